@@ -1,0 +1,25 @@
+{
+  "targets": [
+    {
+      "target_name": "rdma_ccm",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/device.cc",
+        "native/context.cc"
+      ],
+      "variables": {
+        "headers_ok": "<!(node scripts/check-headers.js)"
+      },
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "libraries": ["-libverbs", "-lrdmacm"],
+      "conditions": [
+        ["OS!='linux'", { "sources": [] }]
+      ]
+    }
+  ]
+}

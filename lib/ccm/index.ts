@@ -1,0 +1,2 @@
+// The cluster connection manager.
+export {};

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// rdma-ccm command line: `lab`, `devices`; later layers add `rping` and `node`.
+import { runLabCommand } from './cli/lab';
+import { devicesCommand } from './cli/devices';
+
+const USAGE = `usage: rdma-ccm <command> [options]
+  devices [--json]                 list RDMA devices with their ports and GIDs
+  lab [options] -- <command>       run a command where real Soft-RoCE devices exist
+  lab selftest [--topology T]      prove the lab's devices are real (rping, ib_read_lat, this package)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'lab':
+      return runLabCommand(rest);
+    case 'devices':
+      return devicesCommand(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stdout.write(USAGE);
+      return cmd ? 0 : 2;
+    default:
+      process.stderr.write(`rdma-ccm: unknown command '${cmd}'\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error & { code?: string }) => {
+    process.stderr.write(`${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,28 @@
+// `rdma-ccm devices`: every device with its port 1 state and GID table.
+import { Context, getDevices } from '../verbs';
+
+export function devicesCommand(args: string[]): number {
+  const json = args.includes('--json');
+  const out = getDevices().map((d) => {
+    const ctx = new Context(d.name);
+    try {
+      const attr = ctx.queryDevice();
+      const ports = [];
+      for (let p = 1; p <= attr.physPortCnt; p++) ports.push({ port: p, ...ctx.queryPort(p) });
+      return { ...d, ports, gids: ctx.queryGidTable() };
+    } finally {
+      ctx.close();
+    }
+  });
+  if (json) {
+    process.stdout.write(JSON.stringify(out, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
+    return 0;
+  }
+  if (out.length === 0) process.stdout.write('no RDMA devices\n');
+  for (const d of out) {
+    process.stdout.write(`${d.name}  ${d.transport} ${d.nodeType}  guid ${d.guid}\n`);
+    for (const p of d.ports) process.stdout.write(`  port ${p.port}: ${p.state} ${p.linkLayer} mtu ${p.activeMtu}\n`);
+    for (const g of d.gids) process.stdout.write(`  gid[${g.index}] ${g.gid} ${g.type} ${g.netdev ?? '-'}\n`);
+  }
+  return 0;
+}

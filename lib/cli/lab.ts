@@ -1,0 +1,84 @@
+// `rdma-ccm lab`: run a command where real rxe devices exist; `rdma-ccm lab selftest` proves they are real.
+import { resolve } from 'node:path';
+import { runLab, Topology, LabError } from '../lab';
+
+export const LAB_USAGE = `usage: rdma-ccm lab [--topology veth|two-guests] [--timeout SEC] [--delay-b SEC] [--b CMD] -- <command>
+       rdma-ccm lab selftest [--topology veth|two-guests]
+  veth:        one guest (or this host) with two rxe devices on a veth pair
+  two-guests:  guests a and b, one rxe device each, joined by one link; <command> runs in a, --b CMD in b
+`;
+
+const CLI = resolve(__dirname, '..', 'cli.js');
+
+/** Shell checks that rping, ib_read_lat -R and this package's device listing all work on the lab devices. */
+export function selftestCommands(topology: Topology): { a: string; b?: string } {
+  const devices = `node ${CLI} devices && node ${CLI} devices --json > /tmp/devices.json && node -e '
+    const ds = require("/tmp/devices.json"); const want = process.env.RDMA_CCM_LAB_DEVICES.split(",");
+    const addrs = process.env.RDMA_CCM_LAB_ADDRS.split(",");
+    const mine = process.env.RDMA_CCM_LAB_NODE ? [process.env.RDMA_CCM_LAB_NODE === "a" ? 0 : 1] : want.map((_, i) => i);
+    for (const i of mine) {
+      const d = ds.find((x) => x.name === (process.env.RDMA_CCM_LAB_NODE ? want[0] : want[i]));
+      if (!d) throw new Error("device missing: " + want[i]);
+      const hex = addrs[i].split(".").map((n) => Number(n).toString(16).padStart(2, "0"));
+      const gid = "0000:0000:0000:0000:0000:ffff:" + hex[0] + hex[1] + ":" + hex[2] + hex[3];
+      if (!d.gids.some((g) => g.type === "RoCEv2" && g.gid === gid)) throw new Error(d.name + " has no RoCE v2 GID " + gid);
+      if (d.ports[0].state !== "ACTIVE") throw new Error(d.name + " port is " + d.ports[0].state);
+      console.log("selftest: " + d.name + " ACTIVE with RoCE v2 GID " + gid);
+    }'`;
+  if (topology === 'veth') {
+    return {
+      a: [
+        'set -e',
+        devices,
+        'A=${RDMA_CCM_LAB_ADDRS%%,*}',
+        'rping -s -a $A -C 3 -S 64 -V & srv=$!; sleep 1',
+        'rping -c -a $A -C 3 -S 64 -V; wait $srv; echo "selftest: rping passed"',
+        'D0=${RDMA_CCM_LAB_DEVICES%%,*}; D1=${RDMA_CCM_LAB_DEVICES##*,}',
+        'ib_read_lat -R -d $D0 -n 100 -s 64 -F > /tmp/lat-s.txt 2>&1 & srv=$!; sleep 1',
+        'ib_read_lat -R -d $D1 -n 100 -s 64 -F $A; wait $srv; echo "selftest: ib_read_lat -R passed"',
+      ].join('\n'),
+    };
+  }
+  return {
+    a: ['set -e', devices, 'rping -s -a 10.99.0.1 -C 3 -S 64 -V; echo "selftest: rping server passed"',
+      'ib_read_lat -R -d rxe0 -n 100 -s 64 -F; echo "selftest: ib_read_lat -R server passed"'].join('\n'),
+    b: ['set -e', devices, 'sleep 2; until rping -c -a 10.99.0.1 -C 3 -S 64 -V; do sleep 1; done; echo "selftest: rping client passed"',
+      'sleep 2; until ib_read_lat -R -d rxe0 -n 100 -s 64 -F 10.99.0.1; do sleep 1; done; echo "selftest: ib_read_lat -R client passed"'].join('\n'),
+  };
+}
+
+export async function runLabCommand(args: string[]): Promise<number> {
+  let topology: Topology = 'veth';
+  let timeoutSec: number | undefined;
+  let delayB = 0;
+  let commandB: string | undefined;
+  let selftest = false;
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      i++;
+      break;
+    } else if (a === '--topology') {
+      const t = args[++i];
+      if (t !== 'veth' && t !== 'two-guests') throw new LabError('ERR_LAB_USAGE', `lab: unknown topology '${t}'\n${LAB_USAGE}`);
+      topology = t;
+    } else if (a === '--timeout') timeoutSec = Number(args[++i]);
+    else if (a === '--delay-b') delayB = Number(args[++i]);
+    else if (a === '--b') commandB = args[++i];
+    else if (a === 'selftest') selftest = true;
+    else if (a === '-h' || a === '--help') {
+      process.stdout.write(LAB_USAGE);
+      return 0;
+    } else break;
+  }
+  if (selftest) {
+    const cmds = selftestCommands(topology);
+    const code = await runLab({ topology, command: cmds.a, commandB: cmds.b, timeoutSec: timeoutSec ?? 600 });
+    process.stdout.write(`lab selftest (${topology}): ${code === 0 ? 'passed' : `failed (exit ${code})`}\n`);
+    return code;
+  }
+  const command = args.slice(i).join(' ');
+  if (!command) throw new LabError('ERR_LAB_USAGE', `lab: no command given\n${LAB_USAGE}`);
+  return runLab({ topology, command, commandB, delayB, timeoutSec });
+}

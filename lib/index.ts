@@ -1,0 +1,2 @@
+export * from './verbs';
+export { RdmaError, isRdmaError } from './errors';

@@ -1,0 +1,46 @@
+// Small process helpers for the lab: run a host command and capture its output, or fail in one line.
+import { spawnSync, SpawnSyncOptions } from 'node:child_process';
+
+export class LabError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'LabError';
+    this.code = code;
+  }
+}
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): RunResult {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
+  if (r.error) {
+    const e = r.error as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') throw new LabError('ERR_LAB_TOOL_MISSING', `lab: '${cmd}' is not installed`);
+    throw new LabError('ERR_LAB_EXEC', `lab: ${cmd} failed: ${e.message}`);
+  }
+  return { status: r.status ?? 128, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+}
+
+/** Runs a command that must succeed; its stderr's last line becomes the error. */
+export function mustRun(cmd: string, args: string[], opts: SpawnSyncOptions = {}): string {
+  const r = run(cmd, args, opts);
+  if (r.status !== 0) {
+    const last = (r.stderr || r.stdout).trim().split('\n').pop() ?? '';
+    throw new LabError('ERR_LAB_EXEC', `lab: ${cmd} ${args.join(' ')} exited ${r.status}: ${last}`);
+  }
+  return r.stdout;
+}
+
+export function which(tool: string): boolean {
+  const r = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}

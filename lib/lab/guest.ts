@@ -1,0 +1,186 @@
+// One qemu guest (TCG) running Debian's kernel with the host's root shared read-only over virtio-9p.
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LabError } from './exec';
+import { LabKernel } from './kernel';
+
+export interface GuestOptions {
+  name: string;
+  kernel: LabKernel;
+  /** Contents of run.sh, executed in the guest's chroot. */
+  script: string;
+  /** Host folder shared writable at the same path (the project). */
+  workdir: string;
+  memoryMiB?: number;
+  cpus?: number;
+  /** UDP link to the partner guest: both ends on 127.0.0.1. */
+  link?: { localPort: number; remotePort: number; mac: string };
+  /** Seconds until the guest is killed; the result then has timedOut set. */
+  timeoutSec?: number;
+  /** Seconds the guest may take to reach its command. */
+  bootTimeoutSec?: number;
+  /** Receives each line the guest prints. */
+  onLine?: (line: string) => void;
+}
+
+export interface GuestResult {
+  code: number;
+  timedOut: boolean;
+  killed: boolean;
+  /** Set when the guest never reached the command. */
+  bootFailure?: string;
+}
+
+const EXIT_MARK = /RDMA_CCM_LAB_EXIT=(\d+)/;
+
+export class Guest {
+  readonly name: string;
+  readonly runDir: string;
+  readonly done: Promise<GuestResult>;
+  private proc: ChildProcess;
+  private killedByUs = false;
+  private timedOut = false;
+  private ready = false;
+  private tail: string[] = [];
+
+  constructor(private readonly opts: GuestOptions) {
+    this.name = opts.name;
+    this.runDir = mkdtempSync(join(tmpdir(), `rdma-ccm-lab-${opts.name}-`));
+    writeFileSync(join(this.runDir, 'run.sh'), opts.script, { mode: 0o755 });
+    const args = [
+      '-accel', 'tcg,thread=multi',
+      '-machine', 'q35',
+      '-cpu', 'max',
+      '-m', String(opts.memoryMiB ?? 2048),
+      '-smp', String(opts.cpus ?? 2),
+      '-nodefaults', '-no-user-config', '-no-reboot',
+      '-display', 'none',
+      '-chardev', 'stdio,id=con,signal=off',
+      '-serial', 'chardev:con',
+      '-qmp', `unix:${join(this.runDir, 'qmp.sock')},server=on,wait=off`,
+      '-kernel', opts.kernel.vmlinuz,
+      '-initrd', opts.kernel.initrd,
+      '-append', `console=ttyS0 quiet loglevel=1 panic=-1 lab.node=${opts.name} lab.workdir=${opts.workdir}`,
+      '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+      '-virtfs', `local,path=${opts.workdir},mount_tag=work,security_model=none,multidevs=remap`,
+      '-virtfs', `local,path=${this.runDir},mount_tag=labrun,security_model=none`,
+    ];
+    if (opts.link) {
+      // The only network device: a point-to-point UDP link on loopback to the partner guest.
+      args.push(
+        '-netdev', `dgram,id=lab,local.type=inet,local.host=127.0.0.1,local.port=${opts.link.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${opts.link.remotePort}`,
+        '-device', `virtio-net-pci,netdev=lab,mac=${opts.link.mac}`,
+      );
+    } else {
+      args.push('-nic', 'none');
+    }
+    this.proc = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.done = this.watch();
+  }
+
+  private watch(): Promise<GuestResult> {
+    const { opts } = this;
+    return new Promise((resolve) => {
+      let marked: number | undefined;
+      let spawnError: string | undefined;
+      let buf = '';
+      const onData = (chunk: Buffer) => {
+        buf += chunk.toString('utf8');
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i).replace(/\r/g, '');
+          buf = buf.slice(i + 1);
+          const m = EXIT_MARK.exec(line);
+          if (m) {
+            marked = Number(m[1]);
+            continue;
+          }
+          if (line.startsWith('lab: ready:')) this.ready = true;
+          if (/^\[\s*\d+\.\d+\] reboot: Power down/.test(line)) continue;
+          this.tail.push(line);
+          if (this.tail.length > 20) this.tail.shift();
+          opts.onLine?.(line);
+        }
+      };
+      this.proc.stdout!.on('data', onData);
+      this.proc.stderr!.on('data', onData);
+      this.proc.on('error', (e: NodeJS.ErrnoException) => {
+        spawnError = e.code === 'ENOENT' ? 'qemu-system-x86_64 is not installed' : e.message;
+      });
+      const timers: NodeJS.Timeout[] = [];
+      if (opts.timeoutSec) {
+        timers.push(setTimeout(() => {
+          this.timedOut = true;
+          this.proc.kill('SIGKILL');
+        }, opts.timeoutSec * 1000));
+      }
+      timers.push(setTimeout(() => {
+        if (!this.ready) {
+          this.tail.push(`lab: guest ${this.name} did not boot within ${opts.bootTimeoutSec ?? 180} s`);
+          this.proc.kill('SIGKILL');
+        }
+      }, (opts.bootTimeoutSec ?? 180) * 1000));
+      this.proc.on('close', () => {
+        for (const t of timers) clearTimeout(t);
+        if (buf) onData(Buffer.from('\n'));
+        let code = marked;
+        try {
+          code = Number(readFileSync(join(this.runDir, 'exit'), 'utf8').trim());
+        } catch {
+          /* no exit file: the guest did not finish its command */
+        }
+        rmSync(this.runDir, { recursive: true, force: true });
+        const result: GuestResult = { code: code ?? 125, timedOut: this.timedOut, killed: this.killedByUs };
+        if (!this.ready && !this.killedByUs && !this.timedOut)
+          result.bootFailure = spawnError ?? this.tail.filter((l) => l.trim()).slice(-1)[0] ?? 'qemu exited with no output';
+        resolve(result);
+      });
+    });
+  }
+
+  /** Kills the guest at once, as a power cut would. */
+  kill(): void {
+    this.killedByUs = true;
+    this.proc.kill('SIGKILL');
+  }
+
+  /** Sends one QMP command (e.g. 'stop', 'cont') to the running guest. */
+  async qmp(command: string): Promise<unknown> {
+    const sock = connect(join(this.runDir, 'qmp.sock'));
+    return new Promise((resolve, reject) => {
+      let buf = '';
+      let step = 0;
+      sock.on('data', (d) => {
+        buf += d.toString();
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const msg = JSON.parse(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+          if (step === 0 && msg.QMP) {
+            step = 1;
+            sock.write(JSON.stringify({ execute: 'qmp_capabilities' }) + '\n');
+          } else if (step === 1 && 'return' in msg) {
+            step = 2;
+            sock.write(JSON.stringify({ execute: command }) + '\n');
+          } else if (step === 2 && ('return' in msg || 'error' in msg)) {
+            sock.end();
+            if (msg.error) reject(new LabError('ERR_LAB_QMP', `lab: qmp ${command}: ${msg.error.desc}`));
+            else resolve(msg.return);
+          }
+        }
+      });
+      sock.on('error', (e) => reject(new LabError('ERR_LAB_QMP', `lab: qmp ${command}: ${e.message}`)));
+    });
+  }
+
+  pause(): Promise<unknown> {
+    return this.qmp('stop');
+  }
+
+  resume(): Promise<unknown> {
+    return this.qmp('cont');
+  }
+}

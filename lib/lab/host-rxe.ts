@@ -1,0 +1,41 @@
+// The lab on a host whose own kernel has rdma_rxe: devices are created here, no guest is booted.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { isRoot, run } from './exec';
+import { LabNode } from './topology';
+import { deviceSetup, envExports } from './run-script';
+
+export const HOST_NODES: LabNode[] = [
+  { name: 'a', device: 'rcl_rxe0', netdev: 'rcl_veth0', ip: '10.99.0.1' },
+  { name: 'b', device: 'rcl_rxe1', netdev: 'rcl_veth1', ip: '10.99.0.2' },
+];
+
+/** True when this kernel can create rxe devices (loading the module if needed). */
+export function hostHasRxe(): boolean {
+  if (!isRoot()) return existsSync('/sys/module/rdma_rxe');
+  run('modprobe', ['crc32_generic']);
+  return run('modprobe', ['rdma_rxe']).status === 0 && existsSync('/sys/module/rdma_rxe');
+}
+
+export function hostTeardown(nodes: LabNode[] = HOST_NODES): void {
+  for (const n of nodes) run('rdma', ['link', 'delete', n.device]);
+  run('ip', ['link', 'delete', nodes[0].netdev]);
+}
+
+export function hostSetup(nodes: LabNode[] = HOST_NODES): void {
+  hostTeardown(nodes);
+  const r = run('bash', ['-c', 'set -e\n' + deviceSetup(nodes, true)]);
+  if (r.status !== 0) throw new Error(`lab: creating rxe devices on this host failed: ${(r.stdout + r.stderr).trim()}`);
+}
+
+/** Runs a command on the host with the lab's environment; resolves to its exit code. */
+export function hostRun(command: string, env: Record<string, string>, cwd: string, timeoutSec?: number): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-c', `${envExports(env)}\n${command}`], { cwd, stdio: 'inherit' });
+    const t = timeoutSec ? setTimeout(() => child.kill('SIGKILL'), timeoutSec * 1000) : undefined;
+    child.on('close', (code, signal) => {
+      if (t) clearTimeout(t);
+      resolve(code ?? (signal ? 124 : 125));
+    });
+  });
+}

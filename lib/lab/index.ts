@@ -1,0 +1,142 @@
+// The Soft-RoCE lab: runs a command where real rxe devices exist, on this host when its kernel has
+// rdma_rxe, otherwise in qemu guests booted from Debian's stock kernel.
+import { ensurePackages } from './deps';
+import { LabError, isRoot } from './exec';
+import { Guest, GuestResult } from './guest';
+import { hostHasRxe, hostRun, hostSetup, hostTeardown, HOST_NODES } from './host-rxe';
+import { ensureKernel, LabKernel } from './kernel';
+import { runScript } from './run-script';
+import { guestNode, labEnv, LabNode, Topology, VETH_NODES } from './topology';
+
+export { Guest, GuestResult } from './guest';
+export { LabError } from './exec';
+export { LabNode, Topology, VETH_NODES, guestNode, LAB_SUBNET } from './topology';
+export { ensureKernel } from './kernel';
+
+export type LabMode = 'host' | 'vm';
+
+export interface LabOptions {
+  topology?: Topology;
+  /** Command for node a (and the only one in the veth topology). */
+  command: string;
+  /** Command for node b in the two-guests topology (defaults to `command`). */
+  commandB?: string;
+  /** Seconds before b is started in the two-guests topology. */
+  delayB?: number;
+  cwd?: string;
+  timeoutSec?: number;
+  mode?: LabMode;
+  log?: (s: string) => void;
+}
+
+const PASSED_ENV = /^(CI|LANG|LC_ALL|TERM|NODE_OPTIONS|NODE_ENV|DEBUG|FORCE_COLOR|NO_COLOR|RDMA_CCM_.*|VITEST_.*|npm_config_.*)$/;
+
+/** The environment a lab command sees: the host's relevant variables plus the lab's own. */
+export function commandEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/tmp/home',
+  };
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && PASSED_ENV.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
+let prepared: { mode: LabMode; kernel?: LabKernel } | undefined;
+
+/** Installs what the lab needs and decides where it runs. */
+export function prepareLab(log: (s: string) => void = (s) => process.stderr.write(s + '\n'), mode?: LabMode): { mode: LabMode; kernel?: LabKernel } {
+  if (prepared && (!mode || prepared.mode === mode)) return prepared;
+  const forced = mode ?? (process.env.RDMA_CCM_LAB_MODE as LabMode | undefined);
+  if (forced && forced !== 'host' && forced !== 'vm')
+    throw new LabError('ERR_LAB_MODE', `lab: RDMA_CCM_LAB_MODE must be 'host' or 'vm', not '${forced}'`);
+  if (!isRoot()) throw new LabError('ERR_LAB_NOT_ROOT', 'lab: must run as root (it creates RDMA devices and boots guests)');
+  ensurePackages(log);
+  const useHost = forced ? forced === 'host' : hostHasRxe();
+  if (useHost) {
+    if (!hostHasRxe()) throw new LabError('ERR_LAB_NO_RXE', 'lab: this kernel cannot load rdma_rxe');
+    prepared = { mode: 'host' };
+  } else {
+    prepared = { mode: 'vm', kernel: ensureKernel(log) };
+  }
+  return prepared;
+}
+
+function prefixed(name: string) {
+  return (line: string) => process.stdout.write(`[${name}] ${line}\n`);
+}
+
+/** Boots one guest of the two-guests topology (a listens first; b may come later, die and return). */
+export function startGuest(name: 'a' | 'b', command: string, opts: { cwd?: string; timeoutSec?: number; onLine?: (l: string) => void; kernel?: LabKernel } = {}): Guest {
+  const kernel = opts.kernel ?? prepareLab(undefined, 'vm').kernel!;
+  const self = guestNode(name);
+  const nodes = [self];
+  const cwd = opts.cwd ?? process.cwd();
+  const base = 47000 + (process.pid % 1000) * 2;
+  return new Guest({
+    name,
+    kernel,
+    workdir: cwd,
+    cpus: 1,
+    memoryMiB: 1536,
+    timeoutSec: opts.timeoutSec,
+    link: {
+      localPort: name === 'a' ? base : base + 1,
+      remotePort: name === 'a' ? base + 1 : base,
+      mac: name === 'a' ? '52:54:00:99:00:01' : '52:54:00:99:00:02',
+    },
+    onLine: opts.onLine ?? prefixed(name),
+    script: runScript({ nodes, veth: false, env: commandEnv(labEnv('two-guests', [guestNode('a'), guestNode('b')], self)), cwd, command }),
+  });
+}
+
+function describe(name: string, r: GuestResult): number {
+  if (r.bootFailure) throw new LabError('ERR_LAB_BOOT', `lab: guest ${name} failed to boot: ${r.bootFailure}`);
+  if (r.timedOut) {
+    process.stderr.write(`lab: guest ${name} overran its time limit and was killed\n`);
+    return 124;
+  }
+  return r.code;
+}
+
+/** Runs the command(s) where rxe devices exist; resolves to the exit code (the first non-zero of a and b). */
+export async function runLab(opts: LabOptions): Promise<number> {
+  const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const topology = opts.topology ?? 'veth';
+  const cwd = opts.cwd ?? process.cwd();
+  const { mode, kernel } = prepareLab(log, opts.mode);
+
+  if (mode === 'host') {
+    hostSetup(HOST_NODES);
+    try {
+      if (topology === 'veth') return await hostRun(opts.command, commandEnv(labEnv('veth', HOST_NODES)), cwd, opts.timeoutSec);
+      const [a, b] = HOST_NODES;
+      const ra = hostRun(opts.command, commandEnv(labEnv('two-guests', HOST_NODES, a)), cwd, opts.timeoutSec);
+      await new Promise((r) => setTimeout(r, (opts.delayB ?? 0) * 1000));
+      const rb = hostRun(opts.commandB ?? opts.command, commandEnv(labEnv('two-guests', HOST_NODES, b)), cwd, opts.timeoutSec);
+      const codes = await Promise.all([ra, rb]);
+      return codes.find((c) => c !== 0) ?? 0;
+    } finally {
+      hostTeardown(HOST_NODES);
+    }
+  }
+
+  log(`lab: booting ${topology === 'veth' ? 'one guest' : 'two guests'} (${kernel!.version}, qemu TCG)`);
+  if (topology === 'veth') {
+    const nodes: LabNode[] = VETH_NODES;
+    const g = new Guest({
+      name: 'lab',
+      kernel: kernel!,
+      workdir: cwd,
+      timeoutSec: opts.timeoutSec,
+      onLine: (l) => process.stdout.write(l + '\n'),
+      script: runScript({ nodes, veth: true, env: commandEnv(labEnv('veth', nodes)), cwd, command: opts.command }),
+    });
+    return describe('lab', await g.done);
+  }
+  const a = startGuest('a', opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel });
+  await new Promise((r) => setTimeout(r, (opts.delayB ?? 0) * 1000));
+  const b = startGuest('b', opts.commandB ?? opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel });
+  const [ra, rb] = await Promise.all([a.done, b.done]);
+  const codes = [describe('a', ra), describe('b', rb)];
+  return codes.find((c) => c !== 0) ?? 0;
+}

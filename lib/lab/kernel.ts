@@ -1,0 +1,118 @@
+// The lab's guest kernel: Debian's stock linux-image (which ships rdma_rxe) and a busybox initramfs,
+// built once per kernel version and cached.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { aptUpdate } from './deps';
+import { LabError, mustRun, run } from './exec';
+import { INIT_SCRIPT } from './init-script';
+
+/** Modules the guest loads, each after its dependencies (resolved from modules.dep). */
+export const GUEST_MODULES = [
+  'crc32_generic', // rdma_rxe's ICRC needs it before `rdma link add`
+  'virtio_pci',
+  'virtio_net',
+  '9pnet_virtio',
+  '9p',
+  'veth',
+  'rdma_rxe',
+  'rdma_ucm',
+];
+
+export interface LabKernel {
+  version: string;
+  vmlinuz: string;
+  initrd: string;
+}
+
+export function cacheRoot(): string {
+  return process.env.RDMA_CCM_LAB_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'rdma-ccm', 'lab');
+}
+
+/** The versioned kernel package that linux-image-amd64 currently depends on, e.g. linux-image-6.1.0-56-amd64. */
+export function resolveKernelPackage(log: (s: string) => void): { pkg: string; version: string } {
+  const find = () => {
+    const deps = run('apt-cache', ['depends', 'linux-image-amd64']).stdout;
+    const m = /Depends:\s+(linux-image-[0-9][^\s]*)/.exec(deps);
+    if (!m) return null;
+    const policy = run('apt-cache', ['policy', m[1]]).stdout;
+    const cand = /Candidate:\s+(\S+)/.exec(policy);
+    return cand && cand[1] !== '(none)' ? { pkg: m[1], version: cand[1] } : null;
+  };
+  let found = find();
+  if (!found) {
+    aptUpdate(log);
+    found = find();
+  }
+  if (!found) throw new LabError('ERR_LAB_KERNEL', 'lab: apt cannot resolve linux-image-amd64 to a kernel package');
+  return found;
+}
+
+function resolveModuleOrder(modDir: string, wanted: string[]): string[] {
+  const dep = new Map<string, string[]>();
+  for (const line of readFileSync(join(modDir, 'modules.dep'), 'utf8').split('\n')) {
+    const [mod, rest] = line.split(':');
+    if (!mod) continue;
+    dep.set(mod.trim(), (rest ?? '').trim().split(/\s+/).filter(Boolean));
+  }
+  const byName = new Map<string, string>();
+  for (const path of dep.keys()) byName.set(path.replace(/^.*\//, '').replace(/\.ko(\.\w+)?$/, ''), path);
+  const order: string[] = [];
+  const visit = (path: string) => {
+    if (order.includes(path)) return;
+    // modules.dep lists every transitive dependency, deepest last; load those first.
+    for (const d of [...(dep.get(path) ?? [])].reverse()) visit(d);
+    order.push(path);
+  };
+  for (const w of wanted) {
+    const path = byName.get(w);
+    if (!path) throw new LabError('ERR_LAB_KERNEL', `lab: kernel has no module ${w}`);
+    visit(path);
+  }
+  return order;
+}
+
+/** Returns the cached kernel and initramfs, building them first when missing. */
+export function ensureKernel(log: (s: string) => void): LabKernel {
+  const { pkg, version } = resolveKernelPackage(log);
+  const key = `${pkg}_${version}`.replace(/[^A-Za-z0-9._+-]/g, '_');
+  const dir = join(cacheRoot(), key);
+  const kernel = { version: `${pkg} ${version}`, vmlinuz: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.cpio.gz') };
+  if (existsSync(kernel.vmlinuz) && existsSync(kernel.initrd) && readFileSync(join(dir, 'init.sh'), 'utf8') === INIT_SCRIPT)
+    return kernel;
+
+  log(`lab: preparing guest kernel ${pkg} ${version}`);
+  mkdirSync(cacheRoot(), { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), 'rdma-ccm-kernel-'));
+  try {
+    mustRun('apt-get', ['download', `${pkg}=${version}`], { cwd: work });
+    const deb = readdirSync(work).find((f) => f.endsWith('.deb'));
+    if (!deb) throw new LabError('ERR_LAB_KERNEL', `lab: apt-get download ${pkg} produced no .deb`);
+    const x = join(work, 'x');
+    mustRun('dpkg-deb', ['-x', join(work, deb), x]);
+    const kver = readdirSync(join(x, 'lib', 'modules'))[0];
+    mustRun('depmod', ['-b', x, kver]);
+    const modDir = join(x, 'lib', 'modules', kver);
+    const order = resolveModuleOrder(modDir, GUEST_MODULES);
+
+    const root = join(work, 'initramfs');
+    for (const d of ['bin', 'dev', 'proc', 'sys', 'host', 'lab', 'mods']) mkdirSync(join(root, d), { recursive: true });
+    copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
+    chmodSync(join(root, 'bin', 'busybox'), 0o755);
+    order.forEach((path, i) => copyFileSync(join(modDir, path), join(root, 'mods', `${String(i).padStart(2, '0')}-${path.replace(/^.*\//, '')}`)));
+    writeFileSync(join(root, 'init'), INIT_SCRIPT, { mode: 0o755 });
+    const cpio = join(work, 'initrd.cpio.gz');
+    mustRun('sh', ['-c', `cd "${root}" && find . | cpio -o -H newc --quiet | gzip -1 > "${cpio}"`]);
+
+    const stage = mkdtempSync(join(cacheRoot(), '.stage-'));
+    copyFileSync(join(x, 'boot', `vmlinuz-${kver}`), join(stage, 'vmlinuz'));
+    copyFileSync(cpio, join(stage, 'initrd.cpio.gz'));
+    writeFileSync(join(stage, 'init.sh'), INIT_SCRIPT);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(stage, dir);
+    log(`lab: cached guest kernel in ${dir}`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return kernel;
+}

@@ -1,0 +1,59 @@
+// run.sh: what a guest (or the host, when it has rxe) does before the command: bring up the lab link,
+// create the rxe devices, wait for their ports, then run the command in the work folder.
+import { LabNode } from './topology';
+
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function envExports(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([k, v]) => `export ${k}=${q(v)}`)
+    .join('\n');
+}
+
+/** Shell lines that create the given nodes' netdevs/addresses/rxe devices and wait until the ports are ACTIVE. */
+export function deviceSetup(nodes: LabNode[], veth: boolean): string {
+  const lines = ['ip link set lo up'];
+  if (veth) {
+    lines.push(`ip link add ${nodes[0].netdev} type veth peer name ${nodes[1].netdev}`);
+  } else {
+    // A guest's only NIC is the lab link; name it as the topology says.
+    lines.push(
+      `nic=$(for n in /sys/class/net/*; do [ -e "$n/device" ] && basename "$n"; done | head -1)`,
+      `[ -n "$nic" ] || { echo "lab: no lab NIC in this guest"; exit 125; }`,
+      `[ "$nic" = ${q(nodes[0].netdev)} ] || ip link set "$nic" name ${q(nodes[0].netdev)}`,
+    );
+  }
+  for (const n of nodes) {
+    lines.push(`ip addr add ${n.ip}/24 dev ${n.netdev}`, `ip link set ${n.netdev} up`);
+  }
+  for (const n of nodes) lines.push(`rdma link add ${n.device} type rxe netdev ${n.netdev}`);
+  for (const n of nodes) {
+    lines.push(
+      `for i in $(seq 200); do grep -q ACTIVE /sys/class/infiniband/${n.device}/ports/1/state 2>/dev/null && break; sleep 0.05; done`,
+      `grep -q ACTIVE /sys/class/infiniband/${n.device}/ports/1/state || { echo "lab: ${n.device} did not become ACTIVE"; exit 125; }`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function runScript(opts: {
+  nodes: LabNode[];
+  veth: boolean;
+  env: Record<string, string>;
+  cwd: string;
+  command: string;
+}): string {
+  return [
+    '#!/bin/bash',
+    'set -e',
+    envExports(opts.env),
+    deviceSetup(opts.nodes, opts.veth),
+    'set +e',
+    'mkdir -p "$HOME"',
+    `cd ${q(opts.cwd)}`,
+    `echo "lab: ready: ${opts.nodes.map((n) => `${n.device}/${n.netdev}/${n.ip}`).join(' ')}"`,
+    `bash -c ${q(opts.command)}`,
+  ].join('\n') + '\n';
+}

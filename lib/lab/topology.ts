@@ -1,0 +1,40 @@
+// The lab's two topologies and the names/addresses every node gets.
+export type Topology = 'veth' | 'two-guests';
+
+export interface LabNode {
+  /** Node name: 'a' or 'b'. */
+  name: string;
+  /** rxe device name. */
+  device: string;
+  /** Ethernet device the rxe device sits on. */
+  netdev: string;
+  /** IPv4 address of that netdev (its RoCE v2 GID is the IPv4-mapped form). */
+  ip: string;
+}
+
+export const LAB_SUBNET = '10.99.0';
+
+export const VETH_NODES: LabNode[] = [
+  { name: 'a', device: 'rxe0', netdev: 'veth0', ip: `${LAB_SUBNET}.1` },
+  { name: 'b', device: 'rxe1', netdev: 'veth1', ip: `${LAB_SUBNET}.2` },
+];
+
+export function guestNode(name: 'a' | 'b'): LabNode {
+  return { name, device: 'rxe0', netdev: 'lab0', ip: `${LAB_SUBNET}.${name === 'a' ? 1 : 2}` };
+}
+
+/** Environment a command in the lab sees, describing its devices (tests read these). */
+export function labEnv(topology: Topology, nodes: LabNode[], self?: LabNode): Record<string, string> {
+  const env: Record<string, string> = {
+    RDMA_CCM_LAB: '1',
+    RDMA_CCM_LAB_TOPOLOGY: topology,
+    RDMA_CCM_LAB_DEVICES: nodes.map((n) => n.device).join(','),
+    RDMA_CCM_LAB_NETDEVS: nodes.map((n) => n.netdev).join(','),
+    RDMA_CCM_LAB_ADDRS: nodes.map((n) => n.ip).join(','),
+  };
+  if (self) {
+    env.RDMA_CCM_LAB_NODE = self.name;
+    env.RDMA_CCM_LAB_PEER_ADDR = `${LAB_SUBNET}.${self.name === 'a' ? 2 : 1}`;
+  }
+  return env;
+}

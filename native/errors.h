@@ -1,0 +1,33 @@
+// Error construction shared by every native class: each JS error carries a stable `code`,
+// and system errors also carry `errno` and `syscall`.
+#pragma once
+#include <napi.h>
+#include <string>
+
+namespace rdma {
+
+// Error for a failed C library call: code is the errno name (e.g. "ENODEV").
+Napi::Error SysError(Napi::Env env, int err, const std::string& syscall);
+[[noreturn]] void ThrowSys(Napi::Env env, int err, const std::string& syscall);
+
+// Error for misuse from JavaScript: a TypeError/RangeError/Error with the given code.
+enum class Kind { Error, Type, Range };
+Napi::Error CodeError(Napi::Env env, Kind kind, const char* code, const std::string& message);
+[[noreturn]] void Throw(Napi::Env env, Kind kind, const char* code, const std::string& message);
+
+// Common misuse shortcuts.
+[[noreturn]] void ThrowClosed(Napi::Env env, const char* what);
+[[noreturn]] void ThrowArgType(Napi::Env env, const std::string& name, const char* expected);
+[[noreturn]] void ThrowArgRange(Napi::Env env, const std::string& name, const std::string& detail);
+
+// Argument readers that throw ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE instead of coercing.
+uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name);
+uint32_t ArgU32Or(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t dflt);
+int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max);
+std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name);
+Napi::Object ArgObject(const Napi::CallbackInfo& info, size_t i, const char* name);
+
+// Name of an errno value ("ENODEV"), or "E<number>" when unknown.
+const char* ErrnoName(int err);
+
+}  // namespace rdma
