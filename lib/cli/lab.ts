@@ -32,10 +32,18 @@ export function selftestCommands(topology: Topology): { a: string; b?: string } 
         devices,
         'A=${RDMA_CCM_LAB_ADDRS%%,*}',
         'rping -s -a $A -C 3 -S 64 -V & srv=$!; sleep 1',
-        'rping -c -a $A -C 3 -S 64 -V; wait $srv; echo "selftest: rping passed"',
         'D0=${RDMA_CCM_LAB_DEVICES%%,*}; D1=${RDMA_CCM_LAB_DEVICES##*,}',
+        'cnt() { cat /sys/class/infiniband/$1/ports/1/hw_counters/$2; }',
+        's1=$(cnt $D1 sent_pkts); r0=$(cnt $D0 rcvd_pkts)',
+        'rping -c -a $A -C 3 -S 64 -V; wait $srv',
+        // The client must have used the second device and the server the first: packets crossed the veth pair.
+        '[ $(cnt $D1 sent_pkts) -gt $s1 ] && [ $(cnt $D0 rcvd_pkts) -gt $r0 ] || { echo "selftest: rping did not cross from $D1 to $D0"; exit 1; }',
+        'echo "selftest: rping passed ($D1 sent $(( $(cnt $D1 sent_pkts) - s1 )) packets, $D0 received $(( $(cnt $D0 rcvd_pkts) - r0 )))"',
         'ib_read_lat -R -d $D0 -n 100 -s 64 -F > /tmp/lat-s.txt 2>&1 & srv=$!; sleep 1',
-        'ib_read_lat -R -d $D1 -n 100 -s 64 -F $A; wait $srv; echo "selftest: ib_read_lat -R passed"',
+        's1=$(cnt $D1 sent_pkts)',
+        'ib_read_lat -R -d $D1 -n 100 -s 64 -F $A; wait $srv',
+        '[ $(cnt $D1 sent_pkts) -ge $(( s1 + 100 )) ] || { echo "selftest: ib_read_lat did not run on $D1"; exit 1; }',
+        'echo "selftest: ib_read_lat -R passed"',
       ].join('\n'),
     };
   }

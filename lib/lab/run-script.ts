@@ -28,6 +28,22 @@ export function deviceSetup(nodes: LabNode[], veth: boolean): string {
   for (const n of nodes) {
     lines.push(`ip addr add ${n.ip}/24 dev ${n.netdev}`, `ip link set ${n.netdev} up`);
   }
+  if (veth) {
+    // Both ends live in one namespace, where traffic between local addresses would take the loopback
+    // device and never reach rxe. Route each address's locally sent traffic out of the *other* veth end,
+    // and accept it on arrival, so that rxe0 and rxe1 really exchange packets over the pair.
+    const [x, y] = nodes;
+    for (const c of ['all', 'default', x.netdev, y.netdev])
+      lines.push(`sysctl -qw net.ipv4.conf.${c}.accept_local=1 net.ipv4.conf.${c}.rp_filter=0`);
+    lines.push(
+      `ip route add ${x.ip}/32 dev ${y.netdev} src ${y.ip} table 101`,
+      `ip route add ${y.ip}/32 dev ${x.netdev} src ${x.ip} table 102`,
+      `ip rule add pref 10 iif lo to ${x.ip} lookup 101`,
+      `ip rule add pref 11 iif lo to ${y.ip} lookup 102`,
+      'ip rule add pref 100 lookup local',
+      'ip rule del pref 0 lookup local',
+    );
+  }
   for (const n of nodes) lines.push(`rdma link add ${n.device} type rxe netdev ${n.netdev}`);
   for (const n of nodes) {
     lines.push(
