@@ -70,6 +70,8 @@ export function runScript(opts: {
     'mkdir -p "$HOME"',
     `cd ${q(opts.cwd)}`,
     `echo "lab: ready: ${opts.nodes.map((n) => `${n.device}/${n.netdev}/${n.ip}`).join(' ')}"`,
-    `bash -c ${q(opts.command)}`,
+    // Through a pipe, so the command sees no terminal (the serial console is one) and prints plain text.
+    `bash -c ${q(opts.command)} < /dev/null 2>&1 | cat`,
+    'exit ${PIPESTATUS[0]}',
   ].join('\n') + '\n';
 }
