@@ -48,7 +48,7 @@ export function resolveKernelPackage(log: (s: string) => void): { pkg: string; v
   return found;
 }
 
-function resolveModuleOrder(modDir: string, wanted: string[]): string[] {
+export function resolveModuleOrder(modDir: string, wanted: string[]): string[] {
   const dep = new Map<string, string[]>();
   for (const line of readFileSync(join(modDir, 'modules.dep'), 'utf8').split('\n')) {
     const [mod, rest] = line.split(':');

@@ -1,0 +1,46 @@
+// Shared helpers for the project's own scripts (setup, build, test, demo, bench). Node builtins only:
+// these run on a fresh machine before `npm install`.
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export function log(msg) {
+  process.stderr.write(`${msg}\n`);
+}
+
+/** Runs a command with inherited stdio; exits this process with one line when it fails. */
+export function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+  if (r.error) {
+    log(`${cmd}: ${r.error.code === 'ENOENT' ? 'not installed' : r.error.message}`);
+    process.exit(1);
+  }
+  if (r.status !== 0 && !opts.allowFail) {
+    log(`${[cmd, ...args].join(' ')} exited ${r.status}`);
+    process.exit(r.status ?? 1);
+  }
+  return r.status ?? 1;
+}
+
+export function has(tool) {
+  return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** node-gyp wants Node's headers; use the ones installed beside this node instead of downloading them. */
+export function gypEnv() {
+  const prefix = resolve(dirname(process.execPath), '..');
+  const env = { ...process.env };
+  if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = prefix;
+  return env;
+}
+
+export function newer(a, b) {
+  try {
+    return statSync(a).mtimeMs > statSync(b).mtimeMs;
+  } catch {
+    return true;
+  }
+}

@@ -1,0 +1,39 @@
+// Makes a fresh Debian machine ready to build: rdma-core's headers and a C++ toolchain from apt,
+// then the npm dependencies. The lab installs its own packages (qemu, rdma-core tools) when it runs.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { has, log, newer, root, sh } from './lib.mjs';
+
+const apt = {
+  'libibverbs-dev': '/usr/include/infiniband/verbs.h',
+  'librdmacm-dev': '/usr/include/rdma/rdma_cma.h',
+  'ibverbs-providers': '/etc/libibverbs.d/rxe.driver',
+  'g++': 'g++',
+  make: 'make',
+  python3: 'python3',
+};
+
+export function setup() {
+  const missing = Object.entries(apt)
+    .filter(([, probe]) => (probe.startsWith('/') ? !existsSync(probe) : !has(probe)))
+    .map(([pkg]) => pkg);
+  if (missing.length) {
+    if (!has('apt-get') || process.getuid?.() !== 0) {
+      log(`setup: missing ${missing.join(' ')}; install them (Debian: apt-get install ${missing.join(' ')}) or run as root`);
+      process.exit(1);
+    }
+    log(`setup: apt-get install ${missing.join(' ')}`);
+    sh('apt-get', ['update', '-qq']);
+    sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  }
+  const stamp = join(root, 'node_modules', '.package-lock.json');
+  if (!existsSync(stamp) || newer(join(root, 'package.json'), stamp)) {
+    log('setup: npm install');
+    // Our own install script would build the addon; build.mjs does that explicitly.
+    sh('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) setup();

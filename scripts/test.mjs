@@ -1,0 +1,57 @@
+// `npm test`: set up, build, run the unit and package tests on this host, prove the lab's devices are
+// real (selftest in both topologies), and run the integration tests on rxe devices in the lab.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setup } from './setup.mjs';
+import { buildNative, buildTs } from './build.mjs';
+import { log, root, sh } from './lib.mjs';
+
+const vitest = join('node_modules', 'vitest', 'vitest.mjs');
+const out = join(root, '.lab');
+
+function vitestRun(dir, json, wrap) {
+  rmSync(json, { force: true });
+  const cmd = `node ${vitest} run --dir ${dir} --reporter=default --reporter=json --outputFile=${json}`;
+  const status = wrap ? wrap(cmd) : sh('sh', ['-c', cmd], { allowFail: true });
+  let counts = { passed: 0, failed: 0, skipped: 0 };
+  if (existsSync(json)) {
+    const r = JSON.parse(readFileSync(json, 'utf8'));
+    counts = { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests };
+  } else if (status !== 0) counts.failed = 1;
+  return { status, ...counts };
+}
+
+const args = new Set(process.argv.slice(2));
+const only = (name) => args.size === 0 || args.has(name);
+
+setup();
+buildNative();
+buildTs();
+mkdirSync(out, { recursive: true });
+
+const results = [];
+if (only('unit')) results.push(['unit tests (host)', vitestRun('test/unit', join(out, 'unit.json'))]);
+if (only('package')) results.push(['package tests (host)', vitestRun('test/package', join(out, 'package.json'))]);
+if (only('selftest')) {
+  for (const topology of ['veth', 'two-guests']) {
+    const status = sh(process.execPath, ['dist/cli.js', 'lab', 'selftest', '--topology', topology], { allowFail: true });
+    results.push([`lab selftest, ${topology} (rxe)`, { status, passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 }]);
+  }
+}
+if (only('integration')) {
+  const lab = (cmd) => sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3000', '--', cmd], { allowFail: true });
+  results.push(['integration tests (lab, rxe)', vitestRun('test/integration', join(out, 'integration.json'), lab)]);
+}
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+log('\nsummary:');
+for (const [name, r] of results) {
+  log(`  ${name}: ${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}${r.status !== 0 && r.failed === 0 ? ` (exit ${r.status})` : ''}`);
+  passed += r.passed;
+  failed += r.failed + (r.status !== 0 && r.failed === 0 ? 1 : 0);
+  skipped += r.skipped;
+}
+process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);

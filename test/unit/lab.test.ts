@@ -1,0 +1,60 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveModuleOrder } from '../../lib/lab/kernel';
+import { deviceSetup, runScript } from '../../lib/lab/run-script';
+import { guestNode, labEnv, VETH_NODES } from '../../lib/lab/topology';
+import { commandEnv } from '../../lib/lab';
+
+describe('lab kernel modules', () => {
+  it('orders every module after its dependencies', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moddep-'));
+    writeFileSync(
+      join(dir, 'modules.dep'),
+      [
+        'kernel/drivers/infiniband/sw/rxe/rdma_rxe.ko: kernel/drivers/infiniband/core/ib_uverbs.ko kernel/drivers/infiniband/core/ib_core.ko kernel/net/ipv4/udp_tunnel.ko',
+        'kernel/drivers/infiniband/core/ib_uverbs.ko: kernel/drivers/infiniband/core/ib_core.ko',
+        'kernel/drivers/infiniband/core/ib_core.ko:',
+        'kernel/net/ipv4/udp_tunnel.ko:',
+        'kernel/crypto/crc32_generic.ko:',
+      ].join('\n'),
+    );
+    const order = resolveModuleOrder(dir, ['crc32_generic', 'rdma_rxe']).map((p) => p.replace(/^.*\//, ''));
+    expect(order[0]).toBe('crc32_generic.ko');
+    expect(order.indexOf('ib_core.ko')).toBeLessThan(order.indexOf('ib_uverbs.ko'));
+    expect(order.indexOf('ib_uverbs.ko')).toBeLessThan(order.indexOf('rdma_rxe.ko'));
+    expect(order.indexOf('udp_tunnel.ko')).toBeLessThan(order.indexOf('rdma_rxe.ko'));
+    expect(new Set(order).size).toBe(order.length);
+    expect(() => resolveModuleOrder(dir, ['no_such_module'])).toThrow(expect.objectContaining({ code: 'ERR_LAB_KERNEL' }));
+  });
+});
+
+describe('lab run script', () => {
+  it('creates a veth pair with one rxe device per end and routes across it', () => {
+    const s = deviceSetup(VETH_NODES, true);
+    expect(s).toContain('ip link add veth0 type veth peer name veth1');
+    expect(s).toContain('rdma link add rxe0 type rxe netdev veth0');
+    expect(s).toContain('rdma link add rxe1 type rxe netdev veth1');
+    // traffic to a's address leaves through b's end, so both devices carry it
+    expect(s).toContain('ip route add 10.99.0.1/32 dev veth1 src 10.99.0.2');
+    expect(s).toContain('ip rule del pref 0 lookup local');
+  });
+
+  it('gives a guest its lab NIC, address and device, and quotes the command', () => {
+    const s = runScript({ nodes: [guestNode('b')], veth: false, env: { A: "it's" }, cwd: '/w', command: "echo 'x'" });
+    expect(s).toContain("export A='it'\\''s'");
+    expect(s).toContain('ip addr add 10.99.0.2/24 dev lab0');
+    expect(s).toContain("cd '/w'");
+    expect(s).toContain(`bash -c 'echo '\\''x'\\'''`);
+    expect(s).not.toContain('veth');
+  });
+
+  it('describes devices and the partner to the command', () => {
+    const env = labEnv('two-guests', [guestNode('a'), guestNode('b')], guestNode('b'));
+    expect(env).toMatchObject({ RDMA_CCM_LAB: '1', RDMA_CCM_LAB_NODE: 'b', RDMA_CCM_LAB_PEER_ADDR: '10.99.0.1' });
+    const c = commandEnv(env);
+    expect(c.PATH).toContain('/usr/sbin');
+    expect(c.HOME).toBe('/tmp/home');
+  });
+});
