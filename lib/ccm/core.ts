@@ -1,0 +1,70 @@
+// What every part of a running CCM shares: its configuration, exposed memory and event sink.
+import type { CcmConfig, PartnerConfig } from './config';
+import type { CcmEvent } from './events';
+import type { StatusPublisher } from './status-publisher';
+import type { Endpoint } from './transport';
+import type { RegionCoords } from './wire/mailbox';
+import { SLOT, STATUS } from './wire/layout';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type EventInput = DistributiveOmit<CcmEvent, 'time' | 'ms' | 'node'>;
+
+export class Core {
+  constructor(
+    readonly cfg: CcmConfig,
+    readonly endpoint: Endpoint,
+    readonly status: StatusPublisher,
+    readonly emit: (e: EventInput) => void,
+  ) {}
+
+  stopping = false;
+
+  /** Each partner's slot in this node's mailbox: its index in the partner list (sorted by node id). */
+  slotOf(partner: PartnerConfig | number): number {
+    const id = typeof partner === 'number' ? partner : partner.nodeId;
+    return this.cfg.partners.findIndex((p) => p.nodeId === id);
+  }
+
+  /** Our mailbox bytes for one partner's slot: control words, then the ring it writes. */
+  localSlot(slot: number): Uint8Array {
+    const at = slot * this.cfg.slotStride;
+    return this.endpoint.mailbox.bytes.subarray(at, at + this.cfg.slotStride);
+  }
+
+  /** Clears a partner's slot control words before a new handshake, so nothing stale is trusted. */
+  resetSlot(slot: number): void {
+    this.localSlot(slot).fill(0, 0, SLOT.size);
+  }
+
+  regions(): RegionCoords {
+    return {
+      statusAddr: this.endpoint.status.addr,
+      statusRkey: this.endpoint.status.rkey,
+      statusLen: STATUS.size,
+      mailboxAddr: this.endpoint.mailbox.addr,
+      mailboxRkey: this.endpoint.mailbox.rkey,
+    };
+  }
+}
+
+/** A random 64-bit nonce. */
+export function nonce(): bigint {
+  const b = new BigUint64Array(1);
+  globalThis.crypto.getRandomValues(b);
+  return b[0] === 0n ? 1n : b[0];
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

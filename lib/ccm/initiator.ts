@@ -1,0 +1,129 @@
+// The initiator's side of the handshake, all one-sided against the partner's NIC:
+//   connect (CM, private data) → 1 READ status → 2 WRITE hello → 3 READ until echoed → 4 WRITE commit.
+// Each step runs only after the previous one succeeded; a failure names its step.
+import type { PartnerConfig } from './config';
+import { Core, nonce, sleep } from './core';
+import type { HandshakeStep } from './events';
+import { HandshakeError } from './handshake-error';
+import type { Link } from './transport';
+import { AcceptData, decodeAccept, encodeConnect } from './wire/private-data';
+import { encodeCommit, encodeHello } from './wire/mailbox';
+import { decodeStatus, StatusBlock } from './wire/status-block';
+import { ProtocolError } from './wire/errors';
+import { SLOT } from './wire/layout';
+
+export interface Initiated {
+  link: Link;
+  accept: AcceptData;
+  status: StatusBlock;
+}
+
+/** Torn reads (the partner updating its block mid-READ) fail the checksum; a few re-reads settle it. */
+const TORN_READ_RETRIES = 3;
+/** A hello that is not echoed in time is written once more (new nonce) before the attempt fails. */
+const HELLO_ATTEMPTS = 2;
+
+export async function initiate(core: Core, partner: PartnerConfig, signal: AbortSignal, step: (s: HandshakeStep, detail?: string) => void): Promise<Initiated> {
+  const { cfg } = core;
+  step('connect', `${partner.address}:${partner.port}`);
+  const link = await core.endpoint.connect({
+    address: partner.address,
+    port: partner.port,
+    privateData: encodeConnect({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, target: partner.nodeId }),
+    timeoutMs: cfg.connectTimeoutMs,
+    signal,
+  });
+  try {
+    signal.throwIfAborted();
+    let accept: AcceptData;
+    try {
+      accept = decodeAccept(link.privateData, cfg.clusterId);
+    } catch (e) {
+      throw new HandshakeError('connect', (e as ProtocolError).code, `partner's accept rejected: ${(e as Error).message}`);
+    }
+    if (accept.nodeId !== partner.nodeId) throw new HandshakeError('connect', 'ERR_CCM_WRONG_NODE', `node ${accept.nodeId} answered at the address of partner ${partner.nodeId}`);
+
+    step('read-status');
+    const status = await readStatus(link, core, accept, 'read-status', signal);
+    signal.throwIfAborted();
+
+    const slot = core.slotOf(partner);
+    const mailbox = accept.regions.mailboxAddr + BigInt(accept.slot * accept.slotStride);
+    for (let attempt = 1; ; attempt++) {
+      // Our own slot for the partner is cleared before it learns where it is, so no stale heartbeat counts.
+      core.resetSlot(slot);
+      const n = nonce();
+      step('write-hello', attempt > 1 ? `again (attempt ${attempt})` : undefined);
+      const hello = encodeHello(
+        { clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, nonce: n, regions: core.regions(), slot, slotStride: cfg.slotStride },
+        cfg.secret,
+      );
+      await write(link, hello, mailbox + BigInt(SLOT.hello), accept.regions.mailboxRkey, 'write-hello');
+      signal.throwIfAborted();
+
+      step('read-echo');
+      const echoed = await waitEcho(link, core, accept, n, signal);
+      if (!echoed) {
+        if (attempt < HELLO_ATTEMPTS) continue;
+        throw new HandshakeError('read-echo', 'ERR_CCM_ECHO_TIMEOUT', `partner did not echo the hello within ${cfg.echoTimeoutMs} ms`);
+      }
+
+      signal.throwIfAborted();
+      step('write-commit');
+      const commit = encodeCommit({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, nonce: n }, cfg.secret);
+      await write(link, commit, mailbox + BigInt(SLOT.commit), accept.regions.mailboxRkey, 'write-commit');
+      return { link, accept, status: echoed };
+    }
+  } catch (e) {
+    link.close();
+    throw e;
+  }
+}
+
+async function write(link: Link, bytes: Uint8Array, addr: bigint, rkey: number, step: HandshakeStep): Promise<void> {
+  try {
+    await link.write(bytes, addr, rkey);
+  } catch (e) {
+    throw new HandshakeError(step, (e as { code?: string }).code ?? 'ERR_UNKNOWN', (e as Error).message);
+  }
+}
+
+async function readStatus(link: Link, core: Core, accept: AcceptData, step: HandshakeStep, signal: AbortSignal): Promise<StatusBlock> {
+  const r = accept.regions;
+  for (let i = 0; ; i++) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await link.read(r.statusAddr, r.statusRkey, r.statusLen);
+    } catch (e) {
+      throw new HandshakeError(step, (e as { code?: string }).code ?? 'ERR_UNKNOWN', (e as Error).message);
+    }
+    try {
+      const s = decodeStatus(bytes, core.cfg.clusterId, core.cfg.secret);
+      if (s.nodeId !== accept.nodeId) throw new HandshakeError(step, 'ERR_CCM_WRONG_NODE', `status block of node ${s.nodeId}, expected ${accept.nodeId}`);
+      if (s.generation !== accept.generation)
+        throw new HandshakeError(step, 'ERR_CCM_GENERATION', `status block generation ${s.generation} differs from the accept's ${accept.generation}`);
+      return s;
+    } catch (e) {
+      if (e instanceof ProtocolError && e.code === 'ERR_CCM_CHECKSUM' && i < TORN_READ_RETRIES) {
+        await sleep(core.cfg.pollMs, signal);
+        continue;
+      }
+      if (e instanceof ProtocolError) throw new HandshakeError(step, e.code, e.message);
+      throw e;
+    }
+  }
+}
+
+/** Step 3: re-read the status block until it echoes our hello; null when the bound passes. */
+async function waitEcho(link: Link, core: Core, accept: AcceptData, n: bigint, signal: AbortSignal): Promise<StatusBlock | null> {
+  const deadline = performance.now() + core.cfg.echoTimeoutMs;
+  let interval = Math.max(1, core.cfg.pollMs / 2);
+  for (;;) {
+    const s = await readStatus(link, core, accept, 'read-echo', signal);
+    const e = s.echoes[accept.slot];
+    if (e && e.nodeId === core.cfg.nodeId && e.generation === core.cfg.generation && e.nonce === n) return s;
+    if (performance.now() >= deadline) return null;
+    await sleep(interval, signal);
+    interval = Math.min(interval * 2, 50);
+  }
+}

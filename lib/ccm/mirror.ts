@@ -1,0 +1,161 @@
+// Log mirroring on a session: records are RDMA WRITTEN into the partner's ring with an immediate that
+// rings its doorbell; the partner validates each record, delivers it in order and writes back an ack,
+// again with a doorbell. append() resolves once the partner holds the record. The ring bounds what is
+// in flight; appends beyond it wait (back-pressure), and the queue of waiting appends is bounded too.
+import { EventEmitter } from 'node:events';
+import type { Link } from './transport';
+import { decodeCounter, encodeCounter } from './wire/mailbox';
+import { decodeRecord, encodeRecord, recordSize } from './wire/log-record';
+import { ProtocolError } from './wire/errors';
+import { SLOT } from './wire/layout';
+
+const DOORBELL_RECORD = 1;
+const DOORBELL_ACK = 2;
+const KIND_SHIFT = 28;
+const VALUE_MASK = (1 << KIND_SHIFT) - 1;
+
+export class MirrorError extends Error {
+  constructor(readonly code: 'ERR_CCM_SESSION_CLOSED' | 'ERR_CCM_RECORD_TOO_LARGE' | 'ERR_CCM_QUEUE_FULL', message: string) {
+    super(message);
+    this.name = 'MirrorError';
+  }
+}
+
+interface Pending {
+  sequence: bigint;
+  payload: Uint8Array;
+  size: number;
+  offset: number;
+  /** Ring bytes skipped before this record when it wrapped to the start. */
+  skipped: number;
+  resolve: (seq: bigint) => void;
+  reject: (e: Error) => void;
+}
+
+export interface MirrorTarget {
+  /** Address/rkey of our slot in the partner's mailbox (control part first, ring after it). */
+  slotAddr: bigint;
+  rkey: number;
+  ringBytes: number;
+}
+
+export interface LogMirror {
+  on(event: 'record', listener: (sequence: bigint, payload: Buffer) => void): this;
+  on(event: 'error', listener: (e: Error) => void): this;
+}
+
+export class LogMirror extends EventEmitter {
+  private nextSeq = 1n;
+  private expected = 1n;
+  private head = 0;
+  private used = 0;
+  private readonly inflight: Pending[] = [];
+  private readonly waiting: Pending[] = [];
+  private closedReason: string | null = null;
+  /** Records delivered to this node by the partner, and records the partner acknowledged. */
+  received = 0n;
+  acknowledged = 0n;
+
+  constructor(
+    private readonly link: Link,
+    private readonly target: MirrorTarget,
+    /** Our mailbox bytes of the partner's slot: control part, then the ring the partner writes. */
+    private readonly localSlot: Uint8Array,
+    private readonly generation: bigint,
+    private readonly onFault: (e: Error) => void,
+    private readonly maxWaiting = 4096,
+  ) {
+    super();
+  }
+
+  /** Appends one record; resolves with its sequence number once the partner has it. */
+  append(payload: Uint8Array): Promise<bigint> {
+    if (this.closedReason) return Promise.reject(new MirrorError('ERR_CCM_SESSION_CLOSED', `session closed: ${this.closedReason}`));
+    if (!(payload instanceof Uint8Array)) return Promise.reject(new TypeError('payload must be a Uint8Array'));
+    const size = recordSize(payload.byteLength);
+    if (size > this.target.ringBytes / 2)
+      return Promise.reject(new MirrorError('ERR_CCM_RECORD_TOO_LARGE', `record of ${payload.byteLength} bytes exceeds half the partner's ring (${this.target.ringBytes} bytes)`));
+    if (this.waiting.length >= this.maxWaiting) return Promise.reject(new MirrorError('ERR_CCM_QUEUE_FULL', `${this.maxWaiting} appends already waiting for ring space`));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ sequence: 0n, payload, size, offset: 0, skipped: 0, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Records sent but not yet acknowledged, plus those waiting for ring space. */
+  get pending(): number {
+    return this.inflight.length + this.waiting.length;
+  }
+
+  private pump(): void {
+    while (this.waiting.length > 0 && !this.closedReason) {
+      const p = this.waiting[0];
+      const skipped = this.head + p.size > this.target.ringBytes ? this.target.ringBytes - this.head : 0;
+      if (this.used + skipped + p.size > this.target.ringBytes) return; // wait for acks
+      this.waiting.shift();
+      p.skipped = skipped;
+      p.offset = skipped ? 0 : this.head;
+      p.sequence = this.nextSeq++;
+      this.head = p.offset + p.size;
+      this.used += skipped + p.size;
+      this.inflight.push(p);
+      const bytes = encodeRecord(p.sequence, p.payload);
+      const imm = (DOORBELL_RECORD << KIND_SHIFT) | (p.offset >>> 3);
+      this.link.write(bytes, this.target.slotAddr + BigInt(SLOT.size + p.offset), this.target.rkey, imm).catch((e: Error) => this.onFault(e));
+    }
+  }
+
+  /** A doorbell from the partner: a new record in our ring, or an ack of ours. */
+  doorbell(imm: number): void {
+    const kind = imm >>> KIND_SHIFT;
+    if (kind === DOORBELL_RECORD) this.receive(((imm & VALUE_MASK) >>> 0) * 8);
+    else if (kind === DOORBELL_ACK) this.acked();
+    else this.onFault(new ProtocolError('ERR_CCM_FIELD', 'log', `unknown doorbell kind ${kind}`));
+  }
+
+  private receive(offset: number): void {
+    const ring = this.localSlot.subarray(SLOT.size);
+    if (offset >= ring.byteLength) {
+      this.onFault(new ProtocolError('ERR_CCM_LENGTH', 'log', `record offset ${offset} outside the ring`));
+      return;
+    }
+    let record;
+    try {
+      record = decodeRecord(ring.subarray(offset), this.expected);
+    } catch (e) {
+      this.onFault(e as Error);
+      return;
+    }
+    this.expected++;
+    this.received++;
+    const ack = encodeCounter({ value: record.sequence, generation: this.generation });
+    const imm = (DOORBELL_ACK << KIND_SHIFT) | Number(record.sequence & BigInt(VALUE_MASK));
+    this.link.write(ack, this.target.slotAddr + BigInt(SLOT.ack), this.target.rkey, imm).catch((e: Error) => this.onFault(e));
+    this.emit('record', record.sequence, Buffer.from(record.payload));
+  }
+
+  private acked(): void {
+    const { value } = decodeCounter(this.localSlot.subarray(SLOT.ack, SLOT.ack + SLOT.ackSize));
+    if (value >= this.nextSeq) {
+      this.onFault(new ProtocolError('ERR_CCM_FIELD', 'log', `ack of ${value}, but only ${this.nextSeq - 1n} records were sent`));
+      return;
+    }
+    while (this.inflight.length > 0 && this.inflight[0].sequence <= value) {
+      const p = this.inflight.shift()!;
+      this.used -= p.skipped + p.size;
+      this.acknowledged = p.sequence;
+      p.resolve(p.sequence);
+    }
+    this.pump();
+  }
+
+  /** Ends the mirror: every append not yet acknowledged rejects (the caller re-appends on the next session). */
+  close(reason: string): void {
+    if (this.closedReason) return;
+    this.closedReason = reason;
+    const e = new MirrorError('ERR_CCM_SESSION_CLOSED', `session closed: ${reason}`);
+    for (const p of [...this.inflight, ...this.waiting]) p.reject(e);
+    this.inflight.length = 0;
+    this.waiting.length = 0;
+  }
+}

@@ -1,0 +1,107 @@
+// The responder's side: after accepting the CM request, this node's software only watches its own
+// mailbox slot. A valid hello is echoed in the status block; the matching commit completes the
+// handshake. The partner's regions are then checked with one READ of its status block.
+import type { PartnerConfig } from './config';
+import type { Core } from './core';
+import type { Link } from './transport';
+import type { ConnectData } from './wire/private-data';
+import { decodeCommit, decodeHello, Hello } from './wire/mailbox';
+import { decodeStatus, StatusBlock } from './wire/status-block';
+import { ProtocolError } from './wire/errors';
+import { COMMIT, HELLO, SLOT } from './wire/layout';
+
+export type ResponderResult =
+  | { ok: true; hello: Hello; status: StatusBlock }
+  | { ok: false; step: 'accept'; code: string; reason: string };
+
+export class Responder {
+  private hello: Hello | null = null;
+  private readonly deadline: number;
+  private lastError = '';
+  private done = false;
+  private verifying = false;
+  readonly slot: number;
+
+  constructor(
+    private readonly core: Core,
+    readonly partner: PartnerConfig,
+    readonly request: ConnectData,
+    readonly link: Link,
+    private readonly finish: (r: ResponderResult) => void,
+  ) {
+    this.slot = core.slotOf(partner);
+    this.deadline = performance.now() + core.cfg.connectTimeoutMs + 2 * core.cfg.echoTimeoutMs;
+    link.onClose((reason) => this.fail('ERR_CM_DISCONNECTED', `connection ended during the handshake: ${reason}`));
+  }
+
+  /** One scan of our mailbox slot for this partner. */
+  poll(now: number): void {
+    if (this.done || this.verifying) return;
+    const slot = this.core.localSlot(this.slot);
+    try {
+      if (!this.hello) {
+        const h = decodeHello(slot.subarray(SLOT.hello, SLOT.hello + HELLO.size), this.core.cfg.clusterId, this.core.cfg.secret);
+        if (h) this.accepted(h);
+      } else {
+        const c = decodeCommit(slot.subarray(SLOT.commit, SLOT.commit + COMMIT.size), this.core.cfg.clusterId, this.core.cfg.secret);
+        if (c) {
+          if (c.nodeId !== this.hello.nodeId || c.generation !== this.hello.generation || c.nonce !== this.hello.nonce) {
+            // A newer hello (re-sent after an echo timeout) replaces the old one; re-check it first.
+            const h = decodeHello(slot.subarray(SLOT.hello, SLOT.hello + HELLO.size), this.core.cfg.clusterId, this.core.cfg.secret);
+            if (h && h.nonce !== this.hello.nonce) this.accepted(h);
+            else this.report(new ProtocolError('ERR_CCM_FIELD', 'commit', 'commit does not match the echoed hello'));
+          } else void this.verify();
+        } else {
+          const h = decodeHello(slot.subarray(SLOT.hello, SLOT.hello + HELLO.size), this.core.cfg.clusterId, this.core.cfg.secret);
+          if (h && h.nonce !== this.hello.nonce) this.accepted(h);
+        }
+      }
+    } catch (e) {
+      if (e instanceof ProtocolError) this.report(e);
+      else throw e;
+    }
+    if (!this.done && now > this.deadline) this.fail('ERR_CCM_HANDSHAKE_TIMEOUT', this.lastError ? `no valid hello/commit in time (last: ${this.lastError})` : 'no hello/commit in time');
+  }
+
+  private accepted(h: Hello): void {
+    if (h.nodeId !== this.request.nodeId || h.generation !== this.request.generation) {
+      this.report(new ProtocolError('ERR_CCM_FIELD', 'hello', `hello from node ${h.nodeId} generation ${h.generation}, but the connection is from node ${this.request.nodeId} generation ${this.request.generation}`));
+      return;
+    }
+    this.hello = h;
+    this.core.status.setEcho(this.slot, { nodeId: h.nodeId, generation: h.generation, nonce: h.nonce });
+    this.core.emit({ type: 'step', partner: this.partner.nodeId, role: 'responder', step: 'echo', detail: `nonce ${h.nonce.toString(16)}` });
+  }
+
+  /** Reports each distinct bad block once; it may still be overwritten by a good one before the deadline. */
+  private report(e: ProtocolError): void {
+    if (e.message === this.lastError) return;
+    this.lastError = e.message;
+    this.core.emit({ type: 'protocol-error', partner: this.partner.nodeId, block: e.block, code: e.code, reason: e.message });
+  }
+
+  private async verify(): Promise<void> {
+    const h = this.hello!;
+    this.verifying = true;
+    try {
+      const bytes = await this.link.read(h.regions.statusAddr, h.regions.statusRkey, h.regions.statusLen);
+      const s = decodeStatus(bytes, this.core.cfg.clusterId, this.core.cfg.secret);
+      if (s.nodeId !== h.nodeId || s.generation !== h.generation) throw new ProtocolError('ERR_CCM_FIELD', 'status', 'initiator status block does not match its hello');
+      if (this.done) return;
+      this.done = true;
+      this.finish({ ok: true, hello: h, status: s });
+    } catch (e) {
+      this.fail((e as { code?: string }).code ?? 'ERR_UNKNOWN', `reading the initiator's status block: ${(e as Error).message}`);
+    } finally {
+      this.verifying = false;
+    }
+  }
+
+  fail(code: string, reason: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.core.status.setEcho(this.slot, null);
+    this.link.close();
+    this.finish({ ok: false, step: 'accept', code, reason });
+  }
+}

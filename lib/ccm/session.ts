@@ -1,0 +1,157 @@
+// An established session with one partner: heartbeats both ways, the partner's state, and the log
+// mirror. It ends exactly once, either because the partner went down (heartbeats stopped, the QP
+// failed, the CM disconnected) or because this node closed it.
+import type { Link } from './transport';
+import type { Role } from './events';
+import { LogMirror } from './mirror';
+import { decodeCounter, encodeCounter, RegionCoords } from './wire/mailbox';
+import { decodeStatus } from './wire/status-block';
+import { NodeState, SLOT } from './wire/layout';
+
+export interface SessionInit {
+  partner: number;
+  role: Role;
+  link: Link;
+  clusterId: bigint;
+  generation: bigint;
+  partnerGeneration: bigint;
+  partnerState: NodeState;
+  partnerRegions: RegionCoords;
+  /** Our slot in the partner's mailbox, and the partner's slot stride. */
+  remoteSlot: number;
+  remoteStride: number;
+  /** The partner's slot in our mailbox (a view of our exposed memory). */
+  localSlot: Uint8Array;
+  heartbeatMs: number;
+  partnerDownMs: number;
+  statusPollMs: number;
+  secret?: Uint8Array;
+}
+
+export interface SessionEnd {
+  reason: string;
+  /** True when the partner failed (as opposed to this node closing the session). */
+  down: boolean;
+  detectionMs: number;
+}
+
+export class Session {
+  readonly partner: number;
+  readonly role: Role;
+  readonly partnerGeneration: bigint;
+  readonly mirror: LogMirror;
+  readonly establishedAt = Date.now();
+  private state: NodeState;
+  private heartbeats = 0n;
+  private lastSeen: { value: bigint; at: number };
+  private timers: NodeJS.Timeout[] = [];
+  private ended: SessionEnd | null = null;
+  private readonly slotAddr: bigint;
+  private statusReading = false;
+
+  constructor(
+    private readonly init: SessionInit,
+    private readonly onStateChange: (from: NodeState, to: NodeState) => void,
+    private readonly onEnd: (end: SessionEnd) => void,
+  ) {
+    this.partner = init.partner;
+    this.role = init.role;
+    this.partnerGeneration = init.partnerGeneration;
+    this.state = init.partnerState;
+    this.slotAddr = init.partnerRegions.mailboxAddr + BigInt(init.remoteSlot * init.remoteStride);
+    this.lastSeen = { value: this.readHeartbeat(), at: performance.now() };
+    this.mirror = new LogMirror(
+      init.link,
+      { slotAddr: this.slotAddr, rkey: init.partnerRegions.mailboxRkey, ringBytes: init.remoteStride - SLOT.size },
+      init.localSlot,
+      init.generation,
+      (e) => this.fail(`log: ${e.message}`),
+    );
+    init.link.onDoorbell((imm) => this.mirror.doorbell(imm));
+    init.link.onClose((reason) => this.fail(reason));
+  }
+
+  get partnerState(): NodeState {
+    return this.state;
+  }
+
+  get closed(): boolean {
+    return this.ended !== null;
+  }
+
+  start(): void {
+    this.beat();
+    this.timers.push(setInterval(() => this.beat(), this.init.heartbeatMs));
+    this.timers.push(setInterval(() => void this.pollStatus(), this.init.statusPollMs));
+  }
+
+  private readHeartbeat(): bigint {
+    return decodeCounter(this.init.localSlot.subarray(SLOT.heartbeat, SLOT.heartbeat + SLOT.heartbeatSize)).value;
+  }
+
+  /** Called on every mailbox scan: has the partner's heartbeat counter moved? */
+  check(now: number): void {
+    if (this.ended) return;
+    const value = this.readHeartbeat();
+    if (value !== this.lastSeen.value) {
+      this.lastSeen = { value, at: now };
+      return;
+    }
+    const silent = now - this.lastSeen.at;
+    if (silent > this.init.partnerDownMs) this.fail(`no heartbeat for ${Math.round(silent)} ms`, silent);
+  }
+
+  private beat(): void {
+    if (this.ended) return;
+    this.heartbeats++;
+    const bytes = encodeCounter({ value: this.heartbeats, generation: this.init.generation });
+    this.init.link.write(bytes, this.slotAddr + BigInt(SLOT.heartbeat), this.init.partnerRegions.mailboxRkey).catch((e: Error & { code?: string }) =>
+      this.fail(`heartbeat write failed: ${e.code ?? e.message}`),
+    );
+  }
+
+  private async pollStatus(): Promise<void> {
+    if (this.ended || this.statusReading) return;
+    this.statusReading = true;
+    try {
+      const r = this.init.partnerRegions;
+      const bytes = await this.init.link.read(r.statusAddr, r.statusRkey, r.statusLen);
+      if (this.ended) return;
+      let status;
+      try {
+        status = decodeStatus(bytes, this.init.clusterId, this.init.secret);
+      } catch {
+        return; // a torn read during the partner's update: the next poll sees a whole block
+      }
+      if (status.generation !== this.partnerGeneration) return this.fail('partner rebooted (new generation in its status block)');
+      if (status.state !== this.state) {
+        const from = this.state;
+        this.state = status.state;
+        this.onStateChange(from, status.state);
+      }
+    } catch (e) {
+      this.fail(`status read failed: ${(e as { code?: string }).code ?? (e as Error).message}`);
+    } finally {
+      this.statusReading = false;
+    }
+  }
+
+  /** The partner failed: report once, with how long it had been silent. */
+  fail(reason: string, silentMs?: number): void {
+    this.end({ reason, down: true, detectionMs: Math.round(silentMs ?? performance.now() - this.lastSeen.at) });
+  }
+
+  /** This node ends the session (stop, replacement by a newer connection). */
+  close(reason: string): void {
+    this.end({ reason, down: false, detectionMs: 0 });
+  }
+
+  private end(end: SessionEnd): void {
+    if (this.ended) return;
+    this.ended = end;
+    for (const t of this.timers) clearInterval(t);
+    this.mirror.close(end.reason);
+    this.init.link.close();
+    this.onEnd(end);
+  }
+}

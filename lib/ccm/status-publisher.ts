@@ -1,0 +1,40 @@
+// This node's status block: kept as an object, published into the exposed memory in one copy so a
+// partner's READ sees either the old or the new block (a torn read fails its checksum and is retried).
+import type { ExposedMemory } from './transport';
+import { Echo, encodeStatus, StatusBlock } from './wire/status-block';
+import { NodeState, STATUS } from './wire/layout';
+
+export class StatusPublisher {
+  private readonly block: StatusBlock;
+  private readonly scratch = new Uint8Array(STATUS.size);
+
+  constructor(private readonly memory: ExposedMemory, init: Omit<StatusBlock, 'heartbeat' | 'sequence' | 'echoes'>, private readonly secret?: Uint8Array) {
+    this.block = { ...init, heartbeat: 0n, sequence: 0n, echoes: new Array(init.slotCount).fill(null) };
+    this.publish();
+  }
+
+  get state(): NodeState {
+    return this.block.state;
+  }
+
+  setState(state: NodeState): void {
+    this.block.state = state;
+    this.publish();
+  }
+
+  setEcho(slot: number, echo: Echo | null): void {
+    this.block.echoes[slot] = echo;
+    this.publish();
+  }
+
+  beat(): void {
+    this.block.heartbeat++;
+    this.publish();
+  }
+
+  private publish(): void {
+    this.block.sequence++;
+    encodeStatus(this.block, this.secret, this.scratch);
+    this.memory.bytes.set(this.scratch);
+  }
+}

@@ -1,0 +1,9 @@
+// The CCM's wire formats: every byte a partner reads from or writes to this node.
+export * from './layout';
+export * from './errors';
+export { crc32 } from './crc32';
+export { MAC_SIZE } from './auth';
+export * from './status-block';
+export * from './mailbox';
+export * from './private-data';
+export * from './log-record';

@@ -1,0 +1,132 @@
+// Byte layouts of everything the CCM exposes to or receives from a partner (docs/protocol.md).
+// All integers are little-endian; every block starts with magic, version and length, and ends its
+// fixed part with a CRC-32 computed with the checksum field zeroed.
+export const PROTOCOL_VERSION = 1;
+
+export const MAGIC = {
+  status: 0x54534352, // 'RCST'
+  hello: 0x4c484352, // 'RCHL'
+  commit: 0x4f434352, // 'RCCO'
+  privateData: 0x44504352, // 'RCPD'
+  log: 0x474c4352, // 'RCLG'
+} as const;
+
+export const NODE_STATES = ['BOOTING', 'READY', 'ACTIVE', 'LEAVING'] as const;
+export type NodeState = (typeof NODE_STATES)[number];
+
+/** Slots in a node's mailbox, and so the most partners one node serves. */
+export const MAX_SLOTS = 8;
+
+export const STATUS = {
+  size: 512,
+  magic: 0,
+  version: 4,
+  length: 6,
+  clusterId: 8,
+  nodeId: 16,
+  state: 20,
+  generation: 24,
+  heartbeat: 32,
+  sequence: 40,
+  slotCount: 48,
+  checksum: 60,
+  echoes: 64,
+  // u32 node id, u32 flags, u64 generation, u64 nonce, then an HMAC proving this node holds the secret
+  echoSize: 56,
+  echoMac: 24,
+} as const;
+
+export const SLOT = {
+  size: 256,
+  hello: 0,
+  commit: 128,
+  heartbeat: 224,
+  heartbeatSize: 16, // u64 counter, u64 sender generation
+  /** The log ring follows the 256-byte control part of each slot. */
+  ack: 240,
+  ackSize: 16, // u64 acknowledged log sequence, u64 sender generation
+} as const;
+
+export const HELLO = {
+  size: 128,
+  magic: 0,
+  version: 4,
+  length: 6,
+  clusterId: 8,
+  nodeId: 16,
+  flags: 20,
+  generation: 24,
+  nonce: 32,
+  statusAddr: 40,
+  statusRkey: 48,
+  statusLen: 52,
+  mailboxAddr: 56,
+  mailboxRkey: 64,
+  slot: 68,
+  slotStride: 72,
+  mac: 80,
+  macSize: 32,
+  checksum: 112,
+} as const;
+
+export const COMMIT = {
+  size: 96,
+  magic: 0,
+  version: 4,
+  length: 6,
+  clusterId: 8,
+  nodeId: 16,
+  generation: 24,
+  nonce: 32,
+  mac: 40,
+  checksum: 72,
+} as const;
+
+/** Private data of a CM connect request: who is calling, and whom it expects to reach. */
+export const CONNECT_PD = {
+  size: 40,
+  clusterId: 8,
+  nodeId: 16,
+  flags: 20,
+  generation: 24,
+  target: 32,
+  checksum: 36,
+} as const;
+
+/** Private data of a CM accept: the responder's identity and where its exposed regions are. */
+export const ACCEPT_PD = {
+  size: 72,
+  clusterId: 8,
+  nodeId: 16,
+  flags: 20,
+  generation: 24,
+  statusAddr: 32,
+  statusRkey: 40,
+  statusLen: 44,
+  mailboxAddr: 48,
+  mailboxRkey: 56,
+  slot: 60,
+  slotStride: 64,
+  checksum: 68,
+} as const;
+
+/** Private data of a CM reject: why, from whom. */
+export const REJECT_PD = {
+  size: 36,
+  clusterId: 8,
+  nodeId: 16,
+  reason: 20,
+  generation: 24,
+  checksum: 32,
+} as const;
+
+export const REJECT_REASONS = ['WRONG_CLUSTER', 'BAD_VERSION', 'UNKNOWN_NODE', 'WRONG_TARGET', 'DUPLICATE', 'TIE_BREAK', 'NO_SLOT', 'SHUTTING_DOWN', 'BAD_REQUEST'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export const PRIVATE_DATA = {
+  /** Bytes librdmacm leaves for a connect request's private data on IB/RoCE. */
+  maxConnect: 56,
+  /** Bytes an accept (REP) or reject carries on IB/RoCE. */
+  maxAccept: 196,
+  maxReject: 148,
+} as const;

@@ -1,0 +1,56 @@
+// Mirrored log records as they land in a partner's ring: a 32-byte header, then the payload padded to
+// 8 bytes. The header's CRC covers the header; the payload has its own CRC, so a torn or corrupted
+// record is rejected instead of delivered.
+import { crc32 } from './crc32';
+import { checkHeader, seal, u64, view, writeHeader } from './codec';
+import { ProtocolError } from './errors';
+import { MAGIC } from './layout';
+
+export const LOG_HEADER = {
+  size: 32,
+  sequence: 8,
+  payloadLen: 16,
+  payloadCrc: 20,
+  flags: 24,
+  checksum: 28,
+} as const;
+
+export interface LogRecord {
+  sequence: bigint;
+  payload: Uint8Array;
+}
+
+/** Bytes a record with this payload occupies in the ring. */
+export function recordSize(payloadLen: number): number {
+  return LOG_HEADER.size + ((payloadLen + 7) & ~7);
+}
+
+export function encodeRecord(sequence: bigint, payload: Uint8Array, out: Uint8Array = new Uint8Array(recordSize(payload.byteLength))): Uint8Array {
+  const dv = view(out);
+  out.fill(0, 0, LOG_HEADER.size);
+  writeHeader(dv, MAGIC.log, LOG_HEADER.size);
+  dv.setBigUint64(LOG_HEADER.sequence, u64(sequence, 'sequence'), true);
+  dv.setUint32(LOG_HEADER.payloadLen, payload.byteLength, true);
+  dv.setUint32(LOG_HEADER.payloadCrc, crc32(payload), true);
+  seal(out, LOG_HEADER.size, LOG_HEADER.checksum);
+  out.set(payload, LOG_HEADER.size);
+  out.fill(0, LOG_HEADER.size + payload.byteLength, recordSize(payload.byteLength));
+  return out;
+}
+
+/**
+ * Validates the record at the start of `buf` (the ring from the record's offset to the ring's end).
+ * `expected` is the next sequence number; anything else is a lost or replayed record.
+ */
+export function decodeRecord(buf: Uint8Array, expected: bigint): LogRecord {
+  const dv = checkHeader(buf, 'log', MAGIC.log, LOG_HEADER.size, LOG_HEADER.checksum);
+  const sequence = dv.getBigUint64(LOG_HEADER.sequence, true);
+  if (sequence !== expected) throw new ProtocolError('ERR_CCM_FIELD', 'log', `sequence ${sequence}, expected ${expected}`);
+  const len = dv.getUint32(LOG_HEADER.payloadLen, true);
+  if (recordSize(len) > buf.byteLength) throw new ProtocolError('ERR_CCM_LENGTH', 'log', `payload length ${len} overruns the ring`);
+  const flags = dv.getUint32(LOG_HEADER.flags, true);
+  if (flags !== 0) throw new ProtocolError('ERR_CCM_FIELD', 'log', `unknown flags ${flags}`);
+  const payload = buf.subarray(LOG_HEADER.size, LOG_HEADER.size + len);
+  if (crc32(payload) !== dv.getUint32(LOG_HEADER.payloadCrc, true)) throw new ProtocolError('ERR_CCM_CHECKSUM', 'log', 'payload checksum mismatch');
+  return { sequence, payload };
+}
