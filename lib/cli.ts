@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// rdma-ccm command line: `lab`, `devices`; later layers add `rping` and `node`.
+// rdma-ccm command line: `devices`, `node`, `lab`.
 import { runLabCommand } from './cli/lab';
 import { devicesCommand } from './cli/devices';
+import { nodeCommand } from './cli/node';
 
 const USAGE = `usage: rdma-ccm <command> [options]
   devices [--json]                 list RDMA devices with their ports and GIDs
+  node [options]                   run a node's cluster connection manager (node --help)
   lab [options] -- <command>       run a command where real Soft-RoCE devices exist
   lab selftest [--topology T]      prove the lab's devices are real (rping, ib_read_lat, this package)
 `;
@@ -16,6 +18,8 @@ async function main(argv: string[]): Promise<number> {
       return runLabCommand(rest);
     case 'devices':
       return devicesCommand(rest);
+    case 'node':
+      return nodeCommand(rest);
     case undefined:
     case '-h':
     case '--help':

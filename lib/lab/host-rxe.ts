@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { isRoot, run } from './exec';
-import { LabNode } from './topology';
+import { LabNode, labEnv } from './topology';
 import { deviceSetup, envExports } from './run-script';
 
 export const HOST_NODES: LabNode[] = [
@@ -38,4 +38,28 @@ export function hostRun(command: string, env: Record<string, string>, cwd: strin
       resolve(code ?? (signal ? 124 : 125));
     });
   });
+}
+
+/** Starts a command on the host as one lab node, its output handed over line by line; kill() is SIGKILL. */
+export function hostSpawn(command: string, self: LabNode, onLine: (l: string) => void): { kill(): void; done: Promise<number> } {
+  const env = commandEnvFor(self);
+  const child = spawn('bash', ['-c', `${envExports(env)}\n${command}`], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let buf = '';
+  const feed = (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  };
+  child.stdout.on('data', feed);
+  child.stderr.on('data', feed);
+  const done = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 137 : 125))));
+  return { kill: () => child.kill('SIGKILL'), done };
+}
+
+function commandEnvFor(self: LabNode): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' };
+  return { ...env, ...labEnv('two-guests', HOST_NODES, self) };
 }

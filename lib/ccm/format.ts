@@ -1,0 +1,41 @@
+// One readable line per CCM event, for logs and the demo's timeline.
+import type { CcmEvent } from './events';
+
+export function formatEvent(e: CcmEvent): string {
+  const who = `node ${e.node}`;
+  const to = 'partner' in e && e.partner !== undefined ? ` ↔ ${e.partner}` : '';
+  const head = `${String(e.ms).padStart(7)} ms  ${who}${to}  `;
+  switch (e.type) {
+    case 'listening':
+      return `${head}listening on ${e.address}:${e.port} (generation ${e.generation})`;
+    case 'state':
+      return `${head}state ${e.from} → ${e.to}`;
+    case 'attempt':
+      return `${head}attempt ${e.attempt}`;
+    case 'step':
+      return `${head}${e.role} step ${e.step}${e.detail ? ` (${e.detail})` : ''}`;
+    case 'attempt-failed':
+      return `${head}${e.role} ${e.step} failed: ${e.code}: ${e.reason}${e.retryInMs !== undefined ? `; retry in ${e.retryInMs} ms` : ''}`;
+    case 'rejected':
+      return `${head}rejected a connection: ${e.reason} (${e.detail})`;
+    case 'protocol-error':
+      return `${head}refused ${e.block}: ${e.code}: ${e.reason}`;
+    case 'established':
+      return `${head}ESTABLISHED as ${e.role} in ${e.handshakeMs} ms (partner generation ${e.partnerGeneration}, state ${e.partnerState})`;
+    case 'partner-state':
+      return `${head}partner state ${e.from} → ${e.to}`;
+    case 'partner-down':
+      return `${head}PARTNER DOWN after ${e.detectionMs} ms: ${e.reason}`;
+    case 'partner-rebooted':
+      return `${head}partner rebooted: generation ${e.oldGeneration} → ${e.newGeneration}`;
+    case 'session-closed':
+      return `${head}session closed: ${e.reason}`;
+    case 'stopped':
+      return `${head}stopped`;
+  }
+}
+
+/** JSON with bigints as strings. */
+export function eventJson(e: CcmEvent): string {
+  return JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+}

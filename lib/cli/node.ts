@@ -1,0 +1,141 @@
+// `rdma-ccm node`: runs one node's cluster connection manager from flags or a JSON config and prints
+// its events, one JSON line each (--json) or a readable log. Bad configuration exits 2 with one line.
+import { readFileSync } from 'node:fs';
+import { ClusterNode, ConfigError, type CcmOptions } from '../ccm';
+import { eventJson, formatEvent } from '../ccm/format';
+
+export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
+  --cluster-id N          cluster id (shared by all partners)
+  --node-id N             this node's id
+  --address A             this node's address (IPv4, IPv6 or RoCE GID): selects the RDMA device
+  --port P                this node's CM port
+  --partner ID@ADDR:PORT  a partner (repeat for several)
+  --secret S | --secret-file F   shared cluster secret (hellos and echoes carry an HMAC)
+  --heartbeat-ms N        heartbeat interval (default 100)
+  --partner-down-ms N     partner-down threshold (default 10 heartbeats)
+  --state S               initial state: booting (default), ready, active
+  --active-after MS       publish ACTIVE this long after start
+  --exit-after MS         stop after this long
+  --json                  one JSON line per event
+`;
+
+class UsageError extends Error {}
+
+function parse(args: string[]): { options: CcmOptions; json: boolean; activeAfter?: number; exitAfter?: number } {
+  let options: Partial<CcmOptions> & { partners?: CcmOptions['partners'] } = {};
+  const partners: CcmOptions['partners'] = [];
+  let json = false;
+  let activeAfter: number | undefined;
+  let exitAfter: number | undefined;
+  const num = (v: string | undefined, name: string) => {
+    if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`${name} needs a non-negative integer, got ${v ?? 'nothing'}`);
+    return Number(v);
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const v = () => {
+      const x = args[++i];
+      if (x === undefined) throw new UsageError(`${a} needs a value`);
+      return x;
+    };
+    switch (a) {
+      case '--config': {
+        const file = v();
+        let text: string;
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch (e) {
+          throw new UsageError(`cannot read config ${file}: ${(e as Error).message}`);
+        }
+        try {
+          options = { ...options, ...JSON.parse(text) };
+        } catch (e) {
+          throw new UsageError(`config ${file} is not valid JSON: ${(e as Error).message}`);
+        }
+        break;
+      }
+      case '--cluster-id':
+        options.clusterId = v();
+        break;
+      case '--node-id':
+        options.nodeId = num(v(), a);
+        break;
+      case '--address':
+        options.address = v();
+        break;
+      case '--port':
+        options.port = num(v(), a);
+        break;
+      case '--partner': {
+        const p = v();
+        const m = /^(\d+)@(.+):(\d+)$/.exec(p);
+        if (!m) throw new UsageError(`--partner wants ID@ADDRESS:PORT, got ${p}`);
+        partners.push({ nodeId: Number(m[1]), address: m[2].replace(/^\[(.*)\]$/, '$1'), port: Number(m[3]) });
+        break;
+      }
+      case '--secret':
+        options.secret = v();
+        break;
+      case '--secret-file': {
+        const file = v();
+        try {
+          options.secret = readFileSync(file, 'utf8').trim();
+        } catch (e) {
+          throw new UsageError(`cannot read secret file ${file}: ${(e as Error).message}`);
+        }
+        break;
+      }
+      case '--heartbeat-ms':
+        options.heartbeatMs = num(v(), a);
+        break;
+      case '--partner-down-ms':
+        options.partnerDownMs = num(v(), a);
+        break;
+      case '--state':
+        options.initialState = v().toUpperCase() as CcmOptions['initialState'];
+        break;
+      case '--active-after':
+        activeAfter = num(v(), a);
+        break;
+      case '--exit-after':
+        exitAfter = num(v(), a);
+        break;
+      case '--json':
+        json = true;
+        break;
+      default:
+        throw new UsageError(`unknown option ${a}`);
+    }
+  }
+  if (partners.length > 0) options.partners = [...(options.partners ?? []), ...partners];
+  if (typeof options.clusterId === 'number' || typeof options.clusterId === 'string') options.clusterId = String(options.clusterId);
+  return { options: options as CcmOptions, json, activeAfter, exitAfter };
+}
+
+export async function nodeCommand(args: string[]): Promise<number> {
+  if (args.includes('-h') || args.includes('--help')) {
+    process.stdout.write(NODE_USAGE);
+    return 0;
+  }
+  let node: ClusterNode;
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(args);
+    node = new ClusterNode(parsed.options);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      process.stderr.write(`rdma-ccm node: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  node.on('event', (e) => process.stdout.write(`${parsed.json ? eventJson(e) : formatEvent(e)}\n`));
+  await node.start();
+  return new Promise<number>((resolve) => {
+    const stop = () => void node.stop().then(() => resolve(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (parsed.activeAfter !== undefined) setTimeout(() => node.setState('ACTIVE'), parsed.activeAfter);
+    if (parsed.exitAfter !== undefined) setTimeout(stop, parsed.exitAfter);
+  });
+}
