@@ -6,7 +6,11 @@
         "native/addon.cc",
         "native/errors.cc",
         "native/device.cc",
-        "native/context.cc"
+        "native/context.cc",
+        "native/pd.cc",
+        "native/mr.cc",
+        "native/cq.cc",
+        "native/qp.cc"
       ],
       "variables": {
         "headers_ok": "<!(node scripts/check-headers.js)"

@@ -1,14 +1,24 @@
 // Module entry: registers one native class per verbs/CM object.
 #include <napi.h>
 
+#include "addon_data.h"
 #include "context.h"
+#include "cq.h"
 #include "device.h"
+#include "mr.h"
+#include "pd.h"
+#include "qp.h"
 
 namespace rdma {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonData());
   exports.Set("getDeviceList", Napi::Function::New<GetDeviceList>(env, "getDeviceList"));
   exports.Set("Context", Context::Init(env));
+  exports.Set("ProtectionDomain", ProtectionDomain::Init(env));
+  exports.Set("MemoryRegion", MemoryRegion::Init(env));
+  exports.Set("CompletionQueue", CompletionQueue::Init(env));
+  exports.Set("QueuePair", QueuePair::Init(env));
   return exports;
 }
 

@@ -12,7 +12,7 @@
 namespace rdma {
 
 Napi::Function Context::Init(Napi::Env env) {
-  return DefineClass(env, "Context",
+  Napi::Function f = DefineClass(env, "Context",
                      {
                          InstanceAccessor<&Context::Name>("name"),
                          InstanceAccessor<&Context::Closed>("closed"),
@@ -21,10 +21,18 @@ Napi::Function Context::Init(Napi::Env env) {
                          InstanceMethod<&Context::QueryGidTable>("queryGidTable"),
                          InstanceMethod<&Context::Close>("close"),
                      });
+  Data(env).context = Napi::Persistent(f);
+  return f;
 }
 
 Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(info) {
   Napi::Env env = info.Env();
+  if (info.Length() > 0 && info[0].IsExternal()) {  // only native code can make an External
+    ctx_ = info[0].As<Napi::External<ibv_context>>().Data();
+    owned_ = false;
+    name_ = ibv_get_device_name(ctx_->device);
+    return;
+  }
   name_ = ArgString(info, 0, "name");
   int n = 0;
   errno = 0;
@@ -50,9 +58,13 @@ Context::~Context() { Release(); }
 
 void Context::Release() {
   if (ctx_ != nullptr) {
-    ibv_close_device(ctx_);
+    if (owned_) ibv_close_device(ctx_);
     ctx_ = nullptr;
   }
+}
+
+Napi::Object Context::Wrap(Napi::Env env, ibv_context* ctx) {
+  return Data(env).context.New({Napi::External<ibv_context>::New(env, ctx)});
 }
 
 ibv_context* Context::handle(Napi::Env env) const {
@@ -217,6 +229,8 @@ Napi::Value Context::QueryGidTable(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Context::Close(const Napi::CallbackInfo& info) {
+  if (ctx_ != nullptr && children() > 0)
+    Throw(info.Env(), Kind::Error, "ERR_BUSY", "Context has " + std::to_string(children()) + " open children (close them first)");
   Release();
   return info.Env().Undefined();
 }

@@ -3,15 +3,20 @@
 #include <infiniband/verbs.h>
 #include <napi.h>
 
+#include "addon_data.h"
+
 namespace rdma {
 
-class Context : public Napi::ObjectWrap<Context> {
+class Context : public Napi::ObjectWrap<Context>, public Parent {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit Context(const Napi::CallbackInfo& info);
   ~Context() override;
 
   ibv_context* handle(Napi::Env env) const;  // throws ERR_CLOSED when closed
+
+  // A JS Context over a device context owned by someone else (librdmacm): close() never closes it.
+  static Napi::Object Wrap(Napi::Env env, ibv_context* ctx);
 
  private:
   Napi::Value Name(const Napi::CallbackInfo& info);
@@ -23,6 +28,7 @@ class Context : public Napi::ObjectWrap<Context> {
   void Release();
 
   ibv_context* ctx_ = nullptr;
+  bool owned_ = true;
   std::string name_;
 };
 

@@ -1,5 +1,5 @@
 // Builds the native addon (node-gyp) and the TypeScript (dist/, with ESM entry points).
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gypEnv, log, root, sh } from './lib.mjs';
 
@@ -22,6 +22,8 @@ export function buildNative() {
   log('build: native addon');
   const configured = existsSync(join(root, 'build', 'Makefile')) && statSync(join(root, 'build', 'Makefile')).mtimeMs > statSync(join(root, 'binding.gyp')).mtimeMs;
   sh(process.execPath, [gyp, configured ? 'build' : 'rebuild', '--jobs', 'max'], { env: gypEnv() });
+  // A prebuild is loaded before a local build: one older than this build would shadow it.
+  rmSync(join(root, 'prebuilds'), { recursive: true, force: true });
 }
 
 /** dist/esm/*.mjs: ESM entry points re-exporting the CommonJS build, so both module systems share one instance. */

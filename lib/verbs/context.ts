@@ -1,5 +1,7 @@
 // Context: an opened device, parent of every other verbs object.
 import { native } from '../native';
+import { CompletionQueue } from './cq';
+import { ProtectionDomain } from './pd';
 
 export interface DeviceAttributes {
   fwVer: string;
@@ -61,13 +63,25 @@ export interface GidEntry {
   ifindex: number;
 }
 
+const wrappers = new WeakMap<object, Context>();
+
 export class Context {
   /** @internal */
   readonly native: any;
 
   /** Opens the device with this name (see getDevices()); throws code ENODEV when there is none. */
-  constructor(name: string) {
-    this.native = new native.Context(name);
+  constructor(name: string, wrapped?: unknown) {
+    this.native = wrapped ?? new native.Context(name);
+  }
+
+  /** @internal A Context over a native one (librdmacm's own device context: never closed by us). */
+  static fromNative(n: unknown): Context {
+    let c = wrappers.get(n as object);
+    if (!c) {
+      c = new Context('', n);
+      wrappers.set(n as object, c);
+    }
+    return c;
   }
 
   static open(name: string): Context {
@@ -94,6 +108,16 @@ export class Context {
     return this.native.queryGidTable();
   }
 
+  allocPd(): ProtectionDomain {
+    return new ProtectionDomain(this);
+  }
+
+  /** A completion queue with its own completion channel, watched by the event loop. */
+  createCq(opts: { cqe?: number } = {}): CompletionQueue {
+    return new CompletionQueue(this, opts);
+  }
+
+  /** Fails with ERR_BUSY while PDs or CQs of this context are open. Idempotent. */
   close(): void {
     this.native.close();
   }

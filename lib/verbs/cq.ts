@@ -1,0 +1,71 @@
+// CompletionQueue: completions arrive through the event loop (libuv watches the completion channel)
+// and are routed to the queue pair that posted the work request; raw ones are emitted in batches.
+import { EventEmitter } from 'node:events';
+import { native } from '../native';
+import type { WorkCompletion } from './completion';
+import type { Context } from './context';
+import type { QueuePair } from './qp';
+
+export interface CompletionQueue {
+  on(event: 'completion', listener: (batch: WorkCompletion[]) => void): this;
+}
+
+export class CompletionQueue extends EventEmitter {
+  /** @internal */
+  readonly native: any;
+  readonly context: Context;
+  /** @internal Queue pairs using this CQ, by QP number. */
+  readonly qps = new Map<number, QueuePair>();
+  private outstanding = 0;
+
+  /** Prefer context.createCq(). */
+  constructor(context: Context, opts: { cqe?: number } = {}) {
+    super();
+    this.context = context;
+    this.native = new native.CompletionQueue(context.native, opts.cqe ?? 1024, (batch: WorkCompletion[]) => this.deliver(batch));
+  }
+
+  get closed(): boolean {
+    return this.native.closed;
+  }
+
+  /**
+   * Completions available now, without waiting (for latency-critical loops). Completions of the
+   * promise-level operations are still routed to their promises; only raw ones are returned.
+   */
+  poll(max = 16): WorkCompletion[] {
+    return this.route(this.native.poll(max));
+  }
+
+  private deliver(batch: WorkCompletion[]): void {
+    const raw = this.route(batch);
+    if (raw.length > 0) this.emit('completion', raw);
+  }
+
+  private route(batch: WorkCompletion[]): WorkCompletion[] {
+    const raw: WorkCompletion[] = [];
+    for (const wc of batch) {
+      const qp = this.qps.get(wc.qpNum);
+      if (!qp || !qp._complete(wc, this)) raw.push(wc);
+    }
+    return raw;
+  }
+
+  /** @internal Keeps the event loop alive while work is outstanding on this CQ. */
+  _hold(delta: number): void {
+    const before = this.outstanding;
+    this.outstanding += delta;
+    if (before === 0 && this.outstanding > 0) this.native.ref();
+    else if (before > 0 && this.outstanding === 0) this.native.unref();
+  }
+
+  /** Fails with ERR_BUSY while queue pairs use this CQ. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.native.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

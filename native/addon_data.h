@@ -1,0 +1,30 @@
+// Per-environment data: the constructors of classes that native code instantiates itself
+// (e.g. the CM layer wrapping librdmacm's context and QPs as verbs objects).
+#pragma once
+#include <napi.h>
+
+namespace rdma {
+
+struct AddonData {
+  Napi::FunctionReference context;
+  Napi::FunctionReference pd;
+  Napi::FunctionReference cq;
+  Napi::FunctionReference qp;
+  Napi::FunctionReference mr;
+};
+
+inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
+// Parent bookkeeping shared by every object that has children: a parent with live children cannot be
+// closed (ERR_BUSY), and children hold a reference to their parent so it outlives them.
+class Parent {
+ public:
+  void AddChild() { children_++; }
+  void RemoveChild() { children_--; }
+  int children() const { return children_; }
+
+ private:
+  int children_ = 0;
+};
+
+}  // namespace rdma

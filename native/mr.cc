@@ -1,0 +1,153 @@
+#include "mr.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "addon_data.h"
+#include "errors.h"
+#include "pd.h"
+
+namespace rdma {
+
+static constexpr int kAccessMask = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
+                                   IBV_ACCESS_REMOTE_ATOMIC | IBV_ACCESS_MW_BIND | IBV_ACCESS_ZERO_BASED;
+static constexpr size_t kMaxAlloc = size_t(1) << 34;
+
+Napi::Function MemoryRegion::Init(Napi::Env env) {
+  Napi::Function f = DefineClass(env, "MemoryRegion",
+                                 {
+                                     InstanceMethod<&MemoryRegion::Info>("info"),
+                                     InstanceMethod<&MemoryRegion::Buffer>("buffer"),
+                                     InstanceAccessor<&MemoryRegion::Closed>("closed"),
+                                     InstanceMethod<&MemoryRegion::Close>("close"),
+                                 });
+  Data(env).mr = Napi::Persistent(f);
+  return f;
+}
+
+// new MemoryRegion(pd, memory: ArrayBuffer | ArrayBufferView | number (bytes to allocate), access)
+MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MemoryRegion>(info) {
+  Napi::Env env = info.Env();
+  pd_ = ProtectionDomain::From(env, info[0], "pd");
+  ibv_pd* pd = pd_->handle(env);
+  int64_t access = ArgInt(info, 2, "access", 0, 0x7fffffff);
+  if (access & ~kAccessMask) ThrowArgRange(env, "access", "unknown access flags");
+  // The verbs spec: remote write or atomic access requires local write.
+  if ((access & (IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_ATOMIC)) && !(access & IBV_ACCESS_LOCAL_WRITE))
+    Throw(env, Kind::Range, "ERR_INVALID_ACCESS", "REMOTE_WRITE and REMOTE_ATOMIC require LOCAL_WRITE");
+
+  Napi::Value mem = info[1];
+  if (mem.IsNumber()) {
+    int64_t n = ArgInt(info, 1, "length", 1, int64_t(kMaxAlloc));
+    size_t page = size_t(sysconf(_SC_PAGESIZE));
+    size_t alloc = (size_t(n) + page - 1) / page * page;
+    void* p = nullptr;
+    if (posix_memalign(&p, page, alloc) != 0) ThrowSys(env, ENOMEM, "posix_memalign");
+    std::memset(p, 0, alloc);
+    data_ = static_cast<uint8_t*>(p);
+    length_ = size_t(n);
+    // The JS Buffer owns the allocation: it is freed when the Buffer is collected, which cannot
+    // happen while this region (which references it) is alive.
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, data_, length_, [](Napi::Env, uint8_t* d) { std::free(d); });
+    memoryRef_ = Napi::Persistent(buf.As<Napi::Object>());
+  } else if (mem.IsArrayBuffer()) {
+    Napi::ArrayBuffer ab = mem.As<Napi::ArrayBuffer>();
+    if (ab.IsDetached()) Throw(env, Kind::Type, "ERR_DETACHED", "the ArrayBuffer is detached");
+    data_ = static_cast<uint8_t*>(ab.Data());
+    length_ = ab.ByteLength();
+    memoryRef_ = Napi::Persistent(ab.As<Napi::Object>());
+  } else if (mem.IsTypedArray() || mem.IsDataView()) {
+    Napi::ArrayBuffer ab;
+    size_t off = 0;
+    if (mem.IsTypedArray()) {
+      Napi::TypedArray ta = mem.As<Napi::TypedArray>();
+      ab = ta.ArrayBuffer();
+      off = ta.ByteOffset();
+      length_ = ta.ByteLength();
+    } else {
+      Napi::DataView dv = mem.As<Napi::DataView>();
+      ab = dv.ArrayBuffer();
+      off = dv.ByteOffset();
+      length_ = dv.ByteLength();
+    }
+    if (ab.IsDetached()) Throw(env, Kind::Type, "ERR_DETACHED", "the ArrayBuffer is detached");
+    data_ = static_cast<uint8_t*>(ab.Data()) + off;
+    memoryRef_ = Napi::Persistent(mem.As<Napi::Object>());
+  } else {
+    ThrowArgType(env, "memory", "an ArrayBuffer, a typed array, a DataView, or a length to allocate");
+  }
+  if (length_ == 0) Throw(env, Kind::Range, "ERR_OUT_OF_RANGE", "cannot register zero bytes");
+  errno = 0;
+  mr_ = ibv_reg_mr(pd, data_, length_, int(access));
+  if (mr_ == nullptr) {
+    int err = errno ? errno : ENOMEM;
+    memoryRef_.Reset();
+    ThrowSys(env, err, "ibv_reg_mr");
+  }
+  pdRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+  pd_->AddChild();
+}
+
+MemoryRegion::~MemoryRegion() { Release(); }
+
+void MemoryRegion::Release() {
+  if (mr_ == nullptr) return;
+  ibv_dereg_mr(mr_);
+  mr_ = nullptr;
+  pd_->RemoveChild();
+  pdRef_.Reset();
+  memoryRef_.Reset();
+}
+
+MemoryRegion* MemoryRegion::From(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(Data(env).mr.Value())) ThrowArgType(env, name, "a MemoryRegion");
+  return Napi::ObjectWrap<MemoryRegion>::Unwrap(v.As<Napi::Object>());
+}
+
+ibv_sge MemoryRegion::Sge(Napi::Env env, int64_t offset, int64_t length, const char* name) const {
+  if (mr_ == nullptr) Throw(env, Kind::Error, "ERR_CLOSED", std::string(name) + ": MemoryRegion is closed");
+  if (offset < 0 || length < 0 || uint64_t(offset) > length_ || uint64_t(length) > length_ - uint64_t(offset))
+    ThrowArgRange(env, name, "[" + std::to_string(offset) + ", +" + std::to_string(length) + ") is outside the region of " +
+                                 std::to_string(length_) + " bytes");
+  ibv_sge s;
+  s.addr = reinterpret_cast<uint64_t>(data_) + uint64_t(offset);
+  s.length = uint32_t(length);
+  s.lkey = mr_->lkey;
+  return s;
+}
+
+Napi::Value MemoryRegion::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (mr_ == nullptr) ThrowClosed(env, "MemoryRegion");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("addr", Napi::BigInt::New(env, uint64_t(reinterpret_cast<uintptr_t>(data_))));
+  o.Set("length", Napi::Number::New(env, double(length_)));
+  o.Set("lkey", Napi::Number::New(env, mr_->lkey));
+  o.Set("rkey", Napi::Number::New(env, mr_->rkey));
+  return o;
+}
+
+// The memory under the region (the caller's object, or our Buffer); lib/verbs/mr.ts views it as a Buffer.
+Napi::Value MemoryRegion::Buffer(const Napi::CallbackInfo& info) {
+  if (memoryRef_.IsEmpty()) ThrowClosed(info.Env(), "MemoryRegion");
+  return memoryRef_.Value();
+}
+
+Napi::Value MemoryRegion::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), mr_ == nullptr); }
+
+Napi::Value MemoryRegion::Close(const Napi::CallbackInfo& info) {
+  if (mr_ != nullptr) {
+    int err = ibv_dereg_mr(mr_);
+    if (err != 0) ThrowSys(info.Env(), err, "ibv_dereg_mr");
+    mr_ = nullptr;
+    pd_->RemoveChild();
+    pdRef_.Reset();
+    memoryRef_.Reset();
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace rdma

@@ -1,0 +1,499 @@
+#include "qp.h"
+
+#include <arpa/inet.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "addon_data.h"
+#include "context.h"
+#include "cq.h"
+#include "errors.h"
+#include "mr.h"
+#include "pd.h"
+
+namespace rdma {
+
+static const char* kStates[] = {"RESET", "INIT", "RTR", "RTS", "SQD", "SQE", "ERR"};
+static constexpr uint32_t kMaxWrsPerPost = 4096;
+static constexpr uint32_t kMaxSge = 64;
+
+static const char* StateName(ibv_qp_state s) { return unsigned(s) <= IBV_QPS_ERR ? kStates[s] : "UNKNOWN"; }
+
+// The QP's current state from the driver: qp->state is only a cache of the last ibv_modify_qp and misses
+// transitions the device makes itself (an RC QP moves to ERR when a work request fails).
+static ibv_qp_state CurrentState(ibv_qp* qp) {
+  ibv_qp_attr a;
+  ibv_qp_init_attr init;
+  if (ibv_query_qp(qp, &a, IBV_QP_STATE, &init) != 0) return qp->state;
+  return a.qp_state;
+}
+
+static int StateFromName(const std::string& n) {
+  for (int i = 0; i <= IBV_QPS_ERR; i++)
+    if (n == kStates[i]) return i;
+  return -1;
+}
+
+// IB spec QP state machine: which target states each state may move to with ibv_modify_qp.
+static bool TransitionAllowed(ibv_qp_state from, ibv_qp_state to) {
+  if (to == IBV_QPS_RESET || to == IBV_QPS_ERR) return true;
+  switch (from) {
+    case IBV_QPS_RESET: return to == IBV_QPS_INIT;
+    case IBV_QPS_INIT: return to == IBV_QPS_INIT || to == IBV_QPS_RTR;
+    case IBV_QPS_RTR: return to == IBV_QPS_RTS;
+    case IBV_QPS_RTS: return to == IBV_QPS_RTS || to == IBV_QPS_SQD;
+    case IBV_QPS_SQD: return to == IBV_QPS_RTS || to == IBV_QPS_SQD;
+    case IBV_QPS_SQE: return to == IBV_QPS_RTS;
+    default: return false;
+  }
+}
+
+static ibv_mtu MtuFromBytes(Napi::Env env, int64_t b) {
+  switch (b) {
+    case 256: return IBV_MTU_256;
+    case 512: return IBV_MTU_512;
+    case 1024: return IBV_MTU_1024;
+    case 2048: return IBV_MTU_2048;
+    case 4096: return IBV_MTU_4096;
+    default: ThrowArgRange(env, "pathMtu", "must be 256, 512, 1024, 2048 or 4096");
+  }
+}
+
+static int MtuBytes(ibv_mtu m) { return m >= IBV_MTU_256 && m <= IBV_MTU_4096 ? 128 << m : 0; }
+
+// Object property readers: absent → false; present but wrong → ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE.
+static bool Prop(Napi::Object o, const char* key, Napi::Value* out) {
+  if (!o.Has(key)) return false;
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return false;
+  *out = v;
+  return true;
+}
+
+static int64_t IntProp(Napi::Env env, Napi::Value v, const char* key, int64_t min, int64_t max) {
+  if (!v.IsNumber()) ThrowArgType(env, key, "an integer");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != double(int64_t(d))) ThrowArgType(env, key, "an integer");
+  int64_t i = int64_t(d);
+  if (i < min || i > max) ThrowArgRange(env, key, "must be from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + std::to_string(i));
+  return i;
+}
+
+static bool OptInt(Napi::Env env, Napi::Object o, const char* key, int64_t min, int64_t max, int64_t* out) {
+  Napi::Value v;
+  if (!Prop(o, key, &v)) return false;
+  *out = IntProp(env, v, key, min, max);
+  return true;
+}
+
+static uint64_t U64Prop(Napi::Env env, Napi::Value v, const char* key) {
+  if (v.IsBigInt()) {
+    bool lossless = true;
+    uint64_t r = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) ThrowArgRange(env, key, "must fit in 64 unsigned bits");
+    return r;
+  }
+  if (v.IsNumber()) return uint64_t(IntProp(env, v, key, 0, (int64_t(1) << 53) - 1));
+  ThrowArgType(env, key, "a bigint");
+}
+
+static void ParseGid(Napi::Env env, Napi::Value v, ibv_gid* gid) {
+  if (!v.IsString()) ThrowArgType(env, "dgid", "a GID string");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  in_addr v4;
+  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {  // IPv4 → its RoCE v2 (IPv4-mapped) GID
+    std::memset(gid->raw, 0, 16);
+    gid->raw[10] = gid->raw[11] = 0xff;
+    std::memcpy(gid->raw + 12, &v4, 4);
+    return;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), gid->raw) != 1) ThrowArgRange(env, "dgid", "\"" + s + "\" is not a GID or IP address");
+}
+
+Napi::Function QueuePair::Init(Napi::Env env) {
+  Napi::Function f = DefineClass(env, "QueuePair",
+                                 {
+                                     InstanceMethod<&QueuePair::Info>("info"),
+                                     InstanceAccessor<&QueuePair::State>("state"),
+                                     InstanceMethod<&QueuePair::Modify>("modify"),
+                                     InstanceMethod<&QueuePair::Query>("query"),
+                                     InstanceMethod<&QueuePair::PostSend>("postSend"),
+                                     InstanceMethod<&QueuePair::PostRecv>("postRecv"),
+                                     InstanceAccessor<&QueuePair::Closed>("closed"),
+                                     InstanceMethod<&QueuePair::Close>("close"),
+                                 });
+  Data(env).qp = Napi::Persistent(f);
+  return f;
+}
+
+void QueuePair::Attach(Napi::Env env, Napi::Object pd, Napi::Object sendCq, Napi::Object recvCq) {
+  pdRef_ = Napi::Persistent(pd);
+  sendCqRef_ = Napi::Persistent(sendCq);
+  recvCqRef_ = Napi::Persistent(recvCq);
+  pd_->AddChild();
+  sendCq_->AddChild();
+  recvCq_->AddChild();
+}
+
+// new QueuePair(pd, { type, sendCq, recvCq, maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData, sqSigAll })
+// or, from native code only: new QueuePair(External<rdma_cm_id>, pd, sendCq, recvCq, owner)
+QueuePair::QueuePair(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QueuePair>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() == 5 && info[0].IsExternal()) {
+    cmId_ = info[0].As<Napi::External<rdma_cm_id>>().Data();
+    qp_ = cmId_->qp;
+    type_ = qp_->qp_type;
+    pd_ = ProtectionDomain::From(env, info[1], "pd");
+    sendCq_ = CompletionQueue::From(env, info[2], "sendCq");
+    recvCq_ = CompletionQueue::From(env, info[3], "recvCq");
+    ownerRef_ = Napi::Persistent(info[4].As<Napi::Object>());
+    ibv_qp_attr attr;
+    ibv_qp_init_attr init;
+    if (ibv_query_qp(qp_, &attr, IBV_QP_CAP, &init) == 0) maxInline_ = init.cap.max_inline_data;
+    Attach(env, info[1].As<Napi::Object>(), info[2].As<Napi::Object>(), info[3].As<Napi::Object>());
+    return;
+  }
+  pd_ = ProtectionDomain::From(env, info[0], "pd");
+  ibv_pd* pd = pd_->handle(env);
+  Napi::Object o = ArgObject(info, 1, "options");
+  Napi::Value v;
+  if (!Prop(o, "type", &v) || !v.IsString()) ThrowArgType(env, "type", "'RC', 'UC' or 'UD'");
+  std::string t = v.As<Napi::String>().Utf8Value();
+  type_ = t == "RC" ? IBV_QPT_RC : t == "UC" ? IBV_QPT_UC : t == "UD" ? IBV_QPT_UD : IBV_QPT_RAW_PACKET;
+  if (type_ == IBV_QPT_RAW_PACKET) ThrowArgRange(env, "type", "must be 'RC', 'UC' or 'UD'");
+  if (!Prop(o, "sendCq", &v)) ThrowArgType(env, "sendCq", "a CompletionQueue");
+  sendCq_ = CompletionQueue::From(env, v, "sendCq");
+  Napi::Object sendCqObj = v.As<Napi::Object>();
+  Napi::Object recvCqObj = sendCqObj;
+  if (Prop(o, "recvCq", &v)) {
+    recvCq_ = CompletionQueue::From(env, v, "recvCq");
+    recvCqObj = v.As<Napi::Object>();
+  } else {
+    recvCq_ = sendCq_;
+  }
+  if (sendCq_->context() != pd_->context() || recvCq_->context() != pd_->context())
+    Throw(env, Kind::Error, "ERR_WRONG_CONTEXT", "the CQs and the PD belong to different device contexts");
+  ibv_qp_init_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.qp_type = type_;
+  attr.send_cq = sendCq_->handle(env);
+  attr.recv_cq = recvCq_->handle(env);
+  int64_t n;
+  attr.cap.max_send_wr = OptInt(env, o, "maxSendWr", 1, 1 << 20, &n) ? uint32_t(n) : 128;
+  attr.cap.max_recv_wr = OptInt(env, o, "maxRecvWr", 1, 1 << 20, &n) ? uint32_t(n) : 128;
+  attr.cap.max_send_sge = OptInt(env, o, "maxSendSge", 1, kMaxSge, &n) ? uint32_t(n) : 1;
+  attr.cap.max_recv_sge = OptInt(env, o, "maxRecvSge", 1, kMaxSge, &n) ? uint32_t(n) : 1;
+  attr.cap.max_inline_data = OptInt(env, o, "maxInlineData", 0, 1 << 16, &n) ? uint32_t(n) : 0;
+  if (Prop(o, "sqSigAll", &v)) attr.sq_sig_all = v.ToBoolean() ? 1 : 0;
+  errno = 0;
+  qp_ = ibv_create_qp(pd, &attr);
+  if (qp_ == nullptr) ThrowSys(env, errno ? errno : ENOMEM, "ibv_create_qp");
+  maxInline_ = attr.cap.max_inline_data;
+  Attach(env, info[0].As<Napi::Object>(), sendCqObj, recvCqObj);
+}
+
+Napi::Object QueuePair::WrapCm(Napi::Env env, rdma_cm_id* id, Napi::Object pd, Napi::Object sendCq, Napi::Object recvCq, Napi::Object owner) {
+  return Data(env).qp.New({Napi::External<rdma_cm_id>::New(env, id), pd, sendCq, recvCq, owner});
+}
+
+QueuePair::~QueuePair() { Release(); }
+
+void QueuePair::Release() {
+  if (qp_ == nullptr) return;
+  if (cmId_ != nullptr) rdma_destroy_qp(cmId_);  // librdmacm forgets the QP too
+  else ibv_destroy_qp(qp_);
+  qp_ = nullptr;
+  pd_->RemoveChild();
+  sendCq_->RemoveChild();
+  recvCq_->RemoveChild();
+  pdRef_.Reset();
+  sendCqRef_.Reset();
+  recvCqRef_.Reset();
+  ownerRef_.Reset();
+}
+
+QueuePair* QueuePair::From(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(Data(env).qp.Value())) ThrowArgType(env, name, "a QueuePair");
+  return Napi::ObjectWrap<QueuePair>::Unwrap(v.As<Napi::Object>());
+}
+
+ibv_qp* QueuePair::handle(Napi::Env env) const {
+  if (qp_ == nullptr) ThrowClosed(env, "QueuePair");
+  return qp_;
+}
+
+Napi::Value QueuePair::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ibv_qp* qp = handle(env);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("qpNum", Napi::Number::New(env, qp->qp_num));
+  o.Set("type", Napi::String::New(env, type_ == IBV_QPT_RC ? "RC" : type_ == IBV_QPT_UC ? "UC" : "UD"));
+  o.Set("maxInlineData", Napi::Number::New(env, maxInline_));
+  return o;
+}
+
+Napi::Value QueuePair::State(const Napi::CallbackInfo& info) {
+  if (qp_ == nullptr) return Napi::String::New(info.Env(), "CLOSED");
+  return Napi::String::New(info.Env(), StateName(CurrentState(qp_)));
+}
+
+// modify({ qpState, pkeyIndex, portNum, qkey, qpAccessFlags, pathMtu, destQpNum, rqPsn, sqPsn, maxRdAtomic,
+//          maxDestRdAtomic, minRnrTimer, timeout, retryCnt, rnrRetry, ahAttr: { dlid, sl, portNum, isGlobal,
+//          grh: { dgid, sgidIndex, hopLimit, flowLabel, trafficClass } } })
+Napi::Value QueuePair::Modify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ibv_qp* qp = handle(env);
+  Napi::Object o = ArgObject(info, 0, "attributes");
+  ibv_qp_attr a;
+  std::memset(&a, 0, sizeof a);
+  int mask = 0;
+  int64_t n;
+  Napi::Value v;
+  if (Prop(o, "qpState", &v)) {
+    if (!v.IsString()) ThrowArgType(env, "qpState", "a QP state name");
+    int s = StateFromName(v.As<Napi::String>().Utf8Value());
+    if (s < 0) ThrowArgRange(env, "qpState", "must be RESET, INIT, RTR, RTS, SQD, SQE or ERR");
+    ibv_qp_state cur = CurrentState(qp);
+    if (!TransitionAllowed(cur, ibv_qp_state(s)))
+      Throw(env, Kind::Error, "ERR_QP_STATE", std::string("a QP cannot move from ") + StateName(cur) + " to " + kStates[s]);
+    a.qp_state = ibv_qp_state(s);
+    mask |= IBV_QP_STATE;
+  }
+  if (OptInt(env, o, "pkeyIndex", 0, 0xffff, &n)) a.pkey_index = uint16_t(n), mask |= IBV_QP_PKEY_INDEX;
+  if (OptInt(env, o, "portNum", 1, 255, &n)) a.port_num = uint8_t(n), mask |= IBV_QP_PORT;
+  if (OptInt(env, o, "qkey", 0, 0xffffffffLL, &n)) a.qkey = uint32_t(n), mask |= IBV_QP_QKEY;
+  if (OptInt(env, o, "qpAccessFlags", 0, 0xf, &n)) a.qp_access_flags = unsigned(n), mask |= IBV_QP_ACCESS_FLAGS;
+  if (OptInt(env, o, "pathMtu", 256, 4096, &n)) a.path_mtu = MtuFromBytes(env, n), mask |= IBV_QP_PATH_MTU;
+  if (OptInt(env, o, "destQpNum", 0, 0xffffff, &n)) a.dest_qp_num = uint32_t(n), mask |= IBV_QP_DEST_QPN;
+  if (OptInt(env, o, "rqPsn", 0, 0xffffff, &n)) a.rq_psn = uint32_t(n), mask |= IBV_QP_RQ_PSN;
+  if (OptInt(env, o, "sqPsn", 0, 0xffffff, &n)) a.sq_psn = uint32_t(n), mask |= IBV_QP_SQ_PSN;
+  if (OptInt(env, o, "maxRdAtomic", 0, 255, &n)) a.max_rd_atomic = uint8_t(n), mask |= IBV_QP_MAX_QP_RD_ATOMIC;
+  if (OptInt(env, o, "maxDestRdAtomic", 0, 255, &n)) a.max_dest_rd_atomic = uint8_t(n), mask |= IBV_QP_MAX_DEST_RD_ATOMIC;
+  if (OptInt(env, o, "minRnrTimer", 0, 31, &n)) a.min_rnr_timer = uint8_t(n), mask |= IBV_QP_MIN_RNR_TIMER;
+  if (OptInt(env, o, "timeout", 0, 31, &n)) a.timeout = uint8_t(n), mask |= IBV_QP_TIMEOUT;
+  if (OptInt(env, o, "retryCnt", 0, 7, &n)) a.retry_cnt = uint8_t(n), mask |= IBV_QP_RETRY_CNT;
+  if (OptInt(env, o, "rnrRetry", 0, 7, &n)) a.rnr_retry = uint8_t(n), mask |= IBV_QP_RNR_RETRY;
+  if (Prop(o, "ahAttr", &v)) {
+    if (!v.IsObject()) ThrowArgType(env, "ahAttr", "an object");
+    Napi::Object ah = v.As<Napi::Object>();
+    if (OptInt(env, ah, "dlid", 0, 0xffff, &n)) a.ah_attr.dlid = uint16_t(n);
+    if (OptInt(env, ah, "sl", 0, 15, &n)) a.ah_attr.sl = uint8_t(n);
+    if (OptInt(env, ah, "srcPathBits", 0, 127, &n)) a.ah_attr.src_path_bits = uint8_t(n);
+    a.ah_attr.port_num = OptInt(env, ah, "portNum", 1, 255, &n) ? uint8_t(n) : 1;
+    Napi::Value g;
+    if (Prop(ah, "grh", &g)) {
+      if (!g.IsObject()) ThrowArgType(env, "grh", "an object");
+      Napi::Object grh = g.As<Napi::Object>();
+      a.ah_attr.is_global = 1;
+      Napi::Value d;
+      if (!Prop(grh, "dgid", &d)) ThrowArgType(env, "dgid", "a GID string");
+      ParseGid(env, d, &a.ah_attr.grh.dgid);
+      a.ah_attr.grh.sgid_index = OptInt(env, grh, "sgidIndex", 0, 255, &n) ? uint8_t(n) : 0;
+      a.ah_attr.grh.hop_limit = OptInt(env, grh, "hopLimit", 0, 255, &n) ? uint8_t(n) : 64;
+      if (OptInt(env, grh, "flowLabel", 0, 0xfffff, &n)) a.ah_attr.grh.flow_label = uint32_t(n);
+      if (OptInt(env, grh, "trafficClass", 0, 255, &n)) a.ah_attr.grh.traffic_class = uint8_t(n);
+    }
+    mask |= IBV_QP_AV;
+  }
+  if (mask == 0) ThrowArgRange(env, "attributes", "no attribute to modify");
+  int err = ibv_modify_qp(qp, &a, mask);
+  if (err != 0) ThrowSys(env, err, "ibv_modify_qp");
+  return env.Undefined();
+}
+
+Napi::Value QueuePair::Query(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ibv_qp* qp = handle(env);
+  ibv_qp_attr a;
+  ibv_qp_init_attr init;
+  int mask = IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS | IBV_QP_CAP;
+  if (type_ != IBV_QPT_UD) mask |= IBV_QP_PATH_MTU | IBV_QP_DEST_QPN | IBV_QP_RQ_PSN | IBV_QP_SQ_PSN | IBV_QP_AV;
+  if (type_ == IBV_QPT_RC) mask |= IBV_QP_MAX_QP_RD_ATOMIC | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_MIN_RNR_TIMER;
+  if (type_ == IBV_QPT_UD) mask |= IBV_QP_QKEY | IBV_QP_SQ_PSN;
+  int err = ibv_query_qp(qp, &a, mask, &init);
+  if (err != 0) ThrowSys(env, err, "ibv_query_qp");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("qpState", Napi::String::New(env, StateName(a.qp_state)));
+  o.Set("pkeyIndex", Napi::Number::New(env, a.pkey_index));
+  o.Set("portNum", Napi::Number::New(env, a.port_num));
+  o.Set("qpAccessFlags", Napi::Number::New(env, a.qp_access_flags));
+  if (type_ != IBV_QPT_UD) {
+    o.Set("pathMtu", Napi::Number::New(env, MtuBytes(a.path_mtu)));
+    o.Set("destQpNum", Napi::Number::New(env, a.dest_qp_num));
+    o.Set("rqPsn", Napi::Number::New(env, a.rq_psn));
+  }
+  o.Set("sqPsn", Napi::Number::New(env, a.sq_psn));
+  if (type_ == IBV_QPT_RC) {
+    o.Set("maxRdAtomic", Napi::Number::New(env, a.max_rd_atomic));
+    o.Set("maxDestRdAtomic", Napi::Number::New(env, a.max_dest_rd_atomic));
+    o.Set("timeout", Napi::Number::New(env, a.timeout));
+    o.Set("retryCnt", Napi::Number::New(env, a.retry_cnt));
+    o.Set("rnrRetry", Napi::Number::New(env, a.rnr_retry));
+    o.Set("minRnrTimer", Napi::Number::New(env, a.min_rnr_timer));
+  }
+  if (type_ == IBV_QPT_UD) o.Set("qkey", Napi::Number::New(env, a.qkey));
+  Napi::Object cap = Napi::Object::New(env);
+  cap.Set("maxSendWr", Napi::Number::New(env, init.cap.max_send_wr));
+  cap.Set("maxRecvWr", Napi::Number::New(env, init.cap.max_recv_wr));
+  cap.Set("maxSendSge", Napi::Number::New(env, init.cap.max_send_sge));
+  cap.Set("maxRecvSge", Napi::Number::New(env, init.cap.max_recv_sge));
+  cap.Set("maxInlineData", Napi::Number::New(env, init.cap.max_inline_data));
+  o.Set("cap", cap);
+  return o;
+}
+
+// Reads a scatter/gather list [{ mr, offset, length }] into `out`; returns the total length.
+static uint64_t ReadSgl(Napi::Env env, Napi::Object wr, std::vector<ibv_sge>& out, ProtectionDomain* pd) {
+  Napi::Value v;
+  if (!Prop(wr, "sgl", &v)) return 0;
+  if (!v.IsArray()) ThrowArgType(env, "sgl", "an array of { mr, offset, length }");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() > kMaxSge) ThrowArgRange(env, "sgl", "at most " + std::to_string(kMaxSge) + " entries");
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsObject()) ThrowArgType(env, "sgl[" + std::to_string(i) + "]", "an object { mr, offset, length }");
+    Napi::Object s = e.As<Napi::Object>();
+    MemoryRegion* mr = MemoryRegion::From(env, s.Get("mr"), "sgl.mr");
+    if (mr->pd() != pd) Throw(env, Kind::Error, "ERR_WRONG_PD", "a scatter/gather entry uses a region of another protection domain");
+    int64_t off = 0, len = 0;
+    OptInt(env, s, "offset", 0, int64_t(1) << 40, &off);
+    if (!OptInt(env, s, "length", 0, 0xffffffffLL, &len)) ThrowArgType(env, "sgl.length", "an integer");
+    out.push_back(mr->Sge(env, off, len, "sgl"));
+    total += uint64_t(len);
+  }
+  return total;
+}
+
+// postSend([{ wrId, opcode, sgl, flags, imm, remoteAddr, rkey, compareAdd, swap, remoteQpn, remoteQkey, ah }])
+Napi::Value QueuePair::PostSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ibv_qp* qp = handle(env);
+  if (!info[0].IsArray()) ThrowArgType(env, "wrs", "an array of work requests");
+  Napi::Array list = info[0].As<Napi::Array>();
+  uint32_t count = list.Length();
+  if (count == 0) return env.Undefined();
+  if (count > kMaxWrsPerPost) ThrowArgRange(env, "wrs", "at most " + std::to_string(kMaxWrsPerPost) + " per call");
+  std::vector<ibv_send_wr> wrs(count);
+  std::vector<std::vector<ibv_sge>> sges(count);
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Value e = list.Get(i);
+    if (!e.IsObject()) ThrowArgType(env, "wrs[" + std::to_string(i) + "]", "an object");
+    Napi::Object o = e.As<Napi::Object>();
+    ibv_send_wr& w = wrs[i];
+    std::memset(&w, 0, sizeof w);
+    Napi::Value v;
+    if (!Prop(o, "wrId", &v)) ThrowArgType(env, "wrId", "a bigint");
+    w.wr_id = U64Prop(env, v, "wrId");
+    int64_t op;
+    if (!OptInt(env, o, "opcode", 0, 255, &op)) ThrowArgType(env, "opcode", "a work request opcode");
+    switch (op) {
+      case IBV_WR_SEND: case IBV_WR_SEND_WITH_IMM: case IBV_WR_RDMA_WRITE: case IBV_WR_RDMA_WRITE_WITH_IMM:
+      case IBV_WR_RDMA_READ: case IBV_WR_ATOMIC_CMP_AND_SWP: case IBV_WR_ATOMIC_FETCH_AND_ADD: break;
+      default: Throw(env, Kind::Range, "ERR_UNKNOWN_OPCODE", "unknown work request opcode " + std::to_string(op));
+    }
+    w.opcode = ibv_wr_opcode(op);
+    uint64_t total = ReadSgl(env, o, sges[i], pd_);
+    w.sg_list = sges[i].empty() ? nullptr : sges[i].data();
+    w.num_sge = int(sges[i].size());
+    int64_t flags = 0;
+    OptInt(env, o, "flags", 0, 0xff, &flags);
+    w.send_flags = unsigned(flags);
+    if ((w.send_flags & IBV_SEND_INLINE) && total > maxInline_)
+      ThrowArgRange(env, "flags", "inline data of " + std::to_string(total) + " bytes exceeds the QP's " + std::to_string(maxInline_));
+    int64_t imm;
+    if (op == IBV_WR_SEND_WITH_IMM || op == IBV_WR_RDMA_WRITE_WITH_IMM) {
+      if (!OptInt(env, o, "imm", 0, 0xffffffffLL, &imm)) ThrowArgType(env, "imm", "a 32-bit unsigned integer");
+      w.imm_data = htonl(uint32_t(imm));
+    }
+    bool rdma = op == IBV_WR_RDMA_WRITE || op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_RDMA_READ;
+    bool atomic = op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD;
+    if ((rdma || atomic) && type_ == IBV_QPT_UD) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "UD queue pairs only send");
+    if ((op == IBV_WR_RDMA_READ || atomic) && type_ == IBV_QPT_UC) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "UC queue pairs cannot READ or use atomics");
+    if (rdma || atomic) {
+      if (!Prop(o, "remoteAddr", &v)) ThrowArgType(env, "remoteAddr", "a bigint");
+      uint64_t raddr = U64Prop(env, v, "remoteAddr");
+      int64_t rkey;
+      if (!OptInt(env, o, "rkey", 0, 0xffffffffLL, &rkey)) ThrowArgType(env, "rkey", "a 32-bit unsigned integer");
+      if (rdma) {
+        w.wr.rdma.remote_addr = raddr;
+        w.wr.rdma.rkey = uint32_t(rkey);
+      } else {
+        if (raddr % 8 != 0) ThrowArgRange(env, "remoteAddr", "atomics need an 8-byte aligned address");
+        if (total != 8 || sges[i].size() != 1) ThrowArgRange(env, "sgl", "atomics need exactly one 8-byte entry");
+        w.wr.atomic.remote_addr = raddr;
+        w.wr.atomic.rkey = uint32_t(rkey);
+        if (!Prop(o, "compareAdd", &v)) ThrowArgType(env, "compareAdd", "a bigint");
+        w.wr.atomic.compare_add = U64Prop(env, v, "compareAdd");
+        if (op == IBV_WR_ATOMIC_CMP_AND_SWP) {
+          if (!Prop(o, "swap", &v)) ThrowArgType(env, "swap", "a bigint");
+          w.wr.atomic.swap = U64Prop(env, v, "swap");
+        }
+      }
+    }
+    if (type_ == IBV_QPT_UD) {
+      if (!Prop(o, "ah", &v) || !v.IsExternal()) ThrowArgType(env, "ah", "an AddressHandle");
+      w.wr.ud.ah = v.As<Napi::External<ibv_ah>>().Data();
+      int64_t qpn, qkey;
+      if (!OptInt(env, o, "remoteQpn", 0, 0xffffff, &qpn)) ThrowArgType(env, "remoteQpn", "an integer");
+      if (!OptInt(env, o, "remoteQkey", 0, 0xffffffffLL, &qkey)) ThrowArgType(env, "remoteQkey", "an integer");
+      w.wr.ud.remote_qpn = uint32_t(qpn);
+      w.wr.ud.remote_qkey = uint32_t(qkey);
+    }
+    if (i + 1 < count) w.next = &wrs[i + 1];
+  }
+  ibv_send_wr* bad = nullptr;
+  int err = ibv_post_send(qp, wrs.data(), &bad);
+  if (err != 0) {
+    Napi::Error e = SysError(env, err, "ibv_post_send");
+    e.Set("posted", Napi::Number::New(env, bad ? double(bad - wrs.data()) : 0));
+    throw e;
+  }
+  return env.Undefined();
+}
+
+// postRecv([{ wrId, sgl }])
+Napi::Value QueuePair::PostRecv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ibv_qp* qp = handle(env);
+  if (!info[0].IsArray()) ThrowArgType(env, "wrs", "an array of receive requests");
+  Napi::Array list = info[0].As<Napi::Array>();
+  uint32_t count = list.Length();
+  if (count == 0) return env.Undefined();
+  if (count > kMaxWrsPerPost) ThrowArgRange(env, "wrs", "at most " + std::to_string(kMaxWrsPerPost) + " per call");
+  std::vector<ibv_recv_wr> wrs(count);
+  std::vector<std::vector<ibv_sge>> sges(count);
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Value e = list.Get(i);
+    if (!e.IsObject()) ThrowArgType(env, "wrs[" + std::to_string(i) + "]", "an object");
+    Napi::Object o = e.As<Napi::Object>();
+    ibv_recv_wr& w = wrs[i];
+    std::memset(&w, 0, sizeof w);
+    Napi::Value v;
+    if (!Prop(o, "wrId", &v)) ThrowArgType(env, "wrId", "a bigint");
+    w.wr_id = U64Prop(env, v, "wrId");
+    ReadSgl(env, o, sges[i], pd_);
+    w.sg_list = sges[i].empty() ? nullptr : sges[i].data();
+    w.num_sge = int(sges[i].size());
+    if (i + 1 < count) w.next = &wrs[i + 1];
+  }
+  ibv_recv_wr* bad = nullptr;
+  int err = ibv_post_recv(qp, wrs.data(), &bad);
+  if (err != 0) {
+    Napi::Error e = SysError(env, err, "ibv_post_recv");
+    e.Set("posted", Napi::Number::New(env, bad ? double(bad - wrs.data()) : 0));
+    throw e;
+  }
+  return env.Undefined();
+}
+
+Napi::Value QueuePair::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), qp_ == nullptr); }
+
+Napi::Value QueuePair::Close(const Napi::CallbackInfo& info) {
+  Release();
+  return info.Env().Undefined();
+}
+
+}  // namespace rdma

@@ -1,0 +1,48 @@
+// QueuePair: ibv_qp (RC, UC, UD), child of a ProtectionDomain that uses one or two CQs. Either created
+// here with ibv_create_qp, or created by librdmacm on a CM id and wrapped (then destroyed through it).
+#pragma once
+#include <infiniband/verbs.h>
+#include <napi.h>
+#include <rdma/rdma_cma.h>
+
+namespace rdma {
+
+class ProtectionDomain;
+class CompletionQueue;
+
+class QueuePair : public Napi::ObjectWrap<QueuePair> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit QueuePair(const Napi::CallbackInfo& info);
+  ~QueuePair() override;
+
+  // Wraps a QP that rdma_create_qp made on `id`; `owner` (the CM id's JS object) is kept alive.
+  static Napi::Object WrapCm(Napi::Env env, rdma_cm_id* id, Napi::Object pd, Napi::Object sendCq, Napi::Object recvCq, Napi::Object owner);
+  static QueuePair* From(Napi::Env env, Napi::Value v, const char* name);
+  bool open() const { return qp_ != nullptr; }
+  // Destroys the QP now (used by the CM id before it is destroyed itself).
+  void Release();
+
+ private:
+  void Attach(Napi::Env env, Napi::Object pd, Napi::Object sendCq, Napi::Object recvCq);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value State(const Napi::CallbackInfo& info);
+  Napi::Value Modify(const Napi::CallbackInfo& info);
+  Napi::Value Query(const Napi::CallbackInfo& info);
+  Napi::Value PostSend(const Napi::CallbackInfo& info);
+  Napi::Value PostRecv(const Napi::CallbackInfo& info);
+  Napi::Value Closed(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  ibv_qp* handle(Napi::Env env) const;
+
+  ibv_qp* qp_ = nullptr;
+  rdma_cm_id* cmId_ = nullptr;
+  ibv_qp_type type_ = IBV_QPT_RC;
+  uint32_t maxInline_ = 0;
+  ProtectionDomain* pd_ = nullptr;
+  CompletionQueue* sendCq_ = nullptr;
+  CompletionQueue* recvCq_ = nullptr;
+  Napi::ObjectReference pdRef_, sendCqRef_, recvCqRef_, ownerRef_;
+};
+
+}  // namespace rdma
