@@ -10,7 +10,9 @@
         "native/pd.cc",
         "native/mr.cc",
         "native/cq.cc",
-        "native/qp.cc"
+        "native/qp.cc",
+        "native/cm_channel.cc",
+        "native/cm_id.cc"
       ],
       "variables": {
         "headers_ok": "<!(node scripts/check-headers.js)"

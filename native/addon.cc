@@ -2,6 +2,8 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "cm_channel.h"
+#include "cm_id.h"
 #include "context.h"
 #include "cq.h"
 #include "device.h"
@@ -19,6 +21,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("MemoryRegion", MemoryRegion::Init(env));
   exports.Set("CompletionQueue", CompletionQueue::Init(env));
   exports.Set("QueuePair", QueuePair::Init(env));
+  exports.Set("CmEventChannel", CmEventChannel::Init(env));
+  exports.Set("CmId", CmId::Init(env));
   return exports;
 }
 

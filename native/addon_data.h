@@ -11,6 +11,8 @@ struct AddonData {
   Napi::FunctionReference cq;
   Napi::FunctionReference qp;
   Napi::FunctionReference mr;
+  Napi::FunctionReference cmChannel;
+  Napi::FunctionReference cmId;
 };
 
 inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

@@ -1,2 +1,6 @@
-// RDMA connection management (librdmacm): see the verbs layer for the objects a connection uses.
-export {};
+// rdma-ccm/cm: RDMA connection management over librdmacm, event-driven.
+export { contextFor } from './context';
+export { connect, ConnectOptions, MAX_CONNECT_PRIVATE_DATA, MAX_ACCEPT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA } from './connect';
+export { listen, Listener, ConnectRequest, AcceptOptions } from './listener';
+export { Connection, Endpoint } from './connection';
+export { CmError } from './errors';

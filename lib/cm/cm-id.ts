@@ -1,0 +1,124 @@
+// A CM id with its steps as promises: each step starts the librdmacm call and settles on the event
+// that ends it, on its timeout, or on its AbortSignal — never left pending.
+import { EventEmitter } from 'node:events';
+import { native } from '../native';
+import { abortError, cmError, CmError } from './errors';
+import { channel, RawCmEvent } from './event-channel';
+
+/** Events that end a pending step with an error. */
+const FAILURES = new Set(['ADDR_ERROR', 'ROUTE_ERROR', 'UNREACHABLE', 'REJECTED', 'CONNECT_ERROR', 'DEVICE_REMOVAL', 'DISCONNECTED']);
+
+interface Waiter {
+  ok: string;
+  step: string;
+  resolve: (e: RawCmEvent) => void;
+  reject: (e: CmError) => void;
+}
+
+export class CmId extends EventEmitter {
+  readonly native: any;
+  private waiter: Waiter | null = null;
+  /** Called for each CONNECT_REQUEST when this id listens. */
+  onRequest: ((e: RawCmEvent, id: CmId) => void) | null = null;
+
+  constructor(wrapped?: object) {
+    super();
+    const ch = channel();
+    this.native = wrapped ?? new native.CmId(ch.native);
+    ch.ids.set(this.native, this);
+  }
+
+  get destroyed(): boolean {
+    return this.native.destroyed;
+  }
+
+  /** @internal */
+  _event(e: RawCmEvent): void {
+    const w = this.waiter;
+    if (w && (e.event === w.ok || FAILURES.has(e.event))) {
+      this.waiter = null;
+      if (e.event === w.ok) w.resolve(e);
+      else w.reject(eventError(w.step, e));
+      return;
+    }
+    this.emit('cm-event', e);
+  }
+
+  /** @internal */
+  _request(e: RawCmEvent): void {
+    const child = new CmId(e.id);
+    if (this.onRequest) this.onRequest(e, child);
+    else {
+      try {
+        child.native.reject();
+      } catch {
+        // already gone
+      }
+      child.destroy();
+    }
+  }
+
+  /** Runs `start`, then waits for event `ok`; rejects on a failure event, the timeout or the signal. */
+  step(name: string, ok: string, timeoutMs: number, signal: AbortSignal | undefined, start: () => void): Promise<RawCmEvent> {
+    if (signal?.aborted) return Promise.reject(abortError(signal.reason));
+    if (this.waiter) return Promise.reject(cmError('ERR_CM_BUSY', `${name}: another step is pending on this CM id`));
+    return new Promise<RawCmEvent>((resolve, reject) => {
+      const ch = channel();
+      let timer: NodeJS.Timeout | undefined;
+      const finish = () => {
+        ch.hold(-1);
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        if (this.waiter !== w) return;
+        this.waiter = null;
+        finish();
+        reject(abortError(signal!.reason));
+      };
+      const w: Waiter = {
+        ok,
+        step: name,
+        resolve: (e) => {
+          finish();
+          resolve(e);
+        },
+        reject: (e) => {
+          finish();
+          reject(e);
+        },
+      };
+      ch.hold(1);
+      this.waiter = w;
+      timer = setTimeout(() => {
+        if (this.waiter !== w) return;
+        this.waiter = null;
+        finish();
+        reject(cmError('ERR_CM_TIMEOUT', `${name}: no answer within ${timeoutMs} ms`, { event: 'TIMEOUT' }));
+      }, timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        start();
+      } catch (e) {
+        this.waiter = null;
+        finish();
+        reject(e);
+      }
+    });
+  }
+
+  /** Destroys the id (and its QP first). Idempotent. */
+  destroy(): void {
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.reject(cmError('ERR_CM_DESTROYED', `${w.step}: the CM id was destroyed`));
+    }
+    if (!this.native.destroyed) this.native.destroy();
+  }
+}
+
+function eventError(step: string, e: RawCmEvent): CmError {
+  const detail = e.event === 'REJECTED' ? `rejected (reason ${e.status})` : e.event === 'ADDR_ERROR' || e.event === 'ROUTE_ERROR' ? `failed (status ${e.status})` : `ended by ${e.event}`;
+  return cmError(`ERR_CM_${e.event}`, `${step}: ${detail}`, { event: e.event, status: e.status, privateData: e.privateData ?? Buffer.alloc(0) });
+}

@@ -1,0 +1,88 @@
+// connect(): resolve the partner's address and route, create the QP on the CM id with the caller's PD,
+// connect with private data, and resolve once ESTABLISHED. Every step has a timeout and honours an
+// AbortSignal; on any failure everything made so far is freed.
+import { CompletionQueue, ProtectionDomain, QueuePair, type QpInit } from '../verbs';
+import { CmId } from './cm-id';
+import { Connection } from './connection';
+import { cmError } from './errors';
+
+export interface ConnectOptions {
+  /** The partner's address: IPv4, IPv6, or a RoCE GID. */
+  address: string;
+  port: number;
+  /** Local address to connect from (selects the device). */
+  sourceAddress?: string;
+  /** A PD from contextFor(sourceAddress or the route's device). */
+  pd: ProtectionDomain;
+  sendCq?: CompletionQueue;
+  recvCq?: CompletionQueue;
+  qp?: Partial<Omit<QpInit, 'type' | 'sendCq' | 'recvCq'>>;
+  /** At most 56 bytes. */
+  privateData?: Uint8Array;
+  responderResources?: number;
+  initiatorDepth?: number;
+  retryCount?: number;
+  rnrRetryCount?: number;
+  /** Bound on the whole connect (default 10 s). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export const MAX_CONNECT_PRIVATE_DATA = 56;
+export const MAX_ACCEPT_PRIVATE_DATA = 196;
+export const MAX_REJECT_PRIVATE_DATA = 148;
+
+export function checkPrivateData(pd: Uint8Array | undefined, max: number, what: string): void {
+  if (pd === undefined) return;
+  if (!(pd instanceof Uint8Array)) throw cmError('ERR_INVALID_ARG_TYPE', 'privateData must be a Uint8Array or Buffer');
+  if (pd.byteLength > max) throw cmError('ERR_CM_PRIVATE_DATA_TOO_LONG', `${what} private data of ${pd.byteLength} bytes exceeds the ${max} the transport allows`);
+}
+
+/** @internal Creates CQs (unless given) and the QP on a CM id. */
+export function makeQp(id: CmId, o: { pd: ProtectionDomain; sendCq?: CompletionQueue; recvCq?: CompletionQueue; qp?: ConnectOptions['qp'] }) {
+  if (!(o.pd instanceof ProtectionDomain)) throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain');
+  const owned: CompletionQueue[] = [];
+  const sendCq = o.sendCq ?? o.pd.context.createCq({ cqe: (o.qp?.maxSendWr ?? 128) + (o.qp?.maxRecvWr ?? 128) });
+  if (!o.sendCq) owned.push(sendCq);
+  const recvCq = o.recvCq ?? sendCq;
+  try {
+    const n = id.native.createQp(o.pd.native, sendCq.native, recvCq.native, { ...o.qp });
+    const qp = new QueuePair(o.pd, { type: 'RC', sendCq, recvCq }, n);
+    return { qp, owned };
+  } catch (e) {
+    for (const cq of owned) cq.close();
+    throw e;
+  }
+}
+
+export async function connect(o: ConnectOptions): Promise<Connection> {
+  if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'options must be an object');
+  if (typeof o.address !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'address must be a string');
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw cmError('ERR_OUT_OF_RANGE', 'port must be from 1 to 65535');
+  checkPrivateData(o.privateData, MAX_CONNECT_PRIVATE_DATA, 'connect');
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  const deadline = Date.now() + timeoutMs;
+  const left = () => Math.max(1, deadline - Date.now());
+  const id = new CmId();
+  let made: ReturnType<typeof makeQp> | null = null;
+  try {
+    await id.step('resolve address', 'ADDR_RESOLVED', left(), o.signal, () => id.native.resolveAddr(o.sourceAddress ?? null, o.address, o.port, Math.min(left(), 5000)));
+    await id.step('resolve route', 'ROUTE_RESOLVED', left(), o.signal, () => id.native.resolveRoute(Math.min(left(), 5000)));
+    made = makeQp(id, o);
+    const est = await id.step('connect', 'ESTABLISHED', left(), o.signal, () =>
+      id.native.connect({
+        privateData: o.privateData,
+        responderResources: o.responderResources,
+        initiatorDepth: o.initiatorDepth,
+        retryCount: o.retryCount,
+        rnrRetryCount: o.rnrRetryCount,
+      }),
+    );
+    return new Connection(id, made.qp, made.owned, est.privateData ?? Buffer.alloc(0));
+  } catch (e) {
+    made?.qp.close();
+    for (const cq of made?.owned ?? []) cq.close();
+    id.destroy();
+    throw e;
+  }
+}

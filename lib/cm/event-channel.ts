@@ -1,0 +1,45 @@
+// The process's CM event channel: libuv watches its fd; each event goes to the CmId it concerns.
+// It keeps the event loop alive only while something waits on it (a pending step, a listener or a
+// connection), like a socket.
+import { native } from '../native';
+import type { CmId } from './cm-id';
+
+export interface RawCmEvent {
+  event: string;
+  status: number;
+  id: object;
+  listenId?: object;
+  privateData?: Buffer;
+  responderResources?: number;
+  initiatorDepth?: number;
+}
+
+class EventChannel {
+  readonly native: any;
+  readonly ids = new WeakMap<object, CmId>();
+  private holds = 0;
+
+  constructor() {
+    this.native = new native.CmEventChannel((batch: RawCmEvent[]) => this.dispatch(batch));
+  }
+
+  private dispatch(batch: RawCmEvent[]): void {
+    for (const e of batch) {
+      if (e.event === 'CONNECT_REQUEST') this.ids.get(e.listenId!)?._request(e);
+      else this.ids.get(e.id)?._event(e);
+    }
+  }
+
+  hold(delta: number): void {
+    const before = this.holds;
+    this.holds += delta;
+    if (before === 0 && this.holds > 0) this.native.ref();
+    else if (before > 0 && this.holds === 0) this.native.unref();
+  }
+}
+
+let shared: EventChannel | null = null;
+
+export function channel(): EventChannel {
+  return (shared ??= new EventChannel());
+}

@@ -1,0 +1,150 @@
+// listen(): a CM id bound to a local address and port; connection requests arrive as an async
+// iterator of ConnectRequest, each accepted (with private data) or rejected (with private data).
+import type { CompletionQueue, Context, ProtectionDomain } from '../verbs';
+import { CmId } from './cm-id';
+import { checkPrivateData, ConnectOptions, makeQp, MAX_ACCEPT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA } from './connect';
+import { Connection } from './connection';
+import { fromCm } from './context';
+import { cmError } from './errors';
+import { channel, RawCmEvent } from './event-channel';
+
+export interface AcceptOptions {
+  pd: ProtectionDomain;
+  sendCq?: CompletionQueue;
+  recvCq?: CompletionQueue;
+  qp?: ConnectOptions['qp'];
+  /** At most 196 bytes. */
+  privateData?: Uint8Array;
+  responderResources?: number;
+  initiatorDepth?: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export class ConnectRequest {
+  readonly privateData: Buffer;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The device context the request arrived on: allocate the PD for accept() from it. */
+  readonly context: Context;
+  /** What the initiator asked for. */
+  readonly responderResources: number;
+  readonly initiatorDepth: number;
+  private answered = false;
+
+  /** @internal */
+  constructor(private readonly id: CmId, e: RawCmEvent) {
+    this.privateData = e.privateData ?? Buffer.alloc(0);
+    const a = id.native.addresses();
+    this.remoteAddress = a.remote?.address ?? '';
+    this.remotePort = a.remote?.port ?? 0;
+    this.context = fromCm(a.device, id.native.context());
+    this.responderResources = e.responderResources ?? 0;
+    this.initiatorDepth = e.initiatorDepth ?? 0;
+  }
+
+  async accept(o: AcceptOptions): Promise<Connection> {
+    if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
+    checkPrivateData(o?.privateData, MAX_ACCEPT_PRIVATE_DATA, 'accept');
+    this.answered = true;
+    let made: ReturnType<typeof makeQp> | null = null;
+    try {
+      made = makeQp(this.id, o);
+      await this.id.step('accept', 'ESTABLISHED', o.timeoutMs ?? 10_000, o.signal, () =>
+        this.id.native.accept({ privateData: o.privateData, responderResources: o.responderResources, initiatorDepth: o.initiatorDepth }),
+      );
+      return new Connection(this.id, made.qp, made.owned, this.privateData);
+    } catch (e) {
+      made?.qp.close();
+      for (const cq of made?.owned ?? []) cq.close();
+      this.id.destroy();
+      throw e;
+    }
+  }
+
+  async reject(privateData?: Uint8Array): Promise<void> {
+    if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
+    checkPrivateData(privateData, MAX_REJECT_PRIVATE_DATA, 'reject');
+    this.answered = true;
+    try {
+      this.id.native.reject(privateData);
+    } finally {
+      this.id.destroy();
+    }
+  }
+}
+
+export class Listener implements AsyncIterable<ConnectRequest> {
+  readonly address: string;
+  readonly port: number;
+  private readonly queue: ConnectRequest[] = [];
+  private readonly waiting: ((r: IteratorResult<ConnectRequest>) => void)[] = [];
+  private closedFlag = false;
+
+  /** @internal */
+  constructor(private readonly id: CmId) {
+    const a = id.native.addresses();
+    this.address = a.local?.address ?? '';
+    this.port = a.local?.port ?? 0;
+    channel().hold(1);
+    id.onRequest = (e, child) => {
+      let req: ConnectRequest;
+      try {
+        req = new ConnectRequest(child, e);
+      } catch {
+        child.destroy();
+        return;
+      }
+      const w = this.waiting.shift();
+      if (w) w({ value: req, done: false });
+      else this.queue.push(req);
+    };
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ConnectRequest> {
+    return {
+      next: () => {
+        const r = this.queue.shift();
+        if (r) return Promise.resolve({ value: r, done: false });
+        if (this.closedFlag) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => this.waiting.push(resolve));
+      },
+      return: () => {
+        this.close();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  /** Stops listening; requests not yet taken are rejected. Idempotent. */
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    for (const r of this.queue.splice(0)) void r.reject().catch(() => {});
+    for (const w of this.waiting.splice(0)) w({ value: undefined, done: true });
+    this.id.destroy();
+    channel().hold(-1);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+export async function listen(o: { address: string; port: number; backlog?: number }): Promise<Listener> {
+  if (!o || typeof o.address !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'address must be a string');
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw cmError('ERR_OUT_OF_RANGE', 'port must be from 0 to 65535');
+  const id = new CmId();
+  try {
+    id.native.bindAddr(o.address, o.port);
+    id.native.listen(o.backlog ?? 16);
+  } catch (e) {
+    id.destroy();
+    throw e;
+  }
+  return new Listener(id);
+}

@@ -1,0 +1,307 @@
+#include "cm_id.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "addon_data.h"
+#include "cm_channel.h"
+#include "context.h"
+#include "cq.h"
+#include "errors.h"
+#include "pd.h"
+#include "qp.h"
+
+namespace rdma {
+
+// Private data limits of the IB CM for RDMA_PS_TCP (rdma_cm adds its own header to connect requests).
+static constexpr size_t kMaxConnectPd = 56;
+static constexpr size_t kMaxAcceptPd = 196;
+static constexpr size_t kMaxRejectPd = 148;
+
+// An address string (IPv4, IPv6, or a GID in IPv6 notation; an IPv4-mapped GID becomes IPv4) plus port.
+static void ParseAddr(Napi::Env env, const std::string& s, uint32_t port, sockaddr_storage* out, const char* name) {
+  std::memset(out, 0, sizeof *out);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(out);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(out);
+  if (inet_pton(AF_INET, s.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(uint16_t(port));
+    return;
+  }
+  in6_addr a6;
+  if (inet_pton(AF_INET6, s.c_str(), &a6) == 1) {
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+      v4->sin_family = AF_INET;
+      std::memcpy(&v4->sin_addr, a6.s6_addr + 12, 4);
+      v4->sin_port = htons(uint16_t(port));
+      return;
+    }
+    v6->sin6_family = AF_INET6;
+    v6->sin6_addr = a6;
+    v6->sin6_port = htons(uint16_t(port));
+    return;
+  }
+  Throw(env, Kind::Range, "ERR_INVALID_ADDRESS", std::string(name) + ": \"" + s + "\" is not an IPv4, IPv6 or GID address");
+}
+
+static Napi::Value AddrToJs(Napi::Env env, const sockaddr* sa) {
+  if (sa == nullptr) return env.Null();
+  char buf[INET6_ADDRSTRLEN] = {0};
+  uint16_t port = 0;
+  if (sa->sa_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+    port = ntohs(a->sin_port);
+  } else if (sa->sa_family == AF_INET6) {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    port = ntohs(a->sin6_port);
+  } else {
+    return env.Null();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("address", Napi::String::New(env, buf));
+  o.Set("port", Napi::Number::New(env, port));
+  return o;
+}
+
+static std::vector<uint8_t> PrivateData(Napi::Env env, Napi::Value v, size_t max, const char* what) {
+  std::vector<uint8_t> out;
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) ThrowArgType(env, "privateData", "a Uint8Array or Buffer");
+  Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+  if (a.ByteLength() > max)
+    Throw(env, Kind::Range, "ERR_CM_PRIVATE_DATA_TOO_LONG",
+          std::string(what) + " private data of " + std::to_string(a.ByteLength()) + " bytes exceeds the " + std::to_string(max) + " the transport allows");
+  out.assign(a.Data(), a.Data() + a.ByteLength());
+  return out;
+}
+
+static uint8_t OptU8(Napi::Env env, Napi::Object o, const char* key, uint8_t dflt, uint8_t max) {
+  if (!o.Has(key) || o.Get(key).IsUndefined()) return dflt;
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) ThrowArgType(env, key, "an integer");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != double(int(d)) || d < 0 || d > max) ThrowArgRange(env, key, "must be from 0 to " + std::to_string(max));
+  return uint8_t(d);
+}
+
+static rdma_conn_param ConnParam(Napi::Env env, Napi::Object o, const std::vector<uint8_t>& pd) {
+  rdma_conn_param p;
+  std::memset(&p, 0, sizeof p);
+  p.private_data = pd.empty() ? nullptr : pd.data();
+  p.private_data_len = uint8_t(pd.size());
+  p.responder_resources = OptU8(env, o, "responderResources", 1, 255);
+  p.initiator_depth = OptU8(env, o, "initiatorDepth", 1, 255);
+  p.retry_count = OptU8(env, o, "retryCount", 7, 7);
+  p.rnr_retry_count = OptU8(env, o, "rnrRetryCount", 7, 7);
+  p.flow_control = 1;
+  return p;
+}
+
+Napi::Function CmId::Init(Napi::Env env) {
+  Napi::Function f = DefineClass(env, "CmId",
+                                 {
+                                     InstanceMethod<&CmId::BindAddr>("bindAddr"),
+                                     InstanceMethod<&CmId::ResolveAddr>("resolveAddr"),
+                                     InstanceMethod<&CmId::ResolveRoute>("resolveRoute"),
+                                     InstanceMethod<&CmId::Listen>("listen"),
+                                     InstanceMethod<&CmId::Connect>("connect"),
+                                     InstanceMethod<&CmId::Accept>("accept"),
+                                     InstanceMethod<&CmId::Reject>("reject"),
+                                     InstanceMethod<&CmId::Disconnect>("disconnect"),
+                                     InstanceMethod<&CmId::CreateQp>("createQp"),
+                                     InstanceMethod<&CmId::Context>("context"),
+                                     InstanceMethod<&CmId::Addresses>("addresses"),
+                                     InstanceMethod<&CmId::Destroy>("destroy"),
+                                     InstanceAccessor<&CmId::Destroyed>("destroyed"),
+                                 });
+  Data(env).cmId = Napi::Persistent(f);
+  return f;
+}
+
+// new CmId(channel) — or, from native code, new CmId(channel, External<rdma_cm_id>) for an incoming request.
+CmId::CmId(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmId>(info) {
+  Napi::Env env = info.Env();
+  channel_ = CmEventChannel::From(env, info[0], "channel");
+  rdma_event_channel* ch = channel_->handle(env);
+  if (info.Length() > 1 && info[1].IsExternal()) {
+    id_ = info[1].As<Napi::External<rdma_cm_id>>().Data();
+  } else {
+    if (rdma_create_id(ch, &id_, nullptr, RDMA_PS_TCP) != 0) ThrowSys(env, errno, "rdma_create_id");
+  }
+  channelRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+  channel_->AddChild();
+  channel_->Register(id_, Value());
+}
+
+Napi::Object CmId::WrapIncoming(Napi::Env env, rdma_cm_id* id, Napi::Object channel) {
+  return Data(env).cmId.New({channel, Napi::External<rdma_cm_id>::New(env, id)});
+}
+
+CmId::~CmId() { Release(); }
+
+void CmId::Release() {
+  if (id_ == nullptr) return;
+  // The QP goes first: librdmacm requires it, and the QueuePair must not destroy it again.
+  if (id_->qp != nullptr && !qpRef_.IsEmpty()) {
+    Napi::Object q = qpRef_.Value();
+    if (!q.IsEmpty()) Napi::ObjectWrap<QueuePair>::Unwrap(q)->Release();
+  }
+  if (id_->qp != nullptr) rdma_destroy_qp(id_);
+  channel_->Unregister(id_);
+  rdma_destroy_id(id_);
+  id_ = nullptr;
+  channel_->RemoveChild();
+  channelRef_.Reset();
+  qpRef_.Reset();
+}
+
+rdma_cm_id* CmId::handle(Napi::Env env) const {
+  if (id_ == nullptr) ThrowClosed(env, "CmId");
+  return id_;
+}
+
+Napi::Value CmId::BindAddr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  sockaddr_storage sa;
+  ParseAddr(env, ArgString(info, 0, "address"), uint32_t(ArgInt(info, 1, "port", 0, 65535)), &sa, "address");
+  if (rdma_bind_addr(id, reinterpret_cast<sockaddr*>(&sa)) != 0) ThrowSys(env, errno, "rdma_bind_addr");
+  return env.Undefined();
+}
+
+// resolveAddr(source | null, destination, port, timeoutMs): ADDR_RESOLVED or ADDR_ERROR follows.
+Napi::Value CmId::ResolveAddr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  sockaddr_storage src, dst;
+  bool hasSrc = info[0].IsString();
+  if (hasSrc) ParseAddr(env, info[0].As<Napi::String>().Utf8Value(), 0, &src, "sourceAddress");
+  ParseAddr(env, ArgString(info, 1, "address"), uint32_t(ArgInt(info, 2, "port", 1, 65535)), &dst, "address");
+  int timeout = int(ArgInt(info, 3, "timeoutMs", 1, 3600000));
+  if (rdma_resolve_addr(id, hasSrc ? reinterpret_cast<sockaddr*>(&src) : nullptr, reinterpret_cast<sockaddr*>(&dst), timeout) != 0)
+    ThrowSys(env, errno, "rdma_resolve_addr");
+  return env.Undefined();
+}
+
+Napi::Value CmId::ResolveRoute(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  int timeout = int(ArgInt(info, 0, "timeoutMs", 1, 3600000));
+  if (rdma_resolve_route(id, timeout) != 0) ThrowSys(env, errno, "rdma_resolve_route");
+  return env.Undefined();
+}
+
+Napi::Value CmId::Listen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  int backlog = int(ArgInt(info, 0, "backlog", 1, 65535));
+  if (rdma_listen(id, backlog) != 0) ThrowSys(env, errno, "rdma_listen");
+  return env.Undefined();
+}
+
+// connect({ privateData, responderResources, initiatorDepth, retryCount, rnrRetryCount })
+Napi::Value CmId::Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  Napi::Object o = ArgObject(info, 0, "options");
+  std::vector<uint8_t> pd = PrivateData(env, o.Get("privateData"), kMaxConnectPd, "connect");
+  rdma_conn_param p = ConnParam(env, o, pd);
+  if (id->qp == nullptr) Throw(env, Kind::Error, "ERR_CM_NO_QP", "create the QP before connecting");
+  if (rdma_connect(id, &p) != 0) ThrowSys(env, errno, "rdma_connect");
+  return env.Undefined();
+}
+
+Napi::Value CmId::Accept(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  Napi::Object o = ArgObject(info, 0, "options");
+  std::vector<uint8_t> pd = PrivateData(env, o.Get("privateData"), kMaxAcceptPd, "accept");
+  rdma_conn_param p = ConnParam(env, o, pd);
+  if (id->qp == nullptr) Throw(env, Kind::Error, "ERR_CM_NO_QP", "create the QP before accepting");
+  if (rdma_accept(id, &p) != 0) ThrowSys(env, errno, "rdma_accept");
+  return env.Undefined();
+}
+
+Napi::Value CmId::Reject(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  std::vector<uint8_t> pd = PrivateData(env, info[0], kMaxRejectPd, "reject");
+  if (rdma_reject(id, pd.empty() ? nullptr : pd.data(), uint8_t(pd.size())) != 0) ThrowSys(env, errno, "rdma_reject");
+  return env.Undefined();
+}
+
+Napi::Value CmId::Disconnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  if (rdma_disconnect(id) != 0) ThrowSys(env, errno, "rdma_disconnect");
+  return env.Undefined();
+}
+
+// createQp(pd, sendCq, recvCq, { maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData }) → QueuePair
+Napi::Value CmId::CreateQp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  if (id->qp != nullptr) Throw(env, Kind::Error, "ERR_CM_HAS_QP", "this CM id already has a QP");
+  ProtectionDomain* pd = ProtectionDomain::From(env, info[0], "pd");
+  CompletionQueue* scq = CompletionQueue::From(env, info[1], "sendCq");
+  CompletionQueue* rcq = CompletionQueue::From(env, info[2], "recvCq");
+  Napi::Object o = ArgObject(info, 3, "options");
+  if (id->verbs == nullptr) Throw(env, Kind::Error, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (resolve or bind first)");
+  if (pd->handle(env)->context != id->verbs)
+    Throw(env, Kind::Error, "ERR_WRONG_CONTEXT", "the PD must come from the CM's device context (use contextFor(address))");
+  auto cap = [&](const char* k, uint32_t dflt, uint32_t max) -> uint32_t {
+    if (!o.Has(k) || o.Get(k).IsUndefined()) return dflt;
+    Napi::Value v = o.Get(k);
+    if (!v.IsNumber()) ThrowArgType(env, k, "an integer");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (d != double(uint32_t(d)) || d > max) ThrowArgRange(env, k, "must be from 0 to " + std::to_string(max));
+    return uint32_t(d);
+  };
+  ibv_qp_init_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.qp_type = IBV_QPT_RC;
+  attr.send_cq = scq->handle(env);
+  attr.recv_cq = rcq->handle(env);
+  attr.cap.max_send_wr = cap("maxSendWr", 128, 1 << 20);
+  attr.cap.max_recv_wr = cap("maxRecvWr", 128, 1 << 20);
+  attr.cap.max_send_sge = cap("maxSendSge", 1, 64);
+  attr.cap.max_recv_sge = cap("maxRecvSge", 1, 64);
+  attr.cap.max_inline_data = cap("maxInlineData", 0, 1 << 16);
+  if (rdma_create_qp(id, pd->handle(env), &attr) != 0) ThrowSys(env, errno, "rdma_create_qp");
+  Napi::Object qp = QueuePair::WrapCm(env, id, info[0].As<Napi::Object>(), info[1].As<Napi::Object>(), info[2].As<Napi::Object>(), Value());
+  qpRef_ = Napi::Weak(qp);
+  return qp;
+}
+
+// The device context librdmacm uses for this id (after bind or address resolution), as a verbs Context.
+Napi::Value CmId::Context(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  if (id->verbs == nullptr) return env.Null();
+  return Context::Wrap(env, id->verbs);
+}
+
+Napi::Value CmId::Addresses(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("local", AddrToJs(env, rdma_get_local_addr(id)));
+  o.Set("remote", AddrToJs(env, rdma_get_peer_addr(id)));
+  o.Set("portNum", Napi::Number::New(env, id->port_num));
+  o.Set("device", id->verbs ? Napi::String::New(env, ibv_get_device_name(id->verbs->device)) : env.Null());
+  return o;
+}
+
+Napi::Value CmId::Destroy(const Napi::CallbackInfo& info) {
+  Release();
+  return info.Env().Undefined();
+}
+
+Napi::Value CmId::Destroyed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), id_ == nullptr); }
+
+}  // namespace rdma

@@ -1,0 +1,156 @@
+// RDMA CM on rxe: a listener on rxe0's address, connections from rxe1's; private data both ways, data
+// over the established QP, and every failure path settling with a named error within its timeout.
+import { execFileSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, contextFor, listen, type Connection, type Listener } from '../../lib/cm';
+import { Access } from '../../lib/verbs';
+import { lab } from './lab';
+
+const env = lab();
+const [addrA, addrB] = env.addrs;
+const [, netdevB] = env.netdevs;
+let port = 7800;
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanup.splice(0).reverse()) {
+    try {
+      c();
+    } catch {
+      // already closed
+    }
+  }
+  execFileSync('ip', ['link', 'set', netdevB, 'up']);
+});
+
+async function pds() {
+  const ca = await contextFor(addrA);
+  const cb = await contextFor(addrB);
+  const pa = ca.allocPd();
+  const pb = cb.allocPd();
+  cleanup.push(() => pa.close(), () => pb.close());
+  return { ca, cb, pa, pb };
+}
+
+function track<T extends { close(): void }>(x: T): T {
+  cleanup.push(() => x.close());
+  return x;
+}
+
+describe('RDMA CM on rxe', () => {
+  it('connects with private data both ways and carries data on the established QP', async () => {
+    const { pa, pb } = await pds();
+    const p = port++;
+    const listener = track(await listen({ address: addrA, port: p }));
+    expect(listener.port).toBe(p);
+    const server = (async () => {
+      for await (const req of listener) {
+        expect(req.privateData.subarray(0, 5).toString()).toBe('hello');
+        expect(req.remoteAddress).toBe(addrB);
+        return req.accept({ pd: pa, privateData: Buffer.from('welcome') });
+      }
+      throw new Error('listener ended');
+    })();
+    const client = await connect({ address: addrA, port: p, sourceAddress: addrB, pd: pb, privateData: Buffer.from('hello'), responderResources: 4, initiatorDepth: 4 });
+    track(client);
+    const srv = track(await server);
+    expect(client.privateData.subarray(0, 7).toString()).toBe('welcome');
+    expect(client.qp.state).toBe('RTS');
+    expect(srv.qp.state).toBe('RTS');
+
+    const mrA = track(pa.allocMemory(4096, Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ));
+    const mrB = track(pb.allocMemory(4096, Access.LOCAL_WRITE));
+    const got = srv.qp.recv({ local: { mr: mrA, offset: 0, length: 64 } });
+    mrB.buffer.write('over the CM connection');
+    await client.qp.send({ local: { mr: mrB, offset: 0, length: 22 } });
+    expect((await got).byteLen).toBe(22);
+    expect(mrA.buffer.toString('utf8', 0, 22)).toBe('over the CM connection');
+    // One-sided: the client READs what the server exposes (the CM set up the READ depth).
+    mrA.buffer.write('exposed', 100);
+    await client.qp.read({ local: { mr: mrB, offset: 200, length: 7 }, remoteAddr: mrA.addr + 100n, rkey: mrA.rkey });
+    expect(mrB.buffer.toString('utf8', 200, 207)).toBe('exposed');
+  });
+
+  it('a reject carries the partner private data', async () => {
+    const { pb } = await pds();
+    const p = port++;
+    const listener = track(await listen({ address: addrA, port: p }));
+    void (async () => {
+      for await (const req of listener) await req.reject(Buffer.from('go away'));
+    })();
+    const err = await connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB }).catch((e) => e);
+    expect(err.code).toBe('ERR_CM_REJECTED');
+    expect(err.privateData.subarray(0, 7).toString()).toBe('go away');
+  });
+
+  it('nothing listening at the port: a named error, quickly', async () => {
+    const { pb } = await pds();
+    const t0 = Date.now();
+    const err = await connect({ address: addrA, port: port++, pd: pb, sourceAddress: addrB, timeoutMs: 20_000 }).catch((e) => e);
+    expect(['ERR_CM_REJECTED', 'ERR_CM_UNREACHABLE']).toContain(err.code);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+  });
+
+  it('an address with no route, and a partner that never answers, settle within their timeouts', async () => {
+    const { pb } = await pds();
+    const e1 = await connect({ address: '10.99.9.9', port: 7000, pd: pb, sourceAddress: addrB, timeoutMs: 3000 }).catch((e) => e);
+    expect(['ERR_CM_ADDR_ERROR', 'ERR_CM_ROUTE_ERROR', 'ERR_CM_UNREACHABLE', 'ERR_CM_TIMEOUT']).toContain(e1.code);
+
+    const p = port++;
+    const listener = track(await listen({ address: addrA, port: p })); // listens, never accepts
+    const t0 = Date.now();
+    const e2 = await connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB, timeoutMs: 2000 }).catch((e) => e);
+    expect(e2.code).toBe('ERR_CM_TIMEOUT');
+    expect(Date.now() - t0).toBeLessThan(6000);
+    void listener;
+  });
+
+  it('an AbortSignal cancels a pending connect and frees it', async () => {
+    const { pb } = await pds();
+    const p = port++;
+    track(await listen({ address: addrA, port: p }));
+    const ac = new AbortController();
+    const pending = connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB, signal: ac.signal, timeoutMs: 60_000 });
+    setTimeout(() => ac.abort(new Error('changed my mind')), 300);
+    await expect(pending).rejects.toMatchObject({ code: 'ABORT_ERR' });
+    expect(() => pb.close()).not.toThrow(); // nothing of the attempt is left on the PD
+  });
+
+  it('refuses private data longer than the transport allows, up front', async () => {
+    const { pb } = await pds();
+    await expect(connect({ address: addrA, port: 7000, pd: pb, privateData: new Uint8Array(57) })).rejects.toMatchObject({ code: 'ERR_CM_PRIVATE_DATA_TOO_LONG' });
+  });
+
+  it('a disconnect on one side is seen on the other', async () => {
+    const { pa, pb } = await pds();
+    const p = port++;
+    const listener = track(await listen({ address: addrA, port: p }));
+    const server = (async () => {
+      for await (const req of listener) return req.accept({ pd: pa });
+      throw new Error('no request');
+    })();
+    const client: Connection = track(await connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB }));
+    const srv = track(await server);
+    const seen = new Promise((r) => srv.once('disconnected', () => r(true)));
+    await client.disconnect();
+    expect(await seen).toBe(true);
+    expect((await srv.closed).reason).toMatch(/disconnected/);
+  });
+
+  it('a link taken down mid-connection fails the work and nothing hangs', async () => {
+    const { pa, pb } = await pds();
+    const p = port++;
+    const listener: Listener = track(await listen({ address: addrA, port: p }));
+    const server = (async () => {
+      for await (const req of listener) return req.accept({ pd: pa });
+      throw new Error('no request');
+    })();
+    const client = track(await connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB, retryCount: 1 }));
+    const srv = track(await server);
+    const mrA = track(pa.allocMemory(64, Access.LOCAL_WRITE | Access.REMOTE_WRITE));
+    const mrB = track(pb.allocMemory(64, Access.LOCAL_WRITE));
+    execFileSync('ip', ['link', 'set', netdevB, 'down']);
+    const err = await client.qp.write({ local: { mr: mrB, offset: 0, length: 8 }, remoteAddr: mrA.addr, rkey: mrA.rkey }).catch((e) => e);
+    expect(err.code).toMatch(/^ERR_WC_(RETRY_EXC_ERR|WR_FLUSH_ERR|LOC_QP_OP_ERR)$/); // rxe cannot even send with its netdev down
+    void srv;
+  });
+});
