@@ -135,7 +135,7 @@ export function resolveConfig(o: CcmOptions): CcmConfig {
     partnerDownMs,
     statusPollMs: ms(o.statusPollMs, 'statusPollMs', 5 * heartbeatMs),
     backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
-    connectTimeoutMs: ms(o.connectTimeoutMs, 'connectTimeoutMs', 5000),
+    connectTimeoutMs: ms(o.connectTimeoutMs, 'connectTimeoutMs', 10_000),
     echoTimeoutMs: ms(o.echoTimeoutMs, 'echoTimeoutMs', 5000),
     logRingBytes,
     slotStride: SLOT.size + logRingBytes,

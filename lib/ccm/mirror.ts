@@ -55,6 +55,8 @@ export class LogMirror extends EventEmitter {
   /** Records delivered to this node by the partner, and records the partner acknowledged. */
   received = 0n;
   acknowledged = 0n;
+  /** Doorbells seen from the partner: proof of life as good as a heartbeat. */
+  activity = 0;
 
   constructor(
     private readonly link: Link,
@@ -64,6 +66,8 @@ export class LogMirror extends EventEmitter {
     private readonly generation: bigint,
     private readonly onFault: (e: Error) => void,
     private readonly maxWaiting = 4096,
+    /** Records in flight at once: stays below the receives the partner keeps posted for doorbells. */
+    private readonly maxInflight = 64,
   ) {
     super();
   }
@@ -89,6 +93,7 @@ export class LogMirror extends EventEmitter {
 
   private pump(): void {
     while (this.waiting.length > 0 && !this.closedReason) {
+      if (this.inflight.length >= this.maxInflight) return; // wait for acks
       const p = this.waiting[0];
       const skipped = this.head + p.size > this.target.ringBytes ? this.target.ringBytes - this.head : 0;
       if (this.used + skipped + p.size > this.target.ringBytes) return; // wait for acks
@@ -107,6 +112,7 @@ export class LogMirror extends EventEmitter {
 
   /** A doorbell from the partner: a new record in our ring, or an ack of ours. */
   doorbell(imm: number): void {
+    this.activity++;
     const kind = imm >>> KIND_SHIFT;
     if (kind === DOORBELL_RECORD) this.receive(((imm & VALUE_MASK) >>> 0) * 8);
     else if (kind === DOORBELL_ACK) this.acked();

@@ -50,8 +50,7 @@ export class ClusterNode extends EventEmitter {
     if (this.phase !== 'new') throw Object.assign(new Error(`cannot start a node that is ${this.phase}`), { code: 'ERR_CCM_STATE' });
     this.phase = 'starting';
     const cfg = this.config;
-    const transport: Transport | undefined = cfg.transport;
-    if (!transport) throw Object.assign(new Error('options.transport is required'), { code: 'ERR_CCM_CONFIG' });
+    const transport: Transport = cfg.transport ?? (await import('./rdma-transport')).rdmaTransport;
     try {
       this.endpoint = await transport({ address: cfg.address, statusSize: STATUS.size, mailboxSize: cfg.partners.length * cfg.slotStride });
       const status = new StatusPublisher(

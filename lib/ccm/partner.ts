@@ -238,7 +238,7 @@ export class Partner {
   async stop(): Promise<void> {
     this.outgoing?.abort(Object.assign(new Error('node stopping'), { name: 'AbortError', code: 'ABORT_ERR' }));
     this.responder?.fail('ERR_CCM_STOPPING', 'node stopping');
-    this.session?.close('node stopping');
+    await this.session?.leave();
     this.kick();
     await sleep(0);
   }

@@ -28,6 +28,9 @@ export interface SessionInit {
   secret?: Uint8Array;
 }
 
+/** A heartbeat value that says "I am leaving": the partner closes the session without declaring it down. */
+export const LEAVING_MARK = 0xffff_ffff_ffff_ffffn;
+
 export interface SessionEnd {
   reason: string;
   /** True when the partner failed (as opposed to this node closing the session). */
@@ -43,11 +46,12 @@ export class Session {
   readonly establishedAt = Date.now();
   private state: NodeState;
   private heartbeats = 0n;
-  private lastSeen: { value: bigint; at: number };
+  private lastSeen: { value: bigint; activity: number; at: number };
   private timers: NodeJS.Timeout[] = [];
   private ended: SessionEnd | null = null;
   private readonly slotAddr: bigint;
   private statusReading = false;
+  private leavingSeen = false;
 
   constructor(
     private readonly init: SessionInit,
@@ -59,7 +63,7 @@ export class Session {
     this.partnerGeneration = init.partnerGeneration;
     this.state = init.partnerState;
     this.slotAddr = init.partnerRegions.mailboxAddr + BigInt(init.remoteSlot * init.remoteStride);
-    this.lastSeen = { value: this.readHeartbeat(), at: performance.now() };
+    this.lastSeen = { value: this.readHeartbeat(), activity: 0, at: performance.now() };
     this.mirror = new LogMirror(
       init.link,
       { slotAddr: this.slotAddr, rkey: init.partnerRegions.mailboxRkey, ringBytes: init.remoteStride - SLOT.size },
@@ -93,8 +97,10 @@ export class Session {
   check(now: number): void {
     if (this.ended) return;
     const value = this.readHeartbeat();
-    if (value !== this.lastSeen.value) {
-      this.lastSeen = { value, at: now };
+    if (value === LEAVING_MARK) return this.end({ reason: 'partner left the cluster', down: false, detectionMs: 0 });
+    const activity = this.mirror.activity;
+    if (value !== this.lastSeen.value || activity !== this.lastSeen.activity) {
+      this.lastSeen = { value, activity, at: now };
       return;
     }
     const silent = now - this.lastSeen.at;
@@ -125,6 +131,7 @@ export class Session {
       }
       if (status.generation !== this.partnerGeneration) return this.fail('partner rebooted (new generation in its status block)');
       if (status.state !== this.state) {
+        if (status.state === 'LEAVING') this.leavingSeen = true;
         const from = this.state;
         this.state = status.state;
         this.onStateChange(from, status.state);
@@ -136,8 +143,18 @@ export class Session {
     }
   }
 
+  /** Tells the partner this node is leaving (so it does not declare it down), then closes. */
+  async leave(): Promise<void> {
+    if (this.ended) return;
+    const bytes = encodeCounter({ value: LEAVING_MARK, generation: this.init.generation });
+    const write = this.init.link.write(bytes, this.slotAddr + BigInt(SLOT.heartbeat), this.init.partnerRegions.mailboxRkey).catch(() => {});
+    await Promise.race([write, new Promise((r) => setTimeout(r, 500))]);
+    this.close('node stopping');
+  }
+
   /** The partner failed: report once, with how long it had been silent. */
   fail(reason: string, silentMs?: number): void {
+    if (this.leavingSeen) return this.end({ reason: `partner left the cluster (${reason})`, down: false, detectionMs: 0 });
     this.end({ reason, down: true, detectionMs: Math.round(silentMs ?? performance.now() - this.lastSeen.at) });
   }
 

@@ -1,4 +1,5 @@
 // One qemu guest (TCG) running Debian's kernel with the host's root shared read-only over virtio-9p.
+import { StringDecoder } from 'node:string_decoder';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -87,8 +88,10 @@ export class Guest {
       let marked: number | undefined;
       let spawnError: string | undefined;
       let buf = '';
+      // A multi-byte character may straddle two chunks: decode the stream, not each chunk.
+      const decoder = new StringDecoder('utf8');
       const onData = (chunk: Buffer) => {
-        buf += chunk.toString('utf8');
+        buf += decoder.write(chunk);
         let i: number;
         while ((i = buf.indexOf('\n')) >= 0) {
           const line = buf.slice(0, i).replace(/\r/g, '');

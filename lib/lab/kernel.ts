@@ -17,6 +17,7 @@ export const GUEST_MODULES = [
   'veth',
   'rdma_rxe',
   'rdma_ucm',
+  'sch_netem', // tests cut a link (100% loss) without taking the netdev down
 ];
 
 export interface LabKernel {
@@ -78,7 +79,8 @@ export function ensureKernel(log: (s: string) => void): LabKernel {
   const key = `${pkg}_${version}`.replace(/[^A-Za-z0-9._+-]/g, '_');
   const dir = join(cacheRoot(), key);
   const kernel = { version: `${pkg} ${version}`, vmlinuz: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.cpio.gz') };
-  if (existsSync(kernel.vmlinuz) && existsSync(kernel.initrd) && readFileSync(join(dir, 'init.sh'), 'utf8') === INIT_SCRIPT)
+  const stamp = `${INIT_SCRIPT}\n# modules: ${GUEST_MODULES.join(' ')}\n`;
+  if (existsSync(kernel.vmlinuz) && existsSync(kernel.initrd) && existsSync(join(dir, 'init.sh')) && readFileSync(join(dir, 'init.sh'), 'utf8') === stamp)
     return kernel;
 
   log(`lab: preparing guest kernel ${pkg} ${version}`);
@@ -107,7 +109,7 @@ export function ensureKernel(log: (s: string) => void): LabKernel {
     const stage = mkdtempSync(join(cacheRoot(), '.stage-'));
     copyFileSync(join(x, 'boot', `vmlinuz-${kver}`), join(stage, 'vmlinuz'));
     copyFileSync(cpio, join(stage, 'initrd.cpio.gz'));
-    writeFileSync(join(stage, 'init.sh'), INIT_SCRIPT);
+    writeFileSync(join(stage, 'init.sh'), stamp);
     rmSync(dir, { recursive: true, force: true });
     renameSync(stage, dir);
     log(`lab: cached guest kernel in ${dir}`);

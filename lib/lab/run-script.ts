@@ -42,6 +42,9 @@ export function deviceSetup(nodes: LabNode[], veth: boolean): string {
       `ip rule add pref 11 iif lo to ${y.ip} lookup 102`,
       'ip rule add pref 100 lookup local',
       'ip rule del pref 0 lookup local',
+      // Address resolution across the pair answers late under these rules; the neighbours are known.
+      `ip neigh replace ${y.ip} lladdr $(cat /sys/class/net/${y.netdev}/address) dev ${x.netdev} nud permanent`,
+      `ip neigh replace ${x.ip} lladdr $(cat /sys/class/net/${x.netdev}/address) dev ${y.netdev} nud permanent`,
     );
   }
   for (const n of nodes) lines.push(`rdma link add ${n.device} type rxe netdev ${n.netdev}`);

@@ -1,3 +1,5 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+
 // The lab's description of its devices, from the environment `rdma-ccm lab` sets. Integration tests
 // fail (not skip) outside the lab: a test that silently skips cannot fail.
 export interface LabDevices {
@@ -23,4 +25,16 @@ export function lab(): LabDevices {
 export function ipv4Gid(ip: string): string {
   const b = ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0'));
   return `0000:0000:0000:0000:0000:ffff:${b[0]}${b[1]}:${b[2]}${b[3]}`;
+}
+
+/**
+ * Cuts the lab link (every packet dropped both ways, by netem at 100% loss) or restores it. The
+ * netdevs stay up, as a cable pulled between two switches would leave them: rxe devices and routes
+ * are untouched, only traffic stops.
+ */
+export function cutLink(cut: boolean): void {
+  for (const dev of lab().netdevs) {
+    if (cut) execFileSync('tc', ['qdisc', 'replace', 'dev', dev, 'root', 'netem', 'loss', '100%']);
+    else spawnSync('tc', ['qdisc', 'del', 'dev', dev, 'root'], { stdio: 'ignore' });
+  }
 }

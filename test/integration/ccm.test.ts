@@ -1,0 +1,221 @@
+// The cluster connection manager on real rxe devices (rxe0/10.99.0.1 ↔ rxe1/10.99.0.2): the handshake
+// against a partner that comes later, simultaneous starts, restarts with a new generation, link
+// failures, refused partners, hostile memory contents, and mirrored data that really arrives.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClusterNode, type CcmEvent, type CcmOptions, type Endpoint } from '../../lib/ccm';
+import { rdmaTransport } from '../../lib/ccm/rdma-transport';
+import { decodeAccept, encodeConnect } from '../../lib/ccm/wire';
+import { cutLink, lab } from './lab';
+
+const env = lab();
+const [addrA, addrB] = env.addrs;
+const CLUSTER = 4242n;
+let port = 7600;
+const nodes: ClusterNode[] = [];
+const children: ChildProcess[] = [];
+
+afterEach(async () => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+  await Promise.all(nodes.splice(0).map((n) => n.stop()));
+  cutLink(false);
+});
+
+function node(id: 1 | 2, p: number, extra: Partial<CcmOptions> = {}) {
+  const n = new ClusterNode({
+    clusterId: CLUSTER,
+    nodeId: id,
+    address: id === 1 ? addrA : addrB,
+    port: p,
+    partners: [{ nodeId: id === 1 ? 2 : 1, address: id === 1 ? addrB : addrA, port: p }],
+    heartbeatMs: 100,
+    partnerDownMs: 1500,
+    backoff: { minMs: 50, maxMs: 500, jitter: 0.2 },
+    ...extra,
+  });
+  const events: CcmEvent[] = [];
+  n.on('event', (e) => events.push(e));
+  nodes.push(n);
+  return { n, events };
+}
+
+function next<T extends CcmEvent['type']>(events: CcmEvent[], type: T, pred: (e: Extract<CcmEvent, { type: T }>) => boolean = () => true, ms = 60_000, from = 0) {
+  return new Promise<Extract<CcmEvent, { type: T }>>((resolve, reject) => {
+    const started = Date.now();
+    const t = setInterval(() => {
+      const e = events.slice(from).find((x) => x.type === type && pred(x as Extract<CcmEvent, { type: T }>));
+      if (e) {
+        clearInterval(t);
+        resolve(e as Extract<CcmEvent, { type: T }>);
+      } else if (Date.now() - started > ms) {
+        clearInterval(t);
+        reject(new Error(`no ${type} within ${ms} ms; saw ${events.map((x) => x.type).join(', ')}`));
+      }
+    }, 20);
+  });
+}
+
+const types = (events: CcmEvent[]) => events.map((e) => e.type);
+
+describe('CCM on rxe', () => {
+  it('reaches a partner that starts seconds later, in four one-sided steps, and mirrors data that arrives', async () => {
+    const p = port++;
+    const a = node(1, p);
+    await a.n.start();
+    await next(a.events, 'attempt-failed');
+    await new Promise((r) => setTimeout(r, 2000));
+    const b = node(2, p);
+    await b.n.start();
+    const [ea, eb] = await Promise.all([next(a.events, 'established'), next(b.events, 'established')]);
+    expect([ea.role, eb.role].sort()).toEqual(['initiator', 'responder']);
+    const init = ea.role === 'initiator' ? a : b;
+    const steps = init.events.filter((e) => e.type === 'step' && e.role === 'initiator').map((e) => (e as { step: string }).step);
+    expect(steps.slice(steps.lastIndexOf('connect'))).toEqual(['connect', 'read-status', 'write-hello', 'read-echo', 'write-commit']);
+    // A probed B before B existed: refused connects, each followed by a backoff.
+    expect(a.events.filter((e) => e.type === 'attempt-failed' && e.step === 'connect').length).toBeGreaterThan(1);
+
+    // The daemon on B becomes ACTIVE; A reads it from B's status block.
+    b.n.setState('active');
+    await next(a.events, 'partner-state', (e) => e.to === 'ACTIVE');
+
+    const sa = a.n.session(2)!;
+    const sb = b.n.session(1)!;
+    const got: Buffer[] = [];
+    sb.mirror.on('record', (_s, payload) => got.push(payload));
+    const records = Array.from({ length: 300 }, (_, i) => Buffer.from(`record ${i} `.repeat(1 + (i % 40))));
+    const seqs = await Promise.all(records.map((r) => sa.mirror.append(r)));
+    expect(seqs[299]).toBe(300n);
+    expect(got.map((b) => b.toString())).toEqual(records.map((r) => r.toString()));
+  });
+
+  it('yields exactly one session when both partners start at once', async () => {
+    const p = port++;
+    const a = node(1, p);
+    const b = node(2, p);
+    await Promise.all([a.n.start(), b.n.start()]);
+    await Promise.all([next(a.events, 'established'), next(b.events, 'established')]);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(types(a.events).filter((t) => t === 'established')).toHaveLength(1);
+    expect(types(b.events).filter((t) => t === 'established')).toHaveLength(1);
+    expect(types(a.events)).not.toContain('session-closed');
+  });
+
+  it('sees a partner process killed and restarted: partner-down, then a new generation', async () => {
+    const p = port++;
+    const a = node(1, p);
+    await a.n.start();
+    const cli = resolve(__dirname, '..', '..', 'dist', 'cli.js');
+    const args = ['node', '--json', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1500'];
+    const startB = () => {
+      const c = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(c);
+      return c;
+    };
+    let b = startB();
+    const e1 = await next(a.events, 'established');
+    b.kill('SIGKILL');
+    const down = await next(a.events, 'partner-down');
+    expect(down.detectionMs).toBeGreaterThan(0);
+    const from = a.events.length;
+    b = startB();
+    const rb = await next(a.events, 'partner-rebooted', () => true, 60_000, from);
+    expect(rb.oldGeneration).toBe(e1.partnerGeneration);
+    expect(rb.newGeneration).not.toBe(e1.partnerGeneration);
+    const e2 = await next(a.events, 'established', () => true, 60_000, from);
+    expect(e2.partnerGeneration).toBe(rb.newGeneration);
+  });
+
+  it('declares partner-down when the link is cut, and re-establishes when it comes back', async () => {
+    const p = port++;
+    const a = node(1, p);
+    const b = node(2, p);
+    await Promise.all([a.n.start(), b.n.start()]);
+    await next(a.events, 'established');
+    cutLink(true);
+    const down = await next(a.events, 'partner-down');
+    expect(down.reason).toMatch(/heartbeat|failed|disconnect/);
+    const from = a.events.length;
+    cutLink(false);
+    await next(a.events, 'established', () => true, 90_000, from);
+    expect(a.events.slice(from).some((e) => e.type === 'partner-rebooted')).toBe(false); // same boot of B
+  });
+
+  it('refuses a partner of another cluster, and one without the shared secret', async () => {
+    let p = port++;
+    const a = node(1, p, { clusterId: 9n });
+    const b = node(2, p);
+    await Promise.all([a.n.start(), b.n.start()]);
+    const rej = await next(b.events, 'rejected');
+    expect(rej.reason).toBe('WRONG_CLUSTER');
+    await next(a.events, 'attempt-failed', (e) => e.code === 'REJECTED_WRONG_CLUSTER' || e.code === 'ERR_CCM_CLUSTER');
+    expect(types(a.events)).not.toContain('established');
+
+    p = port++;
+    const c = node(1, p, { secret: 'secret-of-the-cluster' });
+    const d = node(2, p, { secret: 'some-other-secret' });
+    await Promise.all([c.n.start(), d.n.start()]);
+    const ev = await Promise.race([
+      next(c.events, 'attempt-failed', (e) => e.code === 'ERR_CCM_AUTH'),
+      next(d.events, 'protocol-error', (e) => e.code === 'ERR_CCM_AUTH'),
+    ]);
+    expect(ev).toBeTruthy();
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(types(c.events)).not.toContain('established');
+    expect(types(d.events)).not.toContain('established');
+  });
+
+  it('refuses a corrupted status block read over the wire', async () => {
+    const p = port++;
+    // B publishes its status block as usual, but the bytes its NIC serves always carry one flipped byte.
+    const corrupting = async (o: Parameters<typeof rdmaTransport>[0]): Promise<Endpoint> => {
+      const ep = await rdmaTransport(o);
+      const served = ep.status.bytes;
+      const published = new Uint8Array(served.byteLength);
+      const set = published.set.bind(published);
+      published.set = (src: ArrayLike<number>, offset?: number) => {
+        set(src, offset);
+        served.set(published);
+        served[100] ^= 0xff;
+      };
+      (ep as { status: Endpoint['status'] }).status = { ...ep.status, bytes: published };
+      return ep;
+    };
+    const b = node(2, p, { transport: corrupting });
+    await b.n.start();
+    const a = node(1, p);
+    await a.n.start();
+    const f = await next(a.events, 'attempt-failed', (e) => e.step === 'read-status');
+    expect(f.code).toBe('ERR_CCM_CHECKSUM');
+    expect(types(a.events)).not.toContain('established');
+  });
+
+  it('refuses garbage written into its mailbox, and the NIC refuses access outside the exposed regions', async () => {
+    const p = port++;
+    const b = node(2, p);
+    await b.n.start();
+    // A rogue node speaks the CM part correctly, then writes garbage where the hello goes.
+    const rogue = await rdmaTransport({ address: addrA, statusSize: 512, mailboxSize: 4352 });
+    try {
+      const link = await rogue.connect({ address: addrB, port: p, privateData: encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 1n, target: 2 }), timeoutMs: 10_000 });
+      const acc = decodeAccept(link.privateData, CLUSTER);
+      const slot = acc.regions.mailboxAddr + BigInt(acc.slot * acc.slotStride);
+      await link.write(new Uint8Array(128).fill(0x5a), slot, acc.regions.mailboxRkey);
+      const pe = await next(b.events, 'protocol-error', (e) => e.block === 'hello');
+      expect(pe.code).toBe('ERR_CCM_MAGIC');
+      expect(types(b.events)).not.toContain('established');
+      // The status block is READ-only and 512 bytes: a READ past it, or of the mailbox, fails on the wire.
+      await expect(link.read(acc.regions.statusAddr + 512n, acc.regions.statusRkey, 64)).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
+    } finally {
+      await rogue.close();
+    }
+    const rogue2 = await rdmaTransport({ address: addrA, statusSize: 512, mailboxSize: 4352 });
+    try {
+      const link = await rogue2.connect({ address: addrB, port: p, privateData: encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 2n, target: 2 }), timeoutMs: 10_000 });
+      const acc = decodeAccept(link.privateData, CLUSTER);
+      await expect(link.read(acc.regions.mailboxAddr, acc.regions.mailboxRkey, 64)).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
+    } finally {
+      await rogue2.close();
+    }
+  });
+});
