@@ -25,11 +25,11 @@ function run(cmd, args, timeoutMs) {
  */
 export async function perftest(tool, size, { iters = 1000, server = '10.99.0.1', port = 18515 + Math.floor(Math.random() * 1000) } = {}) {
   const common = ['-R', '-s', String(size), '-n', String(iters), '-p', String(port), '-F'];
-  const srv = run(tool, ['-d', SERVER_DEV, ...common], 300_000);
+  const srv = run(tool, ['-d', SERVER_DEV, ...common], 90_000);
   await new Promise((r) => setTimeout(r, 1500));
   let cli;
   for (let i = 0; i < 5; i++) {
-    cli = await run(tool, ['-d', CLIENT_DEV, ...common, server], 300_000);
+    cli = await run(tool, ['-d', CLIENT_DEV, ...common, server], 60_000);
     if (cli.code === 0) break;
     await new Promise((r) => setTimeout(r, 1000));
   }

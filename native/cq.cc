@@ -75,6 +75,7 @@ Napi::Function CompletionQueue::Init(Napi::Env env) {
   Napi::Function f = DefineClass(env, "CompletionQueue",
                                  {
                                      InstanceMethod<&CompletionQueue::Poll>("poll"),
+                                     InstanceMethod<&CompletionQueue::PollCount>("pollCount"),
                                      InstanceMethod<&CompletionQueue::Ref>("ref"),
                                      InstanceMethod<&CompletionQueue::Unref>("unref"),
                                      InstanceAccessor<&CompletionQueue::Closed>("closed"),
@@ -194,6 +195,32 @@ Napi::Value CompletionQueue::Poll(const Napi::CallbackInfo& info) {
   handle(env);
   int max = int(ArgInt(info, 0, "max", 1, 1 << 16));
   return PollBatch(env, max);
+}
+
+// pollCount(max): how many completions were available (at most max), without making JS objects; a
+// failed one throws ERR_WC_<STATUS> with the completion (for CQs that carry only raw work).
+Napi::Value CompletionQueue::PollCount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ibv_cq* cq = handle(env);
+  int max = int(ArgInt(info, 0, "max", 1, 4096));
+  ibv_wc wc[64];
+  int total = 0;
+  while (total < max) {
+    int want = std::min(64, max - total);
+    int got = ibv_poll_cq(cq, want, wc);
+    if (got < 0) ThrowSys(env, EIO, "ibv_poll_cq");
+    for (int i = 0; i < got; i++)
+      if (wc[i].status != IBV_WC_SUCCESS) {
+        Napi::Object c = CompletionToJs(env, wc[i]);
+        Napi::Error e = Napi::Error::New(env, std::string("work request completed with ") + StatusName(wc[i].status));
+        e.Set("code", Napi::String::New(env, std::string("ERR_WC_") + StatusName(wc[i].status)));
+        e.Set("completion", c);
+        throw e;
+      }
+    total += got;
+    if (got < want) break;
+  }
+  return Napi::Number::New(env, total);
 }
 
 Napi::Value CompletionQueue::Ref(const Napi::CallbackInfo& info) {

@@ -23,6 +23,7 @@ class CompletionQueue : public Napi::ObjectWrap<CompletionQueue>, public Parent 
 
  private:
   Napi::Value Poll(const Napi::CallbackInfo& info);
+  Napi::Value PollCount(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);

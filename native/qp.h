@@ -5,10 +5,19 @@
 #include <napi.h>
 #include <rdma/rdma_cma.h>
 
+#include <memory>
+#include <vector>
+
 namespace rdma {
 
 class ProtectionDomain;
 class CompletionQueue;
+
+// A chain of send work requests with their scatter/gather entries, ready for ibv_post_send.
+struct SendChain {
+  std::vector<ibv_send_wr> wrs;
+  std::vector<std::vector<ibv_sge>> sges;
+};
 
 class QueuePair : public Napi::ObjectWrap<QueuePair> {
  public:
@@ -31,6 +40,12 @@ class QueuePair : public Napi::ObjectWrap<QueuePair> {
   Napi::Value Query(const Napi::CallbackInfo& info);
   Napi::Value PostSend(const Napi::CallbackInfo& info);
   Napi::Value PostRecv(const Napi::CallbackInfo& info);
+  Napi::Value PrepareSend(const Napi::CallbackInfo& info);
+  Napi::Value PostPrepared(const Napi::CallbackInfo& info);
+  Napi::Value ReleasePrepared(const Napi::CallbackInfo& info);
+  void BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain);
+  void Post(Napi::Env env, SendChain& chain);
+  SendChain& Prepared(Napi::Env env, const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   ibv_qp* handle(Napi::Env env) const;
@@ -43,6 +58,7 @@ class QueuePair : public Napi::ObjectWrap<QueuePair> {
   CompletionQueue* sendCq_ = nullptr;
   CompletionQueue* recvCq_ = nullptr;
   Napi::ObjectReference pdRef_, sendCqRef_, recvCqRef_, ownerRef_;
+  std::vector<std::unique_ptr<SendChain>> prepared_;
 };
 
 }  // namespace rdma

@@ -42,6 +42,11 @@ if (only('integration')) {
   const lab = (cmd) => sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3000', '--', cmd], { allowFail: true });
   results.push(['integration tests (lab, rxe)', vitestRun('test/integration', join(out, 'integration.json'), lab)]);
 }
+if (only('two-guests')) {
+  // The CCM across two guests: partner booted late, killed hard and rebooted (the demo, asserted).
+  const status = sh(process.execPath, ['scripts/demo.mjs'], { allowFail: true });
+  results.push(['CCM across two guests: late boot, hard kill, reboot (lab, rxe)', { status, passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 }]);
+}
 
 let passed = 0;
 let failed = 0;

@@ -37,6 +37,14 @@ export class CompletionQueue extends EventEmitter {
     return this.route(this.native.poll(max));
   }
 
+  /**
+   * How many completions are available now (up to max), without making objects; a failed one throws
+   * ERR_WC_<STATUS>. For CQs that carry only raw work (promise-level completions would be lost).
+   */
+  pollCount(max = 16): number {
+    return this.native.pollCount(max);
+  }
+
   private deliver(batch: WorkCompletion[]): void {
     const raw = this.route(batch);
     if (raw.length > 0) this.emit('completion', raw);

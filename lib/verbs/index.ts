@@ -5,5 +5,5 @@ export { Access, SendFlags, Opcode, OpcodeName } from './access';
 export { ProtectionDomain } from './pd';
 export { MemoryRegion, Sge } from './mr';
 export { CompletionQueue } from './cq';
-export { QueuePair, QpInit, QpAttributes, QpType, QpState, SendWr, RecvWr, RemoteQp } from './qp';
+export { QueuePair, PreparedSend, QpInit, QpAttributes, QpType, QpState, SendWr, RecvWr, RemoteQp } from './qp';
 export { WorkCompletion, WcStatus, WcOpcode, CompletionError } from './completion';

@@ -127,6 +127,26 @@ describe('RC queue pairs on rxe', () => {
     expect(a.mr.inflight).toBe(0);
   });
 
+  it('posts prepared work requests again and again, and counts completions without objects', async () => {
+    const prepared = a.qp.prepareSend([{ wrId: 5n, opcode: 'RDMA_WRITE', sgl: [{ mr: a.mr, offset: 60000, length: 8 }], remoteAddr: b.mr.addr + 60000n, rkey: b.mr.rkey, signaled: true }]);
+    expect(() => a.mr.close()).toThrow(expect.objectContaining({ code: 'ERR_BUSY' })); // pinned while prepared
+    for (let i = 1; i <= 10; i++) {
+      a.mr.buffer.writeBigUInt64LE(BigInt(i * 7), 60000);
+      prepared.post();
+      let n = 0;
+      while (n === 0) {
+        n = a.cq.pollCount(4);
+        if (n === 0) await new Promise((r) => setImmediate(r));
+      }
+      expect(n).toBe(1);
+      expect(b.mr.buffer.readBigUInt64LE(60000)).toBe(BigInt(i * 7));
+    }
+    prepared.release();
+    prepared.release();
+    expect(() => prepared.post()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(a.mr.inflight).toBe(0);
+  });
+
   it('a READ outside the remote region fails with REM_ACCESS_ERR, the QP errors, and recovers through RESET', async () => {
     const bad = a.qp.read({ local: { mr: a.mr, offset: 0, length: 64 }, remoteAddr: b.mr.addr + BigInt(b.mr.length), rkey: b.mr.rkey });
     await expect(bad).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });

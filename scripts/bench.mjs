@@ -1,0 +1,64 @@
+// `npm run bench`: set up and build like `npm test`, run bench/suite.mjs in the lab (perftest and this
+// package on the same two rxe devices in the same run), then print one table, write the results as JSON
+// (bench/results.json) and draw them as SVG charts (docs/bench-*.svg).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setup } from './setup.mjs';
+import { buildNative, buildTs } from './build.mjs';
+import { log, root, sh } from './lib.mjs';
+import { lineChart } from '../bench/chart.mjs';
+
+setup();
+buildNative();
+buildTs();
+mkdirSync(join(root, '.lab'), { recursive: true });
+const raw = join(root, '.lab', 'bench.json');
+const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3600', '--', `node bench/suite.mjs ${raw}`], { allowFail: true });
+if (status !== 0 || !existsSync(raw)) {
+  log(`bench: the run in the lab failed (exit ${status})`);
+  process.exit(1);
+}
+const r = JSON.parse(readFileSync(raw, 'utf8'));
+const fmt = (x, d = 2) => (x === null || x === undefined ? 'n/a' : x >= 100 ? x.toFixed(0) : x.toFixed(d));
+const size = (n) => (n >= 1 << 20 ? `${n >> 20} MiB` : n >= 1024 ? `${n >> 10} KiB` : `${n} B`);
+const rows = [['figure', 'size', 'perftest', 'rdma-ccm', 'ratio']];
+for (const l of r.latency) rows.push([`${l.op} latency (µs)`, size(l.size), fmt(l.perftestUs), fmt(l.oursUs), `${fmt(l.ratio)}x`]);
+for (const b of r.bandwidth) rows.push([`${b.op} bandwidth (MB/s)`, size(b.size), fmt(b.perftestMBps), fmt(b.oursMBps), `${fmt(b.ratio)}x`]);
+for (const m of r.msgRate) rows.push([`${m.op} message rate (Mpps)`, size(m.size), fmt(m.perftestMpps, 3), fmt(m.oursMpps, 3), `${fmt(m.ratio)}x`]);
+if (r.handshake) {
+  rows.push(['bare RDMA CM connect (ms)', '-', '-', fmt(r.handshake.bareConnectMs), '-']);
+  rows.push([`CCM ready → established (ms), probe ${r.handshake.probeMs} ms`, '-', '-', fmt(r.handshake.ccmFromReadyMs), `${fmt(r.handshake.ccmFromReadyMs / r.handshake.bareConnectMs)}x connect`]);
+}
+if (r.detection) rows.push([`partner-down detection (ms), threshold ${r.detection.thresholdMs} ms`, '-', '-', String(r.detection.detectedAfterMs), `${fmt(r.detection.detectedAfterMs / r.detection.thresholdMs)}x threshold`]);
+const widths = rows[0].map((_, i) => Math.max(...rows.map((x) => x[i].length)));
+const table = rows.map((x, j) => `| ${x.map((c, i) => c.padEnd(widths[i])).join(' | ')} |${j === 0 ? `\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|` : ''}`).join('\n');
+process.stdout.write(`\n${table}\n`);
+writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify({ date: new Date().toISOString(), table: rows, ...r }, null, 2));
+writeFileSync(join(root, 'bench', 'results.md'), `${table}\n`);
+const series = (items, key, name) => ({ name, dashed: name === 'perftest', points: items.filter((x) => x[key] !== null).map((x) => [x.size, x[key]]) });
+mkdirSync(join(root, 'docs'), { recursive: true });
+const ops = [...new Set(r.latency.map((l) => l.op))];
+writeFileSync(
+  join(root, 'docs', 'bench-latency.svg'),
+  lineChart({
+    title: 'Latency on rxe (lower is better)',
+    yLabel: 'µs',
+    series: ops.flatMap((op) => {
+      const xs = r.latency.filter((l) => l.op === op);
+      return [series(xs, 'oursUs', `${op} rdma-ccm`), { ...series(xs, 'perftestUs', 'perftest'), name: `${op} perftest`, dashed: true }];
+    }),
+  }),
+);
+const bops = [...new Set(r.bandwidth.map((b) => b.op))];
+writeFileSync(
+  join(root, 'docs', 'bench-bandwidth.svg'),
+  lineChart({
+    title: 'Bandwidth on rxe (higher is better)',
+    yLabel: 'MB/s',
+    series: bops.flatMap((op) => {
+      const xs = r.bandwidth.filter((b) => b.op === op);
+      return [series(xs, 'oursMBps', `${op} rdma-ccm`), { ...series(xs, 'perftestMBps', 'perftest'), name: `${op} perftest`, dashed: true }];
+    }),
+  }),
+);
+process.stdout.write('\nresults: bench/results.json, bench/results.md; charts: docs/bench-latency.svg, docs/bench-bandwidth.svg\n');

@@ -1,0 +1,143 @@
+// Misuse of every verbs and CM object on real devices: wrong orders, wrong values, closed objects,
+// collected references. Each case must end in a JS error with a code (or a correct result), never a
+// crash; a crash here kills the test process and fails the suite.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connect, listen } from '../../lib/cm';
+import { Access, Context, type MemoryRegion } from '../../lib/verbs';
+import { lab } from './lab';
+
+const env = lab();
+const code = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code?: string }).code ?? `no code: ${String(e)}`;
+  }
+  return 'no error';
+};
+
+describe('verbs misuse on rxe', () => {
+  it('refuses wrong types and values with a code', () => {
+    expect(code(() => new Context('no-such-device'))).toBe('ENODEV');
+    expect(code(() => new Context(42 as unknown as string))).toBe('ERR_INVALID_ARG_TYPE');
+    const ctx = new Context(env.devices[0]);
+    const pd = ctx.allocPd();
+    expect(code(() => pd.registerMemory('text' as unknown as Uint8Array, Access.LOCAL_WRITE))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(code(() => pd.allocMemory(0, Access.LOCAL_WRITE))).toBe('ERR_OUT_OF_RANGE');
+    expect(code(() => pd.allocMemory(-5, Access.LOCAL_WRITE))).toBe('ERR_OUT_OF_RANGE');
+    expect(code(() => pd.allocMemory(4096, 1 << 20))).toBe('ERR_OUT_OF_RANGE');
+    expect(code(() => pd.allocMemory(4096, Access.REMOTE_WRITE))).toBe('ERR_INVALID_ACCESS');
+    expect(code(() => ctx.queryPort(99))).toMatch(/^(EINVAL|ERR_OUT_OF_RANGE)$/);
+    const cq = ctx.createCq();
+    expect(code(() => pd.createQp({ type: 'XX' as 'RC', sendCq: cq }))).toBe('ERR_OUT_OF_RANGE');
+    expect(code(() => pd.createQp({ type: 'RC', sendCq: {} as typeof cq }))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(code(() => pd.createQp({ type: 'RC', sendCq: cq, maxSendWr: 0 }))).toBe('ERR_OUT_OF_RANGE');
+    const qp = pd.createQp({ type: 'RC', sendCq: cq });
+    const mr = pd.allocMemory(4096, Access.LOCAL_WRITE);
+    expect(code(() => qp.modify({ qpState: 'RTS' }))).toBe('ERR_QP_STATE');
+    expect(code(() => qp.modify({ qpState: 'FLYING' as 'RTS' }))).toBe('ERR_OUT_OF_RANGE');
+    expect(code(() => qp.modify({ pathMtu: 1000 as 1024 }))).toBe('ERR_OUT_OF_RANGE');
+    expect(code(() => qp.modify({}))).toBe('ERR_OUT_OF_RANGE');
+    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'TELEPORT' as 'SEND' }]))).toBe('ERR_UNKNOWN_OPCODE');
+    expect(code(() => qp.postSend([{ wrId: -1n, opcode: 'SEND' }]))).toBe('ERR_OUT_OF_RANGE');
+    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, offset: 4000, length: 200 }] }]))).toBe('ERR_OUT_OF_RANGE');
+    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'RDMA_READ', sgl: [{ mr, length: 8 }] }]))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'ATOMIC_FETCH_AND_ADD', sgl: [{ mr, length: 8 }], remoteAddr: 3n, rkey: 1, compareAdd: 1n }]))).toBe('ERR_OUT_OF_RANGE');
+    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, length: 100 }], inline: true }]))).toBe('ERR_OUT_OF_RANGE');
+    // A QP in RESET refuses work at the driver: a system error, not a crash.
+    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, length: 8 }] }]))).toMatch(/^E[A-Z]+$/);
+    qp.close();
+    mr.close();
+    cq.close();
+    pd.close();
+    ctx.close();
+  });
+
+  it('use after close, double close and parents closed first', () => {
+    const ctx = new Context(env.devices[0]);
+    const pd = ctx.allocPd();
+    const cq = ctx.createCq();
+    const qp = pd.createQp({ type: 'RC', sendCq: cq });
+    const mr = pd.allocMemory(4096, Access.LOCAL_WRITE);
+    expect(code(() => ctx.close())).toBe('ERR_BUSY');
+    expect(code(() => pd.close())).toBe('ERR_BUSY');
+    expect(code(() => cq.close())).toBe('ERR_BUSY');
+    qp.close();
+    qp.close();
+    expect(qp.state).toBe('CLOSED');
+    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, length: 8 }] }]))).toBe('ERR_CLOSED');
+    expect(code(() => qp.modify({ qpState: 'INIT' }))).toBe('ERR_CLOSED');
+    mr.close();
+    mr.close();
+    expect(code(() => mr.buffer)).toMatch(/^(ERR_CLOSED|no error)$/);
+    expect(code(() => pd.createQp({ type: 'RC', sendCq: cq, recvCq: cq }))).toBe('no error'); // still open
+    cq.close();
+    expect(code(() => cq.poll())).toBe('ERR_CLOSED');
+    expect(code(() => pd.allocMemory(64, 0))).toBe('no error');
+    expect(code(() => pd.close())).toBe('ERR_BUSY');
+    expect(code(() => ctx.queryPort(1))).toBe('no error');
+  });
+
+  it('a region under a receive cannot be closed; a detached buffer cannot be registered', () => {
+    const ctx = new Context(env.devices[0]);
+    const pd = ctx.allocPd();
+    const cq = ctx.createCq();
+    const qp = pd.createQp({ type: 'RC', sendCq: cq });
+    qp.modify({ qpState: 'INIT', pkeyIndex: 0, portNum: 1, qpAccessFlags: 0 });
+    const mr: MemoryRegion = pd.allocMemory(4096, Access.LOCAL_WRITE);
+    void qp.recv({ local: { mr, length: 64 } }).catch(() => {});
+    expect(code(() => mr.close())).toBe('ERR_BUSY');
+    qp.close(); // flushes the receive
+    expect(code(() => mr.close())).toBe('no error');
+    const ab = new ArrayBuffer(4096);
+    structuredClone(ab, { transfer: [ab] });
+    expect(code(() => pd.registerMemory(ab, Access.LOCAL_WRITE))).toBe('ERR_DETACHED');
+  });
+
+  it('garbage collection while work is in flight frees nothing under the device', () => {
+    // A child process drops every reference to a QP, its regions and buffers while READs are posted,
+    // collects garbage, and must still exit cleanly after the completions arrive.
+    const script = `
+      const { Context, Access } = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'verbs'))});
+      const [d0, d1] = ${JSON.stringify(env.devices)};
+      const addrs = ${JSON.stringify(env.addrs)};
+      const gid = (ip) => '0000:0000:0000:0000:0000:ffff:' + ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0')).reduce((a, b, i) => a + (i === 2 ? ':' : '') + b, '');
+      function side(dev, ip) {
+        const ctx = new Context(dev);
+        const idx = ctx.queryGidTable().find((g) => g.gid === gid(ip) && g.type === 'RoCEv2').index;
+        const pd = ctx.allocPd();
+        const cq = ctx.createCq();
+        const qp = pd.createQp({ type: 'RC', sendCq: cq });
+        const mr = pd.allocMemory(1 << 16, Access.LOCAL_WRITE | Access.REMOTE_READ);
+        return { qp, mr, idx, ip };
+      }
+      let results = 0;
+      (function () {
+        const a = side(d0, addrs[0]);
+        const b = side(d1, addrs[1]);
+        a.qp.connectTo({ qpNum: b.qp.qpNum, gid: gid(b.ip) }, { sgidIndex: a.idx, access: Access.REMOTE_READ });
+        b.qp.connectTo({ qpNum: a.qp.qpNum, gid: gid(a.ip) }, { sgidIndex: b.idx, access: Access.REMOTE_READ });
+        for (let i = 0; i < 32; i++)
+          a.qp.read({ local: { mr: a.mr, offset: i * 1024, length: 1024 }, remoteAddr: b.mr.addr, rkey: b.mr.rkey }).then(() => results++);
+      })();
+      for (let i = 0; i < 5; i++) global.gc();
+      setTimeout(() => { for (let i = 0; i < 5; i++) global.gc(); console.log('completed ' + results); }, 3000);
+    `;
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('completed 32');
+  });
+
+  it('CM misuse: bad addresses, answering twice, closing twice', async () => {
+    await expect(listen({ address: 'not-an-address', port: 1 })).rejects.toMatchObject({ code: 'ERR_INVALID_ADDRESS' });
+    await expect(listen({ address: env.addrs[0], port: 70000 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(connect({ address: env.addrs[0], port: 7000, pd: {} as never })).rejects.toMatchObject({ code: expect.stringMatching(/^(ERR_INVALID_ARG_TYPE|ERR_CM_REJECTED|ERR_CM_UNREACHABLE)$/) });
+    const l = await listen({ address: env.addrs[0], port: 7999 });
+    l.close();
+    l.close();
+    expect(l.closed).toBe(true);
+  });
+});
