@@ -72,7 +72,9 @@ describe('verbs misuse on rxe', () => {
     mr.close();
     mr.close();
     expect(code(() => mr.buffer)).toMatch(/^(ERR_CLOSED|no error)$/);
-    expect(code(() => pd.createQp({ type: 'RC', sendCq: cq, recvCq: cq }))).toBe('no error'); // still open
+    const qp2 = pd.createQp({ type: 'RC', sendCq: cq, recvCq: cq }); // the PD and CQ are still usable
+    expect(code(() => cq.close())).toBe('ERR_BUSY');
+    qp2.close();
     cq.close();
     expect(code(() => cq.poll())).toBe('ERR_CLOSED');
     expect(code(() => pd.allocMemory(64, 0))).toBe('no error');
