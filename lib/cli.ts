@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// rdma-ccm command line: `devices`, `node`, `lab`.
+// rdma-ccm command line: `devices`, `node`, `rping`, `lab`.
 import { runLabCommand } from './cli/lab';
 import { devicesCommand } from './cli/devices';
 import { nodeCommand } from './cli/node';
+import { rpingCommand } from './cli/rping';
 
 const USAGE = `usage: rdma-ccm <command> [options]
   devices [--json]                 list RDMA devices with their ports and GIDs
   node [options]                   run a node's cluster connection manager (node --help)
+  rping -s|-c [options]            rdma-core's rping protocol, client or server
   lab [options] -- <command>       run a command where real Soft-RoCE devices exist
   lab selftest [--topology T]      prove the lab's devices are real (rping, ib_read_lat, this package)
 `;
@@ -20,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
       return devicesCommand(rest);
     case 'node':
       return nodeCommand(rest);
+    case 'rping':
+      return rpingCommand(rest);
     case undefined:
     case '-h':
     case '--help':

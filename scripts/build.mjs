@@ -18,12 +18,13 @@ export function buildNative() {
   const out = join(root, 'build', 'Release', 'rdma_ccm.node');
   const gyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   const srcTime = Math.max(newestMtime(join(root, 'native')), statSync(join(root, 'binding.gyp')).mtimeMs);
+  // A prebuild is loaded before a local build: one made from older sources would shadow this build.
+  const prebuild = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'node.napi.node');
+  if (existsSync(prebuild) && statSync(prebuild).mtimeMs < srcTime) rmSync(join(root, 'prebuilds'), { recursive: true, force: true });
   if (existsSync(out) && statSync(out).mtimeMs > srcTime) return;
   log('build: native addon');
   const configured = existsSync(join(root, 'build', 'Makefile')) && statSync(join(root, 'build', 'Makefile')).mtimeMs > statSync(join(root, 'binding.gyp')).mtimeMs;
   sh(process.execPath, [gyp, configured ? 'build' : 'rebuild', '--jobs', 'max'], { env: gypEnv() });
-  // A prebuild is loaded before a local build: one older than this build would shadow it.
-  rmSync(join(root, 'prebuilds'), { recursive: true, force: true });
 }
 
 /** dist/esm/*.mjs: ESM entry points re-exporting the CommonJS build, so both module systems share one instance. */

@@ -47,11 +47,17 @@ export function selftestCommands(topology: Topology): { a: string; b?: string } 
       ].join('\n'),
     };
   }
+  // Across two guests the client may reach the server before it listens (REJECTED), and perftest can wedge
+  // under TCG: every attempt is bounded, the server listens again after a failed run, the client retries.
+  const attempts = (cmd: string, label: string) =>
+    `ok=0; for i in 1 2 3 4 5; do if timeout 60 ${cmd}; then ok=1; break; fi; echo "selftest: ${label} attempt $i failed, retrying"; sleep 2; done; [ $ok = 1 ]`;
   return {
-    a: ['set -e', devices, 'rping -s -a 10.99.0.1 -C 3 -S 64 -V; echo "selftest: rping server passed"',
-      'ib_read_lat -R -d rxe0 -n 100 -s 64 -F; echo "selftest: ib_read_lat -R server passed"'].join('\n'),
-    b: ['set -e', devices, 'sleep 2; until rping -c -a 10.99.0.1 -C 3 -S 64 -V; do sleep 1; done; echo "selftest: rping client passed"',
-      'sleep 2; until ib_read_lat -R -d rxe0 -n 100 -s 64 -F 10.99.0.1; do sleep 1; done; echo "selftest: ib_read_lat -R client passed"'].join('\n'),
+    a: ['set -e', devices,
+      attempts('rping -s -a 10.99.0.1 -C 3 -S 64 -V', 'rping server'), 'echo "selftest: rping server passed"',
+      attempts('ib_read_lat -R -d rxe0 -n 100 -s 64 -F', 'ib_read_lat server'), 'echo "selftest: ib_read_lat -R server passed"'].join('\n'),
+    b: ['set -e', devices,
+      'sleep 2', attempts('rping -c -a 10.99.0.1 -C 3 -S 64 -V', 'rping client'), 'echo "selftest: rping client passed"',
+      'sleep 3', attempts('ib_read_lat -R -d rxe0 -n 100 -s 64 -F 10.99.0.1', 'ib_read_lat client'), 'echo "selftest: ib_read_lat -R client passed"'].join('\n'),
   };
 }
 

@@ -1,7 +1,8 @@
 // connect(): resolve the partner's address and route, create the QP on the CM id with the caller's PD,
 // connect with private data, and resolve once ESTABLISHED. Every step has a timeout and honours an
 // AbortSignal; on any failure everything made so far is freed.
-import { CompletionQueue, ProtectionDomain, QueuePair, type QpInit } from '../verbs';
+import { CompletionQueue, ProtectionDomain, QueuePair, type Context, type QpInit } from '../verbs';
+import { fromCm } from './context';
 import { CmId } from './cm-id';
 import { Connection } from './connection';
 import { cmError } from './errors';
@@ -12,8 +13,11 @@ export interface ConnectOptions {
   port: number;
   /** Local address to connect from (selects the device). */
   sourceAddress?: string;
-  /** A PD from contextFor(sourceAddress or the route's device). */
-  pd: ProtectionDomain;
+  /**
+   * A PD from contextFor(sourceAddress), or a function that makes one from the context of the device the
+   * route goes through (called once the route is resolved).
+   */
+  pd: ProtectionDomain | ((context: Context) => ProtectionDomain);
   sendCq?: CompletionQueue;
   recvCq?: CompletionQueue;
   qp?: Partial<Omit<QpInit, 'type' | 'sendCq' | 'recvCq'>>;
@@ -68,7 +72,8 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
   try {
     await id.step('resolve address', 'ADDR_RESOLVED', left(), o.signal, () => id.native.resolveAddr(o.sourceAddress ?? null, o.address, o.port, Math.min(left(), 5000)));
     await id.step('resolve route', 'ROUTE_RESOLVED', left(), o.signal, () => id.native.resolveRoute(Math.min(left(), 5000)));
-    made = makeQp(id, o);
+    const pd = typeof o.pd === 'function' ? o.pd(fromCm(id.native.addresses().device, id.native.context())) : o.pd;
+    made = makeQp(id, { ...o, pd });
     const est = await id.step('connect', 'ESTABLISHED', left(), o.signal, () =>
       id.native.connect({
         privateData: o.privateData,
