@@ -2,14 +2,17 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "ah.h"
 #include "cm_channel.h"
 #include "cm_id.h"
 #include "context.h"
 #include "cq.h"
 #include "device.h"
 #include "mr.h"
+#include "mw.h"
 #include "pd.h"
 #include "qp.h"
+#include "srq.h"
 
 namespace rdma {
 
@@ -20,8 +23,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ProtectionDomain", ProtectionDomain::Init(env));
   exports.Set("MemoryRegion", MemoryRegion::Init(env));
   exports.Set("CompletionQueue", CompletionQueue::Init(env));
+  exports.Set("AddressHandle", AddressHandle::Init(env));
+  exports.Set("SharedReceiveQueue", SharedReceiveQueue::Init(env));
+  exports.Set("MemoryWindow", MemoryWindow::Init(env));
   exports.Set("QueuePair", QueuePair::Init(env));
   exports.Set("CmEventChannel", CmEventChannel::Init(env));
+  exports.Set("syncCmDevices", Napi::Function::New<SyncCmDevices>(env, "syncCmDevices"));
   exports.Set("CmId", CmId::Init(env));
   return exports;
 }

@@ -11,6 +11,9 @@ struct AddonData {
   Napi::FunctionReference cq;
   Napi::FunctionReference qp;
   Napi::FunctionReference mr;
+  Napi::FunctionReference ah;
+  Napi::FunctionReference srq;
+  Napi::FunctionReference mw;
   Napi::FunctionReference cmChannel;
   Napi::FunctionReference cmId;
 };

@@ -162,4 +162,11 @@ Napi::Value CmEventChannel::Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SyncCmDevices(const Napi::CallbackInfo& info) {
+  int n = 0;
+  ibv_context** list = rdma_get_devices(&n);
+  if (list != nullptr) rdma_free_devices(list);
+  return Napi::Number::New(info.Env(), n);
+}
+
 }  // namespace rdma

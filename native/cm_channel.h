@@ -42,4 +42,8 @@ class CmEventChannel : public Napi::ObjectWrap<CmEventChannel>, public Parent {
   std::unordered_map<rdma_cm_id*, Napi::ObjectReference> ids_;
 };
 
+// syncCmDevices(): has librdmacm re-read the device list, so that it closes its context of a device that
+// was removed (the kernel finishes `rdma link delete` only once every user context is closed).
+Napi::Value SyncCmDevices(const Napi::CallbackInfo& info);
+
 }  // namespace rdma

@@ -3,11 +3,15 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <vector>
 
+#include "cq.h"
 #include "errors.h"
+#include "srq.h"
 
 namespace rdma {
 
@@ -19,6 +23,7 @@ Napi::Function Context::Init(Napi::Env env) {
                          InstanceMethod<&Context::QueryDevice>("queryDevice"),
                          InstanceMethod<&Context::QueryPort>("queryPort"),
                          InstanceMethod<&Context::QueryGidTable>("queryGidTable"),
+                         InstanceMethod<&Context::WatchEvents>("watchEvents"),
                          InstanceMethod<&Context::Close>("close"),
                      });
   Data(env).context = Napi::Persistent(f);
@@ -57,6 +62,7 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
 Context::~Context() { Release(); }
 
 void Context::Release() {
+  StopEvents();
   if (ctx_ != nullptr) {
     if (owned_) ibv_close_device(ctx_);
     ctx_ = nullptr;
@@ -226,6 +232,113 @@ Napi::Value Context::QueryGidTable(const Napi::CallbackInfo& info) {
     out.Set(uint32_t(i), o);
   }
   return out;
+}
+
+static const char* AsyncEventName(ibv_event_type t) {
+  switch (t) {
+    case IBV_EVENT_CQ_ERR: return "CQ_ERR";
+    case IBV_EVENT_QP_FATAL: return "QP_FATAL";
+    case IBV_EVENT_QP_REQ_ERR: return "QP_REQ_ERR";
+    case IBV_EVENT_QP_ACCESS_ERR: return "QP_ACCESS_ERR";
+    case IBV_EVENT_COMM_EST: return "COMM_EST";
+    case IBV_EVENT_SQ_DRAINED: return "SQ_DRAINED";
+    case IBV_EVENT_PATH_MIG: return "PATH_MIG";
+    case IBV_EVENT_PATH_MIG_ERR: return "PATH_MIG_ERR";
+    case IBV_EVENT_DEVICE_FATAL: return "DEVICE_FATAL";
+    case IBV_EVENT_PORT_ACTIVE: return "PORT_ACTIVE";
+    case IBV_EVENT_PORT_ERR: return "PORT_ERR";
+    case IBV_EVENT_LID_CHANGE: return "LID_CHANGE";
+    case IBV_EVENT_PKEY_CHANGE: return "PKEY_CHANGE";
+    case IBV_EVENT_SM_CHANGE: return "SM_CHANGE";
+    case IBV_EVENT_SRQ_ERR: return "SRQ_ERR";
+    case IBV_EVENT_SRQ_LIMIT_REACHED: return "SRQ_LIMIT_REACHED";
+    case IBV_EVENT_QP_LAST_WQE_REACHED: return "QP_LAST_WQE_REACHED";
+    case IBV_EVENT_CLIENT_REREGISTER: return "CLIENT_REREGISTER";
+    case IBV_EVENT_GID_CHANGE: return "GID_CHANGE";
+    case IBV_EVENT_WQ_FATAL: return "WQ_FATAL";
+    default: return "UNKNOWN";
+  }
+}
+
+// watchEvents(onEvents(batch: { type, portNum?, qpNum?, cq?, srq? }[])): start delivering async events.
+// Only for contexts this library opened: librdmacm owns (and may close) the fd of its own contexts.
+Napi::Value Context::WatchEvents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ibv_context* ctx = handle(env);
+  if (!owned_) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "async events are delivered on contexts opened with Context.open(), not on librdmacm's");
+  if (!info[0].IsFunction()) ThrowArgType(env, "onEvents", "a function");
+  if (poll_ != nullptr) return env.Undefined();
+  int flags = fcntl(ctx->async_fd, F_GETFL);
+  if (flags < 0 || fcntl(ctx->async_fd, F_SETFL, flags | O_NONBLOCK) < 0) ThrowSys(env, errno, "fcntl");
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  poll_ = new uv_poll_t;
+  int err = uv_poll_init(loop, poll_, ctx->async_fd);
+  if (err != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    ThrowSys(env, -err, "uv_poll_init");
+  }
+  poll_->data = this;
+  uv_poll_start(poll_, UV_READABLE, OnAsyncEvent);
+  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));  // watching events never keeps the process alive
+  onEvents_ = Napi::Persistent(info[0].As<Napi::Function>());
+  return env.Undefined();
+}
+
+void Context::OnAsyncEvent(uv_poll_t* handle, int status, int events) {
+  auto* self = static_cast<Context*>(handle->data);
+  if (self == nullptr || self->ctx_ == nullptr) return;
+  Napi::HandleScope scope(self->Env());
+  try {
+    self->DrainEvents();
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(self->Env(), e.Value());
+  }
+}
+
+void Context::DrainEvents() {
+  Napi::Env env = Env();
+  Napi::Array batch = Napi::Array::New(env);
+  ibv_async_event ev;
+  // Each event is copied and acknowledged at once: destroying a QP/CQ/SRQ waits for its events' acks.
+  while (ibv_get_async_event(ctx_, &ev) == 0) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("type", AsyncEventName(ev.event_type));
+    switch (ev.event_type) {
+      case IBV_EVENT_CQ_ERR: {
+        auto* cq = static_cast<CompletionQueue*>(ev.element.cq->cq_context);
+        if (cq != nullptr) o.Set("cq", cq->Value());
+        break;
+      }
+      case IBV_EVENT_SRQ_ERR:
+      case IBV_EVENT_SRQ_LIMIT_REACHED: {
+        auto* srq = static_cast<SharedReceiveQueue*>(ev.element.srq->srq_context);
+        if (srq != nullptr) o.Set("srq", srq->Value());
+        break;
+      }
+      case IBV_EVENT_PORT_ACTIVE: case IBV_EVENT_PORT_ERR: case IBV_EVENT_LID_CHANGE: case IBV_EVENT_PKEY_CHANGE:
+      case IBV_EVENT_SM_CHANGE: case IBV_EVENT_CLIENT_REREGISTER: case IBV_EVENT_GID_CHANGE:
+        o.Set("portNum", ev.element.port_num);
+        break;
+      case IBV_EVENT_DEVICE_FATAL:
+        break;
+      default:
+        if (ev.event_type != IBV_EVENT_WQ_FATAL) o.Set("qpNum", ev.element.qp->qp_num);
+    }
+    ibv_ack_async_event(&ev);
+    batch.Set(batch.Length(), o);
+  }
+  if (batch.Length() > 0) onEvents_.MakeCallback(Value(), {batch});
+}
+
+void Context::StopEvents() {
+  if (poll_ == nullptr) return;
+  uv_poll_stop(poll_);
+  poll_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+  poll_ = nullptr;
+  onEvents_.Reset();
 }
 
 Napi::Value Context::Close(const Napi::CallbackInfo& info) {

@@ -1,7 +1,9 @@
-// Context: one opened RDMA device (ibv_context).
+// Context: one opened RDMA device (ibv_context), and its asynchronous events (port state, QP/CQ/SRQ
+// errors, device fatal) delivered through libuv watching the async fd.
 #pragma once
 #include <infiniband/verbs.h>
 #include <napi.h>
+#include <uv.h>
 
 #include "addon_data.h"
 
@@ -24,10 +26,16 @@ class Context : public Napi::ObjectWrap<Context>, public Parent {
   Napi::Value QueryDevice(const Napi::CallbackInfo& info);
   Napi::Value QueryPort(const Napi::CallbackInfo& info);
   Napi::Value QueryGidTable(const Napi::CallbackInfo& info);
+  Napi::Value WatchEvents(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  static void OnAsyncEvent(uv_poll_t* handle, int status, int events);
+  void DrainEvents();
+  void StopEvents();
   void Release();
 
   ibv_context* ctx_ = nullptr;
+  uv_poll_t* poll_ = nullptr;  // watches ctx_->async_fd once JS listens for async events
+  Napi::FunctionReference onEvents_;
   bool owned_ = true;
   std::string name_;
 };

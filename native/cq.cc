@@ -65,6 +65,13 @@ Napi::Object CompletionToJs(Napi::Env env, const ibv_wc& wc) {
   o.Set("opcode", Napi::String::New(env, wc.status == IBV_WC_SUCCESS ? OpcodeName(wc.opcode) : "UNKNOWN"));
   o.Set("byteLen", Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.byte_len : 0));
   if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_WITH_IMM)) o.Set("immData", Napi::Number::New(env, ntohl(wc.imm_data)));
+  if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_WITH_INV)) o.Set("invalidatedRkey", Napi::Number::New(env, wc.invalidated_rkey));
+  // Raw ibv_wc_flags, and the imm_data / invalidated_rkey union: kernel-driven providers (rxe) report a
+  // SEND_WITH_INV receive with the kernel's flag layout, which lib/verbs reads knowing the QP type.
+  o.Set("wcFlags", Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.wc_flags : 0));
+  if (wc.status == IBV_WC_SUCCESS && wc.opcode == IBV_WC_RECV) o.Set("exData", Napi::Number::New(env, wc.invalidated_rkey));
+  // UD receives: the first 40 bytes of the buffer hold the GRH when this is set.
+  if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_GRH)) o.Set("grh", Napi::Boolean::New(env, true));
   o.Set("srcQp", Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.src_qp : 0));
   o.Set("qpNum", Napi::Number::New(env, wc.qp_num));
   o.Set("vendorErr", Napi::Number::New(env, wc.vendor_err));

@@ -81,7 +81,8 @@ MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Me
   }
   if (length_ == 0) Throw(env, Kind::Range, "ERR_OUT_OF_RANGE", "cannot register zero bytes");
   errno = 0;
-  mr_ = ibv_reg_mr(pd, data_, length_, int(access));
+  access_ = int(access);
+  mr_ = ibv_reg_mr(pd, data_, length_, access_);
   if (mr_ == nullptr) {
     int err = errno ? errno : ENOMEM;
     memoryRef_.Reset();

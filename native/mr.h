@@ -18,6 +18,8 @@ class MemoryRegion : public Napi::ObjectWrap<MemoryRegion> {
   ibv_sge Sge(Napi::Env env, int64_t offset, int64_t length, const char* name) const;
   static MemoryRegion* From(Napi::Env env, Napi::Value v, const char* name);
   ProtectionDomain* pd() const { return pd_; }
+  ibv_mr* mr() const { return mr_; }
+  int access() const { return access_; }
 
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
@@ -29,6 +31,7 @@ class MemoryRegion : public Napi::ObjectWrap<MemoryRegion> {
   ibv_mr* mr_ = nullptr;
   uint8_t* data_ = nullptr;
   size_t length_ = 0;
+  int access_ = 0;
   ProtectionDomain* pd_ = nullptr;
   Napi::ObjectReference pdRef_;
   Napi::ObjectReference memoryRef_;  // the ArrayBuffer (caller's) or external Buffer (ours)

@@ -7,17 +7,20 @@
 #include <vector>
 
 #include "addon_data.h"
+#include "ah.h"
 #include "context.h"
 #include "cq.h"
 #include "errors.h"
 #include "mr.h"
+#include "mw.h"
 #include "pd.h"
+#include "props.h"
+#include "srq.h"
+#include "work_request.h"
 
 namespace rdma {
 
 static const char* kStates[] = {"RESET", "INIT", "RTR", "RTS", "SQD", "SQE", "ERR"};
-static constexpr uint32_t kMaxWrsPerPost = 4096;
-static constexpr uint32_t kMaxSge = 64;
 
 static const char* StateName(ibv_qp_state s) { return unsigned(s) <= IBV_QPS_ERR ? kStates[s] : "UNKNOWN"; }
 
@@ -62,55 +65,6 @@ static ibv_mtu MtuFromBytes(Napi::Env env, int64_t b) {
 }
 
 static int MtuBytes(ibv_mtu m) { return m >= IBV_MTU_256 && m <= IBV_MTU_4096 ? 128 << m : 0; }
-
-// Object property readers: absent → false; present but wrong → ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE.
-static bool Prop(Napi::Object o, const char* key, Napi::Value* out) {
-  if (!o.Has(key)) return false;
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return false;
-  *out = v;
-  return true;
-}
-
-static int64_t IntProp(Napi::Env env, Napi::Value v, const char* key, int64_t min, int64_t max) {
-  if (!v.IsNumber()) ThrowArgType(env, key, "an integer");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != double(int64_t(d))) ThrowArgType(env, key, "an integer");
-  int64_t i = int64_t(d);
-  if (i < min || i > max) ThrowArgRange(env, key, "must be from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + std::to_string(i));
-  return i;
-}
-
-static bool OptInt(Napi::Env env, Napi::Object o, const char* key, int64_t min, int64_t max, int64_t* out) {
-  Napi::Value v;
-  if (!Prop(o, key, &v)) return false;
-  *out = IntProp(env, v, key, min, max);
-  return true;
-}
-
-static uint64_t U64Prop(Napi::Env env, Napi::Value v, const char* key) {
-  if (v.IsBigInt()) {
-    bool lossless = true;
-    uint64_t r = v.As<Napi::BigInt>().Uint64Value(&lossless);
-    if (!lossless) ThrowArgRange(env, key, "must fit in 64 unsigned bits");
-    return r;
-  }
-  if (v.IsNumber()) return uint64_t(IntProp(env, v, key, 0, (int64_t(1) << 53) - 1));
-  ThrowArgType(env, key, "a bigint");
-}
-
-static void ParseGid(Napi::Env env, Napi::Value v, ibv_gid* gid) {
-  if (!v.IsString()) ThrowArgType(env, "dgid", "a GID string");
-  std::string s = v.As<Napi::String>().Utf8Value();
-  in_addr v4;
-  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {  // IPv4 → its RoCE v2 (IPv4-mapped) GID
-    std::memset(gid->raw, 0, 16);
-    gid->raw[10] = gid->raw[11] = 0xff;
-    std::memcpy(gid->raw + 12, &v4, 4);
-    return;
-  }
-  if (inet_pton(AF_INET6, s.c_str(), gid->raw) != 1) ThrowArgRange(env, "dgid", "\"" + s + "\" is not a GID or IP address");
-}
 
 Napi::Function QueuePair::Init(Napi::Env env) {
   Napi::Function f = DefineClass(env, "QueuePair",
@@ -190,11 +144,23 @@ QueuePair::QueuePair(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QueuePai
   attr.cap.max_recv_sge = OptInt(env, o, "maxRecvSge", 1, kMaxSge, &n) ? uint32_t(n) : 1;
   attr.cap.max_inline_data = OptInt(env, o, "maxInlineData", 0, 1 << 16, &n) ? uint32_t(n) : 0;
   if (Prop(o, "sqSigAll", &v)) attr.sq_sig_all = v.ToBoolean() ? 1 : 0;
+  attr.qp_context = this;
+  Napi::Object srqObj;
+  if (Prop(o, "srq", &v)) {
+    srq_ = SharedReceiveQueue::From(env, v, "srq");
+    if (srq_->pd() != pd_) Throw(env, Kind::Error, "ERR_WRONG_PD", "the shared receive queue belongs to another protection domain");
+    attr.srq = srq_->handle(env);
+    srqObj = v.As<Napi::Object>();
+  }
   errno = 0;
   qp_ = ibv_create_qp(pd, &attr);
   if (qp_ == nullptr) ThrowSys(env, errno ? errno : ENOMEM, "ibv_create_qp");
   maxInline_ = attr.cap.max_inline_data;
   Attach(env, info[0].As<Napi::Object>(), sendCqObj, recvCqObj);
+  if (srq_ != nullptr) {
+    srqRef_ = Napi::Persistent(srqObj);
+    srq_->AddChild();
+  }
 }
 
 Napi::Object QueuePair::WrapCm(Napi::Env env, rdma_cm_id* id, Napi::Object pd, Napi::Object sendCq, Napi::Object recvCq, Napi::Object owner) {
@@ -212,6 +178,9 @@ void QueuePair::Release() {
   pd_->RemoveChild();
   sendCq_->RemoveChild();
   recvCq_->RemoveChild();
+  if (srq_ != nullptr) srq_->RemoveChild();
+  srq_ = nullptr;
+  srqRef_.Reset();
   pdRef_.Reset();
   sendCqRef_.Reset();
   recvCqRef_.Reset();
@@ -280,25 +249,7 @@ Napi::Value QueuePair::Modify(const Napi::CallbackInfo& info) {
   if (OptInt(env, o, "retryCnt", 0, 7, &n)) a.retry_cnt = uint8_t(n), mask |= IBV_QP_RETRY_CNT;
   if (OptInt(env, o, "rnrRetry", 0, 7, &n)) a.rnr_retry = uint8_t(n), mask |= IBV_QP_RNR_RETRY;
   if (Prop(o, "ahAttr", &v)) {
-    if (!v.IsObject()) ThrowArgType(env, "ahAttr", "an object");
-    Napi::Object ah = v.As<Napi::Object>();
-    if (OptInt(env, ah, "dlid", 0, 0xffff, &n)) a.ah_attr.dlid = uint16_t(n);
-    if (OptInt(env, ah, "sl", 0, 15, &n)) a.ah_attr.sl = uint8_t(n);
-    if (OptInt(env, ah, "srcPathBits", 0, 127, &n)) a.ah_attr.src_path_bits = uint8_t(n);
-    a.ah_attr.port_num = OptInt(env, ah, "portNum", 1, 255, &n) ? uint8_t(n) : 1;
-    Napi::Value g;
-    if (Prop(ah, "grh", &g)) {
-      if (!g.IsObject()) ThrowArgType(env, "grh", "an object");
-      Napi::Object grh = g.As<Napi::Object>();
-      a.ah_attr.is_global = 1;
-      Napi::Value d;
-      if (!Prop(grh, "dgid", &d)) ThrowArgType(env, "dgid", "a GID string");
-      ParseGid(env, d, &a.ah_attr.grh.dgid);
-      a.ah_attr.grh.sgid_index = OptInt(env, grh, "sgidIndex", 0, 255, &n) ? uint8_t(n) : 0;
-      a.ah_attr.grh.hop_limit = OptInt(env, grh, "hopLimit", 0, 255, &n) ? uint8_t(n) : 64;
-      if (OptInt(env, grh, "flowLabel", 0, 0xfffff, &n)) a.ah_attr.grh.flow_label = uint32_t(n);
-      if (OptInt(env, grh, "trafficClass", 0, 255, &n)) a.ah_attr.grh.traffic_class = uint8_t(n);
-    }
+    ReadAhAttr(env, v, &a.ah_attr);
     mask |= IBV_QP_AV;
   }
   if (mask == 0) ThrowArgRange(env, "attributes", "no attribute to modify");
@@ -348,32 +299,9 @@ Napi::Value QueuePair::Query(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// Reads a scatter/gather list [{ mr, offset, length }] into `out`; returns the total length.
-static uint64_t ReadSgl(Napi::Env env, Napi::Object wr, std::vector<ibv_sge>& out, ProtectionDomain* pd) {
-  Napi::Value v;
-  if (!Prop(wr, "sgl", &v)) return 0;
-  if (!v.IsArray()) ThrowArgType(env, "sgl", "an array of { mr, offset, length }");
-  Napi::Array a = v.As<Napi::Array>();
-  if (a.Length() > kMaxSge) ThrowArgRange(env, "sgl", "at most " + std::to_string(kMaxSge) + " entries");
-  uint64_t total = 0;
-  for (uint32_t i = 0; i < a.Length(); i++) {
-    Napi::Value e = a.Get(i);
-    if (!e.IsObject()) ThrowArgType(env, "sgl[" + std::to_string(i) + "]", "an object { mr, offset, length }");
-    Napi::Object s = e.As<Napi::Object>();
-    MemoryRegion* mr = MemoryRegion::From(env, s.Get("mr"), "sgl.mr");
-    if (mr->pd() != pd) Throw(env, Kind::Error, "ERR_WRONG_PD", "a scatter/gather entry uses a region of another protection domain");
-    int64_t off = 0, len = 0;
-    OptInt(env, s, "offset", 0, int64_t(1) << 40, &off);
-    if (!OptInt(env, s, "length", 0, 0xffffffffLL, &len)) ThrowArgType(env, "sgl.length", "an integer");
-    out.push_back(mr->Sge(env, off, len, "sgl"));
-    total += uint64_t(len);
-  }
-  return total;
-}
-
 // Builds a chain of send work requests from JS objects:
 // [{ wrId, opcode, sgl, flags, imm, remoteAddr, rkey, compareAdd, swap, remoteQpn, remoteQkey, ah }]
-void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain) {
+void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool forRepost) {
   if (!arg.IsArray()) ThrowArgType(env, "wrs", "an array of work requests");
   Napi::Array list = arg.As<Napi::Array>();
   uint32_t count = list.Length();
@@ -395,9 +323,12 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain) {
     if (!OptInt(env, o, "opcode", 0, 255, &op)) ThrowArgType(env, "opcode", "a work request opcode");
     switch (op) {
       case IBV_WR_SEND: case IBV_WR_SEND_WITH_IMM: case IBV_WR_RDMA_WRITE: case IBV_WR_RDMA_WRITE_WITH_IMM:
-      case IBV_WR_RDMA_READ: case IBV_WR_ATOMIC_CMP_AND_SWP: case IBV_WR_ATOMIC_FETCH_AND_ADD: break;
+      case IBV_WR_RDMA_READ: case IBV_WR_ATOMIC_CMP_AND_SWP: case IBV_WR_ATOMIC_FETCH_AND_ADD:
+      case IBV_WR_LOCAL_INV: case IBV_WR_BIND_MW: case IBV_WR_SEND_WITH_INV: break;
       default: Throw(env, Kind::Range, "ERR_UNKNOWN_OPCODE", "unknown work request opcode " + std::to_string(op));
     }
+    if (forRepost && (op == IBV_WR_LOCAL_INV || op == IBV_WR_BIND_MW))
+      Throw(env, Kind::Error, "ERR_UNSUPPORTED", "window binds and invalidations cannot be prepared for reposting");
     w.opcode = ibv_wr_opcode(op);
     uint64_t total = ReadSgl(env, o, sges[i], pd_);
     w.num_sge = int(sges[i].size());
@@ -414,7 +345,18 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain) {
     bool rdma = op == IBV_WR_RDMA_WRITE || op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_RDMA_READ;
     bool atomic = op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD;
     if ((rdma || atomic) && type_ == IBV_QPT_UD) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "UD queue pairs only send");
+    bool mwOp = op == IBV_WR_LOCAL_INV || op == IBV_WR_BIND_MW || op == IBV_WR_SEND_WITH_INV;
+    if (mwOp && type_ == IBV_QPT_UD) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "UD queue pairs only send");
     if ((op == IBV_WR_RDMA_READ || atomic) && type_ == IBV_QPT_UC) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "UC queue pairs cannot READ or use atomics");
+    if (op == IBV_WR_LOCAL_INV || op == IBV_WR_SEND_WITH_INV) {
+      int64_t rk;
+      if (!OptInt(env, o, "invalidateRkey", 0, 0xffffffffLL, &rk)) ThrowArgType(env, "invalidateRkey", "a 32-bit unsigned integer");
+      w.invalidate_rkey = uint32_t(rk);
+    }
+    if (op == IBV_WR_BIND_MW) {
+      if (type_ != IBV_QPT_RC) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "windows are bound on RC queue pairs");
+      ReadBindMw(env, o, w, pd_);
+    }
     if (rdma || atomic) {
       if (!Prop(o, "remoteAddr", &v)) ThrowArgType(env, "remoteAddr", "a bigint");
       uint64_t raddr = U64Prop(env, v, "remoteAddr");
@@ -436,7 +378,14 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain) {
         }
       }
     }
-    if (type_ == IBV_QPT_UD) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "UD sends need an address handle, which this build does not provide");
+    if (type_ == IBV_QPT_UD) {
+      if (!Prop(o, "ah", &v)) ThrowArgType(env, "ah", "an AddressHandle (UD sends need one)");
+      AddressHandle* ah = AddressHandle::From(env, v, "ah");
+      if (ah->pd() != pd_) Throw(env, Kind::Error, "ERR_WRONG_PD", "the address handle belongs to another protection domain");
+      w.wr.ud.ah = ah->handle(env);
+      w.wr.ud.remote_qpn = uint32_t(ReqInt(env, o, "remoteQpn", 0, 0xffffff));
+      w.wr.ud.remote_qkey = uint32_t(ReqInt(env, o, "remoteQkey", 0, 0xffffffffLL));
+    }
   }
   for (uint32_t i = 0; i < count; i++) {
     wrs[i].sg_list = sges[i].empty() ? nullptr : sges[i].data();
@@ -448,18 +397,18 @@ void QueuePair::Post(Napi::Env env, SendChain& chain) {
   if (chain.wrs.empty()) return;
   ibv_send_wr* bad = nullptr;
   int err = ibv_post_send(handle(env), chain.wrs.data(), &bad);
-  if (err != 0) {
-    Napi::Error e = SysError(env, err, "ibv_post_send");
-    e.Set("posted", Napi::Number::New(env, bad ? double(bad - chain.wrs.data()) : 0));
-    throw e;
-  }
+  // A posted type 2 bind gives the window its new rkey (as ibv_bind_mw does for type 1).
+  size_t accepted = err == 0 ? chain.wrs.size() : bad ? size_t(bad - chain.wrs.data()) : 0;
+  for (size_t i = 0; i < accepted; i++)
+    if (chain.wrs[i].opcode == IBV_WR_BIND_MW) chain.wrs[i].bind_mw.mw->rkey = chain.wrs[i].bind_mw.rkey;
+  if (err != 0) ThrowPostError(env, err, "ibv_post_send", chain.wrs.data(), bad);
 }
 
 Napi::Value QueuePair::PostSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   handle(env);
   SendChain chain;
-  BuildSend(env, info[0], chain);
+  BuildSend(env, info[0], chain, false);
   Post(env, chain);
   return env.Undefined();
 }
@@ -470,7 +419,7 @@ Napi::Value QueuePair::PrepareSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   handle(env);
   auto chain = std::make_unique<SendChain>();
-  BuildSend(env, info[0], *chain);
+  BuildSend(env, info[0], *chain, true);
   if (chain->wrs.empty()) ThrowArgRange(env, "wrs", "nothing to prepare");
   for (size_t i = 0; i < prepared_.size(); i++)
     if (!prepared_[i]) {
@@ -505,34 +454,13 @@ Napi::Value QueuePair::ReleasePrepared(const Napi::CallbackInfo& info) {
 Napi::Value QueuePair::PostRecv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ibv_qp* qp = handle(env);
-  if (!info[0].IsArray()) ThrowArgType(env, "wrs", "an array of receive requests");
-  Napi::Array list = info[0].As<Napi::Array>();
-  uint32_t count = list.Length();
-  if (count == 0) return env.Undefined();
-  if (count > kMaxWrsPerPost) ThrowArgRange(env, "wrs", "at most " + std::to_string(kMaxWrsPerPost) + " per call");
-  std::vector<ibv_recv_wr> wrs(count);
-  std::vector<std::vector<ibv_sge>> sges(count);
-  for (uint32_t i = 0; i < count; i++) {
-    Napi::Value e = list.Get(i);
-    if (!e.IsObject()) ThrowArgType(env, "wrs[" + std::to_string(i) + "]", "an object");
-    Napi::Object o = e.As<Napi::Object>();
-    ibv_recv_wr& w = wrs[i];
-    std::memset(&w, 0, sizeof w);
-    Napi::Value v;
-    if (!Prop(o, "wrId", &v)) ThrowArgType(env, "wrId", "a bigint");
-    w.wr_id = U64Prop(env, v, "wrId");
-    ReadSgl(env, o, sges[i], pd_);
-    w.sg_list = sges[i].empty() ? nullptr : sges[i].data();
-    w.num_sge = int(sges[i].size());
-    if (i + 1 < count) w.next = &wrs[i + 1];
-  }
+  if (srq_ != nullptr) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "this queue pair receives through its shared receive queue");
+  RecvChain chain;
+  BuildRecv(env, info[0], pd_, chain);
+  if (chain.wrs.empty()) return env.Undefined();
   ibv_recv_wr* bad = nullptr;
-  int err = ibv_post_recv(qp, wrs.data(), &bad);
-  if (err != 0) {
-    Napi::Error e = SysError(env, err, "ibv_post_recv");
-    e.Set("posted", Napi::Number::New(env, bad ? double(bad - wrs.data()) : 0));
-    throw e;
-  }
+  int err = ibv_post_recv(qp, chain.wrs.data(), &bad);
+  if (err != 0) ThrowPostError(env, err, "ibv_post_recv", chain.wrs.data(), bad);
   return env.Undefined();
 }
 

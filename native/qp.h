@@ -12,6 +12,7 @@ namespace rdma {
 
 class ProtectionDomain;
 class CompletionQueue;
+class SharedReceiveQueue;
 
 // A chain of send work requests with their scatter/gather entries, ready for ibv_post_send.
 struct SendChain {
@@ -31,6 +32,7 @@ class QueuePair : public Napi::ObjectWrap<QueuePair> {
   bool open() const { return qp_ != nullptr; }
   // Destroys the QP now (used by the CM id before it is destroyed itself).
   void Release();
+  ibv_qp* handle(Napi::Env env) const;  // throws ERR_CLOSED
 
  private:
   void Attach(Napi::Env env, Napi::Object pd, Napi::Object sendCq, Napi::Object recvCq);
@@ -43,12 +45,12 @@ class QueuePair : public Napi::ObjectWrap<QueuePair> {
   Napi::Value PrepareSend(const Napi::CallbackInfo& info);
   Napi::Value PostPrepared(const Napi::CallbackInfo& info);
   Napi::Value ReleasePrepared(const Napi::CallbackInfo& info);
-  void BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain);
+  // forRepost: the chain is prepared to be posted many times (no binds or invalidations).
+  void BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool forRepost);
   void Post(Napi::Env env, SendChain& chain);
   SendChain& Prepared(Napi::Env env, const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  ibv_qp* handle(Napi::Env env) const;
 
   ibv_qp* qp_ = nullptr;
   rdma_cm_id* cmId_ = nullptr;
@@ -57,7 +59,8 @@ class QueuePair : public Napi::ObjectWrap<QueuePair> {
   ProtectionDomain* pd_ = nullptr;
   CompletionQueue* sendCq_ = nullptr;
   CompletionQueue* recvCq_ = nullptr;
-  Napi::ObjectReference pdRef_, sendCqRef_, recvCqRef_, ownerRef_;
+  SharedReceiveQueue* srq_ = nullptr;
+  Napi::ObjectReference pdRef_, sendCqRef_, recvCqRef_, srqRef_, ownerRef_;
   std::vector<std::unique_ptr<SendChain>> prepared_;
 };
 

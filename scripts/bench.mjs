@@ -20,11 +20,12 @@ if (status !== 0 || !existsSync(raw)) {
 }
 const r = JSON.parse(readFileSync(raw, 'utf8'));
 const fmt = (x, d = 2) => (x === null || x === undefined ? 'n/a' : x >= 100 ? x.toFixed(0) : x.toFixed(d));
+const ratio = (x) => (x === null || x === undefined ? 'n/a' : `${fmt(x)}x`);
 const size = (n) => (n >= 1 << 20 ? `${n >> 20} MiB` : n >= 1024 ? `${n >> 10} KiB` : `${n} B`);
 const rows = [['figure', 'size', 'perftest', 'rdma-ccm', 'ratio']];
-for (const l of r.latency) rows.push([`${l.op} latency (µs)`, size(l.size), fmt(l.perftestUs), fmt(l.oursUs), `${fmt(l.ratio)}x`]);
-for (const b of r.bandwidth) rows.push([`${b.op} bandwidth (MB/s)`, size(b.size), fmt(b.perftestMBps), fmt(b.oursMBps), `${fmt(b.ratio)}x`]);
-for (const m of r.msgRate) rows.push([`${m.op} message rate (Mpps)`, size(m.size), fmt(m.perftestMpps, 3), fmt(m.oursMpps, 3), `${fmt(m.ratio)}x`]);
+for (const l of r.latency) rows.push([`${l.op} latency (µs)`, size(l.size), fmt(l.perftestUs), fmt(l.oursUs), ratio(l.ratio)]);
+for (const b of r.bandwidth) rows.push([`${b.op} bandwidth (MB/s)`, size(b.size), fmt(b.perftestMBps), fmt(b.oursMBps), ratio(b.ratio)]);
+for (const m of r.msgRate) rows.push([`${m.op} message rate (Mpps)`, size(m.size), fmt(m.perftestMpps, 3), fmt(m.oursMpps, 3), ratio(m.ratio)]);
 if (r.handshake) {
   rows.push(['bare RDMA CM connect (ms)', '-', '-', fmt(r.handshake.bareConnectMs), '-']);
   rows.push([`CCM ready → established (ms), probe ${r.handshake.probeMs} ms`, '-', '-', fmt(r.handshake.ccmFromReadyMs), `${fmt(r.handshake.ccmFromReadyMs / r.handshake.bareConnectMs)}x connect`]);

@@ -1,9 +1,11 @@
 // The device context librdmacm uses for a local address. PDs and MRs used with CM queue pairs must
 // come from it (librdmacm checks that the PD belongs to the id's context). A bound id is kept per
 // device so librdmacm keeps the device (and so the context) referenced for as long as we use it.
-import { Context } from '../verbs';
+import { native } from '../native';
+import { Context, getDevices } from '../verbs';
 import { CmId } from './cm-id';
 import { cmError } from './errors';
+import { channel } from './event-channel';
 
 const byDevice = new Map<string, { context: Context; keep: CmId }>();
 
@@ -34,6 +36,43 @@ export function fromCm(name: string, n: unknown, keep?: CmId): Context {
     return known.context;
   }
   const context = Context.fromNative(n);
-  byDevice.set(name, { context, keep: keep ?? new CmId() });
+  const held = keep ?? new CmId();
+  byDevice.set(name, { context, keep: held });
+  // A removed device must be let go: the kernel finishes the removal once every id on it is destroyed
+  // and librdmacm has closed its context (see releaseRemovedDevices).
+  held.on('cm-event', (e: { event: string }) => {
+    if (e.event === 'DEVICE_REMOVAL') held.destroy();
+  });
+  channel().onDeviceRemoval ??= releaseSoon;
   return context;
+}
+
+/**
+ * Lets go of the contexts of RDMA devices that were removed: each one whose PDs, CQs and other children are
+ * all closed is closed here (its Context object reports closed) and librdmacm closes its own, so that the
+ * kernel can finish the removal. Runs by itself after a DEVICE_REMOVAL; call it again after closing what
+ * you had allocated on a removed device. Returns the names of the devices released.
+ */
+export function releaseRemovedDevices(): string[] {
+  const present = new Set(getDevices().map((d) => d.name));
+  const released: string[] = [];
+  for (const [name, e] of byDevice) {
+    if (present.has(name)) continue;
+    try {
+      e.context.close();
+    } catch {
+      continue; // still in use by the caller's objects
+    }
+    e.keep.destroy();
+    byDevice.delete(name);
+    released.push(name);
+  }
+  if (released.length > 0) native.syncCmDevices();
+  return released;
+}
+
+/** After a DEVICE_REMOVAL: release now, and again shortly (the last ids on the device may close later). */
+function releaseSoon(): void {
+  releaseRemovedDevices();
+  for (const ms of [100, 500, 2000]) setTimeout(() => void releaseRemovedDevices(), ms).unref();
 }

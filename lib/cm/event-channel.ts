@@ -23,11 +23,15 @@ class EventChannel {
     this.native = new native.CmEventChannel((batch: RawCmEvent[]) => this.dispatch(batch));
   }
 
+  /** Called (on the next turn) after a batch that removed a device, once its ids have reacted. */
+  onDeviceRemoval: (() => void) | null = null;
+
   private dispatch(batch: RawCmEvent[]): void {
     for (const e of batch) {
       if (e.event === 'CONNECT_REQUEST') this.ids.get(e.listenId!)?._request(e);
       else this.ids.get(e.id)?._event(e);
     }
+    if (this.onDeviceRemoval && batch.some((e) => e.event === 'DEVICE_REMOVAL')) setImmediate(this.onDeviceRemoval);
   }
 
   hold(delta: number): void {

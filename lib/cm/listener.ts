@@ -1,5 +1,6 @@
 // listen(): a CM id bound to a local address and port; connection requests arrive as an async
 // iterator of ConnectRequest, each accepted (with private data) or rejected (with private data).
+// If the device under it is removed, the iterator fails with ERR_CM_DEVICE_REMOVAL and the id is freed.
 import type { CompletionQueue, Context, ProtectionDomain } from '../verbs';
 import { CmId } from './cm-id';
 import { checkPrivateData, ConnectOptions, makeQp, MAX_ACCEPT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA } from './connect';
@@ -78,8 +79,10 @@ export class Listener implements AsyncIterable<ConnectRequest> {
   readonly address: string;
   readonly port: number;
   private readonly queue: ConnectRequest[] = [];
-  private readonly waiting: ((r: IteratorResult<ConnectRequest>) => void)[] = [];
+  private readonly waiting: { resolve: (r: IteratorResult<ConnectRequest>) => void; reject: (e: Error) => void }[] = [];
   private closedFlag = false;
+  /** Why the listener ended by itself (its device was removed). */
+  private failure: Error | null = null;
 
   /** @internal */
   constructor(private readonly id: CmId) {
@@ -96,9 +99,16 @@ export class Listener implements AsyncIterable<ConnectRequest> {
         return;
       }
       const w = this.waiting.shift();
-      if (w) w({ value: req, done: false });
+      if (w) w.resolve({ value: req, done: false });
       else this.queue.push(req);
     };
+    id.on('cm-event', (e: RawCmEvent) => {
+      if (e.event !== 'DEVICE_REMOVAL') return;
+      // The device under the listener is going away: the kernel waits for this id to be destroyed.
+      this.failure = cmError('ERR_CM_DEVICE_REMOVAL', `listener on ${this.address}:${this.port}: its RDMA device was removed`, { event: e.event, status: e.status });
+      for (const w of this.waiting.splice(0)) w.reject(this.failure);
+      this.close();
+    });
   }
 
   get closed(): boolean {
@@ -110,8 +120,9 @@ export class Listener implements AsyncIterable<ConnectRequest> {
       next: () => {
         const r = this.queue.shift();
         if (r) return Promise.resolve({ value: r, done: false });
+        if (this.failure) return Promise.reject(this.failure);
         if (this.closedFlag) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => this.waiting.push(resolve));
+        return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
       },
       return: () => {
         this.close();
@@ -125,7 +136,7 @@ export class Listener implements AsyncIterable<ConnectRequest> {
     if (this.closedFlag) return;
     this.closedFlag = true;
     for (const r of this.queue.splice(0)) void r.reject().catch(() => {});
-    for (const w of this.waiting.splice(0)) w({ value: undefined, done: true });
+    for (const w of this.waiting.splice(0)) w.resolve({ value: undefined, done: true });
     this.id.destroy();
     channel().hold(-1);
   }

@@ -12,8 +12,12 @@ export function envExports(env: Record<string, string>): string {
     .join('\n');
 }
 
-/** Shell lines that create the given nodes' netdevs/addresses/rxe devices and wait until the ports are ACTIVE. */
-export function deviceSetup(nodes: LabNode[], veth: boolean): string {
+/**
+ * Shell lines that create the given nodes' netdevs/addresses/rxe devices and wait until the ports are
+ * ACTIVE. `pair` numbers the veth pair's routing tables and rules, so that more pairs can live beside
+ * the lab's own (pair 0; tests add private ones); only pair 0 moves the local-table rule.
+ */
+export function deviceSetup(nodes: LabNode[], veth: boolean, pair = 0): string {
   const lines = ['ip link set lo up'];
   if (veth) {
     lines.push(`ip link add ${nodes[0].netdev} type veth peer name ${nodes[1].netdev}`);
@@ -35,13 +39,14 @@ export function deviceSetup(nodes: LabNode[], veth: boolean): string {
     const [x, y] = nodes;
     for (const c of ['all', 'default', x.netdev, y.netdev])
       lines.push(`sysctl -qw net.ipv4.conf.${c}.accept_local=1 net.ipv4.conf.${c}.rp_filter=0`);
+    const table = 101 + 2 * pair;
+    const pref = 10 + 2 * pair;
     lines.push(
-      `ip route add ${x.ip}/32 dev ${y.netdev} src ${y.ip} table 101`,
-      `ip route add ${y.ip}/32 dev ${x.netdev} src ${x.ip} table 102`,
-      `ip rule add pref 10 iif lo to ${x.ip} lookup 101`,
-      `ip rule add pref 11 iif lo to ${y.ip} lookup 102`,
-      'ip rule add pref 100 lookup local',
-      'ip rule del pref 0 lookup local',
+      `ip route add ${x.ip}/32 dev ${y.netdev} src ${y.ip} table ${table}`,
+      `ip route add ${y.ip}/32 dev ${x.netdev} src ${x.ip} table ${table + 1}`,
+      `ip rule add pref ${pref} iif lo to ${x.ip} lookup ${table}`,
+      `ip rule add pref ${pref + 1} iif lo to ${y.ip} lookup ${table + 1}`,
+      ...(pair === 0 ? ['ip rule add pref 100 lookup local', 'ip rule del pref 0 lookup local'] : []),
       // Address resolution across the pair answers late under these rules; the neighbours are known.
       `ip neigh replace ${y.ip} lladdr $(cat /sys/class/net/${y.netdev}/address) dev ${x.netdev} nud permanent`,
       `ip neigh replace ${x.ip} lladdr $(cat /sys/class/net/${x.netdev}/address) dev ${y.netdev} nud permanent`,

@@ -26,6 +26,9 @@ export const Opcode = {
   RDMA_READ: 4,
   ATOMIC_CMP_AND_SWP: 5,
   ATOMIC_FETCH_AND_ADD: 6,
+  LOCAL_INV: 7,
+  BIND_MW: 8,
+  SEND_WITH_INV: 9,
 } as const;
 
 export type OpcodeName = keyof typeof Opcode;

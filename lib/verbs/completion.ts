@@ -18,6 +18,14 @@ export interface WorkCompletion {
   byteLen: number;
   /** Immediate data of a SEND_WITH_IMM / RDMA_WRITE_WITH_IMM, host byte order. */
   immData?: number;
+  /** The rkey a partner's SEND_WITH_INV revoked on this side. */
+  invalidatedRkey?: number;
+  /** The packet carried a GRH (on UD receives the buffer starts with its 40 bytes). */
+  grh?: boolean;
+  /** Raw ibv_wc_flags. */
+  wcFlags?: number;
+  /** @internal Raw imm_data / invalidated_rkey of a receive. */
+  exData?: number;
   srcQp: number;
   qpNum: number;
   vendorErr: number;

@@ -1,7 +1,11 @@
 // Context: an opened device, parent of every other verbs object.
+import { EventEmitter } from 'node:events';
 import { native } from '../native';
 import { CompletionQueue } from './cq';
 import { ProtectionDomain } from './pd';
+import type { QueuePair } from './qp';
+import type { SharedReceiveQueue } from './srq';
+import { wrapperOf } from './wrappers';
 
 export interface DeviceAttributes {
   fwVer: string;
@@ -63,15 +67,70 @@ export interface GidEntry {
   ifindex: number;
 }
 
+export type AsyncEventType =
+  | 'CQ_ERR' | 'QP_FATAL' | 'QP_REQ_ERR' | 'QP_ACCESS_ERR' | 'COMM_EST' | 'SQ_DRAINED' | 'PATH_MIG' | 'PATH_MIG_ERR'
+  | 'DEVICE_FATAL' | 'PORT_ACTIVE' | 'PORT_ERR' | 'LID_CHANGE' | 'PKEY_CHANGE' | 'SM_CHANGE' | 'SRQ_ERR'
+  | 'SRQ_LIMIT_REACHED' | 'QP_LAST_WQE_REACHED' | 'CLIENT_REREGISTER' | 'GID_CHANGE' | 'WQ_FATAL' | 'UNKNOWN';
+
+/** An asynchronous event of the device (ibv_get_async_event), with the object it concerns. */
+export interface AsyncEvent {
+  type: AsyncEventType;
+  /** Port events. */
+  portNum?: number;
+  /** QP events: the QP's number, and the QP while it is open. */
+  qpNum?: number;
+  qp?: QueuePair;
+  cq?: CompletionQueue;
+  srq?: SharedReceiveQueue;
+}
+
+export interface Context {
+  on(event: 'async-event', listener: (e: AsyncEvent) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
 const wrappers = new WeakMap<object, Context>();
 
-export class Context {
+export class Context extends EventEmitter {
   /** @internal */
   readonly native: any;
+  /** @internal Open queue pairs of this context by number, for naming them in async events. */
+  readonly _qps = new Map<number, WeakRef<QueuePair>>();
+  private watching = false;
 
-  /** Opens the device with this name (see getDevices()); throws code ENODEV when there is none. */
+  /**
+   * Opens the device with this name (see getDevices()); throws code ENODEV when there is none.
+   * Listening for 'async-event' starts watching the device's async events (on the event loop; it never
+   * keeps the process alive).
+   */
   constructor(name: string, wrapped?: unknown) {
+    super();
     this.native = wrapped ?? new native.Context(name);
+    this.on('newListener', (event: string) => {
+      if (event === 'async-event') this._watch();
+    });
+  }
+
+  /** @internal Starts delivering async events (idempotent). */
+  _watch(): void {
+    if (this.watching) return;
+    this.native.watchEvents((batch: AsyncEvent[]) => this.deliver(batch));
+    this.watching = true;
+  }
+
+  private deliver(batch: AsyncEvent[]): void {
+    for (const e of batch) {
+      if (e.qpNum !== undefined) {
+        const qp = this._qps.get(e.qpNum)?.deref();
+        if (qp && !qp.closed) e.qp = qp;
+      }
+      if (e.cq) e.cq = wrapperOf<CompletionQueue>(e.cq);
+      if (e.srq) {
+        e.srq = wrapperOf<SharedReceiveQueue>(e.srq);
+        if (e.type === 'SRQ_LIMIT_REACHED') e.srq?.emit('limit-reached');
+      }
+      this.emit('async-event', e);
+    }
   }
 
   /** @internal A Context over a native one (librdmacm's own device context: never closed by us). */

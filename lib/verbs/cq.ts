@@ -5,6 +5,7 @@ import { native } from '../native';
 import type { WorkCompletion } from './completion';
 import type { Context } from './context';
 import type { QueuePair } from './qp';
+import { registerWrapper } from './wrappers';
 
 export interface CompletionQueue {
   on(event: 'completion', listener: (batch: WorkCompletion[]) => void): this;
@@ -23,6 +24,7 @@ export class CompletionQueue extends EventEmitter {
     super();
     this.context = context;
     this.native = new native.CompletionQueue(context.native, opts.cqe ?? 1024, (batch: WorkCompletion[]) => this.deliver(batch));
+    registerWrapper(this.native, this);
   }
 
   get closed(): boolean {

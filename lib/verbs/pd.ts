@@ -1,8 +1,11 @@
 // ProtectionDomain: groups memory regions and queue pairs that may be used together.
 import { native } from '../native';
+import { AddressHandle, type AhAttr } from './ah';
 import type { Context } from './context';
 import { MemoryRegion } from './mr';
+import { MemoryWindow, type MwType } from './mw';
 import { QueuePair, type QpInit } from './qp';
+import { SharedReceiveQueue, type SrqInit } from './srq';
 
 export class ProtectionDomain {
   /** @internal */
@@ -37,7 +40,22 @@ export class ProtectionDomain {
     return new QueuePair(this, init);
   }
 
-  /** Fails with ERR_BUSY while regions or queue pairs of this domain are open. Idempotent. */
+  /** An address handle for UD sends to the port behind `attr` (on RoCE: grh.dgid and grh.sgidIndex). */
+  createAh(attr: AhAttr): AddressHandle {
+    return new AddressHandle(this, attr);
+  }
+
+  /** A shared receive queue that queue pairs of this domain can receive through. */
+  createSrq(init: SrqInit = {}): SharedReceiveQueue {
+    return new SharedReceiveQueue(this, init);
+  }
+
+  /** A memory window (type 1 or 2) over regions of this domain registered with Access.MW_BIND. */
+  allocMw(type: MwType = 2): MemoryWindow {
+    return new MemoryWindow(this, type);
+  }
+
+  /** Fails with ERR_BUSY while regions, queue pairs, windows, handles or SRQs of this domain are open. Idempotent. */
   close(): void {
     this.native.close();
   }

@@ -5,10 +5,14 @@
 import { codeError } from '../errors';
 import { native } from '../native';
 import { Opcode, OpcodeName, SendFlags } from './access';
+import type { AddressHandle } from './ah';
 import { completionError, WorkCompletion } from './completion';
 import type { CompletionQueue } from './cq';
 import { MemoryRegion, Sge, sgeOf } from './mr';
+import type { MemoryWindow } from './mw';
 import type { ProtectionDomain } from './pd';
+import type { SharedReceiveQueue } from './srq';
+import { checkCallerIds, libraryId } from './wr-id';
 
 export type QpType = 'RC' | 'UC' | 'UD';
 export type QpState = 'RESET' | 'INIT' | 'RTR' | 'RTS' | 'SQD' | 'SQE' | 'ERR' | 'CLOSED';
@@ -24,6 +28,8 @@ export interface QpInit {
   maxInlineData?: number;
   /** Every send WR generates a completion (default: only those marked signaled). */
   sqSigAll?: boolean;
+  /** Receive through this shared receive queue instead of the QP's own. */
+  srq?: SharedReceiveQueue;
 }
 
 export interface QpAttributes {
@@ -59,6 +65,24 @@ export interface SendWr {
   rkey?: number;
   compareAdd?: bigint;
   swap?: bigint;
+  /** UD: where the message goes. */
+  ah?: AddressHandle;
+  remoteQpn?: number;
+  remoteQkey?: number;
+  /** BIND_MW (type 2 windows): the window and what it exposes. */
+  mw?: MemoryWindow;
+  bind?: WindowBind;
+  /** LOCAL_INV / SEND_WITH_INV: the window rkey to revoke. */
+  invalidateRkey?: number;
+}
+
+/** What a memory window exposes: a range of a region registered with Access.MW_BIND. */
+export interface WindowBind {
+  mr: MemoryRegion;
+  offset?: number;
+  length: number;
+  /** Access.REMOTE_READ | REMOTE_WRITE | REMOTE_ATOMIC. */
+  access: number;
 }
 
 export interface RecvWr {
@@ -74,17 +98,40 @@ export interface RemoteQp {
   psn?: number;
 }
 
+const WC_KERNEL_WITH_INV = 1 << 2;
+
+/** Objects a work request uses, kept open (and their memory pinned) until it completes. */
+interface Held {
+  inflight: number;
+}
+
 interface Posted {
   wrId: bigint;
-  mrs: MemoryRegion[];
+  held: Held[];
   settle?: (wc: WorkCompletion) => void;
 }
 
-const LIBRARY_IDS = 1n << 63n;
-let nextId = LIBRARY_IDS;
-function libraryId(): bigint {
-  nextId = nextId + 1n >= 1n << 64n ? LIBRARY_IDS : nextId + 1n;
-  return nextId;
+/** A send WR as the native layer takes it, with the objects it holds. */
+function toNative(w: SendWr): { wr: Record<string, unknown>; held: Held[] } {
+  const op = Opcode[w.opcode];
+  if (op === undefined) throw codeError('ERR_UNKNOWN_OPCODE', `unknown opcode ${String(w.opcode)}`, 'RangeError');
+  const sgl = (w.sgl ?? []).map((x, i) => sgeOf(x, `sgl[${i}]`));
+  const held: Held[] = sgl.map((x) => x.mr);
+  const wr: Record<string, unknown> = { ...w, opcode: op, flags: flagsOf(w), sgl: sgl.map((x) => ({ mr: x.mr.native, offset: x.offset, length: x.length })) };
+  if (w.ah) {
+    wr.ah = w.ah.native;
+    held.push(w.ah);
+  }
+  if (w.mw) {
+    wr.mw = w.mw.native;
+    held.push(w.mw);
+  }
+  if (w.bind) {
+    if (!(w.bind.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', 'bind.mr must be a MemoryRegion', 'TypeError');
+    wr.bind = { ...w.bind, mr: w.bind.mr.native };
+    held.push(w.bind.mr);
+  }
+  return { wr, held };
 }
 
 function flagsOf(w: { signaled?: boolean; inline?: boolean; fence?: boolean; solicited?: boolean }): number {
@@ -99,6 +146,7 @@ export class QueuePair {
   readonly recvCq: CompletionQueue;
   readonly qpNum: number;
   readonly type: QpType;
+  readonly srq?: SharedReceiveQueue;
   /** Send WRs in posting order (the send queue completes in order). */
   private readonly sq: Posted[] = [];
   private readonly rq: Posted[] = [];
@@ -106,7 +154,7 @@ export class QueuePair {
   /** Prefer pd.createQp(). */
   constructor(pd: ProtectionDomain, init: QpInit, wrapped?: any) {
     if (!init || typeof init !== 'object') throw codeError('ERR_INVALID_ARG_TYPE', 'QP init attributes must be an object', 'TypeError');
-    this.native = wrapped ?? new native.QueuePair(pd.native, { ...init, sendCq: init.sendCq?.native, recvCq: init.recvCq?.native });
+    this.native = wrapped ?? new native.QueuePair(pd.native, { ...init, sendCq: init.sendCq?.native, recvCq: init.recvCq?.native, srq: init.srq?.native });
     this.pd = pd;
     this.sendCq = init.sendCq;
     this.recvCq = init.recvCq ?? init.sendCq;
@@ -115,6 +163,11 @@ export class QueuePair {
     this.type = info.type;
     this.sendCq.qps.set(this.qpNum, this);
     this.recvCq.qps.set(this.qpNum, this);
+    pd.context._qps.set(this.qpNum, new WeakRef(this));
+    if (init.srq) {
+      this.srq = init.srq;
+      init.srq.cqs.add(this.recvCq);
+    }
   }
 
   get state(): QpState {
@@ -151,7 +204,7 @@ export class QueuePair {
   /** Posts send work requests in one call. Their regions stay alive until they complete. */
   postSend(wrs: SendWr[]): void {
     if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array', 'TypeError');
-    for (const w of wrs) if (typeof w?.wrId !== 'bigint' || w.wrId < 0n || w.wrId >= LIBRARY_IDS) throw codeError('ERR_OUT_OF_RANGE', 'wrId must be a bigint from 0 to 2^63-1', 'RangeError');
+    checkCallerIds(wrs);
     this.postSends(wrs.map((w) => ({ w, settle: undefined })));
   }
 
@@ -162,33 +215,23 @@ export class QueuePair {
    */
   prepareSend(wrs: SendWr[]): PreparedSend {
     if (!Array.isArray(wrs) || wrs.length === 0) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array', 'TypeError');
-    for (const w of wrs) if (typeof w?.wrId !== 'bigint' || w.wrId < 0n || w.wrId >= LIBRARY_IDS) throw codeError('ERR_OUT_OF_RANGE', 'wrId must be a bigint from 0 to 2^63-1', 'RangeError');
-    const nativeWrs = wrs.map((w) => {
-      const op = Opcode[w.opcode];
-      if (op === undefined) throw codeError('ERR_UNKNOWN_OPCODE', `unknown opcode ${String(w.opcode)}`, 'RangeError');
-      const sgl = (w.sgl ?? []).map((x, i) => sgeOf(x, `sgl[${i}]`));
-      return { ...w, opcode: op, flags: flagsOf(w), sgl: sgl.map((x) => ({ mr: x.mr.native, offset: x.offset, length: x.length })), mrs: sgl.map((x) => x.mr) };
-    });
-    const handle: number = this.native.prepareSend(nativeWrs);
-    return new PreparedSend(this, handle, nativeWrs.flatMap((w) => w.mrs));
+    checkCallerIds(wrs);
+    const built = wrs.map(toNative);
+    const handle: number = this.native.prepareSend(built.map((b) => b.wr));
+    return new PreparedSend(this, handle, built.flatMap((b) => b.held));
   }
 
   /** Posts receive work requests in one call. */
   postRecv(wrs: RecvWr[]): void {
     if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array', 'TypeError');
-    for (const w of wrs) if (typeof w?.wrId !== 'bigint' || w.wrId < 0n || w.wrId >= LIBRARY_IDS) throw codeError('ERR_OUT_OF_RANGE', 'wrId must be a bigint from 0 to 2^63-1', 'RangeError');
+    checkCallerIds(wrs);
     this.receive(wrs.map((w) => ({ w, settle: undefined })));
   }
 
   private postSends(items: { w: SendWr; settle?: (wc: WorkCompletion) => void }[]): void {
-    const nativeWrs = items.map(({ w }) => {
-      const op = Opcode[w.opcode];
-      if (op === undefined) throw codeError('ERR_UNKNOWN_OPCODE', `unknown opcode ${String(w.opcode)}`, 'RangeError');
-      const sgl = (w.sgl ?? []).map((s, i) => sgeOf(s, `sgl[${i}]`));
-      return { ...w, opcode: op, flags: flagsOf(w), sgl: sgl.map((s) => ({ mr: s.mr.native, offset: s.offset, length: s.length })), mrs: sgl.map((s) => s.mr) };
-    });
-    this.native.postSend(nativeWrs);
-    for (let i = 0; i < items.length; i++) this.track(this.sq, items[i].w.wrId, nativeWrs[i].mrs, items[i].settle, this.sendCq);
+    const built = items.map(({ w }) => toNative(w));
+    this.native.postSend(built.map((b) => b.wr));
+    for (let i = 0; i < items.length; i++) this.track(this.sq, items[i].w.wrId, built[i].held, items[i].settle, this.sendCq);
   }
 
   private receive(items: { w: RecvWr; settle?: (wc: WorkCompletion) => void }[]): void {
@@ -196,25 +239,31 @@ export class QueuePair {
       const sgl = (w.sgl ?? []).map((s, i) => sgeOf(s, `sgl[${i}]`));
       return { wrId: w.wrId, sgl: sgl.map((s) => ({ mr: s.mr.native, offset: s.offset, length: s.length })), mrs: sgl.map((s) => s.mr) };
     });
+    if (this.srq) throw codeError('ERR_UNSUPPORTED', 'this queue pair receives through its shared receive queue');
     this.native.postRecv(nativeWrs);
     for (let i = 0; i < items.length; i++) this.track(this.rq, items[i].w.wrId, nativeWrs[i].mrs, items[i].settle, this.recvCq);
   }
 
-  private track(q: Posted[], wrId: bigint, mrs: MemoryRegion[], settle: ((wc: WorkCompletion) => void) | undefined, cq: CompletionQueue): void {
-    for (const m of mrs) m.inflight++;
-    q.push({ wrId, mrs, settle });
+  private track(q: Posted[], wrId: bigint, held: Held[], settle: ((wc: WorkCompletion) => void) | undefined, cq: CompletionQueue): void {
+    for (const h of held) h.inflight++;
+    q.push({ wrId, held, settle });
     cq._hold(1);
   }
 
   /** @internal Called by the CQ: retires this WR and any unsignaled ones posted before it. */
   _complete(wc: WorkCompletion, cq: CompletionQueue): boolean {
-    const isRecv = wc.status === 'SUCCESS' ? wc.opcode === 'RECV' || wc.opcode === 'RECV_RDMA_WITH_IMM' : this.rq.some((p) => p.wrId === wc.wrId) && !this.sq.some((p) => p.wrId === wc.wrId);
+    const isRecv = wc.status === 'SUCCESS' ? wc.opcode === 'RECV' || wc.opcode === 'RECV_RDMA_WITH_IMM' : !this.sq.some((p) => p.wrId === wc.wrId) && (this.srq !== undefined || this.rq.some((p) => p.wrId === wc.wrId));
+    // rxe reports SEND_WITH_INV with the kernel's flag bit, which libibverbs calls IP_CSUM_OK; a checksum
+    // flag means nothing on an RC/UC receive, so there it is the invalidation.
+    if (isRecv && wc.invalidatedRkey === undefined && this.type !== 'UD' && wc.opcode === 'RECV' && (wc.wcFlags ?? 0) & WC_KERNEL_WITH_INV) wc.invalidatedRkey = wc.exData;
+    delete wc.exData;
+    if (isRecv && this.srq) return this.srq._complete(wc);
     const q = isRecv ? this.rq : this.sq;
     const at = q.findIndex((p) => p.wrId === wc.wrId);
     if (at < 0) return false;
     const done = q.splice(0, at + 1);
     for (const p of done) {
-      for (const m of p.mrs) m.inflight--;
+      for (const h of p.held) h.inflight--;
       (isRecv ? this.recvCq : this.sendCq)._hold(-1);
     }
     const p = done[done.length - 1];
@@ -257,6 +306,41 @@ export class QueuePair {
     });
   }
 
+  /** UD: SEND of local to the QP `remoteQpn` behind `ah`; with `imm`, SEND_WITH_IMM. */
+  sendTo(o: { ah: AddressHandle; remoteQpn: number; remoteQkey: number; local: Sge; imm?: number; inline?: boolean }): Promise<WorkCompletion> {
+    return this.op({ opcode: o.imm === undefined ? 'SEND' : 'SEND_WITH_IMM', sgl: [o.local], imm: o.imm, inline: o.inline, ah: o.ah, remoteQpn: o.remoteQpn, remoteQkey: o.remoteQkey }, 'UD SEND');
+  }
+
+  /** SEND that also revokes the partner's memory window `rkey` (type 2) once the message lands. */
+  sendWithInvalidate(o: { local: Sge; rkey: number }): Promise<WorkCompletion> {
+    return this.op({ opcode: 'SEND_WITH_INV', sgl: [o.local], invalidateRkey: o.rkey }, 'SEND with invalidate');
+  }
+
+  /**
+   * Binds a memory window to a range of a region (RC, RTS): resolves with the rkey partners use once
+   * the bind has completed. Type 1 windows rebind in place (length 0, still naming the region, revokes);
+   * type 2 windows are revoked with invalidateWindow() or the partner's SEND_WITH_INV.
+   */
+  bindWindow(mw: MemoryWindow, bind: WindowBind): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (mw?.type === 1) {
+        const wrId = libraryId();
+        if (!(bind?.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', 'bind.mr must be a MemoryRegion (also for a zero-length unbind)', 'TypeError');
+        const held: Held[] = [mw, bind.mr];
+        const rkey: number = mw.native.bind(this.native, { wrId, signaled: true, ...bind, mr: bind.mr.native });
+        this.track(this.sq, wrId, held, (wc) => (wc.status === 'SUCCESS' ? resolve(rkey) : reject(completionError(wc, 'memory window bind'))), this.sendCq);
+        return;
+      }
+      const settle = (wc: WorkCompletion) => (wc.status === 'SUCCESS' ? resolve(mw.rkey) : reject(completionError(wc, 'memory window bind')));
+      this.postSends([{ w: { wrId: libraryId(), opcode: 'BIND_MW', signaled: true, mw, bind }, settle }]);
+    });
+  }
+
+  /** Revokes a type 2 window locally (LOCAL_INV): partners' accesses with its rkey fail from then on. */
+  invalidateWindow(mw: MemoryWindow): Promise<WorkCompletion> {
+    return this.op({ opcode: 'LOCAL_INV', invalidateRkey: mw.rkey, mw }, 'LOCAL_INV');
+  }
+
   /** Atomic compare-and-swap of the 8 bytes at remoteAddr; the old value lands in local. */
   compareSwap(o: { local: Sge; remoteAddr: bigint; rkey: number; compare: bigint; swap: bigint }): Promise<WorkCompletion> {
     return this.op({ opcode: 'ATOMIC_CMP_AND_SWP', sgl: [o.local], remoteAddr: o.remoteAddr, rkey: o.rkey, compareAdd: o.compare, swap: o.swap }, 'atomic compare-and-swap');
@@ -273,9 +357,10 @@ export class QueuePair {
     this.native.close();
     this.sendCq.qps.delete(this.qpNum);
     this.recvCq.qps.delete(this.qpNum);
+    this.pd.context._qps.delete(this.qpNum);
     for (const [q, cq] of [[this.sq, this.sendCq], [this.rq, this.recvCq]] as const) {
       for (const p of q.splice(0)) {
-        for (const m of p.mrs) m.inflight--;
+        for (const h of p.held) h.inflight--;
         cq._hold(-1);
         p.settle?.({ wrId: p.wrId, status: 'WR_FLUSH_ERR', statusCode: 5, opcode: 'UNKNOWN', byteLen: 0, srcQp: 0, qpNum: this.qpNum, vendorErr: 0 });
       }
@@ -292,8 +377,8 @@ export class PreparedSend {
   private released = false;
 
   /** @internal */
-  constructor(private readonly qp: QueuePair, private readonly handle: number, private readonly mrs: MemoryRegion[]) {
-    for (const m of mrs) m.inflight++;
+  constructor(private readonly qp: QueuePair, private readonly handle: number, private readonly held: Held[]) {
+    for (const h of held) h.inflight++;
   }
 
   post(): void {
@@ -305,7 +390,7 @@ export class PreparedSend {
   release(): void {
     if (this.released) return;
     this.released = true;
-    for (const m of this.mrs) m.inflight--;
+    for (const h of this.held) h.inflight--;
     if (!this.qp.closed) this.qp.native.releasePrepared(this.handle);
   }
 }

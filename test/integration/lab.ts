@@ -1,4 +1,6 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { getDevices } from '../../lib/verbs';
+import { deviceSetup } from '../../lib/lab/run-script';
 
 // The lab's description of its devices, from the environment `rdma-ccm lab` sets. Integration tests
 // fail (not skip) outside the lab: a test that silently skips cannot fail.
@@ -37,4 +39,47 @@ export function cutLink(cut: boolean): void {
     if (cut) execFileSync('tc', ['qdisc', 'replace', 'dev', dev, 'root', 'netem', 'loss', '100%']);
     else spawnSync('tc', ['qdisc', 'del', 'dev', dev, 'root'], { stdio: 'ignore' });
   }
+}
+
+/** A second veth pair with its own rxe devices, for tests that take links down or remove devices. */
+export interface PrivateLink {
+  devices: [string, string];
+  netdevs: [string, string];
+  addrs: [string, string];
+  /**
+   * Deletes the devices, the pair and its routing rules. Asynchronous on purpose: the kernel finishes
+   * `rdma link delete` only after this process has reacted to DEVICE_REMOVAL and let go of the device.
+   */
+  remove(): Promise<void>;
+}
+
+function removeDevice(device: string): Promise<void> {
+  return new Promise((resolve) => {
+    const p = spawn('timeout', ['60', 'rdma', 'link', 'delete', device], { stdio: 'ignore' });
+    p.on('exit', () => resolve());
+    p.on('error', () => resolve());
+  });
+}
+
+/** Pair `pair` (1, 2, …) uses addresses 10.(99 - pair).0.1 and .2. */
+export function privateLink(name: string, pair: number): PrivateLink {
+  const nodes = [0, 1].map((i) => ({ name: `${name}${i}`, device: `rxe${name}${i}`, netdev: `${name}${i}`, ip: `10.${99 - pair}.0.${i + 1}` }));
+  const unlink = () => {
+    spawnSync('ip', ['link', 'del', nodes[0].netdev], { stdio: 'ignore' });
+    for (const p of [10 + 2 * pair, 11 + 2 * pair]) spawnSync('ip', ['rule', 'del', 'pref', String(p)], { stdio: 'ignore' });
+  };
+  // Leftovers of an earlier run (no process holds them any more).
+  for (const n of nodes) spawnSync('rdma', ['link', 'delete', n.device], { stdio: 'ignore' });
+  unlink();
+  execFileSync('bash', ['-ec', deviceSetup(nodes, true, pair)], { stdio: 'inherit' });
+  return {
+    devices: [nodes[0].device, nodes[1].device],
+    netdevs: [nodes[0].netdev, nodes[1].netdev],
+    addrs: [nodes[0].ip, nodes[1].ip],
+    async remove() {
+      const present = new Set(getDevices().map((d) => d.name));
+      await Promise.all(nodes.filter((n) => present.has(n.device)).map((n) => removeDevice(n.device)));
+      unlink();
+    },
+  };
 }

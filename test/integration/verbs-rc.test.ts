@@ -1,47 +1,18 @@
 // Verbs on real rxe devices: two RC queue pairs, one on each lab device (rxe0 ↔ rxe1), connected by
 // hand; every operation is checked by the bytes or values that really changed on the other side.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Access, CompletionQueue, Context, MemoryRegion, ProtectionDomain, QueuePair } from '../../lib/verbs';
-import { ipv4Gid, lab } from './lab';
+import { Access, QueuePair } from '../../lib/verbs';
+import { ALL, closeSide, connectPair, openSide, rcPair, type Side } from './verbs-pair';
 
-const env = lab();
-const ALL = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ | Access.REMOTE_ATOMIC;
-
-interface Side {
-  ctx: Context;
-  pd: ProtectionDomain;
-  cq: CompletionQueue;
-  qp: QueuePair;
-  mr: MemoryRegion;
-  gid: string;
-  gidIndex: number;
-}
-
-function side(i: number): Side {
-  const ctx = new Context(env.devices[i]);
-  const gid = ipv4Gid(env.addrs[i]);
-  const entry = ctx.queryGidTable().find((g) => g.gid === gid && g.type === 'RoCEv2');
-  if (!entry) throw new Error(`${env.devices[i]} has no RoCE v2 GID ${gid}`);
-  const pd = ctx.allocPd();
-  const cq = ctx.createCq({ cqe: 256 });
-  const qp = pd.createQp({ type: 'RC', sendCq: cq, maxSendWr: 64, maxRecvWr: 64, maxInlineData: 64 });
-  const mr = pd.allocMemory(1 << 16, ALL);
-  return { ctx, pd, cq, qp, mr, gid, gidIndex: entry.index };
-}
-
-function connect(a: Side, b: Side) {
-  a.qp.connectTo({ qpNum: b.qp.qpNum, gid: b.gid }, { sgidIndex: a.gidIndex, access: ALL & ~Access.LOCAL_WRITE });
-  b.qp.connectTo({ qpNum: a.qp.qpNum, gid: a.gid }, { sgidIndex: b.gidIndex, access: ALL & ~Access.LOCAL_WRITE });
-}
-
-let a: Side;
-let b: Side;
+let a: Side & { qp: QueuePair };
+let b: Side & { qp: QueuePair };
 
 beforeAll(() => {
-  a = side(0);
-  b = side(1);
-  expect(a.qp.state).toBe('RESET');
-  connect(a, b);
+  const sa = openSide(0);
+  const sb = openSide(1);
+  const [qa, qb] = rcPair(sa, sb, { a: { maxInlineData: 64 }, b: { maxInlineData: 64 } });
+  a = { ...sa, qp: qa };
+  b = { ...sb, qp: qb };
   expect(a.qp.state).toBe('RTS');
   expect(b.qp.state).toBe('RTS');
 });
@@ -49,10 +20,7 @@ beforeAll(() => {
 afterAll(() => {
   for (const s of [a, b]) {
     s.qp.close();
-    s.mr.close();
-    s.cq.close();
-    s.pd.close();
-    s.ctx.close();
+    closeSide(s);
   }
 });
 
@@ -154,7 +122,7 @@ describe('RC queue pairs on rxe', () => {
     expect(() => a.qp.modify({ qpState: 'RTS' })).toThrow(expect.objectContaining({ code: 'ERR_QP_STATE' }));
     a.qp.modify({ qpState: 'RESET' });
     b.qp.modify({ qpState: 'RESET' });
-    connect(a, b);
+    connectPair(a, a.qp, b, b.qp);
     a.mr.buffer.write('again', 0);
     await a.qp.write({ local: { mr: a.mr, offset: 0, length: 5 }, remoteAddr: b.mr.addr, rkey: b.mr.rkey });
     expect(b.mr.buffer.toString('utf8', 0, 5)).toBe('again');

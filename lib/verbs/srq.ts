@@ -1,0 +1,131 @@
+// SharedReceiveQueue: one pool of receive buffers that many queue pairs consume from. A posted
+// receive keeps its memory alive until a message lands in it (through whichever QP) or the SRQ closes.
+import { EventEmitter } from 'node:events';
+import { codeError } from '../errors';
+import { native } from '../native';
+import { completionError, WorkCompletion } from './completion';
+import type { CompletionQueue } from './cq';
+import { type MemoryRegion, type Sge, sgeOf } from './mr';
+import type { ProtectionDomain } from './pd';
+import type { RecvWr } from './qp';
+import { checkCallerIds, libraryId } from './wr-id';
+import { registerWrapper } from './wrappers';
+
+export interface SrqInit {
+  maxWr?: number;
+  maxSge?: number;
+  /** Arms the limit event at creation: 'limit-reached' fires once fewer receives than this remain. */
+  srqLimit?: number;
+}
+
+interface Posted {
+  mrs: MemoryRegion[];
+  settle?: (wc: WorkCompletion) => void;
+}
+
+export interface SharedReceiveQueue {
+  on(event: 'limit-reached', listener: () => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+export class SharedReceiveQueue extends EventEmitter {
+  /** @internal */
+  readonly native: any;
+  readonly pd: ProtectionDomain;
+  private readonly posted = new Map<bigint, Posted>();
+  /** @internal Receive CQs of the QPs attached: held while promise-level receives wait. */
+  readonly cqs = new Set<CompletionQueue>();
+  private waiting = 0;
+
+  /** Prefer pd.createSrq(). */
+  constructor(pd: ProtectionDomain, init: SrqInit = {}) {
+    super();
+    this.native = new native.SharedReceiveQueue(pd.native, init);
+    this.pd = pd;
+    registerWrapper(this.native, this);
+    this.on('newListener', (event: string) => {
+      if (event === 'limit-reached') pd.context._watch();
+    });
+  }
+
+  get closed(): boolean {
+    return this.native.closed;
+  }
+
+  /** Receives posted and not yet consumed. */
+  get outstanding(): number {
+    return this.posted.size;
+  }
+
+  /** Posts receive work requests in one call (completions arrive on the consuming QP's receive CQ). */
+  postRecv(wrs: RecvWr[]): void {
+    if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array', 'TypeError');
+    checkCallerIds(wrs);
+    this.post(wrs.map((w) => ({ w, settle: undefined })));
+  }
+
+  /** Posts one receive into local; resolves with the completion when a message lands in it. */
+  recv(o: { local?: Sge } = {}): Promise<WorkCompletion> {
+    return new Promise((resolve, reject) => {
+      const settle = (wc: WorkCompletion) => {
+        if (--this.waiting === 0) for (const cq of this.cqs) cq._hold(-1);
+        if (wc.status === 'SUCCESS') resolve(wc);
+        else reject(completionError(wc, 'shared receive'));
+      };
+      this.post([{ w: { wrId: libraryId(), sgl: o.local ? [o.local] : [] }, settle }]);
+      if (this.waiting++ === 0) for (const cq of this.cqs) cq._hold(1);
+    });
+  }
+
+  private post(items: { w: RecvWr; settle?: (wc: WorkCompletion) => void }[]): void {
+    const nativeWrs = items.map(({ w }) => {
+      if (this.posted.has(w.wrId)) throw codeError('ERR_DUPLICATE_WR_ID', `a receive with wrId ${w.wrId} is already posted on this SRQ`);
+      const sgl = (w.sgl ?? []).map((s, i) => sgeOf(s, `sgl[${i}]`));
+      return { wrId: w.wrId, sgl: sgl.map((s) => ({ mr: s.mr.native, offset: s.offset, length: s.length })), mrs: sgl.map((s) => s.mr) };
+    });
+    this.native.postRecv(nativeWrs);
+    for (let i = 0; i < items.length; i++) {
+      for (const m of nativeWrs[i].mrs) m.inflight++;
+      this.posted.set(items[i].w.wrId, { mrs: nativeWrs[i].mrs, settle: items[i].settle });
+    }
+  }
+
+  /** @internal A receive of this SRQ completed on one of its QPs; true when a promise took it. */
+  _complete(wc: WorkCompletion): boolean {
+    const p = this.posted.get(wc.wrId);
+    if (!p) return false;
+    this.posted.delete(wc.wrId);
+    for (const m of p.mrs) m.inflight--;
+    if (!p.settle) return false;
+    p.settle(wc);
+    return true;
+  }
+
+  /** Arms the limit event: 'limit-reached' fires once when fewer than `srqLimit` receives remain. */
+  arm(srqLimit: number): void {
+    this.native.modify({ srqLimit });
+  }
+
+  modify(attrs: { maxWr?: number; srqLimit?: number }): void {
+    this.native.modify(attrs);
+  }
+
+  query(): { maxWr: number; maxSge: number; srqLimit: number } {
+    return this.native.query();
+  }
+
+  /** Fails with ERR_BUSY while queue pairs use it; receives still posted are flushed. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.native.close();
+    for (const [wrId, p] of this.posted) {
+      for (const m of p.mrs) m.inflight--;
+      p.settle?.({ wrId, status: 'WR_FLUSH_ERR', statusCode: 5, opcode: 'UNKNOWN', byteLen: 0, srcQp: 0, qpNum: 0, vendorErr: 0 });
+    }
+    this.posted.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,103 @@
+#include "ah.h"
+
+#include <arpa/inet.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "addon_data.h"
+#include "errors.h"
+#include "pd.h"
+#include "props.h"
+
+namespace rdma {
+
+static void ReadGid(Napi::Env env, Napi::Value v, ibv_gid* gid) {
+  if (!v.IsString()) ThrowArgType(env, "dgid", "a GID string");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  in_addr v4;
+  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {  // IPv4 → its RoCE v2 (IPv4-mapped) GID
+    std::memset(gid->raw, 0, 16);
+    gid->raw[10] = gid->raw[11] = 0xff;
+    std::memcpy(gid->raw + 12, &v4, 4);
+    return;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), gid->raw) != 1) ThrowArgRange(env, "dgid", "\"" + s + "\" is not a GID or IP address");
+}
+
+void ReadAhAttr(Napi::Env env, Napi::Value v, ibv_ah_attr* a) {
+  if (!v.IsObject()) ThrowArgType(env, "ahAttr", "an object");
+  Napi::Object ah = v.As<Napi::Object>();
+  std::memset(a, 0, sizeof *a);
+  int64_t n;
+  if (OptInt(env, ah, "dlid", 0, 0xffff, &n)) a->dlid = uint16_t(n);
+  if (OptInt(env, ah, "sl", 0, 15, &n)) a->sl = uint8_t(n);
+  if (OptInt(env, ah, "srcPathBits", 0, 127, &n)) a->src_path_bits = uint8_t(n);
+  a->port_num = OptInt(env, ah, "portNum", 1, 255, &n) ? uint8_t(n) : 1;
+  Napi::Value g;
+  if (Prop(ah, "grh", &g)) {
+    if (!g.IsObject()) ThrowArgType(env, "grh", "an object");
+    Napi::Object grh = g.As<Napi::Object>();
+    a->is_global = 1;
+    Napi::Value d;
+    if (!Prop(grh, "dgid", &d)) ThrowArgType(env, "dgid", "a GID string");
+    ReadGid(env, d, &a->grh.dgid);
+    a->grh.sgid_index = OptInt(env, grh, "sgidIndex", 0, 255, &n) ? uint8_t(n) : 0;
+    a->grh.hop_limit = OptInt(env, grh, "hopLimit", 0, 255, &n) ? uint8_t(n) : 64;
+    if (OptInt(env, grh, "flowLabel", 0, 0xfffff, &n)) a->grh.flow_label = uint32_t(n);
+    if (OptInt(env, grh, "trafficClass", 0, 255, &n)) a->grh.traffic_class = uint8_t(n);
+  }
+}
+
+Napi::Function AddressHandle::Init(Napi::Env env) {
+  Napi::Function f = DefineClass(env, "AddressHandle",
+                                 {
+                                     InstanceAccessor<&AddressHandle::Closed>("closed"),
+                                     InstanceMethod<&AddressHandle::Close>("close"),
+                                 });
+  Data(env).ah = Napi::Persistent(f);
+  return f;
+}
+
+// new AddressHandle(pd, ahAttr)
+AddressHandle::AddressHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AddressHandle>(info) {
+  Napi::Env env = info.Env();
+  pd_ = ProtectionDomain::From(env, info[0], "pd");
+  ibv_pd* pd = pd_->handle(env);
+  ibv_ah_attr attr;
+  ReadAhAttr(env, info[1], &attr);
+  errno = 0;
+  ah_ = ibv_create_ah(pd, &attr);
+  if (ah_ == nullptr) ThrowSys(env, errno ? errno : EINVAL, "ibv_create_ah");
+  pdRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+  pd_->AddChild();
+}
+
+AddressHandle::~AddressHandle() { Release(); }
+
+void AddressHandle::Release() {
+  if (ah_ == nullptr) return;
+  ibv_destroy_ah(ah_);
+  ah_ = nullptr;
+  pd_->RemoveChild();
+  pdRef_.Reset();
+}
+
+ibv_ah* AddressHandle::handle(Napi::Env env) const {
+  if (ah_ == nullptr) ThrowClosed(env, "AddressHandle");
+  return ah_;
+}
+
+AddressHandle* AddressHandle::From(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(Data(env).ah.Value())) ThrowArgType(env, name, "an AddressHandle");
+  return Napi::ObjectWrap<AddressHandle>::Unwrap(v.As<Napi::Object>());
+}
+
+Napi::Value AddressHandle::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ah_ == nullptr); }
+
+Napi::Value AddressHandle::Close(const Napi::CallbackInfo& info) {
+  Release();
+  return info.Env().Undefined();
+}
+
+}  // namespace rdma

@@ -1,0 +1,67 @@
+#include "work_request.h"
+
+#include <string>
+
+#include "errors.h"
+#include "mr.h"
+#include "props.h"
+
+namespace rdma {
+
+uint64_t ReadSgl(Napi::Env env, Napi::Object wr, std::vector<ibv_sge>& out, ProtectionDomain* pd) {
+  Napi::Value v;
+  if (!Prop(wr, "sgl", &v)) return 0;
+  if (!v.IsArray()) ThrowArgType(env, "sgl", "an array of { mr, offset, length }");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() > kMaxSge) ThrowArgRange(env, "sgl", "at most " + std::to_string(kMaxSge) + " entries");
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsObject()) ThrowArgType(env, "sgl[" + std::to_string(i) + "]", "an object { mr, offset, length }");
+    Napi::Object s = e.As<Napi::Object>();
+    MemoryRegion* mr = MemoryRegion::From(env, s.Get("mr"), "sgl.mr");
+    if (mr->pd() != pd) Throw(env, Kind::Error, "ERR_WRONG_PD", "a scatter/gather entry uses a region of another protection domain");
+    int64_t off = 0, len = 0;
+    OptInt(env, s, "offset", 0, int64_t(1) << 40, &off);
+    if (!OptInt(env, s, "length", 0, 0xffffffffLL, &len)) ThrowArgType(env, "sgl.length", "an integer");
+    out.push_back(mr->Sge(env, off, len, "sgl"));
+    total += uint64_t(len);
+  }
+  return total;
+}
+
+void BuildRecv(Napi::Env env, Napi::Value arg, ProtectionDomain* pd, RecvChain& chain) {
+  if (!arg.IsArray()) ThrowArgType(env, "wrs", "an array of receive requests");
+  Napi::Array list = arg.As<Napi::Array>();
+  uint32_t count = list.Length();
+  if (count > kMaxWrsPerPost) ThrowArgRange(env, "wrs", "at most " + std::to_string(kMaxWrsPerPost) + " per call");
+  chain.wrs.assign(count, ibv_recv_wr());
+  chain.sges.assign(count, std::vector<ibv_sge>());
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Value e = list.Get(i);
+    if (!e.IsObject()) ThrowArgType(env, "wrs[" + std::to_string(i) + "]", "an object");
+    Napi::Object o = e.As<Napi::Object>();
+    ibv_recv_wr& w = chain.wrs[i];
+    Napi::Value v;
+    if (!Prop(o, "wrId", &v)) ThrowArgType(env, "wrId", "a bigint");
+    w.wr_id = U64Prop(env, v, "wrId");
+    ReadSgl(env, o, chain.sges[i], pd);
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    chain.wrs[i].sg_list = chain.sges[i].empty() ? nullptr : chain.sges[i].data();
+    chain.wrs[i].num_sge = int(chain.sges[i].size());
+    chain.wrs[i].next = i + 1 < count ? &chain.wrs[i + 1] : nullptr;
+  }
+}
+
+template <typename Wr>
+void ThrowPostError(Napi::Env env, int err, const char* call, const Wr* first, const Wr* bad) {
+  Napi::Error e = SysError(env, err, call);
+  e.Set("posted", Napi::Number::New(env, bad ? double(bad - first) : 0));
+  throw e;
+}
+
+template void ThrowPostError<ibv_recv_wr>(Napi::Env, int, const char*, const ibv_recv_wr*, const ibv_recv_wr*);
+template void ThrowPostError<ibv_send_wr>(Napi::Env, int, const char*, const ibv_send_wr*, const ibv_send_wr*);
+
+}  // namespace rdma
