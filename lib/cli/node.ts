@@ -17,14 +17,16 @@ export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --active-after MS       publish ACTIVE this long after start
   --exit-after MS         stop after this long
   --json                  one JSON line per event
+  --records               also print each mirrored record received (JSON: partner, seq, payload)
 `;
 
 class UsageError extends Error {}
 
-function parse(args: string[]): { options: CcmOptions; json: boolean; activeAfter?: number; exitAfter?: number } {
+function parse(args: string[]): { options: CcmOptions; json: boolean; records: boolean; activeAfter?: number; exitAfter?: number } {
   let options: Partial<CcmOptions> & { partners?: CcmOptions['partners'] } = {};
   const partners: CcmOptions['partners'] = [];
   let json = false;
+  let records = false;
   let activeAfter: number | undefined;
   let exitAfter: number | undefined;
   const num = (v: string | undefined, name: string) => {
@@ -103,13 +105,16 @@ function parse(args: string[]): { options: CcmOptions; json: boolean; activeAfte
       case '--json':
         json = true;
         break;
+      case '--records':
+        records = true;
+        break;
       default:
         throw new UsageError(`unknown option ${a}`);
     }
   }
   if (partners.length > 0) options.partners = [...(options.partners ?? []), ...partners];
   if (typeof options.clusterId === 'number' || typeof options.clusterId === 'string') options.clusterId = String(options.clusterId);
-  return { options: options as CcmOptions, json, activeAfter, exitAfter };
+  return { options: options as CcmOptions, json, records, activeAfter, exitAfter };
 }
 
 export async function nodeCommand(args: string[]): Promise<number> {
@@ -129,7 +134,13 @@ export async function nodeCommand(args: string[]): Promise<number> {
     }
     throw e;
   }
-  node.on('event', (e) => process.stdout.write(`${parsed.json ? eventJson(e) : formatEvent(e)}\n`));
+  node.on('event', (e) => {
+    process.stdout.write(`${parsed.json ? eventJson(e) : formatEvent(e)}\n`);
+    if (parsed.records && e.type === 'established')
+      node.session(e.partner)?.mirror.on('record', (seq: bigint, payload: Buffer) =>
+        process.stdout.write(`${JSON.stringify({ type: 'record', partner: e.partner, seq: String(seq), payload: payload.toString('utf8') })}\n`),
+      );
+  });
   await node.start();
   return new Promise<number>((resolve) => {
     const stop = () => void node.stop().then(() => resolve(0));
