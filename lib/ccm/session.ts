@@ -47,6 +47,10 @@ export class Session {
   private state: NodeState;
   private heartbeats = 0n;
   private lastSeen: { value: bigint; activity: number; at: number };
+  /** When the partner's heartbeat counter last moved, and the gaps between its moves (ms). */
+  private beatMovedAt = performance.now();
+  private lastCheckAt = performance.now();
+  private readonly beatGaps: number[] = [];
   private timers: NodeJS.Timeout[] = [];
   private ended: SessionEnd | null = null;
   private readonly slotAddr: bigint;
@@ -96,15 +100,38 @@ export class Session {
   /** Called on every mailbox scan: has the partner's heartbeat counter moved? */
   check(now: number): void {
     if (this.ended) return;
+    // If this process itself stalled (a blocked event loop, a paused VM), the silence it measures is its
+    // own: give the partner a fresh window rather than declare it down.
+    const stalled = now - this.lastCheckAt > this.init.partnerDownMs / 2;
+    this.lastCheckAt = now;
     const value = this.readHeartbeat();
     if (value === LEAVING_MARK) return this.end({ reason: 'partner left the cluster', down: false, detectionMs: 0 });
     const activity = this.mirror.activity;
+    if (value !== this.lastSeen.value) {
+      if (this.beatGaps.length >= 1 << 20) this.beatGaps.splice(0, 1 << 19);
+      this.beatGaps.push(now - this.beatMovedAt);
+      this.beatMovedAt = now;
+    }
     if (value !== this.lastSeen.value || activity !== this.lastSeen.activity) {
+      this.lastSeen = { value, activity, at: now };
+      return;
+    }
+    if (stalled) {
       this.lastSeen = { value, activity, at: now };
       return;
     }
     const silent = now - this.lastSeen.at;
     if (silent > this.init.partnerDownMs) this.fail(`no heartbeat for ${Math.round(silent)} ms`, silent);
+  }
+
+  /**
+   * The partner's heartbeats as this node saw them: how many moves of its counter, and the gaps between
+   * them (ms, measured at the mailbox scan period).
+   */
+  heartbeatStats(): { count: number; meanGapMs: number; p99GapMs: number; maxGapMs: number } {
+    const g = [...this.beatGaps].sort((x, y) => x - y);
+    const mean = g.length ? g.reduce((x, y) => x + y, 0) / g.length : 0;
+    return { count: g.length, meanGapMs: mean, p99GapMs: g.length ? g[Math.min(g.length - 1, Math.floor(g.length * 0.99))] : 0, maxGapMs: g.length ? g[g.length - 1] : 0 };
   }
 
   private beat(): void {

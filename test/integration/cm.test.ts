@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, contextFor, listen, type Connection, type Listener } from '../../lib/cm';
 import { Access } from '../../lib/verbs';
-import { cutLink, lab } from './lab';
+import { cutLink, ipv4Gid, lab } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
@@ -66,6 +66,23 @@ describe('RDMA CM on rxe', () => {
     mrA.buffer.write('exposed', 100);
     await client.qp.read({ local: { mr: mrB, offset: 200, length: 7 }, remoteAddr: mrA.addr + 100n, rkey: mrA.rkey });
     expect(mrB.buffer.toString('utf8', 200, 207)).toBe('exposed');
+  });
+
+  it('takes addresses as RoCE GID strings too, and reports them as IP addresses', async () => {
+    const { pa, pb } = await pds();
+    const p = port++;
+    const gidA = ipv4Gid(addrA);
+    const listener = track(await listen({ address: gidA, port: p }));
+    expect(listener.address).toBe(addrA);
+    const server = (async () => {
+      for await (const req of listener) return req.accept({ pd: pa });
+      throw new Error('listener ended');
+    })();
+    const client = track(await connect({ address: gidA, port: p, sourceAddress: ipv4Gid(addrB), pd: pb }));
+    track(await server);
+    expect(client.remoteAddress).toBe(addrA);
+    expect(client.localAddress).toBe(addrB);
+    expect(client.qp.state).toBe('RTS');
   });
 
   it('a reject carries the partner private data', async () => {
