@@ -64,6 +64,7 @@ async function writer() {
 await Promise.all(Array.from({ length: 64 }, writer));
 const elapsed = (performance.now() - start) / 1000;
 const beats = session.closed ? null : session.heartbeatStats();
+const closedDuringRun = events.filter((e) => e.type === 'session-closed').length;
 await a.stop();
 b.kill('SIGTERM');
 await new Promise((r) => setTimeout(r, 500));
@@ -79,7 +80,7 @@ const result = {
     node1: events.filter((e) => e.type === 'partner-down').length,
     node2: partnerEvents.filter((e) => e.type === 'partner-down').length,
   },
-  sessionsClosed: events.filter((e) => e.type === 'session-closed').length,
+  sessionsClosedDuringRun: closedDuringRun,
 };
 writeFileSync(out, JSON.stringify(result, null, 2));
 process.stderr.write(`load: done\n`);
