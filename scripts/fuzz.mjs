@@ -1,0 +1,91 @@
+// `npm run fuzz [-- SECONDS]`: a time-bounded mutation fuzz of every decoder of partner-supplied bytes (status
+// block, mailbox hello and commit, CM private data, mirrored log records), with and without the cluster
+// secret. Each input must decode to a value or be rejected with a ProtocolError and a reason; anything else
+// is a crash, and a decode slower than 100 ms is a hang. Prints the counts and writes bench/fuzz.json.
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { buildTs } from './build.mjs';
+import { root } from './lib.mjs';
+
+const seconds = Number(process.argv[2] ?? 60);
+buildTs();
+const { wire } = createRequire(import.meta.url)(join(root, 'dist', 'ccm', 'index.js'));
+const CLUSTER = 0x1234_5678_9abc_def0n;
+const secret = new TextEncoder().encode('cluster-secret');
+const regions = { statusAddr: 0x7f00_1000n, statusRkey: 0x11, statusLen: 512, mailboxAddr: 0x7f00_2000n, mailboxRkey: 0x22 };
+
+// [name, a valid input, its decoder]
+const targets = [];
+for (const key of [secret, undefined]) {
+  const tag = key ? '+secret' : '';
+  targets.push(
+    [`status${tag}`, wire.encodeStatus({ clusterId: CLUSTER, nodeId: 2, state: 'READY', generation: 99n, heartbeat: 5n, sequence: 3n, slotCount: 2, echoes: [{ nodeId: 1, generation: 7n, nonce: 42n }, null] }, key), (b) => wire.decodeStatus(b, CLUSTER, key)],
+    [`hello${tag}`, wire.encodeHello({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, regions, slot: 0, slotStride: 4352 }, key), (b) => wire.decodeHello(b, CLUSTER, key)],
+    [`commit${tag}`, wire.encodeCommit({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n }, key), (b) => wire.decodeCommit(b, CLUSTER, key)],
+  );
+}
+targets.push(
+  ['connect', wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2 }), (b) => wire.decodeConnect(b, CLUSTER)],
+  ['accept', wire.encodeAccept({ clusterId: CLUSTER, nodeId: 2, generation: 99n, regions, slot: 1, slotStride: 4352 }), (b) => wire.decodeAccept(b, CLUSTER)],
+  ['reject', wire.encodeReject({ clusterId: CLUSTER, nodeId: 2, generation: 99n, reason: 'TIE_BREAK' }), (b) => wire.decodeReject(b)],
+  ['log record', wire.encodeRecord(9n, new TextEncoder().encode('a mirrored log record')), (b) => wire.decodeRecord(b, 9n)],
+);
+
+let s = 0x5eed1234;
+const rand = () => {
+  s ^= s << 13;
+  s ^= s >>> 17;
+  s ^= s << 5;
+  return (s >>> 0) / 2 ** 32;
+};
+const int = (n) => Math.floor(rand() * n);
+
+/** One mutated input: random bytes, bit flips, byte overwrites, truncation, extension, or a splice of two inputs. */
+function mutate(good, other) {
+  switch (int(6)) {
+    case 0: return Uint8Array.from({ length: int(good.byteLength + 64) }, () => int(256));
+    case 1: { const b = good.slice(); for (let f = 1 + int(4); f > 0; f--) b[int(b.byteLength)] ^= 1 << int(8); return b; }
+    case 2: { const b = good.slice(); for (let f = 1 + int(8); f > 0; f--) b[int(b.byteLength)] = [0, 0xff, 0x7f, 0x80][int(4)]; return b; }
+    case 3: return good.slice(0, int(good.byteLength));
+    case 4: { const b = new Uint8Array(good.byteLength + 1 + int(64)); b.set(good); for (let i = good.byteLength; i < b.byteLength; i++) b[i] = int(256); return b; }
+    default: { const cut = int(Math.min(good.byteLength, other.byteLength)); const b = good.slice(); b.set(other.subarray(cut, Math.min(other.byteLength, good.byteLength)), cut); return b; }
+  }
+}
+
+const stats = targets.map(([name]) => ({ decoder: name, inputs: 0, accepted: 0, rejected: 0, reasons: {}, crashes: 0, hangs: 0, slowestMs: 0 }));
+const crashes = [];
+const end = Date.now() + seconds * 1000;
+while (Date.now() < end) {
+  for (let t = 0; t < targets.length; t++) {
+    const [name, good, decode] = targets[t];
+    const st = stats[t];
+    for (let i = 0; i < 500; i++) {
+      const input = mutate(good, targets[int(targets.length)][1]);
+      st.inputs++;
+      const t0 = performance.now();
+      try {
+        decode(input);
+        st.accepted++;
+      } catch (e) {
+        if (e instanceof wire.ProtocolError) {
+          st.rejected++;
+          st.reasons[e.code] = (st.reasons[e.code] ?? 0) + 1;
+        } else {
+          st.crashes++;
+          if (crashes.length < 10) crashes.push({ decoder: name, error: String(e), input: Buffer.from(input).toString('hex') });
+        }
+      }
+      const ms = performance.now() - t0;
+      st.slowestMs = Math.max(st.slowestMs, ms);
+      if (ms > 100) st.hangs++;
+    }
+  }
+}
+
+const total = stats.reduce((a, x) => ({ inputs: a.inputs + x.inputs, crashes: a.crashes + x.crashes, hangs: a.hangs + x.hangs }), { inputs: 0, crashes: 0, hangs: 0 });
+for (const x of stats) process.stdout.write(`${x.decoder.padEnd(15)} ${String(x.inputs).padStart(9)} inputs, ${String(x.rejected).padStart(9)} rejected (${Object.entries(x.reasons).map(([k, v]) => `${k} ${v}`).join(', ')}), ${x.accepted} accepted, ${x.crashes} crashes, ${x.hangs} hangs\n`);
+process.stdout.write(`\nfuzz: ${total.inputs} inputs in ${seconds} s, ${total.crashes} crashes, ${total.hangs} hangs\n`);
+for (const c of crashes) process.stdout.write(`crash: ${c.decoder}: ${c.error}\n  input ${c.input}\n`);
+writeFileSync(join(root, 'bench', 'fuzz.json'), JSON.stringify({ date: new Date().toISOString(), seconds, ...total, decoders: stats, crashes }, null, 2));
+process.exit(total.crashes === 0 && total.hangs === 0 ? 0 : 1);
