@@ -1,7 +1,8 @@
 // `npm run demo`: two storage partners boot in the Soft-RoCE lab (two qemu guests joined by one link,
 // or two processes on this host when its kernel has rdma_rxe). A boots and probes; B boots later and
 // its CCM comes up before its storage daemon is active; the handshake completes; B becomes ACTIVE and
-// A sees it; A mirrors its log to B; B is killed hard; A reports partner-down; B reboots and the
+// A sees it; A mirrors its log to B; B is paused past the threshold (partner-down, then the same boot
+// comes back); B is killed hard; A reports partner-down; B reboots and the
 // session returns with a new generation. Prints a timeline and writes it as JSON to .lab/demo.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,6 +107,19 @@ try {
   await waitFor((e) => e.node === 'A' && e.kind === 'established', 'the session (A)');
   await waitFor((e) => e.node === 'A' && e.kind === 'partner-state' && e.data.to === 'ACTIVE', 'A to see B ACTIVE');
   await waitFor((e) => e.node === 'A' && e.kind === 'mirror' && e.data.acked >= 1000, '1000 mirrored records');
+  // A partner that freezes (VM paused, process stopped) past the threshold is declared down; when it thaws
+  // it is the same boot: the session comes back without a reboot being reported.
+  note('demo', 'pause', `pausing partner B (${mode === 'host' ? 'SIGSTOP' : 'qemu stop'}) past the 1 s threshold`);
+  const rebootDuringPause = waitFor((e) => e.node === 'A' && e.kind === 'partner-rebooted', 'no reboot', 60_000).then(() => true, () => false);
+  await b.pause();
+  await waitFor((e) => e.node === 'A' && e.kind === 'partner-down', "A's partner-down while B is paused");
+  await new Promise((r) => setTimeout(r, 2000));
+  await b.resume();
+  note('demo', 'resume', 'partner B resumed (same boot)');
+  await waitFor((e) => e.node === 'A' && e.kind === 'established', 'the session after the pause');
+  const paused = counters.acked;
+  await waitFor((e) => e.node === 'A' && e.kind === 'mirror' && e.data.acked !== paused, 'mirroring after the pause');
+  if (await Promise.race([rebootDuringPause, new Promise((r) => setTimeout(() => r(false), 1000))])) throw new Error('demo: a paused partner was reported as rebooted');
   note('demo', 'kill', 'killing partner B hard (no shutdown, no disconnect)');
   b.kill();
   await waitFor((e) => e.node === 'A' && e.kind === 'partner-down', "A's partner-down");

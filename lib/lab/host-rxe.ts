@@ -41,7 +41,8 @@ export function hostRun(command: string, env: Record<string, string>, cwd: strin
 }
 
 /** Starts a command on the host as one lab node, its output handed over line by line; kill() is SIGKILL. */
-export function hostSpawn(command: string, self: LabNode, onLine: (l: string) => void): { kill(): void; done: Promise<number> } {
+/** A command on this host as one partner; pause/resume stop and continue it (SIGSTOP/SIGCONT, like a paused VM). */
+export function hostSpawn(command: string, self: LabNode, onLine: (l: string) => void): { kill(): void; pause(): Promise<void>; resume(): Promise<void>; done: Promise<number> } {
   const env = commandEnvFor(self);
   const child = spawn('bash', ['-c', `${envExports(env)}\n${command}`], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
   let buf = '';
@@ -56,7 +57,12 @@ export function hostSpawn(command: string, self: LabNode, onLine: (l: string) =>
   child.stdout.on('data', feed);
   child.stderr.on('data', feed);
   const done = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 137 : 125))));
-  return { kill: () => child.kill('SIGKILL'), done };
+  return {
+    kill: () => child.kill('SIGKILL'),
+    pause: async () => void child.kill('SIGSTOP'),
+    resume: async () => void child.kill('SIGCONT'),
+    done,
+  };
 }
 
 function commandEnvFor(self: LabNode): Record<string, string> {
