@@ -149,3 +149,20 @@ export function bandwidth(op, size, iters, depth = 128) {
   const n = chains * CHAIN;
   return { bwMBps: (size * n) / secs / 1e6, mpps: n / secs / 1e6 };
 }
+
+/**
+ * READ latency through the promise API (`await qp.read()`): the completion reaches JavaScript through
+ * the event loop, as it does in the CCM's handshake. A round trip as a CCM step sees it.
+ */
+export async function readLatAsync(size, iters) {
+  const p = pair(size);
+  const { a, b } = p;
+  const t = [];
+  for (let i = 0; i < iters + 10; i++) {
+    const t0 = process.hrtime.bigint();
+    await a.qp.read({ local: { mr: a.mr, offset: 0, length: size }, remoteAddr: b.mr.addr, rkey: b.mr.rkey });
+    if (i >= 10) t.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  p.close();
+  return median(t);
+}

@@ -1,15 +1,19 @@
 // The benchmark run, inside the lab (veth topology: rxe0 ↔ rxe1): for each figure, rdma-core's perftest
 // and this package on the same two devices, one after the other in the same run. Writes JSON.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { connect, contextFor, listen } from 'rdma-ccm/cm';
 import { ClusterNode } from 'rdma-ccm/ccm';
-import { bandwidth, readLat, sendLat, writeLat } from './ours.mjs';
+import { bandwidth, readLat, readLatAsync, sendLat, writeLat } from './ours.mjs';
 import { perftest } from './perftest.mjs';
 
 const out = process.argv[2] ?? '.lab/bench.json';
 const quick = process.env.RDMA_CCM_BENCH_QUICK === '1';
+/** RDMA_CCM_BENCH_ONLY=handshake,detection runs only those sections (latency, bandwidth, msgrate, handshake, detection). */
+const only = process.env.RDMA_CCM_BENCH_ONLY ? new Set(process.env.RDMA_CCM_BENCH_ONLY.split(',')) : null;
+const section = (name) => !only || only.has(name);
 const LAT_SIZES = quick ? [2, 4096] : [2, 64, 1024, 4096, 65536];
 const BW_SIZES = quick ? [65536] : [4096, 65536, 1048576];
 const LAT_ITERS = quick ? 200 : 1000;
@@ -26,11 +30,11 @@ async function measured(run) {
 }
 
 const results = { latency: [], bandwidth: [], msgRate: [], handshake: null, detection: null };
-const steps = LAT_SIZES.length * 3 + BW_SIZES.length * 2 + 3;
+const steps = (section('latency') ? LAT_SIZES.length * 3 : 0) + (section('bandwidth') ? BW_SIZES.length * 2 : 0) + ['msgrate', 'handshake', 'detection'].filter(section).length;
 let step = 0;
 const progress = (what) => process.stderr.write(`bench: [${++step}/${steps}] ${what}\n`);
 
-for (const [op, tool, fn] of [['READ', 'ib_read_lat', readLat], ['WRITE', 'ib_write_lat', writeLat], ['SEND', 'ib_send_lat', sendLat]]) {
+for (const [op, tool, fn] of section('latency') ? [['READ', 'ib_read_lat', readLat], ['WRITE', 'ib_write_lat', writeLat], ['SEND', 'ib_send_lat', sendLat]] : []) {
   for (const size of LAT_SIZES) {
     progress(`${op} latency, ${size} B`);
     const pt = await measured(() => perftest(tool, size, { iters: LAT_ITERS }));
@@ -39,7 +43,7 @@ for (const [op, tool, fn] of [['READ', 'ib_read_lat', readLat], ['WRITE', 'ib_wr
   }
 }
 
-for (const [op, tool] of [['WRITE', 'ib_write_bw'], ['READ', 'ib_read_bw']]) {
+for (const [op, tool] of section('bandwidth') ? [['WRITE', 'ib_write_bw'], ['READ', 'ib_read_bw']] : []) {
   for (const size of BW_SIZES) {
     progress(`${op} bandwidth, ${size} B`);
     const iters = BW_ITERS(size);
@@ -49,16 +53,16 @@ for (const [op, tool] of [['WRITE', 'ib_write_bw'], ['READ', 'ib_read_bw']]) {
   }
 }
 
-progress('message rate, 64 B WRITE');
-{
+if (section('msgrate')) {
+  progress('message rate, 64 B WRITE');
   const iters = quick ? 2000 : 20000;
   const pt = await measured(() => perftest('ib_write_bw', 64, { iters }));
   const ours = bandwidth('write', 64, iters);
   results.msgRate.push({ op: 'WRITE', size: 64, perftestMpps: pt?.mpps ?? null, oursMpps: ours.mpps, ratio: pt ? ours.mpps / pt.mpps : null });
 }
 
-progress('CCM handshake vs a bare RDMA CM connect');
-{
+if (section('handshake')) {
+  progress('CCM handshake vs a bare RDMA CM connect');
   // Bare CM connect + accept, measured from connect() to ESTABLISHED on the initiator.
   const ca = await contextFor('10.99.0.1');
   const cb = await contextFor('10.99.0.2');
@@ -79,30 +83,79 @@ progress('CCM handshake vs a bare RDMA CM connect');
   }
   pa.close();
   pb.close();
-  // CCM: A probes (backoff capped at probeMs); B becomes ready; time from B listening to A established.
+  // One round trip: a small RDMA READ, busy-polled (the wire) and awaited (as a CCM step sees it).
+  const rttUs = readLat(2, 300);
+  const rttAsyncUs = await readLatAsync(2, 300);
+  // CCM: A runs and probes B (backoff fixed at probeMs). B starts later in its own process, as a partner
+  // would; time from B's `listening` to A's `established`, split into the wait until the
+  // attempt that succeeds began and the handshake itself (CM connect + the four steps).
   const probeMs = 100;
   const runs = [];
-  for (let i = 0; i < 5; i++) {
-    const mk = (id) => new ClusterNode({ clusterId: 9n, nodeId: id, address: `10.99.0.${id}`, port: 7950 + i, partners: [{ nodeId: 3 - id, address: `10.99.0.${3 - id}`, port: 7950 + i }], backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 } });
-    const a = mk(1);
-    const b = mk(2);
+  for (let i = 0; i < 9; i++) {
+    const port = 7950 + i;
+    const a = new ClusterNode({ clusterId: 9n, nodeId: 1, address: '10.99.0.1', port, partners: [{ nodeId: 2, address: '10.99.0.2', port }], backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 } });
+    const steps = [];
+    const trace = [];
+    const now = () => performance.timeOrigin + performance.now();
+    a.on('event', (e) => {
+      trace.push([now(), e.node, e.type, e.role ?? '', e.step ?? '', e.code ?? '']);
+      if (e.type === 'step' && e.role === 'initiator') steps.push([e.step, now()]);
+    });
+    const est = new Promise((r) => a.once('established', (e) => r({ e, at: now(), upTo: steps.slice() })));
     await a.start();
     await new Promise((r) => setTimeout(r, 300));
+    const b = spawn(process.execPath, ['bench/late-partner.mjs', String(port), String(probeMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
     let ready = 0;
-    b.once('listening', () => (ready = performance.now()));
-    const est = new Promise((r) => a.once('established', (e) => r(e)));
-    await b.start();
-    const e = await est;
-    runs.push({ fromReadyMs: performance.now() - ready, handshakeMs: e.handshakeMs });
+    const loaded = new Promise((resolve) => {
+      createInterface({ input: b.stdout }).on('line', (line) => {
+        const ev = JSON.parse(line);
+        if (ev.type === 'loaded') return resolve();
+        trace.push([ev.at, ev.node, ev.type, ev.role ?? '', ev.step ?? '', ev.code ?? '']);
+        if (ev.type === 'listening') ready = ev.at;
+      });
+    });
+    await loaded;
+    b.stdin.write('start\n');
+    const { e, at, upTo } = await est;
+    const exited = new Promise((r) => b.once('exit', r));
+    b.stdin.write('stop\n');
+    await exited;
     await a.stop();
-    await b.stop();
+    const mine = e.role === 'initiator' ? upTo.slice(upTo.map((s) => s[0]).lastIndexOf('connect')).concat([['established', at]]) : [];
+    const stepMs = Object.fromEntries(mine.slice(0, -1).map(([name, t], j) => [name, mine[j + 1][1] - t]));
+    trace.sort((x, y) => x[0] - y[0]);
+    runs.push({
+      role: e.role,
+      fromReadyMs: at - ready,
+      probeWaitMs: mine.length ? mine[0][1] - ready : null,
+      handshakeMs: mine.length ? at - mine[0][1] : null,
+      stepMs,
+      trace: trace.map(([t, ...rest]) => `${(t - ready).toFixed(1)} ${rest.join(' ')}`.trim()),
+    });
   }
   const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-  results.handshake = { probeMs, bareConnectMs: med(bare), ccmFromReadyMs: med(runs.map((r) => r.fromReadyMs)), ccmHandshakeMs: med(runs.map((r) => r.handshakeMs)) };
+  const asInitiator = runs.filter((r) => r.role === 'initiator');
+  const stepNames = ['connect', 'read-status', 'write-hello', 'read-echo', 'write-commit'];
+  const bareConnectMs = med(bare);
+  results.handshake = {
+    probeMs,
+    rttUs,
+    rttAsyncUs,
+    bareConnectMs,
+    ccmFromReadyMs: med(runs.map((r) => r.fromReadyMs)),
+    ccmFromReadyMaxMs: Math.max(...runs.map((r) => r.fromReadyMs)),
+    // The attempts where A (probing) made the session; in the others B's own first connect did.
+    probeWaitMs: asInitiator.length ? med(asInitiator.map((r) => r.probeWaitMs)) : null,
+    ccmHandshakeMs: asInitiator.length ? med(asInitiator.map((r) => r.handshakeMs)) : null,
+    stepMs: asInitiator.length ? Object.fromEntries(stepNames.map((n) => [n, med(asInitiator.map((r) => r.stepMs[n] ?? 0))])) : null,
+    // The bound: one probe interval, then a CM connect and four round trips as a step sees them.
+    targetMs: probeMs + bareConnectMs + (4 * rttAsyncUs) / 1000,
+    runs,
+  };
 }
 
-progress('heartbeat failure detection');
-{
+if (section('detection')) {
+  progress('heartbeat failure detection');
   const thresholdMs = 500;
   const mk = (id) => new ClusterNode({ clusterId: 9n, nodeId: id, address: `10.99.0.${id}`, port: 7990, partners: [{ nodeId: 3 - id, address: `10.99.0.${3 - id}`, port: 7990 }], heartbeatMs: 50, partnerDownMs: thresholdMs });
   const a = mk(1);

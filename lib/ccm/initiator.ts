@@ -10,7 +10,7 @@ import { AcceptData, decodeAccept, encodeConnect } from './wire/private-data';
 import { encodeCommit, encodeHello } from './wire/mailbox';
 import { decodeStatus, StatusBlock } from './wire/status-block';
 import { ProtocolError } from './wire/errors';
-import { SLOT } from './wire/layout';
+import { DOORBELL, doorbell, doorbellKind, SLOT } from './wire/layout';
 
 export interface Initiated {
   link: Link;
@@ -43,6 +43,7 @@ export async function initiate(core: Core, partner: PartnerConfig, signal: Abort
     }
     if (accept.nodeId !== partner.nodeId) throw new HandshakeError('connect', 'ERR_CCM_WRONG_NODE', `node ${accept.nodeId} answered at the address of partner ${partner.nodeId}`);
 
+    const bell = new EchoBell(link);
     step('read-status');
     const status = await readStatus(link, core, accept, 'read-status', signal);
     signal.throwIfAborted();
@@ -58,11 +59,11 @@ export async function initiate(core: Core, partner: PartnerConfig, signal: Abort
         { clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, nonce: n, regions: core.regions(), slot, slotStride: cfg.slotStride },
         cfg.secret,
       );
-      await write(link, hello, mailbox + BigInt(SLOT.hello), accept.regions.mailboxRkey, 'write-hello');
+      await write(link, hello, mailbox + BigInt(SLOT.hello), accept.regions.mailboxRkey, 'write-hello', doorbell(DOORBELL.hello));
       signal.throwIfAborted();
 
       step('read-echo');
-      const echoed = await waitEcho(link, core, accept, n, signal);
+      const echoed = await waitEcho(link, core, accept, n, bell, signal);
       if (!echoed) {
         if (attempt < HELLO_ATTEMPTS) continue;
         throw new HandshakeError('read-echo', 'ERR_CCM_ECHO_TIMEOUT', `partner did not echo the hello within ${cfg.echoTimeoutMs} ms`);
@@ -71,7 +72,8 @@ export async function initiate(core: Core, partner: PartnerConfig, signal: Abort
       signal.throwIfAborted();
       step('write-commit');
       const commit = encodeCommit({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, nonce: n }, cfg.secret);
-      await write(link, commit, mailbox + BigInt(SLOT.commit), accept.regions.mailboxRkey, 'write-commit');
+      await write(link, commit, mailbox + BigInt(SLOT.commit), accept.regions.mailboxRkey, 'write-commit', doorbell(DOORBELL.commit));
+      bell.done();
       return { link, accept, status: echoed };
     }
   } catch (e) {
@@ -80,9 +82,9 @@ export async function initiate(core: Core, partner: PartnerConfig, signal: Abort
   }
 }
 
-async function write(link: Link, bytes: Uint8Array, addr: bigint, rkey: number, step: HandshakeStep): Promise<void> {
+async function write(link: Link, bytes: Uint8Array, addr: bigint, rkey: number, step: HandshakeStep, imm: number): Promise<void> {
   try {
-    await link.write(bytes, addr, rkey);
+    await link.write(bytes, addr, rkey, imm);
   } catch (e) {
     throw new HandshakeError(step, (e as { code?: string }).code ?? 'ERR_UNKNOWN', (e as Error).message);
   }
@@ -114,16 +116,66 @@ async function readStatus(link: Link, core: Core, accept: AcceptData, step: Hand
   }
 }
 
-/** Step 3: re-read the status block until it echoes our hello; null when the bound passes. */
-async function waitEcho(link: Link, core: Core, accept: AcceptData, n: bigint, signal: AbortSignal): Promise<StatusBlock | null> {
+/**
+ * The responder's echo doorbell: it rings once its echo is published, so step 3 READs at once instead
+ * of waiting out a re-read interval. Without the bell (a responder that does not ring, or a lost one)
+ * the re-reads still find the echo.
+ */
+class EchoBell {
+  private rung = false;
+  private wake: (() => void) | null = null;
+  private finished = false;
+
+  constructor(link: Link) {
+    link.onDoorbell((imm) => {
+      if (this.finished || doorbellKind(imm) !== DOORBELL.echo) return;
+      this.rung = true;
+      this.wake?.();
+    });
+  }
+
+  /** Resolves when the bell rang (since the last wait) or after `ms`. */
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.rung) {
+      this.rung = false;
+      return Promise.resolve();
+    }
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', abort);
+        this.wake = null;
+        this.rung = false;
+        resolve();
+      };
+      const abort = () => {
+        clearTimeout(t);
+        this.wake = null;
+        reject(signal.reason);
+      };
+      const t = setTimeout(done, ms);
+      this.wake = done;
+      signal.addEventListener('abort', abort, { once: true });
+    });
+  }
+
+  done(): void {
+    this.finished = true;
+    this.wake = null;
+  }
+}
+
+/** Step 3: READ the status block when the echo bell rings (or a re-read interval passes) until it echoes our hello; null when the bound passes. */
+async function waitEcho(link: Link, core: Core, accept: AcceptData, n: bigint, bell: EchoBell, signal: AbortSignal): Promise<StatusBlock | null> {
   const deadline = performance.now() + core.cfg.echoTimeoutMs;
   let interval = Math.max(1, core.cfg.pollMs / 2);
   for (;;) {
+    await bell.wait(Math.min(interval, Math.max(1, deadline - performance.now())), signal);
     const s = await readStatus(link, core, accept, 'read-echo', signal);
     const e = s.echoes[accept.slot];
     if (e && e.nodeId === core.cfg.nodeId && e.generation === core.cfg.generation && e.nonce === n) return s;
     if (performance.now() >= deadline) return null;
-    await sleep(interval, signal);
     interval = Math.min(interval * 2, 50);
   }
 }

@@ -7,12 +7,7 @@ import type { Link } from './transport';
 import { decodeCounter, encodeCounter } from './wire/mailbox';
 import { decodeRecord, encodeRecord, recordSize } from './wire/log-record';
 import { ProtocolError } from './wire/errors';
-import { SLOT } from './wire/layout';
-
-const DOORBELL_RECORD = 1;
-const DOORBELL_ACK = 2;
-const KIND_SHIFT = 28;
-const VALUE_MASK = (1 << KIND_SHIFT) - 1;
+import { DOORBELL, doorbell, doorbellKind, SLOT } from './wire/layout';
 
 export class MirrorError extends Error {
   constructor(readonly code: 'ERR_CCM_SESSION_CLOSED' | 'ERR_CCM_RECORD_TOO_LARGE' | 'ERR_CCM_QUEUE_FULL', message: string) {
@@ -105,7 +100,7 @@ export class LogMirror extends EventEmitter {
       this.used += skipped + p.size;
       this.inflight.push(p);
       const bytes = encodeRecord(p.sequence, p.payload);
-      const imm = (DOORBELL_RECORD << KIND_SHIFT) | (p.offset >>> 3);
+      const imm = doorbell(DOORBELL.record, p.offset >>> 3);
       this.link.write(bytes, this.target.slotAddr + BigInt(SLOT.size + p.offset), this.target.rkey, imm).catch((e: Error) => this.onFault(e));
     }
   }
@@ -113,9 +108,11 @@ export class LogMirror extends EventEmitter {
   /** A doorbell from the partner: a new record in our ring, or an ack of ours. */
   doorbell(imm: number): void {
     this.activity++;
-    const kind = imm >>> KIND_SHIFT;
-    if (kind === DOORBELL_RECORD) this.receive(((imm & VALUE_MASK) >>> 0) * 8);
-    else if (kind === DOORBELL_ACK) this.acked();
+    const kind = doorbellKind(imm);
+    if (kind === DOORBELL.record) this.receive((imm & DOORBELL.valueMask) * 8);
+    else if (kind === DOORBELL.ack) this.acked();
+    // A handshake bell that arrives late (the echo of a re-sent hello) only shows the partner is alive.
+    else if (kind === DOORBELL.hello || kind === DOORBELL.commit || kind === DOORBELL.echo) return;
     else this.onFault(new ProtocolError('ERR_CCM_FIELD', 'log', `unknown doorbell kind ${kind}`));
   }
 
@@ -135,7 +132,7 @@ export class LogMirror extends EventEmitter {
     this.expected++;
     this.received++;
     const ack = encodeCounter({ value: record.sequence, generation: this.generation });
-    const imm = (DOORBELL_ACK << KIND_SHIFT) | Number(record.sequence & BigInt(VALUE_MASK));
+    const imm = doorbell(DOORBELL.ack, Number(record.sequence & BigInt(DOORBELL.valueMask)));
     this.link.write(ack, this.target.slotAddr + BigInt(SLOT.ack), this.target.rkey, imm).catch((e: Error) => this.onFault(e));
     this.emit('record', record.sequence, Buffer.from(record.payload));
   }

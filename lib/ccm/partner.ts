@@ -28,6 +28,8 @@ export class Partner {
   private readonly backoff: Backoff;
   private wake: (() => void) | null = null;
   private attempts = 0;
+  /** The partner's own connect request arrived while our attempt was under way: it is up. */
+  private heardFrom = false;
   private running = false;
   private readonly waiters = new Set<(s: Session) => void>();
 
@@ -73,6 +75,10 @@ export class Partner {
   }
 
   private async loop(): Promise<void> {
+    // The lower id's connection wins a tie-break anyway: a node starting next to a running partner with
+    // a lower id gives that partner's probe one minimum backoff to arrive before it tries itself, so the
+    // two attempts do not compete (a request that arrives meanwhile is answered at once).
+    if (this.core.cfg.nodeId > this.id) await this.idle(this.core.cfg.backoff.minMs);
     while (!this.core.stopping) {
       if (this.busy()) {
         await this.idle(this.core.cfg.backoff.maxMs);
@@ -81,6 +87,7 @@ export class Partner {
       const ac = new AbortController();
       this.outgoing = ac;
       const attempt = ++this.attempts;
+      this.heardFrom = false;
       this.core.emit({ type: 'attempt', partner: this.id, attempt });
       let step: HandshakeStep = 'connect';
       const started = performance.now();
@@ -111,6 +118,9 @@ export class Partner {
             if (rej.reason === 'TIE_BREAK' || rej.reason === 'DUPLICATE') retryInMs = this.backoff.max();
           } else reason = 'connection refused (nothing listening at the partner port yet)';
         }
+        // Our attempt started before the partner was up and lost the race with its request, which we
+        // turned away (TIE_BREAK): it is listening now, so try again at once.
+        if (this.heardFrom && !code.startsWith('REJECTED_')) retryInMs = 0;
         this.core.emit({ type: 'attempt-failed', partner: this.id, role: 'initiator', step, code, reason, retryInMs });
         await this.idle(retryInMs);
       }
@@ -122,7 +132,10 @@ export class Partner {
     const reason = this.decide(cd);
     if (reason) {
       this.core.emit({ type: 'rejected', partner: this.id, reason, detail: `connect request from node ${cd.nodeId} generation ${cd.generation}` });
-      if (reason === 'TIE_BREAK') this.kick(); // our own attempt wins: make sure it is running now
+      if (reason === 'TIE_BREAK') {
+        this.heardFrom = true;
+        this.kick(); // our own attempt wins: make sure it is running now
+      }
       await req.reject(encodeReject({ clusterId: this.core.cfg.clusterId, nodeId: this.core.cfg.nodeId, generation: this.core.cfg.generation, reason })).catch(() => {});
       return;
     }

@@ -1,6 +1,8 @@
 // The responder's side: after accepting the CM request, this node's software only watches its own
 // mailbox slot. A valid hello is echoed in the status block; the matching commit completes the
-// handshake. The partner's regions are then checked with one READ of its status block.
+// handshake. The partner's regions are then checked with one READ of its status block. The slot is
+// scanned on every tick of the node's poll timer, and at once when the initiator's hello or commit
+// doorbell rings; the echo rings the initiator's doorbell in turn.
 import type { PartnerConfig } from './config';
 import type { Core } from './core';
 import type { Link } from './transport';
@@ -8,7 +10,7 @@ import type { ConnectData } from './wire/private-data';
 import { decodeCommit, decodeHello, Hello } from './wire/mailbox';
 import { decodeStatus, StatusBlock } from './wire/status-block';
 import { ProtocolError } from './wire/errors';
-import { COMMIT, HELLO, SLOT } from './wire/layout';
+import { COMMIT, DOORBELL, doorbell, doorbellKind, HELLO, SLOT } from './wire/layout';
 
 export type ResponderResult =
   | { ok: true; hello: Hello; status: StatusBlock }
@@ -32,6 +34,10 @@ export class Responder {
     this.slot = core.slotOf(partner);
     this.deadline = performance.now() + core.cfg.connectTimeoutMs + 2 * core.cfg.echoTimeoutMs;
     link.onClose((reason) => this.fail('ERR_CM_DISCONNECTED', `connection ended during the handshake: ${reason}`));
+    link.onDoorbell((imm) => {
+      const kind = doorbellKind(imm);
+      if (kind === DOORBELL.hello || kind === DOORBELL.commit) this.poll(performance.now());
+    });
   }
 
   /** One scan of our mailbox slot for this partner. */
@@ -71,6 +77,10 @@ export class Responder {
     this.hello = h;
     this.core.status.setEcho(this.slot, { nodeId: h.nodeId, generation: h.generation, nonce: h.nonce });
     this.core.emit({ type: 'step', partner: this.partner.nodeId, role: 'responder', step: 'echo', detail: `nonce ${h.nonce.toString(16)}` });
+    // A zero-length WRITE_WITH_IMM into the initiator's slot for us: it READs the echo at once.
+    // If it fails, the link ends, and that ends the handshake.
+    const slotAddr = h.regions.mailboxAddr + BigInt(h.slot) * BigInt(h.slotStride);
+    this.link.write(new Uint8Array(0), slotAddr, h.regions.mailboxRkey, doorbell(DOORBELL.echo)).catch(() => {});
   }
 
   /** Reports each distinct bad block once; it may still be overwritten by a good one before the deadline. */

@@ -88,6 +88,7 @@ export class Session {
   }
 
   start(): void {
+    this.init.link.deepen();
     this.beat();
     this.timers.push(setInterval(() => this.beat(), this.init.heartbeatMs));
     this.timers.push(setInterval(() => void this.pollStatus(), this.init.statusPollMs));

@@ -45,6 +45,8 @@ export interface Link {
   write(bytes: Uint8Array, remoteAddr: bigint, rkey: number, imm?: number): Promise<void>;
   /** Immediate data of the partner's WRITE_WITH_IMMs, in order. */
   onDoorbell(listener: (imm: number) => void): void;
+  /** The handshake is over: make the link ready for a session's traffic (e.g. post the rest of its receives). */
+  deepen(): void;
   /** Called once when the link ends for any reason (disconnect, error, close). */
   onClose(listener: (reason: string) => void): void;
   close(): void;

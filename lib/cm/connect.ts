@@ -27,6 +27,16 @@ export interface ConnectOptions {
   initiatorDepth?: number;
   retryCount?: number;
   rnrRetryCount?: number;
+  /**
+   * Receiver-not-ready NAK delay this side asks of partners, in the IB encoding (0–31: 1 → 0.01 ms,
+   * 12 → 0.64 ms, 0 → 655 ms). Applied once the connection is established.
+   */
+  minRnrTimer?: number;
+  /**
+   * Called with the new QP before the connection is made: post the first receives here, so that the
+   * partner's first SEND or WRITE_WITH_IMM finds one instead of drawing a receiver-not-ready NAK.
+   */
+  prepare?: (qp: QueuePair) => void;
   /** Bound on the whole connect (default 10 s). */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -40,6 +50,18 @@ export function checkPrivateData(pd: Uint8Array | undefined, max: number, what: 
   if (pd === undefined) return;
   if (!(pd instanceof Uint8Array)) throw cmError('ERR_INVALID_ARG_TYPE', 'privateData must be a Uint8Array or Buffer');
   if (pd.byteLength > max) throw cmError('ERR_CM_PRIVATE_DATA_TOO_LONG', `${what} private data of ${pd.byteLength} bytes exceeds the ${max} the transport allows`);
+}
+
+/** @internal Validates the options both connect() and accept() share. */
+export function checkQpOptions(o: { minRnrTimer?: number; prepare?: unknown }): void {
+  if (o.minRnrTimer !== undefined && (!Number.isInteger(o.minRnrTimer) || o.minRnrTimer < 0 || o.minRnrTimer > 31))
+    throw cmError('ERR_OUT_OF_RANGE', 'minRnrTimer must be an integer from 0 to 31');
+  if (o.prepare !== undefined && typeof o.prepare !== 'function') throw cmError('ERR_INVALID_ARG_TYPE', 'prepare must be a function');
+}
+
+/** @internal Applies what must wait for an established connection. */
+export function finishQp(qp: QueuePair, o: { minRnrTimer?: number }): void {
+  if (o.minRnrTimer !== undefined) qp.modify({ minRnrTimer: o.minRnrTimer });
 }
 
 /** @internal Creates CQs (unless given) and the QP on a CM id. */
@@ -64,6 +86,7 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
   if (typeof o.address !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'address must be a string');
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw cmError('ERR_OUT_OF_RANGE', 'port must be from 1 to 65535');
   checkPrivateData(o.privateData, MAX_CONNECT_PRIVATE_DATA, 'connect');
+  checkQpOptions(o);
   const timeoutMs = o.timeoutMs ?? 10_000;
   const deadline = Date.now() + timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
@@ -74,6 +97,7 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
     await id.step('resolve route', 'ROUTE_RESOLVED', left(), o.signal, () => id.native.resolveRoute(Math.min(left(), 5000)));
     const pd = typeof o.pd === 'function' ? o.pd(fromCm(id.native.addresses().device, id.native.context())) : o.pd;
     made = makeQp(id, { ...o, pd });
+    o.prepare?.(made.qp);
     const est = await id.step('connect', 'ESTABLISHED', left(), o.signal, () =>
       id.native.connect({
         privateData: o.privateData,
@@ -83,6 +107,7 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
         rnrRetryCount: o.rnrRetryCount,
       }),
     );
+    finishQp(made.qp, o);
     return new Connection(id, made.qp, made.owned, est.privateData ?? Buffer.alloc(0));
   } catch (e) {
     made?.qp.close();

@@ -3,7 +3,7 @@
 // If the device under it is removed, the iterator fails with ERR_CM_DEVICE_REMOVAL and the id is freed.
 import type { CompletionQueue, Context, ProtectionDomain } from '../verbs';
 import { CmId } from './cm-id';
-import { checkPrivateData, ConnectOptions, makeQp, MAX_ACCEPT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA } from './connect';
+import { checkPrivateData, checkQpOptions, ConnectOptions, finishQp, makeQp, MAX_ACCEPT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA } from './connect';
 import { Connection } from './connection';
 import { fromCm } from './context';
 import { cmError } from './errors';
@@ -18,6 +18,10 @@ export interface AcceptOptions {
   privateData?: Uint8Array;
   responderResources?: number;
   initiatorDepth?: number;
+  /** As in connect(). */
+  minRnrTimer?: ConnectOptions['minRnrTimer'];
+  /** As in connect(): post receives before the initiator can send. */
+  prepare?: ConnectOptions['prepare'];
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -47,13 +51,16 @@ export class ConnectRequest {
   async accept(o: AcceptOptions): Promise<Connection> {
     if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
     checkPrivateData(o?.privateData, MAX_ACCEPT_PRIVATE_DATA, 'accept');
+    checkQpOptions(o ?? {});
     this.answered = true;
     let made: ReturnType<typeof makeQp> | null = null;
     try {
       made = makeQp(this.id, o);
+      o.prepare?.(made.qp);
       await this.id.step('accept', 'ESTABLISHED', o.timeoutMs ?? 10_000, o.signal, () =>
         this.id.native.accept({ privateData: o.privateData, responderResources: o.responderResources, initiatorDepth: o.initiatorDepth }),
       );
+      finishQp(made.qp, o);
       return new Connection(this.id, made.qp, made.owned, this.privateData);
     } catch (e) {
       made?.qp.close();

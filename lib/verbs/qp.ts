@@ -306,6 +306,19 @@ export class QueuePair {
     });
   }
 
+  /** Posts many receives in one call; one promise per receive, in order. */
+  recvBatch(list: { local?: Sge }[]): Promise<WorkCompletion>[] {
+    if (!Array.isArray(list)) throw codeError('ERR_INVALID_ARG_TYPE', 'list must be an array', 'TypeError');
+    const promises: Promise<WorkCompletion>[] = [];
+    const items = list.map((o) => {
+      let settle!: (wc: WorkCompletion) => void;
+      promises.push(new Promise((resolve, reject) => (settle = (wc) => (wc.status === 'SUCCESS' ? resolve(wc) : reject(completionError(wc, 'receive'))))));
+      return { w: { wrId: libraryId(), sgl: o?.local ? [o.local] : [] }, settle };
+    });
+    if (items.length > 0) this.receive(items);
+    return promises;
+  }
+
   /** UD: SEND of local to the QP `remoteQpn` behind `ah`; with `imm`, SEND_WITH_IMM. */
   sendTo(o: { ah: AddressHandle; remoteQpn: number; remoteQkey: number; local: Sge; imm?: number; inline?: boolean }): Promise<WorkCompletion> {
     return this.op({ opcode: o.imm === undefined ? 'SEND' : 'SEND_WITH_IMM', sgl: [o.local], imm: o.imm, inline: o.inline, ah: o.ah, remoteQpn: o.remoteQpn, remoteQkey: o.remoteQkey }, 'UD SEND');

@@ -68,6 +68,40 @@ describe('RDMA CM on rxe', () => {
     expect(mrB.buffer.toString('utf8', 200, 207)).toBe('exposed');
   });
 
+  it('receives posted in prepare() catch a SEND made the moment the initiator is established; minRnrTimer applies', async () => {
+    const { pa, pb } = await pds();
+    const p = port++;
+    const mrA = track(pa.allocMemory(4096, Access.LOCAL_WRITE));
+    const mrB = track(pb.allocMemory(4096, Access.LOCAL_WRITE));
+    const early: { recv?: Promise<{ byteLen: number }>; state?: string } = {};
+    const listener = track(await listen({ address: addrA, port: p }));
+    const server = (async () => {
+      for await (const req of listener)
+        return req.accept({
+          pd: pa,
+          minRnrTimer: 3,
+          prepare: (qp) => {
+            early.state = qp.state;
+            early.recv = qp.recv({ local: { mr: mrA, offset: 0, length: 64 } });
+          },
+        });
+      throw new Error('listener ended');
+    })();
+    // rnrRetryCount 0: had the server no receive posted yet, the SEND would fail with RNR_RETRY_EXC_ERR.
+    const client = track(await connect({ address: addrA, port: p, sourceAddress: addrB, pd: pb, rnrRetryCount: 0, minRnrTimer: 1 }));
+    mrB.buffer.write('first words');
+    const sent = client.qp.send({ local: { mr: mrB, offset: 0, length: 11 } });
+    const srv = track(await server);
+    await sent;
+    expect(early.state).toBe('INIT');
+    expect((await early.recv!).byteLen).toBe(11);
+    expect(mrA.buffer.toString('utf8', 0, 11)).toBe('first words');
+    expect(client.qp.query().minRnrTimer).toBe(1);
+    expect(srv.qp.query().minRnrTimer).toBe(3);
+    await expect(connect({ address: addrA, port: p, pd: pb, minRnrTimer: 32 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(connect({ address: addrA, port: p, pd: pb, prepare: 'no' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
   it('takes addresses as RoCE GID strings too, and reports them as IP addresses', async () => {
     const { pa, pb } = await pds();
     const p = port++;

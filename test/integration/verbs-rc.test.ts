@@ -58,6 +58,23 @@ describe('RC queue pairs on rxe', () => {
     expect(b.mr.buffer.toString('utf8', 30000, 30013)).toBe('doorbell data');
   });
 
+  it('posts a batch of receives in one call, each settling with its own message; a zero-length WRITE_WITH_IMM rings one', async () => {
+    const got = b.qp.recvBatch([0, 1, 2].map((i) => ({ local: { mr: b.mr, offset: 40000 + i * 100, length: 100 } })));
+    expect(got).toHaveLength(3);
+    for (const [i, text] of ['one', 'three', 'fifteen'].entries()) {
+      a.mr.buffer.write(text, 400 + i * 20);
+      await a.qp.send({ local: { mr: a.mr, offset: 400 + i * 20, length: text.length }, imm: i });
+    }
+    const wcs = await Promise.all(got);
+    expect(wcs.map((w) => [w.immData, w.byteLen])).toEqual([[0, 3], [1, 5], [2, 7]]);
+    expect(b.mr.buffer.toString('utf8', 40100, 40105)).toBe('three');
+    // A bare doorbell: no bytes move, the immediate arrives.
+    const [bell] = b.qp.recvBatch([{}]);
+    await a.qp.write({ local: { mr: a.mr, offset: 0, length: 0 }, remoteAddr: b.mr.addr, rkey: b.mr.rkey, imm: 7 });
+    expect(await bell).toMatchObject({ opcode: 'RECV_RDMA_WITH_IMM', immData: 7, byteLen: 0 });
+    expect(b.qp.recvBatch([])).toEqual([]);
+  });
+
   it('atomics change the remote value and return the old one', async () => {
     b.mr.buffer.writeBigUInt64LE(1000n, 40000);
     await a.qp.fetchAdd({ local: { mr: a.mr, offset: 40000, length: 8 }, remoteAddr: b.mr.addr + 40000n, rkey: b.mr.rkey, add: 5n });

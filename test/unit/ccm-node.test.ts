@@ -65,6 +65,22 @@ describe('ClusterNode over an in-memory network', () => {
     expect(a.events.some((e) => e.type === 'attempt-failed' && e.step === 'connect' && (e.retryInMs ?? 0) > 0)).toBe(true);
   });
 
+  it('completes the handshake on the doorbells alone, with no mailbox scan', async () => {
+    // The scan timer never fires within this test: the hello and commit bells must wake the
+    // responder, and the echo bell the initiator (its re-read interval is far longer than the bound).
+    const net = new MemoryNetwork();
+    const slow = { pollMs: 60_000, heartbeatMs: 20_000, partnerDownMs: 60_000 };
+    const b = make(net, 2, slow);
+    await b.node.start();
+    const a = make(net, 1, slow);
+    await a.node.start();
+    const [ea, eb] = await Promise.all([until(a.node, 'established', () => true, 2000), until(b.node, 'established', () => true, 2000)]);
+    expect(ea.role).toBe('initiator');
+    expect(eb.role).toBe('responder');
+    const echo = b.events.filter((e) => e.type === 'step' && e.role === 'responder').map((e) => (e as { step: string }).step);
+    expect(echo).toEqual(['accept', 'echo']);
+  });
+
   it('yields exactly one session when both start at once (lower id initiates)', async () => {
     const net = new MemoryNetwork();
     const a = make(net, 1);

@@ -47,6 +47,32 @@ export const SLOT = {
   ackSize: 16, // u64 acknowledged log sequence, u64 sender generation
 } as const;
 
+/**
+ * WRITE_WITH_IMM doorbells: the kind in the immediate's top four bits, a value in the rest. The
+ * handshake's bells only wake the other side early; a node that never rings them still completes the
+ * handshake by its periodic scans and re-reads.
+ */
+export const DOORBELL = {
+  kindShift: 28,
+  valueMask: (1 << 28) - 1,
+  /** Log mirroring: a record at ring offset value * 8; an ack of sequence value (mod 2^28). */
+  record: 1,
+  ack: 2,
+  /** Handshake: the initiator wrote its hello / its commit; the responder published its echo. */
+  hello: 3,
+  commit: 4,
+  echo: 5,
+} as const;
+
+/** The immediate of a doorbell of `kind` carrying `value` (masked to 28 bits). */
+export function doorbell(kind: number, value = 0): number {
+  return ((kind << DOORBELL.kindShift) | (value & DOORBELL.valueMask)) >>> 0;
+}
+
+export function doorbellKind(imm: number): number {
+  return imm >>> DOORBELL.kindShift;
+}
+
 export const HELLO = {
   size: 128,
   magic: 0,

@@ -82,6 +82,8 @@ export class MemoryLink implements Link {
     if (imm !== undefined) for (const d of this.peer.doorbells) d(imm >>> 0);
   }
 
+  deepen(): void {}
+
   onDoorbell(l: (imm: number) => void): void {
     this.doorbells.push(l);
   }

@@ -1,0 +1,19 @@
+// The late partner of the handshake benchmark, as its own process: it loads the package and opens its
+// device first, then starts its CCM when told to (a line on stdin) and prints one JSON line per event.
+import { createInterface } from 'node:readline';
+import { ClusterNode } from 'rdma-ccm/ccm';
+import { contextFor } from 'rdma-ccm/cm';
+
+const [port, probeMs] = process.argv.slice(2).map(Number);
+await contextFor('10.99.0.2');
+const node = new ClusterNode({ clusterId: 9n, nodeId: 2, address: '10.99.0.2', port, partners: [{ nodeId: 1, address: '10.99.0.1', port }], backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 } });
+node.on('event', (e) => process.stdout.write(`${JSON.stringify({ ...e, at: performance.timeOrigin + performance.now() })}\n`));
+process.stdout.write('{"type":"loaded"}\n');
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) {
+  if (line === 'start') await node.start();
+  if (line === 'stop') {
+    await node.stop();
+    process.exit(0);
+  }
+}
