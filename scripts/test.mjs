@@ -43,7 +43,7 @@ if (only('integration')) {
   results.push(['integration tests (lab, rxe)', vitestRun('test/integration', join(out, 'integration.json'), lab)]);
 }
 if (only('two-guests')) {
-  // The CCM across two guests: partner booted late, killed hard and rebooted (the demo, asserted).
+  // The CCM across two guests: partner booted late, paused past the threshold, killed hard and rebooted (the demo, asserted).
   const status = sh(process.execPath, ['scripts/demo.mjs'], { allowFail: true });
   results.push(['CCM across two guests: late boot, pause, hard kill, reboot (lab, rxe)', { status, passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 }]);
 }

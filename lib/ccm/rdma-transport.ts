@@ -152,16 +152,7 @@ class RdmaLink implements Link {
   async write(bytes: Uint8Array, remoteAddr: bigint, rkey: number, imm?: number): Promise<void> {
     if (this.ended) throw this.closedError();
     const [staging, mr] = this.staged();
-    if (bytes.byteLength === 0) {
-      // A bare doorbell: nothing to stage.
-      await this.credit();
-      try {
-        await this.qp!.write({ local: { mr, offset: 0, length: 0 }, remoteAddr, rkey, imm });
-      } finally {
-        this.release();
-      }
-      return;
-    }
+    // Zero bytes (a bare doorbell) take an empty chunk: one path for every write.
     const c = await staging.alloc(bytes.byteLength);
     await this.credit();
     try {

@@ -40,8 +40,10 @@ export function hostRun(command: string, env: Record<string, string>, cwd: strin
   });
 }
 
-/** Starts a command on the host as one lab node, its output handed over line by line; kill() is SIGKILL. */
-/** A command on this host as one partner; pause/resume stop and continue it (SIGSTOP/SIGCONT, like a paused VM). */
+/**
+ * Starts a command on the host as one lab node, its output handed over line by line; kill() is SIGKILL,
+ * pause/resume stop and continue it (SIGSTOP/SIGCONT, like a paused VM).
+ */
 export function hostSpawn(command: string, self: LabNode, onLine: (l: string) => void): { kill(): void; pause(): Promise<void>; resume(): Promise<void>; done: Promise<number> } {
   const env = commandEnvFor(self);
   const child = spawn('bash', ['-c', `${envExports(env)}\n${command}`], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });

@@ -100,6 +100,16 @@ export interface RemoteQp {
 
 const WC_KERNEL_WITH_INV = 1 << 2;
 
+/** Settles a promise-level work request on its completion: resolved on success, else a named error. */
+function settler(resolve: (wc: WorkCompletion) => void, reject: (e: Error) => void, what: string): (wc: WorkCompletion) => void {
+  return (wc) => (wc.status === 'SUCCESS' ? resolve(wc) : reject(completionError(wc, what)));
+}
+
+/** A library-numbered receive into `local` (or none, for WRITE_WITH_IMM doorbells). */
+function recvWr(o: { local?: Sge } | undefined): RecvWr {
+  return { wrId: libraryId(), sgl: o?.local ? [o.local] : [] };
+}
+
 /** Objects a work request uses, kept open (and their memory pinned) until it completes. */
 interface Held {
   inflight: number;
@@ -277,10 +287,7 @@ export class QueuePair {
   // ---- promise API ---------------------------------------------------------------------------
 
   private op(w: Omit<SendWr, 'wrId' | 'signaled'>, what: string): Promise<WorkCompletion> {
-    return new Promise((resolve, reject) => {
-      const settle = (wc: WorkCompletion) => (wc.status === 'SUCCESS' ? resolve(wc) : reject(completionError(wc, what)));
-      this.postSends([{ w: { ...w, wrId: libraryId(), signaled: true }, settle }]);
-    });
+    return new Promise((resolve, reject) => this.postSends([{ w: { ...w, wrId: libraryId(), signaled: true }, settle: settler(resolve, reject, what) }]));
   }
 
   /** RDMA READ of local.length bytes from the partner's remoteAddr into local. */
@@ -300,10 +307,7 @@ export class QueuePair {
 
   /** Posts one receive into local; resolves when a message (or a WRITE_WITH_IMM) lands. */
   recv(o: { local?: Sge }): Promise<WorkCompletion> {
-    return new Promise((resolve, reject) => {
-      const settle = (wc: WorkCompletion) => (wc.status === 'SUCCESS' ? resolve(wc) : reject(completionError(wc, 'receive')));
-      this.receive([{ w: { wrId: libraryId(), sgl: o?.local ? [o.local] : [] }, settle }]);
-    });
+    return new Promise((resolve, reject) => this.receive([{ w: recvWr(o), settle: settler(resolve, reject, 'receive') }]));
   }
 
   /** Posts many receives in one call; one promise per receive, in order. */
@@ -312,8 +316,8 @@ export class QueuePair {
     const promises: Promise<WorkCompletion>[] = [];
     const items = list.map((o) => {
       let settle!: (wc: WorkCompletion) => void;
-      promises.push(new Promise((resolve, reject) => (settle = (wc) => (wc.status === 'SUCCESS' ? resolve(wc) : reject(completionError(wc, 'receive'))))));
-      return { w: { wrId: libraryId(), sgl: o?.local ? [o.local] : [] }, settle };
+      promises.push(new Promise((resolve, reject) => (settle = settler(resolve, reject, 'receive'))));
+      return { w: recvWr(o), settle };
     });
     if (items.length > 0) this.receive(items);
     return promises;

@@ -73,6 +73,7 @@ describe('RC queue pairs on rxe', () => {
     await a.qp.write({ local: { mr: a.mr, offset: 0, length: 0 }, remoteAddr: b.mr.addr, rkey: b.mr.rkey, imm: 7 });
     expect(await bell).toMatchObject({ opcode: 'RECV_RDMA_WITH_IMM', immData: 7, byteLen: 0 });
     expect(b.qp.recvBatch([])).toEqual([]);
+    expect(() => b.qp.recvBatch('receives' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 
   it('atomics change the remote value and return the old one', async () => {
