@@ -176,8 +176,16 @@ describe('CCM on rxe', () => {
     // The application re-appends what was not acknowledged, on the new session.
     const retry = during.filter((_, i) => fate[i].status === 'rejected');
     const after = Array.from({ length: 10 }, (_, i) => `after the flap #${i}`);
+    // As after a partner reboot (ccm-faults), the fresh session can still be closed by a late
+    // disconnect of the old connection; mirror on one that has stayed up.
+    for (const end = Date.now() + 60_000; Date.now() < end; ) {
+      await new Promise((r) => setTimeout(r, 1500));
+      if (a.n.session(2) && !a.n.session(2)!.closed) break;
+    }
     const s2 = await a.n.waitForSession(2, { timeoutMs: 30_000 });
-    await Promise.all([...retry, ...after].map((r) => s2.mirror.append(Buffer.from(r))));
+    await Promise.all([...retry, ...after].map((r) => s2.mirror.append(Buffer.from(r)))).catch((e) => {
+      throw new Error(`${e.message}; A saw ${types(a.events.slice(from)).join(' ')}; B saw ${types(b.events).join(' ')}`);
+    });
     await new Promise((r) => setTimeout(r, 500));
     const count = (r: string) => got.filter((x) => x === r).length;
     // Acknowledged before the flap, or on the new session: present exactly once each, in order.
