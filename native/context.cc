@@ -181,7 +181,7 @@ Napi::Value Context::QueryPort(const Napi::CallbackInfo& info) {
   return o;
 }
 
-static std::string GidString(const ibv_gid& g) {
+std::string GidString(const ibv_gid& g) {
   char buf[INET6_ADDRSTRLEN];
   // The full 8-group form keeps GIDs comparable as text; `ip -6` style compression is avoided on purpose.
   std::snprintf(buf, sizeof buf, "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x", g.raw[0],

@@ -9,6 +9,9 @@
 
 namespace rdma {
 
+// A GID in the full eight-group form (comparable as text), as queryGidTable() and qp.query() report it.
+std::string GidString(const ibv_gid& g);
+
 class Context : public Napi::ObjectWrap<Context>, public Parent {
  public:
   static Napi::Function Init(Napi::Env env);

@@ -29,7 +29,7 @@ targets.push(
   ['connect', wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2 }), (b) => wire.decodeConnect(b, CLUSTER)],
   ['accept', wire.encodeAccept({ clusterId: CLUSTER, nodeId: 2, generation: 99n, regions, slot: 1, slotStride: 4352 }), (b) => wire.decodeAccept(b, CLUSTER)],
   ['reject', wire.encodeReject({ clusterId: CLUSTER, nodeId: 2, generation: 99n, reason: 'TIE_BREAK' }), (b) => wire.decodeReject(b)],
-  ['log record', wire.encodeRecord(9n, new TextEncoder().encode('a mirrored log record')), (b) => wire.decodeRecord(b, 9n)],
+  ['log record', wire.encodeRecord(7, 9n, new TextEncoder().encode('a mirrored log record')), (b) => wire.decodeRecord(b)],
 );
 
 let s = 0x5eed1234;

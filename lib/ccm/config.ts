@@ -34,6 +34,11 @@ export interface CcmOptions {
   logRingBytes?: number;
   /** How often the mailbox is scanned for hellos, commits and heartbeats (ms). */
   pollMs?: number;
+  /**
+   * When a session fails, how long its unacknowledged appends wait for a new session with the same
+   * boot of the partner, which then receives each exactly once (ms; 0 rejects them at once).
+   */
+  mirrorHoldMs?: number;
   initialState?: NodeState;
   transport?: Transport;
 }
@@ -55,6 +60,7 @@ export interface CcmConfig {
   logRingBytes: number;
   slotStride: number;
   pollMs: number;
+  mirrorHoldMs: number;
   initialState: NodeState;
   transport?: Transport;
 }
@@ -140,6 +146,7 @@ export function resolveConfig(o: CcmOptions): CcmConfig {
     logRingBytes,
     slotStride: SLOT.size + logRingBytes,
     pollMs: ms(o.pollMs, 'pollMs', Math.max(1, Math.min(10, heartbeatMs / 4))),
+    mirrorHoldMs: o.mirrorHoldMs === 0 ? 0 : ms(o.mirrorHoldMs, 'mirrorHoldMs', 30_000),
     initialState: state,
     transport: o.transport,
   };

@@ -5,5 +5,6 @@ export { ConfigError, resolveConfig, newGeneration } from './config';
 export type { CcmEvent, CcmEventType, HandshakeStep, Role } from './events';
 export type { Session, SessionEnd } from './session';
 export { LogMirror, MirrorError } from './mirror';
+export type { MirrorErrorCode } from './mirror-stream';
 export type { Transport, Endpoint, Link, IncomingRequest, ExposedMemory } from './transport';
 export * as wire from './wire';

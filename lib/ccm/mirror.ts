@@ -2,30 +2,16 @@
 // rings its doorbell; the partner validates each record, delivers it in order and writes back an ack,
 // again with a doorbell. append() resolves once the partner holds the record. The ring bounds what is
 // in flight; appends beyond it wait (back-pressure), and the queue of waiting appends is bounded too.
+// Numbering and what outlives a failed session are the partner's MirrorStream's (mirror-stream.ts).
 import { EventEmitter } from 'node:events';
 import type { Link } from './transport';
+import { MirrorError, MirrorStream, PendingRecord } from './mirror-stream';
 import { decodeCounter, encodeCounter } from './wire/mailbox';
 import { decodeRecord, encodeRecord, recordSize } from './wire/log-record';
 import { ProtocolError } from './wire/errors';
 import { DOORBELL, doorbell, doorbellKind, SLOT } from './wire/layout';
 
-export class MirrorError extends Error {
-  constructor(readonly code: 'ERR_CCM_SESSION_CLOSED' | 'ERR_CCM_RECORD_TOO_LARGE' | 'ERR_CCM_QUEUE_FULL', message: string) {
-    super(message);
-    this.name = 'MirrorError';
-  }
-}
-
-interface Pending {
-  sequence: bigint;
-  payload: Uint8Array;
-  size: number;
-  offset: number;
-  /** Ring bytes skipped before this record when it wrapped to the start. */
-  skipped: number;
-  resolve: (seq: bigint) => void;
-  reject: (e: Error) => void;
-}
+export { MirrorError } from './mirror-stream';
 
 export interface MirrorTarget {
   /** Address/rkey of our slot in the partner's mailbox (control part first, ring after it). */
@@ -40,16 +26,17 @@ export interface LogMirror {
 }
 
 export class LogMirror extends EventEmitter {
-  private nextSeq = 1n;
-  private expected = 1n;
   private head = 0;
   private used = 0;
-  private readonly inflight: Pending[] = [];
-  private readonly waiting: Pending[] = [];
+  private readonly inflight: PendingRecord[] = [];
+  private readonly waiting: PendingRecord[];
   private closedReason: string | null = null;
+  private live = false;
   /** Records delivered to this node by the partner, and records the partner acknowledged. */
   received = 0n;
   acknowledged = 0n;
+  /** Records the partner sent again after a failed session that this node already held. */
+  duplicates = 0n;
   /** Doorbells seen from the partner: proof of life as good as a heartbeat. */
   activity = 0;
 
@@ -59,12 +46,28 @@ export class LogMirror extends EventEmitter {
     /** Our mailbox bytes of the partner's slot: control part, then the ring the partner writes. */
     private readonly localSlot: Uint8Array,
     private readonly generation: bigint,
+    /** The partner's stream state; `resume(partnerGeneration)` was called for this session. */
+    private readonly stream: MirrorStream,
+    /** Appends held from the previous session of the same partner boot, sent first. */
+    held: PendingRecord[],
     private readonly onFault: (e: Error) => void,
     private readonly maxWaiting = 4096,
     /** Records in flight at once: stays below the receives the partner keeps posted for doorbells. */
     private readonly maxInflight = 64,
   ) {
     super();
+    this.waiting = held;
+  }
+
+  /**
+   * The partner's side of the session is up (its heartbeat moved, or it sent a record or an ack): only
+   * now can its session take our records' doorbells, which would otherwise reach only its handshake.
+   * Appends, and what was held from the previous session, wait for this.
+   */
+  partnerLive(): void {
+    if (this.live) return;
+    this.live = true;
+    this.pump();
   }
 
   /** Appends one record; resolves with its sequence number once the partner has it. */
@@ -76,7 +79,7 @@ export class LogMirror extends EventEmitter {
       return Promise.reject(new MirrorError('ERR_CCM_RECORD_TOO_LARGE', `record of ${payload.byteLength} bytes exceeds half the partner's ring (${this.target.ringBytes} bytes)`));
     if (this.waiting.length >= this.maxWaiting) return Promise.reject(new MirrorError('ERR_CCM_QUEUE_FULL', `${this.maxWaiting} appends already waiting for ring space`));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ sequence: 0n, payload, size, offset: 0, skipped: 0, resolve, reject });
+      this.waiting.push({ sequence: 0n, payload, size, offset: 0, skipped: 0, sent: false, resolve, reject });
       this.pump();
     });
   }
@@ -87,6 +90,7 @@ export class LogMirror extends EventEmitter {
   }
 
   private pump(): void {
+    if (!this.live) return;
     while (this.waiting.length > 0 && !this.closedReason) {
       if (this.inflight.length >= this.maxInflight) return; // wait for acks
       const p = this.waiting[0];
@@ -95,11 +99,12 @@ export class LogMirror extends EventEmitter {
       this.waiting.shift();
       p.skipped = skipped;
       p.offset = skipped ? 0 : this.head;
-      p.sequence = this.nextSeq++;
+      if (p.sequence === 0n) p.sequence = this.stream.nextSeq++;
+      p.sent = true;
       this.head = p.offset + p.size;
       this.used += skipped + p.size;
       this.inflight.push(p);
-      const bytes = encodeRecord(p.sequence, p.payload);
+      const bytes = encodeRecord(this.stream.txStream, p.sequence, p.payload);
       const imm = doorbell(DOORBELL.record, p.offset >>> 3);
       this.link.write(bytes, this.target.slotAddr + BigInt(SLOT.size + p.offset), this.target.rkey, imm).catch((e: Error) => this.onFault(e));
     }
@@ -109,6 +114,7 @@ export class LogMirror extends EventEmitter {
   doorbell(imm: number): void {
     this.activity++;
     const kind = doorbellKind(imm);
+    if (kind === DOORBELL.record || kind === DOORBELL.ack) this.partnerLive();
     if (kind === DOORBELL.record) this.receive((imm & DOORBELL.valueMask) * 8);
     else if (kind === DOORBELL.ack) this.acked();
     // A handshake bell that arrives late (the echo of a re-sent hello) only shows the partner is alive.
@@ -123,24 +129,33 @@ export class LogMirror extends EventEmitter {
       return;
     }
     let record;
+    let verdict;
     try {
-      record = decodeRecord(ring.subarray(offset), this.expected);
+      record = decodeRecord(ring.subarray(offset));
+      verdict = this.stream.accept(record);
     } catch (e) {
       this.onFault(e as Error);
       return;
     }
-    this.expected++;
-    this.received++;
-    const ack = encodeCounter({ value: record.sequence, generation: this.generation });
-    const imm = doorbell(DOORBELL.ack, Number(record.sequence & BigInt(DOORBELL.valueMask)));
-    this.link.write(ack, this.target.slotAddr + BigInt(SLOT.ack), this.target.rkey, imm).catch((e: Error) => this.onFault(e));
-    this.emit('record', record.sequence, Buffer.from(record.payload));
+    // A duplicate is one sent again after a failed session whose ack was lost: acknowledged, not delivered.
+    // A new record reaches the application before its ack is posted: an ack means the application has it.
+    try {
+      if (verdict === 'deliver') {
+        this.received++;
+        this.emit('record', record.sequence, Buffer.from(record.payload));
+      } else this.duplicates++;
+    } finally {
+      const delivered = this.stream.delivered;
+      const ack = encodeCounter({ value: delivered, generation: this.generation });
+      const imm = doorbell(DOORBELL.ack, Number(delivered & BigInt(DOORBELL.valueMask)));
+      this.link.write(ack, this.target.slotAddr + BigInt(SLOT.ack), this.target.rkey, imm).catch((e: Error) => this.onFault(e));
+    }
   }
 
   private acked(): void {
     const { value } = decodeCounter(this.localSlot.subarray(SLOT.ack, SLOT.ack + SLOT.ackSize));
-    if (value >= this.nextSeq) {
-      this.onFault(new ProtocolError('ERR_CCM_FIELD', 'log', `ack of ${value}, but only ${this.nextSeq - 1n} records were sent`));
+    if (value >= this.stream.nextSeq) {
+      this.onFault(new ProtocolError('ERR_CCM_FIELD', 'log', `ack of ${value}, but only ${this.stream.nextSeq - 1n} records were sent`));
       return;
     }
     while (this.inflight.length > 0 && this.inflight[0].sequence <= value) {
@@ -152,13 +167,17 @@ export class LogMirror extends EventEmitter {
     this.pump();
   }
 
-  /** Ends the mirror: every append not yet acknowledged rejects (the caller re-appends on the next session). */
-  close(reason: string): void {
+  /**
+   * Ends the mirror. With `hold` (the session failed), appends not yet acknowledged wait in the stream
+   * for the next session with the same partner boot; otherwise they reject.
+   */
+  close(reason: string, hold: boolean): void {
     if (this.closedReason) return;
     this.closedReason = reason;
-    const e = new MirrorError('ERR_CCM_SESSION_CLOSED', `session closed: ${reason}`);
-    for (const p of [...this.inflight, ...this.waiting]) p.reject(e);
+    const open = [...this.inflight, ...this.waiting];
     this.inflight.length = 0;
     this.waiting.length = 0;
+    if (hold) return this.stream.hold(open, reason);
+    for (const p of open) p.reject(new MirrorError('ERR_CCM_SESSION_CLOSED', `session closed: ${reason}`, p.sent));
   }
 }

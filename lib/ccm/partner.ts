@@ -12,6 +12,7 @@ import { codeOf } from './handshake-error';
 import { initiate } from './initiator';
 import { Responder, ResponderResult } from './responder';
 import { Session, SessionEnd } from './session';
+import { MirrorStream } from './mirror-stream';
 import type { IncomingRequest, Link } from './transport';
 import { Backoff } from './backoff';
 import type { ConnectData } from './wire/private-data';
@@ -32,9 +33,12 @@ export class Partner {
   private heardFrom = false;
   private running = false;
   private readonly waiters = new Set<(s: Session) => void>();
+  /** Log mirroring state that outlives a session: numbering, and appends held across a failed one. */
+  private readonly stream: MirrorStream;
 
   constructor(private readonly core: Core, readonly config: PartnerConfig) {
     this.backoff = new Backoff(core.cfg.backoff);
+    this.stream = new MirrorStream(core.cfg.mirrorHoldMs);
   }
 
   get id(): number {
@@ -178,12 +182,12 @@ export class Partner {
     const lower = this.core.cfg.nodeId < cd.nodeId;
     if (this.session) {
       if (this.session.partnerGeneration !== cd.generation) {
-        this.session.close('partner rebooted (it connected with a new generation)');
+        this.session.close('partner rebooted (it connected with a new generation)', true);
         return null;
       }
       // Same boot of the partner: it lost its view of the session. The lower id is authoritative.
       if (lower) return 'DUPLICATE';
-      this.session.close('partner reconnected');
+      this.session.close('partner reconnected', true);
       return null;
     }
     if (this.accepting) return 'DUPLICATE';
@@ -205,6 +209,7 @@ export class Partner {
       this.core.emit({ type: 'partner-rebooted', partner: this.id, oldGeneration: this.lastGeneration.toString(), newGeneration: partnerGeneration.toString() });
     this.lastGeneration = partnerGeneration;
     const slot = this.core.slotOf(this.config);
+    const held = this.stream.resume(partnerGeneration);
     const session = new Session(
       {
         partner: this.id,
@@ -222,6 +227,8 @@ export class Partner {
         partnerDownMs: cfg.partnerDownMs,
         statusPollMs: cfg.statusPollMs,
         secret: cfg.secret,
+        stream: this.stream,
+        held,
       },
       (from, to) => this.core.emit({ type: 'partner-state', partner: this.id, from, to }),
       (end: SessionEnd) => this.ended(session, end),
@@ -252,6 +259,7 @@ export class Partner {
     this.outgoing?.abort(Object.assign(new Error('node stopping'), { name: 'AbortError', code: 'ABORT_ERR' }));
     this.responder?.fail('ERR_CCM_STOPPING', 'node stopping');
     await this.session?.leave();
+    this.stream.giveUp('ERR_CCM_SESSION_CLOSED', 'session closed: node stopping');
     this.kick();
     await sleep(0);
   }

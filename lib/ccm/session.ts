@@ -4,6 +4,7 @@
 import type { Link } from './transport';
 import type { Role } from './events';
 import { LogMirror } from './mirror';
+import type { MirrorStream, PendingRecord } from './mirror-stream';
 import { decodeCounter, encodeCounter, RegionCoords } from './wire/mailbox';
 import { decodeStatus } from './wire/status-block';
 import { NodeState, SLOT } from './wire/layout';
@@ -26,6 +27,9 @@ export interface SessionInit {
   partnerDownMs: number;
   statusPollMs: number;
   secret?: Uint8Array;
+  /** Log mirroring state kept across sessions with this partner, and what the last session left unacknowledged. */
+  stream: MirrorStream;
+  held: PendingRecord[];
 }
 
 /** A heartbeat value that says "I am leaving": the partner closes the session without declaring it down. */
@@ -36,6 +40,8 @@ export interface SessionEnd {
   /** True when the partner failed (as opposed to this node closing the session). */
   down: boolean;
   detectionMs: number;
+  /** Unacknowledged appends wait for the next session (it failed, or was replaced) instead of rejecting. */
+  hold: boolean;
 }
 
 export class Session {
@@ -73,6 +79,8 @@ export class Session {
       { slotAddr: this.slotAddr, rkey: init.partnerRegions.mailboxRkey, ringBytes: init.remoteStride - SLOT.size },
       init.localSlot,
       init.generation,
+      init.stream,
+      init.held,
       (e) => this.fail(`log: ${e.message}`),
     );
     init.link.onDoorbell((imm) => this.mirror.doorbell(imm));
@@ -106,9 +114,10 @@ export class Session {
     const stalled = now - this.lastCheckAt > this.init.partnerDownMs / 2;
     this.lastCheckAt = now;
     const value = this.readHeartbeat();
-    if (value === LEAVING_MARK) return this.end({ reason: 'partner left the cluster', down: false, detectionMs: 0 });
+    if (value === LEAVING_MARK) return this.end({ reason: 'partner left the cluster', down: false, detectionMs: 0, hold: false });
     const activity = this.mirror.activity;
     if (value !== this.lastSeen.value) {
+      this.mirror.partnerLive();
       if (this.beatGaps.length >= 1 << 20) this.beatGaps.splice(0, 1 << 19);
       this.beatGaps.push(now - this.beatMovedAt);
       this.beatMovedAt = now;
@@ -182,20 +191,23 @@ export class Session {
 
   /** The partner failed: report once, with how long it had been silent. */
   fail(reason: string, silentMs?: number): void {
-    if (this.leavingSeen) return this.end({ reason: `partner left the cluster (${reason})`, down: false, detectionMs: 0 });
-    this.end({ reason, down: true, detectionMs: Math.round(silentMs ?? performance.now() - this.lastSeen.at) });
+    if (this.leavingSeen) return this.end({ reason: `partner left the cluster (${reason})`, down: false, detectionMs: 0, hold: false });
+    this.end({ reason, down: true, detectionMs: Math.round(silentMs ?? performance.now() - this.lastSeen.at), hold: true });
   }
 
-  /** This node ends the session (stop, replacement by a newer connection). */
-  close(reason: string): void {
-    this.end({ reason, down: false, detectionMs: 0 });
+  /**
+   * This node ends the session: it is stopping, or a newer connection from the partner replaces it
+   * (`hold`: unacknowledged appends go on over that one).
+   */
+  close(reason: string, hold = false): void {
+    this.end({ reason, down: false, detectionMs: 0, hold });
   }
 
   private end(end: SessionEnd): void {
     if (this.ended) return;
     this.ended = end;
     for (const t of this.timers) clearInterval(t);
-    this.mirror.close(end.reason);
+    this.mirror.close(end.reason, end.hold);
     this.init.link.close();
     this.onEnd(end);
   }

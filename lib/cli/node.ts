@@ -13,6 +13,7 @@ export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --secret S | --secret-file F   shared cluster secret (hellos and echoes carry an HMAC)
   --heartbeat-ms N        heartbeat interval (default 100)
   --partner-down-ms N     partner-down threshold (default 10 heartbeats)
+  --mirror-hold-ms N      how long unacknowledged appends wait for the next session (default 30000)
   --state S               initial state: booting (default), ready, active
   --active-after MS       publish ACTIVE this long after start
   --exit-after MS         stop after this long
@@ -92,6 +93,9 @@ function parse(args: string[]): { options: CcmOptions; json: boolean; records: b
         break;
       case '--partner-down-ms':
         options.partnerDownMs = num(v(), a);
+        break;
+      case '--mirror-hold-ms':
+        options.mirrorHoldMs = num(v(), a);
         break;
       case '--state':
         options.initialState = v().toUpperCase() as CcmOptions['initialState'];

@@ -6,8 +6,8 @@ import { LabNode, labEnv } from './topology';
 import { deviceSetup, envExports } from './run-script';
 
 export const HOST_NODES: LabNode[] = [
-  { name: 'a', device: 'rcl_rxe0', netdev: 'rcl_veth0', ip: '10.99.0.1' },
-  { name: 'b', device: 'rcl_rxe1', netdev: 'rcl_veth1', ip: '10.99.0.2' },
+  { name: 'a', device: 'rcl_rxe0', netdev: 'rcl_veth0', ip: '10.99.0.1', ip6: 'fd99::1' },
+  { name: 'b', device: 'rcl_rxe1', netdev: 'rcl_veth1', ip: '10.99.0.2', ip6: 'fd99::2' },
 ];
 
 /** True when this kernel can create rxe devices (loading the module if needed). */

@@ -15,10 +15,10 @@ export function envExports(env: Record<string, string>): string {
 /**
  * Shell lines that create the given nodes' netdevs/addresses/rxe devices and wait until the ports are
  * ACTIVE. `pair` numbers the veth pair's routing tables and rules, so that more pairs can live beside
- * the lab's own (pair 0; tests add private ones); only pair 0 moves the local-table rule.
+ * the lab's own (pair 0; tests add private ones); only pair 0 moves the local-table rules.
  */
 export function deviceSetup(nodes: LabNode[], veth: boolean, pair = 0): string {
-  const lines = ['ip link set lo up'];
+  const lines = ['ip link set lo up', 'sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0'];
   if (veth) {
     lines.push(`ip link add ${nodes[0].netdev} type veth peer name ${nodes[1].netdev}`);
   } else {
@@ -30,7 +30,8 @@ export function deviceSetup(nodes: LabNode[], veth: boolean, pair = 0): string {
     );
   }
   for (const n of nodes) {
-    lines.push(`ip addr add ${n.ip}/24 dev ${n.netdev}`, `ip link set ${n.netdev} up`);
+    // nodad: the address is usable at once, not after duplicate address detection.
+    lines.push(`ip addr add ${n.ip}/24 dev ${n.netdev}`, `ip -6 addr add ${n.ip6}/64 dev ${n.netdev} nodad`, `ip link set ${n.netdev} up`);
   }
   if (veth) {
     // Both ends live in one namespace, where traffic between local addresses would take the loopback
@@ -41,15 +42,23 @@ export function deviceSetup(nodes: LabNode[], veth: boolean, pair = 0): string {
       lines.push(`sysctl -qw net.ipv4.conf.${c}.accept_local=1 net.ipv4.conf.${c}.rp_filter=0`);
     const table = 101 + 2 * pair;
     const pref = 10 + 2 * pair;
+    for (const [ip, v, len] of [['ip', '', 32], ['ip6', ' -6', 128]] as const) {
+      lines.push(
+        `ip${v} route add ${x[ip]}/${len} dev ${y.netdev} src ${y[ip]} table ${table}`,
+        `ip${v} route add ${y[ip]}/${len} dev ${x.netdev} src ${x[ip]} table ${table + 1}`,
+        `ip${v} rule add pref ${pref} iif lo to ${x[ip]} lookup ${table}`,
+        `ip${v} rule add pref ${pref + 1} iif lo to ${y[ip]} lookup ${table + 1}`,
+        ...(pair === 0 ? [`ip${v} rule add pref 100 lookup local`, `ip${v} rule del pref 0 lookup local`] : []),
+        // Address resolution across the pair answers late under these rules; the neighbours are known.
+        `ip${v} neigh replace ${y[ip]} lladdr $(cat /sys/class/net/${y.netdev}/address) dev ${x.netdev} nud permanent`,
+        `ip${v} neigh replace ${x[ip]} lladdr $(cat /sys/class/net/${x.netdev}/address) dev ${y.netdev} nud permanent`,
+      );
+    }
+    // The CM checks an IPv6 connect request by looking up the requester's address with the receiving
+    // netdev as output device and no input device: that lookup too must lead out of the receiving end.
     lines.push(
-      `ip route add ${x.ip}/32 dev ${y.netdev} src ${y.ip} table ${table}`,
-      `ip route add ${y.ip}/32 dev ${x.netdev} src ${x.ip} table ${table + 1}`,
-      `ip rule add pref ${pref} iif lo to ${x.ip} lookup ${table}`,
-      `ip rule add pref ${pref + 1} iif lo to ${y.ip} lookup ${table + 1}`,
-      ...(pair === 0 ? ['ip rule add pref 100 lookup local', 'ip rule del pref 0 lookup local'] : []),
-      // Address resolution across the pair answers late under these rules; the neighbours are known.
-      `ip neigh replace ${y.ip} lladdr $(cat /sys/class/net/${y.netdev}/address) dev ${x.netdev} nud permanent`,
-      `ip neigh replace ${x.ip} lladdr $(cat /sys/class/net/${x.netdev}/address) dev ${y.netdev} nud permanent`,
+      `ip -6 rule add pref ${pref + 50} oif ${x.netdev} to ${y.ip6} lookup ${table + 1}`,
+      `ip -6 rule add pref ${pref + 51} oif ${y.netdev} to ${x.ip6} lookup ${table}`,
     );
   }
   for (const n of nodes) lines.push(`rdma link add ${n.device} type rxe netdev ${n.netdev}`);
@@ -77,7 +86,7 @@ export function runScript(opts: {
     'set +e',
     'mkdir -p "$HOME"',
     `cd ${q(opts.cwd)}`,
-    `echo "lab: ready: ${opts.nodes.map((n) => `${n.device}/${n.netdev}/${n.ip}`).join(' ')}"`,
+    `echo "lab: ready: ${opts.nodes.map((n) => `${n.device}/${n.netdev}/${n.ip}/${n.ip6}`).join(' ')}"`,
     // Through a pipe, so the command sees no terminal (the serial console is one) and prints plain text.
     `bash -c ${q(opts.command)} < /dev/null 2>&1 | cat`,
     'exit ${PIPESTATUS[0]}',

@@ -10,17 +10,21 @@ export interface LabNode {
   netdev: string;
   /** IPv4 address of that netdev (its RoCE v2 GID is the IPv4-mapped form). */
   ip: string;
+  /** IPv6 address of that netdev (also a RoCE v2 GID of the device, as written). */
+  ip6: string;
 }
 
 export const LAB_SUBNET = '10.99.0';
+export const LAB_SUBNET6 = 'fd99::';
 
 export const VETH_NODES: LabNode[] = [
-  { name: 'a', device: 'rxe0', netdev: 'veth0', ip: `${LAB_SUBNET}.1` },
-  { name: 'b', device: 'rxe1', netdev: 'veth1', ip: `${LAB_SUBNET}.2` },
+  { name: 'a', device: 'rxe0', netdev: 'veth0', ip: `${LAB_SUBNET}.1`, ip6: `${LAB_SUBNET6}1` },
+  { name: 'b', device: 'rxe1', netdev: 'veth1', ip: `${LAB_SUBNET}.2`, ip6: `${LAB_SUBNET6}2` },
 ];
 
 export function guestNode(name: 'a' | 'b'): LabNode {
-  return { name, device: 'rxe0', netdev: 'lab0', ip: `${LAB_SUBNET}.${name === 'a' ? 1 : 2}` };
+  const i = name === 'a' ? 1 : 2;
+  return { name, device: 'rxe0', netdev: 'lab0', ip: `${LAB_SUBNET}.${i}`, ip6: `${LAB_SUBNET6}${i}` };
 }
 
 /** Environment a command in the lab sees, describing its devices (tests read these). */
@@ -31,6 +35,7 @@ export function labEnv(topology: Topology, nodes: LabNode[], self?: LabNode): Re
     RDMA_CCM_LAB_DEVICES: nodes.map((n) => n.device).join(','),
     RDMA_CCM_LAB_NETDEVS: nodes.map((n) => n.netdev).join(','),
     RDMA_CCM_LAB_ADDRS: nodes.map((n) => n.ip).join(','),
+    RDMA_CCM_LAB_ADDRS6: nodes.map((n) => n.ip6).join(','),
   };
   if (self) {
     env.RDMA_CCM_LAB_NODE = self.name;

@@ -119,6 +119,46 @@ describe('RDMA CM on rxe', () => {
     expect(client.qp.state).toBe('RTS');
   });
 
+  it('connects over plain IPv6 addresses: the device is chosen from the address, data flows, the QP path is the IPv6 GID', async () => {
+    const [a6, b6] = env.addrs6;
+    const { pa, pb } = await pds();
+    expect(await contextFor(a6)).toBe(pa.context);
+    const p = port++;
+    const listener = track(await listen({ address: a6, port: p }));
+    expect(listener.address).toBe(a6);
+    const server = (async () => {
+      for await (const req of listener) {
+        expect(req.remoteAddress).toBe(b6);
+        expect(req.privateData.subarray(0, 4).toString()).toBe('v6 ?');
+        return req.accept({ pd: pa, privateData: Buffer.from('v6 !') });
+      }
+      throw new Error('listener ended');
+    })();
+    const client = track(await connect({ address: a6, port: p, sourceAddress: b6, pd: pb, privateData: Buffer.from('v6 ?'), responderResources: 1, initiatorDepth: 1 }));
+    const srv = track(await server);
+    expect(client.privateData.subarray(0, 4).toString()).toBe('v6 !');
+    expect([client.remoteAddress, client.localAddress]).toEqual([a6, b6]);
+    // The eight-group form GIDs are reported in.
+    const full = (ip: string) => {
+      const [head, tail] = ip.split('::').map((x) => (x ? x.split(':') : []));
+      const groups = tail ? [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail] : head;
+      return groups.map((g) => g.padStart(4, '0')).join(':');
+    };
+    expect(full('fd99::1')).toBe('fd99:0000:0000:0000:0000:0000:0000:0001');
+    expect(client.qp.query().ahAttr?.grh?.dgid).toBe(full(a6));
+    expect(srv.qp.query().ahAttr?.grh?.dgid).toBe(full(b6));
+    const mrA = track(pa.allocMemory(4096, Access.LOCAL_WRITE | Access.REMOTE_READ));
+    const mrB = track(pb.allocMemory(4096, Access.LOCAL_WRITE));
+    const got = srv.qp.recv({ local: { mr: mrA, offset: 0, length: 64 } });
+    mrB.buffer.write('over IPv6');
+    await client.qp.send({ local: { mr: mrB, offset: 0, length: 9 } });
+    expect((await got).byteLen).toBe(9);
+    expect(mrA.buffer.toString('utf8', 0, 9)).toBe('over IPv6');
+    mrA.buffer.write('read back', 100);
+    await client.qp.read({ local: { mr: mrB, offset: 200, length: 9 }, remoteAddr: mrA.addr + 100n, rkey: mrA.rkey });
+    expect(mrB.buffer.toString('utf8', 200, 209)).toBe('read back');
+  });
+
   it('a reject carries the partner private data', async () => {
     const { pb } = await pds();
     const p = port++;

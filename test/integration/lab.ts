@@ -9,6 +9,8 @@ export interface LabDevices {
   devices: string[];
   netdevs: string[];
   addrs: string[];
+  /** The same nodes' IPv6 addresses. */
+  addrs6: string[];
 }
 
 export function lab(): LabDevices {
@@ -20,6 +22,7 @@ export function lab(): LabDevices {
     devices: env.RDMA_CCM_LAB_DEVICES.split(','),
     netdevs: (env.RDMA_CCM_LAB_NETDEVS ?? '').split(','),
     addrs: (env.RDMA_CCM_LAB_ADDRS ?? '').split(','),
+    addrs6: (env.RDMA_CCM_LAB_ADDRS6 ?? '').split(','),
   };
 }
 
@@ -46,6 +49,7 @@ export interface PrivateLink {
   devices: [string, string];
   netdevs: [string, string];
   addrs: [string, string];
+  addrs6: [string, string];
   /**
    * Deletes the devices, the pair and its routing rules. Asynchronous on purpose: the kernel finishes
    * `rdma link delete` only after this process has reacted to DEVICE_REMOVAL and let go of the device.
@@ -61,12 +65,13 @@ function removeDevice(device: string): Promise<void> {
   });
 }
 
-/** Pair `pair` (1, 2, …) uses addresses 10.(99 - pair).0.1 and .2. */
+/** Pair `pair` (1, 2, …) uses addresses 10.(99 - pair).0.1 and .2, and fd(99 - pair)::1 and ::2. */
 export function privateLink(name: string, pair: number): PrivateLink {
-  const nodes = [0, 1].map((i) => ({ name: `${name}${i}`, device: `rxe${name}${i}`, netdev: `${name}${i}`, ip: `10.${99 - pair}.0.${i + 1}` }));
+  const nodes = [0, 1].map((i) => ({ name: `${name}${i}`, device: `rxe${name}${i}`, netdev: `${name}${i}`, ip: `10.${99 - pair}.0.${i + 1}`, ip6: `fd${99 - pair}::${i + 1}` }));
   const unlink = () => {
     spawnSync('ip', ['link', 'del', nodes[0].netdev], { stdio: 'ignore' });
     for (const p of [10 + 2 * pair, 11 + 2 * pair]) spawnSync('ip', ['rule', 'del', 'pref', String(p)], { stdio: 'ignore' });
+    for (const p of [10, 11, 60, 61].map((x) => x + 2 * pair)) spawnSync('ip', ['-6', 'rule', 'del', 'pref', String(p)], { stdio: 'ignore' });
   };
   // Leftovers of an earlier run (no process holds them any more).
   for (const n of nodes) spawnSync('rdma', ['link', 'delete', n.device], { stdio: 'ignore' });
@@ -76,6 +81,7 @@ export function privateLink(name: string, pair: number): PrivateLink {
     devices: [nodes[0].device, nodes[1].device],
     netdevs: [nodes[0].netdev, nodes[1].netdev],
     addrs: [nodes[0].ip, nodes[1].ip],
+    addrs6: [nodes[0].ip6, nodes[1].ip6],
     async remove() {
       const present = new Set(getDevices().map((d) => d.name));
       await Promise.all(nodes.filter((n) => present.has(n.device)).map((n) => removeDevice(n.device)));

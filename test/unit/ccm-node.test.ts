@@ -109,6 +109,65 @@ describe('ClusterNode over an in-memory network', () => {
     await expect(sa.mirror.append(new Uint8Array(4096))).rejects.toMatchObject({ code: 'ERR_CCM_RECORD_TOO_LARGE' });
   });
 
+  it('holds appends across a failed session and delivers each exactly once on the next session with the same boot', async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1);
+    const b = make(net, 2);
+    await Promise.all([a.node.start(), b.node.start()]);
+    const [sa] = await Promise.all([a.node.waitForSession(2), b.node.waitForSession(1)]);
+    const got: string[] = [];
+    b.node.on('established', () => b.node.session(1)!.mirror.on('record', (_s, payload) => got.push(payload.toString())));
+    b.node.session(1)!.mirror.on('record', (_s, payload) => got.push(payload.toString()));
+    expect(await sa.mirror.append(Buffer.from('first'))).toBe(1n);
+    const records = Array.from({ length: 60 }, (_, i) => `record-${i}`);
+    // A is cut off as the records go: they land at B, whose acks are lost; the rest wait in A's queue.
+    const appends = records.map((r) => sa.mirror.append(Buffer.from(r)));
+    net.partition('10.0.0.1', true);
+    await until(a.node, 'session-closed');
+    expect(sa.mirror.acknowledged).toBe(1n);
+    expect(got.length).toBeGreaterThan(1); // some arrived, unacknowledged
+    await expect(sa.mirror.append(Buffer.from('late'))).rejects.toMatchObject({ code: 'ERR_CCM_SESSION_CLOSED' });
+    net.partition('10.0.0.1', false);
+    const s2 = await until(a.node, 'established');
+    expect(s2.partnerGeneration).toBe(b.node.generation.toString());
+    const seqs = await Promise.all(appends);
+    expect(seqs).toEqual(records.map((_, i) => BigInt(i + 2))); // numbered once, across both sessions
+    expect(got).toEqual(['first', ...records]);
+    expect(b.node.session(1)!.mirror.duplicates).toBeGreaterThan(0n);
+    // The next record, on the new session, continues the stream.
+    expect(await a.node.session(2)!.mirror.append(Buffer.from('next'))).toBe(62n);
+    expect(got.at(-1)).toBe('next');
+  });
+
+  it('rejects held appends when the partner comes back with a new boot, and when the hold time runs out', async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1, { mirrorHoldMs: 5000 });
+    const b = make(net, 2);
+    await Promise.all([a.node.start(), b.node.start()]);
+    const sa = await a.node.waitForSession(2);
+    net.crash('10.0.0.2');
+    const lost = sa.mirror.append(Buffer.from('to a partner about to reboot'));
+    const settled = lost.catch((e) => e);
+    await until(a.node, 'partner-down');
+    nodes.splice(nodes.indexOf(b.node), 1);
+    const b2 = make(net, 2);
+    await b2.node.start();
+    await until(a.node, 'established');
+    expect(await settled).toMatchObject({ code: 'ERR_CCM_PARTNER_REBOOTED' });
+
+    const net2 = new MemoryNetwork();
+    const c = make(net2, 1, { mirrorHoldMs: 50 });
+    make(net2, 2);
+    await Promise.all(nodes.slice(-2).map((n) => n.start()));
+    const sc = await c.node.waitForSession(2);
+    net2.partition('10.0.0.2', true);
+    const t0 = Date.now();
+    const held = sc.mirror.append(Buffer.from('held, then given up')).catch((e) => e);
+    await until(c.node, 'partner-down');
+    expect(await held).toMatchObject({ code: 'ERR_CCM_PARTNER_DOWN', maybeDelivered: true });
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
   it('declares partner-down when heartbeats stop, then sees the reboot as a new generation', async () => {
     const net = new MemoryNetwork();
     const a = make(net, 1);

@@ -25,7 +25,7 @@ const samples = {
   connect: () => wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2 }),
   accept: () => wire.encodeAccept({ clusterId: CLUSTER, nodeId: 2, generation: 99n, regions, slot: 1, slotStride: 4352 }),
   reject: () => wire.encodeReject({ clusterId: CLUSTER, nodeId: 2, generation: 99n, reason: 'TIE_BREAK' }),
-  log: () => wire.encodeRecord(9n, new TextEncoder().encode('a mirrored log record')),
+  log: () => wire.encodeRecord(7, 9n, new TextEncoder().encode('a mirrored log record')),
 };
 
 const decoders: Record<keyof typeof samples, (b: Uint8Array) => unknown> = {
@@ -35,7 +35,7 @@ const decoders: Record<keyof typeof samples, (b: Uint8Array) => unknown> = {
   connect: (b) => wire.decodeConnect(b, CLUSTER),
   accept: (b) => wire.decodeAccept(b, CLUSTER),
   reject: (b) => wire.decodeReject(b),
-  log: (b) => wire.decodeRecord(b, 9n),
+  log: (b) => wire.decodeRecord(b),
 };
 
 describe('wire formats', () => {
@@ -48,7 +48,8 @@ describe('wire formats', () => {
     expect(wire.decodeConnect(samples.connect(), CLUSTER)).toMatchObject({ nodeId: 1, generation: 7n, target: 2 });
     expect(wire.decodeAccept(samples.accept(), CLUSTER)).toMatchObject({ nodeId: 2, regions, slot: 1 });
     expect(wire.decodeReject(samples.reject())).toMatchObject({ nodeId: 2, reason: 'TIE_BREAK' });
-    expect(Buffer.from(wire.decodeRecord(samples.log(), 9n).payload).toString()).toBe('a mirrored log record');
+    expect(wire.decodeRecord(samples.log())).toMatchObject({ stream: 7, sequence: 9n });
+    expect(Buffer.from(wire.decodeRecord(samples.log()).payload).toString()).toBe('a mirrored log record');
   });
 
   it('fits the CM private-data limits, and accepts the zero padding the CM adds', () => {
@@ -82,8 +83,11 @@ describe('wire formats', () => {
     expect(reason(st, (b) => wire.decodeStatus(b, CLUSTER, new TextEncoder().encode('wrong-secret')))).toBe('ERR_CCM_AUTH');
     const unsigned = wire.encodeHello({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, regions, slot: 0, slotStride: 4352 });
     expect(reason(unsigned, decoders.hello)).toBe('ERR_CCM_AUTH');
-    expect(reason(samples.log(), (b) => wire.decodeRecord(b, 10n))).toBe('ERR_CCM_FIELD');
-    expect(reason(samples.log().subarray(0, 40), (b) => wire.decodeRecord(b, 9n))).toBe('ERR_CCM_LENGTH');
+    const noStream = samples.log();
+    noStream.fill(0, 24, 28);
+    expect(reason(noStream, (b) => wire.decodeRecord(b))).toBe('ERR_CCM_CHECKSUM'); // the header CRC covers the stream id
+    expect(() => wire.encodeRecord(0, 1n, new Uint8Array(0))).toThrow(RangeError);
+    expect(reason(samples.log().subarray(0, 40), (b) => wire.decodeRecord(b))).toBe('ERR_CCM_LENGTH');
     expect(reason(samples.accept(), (b) => wire.decodeConnect(b, CLUSTER))).toBe('ERR_CCM_FIELD');
     expect(wire.decodeHello(new Uint8Array(128), CLUSTER)).toBeNull(); // an empty slot is "nothing yet"
     expect(wire.decodeReject(new Uint8Array(0))).toBeNull(); // a reject by the CM itself

@@ -39,6 +39,10 @@ describe('lab run script', () => {
     // traffic to a's address leaves through b's end, so both devices carry it
     expect(s).toContain('ip route add 10.99.0.1/32 dev veth1 src 10.99.0.2');
     expect(s).toContain('ip rule del pref 0 lookup local');
+    // and the same for IPv6, plus the rules the CM's check of an incoming IPv6 request needs
+    expect(s).toContain('ip -6 addr add fd99::1/64 dev veth0 nodad');
+    expect(s).toContain('ip -6 route add fd99::1/128 dev veth1 src fd99::2');
+    expect(s).toContain('ip -6 rule add pref 60 oif veth0 to fd99::2 lookup 102');
   });
 
   it('gives a guest its lab NIC, address and device, and quotes the command', () => {

@@ -1,6 +1,8 @@
 // Mirrored log records as they land in a partner's ring: a 32-byte header, then the payload padded to
 // 8 bytes. The header's CRC covers the header; the payload has its own CRC, so a torn or corrupted
-// record is rejected instead of delivered.
+// record is rejected instead of delivered. A record belongs to a stream (a nonzero id the sender picks
+// when it starts numbering from 1 again) and carries its sequence number within it, so that a record
+// sent again on a later session is recognised by the receiver as one it already holds.
 import { crc32 } from './crc32';
 import { checkHeader, seal, u64, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
@@ -11,11 +13,12 @@ export const LOG_HEADER = {
   sequence: 8,
   payloadLen: 16,
   payloadCrc: 20,
-  flags: 24,
+  stream: 24,
   checksum: 28,
 } as const;
 
 export interface LogRecord {
+  stream: number;
   sequence: bigint;
   payload: Uint8Array;
 }
@@ -25,13 +28,16 @@ export function recordSize(payloadLen: number): number {
   return LOG_HEADER.size + ((payloadLen + 7) & ~7);
 }
 
-export function encodeRecord(sequence: bigint, payload: Uint8Array, out: Uint8Array = new Uint8Array(recordSize(payload.byteLength))): Uint8Array {
+export function encodeRecord(stream: number, sequence: bigint, payload: Uint8Array, out: Uint8Array = new Uint8Array(recordSize(payload.byteLength))): Uint8Array {
+  if (!Number.isInteger(stream) || stream < 1 || stream > 0xffffffff) throw new RangeError('stream must be an integer from 1 to 2^32-1');
+  if (sequence < 1n) throw new RangeError('sequence must be at least 1');
   const dv = view(out);
   out.fill(0, 0, LOG_HEADER.size);
   writeHeader(dv, MAGIC.log, LOG_HEADER.size);
   dv.setBigUint64(LOG_HEADER.sequence, u64(sequence, 'sequence'), true);
   dv.setUint32(LOG_HEADER.payloadLen, payload.byteLength, true);
   dv.setUint32(LOG_HEADER.payloadCrc, crc32(payload), true);
+  dv.setUint32(LOG_HEADER.stream, stream, true);
   seal(out, LOG_HEADER.size, LOG_HEADER.checksum);
   out.set(payload, LOG_HEADER.size);
   out.fill(0, LOG_HEADER.size + payload.byteLength, recordSize(payload.byteLength));
@@ -40,17 +46,17 @@ export function encodeRecord(sequence: bigint, payload: Uint8Array, out: Uint8Ar
 
 /**
  * Validates the record at the start of `buf` (the ring from the record's offset to the ring's end).
- * `expected` is the next sequence number; anything else is a lost or replayed record.
+ * Whether its sequence number is the one due is the receiving stream's decision (mirror-stream.ts).
  */
-export function decodeRecord(buf: Uint8Array, expected: bigint): LogRecord {
+export function decodeRecord(buf: Uint8Array): LogRecord {
   const dv = checkHeader(buf, 'log', MAGIC.log, LOG_HEADER.size, LOG_HEADER.checksum);
   const sequence = dv.getBigUint64(LOG_HEADER.sequence, true);
-  if (sequence !== expected) throw new ProtocolError('ERR_CCM_FIELD', 'log', `sequence ${sequence}, expected ${expected}`);
+  if (sequence === 0n) throw new ProtocolError('ERR_CCM_FIELD', 'log', 'sequence 0');
+  const stream = dv.getUint32(LOG_HEADER.stream, true);
+  if (stream === 0) throw new ProtocolError('ERR_CCM_FIELD', 'log', 'stream id 0');
   const len = dv.getUint32(LOG_HEADER.payloadLen, true);
   if (recordSize(len) > buf.byteLength) throw new ProtocolError('ERR_CCM_LENGTH', 'log', `payload length ${len} overruns the ring`);
-  const flags = dv.getUint32(LOG_HEADER.flags, true);
-  if (flags !== 0) throw new ProtocolError('ERR_CCM_FIELD', 'log', `unknown flags ${flags}`);
   const payload = buf.subarray(LOG_HEADER.size, LOG_HEADER.size + len);
   if (crc32(payload) !== dv.getUint32(LOG_HEADER.payloadCrc, true)) throw new ProtocolError('ERR_CCM_CHECKSUM', 'log', 'payload checksum mismatch');
-  return { sequence, payload };
+  return { stream, sequence, payload };
 }

@@ -41,6 +41,12 @@ export class MemoryNetwork {
     return r;
   }
 
+  /** Traffic to `address` is dropped while `cut`, and flows again after: the node itself lives on (a link flap). */
+  partition(address: string, cut: boolean): void {
+    if (cut) this.dead.add(address);
+    else this.dead.delete(address);
+  }
+
   /** The node at `address` stops answering: no disconnect is seen, its memory is unreachable. */
   crash(address: string): void {
     this.dead.add(address);

@@ -1,0 +1,111 @@
+// The numbering rules that make a mirrored record arrive exactly once across sessions (mirror-stream.ts).
+// Proven end to end on rxe by the link-flap test in test/integration/ccm.test.ts.
+import { describe, expect, it, vi } from 'vitest';
+import { MirrorError, MirrorStream, type PendingRecord } from '../../lib/ccm/mirror-stream';
+
+function pending(sequence: bigint, sent: boolean): PendingRecord & { settled: Promise<unknown> } {
+  let resolve!: (s: bigint) => void;
+  let reject!: (e: Error) => void;
+  const settled = new Promise<bigint>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  }).then(
+    (v) => ({ ok: v }),
+    (e) => ({ error: e }),
+  );
+  return { sequence, payload: new Uint8Array(1), size: 40, offset: 0, skipped: 0, sent, resolve, reject, settled };
+}
+
+const rec = (stream: number, sequence: bigint) => ({ stream, sequence, payload: new Uint8Array(0) });
+
+describe('MirrorStream', () => {
+  it('delivers a stream in order, acknowledges a record already delivered again, and refuses a gap', () => {
+    const s = new MirrorStream(1000);
+    s.resume(5n);
+    expect(s.accept(rec(9, 1n))).toBe('deliver');
+    expect(s.accept(rec(9, 2n))).toBe('deliver');
+    expect(s.delivered).toBe(2n);
+    expect(s.accept(rec(9, 1n))).toBe('duplicate');
+    expect(s.accept(rec(9, 2n))).toBe('duplicate');
+    expect(s.delivered).toBe(2n);
+    expect(() => s.accept(rec(9, 4n))).toThrow(/sequence 4, expected 3/);
+    // A new stream of the same partner starts at 1, and only at 1.
+    expect(() => s.accept(rec(10, 2n))).toThrow(/new stream starts at sequence 2/);
+    expect(s.accept(rec(10, 1n))).toBe('deliver');
+    expect(s.delivered).toBe(1n);
+  });
+
+  it('forgets the partner stream when the partner reboots, and keeps it across sessions with the same boot', () => {
+    const s = new MirrorStream(1000);
+    s.resume(5n);
+    s.accept(rec(9, 1n));
+    s.resume(5n);
+    expect(s.accept(rec(9, 1n))).toBe('duplicate');
+    s.resume(6n);
+    expect(() => s.accept(rec(9, 2n))).toThrow();
+    expect(s.accept(rec(9, 1n))).toBe('deliver');
+  });
+
+  it('hands held records to the next session of the same boot, numbered as before, and keeps the stream', () => {
+    const s = new MirrorStream(1000);
+    s.resume(5n);
+    const stream = s.txStream;
+    s.nextSeq = 4n;
+    const held = [pending(3n, true), pending(0n, false)];
+    s.hold(held, 'link down');
+    expect(s.heldCount).toBe(2);
+    expect(s.resume(5n)).toEqual(held);
+    expect(s.txStream).toBe(stream);
+    expect(s.nextSeq).toBe(4n);
+  });
+
+  it('starts a new stream at 1 when nothing is held', () => {
+    const s = new MirrorStream(1000);
+    s.resume(5n);
+    const first = s.txStream;
+    s.nextSeq = 8n;
+    expect(s.resume(5n)).toEqual([]);
+    expect(s.txStream).not.toBe(first);
+    expect(s.txStream).toBeGreaterThan(0);
+    expect(s.nextSeq).toBe(1n);
+  });
+
+  it('rejects held records when the partner comes back with a new boot, saying whether each was sent', async () => {
+    const s = new MirrorStream(1000);
+    s.resume(5n);
+    const sent = pending(1n, true);
+    const unsent = pending(0n, false);
+    s.hold([sent, unsent], 'link down');
+    expect(s.resume(6n)).toEqual([]);
+    expect(s.nextSeq).toBe(1n);
+    const [a, b] = (await Promise.all([sent.settled, unsent.settled])) as { error: MirrorError }[];
+    expect(a.error).toMatchObject({ code: 'ERR_CCM_PARTNER_REBOOTED', maybeDelivered: true });
+    expect(b.error).toMatchObject({ code: 'ERR_CCM_PARTNER_REBOOTED', maybeDelivered: false });
+  });
+
+  it('gives held records up after the hold time, and at once with a hold of 0', async () => {
+    vi.useFakeTimers();
+    try {
+      const s = new MirrorStream(1000);
+      s.resume(5n);
+      const p = pending(1n, true);
+      s.hold([p], 'no heartbeat');
+      vi.advanceTimersByTime(999);
+      expect(s.heldCount).toBe(1);
+      vi.advanceTimersByTime(2);
+      expect(s.heldCount).toBe(0);
+      expect(await p.settled).toMatchObject({ error: { code: 'ERR_CCM_PARTNER_DOWN', message: expect.stringContaining('no heartbeat') } });
+      const now = new MirrorStream(0);
+      now.resume(5n);
+      const q = pending(0n, false);
+      now.hold([q], 'link down');
+      expect(await q.settled).toMatchObject({ error: { code: 'ERR_CCM_PARTNER_DOWN', maybeDelivered: false } });
+      // Given up: the next session starts a new stream.
+      const before = s.txStream;
+      expect(s.resume(5n)).toEqual([]);
+      expect(s.txStream).not.toBe(before);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
