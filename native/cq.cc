@@ -138,7 +138,11 @@ CompletionQueue::CompletionQueue(const Napi::CallbackInfo& info) : Napi::ObjectW
   uv_poll_start(poll_, UV_READABLE, OnReadable);
   // Idle CQs do not keep the process alive; lib/verbs refs the CQ while work is outstanding.
   uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-  onCompletions_ = Napi::Persistent(info[2].As<Napi::Function>());
+  // The callback reaches the JS wrapper, so it must not be a root: it lives on this object (weakly
+  // referenced here), and an idle CQ nobody uses can be collected. ref() holds the CQ while work is
+  // outstanding, so that what the work needs stays alive until its completion.
+  info.This().As<Napi::Object>().DefineProperty(Napi::PropertyDescriptor::Value("onCompletions", info[2], napi_default));
+  onCompletions_ = Napi::Weak(info[2].As<Napi::Function>());
   contextRef_ = Napi::Persistent(ctxObj);
   context_->AddChild();
 }
@@ -169,7 +173,9 @@ void CompletionQueue::Drain() {
   ibv_req_notify_cq(cq_, 0);
   Napi::Array batch = PollBatch(env_, 1 << 16);
   if (batch.Length() == 0) return;
-  onCompletions_.MakeCallback(Value(), {batch});
+  Napi::Object self = Value();
+  if (self.IsEmpty() || onCompletions_.IsEmpty() || onCompletions_.Value().IsEmpty()) return;  // being collected
+  onCompletions_.MakeCallback(self, {batch});
 }
 
 Napi::Array CompletionQueue::PollBatch(Napi::Env env, int max) {
@@ -232,12 +238,23 @@ Napi::Value CompletionQueue::PollCount(const Napi::CallbackInfo& info) {
 
 Napi::Value CompletionQueue::Ref(const Napi::CallbackInfo& info) {
   if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  if (!held_ && cq_ != nullptr) {
+    held_ = true;
+    Napi::ObjectWrap<CompletionQueue>::Ref();  // a strong reference: not collected while work is outstanding
+  }
   return info.Env().Undefined();
 }
 
 Napi::Value CompletionQueue::Unref(const Napi::CallbackInfo& info) {
   if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  Drop();
   return info.Env().Undefined();
+}
+
+void CompletionQueue::Drop() {
+  if (!held_) return;
+  held_ = false;
+  Napi::ObjectWrap<CompletionQueue>::Unref();
 }
 
 Napi::Value CompletionQueue::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), cq_ == nullptr); }
@@ -261,6 +278,7 @@ void CompletionQueue::Release() {
 Napi::Value CompletionQueue::Close(const Napi::CallbackInfo& info) {
   if (cq_ != nullptr && children() > 0)
     Throw(info.Env(), Kind::Error, "ERR_BUSY", "CompletionQueue is used by " + std::to_string(children()) + " open queue pairs (close them first)");
+  Drop();
   Release();
   return info.Env().Undefined();
 }

@@ -39,6 +39,8 @@ class CompletionQueue : public Napi::ObjectWrap<CompletionQueue>, public Parent 
   Context* context_ = nullptr;
   Napi::ObjectReference contextRef_;
   Napi::FunctionReference onCompletions_;
+  bool held_ = false;  // ref() made the wrapper's reference strong
+  void Drop();
   Napi::Env env_;
 };
 

@@ -1,6 +1,6 @@
 // `npm test`: set up, build, run the unit and package tests on this host, prove the lab's devices are
 // real (selftest in both topologies), and run the integration tests on rxe devices in the lab.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setup } from './setup.mjs';
 import { buildNative, buildTs } from './build.mjs';
@@ -8,6 +8,8 @@ import { log, root, sh } from './lib.mjs';
 
 const vitest = join('node_modules', 'vitest', 'vitest.mjs');
 const out = join(root, '.lab');
+// Each fault a test injected and survived, with what it checked after (test/integration/lab.ts recordFault).
+const faultLog = join(out, 'faults.jsonl');
 
 function vitestRun(dir, json, wrap) {
   rmSync(json, { force: true });
@@ -28,6 +30,7 @@ setup();
 buildNative();
 buildTs();
 mkdirSync(out, { recursive: true });
+rmSync(faultLog, { force: true });
 
 const results = [];
 if (only('unit')) results.push(['unit tests (host)', vitestRun('test/unit', join(out, 'unit.json'))]);
@@ -39,13 +42,27 @@ if (only('selftest')) {
   }
 }
 if (only('integration')) {
-  const lab = (cmd) => sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3000', '--', cmd], { allowFail: true });
+  const lab = (cmd) => sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3000', '--', `RDMA_CCM_FAULT_LOG=${faultLog} ${cmd}`], { allowFail: true });
   results.push(['integration tests (lab, rxe)', vitestRun('test/integration', join(out, 'integration.json'), lab)]);
 }
 if (only('two-guests')) {
   // The CCM across two guests: partner booted late, paused past the threshold, killed hard and rebooted (the demo, asserted).
   const status = sh(process.execPath, ['scripts/demo.mjs'], { allowFail: true });
   results.push(['CCM across two guests: late boot, pause, hard kill, reboot (lab, rxe)', { status, passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 }]);
+  if (status === 0)
+    for (const fault of ['partner guest paused (qemu stop) past the heartbeat threshold, then resumed', 'partner guest killed hard', 'partner guest booted again (new generation)'])
+      appendFileSync(faultLog, `${JSON.stringify({ fault })}\n`);
+}
+
+// The figures of the fault runs: faults injected and survived, mirrored records checked, resources left behind.
+if (existsSync(faultLog)) {
+  const lines = readFileSync(faultLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const faults = lines.filter((l) => l.leaked === undefined);
+  const checks = lines.filter((l) => l.leaked !== undefined);
+  const records = lines.reduce((n, l) => n + (l.records ?? 0), 0);
+  const leaked = checks.reduce((n, l) => n + l.leaked, 0);
+  log(`\nfaults: ${faults.length} injected and survived, ${records} mirrored records checked (none lost, none twice), ${checks.length} resource checks, ${leaked} RDMA resources left behind`);
+  for (const f of faults) log(`  ${f.fault}${f.records ? ` (${f.records} records)` : ''}`);
 }
 
 let passed = 0;

@@ -15,8 +15,13 @@ export class CompletionQueue extends EventEmitter {
   /** @internal */
   readonly native: any;
   readonly context: Context;
-  /** @internal Queue pairs using this CQ, by QP number. */
-  readonly qps = new Map<number, QueuePair>();
+  /**
+   * @internal Queue pairs using this CQ, by QP number. Weakly: a QP keeps its CQ alive, not the other
+   * way round, so a QP nobody uses any more can be collected (its finalizer destroys it).
+   */
+  readonly qps = new Map<number, WeakRef<QueuePair>>();
+  /** What has work outstanding on this CQ (queue pairs, shared receive queues), held until it completes. */
+  private readonly busy = new Map<object, number>();
   private outstanding = 0;
 
   /** Prefer context.createCq(). */
@@ -55,14 +60,20 @@ export class CompletionQueue extends EventEmitter {
   private route(batch: WorkCompletion[]): WorkCompletion[] {
     const raw: WorkCompletion[] = [];
     for (const wc of batch) {
-      const qp = this.qps.get(wc.qpNum);
+      const qp = this.qps.get(wc.qpNum)?.deref();
       if (!qp || !qp._complete(wc, this)) raw.push(wc);
     }
     return raw;
   }
 
-  /** @internal Keeps the event loop alive while work is outstanding on this CQ. */
-  _hold(delta: number): void {
+  /**
+   * @internal Keeps the event loop alive, and `owner` and this CQ from being collected, while work is
+   * outstanding on this CQ.
+   */
+  _hold(delta: number, owner: object): void {
+    const n = (this.busy.get(owner) ?? 0) + delta;
+    if (n > 0) this.busy.set(owner, n);
+    else this.busy.delete(owner);
     const before = this.outstanding;
     this.outstanding += delta;
     if (before === 0 && this.outstanding > 0) this.native.ref();

@@ -171,8 +171,8 @@ export class QueuePair {
     const info = this.native.info();
     this.qpNum = info.qpNum;
     this.type = info.type;
-    this.sendCq.qps.set(this.qpNum, this);
-    this.recvCq.qps.set(this.qpNum, this);
+    this.sendCq.qps.set(this.qpNum, new WeakRef(this));
+    this.recvCq.qps.set(this.qpNum, new WeakRef(this));
     pd.context._qps.set(this.qpNum, new WeakRef(this));
     if (init.srq) {
       this.srq = init.srq;
@@ -257,7 +257,7 @@ export class QueuePair {
   private track(q: Posted[], wrId: bigint, held: Held[], settle: ((wc: WorkCompletion) => void) | undefined, cq: CompletionQueue): void {
     for (const h of held) h.inflight++;
     q.push({ wrId, held, settle });
-    cq._hold(1);
+    cq._hold(1, this);
   }
 
   /** @internal Called by the CQ: retires this WR and any unsignaled ones posted before it. */
@@ -274,7 +274,7 @@ export class QueuePair {
     const done = q.splice(0, at + 1);
     for (const p of done) {
       for (const h of p.held) h.inflight--;
-      (isRecv ? this.recvCq : this.sendCq)._hold(-1);
+      (isRecv ? this.recvCq : this.sendCq)._hold(-1, this);
     }
     const p = done[done.length - 1];
     if (p.settle) {
@@ -378,7 +378,7 @@ export class QueuePair {
     for (const [q, cq] of [[this.sq, this.sendCq], [this.rq, this.recvCq]] as const) {
       for (const p of q.splice(0)) {
         for (const h of p.held) h.inflight--;
-        cq._hold(-1);
+        cq._hold(-1, this);
         p.settle?.({ wrId: p.wrId, status: 'WR_FLUSH_ERR', statusCode: 5, opcode: 'UNKNOWN', byteLen: 0, srcQp: 0, qpNum: this.qpNum, vendorErr: 0 });
       }
     }

@@ -68,12 +68,12 @@ export class SharedReceiveQueue extends EventEmitter {
   recv(o: { local?: Sge } = {}): Promise<WorkCompletion> {
     return new Promise((resolve, reject) => {
       const settle = (wc: WorkCompletion) => {
-        if (--this.waiting === 0) for (const cq of this.cqs) cq._hold(-1);
+        if (--this.waiting === 0) for (const cq of this.cqs) cq._hold(-1, this);
         if (wc.status === 'SUCCESS') resolve(wc);
         else reject(completionError(wc, 'shared receive'));
       };
       this.post([{ w: { wrId: libraryId(), sgl: o.local ? [o.local] : [] }, settle }]);
-      if (this.waiting++ === 0) for (const cq of this.cqs) cq._hold(1);
+      if (this.waiting++ === 0) for (const cq of this.cqs) cq._hold(1, this);
     });
   }
 

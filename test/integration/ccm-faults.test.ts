@@ -5,9 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterNode, type CcmEvent } from '../../lib/ccm';
-import { lab } from './lab';
+import { contextFor } from '../../lib/cm';
+import { heldResources, lab, leakedSince, recordFault } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
@@ -17,6 +18,12 @@ const STEPS = ['read-status', 'write-hello', 'read-echo', 'write-commit'] as con
 let port = 7750;
 const nodes: ClusterNode[] = [];
 const children: ChildProcess[] = [];
+
+let baseline: Record<string, number> = {};
+beforeAll(async () => {
+  await contextFor(addrA); // one CM id per device in use, kept for the process: not a leak
+  baseline = heldResources();
+});
 
 afterEach(async () => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
@@ -98,6 +105,14 @@ describe('CCM handshake faults on rxe', () => {
       expect(b.lines.filter((l) => l.type === 'record').map((l) => l.payload)).toEqual(records);
       expect(events.slice(from).filter((e) => e.type === 'established').length).toBeGreaterThanOrEqual(1);
       expect(events.slice(from).some((e) => e.type === 'partner-rebooted' && e.newGeneration === est.partnerGeneration) || !events.slice(0, from).some((e) => e.type === 'established')).toBe(true);
+      recordFault(`partner process killed at handshake step ${step}`, { records: records.length });
     });
   }
+
+  it('holds no RDMA resource once its node has stopped, after the partner was killed at every step', async () => {
+    await Promise.all(nodes.splice(0).map((n) => n.stop()));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(heldResources()).toEqual(baseline);
+    recordFault('resources checked after the handshake kills', { leaked: leakedSince(baseline) });
+  });
 });

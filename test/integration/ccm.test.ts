@@ -1,7 +1,7 @@
 // The cluster connection manager on real rxe devices (rxe0/10.99.0.1 ↔ rxe1/10.99.0.2): the handshake
 // against a partner that comes later, simultaneous starts, restarts with a new generation, link
 // failures, refused partners, hostile memory contents, and mirrored data that really arrives.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { ClusterNode, type CcmEvent, type CcmOptions, type Endpoint } from '../.
 import { rdmaTransport } from '../../lib/ccm/rdma-transport';
 import { decodeAccept, encodeConnect } from '../../lib/ccm/wire';
 import { contextFor } from '../../lib/cm';
-import { cutLink, lab } from './lab';
+import { cutLink, heldResources, lab, leakedSince, recordFault } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
@@ -18,16 +18,6 @@ let port = 7600;
 const nodes: ClusterNode[] = [];
 const children: ChildProcess[] = [];
 
-/** RDMA resources the kernel lists for this process, by kind. */
-function heldResources(): Record<string, number> {
-  const held: Record<string, number> = {};
-  for (const kind of ['qp', 'cq', 'mr', 'pd', 'cm_id']) {
-    const out = execFileSync('rdma', ['-j', 'resource', 'show', kind], { encoding: 'utf8' });
-    const rows = (JSON.parse(out || '[]') as { pid?: number }[]).flat();
-    held[kind] = rows.filter((r) => r.pid === process.pid).length;
-  }
-  return held;
-}
 let baseline: Record<string, number> = {};
 beforeAll(async () => {
   // The library keeps one CM id per device in use (and with it librdmacm's PD of that device) for the
@@ -145,6 +135,7 @@ describe('CCM on rxe', () => {
     expect(rb.newGeneration).not.toBe(e1.partnerGeneration);
     const e2 = await next(a.events, 'established', () => true, 60_000, from);
     expect(e2.partnerGeneration).toBe(rb.newGeneration);
+    recordFault('partner process killed and restarted');
   });
 
   it('sees a partner killed under full-rate mirroring: every record it acknowledged had reached its application, none twice; appends in flight learn it rebooted', async () => {
@@ -210,6 +201,7 @@ describe('CCM on rxe', () => {
     expect(await a.n.session(2)!.mirror.append(Buffer.from('after the kill'))).toBe(1n);
     for (const end = Date.now() + 10_000; !b2.records.includes('after the kill') && Date.now() < end; ) await new Promise((r) => setTimeout(r, 25));
     expect(b2.records).toEqual(['after the kill']);
+    recordFault('partner process killed under full-rate mirroring', { records: b.records.length + 1 });
   });
 
   it('declares partner-down when the link is cut and re-establishes when it comes back: every record appended before, during and after the flap is on the partner exactly once, in order', async () => {
@@ -254,6 +246,7 @@ describe('CCM on rxe', () => {
       throw new Error(`${e.message}; A saw ${types(a.events.slice(from)).join(' ')}; B saw ${types(b.events).join(' ')}`);
     });
     expect(got).toEqual([...before, ...during, ...after]);
+    recordFault('link cut and restored (netem 100% loss) with mirroring', { records: got.length });
   });
 
   it('runs the handshake and mirrors over plain IPv6 addresses', async () => {
@@ -355,5 +348,6 @@ describe('CCM on rxe', () => {
     await Promise.all(nodes.splice(0).map((n) => n.stop()));
     await new Promise((r) => setTimeout(r, 500));
     expect(heldResources()).toEqual(baseline);
+    recordFault('resources checked after the CCM faults', { leaked: leakedSince(baseline) });
   });
 });

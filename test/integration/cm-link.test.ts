@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, contextFor, listen } from '../../lib/cm';
 import { Access, type Context, getDevices } from '../../lib/verbs';
-import { privateLink, type PrivateLink } from './lab';
+import { privateLink, recordFault, type PrivateLink } from './lab';
 
 let link: PrivateLink;
 let ctxA: Context;
@@ -43,6 +43,7 @@ describe('RDMA CM when links and devices go away', () => {
       const e2 = await connect({ address: addrA, port: 7900, sourceAddress: addrB, pd: pb, timeoutMs: 6000 }).catch((e) => e);
       expect(['ERR_CM_ADDR_ERROR', 'ERR_CM_ROUTE_ERROR', 'ERR_CM_UNREACHABLE', 'ERR_CM_TIMEOUT', 'ERR_CM_REJECTED', 'ENETUNREACH', 'ENODEV']).toContain(e2.code);
       expect(Date.now() - t1).toBeLessThan(15_000);
+      recordFault('ip link set down under a CM connection, and a connect');
     } finally {
       execFileSync('ip', ['link', 'set', link.netdevs[0], 'up']);
     }
@@ -77,5 +78,6 @@ describe('RDMA CM when links and devices go away', () => {
     // The library let go of librdmacm's context of the removed device: it reports closed, and refuses use.
     expect(ctxA.closed).toBe(true);
     expect(() => ctxA.allocPd()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    recordFault('RDMA device removed (rdma link delete) under a listener');
   });
 });

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, contextFor, listen, type Connection, type Listener } from '../../lib/cm';
 import { Access } from '../../lib/verbs';
-import { cutLink, ipv4Gid, lab } from './lab';
+import { cutLink, ipv4Gid, lab, recordFault } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
@@ -241,5 +241,6 @@ describe('RDMA CM on rxe', () => {
     const err = await client.qp.write({ local: { mr: mrB, offset: 0, length: 8 }, remoteAddr: mrA.addr, rkey: mrA.rkey }).catch((e) => e);
     expect(err.code).toMatch(/^ERR_WC_(RETRY_EXC_ERR|WR_FLUSH_ERR|LOC_QP_OP_ERR)$/); // rxe cannot even send with its netdev down
     void srv;
+    recordFault('link cut under an established CM connection');
   });
 });

@@ -1,4 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { getDevices } from '../../lib/verbs';
 import { deviceSetup } from '../../lib/lab/run-script';
 
@@ -24,6 +25,33 @@ export function lab(): LabDevices {
     addrs: (env.RDMA_CCM_LAB_ADDRS ?? '').split(','),
     addrs6: (env.RDMA_CCM_LAB_ADDRS6 ?? '').split(','),
   };
+}
+
+/**
+ * Notes a fault a test injected and what it then checked: mirrored records found exactly once, RDMA
+ * resources left behind. `npm test` totals them (RDMA_CCM_FAULT_LOG names the file). Called after the
+ * test's assertions, so only faults that were survived as expected are counted.
+ */
+export function recordFault(fault: string, checked: { records?: number; leaked?: number } = {}): void {
+  const file = process.env.RDMA_CCM_FAULT_LOG;
+  if (file) appendFileSync(file, `${JSON.stringify({ fault, ...checked })}\n`);
+}
+
+/** RDMA resources the kernel lists for this process, by kind. */
+export function heldResources(): Record<string, number> {
+  const held: Record<string, number> = {};
+  for (const kind of ['qp', 'cq', 'mr', 'pd', 'cm_id']) {
+    const out = execFileSync('rdma', ['-j', 'resource', 'show', kind], { encoding: 'utf8' });
+    const rows = (JSON.parse(out || '[]') as { pid?: number }[]).flat();
+    held[kind] = rows.filter((r) => r.pid === process.pid).length;
+  }
+  return held;
+}
+
+/** How many more resources of each kind than in `baseline` (0 when nothing leaked). */
+export function leakedSince(baseline: Record<string, number>): number {
+  const now = heldResources();
+  return Object.keys(now).reduce((n, k) => n + Math.max(0, now[k] - (baseline[k] ?? 0)), 0);
 }
 
 /** The RoCE v2 GID of an IPv4 address, in the eight-group form queryGidTable() returns. */

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect, listen } from '../../lib/cm';
 import { Access, Context, type MemoryRegion } from '../../lib/verbs';
-import { lab } from './lab';
+import { lab, recordFault } from './lab';
 
 const env = lab();
 const code = (fn: () => unknown) => {
@@ -98,9 +98,11 @@ describe('verbs misuse on rxe', () => {
     expect(code(() => pd.registerMemory(ab, Access.LOCAL_WRITE))).toBe('ERR_DETACHED');
   });
 
-  it('garbage collection while work is in flight frees nothing under the device', () => {
+  it('garbage collection while work is in flight frees nothing under the device, and finalizers free everything after', () => {
     // A child process drops every reference to a QP, its regions and buffers while READs are posted,
-    // collects garbage, and must still exit cleanly after the completions arrive.
+    // collects garbage, and must still exit cleanly after the completions arrive. Then, with nothing
+    // in flight, the finalizers must have destroyed every QP, CQ, region and PD: the kernel's resource
+    // lists for the process are counted (they held 2 of each while the work was posted).
     const script = `
       const { Context, Access } = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'verbs'))});
       const [d0, d1] = ${JSON.stringify(env.devices)};
@@ -124,13 +126,27 @@ describe('verbs misuse on rxe', () => {
         for (let i = 0; i < 32; i++)
           a.qp.read({ local: { mr: a.mr, offset: i * 1024, length: 1024 }, remoteAddr: b.mr.addr, rkey: b.mr.rkey }).then(() => results++);
       })();
+      const { execFileSync } = require('node:child_process');
+      const held = () => ['qp', 'cq', 'mr', 'pd'].map((k) => k + ' ' + JSON.parse(execFileSync('rdma', ['-j', 'resource', 'show', k], { encoding: 'utf8' }) || '[]').flat().filter((x) => x.pid === process.pid).length).join(', ');
+      const during = held();
       for (let i = 0; i < 5; i++) global.gc();
-      setTimeout(() => { for (let i = 0; i < 5; i++) global.gc(); console.log('completed ' + results); }, 3000);
+      setTimeout(async () => {
+        console.log('completed ' + results);
+        console.log('while posted: ' + during);
+        for (let i = 0; i < 50 && held() !== 'qp 0, cq 0, mr 0, pd 0'; i++) {
+          global.gc();
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        console.log('after collection: ' + held());
+      }, 3000);
     `;
     const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60_000 });
     expect(r.signal).toBeNull();
     expect(r.stderr).toBe('');
-    expect(r.stdout.trim()).toBe('completed 32');
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toEqual(['completed 32', 'while posted: qp 2, cq 2, mr 2, pd 2', 'after collection: qp 0, cq 0, mr 0, pd 0']);
+    const left = (lines[2].match(/\d+/g) ?? []).reduce((n, x) => n + Number(x), 0);
+    recordFault('garbage collection with work requests in flight (finalizers checked)', { leaked: left });
   });
 
   it('CM misuse: bad addresses, answering twice, closing twice', async () => {
