@@ -51,6 +51,25 @@ function node(id: 1 | 2, p: number, extra: Partial<CcmOptions> = {}) {
   return { n, events };
 }
 
+/** Node 2 as its own process (the CLI), printing each mirrored record it receives. */
+function cliPartner(p: number) {
+  const cli = resolve(__dirname, '..', '..', 'dist', 'cli.js');
+  const args = ['node', '--json', '--records', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1500'];
+  const c = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(c);
+  const records: string[] = [];
+  createInterface({ input: c.stdout! }).on('line', (l) => {
+    try {
+      const x = JSON.parse(l);
+      if (x.type === 'record') records.push(x.payload);
+    } catch {
+      // not an event line
+    }
+  });
+  const gone = new Promise((r) => c.once('close', r));
+  return { c, records, gone };
+}
+
 function next<T extends CcmEvent['type']>(events: CcmEvent[], type: T, pred: (e: Extract<CcmEvent, { type: T }>) => boolean = () => true, ms = 60_000, from = 0) {
   return new Promise<Extract<CcmEvent, { type: T }>>((resolve, reject) => {
     const started = Date.now();
@@ -142,19 +161,7 @@ describe('CCM on rxe', () => {
     const p = port++;
     const a = node(1, p);
     await a.n.start();
-    const cli = resolve(__dirname, '..', '..', 'dist', 'cli.js');
-    const args = ['node', '--json', '--records', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1500'];
-    const startB = () => {
-      const c = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-      children.push(c);
-      const records: string[] = [];
-      createInterface({ input: c.stdout! }).on('line', (l) => {
-        const x = JSON.parse(l);
-        if (x.type === 'record') records.push(x.payload);
-      });
-      const gone = new Promise((r) => c.once('close', r));
-      return { c, records, gone };
-    };
+    const startB = () => cliPartner(p);
     const b = startB();
     await next(a.events, 'established');
     const sa = await a.n.waitForSession(2, { timeoutMs: 30_000 });
@@ -202,6 +209,57 @@ describe('CCM on rxe', () => {
     for (const end = Date.now() + 10_000; !b2.records.includes('after the kill') && Date.now() < end; ) await new Promise((r) => setTimeout(r, 25));
     expect(b2.records).toEqual(['after the kill']);
     recordFault('partner process killed under full-rate mirroring', { records: b.records.length + 1 });
+  });
+
+  it('sees a partner process paused past the threshold and resumed: partner-down, the same boot again, and every record appended meanwhile delivered exactly once, in order', async () => {
+    const p = port++;
+    const a = node(1, p, { mirrorHoldMs: 120_000 });
+    await a.n.start();
+    const b = cliPartner(p);
+    await next(a.events, 'established');
+    // One writer, always on the current session: the order of appends is the order records must arrive in.
+    const acked: string[] = [];
+    let stop = false;
+    const writer = (async () => {
+      for (let i = 0; !stop; ) {
+        const s = a.n.session(2);
+        if (!s || s.closed) {
+          await new Promise((r) => setTimeout(r, 20));
+          continue;
+        }
+        const r = `record #${i}`;
+        try {
+          await s.mirror.append(Buffer.from(r)); // held across the pause when it was in flight
+        } catch (e) {
+          if ((e as { code?: string }).code === 'ERR_CCM_SESSION_CLOSED' && s.closed) continue; // not taken: append again
+          throw e;
+        }
+        acked.push(r);
+        i++;
+      }
+    })();
+    const until = async (cond: () => boolean, what: string) => {
+      for (const end = Date.now() + 60_000; !cond(); ) {
+        if (Date.now() > end) throw new Error(`${what}; node 1 saw ${types(a.events).join(' ')}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    await until(() => acked.length >= 50, 'no 50 records before the pause');
+    const from = a.events.length;
+    b.c.kill('SIGSTOP');
+    await next(a.events, 'partner-down', () => true, 60_000, from);
+    await new Promise((r) => setTimeout(r, 1000));
+    b.c.kill('SIGCONT');
+    await next(a.events, 'established', () => true, 60_000, from);
+    const resumedAt = acked.length;
+    await until(() => acked.length >= resumedAt + 50, 'no 50 records after the pause');
+    stop = true;
+    await writer;
+    expect(a.events.slice(from).some((e) => e.type === 'partner-rebooted')).toBe(false); // the same boot
+    await until(() => b.records.length >= acked.length, 'the partner printed fewer records than were acknowledged');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.records).toEqual(acked);
+    recordFault('partner process paused past the heartbeat threshold (SIGSTOP), then resumed', { records: acked.length });
   });
 
   it('declares partner-down when the link is cut and re-establishes when it comes back: every record appended before, during and after the flap is on the partner exactly once, in order', async () => {
