@@ -27,6 +27,7 @@ class EventChannel {
   onDeviceRemoval: (() => void) | null = null;
 
   private dispatch(batch: RawCmEvent[]): void {
+    if (TRACE) for (const e of batch) trace(e);
     for (const e of batch) {
       if (e.event === 'CONNECT_REQUEST') this.ids.get(e.listenId!)?._request(e);
       else this.ids.get(e.id)?._event(e);
@@ -40,6 +41,27 @@ class EventChannel {
     if (before === 0 && this.holds > 0) this.native.ref();
     else if (before > 0 && this.holds === 0) this.native.unref();
   }
+}
+
+/** RDMA_CCM_TRACE=cm prints every CM event (time, id, event, status, addresses) to stderr. */
+const TRACE = /(^|,)cm(,|$)/.test(process.env.RDMA_CCM_TRACE ?? '');
+const traceIds = new WeakMap<object, number>();
+let nextTraceId = 1;
+
+function trace(e: RawCmEvent): void {
+  const tag = (o: object | undefined) => {
+    if (!o) return '-';
+    if (!traceIds.has(o)) traceIds.set(o, nextTraceId++);
+    return `#${traceIds.get(o)}`;
+  };
+  let where = '';
+  try {
+    const a = (e.id as { addresses(): { local: unknown; remote: unknown } }).addresses();
+    where = ` ${JSON.stringify(a.local)} -> ${JSON.stringify(a.remote)}`;
+  } catch {
+    // the id is already destroyed
+  }
+  process.stderr.write(`cm ${(performance.timeOrigin + performance.now()).toFixed(1)} pid ${process.pid} id ${tag(e.id)}${e.listenId ? ` listener ${tag(e.listenId)}` : ''} ${e.event} status ${e.status}${where}\n`);
 }
 
 let shared: EventChannel | null = null;
