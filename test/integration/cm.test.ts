@@ -1,5 +1,7 @@
 // RDMA CM on rxe: a listener on rxe0's address, connections from rxe1's; private data both ways, data
 // over the established QP, and every failure path settling with a named error within its timeout.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, contextFor, listen, type Connection, type Listener } from '../../lib/cm';
 import { Access } from '../../lib/verbs';
@@ -157,6 +159,27 @@ describe('RDMA CM on rxe', () => {
     mrA.buffer.write('read back', 100);
     await client.qp.read({ local: { mr: mrB, offset: 200, length: 9 }, remoteAddr: mrA.addr + 100n, rkey: mrA.rkey });
     expect(mrB.buffer.toString('utf8', 200, 209)).toBe('read back');
+  });
+
+  it('RDMA_CCM_TRACE=cm prints each CM event of the process with its addresses', () => {
+    const script = `
+      const { contextFor, listen, connect } = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'cm'))});
+      (async () => {
+        const pa = (await contextFor(${JSON.stringify(addrA)})).allocPd();
+        const pb = (await contextFor(${JSON.stringify(addrB)})).allocPd();
+        const l = await listen({ address: ${JSON.stringify(addrA)}, port: 7899 });
+        const srv = (async () => { for await (const r of l) return r.accept({ pd: pa }); })();
+        const c = await connect({ address: ${JSON.stringify(addrA)}, port: 7899, sourceAddress: ${JSON.stringify(addrB)}, pd: pb });
+        (await srv).close(); c.close(); l.close();
+        setTimeout(() => process.exit(0), 200);
+      })();
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, RDMA_CCM_TRACE: 'cm' } });
+    expect(r.status).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('cm '));
+    const events = lines.map((l) => l.split(' ').find((w) => /^[A-Z_]+$/.test(w)));
+    expect(events).toEqual(expect.arrayContaining(['ADDR_RESOLVED', 'ROUTE_RESOLVED', 'CONNECT_REQUEST', 'ESTABLISHED']));
+    expect(lines.find((l) => l.includes('CONNECT_REQUEST'))).toContain(`{"address":"${addrA}","port":7899}`);
   });
 
   it('a reject carries the partner private data', async () => {
