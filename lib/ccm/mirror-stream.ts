@@ -44,14 +44,14 @@ function newStreamId(previous: number): number {
 }
 
 export class MirrorStream {
+  /** The partner boot both directions refer to (its generation), once a session was made. */
+  private peer: bigint | null = null;
   /** Sending: our stream's id and its next sequence number. */
   txStream = 0;
   nextSeq = 1n;
-  private txPeer: bigint | null = null;
   private held: PendingRecord[] = [];
   private holdTimer: NodeJS.Timeout | null = null;
   /** Receiving: the partner's stream and the next sequence number due in it. */
-  private rxPeer: bigint | null = null;
   private rxStream = 0;
   private expected = 1n;
 
@@ -68,15 +68,14 @@ export class MirrorStream {
    * to be rejected (that boot never saw them).
    */
   resume(generation: bigint): PendingRecord[] {
-    if (this.txPeer !== null && this.txPeer !== generation && this.held.length > 0)
-      this.giveUp('ERR_CCM_PARTNER_REBOOTED', `partner rebooted (generation ${this.txPeer} → ${generation}) before acknowledging`);
+    if (this.peer !== null && this.peer !== generation && this.held.length > 0)
+      this.giveUp('ERR_CCM_PARTNER_REBOOTED', `partner rebooted (generation ${this.peer} → ${generation}) before acknowledging`);
     this.clearTimer();
-    if (this.rxPeer !== generation) {
-      this.rxPeer = generation;
+    if (this.peer !== generation) {
+      this.peer = generation;
       this.rxStream = 0;
       this.expected = 1n;
     }
-    this.txPeer = generation;
     const held = this.held;
     this.held = [];
     if (held.length === 0) {

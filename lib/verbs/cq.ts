@@ -22,7 +22,6 @@ export class CompletionQueue extends EventEmitter {
   readonly qps = new Map<number, WeakRef<QueuePair>>();
   /** What has work outstanding on this CQ (queue pairs, shared receive queues), held until it completes. */
   private readonly busy = new Map<object, number>();
-  private outstanding = 0;
 
   /** Prefer context.createCq(). */
   constructor(context: Context, opts: { cqe?: number } = {}) {
@@ -71,13 +70,12 @@ export class CompletionQueue extends EventEmitter {
    * outstanding on this CQ.
    */
   _hold(delta: number, owner: object): void {
+    const idle = this.busy.size === 0;
     const n = (this.busy.get(owner) ?? 0) + delta;
     if (n > 0) this.busy.set(owner, n);
     else this.busy.delete(owner);
-    const before = this.outstanding;
-    this.outstanding += delta;
-    if (before === 0 && this.outstanding > 0) this.native.ref();
-    else if (before > 0 && this.outstanding === 0) this.native.unref();
+    if (idle && this.busy.size > 0) this.native.ref();
+    else if (!idle && this.busy.size === 0) this.native.unref();
   }
 
   /** Fails with ERR_BUSY while queue pairs use this CQ. Idempotent. */

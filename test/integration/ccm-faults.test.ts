@@ -112,7 +112,8 @@ describe('CCM handshake faults on rxe', () => {
   it('holds no RDMA resource once its node has stopped, after the partner was killed at every step', async () => {
     await Promise.all(nodes.splice(0).map((n) => n.stop()));
     await new Promise((r) => setTimeout(r, 500));
-    expect(heldResources()).toEqual(baseline);
-    recordFault('resources checked after the handshake kills', { leaked: leakedSince(baseline) });
+    const held = heldResources();
+    expect(held).toEqual(baseline);
+    recordFault('resources checked after the handshake kills', { leaked: leakedSince(baseline, held) });
   });
 });

@@ -161,8 +161,7 @@ describe('CCM on rxe', () => {
     const p = port++;
     const a = node(1, p);
     await a.n.start();
-    const startB = () => cliPartner(p);
-    const b = startB();
+    const b = cliPartner(p);
     await next(a.events, 'established');
     const sa = await a.n.waitForSession(2, { timeoutMs: 30_000 });
     // 32 writers keep the mirror's window full; each appends its next record as soon as the last resolves.
@@ -188,7 +187,7 @@ describe('CCM on rxe', () => {
     b.c.kill('SIGKILL');
     await next(a.events, 'partner-down', () => true, 60_000, from);
     await b.gone; // everything the killed process printed has been read
-    const b2 = startB();
+    const b2 = cliPartner(p);
     const rb = await next(a.events, 'partner-rebooted', () => true, 60_000, from);
     await writers;
     // Each writer had one append in flight: held across the outage, then refused as the partner's new boot came.
@@ -405,7 +404,8 @@ describe('CCM on rxe', () => {
     // tests above made, through partner kills, link cuts and refused partners, has been released.
     await Promise.all(nodes.splice(0).map((n) => n.stop()));
     await new Promise((r) => setTimeout(r, 500));
-    expect(heldResources()).toEqual(baseline);
-    recordFault('resources checked after the CCM faults', { leaked: leakedSince(baseline) });
+    const held = heldResources();
+    expect(held).toEqual(baseline);
+    recordFault('resources checked after the CCM faults', { leaked: leakedSince(baseline, held) });
   });
 });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, contextFor, listen, type Connection, type Listener } from '../../lib/cm';
-import { Access } from '../../lib/verbs';
+import { Access, type ProtectionDomain } from '../../lib/verbs';
 import { cutLink, ipv4Gid, lab, recordFault } from './lab';
 
 const env = lab();
@@ -36,6 +36,21 @@ function track<T extends { close(): void }>(x: T): T {
   return x;
 }
 
+/** A SEND from the client lands in a posted receive, and the client READs what the server exposes. */
+async function expectDataFlows(client: Connection, srv: Connection, pa: ProtectionDomain, pb: ProtectionDomain, sent: string, exposed: string) {
+  const mrA = track(pa.allocMemory(4096, Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ));
+  const mrB = track(pb.allocMemory(4096, Access.LOCAL_WRITE));
+  const got = srv.qp.recv({ local: { mr: mrA, offset: 0, length: 64 } });
+  mrB.buffer.write(sent);
+  await client.qp.send({ local: { mr: mrB, offset: 0, length: sent.length } });
+  expect((await got).byteLen).toBe(sent.length);
+  expect(mrA.buffer.toString('utf8', 0, sent.length)).toBe(sent);
+  // One-sided: the client READs what the server exposes (the CM set up the READ depth).
+  mrA.buffer.write(exposed, 100);
+  await client.qp.read({ local: { mr: mrB, offset: 200, length: exposed.length }, remoteAddr: mrA.addr + 100n, rkey: mrA.rkey });
+  expect(mrB.buffer.toString('utf8', 200, 200 + exposed.length)).toBe(exposed);
+}
+
 describe('RDMA CM on rxe', () => {
   it('connects with private data both ways and carries data on the established QP', async () => {
     const { pa, pb } = await pds();
@@ -56,18 +71,7 @@ describe('RDMA CM on rxe', () => {
     expect(client.privateData.subarray(0, 7).toString()).toBe('welcome');
     expect(client.qp.state).toBe('RTS');
     expect(srv.qp.state).toBe('RTS');
-
-    const mrA = track(pa.allocMemory(4096, Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ));
-    const mrB = track(pb.allocMemory(4096, Access.LOCAL_WRITE));
-    const got = srv.qp.recv({ local: { mr: mrA, offset: 0, length: 64 } });
-    mrB.buffer.write('over the CM connection');
-    await client.qp.send({ local: { mr: mrB, offset: 0, length: 22 } });
-    expect((await got).byteLen).toBe(22);
-    expect(mrA.buffer.toString('utf8', 0, 22)).toBe('over the CM connection');
-    // One-sided: the client READs what the server exposes (the CM set up the READ depth).
-    mrA.buffer.write('exposed', 100);
-    await client.qp.read({ local: { mr: mrB, offset: 200, length: 7 }, remoteAddr: mrA.addr + 100n, rkey: mrA.rkey });
-    expect(mrB.buffer.toString('utf8', 200, 207)).toBe('exposed');
+    await expectDataFlows(client, srv, pa, pb, 'over the CM connection', 'exposed');
   });
 
   it('receives posted in prepare() catch a SEND made the moment the initiator is established; minRnrTimer applies', async () => {
@@ -149,16 +153,7 @@ describe('RDMA CM on rxe', () => {
     expect(full('fd99::1')).toBe('fd99:0000:0000:0000:0000:0000:0000:0001');
     expect(client.qp.query().ahAttr?.grh?.dgid).toBe(full(a6));
     expect(srv.qp.query().ahAttr?.grh?.dgid).toBe(full(b6));
-    const mrA = track(pa.allocMemory(4096, Access.LOCAL_WRITE | Access.REMOTE_READ));
-    const mrB = track(pb.allocMemory(4096, Access.LOCAL_WRITE));
-    const got = srv.qp.recv({ local: { mr: mrA, offset: 0, length: 64 } });
-    mrB.buffer.write('over IPv6');
-    await client.qp.send({ local: { mr: mrB, offset: 0, length: 9 } });
-    expect((await got).byteLen).toBe(9);
-    expect(mrA.buffer.toString('utf8', 0, 9)).toBe('over IPv6');
-    mrA.buffer.write('read back', 100);
-    await client.qp.read({ local: { mr: mrB, offset: 200, length: 9 }, remoteAddr: mrA.addr + 100n, rkey: mrA.rkey });
-    expect(mrB.buffer.toString('utf8', 200, 209)).toBe('read back');
+    await expectDataFlows(client, srv, pa, pb, 'over IPv6', 'read back');
   });
 
   it('RDMA_CCM_TRACE=cm prints each CM event of the process with its addresses', () => {

@@ -48,9 +48,8 @@ export function heldResources(): Record<string, number> {
   return held;
 }
 
-/** How many more resources of each kind than in `baseline` (0 when nothing leaked). */
-export function leakedSince(baseline: Record<string, number>): number {
-  const now = heldResources();
+/** How many more resources `now` holds than `baseline`, over all kinds (0 when nothing leaked). */
+export function leakedSince(baseline: Record<string, number>, now: Record<string, number>): number {
   return Object.keys(now).reduce((n, k) => n + Math.max(0, now[k] - (baseline[k] ?? 0)), 0);
 }
 
