@@ -222,5 +222,9 @@ describe('ClusterNode over an in-memory network', () => {
     expect(() => new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners: [] })).toThrow(/partners must list/);
     expect(() => new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 70000, partners: [{ nodeId: 2, address: 'y', port: 1 }] })).toThrow(/port/);
     expect(() => new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners: [{ nodeId: 1, address: 'y', port: 1 }] })).toThrow(/own id/);
+    const partners = [{ nodeId: 2, address: 'y', port: 1 }];
+    expect(() => new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners, mirrorHoldMs: -1 })).toThrow(expect.objectContaining({ code: 'ERR_CCM_CONFIG', message: expect.stringMatching(/mirrorHoldMs/) }));
+    expect(new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners, mirrorHoldMs: 0 }).config.mirrorHoldMs).toBe(0);
+    expect(new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners }).config.mirrorHoldMs).toBe(30_000);
   });
 });

@@ -2,6 +2,7 @@
 // decoder of partner-supplied bytes (a decoder returns a value or throws ProtocolError, nothing else).
 import { describe, expect, it } from 'vitest';
 import { wire } from '../../lib/ccm';
+import { seal } from '../../lib/ccm/wire/codec';
 
 const { ProtocolError } = wire;
 const CLUSTER = 0x1234_5678_9abc_def0n;
@@ -86,6 +87,13 @@ describe('wire formats', () => {
     const noStream = samples.log();
     noStream.fill(0, 24, 28);
     expect(reason(noStream, (b) => wire.decodeRecord(b))).toBe('ERR_CCM_CHECKSUM'); // the header CRC covers the stream id
+    seal(noStream, 32, 28); // a partner that writes stream 0 or sequence 0 on purpose, with a valid CRC
+    expect(() => wire.decodeRecord(noStream)).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD', message: 'log: stream id 0' }));
+    const noSequence = samples.log();
+    noSequence.fill(0, 8, 16);
+    seal(noSequence, 32, 28);
+    expect(() => wire.decodeRecord(noSequence)).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD', message: 'log: sequence 0' }));
+    expect(() => wire.encodeRecord(1, 0n, new Uint8Array(0))).toThrow(RangeError);
     expect(() => wire.encodeRecord(0, 1n, new Uint8Array(0))).toThrow(RangeError);
     expect(reason(samples.log().subarray(0, 40), (b) => wire.decodeRecord(b))).toBe('ERR_CCM_LENGTH');
     expect(reason(samples.accept(), (b) => wire.decodeConnect(b, CLUSTER))).toBe('ERR_CCM_FIELD');
