@@ -41,7 +41,7 @@ const env = [
   `RDMA_CCM_ADDON=${addon}`,
 ].join(' ');
 const vitest = join('node_modules', 'vitest', 'vitest.mjs');
-const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '4000', '--', `env ${env} node ${vitest} run --dir test/integration`], { allowFail: true });
+const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '1800', '--', `env ${env} node ${vitest} run --dir test/integration`], { allowFail: true });
 
 const found = readdirSync(reports);
 for (const f of found) process.stdout.write(`\n--- ${f}\n${readFileSync(join(reports, f), 'utf8')}`);
