@@ -1,15 +1,17 @@
 // This package's side of the benchmarks: two RC queue pairs on the lab's devices (rxe0 ↔ rxe1),
 // measured the way perftest measures — busy-polling completions (or memory, for WRITE ping-pong) with
 // the raw post/poll API, so the event loop is not in the timed path.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { Access, Context } from 'rdma-ccm/verbs';
+import { endpoint, pingPong, roceGid, WARMUP } from './pingpong.mjs';
 
 const ALL = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ;
 
 function side(dev, addr, size) {
   const ctx = new Context(dev);
-  const hex = addr.split('.').map((n) => Number(n).toString(16).padStart(2, '0'));
-  const gid = `0000:0000:0000:0000:0000:ffff:${hex[0]}${hex[1]}:${hex[2]}${hex[3]}`;
-  const gidIndex = ctx.queryGidTable().find((g) => g.gid === gid && g.type === 'RoCEv2').index;
+  const { gid, gidIndex } = roceGid(ctx, addr);
   const pd = ctx.allocPd();
   const cq = ctx.createCq({ cqe: 1024 });
   const qp = pd.createQp({ type: 'RC', sendCq: cq, maxSendWr: 256, maxRecvWr: 256, maxInlineData: 0 });
@@ -48,80 +50,54 @@ const median = (xs) => {
   return s[Math.floor(s.length / 2)];
 };
 
-/** READ latency: one READ at a time, time to its completion (like ib_read_lat), median µs. */
+/**
+ * READ latency: one READ at a time, each posted once the previous one completed (like ib_read_lat, the
+ * clock is read once per READ, at its post: a READ's latency is the time to the next post), median µs.
+ */
 export function readLat(size, iters) {
   const p = pair(size);
   const { a, b } = p;
-  const t = [];
+  const stamps = [];
   const read = a.qp.prepareSend([{ wrId: 1n, opcode: 'RDMA_READ', sgl: [{ mr: a.mr, offset: 0, length: size }], remoteAddr: b.mr.addr, rkey: b.mr.rkey, signaled: true }]);
-  for (let i = 0; i < iters + 10; i++) {
-    const t0 = process.hrtime.bigint();
+  for (let i = 0; i <= iters + 10; i++) {
+    stamps.push(process.hrtime.bigint());
+    if (i === iters + 10) break;
     read.post();
     waitCq(a.cq);
-    if (i >= 10) t.push(Number(process.hrtime.bigint() - t0) / 1000);
   }
+  const t = [];
+  for (let i = 11; i < stamps.length; i++) t.push(Number(stamps[i] - stamps[i - 1]) / 1000);
   read.release();
   p.close();
   return median(t);
 }
 
-/** WRITE latency: ping-pong of WRITEs, each side polling its memory for the last byte (like ib_write_lat): RTT/2. */
-export function writeLat(size, iters) {
-  const p = pair(size);
-  const { a, b } = p;
-  const t = [];
-  const last = size - 1;
-  const wa = a.qp.prepareSend([{ wrId: 1n, opcode: 'RDMA_WRITE', sgl: [{ mr: a.mr, offset: 0, length: size }], remoteAddr: b.mr.addr, rkey: b.mr.rkey, signaled: true }]);
-  const wb = b.qp.prepareSend([{ wrId: 2n, opcode: 'RDMA_WRITE', sgl: [{ mr: b.mr, offset: 0, length: size }], remoteAddr: a.mr.addr, rkey: a.mr.rkey, signaled: true }]);
-  const bufA = a.mr.buffer;
-  const bufB = b.mr.buffer;
-  for (let i = 1; i <= iters + 10; i++) {
-    const n = i & 0xff || 1;
-    const t0 = process.hrtime.bigint();
-    bufA[last] = n;
-    wa.post();
-    while (bufB[last] !== n);
-    wb.post();
-    while (bufA[last] !== n);
-    if (i > 10) t.push(Number(process.hrtime.bigint() - t0) / 2000);
-    waitCq(a.cq);
-    waitCq(b.cq);
+/**
+ * WRITE or SEND latency: a ping-pong with a partner side in its own process (like ib_write_lat and
+ * ib_send_lat, whose server is a process of its own), one-way µs, median.
+ */
+export async function pingPongLat(op, size, iters) {
+  const partner = spawn(process.execPath, [fileURLToPath(new URL('./pingpong-partner.mjs', import.meta.url)), op, String(size), String(iters + WARMUP), 'rxe1', '10.99.0.2'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: partner.stdout })[Symbol.asyncIterator]();
+  const next = async (what) => {
+    const l = await lines.next();
+    if (l.done) throw new Error(`ping-pong partner ended before ${what}`);
+    return l.value;
+  };
+  const ep = endpoint('rxe0', '10.99.0.1', size);
+  try {
+    const peer = JSON.parse(await next('its endpoint'));
+    ep.connect(peer);
+    partner.stdin.write(`${JSON.stringify(ep.info)}\n`);
+    const run = pingPong(ep, peer, op, size);
+    await next('ready');
+    const lat = run(iters + WARMUP, true);
+    await next('done');
+    return median(lat);
+  } finally {
+    ep.close();
+    partner.kill();
   }
-  wa.release();
-  wb.release();
-  p.close();
-  return median(t);
-}
-
-/** SEND latency: ping-pong of SENDs into posted receives (like ib_send_lat): RTT/2. */
-export function sendLat(size, iters) {
-  const p = pair(size);
-  const { a, b } = p;
-  const t = [];
-  const recvs = (s, n) => s.qp.postRecv(Array.from({ length: n }, () => ({ wrId: 7n, sgl: [{ mr: s.mr, offset: size, length: size }] })));
-  const sa = a.qp.prepareSend([{ wrId: 8n, opcode: 'SEND', sgl: [{ mr: a.mr, offset: 0, length: size }], signaled: true }]);
-  const sb = b.qp.prepareSend([{ wrId: 8n, opcode: 'SEND', sgl: [{ mr: b.mr, offset: 0, length: size }], signaled: true }]);
-  let posted = 200;
-  recvs(a, 200);
-  recvs(b, 200);
-  for (let i = 0; i < iters + 10; i++) {
-    if (--posted < 50) {
-      recvs(a, 150);
-      recvs(b, 150);
-      posted += 150;
-    }
-    const t0 = process.hrtime.bigint();
-    sa.post();
-    waitCq(b.cq); // b's receive
-    sb.post();
-    waitCq(a.cq, 2); // a's send completion and a's receive
-    if (i >= 10) t.push(Number(process.hrtime.bigint() - t0) / 2000);
-    waitCq(b.cq); // b's send completion
-  }
-  sa.release();
-  sb.release();
-  p.close();
-  return median(t);
 }
 
 /** Bandwidth of WRITE or READ with up to `depth` outstanding (like ib_{write,read}_bw), MB/s (10^6). */

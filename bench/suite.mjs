@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { connect, contextFor, listen } from 'rdma-ccm/cm';
 import { ClusterNode } from 'rdma-ccm/ccm';
-import { bandwidth, readLat, readLatAsync, sendLat, writeLat } from './ours.mjs';
+import { bandwidth, pingPongLat, readLat, readLatAsync } from './ours.mjs';
 import { perftest } from './perftest.mjs';
 
 const out = process.argv[2] ?? '.lab/bench.json';
@@ -34,12 +34,33 @@ const steps = (section('latency') ? LAT_SIZES.length * 3 : 0) + (section('bandwi
 let step = 0;
 const progress = (what) => process.stderr.write(`bench: [${++step}/${steps}] ${what}\n`);
 
-for (const [op, tool, fn] of section('latency') ? [['READ', 'ib_read_lat', readLat], ['WRITE', 'ib_write_lat', writeLat], ['SEND', 'ib_send_lat', sendLat]] : []) {
+// Latency under TCG swings by up to 2x between consecutive runs of the same tool, so each figure is the
+// median of LAT_ROUNDS runs of each side, interleaved (the order flips every round), after a warm-up run.
+const LAT_ROUNDS = quick ? 1 : Number(process.env.RDMA_CCM_BENCH_ROUNDS ?? 5);
+const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+for (const [op, tool, fn] of section('latency') ? [['READ', 'ib_read_lat', readLat], ['WRITE', 'ib_write_lat', (s, n) => pingPongLat('WRITE', s, n)], ['SEND', 'ib_send_lat', (s, n) => pingPongLat('SEND', s, n)]] : []) {
+  await fn(LAT_SIZES[0], LAT_ITERS);
   for (const size of LAT_SIZES) {
-    progress(`${op} latency, ${size} B`);
-    const pt = await measured(() => perftest(tool, size, { iters: LAT_ITERS }));
-    const ours = fn(size, LAT_ITERS);
-    results.latency.push({ op, size, perftestUs: pt?.typicalUs ?? null, oursUs: ours, ratio: pt ? ours / pt.typicalUs : null });
+    progress(`${op} latency, ${size} B (${LAT_ROUNDS} rounds)`);
+    const pt = [];
+    const ours = [];
+    const runPerftest = async () => {
+      const r = await measured(() => perftest(tool, size, { iters: LAT_ITERS }));
+      if (r) pt.push(r.typicalUs);
+    };
+    const runOurs = async () => ours.push(await fn(size, LAT_ITERS));
+    for (let round = 0; round < LAT_ROUNDS; round++) {
+      if (round % 2 === 0) {
+        await runPerftest();
+        await runOurs();
+      } else {
+        await runOurs();
+        await runPerftest();
+      }
+    }
+    const perftestUs = pt.length ? median(pt) : null;
+    const oursUs = median(ours);
+    results.latency.push({ op, size, perftestUs, oursUs, ratio: perftestUs ? oursUs / perftestUs : null, perftestRunsUs: pt, oursRunsUs: ours });
   }
 }
 
@@ -133,21 +154,20 @@ if (section('handshake')) {
       trace: trace.map(([t, ...rest]) => `${(t - ready).toFixed(1)} ${rest.join(' ')}`.trim()),
     });
   }
-  const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const asInitiator = runs.filter((r) => r.role === 'initiator');
   const stepNames = ['connect', 'read-status', 'write-hello', 'read-echo', 'write-commit'];
-  const bareConnectMs = med(bare);
+  const bareConnectMs = median(bare);
   results.handshake = {
     probeMs,
     rttUs,
     rttAsyncUs,
     bareConnectMs,
-    ccmFromReadyMs: med(runs.map((r) => r.fromReadyMs)),
+    ccmFromReadyMs: median(runs.map((r) => r.fromReadyMs)),
     ccmFromReadyMaxMs: Math.max(...runs.map((r) => r.fromReadyMs)),
     // The attempts where A (probing) made the session; in the others B's own first connect did.
-    probeWaitMs: asInitiator.length ? med(asInitiator.map((r) => r.probeWaitMs)) : null,
-    ccmHandshakeMs: asInitiator.length ? med(asInitiator.map((r) => r.handshakeMs)) : null,
-    stepMs: asInitiator.length ? Object.fromEntries(stepNames.map((n) => [n, med(asInitiator.map((r) => r.stepMs[n] ?? 0))])) : null,
+    probeWaitMs: asInitiator.length ? median(asInitiator.map((r) => r.probeWaitMs)) : null,
+    ccmHandshakeMs: asInitiator.length ? median(asInitiator.map((r) => r.handshakeMs)) : null,
+    stepMs: asInitiator.length ? Object.fromEntries(stepNames.map((n) => [n, median(asInitiator.map((r) => r.stepMs[n] ?? 0))])) : null,
     // The bound: one probe interval, then a CM connect and four round trips as a step sees them.
     targetMs: probeMs + bareConnectMs + (4 * rttAsyncUs) / 1000,
     runs,

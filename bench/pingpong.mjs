@@ -1,0 +1,94 @@
+// WRITE and SEND ping-pong latency the way ib_write_lat / ib_send_lat measure it: each side in its own
+// process (the partner side is bench/pingpong-partner.mjs), busy-waiting for the partner's message and
+// answering it; the initiator stamps the clock at each post, and half the time between two posts is the
+// one-way latency (median). Each side polls its send CQ once per iteration, as perftest does.
+import { Access, Context } from 'rdma-ccm/verbs';
+
+const ALL = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ;
+/** Where a side's incoming WRITEs land in its region (its outgoing bytes start at 0). */
+export const RX = 1 << 20;
+/** Iterations dropped at the start: the partner process is fresh and its code not yet compiled. */
+export const WARMUP = 50;
+
+/** The RoCEv2 GID of an IPv4 address on a device, and its index in the device's GID table. */
+export function roceGid(ctx, addr) {
+  const hex = addr.split('.').map((n) => Number(n).toString(16).padStart(2, '0'));
+  const gid = `0000:0000:0000:0000:0000:ffff:${hex[0]}${hex[1]}:${hex[2]}${hex[3]}`;
+  return { gid, gidIndex: ctx.queryGidTable().find((g) => g.gid === gid && g.type === 'RoCEv2').index };
+}
+
+/** One side: device, PD, separate send and receive CQs, an RC QP and a region for both directions. */
+export function endpoint(dev, addr, size) {
+  const ctx = new Context(dev);
+  const { gid, gidIndex } = roceGid(ctx, addr);
+  const pd = ctx.allocPd();
+  const sendCq = ctx.createCq({ cqe: 512 });
+  const recvCq = ctx.createCq({ cqe: 512 });
+  const qp = pd.createQp({ type: 'RC', sendCq, recvCq, maxSendWr: 256, maxRecvWr: 256, maxInlineData: 0 });
+  const mr = pd.allocMemory(RX + Math.max(size, 4096), ALL);
+  return {
+    qp,
+    mr,
+    sendCq,
+    recvCq,
+    /** What the partner needs to connect to this side and write into it. */
+    info: { qpNum: qp.qpNum, gid, addr: String(mr.addr), rkey: mr.rkey },
+    connect(peer) {
+      qp.connectTo({ qpNum: peer.qpNum, gid: peer.gid }, { sgidIndex: gidIndex, access: ALL & ~Access.LOCAL_WRITE });
+    },
+    close() {
+      qp.close();
+      mr.close();
+      sendCq.close();
+      recvCq.close();
+      pd.close();
+      ctx.close();
+    },
+  };
+}
+
+/**
+ * Prepares the ping-pong on an endpoint connected to its partner (receives posted, the work request built)
+ * and returns its run: `iters` rounds, where the initiator posts first and gets the one-way latencies in
+ * µs, and the partner answers each message.
+ */
+export function pingPong(ep, peer, op, size) {
+  const { qp, mr, sendCq, recvCq } = ep;
+  const last = size - 1;
+  const buf = mr.buffer;
+  const post = qp.prepareSend([
+    op === 'WRITE'
+      ? { wrId: 1n, opcode: 'RDMA_WRITE', sgl: [{ mr, offset: 0, length: size }], remoteAddr: BigInt(peer.addr) + BigInt(RX), rkey: peer.rkey, signaled: true }
+      : { wrId: 1n, opcode: 'SEND', sgl: [{ mr, offset: 0, length: size }], signaled: true },
+  ]);
+  let posted = 0;
+  const recvs = (n) => {
+    qp.postRecv(Array.from({ length: n }, () => ({ wrId: 2n, sgl: [{ mr, offset: RX, length: size }] })));
+    posted += n;
+  };
+  if (op === 'SEND') recvs(200);
+  // A non-shared typed array read in a loop with no calls may be hoisted by the optimizer: Atomics.load
+  // reads memory every time, as the NIC may change it at any moment.
+  const arrived = op === 'WRITE' ? (n) => Atomics.load(buf, RX + last) === n : () => recvCq.pollCount(1) === 1;
+  return (iters, initiator) => {
+    const stamps = [];
+    let unpolled = 0;
+    for (let i = 0; i < iters; i++) {
+      const n = (i % 255) + 1;
+      if (!initiator || i > 0) while (!arrived(initiator ? (i - 1) % 255 + 1 : n));
+      if (op === 'SEND' && --posted < 50) recvs(150);
+      buf[last] = n;
+      if (initiator) stamps.push(process.hrtime.bigint());
+      post.post();
+      unpolled++;
+      unpolled -= sendCq.pollCount(16);
+    }
+    if (initiator) while (!arrived(((iters - 1) % 255) + 1));
+    if (initiator) stamps.push(process.hrtime.bigint());
+    while (unpolled > 0) unpolled -= sendCq.pollCount(16);
+    post.release();
+    const lat = [];
+    for (let i = WARMUP + 1; i < stamps.length; i++) lat.push(Number(stamps[i] - stamps[i - 1]) / 2000);
+    return lat;
+  };
+}
