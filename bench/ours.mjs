@@ -4,37 +4,20 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Access, Context } from 'rdma-ccm/verbs';
-import { endpoint, pingPong, roceGid, WARMUP } from './pingpong.mjs';
+import { endpoint, pingPong, WARMUP } from './pingpong.mjs';
 
-const ALL = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ;
-
-function side(dev, addr, size) {
-  const ctx = new Context(dev);
-  const { gid, gidIndex } = roceGid(ctx, addr);
-  const pd = ctx.allocPd();
-  const cq = ctx.createCq({ cqe: 1024 });
-  const qp = pd.createQp({ type: 'RC', sendCq: cq, maxSendWr: 256, maxRecvWr: 256, maxInlineData: 0 });
-  const mr = pd.allocMemory(Math.max(size * 2, 4096), ALL);
-  return { ctx, pd, cq, qp, mr, gid, gidIndex };
-}
-
-export function pair(size, devs = ['rxe0', 'rxe1'], addrs = ['10.99.0.1', '10.99.0.2']) {
-  const a = side(devs[0], addrs[0], size);
-  const b = side(devs[1], addrs[1], size);
-  a.qp.connectTo({ qpNum: b.qp.qpNum, gid: b.gid }, { sgidIndex: a.gidIndex, access: ALL & ~Access.LOCAL_WRITE });
-  b.qp.connectTo({ qpNum: a.qp.qpNum, gid: a.gid }, { sgidIndex: b.gidIndex, access: ALL & ~Access.LOCAL_WRITE });
+/** Two endpoints on the lab's devices, connected to each other, in this process. */
+export function pair(size) {
+  const a = endpoint('rxe0', '10.99.0.1', size);
+  const b = endpoint('rxe1', '10.99.0.2', size);
+  a.connect(b.info);
+  b.connect(a.info);
   return {
     a,
     b,
     close() {
-      for (const s of [a, b]) {
-        s.qp.close();
-        s.mr.close();
-        s.cq.close();
-        s.pd.close();
-        s.ctx.close();
-      }
+      a.close();
+      b.close();
     },
   };
 }
@@ -45,10 +28,7 @@ function waitCq(cq, n = 1) {
   return got;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)];
-};
+export const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 
 /**
  * READ latency: one READ at a time, each posted once the previous one completed (like ib_read_lat, the
@@ -63,7 +43,7 @@ export function readLat(size, iters) {
     stamps.push(process.hrtime.bigint());
     if (i === iters + 10) break;
     read.post();
-    waitCq(a.cq);
+    waitCq(a.sendCq);
   }
   const t = [];
   for (let i = 11; i < stamps.length; i++) t.push(Number(stamps[i] - stamps[i - 1]) / 1000);
@@ -117,7 +97,7 @@ export function bandwidth(op, size, iters, depth = 128) {
       chain.post();
       posted++;
     }
-    done += a.cq.pollCount(16);
+    done += a.sendCq.pollCount(16);
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   chain.release();

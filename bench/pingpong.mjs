@@ -11,13 +11,13 @@ export const RX = 1 << 20;
 export const WARMUP = 50;
 
 /** The RoCEv2 GID of an IPv4 address on a device, and its index in the device's GID table. */
-export function roceGid(ctx, addr) {
+function roceGid(ctx, addr) {
   const hex = addr.split('.').map((n) => Number(n).toString(16).padStart(2, '0'));
   const gid = `0000:0000:0000:0000:0000:ffff:${hex[0]}${hex[1]}:${hex[2]}${hex[3]}`;
   return { gid, gidIndex: ctx.queryGidTable().find((g) => g.gid === gid && g.type === 'RoCEv2').index };
 }
 
-/** One side: device, PD, separate send and receive CQs, an RC QP and a region for both directions. */
+/** One side: device, PD, separate send and receive CQs, an RC QP and a region for both directions (also the sides of bench/ours.mjs's in-process pairs). */
 export function endpoint(dev, addr, size) {
   const ctx = new Context(dev);
   const { gid, gidIndex } = roceGid(ctx, addr);
@@ -83,8 +83,10 @@ export function pingPong(ep, peer, op, size) {
       unpolled++;
       unpolled -= sendCq.pollCount(16);
     }
-    if (initiator) while (!arrived(((iters - 1) % 255) + 1));
-    if (initiator) stamps.push(process.hrtime.bigint());
+    if (initiator) {
+      while (!arrived(((iters - 1) % 255) + 1));
+      stamps.push(process.hrtime.bigint());
+    }
     while (unpolled > 0) unpolled -= sendCq.pollCount(16);
     post.release();
     const lat = [];

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { connect, contextFor, listen } from 'rdma-ccm/cm';
 import { ClusterNode } from 'rdma-ccm/ccm';
-import { bandwidth, pingPongLat, readLat, readLatAsync } from './ours.mjs';
+import { bandwidth, median, pingPongLat, readLat, readLatAsync } from './ours.mjs';
 import { perftest } from './perftest.mjs';
 
 const out = process.argv[2] ?? '.lab/bench.json';
@@ -37,7 +37,6 @@ const progress = (what) => process.stderr.write(`bench: [${++step}/${steps}] ${w
 // Latency under TCG swings by up to 2x between consecutive runs of the same tool, so each figure is the
 // median of LAT_ROUNDS runs of each side, interleaved (the order flips every round), after a warm-up run.
 const LAT_ROUNDS = quick ? 1 : Number(process.env.RDMA_CCM_BENCH_ROUNDS ?? 5);
-const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 for (const [op, tool, fn] of section('latency') ? [['READ', 'ib_read_lat', readLat], ['WRITE', 'ib_write_lat', (s, n) => pingPongLat('WRITE', s, n)], ['SEND', 'ib_send_lat', (s, n) => pingPongLat('SEND', s, n)]] : []) {
   await fn(LAT_SIZES[0], LAT_ITERS);
   for (const size of LAT_SIZES) {
