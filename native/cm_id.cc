@@ -102,6 +102,19 @@ static rdma_conn_param ConnParam(Napi::Env env, Napi::Object o, const std::vecto
   return p;
 }
 
+// A QP of the caller's own to connect on `id`: RC, made by ibv_create_qp (not by librdmacm on some
+// id), open, and on the device this id resolved or was bound to.
+static ibv_qp* OwnQp(Napi::Env env, rdma_cm_id* id, Napi::Value v) {
+  QueuePair* q = QueuePair::From(env, v, "qp");
+  if (q->cmOwned()) Throw(env, Kind::Error, "ERR_CM_QP_OWNED", "this QP was made by the CM for another id");
+  ibv_qp* qp = q->handle(env);
+  if (qp->qp_type != IBV_QPT_RC) Throw(env, Kind::Error, "ERR_CM_QP_TYPE", "only an RC QP can be connected through the CM");
+  if (id->qp != nullptr) Throw(env, Kind::Error, "ERR_CM_HAS_QP", "this CM id already has a QP");
+  if (id->verbs == nullptr) Throw(env, Kind::Error, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (resolve or bind first)");
+  if (qp->context != id->verbs) Throw(env, Kind::Error, "ERR_WRONG_CONTEXT", "the QP must come from the CM's device context (use contextFor(address))");
+  return qp;
+}
+
 Napi::Function CmId::Init(Napi::Env env) {
   Napi::Function f = DefineClass(env, "CmId",
                                  {
@@ -114,6 +127,8 @@ Napi::Function CmId::Init(Napi::Env env) {
                                      InstanceMethod<&CmId::Reject>("reject"),
                                      InstanceMethod<&CmId::Disconnect>("disconnect"),
                                      InstanceMethod<&CmId::CreateQp>("createQp"),
+                                     InstanceMethod<&CmId::TransitionQp>("transitionQp"),
+                                     InstanceMethod<&CmId::Establish>("establish"),
                                      InstanceMethod<&CmId::Context>("context"),
                                      InstanceMethod<&CmId::Addresses>("addresses"),
                                      InstanceMethod<&CmId::Destroy>("destroy"),
@@ -204,14 +219,27 @@ Napi::Value CmId::Listen(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// connect({ privateData, responderResources, initiatorDepth, retryCount, rnrRetryCount })
+// Fills in the QP number for a connect or accept: the CM's own QP, or options.qp (the caller's).
+static void ConnQp(Napi::Env env, rdma_cm_id* id, Napi::Object o, rdma_conn_param* p, const char* what) {
+  Napi::Value v = o.Get("qp");
+  if (v.IsUndefined()) {
+    if (id->qp == nullptr) Throw(env, Kind::Error, "ERR_CM_NO_QP", std::string("create the QP before ") + what);
+    return;
+  }
+  ibv_qp* qp = OwnQp(env, id, v);
+  p->qp_num = qp->qp_num;
+  p->srq = qp->srq != nullptr;
+}
+
+// connect({ privateData, responderResources, initiatorDepth, retryCount, rnrRetryCount, qp? }): with a QP of
+// the caller's, CONNECT_RESPONSE follows instead of ESTABLISHED (see transitionQp and establish).
 Napi::Value CmId::Connect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rdma_cm_id* id = handle(env);
   Napi::Object o = ArgObject(info, 0, "options");
   std::vector<uint8_t> pd = PrivateData(env, o.Get("privateData"), kMaxConnectPd, "connect");
   rdma_conn_param p = ConnParam(env, o, pd);
-  if (id->qp == nullptr) Throw(env, Kind::Error, "ERR_CM_NO_QP", "create the QP before connecting");
+  ConnQp(env, id, o, &p, "connecting");
   if (rdma_connect(id, &p) != 0) ThrowSys(env, errno, "rdma_connect");
   return env.Undefined();
 }
@@ -222,7 +250,7 @@ Napi::Value CmId::Accept(const Napi::CallbackInfo& info) {
   Napi::Object o = ArgObject(info, 0, "options");
   std::vector<uint8_t> pd = PrivateData(env, o.Get("privateData"), kMaxAcceptPd, "accept");
   rdma_conn_param p = ConnParam(env, o, pd);
-  if (id->qp == nullptr) Throw(env, Kind::Error, "ERR_CM_NO_QP", "create the QP before accepting");
+  ConnQp(env, id, o, &p, "accepting");
   if (rdma_accept(id, &p) != 0) ThrowSys(env, errno, "rdma_accept");
   return env.Undefined();
 }
@@ -276,6 +304,58 @@ Napi::Value CmId::CreateQp(const Napi::CallbackInfo& info) {
   Napi::Object qp = QueuePair::WrapCm(env, id, info[0].As<Napi::Object>(), info[1].As<Napi::Object>(), info[2].As<Napi::Object>(), Value());
   qpRef_ = Napi::Weak(qp);
   return qp;
+}
+
+// transitionQp(qp, 'INIT' | 'RTR' | 'RTS', { maxDestRdAtomic, maxRdAtomic, minRnrTimer }): moves a QP of the
+// caller's to the next state with the attributes the CM computed for this connection (rdma_init_qp_attr),
+// as librdmacm does for its own QPs; the overrides replace the CM's values where given.
+Napi::Value CmId::TransitionQp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  ibv_qp* qp = OwnQp(env, id, info[0]);
+  std::string target = ArgString(info, 1, "state");
+  ibv_qp_state want;
+  if (target == "INIT") want = IBV_QPS_INIT;
+  else if (target == "RTR") want = IBV_QPS_RTR;
+  else if (target == "RTS") want = IBV_QPS_RTS;
+  else ThrowArgRange(env, "state", "must be INIT, RTR or RTS");
+  ibv_qp_attr cur;
+  ibv_qp_init_attr init;
+  if (ibv_query_qp(qp, &cur, IBV_QP_STATE, &init) != 0) ThrowSys(env, errno, "ibv_query_qp");
+  // INIT from RESET or INIT (refreshing port, P_Key and access), then each state from the one before.
+  bool ok = want == IBV_QPS_INIT ? (cur.qp_state == IBV_QPS_RESET || cur.qp_state == IBV_QPS_INIT) : cur.qp_state == ibv_qp_state(want - 1);
+  if (!ok) Throw(env, Kind::Error, "ERR_QP_STATE", "the CM cannot move this QP to " + target + " from its current state");
+  ibv_qp_attr a;
+  std::memset(&a, 0, sizeof a);
+  int mask = 0;
+  a.qp_state = want;
+  if (rdma_init_qp_attr(id, &a, &mask) != 0) ThrowSys(env, errno, "rdma_init_qp_attr");
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    Napi::Object o = ArgObject(info, 2, "overrides");
+    auto set = [&](const char* key, uint8_t max, uint8_t* field, int bit) {
+      if (!o.Has(key) || o.Get(key).IsUndefined()) return;
+      *field = OptU8(env, o, key, 0, max);
+      mask |= bit;
+    };
+    if (want == IBV_QPS_RTR) {
+      set("maxDestRdAtomic", 255, &a.max_dest_rd_atomic, IBV_QP_MAX_DEST_RD_ATOMIC);
+      set("minRnrTimer", 31, &a.min_rnr_timer, IBV_QP_MIN_RNR_TIMER);
+    }
+    if (want == IBV_QPS_RTS) set("maxRdAtomic", 255, &a.max_rd_atomic, IBV_QP_MAX_QP_RD_ATOMIC);
+  }
+  int err = ibv_modify_qp(qp, &a, mask);
+  if (err != 0) ThrowSys(env, err, "ibv_modify_qp");
+  return env.Undefined();
+}
+
+// establish(): on the connecting side, once its own QP is in RTS after CONNECT_RESPONSE, completes the
+// connection (the partner sees ESTABLISHED).
+Napi::Value CmId::Establish(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  if (id->qp != nullptr) Throw(env, Kind::Error, "ERR_CM_HAS_QP", "a connection on the CM's own QP is established by the CM");
+  if (rdma_establish(id) != 0) ThrowSys(env, errno, "rdma_establish");
+  return env.Undefined();
 }
 
 // The device context librdmacm uses for this id (after bind or address resolution), as a verbs Context.

@@ -1,6 +1,8 @@
 // CmId: an rdma_cm_id on a CmEventChannel. Its steps (resolve, connect, accept, ...) return at once;
 // their outcome arrives as an event on the channel. The id keeps its channel alive; a QP created on
-// it is a verbs QueuePair, destroyed before the id.
+// it is a verbs QueuePair, destroyed before the id. A QP of the caller's own (ibv_create_qp) may be
+// connected instead: the caller moves it through the states the CM computes (transitionQp) and it
+// stays the caller's to destroy.
 #pragma once
 #include <napi.h>
 #include <rdma/rdma_cma.h>
@@ -29,6 +31,8 @@ class CmId : public Napi::ObjectWrap<CmId> {
   Napi::Value Reject(const Napi::CallbackInfo& info);
   Napi::Value Disconnect(const Napi::CallbackInfo& info);
   Napi::Value CreateQp(const Napi::CallbackInfo& info);
+  Napi::Value TransitionQp(const Napi::CallbackInfo& info);
+  Napi::Value Establish(const Napi::CallbackInfo& info);
   Napi::Value Context(const Napi::CallbackInfo& info);
   Napi::Value Addresses(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);

@@ -30,6 +30,8 @@ class QueuePair : public Napi::ObjectWrap<QueuePair> {
   static Napi::Object WrapCm(Napi::Env env, rdma_cm_id* id, Napi::Object pd, Napi::Object sendCq, Napi::Object recvCq, Napi::Object owner);
   static QueuePair* From(Napi::Env env, Napi::Value v, const char* name);
   bool open() const { return qp_ != nullptr; }
+  // Made by librdmacm on a CM id (rdma_create_qp) rather than by ibv_create_qp.
+  bool cmOwned() const { return cmId_ != nullptr; }
   // Destroys the QP now (used by the CM id before it is destroyed itself).
   void Release();
   ibv_qp* handle(Napi::Env env) const;  // throws ERR_CLOSED

@@ -80,9 +80,11 @@ export class Partner {
 
   private async loop(): Promise<void> {
     // The lower id's connection wins a tie-break anyway: a node starting next to a running partner with
-    // a lower id gives that partner's probe one minimum backoff to arrive before it tries itself, so the
-    // two attempts do not compete (a request that arrives meanwhile is answered at once).
-    if (this.core.cfg.nodeId > this.id) await this.idle(this.core.cfg.backoff.minMs);
+    // a lower id gives that partner's probe time to arrive before it tries itself — one minimum backoff
+    // (the partner's probe interval) and as long again for the probe's connect to reach it — so the two
+    // attempts do not compete for the starting node's time (a request that arrives meanwhile is answered
+    // at once, and its handshake runs while this node makes no attempt of its own).
+    if (this.core.cfg.nodeId > this.id) await this.idle(2 * this.core.cfg.backoff.minMs);
     while (!this.core.stopping) {
       if (this.busy()) {
         await this.idle(this.core.cfg.backoff.maxMs);

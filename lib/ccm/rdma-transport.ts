@@ -1,7 +1,7 @@
 // The CCM's transport over the real stack: regions registered with the verbs layer on the device
 // that owns the node's address, connections from the CM layer, and one-sided operations on their QPs.
-import { connect, contextFor, listen, type Connection, type ConnectRequest, type Listener } from '../cm';
-import type { WorkCompletion } from '../verbs';
+import { connect, contextFor, createQueuePair, listen, type Connection, type ConnectRequest, type Listener } from '../cm';
+import type { CompletionQueue, WorkCompletion } from '../verbs';
 import { Access, type MemoryRegion, type ProtectionDomain, type QueuePair } from '../verbs';
 import { Staging } from './staging';
 import type { ConnectOptions, Endpoint, EndpointOptions, ExposedMemory, IncomingRequest, Link, Transport } from './transport';
@@ -10,11 +10,14 @@ import type { ConnectOptions, Endpoint, EndpointOptions, ExposedMemory, Incoming
 const SEND_DEPTH = 128;
 /** Receives kept posted for the partner's WRITE_WITH_IMM doorbells. */
 const RECV_DEPTH = 256;
-/**
- * Of those, the ones posted before the connection is made (enough for the handshake's bells): posting
- * costs time per receive, and a probe of a partner that is not there yet should stay cheap.
- */
+/** Of those, the ones posted before the connection is made (enough for the handshake's bells). */
 const RECV_EARLY = 16;
+/**
+ * Links kept ready (CQ, QP in INIT, receives posted) for the next connections, made before the node
+ * listens: an accept or a connect then only moves the QP through RTR and RTS. Two, so that a probe of
+ * the partner and the partner's own request can each find one.
+ */
+const SPARE_LINKS = 2;
 /** RDMA READ/atomic depth requested of the CM (the handshake's READs need at least one). */
 const RD_ATOMIC = 4;
 
@@ -59,10 +62,11 @@ class StagingPool {
 class RdmaLink implements Link {
   privateData: Uint8Array = new Uint8Array(0);
   private conn: Connection | null = null;
-  private qp: QueuePair | null = null;
   private staging: Staging | null = null;
   private stagingMr: MemoryRegion | null = null;
   private readonly recvMr: MemoryRegion;
+  readonly cq: CompletionQueue;
+  readonly qp: QueuePair;
   private readonly doorbells: ((imm: number) => void)[] = [];
   private readonly closers: ((reason: string) => void)[] = [];
   private credits = SEND_DEPTH;
@@ -70,19 +74,36 @@ class RdmaLink implements Link {
   private ended: string | null = null;
   private deepened = false;
 
-  /** Made before the connection: prepare() posts the first doorbell receives on the new QP, attach() adopts the connection. */
-  constructor(pd: ProtectionDomain, private readonly pool: StagingPool, private readonly onEnd: (l: RdmaLink) => void) {
+  /** Made before its connection: a CQ, a QP in INIT and the first doorbell receives; attach() adopts the connection. */
+  constructor(
+    address: string,
+    pd: ProtectionDomain,
+    private readonly pool: StagingPool,
+    private readonly hooks: { ended: (l: RdmaLink) => void; settled: () => void },
+  ) {
     this.recvMr = pd.allocMemory(64, Access.LOCAL_WRITE);
+    try {
+      this.cq = pd.context.createCq({ cqe: SEND_DEPTH + RECV_DEPTH });
+      try {
+        this.qp = createQueuePair({ localAddress: address, pd, sendCq: this.cq, qp: { maxSendWr: SEND_DEPTH, maxRecvWr: RECV_DEPTH } });
+      } catch (e) {
+        this.cq.close();
+        throw e;
+      }
+    } catch (e) {
+      this.recvMr.close();
+      throw e;
+    }
+    this.postRecvs(RECV_EARLY);
   }
 
-  readonly prepare = (qp: QueuePair): void => {
-    this.qp = qp;
-    this.postRecvs(RECV_EARLY);
-  };
+  /** Never connected, or refused before the QP left INIT: it can serve the next connection. */
+  get reusable(): boolean {
+    return !this.conn && !this.ended && this.qp.state === 'INIT';
+  }
 
   attach(conn: Connection): this {
     this.conn = conn;
-    this.qp = conn.qp;
     this.privateData = new Uint8Array(conn.privateData);
     this.stagingMr = this.pool.take();
     this.staging = new Staging(this.pool.bytes);
@@ -96,10 +117,11 @@ class RdmaLink implements Link {
     if (this.deepened) return;
     this.deepened = true;
     this.postRecvs(RECV_DEPTH - RECV_EARLY);
+    this.hooks.settled();
   }
 
   private postRecvs(n: number): void {
-    if (this.ended || !this.qp) return;
+    if (this.ended) return;
     const local = { mr: this.recvMr, offset: 0, length: 64 };
     for (const p of this.qp.recvBatch(Array.from({ length: n }, () => ({ local })))) {
       p.then(
@@ -109,7 +131,7 @@ class RdmaLink implements Link {
           if (wc.immData !== undefined) for (const d of this.doorbells) d(wc.immData >>> 0);
         },
         (e: Error & { code?: string }) => {
-          // Receives flushed by a connect that failed end nothing: the link was never attached.
+          // Receives flushed from a link that was never attached (a spare closed) end nothing.
           if (this.conn) this.end(`receive failed: ${e.code ?? e.message}`);
         },
       );
@@ -141,7 +163,7 @@ class RdmaLink implements Link {
     const c = await staging.alloc(length);
     await this.credit();
     try {
-      await this.qp!.read({ local: { mr, offset: c.offset, length }, remoteAddr, rkey });
+      await this.qp.read({ local: { mr, offset: c.offset, length }, remoteAddr, rkey });
       return mr.buffer.subarray(c.offset, c.offset + length).slice();
     } finally {
       this.release();
@@ -157,7 +179,7 @@ class RdmaLink implements Link {
     await this.credit();
     try {
       mr.buffer.set(bytes, c.offset);
-      await this.qp!.write({ local: { mr, offset: c.offset, length: bytes.byteLength }, remoteAddr, rkey, imm });
+      await this.qp.write({ local: { mr, offset: c.offset, length: bytes.byteLength }, remoteAddr, rkey, imm });
     } finally {
       this.release();
       staging.free(c);
@@ -177,10 +199,13 @@ class RdmaLink implements Link {
     if (this.ended) return;
     this.ended = reason;
     for (const c of this.closers.splice(0)) c(reason);
+    // The connection closes the QP it owns; a link never attached closes its own. Then its CQ.
     this.conn?.close();
+    this.qp.close();
+    this.cq.close();
     if (this.stagingMr) this.pool.give(this.stagingMr);
     this.recvMr.close();
-    this.onEnd(this);
+    this.hooks.ended(this);
   }
 
   close(): void {
@@ -193,6 +218,7 @@ class RdmaEndpoint implements Endpoint {
   readonly mailbox: ExposedMemory;
   private listener: Listener | null = null;
   private readonly links = new Set<RdmaLink>();
+  private readonly spares: RdmaLink[] = [];
   private closed = false;
 
   constructor(
@@ -206,14 +232,31 @@ class RdmaEndpoint implements Endpoint {
     this.mailbox = exposed(mailboxMr);
   }
 
-  /** A link for a connection about to be made; `made` adopts the connection, or frees the link if it failed. */
-  private async link(make: (prepare: (qp: QueuePair) => void) => Promise<Connection>): Promise<RdmaLink> {
-    const l = new RdmaLink(this.pd, this.staging, (x) => this.links.delete(x));
+  private newLink(): RdmaLink {
+    return new RdmaLink(this.address, this.pd, this.staging, { ended: (x) => this.links.delete(x), settled: () => this.fill() });
+  }
+
+  /** Makes spare links up to SPARE_LINKS; if the device cannot, connections make their own when they need one. */
+  fill(): void {
+    try {
+      while (!this.closed && this.spares.length < SPARE_LINKS) this.spares.push(this.newLink());
+    } catch {
+      // made on demand instead
+    }
+  }
+
+  /** A link for a connection about to be made; `make` connects its QP, or the link goes back (or away) if that failed. */
+  private async link(make: (qp: QueuePair) => Promise<Connection>): Promise<RdmaLink> {
+    const l = this.spares.pop() ?? this.newLink();
     let conn: Connection;
     try {
-      conn = await make(l.prepare);
+      conn = await make(l.qp);
     } catch (e) {
-      l.close();
+      if (!this.closed && l.reusable && this.spares.length < SPARE_LINKS) this.spares.push(l);
+      else {
+        l.close();
+        this.fill();
+      }
       throw e;
     }
     try {
@@ -243,19 +286,17 @@ class RdmaEndpoint implements Endpoint {
       privateData: new Uint8Array(req.privateData),
       remoteAddress: req.remoteAddress,
       accept: (privateData) =>
-        this.link((prepare) =>
-          req.accept({ pd: this.pd, privateData, responderResources: RD_ATOMIC, initiatorDepth: RD_ATOMIC, minRnrTimer: MIN_RNR_TIMER, prepare, qp: { maxSendWr: SEND_DEPTH, maxRecvWr: RECV_DEPTH } }),
-        ),
+        this.link((queuePair) => req.accept({ queuePair, privateData, responderResources: RD_ATOMIC, initiatorDepth: RD_ATOMIC, minRnrTimer: MIN_RNR_TIMER })),
       reject: (privateData) => req.reject(privateData),
     };
   }
 
   connect(o: ConnectOptions): Promise<Link> {
-    return this.link((prepare) => connect({
+    return this.link((queuePair) => connect({
       address: o.address,
       port: o.port,
       sourceAddress: this.address,
-      pd: this.pd,
+      queuePair,
       privateData: o.privateData,
       responderResources: RD_ATOMIC,
       initiatorDepth: RD_ATOMIC,
@@ -264,8 +305,6 @@ class RdmaEndpoint implements Endpoint {
       timeoutMs: o.timeoutMs,
       signal: o.signal,
       minRnrTimer: MIN_RNR_TIMER,
-      prepare,
-      qp: { maxSendWr: SEND_DEPTH, maxRecvWr: RECV_DEPTH },
     }));
   }
 
@@ -273,7 +312,7 @@ class RdmaEndpoint implements Endpoint {
     if (this.closed) return;
     this.closed = true;
     this.listener?.close();
-    for (const l of [...this.links]) l.close();
+    for (const l of [...this.links, ...this.spares.splice(0)]) l.close();
     this.staging.close();
     this.statusMr.close();
     this.mailboxMr.close();
@@ -290,5 +329,7 @@ export const rdmaTransport: Transport = async (o: EndpointOptions): Promise<Endp
   // Staging holds the largest record (half a slot's ring) twice over, plus room for control writes.
   const slotBytes = o.mailboxSize;
   const stagingBytes = Math.min(64 << 20, Math.max(256 << 10, slotBytes + (64 << 10)));
-  return new RdmaEndpoint(o.address, pd, statusMr, mailboxMr, new StagingPool(pd, stagingBytes));
+  const endpoint = new RdmaEndpoint(o.address, pd, statusMr, mailboxMr, new StagingPool(pd, stagingBytes));
+  endpoint.fill();
+  return endpoint;
 };

@@ -5,6 +5,7 @@ import { CompletionQueue, ProtectionDomain, QueuePair, type Context, type QpInit
 import { fromCm } from './context';
 import { CmId } from './cm-id';
 import { Connection } from './connection';
+import { checkOwnQp, readyOwnQp } from './own-qp';
 import { cmError } from './errors';
 
 export interface ConnectOptions {
@@ -15,9 +16,17 @@ export interface ConnectOptions {
   sourceAddress?: string;
   /**
    * A PD from contextFor(sourceAddress), or a function that makes one from the context of the device the
-   * route goes through (called once the route is resolved).
+   * route goes through (called once the route is resolved). Not needed with `queuePair`.
    */
-  pd: ProtectionDomain | ((context: Context) => ProtectionDomain);
+  pd?: ProtectionDomain | ((context: Context) => ProtectionDomain);
+  /**
+   * An RC queue pair of your own (from a PD of contextFor(sourceAddress)) to connect instead of one the CM
+   * makes: it can be made, and its receives posted, before the partner is there. It must be in RESET or
+   * INIT; the connection moves it to RTS with the attributes the CM negotiated. Once connected, the
+   * connection owns it (closing the connection closes it; its CQs stay yours). If connect() fails, it
+   * stays yours: still in INIT when the partner refused or could not be reached, so it can connect again.
+   */
+  queuePair?: QueuePair;
   sendCq?: CompletionQueue;
   recvCq?: CompletionQueue;
   qp?: Partial<Omit<QpInit, 'type' | 'sendCq' | 'recvCq'>>;
@@ -87,6 +96,7 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw cmError('ERR_OUT_OF_RANGE', 'port must be from 1 to 65535');
   checkPrivateData(o.privateData, MAX_CONNECT_PRIVATE_DATA, 'connect');
   checkQpOptions(o);
+  const own = checkOwnQp(o);
   const timeoutMs = o.timeoutMs ?? 10_000;
   const deadline = Date.now() + timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
@@ -95,18 +105,26 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
   try {
     await id.step('resolve address', 'ADDR_RESOLVED', left(), o.signal, () => id.native.resolveAddr(o.sourceAddress ?? null, o.address, o.port, Math.min(left(), 5000)));
     await id.step('resolve route', 'ROUTE_RESOLVED', left(), o.signal, () => id.native.resolveRoute(Math.min(left(), 5000)));
+    const param = {
+      privateData: o.privateData,
+      responderResources: o.responderResources,
+      initiatorDepth: o.initiatorDepth,
+      retryCount: o.retryCount,
+      rnrRetryCount: o.rnrRetryCount,
+    };
+    if (own) {
+      o.prepare?.(own);
+      // librdmacm leaves a QP it did not make to us: CONNECT_RESPONSE, then RTR and RTS, then establish.
+      const resp = await id.step('connect', 'CONNECT_RESPONSE', left(), o.signal, () => id.native.connect({ ...param, qp: own.native }));
+      readyOwnQp(id, own, o, false);
+      id.native.establish();
+      return new Connection(id, own, [], resp.privateData ?? Buffer.alloc(0));
+    }
+    if (o.pd === undefined) throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain or a function that makes one');
     const pd = typeof o.pd === 'function' ? o.pd(fromCm(id.native.addresses().device, id.native.context())) : o.pd;
     made = makeQp(id, { ...o, pd });
     o.prepare?.(made.qp);
-    const est = await id.step('connect', 'ESTABLISHED', left(), o.signal, () =>
-      id.native.connect({
-        privateData: o.privateData,
-        responderResources: o.responderResources,
-        initiatorDepth: o.initiatorDepth,
-        retryCount: o.retryCount,
-        rnrRetryCount: o.rnrRetryCount,
-      }),
-    );
+    const est = await id.step('connect', 'ESTABLISHED', left(), o.signal, () => id.native.connect(param));
     finishQp(made.qp, o);
     return new Connection(id, made.qp, made.owned, est.privateData ?? Buffer.alloc(0));
   } catch (e) {

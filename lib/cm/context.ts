@@ -28,6 +28,23 @@ export async function contextFor(localAddress: string): Promise<Context> {
   return fromCm(name, n, id);
 }
 
+/**
+ * The port number, on the device that owns `localAddress`, that the address belongs to: what a queue pair
+ * made ahead of its connection (connect/accept with `queuePair`) needs for its move to INIT.
+ */
+export function portFor(localAddress: string): number {
+  if (typeof localAddress !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'localAddress must be a string');
+  const id = new CmId();
+  try {
+    id.native.bindAddr(localAddress, 0);
+    const a = id.native.addresses();
+    if (!a.device) throw cmError('ERR_CM_NO_DEVICE', `no RDMA device owns ${localAddress}`);
+    return a.portNum;
+  } finally {
+    id.destroy();
+  }
+}
+
 /** @internal The Context for a native context seen on a CM id (one Context object per device). */
 export function fromCm(name: string, n: unknown, keep?: CmId): Context {
   const known = byDevice.get(name);

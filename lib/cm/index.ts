@@ -1,5 +1,6 @@
 // rdma-ccm/cm: RDMA connection management over librdmacm, event-driven.
-export { contextFor, releaseRemovedDevices } from './context';
+export { contextFor, portFor, releaseRemovedDevices } from './context';
+export { createQueuePair, QueuePairOptions } from './own-qp';
 export { connect, ConnectOptions, MAX_CONNECT_PRIVATE_DATA, MAX_ACCEPT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA } from './connect';
 export { listen, Listener, ConnectRequest, AcceptOptions } from './listener';
 export { Connection, Endpoint } from './connection';

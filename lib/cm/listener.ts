@@ -1,16 +1,24 @@
 // listen(): a CM id bound to a local address and port; connection requests arrive as an async
 // iterator of ConnectRequest, each accepted (with private data) or rejected (with private data).
 // If the device under it is removed, the iterator fails with ERR_CM_DEVICE_REMOVAL and the id is freed.
-import type { CompletionQueue, Context, ProtectionDomain } from '../verbs';
+import type { CompletionQueue, Context, ProtectionDomain, QueuePair } from '../verbs';
 import { CmId } from './cm-id';
 import { checkPrivateData, checkQpOptions, ConnectOptions, finishQp, makeQp, MAX_ACCEPT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA } from './connect';
 import { Connection } from './connection';
+import { checkOwnQp, readyOwnQp } from './own-qp';
 import { fromCm } from './context';
 import { cmError } from './errors';
 import { channel, RawCmEvent } from './event-channel';
 
 export interface AcceptOptions {
-  pd: ProtectionDomain;
+  /** Not needed with `queuePair`. */
+  pd?: ProtectionDomain;
+  /**
+   * An RC queue pair of your own, from a PD of this request's context, in RESET or INIT (made and given
+   * its receives before the request came): accepted instead of one made now. As in connect(), the
+   * connection owns it once established; if accept() fails it stays yours (no longer in INIT).
+   */
+  queuePair?: QueuePair;
   sendCq?: CompletionQueue;
   recvCq?: CompletionQueue;
   qp?: ConnectOptions['qp'];
@@ -52,10 +60,24 @@ export class ConnectRequest {
     if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
     checkPrivateData(o?.privateData, MAX_ACCEPT_PRIVATE_DATA, 'accept');
     checkQpOptions(o ?? {});
+    const own = checkOwnQp(o);
+    if (!own && o.pd === undefined) throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain');
     this.answered = true;
+    if (own) {
+      try {
+        o.prepare?.(own);
+        readyOwnQp(this.id, own, o, true);
+        const param = { privateData: o.privateData, responderResources: o.responderResources, initiatorDepth: o.initiatorDepth, qp: own.native };
+        await this.id.step('accept', 'ESTABLISHED', o.timeoutMs ?? 10_000, o.signal, () => this.id.native.accept(param));
+        return new Connection(this.id, own, [], this.privateData);
+      } catch (e) {
+        this.id.destroy();
+        throw e;
+      }
+    }
     let made: ReturnType<typeof makeQp> | null = null;
     try {
-      made = makeQp(this.id, o);
+      made = makeQp(this.id, { ...o, pd: o.pd! });
       o.prepare?.(made.qp);
       await this.id.step('accept', 'ESTABLISHED', o.timeoutMs ?? 10_000, o.signal, () =>
         this.id.native.accept({ privateData: o.privateData, responderResources: o.responderResources, initiatorDepth: o.initiatorDepth }),

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, contextFor, listen, type Connection, type Listener } from '../../lib/cm';
+import { connect, contextFor, createQueuePair, listen, type Connection, type Listener } from '../../lib/cm';
 import { Access, type ProtectionDomain } from '../../lib/verbs';
 import { cutLink, ipv4Gid, lab, recordFault } from './lab';
 
@@ -175,6 +175,105 @@ describe('RDMA CM on rxe', () => {
     const events = lines.map((l) => l.split(' ').find((w) => /^[A-Z_]+$/.test(w)));
     expect(events).toEqual(expect.arrayContaining(['ADDR_RESOLVED', 'ROUTE_RESOLVED', 'CONNECT_REQUEST', 'ESTABLISHED']));
     expect(lines.find((l) => l.includes('CONNECT_REQUEST'))).toContain(`{"address":"${addrA}","port":7899}`);
+  });
+
+  it('connects queue pairs made ahead: receives posted before anyone listens, a refused connect leaves one in INIT to connect again, the CM sets the attributes', async () => {
+    const { ca, cb, pa, pb } = await pds();
+    const p = port++;
+    const cqA = track(ca.createCq({ cqe: 64 }));
+    const cqB = track(cb.createCq({ cqe: 64 }));
+    const qpA = createQueuePair({ localAddress: addrA, pd: pa, sendCq: cqA, qp: { maxSendWr: 16, maxRecvWr: 16 } });
+    const qpB = createQueuePair({ localAddress: addrB, pd: pb, sendCq: cqB });
+    cleanup.push(() => qpA.close(), () => qpB.close());
+    expect(qpA.state).toBe('INIT');
+    expect(qpA.query().qpAccessFlags).toBe(0);
+    const mrA = track(pa.allocMemory(4096, Access.LOCAL_WRITE | Access.REMOTE_READ));
+    const mrB = track(pb.allocMemory(4096, Access.LOCAL_WRITE));
+    const earlyA = qpA.recv({ local: { mr: mrA, offset: 0, length: 64 } });
+    const earlyB = qpB.recv({ local: { mr: mrB, offset: 0, length: 64 } });
+
+    // Nothing listens yet: refused, and B's queue pair is still in INIT with its receive posted.
+    const refused = await connect({ address: addrA, port: p, sourceAddress: addrB, queuePair: qpB, timeoutMs: 20_000 }).catch((e) => e);
+    expect(['ERR_CM_REJECTED', 'ERR_CM_UNREACHABLE']).toContain(refused.code);
+    expect(qpB.closed).toBe(false);
+    expect(qpB.state).toBe('INIT');
+
+    const listener = track(await listen({ address: addrA, port: p }));
+    const server = (async () => {
+      for await (const req of listener) return req.accept({ queuePair: qpA, privateData: Buffer.from('ready'), responderResources: 4, initiatorDepth: 4, minRnrTimer: 3 });
+      throw new Error('listener ended');
+    })();
+    const client = track(await connect({ address: addrA, port: p, sourceAddress: addrB, queuePair: qpB, privateData: Buffer.from('again'), responderResources: 4, initiatorDepth: 4, minRnrTimer: 1 }));
+    mrB.buffer.write('made ahead', 100);
+    const sent = client.qp.send({ local: { mr: mrB, offset: 100, length: 10 } });
+    const srv = track(await server);
+    await sent;
+    expect(client.qp).toBe(qpB);
+    expect(srv.qp).toBe(qpA);
+    expect(client.privateData.subarray(0, 5).toString()).toBe('ready');
+    expect(srv.privateData.subarray(0, 5).toString()).toBe('again');
+    // The only receive A has is the one it posted before it listened.
+    expect((await earlyA).byteLen).toBe(10);
+    expect(mrA.buffer.toString('utf8', 0, 10)).toBe('made ahead');
+
+    const qa = qpA.query();
+    const qb = qpB.query();
+    expect([qa.qpState, qb.qpState]).toEqual(['RTS', 'RTS']);
+    expect([qa.destQpNum, qb.destQpNum]).toEqual([qpB.qpNum, qpA.qpNum]);
+    expect([qa.minRnrTimer, qb.minRnrTimer]).toEqual([3, 1]);
+    expect([qa.maxDestRdAtomic, qb.maxRdAtomic]).toEqual([4, 4]);
+    // The READ works only because the CM gave A's queue pair remote read access.
+    expect(qa.qpAccessFlags & Access.REMOTE_READ).toBe(Access.REMOTE_READ);
+    mrA.buffer.write('exposed', 200);
+    await client.qp.read({ local: { mr: mrB, offset: 300, length: 7 }, remoteAddr: mrA.addr + 200n, rkey: mrA.rkey });
+    expect(mrB.buffer.toString('utf8', 300, 307)).toBe('exposed');
+    // And the other way: B's early receive.
+    mrA.buffer.write('back', 400);
+    await srv.qp.send({ local: { mr: mrA, offset: 400, length: 4 } });
+    expect((await earlyB).byteLen).toBe(4);
+
+    // The connection owns its queue pair now; the CQs stay the caller's.
+    const ended = srv.closed;
+    client.close();
+    expect(qpB.closed).toBe(true);
+    expect(cqB.closed).toBe(false);
+    expect((await ended).reason).toBe('disconnected by the partner');
+    expect(qpA.closed).toBe(true);
+  });
+
+  it('refuses a queue pair it cannot connect, with a named error and nothing left behind', async () => {
+    const { ca, cb, pa, pb } = await pds();
+    const p = port++;
+    const cqA = track(ca.createCq());
+    const cqB = track(cb.createCq());
+    const listener = track(await listen({ address: addrA, port: p }));
+    const accepted: Connection[] = [];
+    void (async () => {
+      for await (const req of listener) accepted.push(track(await req.accept({ pd: pa })));
+    })();
+    const to = { address: addrA, port: p, sourceAddress: addrB };
+    const ud = track(pb.createQp({ type: 'UD', sendCq: cqB }));
+    const onA = track(createQueuePair({ localAddress: addrA, pd: pa, sendCq: cqA }));
+    const closed = createQueuePair({ localAddress: addrB, pd: pb, sendCq: cqB });
+    closed.close();
+    const fine = track(createQueuePair({ localAddress: addrB, pd: pb, sendCq: cqB }));
+    await expect(connect({ ...to, queuePair: {} as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(connect({ ...to, queuePair: ud })).rejects.toMatchObject({ code: 'ERR_CM_QP_TYPE' });
+    await expect(connect({ ...to, queuePair: closed })).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    await expect(connect({ ...to, queuePair: fine, sendCq: cqB })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    // A queue pair of rxe0 cannot carry a connection routed through rxe1.
+    await expect(connect({ ...to, queuePair: onA })).rejects.toMatchObject({ code: 'ERR_WRONG_CONTEXT' });
+    expect(onA.state).toBe('INIT');
+    // One the CM made for another connection, connected already.
+    const other = track(await connect({ ...to, pd: pb }));
+    await expect(connect({ ...to, queuePair: other.qp })).rejects.toMatchObject({ code: 'ERR_QP_STATE' });
+    expect(() => createQueuePair({ localAddress: '10.255.255.1', pd: pb, sendCq: cqB })).toThrow(expect.objectContaining({ syscall: 'rdma_bind_addr', errno: expect.any(Number) }));
+    // The queue pair that was fine still connects.
+    const c = track(await connect({ ...to, queuePair: fine }));
+    expect(c.qp.state).toBe('RTS');
+    await expect(connect({ ...to, queuePair: fine })).rejects.toMatchObject({ code: 'ERR_QP_STATE' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(accepted.length).toBe(2);
   });
 
   it('a reject carries the partner private data', async () => {

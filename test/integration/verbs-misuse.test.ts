@@ -4,7 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connect, listen } from '../../lib/cm';
+import { connect, contextFor, createQueuePair, listen } from '../../lib/cm';
+import { CmId } from '../../lib/cm/cm-id';
 import { Access, Context, type MemoryRegion } from '../../lib/verbs';
 import { lab, recordFault } from './lab';
 
@@ -157,5 +158,31 @@ describe('verbs misuse on rxe', () => {
     l.close();
     l.close();
     expect(l.closed).toBe(true);
+  });
+
+  it('CM moves of a queue pair of ones own, out of order or on the wrong id: a code, never a crash', async () => {
+    const ctx = await contextFor(env.addrs[0]);
+    const pd = ctx.allocPd();
+    const cq = ctx.createCq();
+    const qp = createQueuePair({ localAddress: env.addrs[0], pd, sendCq: cq });
+    const id = new CmId();
+    expect(code(() => id.native.transitionQp(qp.native, 'INIT'))).toBe('ERR_CM_NO_DEVICE');
+    id.native.bindAddr(env.addrs[0], 0);
+    expect(code(() => id.native.transitionQp({}, 'INIT'))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(code(() => id.native.transitionQp(qp.native, 'SQD'))).toBe('ERR_OUT_OF_RANGE');
+    expect(code(() => id.native.transitionQp(qp.native, 'RTS'))).toBe('ERR_QP_STATE');
+    expect(code(() => id.native.transitionQp(qp.native, 'RTR', 'not an object'))).toMatch(/^(ERR_INVALID_ARG_TYPE|E[A-Z]+)$/);
+    // No connection on the id: the CM has no path for the QP, and there is nothing to establish or accept.
+    expect(code(() => id.native.transitionQp(qp.native, 'RTR'))).toMatch(/^E[A-Z]+$/);
+    expect(code(() => id.native.establish())).toMatch(/^E[A-Z]+$/);
+    expect(code(() => id.native.accept({ qp: qp.native }))).toMatch(/^E[A-Z]+$/);
+    expect(code(() => id.native.connect({ qp: cq.native }))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(['INIT', 'RTR']).toContain(qp.state);
+    qp.close();
+    expect(code(() => id.native.transitionQp(qp.native, 'INIT'))).toBe('ERR_CLOSED');
+    id.destroy();
+    expect(code(() => id.native.establish())).toBe('ERR_CLOSED');
+    cq.close();
+    pd.close();
   });
 });

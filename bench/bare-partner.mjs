@@ -1,0 +1,30 @@
+// The late partner of the bare RDMA CM connect, as its own process: the package loaded and its device open
+// (as bench/late-partner.mjs), then on "start" a PD and a listener, and the first request accepted the
+// plain way (the CM makes the QP at accept). The comparison for the CCM's late partner: what any RDMA CM
+// connection to a process that has just started listening costs.
+import { createInterface } from 'node:readline';
+import { contextFor, listen } from 'rdma-ccm/cm';
+
+const port = Number(process.argv[2]);
+const context = await contextFor('10.99.0.2');
+process.stdout.write('{"type":"loaded"}\n');
+let conn = null;
+let listener = null;
+let pd = null;
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line === 'start') {
+    pd = context.allocPd();
+    listener = await listen({ address: '10.99.0.2', port });
+    process.stdout.write('{"type":"listening"}\n');
+    for await (const req of listener) {
+      conn = await req.accept({ pd });
+      break;
+    }
+  }
+  if (line === 'stop') {
+    conn?.close();
+    listener?.close();
+    pd?.close();
+    process.exit(0);
+  }
+}
