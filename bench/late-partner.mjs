@@ -1,5 +1,7 @@
 // The late partner of the handshake benchmark, as its own process: it loads the package and opens its
-// device first, then starts its CCM when told to (a line on stdin) and prints one JSON line per event.
+// device first, then starts its CCM when told to (a line on stdin). Its events, one JSON line each, are
+// printed when it stops: writing them out as they happen would cost the cold process time in the very
+// window being measured.
 import { createInterface } from 'node:readline';
 import { ClusterNode } from 'rdma-ccm/ccm';
 import { contextFor } from 'rdma-ccm/cm';
@@ -7,13 +9,14 @@ import { contextFor } from 'rdma-ccm/cm';
 const [port, probeMs] = process.argv.slice(2).map(Number);
 await contextFor('10.99.0.2');
 const node = new ClusterNode({ clusterId: 9n, nodeId: 2, address: '10.99.0.2', port, partners: [{ nodeId: 1, address: '10.99.0.1', port }], backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 } });
-node.on('event', (e) => process.stdout.write(`${JSON.stringify({ ...e, at: performance.timeOrigin + performance.now() })}\n`));
+const events = [];
+node.on('event', (e) => events.push({ ...e, at: performance.timeOrigin + performance.now() }));
 process.stdout.write('{"type":"loaded"}\n');
 const lines = createInterface({ input: process.stdin });
 for await (const line of lines) {
   if (line === 'start') await node.start();
   if (line === 'stop') {
     await node.stop();
-    process.exit(0);
+    process.stdout.write(events.map((e) => `${JSON.stringify(e)}\n`).join(''), () => process.exit(0));
   }
 }

@@ -89,7 +89,7 @@ if (section('handshake')) {
   const pa = ca.allocPd();
   const pb = cb.allocPd();
   const bare = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 9; i++) {
     const l = await listen({ address: '10.99.0.1', port: 7900 + i });
     const acc = (async () => {
       for await (const r of l) return r.accept({ pd: pa });
@@ -104,7 +104,7 @@ if (section('handshake')) {
   // The same connect to a partner process that has just started listening (its first accept runs cold),
   // from the connect() call to ESTABLISHED.
   const bareLate = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 9; i++) {
     const port = 7920 + i;
     const b = spawn(process.execPath, ['bench/bare-partner.mjs', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: b.stdout });
@@ -161,7 +161,7 @@ if (section('handshake')) {
     await loaded;
     b.stdin.write('start\n');
     const { e, at, upTo } = await est;
-    const exited = new Promise((r) => b.once('exit', r));
+    const exited = new Promise((r) => b.once('close', r));
     b.stdin.write('stop\n');
     await exited;
     await a.stop();

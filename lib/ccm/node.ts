@@ -7,6 +7,7 @@ import { Core, EventInput } from './core';
 import type { CcmEvent, CcmEventType } from './events';
 import { Partner } from './partner';
 import type { Session } from './session';
+import { selfCheck } from './self-check';
 import { StatusPublisher } from './status-publisher';
 import type { Endpoint, IncomingRequest, Transport } from './transport';
 import { decodeConnect, encodeReject } from './wire/private-data';
@@ -59,6 +60,7 @@ export class ClusterNode extends EventEmitter {
         cfg.secret,
       );
       const core = new Core(cfg, this.endpoint, status, (e) => this.emitEvent(e));
+      selfCheck(core);
       this.core = core;
       for (const p of cfg.partners) this.partners.set(p.nodeId, new Partner(core, p));
       await this.endpoint.listen(cfg.port, (req) => void this.onRequest(req));

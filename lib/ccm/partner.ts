@@ -127,6 +127,9 @@ export class Partner {
         // Our attempt started before the partner was up and lost the race with its request, which we
         // turned away (TIE_BREAK): it is listening now, so try again at once.
         if (this.heardFrom && !code.startsWith('REJECTED_')) retryInMs = 0;
+        // The backoff is the interval between the starts of attempts (a probe every minMs while the
+        // partner is away), so the time this attempt took counts towards it.
+        retryInMs = Math.max(0, Math.round(retryInMs - (performance.now() - started)));
         this.core.emit({ type: 'attempt-failed', partner: this.id, role: 'initiator', step, code, reason, retryInMs });
         await this.idle(retryInMs);
       }

@@ -218,6 +218,24 @@ describe('ClusterNode over an in-memory network', () => {
     expect(c.node.session(2)).toBeNull();
   });
 
+  it('checks its own encoding before it listens: exposed memory that does not hold what it published fails start()', async () => {
+    const net = new MemoryNetwork();
+    const inner = net.transport();
+    // An endpoint whose status block memory drops every write: what partners would READ is not the block.
+    const broken: CcmOptions['transport'] = async (o) => {
+      const ep = await inner(o);
+      const addr = ep.status.addr;
+      const rkey = ep.status.rkey;
+      return Object.assign(Object.create(Object.getPrototypeOf(ep)), ep, { status: { get bytes() { return new Uint8Array(o.statusSize); }, addr, rkey } });
+    };
+    const { node, events } = make(net, 1, { transport: broken });
+    await expect(node.start()).rejects.toMatchObject({ code: 'ERR_CCM_SELF_CHECK', message: expect.stringMatching(/status block/) });
+    expect(events.some((e) => e.type === 'listening')).toBe(false);
+    const ok = make(net, 2);
+    await ok.node.start();
+    expect(ok.events.some((e) => e.type === 'listening')).toBe(true);
+  });
+
   it('rejects bad configuration with one clear error', () => {
     expect(() => new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners: [] })).toThrow(/partners must list/);
     expect(() => new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 70000, partners: [{ nodeId: 2, address: 'y', port: 1 }] })).toThrow(/port/);
