@@ -16,7 +16,7 @@ export interface AcceptOptions {
   /**
    * An RC queue pair of your own, from a PD of this request's context, in RESET or INIT (made and given
    * its receives before the request came): accepted instead of one made now. As in connect(), the
-   * connection owns it once established; if accept() fails it stays yours (no longer in INIT).
+   * connection owns it once established; if accept() fails it stays yours (check its state before reusing it).
    */
   queuePair?: QueuePair;
   sendCq?: CompletionQueue;
@@ -58,8 +58,9 @@ export class ConnectRequest {
 
   async accept(o: AcceptOptions): Promise<Connection> {
     if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
-    checkPrivateData(o?.privateData, MAX_ACCEPT_PRIVATE_DATA, 'accept');
-    checkQpOptions(o ?? {});
+    if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'accept options must be an object');
+    checkPrivateData(o.privateData, MAX_ACCEPT_PRIVATE_DATA, 'accept');
+    checkQpOptions(o);
     const own = checkOwnQp(o);
     if (!own && o.pd === undefined) throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain');
     this.answered = true;

@@ -249,7 +249,11 @@ describe('RDMA CM on rxe', () => {
     const listener = track(await listen({ address: addrA, port: p }));
     const accepted: Connection[] = [];
     void (async () => {
-      for await (const req of listener) accepted.push(track(await req.accept({ pd: pa })));
+      for await (const req of listener) {
+        // A bad call leaves the request unanswered: it can still be accepted.
+        await expect(req.accept(undefined as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+        accepted.push(track(await req.accept({ pd: pa })));
+      }
     })();
     const to = { address: addrA, port: p, sourceAddress: addrB };
     const ud = track(pb.createQp({ type: 'UD', sendCq: cqB }));
