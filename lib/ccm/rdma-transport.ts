@@ -82,18 +82,16 @@ class RdmaLink implements Link {
     private readonly hooks: { ended: (l: RdmaLink) => void; settled: () => void },
   ) {
     this.recvMr = pd.allocMemory(64, Access.LOCAL_WRITE);
+    let cq: CompletionQueue | null = null;
     try {
-      this.cq = pd.context.createCq({ cqe: SEND_DEPTH + RECV_DEPTH });
-      try {
-        this.qp = createQueuePair({ localAddress: address, pd, sendCq: this.cq, qp: { maxSendWr: SEND_DEPTH, maxRecvWr: RECV_DEPTH } });
-      } catch (e) {
-        this.cq.close();
-        throw e;
-      }
+      cq = pd.context.createCq({ cqe: SEND_DEPTH + RECV_DEPTH });
+      this.qp = createQueuePair({ localAddress: address, pd, sendCq: cq, qp: { maxSendWr: SEND_DEPTH, maxRecvWr: RECV_DEPTH } });
     } catch (e) {
+      cq?.close();
       this.recvMr.close();
       throw e;
     }
+    this.cq = cq;
     this.postRecvs(RECV_EARLY);
   }
 

@@ -97,6 +97,7 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
   checkPrivateData(o.privateData, MAX_CONNECT_PRIVATE_DATA, 'connect');
   checkQpOptions(o);
   const own = checkOwnQp(o);
+  if (!own && o.pd === undefined) throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain or a function that makes one');
   const timeoutMs = o.timeoutMs ?? 10_000;
   const deadline = Date.now() + timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
@@ -120,8 +121,7 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
       id.native.establish();
       return new Connection(id, own, [], resp.privateData ?? Buffer.alloc(0));
     }
-    if (o.pd === undefined) throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain or a function that makes one');
-    const pd = typeof o.pd === 'function' ? o.pd(fromCm(id.native.addresses().device, id.native.context())) : o.pd;
+    const pd = typeof o.pd === 'function' ? o.pd(fromCm(id.native.addresses().device, id.native.context())) : o.pd!;
     made = makeQp(id, { ...o, pd });
     o.prepare?.(made.qp);
     const est = await id.step('connect', 'ESTABLISHED', left(), o.signal, () => id.native.connect(param));

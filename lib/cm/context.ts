@@ -9,8 +9,8 @@ import { channel } from './event-channel';
 
 const byDevice = new Map<string, { context: Context; keep: CmId }>();
 
-/** The verbs Context of the RDMA device that owns `localAddress` (IPv4, IPv6 or GID). */
-export async function contextFor(localAddress: string): Promise<Context> {
+/** A CM id bound to `localAddress` (any port), which tells the device and port that own the address. */
+function boundId(localAddress: string): CmId {
   if (typeof localAddress !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'localAddress must be a string');
   const id = new CmId();
   try {
@@ -19,6 +19,12 @@ export async function contextFor(localAddress: string): Promise<Context> {
     id.destroy();
     throw e;
   }
+  return id;
+}
+
+/** The verbs Context of the RDMA device that owns `localAddress` (IPv4, IPv6 or GID). */
+export async function contextFor(localAddress: string): Promise<Context> {
+  const id = boundId(localAddress);
   const n = id.native.context();
   if (!n) {
     id.destroy();
@@ -33,10 +39,8 @@ export async function contextFor(localAddress: string): Promise<Context> {
  * made ahead of its connection (connect/accept with `queuePair`) needs for its move to INIT.
  */
 export function portFor(localAddress: string): number {
-  if (typeof localAddress !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'localAddress must be a string');
-  const id = new CmId();
+  const id = boundId(localAddress);
   try {
-    id.native.bindAddr(localAddress, 0);
     const a = id.native.addresses();
     if (!a.device) throw cmError('ERR_CM_NO_DEVICE', `no RDMA device owns ${localAddress}`);
     return a.portNum;

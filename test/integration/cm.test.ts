@@ -252,6 +252,7 @@ describe('RDMA CM on rxe', () => {
       for await (const req of listener) {
         // A bad call leaves the request unanswered: it can still be accepted.
         await expect(req.accept(undefined as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+        await expect(req.accept({})).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/pd/) });
         accepted.push(track(await req.accept({ pd: pa })));
       }
     })();
@@ -261,6 +262,8 @@ describe('RDMA CM on rxe', () => {
     const closed = createQueuePair({ localAddress: addrB, pd: pb, sendCq: cqB });
     closed.close();
     const fine = track(createQueuePair({ localAddress: addrB, pd: pb, sendCq: cqB }));
+    // Neither a PD nor a queue pair: refused before anything is resolved.
+    await expect(connect({ ...to })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/pd/) });
     await expect(connect({ ...to, queuePair: {} as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(connect({ ...to, queuePair: ud })).rejects.toMatchObject({ code: 'ERR_CM_QP_TYPE' });
     await expect(connect({ ...to, queuePair: closed })).rejects.toMatchObject({ code: 'ERR_CLOSED' });
