@@ -212,12 +212,19 @@ if (section('detection')) {
   await a.waitForSession(2);
   await new Promise((r) => setTimeout(r, 500));
   const down = new Promise((r) => a.once('partner-down', (e) => r(e)));
+  // The link is cut by a shell started beforehand: spawning it (or running tc synchronously) now would
+  // stall the very event loop that watches the heartbeats, and a node takes its own stall as no evidence
+  // against its partner. Detection counts from when both tc commands have returned (the cut in place).
+  const cutter = spawn('sh', ['-c', 'read go; tc qdisc replace dev veth0 root netem loss 100% & tc qdisc replace dev veth1 root netem loss 100% & wait; echo cut'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const cut = new Promise((r) => createInterface({ input: cutter.stdout }).once('line', () => r(performance.now())));
+  await new Promise((r) => setTimeout(r, 500));
   const t0 = performance.now();
-  for (const dev of ['veth0', 'veth1']) execFileSync('tc', ['qdisc', 'replace', 'dev', dev, 'root', 'netem', 'loss', '100%']);
+  cutter.stdin.write('go\n');
+  const cutAt = await cut;
   const e = await down;
-  const wall = performance.now() - t0;
+  const detectedAt = performance.now();
   for (const dev of ['veth0', 'veth1']) execFileSync('tc', ['qdisc', 'del', 'dev', dev, 'root']);
-  results.detection = { thresholdMs, heartbeatMs: 50, detectedAfterMs: Math.round(wall), reason: e.reason };
+  results.detection = { thresholdMs, heartbeatMs: 50, detectedAfterMs: Math.round(detectedAt - cutAt), cutTookMs: Math.round(cutAt - t0), silenceMs: e.detectionMs, reason: e.reason };
   await a.stop();
   await b.stop();
 }

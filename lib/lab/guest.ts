@@ -64,7 +64,10 @@ export class Guest {
       '-qmp', `unix:${join(this.runDir, 'qmp.sock')},server=on,wait=off`,
       '-kernel', opts.kernel.vmlinuz,
       '-initrd', opts.kernel.initrd,
-      '-append', `console=ttyS0 quiet loglevel=1 panic=-1 lab.node=${opts.name} lab.workdir=${opts.workdir}`,
+      // tsc=reliable: under TCG the kernel finds the vCPUs' TSCs unsynchronized and falls back to the HPET,
+      // which makes every clock read (libuv's loop, timers, a benchmark's clock) an emulated device access
+      // (1.8 µs instead of 0.14 µs); real hosts read the TSC.
+      '-append', `console=ttyS0 quiet loglevel=1 panic=-1 tsc=reliable lab.node=${opts.name} lab.workdir=${opts.workdir}`,
       '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
       '-virtfs', `local,path=${opts.workdir},mount_tag=work,security_model=none,multidevs=remap`,
       '-virtfs', `local,path=${this.runDir},mount_tag=labrun,security_model=none`,
