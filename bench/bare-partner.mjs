@@ -1,7 +1,8 @@
 // The late partner of the bare RDMA CM connect, as its own process: the package loaded and its device open
 // (as bench/late-partner.mjs), then on "start" a PD and a listener, and the first request accepted the
 // plain way (the CM makes the QP at accept). The comparison for the CCM's late partner: what any RDMA CM
-// connection to a process that has just started listening costs.
+// connection to a process that has just started listening costs (with RDMA_CCM_CODE_CACHE, one whose
+// package code was compiled in an earlier run).
 import { createInterface } from 'node:readline';
 import { contextFor, listen } from 'rdma-ccm/cm';
 
@@ -22,6 +23,8 @@ for await (const line of createInterface({ input: process.stdin })) {
     }
   }
   if (line === 'stop') {
+    // With RDMA_CCM_CODE_CACHE, what this run compiled is kept for the next partner process.
+    if (process.env.RDMA_CCM_CODE_CACHE) await (await import('rdma-ccm/ccm')).saveCodeCache();
     conn?.close();
     listener?.close();
     pd?.close();

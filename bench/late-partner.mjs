@@ -3,7 +3,7 @@
 // printed when it stops: writing them out as they happen would cost the cold process time in the very
 // window being measured.
 import { createInterface } from 'node:readline';
-import { ClusterNode } from 'rdma-ccm/ccm';
+import { ClusterNode, saveCodeCache } from 'rdma-ccm/ccm';
 import { contextFor } from 'rdma-ccm/cm';
 
 const [port, probeMs] = process.argv.slice(2).map(Number);
@@ -16,6 +16,8 @@ const lines = createInterface({ input: process.stdin });
 for await (const line of lines) {
   if (line === 'start') await node.start();
   if (line === 'stop') {
+    // With RDMA_CCM_CODE_CACHE, what this run compiled is kept for the next partner process.
+    await saveCodeCache();
     await node.stop();
     process.stdout.write(events.map((e) => `${JSON.stringify(e)}\n`).join(''), () => process.exit(0));
   }

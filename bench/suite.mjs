@@ -2,7 +2,9 @@
 // and this package on the same two devices, one after the other in the same run. Writes JSON.
 import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connect, contextFor, listen } from 'rdma-ccm/cm';
 import { ClusterNode } from 'rdma-ccm/ccm';
@@ -102,29 +104,38 @@ if (section('handshake')) {
     l.close();
   }
   // The same connect to a partner process that has just started listening (its first accept runs cold),
-  // from the connect() call to ESTABLISHED.
-  const bareLate = [];
-  for (let i = 0; i < 9; i++) {
-    const port = 7920 + i;
-    const b = spawn(process.execPath, ['bench/bare-partner.mjs', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const lines = createInterface({ input: b.stdout });
-    const next = (type) => new Promise((resolve) => lines.on('line', function on(l) {
-      if (JSON.parse(l).type !== type) return;
-      lines.off('line', on);
-      resolve();
-    }));
-    await next('loaded');
-    const listening = next('listening');
-    b.stdin.write('start\n');
-    await listening;
-    const t0 = performance.now();
-    const c = await connect({ address: '10.99.0.2', port, sourceAddress: '10.99.0.1', pd: pa });
-    bareLate.push(performance.now() - t0);
-    const exited = new Promise((r) => b.once('exit', r));
-    b.stdin.write('stop\n');
-    await exited;
-    c.close();
-  }
+  // from the connect() call to ESTABLISHED; with `cache`, the partner's package code comes from a code
+  // cache that an earlier partner process saved (lib/code-cache.ts), as on a node's second boot.
+  const bareLateRuns = async (cache) => {
+    const env = cache ? { ...process.env, RDMA_CCM_CODE_CACHE: cache } : process.env;
+    const times = [];
+    for (let i = cache ? -1 : 0; i < 9; i++) {
+      const port = 7920 + i + (cache ? 10 : 0);
+      const b = spawn(process.execPath, ['bench/bare-partner.mjs', String(port)], { stdio: ['pipe', 'pipe', 'inherit'], env });
+      const lines = createInterface({ input: b.stdout });
+      const next = (type) => new Promise((resolve) => lines.on('line', function on(l) {
+        if (JSON.parse(l).type !== type) return;
+        lines.off('line', on);
+        resolve();
+      }));
+      await next('loaded');
+      const listening = next('listening');
+      b.stdin.write('start\n');
+      await listening;
+      const t0 = performance.now();
+      const c = await connect({ address: '10.99.0.2', port, sourceAddress: '10.99.0.1', pd: pa });
+      // The run at -1 only fills the cache.
+      if (i >= 0) times.push(performance.now() - t0);
+      const exited = new Promise((r) => b.once('exit', r));
+      b.stdin.write('stop\n');
+      await exited;
+      c.close();
+    }
+    return times;
+  };
+  const cacheRoot = mkdtempSync(join(tmpdir(), 'rdma-ccm-bench-cache-'));
+  const bareLate = await bareLateRuns(null);
+  const bareLateCached = await bareLateRuns(join(cacheRoot, 'bare'));
   pa.close();
   pb.close();
   // One round trip: a small RDMA READ, busy-polled (the wire) and awaited (as a CCM step sees it).
@@ -134,49 +145,57 @@ if (section('handshake')) {
   // would; time from B's `listening` to A's `established`, split into the wait until the
   // attempt that succeeds began and the handshake itself (CM connect + the four steps).
   const probeMs = 100;
-  const runs = [];
-  for (let i = 0; i < 15; i++) {
-    const port = 7950 + i;
-    const a = new ClusterNode({ clusterId: 9n, nodeId: 1, address: '10.99.0.1', port, partners: [{ nodeId: 2, address: '10.99.0.2', port }], backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 } });
-    const steps = [];
-    const trace = [];
-    const now = () => performance.timeOrigin + performance.now();
-    a.on('event', (e) => {
-      trace.push([now(), e.node, e.type, e.role ?? '', e.step ?? '', e.code ?? '']);
-      if (e.type === 'step' && e.role === 'initiator') steps.push([e.step, now()]);
-    });
-    const est = new Promise((r) => a.once('established', (e) => r({ e, at: now(), upTo: steps.slice() })));
-    await a.start();
-    await new Promise((r) => setTimeout(r, 300));
-    const b = spawn(process.execPath, ['bench/late-partner.mjs', String(port), String(probeMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let ready = 0;
-    const loaded = new Promise((resolve) => {
-      createInterface({ input: b.stdout }).on('line', (line) => {
-        const ev = JSON.parse(line);
-        if (ev.type === 'loaded') return resolve();
-        trace.push([ev.at, ev.node, ev.type, ev.role ?? '', ev.step ?? '', ev.code ?? '']);
-        if (ev.type === 'listening') ready = ev.at;
+  const ccmRuns = async (cache) => {
+    const env = cache ? { ...process.env, RDMA_CCM_CODE_CACHE: cache } : process.env;
+    const runs = [];
+    for (let i = cache ? -1 : 0; i < 15; i++) {
+      const port = 7950 + i + (cache ? 20 : 0);
+      const a = new ClusterNode({ clusterId: 9n, nodeId: 1, address: '10.99.0.1', port, partners: [{ nodeId: 2, address: '10.99.0.2', port }], backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 } });
+      const steps = [];
+      const trace = [];
+      const now = () => performance.timeOrigin + performance.now();
+      a.on('event', (e) => {
+        trace.push([now(), e.node, e.type, e.role ?? '', e.step ?? '', e.code ?? '']);
+        if (e.type === 'step' && e.role === 'initiator') steps.push([e.step, now()]);
       });
-    });
-    await loaded;
-    b.stdin.write('start\n');
-    const { e, at, upTo } = await est;
-    const exited = new Promise((r) => b.once('close', r));
-    b.stdin.write('stop\n');
-    await exited;
-    await a.stop();
-    const mine = e.role === 'initiator' ? upTo.slice(upTo.map((s) => s[0]).lastIndexOf('connect')).concat([['established', at]]) : [];
-    const stepMs = Object.fromEntries(mine.slice(0, -1).map(([name, t], j) => [name, mine[j + 1][1] - t]));
-    trace.sort((x, y) => x[0] - y[0]);
-    runs.push({
-      role: e.role,
-      fromReadyMs: at - ready,
-      probeWaitMs: mine.length ? mine[0][1] - ready : null,
-      handshakeMs: mine.length ? at - mine[0][1] : null,
-      stepMs,
-      trace: trace.map(([t, ...rest]) => `${(t - ready).toFixed(1)} ${rest.join(' ')}`.trim()),
-    });
-  }
+      const est = new Promise((r) => a.once('established', (e) => r({ e, at: now(), upTo: steps.slice() })));
+      await a.start();
+      await new Promise((r) => setTimeout(r, 300));
+      const b = spawn(process.execPath, ['bench/late-partner.mjs', String(port), String(probeMs)], { stdio: ['pipe', 'pipe', 'inherit'], env });
+      let ready = 0;
+      const loaded = new Promise((resolve) => {
+        createInterface({ input: b.stdout }).on('line', (line) => {
+          const ev = JSON.parse(line);
+          if (ev.type === 'loaded') return resolve();
+          trace.push([ev.at, ev.node, ev.type, ev.role ?? '', ev.step ?? '', ev.code ?? '']);
+          if (ev.type === 'listening') ready = ev.at;
+        });
+      });
+      await loaded;
+      b.stdin.write('start\n');
+      const { e, at, upTo } = await est;
+      const exited = new Promise((r) => b.once('close', r));
+      b.stdin.write('stop\n');
+      await exited;
+      await a.stop();
+      const mine = e.role === 'initiator' ? upTo.slice(upTo.map((s) => s[0]).lastIndexOf('connect')).concat([['established', at]]) : [];
+      const stepMs = Object.fromEntries(mine.slice(0, -1).map(([name, t], j) => [name, mine[j + 1][1] - t]));
+      trace.sort((x, y) => x[0] - y[0]);
+      // The run at -1 only fills the cache.
+      if (i >= 0) runs.push({
+        role: e.role,
+        fromReadyMs: at - ready,
+        probeWaitMs: mine.length ? mine[0][1] - ready : null,
+        handshakeMs: mine.length ? at - mine[0][1] : null,
+        stepMs,
+        trace: trace.map(([t, ...rest]) => `${(t - ready).toFixed(1)} ${rest.join(' ')}`.trim()),
+      });
+    }
+    return runs;
+  };
+  const runs = await ccmRuns(null);
+  const cachedRuns = await ccmRuns(join(cacheRoot, 'ccm'));
+  rmSync(cacheRoot, { recursive: true, force: true });
   const asInitiator = runs.filter((r) => r.role === 'initiator');
   const stepNames = ['connect', 'read-status', 'write-hello', 'read-echo', 'write-commit'];
   const bareConnectMs = median(bare);
@@ -188,8 +207,14 @@ if (section('handshake')) {
     bareConnectMs,
     bareConnectLateMs,
     bareConnectLateRunsMs: bareLate,
+    bareConnectLateCachedMs: median(bareLateCached),
+    bareConnectLateCachedRunsMs: bareLateCached,
     ccmFromReadyMs: median(runs.map((r) => r.fromReadyMs)),
     ccmFromReadyMaxMs: Math.max(...runs.map((r) => r.fromReadyMs)),
+    // The same with the partner's code from a code cache saved by an earlier partner process.
+    ccmFromReadyCachedMs: median(cachedRuns.map((r) => r.fromReadyMs)),
+    ccmFromReadyCachedMaxMs: Math.max(...cachedRuns.map((r) => r.fromReadyMs)),
+    ccmFromReadyCachedRunsMs: cachedRuns.map((r) => r.fromReadyMs),
     // The attempts where A (probing) made the session; in the others B's own first connect did.
     probeWaitMs: asInitiator.length ? median(asInitiator.map((r) => r.probeWaitMs)) : null,
     ccmHandshakeMs: asInitiator.length ? median(asInitiator.map((r) => r.handshakeMs)) : null,
@@ -198,7 +223,9 @@ if (section('handshake')) {
     // connect as to a partner that has just started listening, and (stricter) as within one warm process.
     targetMs: probeMs + bareConnectLateMs + (4 * rttAsyncUs) / 1000,
     targetWarmMs: probeMs + bareConnectMs + (4 * rttAsyncUs) / 1000,
+    targetCachedMs: probeMs + median(bareLateCached) + (4 * rttAsyncUs) / 1000,
     runs,
+    cachedRuns,
   };
 }
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // rdma-ccm command line: `devices`, `node`, `rping`, `lab`.
+// First: with RDMA_CCM_CODE_CACHE set, the package's other files load through the code cache.
+import './code-cache';
 import { runLabCommand } from './cli/lab';
 import { devicesCommand } from './cli/devices';
 import { nodeCommand } from './cli/node';

@@ -1,4 +1,6 @@
 // rdma-ccm/ccm: the cluster connection manager.
+// First: with RDMA_CCM_CODE_CACHE set, the package's other files load through the code cache.
+import '../code-cache';
 export { ClusterNode } from './node';
 export type { CcmOptions, CcmConfig, PartnerConfig } from './config';
 export { ConfigError, resolveConfig, newGeneration } from './config';
@@ -8,3 +10,4 @@ export { LogMirror, MirrorError } from './mirror';
 export type { MirrorErrorCode } from './mirror-stream';
 export type { Transport, Endpoint, Link, IncomingRequest, ExposedMemory } from './transport';
 export * as wire from './wire';
+export { enableCodeCache, saveCodeCache, codeCacheStats, CodeCacheStats } from '../code-cache';

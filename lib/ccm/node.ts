@@ -2,6 +2,7 @@
 // status block and mailbox, listens at its predefined address and port, and opens a session to each
 // partner with the one-sided handshake, retrying while partners are absent or booting.
 import { EventEmitter } from 'node:events';
+import { saveCodeCache } from '../code-cache';
 import { CcmConfig, CcmOptions, resolveConfig } from './config';
 import { Core, EventInput } from './core';
 import type { CcmEvent, CcmEventType } from './events';
@@ -28,6 +29,7 @@ export class ClusterNode extends EventEmitter {
   private pollTimer: NodeJS.Timeout | null = null;
   private readonly t0 = performance.now();
   private phase: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+  private codeCacheSaved = false;
 
   constructor(options: CcmOptions) {
     super();
@@ -148,5 +150,12 @@ export class ClusterNode extends EventEmitter {
     const event = { ...e, time: new Date().toISOString(), ms: Math.round(performance.now() - this.t0), node: this.config.nodeId } as CcmEvent;
     this.emit('event', event);
     this.emit(event.type, event);
+    if (event.type === 'established' && !this.codeCacheSaved) {
+      // By the first session every path of a boot has run once: a code cache (when enabled) keeps what
+      // was compiled for the next start. A second later, out of the handshake's way; a failure only
+      // means the next start compiles again.
+      this.codeCacheSaved = true;
+      setTimeout(() => saveCodeCache().catch(() => {}), 1000).unref();
+    }
   }
 }

@@ -1,3 +1,5 @@
+// First: with RDMA_CCM_CODE_CACHE set, the package's other files load through the code cache.
+import '../code-cache';
 export { getDevices, DeviceInfo } from './device';
 export { Context, DeviceAttributes, PortAttributes, PortState, GidEntry, AsyncEvent, AsyncEventType } from './context';
 export { gidBytes, gidString, normalizeGid } from './gid';

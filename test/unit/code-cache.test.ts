@@ -1,0 +1,88 @@
+// The code cache for the package's own files (lib/code-cache.ts), in fresh processes loading the built
+// package as a daemon would: what one run saves, the next one compiles from, and a cache that does not
+// fit is refused without harm.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const CCM = resolve(__dirname, '../../dist/ccm/index.js');
+// Loads the CCM's entry, uses it (a config resolves), saves the cache and prints what the cache did.
+const RUN = `
+const ccm = require(${JSON.stringify(CCM)});
+const cfg = ccm.resolveConfig({ clusterId: 7n, nodeId: 1, address: '10.0.0.1', port: 7000, partners: [{ nodeId: 2, address: '10.0.0.2', port: 7000 }] });
+ccm.saveCodeCache().then((saved) => console.log(JSON.stringify({ ...ccm.codeCacheStats(), saved, partners: cfg.partners.length })));
+`;
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+type Stats = { dir: string | null; modules: number; accepted: number; rejected: number; saved: number; partners: number };
+
+function run(cacheDir: string | undefined): Stats {
+  const env = { ...process.env };
+  delete env.RDMA_CCM_CODE_CACHE;
+  if (cacheDir !== undefined) env.RDMA_CCM_CODE_CACHE = cacheDir;
+  const out = execFileSync(process.execPath, ['-e', RUN], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+function warningOf(cacheDir: string): string {
+  const env = { ...process.env, RDMA_CCM_CODE_CACHE: cacheDir };
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(CCM)}); console.error('loaded')`], { env, encoding: 'utf8', timeout: 60_000 });
+  expect(r.status).toBe(0);
+  return r.stderr;
+}
+
+describe('code cache', () => {
+  it('one run saves the code of the files it loaded; the next compiles them all from it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-cc-'));
+    dirs.push(dir);
+    const first = run(dir);
+    expect(first).toMatchObject({ dir, accepted: 0, rejected: 0, partners: 1 });
+    expect(first.modules).toBeGreaterThan(5);
+    expect(first.saved).toBe(first.modules);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.v8'))).toHaveLength(first.modules);
+
+    const second = run(dir);
+    expect(second).toMatchObject({ modules: first.modules, accepted: first.modules, rejected: 0, saved: 0, partners: 1 });
+  });
+
+  it('a damaged cache file is refused by V8: the file compiles from source, works, and is saved again', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-cc-'));
+    dirs.push(dir);
+    const first = run(dir);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.v8'));
+    writeFileSync(join(dir, files[0]), Buffer.alloc(512, 0xa5));
+    writeFileSync(join(dir, files[1]), Buffer.alloc(0));
+    const second = run(dir);
+    expect(second).toMatchObject({ modules: first.modules, accepted: first.modules - 2, rejected: 2, saved: 2, partners: 1 });
+    expect(run(dir)).toMatchObject({ accepted: first.modules, rejected: 0 });
+  });
+
+  it('without a usable directory the package loads as usual, with one warning', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'rdma-ccm-cc-')), 'a-file');
+    dirs.push(resolve(file, '..'));
+    writeFileSync(file, 'x');
+    for (const bad of [file, join(file, 'below'), '/proc/rdma-ccm-no-such-dir']) {
+      const r = run(bad);
+      expect(r).toMatchObject({ dir: null, modules: 0, saved: 0, partners: 1 });
+      const err = warningOf(bad);
+      expect(err).toMatch(/RDMA_CCM_CODE_CACHE: .*running without a code cache/);
+      expect(err).toMatch(/loaded/);
+    }
+  });
+
+  it('without RDMA_CCM_CODE_CACHE nothing is cached; a second directory in one process is refused', () => {
+    expect(run(undefined)).toMatchObject({ dir: null, modules: 0, saved: 0, partners: 1 });
+    const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-cc-'));
+    dirs.push(dir);
+    const out = execFileSync(
+      process.execPath,
+      ['-e', `const c = require(${JSON.stringify(CCM)}); c.enableCodeCache(${JSON.stringify(dir)}); c.enableCodeCache(${JSON.stringify(dir)}); try { c.enableCodeCache(${JSON.stringify(join(dir, 'other'))}); } catch (e) { console.log(e.code); }`],
+      { encoding: 'utf8', env: { ...process.env, RDMA_CCM_CODE_CACHE: '' } },
+    );
+    expect(out.trim()).toBe('ERR_CODE_CACHE_ENABLED');
+  });
+});
