@@ -42,6 +42,7 @@ interface Loader {
   prototype: LoaderModule;
   wrap(source: string): string;
   _resolveFilename(request: string, parent: LoaderModule, isMain: boolean, options?: { paths?: string[] }): string;
+  _resolveLookupPaths(request: string, parent: LoaderModule): string[] | null;
   _extensions: unknown;
   _cache: unknown;
 }
@@ -81,7 +82,7 @@ function makeDir(dir: string): void {
 function requireFor(mod: LoaderModule, loader: Loader): NodeJS.Require {
   const req = ((id: string) => mod.require(id)) as NodeJS.Require;
   req.resolve = Object.assign((request: string, options?: { paths?: string[] }) => loader._resolveFilename(request, mod, false, options), {
-    paths: (request: string) => require.resolve.paths(request),
+    paths: (request: string) => loader._resolveLookupPaths(request, mod),
   });
   req.main = require.main;
   req.extensions = loader._extensions as NodeJS.RequireExtensions;
