@@ -1,7 +1,7 @@
 // A V8 code cache for this package's own modules. A process that has just started runs every function
 // for the first time, and compiling them is a large share of that cost (under emulation, of a CCM's
-// first accept and echo). With RDMA_CCM_CODE_CACHE=<dir> (or enableCodeCache(dir) before the package's
-// other modules load) each of the package's files is compiled with the code V8 made for it in an earlier
+// first accept and echo). With RDMA_CCM_CODE_CACHE=<dir> (or enableCodeCache(dir) from 'rdma-ccm/code-cache'
+// before the package's other entry points load) each of the package's files is compiled with the code V8 made for it in an earlier
 // run, and saveCodeCache() stores what this run compiled: a CCM node saves it once its first session is
 // up. Only files inside this package go through here; a cache that does not fit (another Node.js,
 // other V8 flags, a damaged file) is rejected by V8 and the file is compiled from source as usual.
@@ -10,7 +10,7 @@
 // (it is created with mode 0700).
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import Module from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Script } from 'node:vm';
@@ -140,8 +140,13 @@ export async function saveCodeCache(): Promise<number> {
     const data = c.script.createCachedData();
     if (data.length <= c.savedBytes) continue;
     const tmp = `${c.file}.${process.pid}.tmp`;
-    await writeFile(tmp, data, { mode: 0o600 });
-    await rename(tmp, c.file);
+    try {
+      await writeFile(tmp, data, { mode: 0o600 });
+      await rename(tmp, c.file);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
     c.savedBytes = data.length;
     written++;
   }

@@ -31,7 +31,7 @@ export function buildNative() {
 export function esmWrappers() {
   const dir = join(root, 'dist', 'esm');
   mkdirSync(dir, { recursive: true });
-  const entries = { index: '../index.js', verbs: '../verbs/index.js', cm: '../cm/index.js', ccm: '../ccm/index.js', lab: '../lab/index.js' };
+  const entries = { index: '../index.js', verbs: '../verbs/index.js', cm: '../cm/index.js', ccm: '../ccm/index.js', lab: '../lab/index.js', 'code-cache': '../code-cache.js' };
   for (const [name, target] of Object.entries(entries)) {
     writeFileSync(join(dir, `${name}.mjs`), `export * from '${target}';\n`);
   }

@@ -50,6 +50,7 @@ describe('packed package', () => {
       const m = require('rdma-ccm');
       const verbs = require('rdma-ccm/verbs');
       require('rdma-ccm/cm'); require('rdma-ccm/ccm');
+      if (typeof require('rdma-ccm/code-cache').enableCodeCache !== 'function') throw new Error('no code-cache subpath');
       if (m.getDevices !== verbs.getDevices) throw new Error('two instances');
       console.log(JSON.stringify({ devices: Array.isArray(m.getDevices()), ctx: typeof m.Context }));`]);
     expect(r.out).toContain('{"devices":true,"ctx":"function"}');
@@ -61,6 +62,8 @@ describe('packed package', () => {
       import { getDevices, Context } from 'rdma-ccm';
       import * as verbs from 'rdma-ccm/verbs';
       import 'rdma-ccm/cm'; import 'rdma-ccm/ccm';
+      import { codeCacheStats } from 'rdma-ccm/code-cache';
+      if (codeCacheStats().dir !== null) throw new Error('a cache without RDMA_CCM_CODE_CACHE');
       import { createRequire } from 'node:module';
       const cjs = createRequire(import.meta.url)('rdma-ccm');
       if (cjs.getDevices !== getDevices || verbs.Context !== Context) throw new Error('two instances');

@@ -74,6 +74,22 @@ describe('code cache', () => {
     }
   });
 
+  it('enableCodeCache from rdma-ccm/code-cache, before the other entry points load (CommonJS and ESM)', () => {
+    const dist = resolve(__dirname, '../../dist');
+    for (const [args, dirName] of [
+      [['-e', `require(${JSON.stringify(join(dist, 'code-cache.js'))}).enableCodeCache(process.argv[1]); const c = require(${JSON.stringify(CCM)}); c.saveCodeCache().then((saved) => console.log(JSON.stringify({ ...c.codeCacheStats(), saved })));`], 'cjs'],
+      [['--input-type=module', '-e', `import { enableCodeCache } from ${JSON.stringify(join(dist, 'esm', 'code-cache.mjs'))}; enableCodeCache(process.argv[1]); const c = await import(${JSON.stringify(join(dist, 'esm', 'ccm.mjs'))}); console.log(JSON.stringify({ ...c.codeCacheStats(), saved: await c.saveCodeCache() }));`], 'esm'],
+    ] as const) {
+      const dir = join(mkdtempSync(join(tmpdir(), 'rdma-ccm-cc-')), dirName);
+      dirs.push(resolve(dir, '..'));
+      const env = { ...process.env, RDMA_CCM_CODE_CACHE: '' };
+      const out = JSON.parse(execFileSync(process.execPath, [...args, dir], { encoding: 'utf8', env }).trim());
+      expect(out).toMatchObject({ dir, accepted: 0, rejected: 0 });
+      expect(out.modules).toBeGreaterThan(5);
+      expect(out.saved).toBe(out.modules);
+    }
+  });
+
   it('without RDMA_CCM_CODE_CACHE nothing is cached; a second directory in one process is refused', () => {
     expect(run(undefined)).toMatchObject({ dir: null, modules: 0, saved: 0, partners: 1 });
     const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-cc-'));
