@@ -49,7 +49,9 @@ function until<T extends CcmEvent['type']>(n: ClusterNode, type: T, pred: (e: Ex
 describe('ClusterNode over an in-memory network', () => {
   it('reaches a partner that starts later, with the four steps in order', async () => {
     const net = new MemoryNetwork();
-    const a = make(net, 1);
+    // A backoff far longer than a refused in-memory connect takes, even on a loaded machine: the retry
+    // must then wait (the time an attempt took counts towards its backoff).
+    const a = make(net, 1, { backoff: { minMs: 200, maxMs: 400, jitter: 0.2 } });
     await a.node.start();
     await until(a.node, 'attempt-failed');
     const b = make(net, 2);
