@@ -5,6 +5,7 @@
 // package code was compiled in an earlier run).
 import { createInterface } from 'node:readline';
 import { contextFor, listen } from 'rdma-ccm/cm';
+import { saveCodeCache } from 'rdma-ccm/code-cache';
 
 const port = Number(process.argv[2]);
 const context = await contextFor('10.99.0.2');
@@ -24,7 +25,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   }
   if (line === 'stop') {
     // With RDMA_CCM_CODE_CACHE, what this run compiled is kept for the next partner process.
-    if (process.env.RDMA_CCM_CODE_CACHE) await (await import('rdma-ccm/ccm')).saveCodeCache();
+    await saveCodeCache();
     conn?.close();
     listener?.close();
     pd?.close();

@@ -106,8 +106,9 @@ if (section('handshake')) {
   // The same connect to a partner process that has just started listening (its first accept runs cold),
   // from the connect() call to ESTABLISHED; with `cache`, the partner's package code comes from a code
   // cache that an earlier partner process saved (lib/code-cache.ts), as on a node's second boot.
+  const partnerEnv = (cache) => (cache ? { ...process.env, RDMA_CCM_CODE_CACHE: cache } : process.env);
   const bareLateRuns = async (cache) => {
-    const env = cache ? { ...process.env, RDMA_CCM_CODE_CACHE: cache } : process.env;
+    const env = partnerEnv(cache);
     const times = [];
     for (let i = cache ? -1 : 0; i < 9; i++) {
       const port = 7920 + i + (cache ? 10 : 0);
@@ -146,7 +147,7 @@ if (section('handshake')) {
   // attempt that succeeds began and the handshake itself (CM connect + the four steps).
   const probeMs = 100;
   const ccmRuns = async (cache) => {
-    const env = cache ? { ...process.env, RDMA_CCM_CODE_CACHE: cache } : process.env;
+    const env = partnerEnv(cache);
     const runs = [];
     for (let i = cache ? -1 : 0; i < 15; i++) {
       const port = 7950 + i + (cache ? 20 : 0);
@@ -200,6 +201,8 @@ if (section('handshake')) {
   const stepNames = ['connect', 'read-status', 'write-hello', 'read-echo', 'write-commit'];
   const bareConnectMs = median(bare);
   const bareConnectLateMs = median(bareLate);
+  const bareConnectLateCachedMs = median(bareLateCached);
+  const cachedFromReadyMs = cachedRuns.map((r) => r.fromReadyMs);
   results.handshake = {
     probeMs,
     rttUs,
@@ -207,14 +210,14 @@ if (section('handshake')) {
     bareConnectMs,
     bareConnectLateMs,
     bareConnectLateRunsMs: bareLate,
-    bareConnectLateCachedMs: median(bareLateCached),
+    bareConnectLateCachedMs,
     bareConnectLateCachedRunsMs: bareLateCached,
     ccmFromReadyMs: median(runs.map((r) => r.fromReadyMs)),
     ccmFromReadyMaxMs: Math.max(...runs.map((r) => r.fromReadyMs)),
     // The same with the partner's code from a code cache saved by an earlier partner process.
-    ccmFromReadyCachedMs: median(cachedRuns.map((r) => r.fromReadyMs)),
-    ccmFromReadyCachedMaxMs: Math.max(...cachedRuns.map((r) => r.fromReadyMs)),
-    ccmFromReadyCachedRunsMs: cachedRuns.map((r) => r.fromReadyMs),
+    ccmFromReadyCachedMs: median(cachedFromReadyMs),
+    ccmFromReadyCachedMaxMs: Math.max(...cachedFromReadyMs),
+    ccmFromReadyCachedRunsMs: cachedFromReadyMs,
     // The attempts where A (probing) made the session; in the others B's own first connect did.
     probeWaitMs: asInitiator.length ? median(asInitiator.map((r) => r.probeWaitMs)) : null,
     ccmHandshakeMs: asInitiator.length ? median(asInitiator.map((r) => r.handshakeMs)) : null,
@@ -223,7 +226,7 @@ if (section('handshake')) {
     // connect as to a partner that has just started listening, and (stricter) as within one warm process.
     targetMs: probeMs + bareConnectLateMs + (4 * rttAsyncUs) / 1000,
     targetWarmMs: probeMs + bareConnectMs + (4 * rttAsyncUs) / 1000,
-    targetCachedMs: probeMs + median(bareLateCached) + (4 * rttAsyncUs) / 1000,
+    targetCachedMs: probeMs + bareConnectLateCachedMs + (4 * rttAsyncUs) / 1000,
     runs,
     cachedRuns,
   };
