@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { endpoint, pingPong, WARMUP } from './pingpong.mjs';
+import { endpoint, pingPong, SPIN_US, WARMUP } from './pingpong.mjs';
 
 /** Two endpoints on the lab's devices, connected to each other, in this process. */
 export function pair(size) {
@@ -24,7 +24,7 @@ export function pair(size) {
 
 function waitCq(cq, n = 1) {
   let got = 0;
-  while (got < n) got += cq.pollCount(16);
+  while (got < n) got += cq.pollCount(16, SPIN_US);
   return got;
 }
 

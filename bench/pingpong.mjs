@@ -9,6 +9,8 @@ const ALL = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ;
 export const RX = 1 << 20;
 /** Iterations dropped at the start: the partner process is fresh and its code not yet compiled. */
 export const WARMUP = 50;
+/** How long one poll spins in the addon for a completion (µs): one call per completion, as perftest's C loop. */
+export const SPIN_US = 100_000;
 
 /** The RoCEv2 GID of an IPv4 address on a device, and its index in the device's GID table. */
 function roceGid(ctx, addr) {
@@ -69,7 +71,7 @@ export function pingPong(ep, peer, op, size) {
   if (op === 'SEND') recvs(200);
   // A non-shared typed array read in a loop with no calls may be hoisted by the optimizer: Atomics.load
   // reads memory every time, as the NIC may change it at any moment.
-  const arrived = op === 'WRITE' ? (n) => Atomics.load(buf, RX + last) === n : () => recvCq.pollCount(1) === 1;
+  const arrived = op === 'WRITE' ? (n) => Atomics.load(buf, RX + last) === n : () => recvCq.pollCount(1, SPIN_US) === 1;
   return (iters, initiator) => {
     const stamps = [];
     let unpolled = 0;

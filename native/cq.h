@@ -30,7 +30,7 @@ class CompletionQueue : public Napi::ObjectWrap<CompletionQueue>, public Parent 
   Napi::Value Close(const Napi::CallbackInfo& info);
   static void OnReadable(uv_poll_t* handle, int status, int events);
   void Drain();
-  Napi::Array PollBatch(Napi::Env env, int max);
+  Napi::Array PollBatch(Napi::Env env, int max, int64_t spinUs);
   void Release();
 
   ibv_cq* cq_ = nullptr;

@@ -76,8 +76,14 @@ describe('verbs misuse on rxe', () => {
     const qp2 = pd.createQp({ type: 'RC', sendCq: cq, recvCq: cq }); // the PD and CQ are still usable
     expect(code(() => cq.close())).toBe('ERR_BUSY');
     qp2.close();
+    for (const spin of [-1, 1.5, 1_000_001, NaN]) {
+      expect(code(() => cq.pollCount(1, spin))).toBe('ERR_OUT_OF_RANGE');
+      expect(code(() => cq.poll(1, spin))).toBe('ERR_OUT_OF_RANGE');
+    }
+    expect(code(() => cq.pollCount(1, '5' as unknown as number))).toBe('ERR_INVALID_ARG_TYPE');
     cq.close();
     expect(code(() => cq.poll())).toBe('ERR_CLOSED');
+    expect(code(() => cq.pollCount(1, 1000))).toBe('ERR_CLOSED');
     expect(code(() => pd.allocMemory(64, 0))).toBe('no error');
     expect(code(() => pd.close())).toBe('ERR_BUSY');
     expect(code(() => ctx.queryPort(1))).toBe('no error');

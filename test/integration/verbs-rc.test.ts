@@ -133,6 +133,25 @@ describe('RC queue pairs on rxe', () => {
     expect(a.mr.inflight).toBe(0);
   });
 
+  it('spins in native code for the first completion when asked, up to its bound', () => {
+    const prepared = a.qp.prepareSend([{ wrId: 6n, opcode: 'RDMA_READ', sgl: [{ mr: a.mr, offset: 61000, length: 8 }], remoteAddr: b.mr.addr + 61000n, rkey: b.mr.rkey, signaled: true }]);
+    for (let i = 1; i <= 5; i++) {
+      b.mr.buffer.writeBigUInt64LE(BigInt(i * 13), 61000);
+      prepared.post();
+      expect(a.cq.pollCount(4, 1_000_000)).toBe(1); // no loop here: the call itself waited for the READ
+      expect(a.mr.buffer.readBigUInt64LE(61000)).toBe(BigInt(i * 13));
+    }
+    b.mr.buffer.writeBigUInt64LE(77n, 61000);
+    prepared.post();
+    expect(a.cq.poll(4, 1_000_000)).toEqual([expect.objectContaining({ wrId: 6n, status: 'SUCCESS', opcode: 'RDMA_READ', byteLen: 8 })]);
+    expect(a.mr.buffer.readBigUInt64LE(61000)).toBe(77n);
+    const t0 = performance.now();
+    expect(a.cq.pollCount(4, 20_000)).toBe(0); // nothing outstanding: the spin ends at its bound
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(19.9);
+    expect(a.cq.poll(4, 0)).toEqual([]);
+    prepared.release();
+  });
+
   it('a READ outside the remote region fails with REM_ACCESS_ERR, the QP errors, and recovers through RESET', async () => {
     const bad = a.qp.read({ local: { mr: a.mr, offset: 0, length: 64 }, remoteAddr: b.mr.addr + BigInt(b.mr.length), rkey: b.mr.rkey });
     await expect(bad).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
