@@ -1,0 +1,142 @@
+// docs/protocol.md against the code: every offset, size, magic, enumeration and doorbell kind the
+// document states is read from lib/ccm/wire's layouts, so a change on either side that the other does
+// not follow fails here.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ACCEPT_PD, COMMIT, CONNECT_PD, DOORBELL, HELLO, MAGIC, MAX_SLOTS, NODE_STATES, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, SLOT, STATUS } from '../../lib/ccm/wire/layout';
+import { LOG_HEADER } from '../../lib/ccm/wire/log-record';
+
+const doc = readFileSync(join(__dirname, '../../docs/protocol.md'), 'utf8');
+
+/** The text of the section whose heading starts with `title`, up to the next heading. */
+function section(title: string): string {
+  const at = doc.indexOf(`### ${title}`);
+  expect(at, `docs/protocol.md has no section "${title}"`).toBeGreaterThanOrEqual(0);
+  const end = doc.indexOf('\n#', at + 4);
+  return doc.slice(at, end < 0 ? undefined : end);
+}
+
+/** The four ASCII characters of a magic as it lies in memory (little-endian). */
+const ascii = (magic: number) => String.fromCharCode(magic & 0xff, (magic >>> 8) & 0xff, (magic >>> 16) & 0xff, magic >>> 24);
+
+function heading(title: string, magic: number, size?: number): string {
+  return `### ${title} (magic \`${ascii(magic)}\` = 0x${magic.toString(16)}${size === undefined ? '' : `, ${size} bytes`})`;
+}
+
+/** `offset` phrase, as the inline layouts write fields. */
+const field = (offset: number, phrase: string) => `\`${offset}\` ${phrase}`;
+
+describe('docs/protocol.md matches lib/ccm/wire', () => {
+  it('names the protocol version the code speaks', () => {
+    expect(doc).toContain(`# The CCM protocol (version ${PROTOCOL_VERSION})`);
+    expect(doc).toContain(`The version field is ${PROTOCOL_VERSION}.`);
+  });
+
+  it('status block: magic, size, every field offset, the states and the echo stride', () => {
+    const s = section('Status block');
+    expect(s).toContain(heading('Status block', MAGIC.status, STATUS.size));
+    expect(s).toContain(`| ${STATUS.magic} | magic, version (${PROTOCOL_VERSION}), length (${STATUS.size}) |`);
+    for (const [offset, phrase] of [
+      [STATUS.clusterId, 'cluster id u64'],
+      [STATUS.nodeId, 'node id u32'],
+      [STATUS.state, `state u32: ${NODE_STATES.map((n, i) => `${i + 1} ${n}`).join(', ')}`],
+      [STATUS.generation, 'boot generation u64'],
+      [STATUS.heartbeat, 'heartbeat u64'],
+      [STATUS.sequence, 'sequence u64'],
+      [STATUS.slotCount, `slot count u16 (1 … ${MAX_SLOTS})`],
+      [STATUS.checksum, 'CRC-32 u32'],
+    ] as const)
+      expect(s).toContain(`| ${offset} | ${phrase}`);
+    expect(s).toContain(`| ${STATUS.echoes} + ${STATUS.echoSize}·i | echo of slot i:`);
+    expect(s).toContain(`MAC[${STATUS.echoSize - STATUS.echoMac}]`);
+    expect(STATUS.echoes + MAX_SLOTS * STATUS.echoSize).toBeLessThanOrEqual(STATUS.size);
+  });
+
+  it('mailbox slot: where the partner writes hello, commit, heartbeat, ack and the ring', () => {
+    const s = section('Mailbox slot');
+    expect(s).toContain(`(${SLOT.size} bytes of control words, then the log ring)`);
+    expect(s).toContain(`| ${SLOT.hello} | ${HELLO.size} | hello |`);
+    expect(s).toContain(`| ${SLOT.commit} | ${COMMIT.size} | commit |`);
+    expect(s).toContain(`| ${SLOT.heartbeat} | ${SLOT.heartbeatSize} | heartbeat:`);
+    expect(s).toContain(`| ${SLOT.ack} | ${SLOT.ackSize} | ack:`);
+    expect(s).toContain(`| ${SLOT.size} | ring | log records |`);
+  });
+
+  it('hello and commit: magic, size and every field offset', () => {
+    const h = section('Hello');
+    expect(h).toContain(heading('Hello', MAGIC.hello, HELLO.size));
+    for (const [offset, phrase] of [
+      [HELLO.magic, 'header'],
+      [HELLO.clusterId, 'cluster id u64'],
+      [HELLO.nodeId, 'node id u32'],
+      [HELLO.flags, 'flags u32'],
+      [HELLO.generation, 'generation u64'],
+      [HELLO.nonce, 'nonce u64'],
+      [HELLO.statusAddr, 'status addr u64'],
+      [HELLO.statusRkey, 'status rkey u32'],
+      [HELLO.statusLen, 'status length u32'],
+      [HELLO.mailboxAddr, 'mailbox\naddr u64'],
+      [HELLO.mailboxRkey, 'mailbox rkey u32'],
+      [HELLO.slot, "the receiver's slot"],
+      [HELLO.slotStride, "sender's\nslot stride u32"],
+      [HELLO.mac, `MAC[${HELLO.macSize}]`],
+      [HELLO.checksum, 'CRC-32'],
+    ] as const)
+      expect(h.replace(/\s+/g, ' ')).toContain(field(offset, phrase).replace(/\s+/g, ' '));
+    const c = section('Commit').replace(/\s+/g, ' ');
+    expect(c).toContain(heading('Commit', MAGIC.commit, COMMIT.size));
+    for (const [offset, phrase] of [
+      [COMMIT.magic, 'header'],
+      [COMMIT.clusterId, 'cluster id'],
+      [COMMIT.nodeId, 'node id u32'],
+      [COMMIT.generation, 'generation u64'],
+      [COMMIT.nonce, 'nonce u64'],
+      [COMMIT.mac, `MAC[${HELLO.macSize}]`],
+      [COMMIT.checksum, 'CRC-32'],
+    ] as const)
+      expect(c).toContain(field(offset, phrase));
+  });
+
+  it('CM private data: sizes within the CM limits, every field offset, the reject reasons', () => {
+    const s = section('CM private data');
+    expect(s).toContain(heading('CM private data', MAGIC.privateData));
+    const row = (kind: string) => s.split('\n').find((l) => l.startsWith(`| ${kind} |`)) ?? '';
+    const rows: [string, number, number, [number, string][]][] = [
+      ['connect', CONNECT_PD.size, PRIVATE_DATA.maxConnect, [[CONNECT_PD.clusterId, 'cluster id'], [CONNECT_PD.nodeId, 'node id'], [CONNECT_PD.generation, 'generation'], [CONNECT_PD.target, 'target node id'], [CONNECT_PD.checksum, 'CRC']]],
+      ['accept', ACCEPT_PD.size, PRIVATE_DATA.maxAccept, [[ACCEPT_PD.clusterId, 'cluster id'], [ACCEPT_PD.nodeId, 'node id'], [ACCEPT_PD.generation, 'generation'], [ACCEPT_PD.statusAddr, 'status addr'], [ACCEPT_PD.statusRkey, 'status rkey'], [ACCEPT_PD.statusLen, 'status length'], [ACCEPT_PD.mailboxAddr, 'mailbox addr'], [ACCEPT_PD.mailboxRkey, 'mailbox rkey'], [ACCEPT_PD.slot, "caller's slot"], [ACCEPT_PD.slotStride, 'slot stride'], [ACCEPT_PD.checksum, 'CRC']]],
+      ['reject', REJECT_PD.size, PRIVATE_DATA.maxReject, [[REJECT_PD.clusterId, 'cluster id'], [REJECT_PD.nodeId, 'node id'], [REJECT_PD.reason, 'reason'], [REJECT_PD.generation, 'generation'], [REJECT_PD.checksum, 'CRC']]],
+    ];
+    for (const [kind, size, limit, fields] of rows) {
+      expect(size).toBeLessThanOrEqual(limit);
+      expect(row(kind)).toContain(`| ${size} (${limit}) |`);
+      for (const [offset, phrase] of fields) expect(row(kind)).toContain(field(offset, phrase));
+    }
+    expect(s.replace(/\s+/g, ' ')).toContain(`Reject reasons: ${REJECT_REASONS.map((r, i) => `${i + 1} ${r}`).join(', ')}.`);
+  });
+
+  it('log records: magic, header size and every header field offset', () => {
+    const s = section('Log record').replace(/\s+/g, ' ');
+    expect(s).toContain(heading('Log record', MAGIC.log));
+    expect(s).toContain(`A ${LOG_HEADER.size}-byte header`);
+    expect(s).toContain(`\`0\` header (length ${LOG_HEADER.size})`);
+    for (const [offset, phrase] of [
+      [LOG_HEADER.sequence, 'sequence u64'],
+      [LOG_HEADER.payloadLen, 'payload length u32'],
+      [LOG_HEADER.payloadCrc, 'payload CRC-32'],
+      [LOG_HEADER.stream, 'stream id u32'],
+      [LOG_HEADER.checksum, 'header CRC-32'],
+    ] as const)
+      expect(s).toContain(field(offset, phrase));
+  });
+
+  it('doorbells: the kinds, where the kind sits in the immediate, and the immediates of records and acks', () => {
+    const text = doc.replace(/\s+/g, ' ');
+    expect(32 - DOORBELL.kindShift).toBe(4);
+    expect(text).toContain('carry a kind in their top four bits and a value in the other 28');
+    expect(DOORBELL.valueMask).toBe(2 ** 28 - 1);
+    expect(text).toContain(`\`${DOORBELL.record}\` log record, \`${DOORBELL.ack}\` log ack (see Sessions), \`${DOORBELL.hello}\` hello, \`${DOORBELL.commit}\` commit, \`${DOORBELL.echo}\` echo`);
+    expect(text).toContain(`\`${DOORBELL.record} << ${DOORBELL.kindShift} | offset / 8\``);
+    expect(text).toContain(`\`${DOORBELL.ack} << ${DOORBELL.kindShift} | sequence mod 2^${DOORBELL.kindShift}\``);
+  });
+});
