@@ -39,9 +39,15 @@ export function selftestCommands(topology: Topology): { a: string; b?: string } 
         // The client must have used the second device and the server the first: packets crossed the veth pair.
         '[ $(cnt $D1 sent_pkts) -gt $s1 ] && [ $(cnt $D0 rcvd_pkts) -gt $r0 ] || { echo "selftest: rping did not cross from $D1 to $D0"; exit 1; }',
         'echo "selftest: rping passed ($D1 sent $(( $(cnt $D1 sent_pkts) - s1 )) packets, $D0 received $(( $(cnt $D0 rcvd_pkts) - r0 )))"',
-        'ib_read_lat -R -d $D0 -n 100 -s 64 -F > /tmp/lat-s.txt 2>&1 & srv=$!; sleep 1',
-        's1=$(cnt $D1 sent_pkts)',
-        'ib_read_lat -R -d $D1 -n 100 -s 64 -F $A; wait $srv',
+        // Under TCG the client may reach the server before it listens (REJECTED, after which perftest
+        // can crash): each attempt is bounded, and a failed one is run again with a longer head start.
+        's1=$(cnt $D1 sent_pkts); ok=0',
+        'for i in 1 2 3 4 5; do',
+        '  timeout 60 ib_read_lat -R -d $D0 -n 100 -s 64 -F > /tmp/lat-s.txt 2>&1 & srv=$!; sleep $i',
+        '  if timeout 60 ib_read_lat -R -d $D1 -n 100 -s 64 -F $A && wait $srv; then ok=1; break; fi',
+        '  echo "selftest: ib_read_lat attempt $i failed, retrying"; kill $srv 2>/dev/null || true; wait $srv 2>/dev/null || true',
+        'done',
+        '[ $ok = 1 ] || { echo "selftest: ib_read_lat failed 5 times"; exit 1; }',
         '[ $(cnt $D1 sent_pkts) -ge $(( s1 + 100 )) ] || { echo "selftest: ib_read_lat did not run on $D1"; exit 1; }',
         'echo "selftest: ib_read_lat -R passed"',
       ].join('\n'),
