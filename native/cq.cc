@@ -181,27 +181,25 @@ void CompletionQueue::Drain() {
 
 // ibv_poll_cq, spinning up to spinUs µs while the CQ is empty: a latency-critical loop then crosses
 // into the addon once per completion instead of once per empty poll.
+static int64_t MonotonicNs() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return int64_t(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+
 static int PollSpinning(ibv_cq* cq, int want, ibv_wc* wc, int64_t spinUs) {
   int got = ibv_poll_cq(cq, want, wc);
   if (got != 0 || spinUs == 0) return got;
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  int64_t deadline = int64_t(now.tv_sec) * 1000000000 + now.tv_nsec + spinUs * 1000;
+  int64_t deadline = MonotonicNs() + spinUs * 1000;
   do {
     got = ibv_poll_cq(cq, want, wc);
     if (got != 0) return got;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-  } while (int64_t(now.tv_sec) * 1000000000 + now.tv_nsec < deadline);
+  } while (MonotonicNs() < deadline);
   return 0;
 }
 
 // The longest a poll may spin: it holds the event loop meanwhile.
 static constexpr int64_t kMaxSpinUs = 1000000;
-
-static int64_t SpinArg(const Napi::CallbackInfo& info, size_t i) {
-  if (info.Length() <= i || info[i].IsUndefined()) return 0;
-  return ArgInt(info, i, "spinUs", 0, kMaxSpinUs);
-}
 
 Napi::Array CompletionQueue::PollBatch(Napi::Env env, int max, int64_t spinUs) {
   Napi::Array out = Napi::Array::New(env);
@@ -233,7 +231,7 @@ Napi::Value CompletionQueue::Poll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   handle(env);
   int max = int(ArgInt(info, 0, "max", 1, 1 << 16));
-  return PollBatch(env, max, SpinArg(info, 1));
+  return PollBatch(env, max, ArgIntOr(info, 1, "spinUs", 0, kMaxSpinUs, 0));
 }
 
 // pollCount(max, spinUs = 0): how many completions were available (at most max; spinning up to spinUs
@@ -243,7 +241,7 @@ Napi::Value CompletionQueue::PollCount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ibv_cq* cq = handle(env);
   int max = int(ArgInt(info, 0, "max", 1, 4096));
-  int64_t spinUs = SpinArg(info, 1);
+  int64_t spinUs = ArgIntOr(info, 1, "spinUs", 0, kMaxSpinUs, 0);
   ibv_wc wc[64];
   int total = 0;
   while (total < max) {

@@ -77,9 +77,13 @@ uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return static_cast<uint32_t>(ArgInt(info, i, name, 0, std::numeric_limits<uint32_t>::max()));
 }
 
-uint32_t ArgU32Or(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t dflt) {
+int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max, int64_t dflt) {
   if (info.Length() <= i || info[i].IsUndefined()) return dflt;
-  return ArgU32(info, i, name);
+  return ArgInt(info, i, name, min, max);
+}
+
+uint32_t ArgU32Or(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t dflt) {
+  return static_cast<uint32_t>(ArgIntOr(info, i, name, 0, std::numeric_limits<uint32_t>::max(), dflt));
 }
 
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name) {

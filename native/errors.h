@@ -24,6 +24,8 @@ Napi::Error CodeError(Napi::Env env, Kind kind, const char* code, const std::str
 uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name);
 uint32_t ArgU32Or(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t dflt);
 int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max);
+// An optional argument: dflt when it is absent or undefined.
+int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max, int64_t dflt);
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name);
 Napi::Object ArgObject(const Napi::CallbackInfo& info, size_t i, const char* name);
 
