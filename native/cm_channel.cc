@@ -96,18 +96,31 @@ static const char* EventName(rdma_cm_event_type t) {
   return std::strncmp(s, "RDMA_CM_EVENT_", 14) == 0 ? s + 14 : s;
 }
 
+namespace {
+// Acknowledges a CM event when the scope that read it ends, on every path (a JS exception included):
+// an event left unacknowledged makes rdma_destroy_id of its id wait forever.
+struct CmEventAck {
+  rdma_cm_event* ev;
+  ~CmEventAck() {
+    if (ev != nullptr) rdma_ack_cm_event(ev);
+  }
+};
+}  // namespace
+
 void CmEventChannel::Drain() {
   Napi::Env env = env_;
   Napi::Array batch = Napi::Array::New(env);
   uint32_t n = 0;
   rdma_cm_event* ev = nullptr;
   while (ch_ != nullptr && rdma_get_cm_event(ch_, &ev) == 0) {
+    CmEventAck ack{ev};
+    rdma_cm_id* id = ev->id;
     Napi::Object o = Napi::Object::New(env);
     o.Set("event", Napi::String::New(env, EventName(ev->event)));
     o.Set("status", Napi::Number::New(env, ev->status));
     const void* pd = nullptr;
     uint8_t pdLen = 0;
-    if (ev->id->ps == RDMA_PS_TCP || ev->id->ps == RDMA_PS_IB) {
+    if (id->ps == RDMA_PS_TCP || id->ps == RDMA_PS_IB) {
       pd = ev->param.conn.private_data;
       pdLen = ev->param.conn.private_data_len;
     }
@@ -115,29 +128,29 @@ void CmEventChannel::Drain() {
       o.Set("privateData", Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(pd), pdLen));
     if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST) {
       auto it = ids_.find(ev->listen_id);
-      if (it != ids_.end() && !it->second.IsEmpty()) {
-        o.Set("listenId", it->second.Value());
+      // A weak reference outlives its object: a collected listener reads as empty.
+      Napi::Object listener = it != ids_.end() && !it->second.IsEmpty() ? it->second.Value() : Napi::Object();
+      if (!listener.IsEmpty()) {
+        o.Set("listenId", listener);
         // A new id for the incoming connection, on this channel.
-        Napi::Object child = CmId::WrapIncoming(env, ev->id, Value());
+        Napi::Object child = CmId::WrapIncoming(env, id, Value());
         o.Set("id", child);
         o.Set("responderResources", Napi::Number::New(env, ev->param.conn.responder_resources));
         o.Set("initiatorDepth", Napi::Number::New(env, ev->param.conn.initiator_depth));
       } else {
+        // Nobody listens any more: refuse and forget the request (its id read before the ack frees the event).
         rdma_ack_cm_event(ev);
-        // Nobody listens any more: refuse and forget the request.
-        rdma_reject(ev->id, nullptr, 0);
-        rdma_destroy_id(ev->id);
+        ack.ev = nullptr;
+        rdma_reject(id, nullptr, 0);
+        rdma_destroy_id(id);
         continue;
       }
     } else {
-      auto it = ids_.find(ev->id);
-      if (it == ids_.end() || it->second.IsEmpty()) {
-        rdma_ack_cm_event(ev);
-        continue;
-      }
-      o.Set("id", it->second.Value());
+      auto it = ids_.find(id);
+      Napi::Object target = it != ids_.end() && !it->second.IsEmpty() ? it->second.Value() : Napi::Object();
+      if (target.IsEmpty()) continue;
+      o.Set("id", target);
     }
-    rdma_ack_cm_event(ev);
     batch.Set(n++, o);
   }
   if (n > 0 && !onEvents_.IsEmpty()) onEvents_.MakeCallback(Value(), {batch});

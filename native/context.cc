@@ -303,18 +303,27 @@ void Context::DrainEvents() {
   ibv_async_event ev;
   // Each event is copied and acknowledged at once: destroying a QP/CQ/SRQ waits for its events' acks.
   while (ibv_get_async_event(ctx_, &ev) == 0) {
+    // Acknowledged when this iteration ends, on every path (a JS exception included).
+    struct Ack {
+      ibv_async_event* ev;
+      ~Ack() { ibv_ack_async_event(ev); }
+    } ack{&ev};
     Napi::Object o = Napi::Object::New(env);
     o.Set("type", AsyncEventName(ev.event_type));
+    // A wrapper being collected has no JS object any more: the event then names no object.
+    auto put = [&o](const char* key, Napi::Object v) {
+      if (!v.IsEmpty()) o.Set(key, v);
+    };
     switch (ev.event_type) {
       case IBV_EVENT_CQ_ERR: {
         auto* cq = static_cast<CompletionQueue*>(ev.element.cq->cq_context);
-        if (cq != nullptr) o.Set("cq", cq->Value());
+        if (cq != nullptr) put("cq", cq->Value());
         break;
       }
       case IBV_EVENT_SRQ_ERR:
       case IBV_EVENT_SRQ_LIMIT_REACHED: {
         auto* srq = static_cast<SharedReceiveQueue*>(ev.element.srq->srq_context);
-        if (srq != nullptr) o.Set("srq", srq->Value());
+        if (srq != nullptr) put("srq", srq->Value());
         break;
       }
       case IBV_EVENT_PORT_ACTIVE: case IBV_EVENT_PORT_ERR: case IBV_EVENT_LID_CHANGE: case IBV_EVENT_PKEY_CHANGE:
@@ -326,7 +335,6 @@ void Context::DrainEvents() {
       default:
         if (ev.event_type != IBV_EVENT_WQ_FATAL) o.Set("qpNum", ev.element.qp->qp_num);
     }
-    ibv_ack_async_event(&ev);
     batch.Set(batch.Length(), o);
   }
   if (batch.Length() > 0) onEvents_.MakeCallback(Value(), {batch});

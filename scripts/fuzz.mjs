@@ -1,5 +1,5 @@
 // `npm run fuzz [-- SECONDS]`: a time-bounded mutation fuzz of every decoder of partner-supplied bytes (status
-// block, mailbox hello and commit, CM private data, mirrored log records), with and without the cluster
+// block, slot hello and commit, CM private data, mirrored log records, heartbeat and ack words), with and without the cluster
 // secret. Each input must decode to a value or be rejected with a ProtocolError and a reason; anything else
 // is a crash, and a decode slower than 100 ms is a hang. Prints the counts and writes bench/fuzz.json.
 import { writeFileSync } from 'node:fs';
@@ -13,7 +13,8 @@ buildTs();
 const { wire } = createRequire(import.meta.url)(join(root, 'dist', 'ccm', 'index.js'));
 const CLUSTER = 0x1234_5678_9abc_def0n;
 const secret = new TextEncoder().encode('cluster-secret');
-const regions = { statusAddr: 0x7f00_1000n, statusRkey: 0x11, statusLen: 512, mailboxAddr: 0x7f00_2000n, mailboxRkey: 0x22 };
+const regions = { statusAddr: 0x7f00_1000n, statusRkey: 0x11, statusLen: 512, slotAddr: 0x7f00_2000n, slotRkey: 0x22, slotLen: 4352 };
+const request = { generation: 7n, attempt: 3 };
 
 // [name, a valid input, its decoder]
 const targets = [];
@@ -21,15 +22,16 @@ for (const key of [secret, undefined]) {
   const tag = key ? '+secret' : '';
   targets.push(
     [`status${tag}`, wire.encodeStatus({ clusterId: CLUSTER, nodeId: 2, state: 'READY', generation: 99n, heartbeat: 5n, sequence: 3n, slotCount: 2, echoes: [{ nodeId: 1, generation: 7n, nonce: 42n }, null] }, key), (b) => wire.decodeStatus(b, CLUSTER, key)],
-    [`hello${tag}`, wire.encodeHello({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, regions, slot: 0, slotStride: 4352 }, key), (b) => wire.decodeHello(b, CLUSTER, key)],
-    [`commit${tag}`, wire.encodeCommit({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n }, key), (b) => wire.decodeCommit(b, CLUSTER, key)],
+    [`hello${tag}`, wire.encodeHello({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, responderNonce: 43n, regions }, key), (b) => wire.decodeHello(b, CLUSTER, key)],
+    [`commit${tag}`, wire.encodeCommit({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, responderNonce: 43n }, key), (b) => wire.decodeCommit(b, CLUSTER, key)],
+    [`connect${tag}`, wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2, attempt: 3 }, key), (b) => wire.decodeConnect(b, CLUSTER, key)],
+    [`accept${tag}`, wire.encodeAccept({ clusterId: CLUSTER, nodeId: 2, generation: 99n, responderNonce: 43n, regions }, request, key), (b) => wire.decodeAccept(b, CLUSTER, request, key)],
   );
 }
 targets.push(
-  ['connect', wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2 }), (b) => wire.decodeConnect(b, CLUSTER)],
-  ['accept', wire.encodeAccept({ clusterId: CLUSTER, nodeId: 2, generation: 99n, regions, slot: 1, slotStride: 4352 }), (b) => wire.decodeAccept(b, CLUSTER)],
-  ['reject', wire.encodeReject({ clusterId: CLUSTER, nodeId: 2, generation: 99n, reason: 'TIE_BREAK' }), (b) => wire.decodeReject(b)],
-  ['log record', wire.encodeRecord(7, 9n, new TextEncoder().encode('a mirrored log record')), (b) => wire.decodeRecord(b)],
+  ['reject', wire.encodeReject({ clusterId: CLUSTER, reason: 'TIE_BREAK' }), (b) => wire.decodeReject(b)],
+  ['log record', wire.encodeRecord(0xe90cn, 7, 9n, new TextEncoder().encode('a mirrored log record')), (b) => wire.decodeRecord(b)],
+  ['counter', wire.encodeCounter({ value: 5n, epoch: 0xe90cn }), (b) => wire.decodeCounter(b)],
 );
 
 let s = 0x5eed1234;

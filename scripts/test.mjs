@@ -54,15 +54,18 @@ if (only('two-guests')) {
       appendFileSync(faultLog, `${JSON.stringify({ fault })}\n`);
 }
 
-// The figures of the fault runs: faults injected and survived, mirrored records checked, resources left behind.
+// The figures of the fault runs: faults injected and survived, attacks refused, mirrored records checked,
+// resources left behind.
 if (existsSync(faultLog)) {
   const lines = readFileSync(faultLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  const faults = lines.filter((l) => l.leaked === undefined);
+  const faults = lines.filter((l) => l.fault !== undefined && l.leaked === undefined);
+  const attacks = lines.filter((l) => l.attack !== undefined);
   const checks = lines.filter((l) => l.leaked !== undefined);
   const records = lines.reduce((n, l) => n + (l.records ?? 0), 0);
   const leaked = checks.reduce((n, l) => n + l.leaked, 0);
-  log(`\nfaults: ${faults.length} injected and survived, ${records} mirrored records checked (none lost, none twice), ${checks.length} resource checks, ${leaked} RDMA resources left behind`);
+  log(`\nfaults: ${faults.length} injected and survived, ${attacks.length} attacks refused, ${records} mirrored records checked (none lost, none twice), ${checks.length} resource checks, ${leaked} RDMA resources left behind`);
   for (const f of faults) log(`  ${f.fault}${f.records ? ` (${f.records} records)` : ''}`);
+  for (const a of attacks) log(`  attack: ${a.attack}${a.records ? ` (${a.records} records after it)` : ''}`);
 }
 
 let passed = 0;

@@ -4,7 +4,7 @@ import type { CcmEvent } from './events';
 import type { StatusPublisher } from './status-publisher';
 import type { Endpoint } from './transport';
 import type { RegionCoords } from './wire/mailbox';
-import { SLOT, STATUS } from './wire/layout';
+import { SLOT } from './wire/layout';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type EventInput = DistributiveOmit<CcmEvent, 'time' | 'ms' | 'node'>;
@@ -25,10 +25,9 @@ export class Core {
     return this.cfg.partners.findIndex((p) => p.nodeId === id);
   }
 
-  /** Our mailbox bytes for one partner's slot: control words, then the ring it writes. */
+  /** Our memory for one partner's slot: control words, then the ring it writes. */
   localSlot(slot: number): Uint8Array {
-    const at = slot * this.cfg.slotStride;
-    return this.endpoint.mailbox.bytes.subarray(at, at + this.cfg.slotStride);
+    return this.endpoint.slot(slot);
   }
 
   /** Clears a partner's slot control words before a new handshake, so nothing stale is trusted. */
@@ -36,14 +35,9 @@ export class Core {
     this.localSlot(slot).fill(0, 0, SLOT.size);
   }
 
-  regions(): RegionCoords {
-    return {
-      statusAddr: this.endpoint.status.addr,
-      statusRkey: this.endpoint.status.rkey,
-      statusLen: STATUS.size,
-      mailboxAddr: this.endpoint.mailbox.addr,
-      mailboxRkey: this.endpoint.mailbox.rkey,
-    };
+  /** Where partner `slot` finds our status block and its slot, through its own connections only. */
+  regions(slot: number): RegionCoords {
+    return this.endpoint.regions(slot);
   }
 }
 

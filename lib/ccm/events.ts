@@ -26,6 +26,7 @@ export type CcmEvent = Base &
     | { type: 'partner-down'; partner: number; reason: string; detectionMs: number }
     | { type: 'partner-rebooted'; partner: number; oldGeneration: string; newGeneration: string }
     | { type: 'session-closed'; partner: number; reason: string }
+    | { type: 'listener-error'; event: string; message: string }
     | { type: 'stopped' }
   );
 

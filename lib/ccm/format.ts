@@ -30,6 +30,8 @@ export function formatEvent(e: CcmEvent): string {
       return `${head}partner rebooted: generation ${e.oldGeneration} → ${e.newGeneration}`;
     case 'session-closed':
       return `${head}session closed: ${e.reason}`;
+    case 'listener-error':
+      return `${head}a listener of ${e.event} threw: ${e.message}`;
     case 'stopped':
       return `${head}stopped`;
   }

@@ -8,6 +8,6 @@ export type { CcmEvent, CcmEventType, HandshakeStep, Role } from './events';
 export type { Session, SessionEnd } from './session';
 export { LogMirror, MirrorError } from './mirror';
 export type { MirrorErrorCode } from './mirror-stream';
-export type { Transport, Endpoint, Link, IncomingRequest, ExposedMemory } from './transport';
+export type { Transport, Endpoint, Link, IncomingRequest, EndpointOptions, ConnectOptions } from './transport';
 export * as wire from './wire';
 export { enableCodeCache, saveCodeCache, codeCacheStats, CodeCacheStats } from '../code-cache';

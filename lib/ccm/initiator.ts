@@ -7,7 +7,7 @@ import type { HandshakeStep } from './events';
 import { HandshakeError } from './handshake-error';
 import type { Link } from './transport';
 import { AcceptData, decodeAccept, encodeConnect } from './wire/private-data';
-import { encodeCommit, encodeHello } from './wire/mailbox';
+import { encodeCommit, encodeHello, type RegionCoords } from './wire/mailbox';
 import { decodeStatus, StatusBlock } from './wire/status-block';
 import { ProtocolError } from './wire/errors';
 import { DOORBELL, doorbell, doorbellKind, SLOT } from './wire/layout';
@@ -16,6 +16,8 @@ export interface Initiated {
   link: Link;
   accept: AcceptData;
   status: StatusBlock;
+  /** The nonce of the hello the partner echoed: with the responder's, it makes the session's epoch. */
+  nonce: bigint;
 }
 
 /** Torn reads (the partner updating its block mid-READ) fail the checksum; a few re-reads settle it. */
@@ -23,13 +25,21 @@ const TORN_READ_RETRIES = 3;
 /** A hello that is not echoed in time is written once more (new nonce) before the attempt fails. */
 const HELLO_ATTEMPTS = 2;
 
-export async function initiate(core: Core, partner: PartnerConfig, signal: AbortSignal, step: (s: HandshakeStep, detail?: string) => void): Promise<Initiated> {
+/**
+ * `attempt` numbers this node's attempts within its boot (rising): with a secret, the partner takes each
+ * request once, so a recorded one cannot be replayed. The accept is authenticated before anything of
+ * this node's memory is revealed in the hello.
+ */
+export async function initiate(core: Core, partner: PartnerConfig, attempt: number, signal: AbortSignal, step: (s: HandshakeStep, detail?: string) => void): Promise<Initiated> {
   const { cfg } = core;
+  const slot = core.slotOf(partner);
+  const request = { generation: cfg.generation, attempt };
   step('connect', `${partner.address}:${partner.port}`);
   const link = await core.endpoint.connect({
     address: partner.address,
     port: partner.port,
-    privateData: encodeConnect({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, target: partner.nodeId }),
+    slot,
+    privateData: encodeConnect({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, target: partner.nodeId, attempt }, cfg.secret),
     timeoutMs: cfg.connectTimeoutMs,
     signal,
   });
@@ -37,7 +47,7 @@ export async function initiate(core: Core, partner: PartnerConfig, signal: Abort
     signal.throwIfAborted();
     let accept: AcceptData;
     try {
-      accept = decodeAccept(link.privateData, cfg.clusterId);
+      accept = decodeAccept(link.privateData, cfg.clusterId, request, cfg.secret);
     } catch (e) {
       throw new HandshakeError('connect', (e as ProtocolError).code, `partner's accept rejected: ${(e as Error).message}`);
     }
@@ -48,33 +58,32 @@ export async function initiate(core: Core, partner: PartnerConfig, signal: Abort
     const status = await readStatus(link, core, accept, 'read-status', signal);
     signal.throwIfAborted();
 
-    const slot = core.slotOf(partner);
-    const mailbox = accept.regions.mailboxAddr + BigInt(accept.slot * accept.slotStride);
-    for (let attempt = 1; ; attempt++) {
+    const mailbox = accept.regions.slotAddr;
+    for (let hellos = 1; ; hellos++) {
       // Our own slot for the partner is cleared before it learns where it is, so no stale heartbeat counts.
       core.resetSlot(slot);
       const n = nonce();
-      step('write-hello', attempt > 1 ? `again (attempt ${attempt})` : undefined);
+      step('write-hello', hellos > 1 ? `again (hello ${hellos})` : undefined);
       const hello = encodeHello(
-        { clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, nonce: n, regions: core.regions(), slot, slotStride: cfg.slotStride },
+        { clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, nonce: n, responderNonce: accept.responderNonce, regions: core.regions(slot) },
         cfg.secret,
       );
-      await write(link, hello, mailbox + BigInt(SLOT.hello), accept.regions.mailboxRkey, 'write-hello', doorbell(DOORBELL.hello));
+      await write(link, hello, mailbox + BigInt(SLOT.hello), accept.regions.slotRkey, 'write-hello', doorbell(DOORBELL.hello));
       signal.throwIfAborted();
 
       step('read-echo');
       const echoed = await waitEcho(link, core, accept, n, bell, signal);
       if (!echoed) {
-        if (attempt < HELLO_ATTEMPTS) continue;
+        if (hellos < HELLO_ATTEMPTS) continue;
         throw new HandshakeError('read-echo', 'ERR_CCM_ECHO_TIMEOUT', `partner did not echo the hello within ${cfg.echoTimeoutMs} ms`);
       }
 
       signal.throwIfAborted();
       step('write-commit');
-      const commit = encodeCommit({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, nonce: n }, cfg.secret);
-      await write(link, commit, mailbox + BigInt(SLOT.commit), accept.regions.mailboxRkey, 'write-commit', doorbell(DOORBELL.commit));
+      const commit = encodeCommit({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, nonce: n, responderNonce: accept.responderNonce }, cfg.secret);
+      await write(link, commit, mailbox + BigInt(SLOT.commit), accept.regions.slotRkey, 'write-commit', doorbell(DOORBELL.commit));
       bell.done();
-      return { link, accept, status: echoed };
+      return { link, accept, status: echoed, nonce: n };
     }
   } catch (e) {
     link.close();
@@ -91,26 +100,32 @@ async function write(link: Link, bytes: Uint8Array, addr: bigint, rkey: number, 
 }
 
 async function readStatus(link: Link, core: Core, accept: AcceptData, step: HandshakeStep, signal: AbortSignal): Promise<StatusBlock> {
-  const r = accept.regions;
+  try {
+    return await readPartnerStatus(link, core, accept.regions, { nodeId: accept.nodeId, generation: accept.generation }, core.cfg.pollMs, signal);
+  } catch (e) {
+    if (e instanceof ProtocolError) throw new HandshakeError(step, e.code, e.message);
+    throw new HandshakeError(step, (e as { code?: string }).code ?? 'ERR_UNKNOWN', (e as Error).message);
+  }
+}
+
+/**
+ * RDMA READs a partner's status block and validates it as the block of `expect` (node id and boot
+ * generation). A torn READ (the partner publishing mid-READ) fails its checksum and is read again, a few
+ * times, `retryMs` apart. Throws a ProtocolError for a block that is not right, or the READ's error.
+ */
+export async function readPartnerStatus(link: Link, core: Core, r: RegionCoords, expect: { nodeId: number; generation: bigint }, retryMs: number, signal?: AbortSignal): Promise<StatusBlock> {
   for (let i = 0; ; i++) {
-    let bytes: Uint8Array;
-    try {
-      bytes = await link.read(r.statusAddr, r.statusRkey, r.statusLen);
-    } catch (e) {
-      throw new HandshakeError(step, (e as { code?: string }).code ?? 'ERR_UNKNOWN', (e as Error).message);
-    }
+    const bytes = await link.read(r.statusAddr, r.statusRkey, r.statusLen);
     try {
       const s = decodeStatus(bytes, core.cfg.clusterId, core.cfg.secret);
-      if (s.nodeId !== accept.nodeId) throw new HandshakeError(step, 'ERR_CCM_WRONG_NODE', `status block of node ${s.nodeId}, expected ${accept.nodeId}`);
-      if (s.generation !== accept.generation)
-        throw new HandshakeError(step, 'ERR_CCM_GENERATION', `status block generation ${s.generation} differs from the accept's ${accept.generation}`);
+      if (s.nodeId !== expect.nodeId) throw new ProtocolError('ERR_CCM_WRONG_NODE', 'status', `status block of node ${s.nodeId}, expected ${expect.nodeId}`);
+      if (s.generation !== expect.generation) throw new ProtocolError('ERR_CCM_GENERATION', 'status', `status block generation ${s.generation} differs from the partner's ${expect.generation}`);
       return s;
     } catch (e) {
       if (e instanceof ProtocolError && e.code === 'ERR_CCM_CHECKSUM' && i < TORN_READ_RETRIES) {
-        await sleep(core.cfg.pollMs, signal);
+        await sleep(retryMs, signal);
         continue;
       }
-      if (e instanceof ProtocolError) throw new HandshakeError(step, e.code, e.message);
       throw e;
     }
   }
@@ -173,8 +188,8 @@ async function waitEcho(link: Link, core: Core, accept: AcceptData, n: bigint, b
   for (;;) {
     await bell.wait(Math.min(interval, Math.max(1, deadline - performance.now())), signal);
     const s = await readStatus(link, core, accept, 'read-echo', signal);
-    const e = s.echoes[accept.slot];
-    if (e && e.nodeId === core.cfg.nodeId && e.generation === core.cfg.generation && e.nonce === n) return s;
+    // The echo sits in the partner's slot for us; which slot that is, the block itself says (node id).
+    if (s.echoes.some((e) => e && e.nodeId === core.cfg.nodeId && e.generation === core.cfg.generation && e.nonce === n)) return s;
     if (performance.now() >= deadline) return null;
     interval = Math.min(interval * 2, 50);
   }

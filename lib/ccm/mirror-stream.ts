@@ -121,6 +121,11 @@ export class MirrorStream {
     return 'deliver';
   }
 
+  /** Takes back the delivery of `r`, the last record accepted: it is due again (its application refused it). */
+  unaccept(r: LogRecord): void {
+    if (r.stream === this.rxStream && r.sequence === this.expected - 1n) this.expected--;
+  }
+
   /** The last sequence number delivered from the partner's stream: what an ack carries. */
   get delivered(): bigint {
     return this.expected - 1n;

@@ -25,6 +25,15 @@ export interface LogMirror {
   on(event: 'error', listener: (e: Error) => void): this;
 }
 
+export interface MirrorHooks {
+  /** The partner broke the protocol (a bad record, an impossible ack): the session fails. */
+  fault(e: Error): void;
+  /** This node's application refused a record (a listener threw): the session closes, the record is sent again. */
+  refuse(reason: string): void;
+  /** A word of another session in the slot: refused and reported, the session goes on. */
+  refused(block: string, code: string, reason: string): void;
+}
+
 export class LogMirror extends EventEmitter {
   private head = 0;
   private used = 0;
@@ -45,12 +54,13 @@ export class LogMirror extends EventEmitter {
     private readonly target: MirrorTarget,
     /** Our mailbox bytes of the partner's slot: control part, then the ring the partner writes. */
     private readonly localSlot: Uint8Array,
-    private readonly generation: bigint,
+    /** The session's epoch: our records and acks carry it, and the partner's must. */
+    private readonly epoch: bigint,
     /** The partner's stream state; `resume(partnerGeneration)` was called for this session. */
     private readonly stream: MirrorStream,
     /** Appends held from the previous session of the same partner boot, sent first. */
     held: PendingRecord[],
-    private readonly onFault: (e: Error) => void,
+    private readonly hooks: MirrorHooks,
     private readonly maxWaiting = 4096,
     /** Records in flight at once: stays below the receives the partner keeps posted for doorbells. */
     private readonly maxInflight = 64,
@@ -77,6 +87,9 @@ export class LogMirror extends EventEmitter {
     const size = recordSize(payload.byteLength);
     if (size > this.target.ringBytes / 2)
       return Promise.reject(new MirrorError('ERR_CCM_RECORD_TOO_LARGE', `record of ${payload.byteLength} bytes exceeds half the partner's ring (${this.target.ringBytes} bytes)`));
+    // Refused here, never later: a record the link could not stage would fail the session each time it is sent.
+    if (size > this.link.maxMessage)
+      return Promise.reject(new MirrorError('ERR_CCM_RECORD_TOO_LARGE', `record of ${payload.byteLength} bytes exceeds what the link stages (${this.link.maxMessage} bytes)`));
     if (this.waiting.length >= this.maxWaiting) return Promise.reject(new MirrorError('ERR_CCM_QUEUE_FULL', `${this.maxWaiting} appends already waiting for ring space`));
     return new Promise((resolve, reject) => {
       this.waiting.push({ sequence: 0n, payload, size, offset: 0, skipped: 0, sent: false, resolve, reject });
@@ -104,9 +117,9 @@ export class LogMirror extends EventEmitter {
       this.head = p.offset + p.size;
       this.used += skipped + p.size;
       this.inflight.push(p);
-      const bytes = encodeRecord(this.stream.txStream, p.sequence, p.payload);
-      const imm = doorbell(DOORBELL.record, p.offset >>> 3);
-      this.link.write(bytes, this.target.slotAddr + BigInt(SLOT.size + p.offset), this.target.rkey, imm).catch((e: Error) => this.onFault(e));
+      const bytes = encodeRecord(this.epoch, this.stream.txStream, p.sequence, p.payload);
+      const imm = doorbell(DOORBELL.record, p.offset / 8);
+      this.link.write(bytes, this.target.slotAddr + BigInt(SLOT.size + p.offset), this.target.rkey, imm).catch((e: Error) => this.hooks.fault(e));
     }
   }
 
@@ -119,43 +132,60 @@ export class LogMirror extends EventEmitter {
     else if (kind === DOORBELL.ack) this.acked();
     // A handshake bell that arrives late (the echo of a re-sent hello) only shows the partner is alive.
     else if (kind === DOORBELL.hello || kind === DOORBELL.commit || kind === DOORBELL.echo) return;
-    else this.onFault(new ProtocolError('ERR_CCM_FIELD', 'log', `unknown doorbell kind ${kind}`));
+    else this.hooks.fault(new ProtocolError('ERR_CCM_FIELD', 'log', `unknown doorbell kind ${kind}`));
   }
 
   private receive(offset: number): void {
     const ring = this.localSlot.subarray(SLOT.size);
     if (offset >= ring.byteLength) {
-      this.onFault(new ProtocolError('ERR_CCM_LENGTH', 'log', `record offset ${offset} outside the ring`));
+      this.hooks.fault(new ProtocolError('ERR_CCM_LENGTH', 'log', `record offset ${offset} outside the ring`));
       return;
     }
     let record;
     let verdict;
     try {
+      // decodeRecord validates a copy of the record taken out of the ring; only the copy is delivered.
       record = decodeRecord(ring.subarray(offset));
+      if (record.epoch !== this.epoch) {
+        this.hooks.refused('log', 'ERR_CCM_EPOCH', `record of epoch ${record.epoch.toString(16)}, not this session's`);
+        return;
+      }
       verdict = this.stream.accept(record);
     } catch (e) {
-      this.onFault(e as Error);
+      this.hooks.fault(e as Error);
       return;
     }
     // A duplicate is one sent again after a failed session whose ack was lost: acknowledged, not delivered.
-    // A new record reaches the application before its ack is posted: an ack means the application has it.
-    try {
-      if (verdict === 'deliver') {
-        this.received++;
-        this.emit('record', record.sequence, Buffer.from(record.payload));
-      } else this.duplicates++;
-    } finally {
-      const delivered = this.stream.delivered;
-      const ack = encodeCounter({ value: delivered, generation: this.generation });
-      const imm = doorbell(DOORBELL.ack, Number(delivered & BigInt(DOORBELL.valueMask)));
-      this.link.write(ack, this.target.slotAddr + BigInt(SLOT.ack), this.target.rkey, imm).catch((e: Error) => this.onFault(e));
-    }
+    // A new record reaches every listener before its ack is posted: an ack means the application has it.
+    if (verdict === 'deliver') {
+      const payload = Buffer.from(record.payload.buffer, record.payload.byteOffset, record.payload.byteLength);
+      for (const listener of this.rawListeners('record')) {
+        try {
+          (listener as (s: bigint, p: Buffer) => void).call(this, record.sequence, payload);
+        } catch (e) {
+          // The application did not take it: no ack, and the record is due again. The session closes and
+          // the partner sends it again on the next one (every listener then sees it again).
+          this.stream.unaccept(record);
+          this.hooks.refuse(`record listener threw: ${(e as Error)?.message ?? String(e)}`);
+          return;
+        }
+      }
+      this.received++;
+    } else this.duplicates++;
+    const delivered = this.stream.delivered;
+    const ack = encodeCounter({ value: delivered, epoch: this.epoch });
+    const imm = doorbell(DOORBELL.ack, Number(delivered & BigInt(DOORBELL.valueMask)));
+    this.link.write(ack, this.target.slotAddr + BigInt(SLOT.ack), this.target.rkey, imm).catch((e: Error) => this.hooks.fault(e));
   }
 
   private acked(): void {
-    const { value } = decodeCounter(this.localSlot.subarray(SLOT.ack, SLOT.ack + SLOT.ackSize));
+    const { value, epoch } = decodeCounter(this.localSlot.subarray(SLOT.ack, SLOT.ack + SLOT.ackSize));
+    if (epoch !== this.epoch) {
+      this.hooks.refused('ack', 'ERR_CCM_EPOCH', `ack word of epoch ${epoch.toString(16)}, not this session's`);
+      return;
+    }
     if (value >= this.stream.nextSeq) {
-      this.onFault(new ProtocolError('ERR_CCM_FIELD', 'log', `ack of ${value}, but only ${this.stream.nextSeq - 1n} records were sent`));
+      this.hooks.fault(new ProtocolError('ERR_CCM_FIELD', 'log', `ack of ${value}, but only ${this.stream.nextSeq - 1n} records were sent`));
       return;
     }
     while (this.inflight.length > 0 && this.inflight[0].sequence <= value) {

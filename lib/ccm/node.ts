@@ -27,6 +27,7 @@ export class ClusterNode extends EventEmitter {
   private endpoint: Endpoint | null = null;
   private readonly partners = new Map<number, Partner>();
   private pollTimer: NodeJS.Timeout | null = null;
+  private beatTimer: NodeJS.Timeout | null = null;
   private readonly t0 = performance.now();
   private phase: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private codeCacheSaved = false;
@@ -55,7 +56,7 @@ export class ClusterNode extends EventEmitter {
     const cfg = this.config;
     const transport: Transport = cfg.transport ?? (await import('./rdma-transport')).rdmaTransport;
     try {
-      this.endpoint = await transport({ address: cfg.address, statusSize: STATUS.size, mailboxSize: cfg.partners.length * cfg.slotStride });
+      this.endpoint = await transport({ address: cfg.address, statusSize: STATUS.size, slots: cfg.partners.length, slotSize: cfg.slotStride });
       const status = new StatusPublisher(
         this.endpoint.status,
         { clusterId: cfg.clusterId, nodeId: cfg.nodeId, state: cfg.initialState, generation: cfg.generation, slotCount: cfg.partners.length },
@@ -77,6 +78,8 @@ export class ClusterNode extends EventEmitter {
       const now = performance.now();
       for (const p of this.partners.values()) p.poll(now);
     }, cfg.pollMs);
+    // The status block's heartbeat: partners that READ it see this node's process alive.
+    this.beatTimer = setInterval(() => this.core?.status.beat(), cfg.heartbeatMs);
     for (const p of this.partners.values()) p.start();
   }
 
@@ -99,15 +102,39 @@ export class ClusterNode extends EventEmitter {
     return [...this.partners.values()].flatMap((p) => (p.session ? [p.session] : []));
   }
 
-  /** Resolves with the session to `partner` once one is established (at once if it is). */
+  /**
+   * Resolves with the session to `partner` once one is established (at once if it is). Rejects with
+   * ERR_CCM_TIMEOUT after `timeoutMs`, with the signal's reason on abort, and with ERR_CCM_STOPPED when
+   * the node stops first; nothing of the wait is left behind once it settles.
+   */
   waitForSession(partner: number, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Session> {
     const p = this.partners.get(partner);
     if (!p) return Promise.reject(Object.assign(new Error(`node ${partner} is not a configured partner`), { code: 'ERR_CCM_UNKNOWN_PARTNER' }));
-    const waits: Promise<Session>[] = [p.whenEstablished()];
-    if (options.timeoutMs !== undefined)
-      waits.push(new Promise((_, reject) => setTimeout(() => reject(Object.assign(new Error(`no session with node ${partner} within ${options.timeoutMs} ms`), { code: 'ERR_CCM_TIMEOUT' })), options.timeoutMs).unref()));
-    if (options.signal) waits.push(new Promise((_, reject) => options.signal!.addEventListener('abort', () => reject(options.signal!.reason), { once: true })));
-    return Promise.race(waits);
+    const { timeoutMs, signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<Session>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        p.cancelWait(waiter);
+      };
+      const waiter = {
+        resolve: (s: Session) => {
+          cleanup();
+          resolve(s);
+        },
+        reject: (e: Error) => {
+          cleanup();
+          reject(e);
+        },
+      };
+      const onAbort = () => waiter.reject(signal!.reason);
+      if (timeoutMs !== undefined)
+        timer = setTimeout(() => waiter.reject(Object.assign(new Error(`no session with node ${partner} within ${timeoutMs} ms`), { code: 'ERR_CCM_TIMEOUT' })), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      p.whenEstablished(waiter);
+    });
   }
 
   /** Leaves the cluster: LEAVING is published, sessions close, the exposed memory is released. Idempotent. */
@@ -118,25 +145,35 @@ export class ClusterNode extends EventEmitter {
     if (core.status.state !== 'LEAVING') this.setState('LEAVING');
     core.stopping = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
-    await Promise.all([...this.partners.values()].map((p) => p.stop()));
-    await this.endpoint?.close();
+    if (this.beatTimer) clearInterval(this.beatTimer);
+    try {
+      await Promise.all([...this.partners.values()].map((p) => p.stop()));
+    } finally {
+      await this.endpoint?.close();
+    }
     this.emitEvent({ type: 'stopped' });
   }
 
+  /**
+   * A CM connect request. With a secret its MAC is checked before anything else: a request that does not
+   * authenticate is refused (NOT_AUTHENTICATED) before any field of it is believed, and no reject says
+   * anything about this node (rejects carry only the caller's own cluster id and the reason).
+   */
   private async onRequest(req: IncomingRequest): Promise<void> {
     const core = this.core!;
     const cfg = this.config;
     const reject = (reason: RejectReason, detail: string, partner?: number) => {
       this.emitEvent({ type: 'rejected', partner, reason, detail });
-      return req.reject(encodeReject({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, reason })).catch(() => {});
+      return req.reject(encodeReject({ clusterId: callerCluster(req.privateData), reason })).catch(() => {});
     };
     let cd;
     try {
-      cd = decodeConnect(req.privateData, cfg.clusterId);
+      cd = decodeConnect(req.privateData, cfg.clusterId, cfg.secret);
     } catch (e) {
       const pe = e as ProtocolError;
-      this.emitEvent({ type: 'protocol-error', block: 'connect', code: pe.code, reason: pe.message });
-      const reason: RejectReason = pe.code === 'ERR_CCM_CLUSTER' ? 'WRONG_CLUSTER' : pe.code === 'ERR_CCM_VERSION' ? 'BAD_VERSION' : 'BAD_REQUEST';
+      this.emitEvent({ type: 'protocol-error', block: 'connect', code: pe.code, reason: `from ${req.remoteAddress}: ${pe.message}` });
+      const reason: RejectReason =
+        pe.code === 'ERR_CCM_AUTH' ? 'NOT_AUTHENTICATED' : pe.code === 'ERR_CCM_CLUSTER' ? 'WRONG_CLUSTER' : pe.code === 'ERR_CCM_VERSION' ? 'BAD_VERSION' : 'BAD_REQUEST';
       return reject(reason, `from ${req.remoteAddress}: ${pe.message}`);
     }
     if (cd.target !== cfg.nodeId) return reject('WRONG_TARGET', `node ${cd.nodeId} expected node ${cd.target} at this address`, cd.nodeId);
@@ -146,10 +183,22 @@ export class ClusterNode extends EventEmitter {
     await partner.onRequest(req, cd);
   }
 
+  /**
+   * Emits one event to every listener of 'event' and of its type. A listener that throws is reported
+   * (a 'listener-error' event) and changes nothing else: the CCM's own work goes on.
+   */
   private emitEvent(e: EventInput): void {
     const event = { ...e, time: new Date().toISOString(), ms: Math.round(performance.now() - this.t0), node: this.config.nodeId } as CcmEvent;
-    this.emit('event', event);
-    this.emit(event.type, event);
+    for (const name of ['event', event.type]) {
+      // rawListeners: a once() listener is removed as it is called.
+      for (const listener of this.rawListeners(name)) {
+        try {
+          (listener as (e: CcmEvent) => void).call(this, event);
+        } catch (err) {
+          if (event.type !== 'listener-error') this.emitEvent({ type: 'listener-error', event: event.type, message: (err as Error)?.message ?? String(err) });
+        }
+      }
+    }
     if (event.type === 'established' && !this.codeCacheSaved) {
       // By the first session every path of a boot has run once: a code cache (when enabled) keeps what
       // was compiled for the next start. A second later, out of the handshake's way; a failure only
@@ -158,4 +207,9 @@ export class ClusterNode extends EventEmitter {
       setTimeout(() => saveCodeCache().catch(() => {}), 1000).unref();
     }
   }
+}
+
+/** The cluster id a caller sent (echoed in a reject: it tells the caller nothing new), or 0. */
+function callerCluster(pd: Uint8Array): bigint {
+  return pd.byteLength >= 16 ? new DataView(pd.buffer, pd.byteOffset, pd.byteLength).getBigUint64(8, true) : 0n;
 }

@@ -6,7 +6,7 @@
 // its own attempt is under way; a node with the higher id abandons its own attempt and accepts.
 import type { PartnerConfig } from './config';
 import type { Core } from './core';
-import { sleep } from './core';
+import { nonce, sleep } from './core';
 import type { HandshakeStep, Role } from './events';
 import { codeOf } from './handshake-error';
 import { initiate } from './initiator';
@@ -19,6 +19,7 @@ import type { ConnectData } from './wire/private-data';
 import { decodeReject, encodeAccept, encodeReject } from './wire/private-data';
 import type { RejectReason, NodeState } from './wire/layout';
 import type { RegionCoords } from './wire/mailbox';
+import { sessionEpoch } from './wire/auth';
 
 export class Partner {
   session: Session | null = null;
@@ -32,7 +33,12 @@ export class Partner {
   /** The partner's own connect request arrived while our attempt was under way: it is up. */
   private heardFrom = false;
   private running = false;
-  private readonly waiters = new Set<(s: Session) => void>();
+  private readonly waiters = new Set<SessionWaiter>();
+  /**
+   * The freshest connect request accepted from this partner (generation, then attempt): with a secret, a
+   * request no fresher than it is a replay and is refused before it can close or replace anything.
+   */
+  private lastRequest: { generation: bigint; attempt: number } | null = null;
   /** Log mirroring state that outlives a session: numbering, and appends held across a failed one. */
   private readonly stream: MirrorStream;
 
@@ -56,9 +62,15 @@ export class Partner {
     this.wake?.();
   }
 
-  whenEstablished(): Promise<Session> {
-    if (this.session) return Promise.resolve(this.session);
-    return new Promise((resolve) => this.waiters.add(resolve));
+  /** Settles `w` with the session once there is one (at once if there is), or rejects it when the node stops. */
+  whenEstablished(w: SessionWaiter): void {
+    if (this.session) w.resolve(this.session);
+    else if (this.core.stopping) w.reject(stoppedError());
+    else this.waiters.add(w);
+  }
+
+  cancelWait(w: SessionWaiter): void {
+    this.waiters.delete(w);
   }
 
   private idle(ms: number): Promise<void> {
@@ -98,7 +110,7 @@ export class Partner {
       let step: HandshakeStep = 'connect';
       const started = performance.now();
       try {
-        const r = await initiate(this.core, this.config, ac.signal, (s, detail) => {
+        const r = await initiate(this.core, this.config, attempt, ac.signal, (s, detail) => {
           step = s;
           this.core.emit({ type: 'step', partner: this.id, role: 'initiator', step: s, detail });
         });
@@ -108,7 +120,7 @@ export class Partner {
           continue;
         }
         this.backoff.reset();
-        this.establish('initiator', r.link, r.accept.generation, r.status.state, r.accept.regions, r.accept.slot, r.accept.slotStride, performance.now() - started);
+        this.establish('initiator', r.link, r.accept.generation, r.status.state, r.accept.regions, sessionEpoch(this.core.cfg.secret, r.nonce, r.accept.responderNonce), performance.now() - started);
       } catch (e) {
         if (this.outgoing === ac) this.outgoing = null;
         if (this.core.stopping) break;
@@ -136,28 +148,31 @@ export class Partner {
     }
   }
 
-  /** Decides on a CM connect request from this partner; returns a reject reason or accepts. */
+  /** Decides on a CM connect request from this partner (its MAC already verified, with a secret): rejects or accepts. */
   async onRequest(req: IncomingRequest, cd: ConnectData): Promise<void> {
-    const reason = this.decide(cd);
+    const reason = this.fresh(cd) ? this.decide(cd) : 'STALE_REQUEST';
     if (reason) {
-      this.core.emit({ type: 'rejected', partner: this.id, reason, detail: `connect request from node ${cd.nodeId} generation ${cd.generation}` });
+      this.core.emit({ type: 'rejected', partner: this.id, reason, detail: `connect request from node ${cd.nodeId} generation ${cd.generation} attempt ${cd.attempt}` });
       if (reason === 'TIE_BREAK') {
         this.heardFrom = true;
         this.kick(); // our own attempt wins: make sure it is running now
       }
-      await req.reject(encodeReject({ clusterId: this.core.cfg.clusterId, nodeId: this.core.cfg.nodeId, generation: this.core.cfg.generation, reason })).catch(() => {});
+      await req.reject(encodeReject({ clusterId: this.core.cfg.clusterId, reason })).catch(() => {});
       return;
     }
+    const cfg = this.core.cfg;
     const slot = this.core.slotOf(this.config);
     this.core.resetSlot(slot);
     this.core.status.setEcho(slot, null);
     this.accepting = true;
     this.core.emit({ type: 'step', partner: this.id, role: 'responder', step: 'accept', detail: `generation ${cd.generation}` });
     const started = performance.now();
+    const responderNonce = nonce();
     let link: Link;
     try {
       link = await req.accept(
-        encodeAccept({ clusterId: this.core.cfg.clusterId, nodeId: this.core.cfg.nodeId, generation: this.core.cfg.generation, regions: this.core.regions(), slot, slotStride: this.core.cfg.slotStride }),
+        encodeAccept({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, responderNonce, regions: this.core.regions(slot) }, cd, cfg.secret),
+        slot,
       );
     } catch (e) {
       this.accepting = false;
@@ -171,15 +186,27 @@ export class Partner {
       link.close();
       return;
     }
-    this.responder = new Responder(this.core, this.config, cd, link, (r: ResponderResult) => {
+    this.responder = new Responder(this.core, this.config, cd, responderNonce, link, (r: ResponderResult) => {
       this.responder = null;
       if (!r.ok) {
         this.core.emit({ type: 'attempt-failed', partner: this.id, role: 'responder', step: r.step, code: r.code, reason: r.reason });
         this.kick();
         return;
       }
-      this.establish('responder', link, r.hello.generation, r.status.state, r.hello.regions, r.hello.slot, r.hello.slotStride, performance.now() - started);
+      this.establish('responder', link, r.hello.generation, r.status.state, r.hello.regions, sessionEpoch(cfg.secret, r.hello.nonce, responderNonce), performance.now() - started);
     });
+  }
+
+  /**
+   * With a secret, each (generation, attempt) of the partner is taken once and only rising: a replayed
+   * request, even one whose MAC verifies, is refused before it can close, replace or learn anything.
+   */
+  private fresh(cd: ConnectData): boolean {
+    if (!this.core.cfg.secret) return true;
+    const last = this.lastRequest;
+    if (last && (cd.generation < last.generation || (cd.generation === last.generation && cd.attempt <= last.attempt))) return false;
+    this.lastRequest = { generation: cd.generation, attempt: cd.attempt };
+    return true;
   }
 
   private decide(cd: ConnectData): RejectReason | null {
@@ -208,7 +235,7 @@ export class Partner {
     return null;
   }
 
-  private establish(role: Role, link: Link, partnerGeneration: bigint, partnerState: NodeState, regions: RegionCoords, remoteSlot: number, remoteStride: number, handshakeMs: number): void {
+  private establish(role: Role, link: Link, partnerGeneration: bigint, partnerState: NodeState, regions: RegionCoords, epoch: bigint, handshakeMs: number): void {
     const cfg = this.core.cfg;
     if (this.lastGeneration !== null && this.lastGeneration !== partnerGeneration)
       this.core.emit({ type: 'partner-rebooted', partner: this.id, oldGeneration: this.lastGeneration.toString(), newGeneration: partnerGeneration.toString() });
@@ -221,12 +248,10 @@ export class Partner {
         role,
         link,
         clusterId: cfg.clusterId,
-        generation: cfg.generation,
+        epoch,
         partnerGeneration,
         partnerState,
         partnerRegions: regions,
-        remoteSlot,
-        remoteStride,
         localSlot: this.core.localSlot(slot),
         heartbeatMs: cfg.heartbeatMs,
         partnerDownMs: cfg.partnerDownMs,
@@ -235,14 +260,18 @@ export class Partner {
         stream: this.stream,
         held,
       },
-      (from, to) => this.core.emit({ type: 'partner-state', partner: this.id, from, to }),
-      (end: SessionEnd) => this.ended(session, end),
+      {
+        stateChanged: (from, to) => this.core.emit({ type: 'partner-state', partner: this.id, from, to }),
+        refused: (block, code, reason) => this.core.emit({ type: 'protocol-error', partner: this.id, block, code, reason }),
+        ended: (end: SessionEnd) => this.ended(session, end),
+      },
     );
     this.session = session;
     this.core.emit({ type: 'established', partner: this.id, role, partnerGeneration: partnerGeneration.toString(), partnerState, handshakeMs: Math.round(handshakeMs) });
     session.start();
-    for (const w of this.waiters) w(session);
+    const waiters = [...this.waiters];
     this.waiters.clear();
+    for (const w of waiters) w.resolve(session);
   }
 
   private ended(session: Session, end: SessionEnd): void {
@@ -265,9 +294,21 @@ export class Partner {
     this.responder?.fail('ERR_CCM_STOPPING', 'node stopping');
     await this.session?.leave();
     this.stream.giveUp('ERR_CCM_SESSION_CLOSED', 'session closed: node stopping');
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const w of waiters) w.reject(stoppedError());
     this.kick();
     await sleep(0);
   }
+}
+
+export interface SessionWaiter {
+  resolve(s: Session): void;
+  reject(e: Error): void;
+}
+
+function stoppedError(): Error {
+  return Object.assign(new Error('node stopped before a session was established'), { code: 'ERR_CCM_STOPPED' });
 }
 
 function safeReject(pd: Uint8Array | undefined) {

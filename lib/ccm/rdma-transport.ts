@@ -1,10 +1,16 @@
-// The CCM's transport over the real stack: regions registered with the verbs layer on the device
-// that owns the node's address, connections from the CM layer, and one-sided operations on their QPs.
+// The CCM's transport over the real stack: regions registered with the verbs layer on the device that
+// owns the node's address, connections from the CM layer, and one-sided operations on their QPs.
+//
+// Isolation is the NIC's: each partner has a protection domain of its own, holding its slot (remote
+// WRITE), its registration of the status block (remote READ) and the queue pairs of its connections. A
+// queue pair can only reach regions of its own domain, so a partner's writes into another partner's
+// slot, or anywhere else, fail on the wire with a remote access error, whatever rkey it tries.
 import { connect, contextFor, createQueuePair, listen, type Connection, type ConnectRequest, type Listener } from '../cm';
 import type { CompletionQueue, WorkCompletion } from '../verbs';
 import { Access, type MemoryRegion, type ProtectionDomain, type QueuePair } from '../verbs';
-import { Staging } from './staging';
-import type { ConnectOptions, Endpoint, EndpointOptions, ExposedMemory, IncomingRequest, Link, Transport } from './transport';
+import { Chunk, Staging } from './staging';
+import type { ConnectOptions, Endpoint, EndpointOptions, IncomingRequest, Link, Transport } from './transport';
+import type { RegionCoords } from './wire/mailbox';
 
 /** Send work requests a link keeps in flight; more wait in the link's queue. */
 const SEND_DEPTH = 128;
@@ -13,39 +19,39 @@ const RECV_DEPTH = 256;
 /** Of those, the ones posted before the connection is made (enough for the handshake's bells). */
 const RECV_EARLY = 16;
 /**
- * Links kept ready (CQ, QP in INIT, receives posted) for the next connections, made before the node
- * listens: an accept or a connect then only moves the QP through RTR and RTS. Two, so that a probe of
- * the partner and the partner's own request can each find one.
+ * Links kept ready per partner (CQ, QP in INIT, receives posted) for the next connections, made before
+ * the node listens: an accept or a connect then only moves the QP through RTR and RTS. Two, so that a
+ * probe of the partner and the partner's own request can each find one.
  */
 const SPARE_LINKS = 2;
 /** RDMA READ/atomic depth requested of the CM (the handshake's READs need at least one). */
 const RD_ATOMIC = 4;
-
-function exposed(mr: MemoryRegion): ExposedMemory {
-  return { bytes: new Uint8Array(mr.buffer.buffer, mr.buffer.byteOffset, mr.length), addr: mr.addr, rkey: mr.rkey };
-}
-
 /** Receive-not-ready NAK delay asked of partners (IB encoding: 0.01 ms) instead of rdma_cm's 655 ms. */
 const MIN_RNR_TIMER = 1;
+/** Staging room beyond the largest single message, so control writes do not queue behind a large record. */
+const CONTROL_ROOM = 64 << 10;
+
+const bytesOf = (mr: MemoryRegion) => new Uint8Array(mr.buffer.buffer, mr.buffer.byteOffset, mr.length);
 
 /**
- * Registered staging regions kept for the next connection: a link takes one instead of waiting for a
- * registration, and gives it back when it ends.
+ * Registered staging regions kept for the next connection of one partner: a link takes one instead of
+ * waiting for a registration, and gives it back when it ends.
  */
 class StagingPool {
   private readonly spare: MemoryRegion[] = [];
   private closed = false;
 
   constructor(private readonly pd: ProtectionDomain, readonly bytes: number) {
-    this.spare.push(this.alloc());
+    this.spare.push(this.alloc(bytes));
   }
 
-  private alloc(): MemoryRegion {
-    return this.pd.allocMemory(this.bytes, Access.LOCAL_WRITE);
+  private alloc(bytes: number): MemoryRegion {
+    return this.pd.allocMemory(bytes, Access.LOCAL_WRITE);
   }
 
-  take(): MemoryRegion {
-    return this.spare.pop() ?? this.alloc();
+  take(bytes = this.bytes): MemoryRegion {
+    const i = this.spare.findIndex((m) => m.length >= bytes);
+    return i >= 0 ? this.spare.splice(i, 1)[0] : this.alloc(Math.max(bytes, this.bytes));
   }
 
   give(mr: MemoryRegion): void {
@@ -56,6 +62,37 @@ class StagingPool {
   close(): void {
     this.closed = true;
     for (const mr of this.spare.splice(0)) mr.close();
+  }
+}
+
+/** A READ or WRITE waiting in a link's queue for staging room and a send credit. */
+interface Op {
+  length: number;
+  /** Posts the work request (synchronously, so posts follow the queue's order) and settles with it. */
+  run: (mr: MemoryRegion, c: Chunk) => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+/** One partner's protection domain: its slot, its registration of the status block, its links' queue pairs. */
+class Domain {
+  readonly slotMr: MemoryRegion;
+  readonly staging: StagingPool;
+  readonly spares: RdmaLink[] = [];
+
+  constructor(readonly pd: ProtectionDomain, readonly statusMr: MemoryRegion, slotSize: number) {
+    this.slotMr = pd.allocMemory(slotSize, Access.LOCAL_WRITE | Access.REMOTE_WRITE);
+    // Staging holds the largest record this node accepts (half its ring), plus room for control writes;
+    // a session with a partner whose ring is larger grows its link's staging (Link.deepen).
+    this.staging = new StagingPool(pd, Math.min(64 << 20, Math.max(256 << 10, slotSize + CONTROL_ROOM)));
+  }
+
+  close(): void {
+    for (const l of this.spares.splice(0)) l.close();
+    this.staging.close();
+    this.slotMr.close();
+    this.statusMr.close();
+    this.pd.close();
   }
 }
 
@@ -70,17 +107,20 @@ class RdmaLink implements Link {
   private readonly doorbells: ((imm: number) => void)[] = [];
   private readonly closers: ((reason: string) => void)[] = [];
   private credits = SEND_DEPTH;
-  private readonly creditWaiters: (() => void)[] = [];
+  /** Every READ and WRITE, in call order: each is posted only when those before it were. */
+  private readonly queue: Op[] = [];
+  /** A larger staging region to move to once the current one is idle (deepen). */
+  private growTo = 0;
   private ended: string | null = null;
   private deepened = false;
 
   /** Made before its connection: a CQ, a QP in INIT and the first doorbell receives; attach() adopts the connection. */
   constructor(
     address: string,
-    pd: ProtectionDomain,
-    private readonly pool: StagingPool,
+    private readonly domain: Domain,
     private readonly hooks: { ended: (l: RdmaLink) => void; settled: () => void },
   ) {
+    const pd = domain.pd;
     this.recvMr = pd.allocMemory(64, Access.LOCAL_WRITE);
     let cq: CompletionQueue | null = null;
     try {
@@ -100,20 +140,29 @@ class RdmaLink implements Link {
     return !this.conn && !this.ended && this.qp.state === 'INIT';
   }
 
+  get maxMessage(): number {
+    return Math.max(this.staging?.size ?? 0, this.growTo);
+  }
+
   attach(conn: Connection): this {
     this.conn = conn;
     this.privateData = new Uint8Array(conn.privateData);
-    this.stagingMr = this.pool.take();
-    this.staging = new Staging(this.pool.bytes);
+    this.stagingMr = this.domain.staging.take();
+    this.staging = new Staging(this.stagingMr.length);
     conn.on('disconnected', () => this.end('disconnected by the partner'));
     conn.on('device-removal', () => this.end('RDMA device removed'));
     return this;
   }
 
-  /** The rest of the receives, once the handshake is over (posting them costs time it should not wait for). */
-  deepen(): void {
+  /** The rest of the receives, and staging for the session's largest message, once the handshake is over. */
+  deepen(maxMessage: number): void {
     if (this.deepened) return;
     this.deepened = true;
+    const want = Math.min(1 << 30, Math.ceil(maxMessage / 8) * 8 + CONTROL_ROOM);
+    if (this.staging && want > this.staging.size) {
+      this.growTo = want;
+      this.pump();
+    }
     this.postRecvs(RECV_DEPTH - RECV_EARLY);
     this.hooks.settled();
   }
@@ -136,52 +185,80 @@ class RdmaLink implements Link {
     }
   }
 
-  private async credit(): Promise<void> {
-    while (this.credits === 0) await new Promise<void>((r) => this.creditWaiters.push(r));
-    this.credits--;
-  }
-
-  private release(): void {
-    this.credits++;
-    this.creditWaiters.shift()?.();
-  }
-
-  private staged(): [Staging, MemoryRegion] {
-    if (!this.staging || !this.stagingMr) throw this.closedError();
-    return [this.staging, this.stagingMr];
-  }
-
   private closedError(): Error {
     return Object.assign(new Error(`link closed: ${this.ended}`), { code: 'ERR_WC_WR_FLUSH_ERR' });
   }
 
-  async read(remoteAddr: bigint, rkey: number, length: number): Promise<Uint8Array> {
-    if (this.ended) throw this.closedError();
-    const [staging, mr] = this.staged();
-    const c = await staging.alloc(length);
-    await this.credit();
-    try {
-      await this.qp.read({ local: { mr, offset: c.offset, length }, remoteAddr, rkey });
-      return mr.buffer.subarray(c.offset, c.offset + length).slice();
-    } finally {
-      this.release();
-      staging.free(c);
+  /** Queues one operation; it is posted once everything queued before it was posted and its room is free. */
+  private enqueue<T>(length: number, run: (mr: MemoryRegion, c: Chunk) => Promise<T>): Promise<T> {
+    if (this.ended || !this.staging) return Promise.reject(this.closedError());
+    if (length > this.maxMessage)
+      return Promise.reject(Object.assign(new RangeError(`operation of ${length} bytes exceeds the link's staging (${this.maxMessage} bytes)`), { code: 'ERR_OUT_OF_RANGE' }));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ length, run, resolve: resolve as (v: unknown) => void, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (!this.ended && this.staging && this.stagingMr) {
+      if (this.growTo > this.staging.size) {
+        if (!this.staging.idle) return; // moves once what is in flight on the old region completes
+        this.grow();
+        continue;
+      }
+      const op = this.queue[0];
+      if (!op || this.credits === 0) return;
+      const c = this.staging.tryAlloc(op.length);
+      if (!c) return;
+      this.queue.shift();
+      this.credits--;
+      const staging = this.staging;
+      const mr = this.stagingMr;
+      let posted: Promise<unknown>;
+      try {
+        posted = op.run(mr, c);
+      } catch (e) {
+        posted = Promise.reject(e);
+      }
+      posted.then(op.resolve, op.reject).finally(() => {
+        this.credits++;
+        staging.free(c);
+        this.pump();
+      });
     }
   }
 
-  async write(bytes: Uint8Array, remoteAddr: bigint, rkey: number, imm?: number): Promise<void> {
-    if (this.ended) throw this.closedError();
-    const [staging, mr] = this.staged();
-    // Zero bytes (a bare doorbell) take an empty chunk: one path for every write.
-    const c = await staging.alloc(bytes.byteLength);
-    await this.credit();
+  private grow(): void {
+    const want = this.growTo;
+    this.growTo = 0;
     try {
+      const mr = this.domain.staging.take(want);
+      this.domain.staging.give(this.stagingMr!);
+      this.stagingMr = mr;
+      this.staging = new Staging(mr.length);
+    } catch {
+      // Registration failed: the link keeps its region, and larger messages are refused (maxMessage).
+    }
+    for (const op of this.queue.splice(0).reverse()) {
+      if (op.length <= this.staging!.size) this.queue.unshift(op);
+      else op.reject(Object.assign(new RangeError(`operation of ${op.length} bytes exceeds the link's staging (${this.staging!.size} bytes)`), { code: 'ERR_OUT_OF_RANGE' }));
+    }
+  }
+
+  read(remoteAddr: bigint, rkey: number, length: number): Promise<Uint8Array> {
+    return this.enqueue(length, async (mr, c) => {
+      await this.qp.read({ local: { mr, offset: c.offset, length }, remoteAddr, rkey });
+      return mr.buffer.subarray(c.offset, c.offset + length).slice();
+    });
+  }
+
+  write(bytes: Uint8Array, remoteAddr: bigint, rkey: number, imm?: number): Promise<void> {
+    // Zero bytes (a bare doorbell) take an empty chunk: one path for every write.
+    return this.enqueue(bytes.byteLength, async (mr, c) => {
       mr.buffer.set(bytes, c.offset);
       await this.qp.write({ local: { mr, offset: c.offset, length: bytes.byteLength }, remoteAddr, rkey, imm });
-    } finally {
-      this.release();
-      staging.free(c);
-    }
+    });
   }
 
   onDoorbell(listener: (imm: number) => void): void {
@@ -196,12 +273,19 @@ class RdmaLink implements Link {
   private end(reason: string): void {
     if (this.ended) return;
     this.ended = reason;
-    for (const c of this.closers.splice(0)) c(reason);
+    for (const op of this.queue.splice(0)) op.reject(this.closedError());
+    for (const c of this.closers.splice(0)) {
+      try {
+        c(reason);
+      } catch {
+        // A listener's failure must not keep the connection open.
+      }
+    }
     // The connection closes the QP it owns; a link never attached closes its own. Then its CQ.
     this.conn?.close();
     this.qp.close();
     this.cq.close();
-    if (this.stagingMr) this.pool.give(this.stagingMr);
+    if (this.stagingMr) this.domain.staging.give(this.stagingMr);
     this.recvMr.close();
     this.hooks.ended(this);
   }
@@ -212,60 +296,77 @@ class RdmaLink implements Link {
 }
 
 class RdmaEndpoint implements Endpoint {
-  readonly status: ExposedMemory;
-  readonly mailbox: ExposedMemory;
+  readonly status: Uint8Array;
   private listener: Listener | null = null;
   private readonly links = new Set<RdmaLink>();
-  private readonly spares: RdmaLink[] = [];
+  /** Connections being made: close() ends them first, so no domain is closed under them. */
+  private readonly making = new Set<Promise<unknown>>();
+  private readonly closing = new AbortController();
   private closed = false;
 
   constructor(
     private readonly address: string,
-    private readonly pd: ProtectionDomain,
-    private readonly statusMr: MemoryRegion,
-    private readonly mailboxMr: MemoryRegion,
-    private readonly staging: StagingPool,
+    private readonly domains: Domain[],
   ) {
-    this.status = exposed(statusMr);
-    this.mailbox = exposed(mailboxMr);
+    this.status = bytesOf(domains[0].statusMr);
   }
 
-  private newLink(): RdmaLink {
-    return new RdmaLink(this.address, this.pd, this.staging, { ended: (x) => this.links.delete(x), settled: () => this.fill() });
+  slot(i: number): Uint8Array {
+    return bytesOf(this.domains[i].slotMr);
   }
 
-  /** Makes spare links up to SPARE_LINKS; if the device cannot, connections make their own when they need one. */
-  fill(): void {
+  regions(i: number): RegionCoords {
+    const d = this.domains[i];
+    return { statusAddr: d.statusMr.addr, statusRkey: d.statusMr.rkey, statusLen: d.statusMr.length, slotAddr: d.slotMr.addr, slotRkey: d.slotMr.rkey, slotLen: d.slotMr.length };
+  }
+
+  private newLink(d: Domain): RdmaLink {
+    return new RdmaLink(this.address, d, { ended: (x) => this.links.delete(x), settled: () => this.fill(d) });
+  }
+
+  /** Makes a partner's spare links up to SPARE_LINKS; if the device cannot, connections make their own when they need one. */
+  fill(d: Domain): void {
     try {
-      while (!this.closed && this.spares.length < SPARE_LINKS) this.spares.push(this.newLink());
+      while (!this.closed && d.spares.length < SPARE_LINKS) d.spares.push(this.newLink(d));
     } catch {
       // made on demand instead
     }
   }
 
-  /** A link for a connection about to be made; `make` connects its QP, or the link goes back (or away) if that failed. */
-  private async link(make: (qp: QueuePair) => Promise<Connection>): Promise<RdmaLink> {
-    const l = this.spares.pop() ?? this.newLink();
-    let conn: Connection;
-    try {
-      conn = await make(l.qp);
-    } catch (e) {
-      if (!this.closed && l.reusable && this.spares.length < SPARE_LINKS) this.spares.push(l);
-      else {
-        l.close();
-        this.fill();
+  /** A link for partner `slot`'s connection about to be made; `make` connects its QP, or the link goes back (or away). */
+  private link(slot: number, make: (qp: QueuePair) => Promise<Connection>): Promise<RdmaLink> {
+    const d = this.domains[slot];
+    if (this.closed || !d) return Promise.reject(Object.assign(new Error(this.closed ? 'endpoint closed' : `no slot ${slot}`), { code: this.closed ? 'ERR_CLOSED' : 'ERR_OUT_OF_RANGE' }));
+    const made = (async () => {
+      const l = d.spares.pop() ?? this.newLink(d);
+      let conn: Connection;
+      try {
+        conn = await make(l.qp);
+      } catch (e) {
+        if (!this.closed && l.reusable && d.spares.length < SPARE_LINKS) d.spares.push(l);
+        else {
+          l.close();
+          this.fill(d);
+        }
+        throw e;
       }
-      throw e;
-    }
-    try {
-      l.attach(conn);
-    } catch (e) {
-      conn.close();
-      l.close();
-      throw e;
-    }
-    this.links.add(l);
-    return l;
+      try {
+        l.attach(conn);
+      } catch (e) {
+        conn.close();
+        l.close();
+        throw e;
+      }
+      if (this.closed) {
+        l.close();
+        throw Object.assign(new Error('endpoint closed'), { code: 'ERR_CLOSED' });
+      }
+      this.links.add(l);
+      return l;
+    })();
+    this.making.add(made);
+    void made.catch(() => {}).finally(() => this.making.delete(made));
+    return made;
   }
 
   async listen(port: number, onRequest: (r: IncomingRequest) => void): Promise<void> {
@@ -283,51 +384,66 @@ class RdmaEndpoint implements Endpoint {
     return {
       privateData: new Uint8Array(req.privateData),
       remoteAddress: req.remoteAddress,
-      accept: (privateData) =>
-        this.link((queuePair) => req.accept({ queuePair, privateData, responderResources: RD_ATOMIC, initiatorDepth: RD_ATOMIC, minRnrTimer: MIN_RNR_TIMER })),
+      accept: (privateData, slot) =>
+        this.link(slot, (queuePair) =>
+          req.accept({ queuePair, privateData, responderResources: RD_ATOMIC, initiatorDepth: RD_ATOMIC, minRnrTimer: MIN_RNR_TIMER, signal: this.closing.signal }),
+        ),
       reject: (privateData) => req.reject(privateData),
     };
   }
 
   connect(o: ConnectOptions): Promise<Link> {
-    return this.link((queuePair) => connect({
-      address: o.address,
-      port: o.port,
-      sourceAddress: this.address,
-      queuePair,
-      privateData: o.privateData,
-      responderResources: RD_ATOMIC,
-      initiatorDepth: RD_ATOMIC,
-      retryCount: 3,
-      rnrRetryCount: 7,
-      timeoutMs: o.timeoutMs,
-      signal: o.signal,
-      minRnrTimer: MIN_RNR_TIMER,
-    }));
+    const signal = o.signal ? AbortSignal.any([o.signal, this.closing.signal]) : this.closing.signal;
+    return this.link(o.slot, (queuePair) =>
+      connect({
+        address: o.address,
+        port: o.port,
+        sourceAddress: this.address,
+        queuePair,
+        privateData: o.privateData,
+        responderResources: RD_ATOMIC,
+        initiatorDepth: RD_ATOMIC,
+        retryCount: 3,
+        rnrRetryCount: 7,
+        timeoutMs: o.timeoutMs,
+        signal,
+        minRnrTimer: MIN_RNR_TIMER,
+      }),
+    );
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort(Object.assign(new Error('endpoint closing'), { name: 'AbortError', code: 'ABORT_ERR' }));
     this.listener?.close();
-    for (const l of [...this.links, ...this.spares.splice(0)]) l.close();
-    this.staging.close();
-    this.statusMr.close();
-    this.mailboxMr.close();
-    this.pd.close();
+    await Promise.allSettled([...this.making]);
+    for (const l of [...this.links]) l.close();
+    // Registrations of the status block in later domains go before the first domain's allocation of it.
+    for (const d of [...this.domains].reverse()) d.close();
   }
 }
 
 /** Opens the node's endpoint on the RDMA device that owns `address`: the exposed regions come first. */
 export const rdmaTransport: Transport = async (o: EndpointOptions): Promise<Endpoint> => {
   const context = await contextFor(o.address);
-  const pd = context.allocPd();
-  const statusMr = pd.allocMemory(o.statusSize, Access.REMOTE_READ);
-  const mailboxMr = pd.allocMemory(o.mailboxSize, Access.LOCAL_WRITE | Access.REMOTE_WRITE);
-  // Staging holds the largest record (half a slot's ring) twice over, plus room for control writes.
-  const slotBytes = o.mailboxSize;
-  const stagingBytes = Math.min(64 << 20, Math.max(256 << 10, slotBytes + (64 << 10)));
-  const endpoint = new RdmaEndpoint(o.address, pd, statusMr, mailboxMr, new StagingPool(pd, stagingBytes));
-  endpoint.fill();
+  const domains: Domain[] = [];
+  try {
+    for (let i = 0; i < o.slots; i++) {
+      const pd = context.allocPd();
+      try {
+        const statusMr = i === 0 ? pd.allocMemory(o.statusSize, Access.REMOTE_READ) : pd.registerMemory(domains[0].statusMr.buffer, Access.REMOTE_READ);
+        domains.push(new Domain(pd, statusMr, o.slotSize));
+      } catch (e) {
+        pd.close();
+        throw e;
+      }
+    }
+  } catch (e) {
+    for (const d of domains.reverse()) d.close();
+    throw e;
+  }
+  const endpoint = new RdmaEndpoint(o.address, domains);
+  for (const d of domains) endpoint.fill(d);
   return endpoint;
 };

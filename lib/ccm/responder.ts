@@ -1,14 +1,16 @@
 // The responder's side: after accepting the CM request, this node's software only watches its own
-// mailbox slot. A valid hello is echoed in the status block; the matching commit completes the
+// memory for the partner's slot. A valid hello made for this accept (it carries the responder's nonce,
+// under the MAC with a secret) is echoed in the status block; the matching commit completes the
 // handshake. The partner's regions are then checked with one READ of its status block. The slot is
 // scanned on every tick of the node's poll timer, and at once when the initiator's hello or commit
 // doorbell rings; the echo rings the initiator's doorbell in turn.
 import type { PartnerConfig } from './config';
 import type { Core } from './core';
+import { readPartnerStatus } from './initiator';
 import type { Link } from './transport';
 import type { ConnectData } from './wire/private-data';
-import { decodeCommit, decodeHello, Hello } from './wire/mailbox';
-import { decodeStatus, StatusBlock } from './wire/status-block';
+import { Commit, decodeCommit, decodeHello, Hello } from './wire/mailbox';
+import type { StatusBlock } from './wire/status-block';
 import { ProtocolError } from './wire/errors';
 import { COMMIT, DOORBELL, doorbell, doorbellKind, HELLO, SLOT } from './wire/layout';
 
@@ -28,6 +30,8 @@ export class Responder {
     private readonly core: Core,
     readonly partner: PartnerConfig,
     readonly request: ConnectData,
+    /** This handshake's nonce, sent in the accept: hello and commit must carry it. */
+    private readonly responderNonce: bigint,
     readonly link: Link,
     private readonly finish: (r: ResponderResult) => void,
   ) {
@@ -40,27 +44,34 @@ export class Responder {
     });
   }
 
-  /** One scan of our mailbox slot for this partner. */
+  private readHello(slot: Uint8Array): Hello | null {
+    const h = decodeHello(slot.subarray(SLOT.hello, SLOT.hello + HELLO.size), this.core.cfg.clusterId, this.core.cfg.secret);
+    if (!h) return null;
+    if (h.responderNonce !== this.responderNonce) throw new ProtocolError('ERR_CCM_FIELD', 'hello', 'hello made for another handshake (responder nonce differs)');
+    if (h.nodeId !== this.request.nodeId || h.generation !== this.request.generation)
+      throw new ProtocolError('ERR_CCM_FIELD', 'hello', `hello from node ${h.nodeId} generation ${h.generation}, but the connection is from node ${this.request.nodeId} generation ${this.request.generation}`);
+    return h;
+  }
+
+  private matches(c: Commit, h: Hello): boolean {
+    return c.nodeId === h.nodeId && c.generation === h.generation && c.nonce === h.nonce && c.responderNonce === this.responderNonce;
+  }
+
+  /** One scan of our memory for this partner's slot. */
   poll(now: number): void {
     if (this.done || this.verifying) return;
     const slot = this.core.localSlot(this.slot);
     try {
       if (!this.hello) {
-        const h = decodeHello(slot.subarray(SLOT.hello, SLOT.hello + HELLO.size), this.core.cfg.clusterId, this.core.cfg.secret);
+        const h = this.readHello(slot);
         if (h) this.accepted(h);
       } else {
         const c = decodeCommit(slot.subarray(SLOT.commit, SLOT.commit + COMMIT.size), this.core.cfg.clusterId, this.core.cfg.secret);
-        if (c) {
-          if (c.nodeId !== this.hello.nodeId || c.generation !== this.hello.generation || c.nonce !== this.hello.nonce) {
-            // A newer hello (re-sent after an echo timeout) replaces the old one; re-check it first.
-            const h = decodeHello(slot.subarray(SLOT.hello, SLOT.hello + HELLO.size), this.core.cfg.clusterId, this.core.cfg.secret);
-            if (h && h.nonce !== this.hello.nonce) this.accepted(h);
-            else this.report(new ProtocolError('ERR_CCM_FIELD', 'commit', 'commit does not match the echoed hello'));
-          } else void this.verify();
-        } else {
-          const h = decodeHello(slot.subarray(SLOT.hello, SLOT.hello + HELLO.size), this.core.cfg.clusterId, this.core.cfg.secret);
-          if (h && h.nonce !== this.hello.nonce) this.accepted(h);
-        }
+        // A newer hello (re-sent after an echo timeout) replaces the old one; it is echoed first.
+        const h = this.readHello(slot);
+        if (h && h.nonce !== this.hello.nonce) this.accepted(h);
+        else if (c && this.matches(c, this.hello)) void this.verify();
+        else if (c) this.report(new ProtocolError('ERR_CCM_FIELD', 'commit', 'commit does not match the echoed hello'));
       }
     } catch (e) {
       if (e instanceof ProtocolError) this.report(e);
@@ -70,17 +81,12 @@ export class Responder {
   }
 
   private accepted(h: Hello): void {
-    if (h.nodeId !== this.request.nodeId || h.generation !== this.request.generation) {
-      this.report(new ProtocolError('ERR_CCM_FIELD', 'hello', `hello from node ${h.nodeId} generation ${h.generation}, but the connection is from node ${this.request.nodeId} generation ${this.request.generation}`));
-      return;
-    }
     this.hello = h;
     this.core.status.setEcho(this.slot, { nodeId: h.nodeId, generation: h.generation, nonce: h.nonce });
     this.core.emit({ type: 'step', partner: this.partner.nodeId, role: 'responder', step: 'echo', detail: `nonce ${h.nonce.toString(16)}` });
     // A zero-length WRITE_WITH_IMM into the initiator's slot for us: it READs the echo at once.
     // If it fails, the link ends, and that ends the handshake.
-    const slotAddr = h.regions.mailboxAddr + BigInt(h.slot) * BigInt(h.slotStride);
-    this.link.write(new Uint8Array(0), slotAddr, h.regions.mailboxRkey, doorbell(DOORBELL.echo)).catch(() => {});
+    this.link.write(new Uint8Array(0), h.regions.slotAddr, h.regions.slotRkey, doorbell(DOORBELL.echo)).catch(() => {});
   }
 
   /** Reports each distinct bad block once; it may still be overwritten by a good one before the deadline. */
@@ -94,9 +100,8 @@ export class Responder {
     const h = this.hello!;
     this.verifying = true;
     try {
-      const bytes = await this.link.read(h.regions.statusAddr, h.regions.statusRkey, h.regions.statusLen);
-      const s = decodeStatus(bytes, this.core.cfg.clusterId, this.core.cfg.secret);
-      if (s.nodeId !== h.nodeId || s.generation !== h.generation) throw new ProtocolError('ERR_CCM_FIELD', 'status', 'initiator status block does not match its hello');
+      // A torn READ (the initiator publishing while we read) is read again, as the initiator's step 1 does.
+      const s = await readPartnerStatus(this.link, this.core, h.regions, { nodeId: h.nodeId, generation: h.generation }, this.core.cfg.pollMs);
       if (this.done) return;
       this.done = true;
       this.finish({ ok: true, hello: h, status: s });

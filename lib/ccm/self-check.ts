@@ -10,20 +10,21 @@ import { decodeAccept, decodeConnect, decodeReject, encodeAccept, encodeConnect,
 import { decodeStatus } from './wire/status-block';
 
 export function selfCheck(core: Core): void {
-  const { clusterId, nodeId, generation, secret, slotStride } = core.cfg;
+  const { clusterId, nodeId, generation, secret } = core.cfg;
   const me = { clusterId, nodeId, generation };
-  const regions = core.regions();
+  const regions = core.regions(0);
   const n = nonce();
+  const request = { generation, attempt: 1 };
   const checks: [string, () => boolean][] = [
     ['status block', () => {
-      const s = decodeStatus(core.endpoint.status.bytes, clusterId, secret);
+      const s = decodeStatus(core.endpoint.status, clusterId, secret);
       return s.nodeId === nodeId && s.generation === generation;
     }],
-    ['connect data', () => decodeConnect(encodeConnect({ ...me, target: nodeId }), clusterId).generation === generation],
-    ['accept data', () => decodeAccept(encodeAccept({ ...me, regions, slot: 0, slotStride }), clusterId).regions.mailboxAddr === regions.mailboxAddr],
-    ['reject data', () => decodeReject(encodeReject({ ...me, reason: 'SHUTTING_DOWN' }))?.reason === 'SHUTTING_DOWN'],
-    ['hello', () => decodeHello(encodeHello({ ...me, nonce: n, regions, slot: 0, slotStride }, secret), clusterId, secret)?.nonce === n],
-    ['commit', () => decodeCommit(encodeCommit({ ...me, nonce: n }, secret), clusterId, secret)?.nonce === n],
+    ['connect data', () => decodeConnect(encodeConnect({ ...me, target: nodeId, attempt: 1 }, secret), clusterId, secret).generation === generation],
+    ['accept data', () => decodeAccept(encodeAccept({ ...me, responderNonce: n, regions }, request, secret), clusterId, request, secret).regions.slotAddr === regions.slotAddr],
+    ['reject data', () => decodeReject(encodeReject({ clusterId, reason: 'SHUTTING_DOWN' }))?.reason === 'SHUTTING_DOWN'],
+    ['hello', () => decodeHello(encodeHello({ ...me, nonce: n, responderNonce: n, regions }, secret), clusterId, secret)?.nonce === n],
+    ['commit', () => decodeCommit(encodeCommit({ ...me, nonce: n, responderNonce: n }, secret), clusterId, secret)?.nonce === n],
   ];
   for (const [block, ok] of checks) {
     let passed = false;

@@ -14,14 +14,13 @@ export interface SessionInit {
   role: Role;
   link: Link;
   clusterId: bigint;
-  generation: bigint;
+  /** This session's epoch (both sides derive it from the handshake's nonces): every word it writes carries it. */
+  epoch: bigint;
   partnerGeneration: bigint;
   partnerState: NodeState;
+  /** The partner's memory for us: its status block and our slot there. */
   partnerRegions: RegionCoords;
-  /** Our slot in the partner's mailbox, and the partner's slot stride. */
-  remoteSlot: number;
-  remoteStride: number;
-  /** The partner's slot in our mailbox (a view of our exposed memory). */
+  /** The partner's slot in our memory. */
   localSlot: Uint8Array;
   heartbeatMs: number;
   partnerDownMs: number;
@@ -44,6 +43,13 @@ export interface SessionEnd {
   hold: boolean;
 }
 
+export interface SessionHooks {
+  stateChanged(from: NodeState, to: NodeState): void;
+  /** A word in the partner's slot that is not of this session (replayed, forged, stale): refused, reported. */
+  refused(block: string, code: string, reason: string): void;
+  ended(end: SessionEnd): void;
+}
+
 export class Session {
   readonly partner: number;
   readonly role: Role;
@@ -60,28 +66,36 @@ export class Session {
   private timers: NodeJS.Timeout[] = [];
   private ended: SessionEnd | null = null;
   private readonly slotAddr: bigint;
+  private readonly rkey: number;
   private statusReading = false;
   private leavingSeen = false;
+  private leaveTimer: NodeJS.Timeout | null = null;
+  /** The last word refused per block, so each is reported once. */
+  private readonly refusedWords = new Map<string, string>();
 
   constructor(
     private readonly init: SessionInit,
-    private readonly onStateChange: (from: NodeState, to: NodeState) => void,
-    private readonly onEnd: (end: SessionEnd) => void,
+    private readonly hooks: SessionHooks,
   ) {
     this.partner = init.partner;
     this.role = init.role;
     this.partnerGeneration = init.partnerGeneration;
     this.state = init.partnerState;
-    this.slotAddr = init.partnerRegions.mailboxAddr + BigInt(init.remoteSlot * init.remoteStride);
+    this.slotAddr = init.partnerRegions.slotAddr;
+    this.rkey = init.partnerRegions.slotRkey;
     this.lastSeen = { value: this.readHeartbeat(), activity: 0, at: performance.now() };
     this.mirror = new LogMirror(
       init.link,
-      { slotAddr: this.slotAddr, rkey: init.partnerRegions.mailboxRkey, ringBytes: init.remoteStride - SLOT.size },
+      { slotAddr: this.slotAddr, rkey: this.rkey, ringBytes: init.partnerRegions.slotLen - SLOT.size },
       init.localSlot,
-      init.generation,
+      init.epoch,
       init.stream,
       init.held,
-      (e) => this.fail(`log: ${e.message}`),
+      {
+        fault: (e) => this.fail(`log: ${e.message}`),
+        refuse: (reason) => this.close(reason, true),
+        refused: (block, code, reason) => this.refuse(block, code, reason),
+      },
     );
     init.link.onDoorbell((imm) => this.mirror.doorbell(imm));
     init.link.onClose((reason) => this.fail(reason));
@@ -96,14 +110,28 @@ export class Session {
   }
 
   start(): void {
-    this.init.link.deepen();
+    // The largest record the partner's ring takes is half of it: the link stages writes that large.
+    this.init.link.deepen(Math.floor((this.init.partnerRegions.slotLen - SLOT.size) / 2));
     this.beat();
     this.timers.push(setInterval(() => this.beat(), this.init.heartbeatMs));
     this.timers.push(setInterval(() => void this.pollStatus(), this.init.statusPollMs));
   }
 
+  /**
+   * The partner's heartbeat counter, from a word of this session only: a word with another epoch (a
+   * replay, a forgery, a late write of an earlier session) is refused and reported, and counts as silence.
+   */
   private readHeartbeat(): bigint {
-    return decodeCounter(this.init.localSlot.subarray(SLOT.heartbeat, SLOT.heartbeat + SLOT.heartbeatSize)).value;
+    const w = decodeCounter(this.init.localSlot.subarray(SLOT.heartbeat, SLOT.heartbeat + SLOT.heartbeatSize));
+    if (w.epoch === this.init.epoch) return w.value;
+    if (w.value !== 0n || w.epoch !== 0n) this.refuse('heartbeat', 'ERR_CCM_EPOCH', `heartbeat word of epoch ${w.epoch.toString(16)}, not this session's`);
+    return this.lastSeen?.value ?? 0n;
+  }
+
+  private refuse(block: string, code: string, reason: string): void {
+    if (this.refusedWords.get(block) === reason) return;
+    this.refusedWords.set(block, reason);
+    this.hooks.refused(block, code, reason);
   }
 
   /** Called on every mailbox scan: has the partner's heartbeat counter moved? */
@@ -147,8 +175,8 @@ export class Session {
   private beat(): void {
     if (this.ended) return;
     this.heartbeats++;
-    const bytes = encodeCounter({ value: this.heartbeats, generation: this.init.generation });
-    this.init.link.write(bytes, this.slotAddr + BigInt(SLOT.heartbeat), this.init.partnerRegions.mailboxRkey).catch((e: Error & { code?: string }) =>
+    const bytes = encodeCounter({ value: this.heartbeats, epoch: this.init.epoch });
+    this.init.link.write(bytes, this.slotAddr + BigInt(SLOT.heartbeat), this.rkey).catch((e: Error & { code?: string }) =>
       this.fail(`heartbeat write failed: ${e.code ?? e.message}`),
     );
   }
@@ -171,7 +199,7 @@ export class Session {
         if (status.state === 'LEAVING') this.leavingSeen = true;
         const from = this.state;
         this.state = status.state;
-        this.onStateChange(from, status.state);
+        this.hooks.stateChanged(from, status.state);
       }
     } catch (e) {
       this.fail(`status read failed: ${(e as { code?: string }).code ?? (e as Error).message}`);
@@ -183,9 +211,10 @@ export class Session {
   /** Tells the partner this node is leaving (so it does not declare it down), then closes. */
   async leave(): Promise<void> {
     if (this.ended) return;
-    const bytes = encodeCounter({ value: LEAVING_MARK, generation: this.init.generation });
-    const write = this.init.link.write(bytes, this.slotAddr + BigInt(SLOT.heartbeat), this.init.partnerRegions.mailboxRkey).catch(() => {});
-    await Promise.race([write, new Promise((r) => setTimeout(r, 500))]);
+    const bytes = encodeCounter({ value: LEAVING_MARK, epoch: this.init.epoch });
+    const write = this.init.link.write(bytes, this.slotAddr + BigInt(SLOT.heartbeat), this.rkey).catch(() => {});
+    await Promise.race([write, new Promise((r) => (this.leaveTimer = setTimeout(r, 500)))]);
+    if (this.leaveTimer) clearTimeout(this.leaveTimer);
     this.close('node stopping');
   }
 
@@ -209,6 +238,6 @@ export class Session {
     for (const t of this.timers) clearInterval(t);
     this.mirror.close(end.reason, end.hold);
     this.init.link.close();
-    this.onEnd(end);
+    this.hooks.ended(end);
   }
 }

@@ -1,6 +1,5 @@
 // This node's status block: kept as an object, published into the exposed memory in one copy so a
 // partner's READ sees either the old or the new block (a torn read fails its checksum and is retried).
-import type { ExposedMemory } from './transport';
 import { Echo, encodeStatus, StatusBlock } from './wire/status-block';
 import { NodeState, STATUS } from './wire/layout';
 
@@ -8,7 +7,7 @@ export class StatusPublisher {
   private readonly block: StatusBlock;
   private readonly scratch = new Uint8Array(STATUS.size);
 
-  constructor(private readonly memory: ExposedMemory, init: Omit<StatusBlock, 'heartbeat' | 'sequence' | 'echoes'>, private readonly secret?: Uint8Array) {
+  constructor(private readonly memory: Uint8Array, init: Omit<StatusBlock, 'heartbeat' | 'sequence' | 'echoes'>, private readonly secret?: Uint8Array) {
     this.block = { ...init, heartbeat: 0n, sequence: 0n, echoes: new Array(init.slotCount).fill(null) };
     this.publish();
   }
@@ -27,6 +26,7 @@ export class StatusPublisher {
     this.publish();
   }
 
+  /** Advances the heartbeat in the block (every heartbeat period while the node runs). */
   beat(): void {
     this.block.heartbeat++;
     this.publish();
@@ -35,6 +35,6 @@ export class StatusPublisher {
   private publish(): void {
     this.block.sequence++;
     encodeStatus(this.block, this.secret, this.scratch);
-    this.memory.bytes.set(this.scratch);
+    this.memory.set(this.scratch);
   }
 }

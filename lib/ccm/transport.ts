@@ -1,21 +1,20 @@
-// What the CCM needs from the network, and nothing more: two exposed regions, CM listen/connect with
-// private data, and one-sided READ / WRITE (with an optional immediate doorbell) on a connection.
+// What the CCM needs from the network, and nothing more: the status block and one slot per partner,
+// CM listen/connect with private data, and one-sided READ / WRITE (with an optional immediate doorbell)
+// on a connection. Each partner reaches only its own slot and the status block, and only through its
+// own connections (rdma-transport.ts: one protection domain per partner).
 // The real implementation is rdma-transport.ts (librdmacm + verbs); unit tests of the CCM's pure logic
 // may use an in-memory one, but every CCM behaviour is proven on rxe devices.
-
-/** Memory this node exposes. The node writes `bytes` with the CPU; partners reach it with `addr`/`rkey`. */
-export interface ExposedMemory {
-  readonly bytes: Uint8Array;
-  readonly addr: bigint;
-  readonly rkey: number;
-}
+import type { RegionCoords } from './wire/mailbox';
 
 export interface Endpoint {
-  /** Remote READ only: the status block. */
-  readonly status: ExposedMemory;
-  /** Remote WRITE only: one slot per partner (control words, then the partner's log ring). */
-  readonly mailbox: ExposedMemory;
+  /** The status block, written by this node's CPU; partners RDMA READ it. */
+  readonly status: Uint8Array;
+  /** Partner `i`'s slot (control words, then its log ring), which only that partner RDMA WRITEs. */
+  slot(i: number): Uint8Array;
+  /** Where partner `i` finds the status block and its slot, as only its connections can reach them. */
+  regions(i: number): RegionCoords;
   listen(port: number, onRequest: (request: IncomingRequest) => void): Promise<void>;
+  /** A connection for partner `slot`. */
   connect(options: ConnectOptions): Promise<Link>;
   close(): Promise<void>;
 }
@@ -23,6 +22,8 @@ export interface Endpoint {
 export interface ConnectOptions {
   address: string;
   port: number;
+  /** The partner this connection is for (its slot index). */
+  slot: number;
   privateData: Uint8Array;
   timeoutMs: number;
   signal?: AbortSignal;
@@ -31,7 +32,8 @@ export interface ConnectOptions {
 export interface IncomingRequest {
   readonly privateData: Uint8Array;
   readonly remoteAddress: string;
-  accept(privateData: Uint8Array): Promise<Link>;
+  /** Accepts the request as a connection for partner `slot` (decided from its authenticated private data). */
+  accept(privateData: Uint8Array, slot: number): Promise<Link>;
   reject(privateData: Uint8Array): Promise<void>;
 }
 
@@ -39,14 +41,19 @@ export interface IncomingRequest {
 export interface Link {
   /** The partner's private data: its accept (on the initiator) or its request (on the responder). */
   readonly privateData: Uint8Array;
-  /** RDMA READ of `length` bytes; resolves with a copy of them. */
+  /** The largest single READ or WRITE the link can stage. */
+  readonly maxMessage: number;
+  /** RDMA READ of `length` bytes; resolves with a copy of them. Posts happen in call order. */
   read(remoteAddr: bigint, rkey: number, length: number): Promise<Uint8Array>;
-  /** RDMA WRITE of `bytes`; with `imm`, a WRITE_WITH_IMM that rings the partner's doorbell. */
+  /** RDMA WRITE of `bytes`; with `imm`, a WRITE_WITH_IMM that rings the partner's doorbell. Posts happen in call order. */
   write(bytes: Uint8Array, remoteAddr: bigint, rkey: number, imm?: number): Promise<void>;
   /** Immediate data of the partner's WRITE_WITH_IMMs, in order. */
   onDoorbell(listener: (imm: number) => void): void;
-  /** The handshake is over: make the link ready for a session's traffic (e.g. post the rest of its receives). */
-  deepen(): void;
+  /**
+   * The handshake is over: make the link ready for a session's traffic (post the rest of its receives,
+   * room to stage single writes of `maxMessage` bytes).
+   */
+  deepen(maxMessage: number): void;
   /** Called once when the link ends for any reason (disconnect, error, close). */
   onClose(listener: (reason: string) => void): void;
   close(): void;
@@ -55,7 +62,9 @@ export interface Link {
 export interface EndpointOptions {
   address: string;
   statusSize: number;
-  mailboxSize: number;
+  /** Partners, each with a slot of `slotSize` bytes. */
+  slots: number;
+  slotSize: number;
 }
 
 export type Transport = (options: EndpointOptions) => Promise<Endpoint>;

@@ -350,7 +350,7 @@ describe('CCM on rxe', () => {
     // B publishes its status block as usual, but the bytes its NIC serves always carry one flipped byte.
     const corrupting = async (o: Parameters<typeof rdmaTransport>[0]): Promise<Endpoint> => {
       const ep = await rdmaTransport(o);
-      const served = ep.status.bytes;
+      const served = ep.status;
       const published = new Uint8Array(served.byteLength);
       const set = published.set.bind(published);
       published.set = (src: ArrayLike<number>, offset?: number) => {
@@ -358,7 +358,7 @@ describe('CCM on rxe', () => {
         served.set(published);
         served[100] ^= 0xff;
       };
-      (ep as { status: Endpoint['status'] }).status = { ...ep.status, bytes: published };
+      Object.defineProperty(ep, 'status', { value: published });
       return ep;
     };
     const b = node(2, p, { transport: corrupting });
@@ -370,30 +370,29 @@ describe('CCM on rxe', () => {
     expect(types(a.events)).not.toContain('established');
   });
 
-  it('refuses garbage written into its mailbox, and the NIC refuses access outside the exposed regions', async () => {
+  it('refuses garbage written into its slot, and the NIC refuses access outside the exposed regions', async () => {
     const p = port++;
     const b = node(2, p);
     await b.n.start();
     // A rogue node speaks the CM part correctly, then writes garbage where the hello goes.
-    const rogue = await rdmaTransport({ address: addrA, statusSize: 512, mailboxSize: 4352 });
+    const rogue = await rdmaTransport({ address: addrA, statusSize: 512, slots: 1, slotSize: 4352 });
     try {
-      const link = await rogue.connect({ address: addrB, port: p, privateData: encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 1n, target: 2 }), timeoutMs: 10_000 });
-      const acc = decodeAccept(link.privateData, CLUSTER);
-      const slot = acc.regions.mailboxAddr + BigInt(acc.slot * acc.slotStride);
-      await link.write(new Uint8Array(128).fill(0x5a), slot, acc.regions.mailboxRkey);
+      const link = await rogue.connect({ address: addrB, port: p, slot: 0, privateData: encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 1n, target: 2, attempt: 1 }), timeoutMs: 10_000 });
+      const acc = decodeAccept(link.privateData, CLUSTER, { generation: 1n, attempt: 1 });
+      await link.write(new Uint8Array(128).fill(0x5a), acc.regions.slotAddr, acc.regions.slotRkey);
       const pe = await next(b.events, 'protocol-error', (e) => e.block === 'hello');
       expect(pe.code).toBe('ERR_CCM_MAGIC');
       expect(types(b.events)).not.toContain('established');
-      // The status block is READ-only and 512 bytes: a READ past it, or of the mailbox, fails on the wire.
+      // The status block is READ-only and 512 bytes: a READ past it, or of the slot, fails on the wire.
       await expect(link.read(acc.regions.statusAddr + 512n, acc.regions.statusRkey, 64)).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
     } finally {
       await rogue.close();
     }
-    const rogue2 = await rdmaTransport({ address: addrA, statusSize: 512, mailboxSize: 4352 });
+    const rogue2 = await rdmaTransport({ address: addrA, statusSize: 512, slots: 1, slotSize: 4352 });
     try {
-      const link = await rogue2.connect({ address: addrB, port: p, privateData: encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 2n, target: 2 }), timeoutMs: 10_000 });
-      const acc = decodeAccept(link.privateData, CLUSTER);
-      await expect(link.read(acc.regions.mailboxAddr, acc.regions.mailboxRkey, 64)).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
+      const link = await rogue2.connect({ address: addrB, port: p, slot: 0, privateData: encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 2n, target: 2, attempt: 1 }), timeoutMs: 10_000 });
+      const acc = decodeAccept(link.privateData, CLUSTER, { generation: 2n, attempt: 1 });
+      await expect(link.read(acc.regions.slotAddr, acc.regions.slotRkey, 64)).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
     } finally {
       await rogue2.close();
     }

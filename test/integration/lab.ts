@@ -37,6 +37,15 @@ export function recordFault(fault: string, checked: { records?: number; leaked?:
   if (file) appendFileSync(file, `${JSON.stringify({ fault, ...checked })}\n`);
 }
 
+/**
+ * Notes an attack a test made as a hostile peer and saw refused, with the live sessions intact and the
+ * records checked after it. `npm test` prints the count beside the fault figures.
+ */
+export function recordAttack(attack: string, checked: { records?: number } = {}): void {
+  const file = process.env.RDMA_CCM_FAULT_LOG;
+  if (file) appendFileSync(file, `${JSON.stringify({ attack, ...checked })}\n`);
+}
+
 /** RDMA resources the kernel lists for this process, by kind. */
 export function heldResources(): Record<string, number> {
   const held: Record<string, number> = {};

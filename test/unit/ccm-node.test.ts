@@ -215,8 +215,11 @@ describe('ClusterNode over an in-memory network', () => {
     const c = make(net2, 1, { secret: 'the-cluster-secret' });
     const d = make(net2, 2, { secret: 'another-secret!!' });
     await Promise.all([c.node.start(), d.node.start()]);
+    // Refused at the CM request, before any memory of the node is revealed.
     const pe = await until(d.node, 'protocol-error', (e) => e.code === 'ERR_CCM_AUTH');
-    expect(pe.block).toBe('hello');
+    expect(pe.block).toBe('connect');
+    const refused = await until(c.node, 'attempt-failed', (e) => e.code === 'REJECTED_NOT_AUTHENTICATED');
+    expect(refused.step).toBe('connect');
     expect(c.node.session(2)).toBeNull();
   });
 
@@ -226,9 +229,7 @@ describe('ClusterNode over an in-memory network', () => {
     // An endpoint whose status block memory drops every write: what partners would READ is not the block.
     const broken: CcmOptions['transport'] = async (o) => {
       const ep = await inner(o);
-      const addr = ep.status.addr;
-      const rkey = ep.status.rkey;
-      return Object.assign(Object.create(Object.getPrototypeOf(ep)), ep, { status: { get bytes() { return new Uint8Array(o.statusSize); }, addr, rkey } });
+      return Object.defineProperty(Object.assign(Object.create(Object.getPrototypeOf(ep)), ep), 'status', { get: () => new Uint8Array(o.statusSize) });
     };
     const { node, events } = make(net, 1, { transport: broken });
     await expect(node.start()).rejects.toMatchObject({ code: 'ERR_CCM_SELF_CHECK', message: expect.stringMatching(/status block/) });

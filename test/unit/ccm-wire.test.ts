@@ -7,7 +7,8 @@ import { seal } from '../../lib/ccm/wire/codec';
 const { ProtocolError } = wire;
 const CLUSTER = 0x1234_5678_9abc_def0n;
 const secret = new TextEncoder().encode('cluster-secret');
-const regions = { statusAddr: 0x7f00_1000n, statusRkey: 0x11, statusLen: 512, mailboxAddr: 0x7f00_2000n, mailboxRkey: 0x22 };
+const regions = { statusAddr: 0x7f00_1000n, statusRkey: 0x11, statusLen: 512, slotAddr: 0x7f00_2000n, slotRkey: 0x22, slotLen: 4352 };
+const request = { generation: 7n, attempt: 3 };
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -21,20 +22,20 @@ function rng(seed: number) {
 
 const samples = {
   status: () => wire.encodeStatus({ clusterId: CLUSTER, nodeId: 2, state: 'READY', generation: 99n, heartbeat: 5n, sequence: 3n, slotCount: 2, echoes: [{ nodeId: 1, generation: 7n, nonce: 42n }, null] }, secret),
-  hello: () => wire.encodeHello({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, regions, slot: 0, slotStride: 4352 }, secret),
-  commit: () => wire.encodeCommit({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n }, secret),
-  connect: () => wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2 }),
-  accept: () => wire.encodeAccept({ clusterId: CLUSTER, nodeId: 2, generation: 99n, regions, slot: 1, slotStride: 4352 }),
-  reject: () => wire.encodeReject({ clusterId: CLUSTER, nodeId: 2, generation: 99n, reason: 'TIE_BREAK' }),
-  log: () => wire.encodeRecord(7, 9n, new TextEncoder().encode('a mirrored log record')),
+  hello: () => wire.encodeHello({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, responderNonce: 43n, regions }, secret),
+  commit: () => wire.encodeCommit({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, responderNonce: 43n }, secret),
+  connect: () => wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2, attempt: 3 }, secret),
+  accept: () => wire.encodeAccept({ clusterId: CLUSTER, nodeId: 2, generation: 99n, responderNonce: 43n, regions }, request, secret),
+  reject: () => wire.encodeReject({ clusterId: CLUSTER, reason: 'TIE_BREAK' }),
+  log: () => wire.encodeRecord(0xe90cn, 7, 9n, new TextEncoder().encode('a mirrored log record')),
 };
 
 const decoders: Record<keyof typeof samples, (b: Uint8Array) => unknown> = {
   status: (b) => wire.decodeStatus(b, CLUSTER, secret),
   hello: (b) => wire.decodeHello(b, CLUSTER, secret),
   commit: (b) => wire.decodeCommit(b, CLUSTER, secret),
-  connect: (b) => wire.decodeConnect(b, CLUSTER),
-  accept: (b) => wire.decodeAccept(b, CLUSTER),
+  connect: (b) => wire.decodeConnect(b, CLUSTER, secret),
+  accept: (b) => wire.decodeAccept(b, CLUSTER, request, secret),
   reject: (b) => wire.decodeReject(b),
   log: (b) => wire.decodeRecord(b),
 };
@@ -44,12 +45,12 @@ describe('wire formats', () => {
     const st = wire.decodeStatus(samples.status(), CLUSTER, secret);
     expect(st).toMatchObject({ nodeId: 2, state: 'READY', generation: 99n, heartbeat: 5n, slotCount: 2 });
     expect(st.echoes).toEqual([{ nodeId: 1, generation: 7n, nonce: 42n }, null]);
-    expect(wire.decodeHello(samples.hello(), CLUSTER, secret)).toMatchObject({ nodeId: 1, generation: 7n, nonce: 42n, regions, slot: 0, slotStride: 4352 });
-    expect(wire.decodeCommit(samples.commit(), CLUSTER, secret)).toMatchObject({ nodeId: 1, nonce: 42n });
-    expect(wire.decodeConnect(samples.connect(), CLUSTER)).toMatchObject({ nodeId: 1, generation: 7n, target: 2 });
-    expect(wire.decodeAccept(samples.accept(), CLUSTER)).toMatchObject({ nodeId: 2, regions, slot: 1 });
-    expect(wire.decodeReject(samples.reject())).toMatchObject({ nodeId: 2, reason: 'TIE_BREAK' });
-    expect(wire.decodeRecord(samples.log())).toMatchObject({ stream: 7, sequence: 9n });
+    expect(wire.decodeHello(samples.hello(), CLUSTER, secret)).toMatchObject({ nodeId: 1, generation: 7n, nonce: 42n, responderNonce: 43n, regions });
+    expect(wire.decodeCommit(samples.commit(), CLUSTER, secret)).toMatchObject({ nodeId: 1, nonce: 42n, responderNonce: 43n });
+    expect(wire.decodeConnect(samples.connect(), CLUSTER, secret)).toMatchObject({ nodeId: 1, generation: 7n, target: 2, attempt: 3 });
+    expect(wire.decodeAccept(samples.accept(), CLUSTER, request, secret)).toMatchObject({ nodeId: 2, responderNonce: 43n, regions });
+    expect(wire.decodeReject(samples.reject())).toEqual({ clusterId: CLUSTER, reason: 'TIE_BREAK' });
+    expect(wire.decodeRecord(samples.log())).toMatchObject({ epoch: 0xe90cn, stream: 7, sequence: 9n });
     expect(Buffer.from(wire.decodeRecord(samples.log()).payload).toString()).toBe('a mirrored log record');
   });
 
@@ -58,7 +59,65 @@ describe('wire formats', () => {
     expect(samples.accept().byteLength).toBeLessThanOrEqual(wire.PRIVATE_DATA.maxAccept);
     const padded = new Uint8Array(wire.PRIVATE_DATA.maxConnect);
     padded.set(samples.connect());
-    expect(wire.decodeConnect(padded, CLUSTER).nodeId).toBe(1);
+    expect(wire.decodeConnect(padded, CLUSTER, secret).nodeId).toBe(1);
+  });
+
+  it('authenticates private data before believing it, binds each accept to its request, and reveals nothing in a reject', () => {
+    const other = new TextEncoder().encode('another-secret');
+    // A connect without the secret's MAC, or with another secret's, is refused before its fields are read.
+    const stranger = wire.encodeConnect({ clusterId: CLUSTER + 1n, nodeId: 9, generation: 7n, target: 2, attempt: 1 });
+    expect(() => wire.decodeConnect(stranger, CLUSTER, secret)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    expect(() => wire.decodeConnect(wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2, attempt: 1 }, other), CLUSTER, secret)).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_AUTH' }),
+    );
+    // Without a secret, as in version 1: the cluster id is checked.
+    expect(() => wire.decodeConnect(stranger, CLUSTER)).toThrow(expect.objectContaining({ code: 'ERR_CCM_CLUSTER' }));
+    // An accept verifies only for the request it answers (generation and attempt).
+    expect(() => wire.decodeAccept(samples.accept(), CLUSTER, { generation: 7n, attempt: 4 }, secret)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    expect(() => wire.decodeAccept(samples.accept(), CLUSTER, { generation: 8n, attempt: 3 }, secret)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    // A reject holds the magic, the caller's own cluster id, the reason and a CRC: nothing of the node that sent it.
+    const rej = wire.encodeReject({ clusterId: CLUSTER + 1n, reason: 'NOT_AUTHENTICATED' });
+    expect(rej.byteLength).toBe(wire.REJECT_PD.size);
+    expect(wire.decodeReject(rej)).toEqual({ clusterId: CLUSTER + 1n, reason: 'NOT_AUTHENTICATED' });
+    // The status block's MAC covers every field: one changed byte (CRC recomputed) no longer verifies.
+    const st = samples.status();
+    st[wire.STATUS.state] = 3;
+    seal(st, wire.STATUS.size, wire.STATUS.checksum);
+    expect(() => wire.decodeStatus(st, CLUSTER, secret)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    expect(wire.decodeStatus(st, CLUSTER).state).toBe('ACTIVE');
+    // Hello and commit carry the responder's nonce under their MACs.
+    const h = samples.hello();
+    h[wire.HELLO.responderNonce] ^= 1;
+    seal(h, wire.HELLO.size, wire.HELLO.checksum);
+    expect(() => wire.decodeHello(h, CLUSTER, secret)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    // The session epoch depends on both nonces and on the secret.
+    const e = wire.sessionEpoch(secret, 1n, 2n);
+    expect(e).not.toBe(wire.sessionEpoch(secret, 1n, 3n));
+    expect(e).not.toBe(wire.sessionEpoch(other, 1n, 2n));
+    expect(e).not.toBe(wire.sessionEpoch(undefined, 1n, 2n));
+    expect(wire.sessionEpoch(secret, 1n, 2n)).toBe(e);
+  });
+
+  it('sizes records exactly for any 32-bit length and validates a copy of the ring, not the ring', () => {
+    // A 32-bit mask would turn a length near 2^32 into a small or negative size that passes the bounds check.
+    expect(wire.recordSize(0xffff_fff9)).toBe(wire.LOG_HEADER.size + 0x1_0000_0000);
+    expect(wire.recordSize(0xffff_ffff)).toBe(wire.LOG_HEADER.size + 0x1_0000_0000);
+    const rec = samples.log();
+    const huge = rec.slice();
+    new DataView(huge.buffer).setUint32(wire.LOG_HEADER.payloadLen, 0xffff_fff9, true);
+    seal(huge, wire.LOG_HEADER.size, wire.LOG_HEADER.checksum);
+    expect(() => wire.decodeRecord(huge)).toThrow(expect.objectContaining({ code: 'ERR_CCM_LENGTH' }));
+    // The decoded payload is a copy: writing the ring afterwards does not change what was validated.
+    const ring = new Uint8Array(256);
+    ring.set(rec);
+    const got = wire.decodeRecord(ring);
+    ring.fill(0x41, wire.LOG_HEADER.size, wire.LOG_HEADER.size + 8);
+    expect(Buffer.from(got.payload).toString()).toBe('a mirrored log record');
+    // So is every decoded counter word.
+    const word = wire.encodeCounter({ value: 5n, epoch: 9n });
+    const c = wire.decodeCounter(word);
+    word.fill(0);
+    expect(c).toEqual({ value: 5n, epoch: 9n });
   });
 
   it('names each reason a block is refused', () => {
@@ -82,20 +141,21 @@ describe('wire formats', () => {
     expect(reason(c, decoders.status)).toBe('ERR_CCM_CHECKSUM');
     expect(reason(st, (b) => wire.decodeStatus(b, CLUSTER + 1n, secret))).toBe('ERR_CCM_CLUSTER');
     expect(reason(st, (b) => wire.decodeStatus(b, CLUSTER, new TextEncoder().encode('wrong-secret')))).toBe('ERR_CCM_AUTH');
-    const unsigned = wire.encodeHello({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, regions, slot: 0, slotStride: 4352 });
+    const unsigned = wire.encodeHello({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, responderNonce: 43n, regions });
     expect(reason(unsigned, decoders.hello)).toBe('ERR_CCM_AUTH');
+    const L = wire.LOG_HEADER;
     const noStream = samples.log();
-    noStream.fill(0, 24, 28);
+    noStream.fill(0, L.stream, L.stream + 4);
     expect(reason(noStream, (b) => wire.decodeRecord(b))).toBe('ERR_CCM_CHECKSUM'); // the header CRC covers the stream id
-    seal(noStream, 32, 28); // a partner that writes stream 0 or sequence 0 on purpose, with a valid CRC
+    seal(noStream, L.size, L.checksum); // a partner that writes stream 0 or sequence 0 on purpose, with a valid CRC
     expect(() => wire.decodeRecord(noStream)).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD', message: 'log: stream id 0' }));
     const noSequence = samples.log();
-    noSequence.fill(0, 8, 16);
-    seal(noSequence, 32, 28);
+    noSequence.fill(0, L.sequence, L.sequence + 8);
+    seal(noSequence, L.size, L.checksum);
     expect(() => wire.decodeRecord(noSequence)).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD', message: 'log: sequence 0' }));
-    expect(() => wire.encodeRecord(1, 0n, new Uint8Array(0))).toThrow(RangeError);
-    expect(() => wire.encodeRecord(0, 1n, new Uint8Array(0))).toThrow(RangeError);
-    expect(reason(samples.log().subarray(0, 40), (b) => wire.decodeRecord(b))).toBe('ERR_CCM_LENGTH');
+    expect(() => wire.encodeRecord(1n, 1, 0n, new Uint8Array(0))).toThrow(RangeError);
+    expect(() => wire.encodeRecord(1n, 0, 1n, new Uint8Array(0))).toThrow(RangeError);
+    expect(reason(samples.log().subarray(0, L.size + 8), (b) => wire.decodeRecord(b))).toBe('ERR_CCM_LENGTH');
     expect(reason(samples.accept(), (b) => wire.decodeConnect(b, CLUSTER))).toBe('ERR_CCM_FIELD');
     expect(wire.decodeHello(new Uint8Array(128), CLUSTER)).toBeNull(); // an empty slot is "nothing yet"
     expect(wire.decodeReject(new Uint8Array(0))).toBeNull(); // a reject by the CM itself
@@ -125,7 +185,7 @@ describe('wire formats', () => {
         }
       }
     }
-    expect(inputs).toBe(21000);
+    expect(inputs).toBe(3000 * Object.keys(samples).length);
     expect(rejected).toBeGreaterThan(inputs * 0.9); // CRC and MAC catch nearly every mutation
   });
 });

@@ -51,16 +51,18 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [STATUS.heartbeat, 'heartbeat u64'],
       [STATUS.sequence, 'sequence u64'],
       [STATUS.slotCount, `slot count u16 (1 … ${MAX_SLOTS})`],
+      [STATUS.flags, 'flags u16 (1 auth)'],
+      [STATUS.mac, `MAC[${STATUS.checksum - STATUS.mac}] over bytes 0 … ${STATUS.mac - 1}`],
       [STATUS.checksum, 'CRC-32 u32'],
     ] as const)
       expect(s).toContain(`| ${offset} | ${phrase}`);
     expect(s).toContain(`| ${STATUS.echoes} + ${STATUS.echoSize}·i | echo of slot i:`);
-    expect(s).toContain(`MAC[${STATUS.echoSize - STATUS.echoMac}]`);
-    expect(STATUS.echoes + MAX_SLOTS * STATUS.echoSize).toBeLessThanOrEqual(STATUS.size);
+    expect(STATUS.echoes + MAX_SLOTS * STATUS.echoSize).toBeLessThanOrEqual(STATUS.mac);
+    expect(STATUS.checksum + 4).toBe(STATUS.size);
   });
 
   it('mailbox slot: where the partner writes hello, commit, heartbeat, ack and the ring', () => {
-    const s = section('Mailbox slot');
+    const s = section('Slot');
     expect(s).toContain(`(${SLOT.size} bytes of control words, then the log ring)`);
     expect(s).toContain(`| ${SLOT.hello} | ${HELLO.size} | hello |`);
     expect(s).toContain(`| ${SLOT.commit} | ${COMMIT.size} | commit |`);
@@ -79,13 +81,13 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [HELLO.flags, 'flags u32'],
       [HELLO.generation, 'generation u64'],
       [HELLO.nonce, 'nonce u64'],
+      [HELLO.responderNonce, 'responder nonce u64'],
       [HELLO.statusAddr, 'status addr u64'],
       [HELLO.statusRkey, 'status rkey u32'],
       [HELLO.statusLen, 'status length u32'],
-      [HELLO.mailboxAddr, 'mailbox addr u64'],
-      [HELLO.mailboxRkey, 'mailbox rkey u32'],
-      [HELLO.slot, "the receiver's slot"],
-      [HELLO.slotStride, "sender's slot stride u32"],
+      [HELLO.slotAddr, "slot addr u64 (the receiver's slot"],
+      [HELLO.slotRkey, 'slot rkey u32'],
+      [HELLO.slotLen, 'slot length u32'],
       [HELLO.mac, `MAC[${HELLO.macSize}]`],
       [HELLO.checksum, 'CRC-32'],
     ]);
@@ -95,8 +97,10 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [COMMIT.magic, 'header'],
       [COMMIT.clusterId, 'cluster id'],
       [COMMIT.nodeId, 'node id u32'],
+      [COMMIT.flags, 'flags u32'],
       [COMMIT.generation, 'generation u64'],
       [COMMIT.nonce, 'nonce u64'],
+      [COMMIT.responderNonce, 'responder nonce u64'],
       [COMMIT.mac, `MAC[${HELLO.macSize}]`],
       [COMMIT.checksum, 'CRC-32'],
     ]);
@@ -107,9 +111,9 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
     expect(s).toContain(heading('CM private data', MAGIC.privateData));
     const row = (kind: string) => s.split('\n').find((l) => l.startsWith(`| ${kind} |`)) ?? '';
     const rows: [string, number, number, [number, string][]][] = [
-      ['connect', CONNECT_PD.size, PRIVATE_DATA.maxConnect, [[CONNECT_PD.clusterId, 'cluster id'], [CONNECT_PD.nodeId, 'node id'], [CONNECT_PD.generation, 'generation'], [CONNECT_PD.target, 'target node id'], [CONNECT_PD.checksum, 'CRC']]],
-      ['accept', ACCEPT_PD.size, PRIVATE_DATA.maxAccept, [[ACCEPT_PD.clusterId, 'cluster id'], [ACCEPT_PD.nodeId, 'node id'], [ACCEPT_PD.generation, 'generation'], [ACCEPT_PD.statusAddr, 'status addr'], [ACCEPT_PD.statusRkey, 'status rkey'], [ACCEPT_PD.statusLen, 'status length'], [ACCEPT_PD.mailboxAddr, 'mailbox addr'], [ACCEPT_PD.mailboxRkey, 'mailbox rkey'], [ACCEPT_PD.slot, "caller's slot"], [ACCEPT_PD.slotStride, 'slot stride'], [ACCEPT_PD.checksum, 'CRC']]],
-      ['reject', REJECT_PD.size, PRIVATE_DATA.maxReject, [[REJECT_PD.clusterId, 'cluster id'], [REJECT_PD.nodeId, 'node id'], [REJECT_PD.reason, 'reason'], [REJECT_PD.generation, 'generation'], [REJECT_PD.checksum, 'CRC']]],
+      ['connect', CONNECT_PD.size, PRIVATE_DATA.maxConnect, [[CONNECT_PD.clusterId, 'cluster id'], [CONNECT_PD.nodeId, 'node id'], [CONNECT_PD.target, 'target node id'], [CONNECT_PD.generation, 'generation'], [CONNECT_PD.attempt, 'attempt u32'], [CONNECT_PD.mac, `MAC[${CONNECT_PD.macSize}]`], [CONNECT_PD.checksum, 'CRC']]],
+      ['accept', ACCEPT_PD.size, PRIVATE_DATA.maxAccept, [[ACCEPT_PD.clusterId, 'cluster id'], [ACCEPT_PD.nodeId, 'node id'], [ACCEPT_PD.flags, 'flags'], [ACCEPT_PD.generation, 'generation'], [ACCEPT_PD.responderNonce, 'responder nonce'], [ACCEPT_PD.statusAddr, 'status addr'], [ACCEPT_PD.statusRkey, 'status rkey'], [ACCEPT_PD.statusLen, 'status length'], [ACCEPT_PD.slotAddr, 'slot addr'], [ACCEPT_PD.slotRkey, 'slot rkey'], [ACCEPT_PD.slotLen, 'slot length'], [ACCEPT_PD.mac, `MAC[${ACCEPT_PD.checksum - ACCEPT_PD.mac}] (over bytes 0 … ${ACCEPT_PD.mac - 1}`], [ACCEPT_PD.checksum, 'CRC']]],
+      ['reject', REJECT_PD.size, PRIVATE_DATA.maxReject, [[REJECT_PD.clusterId, "cluster id (the caller's own, echoed)"], [REJECT_PD.reason, 'reason'], [REJECT_PD.checksum, 'CRC']]],
     ];
     for (const [kind, size, limit, fields] of rows) {
       expect(size).toBeLessThanOrEqual(limit);
@@ -125,6 +129,7 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
     expect(s).toContain(`A ${LOG_HEADER.size}-byte header`);
     expect(s).toContain(`\`0\` header (length ${LOG_HEADER.size})`);
     expectFields(s, [
+      [LOG_HEADER.epoch, 'session epoch u64'],
       [LOG_HEADER.sequence, 'sequence u64'],
       [LOG_HEADER.payloadLen, 'payload length u32'],
       [LOG_HEADER.payloadCrc, 'payload CRC-32'],

@@ -1,6 +1,7 @@
-// Optional shared cluster secret: hellos, echoes and commits carry an HMAC-SHA256 over their fields.
-// Without a secret the MAC field is zero and the "authenticated" flag is clear.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// Optional shared cluster secret: every block a node sends carries an HMAC-SHA256 over its fields, and a
+// node configured with the secret refuses any block without a valid one. Without a secret the MAC field
+// is zero (for isolated fabrics only, docs/protocol.md).
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export const MAC_SIZE = 32;
 
@@ -13,4 +14,19 @@ export function mac(secret: Uint8Array | undefined, ...parts: Uint8Array[]): Uin
 
 export function macEquals(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * A session's epoch: 64 bits both sides derive from the handshake's two nonces (keyed with the secret
+ * when there is one, so only the two partners can compute it). Heartbeat, ack and log words carry it;
+ * a word of another session, replayed or forged, does not.
+ */
+export function sessionEpoch(secret: Uint8Array | undefined, initiatorNonce: bigint, responderNonce: bigint): bigint {
+  const b = new Uint8Array(16);
+  const dv = new DataView(b.buffer);
+  dv.setBigUint64(0, initiatorNonce, true);
+  dv.setBigUint64(8, responderNonce, true);
+  const d = secret ? createHmac('sha256', secret).update('rdma-ccm session epoch').update(b).digest() : createHash('sha256').update('rdma-ccm session epoch').update(b).digest();
+  const e = d.readBigUInt64LE(0);
+  return e === 0n ? 1n : e;
 }

@@ -1,4 +1,5 @@
-// Shared reading/writing of the common block header (magic, version, length) and its checksum.
+// Shared reading/writing of the common block header (magic, version, length), its checksum and its MAC.
+import { mac, macEquals, MAC_SIZE } from './auth';
 import { crc32 } from './crc32';
 import { ProtocolError } from './errors';
 import { PROTOCOL_VERSION } from './layout';
@@ -18,13 +19,16 @@ export function seal(buf: Uint8Array, length: number, checksumAt: number): void 
 }
 
 /**
- * Validates magic, version, declared length and checksum of a partner-supplied block; returns its view.
- * Order matters for the reason given: a block of zeros is "not written yet" (magic), not a checksum error.
+ * Validates magic, version, declared length and checksum of a partner-supplied block, on a copy of its
+ * bytes (partners may write the live memory again at any moment: what is checked is what is used).
+ * Returns the copy and its view. Order matters for the reason given: a block of zeros is "not written
+ * yet" (magic), not a checksum error.
  */
-export function checkHeader(buf: Uint8Array, block: string, magic: number, length: number, checksumAt: number): DataView {
+export function checkHeader(buf: Uint8Array, block: string, magic: number, length: number, checksumAt: number): { bytes: Uint8Array; dv: DataView } {
   if (!(buf instanceof Uint8Array)) throw new ProtocolError('ERR_CCM_TRUNCATED', block, 'not a byte buffer');
   if (buf.byteLength < length) throw new ProtocolError('ERR_CCM_TRUNCATED', block, `${buf.byteLength} bytes, need ${length}`);
-  const dv = view(buf);
+  const bytes = buf.slice(0, length);
+  const dv = view(bytes);
   const m = dv.getUint32(0, true);
   if (m !== magic) throw new ProtocolError('ERR_CCM_MAGIC', block, `bad magic 0x${m.toString(16).padStart(8, '0')}`);
   const v = dv.getUint16(4, true);
@@ -32,8 +36,8 @@ export function checkHeader(buf: Uint8Array, block: string, magic: number, lengt
   const len = dv.getUint16(6, true);
   if (len !== length) throw new ProtocolError('ERR_CCM_LENGTH', block, `declared length ${len}, expected ${length}`);
   const sum = dv.getUint32(checksumAt, true);
-  if (sum !== crc32(buf, 0, length, checksumAt)) throw new ProtocolError('ERR_CCM_CHECKSUM', block, 'checksum mismatch');
-  return dv;
+  if (sum !== crc32(bytes, 0, length, checksumAt)) throw new ProtocolError('ERR_CCM_CHECKSUM', block, 'checksum mismatch');
+  return { bytes, dv };
 }
 
 export function checkCluster(dv: DataView, at: number, block: string, expected: bigint): bigint {
@@ -42,10 +46,33 @@ export function checkCluster(dv: DataView, at: number, block: string, expected: 
   return c;
 }
 
+/** Writes the MAC (`size` bytes of it) over `bytes[0, at)` and any `extra` bytes bound to the block. */
+export function sign(bytes: Uint8Array, at: number, secret: Uint8Array | undefined, size = MAC_SIZE, ...extra: Uint8Array[]): void {
+  bytes.set(mac(secret, bytes.subarray(0, at), ...extra).subarray(0, size), at);
+}
+
+/**
+ * With a secret, the block must carry a valid MAC (without one, a node accepts unauthenticated peers and
+ * ignores the field: docs/protocol.md, isolated fabrics only).
+ */
+export function checkMac(bytes: Uint8Array, block: string, at: number, secret: Uint8Array | undefined, size = MAC_SIZE, ...extra: Uint8Array[]): void {
+  if (!secret) return;
+  const want = mac(secret, bytes.subarray(0, at), ...extra).subarray(0, size);
+  if (!macEquals(bytes.subarray(at, at + size), want)) throw new ProtocolError('ERR_CCM_AUTH', block, 'not authenticated with the cluster secret');
+}
+
 export const U32_MAX = 0xffffffff;
 
 export function u64(v: bigint | number, name: string): bigint {
   const b = BigInt(v);
   if (b < 0n || b > 0xffffffffffffffffn) throw new RangeError(`${name} must fit in 64 bits`);
+  return b;
+}
+
+/** Little-endian bytes of u64 values, for binding values that are not in a block to its MAC. */
+export function u64Bytes(...values: bigint[]): Uint8Array {
+  const b = new Uint8Array(8 * values.length);
+  const dv = view(b);
+  values.forEach((v, i) => dv.setBigUint64(8 * i, v, true));
   return b;
 }

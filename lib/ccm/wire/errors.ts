@@ -7,7 +7,10 @@ export type ProtocolErrorCode =
   | 'ERR_CCM_CHECKSUM'
   | 'ERR_CCM_CLUSTER'
   | 'ERR_CCM_FIELD'
-  | 'ERR_CCM_AUTH';
+  | 'ERR_CCM_AUTH'
+  | 'ERR_CCM_WRONG_NODE'
+  | 'ERR_CCM_GENERATION'
+  | 'ERR_CCM_EPOCH';
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode;

@@ -1,7 +1,7 @@
 // Byte layouts of everything the CCM exposes to or receives from a partner (docs/protocol.md).
 // All integers are little-endian; every block starts with magic, version and length, and ends its
 // fixed part with a CRC-32 computed with the checksum field zeroed.
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const MAGIC = {
   status: 0x54534352, // 'RCST'
@@ -29,11 +29,13 @@ export const STATUS = {
   heartbeat: 32,
   sequence: 40,
   slotCount: 48,
-  checksum: 60,
+  flags: 50,
   echoes: 64,
-  // u32 node id, u32 flags, u64 generation, u64 nonce, then an HMAC proving this node holds the secret
-  echoSize: 56,
-  echoMac: 24,
+  // u32 node id, u32 flags, u64 generation, u64 nonce
+  echoSize: 24,
+  /** HMAC-SHA256 over every byte before it (zero without a secret). */
+  mac: 476,
+  checksum: 508,
 } as const;
 
 export const SLOT = {
@@ -41,10 +43,10 @@ export const SLOT = {
   hello: 0,
   commit: 128,
   heartbeat: 224,
-  heartbeatSize: 16, // u64 counter, u64 sender generation
+  heartbeatSize: 16, // u64 counter, u64 session epoch
   /** The log ring follows the 256-byte control part of each slot. */
   ack: 240,
-  ackSize: 16, // u64 acknowledged log sequence, u64 sender generation
+  ackSize: 16, // u64 acknowledged log sequence, u64 session epoch
 } as const;
 
 /**
@@ -83,13 +85,14 @@ export const HELLO = {
   flags: 20,
   generation: 24,
   nonce: 32,
-  statusAddr: 40,
-  statusRkey: 48,
-  statusLen: 52,
-  mailboxAddr: 56,
-  mailboxRkey: 64,
-  slot: 68,
-  slotStride: 72,
+  /** The responder's nonce from its accept: a hello made for another accept does not verify. */
+  responderNonce: 40,
+  statusAddr: 48,
+  statusRkey: 56,
+  statusLen: 60,
+  slotAddr: 64,
+  slotRkey: 72,
+  slotLen: 76,
   mac: 80,
   macSize: 32,
   checksum: 112,
@@ -102,51 +105,59 @@ export const COMMIT = {
   length: 6,
   clusterId: 8,
   nodeId: 16,
+  flags: 20,
   generation: 24,
   nonce: 32,
-  mac: 40,
-  checksum: 72,
+  responderNonce: 40,
+  mac: 48,
+  checksum: 80,
 } as const;
 
-/** Private data of a CM connect request: who is calling, and whom it expects to reach. */
+/**
+ * Private data of a CM connect request: who is calling, whom it expects to reach, and which of its
+ * attempts this is; with a cluster secret a MAC (HMAC-SHA256, first 16 bytes) over all of it.
+ */
 export const CONNECT_PD = {
-  size: 40,
+  size: 56,
   clusterId: 8,
   nodeId: 16,
-  flags: 20,
+  target: 20,
   generation: 24,
-  target: 32,
-  checksum: 36,
+  attempt: 32,
+  mac: 36,
+  macSize: 16,
+  checksum: 52,
 } as const;
 
-/** Private data of a CM accept: the responder's identity and where its exposed regions are. */
+/** Private data of a CM accept: the responder's identity, its nonce, and the caller's windows on its memory. */
 export const ACCEPT_PD = {
-  size: 72,
+  size: 108,
   clusterId: 8,
   nodeId: 16,
   flags: 20,
   generation: 24,
-  statusAddr: 32,
-  statusRkey: 40,
-  statusLen: 44,
-  mailboxAddr: 48,
-  mailboxRkey: 56,
-  slot: 60,
-  slotStride: 64,
-  checksum: 68,
+  responderNonce: 32,
+  statusAddr: 40,
+  statusRkey: 48,
+  statusLen: 52,
+  slotAddr: 56,
+  slotRkey: 64,
+  slotLen: 68,
+  /** HMAC-SHA256 over every byte before it and the request's generation and attempt. */
+  mac: 72,
+  checksum: 104,
 } as const;
 
-/** Private data of a CM reject: why, from whom. */
+/** Private data of a CM reject: why, and nothing about the node that rejects. */
 export const REJECT_PD = {
-  size: 36,
+  size: 24,
+  /** The caller's own cluster id, echoed: it tells the caller nothing it did not send. */
   clusterId: 8,
-  nodeId: 16,
-  reason: 20,
-  generation: 24,
-  checksum: 32,
+  reason: 16,
+  checksum: 20,
 } as const;
 
-export const REJECT_REASONS = ['WRONG_CLUSTER', 'BAD_VERSION', 'UNKNOWN_NODE', 'WRONG_TARGET', 'DUPLICATE', 'TIE_BREAK', 'NO_SLOT', 'SHUTTING_DOWN', 'BAD_REQUEST'] as const;
+export const REJECT_REASONS = ['WRONG_CLUSTER', 'BAD_VERSION', 'UNKNOWN_NODE', 'WRONG_TARGET', 'DUPLICATE', 'TIE_BREAK', 'NO_SLOT', 'SHUTTING_DOWN', 'BAD_REQUEST', 'NOT_AUTHENTICATED', 'STALE_REQUEST'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export const PRIVATE_DATA = {

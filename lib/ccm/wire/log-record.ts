@@ -1,39 +1,44 @@
-// Mirrored log records as they land in a partner's ring: a 32-byte header, then the payload padded to
+// Mirrored log records as they land in a partner's ring: a 40-byte header, then the payload padded to
 // 8 bytes. The header's CRC covers the header; the payload has its own CRC, so a torn or corrupted
-// record is rejected instead of delivered. A record belongs to a stream (a nonzero id the sender picks
-// when it starts numbering from 1 again) and carries its sequence number within it, so that a record
-// sent again on a later session is recognised by the receiver as one it already holds.
+// record is rejected instead of delivered. A record carries its session's epoch (one of another session
+// is refused), belongs to a stream (a nonzero id the sender picks when it starts numbering from 1
+// again) and carries its sequence number within it, so that a record sent again on a later session is
+// recognised by the receiver as one it already holds.
 import { crc32 } from './crc32';
 import { checkHeader, seal, u64, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
 import { MAGIC } from './layout';
 
 export const LOG_HEADER = {
-  size: 32,
-  sequence: 8,
-  payloadLen: 16,
-  payloadCrc: 20,
-  stream: 24,
-  checksum: 28,
+  size: 40,
+  epoch: 8,
+  sequence: 16,
+  payloadLen: 24,
+  payloadCrc: 28,
+  stream: 32,
+  checksum: 36,
 } as const;
 
 export interface LogRecord {
+  epoch: bigint;
   stream: number;
   sequence: bigint;
+  /** A copy of the payload, validated (never a view of the ring). */
   payload: Uint8Array;
 }
 
-/** Bytes a record with this payload occupies in the ring. */
+/** Bytes a record with this payload occupies in the ring (exact for any u32 length: no 32-bit masking). */
 export function recordSize(payloadLen: number): number {
-  return LOG_HEADER.size + ((payloadLen + 7) & ~7);
+  return LOG_HEADER.size + Math.ceil(payloadLen / 8) * 8;
 }
 
-export function encodeRecord(stream: number, sequence: bigint, payload: Uint8Array, out: Uint8Array = new Uint8Array(recordSize(payload.byteLength))): Uint8Array {
+export function encodeRecord(epoch: bigint, stream: number, sequence: bigint, payload: Uint8Array, out: Uint8Array = new Uint8Array(recordSize(payload.byteLength))): Uint8Array {
   if (!Number.isInteger(stream) || stream < 1 || stream > 0xffffffff) throw new RangeError('stream must be an integer from 1 to 2^32-1');
   if (sequence < 1n) throw new RangeError('sequence must be at least 1');
   const dv = view(out);
   out.fill(0, 0, LOG_HEADER.size);
   writeHeader(dv, MAGIC.log, LOG_HEADER.size);
+  dv.setBigUint64(LOG_HEADER.epoch, u64(epoch, 'epoch'), true);
   dv.setBigUint64(LOG_HEADER.sequence, u64(sequence, 'sequence'), true);
   dv.setUint32(LOG_HEADER.payloadLen, payload.byteLength, true);
   dv.setUint32(LOG_HEADER.payloadCrc, crc32(payload), true);
@@ -45,18 +50,20 @@ export function encodeRecord(stream: number, sequence: bigint, payload: Uint8Arr
 }
 
 /**
- * Validates the record at the start of `buf` (the ring from the record's offset to the ring's end).
- * Whether its sequence number is the one due is the receiving stream's decision (mirror-stream.ts).
+ * Validates the record at the start of `buf` (the ring from the record's offset to the ring's end). The
+ * header and the payload are copied out of the ring first and only the copies are checked and returned:
+ * the partner can write the ring again at any moment. Whether its epoch and sequence number are the ones
+ * due is the receiving session's and stream's decision (mirror.ts, mirror-stream.ts).
  */
 export function decodeRecord(buf: Uint8Array): LogRecord {
-  const dv = checkHeader(buf, 'log', MAGIC.log, LOG_HEADER.size, LOG_HEADER.checksum);
+  const { dv } = checkHeader(buf, 'log', MAGIC.log, LOG_HEADER.size, LOG_HEADER.checksum);
   const sequence = dv.getBigUint64(LOG_HEADER.sequence, true);
   if (sequence === 0n) throw new ProtocolError('ERR_CCM_FIELD', 'log', 'sequence 0');
   const stream = dv.getUint32(LOG_HEADER.stream, true);
   if (stream === 0) throw new ProtocolError('ERR_CCM_FIELD', 'log', 'stream id 0');
   const len = dv.getUint32(LOG_HEADER.payloadLen, true);
   if (recordSize(len) > buf.byteLength) throw new ProtocolError('ERR_CCM_LENGTH', 'log', `payload length ${len} overruns the ring`);
-  const payload = buf.subarray(LOG_HEADER.size, LOG_HEADER.size + len);
+  const payload = buf.slice(LOG_HEADER.size, LOG_HEADER.size + len);
   if (crc32(payload) !== dv.getUint32(LOG_HEADER.payloadCrc, true)) throw new ProtocolError('ERR_CCM_CHECKSUM', 'log', 'payload checksum mismatch');
-  return { stream, sequence, payload };
+  return { epoch: dv.getBigUint64(LOG_HEADER.epoch, true), stream, sequence, payload };
 }

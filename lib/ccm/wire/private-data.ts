@@ -1,10 +1,11 @@
 // CM private data: the only bytes exchanged before the one-sided handshake. A connect request says who
-// calls; the accept says where the responder's status block and mailbox are; a reject says why.
+// calls, and with a cluster secret proves it; the accept, authenticated too, gives the caller its
+// windows on the responder's memory; a reject says why and nothing else.
 // The CM may pad private data with zeros up to its maximum, so decoders accept longer buffers.
-import { checkCluster, checkHeader, seal, u64, view, writeHeader } from './codec';
+import { checkCluster, checkHeader, checkMac, seal, sign, u64, u64Bytes, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
-import { ACCEPT_PD, CONNECT_PD, MAGIC, MAX_SLOTS, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, RejectReason, SLOT } from './layout';
-import type { RegionCoords } from './mailbox';
+import { ACCEPT_PD, CONNECT_PD, MAGIC, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, RejectReason } from './layout';
+import { checkSlotLen, checkStatusLen, FLAG_AUTH, type RegionCoords } from './mailbox';
 
 export interface ConnectData {
   clusterId: bigint;
@@ -12,22 +13,26 @@ export interface ConnectData {
   generation: bigint;
   /** The node id the caller expects to answer (its configured partner). */
   target: number;
+  /**
+   * The caller's attempt number within its boot, from 1: with the generation, what makes a request
+   * fresh (a responder with a secret accepts each (generation, attempt) of a partner once, rising).
+   */
+  attempt: number;
 }
 
 export interface AcceptData {
   clusterId: bigint;
   nodeId: number;
   generation: bigint;
+  /** The responder's nonce for this handshake: the hello and commit must carry it. */
+  responderNonce: bigint;
+  /** The caller's windows on the responder: its status block and the caller's slot. */
   regions: RegionCoords;
-  /** The caller's slot in the responder's mailbox. */
-  slot: number;
-  slotStride: number;
 }
 
 export interface RejectData {
+  /** The cluster id the caller sent, echoed back. */
   clusterId: bigint;
-  nodeId: number;
-  generation: bigint;
   reason: RejectReason;
 }
 
@@ -41,9 +46,9 @@ function header(size: number, kind: number): { out: Uint8Array; dv: DataView } {
 
 const KIND = { connect: 1, accept: 2, reject: 3 } as const;
 
-function check(buf: Uint8Array, block: keyof typeof KIND, size: number, checksumAt: number, clusterId: bigint): DataView {
+/** Checks header and checksum of private data of one kind; returns a copy with the kind byte undone. */
+function check(buf: Uint8Array, block: keyof typeof KIND, size: number, checksumAt: number): { bytes: Uint8Array; dv: DataView } {
   if (!(buf instanceof Uint8Array)) throw new ProtocolError('ERR_CCM_TRUNCATED', block, 'not a byte buffer');
-  // Undo the kind byte for the generic header check, on a copy: partner bytes are never modified.
   const copy = buf.slice(0, Math.min(buf.byteLength, size));
   if (copy.byteLength >= 8) {
     const kind = copy[7];
@@ -51,9 +56,7 @@ function check(buf: Uint8Array, block: keyof typeof KIND, size: number, checksum
       throw new ProtocolError('ERR_CCM_FIELD', block, `private data of kind ${kind}, expected ${KIND[block]}`);
     copy[7] = 0;
   }
-  const dv = checkHeader(copy, block, MAGIC.privateData, size, checksumAt);
-  checkCluster(dv, 8, block, clusterId);
-  return dv;
+  return checkHeader(copy, block, MAGIC.privateData, size, checksumAt);
 }
 
 function sealKind(out: Uint8Array, size: number, checksumAt: number, kind: number): Uint8Array {
@@ -63,85 +66,99 @@ function sealKind(out: Uint8Array, size: number, checksumAt: number, kind: numbe
   return out;
 }
 
-export function encodeConnect(c: ConnectData): Uint8Array {
+export function encodeConnect(c: ConnectData, secret?: Uint8Array): Uint8Array {
   const { out, dv } = header(CONNECT_PD.size, KIND.connect);
   dv.setBigUint64(CONNECT_PD.clusterId, u64(c.clusterId, 'clusterId'), true);
   dv.setUint32(CONNECT_PD.nodeId, c.nodeId, true);
-  dv.setBigUint64(CONNECT_PD.generation, u64(c.generation, 'generation'), true);
   dv.setUint32(CONNECT_PD.target, c.target, true);
+  dv.setBigUint64(CONNECT_PD.generation, u64(c.generation, 'generation'), true);
+  dv.setUint32(CONNECT_PD.attempt, c.attempt, true);
+  out[7] = 0;
+  sign(out, CONNECT_PD.mac, secret, CONNECT_PD.macSize);
   return sealKind(out, CONNECT_PD.size, CONNECT_PD.checksum, KIND.connect);
 }
 
-export function decodeConnect(buf: Uint8Array, clusterId: bigint): ConnectData {
-  const dv = check(buf, 'connect', CONNECT_PD.size, CONNECT_PD.checksum, clusterId);
+/**
+ * With a secret the MAC is checked before any field is looked at, so a stranger's request is refused
+ * (NOT_AUTHENTICATED) without learning whether its cluster id, node id or target were right.
+ */
+export function decodeConnect(buf: Uint8Array, clusterId: bigint, secret?: Uint8Array): ConnectData {
+  const { bytes, dv } = check(buf, 'connect', CONNECT_PD.size, CONNECT_PD.checksum);
+  checkMac(bytes, 'connect', CONNECT_PD.mac, secret, CONNECT_PD.macSize);
+  checkCluster(dv, CONNECT_PD.clusterId, 'connect', clusterId);
+  const attempt = dv.getUint32(CONNECT_PD.attempt, true);
+  if (attempt === 0) throw new ProtocolError('ERR_CCM_FIELD', 'connect', 'attempt 0');
   return {
     clusterId,
     nodeId: dv.getUint32(CONNECT_PD.nodeId, true),
-    generation: dv.getBigUint64(CONNECT_PD.generation, true),
     target: dv.getUint32(CONNECT_PD.target, true),
+    generation: dv.getBigUint64(CONNECT_PD.generation, true),
+    attempt,
   };
 }
 
-export function encodeAccept(a: AcceptData): Uint8Array {
+/** The request an accept answers, bound into its MAC: an accept made for another request does not verify. */
+function requestBinding(r: Pick<ConnectData, 'generation' | 'attempt'>): Uint8Array {
+  return u64Bytes(r.generation, BigInt(r.attempt));
+}
+
+export function encodeAccept(a: AcceptData, request: Pick<ConnectData, 'generation' | 'attempt'>, secret?: Uint8Array): Uint8Array {
   const { out, dv } = header(ACCEPT_PD.size, KIND.accept);
   dv.setBigUint64(ACCEPT_PD.clusterId, u64(a.clusterId, 'clusterId'), true);
   dv.setUint32(ACCEPT_PD.nodeId, a.nodeId, true);
+  dv.setUint32(ACCEPT_PD.flags, secret ? FLAG_AUTH : 0, true);
   dv.setBigUint64(ACCEPT_PD.generation, u64(a.generation, 'generation'), true);
+  dv.setBigUint64(ACCEPT_PD.responderNonce, u64(a.responderNonce, 'responderNonce'), true);
   dv.setBigUint64(ACCEPT_PD.statusAddr, u64(a.regions.statusAddr, 'statusAddr'), true);
   dv.setUint32(ACCEPT_PD.statusRkey, a.regions.statusRkey, true);
   dv.setUint32(ACCEPT_PD.statusLen, a.regions.statusLen, true);
-  dv.setBigUint64(ACCEPT_PD.mailboxAddr, u64(a.regions.mailboxAddr, 'mailboxAddr'), true);
-  dv.setUint32(ACCEPT_PD.mailboxRkey, a.regions.mailboxRkey, true);
-  dv.setUint32(ACCEPT_PD.slot, a.slot, true);
-  dv.setUint32(ACCEPT_PD.slotStride, a.slotStride, true);
+  dv.setBigUint64(ACCEPT_PD.slotAddr, u64(a.regions.slotAddr, 'slotAddr'), true);
+  dv.setUint32(ACCEPT_PD.slotRkey, a.regions.slotRkey, true);
+  dv.setUint32(ACCEPT_PD.slotLen, a.regions.slotLen, true);
+  out[7] = 0;
+  sign(out, ACCEPT_PD.mac, secret, undefined, requestBinding(request));
   return sealKind(out, ACCEPT_PD.size, ACCEPT_PD.checksum, KIND.accept);
 }
 
-export function decodeAccept(buf: Uint8Array, clusterId: bigint): AcceptData {
-  const dv = check(buf, 'accept', ACCEPT_PD.size, ACCEPT_PD.checksum, clusterId);
-  const slot = dv.getUint32(ACCEPT_PD.slot, true);
-  if (slot >= MAX_SLOTS) throw new ProtocolError('ERR_CCM_FIELD', 'accept', `slot ${slot} out of range`);
-  const slotStride = dv.getUint32(ACCEPT_PD.slotStride, true);
-  if (slotStride < SLOT.size || slotStride % 8 !== 0) throw new ProtocolError('ERR_CCM_FIELD', 'accept', `slot stride ${slotStride} invalid`);
-  const statusLen = dv.getUint32(ACCEPT_PD.statusLen, true);
-  if (statusLen < 64 || statusLen > 4096) throw new ProtocolError('ERR_CCM_FIELD', 'accept', `status length ${statusLen} invalid`);
+export function decodeAccept(buf: Uint8Array, clusterId: bigint, request: Pick<ConnectData, 'generation' | 'attempt'>, secret?: Uint8Array): AcceptData {
+  const { bytes, dv } = check(buf, 'accept', ACCEPT_PD.size, ACCEPT_PD.checksum);
+  checkMac(bytes, 'accept', ACCEPT_PD.mac, secret, undefined, requestBinding(request));
+  checkCluster(dv, ACCEPT_PD.clusterId, 'accept', clusterId);
+  const flags = dv.getUint32(ACCEPT_PD.flags, true);
+  if (flags & ~FLAG_AUTH) throw new ProtocolError('ERR_CCM_FIELD', 'accept', `unknown flags ${flags}`);
   return {
     clusterId,
     nodeId: dv.getUint32(ACCEPT_PD.nodeId, true),
     generation: dv.getBigUint64(ACCEPT_PD.generation, true),
+    responderNonce: dv.getBigUint64(ACCEPT_PD.responderNonce, true),
     regions: {
       statusAddr: dv.getBigUint64(ACCEPT_PD.statusAddr, true),
       statusRkey: dv.getUint32(ACCEPT_PD.statusRkey, true),
-      statusLen,
-      mailboxAddr: dv.getBigUint64(ACCEPT_PD.mailboxAddr, true),
-      mailboxRkey: dv.getUint32(ACCEPT_PD.mailboxRkey, true),
+      statusLen: checkStatusLen(dv.getUint32(ACCEPT_PD.statusLen, true), 'accept'),
+      slotAddr: dv.getBigUint64(ACCEPT_PD.slotAddr, true),
+      slotRkey: dv.getUint32(ACCEPT_PD.slotRkey, true),
+      slotLen: checkSlotLen(dv.getUint32(ACCEPT_PD.slotLen, true), 'accept'),
     },
-    slot,
-    slotStride,
   };
 }
 
 export function encodeReject(r: RejectData): Uint8Array {
   const { out, dv } = header(REJECT_PD.size, KIND.reject);
   dv.setBigUint64(REJECT_PD.clusterId, u64(r.clusterId, 'clusterId'), true);
-  dv.setUint32(REJECT_PD.nodeId, r.nodeId, true);
   dv.setUint32(REJECT_PD.reason, REJECT_REASONS.indexOf(r.reason) + 1, true);
-  dv.setBigUint64(REJECT_PD.generation, u64(r.generation, 'generation'), true);
   return sealKind(out, REJECT_PD.size, REJECT_PD.checksum, KIND.reject);
 }
 
 /**
  * Decodes a reject's private data. A reject from the CM itself (nothing listening) carries none of
- * ours: that returns null rather than an error. A reject from another cluster is still decoded, with
- * its own cluster id, because WRONG_CLUSTER is exactly what such a responder says.
+ * ours: that returns null rather than an error.
  */
 export function decodeReject(buf: Uint8Array | undefined): RejectData | null {
   if (!buf || buf.byteLength < 8 || view(buf).getUint32(0, true) !== MAGIC.privateData) return null;
-  const clusterId = buf.byteLength >= 16 ? view(buf).getBigUint64(8, true) : 0n;
-  const dv = check(buf, 'reject', REJECT_PD.size, REJECT_PD.checksum, clusterId);
+  const { dv } = check(buf, 'reject', REJECT_PD.size, REJECT_PD.checksum);
   const n = dv.getUint32(REJECT_PD.reason, true);
   if (n < 1 || n > REJECT_REASONS.length) throw new ProtocolError('ERR_CCM_FIELD', 'reject', `unknown reason ${n}`);
-  return { clusterId, nodeId: dv.getUint32(REJECT_PD.nodeId, true), generation: dv.getBigUint64(REJECT_PD.generation, true), reason: REJECT_REASONS[n - 1] };
+  return { clusterId: dv.getBigUint64(REJECT_PD.clusterId, true), reason: REJECT_REASONS[n - 1] };
 }
 
 for (const [k, size] of [['connect', CONNECT_PD.size], ['accept', ACCEPT_PD.size], ['reject', REJECT_PD.size]] as const) {

@@ -1,8 +1,9 @@
-// The status block: what a partner may RDMA READ of this node (and nothing else).
-import { mac, macEquals, MAC_SIZE } from './auth';
-import { checkCluster, checkHeader, seal, u64, view, writeHeader } from './codec';
+// The status block: what a partner may RDMA READ of this node (and nothing else). With a cluster secret
+// the whole block is authenticated by one MAC, so no field of it can be forged or taken from another node.
+import { checkCluster, checkHeader, checkMac, seal, sign, u64, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
 import { MAGIC, MAX_SLOTS, NODE_STATES, NodeState, STATUS } from './layout';
+import { FLAG_AUTH } from './mailbox';
 
 export interface Echo {
   nodeId: number;
@@ -23,20 +24,6 @@ export interface StatusBlock {
 }
 
 const ECHO_VALID = 1;
-const ECHO_AUTH = 2;
-
-/** The bytes an echo's MAC covers: who echoes (cluster, node, generation) and what it echoes. */
-function echoMacInput(clusterId: bigint, nodeId: number, generation: bigint, e: Echo): Uint8Array {
-  const b = new Uint8Array(40);
-  const dv = view(b);
-  dv.setBigUint64(0, clusterId, true);
-  dv.setUint32(8, nodeId, true);
-  dv.setBigUint64(12, generation, true);
-  dv.setUint32(20, e.nodeId, true);
-  dv.setBigUint64(24, e.generation, true);
-  dv.setBigUint64(32, e.nonce, true);
-  return b;
-}
 
 export function encodeStatus(s: StatusBlock, secret?: Uint8Array, out: Uint8Array = new Uint8Array(STATUS.size)): Uint8Array {
   if (s.slotCount < 1 || s.slotCount > MAX_SLOTS || s.echoes.length > s.slotCount) throw new RangeError('bad slot count');
@@ -50,54 +37,46 @@ export function encodeStatus(s: StatusBlock, secret?: Uint8Array, out: Uint8Arra
   dv.setBigUint64(STATUS.heartbeat, u64(s.heartbeat, 'heartbeat'), true);
   dv.setBigUint64(STATUS.sequence, u64(s.sequence, 'sequence'), true);
   dv.setUint16(STATUS.slotCount, s.slotCount, true);
+  dv.setUint16(STATUS.flags, secret ? FLAG_AUTH : 0, true);
   s.echoes.forEach((e, i) => {
     if (!e) return;
     const at = STATUS.echoes + i * STATUS.echoSize;
     dv.setUint32(at, e.nodeId, true);
-    dv.setUint32(at + 4, ECHO_VALID | (secret ? ECHO_AUTH : 0), true);
+    dv.setUint32(at + 4, ECHO_VALID, true);
     dv.setBigUint64(at + 8, u64(e.generation, 'echo generation'), true);
     dv.setBigUint64(at + 16, u64(e.nonce, 'echo nonce'), true);
-    out.set(mac(secret, echoMacInput(s.clusterId, s.nodeId, s.generation, e)), at + STATUS.echoMac);
   });
+  sign(out, STATUS.mac, secret);
   seal(out, STATUS.size, STATUS.checksum);
   return out;
 }
 
 /**
- * Validates a status block read from a partner; throws ProtocolError with the reason. With a secret,
- * every echo must carry a valid MAC (a responder without the secret cannot confirm a hello).
+ * Validates a status block read from a partner (on a copy); throws ProtocolError with the reason. With a
+ * secret, the block's MAC must verify before any field is trusted.
  */
 export function decodeStatus(buf: Uint8Array, clusterId: bigint, secret?: Uint8Array): StatusBlock {
-  const dv = checkHeader(buf, 'status', MAGIC.status, STATUS.size, STATUS.checksum);
+  const { bytes, dv } = checkHeader(buf, 'status', MAGIC.status, STATUS.size, STATUS.checksum);
+  checkMac(bytes, 'status', STATUS.mac, secret);
   checkCluster(dv, STATUS.clusterId, 'status', clusterId);
   const stateNo = dv.getUint32(STATUS.state, true);
   if (stateNo < 1 || stateNo > NODE_STATES.length) throw new ProtocolError('ERR_CCM_FIELD', 'status', `unknown node state ${stateNo}`);
   const slotCount = dv.getUint16(STATUS.slotCount, true);
   if (slotCount < 1 || slotCount > MAX_SLOTS) throw new ProtocolError('ERR_CCM_FIELD', 'status', `slot count ${slotCount} out of range`);
-  const nodeId = dv.getUint32(STATUS.nodeId, true);
-  const generation = dv.getBigUint64(STATUS.generation, true);
+  const flags = dv.getUint16(STATUS.flags, true);
+  if (flags & ~FLAG_AUTH) throw new ProtocolError('ERR_CCM_FIELD', 'status', `unknown flags ${flags}`);
   const echoes: (Echo | null)[] = [];
   for (let i = 0; i < slotCount; i++) {
     const at = STATUS.echoes + i * STATUS.echoSize;
-    const flags = dv.getUint32(at + 4, true);
-    if (flags & ~(ECHO_VALID | ECHO_AUTH)) throw new ProtocolError('ERR_CCM_FIELD', 'status', `echo ${i} has unknown flags ${flags}`);
-    if (!(flags & ECHO_VALID)) {
-      echoes.push(null);
-      continue;
-    }
-    const e = { nodeId: dv.getUint32(at, true), generation: dv.getBigUint64(at + 8, true), nonce: dv.getBigUint64(at + 16, true) };
-    if (secret) {
-      const got = buf.subarray(at + STATUS.echoMac, at + STATUS.echoMac + MAC_SIZE);
-      if (!(flags & ECHO_AUTH) || !macEquals(got, mac(secret, echoMacInput(clusterId, nodeId, generation, e))))
-        throw new ProtocolError('ERR_CCM_AUTH', 'status', `echo ${i} is not authenticated with the cluster secret`);
-    }
-    echoes.push(e);
+    const ef = dv.getUint32(at + 4, true);
+    if (ef & ~ECHO_VALID) throw new ProtocolError('ERR_CCM_FIELD', 'status', `echo ${i} has unknown flags ${ef}`);
+    echoes.push(ef & ECHO_VALID ? { nodeId: dv.getUint32(at, true), generation: dv.getBigUint64(at + 8, true), nonce: dv.getBigUint64(at + 16, true) } : null);
   }
   return {
     clusterId,
-    nodeId,
+    nodeId: dv.getUint32(STATUS.nodeId, true),
     state: NODE_STATES[stateNo - 1],
-    generation,
+    generation: dv.getBigUint64(STATUS.generation, true),
     heartbeat: dv.getBigUint64(STATUS.heartbeat, true),
     sequence: dv.getBigUint64(STATUS.sequence, true),
     slotCount,

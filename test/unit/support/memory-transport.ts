@@ -1,7 +1,9 @@
 // An in-memory network for unit tests of the CCM's pure logic (ordering, tie-break, timers, codecs in
 // context). It enforces the same rules as the NIC — READ only where exposed for READ, WRITE only where
-// exposed for WRITE, bounds checked — but it proves nothing about RDMA: the integration tests do that.
-import type { Endpoint, EndpointOptions, IncomingRequest, Link, Transport } from '../../../lib/ccm/transport';
+// exposed for WRITE, bounds checked, and a link reaches only its partner's domain (slot) — but it proves
+// nothing about RDMA: the integration tests do that.
+import type { ConnectOptions, Endpoint, EndpointOptions, IncomingRequest, Link, Transport } from '../../../lib/ccm/transport';
+import type { RegionCoords } from '../../../lib/ccm/wire/mailbox';
 
 interface Region {
   bytes: Uint8Array;
@@ -9,6 +11,8 @@ interface Region {
   rkey: number;
   access: 'read' | 'write';
   owner: MemoryEndpoint;
+  /** The partner slot (protection domain) the region is registered in. */
+  domain: number;
 }
 
 function err(code: string, message: string, extra: object = {}) {
@@ -34,9 +38,9 @@ export class MemoryNetwork {
     };
   }
 
-  register(owner: MemoryEndpoint, size: number, access: 'read' | 'write'): Region {
-    const r: Region = { bytes: new Uint8Array(size), addr: this.nextAddr, rkey: this.nextRkey++, access, owner };
-    this.nextAddr += BigInt(size + 4096);
+  register(owner: MemoryEndpoint, domain: number, bytes: Uint8Array, access: 'read' | 'write'): Region {
+    const r: Region = { bytes, addr: this.nextAddr, rkey: this.nextRkey++, access, owner, domain };
+    this.nextAddr += BigInt(bytes.byteLength + 4096);
     this.regions.set(r.rkey, r);
     return r;
   }
@@ -59,7 +63,8 @@ export class MemoryLink implements Link {
   private doorbells: ((imm: number) => void)[] = [];
   private closers: ((reason: string) => void)[] = [];
   closed = false;
-  constructor(readonly net: MemoryNetwork, readonly owner: MemoryEndpoint, readonly privateData: Uint8Array) {}
+  readonly maxMessage = 1 << 30;
+  constructor(readonly net: MemoryNetwork, readonly owner: MemoryEndpoint, readonly domain: number, readonly privateData: Uint8Array) {}
 
   private async access(rkey: number, addr: bigint, length: number, kind: 'read' | 'write'): Promise<Uint8Array> {
     await tick();
@@ -71,7 +76,7 @@ export class MemoryLink implements Link {
     }
     const r = this.net.regions.get(rkey);
     const off = r ? Number(addr - r.addr) : -1;
-    if (!r || r.owner !== this.peer.owner || r.access !== kind || off < 0 || off + length > r.bytes.byteLength) {
+    if (!r || r.owner !== this.peer.owner || r.domain !== this.peer.domain || r.access !== kind || off < 0 || off + length > r.bytes.byteLength) {
       this.fail('remote access error');
       throw err('ERR_WC_REM_ACCESS_ERR', 'remote access error');
     }
@@ -116,8 +121,9 @@ export class MemoryLink implements Link {
 }
 
 export class MemoryEndpoint implements Endpoint {
-  readonly status;
-  readonly mailbox;
+  readonly status: Uint8Array;
+  private readonly statusRegions: Region[] = [];
+  private readonly slots: Region[] = [];
   readonly address: string;
   readonly links = new Set<MemoryLink>();
   private port = 0;
@@ -126,8 +132,25 @@ export class MemoryEndpoint implements Endpoint {
   constructor(private readonly net: MemoryNetwork, o: EndpointOptions) {
     this.address = o.address;
     this.net.dead.delete(o.address);
-    this.status = net.register(this, o.statusSize, 'read');
-    this.mailbox = net.register(this, o.mailboxSize, 'write');
+    this.status = new Uint8Array(o.statusSize);
+    for (let i = 0; i < o.slots; i++) {
+      this.statusRegions.push(net.register(this, i, this.status, 'read'));
+      this.slots.push(net.register(this, i, new Uint8Array(o.slotSize), 'write'));
+    }
+  }
+
+  slot(i: number): Uint8Array {
+    return this.slots[i].bytes;
+  }
+
+  regions(i: number): RegionCoords {
+    const st = this.statusRegions[i];
+    const sl = this.slots[i];
+    return { statusAddr: st.addr, statusRkey: st.rkey, statusLen: st.bytes.byteLength, slotAddr: sl.addr, slotRkey: sl.rkey, slotLen: sl.bytes.byteLength };
+  }
+
+  private unregister(): void {
+    for (const r of [...this.statusRegions, ...this.slots]) this.net.regions.delete(r.rkey);
   }
 
   async listen(port: number, onRequest: (r: IncomingRequest) => void): Promise<void> {
@@ -138,7 +161,7 @@ export class MemoryEndpoint implements Endpoint {
     this.net.listeners.set(key, onRequest);
   }
 
-  async connect(o: { address: string; port: number; privateData: Uint8Array; timeoutMs: number; signal?: AbortSignal }): Promise<Link> {
+  async connect(o: ConnectOptions): Promise<Link> {
     await tick();
     o.signal?.throwIfAborted();
     const l = this.net.listeners.get(`${o.address}:${o.port}`);
@@ -155,11 +178,11 @@ export class MemoryEndpoint implements Endpoint {
       l({
         privateData: o.privateData.slice(),
         remoteAddress: this.address,
-        async accept(pd: Uint8Array) {
+        async accept(pd: Uint8Array, slot: number) {
           await tick();
           if (settled) throw err('ERR_CM_CONNECT_ERROR', 'initiator went away');
-          const mine = new MemoryLink(self.net, self, pd.slice());
-          const theirs = new MemoryLink(self.net, [...self.net.endpoints].reverse().find((e) => e.address === o.address && e.listening)!, o.privateData.slice());
+          const mine = new MemoryLink(self.net, self, o.slot, pd.slice());
+          const theirs = new MemoryLink(self.net, [...self.net.endpoints].reverse().find((e) => e.address === o.address && e.listening)!, slot, o.privateData.slice());
           mine.peer = theirs;
           theirs.peer = mine;
           self.links.add(mine);
@@ -183,15 +206,13 @@ export class MemoryEndpoint implements Endpoint {
     this.listening = false;
     for (const [k, v] of this.net.listeners) if (k.startsWith(`${this.address}:`) && v) this.net.listeners.delete(k);
     for (const l of this.links) l.end('crashed', true);
-    this.net.regions.delete(this.status.rkey);
-    this.net.regions.delete(this.mailbox.rkey);
+    this.unregister();
   }
 
   async close(): Promise<void> {
     this.listening = false;
     this.net.listeners.delete(`${this.address}:${this.port}`);
     for (const l of this.links) l.close();
-    this.net.regions.delete(this.status.rkey);
-    this.net.regions.delete(this.mailbox.rkey);
+    this.unregister();
   }
 }
