@@ -1,5 +1,6 @@
 // The CCM's logic over an in-memory network: step order, retries, tie-break, reboot, partner-down,
 // authentication and log mirroring. The same behaviours are proven on rxe in test/integration/ccm-*.
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterNode, type CcmEvent, type CcmOptions } from '../../lib/ccm';
 import { MemoryNetwork } from './support/memory-transport';
@@ -237,6 +238,51 @@ describe('ClusterNode over an in-memory network', () => {
     const ok = make(net, 2);
     await ok.node.start();
     expect(ok.events.some((e) => e.type === 'listening')).toBe(true);
+  });
+
+  it('waitForSession leaves nothing behind once it settles, and rejects with ERR_CCM_STOPPED when the node stops first', async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1);
+    await a.node.start();
+    const ac = new AbortController();
+    // Timed out: its abort listener is gone too.
+    await expect(a.node.waitForSession(2, { timeoutMs: 20, signal: ac.signal })).rejects.toMatchObject({ code: 'ERR_CCM_TIMEOUT' });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    // Aborted: rejects with the signal's reason.
+    const aborted = a.node.waitForSession(2, { timeoutMs: 60_000, signal: ac.signal });
+    ac.abort(new Error('no longer needed'));
+    await expect(aborted).rejects.toThrow('no longer needed');
+    // Pending when the node stops: rejected, with its listener removed.
+    const ac2 = new AbortController();
+    const pending = expect(a.node.waitForSession(2, { signal: ac2.signal })).rejects.toMatchObject({ code: 'ERR_CCM_STOPPED' });
+    await a.node.stop();
+    await pending;
+    expect(getEventListeners(ac2.signal, 'abort')).toHaveLength(0);
+    await expect(a.node.waitForSession(2)).rejects.toMatchObject({ code: 'ERR_CCM_STOPPED' });
+    // Resolved: once the session is up, many waits leave no listener on their signal.
+    const net2 = new MemoryNetwork();
+    const c = make(net2, 1);
+    const d = make(net2, 2);
+    await Promise.all([c.node.start(), d.node.start()]);
+    const ac3 = new AbortController();
+    const s = await c.node.waitForSession(2, { timeoutMs: 3000, signal: ac3.signal });
+    for (let i = 0; i < 20; i++) expect(await c.node.waitForSession(2, { timeoutMs: 3000, signal: ac3.signal })).toBe(s);
+    expect(getEventListeners(ac3.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('a listener of its events that throws is reported and changes nothing: the session comes up, and stop() emits stopped', async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1);
+    const b = make(net, 2);
+    a.node.on('established', () => {
+      throw new Error('broken established listener');
+    });
+    await Promise.all([a.node.start(), b.node.start()]);
+    const le = await until(a.node, 'listener-error');
+    expect(le).toMatchObject({ event: 'established', message: 'broken established listener' });
+    expect(a.node.session(2)).not.toBeNull();
+    await a.node.stop();
+    expect(a.events.at(-1)?.type).toBe('stopped');
   });
 
   it('rejects bad configuration with one clear error', () => {
