@@ -9,6 +9,7 @@
         "native/context.cc",
         "native/pd.cc",
         "native/mr.cc",
+        "native/backing_store.cc",
         "native/ah.cc",
         "native/srq.cc",
         "native/mw.cc",

@@ -53,12 +53,14 @@ MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Me
     // happen while this region (which references it) is alive.
     Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, data_, length_, [](Napi::Env, uint8_t* d) { std::free(d); });
     memoryRef_ = Napi::Persistent(buf.As<Napi::Object>());
+    store_ = HoldBackingStore(buf.ArrayBuffer());
   } else if (mem.IsArrayBuffer()) {
     Napi::ArrayBuffer ab = mem.As<Napi::ArrayBuffer>();
     if (ab.IsDetached()) Throw(env, Kind::Type, "ERR_DETACHED", "the ArrayBuffer is detached");
     data_ = static_cast<uint8_t*>(ab.Data());
     length_ = ab.ByteLength();
     memoryRef_ = Napi::Persistent(ab.As<Napi::Object>());
+    store_ = HoldBackingStore(ab);
   } else if (mem.IsTypedArray() || mem.IsDataView()) {
     Napi::ArrayBuffer ab;
     size_t off = 0;
@@ -76,6 +78,7 @@ MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Me
     if (ab.IsDetached()) Throw(env, Kind::Type, "ERR_DETACHED", "the ArrayBuffer is detached");
     data_ = static_cast<uint8_t*>(ab.Data()) + off;
     memoryRef_ = Napi::Persistent(mem.As<Napi::Object>());
+    store_ = HoldBackingStore(ab);
   } else {
     ThrowArgType(env, "memory", "an ArrayBuffer, a typed array, a DataView, or a length to allocate");
   }
@@ -86,6 +89,7 @@ MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Me
   if (mr_ == nullptr) {
     int err = errno ? errno : ENOMEM;
     memoryRef_.Reset();
+    store_.reset();
     ThrowSys(env, err, "ibv_reg_mr");
   }
   pdRef_ = Napi::Persistent(info[0].As<Napi::Object>());
@@ -96,11 +100,14 @@ MemoryRegion::~MemoryRegion() { Release(); }
 
 void MemoryRegion::Release() {
   if (mr_ == nullptr) return;
-  ibv_dereg_mr(mr_);
+  // Still registered after a failed deregistration (a window bound over it): the device may still write
+  // the memory, so it is kept for the life of the process instead of freed.
+  if (ibv_dereg_mr(mr_) != 0) LeakBackingStore(std::move(store_));
   mr_ = nullptr;
   pd_->RemoveChild();
   pdRef_.Reset();
   memoryRef_.Reset();
+  store_.reset();
 }
 
 MemoryRegion* MemoryRegion::From(Napi::Env env, Napi::Value v, const char* name) {
@@ -147,6 +154,7 @@ Napi::Value MemoryRegion::Close(const Napi::CallbackInfo& info) {
     pd_->RemoveChild();
     pdRef_.Reset();
     memoryRef_.Reset();
+    store_.reset();
   }
   return info.Env().Undefined();
 }

@@ -1,8 +1,11 @@
 // MemoryRegion: ibv_mr over a caller's ArrayBuffer/typed array, or over page-aligned memory the
-// region allocates itself. It holds a reference to the memory, so the memory outlives the region.
+// region allocates itself. It holds the memory itself (its backing store), so the memory outlives the
+// region's registration even if its ArrayBuffer is detached or transferred meanwhile.
 #pragma once
 #include <infiniband/verbs.h>
 #include <napi.h>
+
+#include "backing_store.h"
 
 namespace rdma {
 
@@ -35,6 +38,7 @@ class MemoryRegion : public Napi::ObjectWrap<MemoryRegion> {
   ProtectionDomain* pd_ = nullptr;
   Napi::ObjectReference pdRef_;
   Napi::ObjectReference memoryRef_;  // the ArrayBuffer (caller's) or external Buffer (ours)
+  BackingStore store_;               // the memory itself, whatever becomes of that object
 };
 
 }  // namespace rdma

@@ -169,11 +169,13 @@ Napi::Object QueuePair::WrapCm(Napi::Env env, rdma_cm_id* id, Napi::Object pd, N
 
 QueuePair::~QueuePair() { Release(); }
 
-void QueuePair::Release() {
-  if (qp_ == nullptr) return;
+int QueuePair::Release() {
+  if (qp_ == nullptr) return 0;
+  // A QP the device refuses to destroy still exists: it keeps its parents (and their counts), and
+  // close() reports the error. librdmacm's rdma_destroy_qp reports nothing (it forgets the QP too).
+  if (cmId_ != nullptr) rdma_destroy_qp(cmId_);
+  else if (int err = ibv_destroy_qp(qp_); err != 0) return err;
   prepared_.clear();
-  if (cmId_ != nullptr) rdma_destroy_qp(cmId_);  // librdmacm forgets the QP too
-  else ibv_destroy_qp(qp_);
   qp_ = nullptr;
   pd_->RemoveChild();
   sendCq_->RemoveChild();
@@ -185,6 +187,7 @@ void QueuePair::Release() {
   sendCqRef_.Reset();
   recvCqRef_.Reset();
   ownerRef_.Reset();
+  return 0;
 }
 
 QueuePair* QueuePair::From(Napi::Env env, Napi::Value v, const char* name) {
@@ -484,7 +487,7 @@ Napi::Value QueuePair::PostRecv(const Napi::CallbackInfo& info) {
 Napi::Value QueuePair::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), qp_ == nullptr); }
 
 Napi::Value QueuePair::Close(const Napi::CallbackInfo& info) {
-  Release();
+  if (int err = Release(); err != 0) ThrowSys(info.Env(), err, "ibv_destroy_qp");
   return info.Env().Undefined();
 }
 

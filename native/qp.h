@@ -32,8 +32,9 @@ class QueuePair : public Napi::ObjectWrap<QueuePair> {
   bool open() const { return qp_ != nullptr; }
   // Made by librdmacm on a CM id (rdma_create_qp) rather than by ibv_create_qp.
   bool cmOwned() const { return cmId_ != nullptr; }
-  // Destroys the QP now (used by the CM id before it is destroyed itself).
-  void Release();
+  // Destroys the QP now (also used by the CM id before it is destroyed itself): 0, or the errno of a
+  // destroy the device refused (the QP then stays as it was).
+  int Release();
   ibv_qp* handle(Napi::Env env) const;  // throws ERR_CLOSED
 
  private:

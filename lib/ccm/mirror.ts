@@ -40,6 +40,8 @@ export class LogMirror extends EventEmitter {
   private readonly inflight: PendingRecord[] = [];
   private readonly waiting: PendingRecord[];
   private closedReason: string | null = null;
+  /** The application refused a record: nothing more is delivered or acknowledged on this session. */
+  private refusing = false;
   private live = false;
   /** Records delivered to this node by the partner, and records the partner acknowledged. */
   received = 0n;
@@ -136,6 +138,7 @@ export class LogMirror extends EventEmitter {
   }
 
   private receive(offset: number): void {
+    if (this.refusing || this.closedReason) return;
     const ring = this.localSlot.subarray(SLOT.size);
     if (offset >= ring.byteLength) {
       this.hooks.fault(new ProtocolError('ERR_CCM_LENGTH', 'log', `record offset ${offset} outside the ring`));
@@ -166,6 +169,7 @@ export class LogMirror extends EventEmitter {
           // The application did not take it: no ack, and the record is due again. The session closes and
           // the partner sends it again on the next one (every listener then sees it again).
           this.stream.unaccept(record);
+          this.refusing = true;
           this.hooks.refuse(`record listener threw: ${(e as Error)?.message ?? String(e)}`);
           return;
         }

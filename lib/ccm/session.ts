@@ -33,6 +33,8 @@ export interface SessionInit {
 
 /** A heartbeat value that says "I am leaving": the partner closes the session without declaring it down. */
 export const LEAVING_MARK = 0xffff_ffff_ffff_ffffn;
+/** A heartbeat value that says "I am closing this session" (not leaving): the partner closes it too, holding its appends. */
+export const CLOSING_MARK = 0xffff_ffff_ffff_fffen;
 
 export interface SessionEnd {
   reason: string;
@@ -72,6 +74,8 @@ export class Session {
   private leaveTimer: NodeJS.Timeout | null = null;
   /** The last word refused per block, so each is reported once. */
   private readonly refusedWords = new Map<string, string>();
+  /** This node is closing the session (closeAndTell): nothing more of it is delivered meanwhile. */
+  private closing = false;
 
   constructor(
     private readonly init: SessionInit,
@@ -93,7 +97,7 @@ export class Session {
       init.held,
       {
         fault: (e) => this.fail(`log: ${e.message}`),
-        refuse: (reason) => this.close(reason, true),
+        refuse: (reason) => void this.closeAndTell(reason),
         refused: (block, code, reason) => this.refuse(block, code, reason),
       },
     );
@@ -128,6 +132,12 @@ export class Session {
     return this.lastSeen?.value ?? 0n;
   }
 
+  /** The heartbeat word's value if it is of this session, else null (no report: fail() only looks). */
+  private readWord(): bigint | null {
+    const w = decodeCounter(this.init.localSlot.subarray(SLOT.heartbeat, SLOT.heartbeat + SLOT.heartbeatSize));
+    return w.epoch === this.init.epoch ? w.value : null;
+  }
+
   private refuse(block: string, code: string, reason: string): void {
     if (this.refusedWords.get(block) === reason) return;
     this.refusedWords.set(block, reason);
@@ -143,6 +153,7 @@ export class Session {
     this.lastCheckAt = now;
     const value = this.readHeartbeat();
     if (value === LEAVING_MARK) return this.end({ reason: 'partner left the cluster', down: false, detectionMs: 0, hold: false });
+    if (value === CLOSING_MARK) return this.end({ reason: 'partner closed the session', down: false, detectionMs: 0, hold: true });
     const activity = this.mirror.activity;
     if (value !== this.lastSeen.value) {
       this.mirror.partnerLive();
@@ -208,19 +219,41 @@ export class Session {
     }
   }
 
-  /** Tells the partner this node is leaving (so it does not declare it down), then closes. */
-  async leave(): Promise<void> {
-    if (this.ended) return;
-    const bytes = encodeCounter({ value: LEAVING_MARK, epoch: this.init.epoch });
+  /** Writes `mark` into the partner's heartbeat word (waiting at most 500 ms), so it does not take the close for a failure. */
+  private async tell(mark: bigint): Promise<void> {
+    const bytes = encodeCounter({ value: mark, epoch: this.init.epoch });
     const write = this.init.link.write(bytes, this.slotAddr + BigInt(SLOT.heartbeat), this.rkey).catch(() => {});
     await Promise.race([write, new Promise((r) => (this.leaveTimer = setTimeout(r, 500)))]);
     if (this.leaveTimer) clearTimeout(this.leaveTimer);
+  }
+
+  /** Tells the partner this node is leaving (so it does not declare it down), then closes. */
+  async leave(): Promise<void> {
+    if (this.ended) return;
+    await this.tell(LEAVING_MARK);
     this.close('node stopping');
   }
 
-  /** The partner failed: report once, with how long it had been silent. */
+  /**
+   * This node closes the session for a reason of its own (its application refused a record): the partner
+   * is told first, so it closes its side without declaring this node down, and both hold their appends
+   * for the next session.
+   */
+  private async closeAndTell(reason: string): Promise<void> {
+    if (this.ended || this.closing) return;
+    this.closing = true;
+    await this.tell(CLOSING_MARK);
+    this.close(reason, true);
+  }
+
+  /**
+   * The partner failed: report once, with how long it had been silent. A partner that said it is leaving
+   * or closing the session (its word is in memory before its disconnect arrives) is not down.
+   */
   fail(reason: string, silentMs?: number): void {
-    if (this.leavingSeen) return this.end({ reason: `partner left the cluster (${reason})`, down: false, detectionMs: 0, hold: false });
+    const word = this.readWord();
+    if (this.leavingSeen || word === LEAVING_MARK) return this.end({ reason: `partner left the cluster (${reason})`, down: false, detectionMs: 0, hold: false });
+    if (word === CLOSING_MARK) return this.end({ reason: `partner closed the session (${reason})`, down: false, detectionMs: 0, hold: true });
     this.end({ reason, down: true, detectionMs: Math.round(silentMs ?? performance.now() - this.lastSeen.at), hold: true });
   }
 

@@ -20,6 +20,11 @@ export class CmId extends EventEmitter {
   private waiter: Waiter | null = null;
   /** Called for each CONNECT_REQUEST when this id listens. */
   onRequest: ((e: RawCmEvent, id: CmId) => void) | null = null;
+  /**
+   * @internal The queue pair librdmacm made on this id. Destroying the id destroys it too, so it is
+   * closed first, through its own close(): its outstanding work settles instead of staying pending.
+   */
+  qp: { close(): void } | null = null;
 
   constructor(wrapped?: object) {
     super();
@@ -114,6 +119,9 @@ export class CmId extends EventEmitter {
       this.waiter = null;
       w.reject(cmError('ERR_CM_DESTROYED', `${w.step}: the CM id was destroyed`));
     }
+    const qp = this.qp;
+    this.qp = null;
+    qp?.close();
     if (!this.native.destroyed) this.native.destroy();
   }
 }

@@ -83,6 +83,7 @@ export function makeQp(id: CmId, o: { pd: ProtectionDomain; sendCq?: CompletionQ
   try {
     const n = id.native.createQp(o.pd.native, sendCq.native, recvCq.native, { ...o.qp });
     const qp = new QueuePair(o.pd, { type: 'RC', sendCq, recvCq }, n);
+    id.qp = qp;
     return { qp, owned };
   } catch (e) {
     for (const cq of owned) cq.close();

@@ -12,7 +12,7 @@ import { MemoryRegion, Sge, sgeOf } from './mr';
 import type { MemoryWindow } from './mw';
 import type { ProtectionDomain } from './pd';
 import type { SharedReceiveQueue } from './srq';
-import { checkCallerIds, libraryId } from './wr-id';
+import { checkCallerIds, libraryId, posting } from './wr-id';
 
 export type QpType = 'RC' | 'UC' | 'UD';
 export type QpState = 'RESET' | 'INIT' | 'RTR' | 'RTS' | 'SQD' | 'SQE' | 'ERR' | 'CLOSED';
@@ -240,8 +240,9 @@ export class QueuePair {
 
   private postSends(items: { w: SendWr; settle?: (wc: WorkCompletion) => void }[]): void {
     const built = items.map(({ w }) => toNative(w));
-    this.native.postSend(built.map((b) => b.wr));
-    for (let i = 0; i < items.length; i++) this.track(this.sq, items[i].w.wrId, built[i].held, items[i].settle, this.sendCq);
+    posting(items.length, (n) => {
+      for (let i = 0; i < n; i++) this.track(this.sq, items[i].w.wrId, built[i].held, items[i].settle, this.sendCq);
+    }, () => this.native.postSend(built.map((b) => b.wr)));
   }
 
   private receive(items: { w: RecvWr; settle?: (wc: WorkCompletion) => void }[]): void {
@@ -250,8 +251,9 @@ export class QueuePair {
       return { wrId: w.wrId, sgl: sgl.map((s) => ({ mr: s.mr.native, offset: s.offset, length: s.length })), mrs: sgl.map((s) => s.mr) };
     });
     if (this.srq) throw codeError('ERR_UNSUPPORTED', 'this queue pair receives through its shared receive queue');
-    this.native.postRecv(nativeWrs);
-    for (let i = 0; i < items.length; i++) this.track(this.rq, items[i].w.wrId, nativeWrs[i].mrs, items[i].settle, this.recvCq);
+    posting(items.length, (n) => {
+      for (let i = 0; i < n; i++) this.track(this.rq, items[i].w.wrId, nativeWrs[i].mrs, items[i].settle, this.recvCq);
+    }, () => this.native.postRecv(nativeWrs));
   }
 
   private track(q: Posted[], wrId: bigint, held: Held[], settle: ((wc: WorkCompletion) => void) | undefined, cq: CompletionQueue): void {
@@ -345,10 +347,10 @@ export class QueuePair {
         if (!(bind?.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', 'bind.mr must be a MemoryRegion (also for a zero-length unbind)', 'TypeError');
         const held: Held[] = [mw, bind.mr];
         const rkey: number = mw.native.bind(this.native, { wrId, signaled: true, ...bind, mr: bind.mr.native });
-        this.track(this.sq, wrId, held, (wc) => (wc.status === 'SUCCESS' ? resolve(rkey) : reject(completionError(wc, 'memory window bind'))), this.sendCq);
+        this.track(this.sq, wrId, held, (wc) => (wc.status === 'SUCCESS' ? (mw.hold(bind.length > 0 ? bind.mr : undefined), resolve(rkey)) : reject(completionError(wc, 'memory window bind'))), this.sendCq);
         return;
       }
-      const settle = (wc: WorkCompletion) => (wc.status === 'SUCCESS' ? resolve(mw.rkey) : reject(completionError(wc, 'memory window bind')));
+      const settle = (wc: WorkCompletion) => (wc.status === 'SUCCESS' ? (mw.hold(bind?.length ? bind.mr : undefined), resolve(mw.rkey)) : reject(completionError(wc, 'memory window bind')));
       this.postSends([{ w: { wrId: libraryId(), opcode: 'BIND_MW', signaled: true, mw, bind }, settle }]);
     });
   }

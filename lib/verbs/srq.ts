@@ -8,7 +8,7 @@ import type { CompletionQueue } from './cq';
 import { type MemoryRegion, type Sge, sgeOf } from './mr';
 import type { ProtectionDomain } from './pd';
 import type { RecvWr } from './qp';
-import { checkCallerIds, libraryId } from './wr-id';
+import { checkCallerIds, libraryId, posting } from './wr-id';
 import { registerWrapper } from './wrappers';
 
 export interface SrqInit {
@@ -83,11 +83,12 @@ export class SharedReceiveQueue extends EventEmitter {
       const sgl = (w.sgl ?? []).map((s, i) => sgeOf(s, `sgl[${i}]`));
       return { wrId: w.wrId, sgl: sgl.map((s) => ({ mr: s.mr.native, offset: s.offset, length: s.length })), mrs: sgl.map((s) => s.mr) };
     });
-    this.native.postRecv(nativeWrs);
-    for (let i = 0; i < items.length; i++) {
-      for (const m of nativeWrs[i].mrs) m.inflight++;
-      this.posted.set(items[i].w.wrId, { mrs: nativeWrs[i].mrs, settle: items[i].settle });
-    }
+    posting(items.length, (n) => {
+      for (let i = 0; i < n; i++) {
+        for (const m of nativeWrs[i].mrs) m.inflight++;
+        this.posted.set(items[i].w.wrId, { mrs: nativeWrs[i].mrs, settle: items[i].settle });
+      }
+    }, () => this.native.postRecv(nativeWrs));
   }
 
   /** @internal A receive of this SRQ completed on one of its QPs; true when a promise took it. */

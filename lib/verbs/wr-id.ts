@@ -1,4 +1,4 @@
-// Work request ids: callers use 0 … 2^63-1; ids at or above 2^63 belong to the promise-level operations.
+// Work request ids and posting: callers use ids 0 … 2^63-1; ids at or above 2^63 belong to the promise-level operations.
 export const LIBRARY_IDS = 1n << 63n;
 let nextId = LIBRARY_IDS;
 
@@ -11,4 +11,20 @@ export function checkCallerIds(wrs: { wrId?: unknown }[]): void {
   for (const w of wrs)
     if (typeof w?.wrId !== 'bigint' || w.wrId < 0n || w.wrId >= LIBRARY_IDS)
       throw Object.assign(new RangeError('wrId must be a bigint from 0 to 2^63-1'), { code: 'ERR_OUT_OF_RANGE' });
+}
+
+/**
+ * Runs a post of `count` requests and tracks the ones the device accepted: all of them, or, when the post
+ * fails part way (a full queue), the `posted` first ones the error names, before the error is thrown.
+ * Those are in flight like any other: their memory stays alive and their completions are routed.
+ */
+export function posting(count: number, track: (accepted: number) => void, post: () => void): void {
+  try {
+    post();
+  } catch (e) {
+    const accepted = (e as { posted?: unknown }).posted;
+    if (typeof accepted === 'number' && accepted > 0) track(Math.min(accepted, count));
+    throw e;
+  }
+  track(count);
 }

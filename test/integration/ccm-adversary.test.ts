@@ -339,5 +339,8 @@ describe('CCM transport and node lifetimes on rxe', () => {
     await a.n.session(2)!.mirror.append(Buffer.from('next'));
     expect(seen).toEqual(['refused once', 'refused once', 'next']);
     expect(sa.closed).toBe(true);
+    // Node 2 said it was closing the session: neither side took the other for down.
+    expect(a.events.some((e) => e.type === 'session-closed' && /partner closed the session/.test(e.reason))).toBe(true);
+    expect(count(a.events, 'partner-down') + count(b.events, 'partner-down')).toBe(0);
   });
 });

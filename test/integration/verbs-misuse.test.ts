@@ -8,6 +8,7 @@ import { connect, contextFor, createQueuePair, listen } from '../../lib/cm';
 import { CmId } from '../../lib/cm/cm-id';
 import { Access, Context, type MemoryRegion } from '../../lib/verbs';
 import { lab, recordFault } from './lab';
+import { closeSide, openSide, rcPair } from './verbs-pair';
 
 const env = lab();
 const code = (fn: () => unknown) => {
@@ -154,6 +155,162 @@ describe('verbs misuse on rxe', () => {
     expect(lines).toEqual(['completed 32', 'while posted: qp 2, cq 2, mr 2, pd 2', 'after collection: qp 0, cq 0, mr 0, pd 0']);
     const left = (lines[2].match(/\d+/g) ?? []).reduce((n, x) => n + Number(x), 0);
     recordFault('garbage collection with work requests in flight (finalizers checked)', { leaked: left });
+  });
+
+  it('a post the device accepts only in part tracks the requests it accepted: their region stays busy until they complete', async () => {
+    const a = openSide(0);
+    const b = openSide(1);
+    const [qa, qb] = rcPair(a, b, { a: { maxSendWr: 4 } });
+    const mr = a.pd.allocMemory(4096, Access.LOCAL_WRITE);
+    const wrs = Array.from({ length: 64 }, (_, i) => ({ wrId: BigInt(i), opcode: 'RDMA_WRITE' as const, signaled: true, sgl: [{ mr, length: 64 }], remoteAddr: b.mr.addr, rkey: b.mr.rkey }));
+    let err: (Error & { code?: string; posted?: number }) | undefined;
+    try {
+      qa.postSend(wrs);
+    } catch (e) {
+      err = e as typeof err;
+    }
+    // The send queue holds a few: the rest are refused, and the error says how many went.
+    expect(err?.code).toBe('ENOMEM');
+    expect(err!.posted).toBeGreaterThan(0);
+    expect(err!.posted).toBeLessThan(64);
+    // Those are in flight: their region cannot be closed under them.
+    expect(code(() => mr.close())).toBe('ERR_BUSY');
+    for (let i = 0; i < 200 && mr.inflight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(mr.inflight).toBe(0);
+    expect(code(() => mr.close())).toBe('no error');
+    qa.close();
+    qb.close();
+    closeSide(a);
+    closeSide(b);
+  });
+
+  it('a registered ArrayBuffer transferred away keeps its memory until the region closes: the NIC never writes freed memory', () => {
+    // A child registers its own ArrayBuffer for remote writes, transfers it away (structuredClone),
+    // drops both and collects garbage, then allocates fresh buffers of the same size (where freed memory
+    // would be reused) and has the partner WRITE into the region: none of the fresh buffers may change.
+    const script = `
+      const { Context, Access } = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'verbs'))});
+      const [d0, d1] = ${JSON.stringify(env.devices)};
+      const addrs = ${JSON.stringify(env.addrs)};
+      const gid = (ip) => '0000:0000:0000:0000:0000:ffff:' + ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0')).reduce((a, b, i) => a + (i === 2 ? ':' : '') + b, '');
+      function side(dev, ip) {
+        const ctx = new Context(dev);
+        const idx = ctx.queryGidTable().find((g) => g.gid === gid(ip) && g.type === 'RoCEv2').index;
+        const pd = ctx.allocPd();
+        const cq = ctx.createCq();
+        const qp = pd.createQp({ type: 'RC', sendCq: cq });
+        const mr = pd.allocMemory(4096, Access.LOCAL_WRITE);
+        return { ctx, pd, qp, mr, idx, ip };
+      }
+      (async () => {
+        const a = side(d0, addrs[0]);
+        const b = side(d1, addrs[1]);
+        const RW = Access.REMOTE_READ | Access.REMOTE_WRITE;
+        a.qp.connectTo({ qpNum: b.qp.qpNum, gid: gid(b.ip) }, { sgidIndex: a.idx, access: RW });
+        b.qp.connectTo({ qpNum: a.qp.qpNum, gid: gid(a.ip) }, { sgidIndex: b.idx, access: RW });
+        let mine = new ArrayBuffer(4096);
+        const mr = b.pd.registerMemory(mine, Access.LOCAL_WRITE | RW);
+        let moved = structuredClone(mine, { transfer: [mine] });
+        console.log('detached: ' + (mine.byteLength === 0));
+        mine = null;
+        moved = null;
+        for (let i = 0; i < 10; i++) {
+          global.gc();
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const fresh = Array.from({ length: 512 }, () => new Uint8Array(4096));
+        a.mr.buffer.fill(0x42);
+        await a.qp.write({ local: { mr: a.mr, offset: 0, length: 4096 }, remoteAddr: mr.addr, rkey: mr.rkey });
+        console.log('fresh memory changed by the write: ' + fresh.some((f) => f.some((x) => x === 0x42)));
+        a.mr.buffer.fill(0);
+        await a.qp.read({ local: { mr: a.mr, offset: 0, length: 4096 }, remoteAddr: mr.addr, rkey: mr.rkey });
+        console.log('read back: ' + a.mr.buffer.every((x) => x === 0x42));
+        mr.close();
+        // Memory the region allocated itself cannot be transferred away from it at all, or stays whole.
+        const own = b.pd.allocMemory(4096, Access.LOCAL_WRITE);
+        let refused = false;
+        try { structuredClone(own.buffer.buffer, { transfer: [own.buffer.buffer] }); } catch { refused = true; }
+        own.buffer.fill(7);
+        console.log('own memory usable: ' + (refused || own.length === 4096));
+        process.exit(0);
+      })().catch((e) => { console.log('failed: ' + e.code + ' ' + e.message); process.exit(1); });
+    `;
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toEqual(['detached: true', 'fresh memory changed by the write: false', 'read back: true', 'own memory usable: true']);
+  });
+
+  it('a bound memory window keeps its region: dropped and collected, the region stays registered and readable through the window', () => {
+    // A child drops its last reference to a region right after binding a type 2 window over it, then
+    // collects garbage: the window holds the region, so the memory a partner reaches is never freed.
+    const script = `
+      const { Context, Access } = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'verbs'))});
+      const [d0, d1] = ${JSON.stringify(env.devices)};
+      const addrs = ${JSON.stringify(env.addrs)};
+      const gid = (ip) => '0000:0000:0000:0000:0000:ffff:' + ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0')).reduce((a, b, i) => a + (i === 2 ? ':' : '') + b, '');
+      function side(dev, ip) {
+        const ctx = new Context(dev);
+        const idx = ctx.queryGidTable().find((g) => g.gid === gid(ip) && g.type === 'RoCEv2').index;
+        const pd = ctx.allocPd();
+        const cq = ctx.createCq();
+        const qp = pd.createQp({ type: 'RC', sendCq: cq });
+        const mr = pd.allocMemory(4096, Access.LOCAL_WRITE);
+        return { ctx, pd, qp, mr, idx, ip };
+      }
+      const finalized = [];
+      const registry = new FinalizationRegistry((what) => finalized.push(what));
+      (async () => {
+        const a = side(d0, addrs[0]);
+        const b = side(d1, addrs[1]);
+        a.qp.connectTo({ qpNum: b.qp.qpNum, gid: gid(b.ip) }, { sgidIndex: a.idx, access: Access.REMOTE_READ });
+        b.qp.connectTo({ qpNum: a.qp.qpNum, gid: gid(a.ip) }, { sgidIndex: b.idx, access: Access.REMOTE_READ });
+        const mw = b.pd.allocMw(2);
+        const { rkey, addr } = await (async () => {
+          const mr = b.pd.allocMemory(1 << 16, Access.LOCAL_WRITE | Access.REMOTE_READ | Access.MW_BIND);
+          mr.buffer.fill(0x77);
+          registry.register(mr, 'region');
+          return { rkey: await b.qp.bindWindow(mw, { mr, offset: 0, length: 4096, access: Access.REMOTE_READ }), addr: mr.addr };
+        })();
+        for (let i = 0; i < 10; i++) {
+          global.gc();
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        console.log('region collected while bound: ' + finalized.includes('region'));
+        await a.qp.read({ local: { mr: a.mr, offset: 0, length: 64 }, remoteAddr: addr, rkey });
+        console.log('read through the window: ' + a.mr.buffer.subarray(0, 64).every((x) => x === 0x77));
+        process.exit(0);
+      })().catch((e) => { console.log('failed: ' + e.code + ' ' + e.message); process.exit(1); });
+    `;
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toEqual(['region collected while bound: false', 'read through the window: true']);
+  });
+
+  it('a CM id destroyed under its queue pair settles the pair\'s outstanding work instead of leaving it pending', async () => {
+    const ca = await contextFor(env.addrs[0]);
+    const cb = await contextFor(env.addrs[1]);
+    const pa = ca.allocPd();
+    const pb = cb.allocPd();
+    const l = await listen({ address: env.addrs[0], port: 7599 });
+    const served = (async () => {
+      for await (const req of l) return req.accept({ pd: pa });
+    })();
+    const client = await connect({ address: env.addrs[0], port: 7599, sourceAddress: env.addrs[1], pd: pb });
+    const srv = (await served)!;
+    const mr = pb.allocMemory(64, Access.LOCAL_WRITE);
+    const pending = client.qp.recv({ local: { mr, offset: 0, length: 64 } });
+    // librdmacm destroys the queue pair it made with the id: the receive must settle, not hang.
+    (client as unknown as { id: CmId }).id.destroy();
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_WC_WR_FLUSH_ERR' });
+    expect(client.qp.closed).toBe(true);
+    expect(code(() => mr.close())).toBe('no error');
+    client.close();
+    srv.close();
+    l.close();
+    pa.close();
+    pb.close();
   });
 
   it('CM misuse: bad addresses, answering twice, closing twice', async () => {

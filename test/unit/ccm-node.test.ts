@@ -3,7 +3,8 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterNode, type CcmEvent, type CcmOptions } from '../../lib/ccm';
-import { MemoryNetwork } from './support/memory-transport';
+import { decodeStatus } from '../../lib/ccm/wire';
+import { MemoryLink, MemoryNetwork } from './support/memory-transport';
 
 const nodes: ClusterNode[] = [];
 afterEach(async () => {
@@ -283,6 +284,40 @@ describe('ClusterNode over an in-memory network', () => {
     expect(a.node.session(2)).not.toBeNull();
     await a.node.stop();
     expect(a.events.at(-1)?.type).toBe('stopped');
+  });
+
+  it("advances the heartbeat in its status block every heartbeat period", async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1);
+    await a.node.start();
+    const beat = () => decodeStatus(net.endpoints[0].status, 77n).heartbeat;
+    const first = beat();
+    await new Promise((r) => setTimeout(r, 80));
+    expect(beat()).toBeGreaterThan(first + 3n); // heartbeatMs 10
+  });
+
+  it('the responder reads a torn status block of the initiator again instead of failing the handshake', async () => {
+    const net = new MemoryNetwork();
+    // Node 2 holds its first attempt (higher id), so node 1 initiates and node 2 responds: its first READ
+    // of node 1's status block comes back torn (one byte off, as a READ during a publication would).
+    const read = MemoryLink.prototype.read;
+    let torn = 0;
+    MemoryLink.prototype.read = async function (this: MemoryLink, addr: bigint, rkey: number, length: number) {
+      const bytes = await read.call(this, addr, rkey, length);
+      if (this.owner.address === '10.0.0.2' && length === 512 && torn++ === 0) bytes[100] ^= 0xff;
+      return bytes;
+    };
+    try {
+      const a = make(net, 1);
+      const b = make(net, 2);
+      await Promise.all([a.node.start(), b.node.start()]);
+      await until(b.node, 'established');
+      expect(torn).toBeGreaterThan(1);
+      expect(b.events.filter((e) => e.type === 'attempt-failed')).toEqual([]);
+      expect(a.events.filter((e) => e.type === 'established')).toHaveLength(1);
+    } finally {
+      MemoryLink.prototype.read = read;
+    }
   });
 
   it('rejects bad configuration with one clear error', () => {
