@@ -17,7 +17,8 @@
         "native/cq.cc",
         "native/qp.cc",
         "native/cm_channel.cc",
-        "native/cm_id.cc"
+        "native/cm_id.cc",
+        "native/notify.cc"
       ],
       "variables": {
         "headers_ok": "<!(node scripts/check-headers.js)"

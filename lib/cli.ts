@@ -5,11 +5,14 @@ import './code-cache';
 import { runLabCommand } from './cli/lab';
 import { devicesCommand } from './cli/devices';
 import { nodeCommand } from './cli/node';
+import { explainRdmaError } from './cli/no-rdma';
 import { rpingCommand } from './cli/rping';
+import { statusCommand } from './cli/status';
 
 const USAGE = `usage: rdma-ccm <command> [options]
   devices [--json]                 list RDMA devices with their ports and GIDs
   node [options]                   run a node's cluster connection manager (node --help)
+  status [--json] [--control P]    a running node's sessions, from its control socket
   rping -s|-c [options]            rdma-core's rping protocol, client or server
   lab [options] -- <command>       run a command where real Soft-RoCE devices exist
   lab selftest [--topology T]      prove the lab's devices are real (rping, ib_read_lat, this package)
@@ -26,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
       return nodeCommand(rest);
     case 'rping':
       return rpingCommand(rest);
+    case 'status':
+      return statusCommand(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -40,7 +45,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error & { code?: string }) => {
-    process.stderr.write(`${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}\n`);
+    const hint = explainRdmaError(err);
+    if (hint) process.stderr.write(`rdma-ccm: ${hint}\n`);
+    else process.stderr.write(`${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}\n`);
     process.exit(1);
   },
 );

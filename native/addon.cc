@@ -10,6 +10,7 @@
 #include "device.h"
 #include "mr.h"
 #include "mw.h"
+#include "notify.h"
 #include "pd.h"
 #include "qp.h"
 #include "srq.h"
@@ -30,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("CmEventChannel", CmEventChannel::Init(env));
   exports.Set("syncCmDevices", Napi::Function::New<SyncCmDevices>(env, "syncCmDevices"));
   exports.Set("CmId", CmId::Init(env));
+  exports.Set("sdNotify", Napi::Function::New<SdNotify>(env, "sdNotify"));
   return exports;
 }
 

@@ -10,7 +10,13 @@ const apt = {
   'ibverbs-providers': '/etc/libibverbs.d/rxe.driver',
   'g++': 'g++',
   make: 'make',
-  python3: 'python3',
+  // Tests receive systemd notifications with Python (Node.js has no unix datagram sockets) and check
+  // the example unit with systemd-analyze.
+  python3: '/usr/bin/python3',
+  systemd: 'systemd-analyze',
+  // The OCF resource agent is checked with Pacemaker's ocf-tester, which validates meta-data with xmllint.
+  'resource-agents': '/usr/sbin/ocf-tester',
+  'libxml2-utils': 'xmllint',
 };
 
 export function setup() {

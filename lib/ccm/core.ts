@@ -3,6 +3,7 @@ import type { CcmConfig, PartnerConfig } from './config';
 import type { CcmEvent } from './events';
 import type { StatusPublisher } from './status-publisher';
 import type { Endpoint } from './transport';
+import { ObserverSlot } from './observer';
 import type { RegionCoords } from './wire/mailbox';
 import { SLOT } from './wire/layout';
 
@@ -18,6 +19,8 @@ export class Core {
   ) {}
 
   stopping = false;
+  /** Where sessions report what they measure (the node's metrics set `current`). */
+  readonly observer = new ObserverSlot();
 
   /** Each partner's slot in this node's mailbox: its index in the partner list (sorted by node id). */
   slotOf(partner: PartnerConfig | number): number {

@@ -1,7 +1,8 @@
 // rdma-ccm/ccm: the cluster connection manager.
 // First: with RDMA_CCM_CODE_CACHE set, the package's other files load through the code cache.
 import '../code-cache';
-export { ClusterNode } from './node';
+export { ClusterNode, type NodeStatus } from './node';
+export type { PartnerStatus } from './partner';
 export type { CcmOptions, CcmConfig, PartnerConfig } from './config';
 export { ConfigError, resolveConfig, newGeneration } from './config';
 export type { CcmEvent, CcmEventType, HandshakeStep, Role } from './events';

@@ -32,6 +32,8 @@ export interface PendingRecord {
   /** Ring bytes skipped before this record when it wrapped to the start. */
   skipped: number;
   sent: boolean;
+  /** When append() was called (performance.now()): the acknowledgement latency counts from here. */
+  at: number;
   resolve: (seq: bigint) => void;
   reject: (e: Error) => void;
 }

@@ -4,6 +4,7 @@
 // in flight; appends beyond it wait (back-pressure), and the queue of waiting appends is bounded too.
 // Numbering and what outlives a failed session are the partner's MirrorStream's (mirror-stream.ts).
 import { EventEmitter } from 'node:events';
+import type { CcmObserver } from './observer';
 import type { Link } from './transport';
 import { MirrorError, MirrorStream, PendingRecord } from './mirror-stream';
 import { decodeCounter, encodeCounter } from './wire/mailbox';
@@ -63,6 +64,9 @@ export class LogMirror extends EventEmitter {
     /** Appends held from the previous session of the same partner boot, sent first. */
     held: PendingRecord[],
     private readonly hooks: MirrorHooks,
+    /** The partner's node id and who measures appends and acks (metrics). */
+    private readonly partner: number,
+    private readonly observer: CcmObserver,
     private readonly maxWaiting = 4096,
     /** Records in flight at once: stays below the receives the partner keeps posted for doorbells. */
     private readonly maxInflight = 64,
@@ -94,7 +98,8 @@ export class LogMirror extends EventEmitter {
       return Promise.reject(new MirrorError('ERR_CCM_RECORD_TOO_LARGE', `record of ${payload.byteLength} bytes exceeds what the link stages (${this.link.maxMessage} bytes)`));
     if (this.waiting.length >= this.maxWaiting) return Promise.reject(new MirrorError('ERR_CCM_QUEUE_FULL', `${this.maxWaiting} appends already waiting for ring space`));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ sequence: 0n, payload, size, offset: 0, skipped: 0, sent: false, resolve, reject });
+      this.waiting.push({ sequence: 0n, payload, size, offset: 0, skipped: 0, sent: false, at: performance.now(), resolve, reject });
+      this.observer.appended(this.partner, payload.byteLength);
       this.pump();
     });
   }
@@ -192,10 +197,12 @@ export class LogMirror extends EventEmitter {
       this.hooks.fault(new ProtocolError('ERR_CCM_FIELD', 'log', `ack of ${value}, but only ${this.stream.nextSeq - 1n} records were sent`));
       return;
     }
+    const now = performance.now();
     while (this.inflight.length > 0 && this.inflight[0].sequence <= value) {
       const p = this.inflight.shift()!;
       this.used -= p.skipped + p.size;
       this.acknowledged = p.sequence;
+      this.observer.acknowledged(this.partner, now - p.at);
       p.resolve(p.sequence);
     }
     this.pump();

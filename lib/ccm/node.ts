@@ -6,7 +6,10 @@ import { saveCodeCache } from '../code-cache';
 import { CcmConfig, CcmOptions, resolveConfig } from './config';
 import { Core, EventInput } from './core';
 import type { CcmEvent, CcmEventType } from './events';
-import { Partner } from './partner';
+import { Partner, type PartnerStatus } from './partner';
+import type { Registry } from 'prom-client';
+import { createMetrics } from './metrics';
+import type { CcmObserver } from './observer';
 import type { Session } from './session';
 import { selfCheck } from './self-check';
 import { StatusPublisher } from './status-publisher';
@@ -14,6 +17,22 @@ import type { Endpoint, IncomingRequest, Transport } from './transport';
 import { decodeConnect, encodeReject } from './wire/private-data';
 import { ProtocolError } from './wire/errors';
 import { NODE_STATES, NodeState, RejectReason, STATUS } from './wire/layout';
+
+export interface NodeStatus {
+  node: number;
+  clusterId: string;
+  generation: string;
+  state: NodeState;
+  phase: 'new' | 'starting' | 'running' | 'stopped';
+  address: string;
+  port: number;
+  uptimeMs: number;
+  /** A cluster secret is set: every block is authenticated. */
+  authenticated: boolean;
+  /** The split-brain witness in use ('none': partner-down is decided from the links alone). */
+  witness: string;
+  partners: PartnerStatus[];
+}
 
 export interface ClusterNode {
   on(event: 'event', listener: (e: CcmEvent) => void): this;
@@ -31,6 +50,7 @@ export class ClusterNode extends EventEmitter {
   private readonly t0 = performance.now();
   private phase: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private codeCacheSaved = false;
+  private metricsMade: { registry: Registry; observer: CcmObserver } | null = null;
 
   constructor(options: CcmOptions) {
     super();
@@ -63,6 +83,7 @@ export class ClusterNode extends EventEmitter {
         cfg.secret,
       );
       const core = new Core(cfg, this.endpoint, status, (e) => this.emitEvent(e));
+      core.observer.current = this.metricsMade?.observer ?? null;
       selfCheck(core);
       this.core = core;
       for (const p of cfg.partners) this.partners.set(p.nodeId, new Partner(core, p));
@@ -92,6 +113,34 @@ export class ClusterNode extends EventEmitter {
     if (from === s) return;
     this.core.status.setState(s);
     this.emitEvent({ type: 'state', from, to: s });
+  }
+
+  /**
+   * The node's Prometheus metrics (a prom-client Registry), made and wired on first use: serve it, or
+   * merge it into the application's own registry (Registry.merge([app, ccm.metrics])).
+   */
+  get metrics(): Registry {
+    this.metricsMade ??= createMetrics(this);
+    if (this.core) this.core.observer.current = this.metricsMade.observer;
+    return this.metricsMade.registry;
+  }
+
+  /** The node and every partner as it stands: what `rdma-ccm status` shows. */
+  status(): NodeStatus {
+    const now = performance.now();
+    return {
+      node: this.config.nodeId,
+      clusterId: this.config.clusterId.toString(),
+      generation: this.config.generation.toString(),
+      state: this.state,
+      phase: this.phase,
+      address: this.config.address,
+      port: this.config.port,
+      uptimeMs: Math.round(now - this.t0),
+      authenticated: this.config.secret !== undefined,
+      witness: 'none',
+      partners: [...this.partners.values()].map((p) => p.describe(now)),
+    };
   }
 
   session(partner: number): Session | null {

@@ -62,6 +62,32 @@ export class Partner {
     this.wake?.();
   }
 
+  /** What this node knows of the partner now, for `rdma-ccm status` and operators' tools. */
+  describe(now = performance.now()): PartnerStatus {
+    const s = this.session;
+    const base = {
+      partner: this.id,
+      address: this.config.address,
+      port: this.config.port,
+      attempts: this.attempts,
+      lastGeneration: this.lastGeneration?.toString() ?? null,
+      heldRecords: this.stream.heldCount,
+    };
+    if (!s) return { ...base, state: this.responder || this.accepting ? 'ACCEPTING' : this.outgoing ? 'CONNECTING' : 'WAITING', session: null };
+    return {
+      ...base,
+      state: 'ESTABLISHED',
+      session: {
+        role: s.role,
+        partnerGeneration: s.partnerGeneration.toString(),
+        partnerState: s.partnerState,
+        establishedAt: new Date(s.establishedAt).toISOString(),
+        heartbeatAgeMs: Math.round(s.heartbeatAgeMs(now)),
+        mirror: { pending: s.mirror.pending, sent: s.mirror.acknowledged.toString(), received: s.mirror.received.toString(), duplicates: s.mirror.duplicates.toString() },
+      },
+    };
+  }
+
   /** Settles `w` with the session once there is one (at once if there is), or rejects it when the node stops. */
   whenEstablished(w: SessionWaiter): void {
     if (this.session) w.resolve(this.session);
@@ -258,6 +284,7 @@ export class Partner {
         statusPollMs: cfg.statusPollMs,
         secret: cfg.secret,
         stream: this.stream,
+        observer: this.core.observer,
         held,
       },
       {
@@ -300,6 +327,28 @@ export class Partner {
     this.kick();
     await sleep(0);
   }
+}
+
+export interface PartnerStatus {
+  partner: number;
+  address: string;
+  port: number;
+  /** ESTABLISHED (a session), CONNECTING (our attempt under way), ACCEPTING (its request under way), WAITING (backing off). */
+  state: 'ESTABLISHED' | 'CONNECTING' | 'ACCEPTING' | 'WAITING';
+  attempts: number;
+  /** The partner's boot generation of the last session, if there was one. */
+  lastGeneration: string | null;
+  /** Appends of a failed session waiting for the next one with the same partner boot. */
+  heldRecords: number;
+  session: null | {
+    role: Role;
+    partnerGeneration: string;
+    partnerState: NodeState;
+    establishedAt: string;
+    heartbeatAgeMs: number;
+    /** pending: appends not yet acknowledged; sent: the last sequence the partner acknowledged; received: records delivered here. */
+    mirror: { pending: number; sent: string; received: string; duplicates: string };
+  };
 }
 
 export interface SessionWaiter {

@@ -4,6 +4,7 @@
 import type { Link } from './transport';
 import type { Role } from './events';
 import { LogMirror } from './mirror';
+import type { CcmObserver } from './observer';
 import type { MirrorStream, PendingRecord } from './mirror-stream';
 import { decodeCounter, encodeCounter, RegionCoords } from './wire/mailbox';
 import { decodeStatus } from './wire/status-block';
@@ -26,6 +27,8 @@ export interface SessionInit {
   partnerDownMs: number;
   statusPollMs: number;
   secret?: Uint8Array;
+  /** Who measures heartbeat gaps, appends and acks (the node's metrics, when enabled). */
+  observer: CcmObserver;
   /** Log mirroring state kept across sessions with this partner, and what the last session left unacknowledged. */
   stream: MirrorStream;
   held: PendingRecord[];
@@ -100,9 +103,16 @@ export class Session {
         refuse: (reason) => void this.closeAndTell(reason),
         refused: (block, code, reason) => this.refuse(block, code, reason),
       },
+      init.partner,
+      init.observer,
     );
     init.link.onDoorbell((imm) => this.mirror.doorbell(imm));
     init.link.onClose((reason) => this.fail(reason));
+  }
+
+  /** Milliseconds since the partner last showed life (its heartbeat moved, or a record or ack bell). */
+  heartbeatAgeMs(now = performance.now()): number {
+    return Math.max(0, now - this.lastSeen.at);
   }
 
   get partnerState(): NodeState {
@@ -159,6 +169,7 @@ export class Session {
       this.mirror.partnerLive();
       if (this.beatGaps.length >= 1 << 20) this.beatGaps.splice(0, 1 << 19);
       this.beatGaps.push(now - this.beatMovedAt);
+      this.init.observer.heartbeatGap(this.partner, now - this.beatMovedAt);
       this.beatMovedAt = now;
     }
     if (value !== this.lastSeen.value || activity !== this.lastSeen.activity) {

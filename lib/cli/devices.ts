@@ -1,5 +1,6 @@
 // `rdma-ccm devices`: every device with its port 1 state and GID table.
 import { Context, getDevices } from '../verbs';
+import { missingRdma } from './no-rdma';
 
 export function devicesCommand(args: string[]): number {
   const json = args.includes('--json');
@@ -14,11 +15,12 @@ export function devicesCommand(args: string[]): number {
       ctx.close();
     }
   });
+  const missing = missingRdma();
+  if (missing) process.stderr.write(`rdma-ccm devices: ${missing}\n`);
   if (json) {
     process.stdout.write(JSON.stringify(out, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
     return 0;
   }
-  if (out.length === 0) process.stdout.write('no RDMA devices\n');
   for (const d of out) {
     process.stdout.write(`${d.name}  ${d.transport} ${d.nodeType}  guid ${d.guid}\n`);
     for (const p of d.ports) process.stdout.write(`  port ${p.port}: ${p.state} ${p.linkLayer} mtu ${p.activeMtu}\n`);

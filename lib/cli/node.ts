@@ -3,6 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { ClusterNode, ConfigError, type CcmOptions } from '../ccm';
 import { eventJson, formatEvent } from '../ccm/format';
+import { missingRdma } from './no-rdma';
+import { SystemdNotifier } from './systemd';
+import { defaultControlPath, serveControl } from './control';
+import { parseListen, serveMetrics } from './metrics-server';
+import type { Server } from 'node:net';
 
 export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --cluster-id N          cluster id (shared by all partners)
@@ -17,19 +22,24 @@ export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --state S               initial state: booting (default), ready, active
   --active-after MS       publish ACTIVE this long after start
   --exit-after MS         stop after this long
+  --metrics [ADDR:]PORT   serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless given)
+  --control PATH          the control socket \`rdma-ccm status\` asks (default: see status --help)
+  --no-control            no control socket
   --json                  one JSON line per event
   --records               also print each mirrored record received (JSON: partner, seq, payload)
 `;
 
 class UsageError extends Error {}
 
-function parse(args: string[]): { options: CcmOptions; json: boolean; records: boolean; activeAfter?: number; exitAfter?: number } {
+function parse(args: string[]): { options: CcmOptions; json: boolean; records: boolean; activeAfter?: number; exitAfter?: number; control: string | null; metrics?: { host: string; port: number } } {
   let options: Partial<CcmOptions> & { partners?: CcmOptions['partners'] } = {};
   const partners: CcmOptions['partners'] = [];
   let json = false;
   let records = false;
   let activeAfter: number | undefined;
   let exitAfter: number | undefined;
+  let control: string | null = defaultControlPath();
+  let metrics: { host: string; port: number } | undefined;
   const num = (v: string | undefined, name: string) => {
     if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`${name} needs a non-negative integer, got ${v ?? 'nothing'}`);
     return Number(v);
@@ -109,6 +119,19 @@ function parse(args: string[]): { options: CcmOptions; json: boolean; records: b
       case '--json':
         json = true;
         break;
+      case '--control':
+        control = v();
+        break;
+      case '--no-control':
+        control = null;
+        break;
+      case '--metrics': {
+        const spec = v();
+        const l = parseListen(spec);
+        if (!l) throw new UsageError(`--metrics wants PORT or ADDR:PORT, got ${spec}`);
+        metrics = l;
+        break;
+      }
       case '--records':
         records = true;
         break;
@@ -118,7 +141,7 @@ function parse(args: string[]): { options: CcmOptions; json: boolean; records: b
   }
   if (partners.length > 0) options.partners = [...(options.partners ?? []), ...partners];
   if (typeof options.clusterId === 'number' || typeof options.clusterId === 'string') options.clusterId = String(options.clusterId);
-  return { options: options as CcmOptions, json, records, activeAfter, exitAfter };
+  return { options: options as CcmOptions, json, records, activeAfter, exitAfter, control, metrics };
 }
 
 export async function nodeCommand(args: string[]): Promise<number> {
@@ -138,16 +161,58 @@ export async function nodeCommand(args: string[]): Promise<number> {
     }
     throw e;
   }
+  const missing = missingRdma();
+  if (missing) {
+    process.stderr.write(`rdma-ccm node: ${missing}\n`);
+    return 1;
+  }
+  // Under systemd (Type=notify): ready once listening, a status line per session change, a watchdog.
+  const systemd = new SystemdNotifier();
+  const partners = parsed.options.partners.length;
+  const sessionStatus = () => {
+    const up = node.sessions.map((s) => s.partner).sort((x, y) => x - y);
+    return `node ${node.nodeId} ${node.state}: ${up.length} of ${partners} partners in session${up.length ? ` (${up.join(', ')})` : ''}`;
+  };
   node.on('event', (e) => {
     process.stdout.write(`${parsed.json ? eventJson(e) : formatEvent(e)}\n`);
+    if (e.type === 'listening') systemd.ready(`listening on ${e.address}:${e.port}; ${sessionStatus()}`);
+    else if (e.type === 'established' || e.type === 'session-closed' || e.type === 'state') systemd.status(sessionStatus());
     if (parsed.records && e.type === 'established')
       node.session(e.partner)?.mirror.on('record', (seq: bigint, payload: Buffer) =>
         process.stdout.write(`${JSON.stringify({ type: 'record', partner: e.partner, seq: String(seq), payload: payload.toString('utf8') })}\n`),
       );
   });
+  // Metrics are wired before start, so the first handshake is measured too.
+  const registry = parsed.metrics ? node.metrics : null;
   await node.start();
+  let metricsServer: Server | null = null;
+  if (parsed.metrics && registry) {
+    try {
+      metricsServer = await serveMetrics(registry, parsed.metrics.host, parsed.metrics.port);
+    } catch (e) {
+      process.stderr.write(`rdma-ccm node: no metrics at ${parsed.metrics.host}:${parsed.metrics.port}: ${(e as Error).message}\n`);
+    }
+  }
+  // The control socket comes after start: a status answer always describes a listening node. A node
+  // that cannot serve one still runs (its events say everything), with one warning.
+  let control: Server | null = null;
+  if (parsed.control) {
+    try {
+      control = await serveControl(parsed.control, (cmd) => {
+        if (cmd === 'status') return node.status();
+        throw Object.assign(new Error(`unknown command ${cmd}`), { code: 'ERR_CCM_CONTROL' });
+      });
+    } catch (e) {
+      process.stderr.write(`rdma-ccm node: no control socket at ${parsed.control}: ${(e as Error).message}\n`);
+    }
+  }
   return new Promise<number>((resolve) => {
-    const stop = () => void node.stop().then(() => resolve(0));
+    const stop = () => {
+      systemd.stopping(`node ${node.nodeId} stopping`);
+      control?.close();
+      metricsServer?.close();
+      void node.stop().then(() => resolve(0));
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     if (parsed.activeAfter !== undefined) setTimeout(() => node.setState('ACTIVE'), parsed.activeAfter);

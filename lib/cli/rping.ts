@@ -2,6 +2,7 @@
 //   client sends its source buffer (addr/rkey/size, 16 bytes big-endian) → server RDMA READs it,
 //   answers "go ahead" → client sends its sink buffer → server RDMA WRITEs the data back, answers
 //   "go ahead" → repeat. -V validates that the sink holds what the source held.
+import { missingRdma } from './no-rdma';
 import { connect, listen, type Connection } from '../cm';
 import { Access, type MemoryRegion, type ProtectionDomain } from '../verbs';
 
@@ -200,6 +201,11 @@ export async function rpingCommand(args: string[]): Promise<number> {
       return 2;
     }
     throw e;
+  }
+  const missing = missingRdma();
+  if (missing) {
+    process.stderr.write(`rdma-ccm rping: ${missing}\n`);
+    return 1;
   }
   return o.server ? server(o) : client(o);
 }

@@ -1,0 +1,52 @@
+// `rdma-ccm status [--json] [--control PATH]`: asks a running node for its session table over its
+// control socket and prints it the way `drbdadm status` prints resources.
+import type { NodeStatus } from '../ccm';
+import { defaultControlPath, queryControl } from './control';
+
+export const STATUS_USAGE = `usage: rdma-ccm status [--json] [--control PATH]
+  --control PATH   the node's control socket (default ${defaultControlPath()}; rdma-ccm node --control)
+  --json           the table as one JSON document
+`;
+
+const ms = (n: number) => (n < 10_000 ? `${n}ms` : `${(n / 1000).toFixed(1)}s`);
+
+/** The table as lines: the node, then each partner and its session (two-space indents, key:value). */
+export function formatStatus(s: NodeStatus): string {
+  const lines = [
+    `node ${s.node} ${s.state} cluster:${s.clusterId} generation:${s.generation} address:${s.address}:${s.port} up:${ms(s.uptimeMs)} auth:${s.authenticated ? 'secret' : 'none'} witness:${s.witness}`,
+  ];
+  for (const p of s.partners) {
+    lines.push(`  partner ${p.partner} ${p.address}:${p.port} ${p.state}${p.session ? ` role:${p.session.role}` : ` attempts:${p.attempts}`}`);
+    if (p.session) {
+      const m = p.session.mirror;
+      lines.push(`    partner-state:${p.session.partnerState} generation:${p.session.partnerGeneration} heartbeat-age:${ms(p.session.heartbeatAgeMs)} since:${p.session.establishedAt}`);
+      lines.push(`    mirror pending:${m.pending} acknowledged:${m.sent} received:${m.received} duplicates:${m.duplicates} held:${p.heldRecords}`);
+    } else if (p.heldRecords > 0 || p.lastGeneration) lines.push(`    last-generation:${p.lastGeneration ?? '-'} held:${p.heldRecords}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function statusCommand(args: string[]): Promise<number> {
+  let path = defaultControlPath();
+  let json = false;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--json') json = true;
+    else if (args[i] === '--control' && args[i + 1]) path = args[++i];
+    else if (args[i] === '-h' || args[i] === '--help') {
+      process.stdout.write(STATUS_USAGE);
+      return 0;
+    } else {
+      process.stderr.write(`rdma-ccm status: unknown option ${args[i]}\n${STATUS_USAGE}`);
+      return 2;
+    }
+  }
+  let s: NodeStatus;
+  try {
+    s = (await queryControl(path, 'status')) as NodeStatus;
+  } catch (e) {
+    process.stderr.write(`rdma-ccm status: ${(e as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(json ? `${JSON.stringify(s)}\n` : formatStatus(s));
+  return 0;
+}

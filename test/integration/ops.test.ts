@@ -1,0 +1,202 @@
+// The CCM as operators run it, on rxe: `rdma-ccm node` under systemd's notification protocol (READY,
+// STATUS, WATCHDOG, STOPPING over a real unix datagram socket), its control socket and `rdma-ccm status`
+// against a live session, and the OCF resource agent checked by Pacemaker's ocf-tester, with monitor
+// failing while the partner is gone.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Counter, Registry } from 'prom-client';
+import { ClusterNode, type CcmEvent, type NodeStatus } from '../../lib/ccm';
+import { datagramSink, type DatagramSink } from '../support/datagram-sink';
+import { lab } from './lab';
+
+const env = lab();
+const [addrA, addrB] = env.addrs;
+const CLUSTER = 4343n;
+const root = resolve(__dirname, '..', '..');
+const cli = join(root, 'dist', 'cli.js');
+let port = 7900;
+const cleanup: (() => unknown)[] = [];
+
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+/** A scratch folder on the guest's tmpfs (the shared work folder, over 9p, cannot hold unix sockets). */
+function scratch(): string {
+  return mkdtempSync(join(tmpdir(), 'rdma-ccm-ops-'));
+}
+
+/** Node 2, in this process, as the partner of the node under test (node 1 at addrA). */
+async function partner(p: number) {
+  const events: CcmEvent[] = [];
+  const n = new ClusterNode({ clusterId: CLUSTER, nodeId: 2, address: addrB, port: p, partners: [{ nodeId: 1, address: addrA, port: p }], heartbeatMs: 100, partnerDownMs: 1000, backoff: { minMs: 50, maxMs: 300, jitter: 0.2 } });
+  n.on('event', (e) => events.push(e));
+  await n.start();
+  cleanup.push(() => n.stop());
+  return { n, events };
+}
+
+/** `rdma-ccm node` as node 1, with extra flags and environment. */
+function cliNode(p: number, args: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
+  const c = spawn(process.execPath, [cli, 'node', '--json', '--cluster-id', String(CLUSTER), '--node-id', '1', '--address', addrA, '--port', String(p), '--partner', `2@${addrB}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1000', ...args], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...extraEnv },
+  });
+  cleanup.push(() => c.kill('SIGKILL'));
+  return c;
+}
+
+/**
+ * Runs a command without blocking this process's event loop (its in-process partner node must keep
+ * beating meanwhile): its exit status and output.
+ */
+function run(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    const c = spawn(cmd, args, { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout!.on('data', (d) => (stdout += d));
+    c.stderr!.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => c.kill('SIGKILL'), o.timeoutMs ?? 60_000);
+    c.on('close', (status) => {
+      clearTimeout(t);
+      resolvePromise({ status, stdout, stderr });
+    });
+  });
+}
+
+const rdmaCcm = (...args: string[]) => run(process.execPath, [cli, ...args]);
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  for (const end = Date.now() + ms; !(await cond()); await new Promise((r) => setTimeout(r, 50))) if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+}
+
+describe('operations on rxe', () => {
+  it('rdma-ccm node speaks systemd: READY once listening, STATUS per session change, WATCHDOG at half the period, STOPPING', async () => {
+    const p = port++;
+    const dir = scratch();
+    const sink: DatagramSink = await datagramSink(join(dir, 'notify'));
+    cleanup.push(() => sink.close());
+    await partner(p);
+    const c = cliNode(p, ['--no-control'], { NOTIFY_SOCKET: join(dir, 'notify'), WATCHDOG_USEC: '400000' });
+    const ready = await sink.next((m) => m.startsWith('READY=1'));
+    expect(ready).toMatch(new RegExp(`^READY=1\\nSTATUS=listening on ${addrA.replace(/\./g, '\\.')}:${p}; node 1 BOOTING: 0 of 1 partners in session\\nMAINPID=${c.pid}$`));
+    await sink.next((m) => m === 'STATUS=node 1 BOOTING: 1 of 1 partners in session (2)');
+    const at = sink.messages.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    // Every 200 ms for 1.5 s: under the lab's emulator, at least a few of them.
+    expect(sink.messages.slice(at).filter((m) => m === 'WATCHDOG=1').length).toBeGreaterThanOrEqual(4);
+    c.kill('SIGTERM');
+    await sink.next((m) => m.startsWith('STOPPING=1'));
+    await new Promise((r) => c.once('exit', r));
+  });
+
+  it('rdma-ccm status reads a live node over a control socket only its owner can open', async () => {
+    const p = port++;
+    const dir = scratch();
+    const control = join(dir, 'ctl', 'node.sock');
+    const b = await partner(p);
+    cliNode(p, ['--control', control]);
+    await until(() => b.n.session(1) !== null, 'the session');
+    let s: NodeStatus | undefined;
+    await until(async () => {
+      const r = await rdmaCcm('status', '--json', '--control', control);
+      s = r.status === 0 ? JSON.parse(r.stdout) : undefined;
+      return s?.partners[0]?.state === 'ESTABLISHED';
+    }, 'an established session in the status');
+    expect(s).toMatchObject({ node: 1, clusterId: String(CLUSTER), address: addrA, port: p, phase: 'running', witness: 'none', authenticated: false });
+    expect(s!.partners[0]).toMatchObject({ partner: 2, address: addrB, port: p, state: 'ESTABLISHED', session: { partnerGeneration: b.n.generation.toString(), partnerState: 'BOOTING' } });
+    expect(s!.partners[0].session!.heartbeatAgeMs).toBeLessThan(1000);
+    // The table, as drbdadm status prints resources.
+    const table = await rdmaCcm('status', '--control', control);
+    expect(table.status).toBe(0);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^node 1 BOOTING cluster:${CLUSTER} generation:\\d+ address:${addrA.replace(/\./g, '\\.')}:${p} up:\\S+ auth:none witness:none$`));
+    expect(lines[1]).toMatch(new RegExp(`^  partner 2 ${addrB.replace(/\./g, '\\.')}:${p} ESTABLISHED role:(initiator|responder)$`));
+    expect(lines[2]).toMatch(/^    partner-state:BOOTING generation:\d+ heartbeat-age:\d+ms since:\S+$/);
+    expect(lines[3]).toMatch(/^    mirror pending:0 acknowledged:0 received:0 duplicates:0 held:0$/);
+    // Only the owner can reach it: the directory is 0700 and the socket 0600.
+    expect(statSync(join(dir, 'ctl')).mode & 0o777).toBe(0o700);
+    expect(statSync(control).mode & 0o777).toBe(0o600);
+    // No node there: one line, exit 1.
+    const none = await rdmaCcm('status', '--control', join(dir, 'nobody.sock'));
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/^rdma-ccm status: no node answers on .*nobody\.sock: ENOENT\n$/);
+  });
+
+  it('serves Prometheus metrics over HTTP that move during a mirroring run, and merges into an application\'s registry', async () => {
+    const p = port++;
+    const metricsPort = 9464 + (p % 100);
+    const b = await partner(p);
+    const appRegistry = new Registry();
+    new Counter({ name: 'storage_daemon_writes_total', help: 'the application own', registers: [appRegistry] }).inc(3);
+    const merged = Registry.merge([appRegistry, b.n.metrics]);
+    cliNode(p, ['--no-control', '--metrics', `127.0.0.1:${metricsPort}`]);
+    await until(() => b.n.session(1) !== null, 'the session');
+    const scrape = async () => {
+      const r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')).toContain('text/plain');
+      return r.text();
+    };
+    const value = (text: string, series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    const before = await scrape();
+    expect(value(before, 'rdma_ccm_session_up{partner="2",state="ESTABLISHED"}')).toBe(1);
+    expect(value(before, 'rdma_ccm_sessions_established_total{partner="2"}')).toBe(1);
+    expect(value(before, 'rdma_ccm_handshake_seconds_count{partner="2",role="initiator"}') ?? value(before, 'rdma_ccm_handshake_seconds_count{partner="2",role="responder"}')).toBe(1);
+    const gapsBefore = value(before, 'rdma_ccm_heartbeat_gap_seconds_count{partner="2"}') ?? 0;
+    // Node 2 mirrors 200 records of 1 KiB to the node under test.
+    const s2 = b.n.session(1)!;
+    await Promise.all(Array.from({ length: 200 }, () => s2.mirror.append(Buffer.alloc(1024, 7))));
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await scrape();
+    expect(value(after, 'rdma_ccm_heartbeat_gap_seconds_count{partner="2"}')!).toBeGreaterThan(gapsBefore);
+    expect(value(after, 'rdma_ccm_heartbeat_age_seconds{partner="2"}')!).toBeLessThan(1);
+    // The sender's side, from the application's merged registry.
+    const mine = await merged.metrics();
+    expect(value(mine, 'storage_daemon_writes_total')).toBe(3);
+    expect(value(mine, 'rdma_ccm_mirror_appends_total{partner="1",durability="delivered"}')).toBe(200);
+    expect(value(mine, 'rdma_ccm_mirror_bytes_total{partner="1",durability="delivered"}')).toBe(200 * 1024);
+    expect(value(mine, 'rdma_ccm_mirror_acks_total{partner="1",durability="delivered"}')).toBe(200);
+    expect(value(mine, 'rdma_ccm_mirror_append_latency_seconds_count{partner="1",durability="delivered"}')).toBe(200);
+    expect(value(mine, 'rdma_ccm_mirror_pending{partner="1"}')).toBe(0);
+    const notFound = await fetch(`http://127.0.0.1:${metricsPort}/other`);
+    expect(notFound.status).toBe(404);
+  });
+
+  it('the OCF resource agent passes ocf-tester, and its monitor fails while the partner is gone', async () => {
+    const p = port++;
+    const dir = scratch();
+    const config = join(dir, 'node.json');
+    writeFileSync(config, JSON.stringify({ clusterId: String(CLUSTER), nodeId: 1, address: addrA, port: p, partners: [{ nodeId: 2, address: addrB, port: p }], heartbeatMs: 100, partnerDownMs: 1000 }));
+    const binary = join(dir, 'rdma-ccm');
+    writeFileSync(binary, `#!/bin/sh\nexec ${process.execPath} ${cli} "$@"\n`);
+    chmodSync(binary, 0o755);
+    chmodSync(dir, 0o755); // ocf-tester reads the agent's meta-data as nobody
+    const agent = join(root, 'examples', 'ocf', 'rdma-ccm');
+    const params = { binary, config, partner: '2', control: join(dir, 'ra', 'node.sock'), pidfile: join(dir, 'ra.pid'), log: join(dir, 'ra.log'), start_wait: '20' };
+    const b = await partner(p);
+    const tester = await run('ocf-tester', ['-n', 'ccm', ...Object.entries(params).flatMap(([k, v]) => ['-o', `${k}=${v}`]), agent], { timeoutMs: 300_000 });
+    expect(`${tester.stdout}${tester.stderr}`).toContain(`${agent} passed all tests`);
+    expect(tester.status).toBe(0);
+    // The agent by hand: start, monitor with the partner there, without it, and with it back.
+    const ra = (action: string) =>
+      run(agent, [action], { timeoutMs: 120_000, env: { ...process.env, OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: 'ccm', ...Object.fromEntries(Object.entries(params).map(([k, v]) => [`OCF_RESKEY_${k}`, v])) } });
+    cleanup.push(() => ra('stop'));
+    expect((await ra('start')).status).toBe(0);
+    expect((await ra('monitor')).status).toBe(0);
+    await b.n.stop();
+    await until(async () => (await ra('monitor')).status === 1, 'monitor failing without the partner');
+    expect((await ra('monitor')).stderr).toContain('no session with partner 2');
+    const again = await partner(p);
+    await until(async () => again.n.session(1) !== null && (await ra('monitor')).status === 0, 'monitor passing with the partner back');
+    expect((await ra('stop')).status).toBe(0);
+    expect((await ra('monitor')).status).toBe(7);
+  });
+});
