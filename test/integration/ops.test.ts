@@ -70,6 +70,14 @@ function run(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; timeoutM
 
 const rdmaCcm = (...args: string[]) => run(process.execPath, [cli, ...args]);
 
+/**
+ * The environment for tools that are not ours (ocf-tester, its shell, xmllint): without the sanitizer
+ * runtime the ASan run preloads into this process and the sanitized addon it names. The node such a tool
+ * starts gets both back through the wrapper (`sanitizerEnv`), so it is checked as every node here is.
+ */
+const { LD_PRELOAD: preload, RDMA_CCM_ADDON: addon, ...toolEnv } = process.env;
+const sanitizerEnv = [preload && `LD_PRELOAD=${preload}`, addon && `RDMA_CCM_ADDON=${addon}`].filter(Boolean).join(' ');
+
 async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
   for (const end = Date.now() + ms; !(await cond()); await new Promise((r) => setTimeout(r, 50))) if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
 }
@@ -176,18 +184,18 @@ describe('operations on rxe', () => {
     const config = join(dir, 'node.json');
     writeFileSync(config, JSON.stringify({ clusterId: String(CLUSTER), nodeId: 1, address: addrA, port: p, partners: [{ nodeId: 2, address: addrB, port: p }], heartbeatMs: 100, partnerDownMs: 1000 }));
     const binary = join(dir, 'rdma-ccm');
-    writeFileSync(binary, `#!/bin/sh\nexec ${process.execPath} ${cli} "$@"\n`);
+    writeFileSync(binary, `#!/bin/sh\nexec env ${sanitizerEnv} ${process.execPath} ${cli} "$@"\n`);
     chmodSync(binary, 0o755);
     chmodSync(dir, 0o755); // ocf-tester reads the agent's meta-data as nobody
     const agent = join(root, 'examples', 'ocf', 'rdma-ccm');
     const params = { binary, config, partner: '2', control: join(dir, 'ra', 'node.sock'), pidfile: join(dir, 'ra.pid'), log: join(dir, 'ra.log'), start_wait: '20' };
     const b = await partner(p);
-    const tester = await run('ocf-tester', ['-n', 'ccm', ...Object.entries(params).flatMap(([k, v]) => ['-o', `${k}=${v}`]), agent], { timeoutMs: 300_000 });
+    const tester = await run('ocf-tester', ['-n', 'ccm', ...Object.entries(params).flatMap(([k, v]) => ['-o', `${k}=${v}`]), agent], { timeoutMs: 300_000, env: toolEnv });
     expect(`${tester.stdout}${tester.stderr}`).toContain(`${agent} passed all tests`);
     expect(tester.status).toBe(0);
     // The agent by hand: start, monitor with the partner there, without it, and with it back.
     const ra = (action: string) =>
-      run(agent, [action], { timeoutMs: 120_000, env: { ...process.env, OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: 'ccm', ...Object.fromEntries(Object.entries(params).map(([k, v]) => [`OCF_RESKEY_${k}`, v])) } });
+      run(agent, [action], { timeoutMs: 120_000, env: { ...toolEnv, OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: 'ccm', ...Object.fromEntries(Object.entries(params).map(([k, v]) => [`OCF_RESKEY_${k}`, v])) } });
     cleanup.push(() => ra('stop'));
     expect((await ra('start')).status).toBe(0);
     expect((await ra('monitor')).status).toBe(0);
