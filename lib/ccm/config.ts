@@ -19,7 +19,12 @@ export interface CcmOptions {
   partners: PartnerConfig[];
   /** Shared cluster secret: hellos, echoes and commits then carry an HMAC. */
   secret?: string | Uint8Array;
-  /** Boot generation; defaults to one derived from the clock, new at every start. */
+  /**
+   * Boot generation; defaults to one derived from the clock, new at every start. One given here must
+   * rise from one start of the node to the next: with a secret, partners take each (generation,
+   * attempt) of a node once and only rising, so a node that starts again with an old generation is
+   * refused (STALE_REQUEST) until they restart.
+   */
   generation?: bigint;
   heartbeatMs?: number;
   /** Partner-down is declared after this long without a heartbeat. */

@@ -80,11 +80,21 @@ class Domain {
   readonly staging: StagingPool;
   readonly spares: RdmaLink[] = [];
 
+  /** Takes `statusMr` (and `pd`): if the domain cannot be made, they are closed with what it made. */
   constructor(readonly pd: ProtectionDomain, readonly statusMr: MemoryRegion, slotSize: number) {
-    this.slotMr = pd.allocMemory(slotSize, Access.LOCAL_WRITE | Access.REMOTE_WRITE);
-    // Staging holds the largest record this node accepts (half its ring), plus room for control writes;
-    // a session with a partner whose ring is larger grows its link's staging (Link.deepen).
-    this.staging = new StagingPool(pd, Math.min(64 << 20, Math.max(256 << 10, slotSize + CONTROL_ROOM)));
+    let slotMr: MemoryRegion | null = null;
+    try {
+      slotMr = pd.allocMemory(slotSize, Access.LOCAL_WRITE | Access.REMOTE_WRITE);
+      // Staging holds the largest record this node accepts (half its ring), plus room for control writes;
+      // a session with a partner whose ring is larger grows its link's staging (Link.deepen).
+      this.staging = new StagingPool(pd, Math.min(64 << 20, Math.max(256 << 10, slotSize + CONTROL_ROOM)));
+    } catch (e) {
+      slotMr?.close();
+      statusMr.close();
+      pd.close();
+      throw e;
+    }
+    this.slotMr = slotMr;
   }
 
   close(): void {
@@ -431,13 +441,14 @@ export const rdmaTransport: Transport = async (o: EndpointOptions): Promise<Endp
   try {
     for (let i = 0; i < o.slots; i++) {
       const pd = context.allocPd();
+      let statusMr: MemoryRegion;
       try {
-        const statusMr = i === 0 ? pd.allocMemory(o.statusSize, Access.REMOTE_READ) : pd.registerMemory(domains[0].statusMr.buffer, Access.REMOTE_READ);
-        domains.push(new Domain(pd, statusMr, o.slotSize));
+        statusMr = i === 0 ? pd.allocMemory(o.statusSize, Access.REMOTE_READ) : pd.registerMemory(domains[0].statusMr.buffer, Access.REMOTE_READ);
       } catch (e) {
         pd.close();
         throw e;
       }
+      domains.push(new Domain(pd, statusMr, o.slotSize));
     }
   } catch (e) {
     for (const d of domains.reverse()) d.close();

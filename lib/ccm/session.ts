@@ -230,18 +230,19 @@ export class Session {
     }
   }
 
-  /** Writes `mark` into the partner's heartbeat word (waiting at most 500 ms), so it does not take the close for a failure. */
-  private async tell(mark: bigint): Promise<void> {
+  /** Writes `mark` into the partner's heartbeat word (waiting at most `maxMs`), so it does not take the close for a failure. */
+  private async tell(mark: bigint, maxMs: number): Promise<void> {
     const bytes = encodeCounter({ value: mark, epoch: this.init.epoch });
     const write = this.init.link.write(bytes, this.slotAddr + BigInt(SLOT.heartbeat), this.rkey).catch(() => {});
-    await Promise.race([write, new Promise((r) => (this.leaveTimer = setTimeout(r, 500)))]);
+    await Promise.race([write, new Promise((r) => (this.leaveTimer = setTimeout(r, maxMs)))]);
     if (this.leaveTimer) clearTimeout(this.leaveTimer);
   }
 
   /** Tells the partner this node is leaving (so it does not declare it down), then closes. */
   async leave(): Promise<void> {
     if (this.ended) return;
-    await this.tell(LEAVING_MARK);
+    // A node that stops waits little: its partner also reads LEAVING from the status block.
+    await this.tell(LEAVING_MARK, 500);
     this.close('node stopping');
   }
 
@@ -253,7 +254,8 @@ export class Session {
   private async closeAndTell(reason: string): Promise<void> {
     if (this.ended || this.closing) return;
     this.closing = true;
-    await this.tell(CLOSING_MARK);
+    // Nothing else tells the partner: the session (already refusing records) waits for the mark to land.
+    await this.tell(CLOSING_MARK, 2000);
     this.close(reason, true);
   }
 

@@ -340,7 +340,8 @@ describe('CCM transport and node lifetimes on rxe', () => {
     expect(seen).toEqual(['refused once', 'refused once', 'next']);
     expect(sa.closed).toBe(true);
     // Node 2 said it was closing the session: neither side took the other for down.
-    expect(a.events.some((e) => e.type === 'session-closed' && /partner closed the session/.test(e.reason))).toBe(true);
-    expect(count(a.events, 'partner-down') + count(b.events, 'partner-down')).toBe(0);
+    const ends = (events: CcmEvent[]) => events.filter((e) => e.type === 'session-closed' || e.type === 'partner-down').map((e) => `${e.type}: ${(e as { reason: string }).reason}`);
+    expect(ends(a.events)[0], `node 1 saw ${JSON.stringify(ends(a.events))}`).toMatch(/^session-closed: partner closed the session/);
+    expect(count(a.events, 'partner-down') + count(b.events, 'partner-down'), `node 1 saw ${JSON.stringify(ends(a.events))}, node 2 ${JSON.stringify(ends(b.events))}`).toBe(0);
   });
 });

@@ -20,6 +20,27 @@ const code = (fn: () => unknown) => {
   return 'no error';
 };
 
+/**
+ * The start of a child script that opens one side of the lab link by hand: the verbs module, the lab's
+ * devices and addresses, a RoCE v2 GID helper, and side(dev, ip, bytes?, access?) with a context, PD,
+ * CQ, RC QP and a region (4096 bytes, local write, unless told otherwise).
+ */
+const childPrologue = `
+      const { Context, Access } = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'verbs'))});
+      const [d0, d1] = ${JSON.stringify(env.devices)};
+      const addrs = ${JSON.stringify(env.addrs)};
+      const gid = (ip) => '0000:0000:0000:0000:0000:ffff:' + ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0')).reduce((a, b, i) => a + (i === 2 ? ':' : '') + b, '');
+      function side(dev, ip, bytes = 4096, access = Access.LOCAL_WRITE) {
+        const ctx = new Context(dev);
+        const idx = ctx.queryGidTable().find((g) => g.gid === gid(ip) && g.type === 'RoCEv2').index;
+        const pd = ctx.allocPd();
+        const cq = ctx.createCq();
+        const qp = pd.createQp({ type: 'RC', sendCq: cq });
+        const mr = pd.allocMemory(bytes, access);
+        return { ctx, pd, cq, qp, mr, idx, ip };
+      }
+`;
+
 describe('verbs misuse on rxe', () => {
   it('refuses wrong types and values with a code', () => {
     expect(code(() => new Context('no-such-device'))).toBe('ENODEV');
@@ -112,23 +133,11 @@ describe('verbs misuse on rxe', () => {
     // in flight, the finalizers must have destroyed every QP, CQ, region and PD: the kernel's resource
     // lists for the process are counted (they held 2 of each while the work was posted).
     const script = `
-      const { Context, Access } = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'verbs'))});
-      const [d0, d1] = ${JSON.stringify(env.devices)};
-      const addrs = ${JSON.stringify(env.addrs)};
-      const gid = (ip) => '0000:0000:0000:0000:0000:ffff:' + ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0')).reduce((a, b, i) => a + (i === 2 ? ':' : '') + b, '');
-      function side(dev, ip) {
-        const ctx = new Context(dev);
-        const idx = ctx.queryGidTable().find((g) => g.gid === gid(ip) && g.type === 'RoCEv2').index;
-        const pd = ctx.allocPd();
-        const cq = ctx.createCq();
-        const qp = pd.createQp({ type: 'RC', sendCq: cq });
-        const mr = pd.allocMemory(1 << 16, Access.LOCAL_WRITE | Access.REMOTE_READ);
-        return { qp, mr, idx, ip };
-      }
+      ${childPrologue}
       let results = 0;
       (function () {
-        const a = side(d0, addrs[0]);
-        const b = side(d1, addrs[1]);
+        const a = side(d0, addrs[0], 1 << 16, Access.LOCAL_WRITE | Access.REMOTE_READ);
+        const b = side(d1, addrs[1], 1 << 16, Access.LOCAL_WRITE | Access.REMOTE_READ);
         a.qp.connectTo({ qpNum: b.qp.qpNum, gid: gid(b.ip) }, { sgidIndex: a.idx, access: Access.REMOTE_READ });
         b.qp.connectTo({ qpNum: a.qp.qpNum, gid: gid(a.ip) }, { sgidIndex: b.idx, access: Access.REMOTE_READ });
         for (let i = 0; i < 32; i++)
@@ -189,19 +198,7 @@ describe('verbs misuse on rxe', () => {
     // drops both and collects garbage, then allocates fresh buffers of the same size (where freed memory
     // would be reused) and has the partner WRITE into the region: none of the fresh buffers may change.
     const script = `
-      const { Context, Access } = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'verbs'))});
-      const [d0, d1] = ${JSON.stringify(env.devices)};
-      const addrs = ${JSON.stringify(env.addrs)};
-      const gid = (ip) => '0000:0000:0000:0000:0000:ffff:' + ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0')).reduce((a, b, i) => a + (i === 2 ? ':' : '') + b, '');
-      function side(dev, ip) {
-        const ctx = new Context(dev);
-        const idx = ctx.queryGidTable().find((g) => g.gid === gid(ip) && g.type === 'RoCEv2').index;
-        const pd = ctx.allocPd();
-        const cq = ctx.createCq();
-        const qp = pd.createQp({ type: 'RC', sendCq: cq });
-        const mr = pd.allocMemory(4096, Access.LOCAL_WRITE);
-        return { ctx, pd, qp, mr, idx, ip };
-      }
+      ${childPrologue}
       (async () => {
         const a = side(d0, addrs[0]);
         const b = side(d1, addrs[1]);
@@ -245,19 +242,7 @@ describe('verbs misuse on rxe', () => {
     // A child drops its last reference to a region right after binding a type 2 window over it, then
     // collects garbage: the window holds the region, so the memory a partner reaches is never freed.
     const script = `
-      const { Context, Access } = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'verbs'))});
-      const [d0, d1] = ${JSON.stringify(env.devices)};
-      const addrs = ${JSON.stringify(env.addrs)};
-      const gid = (ip) => '0000:0000:0000:0000:0000:ffff:' + ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0')).reduce((a, b, i) => a + (i === 2 ? ':' : '') + b, '');
-      function side(dev, ip) {
-        const ctx = new Context(dev);
-        const idx = ctx.queryGidTable().find((g) => g.gid === gid(ip) && g.type === 'RoCEv2').index;
-        const pd = ctx.allocPd();
-        const cq = ctx.createCq();
-        const qp = pd.createQp({ type: 'RC', sendCq: cq });
-        const mr = pd.allocMemory(4096, Access.LOCAL_WRITE);
-        return { ctx, pd, qp, mr, idx, ip };
-      }
+      ${childPrologue}
       const finalized = [];
       const registry = new FinalizationRegistry((what) => finalized.push(what));
       (async () => {
