@@ -123,15 +123,24 @@ export async function runLab(opts: LabOptions): Promise<number> {
   log(`lab: booting ${topology === 'veth' ? 'one guest' : 'two guests'} (${kernel!.version}, qemu TCG)`);
   if (topology === 'veth') {
     const nodes: LabNode[] = VETH_NODES;
-    const g = new Guest({
-      name: 'lab',
-      kernel: kernel!,
-      workdir: cwd,
-      timeoutSec: opts.timeoutSec,
-      onLine: (l) => process.stdout.write(l + '\n'),
-      script: runScript({ nodes, veth: true, env: commandEnv(labEnv('veth', nodes)), cwd, command: opts.command }),
-    });
-    return describe('lab', await g.done);
+    // A guest that never became ready ran nothing of the command: under TCG a boot now and then stalls
+    // before the lab is ready, so such a guest is booted once more before the run fails.
+    for (let boot = 1; ; boot++) {
+      const g = new Guest({
+        name: 'lab',
+        kernel: kernel!,
+        workdir: cwd,
+        timeoutSec: opts.timeoutSec,
+        onLine: (l) => process.stdout.write(l + '\n'),
+        script: runScript({ nodes, veth: true, env: commandEnv(labEnv('veth', nodes)), cwd, command: opts.command }),
+      });
+      const r = await g.done;
+      if (r.bootFailure && boot < 2) {
+        log(`lab: guest lab failed to boot (${r.bootFailure}); booting it once more`);
+        continue;
+      }
+      return describe('lab', r);
+    }
   }
   const a = startGuest('a', opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel });
   await new Promise((r) => setTimeout(r, (opts.delayB ?? 0) * 1000));
