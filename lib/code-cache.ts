@@ -23,6 +23,7 @@ interface Compiled {
 
 /** What the cache did in this process. */
 export interface CodeCacheStats {
+  /** The cache directory (absolute path), or null when the cache is not enabled. */
   dir: string | null;
   /** The package's files compiled through the cache in this process. */
   modules: number;
@@ -153,6 +154,7 @@ export async function saveCodeCache(): Promise<number> {
   return written;
 }
 
+/** What the code cache has done in this process so far; `dir` null and zero counts when it is not enabled. */
 export function codeCacheStats(): CodeCacheStats {
   const s = g[STATE];
   return { dir: s?.dir ?? null, modules: s?.compiled.length ?? 0, accepted: s?.accepted ?? 0, rejected: s?.rejected ?? 0 };

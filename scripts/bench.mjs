@@ -9,8 +9,12 @@ import { log, root, sh } from './lib.mjs';
 import { lineChart } from '../bench/chart.mjs';
 
 setup();
-buildNative();
 buildTs();
+const { Progress } = await import('../dist/progress.js');
+const progress = new Progress({ title: 'bench', total: 3 });
+progress.next('native addon');
+buildNative();
+progress.next('benchmarks in the lab (perftest and rdma-ccm, section by section)');
 mkdirSync(join(root, '.lab'), { recursive: true });
 const raw = join(root, '.lab', 'bench.json');
 // `npm run bench -- handshake detection` runs only those sections and keeps the others' recorded figures.
@@ -18,9 +22,11 @@ const only = process.argv.slice(2).join(',');
 const envPrefix = only ? `RDMA_CCM_BENCH_ONLY=${only} ` : '';
 const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3600', '--', `${envPrefix}node bench/suite.mjs ${raw}`], { allowFail: true });
 if (status !== 0 || !existsSync(raw)) {
+  progress.done();
   log(`bench: the run in the lab failed (exit ${status})`);
   process.exit(1);
 }
+progress.next('results and charts');
 const fresh = JSON.parse(readFileSync(raw, 'utf8'));
 const recorded = only && existsSync(join(root, 'bench', 'results.json')) ? JSON.parse(readFileSync(join(root, 'bench', 'results.json'), 'utf8')) : {};
 const sectionKeys = { latency: 'latency', bandwidth: 'bandwidth', msgrate: 'msgRate', handshake: 'handshake', detection: 'detection' };
@@ -83,4 +89,5 @@ writeFileSync(
     }),
   }),
 );
+progress.done();
 process.stdout.write('\nresults: bench/results.json, bench/results.md; charts: docs/bench-latency.svg, docs/bench-bandwidth.svg\n');

@@ -1,5 +1,6 @@
-// `npm test`: set up, build, run the unit and package tests on this host, prove the lab's devices are
-// real (selftest in both topologies), and run the integration tests on rxe devices in the lab.
+// `npm test`: set up, build, check the API reference, run the unit and package tests on this host, prove
+// the lab's devices are real (selftest in both topologies), and run the integration tests on rxe devices
+// in the lab. `npm test -- unit integration` runs only those steps.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setup } from './setup.mjs';
@@ -10,6 +11,9 @@ const vitest = join('node_modules', 'vitest', 'vitest.mjs');
 const out = join(root, '.lab');
 // Each fault a test injected and survived, with what it checked after (test/integration/lab.ts recordFault).
 const faultLog = join(out, 'faults.jsonl');
+
+/** The counts of a step that is one check, passed or failed by its exit status. */
+const single = (status) => ({ status, passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 });
 
 function vitestRun(dir, json, wrap) {
   rmSync(json, { force: true });
@@ -27,32 +31,38 @@ const args = new Set(process.argv.slice(2));
 const only = (name) => args.size === 0 || args.has(name);
 
 setup();
-buildNative();
 buildTs();
+const { Progress } = await import('../dist/progress.js');
+const steps = [
+  ['native', 'native addon', () => (buildNative(), null)],
+  ['docs', 'API reference (TypeDoc; a warning fails)', () => ['API reference (TypeDoc)', single(sh(process.execPath, ['node_modules/typedoc/bin/typedoc'], { allowFail: true }))]],
+  ['unit', 'unit tests (host)', () => ['unit tests (host)', vitestRun('test/unit', join(out, 'unit.json'))]],
+  ['package', 'package tests (host)', () => ['package tests (host)', vitestRun('test/package', join(out, 'package.json'))]],
+  ...['veth', 'two-guests'].map((topology) => ['selftest', `lab selftest, ${topology}`, () => [`lab selftest, ${topology} (rxe)`, single(sh(process.execPath, ['dist/cli.js', 'lab', 'selftest', '--topology', topology], { allowFail: true }))]]),
+  ['integration', 'integration tests (lab)', () => {
+    const lab = (cmd) => sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3000', '--', `RDMA_CCM_FAULT_LOG=${faultLog} ${cmd}`], { allowFail: true });
+    return ['integration tests (lab, rxe)', vitestRun('test/integration', join(out, 'integration.json'), lab)];
+  }],
+  ['two-guests', 'CCM across two guests (lab)', () => {
+    // The CCM across two guests: partner booted late, paused past the threshold, killed hard and rebooted (the demo, asserted).
+    const status = sh(process.execPath, ['scripts/demo.mjs'], { allowFail: true });
+    if (status === 0)
+      for (const fault of ['partner guest paused (qemu stop) past the heartbeat threshold, then resumed', 'partner guest killed hard', 'partner guest booted again (new generation)'])
+        appendFileSync(faultLog, `${JSON.stringify({ fault })}\n`);
+    return ['CCM across two guests: late boot, pause, hard kill, reboot (lab, rxe)', single(status)];
+  }],
+].filter(([name]) => name === 'native' || only(name));
+
 mkdirSync(out, { recursive: true });
 rmSync(faultLog, { force: true });
-
 const results = [];
-if (only('unit')) results.push(['unit tests (host)', vitestRun('test/unit', join(out, 'unit.json'))]);
-if (only('package')) results.push(['package tests (host)', vitestRun('test/package', join(out, 'package.json'))]);
-if (only('selftest')) {
-  for (const topology of ['veth', 'two-guests']) {
-    const status = sh(process.execPath, ['dist/cli.js', 'lab', 'selftest', '--topology', topology], { allowFail: true });
-    results.push([`lab selftest, ${topology} (rxe)`, { status, passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 }]);
-  }
+const progress = new Progress({ title: 'test', total: steps.length });
+for (const [, label, run] of steps) {
+  progress.next(label);
+  const r = run();
+  if (r) results.push(r);
 }
-if (only('integration')) {
-  const lab = (cmd) => sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3000', '--', `RDMA_CCM_FAULT_LOG=${faultLog} ${cmd}`], { allowFail: true });
-  results.push(['integration tests (lab, rxe)', vitestRun('test/integration', join(out, 'integration.json'), lab)]);
-}
-if (only('two-guests')) {
-  // The CCM across two guests: partner booted late, paused past the threshold, killed hard and rebooted (the demo, asserted).
-  const status = sh(process.execPath, ['scripts/demo.mjs'], { allowFail: true });
-  results.push(['CCM across two guests: late boot, pause, hard kill, reboot (lab, rxe)', { status, passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 }]);
-  if (status === 0)
-    for (const fault of ['partner guest paused (qemu stop) past the heartbeat threshold, then resumed', 'partner guest killed hard', 'partner guest booted again (new generation)'])
-      appendFileSync(faultLog, `${JSON.stringify({ fault })}\n`);
-}
+progress.done();
 
 // The figures of the fault runs: faults injected and survived, attacks refused, mirrored records checked,
 // resources left behind.

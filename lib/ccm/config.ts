@@ -3,21 +3,35 @@ import { BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import type { Transport } from './transport';
 import { MAX_SLOTS, NODE_STATES, NodeState, SLOT } from './wire/layout';
 
+/** One partner of this node: where its CCM listens. */
 export interface PartnerConfig {
+  /** The partner's node id (integer from 1 to 2^32-1, not this node's own). */
   nodeId: number;
   /** The partner's predefined address: IPv4, IPv6 or RoCE GID. */
   address: string;
+  /** The partner's CM port (1 … 65535). */
   port: number;
 }
 
+/**
+ * Options of a {@link ClusterNode}, checked by {@link resolveConfig}. Durations are milliseconds: positive,
+ * at most 3 600 000.
+ */
 export interface CcmOptions {
+  /** The cluster's id, the same on every node (integer from 1 to 2^64-1; a string is parsed by `BigInt`). */
   clusterId: bigint | number | string;
+  /** This node's id, unique in the cluster (integer from 1 to 2^32-1). */
   nodeId: number;
   /** This node's own address (selects the RDMA device) and CM port. */
   address: string;
+  /** This node's CM port (1 … 65535). */
   port: number;
+  /** The partners, 1 to 8, each once; each gets a slot in this node's memory, in order of node id. */
   partners: PartnerConfig[];
-  /** Shared cluster secret: hellos, echoes and commits then carry an HMAC. */
+  /**
+   * Shared cluster secret (at least 8 bytes; a string is UTF-8 encoded): every block then carries an
+   * HMAC-SHA256 and connect requests must be fresh. Without it nothing is authenticated.
+   */
   secret?: string | Uint8Array;
   /**
    * Boot generation; defaults to one derived from the clock, new at every start. One given here must
@@ -26,51 +40,78 @@ export interface CcmOptions {
    * refused (STALE_REQUEST) until they restart.
    */
   generation?: bigint;
+  /** Period of the heartbeat written to each partner and to the status block (ms; default 100). */
   heartbeatMs?: number;
-  /** Partner-down is declared after this long without a heartbeat. */
+  /** Partner-down is declared after this long without a heartbeat (ms; default 10 × heartbeatMs, at least 2 × heartbeatMs). */
   partnerDownMs?: number;
-  /** How often the partner's status block is re-read for its state (ms). */
+  /** How often the partner's status block is re-read for its state (ms; default 5 × heartbeatMs). */
   statusPollMs?: number;
+  /** Retry timing of the connect loop; merged over the defaults (50 ms to 2000 ms, jitter 0.2). */
   backoff?: Partial<BackoffOptions>;
+  /** Bound on each attempt's CM connect; the responder's whole handshake gets this plus 2 × echoTimeoutMs (ms; default 10 000). */
   connectTimeoutMs?: number;
-  /** Bound on step 3, waiting for the partner to echo our hello (ms). */
+  /** Bound on step 3, waiting for the partner to echo our hello (ms; default 5000). */
   echoTimeoutMs?: number;
-  /** Bytes of log ring each partner may write into this node's mailbox slot. */
+  /** Bytes of log ring each partner may write into this node's mailbox slot (multiple of 8, 4096 … 2^30; default 1 MiB). */
   logRingBytes?: number;
-  /** How often the mailbox is scanned for hellos, commits and heartbeats (ms). */
+  /** How often the mailbox is scanned for hellos, commits and heartbeats (ms; default heartbeatMs / 4, clamped to 1 … 10). */
   pollMs?: number;
   /**
    * When a session fails, how long its unacknowledged appends wait for a new session with the same
-   * boot of the partner, which then receives each exactly once (ms; 0 rejects them at once).
+   * boot of the partner, which then receives each exactly once (ms; default 30 000; 0 rejects them at once).
    */
   mirrorHoldMs?: number;
+  /** The state published at start (default BOOTING); change it later with `setState()`. */
   initialState?: NodeState;
+  /** The network the node uses; default the RDMA transport (librdmacm and verbs). For tests. */
   transport?: Transport;
 }
 
+/** A validated configuration with every default filled in (see {@link CcmOptions} for each field). */
 export interface CcmConfig {
+  /** The cluster's id. */
   clusterId: bigint;
+  /** This node's id. */
   nodeId: number;
+  /** This node's own address. */
   address: string;
+  /** This node's CM port. */
   port: number;
+  /** The partners, sorted by node id: a partner's index here is its slot index. */
   partners: PartnerConfig[];
+  /** The cluster secret's bytes, if one is set. */
   secret?: Uint8Array;
+  /** This node's boot generation. */
   generation: bigint;
+  /** Heartbeat period (ms). */
   heartbeatMs: number;
+  /** Silence after which a partner is declared down (ms). */
   partnerDownMs: number;
+  /** Period of the partner status-block reads (ms). */
   statusPollMs: number;
+  /** Retry timing of the connect loop. */
   backoff: BackoffOptions;
+  /** Bound on each CM connect (ms). */
   connectTimeoutMs: number;
+  /** Bound on waiting for the echo of a hello (ms). */
   echoTimeoutMs: number;
+  /** Log ring bytes of each partner's slot. */
   logRingBytes: number;
+  /** Bytes of each partner's slot: 256 bytes of control words, then the log ring. */
   slotStride: number;
+  /** Mailbox scan period (ms). */
   pollMs: number;
+  /** How long unacknowledged appends of a failed session are held (ms; 0: not held). */
   mirrorHoldMs: number;
+  /** The state published at start. */
   initialState: NodeState;
+  /** The transport given in the options; unset means the RDMA transport. */
   transport?: Transport;
 }
 
+/** An invalid {@link CcmOptions} field; the message names the field and what it must be. */
 export class ConfigError extends Error {
+  /** Always `'ERR_CCM_CONFIG'`. */
   readonly code = 'ERR_CCM_CONFIG';
   constructor(message: string) {
     super(message);
@@ -99,11 +140,16 @@ function port(v: unknown, name: string): number {
   return v;
 }
 
+/** A new boot generation: milliseconds since the epoch × 1024 plus 10 random bits, so it rises from one boot to the next while the clock does. */
 export function newGeneration(): bigint {
   // Milliseconds since the epoch times 1024 plus randomness: strictly new at each boot of a node.
   return (BigInt(Date.now()) << 10n) | BigInt(Math.floor(Math.random() * 1024));
 }
 
+/**
+ * Validates `o` and fills in the defaults. Throws {@link ConfigError} (code ERR_CCM_CONFIG) on the first
+ * invalid field. The `ClusterNode` constructor calls it.
+ */
 export function resolveConfig(o: CcmOptions): CcmConfig {
   if (typeof o !== 'object' || o === null) throw new ConfigError('options must be an object');
   let clusterId: bigint;

@@ -1,33 +1,171 @@
 // Every CCM event: one shape, a type, when it happened, and the nodes involved.
 import type { NodeState } from './wire/layout';
 
+/**
+ * A step of the initiator's handshake: the CM connect, then 1 READ of the partner's status block,
+ * 2 WRITE of the hello, 3 READ until the echo appears, 4 WRITE of the commit.
+ */
 export type HandshakeStep = 'connect' | 'read-status' | 'write-hello' | 'read-echo' | 'write-commit';
+/** This node's side of a handshake or session: it connected (initiator) or accepted (responder). */
 export type Role = 'initiator' | 'responder';
 
-interface Base {
+/** The fields every {@link CcmEvent} carries. */
+export interface Base {
   /** Wall-clock time, ISO 8601. */
   time: string;
   /** Milliseconds since this CCM started (monotonic). */
   ms: number;
+  /** This node's id. */
   node: number;
 }
 
+/**
+ * An event of a {@link ClusterNode}, emitted both as `'event'` and under its own `type`. Partner ids,
+ * like `node`, are node ids; generations are decimal strings of the 64-bit boot generation.
+ */
 export type CcmEvent = Base &
   (
-    | { type: 'listening'; address: string; port: number; generation: string }
-    | { type: 'state'; from: NodeState; to: NodeState }
-    | { type: 'attempt'; partner: number; attempt: number }
-    | { type: 'step'; partner: number; role: Role; step: HandshakeStep | 'echo' | 'accept'; detail?: string }
-    | { type: 'attempt-failed'; partner: number; role: Role; step: HandshakeStep | 'accept'; code: string; reason: string; retryInMs?: number }
-    | { type: 'rejected'; partner?: number; reason: string; detail: string }
-    | { type: 'protocol-error'; partner?: number; block: string; code: string; reason: string }
-    | { type: 'established'; partner: number; role: Role; partnerGeneration: string; partnerState: NodeState; handshakeMs: number }
-    | { type: 'partner-state'; partner: number; from: NodeState; to: NodeState }
-    | { type: 'partner-down'; partner: number; reason: string; detectionMs: number }
-    | { type: 'partner-rebooted'; partner: number; oldGeneration: string; newGeneration: string }
-    | { type: 'session-closed'; partner: number; reason: string }
-    | { type: 'listener-error'; event: string; message: string }
-    | { type: 'stopped' }
+    | {
+        /** The node listens and probes its partners (after `start()`). */
+        type: 'listening';
+        /** This node's address. */
+        address: string;
+        /** This node's CM port. */
+        port: number;
+        /** This node's boot generation. */
+        generation: string;
+      }
+    | {
+        /** This node's own state changed (`setState()`, or LEAVING on `stop()`). */
+        type: 'state';
+        /** The previous state. */
+        from: NodeState;
+        /** The new state. */
+        to: NodeState;
+      }
+    | {
+        /** A connection attempt to a partner starts (this node as initiator). */
+        type: 'attempt';
+        /** The partner's node id. */
+        partner: number;
+        /** Attempt number, from 1, rising for the life of this node. */
+        attempt: number;
+      }
+    | {
+        /** A handshake step starts. */
+        type: 'step';
+        /** The partner's node id. */
+        partner: number;
+        /** This node's side of the handshake. */
+        role: Role;
+        /** The initiator's steps, or the responder's `accept` (CM accept) and `echo` (echo published). */
+        step: HandshakeStep | 'echo' | 'accept';
+        /** Free text, e.g. the address connected to or the nonce echoed. */
+        detail?: string;
+      }
+    | {
+        /** A handshake attempt failed; as initiator, the next one starts after `retryInMs`. */
+        type: 'attempt-failed';
+        /** The partner's node id. */
+        partner: number;
+        /** This node's side of the handshake. */
+        role: Role;
+        /** The step that failed. */
+        step: HandshakeStep | 'accept';
+        /** `ERR_WC_*` (a failed work request), `ERR_CM_*`, `ERR_CCM_*` (a refused block) or `REJECTED_<reason>`. */
+        code: string;
+        /** Human-readable cause. */
+        reason: string;
+        /** Delay before the next attempt (ms); initiator only. */
+        retryInMs?: number;
+      }
+    | {
+        /** This node refused a CM connect request. */
+        type: 'rejected';
+        /** The requesting node's id, once the request decoded (and, with a secret, authenticated). */
+        partner?: number;
+        /** The reject reason sent back, e.g. TIE_BREAK, DUPLICATE, NOT_AUTHENTICATED, STALE_REQUEST. */
+        reason: string;
+        /** What was refused and why, for logs. */
+        detail: string;
+      }
+    | {
+        /** A block from a partner or caller failed validation and was refused. */
+        type: 'protocol-error';
+        /** The partner's node id, when known. */
+        partner?: number;
+        /** Which block: e.g. `connect`, `status`, `hello`, `commit`, `heartbeat`, `ack`, `log`. */
+        block: string;
+        /** The error code, e.g. ERR_CCM_AUTH, ERR_CCM_CLUSTER, ERR_CCM_VERSION, ERR_CCM_EPOCH. */
+        code: string;
+        /** Human-readable cause. */
+        reason: string;
+      }
+    | {
+        /** A session with a partner is up. */
+        type: 'established';
+        /** The partner's node id. */
+        partner: number;
+        /** This node's side of the handshake that made the session. */
+        role: Role;
+        /** The partner's boot generation. */
+        partnerGeneration: string;
+        /** The partner's state, read from its status block during the handshake. */
+        partnerState: NodeState;
+        /** Duration of the handshake, from the CM connect (initiator) or the accept (responder) (ms). */
+        handshakeMs: number;
+      }
+    | {
+        /** The partner's published state changed (seen by polling its status block). */
+        type: 'partner-state';
+        /** The partner's node id. */
+        partner: number;
+        /** The previous state. */
+        from: NodeState;
+        /** The new state. */
+        to: NodeState;
+      }
+    | {
+        /** The partner failed: heartbeats stopped, a work request failed or the CM disconnected. */
+        type: 'partner-down';
+        /** The partner's node id. */
+        partner: number;
+        /** Human-readable cause. */
+        reason: string;
+        /** How long the partner had been silent when it was declared down (ms). */
+        detectionMs: number;
+      }
+    | {
+        /** A session was established with a new boot of the partner (another generation than the last session's). */
+        type: 'partner-rebooted';
+        /** The partner's node id. */
+        partner: number;
+        /** The generation of the previous session. */
+        oldGeneration: string;
+        /** The generation of the new session. */
+        newGeneration: string;
+      }
+    | {
+        /** A session ended, for any reason (after `partner-down` when the partner failed). */
+        type: 'session-closed';
+        /** The partner's node id. */
+        partner: number;
+        /** Human-readable cause. */
+        reason: string;
+      }
+    | {
+        /** A listener of this node's events threw; nothing else changes. */
+        type: 'listener-error';
+        /** The `type` of the event whose listener threw. */
+        event: string;
+        /** The thrown error's message. */
+        message: string;
+      }
+    | {
+        /** `stop()` finished: sessions are closed and the exposed memory released. */
+        type: 'stopped';
+      }
   );
 
+/** The `type` of a {@link CcmEvent}, also the event name to listen for on a {@link ClusterNode}. */
 export type CcmEventType = CcmEvent['type'];

@@ -8,10 +8,18 @@ import { randomInt } from 'node:crypto';
 import { ProtocolError } from './wire/errors';
 import type { LogRecord } from './wire/log-record';
 
+/**
+ * Why an append was rejected: ERR_CCM_SESSION_CLOSED (the session closed, this node stops, or the partner
+ * left), ERR_CCM_RECORD_TOO_LARGE, ERR_CCM_QUEUE_FULL (4096 appends already waiting),
+ * ERR_CCM_PARTNER_REBOOTED (the next session was with a new boot of the partner), ERR_CCM_PARTNER_DOWN
+ * (no new session within mirrorHoldMs).
+ */
 export type MirrorErrorCode = 'ERR_CCM_SESSION_CLOSED' | 'ERR_CCM_RECORD_TOO_LARGE' | 'ERR_CCM_QUEUE_FULL' | 'ERR_CCM_PARTNER_REBOOTED' | 'ERR_CCM_PARTNER_DOWN';
 
+/** The rejection of a `LogMirror.append()`. */
 export class MirrorError extends Error {
   constructor(
+    /** Why the append was rejected. */
     readonly code: MirrorErrorCode,
     message: string,
     /** The record had been sent when it was given up: the partner may hold it (only its ack is missing). */
@@ -26,15 +34,21 @@ export class MirrorError extends Error {
 export interface PendingRecord {
   /** 0 until the record is numbered, when it is first sent. */
   sequence: bigint;
+  /** The caller's payload (not copied). */
   payload: Uint8Array;
+  /** Bytes the record takes in the ring (header and payload padded to 8). */
   size: number;
+  /** Where in the partner's ring it was placed (bytes). */
   offset: number;
   /** Ring bytes skipped before this record when it wrapped to the start. */
   skipped: number;
+  /** It was written to the partner at least once. */
   sent: boolean;
   /** When append() was called (performance.now()): the acknowledgement latency counts from here. */
   at: number;
+  /** Settles the append with its sequence number. */
   resolve: (seq: bigint) => void;
+  /** Rejects the append. */
   reject: (e: Error) => void;
 }
 
@@ -45,11 +59,13 @@ function newStreamId(previous: number): number {
   }
 }
 
+/** Log mirroring state kept for one partner across its sessions: numbering, and appends held after a failed session. */
 export class MirrorStream {
   /** The partner boot both directions refer to (its generation), once a session was made. */
   private peer: bigint | null = null;
   /** Sending: our stream's id and its next sequence number. */
   txStream = 0;
+  /** The sequence number the next new record gets. */
   nextSeq = 1n;
   private held: PendingRecord[] = [];
   private holdTimer: NodeJS.Timeout | null = null;

@@ -14,18 +14,28 @@ import { DOORBELL, doorbell, doorbellKind, SLOT } from './wire/layout';
 
 export { MirrorError } from './mirror-stream';
 
+/** Where our records go: our slot in the partner's mailbox. */
 export interface MirrorTarget {
   /** Address/rkey of our slot in the partner's mailbox (control part first, ring after it). */
   slotAddr: bigint;
+  /** The rkey of that slot (valid on this partner's connections only). */
   rkey: number;
+  /** Bytes of the partner's log ring for us (the slot less its 256 bytes of control words). */
   ringBytes: number;
 }
 
 export interface LogMirror {
+  /**
+   * Each record from the partner, in order and exactly once, before it is acknowledged. A listener that
+   * throws refuses the record: it is not acknowledged, the session closes and the partner sends it
+   * again on the next session. `payload` is a copy out of the ring, safe to keep.
+   */
   on(event: 'record', listener: (sequence: bigint, payload: Buffer) => void): this;
+  /** The mirror emits no `'error'` itself: a failure ends the session, and its appends reject or are held. */
   on(event: 'error', listener: (e: Error) => void): this;
 }
 
+/** How a log mirror reports to its session. */
 export interface MirrorHooks {
   /** The partner broke the protocol (a bad record, an impossible ack): the session fails. */
   fault(e: Error): void;
@@ -35,6 +45,11 @@ export interface MirrorHooks {
   refused(block: string, code: string, reason: string): void;
 }
 
+/**
+ * The log mirror of one session (`session.mirror`): `append()` RDMA WRITEs a record into the partner's
+ * ring and resolves once the partner's application has it; records from the partner arrive as
+ * `'record'` events. Appends beyond the ring's room wait (back-pressure, at most 4096 waiting).
+ */
 export class LogMirror extends EventEmitter {
   private head = 0;
   private used = 0;
@@ -44,14 +59,16 @@ export class LogMirror extends EventEmitter {
   /** The application refused a record: nothing more is delivered or acknowledged on this session. */
   private refusing = false;
   private live = false;
-  /** Records delivered to this node by the partner, and records the partner acknowledged. */
+  /** Records delivered to this node by the partner on this session. */
   received = 0n;
+  /** The sequence number of the last record the partner acknowledged on this session (0: none yet). */
   acknowledged = 0n;
   /** Records the partner sent again after a failed session that this node already held. */
   duplicates = 0n;
   /** Doorbells seen from the partner: proof of life as good as a heartbeat. */
   activity = 0;
 
+  /** @internal Made by the session (`session.mirror`). */
   constructor(
     private readonly link: Link,
     private readonly target: MirrorTarget,
@@ -79,6 +96,7 @@ export class LogMirror extends EventEmitter {
    * The partner's side of the session is up (its heartbeat moved, or it sent a record or an ack): only
    * now can its session take our records' doorbells, which would otherwise reach only its handshake.
    * Appends, and what was held from the previous session, wait for this.
+   * @internal
    */
   partnerLive(): void {
     if (this.live) return;
@@ -86,7 +104,13 @@ export class LogMirror extends EventEmitter {
     this.pump();
   }
 
-  /** Appends one record; resolves with its sequence number once the partner has it. */
+  /**
+   * Appends one record; resolves with its sequence number once the partner has it. Rejects with a
+   * {@link MirrorError}: ERR_CCM_SESSION_CLOSED, ERR_CCM_RECORD_TOO_LARGE (over half the partner's ring or
+   * the link's staging), ERR_CCM_QUEUE_FULL, or, after a failed session, ERR_CCM_PARTNER_REBOOTED or
+   * ERR_CCM_PARTNER_DOWN; a TypeError if `payload` is not a Uint8Array. `payload` is not copied: leave it
+   * unchanged until the promise settles (it is sent again after a failed session).
+   */
   append(payload: Uint8Array): Promise<bigint> {
     if (this.closedReason) return Promise.reject(new MirrorError('ERR_CCM_SESSION_CLOSED', `session closed: ${this.closedReason}`));
     if (!(payload instanceof Uint8Array)) return Promise.reject(new TypeError('payload must be a Uint8Array'));
@@ -130,7 +154,7 @@ export class LogMirror extends EventEmitter {
     }
   }
 
-  /** A doorbell from the partner: a new record in our ring, or an ack of ours. */
+  /** @internal A doorbell from the partner: a new record in our ring, or an ack of ours. */
   doorbell(imm: number): void {
     this.activity++;
     const kind = doorbellKind(imm);
@@ -211,6 +235,7 @@ export class LogMirror extends EventEmitter {
   /**
    * Ends the mirror. With `hold` (the session failed), appends not yet acknowledged wait in the stream
    * for the next session with the same partner boot; otherwise they reject.
+   * @internal
    */
   close(reason: string, hold: boolean): void {
     if (this.closedReason) return;

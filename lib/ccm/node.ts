@@ -18,29 +18,48 @@ import { decodeConnect, encodeReject } from './wire/private-data';
 import { ProtocolError } from './wire/errors';
 import { NODE_STATES, NodeState, RejectReason, STATUS } from './wire/layout';
 
+/** A snapshot of a node and its partners, from {@link ClusterNode.status}; JSON-safe (ids as strings). */
 export interface NodeStatus {
+  /** This node's id. */
   node: number;
+  /** The cluster id, decimal. */
   clusterId: string;
+  /** This node's boot generation, decimal. */
   generation: string;
+  /** The state this node publishes. */
   state: NodeState;
+  /** Where the node is in its life: before `start()`, starting, running, or stopped (also after a failed start). */
   phase: 'new' | 'starting' | 'running' | 'stopped';
+  /** This node's address. */
   address: string;
+  /** This node's CM port. */
   port: number;
+  /** Milliseconds since the `ClusterNode` was made. */
   uptimeMs: number;
   /** A cluster secret is set: every block is authenticated. */
   authenticated: boolean;
   /** The split-brain witness in use ('none': partner-down is decided from the links alone). */
   witness: string;
+  /** Each configured partner, in order of node id. */
   partners: PartnerStatus[];
 }
 
 export interface ClusterNode {
+  /** Listens to every event. A listener that throws is reported as `listener-error` and changes nothing else. */
   on(event: 'event', listener: (e: CcmEvent) => void): this;
+  /** Listens to the events of one type. */
   on<T extends CcmEventType>(event: T, listener: (e: Extract<CcmEvent, { type: T }>) => void): this;
+  /** Listens to the next event of one type. */
   once<T extends CcmEventType>(event: T, listener: (e: Extract<CcmEvent, { type: T }>) => void): this;
 }
 
+/**
+ * The cluster connection manager of one node: exposes its status block and one mailbox slot per
+ * partner, listens at its address and port, and keeps a {@link Session} with each partner, reconnecting
+ * as partners come and go. Emits {@link CcmEvent}s. Start it once, stop it once; it cannot be restarted.
+ */
 export class ClusterNode extends EventEmitter {
+  /** The validated configuration, defaults filled in. */
   readonly config: CcmConfig;
   private core: Core | null = null;
   private endpoint: Endpoint | null = null;
@@ -52,24 +71,32 @@ export class ClusterNode extends EventEmitter {
   private codeCacheSaved = false;
   private metricsMade: { registry: Registry; observer: CcmObserver } | null = null;
 
+  /** Validates `options` (throws {@link ConfigError}); nothing is opened until {@link start}. */
   constructor(options: CcmOptions) {
     super();
     this.config = resolveConfig(options);
   }
 
+  /** This node's id. */
   get nodeId(): number {
     return this.config.nodeId;
   }
 
+  /** This node's boot generation. */
   get generation(): bigint {
     return this.config.generation;
   }
 
+  /** The state this node publishes (the initial state until it has started). */
   get state(): NodeState {
     return this.core?.status.state ?? this.config.initialState;
   }
 
-  /** Registers the exposed memory (first of all), listens, and starts probing every partner. */
+  /**
+   * Registers the exposed memory (first of all), listens, and starts probing every partner. Rejects with
+   * ERR_CCM_STATE unless the node is new; if opening the endpoint or listening fails, the endpoint is
+   * closed and the node is left stopped.
+   */
   async start(): Promise<void> {
     if (this.phase !== 'new') throw Object.assign(new Error(`cannot start a node that is ${this.phase}`), { code: 'ERR_CCM_STATE' });
     this.phase = 'starting';
@@ -104,7 +131,10 @@ export class ClusterNode extends EventEmitter {
     for (const p of this.partners.values()) p.start();
   }
 
-  /** Publishes this node's progress (BOOTING → READY → ACTIVE), which partners read from the status block. */
+  /**
+   * Publishes this node's progress (BOOTING → READY → ACTIVE), which partners read from the status block;
+   * case-insensitive. Throws ERR_OUT_OF_RANGE for an unknown state, ERR_CCM_STATE before `start()`.
+   */
   setState(state: NodeState | Lowercase<NodeState>): void {
     const s = String(state).toUpperCase() as NodeState;
     if (!NODE_STATES.includes(s)) throw Object.assign(new RangeError(`state must be one of ${NODE_STATES.join(', ')}`), { code: 'ERR_OUT_OF_RANGE' });
@@ -143,18 +173,21 @@ export class ClusterNode extends EventEmitter {
     };
   }
 
+  /** The established session with node `partner`, or null (none now, or not a partner). */
   session(partner: number): Session | null {
     return this.partners.get(partner)?.session ?? null;
   }
 
+  /** Every established session, in order of partner node id. */
   get sessions(): Session[] {
     return [...this.partners.values()].flatMap((p) => (p.session ? [p.session] : []));
   }
 
   /**
    * Resolves with the session to `partner` once one is established (at once if it is). Rejects with
-   * ERR_CCM_TIMEOUT after `timeoutMs`, with the signal's reason on abort, and with ERR_CCM_STOPPED when
-   * the node stops first; nothing of the wait is left behind once it settles.
+   * ERR_CCM_UNKNOWN_PARTNER for a node that is not a partner, ERR_CCM_TIMEOUT after `timeoutMs` (default:
+   * no limit), the signal's reason on abort, and ERR_CCM_STOPPED when the node stops first; nothing of the
+   * wait is left behind once it settles.
    */
   waitForSession(partner: number, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Session> {
     const p = this.partners.get(partner);

@@ -21,6 +21,7 @@ import type { RejectReason, NodeState } from './wire/layout';
 import type { RegionCoords } from './wire/mailbox';
 import { sessionEpoch } from './wire/auth';
 
+/** This node's side of one partner: connect loop, incoming requests, tie-break, and the session. */
 export class Partner {
   session: Session | null = null;
   private responder: Responder | null = null;
@@ -329,25 +330,45 @@ export class Partner {
   }
 }
 
+/** What a node knows of one partner now, in {@link NodeStatus.partners}; JSON-safe (big numbers as strings). */
 export interface PartnerStatus {
+  /** The partner's node id. */
   partner: number;
+  /** The partner's configured address. */
   address: string;
+  /** The partner's configured CM port. */
   port: number;
   /** ESTABLISHED (a session), CONNECTING (our attempt under way), ACCEPTING (its request under way), WAITING (backing off). */
   state: 'ESTABLISHED' | 'CONNECTING' | 'ACCEPTING' | 'WAITING';
+  /** Connection attempts this node has made to the partner so far. */
   attempts: number;
   /** The partner's boot generation of the last session, if there was one. */
   lastGeneration: string | null;
   /** Appends of a failed session waiting for the next one with the same partner boot. */
   heldRecords: number;
+  /** The established session, or null. */
   session: null | {
+    /** This node's side of the handshake that made the session. */
     role: Role;
+    /** The partner's boot generation, decimal. */
     partnerGeneration: string;
+    /** The partner's state, as last read from its status block. */
     partnerState: NodeState;
+    /** When the session was established, ISO 8601. */
     establishedAt: string;
+    /** Milliseconds since the partner last showed life (heartbeat, record or ack). */
     heartbeatAgeMs: number;
-    /** pending: appends not yet acknowledged; sent: the last sequence the partner acknowledged; received: records delivered here. */
-    mirror: { pending: number; sent: string; received: string; duplicates: string };
+    /** The session's log mirror counters. */
+    mirror: {
+      /** Appends not yet acknowledged (in flight or waiting for ring space). */
+      pending: number;
+      /** The last sequence number the partner acknowledged on this session (0: none), decimal. */
+      sent: string;
+      /** Records delivered here from the partner on this session, decimal. */
+      received: string;
+      /** Records the partner sent again that this node already had, decimal. */
+      duplicates: string;
+    };
   };
 }
 

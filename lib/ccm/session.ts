@@ -10,6 +10,7 @@ import { decodeCounter, encodeCounter, RegionCoords } from './wire/mailbox';
 import { decodeStatus } from './wire/status-block';
 import { NodeState, SLOT } from './wire/layout';
 
+/** What a session is made with (by the partner's connect loop, once a handshake succeeded). */
 export interface SessionInit {
   partner: number;
   role: Role;
@@ -39,15 +40,19 @@ export const LEAVING_MARK = 0xffff_ffff_ffff_ffffn;
 /** A heartbeat value that says "I am closing this session" (not leaving): the partner closes it too, holding its appends. */
 export const CLOSING_MARK = 0xffff_ffff_ffff_fffen;
 
+/** How a session ended. */
 export interface SessionEnd {
+  /** Human-readable cause. */
   reason: string;
   /** True when the partner failed (as opposed to this node closing the session). */
   down: boolean;
+  /** How long the partner had been silent when it was declared down (ms; 0 when not down). */
   detectionMs: number;
   /** Unacknowledged appends wait for the next session (it failed, or was replaced) instead of rejecting. */
   hold: boolean;
 }
 
+/** How a session reports to its partner's loop. */
 export interface SessionHooks {
   stateChanged(from: NodeState, to: NodeState): void;
   /** A word in the partner's slot that is not of this session (replayed, forged, stale): refused, reported. */
@@ -55,11 +60,21 @@ export interface SessionHooks {
   ended(end: SessionEnd): void;
 }
 
+/**
+ * An established session with one partner: heartbeats both ways, the partner's state, and the log
+ * mirror. Made by the node; get it from `ClusterNode.waitForSession()` or `session()`. It ends exactly
+ * once, and a new session replaces it after a reconnect.
+ */
 export class Session {
+  /** The partner's node id. */
   readonly partner: number;
+  /** This node's side of the handshake that made the session. */
   readonly role: Role;
+  /** The partner's boot generation. */
   readonly partnerGeneration: bigint;
+  /** The log mirror of this session: `append()` records to the partner, `'record'` events from it. */
   readonly mirror: LogMirror;
+  /** When the session was established (ms since the epoch, `Date.now()`). */
   readonly establishedAt = Date.now();
   private state: NodeState;
   private heartbeats = 0n;
@@ -115,14 +130,17 @@ export class Session {
     return Math.max(0, now - this.lastSeen.at);
   }
 
+  /** The partner's state, as last read from its status block (every statusPollMs). */
   get partnerState(): NodeState {
     return this.state;
   }
 
+  /** The session has ended. */
   get closed(): boolean {
     return this.ended !== null;
   }
 
+  /** @internal Called by the node once the session is established: starts heartbeats and status reads. */
   start(): void {
     // The largest record the partner's ring takes is half of it: the link stages writes that large.
     this.init.link.deepen(Math.floor((this.init.partnerRegions.slotLen - SLOT.size) / 2));
@@ -154,7 +172,7 @@ export class Session {
     this.hooks.refused(block, code, reason);
   }
 
-  /** Called on every mailbox scan: has the partner's heartbeat counter moved? */
+  /** @internal Called on every mailbox scan: has the partner's heartbeat counter moved? */
   check(now: number): void {
     if (this.ended) return;
     // If this process itself stalled (a blocked event loop, a paused VM), the silence it measures is its
@@ -188,7 +206,16 @@ export class Session {
    * The partner's heartbeats as this node saw them: how many moves of its counter, and the gaps between
    * them (ms, measured at the mailbox scan period).
    */
-  heartbeatStats(): { count: number; meanGapMs: number; p99GapMs: number; maxGapMs: number } {
+  heartbeatStats(): {
+    /** Moves of the partner's heartbeat counter seen (gaps measured). */
+    count: number;
+    /** Mean gap (ms; 0 with none). */
+    meanGapMs: number;
+    /** 99th-percentile gap (ms; 0 with none). */
+    p99GapMs: number;
+    /** Largest gap (ms; 0 with none). */
+    maxGapMs: number;
+  } {
     const g = [...this.beatGaps].sort((x, y) => x - y);
     const mean = g.length ? g.reduce((x, y) => x + y, 0) / g.length : 0;
     return { count: g.length, meanGapMs: mean, p99GapMs: g.length ? g[Math.min(g.length - 1, Math.floor(g.length * 0.99))] : 0, maxGapMs: g.length ? g[g.length - 1] : 0 };
@@ -238,7 +265,7 @@ export class Session {
     if (this.leaveTimer) clearTimeout(this.leaveTimer);
   }
 
-  /** Tells the partner this node is leaving (so it does not declare it down), then closes. */
+  /** @internal Tells the partner this node is leaving (so it does not declare it down), then closes. */
   async leave(): Promise<void> {
     if (this.ended) return;
     // A node that stops waits little: its partner also reads LEAVING from the status block.
@@ -262,6 +289,7 @@ export class Session {
   /**
    * The partner failed: report once, with how long it had been silent. A partner that said it is leaving
    * or closing the session (its word is in memory before its disconnect arrives) is not down.
+   * @internal
    */
   fail(reason: string, silentMs?: number): void {
     const word = this.readWord();
@@ -273,6 +301,7 @@ export class Session {
   /**
    * This node ends the session: it is stopping, or a newer connection from the partner replaces it
    * (`hold`: unacknowledged appends go on over that one).
+   * @internal
    */
   close(reason: string, hold = false): void {
     this.end({ reason, down: false, detectionMs: 0, hold });

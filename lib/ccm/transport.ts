@@ -6,6 +6,7 @@
 // may use an in-memory one, but every CCM behaviour is proven on rxe devices.
 import type { RegionCoords } from './wire/mailbox';
 
+/** A node's network endpoint: its exposed memory, its listener, and the connections it makes. */
 export interface Endpoint {
   /** The status block, written by this node's CPU; partners RDMA READ it. */
   readonly status: Uint8Array;
@@ -13,27 +14,39 @@ export interface Endpoint {
   slot(i: number): Uint8Array;
   /** Where partner `i` finds the status block and its slot, as only its connections can reach them. */
   regions(i: number): RegionCoords;
+  /** Listens for CM connect requests at `port` (on the endpoint's address); resolves once listening. */
   listen(port: number, onRequest: (request: IncomingRequest) => void): Promise<void>;
   /** A connection for partner `slot`. */
   connect(options: ConnectOptions): Promise<Link>;
+  /** Stops listening, ends every link and connection being made, and releases the exposed memory. Idempotent. */
   close(): Promise<void>;
 }
 
+/** A connection to make to a partner. */
 export interface ConnectOptions {
+  /** The partner's address. */
   address: string;
+  /** The partner's CM port. */
   port: number;
   /** The partner this connection is for (its slot index). */
   slot: number;
+  /** Private data of the CM connect request (the CCM's connect block). */
   privateData: Uint8Array;
+  /** Bound on the whole connect (ms). */
   timeoutMs: number;
+  /** Aborts the connect; it then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
+/** A CM connect request that arrived at the listener: accept or reject it once. */
 export interface IncomingRequest {
+  /** The request's private data (the caller's connect block), a copy. */
   readonly privateData: Uint8Array;
+  /** The caller's address, for reports. */
   readonly remoteAddress: string;
   /** Accepts the request as a connection for partner `slot` (decided from its authenticated private data). */
   accept(privateData: Uint8Array, slot: number): Promise<Link>;
+  /** Rejects the request with `privateData` (the CCM's reject block). */
   reject(privateData: Uint8Array): Promise<void>;
 }
 
@@ -56,15 +69,24 @@ export interface Link {
   deepen(maxMessage: number): void;
   /** Called once when the link ends for any reason (disconnect, error, close). */
   onClose(listener: (reason: string) => void): void;
+  /** Ends the link (disconnects; its queued operations fail). Idempotent. */
   close(): void;
 }
 
+/** What a transport opens an endpoint with. */
 export interface EndpointOptions {
+  /** This node's address; it selects the RDMA device. */
   address: string;
+  /** Bytes of the status block. */
   statusSize: number;
   /** Partners, each with a slot of `slotSize` bytes. */
   slots: number;
+  /** Bytes of each partner's slot. */
   slotSize: number;
 }
 
+/**
+ * Opens a node's endpoint. The default is the RDMA transport (librdmacm and verbs, one protection domain
+ * per partner); another can be given in {@link CcmOptions.transport}, e.g. an in-memory one for tests.
+ */
 export type Transport = (options: EndpointOptions) => Promise<Endpoint>;

@@ -8,9 +8,11 @@ import { Connection } from './connection';
 import { checkOwnQp, readyOwnQp } from './own-qp';
 import { cmError } from './errors';
 
+/** Options of {@link connect}. */
 export interface ConnectOptions {
   /** The partner's address: IPv4, IPv6, or a RoCE GID. */
   address: string;
+  /** The partner's listening port, 1–65535. */
   port: number;
   /** Local address to connect from (selects the device). */
   sourceAddress?: string;
@@ -27,14 +29,27 @@ export interface ConnectOptions {
    * stays yours: still in INIT when the partner refused or could not be reached, so it can connect again.
    */
   queuePair?: QueuePair;
+  /**
+   * CQ for the new QP's send completions (and receives unless `recvCq` is given). Default: a CQ made for
+   * the connection (maxSendWr + maxRecvWr entries) and closed with it. Not with `queuePair`.
+   */
   sendCq?: CompletionQueue;
+  /** CQ for receive completions; defaults to the send CQ. Not with `queuePair`. */
   recvCq?: CompletionQueue;
+  /**
+   * Capacities of the QP the CM makes: maxSendWr and maxRecvWr (default 128 each), maxSendSge and
+   * maxRecvSge (default 1), maxInlineData (default 0); `sqSigAll` and `srq` do not apply. Not with `queuePair`.
+   */
   qp?: Partial<Omit<QpInit, 'type' | 'sendCq' | 'recvCq'>>;
-  /** At most 56 bytes. */
+  /** Sent with the connect request; at most 56 bytes, more rejects with ERR_CM_PRIVATE_DATA_TOO_LONG. */
   privateData?: Uint8Array;
+  /** RDMA READ/atomic requests this side accepts in flight as responder, 0–255 (default 1). */
   responderResources?: number;
+  /** RDMA READ/atomic requests this side issues in flight as initiator, 0–255 (default 1). */
   initiatorDepth?: number;
+  /** Transport retries after a timeout, 0–7 (default 7). */
   retryCount?: number;
+  /** Retries after a receiver-not-ready NAK, 0–7 (default 7, which retries without limit). */
   rnrRetryCount?: number;
   /**
    * Receiver-not-ready NAK delay this side asks of partners, in the IB encoding (0–31: 1 → 0.01 ms,
@@ -48,13 +63,18 @@ export interface ConnectOptions {
   prepare?: (qp: QueuePair) => void;
   /** Bound on the whole connect (default 10 s). */
   timeoutMs?: number;
+  /** Aborts the connect: it rejects with code ABORT_ERR and frees what it made. */
   signal?: AbortSignal;
 }
 
+/** Largest private data a connect request carries, in bytes (IB CM REQ, less the RDMA CM header). */
 export const MAX_CONNECT_PRIVATE_DATA = 56;
+/** Largest private data an accept carries, in bytes (IB CM REP). */
 export const MAX_ACCEPT_PRIVATE_DATA = 196;
+/** Largest private data a reject carries, in bytes (IB CM REJ). */
 export const MAX_REJECT_PRIVATE_DATA = 148;
 
+/** @internal Throws unless `pd` is undefined or a Uint8Array of at most `max` bytes. */
 export function checkPrivateData(pd: Uint8Array | undefined, max: number, what: string): void {
   if (pd === undefined) return;
   if (!(pd instanceof Uint8Array)) throw cmError('ERR_INVALID_ARG_TYPE', 'privateData must be a Uint8Array or Buffer');
@@ -91,6 +111,12 @@ export function makeQp(id: CmId, o: { pd: ProtectionDomain; sendCq?: CompletionQ
   }
 }
 
+/**
+ * Connects to a listening partner: resolves its address and route (rdma_resolve_addr, rdma_resolve_route),
+ * makes or readies the RC QP, and resolves once rdma_connect(3) is ESTABLISHED. Rejects with ERR_CM_TIMEOUT,
+ * ERR_CM_<EVENT> (e.g. ERR_CM_REJECTED, ERR_CM_UNREACHABLE, ERR_CM_ADDR_ERROR), ABORT_ERR, or
+ * ERR_INVALID_ARG_TYPE/ERR_OUT_OF_RANGE for bad options; on failure it frees everything it made.
+ */
 export async function connect(o: ConnectOptions): Promise<Connection> {
   if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'options must be an object');
   if (typeof o.address !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'address must be a string');

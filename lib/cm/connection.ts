@@ -5,28 +5,48 @@ import type { CompletionQueue, QueuePair } from '../verbs';
 import type { CmId } from './cm-id';
 import { channel, RawCmEvent } from './event-channel';
 
+/** One end of a connection, as librdmacm reports it. */
 export interface Endpoint {
+  /** IPv4 or IPv6 address in text form ('' when unknown). */
   address: string;
+  /** Port number (0 when unknown). */
   port: number;
 }
 
 export interface Connection {
+  /** The partner disconnected (CM event DISCONNECTED); the connection is then closed. */
   on(event: 'disconnected', listener: () => void): this;
+  /** The RDMA device under the connection is being removed (DEVICE_REMOVAL); the connection is then closed. */
   on(event: 'device-removal', listener: () => void): this;
+  /** The CM event TIMEWAIT_EXIT arrived for the connection's id. */
   on(event: 'timewait-exit', listener: () => void): this;
+  /** Every CM event on the connection's id, by name and status, before the specific events above. */
   on(event: 'cm-event', listener: (e: { event: string; status: number }) => void): this;
 }
 
+/**
+ * An established RC connection, made by {@link connect} or {@link ConnectRequest.accept}. It owns its QP
+ * and the CQs it made; close() (or a disconnect or device removal) frees them and the CM id. Until it
+ * ends it keeps the event loop alive.
+ */
 export class Connection extends EventEmitter {
+  /** The connected RC queue pair; closed when the connection ends. */
   readonly qp: QueuePair;
+  /** The QP's send CQ: closed with the connection when the connection made it, left open when it was the caller's. */
   readonly sendCq: CompletionQueue;
+  /** The QP's receive CQ (the send CQ unless another was given); closed as `sendCq` is. */
   readonly recvCq: CompletionQueue;
   /** The partner's private data: its accept (initiator side) or its connect request (responder side). */
   readonly privateData: Buffer;
+  /** This side's address and port. */
   readonly local: Endpoint;
+  /** The partner's address and port. */
   readonly remote: Endpoint;
   /** Settles once, when the connection ends for any reason. */
-  readonly closed: Promise<{ reason: string }>;
+  readonly closed: Promise<{
+    /** Why it ended: 'disconnected by the partner', 'RDMA device removed', 'disconnected locally' or 'closed locally'. */
+    reason: string;
+  }>;
   private ending: string | null = null;
   private resolveClosed!: (r: { reason: string }) => void;
 
@@ -50,10 +70,12 @@ export class Connection extends EventEmitter {
     id.on('cm-event', (e: RawCmEvent) => this.onEvent(e));
   }
 
+  /** The partner's address (`remote.address`). */
   get remoteAddress(): string {
     return this.remote.address;
   }
 
+  /** This side's address (`local.address`). */
   get localAddress(): string {
     return this.local.address;
   }
@@ -92,11 +114,15 @@ export class Connection extends EventEmitter {
     this.resolveClosed({ reason });
   }
 
-  /** Idempotent. */
+  /**
+   * Disconnects (rdma_disconnect) and frees the QP, the CQs the connection made and the CM id, in that
+   * order; outstanding work requests are flushed and rejected. Idempotent.
+   */
   close(): void {
     this.end('closed locally');
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

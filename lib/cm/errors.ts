@@ -1,6 +1,10 @@
 // CM failures as errors with a stable code: ERR_CM_<EVENT> for an event that ended a step.
 import type { RdmaError } from '../errors';
 
+/**
+ * An error from a CM step (connect, accept, listen): `code` is ERR_CM_<EVENT> for a CM event that ended
+ * the step (e.g. ERR_CM_REJECTED), ERR_CM_TIMEOUT, ABORT_ERR, or as for any {@link RdmaError}.
+ */
 export interface CmError extends RdmaError {
   /** The CM event that ended the step, e.g. REJECTED, UNREACHABLE. */
   event?: string;
@@ -10,10 +14,12 @@ export interface CmError extends RdmaError {
   privateData?: Buffer;
 }
 
+/** @internal An Error with `code` and the given CM fields. */
 export function cmError(code: string, message: string, extra: Partial<CmError> = {}): CmError {
   return Object.assign(new Error(message), { code }, extra) as CmError;
 }
 
+/** @internal The AbortError (code ABORT_ERR) a step rejects with when its signal aborts. */
 export function abortError(reason: unknown): CmError {
   const msg = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'the operation was aborted';
   return Object.assign(new Error(msg), { name: 'AbortError', code: 'ABORT_ERR', cause: reason }) as CmError;

@@ -10,6 +10,7 @@ import { fromCm } from './context';
 import { cmError } from './errors';
 import { channel, RawCmEvent } from './event-channel';
 
+/** Options of {@link ConnectRequest.accept}. */
 export interface AcceptOptions {
   /** Not needed with `queuePair`. */
   pd?: ProtectionDomain;
@@ -19,29 +20,47 @@ export interface AcceptOptions {
    * connection owns it once established; if accept() fails it stays yours (check its state before reusing it).
    */
   queuePair?: QueuePair;
+  /** As in connect(): the new QP's send CQ, by default one made for the connection. Not with `queuePair`. */
   sendCq?: CompletionQueue;
+  /** As in connect(): the receive CQ, by default the send CQ. Not with `queuePair`. */
   recvCq?: CompletionQueue;
+  /** As in connect(): capacities of the QP made now. Not with `queuePair`. */
   qp?: ConnectOptions['qp'];
-  /** At most 196 bytes. */
+  /** Sent with the accept; at most 196 bytes, more rejects with ERR_CM_PRIVATE_DATA_TOO_LONG. */
   privateData?: Uint8Array;
+  /** RDMA READ/atomic requests this side accepts in flight as responder, 0–255 (default 1). */
   responderResources?: number;
+  /** RDMA READ/atomic requests this side issues in flight as initiator, 0–255 (default 1). */
   initiatorDepth?: number;
   /** As in connect(). */
   minRnrTimer?: ConnectOptions['minRnrTimer'];
   /** As in connect(): post receives before the initiator can send. */
   prepare?: ConnectOptions['prepare'];
+  /** Bound on the wait for ESTABLISHED, in ms (default 10 s); then it rejects with ERR_CM_TIMEOUT. */
   timeoutMs?: number;
+  /** Aborts the accept: it rejects with code ABORT_ERR. */
   signal?: AbortSignal;
 }
 
+/**
+ * A connection request taken from a {@link Listener}: answer it once, with accept() or reject(). Requests
+ * the listener still holds when it closes are rejected.
+ */
 export class ConnectRequest {
+  /** Private data sent with the request (empty when none). */
   readonly privateData: Buffer;
+  /** The initiator's address. */
   readonly remoteAddress: string;
+  /** The initiator's port. */
   readonly remotePort: number;
   /** The device context the request arrived on: allocate the PD for accept() from it. */
   readonly context: Context;
-  /** What the initiator asked for. */
+  /**
+   * What the initiator asked for, in this side's terms as librdmacm reports it (the initiator's
+   * initiator depth): the largest useful `responderResources` for accept().
+   */
   readonly responderResources: number;
+  /** Likewise the initiator's responder resources: the largest useful `initiatorDepth` for accept(). */
   readonly initiatorDepth: number;
   private answered = false;
 
@@ -56,6 +75,11 @@ export class ConnectRequest {
     this.initiatorDepth = e.initiatorDepth ?? 0;
   }
 
+  /**
+   * Accepts the request (rdma_accept(3)) and resolves to the connection once ESTABLISHED. Rejects with
+   * ERR_CM_ANSWERED when already answered, ERR_CM_TIMEOUT, ERR_CM_<EVENT>, ABORT_ERR or an option error;
+   * on failure the request's CM id is destroyed (the initiator's connect fails).
+   */
   async accept(o: AcceptOptions): Promise<Connection> {
     if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
     if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'accept options must be an object');
@@ -93,6 +117,10 @@ export class ConnectRequest {
     }
   }
 
+  /**
+   * Refuses the request (rdma_reject(3)) with up to 148 bytes of private data; the initiator's connect
+   * rejects with ERR_CM_REJECTED. Rejects with ERR_CM_ANSWERED when already answered.
+   */
   async reject(privateData?: Uint8Array): Promise<void> {
     if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
     checkPrivateData(privateData, MAX_REJECT_PRIVATE_DATA, 'reject');
@@ -105,8 +133,15 @@ export class ConnectRequest {
   }
 }
 
+/**
+ * A CM id listening on a local address and port, made by {@link listen}. Iterate it for the incoming
+ * ConnectRequests; leaving the loop early closes it. If its device is removed, the iteration rejects
+ * with ERR_CM_DEVICE_REMOVAL. Until closed it keeps the event loop alive.
+ */
 export class Listener implements AsyncIterable<ConnectRequest> {
+  /** The local address listened on. */
   readonly address: string;
+  /** The local port listened on (the one chosen when listen() was given port 0). */
   readonly port: number;
   private readonly queue: ConnectRequest[] = [];
   private readonly waiting: { resolve: (r: IteratorResult<ConnectRequest>) => void; reject: (e: Error) => void }[] = [];
@@ -141,10 +176,12 @@ export class Listener implements AsyncIterable<ConnectRequest> {
     });
   }
 
+  /** True once close() ran or the device was removed. */
   get closed(): boolean {
     return this.closedFlag;
   }
 
+  /** Yields each connection request in arrival order; ends when the listener closes. */
   [Symbol.asyncIterator](): AsyncIterator<ConnectRequest> {
     return {
       next: () => {
@@ -171,11 +208,17 @@ export class Listener implements AsyncIterable<ConnectRequest> {
     channel().hold(-1);
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
 }
 
+/**
+ * Listens for connection requests on `address` and `port` (rdma_bind_addr, rdma_listen; port 0 picks one,
+ * backlog default 16). Rejects with ERR_INVALID_ARG_TYPE/ERR_OUT_OF_RANGE for bad options, or the errno
+ * code of the failed call (e.g. EADDRINUSE, EADDRNOTAVAIL).
+ */
 export async function listen(o: { address: string; port: number; backlog?: number }): Promise<Listener> {
   if (!o || typeof o.address !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'address must be a string');
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw cmError('ERR_OUT_OF_RANGE', 'port must be from 0 to 65535');

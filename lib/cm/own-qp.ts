@@ -5,19 +5,24 @@ import type { CmId } from './cm-id';
 import { portFor } from './context';
 import { cmError } from './errors';
 
+/** Options of {@link createQueuePair}. */
 export interface QueuePairOptions {
   /** The local address the connection will use (selects the port). */
   localAddress: string;
   /** From contextFor(localAddress). */
   pd: ProtectionDomain;
+  /** CQ for the QP's send completions (and its receive completions unless `recvCq` is given). */
   sendCq: CompletionQueue;
+  /** CQ for receive completions; defaults to `sendCq`. */
   recvCq?: CompletionQueue;
+  /** Further QP init attributes (capacities, `sqSigAll`, `srq`), as for ProtectionDomain.createQp(). */
   qp?: Partial<Omit<QpInit, 'type' | 'sendCq' | 'recvCq'>>;
 }
 
 /**
  * An RC queue pair for a later connect() or accept() with `queuePair`, already in INIT on the port of
  * `localAddress` so that receives can be posted on it now. Remote access stays off until the CM sets it.
+ * Throws ERR_INVALID_ARG_TYPE for bad options and ERR_CM_NO_DEVICE when no RDMA device owns `localAddress`.
  */
 export function createQueuePair(o: QueuePairOptions): QueuePair {
   if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'options must be an object');

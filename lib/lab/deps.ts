@@ -1,6 +1,7 @@
 // Host packages the lab needs, installed on demand with apt-get (Debian and derivatives).
 import { existsSync } from 'node:fs';
 import { LabError, isRoot, run, which } from './exec';
+import { inSetup } from './setup-steps';
 
 /** Debian package → a file or tool whose presence shows it is installed. */
 export const LAB_PACKAGES: Record<string, string> = {
@@ -27,27 +28,33 @@ export function missingPackages(names: string[] = Object.keys(LAB_PACKAGES)): st
 }
 
 let updated = false;
-export function aptUpdate(log: (s: string) => void): void {
+export function aptUpdate(): void {
   if (updated) return;
-  log('lab: apt-get update');
-  const r = run('apt-get', ['update', '-qq']);
-  if (r.status !== 0) throw new LabError('ERR_LAB_APT', `lab: apt-get update failed: ${r.stderr.trim().split('\n').pop()}`);
+  inSetup((steps) => {
+    steps.plan(1);
+    steps.next('apt-get update');
+    const r = run('apt-get', ['update', '-qq']);
+    if (r.status !== 0) throw new LabError('ERR_LAB_APT', `lab: apt-get update failed: ${r.stderr.trim().split('\n').pop()}`);
+  });
   updated = true;
 }
 
 /** Installs whatever of `names` is missing; throws one clear line when that is impossible. */
-export function ensurePackages(log: (s: string) => void, names?: string[]): void {
+export function ensurePackages(names?: string[]): void {
   const missing = missingPackages(names);
   if (missing.length === 0) return;
   if (!which('apt-get'))
     throw new LabError('ERR_LAB_TOOL_MISSING', `lab: missing packages ${missing.join(' ')} and no apt-get to install them`);
   if (!isRoot())
     throw new LabError('ERR_LAB_NOT_ROOT', `lab: missing packages ${missing.join(' ')}; run as root to install them`);
-  aptUpdate(log);
-  log(`lab: apt-get install ${missing.join(' ')}`);
-  const r = run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  inSetup((steps) => {
+    steps.plan(1);
+    aptUpdate();
+    steps.next(`apt-get install ${missing.join(' ')}`);
+    const r = run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    if (r.status !== 0)
+      throw new LabError('ERR_LAB_APT', `lab: apt-get install ${missing.join(' ')} failed: ${r.stderr.trim().split('\n').pop()}`);
   });
-  if (r.status !== 0)
-    throw new LabError('ERR_LAB_APT', `lab: apt-get install ${missing.join(' ')} failed: ${r.stderr.trim().split('\n').pop()}`);
 }

@@ -1,8 +1,11 @@
 // Small process helpers for the lab: run a host command and capture its output, or fail in one line.
 import { spawnSync, SpawnSyncOptions } from 'node:child_process';
 
+/** A lab failure, with a one-line message and a stable code. */
 export class LabError extends Error {
+  /** ERR_LAB_*, e.g. ERR_LAB_NOT_ROOT, ERR_LAB_TOOL_MISSING, ERR_LAB_EXEC, ERR_LAB_BOOT, ERR_LAB_QMP. */
   readonly code: string;
+  /** Makes a LabError named 'LabError' with `code` and `message`. */
   constructor(code: string, message: string) {
     super(message);
     this.name = 'LabError';

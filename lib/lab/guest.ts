@@ -8,28 +8,44 @@ import { join } from 'node:path';
 import { LabError } from './exec';
 import { LabKernel } from './kernel';
 
+/** Options of a {@link Guest}. */
 export interface GuestOptions {
+  /** Guest name, used in its temporary folder and passed on its kernel command line (lab.node). */
   name: string;
+  /** Kernel and initramfs to boot, from ensureKernel(). */
   kernel: LabKernel;
   /** Contents of run.sh, executed in the guest's chroot. */
   script: string;
   /** Host folder shared writable at the same path (the project). */
   workdir: string;
+  /** Guest memory in MiB (default 2048). */
   memoryMiB?: number;
+  /** Number of vCPUs (default 2). */
   cpus?: number;
   /** UDP link to the partner guest: both ends on 127.0.0.1. */
-  link?: { localPort: number; remotePort: number; mac: string };
+  link?: {
+    /** UDP port this guest's end listens on. */
+    localPort: number;
+    /** UDP port of the partner's end. */
+    remotePort: number;
+    /** MAC address of this guest's virtio-net device. */
+    mac: string;
+  };
   /** Seconds until the guest is killed; the result then has timedOut set. */
   timeoutSec?: number;
-  /** Seconds the guest may take to reach its command. */
+  /** Seconds the guest may take to reach its command (default 180). */
   bootTimeoutSec?: number;
   /** Receives each line the guest prints. */
   onLine?: (line: string) => void;
 }
 
+/** How a guest ended. */
 export interface GuestResult {
+  /** The command's exit status; 125 when the guest did not report one. */
   code: number;
+  /** True when `timeoutSec` ran out and the guest was killed. */
   timedOut: boolean;
+  /** True when kill() ended the guest. */
   killed: boolean;
   /** Set when the guest never reached the command. */
   bootFailure?: string;
@@ -37,9 +53,16 @@ export interface GuestResult {
 
 const EXIT_MARK = /RDMA_CCM_LAB_EXIT=(\d+)/;
 
+/**
+ * One qemu guest (TCG, x86_64) that boots the lab kernel, shares the host's root read-only and runs
+ * `script` in it; it starts at construction. Needs qemu-system-x86_64.
+ */
 export class Guest {
+  /** The guest's name, from its options. */
   readonly name: string;
+  /** Temporary host folder holding run.sh, the QMP socket and the exit file; removed when the guest ends. */
   readonly runDir: string;
+  /** Resolves (never rejects) when qemu exits. */
   readonly done: Promise<GuestResult>;
   private proc: ChildProcess;
   private killedByUs = false;
@@ -47,6 +70,7 @@ export class Guest {
   private ready = false;
   private tail: string[] = [];
 
+  /** Writes run.sh and starts qemu. */
   constructor(private readonly opts: GuestOptions) {
     this.name = opts.name;
     this.runDir = mkdtempSync(join(tmpdir(), `rdma-ccm-lab-${opts.name}-`));
@@ -182,10 +206,12 @@ export class Guest {
     });
   }
 
+  /** Freezes the guest (QMP 'stop'): its vCPUs stay stopped until resume(). */
   pause(): Promise<unknown> {
     return this.qmp('stop');
   }
 
+  /** Lets a paused guest run again (QMP 'cont'). */
   resume(): Promise<unknown> {
     return this.qmp('cont');
   }

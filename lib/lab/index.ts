@@ -6,16 +6,22 @@ import { Guest, GuestResult } from './guest';
 import { hostHasRxe, hostRun, hostSetup, hostTeardown, HOST_NODES } from './host-rxe';
 import { ensureKernel, LabKernel } from './kernel';
 import { runScript } from './run-script';
+import { inSetup } from './setup-steps';
 import { guestNode, labEnv, LabNode, Topology, VETH_NODES } from './topology';
 
 export { Guest, GuestResult } from './guest';
 export { LabError } from './exec';
 export { LabNode, Topology, VETH_NODES, guestNode, LAB_SUBNET } from './topology';
 export { ensureKernel } from './kernel';
+export type { LabKernel } from './kernel';
+export type { GuestOptions } from './guest';
 
+/** Where the lab runs: 'host' (rxe devices on this host's kernel) or 'vm' (qemu guests). */
 export type LabMode = 'host' | 'vm';
 
+/** Options of {@link runLab}. */
 export interface LabOptions {
+  /** 'veth' (default): one command, two rxe devices over a veth pair; 'two-guests': nodes a and b, one device each. */
   topology?: Topology;
   /** Command for node a (and the only one in the veth topology). */
   command: string;
@@ -23,9 +29,13 @@ export interface LabOptions {
   commandB?: string;
   /** Seconds before b is started in the two-guests topology. */
   delayB?: number;
+  /** Folder the command runs in (default: the current one); a guest sees it writable at the same path. */
   cwd?: string;
+  /** Seconds before a command (or guest) is killed; no limit by default. */
   timeoutSec?: number;
+  /** Forces host or vm; by default the host is used when its kernel has rdma_rxe (see RDMA_CCM_LAB_MODE). */
   mode?: LabMode;
+  /** Receives the lab's progress lines (default: stderr). */
   log?: (s: string) => void;
 }
 
@@ -43,21 +53,32 @@ export function commandEnv(extra: Record<string, string>): Record<string, string
 
 let prepared: { mode: LabMode; kernel?: LabKernel } | undefined;
 
-/** Installs what the lab needs and decides where it runs. */
-export function prepareLab(log: (s: string) => void = (s) => process.stderr.write(s + '\n'), mode?: LabMode): { mode: LabMode; kernel?: LabKernel } {
+/**
+ * Installs what the lab needs and decides where it runs; the answer is kept for later calls that ask for
+ * no other `mode`. Throws LabError, e.g. ERR_LAB_NOT_ROOT, ERR_LAB_NO_RXE or ERR_LAB_APT.
+ */
+export function prepareLab(
+  log: (s: string) => void = (s) => process.stderr.write(s + '\n'),
+  mode?: LabMode,
+): {
+  /** Where the lab runs. */
+  mode: LabMode;
+  /** The guest kernel, in vm mode. */
+  kernel?: LabKernel;
+} {
   if (prepared && (!mode || prepared.mode === mode)) return prepared;
   const forced = mode ?? (process.env.RDMA_CCM_LAB_MODE as LabMode | undefined);
   if (forced && forced !== 'host' && forced !== 'vm')
     throw new LabError('ERR_LAB_MODE', `lab: RDMA_CCM_LAB_MODE must be 'host' or 'vm', not '${forced}'`);
   if (!isRoot()) throw new LabError('ERR_LAB_NOT_ROOT', 'lab: must run as root (it creates RDMA devices and boots guests)');
-  ensurePackages(log);
-  const useHost = forced ? forced === 'host' : hostHasRxe();
-  if (useHost) {
+  // One count of steps over the packages and the kernel: `lab set-up: [k/n] …` (setup-steps.ts).
+  prepared = inSetup(() => {
+    ensurePackages();
+    const useHost = forced ? forced === 'host' : hostHasRxe();
+    if (!useHost) return { mode: 'vm' as const, kernel: ensureKernel(log) };
     if (!hostHasRxe()) throw new LabError('ERR_LAB_NO_RXE', 'lab: this kernel cannot load rdma_rxe');
-    prepared = { mode: 'host' };
-  } else {
-    prepared = { mode: 'vm', kernel: ensureKernel(log) };
-  }
+    return { mode: 'host' as const };
+  });
   return prepared;
 }
 

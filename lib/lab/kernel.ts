@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { aptUpdate } from './deps';
 import { LabError, mustRun, run } from './exec';
 import { INIT_SCRIPT } from './init-script';
+import { inSetup } from './setup-steps';
 
 /** Modules the guest loads, each after its dependencies (resolved from modules.dep). */
 export const GUEST_MODULES = [
@@ -20,9 +21,13 @@ export const GUEST_MODULES = [
   'sch_netem', // tests cut a link (100% loss) without taking the netdev down
 ];
 
+/** A guest kernel and initramfs in the lab's cache. */
 export interface LabKernel {
+  /** The Debian kernel package and its version, separated by a space. */
   version: string;
+  /** Path of the kernel image. */
   vmlinuz: string;
+  /** Path of the initramfs (gzip'd cpio). */
   initrd: string;
 }
 
@@ -42,7 +47,7 @@ export function resolveKernelPackage(log: (s: string) => void): { pkg: string; v
   };
   let found = find();
   if (!found) {
-    aptUpdate(log);
+    aptUpdate();
     found = find();
   }
   if (!found) throw new LabError('ERR_LAB_KERNEL', 'lab: apt cannot resolve linux-image-amd64 to a kernel package');
@@ -73,7 +78,11 @@ export function resolveModuleOrder(modDir: string, wanted: string[]): string[] {
   return order;
 }
 
-/** Returns the cached kernel and initramfs, building them first when missing. */
+/**
+ * Returns the cached kernel and initramfs, building them first when missing (with apt-get download,
+ * dpkg-deb and depmod). The cache is $RDMA_CCM_LAB_CACHE, else $XDG_CACHE_HOME/rdma-ccm/lab or
+ * ~/.cache/rdma-ccm/lab. Throws LabError ERR_LAB_KERNEL or ERR_LAB_EXEC.
+ */
 export function ensureKernel(log: (s: string) => void): LabKernel {
   const { pkg, version } = resolveKernelPackage(log);
   const key = `${pkg}_${version}`.replace(/[^A-Za-z0-9._+-]/g, '_');
@@ -83,38 +92,43 @@ export function ensureKernel(log: (s: string) => void): LabKernel {
   if (existsSync(kernel.vmlinuz) && existsSync(kernel.initrd) && existsSync(join(dir, 'init.sh')) && readFileSync(join(dir, 'init.sh'), 'utf8') === stamp)
     return kernel;
 
-  log(`lab: preparing guest kernel ${pkg} ${version}`);
-  mkdirSync(cacheRoot(), { recursive: true });
-  const work = mkdtempSync(join(tmpdir(), 'rdma-ccm-kernel-'));
-  try {
-    mustRun('apt-get', ['download', `${pkg}=${version}`], { cwd: work });
-    const deb = readdirSync(work).find((f) => f.endsWith('.deb'));
-    if (!deb) throw new LabError('ERR_LAB_KERNEL', `lab: apt-get download ${pkg} produced no .deb`);
-    const x = join(work, 'x');
-    mustRun('dpkg-deb', ['-x', join(work, deb), x]);
-    const kver = readdirSync(join(x, 'lib', 'modules'))[0];
-    mustRun('depmod', ['-b', x, kver]);
-    const modDir = join(x, 'lib', 'modules', kver);
-    const order = resolveModuleOrder(modDir, GUEST_MODULES);
+  inSetup((steps) => {
+    steps.plan(3);
+    steps.next(`guest kernel: apt-get download ${pkg}=${version}`);
+    mkdirSync(cacheRoot(), { recursive: true });
+    const work = mkdtempSync(join(tmpdir(), 'rdma-ccm-kernel-'));
+    try {
+      mustRun('apt-get', ['download', `${pkg}=${version}`], { cwd: work });
+      const deb = readdirSync(work).find((f) => f.endsWith('.deb'));
+      if (!deb) throw new LabError('ERR_LAB_KERNEL', `lab: apt-get download ${pkg} produced no .deb`);
+      steps.next('guest kernel: unpack, resolve module order');
+      const x = join(work, 'x');
+      mustRun('dpkg-deb', ['-x', join(work, deb), x]);
+      const kver = readdirSync(join(x, 'lib', 'modules'))[0];
+      mustRun('depmod', ['-b', x, kver]);
+      const modDir = join(x, 'lib', 'modules', kver);
+      const order = resolveModuleOrder(modDir, GUEST_MODULES);
 
-    const root = join(work, 'initramfs');
-    for (const d of ['bin', 'dev', 'proc', 'sys', 'host', 'lab', 'mods']) mkdirSync(join(root, d), { recursive: true });
-    copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
-    chmodSync(join(root, 'bin', 'busybox'), 0o755);
-    order.forEach((path, i) => copyFileSync(join(modDir, path), join(root, 'mods', `${String(i).padStart(2, '0')}-${path.replace(/^.*\//, '')}`)));
-    writeFileSync(join(root, 'init'), INIT_SCRIPT, { mode: 0o755 });
-    const cpio = join(work, 'initrd.cpio.gz');
-    mustRun('sh', ['-c', `cd "${root}" && find . | cpio -o -H newc --quiet | gzip -1 > "${cpio}"`]);
+      steps.next('guest initramfs: busybox, modules, init');
+      const root = join(work, 'initramfs');
+      for (const d of ['bin', 'dev', 'proc', 'sys', 'host', 'lab', 'mods']) mkdirSync(join(root, d), { recursive: true });
+      copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
+      chmodSync(join(root, 'bin', 'busybox'), 0o755);
+      order.forEach((path, i) => copyFileSync(join(modDir, path), join(root, 'mods', `${String(i).padStart(2, '0')}-${path.replace(/^.*\//, '')}`)));
+      writeFileSync(join(root, 'init'), INIT_SCRIPT, { mode: 0o755 });
+      const cpio = join(work, 'initrd.cpio.gz');
+      mustRun('sh', ['-c', `cd "${root}" && find . | cpio -o -H newc --quiet | gzip -1 > "${cpio}"`]);
 
-    const stage = mkdtempSync(join(cacheRoot(), '.stage-'));
-    copyFileSync(join(x, 'boot', `vmlinuz-${kver}`), join(stage, 'vmlinuz'));
-    copyFileSync(cpio, join(stage, 'initrd.cpio.gz'));
-    writeFileSync(join(stage, 'init.sh'), stamp);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(stage, dir);
-    log(`lab: cached guest kernel in ${dir}`);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+      const stage = mkdtempSync(join(cacheRoot(), '.stage-'));
+      copyFileSync(join(x, 'boot', `vmlinuz-${kver}`), join(stage, 'vmlinuz'));
+      copyFileSync(cpio, join(stage, 'initrd.cpio.gz'));
+      writeFileSync(join(stage, 'init.sh'), stamp);
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(stage, dir);
+      log(`lab: cached guest kernel ${pkg} ${version} in ${dir}`);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
   return kernel;
 }

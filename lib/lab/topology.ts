@@ -1,6 +1,11 @@
 // The lab's two topologies and the names/addresses every node gets.
+/**
+ * 'veth': one command sees two rxe devices over a veth pair; 'two-guests': nodes a and b each run a
+ * command with one rxe device (qemu guests linked over UDP on loopback, or two processes in host mode).
+ */
 export type Topology = 'veth' | 'two-guests';
 
+/** One lab node's RDMA device, netdev and addresses. */
 export interface LabNode {
   /** Node name: 'a' or 'b'. */
   name: string;
@@ -14,14 +19,18 @@ export interface LabNode {
   ip6: string;
 }
 
+/** The first three octets of the lab's IPv4 /24 (nodes a and b are .1 and .2). */
 export const LAB_SUBNET = '10.99.0';
+/** Prefix of the lab's IPv6 /64 (nodes a and b are ::1 and ::2). */
 export const LAB_SUBNET6 = 'fd99::';
 
+/** The veth topology's two nodes in a guest: rxe0 on veth0 (a) and rxe1 on veth1 (b). */
 export const VETH_NODES: LabNode[] = [
   { name: 'a', device: 'rxe0', netdev: 'veth0', ip: `${LAB_SUBNET}.1`, ip6: `${LAB_SUBNET6}1` },
   { name: 'b', device: 'rxe1', netdev: 'veth1', ip: `${LAB_SUBNET}.2`, ip6: `${LAB_SUBNET6}2` },
 ];
 
+/** Node a or b of the two-guests topology: rxe0 on the guest's lab0 link. */
 export function guestNode(name: 'a' | 'b'): LabNode {
   const i = name === 'a' ? 1 : 2;
   return { name, device: 'rxe0', netdev: 'lab0', ip: `${LAB_SUBNET}.${i}`, ip6: `${LAB_SUBNET6}${i}` };

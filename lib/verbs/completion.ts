@@ -1,20 +1,27 @@
 // Work completions as JS objects, and the error a failed one becomes.
 import type { RdmaError } from '../errors';
 
+/** Status of a work completion: ibv_wc_status without the IBV_WC_ prefix (see ibv_poll_cq(3)). */
 export type WcStatus =
   | 'SUCCESS' | 'LOC_LEN_ERR' | 'LOC_QP_OP_ERR' | 'LOC_EEC_OP_ERR' | 'LOC_PROT_ERR' | 'WR_FLUSH_ERR' | 'MW_BIND_ERR'
   | 'BAD_RESP_ERR' | 'LOC_ACCESS_ERR' | 'REM_INV_REQ_ERR' | 'REM_ACCESS_ERR' | 'REM_OP_ERR' | 'RETRY_EXC_ERR'
   | 'RNR_RETRY_EXC_ERR' | 'LOC_RDD_VIOL_ERR' | 'REM_INV_RD_REQ_ERR' | 'REM_ABORT_ERR' | 'INV_EECN_ERR'
   | 'INV_EEC_STATE_ERR' | 'FATAL_ERR' | 'RESP_TIMEOUT_ERR' | 'GENERAL_ERR' | 'UNKNOWN';
 
+/** What completed: ibv_wc_opcode without the IBV_WC_ prefix; `UNKNOWN` for a failed completion. */
 export type WcOpcode = 'SEND' | 'RDMA_WRITE' | 'RDMA_READ' | 'COMP_SWAP' | 'FETCH_ADD' | 'BIND_MW' | 'LOCAL_INV' | 'RECV' | 'RECV_RDMA_WITH_IMM' | 'UNKNOWN';
 
+/** A work completion (ibv_wc) as a JS object. Only wrId, status, statusCode, qpNum and vendorErr are valid when it failed. */
 export interface WorkCompletion {
+  /** The id of the work request that completed. */
   wrId: bigint;
+  /** Outcome of the work request. */
   status: WcStatus;
+  /** The same status as its numeric ibv_wc_status value. */
   statusCode: number;
   /** Valid only when status is SUCCESS. */
   opcode: WcOpcode;
+  /** Bytes transferred, meaningful for receives (a UD receive counts the 40-byte GRH); 0 when it failed. */
   byteLen: number;
   /** Immediate data of a SEND_WITH_IMM / RDMA_WRITE_WITH_IMM, host byte order. */
   immData?: number;
@@ -26,12 +33,17 @@ export interface WorkCompletion {
   wcFlags?: number;
   /** @internal Raw imm_data / invalidated_rkey of a receive. */
   exData?: number;
+  /** UD receives: the sender's QP number; 0 when it failed. */
   srcQp: number;
+  /** Number of the local queue pair the work request was posted on. */
   qpNum: number;
+  /** Vendor-specific error syndrome of a failed completion. */
   vendorErr: number;
 }
 
+/** The error a failed work completion becomes: `code` is `ERR_WC_<STATUS>`, e.g. ERR_WC_REM_ACCESS_ERR. */
 export interface CompletionError extends RdmaError {
+  /** The failed completion. */
   completion: WorkCompletion;
 }
 

@@ -8,12 +8,23 @@ import type { QueuePair } from './qp';
 import { registerWrapper } from './wrappers';
 
 export interface CompletionQueue {
+  /**
+   * 'completion': raw completions (of postSend() / postRecv() / prepared requests), in batches, as the
+   * event loop drains the queue. Completions of promise-level operations settle their promises instead.
+   */
   on(event: 'completion', listener: (batch: WorkCompletion[]) => void): this;
 }
 
+/**
+ * A completion queue (ibv_create_cq(3)) with its own completion channel, watched by the event loop:
+ * completions are routed to the queue pair that posted them, and raw ones are emitted as 'completion'.
+ * An idle CQ does not keep the process alive; one with posted work outstanding does (prepared requests
+ * excepted). Keeps its context alive.
+ */
 export class CompletionQueue extends EventEmitter {
   /** @internal */
   readonly native: any;
+  /** The device context the queue belongs to. */
   readonly context: Context;
   /**
    * @internal Queue pairs using this CQ, by QP number. Weakly: a QP keeps its CQ alive, not the other
@@ -23,7 +34,7 @@ export class CompletionQueue extends EventEmitter {
   /** What has work outstanding on this CQ (queue pairs, shared receive queues), held until it completes. */
   private readonly busy = new Map<object, number>();
 
-  /** Prefer context.createCq(). */
+  /** @internal Made by context.createCq(). */
   constructor(context: Context, opts: { cqe?: number } = {}) {
     super();
     this.context = context;
@@ -31,6 +42,7 @@ export class CompletionQueue extends EventEmitter {
     registerWrapper(this.native, this);
   }
 
+  /** True once close() has run. */
   get closed(): boolean {
     return this.native.closed;
   }
@@ -41,6 +53,7 @@ export class CompletionQueue extends EventEmitter {
    * With `spinUs`, a CQ with nothing in it is polled again in native code for up to that many
    * microseconds (at most 1 000 000) until the first completion arrives: one call per completion
    * instead of one per empty poll. The event loop waits meanwhile, so keep it short.
+   * `max`: 1 … 65536. Throws ERR_CLOSED once closed.
    */
   poll(max = 16, spinUs = 0): WorkCompletion[] {
     return this.route(this.native.poll(max, spinUs));
@@ -49,7 +62,7 @@ export class CompletionQueue extends EventEmitter {
   /**
    * How many completions are available now (up to max), without making objects; a failed one throws
    * ERR_WC_<STATUS>. For CQs that carry only raw work (promise-level completions would be lost).
-   * `spinUs` as for poll().
+   * `max`: 1 … 4096; `spinUs` as for poll().
    */
   pollCount(max = 16, spinUs = 0): number {
     return this.native.pollCount(max, spinUs);
@@ -82,12 +95,13 @@ export class CompletionQueue extends EventEmitter {
     else if (!idle && this.busy.size === 0) this.native.unref();
   }
 
-  /** Fails with ERR_BUSY while queue pairs use this CQ. Idempotent. */
+  /** Destroys the CQ and its channel (ibv_destroy_cq(3)). Fails with ERR_BUSY while queue pairs use this CQ. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.native.close();
   }
 
+  /** Same as close(). */
   [Symbol.dispose](): void {
     this.close();
   }

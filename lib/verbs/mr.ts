@@ -3,7 +3,9 @@ import { codeError } from '../errors';
 import { native } from '../native';
 import type { ProtectionDomain } from './pd';
 
+/** A scatter/gather entry: a byte range of a memory region that a work request reads or writes. */
 export interface Sge {
+  /** The region; it must belong to the queue pair's protection domain (else ERR_WRONG_PD). */
   mr: MemoryRegion;
   /** Byte offset in the region (default 0). */
   offset?: number;
@@ -11,20 +13,30 @@ export interface Sge {
   length?: number;
 }
 
+/**
+ * Registered memory (ibv_reg_mr(3)) that work requests read and write, locally (lkey) or, with the
+ * partner holding addr and rkey, remotely. Keeps its memory and its protection domain alive.
+ */
 export class MemoryRegion {
   /** @internal */
   readonly native: any;
+  /** The protection domain the region is registered in. */
   readonly pd: ProtectionDomain;
+  /** Virtual address of the first byte: what a partner passes as `remoteAddr`. */
   readonly addr: bigint;
+  /** Size in bytes. */
   readonly length: number;
+  /** Local key, for this side's scatter/gather entries. */
   readonly lkey: number;
+  /** Remote key, for partners' RDMA and atomic operations on the region. */
   readonly rkey: number;
+  /** The Access flags the region was registered with. */
   readonly access: number;
   private view: Buffer | null = null;
   /** @internal Work requests posted with this region and not yet completed. */
   inflight = 0;
 
-  /** Prefer pd.registerMemory() / pd.allocMemory(). */
+  /** @internal Made by pd.registerMemory() / pd.allocMemory(). */
   constructor(pd: ProtectionDomain, memory: ArrayBuffer | ArrayBufferView | number, access: number) {
     this.native = new native.MemoryRegion(pd.native, memory, access);
     this.pd = pd;
@@ -36,11 +48,12 @@ export class MemoryRegion {
     this.rkey = info.rkey;
   }
 
+  /** True once close() has run. */
   get closed(): boolean {
     return this.native.closed;
   }
 
-  /** The registered bytes, zero-copy. */
+  /** The registered bytes, zero-copy. Read for the first time after close(), throws ERR_CLOSED. */
   get buffer(): Buffer {
     if (this.view) return this.view;
     const m = this.native.buffer();
@@ -50,13 +63,14 @@ export class MemoryRegion {
     return this.view!;
   }
 
-  /** Deregisters. Fails with ERR_BUSY while a work request using the region is in flight. Idempotent. */
+  /** Deregisters (ibv_dereg_mr(3)). Fails with ERR_BUSY while a work request using the region is in flight. Idempotent. */
   close(): void {
     if (this.closed) return;
     if (this.inflight > 0) throw codeError('ERR_BUSY', `MemoryRegion is used by ${this.inflight} work requests in flight`);
     this.native.close();
   }
 
+  /** Same as close(). */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -5,12 +5,19 @@ import { native } from '../native';
 import type { MemoryRegion } from './mr';
 import type { ProtectionDomain } from './pd';
 
+/** Memory window type: 1 is bound with qp.bindWindow() (ibv_bind_mw), 2 with a BIND_MW work request. */
 export type MwType = 1 | 2;
 
+/**
+ * A memory window (ibv_alloc_mw(3)): remote access to part of a region, granted by a bind and revoked
+ * without re-registering. A window holds the region it was last bound over, and its protection domain.
+ */
 export class MemoryWindow {
   /** @internal */
   readonly native: any;
+  /** The protection domain of the window (and of the regions it can be bound over). */
   readonly pd: ProtectionDomain;
+  /** Window type. */
   readonly type: MwType;
   /** @internal Binds and invalidations posted and not yet completed. */
   inflight = 0;
@@ -20,18 +27,19 @@ export class MemoryWindow {
    */
   private region: MemoryRegion | null = null;
 
-  /** Prefer pd.allocMw(). Regions bound into a window need Access.MW_BIND. */
+  /** @internal Made by pd.allocMw(). */
   constructor(pd: ProtectionDomain, type: MwType = 2) {
     this.native = new native.MemoryWindow(pd.native, type);
     this.pd = pd;
     this.type = type;
   }
 
-  /** The key a partner uses to access the window (changes with each bind). */
+  /** The key a partner uses to access the window (changes with each bind). Throws ERR_CLOSED once closed. */
   get rkey(): number {
     return this.native.rkey;
   }
 
+  /** True once close() has run. */
   get closed(): boolean {
     return this.native.closed;
   }
@@ -41,7 +49,7 @@ export class MemoryWindow {
     this.region = mr ?? null;
   }
 
-  /** Fails with ERR_BUSY while a bind or invalidation is in flight. Idempotent. */
+  /** Deallocates the window (ibv_dealloc_mw(3)). Fails with ERR_BUSY while a bind or invalidation is in flight. Idempotent. */
   close(): void {
     if (this.closed) return;
     if (this.inflight > 0) throw Object.assign(new Error(`MemoryWindow is used by ${this.inflight} work requests in flight`), { code: 'ERR_BUSY' });
@@ -49,6 +57,7 @@ export class MemoryWindow {
     this.region = null;
   }
 
+  /** Same as close(). */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -14,17 +14,31 @@ import type { ProtectionDomain } from './pd';
 import type { SharedReceiveQueue } from './srq';
 import { checkCallerIds, libraryId, posting } from './wr-id';
 
+/** Transport of a queue pair: reliable connected, unreliable connected, or unreliable datagram. */
 export type QpType = 'RC' | 'UC' | 'UD';
+/** State of a queue pair (ibv_qp_state without the IBV_QPS_ prefix), or `CLOSED` once it is destroyed. */
 export type QpState = 'RESET' | 'INIT' | 'RTR' | 'RTS' | 'SQD' | 'SQE' | 'ERR' | 'CLOSED';
 
+/**
+ * Creation attributes of a queue pair (ibv_qp_init_attr), for pd.createQp(). Out-of-range values fail
+ * with ERR_OUT_OF_RANGE; the device may round capacities up (query().cap reports them).
+ */
 export interface QpInit {
+  /** Transport type. */
   type: QpType;
+  /** CQ that send completions arrive on. */
   sendCq: CompletionQueue;
+  /** CQ that receive completions arrive on (default: sendCq). */
   recvCq?: CompletionQueue;
+  /** Send queue depth (1 … 2^20, default 128). */
   maxSendWr?: number;
+  /** Receive queue depth (1 … 2^20, default 128). */
   maxRecvWr?: number;
+  /** Scatter/gather entries per send (1 … 64, default 1). */
   maxSendSge?: number;
+  /** Scatter/gather entries per receive (1 … 64, default 1). */
   maxRecvSge?: number;
+  /** Bytes a send may carry inline (0 … 65536, default 0). */
   maxInlineData?: number;
   /** Every send WR generates a completion (default: only those marked signaled). */
   sqSigAll?: boolean;
@@ -32,45 +46,105 @@ export interface QpInit {
   srq?: SharedReceiveQueue;
 }
 
+/**
+ * Queue pair attributes (ibv_qp_attr) for qp.modify() and from qp.query(). Only the attributes given are
+ * set; out-of-range values fail with ERR_OUT_OF_RANGE.
+ */
 export interface QpAttributes {
+  /** Target state; a transition the IB state machine forbids fails with ERR_QP_STATE. */
   qpState?: Exclude<QpState, 'CLOSED'>;
+  /** Index in the port's P_Key table (usually 0). */
   pkeyIndex?: number;
+  /** Local port (1 … 255). */
   portNum?: number;
+  /** UD: the Q_Key that incoming datagrams must carry (32 bits). */
   qkey?: number;
+  /** What partners may do through this QP: Access.REMOTE_WRITE | REMOTE_READ | REMOTE_ATOMIC. */
   qpAccessFlags?: number;
+  /** Path MTU in bytes (at most the port's activeMtu). */
   pathMtu?: 256 | 512 | 1024 | 2048 | 4096;
+  /** The partner QP's number (24 bits). */
   destQpNum?: number;
+  /** First PSN expected from the partner, i.e. its sqPsn (24 bits). */
   rqPsn?: number;
+  /** First PSN of this side's sends (24 bits). */
   sqPsn?: number;
+  /** RC: RDMA READs/atomics this side may have outstanding (up to DeviceAttributes.maxQpInitRdAtom). */
   maxRdAtomic?: number;
+  /** RC: RDMA READs/atomics from the partner this side accepts at once (up to DeviceAttributes.maxQpRdAtom). */
   maxDestRdAtomic?: number;
+  /** RC: RNR NAK timer code sent to a partner that finds no receive posted (0 … 31; 12 is 0.64 ms). */
   minRnrTimer?: number;
+  /** RC: local ACK timeout, 4.096 µs × 2^timeout (0 … 31; 0 waits forever). */
   timeout?: number;
+  /** RC: retries after a timeout before the request fails with RETRY_EXC_ERR (0 … 7). */
   retryCnt?: number;
+  /** RC: retries after an RNR NAK before RNR_RETRY_EXC_ERR (0 … 7; 7 retries forever). */
   rnrRetry?: number;
-  ahAttr?: { dlid?: number; sl?: number; srcPathBits?: number; portNum?: number; grh?: { dgid: string; sgidIndex?: number; hopLimit?: number; flowLabel?: number; trafficClass?: number } };
+  /** RC/UC: the path to the partner (as AhAttr); on RoCE grh.dgid and grh.sgidIndex are needed. */
+  ahAttr?: {
+    /** Destination LID (InfiniBand; 0 … 65535). */
+    dlid?: number;
+    /** Service level (0 … 15). */
+    sl?: number;
+    /** Source path bits (0 … 127). */
+    srcPathBits?: number;
+    /** Local port (1 … 255, default 1). */
+    portNum?: number;
+    /** Global route header: the partner's GID and our source GID index. */
+    grh?: {
+      /** The partner's GID, or an IP address (IPv4 becomes its IPv4-mapped GID). */
+      dgid: string;
+      /** Index of our source GID in the port's GID table (see Context.queryGidTable(); default 0). */
+      sgidIndex?: number;
+      /** IP TTL / hop limit (0 … 255, default 64). */
+      hopLimit?: number;
+      /** IPv6 flow label (20 bits, default 0). */
+      flowLabel?: number;
+      /** Traffic class (on RoCE v2 the IP ToS byte; 0 … 255, default 0). */
+      trafficClass?: number;
+    };
+  };
 }
 
+/**
+ * A send work request (ibv_send_wr) for qp.postSend() / qp.prepareSend(). UD QPs only SEND; UC QPs
+ * cannot READ or use atomics (ERR_UNSUPPORTED); an unknown opcode fails with ERR_UNKNOWN_OPCODE.
+ */
 export interface SendWr {
-  /** Caller's id, below 2^63 (ids at or above are the library's own). */
+  /** Caller's id, below 2^63 (ids at or above are the library's own); ERR_OUT_OF_RANGE otherwise. */
   wrId: bigint;
+  /** What to do. */
   opcode: OpcodeName;
+  /** Local data: up to 64 entries, in regions of the QP's protection domain. */
   sgl?: Sge[];
+  /** Generate a completion (an unsignaled request is retired with the next signaled one). */
   signaled?: boolean;
+  /** Copy the data into the request (total at most the QP's maxInlineData, else ERR_OUT_OF_RANGE). */
   inline?: boolean;
+  /** Start only once earlier READs and atomics have completed. */
   fence?: boolean;
+  /** Set the solicited event bit. */
   solicited?: boolean;
+  /** SEND_WITH_IMM / RDMA_WRITE_WITH_IMM (required there): 32 bits of immediate data, host byte order. */
   imm?: number;
+  /** RDMA and atomics: the partner's address (its MemoryRegion.addr plus an offset; 8-byte aligned for atomics). */
   remoteAddr?: bigint;
+  /** RDMA and atomics: the partner's rkey for that memory. */
   rkey?: number;
+  /** Atomics: the value to compare (CMP_AND_SWP) or to add (FETCH_AND_ADD). */
   compareAdd?: bigint;
+  /** ATOMIC_CMP_AND_SWP: the value written when the compare matches. */
   swap?: bigint;
   /** UD: where the message goes. */
   ah?: AddressHandle;
+  /** UD: the destination QP number (required). */
   remoteQpn?: number;
+  /** UD: the destination QP's Q_Key (required). */
   remoteQkey?: number;
   /** BIND_MW (type 2 windows): the window and what it exposes. */
   mw?: MemoryWindow;
+  /** BIND_MW: the range and access the window grants (length above 0). */
   bind?: WindowBind;
   /** LOCAL_INV / SEND_WITH_INV: the window rkey to revoke. */
   invalidateRkey?: number;
@@ -78,23 +152,31 @@ export interface SendWr {
 
 /** What a memory window exposes: a range of a region registered with Access.MW_BIND. */
 export interface WindowBind {
+  /** The region, of the window's protection domain (else ERR_WRONG_PD). */
   mr: MemoryRegion;
+  /** Byte offset in the region (default 0). */
   offset?: number;
+  /** Bytes exposed; 0 unbinds a type 1 window. */
   length: number;
   /** Access.REMOTE_READ | REMOTE_WRITE | REMOTE_ATOMIC. */
   access: number;
 }
 
+/** A receive work request (ibv_recv_wr) for qp.postRecv() / srq.postRecv(). */
 export interface RecvWr {
+  /** Caller's id, below 2^63 (ids at or above are the library's own); ERR_OUT_OF_RANGE otherwise. */
   wrId: bigint;
+  /** Where the message lands: up to 64 entries (none for a receive that only takes a WRITE_WITH_IMM). */
   sgl?: Sge[];
 }
 
 /** Where a partner's QP is, for connecting an RC/UC QP by hand (the CM layer does this for you). */
 export interface RemoteQp {
+  /** The partner QP's number. */
   qpNum: number;
   /** The partner's GID (RoCE: its IP-mapped GID, or an IPv4 address). */
   gid: string;
+  /** The partner's first send PSN (default 0). */
   psn?: number;
 }
 
@@ -148,20 +230,31 @@ function flagsOf(w: { signaled?: boolean; inline?: boolean; fence?: boolean; sol
   return (w.signaled ? SendFlags.SIGNALED : 0) | (w.inline ? SendFlags.INLINE : 0) | (w.fence ? SendFlags.FENCE : 0) | (w.solicited ? SendFlags.SOLICITED : 0);
 }
 
+/**
+ * A queue pair (ibv_create_qp(3)): RC, UC or UD, with explicit state transitions, a raw post API and
+ * promise-level operations that resolve with their completion (or reject with a CompletionError).
+ * Keeps its protection domain, CQs and SRQ alive; its posted work keeps the memory it uses alive.
+ */
 export class QueuePair {
   /** @internal */
   readonly native: any;
+  /** The protection domain the QP was created in. */
   readonly pd: ProtectionDomain;
+  /** CQ of send completions. */
   readonly sendCq: CompletionQueue;
+  /** CQ of receive completions (the sendCq when none was given). */
   readonly recvCq: CompletionQueue;
+  /** The QP number partners address (destQpNum, remoteQpn). */
   readonly qpNum: number;
+  /** Transport type. */
   readonly type: QpType;
+  /** The shared receive queue the QP receives through, if it was created with one. */
   readonly srq?: SharedReceiveQueue;
   /** Send WRs in posting order (the send queue completes in order). */
   private readonly sq: Posted[] = [];
   private readonly rq: Posted[] = [];
 
-  /** Prefer pd.createQp(). */
+  /** @internal Made by pd.createQp() (and by the CM layer). */
   constructor(pd: ProtectionDomain, init: QpInit, wrapped?: any) {
     if (!init || typeof init !== 'object') throw codeError('ERR_INVALID_ARG_TYPE', 'QP init attributes must be an object', 'TypeError');
     this.native = wrapped ?? new native.QueuePair(pd.native, { ...init, sendCq: init.sendCq?.native, recvCq: init.recvCq?.native, srq: init.srq?.native });
@@ -180,24 +273,37 @@ export class QueuePair {
     }
   }
 
+  /** The current state, asked of the driver (it sees the device's own moves to ERR); `CLOSED` once closed. */
   get state(): QpState {
     return this.native.state;
   }
 
+  /** True once close() has run. */
   get closed(): boolean {
     return this.native.closed;
   }
 
-  /** ibv_modify_qp; an invalid state transition fails with ERR_QP_STATE before reaching the driver. */
+  /** ibv_modify_qp(3); an invalid state transition fails with ERR_QP_STATE before reaching the driver. */
   modify(attrs: QpAttributes): void {
     this.native.modify(attrs);
   }
 
-  query(): Required<Pick<QpAttributes, 'qpState' | 'portNum' | 'qpAccessFlags'>> & QpAttributes & { cap: Record<string, number> } {
+  /**
+   * The QP's attributes (ibv_query_qp(3)): those of its type, `ahAttr` once connected (RC/UC from RTR on).
+   * Throws ERR_CLOSED once closed.
+   */
+  query(): Required<Pick<QpAttributes, 'qpState' | 'portNum' | 'qpAccessFlags'>> & QpAttributes & {
+    /** Actual capacities: maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData. */
+    cap: Record<string, number>;
+  } {
     return this.native.query();
   }
 
-  /** RESET → INIT → RTR → RTS against a partner QP whose number and GID are known (RC/UC). */
+  /**
+   * RESET → INIT → RTR → RTS against a partner QP whose number and GID are known (RC/UC). Defaults: port 1,
+   * pathMtu 1024, no remote access, PSN 0, rdAtomic 16 (RC); RC also gets timeout 14, retryCnt 7,
+   * rnrRetry 7 (forever) and minRnrTimer 12. `sgidIndex`: our GID index (see Context.queryGidTable()).
+   */
   connectTo(remote: RemoteQp, o: { portNum?: number; sgidIndex: number; pathMtu?: 256 | 512 | 1024 | 2048 | 4096; access?: number; psn?: number; rdAtomic?: number }): void {
     const portNum = o.portNum ?? 1;
     this.modify({ qpState: 'INIT', pkeyIndex: 0, portNum, qpAccessFlags: o.access ?? 0 });
@@ -211,7 +317,11 @@ export class QueuePair {
 
   // ---- raw API -------------------------------------------------------------------------------
 
-  /** Posts send work requests in one call. Their regions stay alive until they complete. */
+  /**
+   * Posts send work requests in one call (ibv_post_send(3), at most 4096). Their regions stay alive until
+   * they complete; completions are raw (the CQ's 'completion' event, or cq.poll()). A post the device
+   * accepts only in part throws with `posted` set to the number accepted, which are then in flight.
+   */
   postSend(wrs: SendWr[]): void {
     if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array', 'TypeError');
     checkCallerIds(wrs);
@@ -231,7 +341,10 @@ export class QueuePair {
     return new PreparedSend(this, handle, built.flatMap((b) => b.held));
   }
 
-  /** Posts receive work requests in one call. */
+  /**
+   * Posts receive work requests in one call (ibv_post_recv(3), at most 4096), with raw completions and
+   * partial posts as for postSend(). A QP with an SRQ fails with ERR_UNSUPPORTED.
+   */
   postRecv(wrs: RecvWr[]): void {
     if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array', 'TypeError');
     checkCallerIds(wrs);
@@ -386,6 +499,7 @@ export class QueuePair {
     }
   }
 
+  /** Same as close(). */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -400,6 +514,10 @@ export class PreparedSend {
     for (const h of held) h.inflight++;
   }
 
+  /**
+   * Posts the prepared requests again (ibv_post_send(3)); their completions are raw. Throws ERR_CLOSED
+   * after release() or once the QP is closed.
+   */
   post(): void {
     if (this.released) throw codeError('ERR_CLOSED', 'the prepared work requests were released');
     this.qp.native.postPrepared(this.handle);

@@ -11,8 +11,11 @@ import type { RecvWr } from './qp';
 import { checkCallerIds, libraryId, posting } from './wr-id';
 import { registerWrapper } from './wrappers';
 
+/** Creation attributes of a shared receive queue (ibv_srq_init_attr); out of range: ERR_OUT_OF_RANGE. */
 export interface SrqInit {
+  /** Receives the queue holds (1 … 2^20, default 256; the device may round it up). */
   maxWr?: number;
+  /** Scatter/gather entries per receive (1 … 64, default 1). */
   maxSge?: number;
   /** Arms the limit event at creation: 'limit-reached' fires once fewer receives than this remain. */
   srqLimit?: number;
@@ -24,20 +27,30 @@ interface Posted {
 }
 
 export interface SharedReceiveQueue {
+  /**
+   * 'limit-reached': fewer receives than the armed limit remain (SRQ_LIMIT_REACHED, once per arming).
+   * Listening watches the context's async events; on a context from the CM layer it throws ERR_UNSUPPORTED.
+   */
   on(event: 'limit-reached', listener: () => void): this;
+  /** Other EventEmitter events. */
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
+/**
+ * A shared receive queue (ibv_create_srq(3)): one pool of receives that queue pairs created with it
+ * consume from. A posted receive keeps its memory alive until a message lands in it or the SRQ closes.
+ */
 export class SharedReceiveQueue extends EventEmitter {
   /** @internal */
   readonly native: any;
+  /** The protection domain of the SRQ and of the queue pairs that use it. */
   readonly pd: ProtectionDomain;
   private readonly posted = new Map<bigint, Posted>();
   /** @internal Receive CQs of the QPs attached: held while promise-level receives wait. */
   readonly cqs = new Set<CompletionQueue>();
   private waiting = 0;
 
-  /** Prefer pd.createSrq(). */
+  /** @internal Made by pd.createSrq(). */
   constructor(pd: ProtectionDomain, init: SrqInit = {}) {
     super();
     this.native = new native.SharedReceiveQueue(pd.native, init);
@@ -48,6 +61,7 @@ export class SharedReceiveQueue extends EventEmitter {
     });
   }
 
+  /** True once close() has run. */
   get closed(): boolean {
     return this.native.closed;
   }
@@ -57,7 +71,10 @@ export class SharedReceiveQueue extends EventEmitter {
     return this.posted.size;
   }
 
-  /** Posts receive work requests in one call (completions arrive on the consuming QP's receive CQ). */
+  /**
+   * Posts receive work requests in one call (ibv_post_srq_recv(3)); completions arrive on the consuming
+   * QP's receive CQ. A wrId already posted on this SRQ fails with ERR_DUPLICATE_WR_ID.
+   */
   postRecv(wrs: RecvWr[]): void {
     if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array', 'TypeError');
     checkCallerIds(wrs);
@@ -107,11 +124,23 @@ export class SharedReceiveQueue extends EventEmitter {
     this.native.modify({ srqLimit });
   }
 
+  /**
+   * ibv_modify_srq(3): resizes (`maxWr`, where the device supports it) and/or arms the limit (`srqLimit`).
+   * Neither given: ERR_OUT_OF_RANGE.
+   */
   modify(attrs: { maxWr?: number; srqLimit?: number }): void {
     this.native.modify(attrs);
   }
 
-  query(): { maxWr: number; maxSge: number; srqLimit: number } {
+  /** The SRQ's current attributes (ibv_query_srq(3)). */
+  query(): {
+    /** Receives the queue holds. */
+    maxWr: number;
+    /** Scatter/gather entries per receive. */
+    maxSge: number;
+    /** The armed limit (0: not armed). */
+    srqLimit: number;
+  } {
     return this.native.query();
   }
 
@@ -126,6 +155,7 @@ export class SharedReceiveQueue extends EventEmitter {
     this.posted.clear();
   }
 
+  /** Same as close(). */
   [Symbol.dispose](): void {
     this.close();
   }

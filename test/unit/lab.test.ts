@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -61,4 +62,35 @@ describe('lab run script', () => {
     expect(c.PATH).toContain('/usr/sbin');
     expect(c.HOME).toBe('/tmp/home');
   });
+});
+
+describe('lab first-time set-up', () => {
+  // Real: Debian's kernel package is downloaded with apt-get into an empty cache and the initramfs built.
+  it.skipIf(process.getuid?.() !== 0)('builds the guest kernel into an empty cache, showing each step with k of n', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'rdma-ccm-lab-cache-'));
+    const lab = join(__dirname, '..', '..', 'dist', 'lab', 'index.js');
+    const r = spawnSync(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(lab)}).prepareLab(undefined, 'vm')))`], {
+      encoding: 'utf8',
+      env: { ...process.env, RDMA_CCM_LAB_CACHE: cache, CI: 'true' },
+      timeout: 300_000,
+    });
+    expect(r.status).toBe(0);
+    const steps = r.stderr.split('\n').filter((l) => l.startsWith('lab set-up: '));
+    expect(steps.map((l) => l.replace(/: \d+s \(total \d+s\)$/, ': TIME').replace(/ linux-image\S+?(?=: TIME|$)/, ' PKG'))).toEqual([
+      'lab set-up: [1/3] guest kernel: apt-get download PKG',
+      'lab set-up: [1/3] guest kernel: apt-get download PKG: TIME',
+      'lab set-up: [2/3] guest kernel: unpack, resolve module order',
+      'lab set-up: [2/3] guest kernel: unpack, resolve module order: TIME',
+      'lab set-up: [3/3] guest initramfs: busybox, modules, init',
+      'lab set-up: [3/3] guest initramfs: busybox, modules, init: TIME',
+    ]);
+    const { kernel } = JSON.parse(r.stdout);
+    expect(statSync(kernel.vmlinuz).size).toBeGreaterThan(1 << 20);
+    expect(statSync(kernel.initrd).size).toBeGreaterThan(1 << 20);
+    // Cached now: a second preparation has nothing to do and shows nothing.
+    const again = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(lab)}).prepareLab(undefined, 'vm')`], { encoding: 'utf8', env: { ...process.env, RDMA_CCM_LAB_CACHE: cache } });
+    expect(again.status).toBe(0);
+    expect(again.stderr).not.toContain('lab set-up');
+    rmSync(cache, { recursive: true, force: true });
+  }, 300_000);
 });

@@ -3,8 +3,10 @@
 // is zero (for isolated fabrics only, docs/protocol.md).
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
+/** Bytes of an HMAC-SHA256 MAC field (32); a connect request carries only its first 16. */
 export const MAC_SIZE = 32;
 
+/** HMAC-SHA256 of the concatenated `parts` keyed with `secret`; {@link MAC_SIZE} zero bytes without a secret. */
 export function mac(secret: Uint8Array | undefined, ...parts: Uint8Array[]): Uint8Array {
   if (!secret) return new Uint8Array(MAC_SIZE);
   const h = createHmac('sha256', secret);
@@ -12,6 +14,7 @@ export function mac(secret: Uint8Array | undefined, ...parts: Uint8Array[]): Uin
   return new Uint8Array(h.digest());
 }
 
+/** Constant-time comparison of two MACs (false when their lengths differ). */
 export function macEquals(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
@@ -20,6 +23,8 @@ export function macEquals(a: Uint8Array, b: Uint8Array): boolean {
  * A session's epoch: 64 bits both sides derive from the handshake's two nonces (keyed with the secret
  * when there is one, so only the two partners can compute it). Heartbeat, ack and log words carry it;
  * a word of another session, replayed or forged, does not.
+ * It is the first 8 bytes, little-endian, of HMAC-SHA256(secret, "rdma-ccm session epoch" ‖ initiator
+ * nonce u64 ‖ responder nonce u64), or of plain SHA-256 of the same bytes without a secret; never 0 (0 becomes 1).
  */
 export function sessionEpoch(secret: Uint8Array | undefined, initiatorNonce: bigint, responderNonce: bigint): bigint {
   const b = new Uint8Array(16);

@@ -4,16 +4,19 @@ import { crc32 } from './crc32';
 import { ProtocolError } from './errors';
 import { PROTOCOL_VERSION } from './layout';
 
+/** A DataView over exactly the bytes of `buf` (respecting its offset into a larger buffer). */
 export function view(buf: Uint8Array): DataView {
   return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
+/** Writes the common header: magic u32 at 0, the protocol version u16 at 4, `length` u16 at 6. */
 export function writeHeader(dv: DataView, magic: number, length: number): void {
   dv.setUint32(0, magic, true);
   dv.setUint16(4, PROTOCOL_VERSION, true);
   dv.setUint16(6, length, true);
 }
 
+/** Writes the CRC-32 of `buf[0, length)` at `checksumAt`, computed with that field taken as zero. */
 export function seal(buf: Uint8Array, length: number, checksumAt: number): void {
   view(buf).setUint32(checksumAt, crc32(buf, 0, length, checksumAt), true);
 }
@@ -40,6 +43,7 @@ export function checkHeader(buf: Uint8Array, block: string, magic: number, lengt
   return { bytes, dv };
 }
 
+/** Reads the cluster id u64 at `at`; throws ERR_CCM_CLUSTER unless it is `expected`. */
 export function checkCluster(dv: DataView, at: number, block: string, expected: bigint): bigint {
   const c = dv.getBigUint64(at, true);
   if (c !== expected) throw new ProtocolError('ERR_CCM_CLUSTER', block, `cluster id ${c}, expected ${expected}`);
@@ -53,7 +57,8 @@ export function sign(bytes: Uint8Array, at: number, secret: Uint8Array | undefin
 
 /**
  * With a secret, the block must carry a valid MAC (without one, a node accepts unauthenticated peers and
- * ignores the field: docs/protocol.md, isolated fabrics only).
+ * ignores the field: docs/protocol.md, isolated fabrics only). Throws ERR_CCM_AUTH when the `size` bytes at
+ * `at` are not the MAC over `bytes[0, at)` and `extra`.
  */
 export function checkMac(bytes: Uint8Array, block: string, at: number, secret: Uint8Array | undefined, size = MAC_SIZE, ...extra: Uint8Array[]): void {
   if (!secret) return;
@@ -61,8 +66,10 @@ export function checkMac(bytes: Uint8Array, block: string, at: number, secret: U
   if (!macEquals(bytes.subarray(at, at + size), want)) throw new ProtocolError('ERR_CCM_AUTH', block, 'not authenticated with the cluster secret');
 }
 
+/** The largest u32 (2^32 - 1). */
 export const U32_MAX = 0xffffffff;
 
+/** `v` as a bigint; throws RangeError unless it fits in an unsigned 64-bit field (`name` names it). */
 export function u64(v: bigint | number, name: string): bigint {
   const b = BigInt(v);
   if (b < 0n || b > 0xffffffffffffffffn) throw new RangeError(`${name} must fit in 64 bits`);

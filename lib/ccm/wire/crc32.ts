@@ -9,7 +9,10 @@ const TABLE = (() => {
   return t;
 })();
 
-/** CRC-32 of `buf[start, end)`, treating the 4 bytes at `skip` (the stored checksum) as zero. */
+/**
+ * CRC-32 (IEEE, zlib's polynomial; the same value as zlib's crc32()) of `buf[start, end)`, treating the
+ * 4 bytes at `skip` (the stored checksum) as zero; the default `skip` of -1 zeroes nothing.
+ */
 export function crc32(buf: Uint8Array, start = 0, end = buf.length, skip = -1): number {
   let c = 0xffffffff;
   for (let i = start; i < end; i++) {

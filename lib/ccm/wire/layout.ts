@@ -1,52 +1,93 @@
 // Byte layouts of everything the CCM exposes to or receives from a partner (docs/protocol.md).
 // All integers are little-endian; every block starts with magic, version and length, and ends its
 // fixed part with a CRC-32 computed with the checksum field zeroed.
+
+/** The protocol version this code writes into every block's version field and accepts (2); any other is refused with ERR_CCM_VERSION. */
 export const PROTOCOL_VERSION = 2;
 
+/** The u32 magic at offset 0 of each block kind: four ASCII characters, read little-endian. */
 export const MAGIC = {
+  /** `RCST`: status block. */
   status: 0x54534352, // 'RCST'
+  /** `RCHL`: hello. */
   hello: 0x4c484352, // 'RCHL'
+  /** `RCCO`: commit. */
   commit: 0x4f434352, // 'RCCO'
+  /** `RCPD`: CM private data (connect, accept, reject). */
   privateData: 0x44504352, // 'RCPD'
+  /** `RCLG`: log record header. */
   log: 0x474c4352, // 'RCLG'
 } as const;
 
+/**
+ * The node states a status block can publish, in wire order: the state u32 is the index plus 1
+ * (1 BOOTING, 2 READY, 3 ACTIVE, 4 LEAVING). LEAVING is published when the node stops.
+ */
 export const NODE_STATES = ['BOOTING', 'READY', 'ACTIVE', 'LEAVING'] as const;
+/** One of {@link NODE_STATES}. */
 export type NodeState = (typeof NODE_STATES)[number];
 
 /** Slots in a node's mailbox, and so the most partners one node serves. */
 export const MAX_SLOTS = 8;
 
+/**
+ * Layout of the status block (magic `RCST`), the only memory a partner may RDMA READ: byte offsets
+ * of its fields and its size. Each offset names where a field starts.
+ */
 export const STATUS = {
+  /** Bytes of the block (512), also its length field. */
   size: 512,
+  /** magic u32. */
   magic: 0,
+  /** version u16. */
   version: 4,
+  /** length u16. */
   length: 6,
+  /** cluster id u64. */
   clusterId: 8,
+  /** node id u32. */
   nodeId: 16,
+  /** state u32: index in {@link NODE_STATES} plus 1. */
   state: 20,
+  /** boot generation u64, new at every start of the node. */
   generation: 24,
+  /** heartbeat u64, advancing every heartbeat period while the node runs. */
   heartbeat: 32,
+  /** sequence u64, advancing with every publication of the block. */
   sequence: 40,
+  /** slot count u16 (1 to {@link MAX_SLOTS}). */
   slotCount: 48,
+  /** flags u16: 1 ({@link FLAG_AUTH}) when the block is authenticated. */
   flags: 50,
+  /** First echo: slot i's echo is at `echoes + i * echoSize`. */
   echoes: 64,
-  // u32 node id, u32 flags, u64 generation, u64 nonce
+  /** Bytes of one echo: node id u32, flags u32 (1 valid), generation u64, nonce u64 of the echoed hello. */
   echoSize: 24,
-  /** HMAC-SHA256 over every byte before it (zero without a secret). */
+  /** MAC[32]: HMAC-SHA256 over bytes 0 to 475, every byte before it (zero without a secret). */
   mac: 476,
+  /** CRC-32 u32 over the 512 bytes, computed with this field zero. */
   checksum: 508,
 } as const;
 
+/**
+ * Layout of one partner's slot in a node's memory, which only that partner may RDMA WRITE: byte
+ * offsets of the control words it writes, then the log ring.
+ */
 export const SLOT = {
+  /** Bytes of the control words (256); the log ring follows them, up to the slot's length. */
   size: 256,
+  /** The partner's hello (128 bytes, {@link HELLO}). */
   hello: 0,
+  /** The partner's commit (96 bytes, {@link COMMIT}). */
   commit: 128,
+  /** The partner's heartbeat word. */
   heartbeat: 224,
-  heartbeatSize: 16, // u64 counter, u64 session epoch
-  /** The log ring follows the 256-byte control part of each slot. */
+  /** Bytes of the heartbeat word: u64 counter, u64 session epoch. */
+  heartbeatSize: 16,
+  /** The partner's ack word: the last log sequence it delivered. */
   ack: 240,
-  ackSize: 16, // u64 acknowledged log sequence, u64 session epoch
+  /** Bytes of the ack word: u64 acknowledged log sequence, u64 session epoch. */
+  ackSize: 16,
 } as const;
 
 /**
@@ -55,14 +96,19 @@ export const SLOT = {
  * handshake by its periodic scans and re-reads.
  */
 export const DOORBELL = {
+  /** Bit position of the kind in the immediate (28). */
   kindShift: 28,
+  /** Mask of the value bits (the low 28). */
   valueMask: (1 << 28) - 1,
-  /** Log mirroring: a record at ring offset value * 8; an ack of sequence value (mod 2^28). */
+  /** Log mirroring: a record at ring offset value * 8. */
   record: 1,
+  /** Log mirroring: an ack of sequence value (the sequence mod 2^28). */
   ack: 2,
-  /** Handshake: the initiator wrote its hello / its commit; the responder published its echo. */
+  /** Handshake: the initiator wrote its hello (value 0). */
   hello: 3,
+  /** Handshake: the initiator wrote its commit (value 0). */
   commit: 4,
+  /** Handshake: the responder published its echo (a zero-length write, value 0). */
   echo: 5,
 } as const;
 
@@ -71,99 +117,178 @@ export function doorbell(kind: number, value = 0): number {
   return ((kind << DOORBELL.kindShift) | (value & DOORBELL.valueMask)) >>> 0;
 }
 
+/** The kind of a doorbell immediate: its top four bits (one of the kinds in {@link DOORBELL}, or unknown). */
 export function doorbellKind(imm: number): number {
   return imm >>> DOORBELL.kindShift;
 }
 
+/**
+ * Layout of the hello (magic `RCHL`, 128 bytes) the initiator writes into its slot in the responder's
+ * memory: byte offsets of its fields and its size.
+ */
 export const HELLO = {
+  /** Bytes of the block (128), also its length field. */
   size: 128,
+  /** magic u32. */
   magic: 0,
+  /** version u16. */
   version: 4,
+  /** length u16. */
   length: 6,
+  /** cluster id u64. */
   clusterId: 8,
+  /** node id u32 of the sender. */
   nodeId: 16,
+  /** flags u32: 1 ({@link FLAG_AUTH}) when authenticated. */
   flags: 20,
+  /** boot generation u64 of the sender. */
   generation: 24,
+  /** nonce u64: the sender's nonce for this hello, echoed back in the status block. */
   nonce: 32,
   /** The responder's nonce from its accept: a hello made for another accept does not verify. */
   responderNonce: 40,
+  /** status addr u64: the sender's status block. */
   statusAddr: 48,
+  /** status rkey u32. */
   statusRkey: 56,
+  /** status length u32 (bytes). */
   statusLen: 60,
+  /** slot addr u64: the receiver's slot in the sender's memory. */
   slotAddr: 64,
+  /** slot rkey u32. */
   slotRkey: 72,
+  /** slot length u32 (bytes: control words and ring). */
   slotLen: 76,
+  /** MAC[32]: HMAC-SHA256 over bytes 0 to 79 (zero without a secret). */
   mac: 80,
+  /** Bytes of the MAC (32). */
   macSize: 32,
+  /** CRC-32 u32 over the 128 bytes, computed with this field zero. */
   checksum: 112,
 } as const;
 
+/**
+ * Layout of the commit (magic `RCCO`, 96 bytes) the initiator writes once it has seen its hello
+ * echoed: byte offsets of its fields and its size.
+ */
 export const COMMIT = {
+  /** Bytes of the block (96), also its length field. */
   size: 96,
+  /** magic u32. */
   magic: 0,
+  /** version u16. */
   version: 4,
+  /** length u16. */
   length: 6,
+  /** cluster id u64. */
   clusterId: 8,
+  /** node id u32 of the sender. */
   nodeId: 16,
+  /** flags u32: 1 ({@link FLAG_AUTH}) when authenticated. */
   flags: 20,
+  /** boot generation u64 of the sender. */
   generation: 24,
+  /** nonce u64: the nonce of the echoed hello. */
   nonce: 32,
+  /** responder nonce u64, from the accept. */
   responderNonce: 40,
+  /** MAC[32]: HMAC-SHA256 over bytes 0 to 47 (zero without a secret). */
   mac: 48,
+  /** CRC-32 u32 over the 96 bytes, computed with this field zero. */
   checksum: 80,
 } as const;
 
 /**
  * Private data of a CM connect request: who is calling, whom it expects to reach, and which of its
- * attempts this is; with a cluster secret a MAC (HMAC-SHA256, first 16 bytes) over all of it.
+ * attempts this is; with a cluster secret a MAC (HMAC-SHA256, first 16 bytes) over the bytes before it.
+ * Byte offsets; the header's length field carries the kind (1) in its high byte.
  */
 export const CONNECT_PD = {
+  /** Bytes of the block (56, the CM's limit for a connect request). */
   size: 56,
+  /** cluster id u64. */
   clusterId: 8,
+  /** node id u32 of the caller. */
   nodeId: 16,
+  /** target node id u32: the partner the caller expects to answer. */
   target: 20,
+  /** boot generation u64 of the caller. */
   generation: 24,
+  /** attempt u32 within the caller's boot, from 1. */
   attempt: 32,
+  /** MAC[16]: the first 16 bytes of HMAC-SHA256 over bytes 0 to 35, kind byte zero. */
   mac: 36,
+  /** Bytes of the MAC (16). */
   macSize: 16,
+  /** CRC-32 u32 over the 56 bytes, computed with this field and the kind byte zero. */
   checksum: 52,
 } as const;
 
-/** Private data of a CM accept: the responder's identity, its nonce, and the caller's windows on its memory. */
+/**
+ * Private data of a CM accept: the responder's identity, its nonce, and the caller's windows on its memory.
+ * Byte offsets; the header's length field carries the kind (2) in its high byte.
+ */
 export const ACCEPT_PD = {
+  /** Bytes of the block (108; the CM allows 196). */
   size: 108,
+  /** cluster id u64. */
   clusterId: 8,
+  /** node id u32 of the responder. */
   nodeId: 16,
+  /** flags u32: 1 ({@link FLAG_AUTH}) when authenticated. */
   flags: 20,
+  /** boot generation u64 of the responder. */
   generation: 24,
+  /** responder nonce u64: the hello and commit must carry it. */
   responderNonce: 32,
+  /** status addr u64: the responder's status block. */
   statusAddr: 40,
+  /** status rkey u32. */
   statusRkey: 48,
+  /** status length u32 (bytes). */
   statusLen: 52,
+  /** slot addr u64: the caller's slot in the responder's memory. */
   slotAddr: 56,
+  /** slot rkey u32. */
   slotRkey: 64,
+  /** slot length u32 (bytes: control words and ring). */
   slotLen: 68,
-  /** HMAC-SHA256 over every byte before it and the request's generation and attempt. */
+  /** MAC[32]: HMAC-SHA256 over bytes 0 to 71 (kind byte zero) and the request's generation u64 and attempt u64. */
   mac: 72,
+  /** CRC-32 u32 over the 108 bytes, computed with this field and the kind byte zero. */
   checksum: 104,
 } as const;
 
-/** Private data of a CM reject: why, and nothing about the node that rejects. */
+/**
+ * Private data of a CM reject: why, and nothing about the node that rejects. Byte offsets; the
+ * header's length field carries the kind (3) in its high byte. It carries no MAC.
+ */
 export const REJECT_PD = {
+  /** Bytes of the block (24; the CM allows 148). */
   size: 24,
   /** The caller's own cluster id, echoed: it tells the caller nothing it did not send. */
   clusterId: 8,
+  /** reason u32: index in {@link REJECT_REASONS} plus 1. */
   reason: 16,
+  /** CRC-32 u32 over the 24 bytes, computed with this field and the kind byte zero. */
   checksum: 20,
 } as const;
 
+/**
+ * Why a node rejects a CM connect request, in wire order (the reason u32 is the index plus 1):
+ * 1 WRONG_CLUSTER, 2 BAD_VERSION, 3 UNKNOWN_NODE, 4 WRONG_TARGET, 5 DUPLICATE, 6 TIE_BREAK, 7 NO_SLOT,
+ * 8 SHUTTING_DOWN, 9 BAD_REQUEST, 10 NOT_AUTHENTICATED, 11 STALE_REQUEST.
+ */
 export const REJECT_REASONS = ['WRONG_CLUSTER', 'BAD_VERSION', 'UNKNOWN_NODE', 'WRONG_TARGET', 'DUPLICATE', 'TIE_BREAK', 'NO_SLOT', 'SHUTTING_DOWN', 'BAD_REQUEST', 'NOT_AUTHENTICATED', 'STALE_REQUEST'] as const;
+/** One of {@link REJECT_REASONS}. */
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
+/** The CM's limits on private data, in bytes; every block above fits within its limit. */
 export const PRIVATE_DATA = {
   /** Bytes librdmacm leaves for a connect request's private data on IB/RoCE. */
   maxConnect: 56,
-  /** Bytes an accept (REP) or reject carries on IB/RoCE. */
+  /** Bytes an accept (REP) carries on IB/RoCE. */
   maxAccept: 196,
+  /** Bytes a reject (REJ) carries on IB/RoCE. */
   maxReject: 148,
 } as const;

@@ -9,19 +9,34 @@ import { checkHeader, seal, u64, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
 import { MAGIC } from './layout';
 
+/**
+ * Layout of a log record's header (magic `RCLG`): byte offsets of its fields and its size. The common
+ * header (magic, version, length 40) is at 0; the payload follows at 40, padded to 8 bytes.
+ */
 export const LOG_HEADER = {
+  /** Bytes of the header (40), also its length field. */
   size: 40,
+  /** session epoch u64. */
   epoch: 8,
+  /** sequence u64 within the stream, from 1. */
   sequence: 16,
+  /** payload length u32 (bytes, before padding). */
   payloadLen: 24,
+  /** payload CRC-32 u32. */
   payloadCrc: 28,
+  /** stream id u32 (nonzero). */
   stream: 32,
+  /** header CRC-32 u32 over the 40 header bytes, computed with this field zero. */
   checksum: 36,
 } as const;
 
+/** A decoded log record. */
 export interface LogRecord {
+  /** The epoch of the session that sent it. */
   epoch: bigint;
+  /** The sender's stream id (nonzero). */
   stream: number;
+  /** Its sequence within the stream, from 1. */
   sequence: bigint;
   /** A copy of the payload, validated (never a view of the ring). */
   payload: Uint8Array;
@@ -32,6 +47,11 @@ export function recordSize(payloadLen: number): number {
   return LOG_HEADER.size + Math.ceil(payloadLen / 8) * 8;
 }
 
+/**
+ * Encodes a record into `out` (by default a new buffer of {@link recordSize} bytes; it must hold that
+ * many) and returns it: header, payload, zero padding. Throws RangeError for a stream outside 1 to
+ * 2^32 - 1, a sequence below 1, or an epoch or sequence out of u64 range.
+ */
 export function encodeRecord(epoch: bigint, stream: number, sequence: bigint, payload: Uint8Array, out: Uint8Array = new Uint8Array(recordSize(payload.byteLength))): Uint8Array {
   if (!Number.isInteger(stream) || stream < 1 || stream > 0xffffffff) throw new RangeError('stream must be an integer from 1 to 2^32-1');
   if (sequence < 1n) throw new RangeError('sequence must be at least 1');

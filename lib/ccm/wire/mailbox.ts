@@ -9,19 +9,29 @@ import { COMMIT, HELLO, MAGIC, SLOT } from './layout';
  * each reachable only through that partner's connections (docs/protocol.md, Exposed memory).
  */
 export interface RegionCoords {
+  /** Remote address of the status block. */
   statusAddr: bigint;
+  /** rkey of the status block's READ-only registration. */
   statusRkey: number;
+  /** Bytes of the status block region (decoders accept 64 to 4096). */
   statusLen: number;
+  /** Remote address of the partner's slot. */
   slotAddr: bigint;
+  /** rkey of the slot's WRITE-only registration. */
   slotRkey: number;
   /** Bytes of the slot: control words, then the log ring. */
   slotLen: number;
 }
 
+/** A hello (magic `RCHL`, {@link HELLO}): the initiator's identity and its memory for the responder, written into its slot. */
 export interface Hello {
+  /** The cluster id. */
   clusterId: bigint;
+  /** The sender's node id. */
   nodeId: number;
+  /** The sender's boot generation. */
   generation: bigint;
+  /** The sender's nonce for this hello; the responder echoes it in its status block. */
   nonce: bigint;
   /** The responder's nonce, from its accept. */
   responderNonce: bigint;
@@ -29,22 +39,33 @@ export interface Hello {
   regions: RegionCoords;
 }
 
+/** A commit (magic `RCCO`, {@link COMMIT}): the initiator's last handshake step, written once it saw its hello echoed. */
 export interface Commit {
+  /** The cluster id. */
   clusterId: bigint;
+  /** The sender's node id. */
   nodeId: number;
+  /** The sender's boot generation. */
   generation: bigint;
+  /** The nonce of the echoed hello. */
   nonce: bigint;
+  /** The responder's nonce, from its accept. */
   responderNonce: bigint;
 }
 
+/** The `auth` flag (value 1) of hello, commit, accept and status flags: the block was sent with a cluster secret and carries a MAC. */
 export const FLAG_AUTH = 1;
 
-/** A slot's length is its control words and a ring of at least one 8-byte unit, within 2^31. */
+/**
+ * A slot's length is its control words and a ring of at least one 8-byte unit, within 2^31: returns `len`
+ * if it is a multiple of 8 from 264 to 2^31, otherwise throws ERR_CCM_FIELD for `block`.
+ */
 export function checkSlotLen(len: number, block: string): number {
   if (len < SLOT.size + 8 || len > 0x8000_0000 || len % 8 !== 0) throw new ProtocolError('ERR_CCM_FIELD', block, `slot length ${len} invalid`);
   return len;
 }
 
+/** Returns a status block region length `len` if it is from 64 to 4096 bytes, otherwise throws ERR_CCM_FIELD for `block`. */
 export function checkStatusLen(len: number, block: string): number {
   if (len < 64 || len > 4096) throw new ProtocolError('ERR_CCM_FIELD', block, `status length ${len} invalid`);
   return len;
@@ -55,6 +76,10 @@ function flagsOf(dv: DataView, at: number, block: string): void {
   if (flags & ~FLAG_AUTH) throw new ProtocolError('ERR_CCM_FIELD', block, `unknown flags ${flags}`);
 }
 
+/**
+ * Encodes a hello into `out` (its first 128 bytes, zeroed first; a new buffer by default) and returns it.
+ * With `secret` it sets the auth flag and the MAC. Throws RangeError for a u64 field out of range.
+ */
 export function encodeHello(h: Hello, secret?: Uint8Array, out: Uint8Array = new Uint8Array(HELLO.size)): Uint8Array {
   out.fill(0, 0, HELLO.size);
   const dv = view(out);
@@ -76,7 +101,11 @@ export function encodeHello(h: Hello, secret?: Uint8Array, out: Uint8Array = new
   return out;
 }
 
-/** Validates a hello found in this node's mailbox. Returns null for an empty (all-zero magic) slot. */
+/**
+ * Validates a hello found in this node's mailbox (on a copy of it). Returns null for an empty (all-zero
+ * magic) slot; otherwise throws ProtocolError for a bad header, CRC, cluster id, flags or slot/status
+ * length, or (with `secret`) a MAC that does not verify (ERR_CCM_AUTH).
+ */
 export function decodeHello(buf: Uint8Array, clusterId: bigint, secret?: Uint8Array): Hello | null {
   if (buf.byteLength >= 4 && view(buf).getUint32(0, true) === 0) return null;
   const { bytes, dv } = checkHeader(buf, 'hello', MAGIC.hello, HELLO.size, HELLO.checksum);
@@ -100,6 +129,10 @@ export function decodeHello(buf: Uint8Array, clusterId: bigint, secret?: Uint8Ar
   };
 }
 
+/**
+ * Encodes a commit into `out` (its first 96 bytes, zeroed first; a new buffer by default) and returns it.
+ * With `secret` it sets the auth flag and the MAC. Throws RangeError for a u64 field out of range.
+ */
 export function encodeCommit(c: Commit, secret?: Uint8Array, out: Uint8Array = new Uint8Array(COMMIT.size)): Uint8Array {
   out.fill(0, 0, COMMIT.size);
   const dv = view(out);
@@ -115,6 +148,10 @@ export function encodeCommit(c: Commit, secret?: Uint8Array, out: Uint8Array = n
   return out;
 }
 
+/**
+ * Validates a commit found in this node's mailbox (on a copy of it). Returns null for an empty (all-zero
+ * magic) slot; otherwise throws ProtocolError like {@link decodeHello}.
+ */
 export function decodeCommit(buf: Uint8Array, clusterId: bigint, secret?: Uint8Array): Commit | null {
   if (buf.byteLength >= 4 && view(buf).getUint32(0, true) === 0) return null;
   const { bytes, dv } = checkHeader(buf, 'commit', MAGIC.commit, COMMIT.size, COMMIT.checksum);
@@ -132,10 +169,16 @@ export function decodeCommit(buf: Uint8Array, clusterId: bigint, secret?: Uint8A
 
 /** Heartbeat and ack words: a u64 value and the session's epoch (16 bytes, written in one WRITE). */
 export interface Counter {
+  /**
+   * Heartbeat counter, or last delivered log sequence for an ack. Two heartbeat values are marks:
+   * 2^64 - 1 (the writer leaves the cluster) and 2^64 - 2 (it closes this session).
+   */
   value: bigint;
+  /** The session's epoch ({@link sessionEpoch}); a word of another epoch is refused. */
   epoch: bigint;
 }
 
+/** Encodes a counter word into the first 16 bytes of `out` (a new 16-byte buffer by default): value u64, epoch u64. Throws RangeError for a value out of u64 range. */
 export function encodeCounter(c: Counter, out: Uint8Array = new Uint8Array(16)): Uint8Array {
   const dv = view(out);
   dv.setBigUint64(0, u64(c.value, 'value'), true);
@@ -143,7 +186,7 @@ export function encodeCounter(c: Counter, out: Uint8Array = new Uint8Array(16)):
   return out;
 }
 
-/** Reads a counter word from a copy of its 16 bytes (the live word may be written again meanwhile). */
+/** Reads a counter word from a copy of its 16 bytes (the live word may be written again meanwhile); throws ERR_CCM_TRUNCATED below 16 bytes. */
 export function decodeCounter(buf: Uint8Array): Counter {
   if (buf.byteLength < 16) throw new ProtocolError('ERR_CCM_TRUNCATED', 'counter', `${buf.byteLength} bytes, need 16`);
   const dv = view(buf.slice(0, 16));

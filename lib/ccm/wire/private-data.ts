@@ -7,9 +7,13 @@ import { ProtocolError } from './errors';
 import { ACCEPT_PD, CONNECT_PD, MAGIC, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, RejectReason } from './layout';
 import { checkSlotLen, checkStatusLen, FLAG_AUTH, type RegionCoords } from './mailbox';
 
+/** The fields of a CM connect request's private data ({@link CONNECT_PD}). */
 export interface ConnectData {
+  /** The caller's cluster id. */
   clusterId: bigint;
+  /** The caller's node id. */
   nodeId: number;
+  /** The caller's boot generation (must rise from one boot to the next). */
   generation: bigint;
   /** The node id the caller expects to answer (its configured partner). */
   target: number;
@@ -20,9 +24,13 @@ export interface ConnectData {
   attempt: number;
 }
 
+/** The fields of a CM accept's private data ({@link ACCEPT_PD}). */
 export interface AcceptData {
+  /** The cluster id. */
   clusterId: bigint;
+  /** The responder's node id. */
   nodeId: number;
+  /** The responder's boot generation. */
   generation: bigint;
   /** The responder's nonce for this handshake: the hello and commit must carry it. */
   responderNonce: bigint;
@@ -30,9 +38,11 @@ export interface AcceptData {
   regions: RegionCoords;
 }
 
+/** The fields of a CM reject's private data ({@link REJECT_PD}). */
 export interface RejectData {
   /** The cluster id the caller sent, echoed back. */
   clusterId: bigint;
+  /** Why the request was rejected. */
   reason: RejectReason;
 }
 
@@ -66,6 +76,10 @@ function sealKind(out: Uint8Array, size: number, checksumAt: number, kind: numbe
   return out;
 }
 
+/**
+ * Encodes a connect request's private data (56 bytes). With `secret` it carries the first 16 bytes of
+ * the HMAC. Throws RangeError for a u64 field out of range.
+ */
 export function encodeConnect(c: ConnectData, secret?: Uint8Array): Uint8Array {
   const { out, dv } = header(CONNECT_PD.size, KIND.connect);
   dv.setBigUint64(CONNECT_PD.clusterId, u64(c.clusterId, 'clusterId'), true);
@@ -79,8 +93,11 @@ export function encodeConnect(c: ConnectData, secret?: Uint8Array): Uint8Array {
 }
 
 /**
- * With a secret the MAC is checked before any field is looked at, so a stranger's request is refused
- * (NOT_AUTHENTICATED) without learning whether its cluster id, node id or target were right.
+ * Validates a connect request's private data (on a copy; longer, zero-padded buffers are accepted).
+ * With a secret the MAC is checked before any field is looked at (ERR_CCM_AUTH, which the node answers
+ * with NOT_AUTHENTICATED), so a stranger learns nothing of whether its cluster id, node id or target
+ * were right. Then throws ERR_CCM_CLUSTER for another cluster, ERR_CCM_FIELD for attempt 0. Node id,
+ * target and freshness are the caller's to check.
  */
 export function decodeConnect(buf: Uint8Array, clusterId: bigint, secret?: Uint8Array): ConnectData {
   const { bytes, dv } = check(buf, 'connect', CONNECT_PD.size, CONNECT_PD.checksum);
@@ -102,6 +119,10 @@ function requestBinding(r: Pick<ConnectData, 'generation' | 'attempt'>): Uint8Ar
   return u64Bytes(r.generation, BigInt(r.attempt));
 }
 
+/**
+ * Encodes an accept's private data (108 bytes) answering `request`. With `secret` it sets the auth flag
+ * and a MAC bound to the request's generation and attempt. Throws RangeError for a u64 field out of range.
+ */
 export function encodeAccept(a: AcceptData, request: Pick<ConnectData, 'generation' | 'attempt'>, secret?: Uint8Array): Uint8Array {
   const { out, dv } = header(ACCEPT_PD.size, KIND.accept);
   dv.setBigUint64(ACCEPT_PD.clusterId, u64(a.clusterId, 'clusterId'), true);
@@ -120,6 +141,12 @@ export function encodeAccept(a: AcceptData, request: Pick<ConnectData, 'generati
   return sealKind(out, ACCEPT_PD.size, ACCEPT_PD.checksum, KIND.accept);
 }
 
+/**
+ * Validates an accept's private data (on a copy; longer buffers are accepted) as the answer to our
+ * `request`. After the header and CRC, with a secret, a MAC that does not verify (also an accept made
+ * for another request) throws ERR_CCM_AUTH; then ERR_CCM_CLUSTER, or ERR_CCM_FIELD for unknown flags
+ * or a bad region length. Whether the node id and generation are the expected partner's is the caller's to check.
+ */
 export function decodeAccept(buf: Uint8Array, clusterId: bigint, request: Pick<ConnectData, 'generation' | 'attempt'>, secret?: Uint8Array): AcceptData {
   const { bytes, dv } = check(buf, 'accept', ACCEPT_PD.size, ACCEPT_PD.checksum);
   checkMac(bytes, 'accept', ACCEPT_PD.mac, secret, undefined, requestBinding(request));
@@ -142,6 +169,7 @@ export function decodeAccept(buf: Uint8Array, clusterId: bigint, request: Pick<C
   };
 }
 
+/** Encodes a reject's private data (24 bytes): the caller's cluster id and the reason; it carries no MAC. */
 export function encodeReject(r: RejectData): Uint8Array {
   const { out, dv } = header(REJECT_PD.size, KIND.reject);
   dv.setBigUint64(REJECT_PD.clusterId, u64(r.clusterId, 'clusterId'), true);
@@ -151,7 +179,8 @@ export function encodeReject(r: RejectData): Uint8Array {
 
 /**
  * Decodes a reject's private data. A reject from the CM itself (nothing listening) carries none of
- * ours: that returns null rather than an error.
+ * ours: that returns null rather than an error (no buffer, under 8 bytes, or no `RCPD` magic). A
+ * malformed one throws ProtocolError (ERR_CCM_FIELD for an unknown reason).
  */
 export function decodeReject(buf: Uint8Array | undefined): RejectData | null {
   if (!buf || buf.byteLength < 8 || view(buf).getUint32(0, true) !== MAGIC.privateData) return null;

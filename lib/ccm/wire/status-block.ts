@@ -5,19 +5,31 @@ import { ProtocolError } from './errors';
 import { MAGIC, MAX_SLOTS, NODE_STATES, NodeState, STATUS } from './layout';
 import { FLAG_AUTH } from './mailbox';
 
+/** A status block's echo of the hello a node accepted in one slot: the initiator waits to see its own. */
 export interface Echo {
+  /** Node id of the hello's sender. */
   nodeId: number;
+  /** The sender's boot generation, from the hello. */
   generation: bigint;
+  /** The nonce of the echoed hello. */
   nonce: bigint;
 }
 
+/** The fields of a status block (magic `RCST`, 512 bytes, {@link STATUS}). */
 export interface StatusBlock {
+  /** The cluster id. */
   clusterId: bigint;
+  /** The publishing node's id. */
   nodeId: number;
+  /** The node's published state. */
   state: NodeState;
+  /** The node's boot generation, new at every start. */
   generation: bigint;
+  /** Advances every heartbeat period while the node runs. */
   heartbeat: bigint;
+  /** Advances with every publication of the block. */
   sequence: bigint;
+  /** Slots in the node's mailbox, 1 to {@link MAX_SLOTS}. */
   slotCount: number;
   /** Per mailbox slot: the last hello this node accepted in that slot, or null. */
   echoes: (Echo | null)[];
@@ -25,6 +37,11 @@ export interface StatusBlock {
 
 const ECHO_VALID = 1;
 
+/**
+ * Encodes a status block into `out` (its first 512 bytes, zeroed first; a new buffer by default) and
+ * returns it. With `secret` it sets the auth flag and the MAC. Throws RangeError for a slot count outside
+ * 1 to 8, more echoes than slots, or a u64 field out of range.
+ */
 export function encodeStatus(s: StatusBlock, secret?: Uint8Array, out: Uint8Array = new Uint8Array(STATUS.size)): Uint8Array {
   if (s.slotCount < 1 || s.slotCount > MAX_SLOTS || s.echoes.length > s.slotCount) throw new RangeError('bad slot count');
   out.fill(0, 0, STATUS.size);
@@ -53,7 +70,8 @@ export function encodeStatus(s: StatusBlock, secret?: Uint8Array, out: Uint8Arra
 
 /**
  * Validates a status block read from a partner (on a copy); throws ProtocolError with the reason. With a
- * secret, the block's MAC must verify before any field is trusted.
+ * secret, the block's MAC must verify before any field is trusted (ERR_CCM_AUTH). A torn READ shows as
+ * ERR_CCM_CHECKSUM. Whether the node id and generation are the expected ones is the caller's to check.
  */
 export function decodeStatus(buf: Uint8Array, clusterId: bigint, secret?: Uint8Array): StatusBlock {
   const { bytes, dv } = checkHeader(buf, 'status', MAGIC.status, STATUS.size, STATUS.checksum);
