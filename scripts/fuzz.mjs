@@ -27,6 +27,12 @@ for (const key of [secret, undefined]) {
     [`connect${tag}`, wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2, attempt: 3 }, key), (b) => wire.decodeConnect(b, CLUSTER, key)],
     [`accept${tag}`, wire.encodeAccept({ clusterId: CLUSTER, nodeId: 2, generation: 99n, responderNonce: 43n, regions }, request, key), (b) => wire.decodeAccept(b, CLUSTER, request, key)],
   );
+  const linkKey = wire.joinKey(key, 0xe90cn);
+  const join = { clusterId: CLUSTER, nodeId: 1, link: 1, attempt: 5, statusRkey: 0x33, slotRkey: 0x44 };
+  targets.push(
+    [`join${tag}`, wire.encodeJoin(join, linkKey), (b) => wire.decodeJoin(b, CLUSTER, (id) => (id === 1 ? linkKey : null))],
+    [`join-accept${tag}`, wire.encodeJoinAccept({ clusterId: CLUSTER, nodeId: 2, link: 1, statusRkey: 0x55, slotRkey: 0x66 }, join, linkKey), (b) => wire.decodeJoinAccept(b, CLUSTER, join, linkKey)],
+  );
 }
 targets.push(
   ['reject', wire.encodeReject({ clusterId: CLUSTER, reason: 'TIE_BREAK' }), (b) => wire.decodeReject(b)],

@@ -1,15 +1,30 @@
 // CCM configuration: validated once, up front, so a bad config fails with one clear line.
 import { BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import type { Transport } from './transport';
-import { MAX_SLOTS, NODE_STATES, NodeState, SLOT } from './wire/layout';
+import { MAX_LINKS, MAX_SLOTS, NODE_STATES, NodeState, SLOT } from './wire/layout';
 
 /** One partner of this node: where its CCM listens. */
 export interface PartnerConfig {
   /** The partner's node id (integer from 1 to 2^32-1, not this node's own). */
   nodeId: number;
-  /** The partner's predefined address: IPv4, IPv6 or RoCE GID. */
+  /**
+   * The partner's predefined address (IPv4, IPv6 or RoCE GID), or one per link: link k joins this node's
+   * k-th address to the partner's k-th, and the session has as many links as both have addresses.
+   */
+  address: string | string[];
+  /** The partner's CM port (1 … 65535), the same on each of its addresses. */
+  port: number;
+}
+
+/** A partner as the validated configuration holds it. */
+export interface ResolvedPartner {
+  /** The partner's node id. */
+  nodeId: number;
+  /** The partner's first address (link 0). */
   address: string;
-  /** The partner's CM port (1 … 65535). */
+  /** The partner's address of each link, link 0 first. */
+  addresses: string[];
+  /** The partner's CM port. */
   port: number;
 }
 
@@ -22,8 +37,11 @@ export interface CcmOptions {
   clusterId: bigint | number | string;
   /** This node's id, unique in the cluster (integer from 1 to 2^32-1). */
   nodeId: number;
-  /** This node's own address (selects the RDMA device) and CM port. */
-  address: string;
+  /**
+   * This node's own address (it selects the RDMA device), or one per link, each on the device of that
+   * link (up to 8): the node listens on each, and link k of a session runs from its k-th address.
+   */
+  address: string | string[];
   /** This node's CM port (1 … 65535). */
   port: number;
   /** The partners, 1 to 8, each once; each gets a slot in this node's memory, in order of node id. */
@@ -42,8 +60,10 @@ export interface CcmOptions {
   generation?: bigint;
   /** Period of the heartbeat written to each partner and to the status block (ms; default 100). */
   heartbeatMs?: number;
-  /** Partner-down is declared after this long without a heartbeat (ms; default 10 × heartbeatMs, at least 2 × heartbeatMs). */
+  /** Partner-down is declared after this long without a heartbeat on every link (ms; default 10 × heartbeatMs, at least 2 × heartbeatMs). */
   partnerDownMs?: number;
+  /** A link is declared down after this long without its own heartbeat (ms; default partnerDownMs, from 2 × heartbeatMs to partnerDownMs). */
+  linkDownMs?: number;
   /** How often the partner's status block is re-read for its state (ms; default 5 × heartbeatMs). */
   statusPollMs?: number;
   /** Retry timing of the connect loop; merged over the defaults (50 ms to 2000 ms, jitter 0.2). */
@@ -73,20 +93,24 @@ export interface CcmConfig {
   clusterId: bigint;
   /** This node's id. */
   nodeId: number;
-  /** This node's own address. */
+  /** This node's first address (link 0). */
   address: string;
+  /** This node's address of each link, link 0 first. */
+  addresses: string[];
   /** This node's CM port. */
   port: number;
   /** The partners, sorted by node id: a partner's index here is its slot index. */
-  partners: PartnerConfig[];
+  partners: ResolvedPartner[];
   /** The cluster secret's bytes, if one is set. */
   secret?: Uint8Array;
   /** This node's boot generation. */
   generation: bigint;
   /** Heartbeat period (ms). */
   heartbeatMs: number;
-  /** Silence after which a partner is declared down (ms). */
+  /** Silence on every link after which a partner is declared down (ms). */
   partnerDownMs: number;
+  /** Silence on one link after which it is declared down (ms). */
+  linkDownMs: number;
   /** Period of the partner status-block reads (ms). */
   statusPollMs: number;
   /** Retry timing of the connect loop. */
@@ -97,7 +121,7 @@ export interface CcmConfig {
   echoTimeoutMs: number;
   /** Log ring bytes of each partner's slot. */
   logRingBytes: number;
-  /** Bytes of each partner's slot: 256 bytes of control words, then the log ring. */
+  /** Bytes of each partner's slot: 512 bytes of control words, then the log ring. */
   slotStride: number;
   /** Mailbox scan period (ms). */
   pollMs: number;
@@ -135,6 +159,14 @@ function address(v: unknown, name: string): string {
   return v;
 }
 
+function addresses(v: unknown, name: string): string[] {
+  const list = Array.isArray(v) ? v : [v];
+  if (list.length === 0 || list.length > MAX_LINKS) throw new ConfigError(`${name} must be an address or a list of 1 to ${MAX_LINKS} addresses`);
+  const out = list.map((a, i) => address(a, Array.isArray(v) ? `${name}[${i}]` : name));
+  if (new Set(out).size !== out.length) throw new ConfigError(`${name} lists an address twice`);
+  return out;
+}
+
 function port(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) throw new ConfigError(`${name} must be a port from 1 to 65535, got ${String(v)}`);
   return v;
@@ -168,13 +200,17 @@ export function resolveConfig(o: CcmOptions): CcmConfig {
     if (id === nodeId) throw new ConfigError(`partners[${i}] has this node's own id ${id}`);
     if (seen.has(id)) throw new ConfigError(`partner ${id} is listed twice`);
     seen.add(id);
-    return { nodeId: id, address: address(p.address, `partners[${i}].address`), port: port(p.port, `partners[${i}].port`) };
+    const list = addresses(p.address, `partners[${i}].address`);
+    return { nodeId: id, address: list[0], addresses: list, port: port(p.port, `partners[${i}].port`) };
   });
   const secret = o.secret === undefined ? undefined : typeof o.secret === 'string' ? new TextEncoder().encode(o.secret) : o.secret;
   if (secret !== undefined && (!(secret instanceof Uint8Array) || secret.byteLength < 8)) throw new ConfigError('secret must be at least 8 bytes');
   const heartbeatMs = ms(o.heartbeatMs, 'heartbeatMs', 100);
   const partnerDownMs = ms(o.partnerDownMs, 'partnerDownMs', 10 * heartbeatMs);
   if (partnerDownMs < 2 * heartbeatMs) throw new ConfigError('partnerDownMs must be at least twice heartbeatMs');
+  const linkDownMs = ms(o.linkDownMs, 'linkDownMs', partnerDownMs);
+  if (linkDownMs < 2 * heartbeatMs || linkDownMs > partnerDownMs) throw new ConfigError('linkDownMs must be from twice heartbeatMs to partnerDownMs');
+  const own = addresses(o.address, 'address');
   const logRingBytes = o.logRingBytes ?? 1 << 20;
   if (!Number.isInteger(logRingBytes) || logRingBytes < 4096 || logRingBytes > 1 << 30 || logRingBytes % 8 !== 0) throw new ConfigError('logRingBytes must be a multiple of 8 from 4096 to 2^30');
   const state = o.initialState ?? 'BOOTING';
@@ -183,13 +219,15 @@ export function resolveConfig(o: CcmOptions): CcmConfig {
   return {
     clusterId,
     nodeId,
-    address: address(o.address, 'address'),
+    address: own[0],
+    addresses: own,
     port: port(o.port, 'port'),
     partners: partners.sort((a, b) => a.nodeId - b.nodeId),
     secret,
     generation: o.generation ?? newGeneration(),
     heartbeatMs,
     partnerDownMs,
+    linkDownMs,
     statusPollMs: ms(o.statusPollMs, 'statusPollMs', 5 * heartbeatMs),
     backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
     connectTimeoutMs: ms(o.connectTimeoutMs, 'connectTimeoutMs', 10_000),

@@ -1,5 +1,5 @@
 // What every part of a running CCM shares: its configuration, exposed memory and event sink.
-import type { CcmConfig, PartnerConfig } from './config';
+import type { CcmConfig, ResolvedPartner } from './config';
 import type { CcmEvent } from './events';
 import type { StatusPublisher } from './status-publisher';
 import type { Endpoint } from './transport';
@@ -23,7 +23,7 @@ export class Core {
   readonly observer = new ObserverSlot();
 
   /** Each partner's slot in this node's mailbox: its index in the partner list (sorted by node id). */
-  slotOf(partner: PartnerConfig | number): number {
+  slotOf(partner: ResolvedPartner | number): number {
     const id = typeof partner === 'number' ? partner : partner.nodeId;
     return this.cfg.partners.findIndex((p) => p.nodeId === id);
   }
@@ -39,8 +39,13 @@ export class Core {
   }
 
   /** Where partner `slot` finds our status block and its slot, through its own connections only. */
-  regions(slot: number): RegionCoords {
-    return this.endpoint.regions(slot);
+  regions(slot: number, link = 0): RegionCoords {
+    return this.endpoint.regions(slot, link);
+  }
+
+  /** Links a session with `partner` can have: as many as both nodes have addresses. */
+  linkCount(partner: ResolvedPartner): number {
+    return Math.min(this.cfg.addresses.length, partner.addresses.length);
   }
 }
 

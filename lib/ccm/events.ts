@@ -126,7 +126,10 @@ export type CcmEvent = Base &
         to: NodeState;
       }
     | {
-        /** The partner failed: heartbeats stopped, a work request failed or the CM disconnected. */
+        /**
+         * The partner failed: every link went silent past its threshold, or failed (work requests, CM
+         * disconnects), with no sign of life from the partner.
+         */
         type: 'partner-down';
         /** The partner's node id. */
         partner: number;
@@ -134,6 +137,47 @@ export type CcmEvent = Base &
         reason: string;
         /** How long the partner had been silent when it was declared down (ms). */
         detectionMs: number;
+        /** What was seen of each link of the session: its index and why it went down. */
+        links: {
+          /** The link's index. */
+          link: number;
+          /** Why it went down. */
+          reason: string;
+        }[];
+        /** What the split-brain witness saw; 'none': no witness is configured, the links alone decided. */
+        witness: 'none';
+      }
+    | {
+        /** A link (address pair) joined a session: the handshake's own link, a further one, or a failed one back. */
+        type: 'link-up';
+        /** The partner's node id. */
+        partner: number;
+        /** The link's index: this node's and the partner's address of that rank. */
+        link: number;
+        /** This node's address of the link. */
+        localAddress: string;
+        /** The partner's address of the link. */
+        remoteAddress: string;
+        /** Links of the session up now, this one included. */
+        linksUp: number;
+      }
+    | {
+        /** A link of a session failed; the session goes on over the others (if none is left, `partner-down` follows). */
+        type: 'link-down';
+        /** The partner's node id. */
+        partner: number;
+        /** The link's index. */
+        link: number;
+        /** This node's address of the link. */
+        localAddress: string;
+        /** The partner's address of the link. */
+        remoteAddress: string;
+        /** Why: its heartbeat stopped, a work request on it failed, the CM disconnected it, or a new connection replaced it. */
+        reason: string;
+        /** How long the link had been silent when it was declared down (ms; 0 when it failed at once). */
+        detectionMs: number;
+        /** Links of the session still up. */
+        linksUp: number;
       }
     | {
         /** A session was established with a new boot of the partner (another generation than the last session's). */

@@ -25,7 +25,11 @@ export function formatEvent(e: CcmEvent): string {
     case 'partner-state':
       return `${head}partner state ${e.from} → ${e.to}`;
     case 'partner-down':
-      return `${head}PARTNER DOWN after ${e.detectionMs} ms: ${e.reason}`;
+      return `${head}PARTNER DOWN after ${e.detectionMs} ms: ${e.reason} (witness: ${e.witness})`;
+    case 'link-up':
+      return `${head}link ${e.link} up: ${e.localAddress} → ${e.remoteAddress} (${e.linksUp} up)`;
+    case 'link-down':
+      return `${head}LINK ${e.link} DOWN${e.detectionMs ? ` after ${e.detectionMs} ms` : ''}: ${e.reason} (${e.linksUp} up)`;
     case 'partner-rebooted':
       return `${head}partner rebooted: generation ${e.oldGeneration} → ${e.newGeneration}`;
     case 'session-closed':

@@ -3,11 +3,12 @@
 import '../code-cache';
 export { ClusterNode, type NodeStatus } from './node';
 export type { PartnerStatus } from './partner';
-export type { CcmOptions, CcmConfig, PartnerConfig } from './config';
+export type { CcmOptions, CcmConfig, PartnerConfig, ResolvedPartner } from './config';
 export type { BackoffOptions } from './backoff';
 export { ConfigError, resolveConfig, newGeneration } from './config';
 export type { CcmEvent, CcmEventType, HandshakeStep, Role, Base as CcmEventBase } from './events';
 export type { Session, SessionEnd } from './session';
+export type { SessionLink } from './session-link';
 export { LogMirror, MirrorError } from './mirror';
 export type { MirrorErrorCode } from './mirror-stream';
 export type { Transport, Endpoint, Link, IncomingRequest, EndpointOptions, ConnectOptions } from './transport';

@@ -1,7 +1,7 @@
 // The initiator's side of the handshake, all one-sided against the partner's NIC:
 //   connect (CM, private data) → 1 READ status → 2 WRITE hello → 3 READ until echoed → 4 WRITE commit.
 // Each step runs only after the previous one succeeded; a failure names its step.
-import type { PartnerConfig } from './config';
+import type { ResolvedPartner } from './config';
 import { Core, nonce, sleep } from './core';
 import type { HandshakeStep } from './events';
 import { HandshakeError } from './handshake-error';
@@ -30,15 +30,23 @@ const HELLO_ATTEMPTS = 2;
  * request once, so a recorded one cannot be replayed. The accept is authenticated before anything of
  * this node's memory is revealed in the hello.
  */
-export async function initiate(core: Core, partner: PartnerConfig, attempt: number, signal: AbortSignal, step: (s: HandshakeStep, detail?: string) => void): Promise<Initiated> {
+export async function initiate(
+  core: Core,
+  partner: ResolvedPartner,
+  attempt: number,
+  linkIndex: number,
+  signal: AbortSignal,
+  step: (s: HandshakeStep, detail?: string) => void,
+): Promise<Initiated> {
   const { cfg } = core;
   const slot = core.slotOf(partner);
   const request = { generation: cfg.generation, attempt };
-  step('connect', `${partner.address}:${partner.port}`);
+  step('connect', `link ${linkIndex}: ${cfg.addresses[linkIndex]} → ${partner.addresses[linkIndex]}:${partner.port}`);
   const link = await core.endpoint.connect({
-    address: partner.address,
+    address: partner.addresses[linkIndex],
     port: partner.port,
     slot,
+    link: linkIndex,
     privateData: encodeConnect({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, target: partner.nodeId, attempt }, cfg.secret),
     timeoutMs: cfg.connectTimeoutMs,
     signal,
@@ -65,7 +73,7 @@ export async function initiate(core: Core, partner: PartnerConfig, attempt: numb
       const n = nonce();
       step('write-hello', hellos > 1 ? `again (hello ${hellos})` : undefined);
       const hello = encodeHello(
-        { clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, nonce: n, responderNonce: accept.responderNonce, regions: core.regions(slot) },
+        { clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, nonce: n, responderNonce: accept.responderNonce, regions: core.regions(slot, linkIndex) },
         cfg.secret,
       );
       await write(link, hello, mailbox + BigInt(SLOT.hello), accept.regions.slotRkey, 'write-hello', doorbell(DOORBELL.hello));

@@ -50,13 +50,13 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
   });
   new prom.Gauge({
     name: 'rdma_ccm_link_up',
-    help: 'Whether the RDMA link to the partner at this address carries the session (1) or not (0).',
-    labelNames: ['partner', 'local', 'remote'],
+    help: 'Whether each link of the session with the partner is up (1) or down (0); state carrier, up or down.',
+    labelNames: ['partner', 'link', 'local', 'remote', 'state'],
     registers,
     collect() {
-      const s = status();
       this.reset();
-      for (const p of s.partners) this.set({ partner: p.partner, local: s.address, remote: `${p.address}:${p.port}` }, p.session ? 1 : 0);
+      for (const p of status().partners)
+        for (const l of p.session?.links ?? []) this.set({ partner: p.partner, link: l.link, local: l.localAddress, remote: `${l.remoteAddress}:${p.port}`, state: l.state }, l.state === 'down' ? 0 : 1);
     },
   });
   new prom.Gauge({
@@ -96,6 +96,8 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
   const failures = new prom.Counter({ name: 'rdma_ccm_handshake_failures_total', help: 'Handshake attempts that failed, by step and code.', labelNames: ['partner', 'role', 'step', 'code'], registers });
   const established = new prom.Counter({ name: 'rdma_ccm_sessions_established_total', help: 'Sessions established.', labelNames: ['partner'], registers });
   const closed = new prom.Counter({ name: 'rdma_ccm_sessions_closed_total', help: 'Sessions closed (for any reason).', labelNames: ['partner'], registers });
+  const linkDown = new prom.Counter({ name: 'rdma_ccm_link_down_total', help: 'Times a link of a session went down (heartbeat stopped, work request failed, disconnected, replaced).', labelNames: ['partner', 'link'], registers });
+  const linkDetection = new prom.Histogram({ name: 'rdma_ccm_link_down_detection_seconds', help: 'How long a link had been silent when it was declared down.', labelNames: ['partner', 'link'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers });
   const down = new prom.Counter({ name: 'rdma_ccm_partner_down_total', help: 'Times the partner was declared down.', labelNames: ['partner'], registers });
   const protocol = new prom.Counter({ name: 'rdma_ccm_protocol_errors_total', help: 'Partner-supplied blocks and words refused, by block and code.', labelNames: ['block', 'code'], registers });
   const rejected = new prom.Counter({ name: 'rdma_ccm_rejected_total', help: 'Connect requests refused, by reason (NOT_AUTHENTICATED and STALE_REQUEST: strangers and replays).', labelNames: ['reason'], registers });
@@ -129,6 +131,10 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
       case 'partner-down':
         down.inc({ partner: e.partner });
         detection.observe({ partner: e.partner }, e.detectionMs / 1000);
+        break;
+      case 'link-down':
+        linkDown.inc({ partner: e.partner, link: e.link });
+        linkDetection.observe({ partner: e.partner, link: e.link }, e.detectionMs / 1000);
         break;
       case 'protocol-error':
         protocol.inc({ block: e.block, code: e.code });

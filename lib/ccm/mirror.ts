@@ -20,7 +20,7 @@ export interface MirrorTarget {
   slotAddr: bigint;
   /** The rkey of that slot (valid on this partner's connections only). */
   rkey: number;
-  /** Bytes of the partner's log ring for us (the slot less its 256 bytes of control words). */
+  /** Bytes of the partner's log ring for us (the slot less its 512 bytes of control words). */
   ringBytes: number;
 }
 
@@ -37,6 +37,8 @@ export interface LogMirror {
 
 /** How a log mirror reports to its session. */
 export interface MirrorHooks {
+  /** A write over `link`, the link the mirror used then, failed: the session moves to another link if it has one (useLink). */
+  linkFault(link: Link, e: Error): void;
   /** The partner broke the protocol (a bad record, an impossible ack): the session fails. */
   fault(e: Error): void;
   /** This node's application refused a record (a listener threw): the session closes, the record is sent again. */
@@ -65,12 +67,14 @@ export class LogMirror extends EventEmitter {
   acknowledged = 0n;
   /** Records the partner sent again after a failed session that this node already held. */
   duplicates = 0n;
+  /** The last ack word this node wrote on this session (sent again after a move to another link). */
+  private ackSent: Uint8Array | null = null;
   /** Doorbells seen from the partner: proof of life as good as a heartbeat. */
   activity = 0;
 
   /** @internal Made by the session (`session.mirror`). */
   constructor(
-    private readonly link: Link,
+    private link: Link,
     private readonly target: MirrorTarget,
     /** Our mailbox bytes of the partner's slot: control part, then the ring the partner writes. */
     private readonly localSlot: Uint8Array,
@@ -128,6 +132,30 @@ export class LogMirror extends EventEmitter {
     });
   }
 
+  /** Writes into our slot in the partner's memory over the current link; a failure is that link's. */
+  private post(bytes: Uint8Array, at: number, imm: number): void {
+    const link = this.link;
+    link.write(bytes, this.target.slotAddr + BigInt(at), this.target.rkey, imm).catch((e: Error) => {
+      // A write of a link the mirror already left: what it carried was sent again over the new one.
+      if (link === this.link && !this.closedReason) this.hooks.linkFault(link, e);
+    });
+  }
+
+  /**
+   * @internal The session moved to another link (the one in use failed): from now on every write goes
+   * over `link` (with its rkey for our slot), and what was in flight is sent again, in order and at the
+   * same places in the ring, under the same sequence numbers; the partner acknowledges again what it
+   * already had (the stream's dedup). The last ack is written again too, in case the failed link lost it.
+   */
+  useLink(link: Link, rkey: number): void {
+    this.link = link;
+    this.target.rkey = rkey;
+    if (this.closedReason) return;
+    for (const p of this.inflight) this.post(encodeRecord(this.epoch, this.stream.txStream, p.sequence, p.payload), SLOT.size + p.offset, doorbell(DOORBELL.record, p.offset / 8));
+    if (this.ackSent) this.post(this.ackSent, SLOT.ack, doorbell(DOORBELL.ack, Number(decodeCounter(this.ackSent).value & BigInt(DOORBELL.valueMask))));
+    this.pump();
+  }
+
   /** Records sent but not yet acknowledged, plus those waiting for ring space. */
   get pending(): number {
     return this.inflight.length + this.waiting.length;
@@ -150,7 +178,7 @@ export class LogMirror extends EventEmitter {
       this.inflight.push(p);
       const bytes = encodeRecord(this.epoch, this.stream.txStream, p.sequence, p.payload);
       const imm = doorbell(DOORBELL.record, p.offset / 8);
-      this.link.write(bytes, this.target.slotAddr + BigInt(SLOT.size + p.offset), this.target.rkey, imm).catch((e: Error) => this.hooks.fault(e));
+      this.post(bytes, SLOT.size + p.offset, imm);
     }
   }
 
@@ -208,7 +236,8 @@ export class LogMirror extends EventEmitter {
     const delivered = this.stream.delivered;
     const ack = encodeCounter({ value: delivered, epoch: this.epoch });
     const imm = doorbell(DOORBELL.ack, Number(delivered & BigInt(DOORBELL.valueMask)));
-    this.link.write(ack, this.target.slotAddr + BigInt(SLOT.ack), this.target.rkey, imm).catch((e: Error) => this.hooks.fault(e));
+    this.ackSent = ack;
+    this.post(ack, SLOT.ack, imm);
   }
 
   private acked(): void {

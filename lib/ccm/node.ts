@@ -14,7 +14,7 @@ import type { Session } from './session';
 import { selfCheck } from './self-check';
 import { StatusPublisher } from './status-publisher';
 import type { Endpoint, IncomingRequest, Transport } from './transport';
-import { decodeConnect, encodeReject } from './wire/private-data';
+import { decodeConnect, decodeJoin, encodeReject, requestKind } from './wire/private-data';
 import { ProtocolError } from './wire/errors';
 import { NODE_STATES, NodeState, RejectReason, STATUS } from './wire/layout';
 
@@ -103,7 +103,7 @@ export class ClusterNode extends EventEmitter {
     const cfg = this.config;
     const transport: Transport = cfg.transport ?? (await import('./rdma-transport')).rdmaTransport;
     try {
-      this.endpoint = await transport({ address: cfg.address, statusSize: STATUS.size, slots: cfg.partners.length, slotSize: cfg.slotStride });
+      this.endpoint = await transport({ addresses: cfg.addresses, statusSize: STATUS.size, slots: cfg.partners.length, slotSize: cfg.slotStride });
       const status = new StatusPublisher(
         this.endpoint.status,
         { clusterId: cfg.clusterId, nodeId: cfg.nodeId, state: cfg.initialState, generation: cfg.generation, slotCount: cfg.partners.length },
@@ -248,6 +248,7 @@ export class ClusterNode extends EventEmitter {
       this.emitEvent({ type: 'rejected', partner, reason, detail });
       return req.reject(encodeReject({ clusterId: callerCluster(req.privateData), reason })).catch(() => {});
     };
+    if (requestKind(req.privateData) === 'join') return this.onJoin(req, reject);
     let cd;
     try {
       cd = decodeConnect(req.privateData, cfg.clusterId, cfg.secret);
@@ -263,6 +264,25 @@ export class ClusterNode extends EventEmitter {
     if (!partner) return reject('UNKNOWN_NODE', `node ${cd.nodeId} is not a configured partner`, cd.nodeId);
     if (core.stopping) return reject('SHUTTING_DOWN', 'node stopping', cd.nodeId);
     await partner.onRequest(req, cd);
+  }
+
+  /**
+   * A further link of a session. Its MAC is keyed with the link key of the session it names, so it is
+   * checked against that session before any other field is believed; a join that is not for a session
+   * this node holds is rejected with NO_SESSION whatever else it says.
+   */
+  private async onJoin(req: IncomingRequest, reject: (reason: RejectReason, detail: string, partner?: number) => Promise<void>): Promise<void> {
+    let jd;
+    try {
+      jd = decodeJoin(req.privateData, this.config.clusterId, (id) => this.partners.get(id)?.session?.linkKey ?? null);
+    } catch (e) {
+      const pe = e as ProtocolError;
+      this.emitEvent({ type: 'protocol-error', block: 'join', code: pe.code, reason: `from ${req.remoteAddress}: ${pe.message}` });
+      const reason: RejectReason = pe.code === 'ERR_CCM_NO_SESSION' ? 'NO_SESSION' : pe.code === 'ERR_CCM_CLUSTER' ? 'WRONG_CLUSTER' : pe.code === 'ERR_CCM_VERSION' ? 'BAD_VERSION' : 'BAD_REQUEST';
+      return reject(reason, `from ${req.remoteAddress}: ${pe.message}`);
+    }
+    if (this.core!.stopping) return reject('SHUTTING_DOWN', 'node stopping', jd.nodeId);
+    await this.partners.get(jd.nodeId)!.onJoin(req, jd);
   }
 
   /**

@@ -4,7 +4,7 @@
 // Tie-break (docs/protocol.md): when both nodes connect at once, the connection initiated by the
 // lower node id wins. A node with the lower id rejects the higher one's request with TIE_BREAK while
 // its own attempt is under way; a node with the higher id abandons its own attempt and accepts.
-import type { PartnerConfig } from './config';
+import type { ResolvedPartner } from './config';
 import type { Core } from './core';
 import { nonce, sleep } from './core';
 import type { HandshakeStep, Role } from './events';
@@ -16,7 +16,9 @@ import { MirrorStream } from './mirror-stream';
 import type { IncomingRequest, Link } from './transport';
 import { Backoff } from './backoff';
 import type { ConnectData } from './wire/private-data';
-import { decodeReject, encodeAccept, encodeReject } from './wire/private-data';
+import { decodeReject, encodeAccept, encodeJoinAccept, encodeReject, type JoinData } from './wire/private-data';
+import { LinkJoiner } from './link-joiner';
+import { SessionLink } from './session-link';
 import type { RejectReason, NodeState } from './wire/layout';
 import type { RegionCoords } from './wire/mailbox';
 import { sessionEpoch } from './wire/auth';
@@ -24,6 +26,8 @@ import { sessionEpoch } from './wire/auth';
 /** This node's side of one partner: connect loop, incoming requests, tie-break, and the session. */
 export class Partner {
   session: Session | null = null;
+  /** Connects the session's further links (this node as the session's initiator). */
+  private joiner: LinkJoiner | null = null;
   private responder: Responder | null = null;
   private accepting = false;
   private outgoing: AbortController | null = null;
@@ -43,7 +47,7 @@ export class Partner {
   /** Log mirroring state that outlives a session: numbering, and appends held across a failed one. */
   private readonly stream: MirrorStream;
 
-  constructor(private readonly core: Core, readonly config: PartnerConfig) {
+  constructor(private readonly core: Core, readonly config: ResolvedPartner) {
     this.backoff = new Backoff(core.cfg.backoff);
     this.stream = new MirrorStream(core.cfg.mirrorHoldMs);
   }
@@ -69,6 +73,7 @@ export class Partner {
     const base = {
       partner: this.id,
       address: this.config.address,
+      addresses: this.config.addresses,
       port: this.config.port,
       attempts: this.attempts,
       lastGeneration: this.lastGeneration?.toString() ?? null,
@@ -84,6 +89,17 @@ export class Partner {
         partnerState: s.partnerState,
         establishedAt: new Date(s.establishedAt).toISOString(),
         heartbeatAgeMs: Math.round(s.heartbeatAgeMs(now)),
+        links: Array.from({ length: s.linkCount }, (_, k) => {
+          const l = s.upLinks.find((x) => x.index === k);
+          return {
+            link: k,
+            localAddress: this.core.cfg.addresses[k],
+            remoteAddress: this.config.addresses[k],
+            state: l ? (s.carrier === k ? ('carrier' as const) : ('up' as const)) : ('down' as const),
+            heartbeatAgeMs: l ? Math.round(Math.max(0, now - l.lastSeenAt)) : null,
+            ...(!l && this.joiner?.lastError.get(k) ? { lastError: this.joiner.lastError.get(k) } : {}),
+          };
+        }),
         mirror: { pending: s.mirror.pending, sent: s.mirror.acknowledged.toString(), received: s.mirror.received.toString(), duplicates: s.mirror.duplicates.toString() },
       },
     };
@@ -137,7 +153,9 @@ export class Partner {
       let step: HandshakeStep = 'connect';
       const started = performance.now();
       try {
-        const r = await initiate(this.core, this.config, attempt, ac.signal, (s, detail) => {
+        // The handshake runs on the first link that comes up: each attempt tries the next link in turn.
+        const linkIndex = (attempt - 1) % this.core.linkCount(this.config);
+        const r = await initiate(this.core, this.config, attempt, linkIndex, ac.signal, (s, detail) => {
           step = s;
           this.core.emit({ type: 'step', partner: this.id, role: 'initiator', step: s, detail });
         });
@@ -147,7 +165,7 @@ export class Partner {
           continue;
         }
         this.backoff.reset();
-        this.establish('initiator', r.link, r.accept.generation, r.status.state, r.accept.regions, sessionEpoch(this.core.cfg.secret, r.nonce, r.accept.responderNonce), performance.now() - started);
+        this.establish('initiator', r.link, linkIndex, r.accept.generation, r.status.state, r.accept.regions, sessionEpoch(this.core.cfg.secret, r.nonce, r.accept.responderNonce), performance.now() - started);
       } catch (e) {
         if (this.outgoing === ac) this.outgoing = null;
         if (this.core.stopping) break;
@@ -198,7 +216,7 @@ export class Partner {
     let link: Link;
     try {
       link = await req.accept(
-        encodeAccept({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, responderNonce, regions: this.core.regions(slot) }, cd, cfg.secret),
+        encodeAccept({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, responderNonce, regions: this.core.regions(slot, req.link) }, cd, cfg.secret),
         slot,
       );
     } catch (e) {
@@ -220,7 +238,7 @@ export class Partner {
         this.kick();
         return;
       }
-      this.establish('responder', link, r.hello.generation, r.status.state, r.hello.regions, sessionEpoch(cfg.secret, r.hello.nonce, responderNonce), performance.now() - started);
+      this.establish('responder', link, req.link, r.hello.generation, r.status.state, r.hello.regions, sessionEpoch(cfg.secret, r.hello.nonce, responderNonce), performance.now() - started);
     });
   }
 
@@ -262,26 +280,28 @@ export class Partner {
     return null;
   }
 
-  private establish(role: Role, link: Link, partnerGeneration: bigint, partnerState: NodeState, regions: RegionCoords, epoch: bigint, handshakeMs: number): void {
+  private establish(role: Role, link: Link, linkIndex: number, partnerGeneration: bigint, partnerState: NodeState, regions: RegionCoords, epoch: bigint, handshakeMs: number): void {
     const cfg = this.core.cfg;
     if (this.lastGeneration !== null && this.lastGeneration !== partnerGeneration)
       this.core.emit({ type: 'partner-rebooted', partner: this.id, oldGeneration: this.lastGeneration.toString(), newGeneration: partnerGeneration.toString() });
     this.lastGeneration = partnerGeneration;
     const slot = this.core.slotOf(this.config);
     const held = this.stream.resume(partnerGeneration);
-    const session = new Session(
+    const linkDowns = new Map<number, string>();
+    const session: Session = new Session(
       {
         partner: this.id,
         role,
-        link,
+        link: new SessionLink(linkIndex, link, cfg.addresses[linkIndex], this.config.addresses[linkIndex], regions),
+        linkCount: this.core.linkCount(this.config),
         clusterId: cfg.clusterId,
         epoch,
         partnerGeneration,
         partnerState,
-        partnerRegions: regions,
         localSlot: this.core.localSlot(slot),
         heartbeatMs: cfg.heartbeatMs,
         partnerDownMs: cfg.partnerDownMs,
+        linkDownMs: cfg.linkDownMs,
         statusPollMs: cfg.statusPollMs,
         secret: cfg.secret,
         stream: this.stream,
@@ -291,21 +311,75 @@ export class Partner {
       {
         stateChanged: (from, to) => this.core.emit({ type: 'partner-state', partner: this.id, from, to }),
         refused: (block, code, reason) => this.core.emit({ type: 'protocol-error', partner: this.id, block, code, reason }),
-        ended: (end: SessionEnd) => this.ended(session, end),
+        linkUp: (l) => {
+          linkDowns.delete(l.index);
+          this.core.emit({ type: 'link-up', partner: this.id, link: l.index, localAddress: l.localAddress, remoteAddress: l.remoteAddress, linksUp: session.upLinks.length });
+        },
+        linkDown: (l, reason, detectionMs) => {
+          linkDowns.set(l.index, reason);
+          this.core.emit({ type: 'link-down', partner: this.id, link: l.index, localAddress: l.localAddress, remoteAddress: l.remoteAddress, reason, detectionMs, linksUp: session.upLinks.length });
+          this.joiner?.wake(l.index);
+        },
+        ended: (end: SessionEnd) => this.ended(session, end, linkDowns),
       },
     );
     this.session = session;
     this.core.emit({ type: 'established', partner: this.id, role, partnerGeneration: partnerGeneration.toString(), partnerState, handshakeMs: Math.round(handshakeMs) });
     session.start();
+    // The session's initiator connects its other links, and again each one that fails.
+    if (role === 'initiator' && session.linkCount > 1) {
+      this.joiner = new LinkJoiner(this.core, this.config, session);
+      this.joiner.start();
+    }
     const waiters = [...this.waiters];
     this.waiters.clear();
     for (const w of waiters) w.resolve(session);
   }
 
-  private ended(session: Session, end: SessionEnd): void {
+  /**
+   * A further link of the session from the partner (its initiator), its join already verified with the
+   * session's link key (node.ts): taken once per attempt, rising, on the listener of its own link.
+   */
+  async onJoin(req: IncomingRequest, jd: JoinData): Promise<void> {
+    const s = this.session;
+    const cfg = this.core.cfg;
+    const reason: RejectReason | null = !s
+      ? 'NO_SESSION'
+      : jd.link !== req.link || jd.link >= s.linkCount || s.role !== 'responder'
+        ? 'BAD_REQUEST'
+        : jd.attempt <= s.lastJoinAttempt
+          ? 'STALE_REQUEST'
+          : null;
+    if (reason || !s) {
+      this.core.emit({ type: 'rejected', partner: this.id, reason: reason ?? 'NO_SESSION', detail: `link ${jd.link} join from node ${jd.nodeId} attempt ${jd.attempt}` });
+      await req.reject(encodeReject({ clusterId: cfg.clusterId, reason: reason ?? 'NO_SESSION' })).catch(() => {});
+      return;
+    }
+    s.lastJoinAttempt = jd.attempt;
+    const slot = this.core.slotOf(this.config);
+    const mine = this.core.regions(slot, jd.link);
+    let link: Link;
+    try {
+      link = await req.accept(encodeJoinAccept({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, link: jd.link, statusRkey: mine.statusRkey, slotRkey: mine.slotRkey }, jd, s.linkKey), slot);
+    } catch {
+      return; // the joining side tries again
+    }
+    if (s.closed || this.session !== s) {
+      link.close();
+      return;
+    }
+    s.addLink(new SessionLink(jd.link, link, cfg.addresses[jd.link], this.config.addresses[jd.link], { ...s.partnerRegions, statusRkey: jd.statusRkey, slotRkey: jd.slotRkey }));
+  }
+
+  private ended(session: Session, end: SessionEnd, linkDowns: Map<number, string>): void {
     if (this.session === session) this.session = null;
+    this.joiner?.close();
+    this.joiner = null;
     this.core.status.setEcho(this.core.slotOf(this.config), null);
-    if (end.down) this.core.emit({ type: 'partner-down', partner: this.id, reason: end.reason, detectionMs: end.detectionMs });
+    if (end.down) {
+      const links = [...linkDowns].map(([link, reason]) => ({ link, reason })).sort((a, b) => a.link - b.link);
+      this.core.emit({ type: 'partner-down', partner: this.id, reason: end.reason, detectionMs: end.detectionMs, links, witness: 'none' });
+    }
     this.core.emit({ type: 'session-closed', partner: this.id, reason: end.reason });
     this.backoff.reset();
     this.kick();
@@ -334,8 +408,10 @@ export class Partner {
 export interface PartnerStatus {
   /** The partner's node id. */
   partner: number;
-  /** The partner's configured address. */
+  /** The partner's configured address (of link 0). */
   address: string;
+  /** The partner's configured address of each link. */
+  addresses: string[];
   /** The partner's configured CM port. */
   port: number;
   /** ESTABLISHED (a session), CONNECTING (our attempt under way), ACCEPTING (its request under way), WAITING (backing off). */
@@ -356,8 +432,23 @@ export interface PartnerStatus {
     partnerState: NodeState;
     /** When the session was established, ISO 8601. */
     establishedAt: string;
-    /** Milliseconds since the partner last showed life (heartbeat, record or ack). */
+    /** Milliseconds since the partner last showed life (heartbeat on any link, record or ack). */
     heartbeatAgeMs: number;
+    /** Each link of the session: 'carrier' carries the mirror and status reads, 'up' stands by, 'down' is being joined again. */
+    links: {
+      /** The link's index. */
+      link: number;
+      /** This node's address of the link. */
+      localAddress: string;
+      /** The partner's address of the link. */
+      remoteAddress: string;
+      /** carrier, up or down. */
+      state: 'carrier' | 'up' | 'down';
+      /** Milliseconds since the partner's heartbeat for this link last moved (null while down). */
+      heartbeatAgeMs: number | null;
+      /** Why the last join of a down link failed (on the joining side). */
+      lastError?: string;
+    }[];
     /** The session's log mirror counters. */
     mirror: {
       /** Appends not yet acknowledged (in flight or waiting for ring space). */

@@ -80,11 +80,16 @@ class Domain {
   readonly staging: StagingPool;
   readonly spares: RdmaLink[] = [];
 
-  /** Takes `statusMr` (and `pd`): if the domain cannot be made, they are closed with what it made. */
-  constructor(readonly pd: ProtectionDomain, readonly statusMr: MemoryRegion, slotSize: number) {
+  /**
+   * Takes `statusMr` (and `pd`): if the domain cannot be made, they are closed with what it made. The
+   * slot is new memory for link 0; a further link registers link 0's slot memory (`shared`) on its own
+   * device, so that the partner's writes over any link land in the same bytes.
+   */
+  constructor(readonly address: string, readonly pd: ProtectionDomain, readonly statusMr: MemoryRegion, slotSize: number, shared?: MemoryRegion) {
     let slotMr: MemoryRegion | null = null;
     try {
-      slotMr = pd.allocMemory(slotSize, Access.LOCAL_WRITE | Access.REMOTE_WRITE);
+      const access = Access.LOCAL_WRITE | Access.REMOTE_WRITE;
+      slotMr = shared ? pd.registerMemory(shared.buffer, access) : pd.allocMemory(slotSize, access);
       // Staging holds the largest record this node accepts (half its ring), plus room for control writes;
       // a session with a partner whose ring is larger grows its link's staging (Link.deepen).
       this.staging = new StagingPool(pd, Math.min(64 << 20, Math.max(256 << 10, slotSize + CONTROL_ROOM)));
@@ -126,7 +131,6 @@ class RdmaLink implements Link {
 
   /** Made before its connection: a CQ, a QP in INIT and the first doorbell receives; attach() adopts the connection. */
   constructor(
-    address: string,
     private readonly domain: Domain,
     private readonly hooks: { ended: (l: RdmaLink) => void; settled: () => void },
   ) {
@@ -135,7 +139,7 @@ class RdmaLink implements Link {
     let cq: CompletionQueue | null = null;
     try {
       cq = pd.context.createCq({ cqe: SEND_DEPTH + RECV_DEPTH });
-      this.qp = createQueuePair({ localAddress: address, pd, sendCq: cq, qp: { maxSendWr: SEND_DEPTH, maxRecvWr: RECV_DEPTH } });
+      this.qp = createQueuePair({ localAddress: domain.address, pd, sendCq: cq, qp: { maxSendWr: SEND_DEPTH, maxRecvWr: RECV_DEPTH } });
     } catch (e) {
       cq?.close();
       this.recvMr.close();
@@ -307,31 +311,29 @@ class RdmaLink implements Link {
 
 class RdmaEndpoint implements Endpoint {
   readonly status: Uint8Array;
-  private listener: Listener | null = null;
+  private readonly listeners: Listener[] = [];
   private readonly links = new Set<RdmaLink>();
   /** Connections being made: close() ends them first, so no domain is closed under them. */
   private readonly making = new Set<Promise<unknown>>();
   private readonly closing = new AbortController();
   private closed = false;
 
-  constructor(
-    private readonly address: string,
-    private readonly domains: Domain[],
-  ) {
-    this.status = bytesOf(domains[0].statusMr);
+  /** `domains[link][slot]`: one protection domain per partner on each link's device. */
+  constructor(private readonly domains: Domain[][]) {
+    this.status = bytesOf(domains[0][0].statusMr);
   }
 
   slot(i: number): Uint8Array {
-    return bytesOf(this.domains[i].slotMr);
+    return bytesOf(this.domains[0][i].slotMr);
   }
 
-  regions(i: number): RegionCoords {
-    const d = this.domains[i];
+  regions(i: number, link = 0): RegionCoords {
+    const d = this.domains[link][i];
     return { statusAddr: d.statusMr.addr, statusRkey: d.statusMr.rkey, statusLen: d.statusMr.length, slotAddr: d.slotMr.addr, slotRkey: d.slotMr.rkey, slotLen: d.slotMr.length };
   }
 
   private newLink(d: Domain): RdmaLink {
-    return new RdmaLink(this.address, d, { ended: (x) => this.links.delete(x), settled: () => this.fill(d) });
+    return new RdmaLink(d, { ended: (x) => this.links.delete(x), settled: () => this.fill(d) });
   }
 
   /** Makes a partner's spare links up to SPARE_LINKS; if the device cannot, connections make their own when they need one. */
@@ -343,10 +345,10 @@ class RdmaEndpoint implements Endpoint {
     }
   }
 
-  /** A link for partner `slot`'s connection about to be made; `make` connects its QP, or the link goes back (or away). */
-  private link(slot: number, make: (qp: QueuePair) => Promise<Connection>): Promise<RdmaLink> {
-    const d = this.domains[slot];
-    if (this.closed || !d) return Promise.reject(Object.assign(new Error(this.closed ? 'endpoint closed' : `no slot ${slot}`), { code: this.closed ? 'ERR_CLOSED' : 'ERR_OUT_OF_RANGE' }));
+  /** A link for partner `slot`'s connection on `link`, about to be made; `make` connects its QP, or the link goes back (or away). */
+  private link(link: number, slot: number, make: (qp: QueuePair) => Promise<Connection>): Promise<RdmaLink> {
+    const d = this.domains[link]?.[slot];
+    if (this.closed || !d) return Promise.reject(Object.assign(new Error(this.closed ? 'endpoint closed' : `no slot ${slot} on link ${link}`), { code: this.closed ? 'ERR_CLOSED' : 'ERR_OUT_OF_RANGE' }));
     const made = (async () => {
       const l = d.spares.pop() ?? this.newLink(d);
       let conn: Connection;
@@ -380,22 +382,26 @@ class RdmaEndpoint implements Endpoint {
   }
 
   async listen(port: number, onRequest: (r: IncomingRequest) => void): Promise<void> {
-    this.listener = await listen({ address: this.address, port, backlog: 16 });
-    void (async () => {
-      try {
-        for await (const req of this.listener!) onRequest(this.request(req));
-      } catch {
-        // The listener ends when the endpoint closes.
-      }
-    })();
+    for (const [link, ds] of this.domains.entries()) {
+      const listener = await listen({ address: ds[0].address, port, backlog: 16 });
+      this.listeners.push(listener);
+      void (async () => {
+        try {
+          for await (const req of listener) onRequest(this.request(req, link));
+        } catch {
+          // The listener ends when the endpoint closes (or its device goes away).
+        }
+      })();
+    }
   }
 
-  private request(req: ConnectRequest): IncomingRequest {
+  private request(req: ConnectRequest, link: number): IncomingRequest {
     return {
       privateData: new Uint8Array(req.privateData),
       remoteAddress: req.remoteAddress,
+      link,
       accept: (privateData, slot) =>
-        this.link(slot, (queuePair) =>
+        this.link(link, slot, (queuePair) =>
           req.accept({ queuePair, privateData, responderResources: RD_ATOMIC, initiatorDepth: RD_ATOMIC, minRnrTimer: MIN_RNR_TIMER, signal: this.closing.signal }),
         ),
       reject: (privateData) => req.reject(privateData),
@@ -404,11 +410,11 @@ class RdmaEndpoint implements Endpoint {
 
   connect(o: ConnectOptions): Promise<Link> {
     const signal = o.signal ? AbortSignal.any([o.signal, this.closing.signal]) : this.closing.signal;
-    return this.link(o.slot, (queuePair) =>
+    return this.link(o.link, o.slot, (queuePair) =>
       connect({
         address: o.address,
         port: o.port,
-        sourceAddress: this.address,
+        sourceAddress: this.domains[o.link][o.slot].address,
         queuePair,
         privateData: o.privateData,
         responderResources: RD_ATOMIC,
@@ -426,35 +432,44 @@ class RdmaEndpoint implements Endpoint {
     if (this.closed) return;
     this.closed = true;
     this.closing.abort(Object.assign(new Error('endpoint closing'), { name: 'AbortError', code: 'ABORT_ERR' }));
-    this.listener?.close();
+    for (const l of this.listeners) l.close();
     await Promise.allSettled([...this.making]);
     for (const l of [...this.links]) l.close();
-    // Registrations of the status block in later domains go before the first domain's allocation of it.
-    for (const d of [...this.domains].reverse()) d.close();
+    // Registrations of the status block and the slots in later domains go before the allocations in the first.
+    for (const d of this.domains.flat().reverse()) d.close();
   }
 }
 
-/** Opens the node's endpoint on the RDMA device that owns `address`: the exposed regions come first. */
+/**
+ * Opens the node's endpoint on the RDMA devices that own its addresses (one per link): the exposed
+ * regions come first. The status block and each partner's slot are allocated once, on link 0's
+ * device, and registered again on every further link's device.
+ */
 export const rdmaTransport: Transport = async (o: EndpointOptions): Promise<Endpoint> => {
-  const context = await contextFor(o.address);
-  const domains: Domain[] = [];
+  const domains: Domain[][] = [];
   try {
-    for (let i = 0; i < o.slots; i++) {
-      const pd = context.allocPd();
-      let statusMr: MemoryRegion;
-      try {
-        statusMr = i === 0 ? pd.allocMemory(o.statusSize, Access.REMOTE_READ) : pd.registerMemory(domains[0].statusMr.buffer, Access.REMOTE_READ);
-      } catch (e) {
-        pd.close();
-        throw e;
+    for (const [link, address] of o.addresses.entries()) {
+      const context = await contextFor(address);
+      const row: Domain[] = [];
+      domains.push(row);
+      for (let i = 0; i < o.slots; i++) {
+        const pd = context.allocPd();
+        let statusMr: MemoryRegion;
+        try {
+          const first = domains[0][0]?.statusMr;
+          statusMr = first ? pd.registerMemory(first.buffer, Access.REMOTE_READ) : pd.allocMemory(o.statusSize, Access.REMOTE_READ);
+        } catch (e) {
+          pd.close();
+          throw e;
+        }
+        row.push(new Domain(address, pd, statusMr, o.slotSize, link > 0 ? domains[0][i].slotMr : undefined));
       }
-      domains.push(new Domain(pd, statusMr, o.slotSize));
     }
   } catch (e) {
-    for (const d of domains.reverse()) d.close();
+    for (const d of domains.flat().reverse()) d.close();
     throw e;
   }
-  const endpoint = new RdmaEndpoint(o.address, domains);
-  for (const d of domains) endpoint.fill(d);
+  const endpoint = new RdmaEndpoint(domains);
+  for (const d of domains.flat()) endpoint.fill(d);
   return endpoint;
 };

@@ -4,7 +4,7 @@
 // handshake. The partner's regions are then checked with one READ of its status block. The slot is
 // scanned on every tick of the node's poll timer, and at once when the initiator's hello or commit
 // doorbell rings; the echo rings the initiator's doorbell in turn.
-import type { PartnerConfig } from './config';
+import type { ResolvedPartner } from './config';
 import type { Core } from './core';
 import { readPartnerStatus } from './initiator';
 import type { Link } from './transport';
@@ -28,7 +28,7 @@ export class Responder {
 
   constructor(
     private readonly core: Core,
-    readonly partner: PartnerConfig,
+    readonly partner: ResolvedPartner,
     readonly request: ConnectData,
     /** This handshake's nonce, sent in the accept: hello and commit must carry it. */
     private readonly responderNonce: bigint,

@@ -12,11 +12,15 @@ export interface Endpoint {
   readonly status: Uint8Array;
   /** Partner `i`'s slot (control words, then its log ring), which only that partner RDMA WRITEs. */
   slot(i: number): Uint8Array;
-  /** Where partner `i` finds the status block and its slot, as only its connections can reach them. */
-  regions(i: number): RegionCoords;
-  /** Listens for CM connect requests at `port` (on the endpoint's address); resolves once listening. */
+  /**
+   * Where partner `i` finds the status block and its slot over link `link` (default 0), as only its
+   * connections on that link can reach them. Every link has the same addresses and lengths; the rkeys
+   * are the link's own (each link's device registers the same memory).
+   */
+  regions(i: number, link?: number): RegionCoords;
+  /** Listens for CM connect requests at `port` on every address (one per link); resolves once listening. */
   listen(port: number, onRequest: (request: IncomingRequest) => void): Promise<void>;
-  /** A connection for partner `slot`. */
+  /** A connection for partner `slot` over link `link`, from that link's local address. */
   connect(options: ConnectOptions): Promise<Link>;
   /** Stops listening, ends every link and connection being made, and releases the exposed memory. Idempotent. */
   close(): Promise<void>;
@@ -30,6 +34,8 @@ export interface ConnectOptions {
   port: number;
   /** The partner this connection is for (its slot index). */
   slot: number;
+  /** The link: this node's address (and device) to connect from, by index. */
+  link: number;
   /** Private data of the CM connect request (the CCM's connect block). */
   privateData: Uint8Array;
   /** Bound on the whole connect (ms). */
@@ -44,6 +50,8 @@ export interface IncomingRequest {
   readonly privateData: Uint8Array;
   /** The caller's address, for reports. */
   readonly remoteAddress: string;
+  /** The link the request arrived on: the index of the local address it was sent to. */
+  readonly link: number;
   /** Accepts the request as a connection for partner `slot` (decided from its authenticated private data). */
   accept(privateData: Uint8Array, slot: number): Promise<Link>;
   /** Rejects the request with `privateData` (the CCM's reject block). */
@@ -75,8 +83,8 @@ export interface Link {
 
 /** What a transport opens an endpoint with. */
 export interface EndpointOptions {
-  /** This node's address; it selects the RDMA device. */
-  address: string;
+  /** This node's addresses, one per link; each selects the RDMA device of its link. */
+  addresses: string[];
   /** Bytes of the status block. */
   statusSize: number;
   /** Partners, each with a slot of `slotSize` bytes. */

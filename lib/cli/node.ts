@@ -12,12 +12,14 @@ import type { Server } from 'node:net';
 export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --cluster-id N          cluster id (shared by all partners)
   --node-id N             this node's id
-  --address A             this node's address (IPv4, IPv6 or RoCE GID): selects the RDMA device
+  --address A             this node's address (IPv4, IPv6 or RoCE GID): selects the RDMA device;
+                          repeat it for one address per link (link k runs from the k-th)
   --port P                this node's CM port
-  --partner ID@ADDR:PORT  a partner (repeat for several)
+  --partner ID@ADDR[,ADDR…]:PORT  a partner, with its address of each link (repeat for several)
   --secret S | --secret-file F   shared cluster secret (hellos and echoes carry an HMAC)
   --heartbeat-ms N        heartbeat interval (default 100)
-  --partner-down-ms N     partner-down threshold (default 10 heartbeats)
+  --partner-down-ms N     partner-down threshold: every link silent (default 10 heartbeats)
+  --link-down-ms N        one link's threshold (default: --partner-down-ms)
   --mirror-hold-ms N      how long unacknowledged appends wait for the next session (default 30000)
   --state S               initial state: booting (default), ready, active
   --active-after MS       publish ACTIVE this long after start
@@ -73,17 +75,20 @@ function parse(args: string[]): { options: CcmOptions; json: boolean; records: b
       case '--node-id':
         options.nodeId = num(v(), a);
         break;
-      case '--address':
-        options.address = v();
+      case '--address': {
+        const addr = v();
+        options.address = options.address === undefined ? addr : [...[options.address].flat(), addr];
         break;
+      }
       case '--port':
         options.port = num(v(), a);
         break;
       case '--partner': {
         const p = v();
         const m = /^(\d+)@(.+):(\d+)$/.exec(p);
-        if (!m) throw new UsageError(`--partner wants ID@ADDRESS:PORT, got ${p}`);
-        partners.push({ nodeId: Number(m[1]), address: m[2].replace(/^\[(.*)\]$/, '$1'), port: Number(m[3]) });
+        if (!m) throw new UsageError(`--partner wants ID@ADDRESS[,ADDRESS…]:PORT, got ${p}`);
+        const addrs = m[2].split(',').map((x) => x.replace(/^\[(.*)\]$/, '$1'));
+        partners.push({ nodeId: Number(m[1]), address: addrs.length === 1 ? addrs[0] : addrs, port: Number(m[3]) });
         break;
       }
       case '--secret':
@@ -103,6 +108,9 @@ function parse(args: string[]): { options: CcmOptions; json: boolean; records: b
         break;
       case '--partner-down-ms':
         options.partnerDownMs = num(v(), a);
+        break;
+      case '--link-down-ms':
+        options.linkDownMs = num(v(), a);
         break;
       case '--mirror-hold-ms':
         options.mirrorHoldMs = num(v(), a);

@@ -20,6 +20,8 @@ export function formatStatus(s: NodeStatus): string {
     if (p.session) {
       const m = p.session.mirror;
       lines.push(`    partner-state:${p.session.partnerState} generation:${p.session.partnerGeneration} heartbeat-age:${ms(p.session.heartbeatAgeMs)} since:${p.session.establishedAt}`);
+      for (const l of p.session.links)
+        lines.push(`    link ${l.link} ${l.localAddress} → ${l.remoteAddress} ${l.state}${l.heartbeatAgeMs === null ? '' : ` heartbeat-age:${ms(l.heartbeatAgeMs)}`}${l.lastError ? ` last-error:${l.lastError}` : ''}`);
       lines.push(`    mirror pending:${m.pending} acknowledged:${m.sent} received:${m.received} duplicates:${m.duplicates} held:${p.heldRecords}`);
     } else if (p.heldRecords > 0 || p.lastGeneration) lines.push(`    last-generation:${p.lastGeneration ?? '-'} held:${p.heldRecords}`);
   }

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterNode, type CcmEvent, type CcmOptions, type Endpoint, type Link, type Session } from '../../lib/ccm';
 import { rdmaTransport } from '../../lib/ccm/rdma-transport';
 import { decodeAccept, decodeReject, encodeCommit, encodeConnect, encodeCounter, encodeHello, encodeRecord, DOORBELL, doorbell, SLOT } from '../../lib/ccm/wire';
-import { cutLink, heldResources, lab, leakedSince, recordAttack, recordFault } from './lab';
+import { cutLink, heldResources, lab, leakedSince, recordAttack, recordFault, until } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
@@ -52,28 +52,24 @@ function node(id: Id, p: number, partners: Id[], extra: Partial<CcmOptions> = {}
   return { n, events, captured };
 }
 
-async function until(cond: () => boolean, what: string, ms = 60_000): Promise<void> {
-  for (const end = Date.now() + ms; !cond(); ) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const count = (events: CcmEvent[], type: CcmEvent['type']) => events.filter((e) => e.type === type).length;
 
 /** The link under a session: the partner's own queue pair, as compromised software on it would use it. */
-const linkOf = (s: Session) => (s as unknown as { init: { link: Link; epoch: bigint } }).init;
+const linkOf = (s: Session) => {
+  const init = (s as unknown as { init: { link: { link: Link }; epoch: bigint } }).init;
+  return { link: init.link.link, epoch: init.epoch };
+};
 
 /** A rogue endpoint on rxe0 that speaks the CM part itself. */
 async function rogue(): Promise<Endpoint> {
-  const r = await rdmaTransport({ address: addrA, statusSize: 512, slots: 1, slotSize: 4352 });
+  const r = await rdmaTransport({ addresses: [addrA], statusSize: 512, slots: 1, slotSize: 4352 });
   rogues.push(r);
   return r;
 }
 
 /** Connects a rogue as "node 1" to node 2 at port p; resolves with the link, or with the CM error. */
 async function rogueConnect(r: Endpoint, p: number, privateData: Uint8Array): Promise<Link | (Error & { code?: string; privateData?: Uint8Array })> {
-  return r.connect({ address: addrB, port: p, slot: 0, privateData, timeoutMs: 10_000 }).catch((e) => e);
+  return r.connect({ address: addrB, port: p, slot: 0, link: 0, privateData, timeoutMs: 10_000 }).catch((e) => e);
 }
 
 /** Mirrors `n` records each way on live sessions and checks that each arrives once, in order. */
@@ -265,11 +261,11 @@ describe('CCM against hostile peers on rxe', () => {
 describe('CCM transport and node lifetimes on rxe', () => {
   it('posts a link\'s writes in call order: a small write never overtakes a large one waiting for staging', async () => {
     const p = (port += 2);
-    const server = await rdmaTransport({ address: addrB, statusSize: 512, slots: 1, slotSize: 600 << 10 });
+    const server = await rdmaTransport({ addresses: [addrB], statusSize: 512, slots: 1, slotSize: 600 << 10 });
     rogues.push(server);
     const accepted = new Promise<Link>((resolve) => void server.listen(p, (req) => void req.accept(new Uint8Array(8), 0).then(resolve)));
     const client = await rogue();
-    const link = await client.connect({ address: addrB, port: p, slot: 0, privateData: new Uint8Array(8), timeoutMs: 10_000 });
+    const link = await client.connect({ address: addrB, port: p, slot: 0, link: 0, privateData: new Uint8Array(8), timeoutMs: 10_000 });
     await accepted;
     const r = server.regions(0);
     // The client's staging holds one of these at a time: the second waits, and the third is small.

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { getDevices } from '../../lib/verbs';
+import type { CcmEvent } from '../../lib/ccm';
 import { deviceSetup } from '../../lib/lab/run-script';
 
 // The lab's description of its devices, from the environment `rdma-ccm lab` sets. Integration tests
@@ -124,4 +125,26 @@ export function privateLink(name: string, pair: number): PrivateLink {
       unlink();
     },
   };
+}
+
+/** Polls until `cond` (which may be async) holds; throws naming `what` after `ms`. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  for (const end = Date.now() + ms; !(await cond()); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+}
+
+/** The first event of `type` (matching `pred`) in `events` from index `from`, waiting up to `ms` for it to arrive. */
+export function next<T extends CcmEvent['type']>(events: CcmEvent[], type: T, pred: (e: Extract<CcmEvent, { type: T }>) => boolean = () => true, ms = 60_000, from = 0) {
+  return new Promise<Extract<CcmEvent, { type: T }>>((resolve, reject) => {
+    const started = Date.now();
+    const t = setInterval(() => {
+      const e = events.slice(from).find((x) => x.type === type && pred(x as Extract<CcmEvent, { type: T }>));
+      if (e) {
+        clearInterval(t);
+        resolve(e as Extract<CcmEvent, { type: T }>);
+      } else if (Date.now() - started > ms) {
+        clearInterval(t);
+        reject(new Error(`no ${type} within ${ms} ms; saw ${events.map((x) => x.type).join(', ')}`));
+      }
+    }, 20);
+  });
 }

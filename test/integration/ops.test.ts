@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Counter, Registry } from 'prom-client';
 import { ClusterNode, type CcmEvent, type NodeStatus } from '../../lib/ccm';
 import { datagramSink, type DatagramSink } from '../support/datagram-sink';
-import { lab } from './lab';
+import { lab, until } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
@@ -78,10 +78,6 @@ const rdmaCcm = (...args: string[]) => run(process.execPath, [cli, ...args]);
 const { LD_PRELOAD: preload, RDMA_CCM_ADDON: addon, ...toolEnv } = process.env;
 const sanitizerEnv = [preload && `LD_PRELOAD=${preload}`, addon && `RDMA_CCM_ADDON=${addon}`].filter(Boolean).join(' ');
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  for (const end = Date.now() + ms; !(await cond()); await new Promise((r) => setTimeout(r, 50))) if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-}
-
 describe('operations on rxe', () => {
   it('rdma-ccm node speaks systemd: READY once listening, STATUS per session change, WATCHDOG at half the period, STOPPING', async () => {
     const p = port++;
@@ -118,6 +114,7 @@ describe('operations on rxe', () => {
     expect(s).toMatchObject({ node: 1, clusterId: String(CLUSTER), address: addrA, port: p, phase: 'running', witness: 'none', authenticated: false });
     expect(s!.partners[0]).toMatchObject({ partner: 2, address: addrB, port: p, state: 'ESTABLISHED', session: { partnerGeneration: b.n.generation.toString(), partnerState: 'BOOTING' } });
     expect(s!.partners[0].session!.heartbeatAgeMs).toBeLessThan(1000);
+    expect(s!.partners[0].session!.links).toMatchObject([{ link: 0, localAddress: addrA, remoteAddress: addrB, state: 'carrier' }]);
     // The table, as drbdadm status prints resources.
     const table = await rdmaCcm('status', '--control', control);
     expect(table.status).toBe(0);
@@ -125,7 +122,8 @@ describe('operations on rxe', () => {
     expect(lines[0]).toMatch(new RegExp(`^node 1 BOOTING cluster:${CLUSTER} generation:\\d+ address:${addrA.replace(/\./g, '\\.')}:${p} up:\\S+ auth:none witness:none$`));
     expect(lines[1]).toMatch(new RegExp(`^  partner 2 ${addrB.replace(/\./g, '\\.')}:${p} ESTABLISHED role:(initiator|responder)$`));
     expect(lines[2]).toMatch(/^    partner-state:BOOTING generation:\d+ heartbeat-age:\d+ms since:\S+$/);
-    expect(lines[3]).toMatch(/^    mirror pending:0 acknowledged:0 received:0 duplicates:0 held:0$/);
+    expect(lines[3]).toMatch(new RegExp(`^    link 0 ${addrA.replace(/\./g, '\\.')} → ${addrB.replace(/\./g, '\\.')} carrier heartbeat-age:\\d+ms$`));
+    expect(lines[4]).toMatch(/^    mirror pending:0 acknowledged:0 received:0 duplicates:0 held:0$/);
     // Only the owner can reach it: the directory is 0700 and the socket 0600.
     expect(statSync(join(dir, 'ctl')).mode & 0o777).toBe(0o700);
     expect(statSync(control).mode & 0o777).toBe(0o600);

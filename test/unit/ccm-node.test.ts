@@ -330,3 +330,79 @@ describe('ClusterNode over an in-memory network', () => {
     expect(new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners }).config.mirrorHoldMs).toBe(30_000);
   });
 });
+
+describe('redundant links over an in-memory network', () => {
+  const twoLinks = (id: 1 | 2, extra: Partial<CcmOptions> = {}) => {
+    const other = id === 1 ? 2 : 1;
+    return { address: [`10.0.0.${id}`, `10.1.0.${id}`], partners: [{ nodeId: other, address: [`10.0.0.${other}`, `10.1.0.${other}`], port: 7000 }], ...extra };
+  };
+
+  it('joins the second link to the session; a link cut moves mirroring to the other with every record once, and the link rejoins', async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1, twoLinks(1));
+    const b = make(net, 2, twoLinks(2));
+    const bothUp = Promise.all([until(a.node, 'link-up', (e) => e.linksUp === 2), until(b.node, 'link-up', (e) => e.linksUp === 2)]);
+    await Promise.all([a.node.start(), b.node.start()]);
+    const sa = await a.node.waitForSession(2);
+    await bothUp;
+    expect(a.node.status().partners[0].session!.links.map((l) => l.state)).toEqual(['carrier', 'up']);
+    const got: bigint[] = [];
+    b.node.session(1)!.mirror.on('record', (s) => got.push(s));
+    const appends = Array.from({ length: 200 }, (_, i) => sa.mirror.append(Buffer.from(`record ${i}`)));
+    // Link 0 goes silent both ways (the carrier): its traffic is dropped, the nodes live on.
+    net.partition('10.0.0.1', true);
+    net.partition('10.0.0.2', true);
+    const down = await until(a.node, 'link-down', (e) => e.link === 0);
+    expect(down.linksUp).toBe(1);
+    const seqs = await Promise.all(appends);
+    expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => BigInt(i + 1)));
+    expect(got).toEqual(seqs);
+    expect(a.events.some((e) => e.type === 'partner-down') || b.events.some((e) => e.type === 'partner-down')).toBe(false);
+    expect(a.node.session(2)).toBe(sa);
+    expect(a.node.status().partners[0].session!.links.map((l) => l.state)).toEqual(['down', 'carrier']);
+    // The link comes back: the initiator joins it again by itself.
+    const back = until(a.node, 'link-up', (e) => e.link === 0);
+    net.partition('10.0.0.1', false);
+    net.partition('10.0.0.2', false);
+    expect((await back).linksUp).toBe(2);
+    expect(await sa.mirror.append(Buffer.from('after'))).toBe(201n);
+    expect(got.at(-1)).toBe(201n);
+  });
+
+  it('declares partner-down only when every link is silent, naming each link and no witness', async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1, twoLinks(1));
+    const b = make(net, 2, twoLinks(2));
+    const bothUp = until(a.node, 'link-up', (e) => e.linksUp === 2);
+    await Promise.all([a.node.start(), b.node.start()]);
+    await bothUp;
+    net.partition('10.1.0.2', true);
+    await until(a.node, 'link-down', (e) => e.link === 1);
+    expect(a.events.some((e) => e.type === 'partner-down')).toBe(false);
+    net.crash('10.0.0.2');
+    const down = await until(a.node, 'partner-down');
+    expect(down.witness).toBe('none');
+    expect(down.links.map((l) => l.link)).toEqual([0, 1]);
+  });
+
+  it('refuses a join that is not keyed with the session it names, and one for a link that does not exist', async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1, twoLinks(1));
+    const b = make(net, 2, twoLinks(2));
+    const bothUp = until(a.node, 'link-up', (e) => e.linksUp === 2);
+    await Promise.all([a.node.start(), b.node.start()]);
+    await bothUp;
+    const { encodeJoin, decodeReject, joinKey } = await import('../../lib/ccm/wire');
+    const ep = await net.transport()({ addresses: ['10.9.0.9'], statusSize: 512, slots: 1, slotSize: 4096 });
+    const tryJoin = async (key: Uint8Array, link = 1) => {
+      const e = await ep
+        .connect({ address: '10.1.0.1', port: 7000, slot: 0, link: 0, timeoutMs: 1000, privateData: encodeJoin({ clusterId: 77n, nodeId: 2, link, attempt: 1 << 30, statusRkey: 1, slotRkey: 2 }, key) })
+        .then(() => null, (x: { privateData?: Uint8Array }) => x);
+      return decodeReject(e?.privateData)?.reason;
+    };
+    expect(await tryJoin(joinKey(undefined, 12345n))).toBe('NO_SESSION');
+    expect(await tryJoin(new Uint8Array(32))).toBe('NO_SESSION');
+    expect(a.node.session(2)!.upLinks.length).toBe(2);
+    await ep.close();
+  });
+});

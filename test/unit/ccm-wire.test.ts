@@ -9,6 +9,8 @@ const CLUSTER = 0x1234_5678_9abc_def0n;
 const secret = new TextEncoder().encode('cluster-secret');
 const regions = { statusAddr: 0x7f00_1000n, statusRkey: 0x11, statusLen: 512, slotAddr: 0x7f00_2000n, slotRkey: 0x22, slotLen: 4352 };
 const request = { generation: 7n, attempt: 3 };
+const linkKey = wire.joinKey(secret, 0xe90cn);
+const join = { clusterId: CLUSTER, nodeId: 1, link: 1, attempt: 5, statusRkey: 0x33, slotRkey: 0x44 };
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -28,6 +30,8 @@ const samples = {
   accept: () => wire.encodeAccept({ clusterId: CLUSTER, nodeId: 2, generation: 99n, responderNonce: 43n, regions }, request, secret),
   reject: () => wire.encodeReject({ clusterId: CLUSTER, reason: 'TIE_BREAK' }),
   log: () => wire.encodeRecord(0xe90cn, 7, 9n, new TextEncoder().encode('a mirrored log record')),
+  join: () => wire.encodeJoin(join, linkKey),
+  joinAccept: () => wire.encodeJoinAccept({ clusterId: CLUSTER, nodeId: 2, link: 1, statusRkey: 0x55, slotRkey: 0x66 }, join, linkKey),
 };
 
 const decoders: Record<keyof typeof samples, (b: Uint8Array) => unknown> = {
@@ -38,6 +42,8 @@ const decoders: Record<keyof typeof samples, (b: Uint8Array) => unknown> = {
   accept: (b) => wire.decodeAccept(b, CLUSTER, request, secret),
   reject: (b) => wire.decodeReject(b),
   log: (b) => wire.decodeRecord(b),
+  join: (b) => wire.decodeJoin(b, CLUSTER, (id) => (id === 1 ? linkKey : null)),
+  joinAccept: (b) => wire.decodeJoinAccept(b, CLUSTER, join, linkKey),
 };
 
 describe('wire formats', () => {
@@ -52,6 +58,22 @@ describe('wire formats', () => {
     expect(wire.decodeReject(samples.reject())).toEqual({ clusterId: CLUSTER, reason: 'TIE_BREAK' });
     expect(wire.decodeRecord(samples.log())).toMatchObject({ epoch: 0xe90cn, stream: 7, sequence: 9n });
     expect(Buffer.from(wire.decodeRecord(samples.log()).payload).toString()).toBe('a mirrored log record');
+    expect(wire.decodeJoin(samples.join(), CLUSTER, () => linkKey)).toEqual(join);
+    expect(wire.decodeJoinAccept(samples.joinAccept(), CLUSTER, join, linkKey)).toEqual({ clusterId: CLUSTER, nodeId: 2, link: 1, statusRkey: 0x55, slotRkey: 0x66 });
+    expect(wire.requestKind(samples.join())).toBe('join');
+    expect(wire.requestKind(samples.connect())).toBe('connect');
+    expect(wire.requestKind(samples.accept())).toBeNull();
+  });
+
+  it('binds a link join to its session: another session\'s key, no session, or another attempt is refused', () => {
+    const other = wire.joinKey(secret, 0xe90dn);
+    expect(() => wire.decodeJoin(samples.join(), CLUSTER, () => other)).toThrow(expect.objectContaining({ code: 'ERR_CCM_NO_SESSION' }));
+    expect(() => wire.decodeJoin(samples.join(), CLUSTER, () => null)).toThrow(expect.objectContaining({ code: 'ERR_CCM_NO_SESSION' }));
+    // Without a secret the key is still the session's (unkeyed hash of its epoch): another session's join does not verify.
+    expect(() => wire.decodeJoin(wire.encodeJoin(join, wire.joinKey(undefined, 1n)), CLUSTER, () => wire.joinKey(undefined, 2n))).toThrow(expect.objectContaining({ code: 'ERR_CCM_NO_SESSION' }));
+    expect(() => wire.decodeJoinAccept(samples.joinAccept(), CLUSTER, { ...join, attempt: 6 }, linkKey)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    expect(() => wire.decodeJoinAccept(samples.joinAccept(), CLUSTER, { ...join, link: 2 }, linkKey)).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD' }));
+    expect(() => wire.decodeJoin(wire.encodeJoin({ ...join, link: wire.MAX_LINKS }, linkKey), CLUSTER, () => linkKey)).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD' }));
   });
 
   it('fits the CM private-data limits, and accepts the zero padding the CM adds', () => {

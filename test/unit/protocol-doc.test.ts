@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCEPT_PD, COMMIT, CONNECT_PD, DOORBELL, HELLO, MAGIC, MAX_SLOTS, NODE_STATES, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, SLOT, STATUS } from '../../lib/ccm/wire/layout';
+import { ACCEPT_PD, COMMIT, CONNECT_PD, DOORBELL, HELLO, JOIN_ACCEPT_PD, JOIN_PD, MAGIC, MAX_LINKS, MAX_SLOTS, NODE_STATES, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, SLOT, STATUS } from '../../lib/ccm/wire/layout';
 import { LOG_HEADER } from '../../lib/ccm/wire/log-record';
 
 const doc = readFileSync(join(__dirname, '../../docs/protocol.md'), 'utf8');
@@ -68,6 +68,9 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
     expect(s).toContain(`| ${SLOT.commit} | ${COMMIT.size} | commit |`);
     expect(s).toContain(`| ${SLOT.heartbeat} | ${SLOT.heartbeatSize} | heartbeat:`);
     expect(s).toContain(`| ${SLOT.ack} | ${SLOT.ackSize} | ack:`);
+    expect(s).toContain(`| ${SLOT.links} + ${SLOT.linkSize}·k | ${SLOT.linkSize} | heartbeat of link k`);
+    expect(s).toContain(`(k < ${MAX_LINKS})`);
+    expect(SLOT.links + MAX_LINKS * SLOT.linkSize).toBeLessThanOrEqual(SLOT.size);
     expect(s).toContain(`| ${SLOT.size} | ring | log records |`);
   });
 
@@ -113,6 +116,8 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
     const rows: [string, number, number, [number, string][]][] = [
       ['connect', CONNECT_PD.size, PRIVATE_DATA.maxConnect, [[CONNECT_PD.clusterId, 'cluster id'], [CONNECT_PD.nodeId, 'node id'], [CONNECT_PD.target, 'target node id'], [CONNECT_PD.generation, 'generation'], [CONNECT_PD.attempt, 'attempt u32'], [CONNECT_PD.mac, `MAC[${CONNECT_PD.macSize}]`], [CONNECT_PD.checksum, 'CRC']]],
       ['accept', ACCEPT_PD.size, PRIVATE_DATA.maxAccept, [[ACCEPT_PD.clusterId, 'cluster id'], [ACCEPT_PD.nodeId, 'node id'], [ACCEPT_PD.flags, 'flags'], [ACCEPT_PD.generation, 'generation'], [ACCEPT_PD.responderNonce, 'responder nonce'], [ACCEPT_PD.statusAddr, 'status addr'], [ACCEPT_PD.statusRkey, 'status rkey'], [ACCEPT_PD.statusLen, 'status length'], [ACCEPT_PD.slotAddr, 'slot addr'], [ACCEPT_PD.slotRkey, 'slot rkey'], [ACCEPT_PD.slotLen, 'slot length'], [ACCEPT_PD.mac, `MAC[${ACCEPT_PD.checksum - ACCEPT_PD.mac}] (over bytes 0 … ${ACCEPT_PD.mac - 1}`], [ACCEPT_PD.checksum, 'CRC']]],
+      ['join', JOIN_PD.size, PRIVATE_DATA.maxConnect, [[JOIN_PD.clusterId, 'cluster id'], [JOIN_PD.nodeId, 'node id'], [JOIN_PD.link, 'link u16'], [JOIN_PD.reserved, 'reserved u16'], [JOIN_PD.attempt, 'attempt u32'], [JOIN_PD.statusRkey, 'status rkey'], [JOIN_PD.slotRkey, 'slot rkey'], [JOIN_PD.mac, `MAC[${JOIN_PD.macSize}]`], [JOIN_PD.checksum, 'CRC']]],
+      ['join-accept', JOIN_ACCEPT_PD.size, PRIVATE_DATA.maxAccept, [[JOIN_ACCEPT_PD.clusterId, 'cluster id'], [JOIN_ACCEPT_PD.nodeId, 'node id'], [JOIN_ACCEPT_PD.link, 'link u16'], [JOIN_ACCEPT_PD.reserved, 'reserved u16'], [JOIN_ACCEPT_PD.statusRkey, 'status rkey'], [JOIN_ACCEPT_PD.slotRkey, 'slot rkey'], [JOIN_ACCEPT_PD.mac, `MAC[${JOIN_ACCEPT_PD.macSize}]`], [JOIN_ACCEPT_PD.checksum, 'CRC']]],
       ['reject', REJECT_PD.size, PRIVATE_DATA.maxReject, [[REJECT_PD.clusterId, "cluster id (the caller's own, echoed)"], [REJECT_PD.reason, 'reason'], [REJECT_PD.checksum, 'CRC']]],
     ];
     for (const [kind, size, limit, fields] of rows) {

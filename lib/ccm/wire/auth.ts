@@ -35,3 +35,16 @@ export function sessionEpoch(secret: Uint8Array | undefined, initiatorNonce: big
   const e = d.readBigUInt64LE(0);
   return e === 0n ? 1n : e;
 }
+
+/**
+ * The key of a session's link joins: HMAC-SHA256(secret, "rdma-ccm link join" ‖ epoch u64), or without a
+ * secret SHA-256 of the same bytes. Only the two ends of the session know the epoch (with a secret, only
+ * they can derive it), so a join keyed with it is bound to that session: one made for another session or
+ * another boot does not verify. Without a secret this guards against accidents, not attackers.
+ */
+export function joinKey(secret: Uint8Array | undefined, epoch: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, epoch, true);
+  const d = secret ? createHmac('sha256', secret).update('rdma-ccm link join').update(b).digest() : createHash('sha256').update('rdma-ccm link join').update(b).digest();
+  return new Uint8Array(d);
+}

@@ -20,7 +20,9 @@ export type ProtocolErrorCode =
   | 'ERR_CCM_AUTH'
   | 'ERR_CCM_WRONG_NODE'
   | 'ERR_CCM_GENERATION'
-  | 'ERR_CCM_EPOCH';
+  | 'ERR_CCM_EPOCH'
+  /** A link join that is not for a session this node holds (none with that node, or its MAC does not verify). */
+  | 'ERR_CCM_NO_SESSION';
 
 /** Thrown by the decoders of this module for a partner-supplied block that fails validation; the message starts with the block's name. */
 export class ProtocolError extends Error {

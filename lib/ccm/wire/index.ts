@@ -2,7 +2,7 @@
 export * from './layout';
 export * from './errors';
 export { crc32 } from './crc32';
-export { MAC_SIZE, sessionEpoch } from './auth';
+export { MAC_SIZE, sessionEpoch, joinKey } from './auth';
 export * from './status-block';
 export * from './mailbox';
 export * from './private-data';

@@ -3,7 +3,7 @@
 // fixed part with a CRC-32 computed with the checksum field zeroed.
 
 /** The protocol version this code writes into every block's version field and accepts (2); any other is refused with ERR_CCM_VERSION. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The u32 magic at offset 0 of each block kind: four ASCII characters, read little-endian. */
 export const MAGIC = {
@@ -74,13 +74,13 @@ export const STATUS = {
  * offsets of the control words it writes, then the log ring.
  */
 export const SLOT = {
-  /** Bytes of the control words (256); the log ring follows them, up to the slot's length. */
-  size: 256,
+  /** Bytes of the control words (512); the log ring follows them, up to the slot's length. */
+  size: 512,
   /** The partner's hello (128 bytes, {@link HELLO}). */
   hello: 0,
   /** The partner's commit (96 bytes, {@link COMMIT}). */
   commit: 128,
-  /** The partner's heartbeat word. */
+  /** The partner's session heartbeat word, written over whichever link carries the session; it also carries the leave and close marks. */
   heartbeat: 224,
   /** Bytes of the heartbeat word: u64 counter, u64 session epoch. */
   heartbeatSize: 16,
@@ -88,7 +88,14 @@ export const SLOT = {
   ack: 240,
   /** Bytes of the ack word: u64 acknowledged log sequence, u64 session epoch. */
   ackSize: 16,
+  /** Link k's heartbeat word is at `links + k * linkSize`, written over link k only. */
+  links: 256,
+  /** Bytes of one link's heartbeat word: u64 counter, u64 session epoch. */
+  linkSize: 16,
 } as const;
+
+/** Links (address pairs) one session may have: link k joins this node's k-th address and the partner's k-th. */
+export const MAX_LINKS = 8;
 
 /**
  * WRITE_WITH_IMM doorbells: the kind in the immediate's top four bits, a value in the rest. The
@@ -260,6 +267,61 @@ export const ACCEPT_PD = {
 } as const;
 
 /**
+ * Private data of a CM connect request that joins a further link to an established session (kind 4).
+ * It carries no generation or nonce: its MAC is keyed with the session's link key (derived from the
+ * secret and the session's epoch, {@link joinKey}), so only the two ends of that session can make one,
+ * and a join made for another session or boot does not verify. Byte offsets.
+ */
+export const JOIN_PD = {
+  /** Bytes of the block (56, the CM's limit for a connect request). */
+  size: 56,
+  /** cluster id u64. */
+  clusterId: 8,
+  /** node id u32 of the caller. */
+  nodeId: 16,
+  /** link u16: the index of the address pair (the caller's k-th address to the responder's k-th). */
+  link: 20,
+  /** reserved u16, zero. */
+  reserved: 22,
+  /** attempt u32: the caller's join attempt within the session, from 1, rising (freshness). */
+  attempt: 24,
+  /** status rkey u32: the caller's status block as reachable over this link. */
+  statusRkey: 28,
+  /** slot rkey u32: the responder's slot in the caller's memory, over this link. */
+  slotRkey: 32,
+  /** MAC[16]: the first 16 bytes of HMAC-SHA256 with the link key over bytes 0 to 35, kind byte zero. */
+  mac: 36,
+  /** Bytes of the MAC (16). */
+  macSize: 16,
+  /** CRC-32 u32 over the 56 bytes, computed with this field and the kind byte zero. */
+  checksum: 52,
+} as const;
+
+/** Private data of the accept of a link join (kind 5): the responder's rkeys over this link. Byte offsets. */
+export const JOIN_ACCEPT_PD = {
+  /** Bytes of the block (52). */
+  size: 52,
+  /** cluster id u64. */
+  clusterId: 8,
+  /** node id u32 of the responder. */
+  nodeId: 16,
+  /** link u16, as in the join. */
+  link: 20,
+  /** reserved u16, zero. */
+  reserved: 22,
+  /** status rkey u32: the responder's status block over this link. */
+  statusRkey: 24,
+  /** slot rkey u32: the caller's slot in the responder's memory, over this link. */
+  slotRkey: 28,
+  /** MAC[16]: the first 16 bytes of HMAC-SHA256 with the link key over bytes 0 to 31 (kind byte zero) and the join's attempt u64. */
+  mac: 32,
+  /** Bytes of the MAC (16). */
+  macSize: 16,
+  /** CRC-32 u32 over the 52 bytes, computed with this field and the kind byte zero. */
+  checksum: 48,
+} as const;
+
+/**
  * Private data of a CM reject: why, and nothing about the node that rejects. Byte offsets; the
  * header's length field carries the kind (3) in its high byte. It carries no MAC.
  */
@@ -277,9 +339,9 @@ export const REJECT_PD = {
 /**
  * Why a node rejects a CM connect request, in wire order (the reason u32 is the index plus 1):
  * 1 WRONG_CLUSTER, 2 BAD_VERSION, 3 UNKNOWN_NODE, 4 WRONG_TARGET, 5 DUPLICATE, 6 TIE_BREAK, 7 NO_SLOT,
- * 8 SHUTTING_DOWN, 9 BAD_REQUEST, 10 NOT_AUTHENTICATED, 11 STALE_REQUEST.
+ * 8 SHUTTING_DOWN, 9 BAD_REQUEST, 10 NOT_AUTHENTICATED, 11 STALE_REQUEST, 12 NO_SESSION.
  */
-export const REJECT_REASONS = ['WRONG_CLUSTER', 'BAD_VERSION', 'UNKNOWN_NODE', 'WRONG_TARGET', 'DUPLICATE', 'TIE_BREAK', 'NO_SLOT', 'SHUTTING_DOWN', 'BAD_REQUEST', 'NOT_AUTHENTICATED', 'STALE_REQUEST'] as const;
+export const REJECT_REASONS = ['WRONG_CLUSTER', 'BAD_VERSION', 'UNKNOWN_NODE', 'WRONG_TARGET', 'DUPLICATE', 'TIE_BREAK', 'NO_SLOT', 'SHUTTING_DOWN', 'BAD_REQUEST', 'NOT_AUTHENTICATED', 'STALE_REQUEST', 'NO_SESSION'] as const;
 /** One of {@link REJECT_REASONS}. */
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

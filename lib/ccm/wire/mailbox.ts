@@ -58,7 +58,7 @@ export const FLAG_AUTH = 1;
 
 /**
  * A slot's length is its control words and a ring of at least one 8-byte unit, within 2^31: returns `len`
- * if it is a multiple of 8 from 264 to 2^31, otherwise throws ERR_CCM_FIELD for `block`.
+ * if it is a multiple of 8 from 520 to 2^31, otherwise throws ERR_CCM_FIELD for `block`.
  */
 export function checkSlotLen(len: number, block: string): number {
   if (len < SLOT.size + 8 || len > 0x8000_0000 || len % 8 !== 0) throw new ProtocolError('ERR_CCM_FIELD', block, `slot length ${len} invalid`);

@@ -4,7 +4,7 @@
 // The CM may pad private data with zeros up to its maximum, so decoders accept longer buffers.
 import { checkCluster, checkHeader, checkMac, seal, sign, u64, u64Bytes, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
-import { ACCEPT_PD, CONNECT_PD, MAGIC, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, RejectReason } from './layout';
+import { ACCEPT_PD, CONNECT_PD, JOIN_ACCEPT_PD, JOIN_PD, MAGIC, MAX_LINKS, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, RejectReason } from './layout';
 import { checkSlotLen, checkStatusLen, FLAG_AUTH, type RegionCoords } from './mailbox';
 
 /** The fields of a CM connect request's private data ({@link CONNECT_PD}). */
@@ -38,6 +38,36 @@ export interface AcceptData {
   regions: RegionCoords;
 }
 
+/** The fields of a link join's private data ({@link JOIN_PD}). */
+export interface JoinData {
+  /** The caller's cluster id. */
+  clusterId: bigint;
+  /** The caller's node id. */
+  nodeId: number;
+  /** The link: the caller's k-th address to the responder's k-th (0 … MAX_LINKS - 1). */
+  link: number;
+  /** The caller's join attempt within the session, from 1, rising. */
+  attempt: number;
+  /** The caller's status block rkey over this link (address and length are the session's). */
+  statusRkey: number;
+  /** The responder's slot in the caller's memory, its rkey over this link. */
+  slotRkey: number;
+}
+
+/** The fields of a link join's accept ({@link JOIN_ACCEPT_PD}). */
+export interface JoinAcceptData {
+  /** The cluster id. */
+  clusterId: bigint;
+  /** The responder's node id. */
+  nodeId: number;
+  /** The link, as in the join. */
+  link: number;
+  /** The responder's status block rkey over this link. */
+  statusRkey: number;
+  /** The caller's slot in the responder's memory, its rkey over this link. */
+  slotRkey: number;
+}
+
 /** The fields of a CM reject's private data ({@link REJECT_PD}). */
 export interface RejectData {
   /** The cluster id the caller sent, echoed back. */
@@ -54,7 +84,16 @@ function header(size: number, kind: number): { out: Uint8Array; dv: DataView } {
   return { out, dv };
 }
 
-const KIND = { connect: 1, accept: 2, reject: 3 } as const;
+const KIND = { connect: 1, accept: 2, reject: 3, join: 4, 'join-accept': 5 } as const;
+
+/**
+ * What a CM request's private data is: a connect (a new session) or a join (a further link of one), by
+ * its kind byte; null for anything else. Nothing in it is validated: the decoder of that kind does that.
+ */
+export function requestKind(buf: Uint8Array): 'connect' | 'join' | null {
+  if (!(buf instanceof Uint8Array) || buf.byteLength < 8 || view(buf).getUint32(0, true) !== MAGIC.privateData) return null;
+  return buf[7] === KIND.connect ? 'connect' : buf[7] === KIND.join ? 'join' : null;
+}
 
 /** Checks header and checksum of private data of one kind; returns a copy with the kind byte undone. */
 function check(buf: Uint8Array, block: keyof typeof KIND, size: number, checksumAt: number): { bytes: Uint8Array; dv: DataView } {
@@ -169,6 +208,73 @@ export function decodeAccept(buf: Uint8Array, clusterId: bigint, request: Pick<C
   };
 }
 
+/** Encodes a link join's private data (56 bytes), its MAC keyed with the session's link key ({@link joinKey}). */
+export function encodeJoin(j: JoinData, key: Uint8Array): Uint8Array {
+  const { out, dv } = header(JOIN_PD.size, KIND.join);
+  dv.setBigUint64(JOIN_PD.clusterId, u64(j.clusterId, 'clusterId'), true);
+  dv.setUint32(JOIN_PD.nodeId, j.nodeId, true);
+  dv.setUint16(JOIN_PD.link, j.link, true);
+  dv.setUint32(JOIN_PD.attempt, j.attempt, true);
+  dv.setUint32(JOIN_PD.statusRkey, j.statusRkey, true);
+  dv.setUint32(JOIN_PD.slotRkey, j.slotRkey, true);
+  out[7] = 0;
+  sign(out, JOIN_PD.mac, key, JOIN_PD.macSize);
+  return sealKind(out, JOIN_PD.size, JOIN_PD.checksum, KIND.join);
+}
+
+/**
+ * Validates a link join (on a copy). Its MAC is keyed with the link key of the caller's session, which
+ * `keyOf(nodeId)` gives (null: no session with that node). Both a missing session and a MAC that does not
+ * verify throw ERR_CCM_NO_SESSION, before any other field is believed, so a stranger cannot tell them
+ * apart; then ERR_CCM_CLUSTER, or ERR_CCM_FIELD for a link of MAX_LINKS or more, reserved bits or attempt 0.
+ */
+export function decodeJoin(buf: Uint8Array, clusterId: bigint, keyOf: (nodeId: number) => Uint8Array | null): JoinData {
+  const { bytes, dv } = check(buf, 'join', JOIN_PD.size, JOIN_PD.checksum);
+  const nodeId = dv.getUint32(JOIN_PD.nodeId, true);
+  const key = keyOf(nodeId);
+  if (!key) throw new ProtocolError('ERR_CCM_NO_SESSION', 'join', 'not a link of a session this node holds');
+  try {
+    checkMac(bytes, 'join', JOIN_PD.mac, key, JOIN_PD.macSize);
+  } catch {
+    throw new ProtocolError('ERR_CCM_NO_SESSION', 'join', 'not a link of a session this node holds');
+  }
+  checkCluster(dv, JOIN_PD.clusterId, 'join', clusterId);
+  const link = dv.getUint16(JOIN_PD.link, true);
+  if (link >= MAX_LINKS) throw new ProtocolError('ERR_CCM_FIELD', 'join', `link ${link}, at most ${MAX_LINKS - 1}`);
+  if (dv.getUint16(JOIN_PD.reserved, true) !== 0) throw new ProtocolError('ERR_CCM_FIELD', 'join', 'reserved bits set');
+  const attempt = dv.getUint32(JOIN_PD.attempt, true);
+  if (attempt === 0) throw new ProtocolError('ERR_CCM_FIELD', 'join', 'attempt 0');
+  return { clusterId, nodeId, link, attempt, statusRkey: dv.getUint32(JOIN_PD.statusRkey, true), slotRkey: dv.getUint32(JOIN_PD.slotRkey, true) };
+}
+
+/** Encodes the accept of a link join (52 bytes), its MAC keyed with the link key and bound to the join's attempt. */
+export function encodeJoinAccept(a: JoinAcceptData, request: Pick<JoinData, 'attempt'>, key: Uint8Array): Uint8Array {
+  const { out, dv } = header(JOIN_ACCEPT_PD.size, KIND['join-accept']);
+  dv.setBigUint64(JOIN_ACCEPT_PD.clusterId, u64(a.clusterId, 'clusterId'), true);
+  dv.setUint32(JOIN_ACCEPT_PD.nodeId, a.nodeId, true);
+  dv.setUint16(JOIN_ACCEPT_PD.link, a.link, true);
+  dv.setUint32(JOIN_ACCEPT_PD.statusRkey, a.statusRkey, true);
+  dv.setUint32(JOIN_ACCEPT_PD.slotRkey, a.slotRkey, true);
+  out[7] = 0;
+  sign(out, JOIN_ACCEPT_PD.mac, key, JOIN_ACCEPT_PD.macSize, u64Bytes(BigInt(request.attempt)));
+  return sealKind(out, JOIN_ACCEPT_PD.size, JOIN_ACCEPT_PD.checksum, KIND['join-accept']);
+}
+
+/**
+ * Validates the accept of our link join `request` (on a copy): ERR_CCM_AUTH when its MAC (link key,
+ * bound to the join's attempt) does not verify, then ERR_CCM_CLUSTER, ERR_CCM_FIELD for another link or
+ * reserved bits. Whether the node id is the partner's is the caller's to check.
+ */
+export function decodeJoinAccept(buf: Uint8Array, clusterId: bigint, request: Pick<JoinData, 'attempt' | 'link'>, key: Uint8Array): JoinAcceptData {
+  const { bytes, dv } = check(buf, 'join-accept', JOIN_ACCEPT_PD.size, JOIN_ACCEPT_PD.checksum);
+  checkMac(bytes, 'join-accept', JOIN_ACCEPT_PD.mac, key, JOIN_ACCEPT_PD.macSize, u64Bytes(BigInt(request.attempt)));
+  checkCluster(dv, JOIN_ACCEPT_PD.clusterId, 'join-accept', clusterId);
+  const link = dv.getUint16(JOIN_ACCEPT_PD.link, true);
+  if (link !== request.link) throw new ProtocolError('ERR_CCM_FIELD', 'join-accept', `accept of link ${link}, the join was for link ${request.link}`);
+  if (dv.getUint16(JOIN_ACCEPT_PD.reserved, true) !== 0) throw new ProtocolError('ERR_CCM_FIELD', 'join-accept', 'reserved bits set');
+  return { clusterId, nodeId: dv.getUint32(JOIN_ACCEPT_PD.nodeId, true), link, statusRkey: dv.getUint32(JOIN_ACCEPT_PD.statusRkey, true), slotRkey: dv.getUint32(JOIN_ACCEPT_PD.slotRkey, true) };
+}
+
 /** Encodes a reject's private data (24 bytes): the caller's cluster id and the reason; it carries no MAC. */
 export function encodeReject(r: RejectData): Uint8Array {
   const { out, dv } = header(REJECT_PD.size, KIND.reject);
@@ -190,7 +296,7 @@ export function decodeReject(buf: Uint8Array | undefined): RejectData | null {
   return { clusterId: dv.getBigUint64(REJECT_PD.clusterId, true), reason: REJECT_REASONS[n - 1] };
 }
 
-for (const [k, size] of [['connect', CONNECT_PD.size], ['accept', ACCEPT_PD.size], ['reject', REJECT_PD.size]] as const) {
-  const max = k === 'connect' ? PRIVATE_DATA.maxConnect : k === 'accept' ? PRIVATE_DATA.maxAccept : PRIVATE_DATA.maxReject;
+for (const [k, size] of [['connect', CONNECT_PD.size], ['join', JOIN_PD.size], ['accept', ACCEPT_PD.size], ['join-accept', JOIN_ACCEPT_PD.size], ['reject', REJECT_PD.size]] as const) {
+  const max = k === 'connect' || k === 'join' ? PRIVATE_DATA.maxConnect : k === 'reject' ? PRIVATE_DATA.maxReject : PRIVATE_DATA.maxAccept;
   if (size > max) throw new Error(`${k} private data (${size} bytes) exceeds the CM limit ${max}`);
 }

@@ -13,6 +13,8 @@ interface Region {
   owner: MemoryEndpoint;
   /** The partner slot (protection domain) the region is registered in. */
   domain: number;
+  /** The link (device) it is registered on. */
+  link: number;
 }
 
 function err(code: string, message: string, extra: object = {}) {
@@ -38,9 +40,10 @@ export class MemoryNetwork {
     };
   }
 
-  register(owner: MemoryEndpoint, domain: number, bytes: Uint8Array, access: 'read' | 'write'): Region {
-    const r: Region = { bytes, addr: this.nextAddr, rkey: this.nextRkey++, access, owner, domain };
-    this.nextAddr += BigInt(bytes.byteLength + 4096);
+  /** Registers `bytes`; the same bytes registered again (another link) keep their address, with a new rkey. */
+  register(owner: MemoryEndpoint, domain: number, link: number, bytes: Uint8Array, access: 'read' | 'write', addr?: bigint): Region {
+    const r: Region = { bytes, addr: addr ?? this.nextAddr, rkey: this.nextRkey++, access, owner, domain, link };
+    if (addr === undefined) this.nextAddr += BigInt(bytes.byteLength + 4096);
     this.regions.set(r.rkey, r);
     return r;
   }
@@ -53,8 +56,11 @@ export class MemoryNetwork {
 
   /** The node at `address` stops answering: no disconnect is seen, its memory is unreachable. */
   crash(address: string): void {
+    for (const ep of this.endpoints) if (ep.addresses.includes(address)) {
+      for (const a of ep.addresses) this.dead.add(a);
+      ep.crash();
+    }
     this.dead.add(address);
-    for (const ep of this.endpoints) if (ep.address === address) ep.crash();
   }
 }
 
@@ -64,19 +70,26 @@ export class MemoryLink implements Link {
   private closers: ((reason: string) => void)[] = [];
   closed = false;
   readonly maxMessage = 1 << 30;
-  constructor(readonly net: MemoryNetwork, readonly owner: MemoryEndpoint, readonly domain: number, readonly privateData: Uint8Array) {}
+  constructor(
+    readonly net: MemoryNetwork,
+    readonly owner: MemoryEndpoint,
+    readonly domain: number,
+    readonly privateData: Uint8Array,
+    readonly link = 0,
+    readonly localAddress = owner.address,
+  ) {}
 
   private async access(rkey: number, addr: bigint, length: number, kind: 'read' | 'write'): Promise<Uint8Array> {
     await tick();
     if (this.closed) throw err('ERR_WC_WR_FLUSH_ERR', 'link closed');
-    if (this.net.dead.has(this.peer.owner.address)) {
+    if (this.net.dead.has(this.peer.localAddress)) {
       await new Promise((r) => setTimeout(r, 20));
       this.fail('retry exceeded');
       throw err('ERR_WC_RETRY_EXC_ERR', 'transport retry counter exceeded');
     }
     const r = this.net.regions.get(rkey);
     const off = r ? Number(addr - r.addr) : -1;
-    if (!r || r.owner !== this.peer.owner || r.domain !== this.peer.domain || r.access !== kind || off < 0 || off + length > r.bytes.byteLength) {
+    if (!r || r.owner !== this.peer.owner || r.domain !== this.peer.domain || r.link !== this.peer.link || r.access !== kind || off < 0 || off + length > r.bytes.byteLength) {
       this.fail('remote access error');
       throw err('ERR_WC_REM_ACCESS_ERR', 'remote access error');
     }
@@ -122,50 +135,58 @@ export class MemoryLink implements Link {
 
 export class MemoryEndpoint implements Endpoint {
   readonly status: Uint8Array;
-  private readonly statusRegions: Region[] = [];
-  private readonly slots: Region[] = [];
-  readonly address: string;
+  /** `[link][slot]` registrations of the status block and of the slots (the same bytes on every link). */
+  private readonly statusRegions: Region[][] = [];
+  private readonly slots: Region[][] = [];
+  readonly addresses: string[];
   readonly links = new Set<MemoryLink>();
   private port = 0;
   listening = false;
 
   constructor(private readonly net: MemoryNetwork, o: EndpointOptions) {
-    this.address = o.address;
-    this.net.dead.delete(o.address);
+    this.addresses = o.addresses;
+    for (const a of o.addresses) this.net.dead.delete(a);
     this.status = new Uint8Array(o.statusSize);
-    for (let i = 0; i < o.slots; i++) {
-      this.statusRegions.push(net.register(this, i, this.status, 'read'));
-      this.slots.push(net.register(this, i, new Uint8Array(o.slotSize), 'write'));
-    }
+    const slotBytes = Array.from({ length: o.slots }, () => new Uint8Array(o.slotSize));
+    o.addresses.forEach((_, link) => {
+      this.statusRegions.push(slotBytes.map((_, i) => net.register(this, i, link, this.status, 'read', this.statusRegions[0]?.[i].addr)));
+      this.slots.push(slotBytes.map((b, i) => net.register(this, i, link, b, 'write', this.slots[0]?.[i].addr)));
+    });
+  }
+
+  get address(): string {
+    return this.addresses[0];
   }
 
   slot(i: number): Uint8Array {
-    return this.slots[i].bytes;
+    return this.slots[0][i].bytes;
   }
 
-  regions(i: number): RegionCoords {
-    const st = this.statusRegions[i];
-    const sl = this.slots[i];
+  regions(i: number, link = 0): RegionCoords {
+    const st = this.statusRegions[link][i];
+    const sl = this.slots[link][i];
     return { statusAddr: st.addr, statusRkey: st.rkey, statusLen: st.bytes.byteLength, slotAddr: sl.addr, slotRkey: sl.rkey, slotLen: sl.bytes.byteLength };
   }
 
   private unregister(): void {
-    for (const r of [...this.statusRegions, ...this.slots]) this.net.regions.delete(r.rkey);
+    for (const r of [...this.statusRegions.flat(), ...this.slots.flat()]) this.net.regions.delete(r.rkey);
   }
 
   async listen(port: number, onRequest: (r: IncomingRequest) => void): Promise<void> {
-    const key = `${this.address}:${port}`;
-    if (this.net.listeners.has(key)) throw err('EADDRINUSE', `${key} in use`);
+    for (const a of this.addresses) if (this.net.listeners.has(`${a}:${port}`)) throw err('EADDRINUSE', `${a}:${port} in use`);
     this.port = port;
     this.listening = true;
-    this.net.listeners.set(key, onRequest);
+    for (const a of this.addresses) this.net.listeners.set(`${a}:${port}`, onRequest);
   }
 
   async connect(o: ConnectOptions): Promise<Link> {
     await tick();
     o.signal?.throwIfAborted();
+    const source = this.addresses[o.link];
     const l = this.net.listeners.get(`${o.address}:${o.port}`);
-    if (!l || this.net.dead.has(o.address)) throw err('ERR_CM_REJECTED', 'connection rejected', { privateData: new Uint8Array(0) });
+    if (!l || this.net.dead.has(o.address) || this.net.dead.has(source)) throw err('ERR_CM_REJECTED', 'connection rejected', { privateData: new Uint8Array(0) });
+    const target = [...this.net.endpoints].reverse().find((e) => e.addresses.includes(o.address) && e.listening)!;
+    const link = target.addresses.indexOf(o.address);
     return new Promise<Link>((resolve, reject) => {
       let settled = false;
       const onAbort = () => {
@@ -177,16 +198,17 @@ export class MemoryEndpoint implements Endpoint {
       const self = this;
       l({
         privateData: o.privateData.slice(),
-        remoteAddress: this.address,
+        remoteAddress: source,
+        link,
         async accept(pd: Uint8Array, slot: number) {
           await tick();
           if (settled) throw err('ERR_CM_CONNECT_ERROR', 'initiator went away');
-          const mine = new MemoryLink(self.net, self, o.slot, pd.slice());
-          const theirs = new MemoryLink(self.net, [...self.net.endpoints].reverse().find((e) => e.address === o.address && e.listening)!, slot, o.privateData.slice());
+          const mine = new MemoryLink(self.net, self, o.slot, pd.slice(), o.link, source);
+          const theirs = new MemoryLink(self.net, target, slot, o.privateData.slice(), link, o.address);
           mine.peer = theirs;
           theirs.peer = mine;
           self.links.add(mine);
-          theirs.owner.links.add(theirs);
+          target.links.add(theirs);
           settled = true;
           o.signal?.removeEventListener('abort', onAbort);
           resolve(mine);
@@ -204,14 +226,14 @@ export class MemoryEndpoint implements Endpoint {
 
   crash(): void {
     this.listening = false;
-    for (const [k, v] of this.net.listeners) if (k.startsWith(`${this.address}:`) && v) this.net.listeners.delete(k);
+    for (const k of [...this.net.listeners.keys()]) if (this.addresses.some((a) => k.startsWith(`${a}:`))) this.net.listeners.delete(k);
     for (const l of this.links) l.end('crashed', true);
     this.unregister();
   }
 
   async close(): Promise<void> {
     this.listening = false;
-    this.net.listeners.delete(`${this.address}:${this.port}`);
+    for (const a of this.addresses) this.net.listeners.delete(`${a}:${this.port}`);
     for (const l of this.links) l.close();
     this.unregister();
   }
