@@ -18,7 +18,8 @@
         "native/qp.cc",
         "native/cm_channel.cc",
         "native/cm_id.cc",
-        "native/notify.cc"
+        "native/notify.cc",
+        "native/aligned_buffer.cc"
       ],
       "variables": {
         "headers_ok": "<!(node scripts/check-headers.js)"

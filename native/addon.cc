@@ -3,6 +3,7 @@
 
 #include "addon_data.h"
 #include "ah.h"
+#include "aligned_buffer.h"
 #include "cm_channel.h"
 #include "cm_id.h"
 #include "context.h"
@@ -32,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("syncCmDevices", Napi::Function::New<SyncCmDevices>(env, "syncCmDevices"));
   exports.Set("CmId", CmId::Init(env));
   exports.Set("sdNotify", Napi::Function::New<SdNotify>(env, "sdNotify"));
+  exports.Set("alignedBuffer", Napi::Function::New<AlignedBuffer>(env, "alignedBuffer"));
   return exports;
 }
 

@@ -30,6 +30,7 @@ for (const key of [secret, undefined]) {
   const linkKey = wire.joinKey(key, 0xe90cn);
   const join = { clusterId: CLUSTER, nodeId: 1, link: 1, attempt: 5, statusRkey: 0x33, slotRkey: 0x44 };
   targets.push(
+    [`witness${tag}`, wire.encodeWitness({ clusterId: CLUSTER, nodeId: 2, state: 'ACTIVE', generation: 99n, heartbeat: 12n, takeover: { nodeId: 1, generation: 7n } }, key), (b) => wire.decodeWitness(b, CLUSTER, 2, key)],
     [`join${tag}`, wire.encodeJoin(join, linkKey), (b) => wire.decodeJoin(b, CLUSTER, (id) => (id === 1 ? linkKey : null))],
     [`join-accept${tag}`, wire.encodeJoinAccept({ clusterId: CLUSTER, nodeId: 2, link: 1, statusRkey: 0x55, slotRkey: 0x66 }, join, linkKey), (b) => wire.decodeJoinAccept(b, CLUSTER, join, linkKey)],
   );

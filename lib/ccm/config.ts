@@ -1,6 +1,7 @@
 // CCM configuration: validated once, up front, so a bad config fails with one clear line.
 import { BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import type { Transport } from './transport';
+import type { Witness } from './witness';
 import { MAX_LINKS, MAX_SLOTS, NODE_STATES, NodeState, SLOT } from './wire/layout';
 
 /** One partner of this node: where its CCM listens. */
@@ -83,8 +84,37 @@ export interface CcmOptions {
   mirrorHoldMs?: number;
   /** The state published at start (default BOOTING); change it later with `setState()`. */
   initialState?: NodeState;
+  /**
+   * A witness against split brain. `{ path }`: a disk (block device or file) every partner reaches, with
+   * one 4096-byte slot per node, written every `intervalMs` (default 500) and a partner taken as stopped
+   * when its heartbeat there has not moved for `timeoutMs` (default the larger of partnerDownMs and 4 ×
+   * intervalMs). With a witness, a partner whose links all went down is declared down only once its disk
+   * heartbeat stopped too; while it still advances the event is `interconnect-down`. Or any object that
+   * implements {@link Witness}.
+   */
+  witness?: WitnessOptions | Witness;
+  /**
+   * Fences a partner declared down before `takeover-safe` is emitted (a call to Pacemaker's
+   * `stonith_admin`, a PDU, a BMC): resolve once the partner is off, reject if it could not be. It is
+   * retried (`fence-failed` each time) until it succeeds or the partner comes back. In a race the node
+   * with the higher id waits `fenceDelayMs` first, so two nodes cut off from each other do not fence each
+   * other at once.
+   */
+  fence?: (partner: number) => Promise<void> | void;
+  /** How long the node with the higher id waits before it fences (ms; default 5000). */
+  fenceDelayMs?: number;
   /** The network the node uses; default the RDMA transport (librdmacm and verbs). For tests. */
   transport?: Transport;
+}
+
+/** A disk witness: where, and its timing (ms). */
+export interface WitnessOptions {
+  /** The block device or file both partners reach. */
+  path: string;
+  /** How often this node writes its sector and reads the others' (ms; default 500). */
+  intervalMs?: number;
+  /** A partner whose sector's heartbeat has not moved for this long is stopped (ms; default max(partnerDownMs, 4 × intervalMs)). */
+  timeoutMs?: number;
 }
 
 /** A validated configuration with every default filled in (see {@link CcmOptions} for each field). */
@@ -129,6 +159,12 @@ export interface CcmConfig {
   mirrorHoldMs: number;
   /** The state published at start. */
   initialState: NodeState;
+  /** The witness: a disk with its timing filled in, one given as an object, or none. */
+  witness?: Required<WitnessOptions> | Witness;
+  /** The fencing hook, if any. */
+  fence?: (partner: number) => Promise<void> | void;
+  /** The higher id's wait before it fences (ms). */
+  fenceDelayMs: number;
   /** The transport given in the options; unset means the RDMA transport. */
   transport?: Transport;
 }
@@ -170,6 +206,24 @@ function addresses(v: unknown, name: string): string[] {
 function port(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) throw new ConfigError(`${name} must be a port from 1 to 65535, got ${String(v)}`);
   return v;
+}
+
+function fenceHook(f: unknown): CcmConfig['fence'] {
+  if (f === undefined) return undefined;
+  if (typeof f !== 'function') throw new ConfigError('fence must be a function (partner) => Promise<void>');
+  return f as CcmConfig['fence'];
+}
+
+function witnessConfig(w: CcmOptions['witness'], partnerDownMs: number): CcmConfig['witness'] {
+  if (w === undefined) return undefined;
+  if (typeof w !== 'object' || w === null) throw new ConfigError('witness must be { path } or a Witness');
+  if (typeof (w as Witness).start === 'function' && typeof (w as Witness).view === 'function') return w as Witness;
+  const o = w as WitnessOptions;
+  if (typeof o.path !== 'string' || o.path.length === 0) throw new ConfigError('witness.path must be the path of a block device or file');
+  const intervalMs = ms(o.intervalMs, 'witness.intervalMs', 500);
+  const timeoutMs = ms(o.timeoutMs, 'witness.timeoutMs', Math.max(partnerDownMs, 4 * intervalMs));
+  if (timeoutMs < 2 * intervalMs) throw new ConfigError('witness.timeoutMs must be at least twice witness.intervalMs');
+  return { path: o.path, intervalMs, timeoutMs };
 }
 
 /** A new boot generation: milliseconds since the epoch × 1024 plus 10 random bits, so it rises from one boot to the next while the clock does. */
@@ -237,6 +291,9 @@ export function resolveConfig(o: CcmOptions): CcmConfig {
     pollMs: ms(o.pollMs, 'pollMs', Math.max(1, Math.min(10, heartbeatMs / 4))),
     mirrorHoldMs: o.mirrorHoldMs === 0 ? 0 : ms(o.mirrorHoldMs, 'mirrorHoldMs', 30_000),
     initialState: state,
+    witness: witnessConfig(o.witness, partnerDownMs),
+    fence: fenceHook(o.fence),
+    fenceDelayMs: o.fenceDelayMs === 0 ? 0 : ms(o.fenceDelayMs, 'fenceDelayMs', 5000),
     transport: o.transport,
   };
 }

@@ -3,6 +3,7 @@ import type { CcmConfig, ResolvedPartner } from './config';
 import type { CcmEvent } from './events';
 import type { StatusPublisher } from './status-publisher';
 import type { Endpoint } from './transport';
+import type { Witness } from './witness';
 import { ObserverSlot } from './observer';
 import type { RegionCoords } from './wire/mailbox';
 import { SLOT } from './wire/layout';
@@ -19,6 +20,22 @@ export class Core {
   ) {}
 
   stopping = false;
+  /** The split-brain witness, when one is configured. */
+  witness: Witness | null = null;
+  /** Partners that hold this node's resources (they took over while it was down): it waits for their giveback. */
+  readonly heldBy = new Set<number>();
+
+  /** Partner `partner` says it holds this node's resources (`held`), or no longer does (a giveback). */
+  takenOver(partner: number, held: boolean): void {
+    if (held === this.heldBy.has(partner)) return;
+    if (held) {
+      this.heldBy.add(partner);
+      this.emit({ type: 'waiting-for-giveback', partner });
+    } else {
+      this.heldBy.delete(partner);
+      this.emit({ type: 'giveback', partner, direction: 'received' });
+    }
+  }
   /** Where sessions report what they measure (the node's metrics set `current`). */
   readonly observer = new ObserverSlot();
 

@@ -144,8 +144,94 @@ export type CcmEvent = Base &
           /** Why it went down. */
           reason: string;
         }[];
-        /** What the split-brain witness saw; 'none': no witness is configured, the links alone decided. */
-        witness: 'none';
+        /** What the split-brain witness saw: 'stopped', the partner's heartbeat there stopped too; 'none': no witness is configured, the links alone decided. */
+        witness: 'none' | 'stopped';
+      }
+    | {
+        /**
+         * Every link of the session went down, but the witness shows the partner running (or cannot be
+         * read): the interconnect is cut, the partner is not known dead, and taking over is not safe. If
+         * the partner's witness heartbeat stops later, `partner-down` follows.
+         */
+        type: 'interconnect-down';
+        /** The partner's node id. */
+        partner: number;
+        /** Why the session ended. */
+        reason: string;
+        /** Milliseconds from the session's end to this decision. */
+        decisionMs: number;
+        /** Each link of the session and why it went down. */
+        links: {
+          /** The link's index. */
+          link: number;
+          /** Why it went down. */
+          reason: string;
+        }[];
+        /** 'alive': the partner's witness heartbeat advanced after its links went down; 'unavailable': this node cannot read the witness. */
+        witness: 'alive' | 'unavailable';
+      }
+    | {
+        /** The node is about to fence a partner declared down (after its delay, for the higher id). */
+        type: 'fencing';
+        /** The partner's node id. */
+        partner: number;
+        /** Attempt number, from 1. */
+        attempt: number;
+        /** How long the node waited before this attempt (ms; the higher id's delay on the first). */
+        delayMs: number;
+      }
+    | {
+        /** The fencing hook failed: no takeover-safe; it is tried again. */
+        type: 'fence-failed';
+        /** The partner's node id. */
+        partner: number;
+        /** Attempt number, from 1. */
+        attempt: number;
+        /** What the hook said. */
+        error: string;
+        /** When it is tried again (ms). */
+        retryInMs: number;
+      }
+    | {
+        /**
+         * Taking over the partner's resources cannot split the brain: it was fenced (`by: 'fence'`), or,
+         * with no fencing hook configured, the witness showed it stopped (`by: 'witness'`).
+         */
+        type: 'takeover-safe';
+        /** The partner's node id. */
+        partner: number;
+        /** The boot of the partner that went down, decimal. */
+        generation: string;
+        /** What made it safe. */
+        by: 'fence' | 'witness';
+      }
+    | {
+        /** This node took over the partner's resources (`ccm.takeover()`): recorded in its status block and on the witness. */
+        type: 'takeover';
+        /** The partner's node id. */
+        partner: number;
+        /** The boot of the partner taken over, decimal. */
+        generation: string;
+      }
+    | {
+        /** A partner holds this node's resources (its status block or witness sector says so): this node waits for its giveback and may not go ACTIVE. */
+        type: 'waiting-for-giveback';
+        /** The partner holding them. */
+        partner: number;
+      }
+    | {
+        /** Resources went back: this node gave them back (`given`, `ccm.giveback()`), or its partner did (`received`: it may go ACTIVE). */
+        type: 'giveback';
+        /** The other node. */
+        partner: number;
+        /** given or received. */
+        direction: 'given' | 'received';
+      }
+    | {
+        /** This node's own witness I/O failed (`error`), or works again (`error` null). */
+        type: 'witness-error';
+        /** What failed, or null once it works again. */
+        error: string | null;
       }
     | {
         /** A link (address pair) joined a session: the handshake's own link, a further one, or a failed one back. */

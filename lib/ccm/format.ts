@@ -26,6 +26,22 @@ export function formatEvent(e: CcmEvent): string {
       return `${head}partner state ${e.from} → ${e.to}`;
     case 'partner-down':
       return `${head}PARTNER DOWN after ${e.detectionMs} ms: ${e.reason} (witness: ${e.witness})`;
+    case 'interconnect-down':
+      return `${head}INTERCONNECT DOWN (partner alive, witness: ${e.witness}): ${e.reason}`;
+    case 'fencing':
+      return `${head}fencing partner (attempt ${e.attempt}${e.delayMs ? `, after waiting ${e.delayMs} ms` : ''})`;
+    case 'fence-failed':
+      return `${head}FENCE FAILED (attempt ${e.attempt}): ${e.error}; again in ${e.retryInMs} ms`;
+    case 'takeover-safe':
+      return `${head}TAKEOVER SAFE (by ${e.by}; partner generation ${e.generation})`;
+    case 'takeover':
+      return `${head}took over the partner's resources (generation ${e.generation})`;
+    case 'waiting-for-giveback':
+      return `${head}WAITING FOR GIVEBACK: the partner holds this node's resources`;
+    case 'giveback':
+      return `${head}giveback ${e.direction}`;
+    case 'witness-error':
+      return `${head}witness ${e.error === null ? 'readable again' : `I/O failed: ${e.error}`}`;
     case 'link-up':
       return `${head}link ${e.link} up: ${e.localAddress} → ${e.remoteAddress} (${e.linksUp} up)`;
     case 'link-down':

@@ -3,7 +3,8 @@
 import '../code-cache';
 export { ClusterNode, type NodeStatus } from './node';
 export type { PartnerStatus } from './partner';
-export type { CcmOptions, CcmConfig, PartnerConfig, ResolvedPartner } from './config';
+export type { CcmOptions, CcmConfig, PartnerConfig, ResolvedPartner, WitnessOptions } from './config';
+export { DiskWitness, type Witness, type WitnessVerdict, type WitnessView, type WitnessHooks, type DiskWitnessOptions } from './witness';
 export type { BackoffOptions } from './backoff';
 export { ConfigError, resolveConfig, newGeneration } from './config';
 export type { CcmEvent, CcmEventType, HandshakeStep, Role, Base as CcmEventBase } from './events';

@@ -60,6 +60,16 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
     },
   });
   new prom.Gauge({
+    name: 'rdma_ccm_witness_verdict',
+    help: 'What the split-brain witness says of the partner (1 for the current verdict: alive, stopped or unavailable).',
+    labelNames: ['partner', 'verdict'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of status().partners) if (p.witness) this.set({ partner: p.partner, verdict: p.witness.verdict }, 1);
+    },
+  });
+  new prom.Gauge({
     name: 'rdma_ccm_partner_state',
     help: "The partner's published state, as last read from its status block (1 for the current one).",
     labelNames: ['partner', 'state'],
@@ -98,6 +108,7 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
   const closed = new prom.Counter({ name: 'rdma_ccm_sessions_closed_total', help: 'Sessions closed (for any reason).', labelNames: ['partner'], registers });
   const linkDown = new prom.Counter({ name: 'rdma_ccm_link_down_total', help: 'Times a link of a session went down (heartbeat stopped, work request failed, disconnected, replaced).', labelNames: ['partner', 'link'], registers });
   const linkDetection = new prom.Histogram({ name: 'rdma_ccm_link_down_detection_seconds', help: 'How long a link had been silent when it was declared down.', labelNames: ['partner', 'link'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers });
+  const interconnect = new prom.Counter({ name: 'rdma_ccm_interconnect_down_total', help: 'Times every link to the partner went down while the witness showed it running (or could not be read).', labelNames: ['partner', 'witness'], registers });
   const down = new prom.Counter({ name: 'rdma_ccm_partner_down_total', help: 'Times the partner was declared down.', labelNames: ['partner'], registers });
   const protocol = new prom.Counter({ name: 'rdma_ccm_protocol_errors_total', help: 'Partner-supplied blocks and words refused, by block and code.', labelNames: ['block', 'code'], registers });
   const rejected = new prom.Counter({ name: 'rdma_ccm_rejected_total', help: 'Connect requests refused, by reason (NOT_AUTHENTICATED and STALE_REQUEST: strangers and replays).', labelNames: ['reason'], registers });
@@ -127,6 +138,9 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
         break;
       case 'session-closed':
         closed.inc({ partner: e.partner });
+        break;
+      case 'interconnect-down':
+        interconnect.inc({ partner: e.partner, witness: e.witness });
         break;
       case 'partner-down':
         down.inc({ partner: e.partner });

@@ -13,6 +13,8 @@ import type { CcmObserver } from './observer';
 import type { Session } from './session';
 import { selfCheck } from './self-check';
 import { StatusPublisher } from './status-publisher';
+import { DiskWitness, type Witness } from './witness';
+import { native } from '../native';
 import type { Endpoint, IncomingRequest, Transport } from './transport';
 import { decodeConnect, decodeJoin, encodeReject, requestKind } from './wire/private-data';
 import { ProtocolError } from './wire/errors';
@@ -40,6 +42,15 @@ export interface NodeStatus {
   authenticated: boolean;
   /** The split-brain witness in use ('none': partner-down is decided from the links alone). */
   witness: string;
+  /** The partner whose resources this node holds (`takeover()`), or null. */
+  takeover: {
+    /** Its node id. */
+    partner: number;
+    /** The boot of it that was taken over, decimal. */
+    generation: string;
+  } | null;
+  /** Partners that hold this node's resources; it waits for their giveback. */
+  waitingForGiveback: number[];
   /** Each configured partner, in order of node id. */
   partners: PartnerStatus[];
 }
@@ -113,10 +124,14 @@ export class ClusterNode extends EventEmitter {
       core.observer.current = this.metricsMade?.observer ?? null;
       selfCheck(core);
       this.core = core;
+      core.witness = await this.openWitness();
+      // A partner that took over while this node was down says so on the witness too: wait for its giveback.
+      for (const p of cfg.partners) if (core.witness?.view(p.nodeId).sector?.takeover?.nodeId === cfg.nodeId) core.takenOver(p.nodeId, true);
       for (const p of cfg.partners) this.partners.set(p.nodeId, new Partner(core, p));
       await this.endpoint.listen(cfg.port, (req) => void this.onRequest(req));
     } catch (e) {
       this.phase = 'stopped';
+      await this.core?.witness?.close().catch(() => {});
       await this.endpoint?.close().catch(() => {});
       throw e;
     }
@@ -131,6 +146,41 @@ export class ClusterNode extends EventEmitter {
     for (const p of this.partners.values()) p.start();
   }
 
+  /** The configured witness, started: the disk is opened (ERR_CCM_WITNESS when it cannot be) and this node's sector written. */
+  private async openWitness(): Promise<Witness | null> {
+    const cfg = this.config;
+    const w = cfg.witness;
+    if (!w) return null;
+    const witness: Witness =
+      'description' in w
+        ? w
+        : new DiskWitness(
+            {
+              path: w.path,
+              clusterId: cfg.clusterId,
+              nodeId: cfg.nodeId,
+              generation: cfg.generation,
+              nodes: [cfg.nodeId, ...cfg.partners.map((p) => p.nodeId)],
+              intervalMs: w.intervalMs,
+              timeoutMs: w.timeoutMs,
+              secret: cfg.secret,
+              alignedBuffer: (n) => native.alignedBuffer(n),
+            },
+            {
+              refused: (partner, e) => this.emitEvent({ type: 'protocol-error', partner, block: 'witness', code: e.code, reason: e.message }),
+              ioError: (error) => this.emitEvent({ type: 'witness-error', error }),
+            },
+          );
+    witness.publish(cfg.initialState, null);
+    try {
+      await witness.start();
+    } catch (e) {
+      await witness.close().catch(() => {});
+      throw Object.assign(new Error(`witness ${witness.description}: ${(e as Error).message}`), { code: 'ERR_CCM_WITNESS', cause: e });
+    }
+    return witness;
+  }
+
   /**
    * Publishes this node's progress (BOOTING → READY → ACTIVE), which partners read from the status block;
    * case-insensitive. Throws ERR_OUT_OF_RANGE for an unknown state, ERR_CCM_STATE before `start()`.
@@ -139,10 +189,58 @@ export class ClusterNode extends EventEmitter {
     const s = String(state).toUpperCase() as NodeState;
     if (!NODE_STATES.includes(s)) throw Object.assign(new RangeError(`state must be one of ${NODE_STATES.join(', ')}`), { code: 'ERR_OUT_OF_RANGE' });
     if (!this.core) throw Object.assign(new Error('node is not started'), { code: 'ERR_CCM_STATE' });
+    if (s === 'ACTIVE' && this.core.heldBy.size > 0)
+      throw Object.assign(new Error(`partner ${[...this.core.heldBy].join(', ')} holds this node's resources: wait for its giveback`), { code: 'ERR_CCM_WAITING_FOR_GIVEBACK' });
     const from = this.core.status.state;
     if (from === s) return;
     this.core.status.setState(s);
+    this.core.witness?.publish(s, this.core.status.takeover);
     this.emitEvent({ type: 'state', from, to: s });
+  }
+
+  /** Partners that hold this node's resources (they took over while it was down); it may not go ACTIVE until each gives them back. */
+  get waitingForGiveback(): number[] {
+    return [...(this.core?.heldBy ?? [])].sort((a, b) => a - b);
+  }
+
+  /**
+   * Takes over the resources of `partner`, once a takeover is safe (after its `takeover-safe` event):
+   * records it in this node's status block and on the witness (written through before this resolves),
+   * so that the partner, when it boots again, waits for the giveback. Rejects with
+   * ERR_CCM_UNKNOWN_PARTNER, ERR_CCM_NOT_SAFE (no takeover-safe for the partner's last boot, or it is
+   * back), ERR_CCM_STATE (not running, or already holding another partner's).
+   */
+  async takeover(partner: number): Promise<void> {
+    const { core, p } = this.partnerOf(partner);
+    const held = core.status.takeover;
+    if (held && held.nodeId !== partner) throw Object.assign(new Error(`already holding node ${held.nodeId}'s resources`), { code: 'ERR_CCM_STATE' });
+    const generation = p.fencer.safeFor;
+    if (generation === null || p.session) throw Object.assign(new Error(`a takeover of node ${partner} is not safe: no takeover-safe for its last boot`), { code: 'ERR_CCM_NOT_SAFE' });
+    core.status.setTakeover({ nodeId: partner, generation });
+    core.witness?.publish(core.status.state, { nodeId: partner, generation });
+    await core.witness?.flush();
+    this.emitEvent({ type: 'takeover', partner, generation: generation.toString() });
+  }
+
+  /**
+   * Gives `partner` its resources back: clears the takeover from the status block and the witness (written
+   * through before this resolves); the partner sees it at its next status read and may go ACTIVE.
+   * Rejects with ERR_CCM_STATE when no takeover of it is held.
+   */
+  async giveback(partner: number): Promise<void> {
+    const { core } = this.partnerOf(partner);
+    if (core.status.takeover?.nodeId !== partner) throw Object.assign(new Error(`no takeover of node ${partner} is held`), { code: 'ERR_CCM_STATE' });
+    core.status.setTakeover(null);
+    core.witness?.publish(core.status.state, null);
+    await core.witness?.flush();
+    this.emitEvent({ type: 'giveback', partner, direction: 'given' });
+  }
+
+  private partnerOf(partner: number): { core: Core; p: Partner } {
+    const p = this.partners.get(partner);
+    if (!p) throw Object.assign(new Error(`node ${partner} is not a configured partner`), { code: 'ERR_CCM_UNKNOWN_PARTNER' });
+    if (!this.core || this.phase !== 'running') throw Object.assign(new Error('node is not running'), { code: 'ERR_CCM_STATE' });
+    return { core: this.core, p };
   }
 
   /**
@@ -168,7 +266,9 @@ export class ClusterNode extends EventEmitter {
       port: this.config.port,
       uptimeMs: Math.round(now - this.t0),
       authenticated: this.config.secret !== undefined,
-      witness: 'none',
+      witness: this.core?.witness?.description ?? (this.config.witness && 'path' in this.config.witness ? `disk:${this.config.witness.path}` : 'none'),
+      takeover: this.core?.status.takeover ? { partner: this.core.status.takeover.nodeId, generation: this.core.status.takeover.generation.toString() } : null,
+      waitingForGiveback: this.waitingForGiveback,
       partners: [...this.partners.values()].map((p) => p.describe(now)),
     };
   }
@@ -231,6 +331,9 @@ export class ClusterNode extends EventEmitter {
     try {
       await Promise.all([...this.partners.values()].map((p) => p.stop()));
     } finally {
+      // The witness says LEAVING last: a partner reading it knows this node left, not died.
+      await core.witness?.flush().catch(() => {});
+      await core.witness?.close().catch(() => {});
       await this.endpoint?.close();
     }
     this.emitEvent({ type: 'stopped' });

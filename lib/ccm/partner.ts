@@ -17,9 +17,12 @@ import type { IncomingRequest, Link } from './transport';
 import { Backoff } from './backoff';
 import type { ConnectData } from './wire/private-data';
 import { decodeReject, encodeAccept, encodeJoinAccept, encodeReject, type JoinData } from './wire/private-data';
+import { Fencer } from './fencing';
 import { LinkJoiner } from './link-joiner';
 import { SessionLink } from './session-link';
+import type { WitnessVerdict } from './witness';
 import type { RejectReason, NodeState } from './wire/layout';
+import type { StatusBlock } from './wire/status-block';
 import type { RegionCoords } from './wire/mailbox';
 import { sessionEpoch } from './wire/auth';
 
@@ -28,6 +31,10 @@ export class Partner {
   session: Session | null = null;
   /** Connects the session's further links (this node as the session's initiator). */
   private joiner: LinkJoiner | null = null;
+  /** The witness watch after every link went down (judge()). */
+  private judging: NodeJS.Timeout | null = null;
+  /** Fences the partner once it is down, and says when a takeover is safe. */
+  readonly fencer: Fencer;
   private responder: Responder | null = null;
   private accepting = false;
   private outgoing: AbortController | null = null;
@@ -50,6 +57,7 @@ export class Partner {
   constructor(private readonly core: Core, readonly config: ResolvedPartner) {
     this.backoff = new Backoff(core.cfg.backoff);
     this.stream = new MirrorStream(core.cfg.mirrorHoldMs);
+    this.fencer = new Fencer(core, config.nodeId);
   }
 
   get id(): number {
@@ -78,6 +86,7 @@ export class Partner {
       attempts: this.attempts,
       lastGeneration: this.lastGeneration?.toString() ?? null,
       heldRecords: this.stream.heldCount,
+      witness: this.witnessStatus(now),
     };
     if (!s) return { ...base, state: this.responder || this.accepting ? 'ACCEPTING' : this.outgoing ? 'CONNECTING' : 'WAITING', session: null };
     return {
@@ -103,6 +112,13 @@ export class Partner {
         mirror: { pending: s.mirror.pending, sent: s.mirror.acknowledged.toString(), received: s.mirror.received.toString(), duplicates: s.mirror.duplicates.toString() },
       },
     };
+  }
+
+  private witnessStatus(now: number): PartnerStatus['witness'] {
+    const w = this.core.witness;
+    if (!w) return null;
+    const v = w.view(this.id, now);
+    return { verdict: v.verdict, heartbeatAgeMs: v.heartbeatAgeMs === null ? null : Math.round(v.heartbeatAgeMs), generation: v.sector?.generation.toString() ?? null, state: v.sector?.state ?? null };
   }
 
   /** Settles `w` with the session once there is one (at once if there is), or rejects it when the node stops. */
@@ -165,7 +181,7 @@ export class Partner {
           continue;
         }
         this.backoff.reset();
-        this.establish('initiator', r.link, linkIndex, r.accept.generation, r.status.state, r.accept.regions, sessionEpoch(this.core.cfg.secret, r.nonce, r.accept.responderNonce), performance.now() - started);
+        this.establish('initiator', r.link, linkIndex, r.accept.generation, r.status, r.accept.regions, sessionEpoch(this.core.cfg.secret, r.nonce, r.accept.responderNonce), performance.now() - started);
       } catch (e) {
         if (this.outgoing === ac) this.outgoing = null;
         if (this.core.stopping) break;
@@ -238,7 +254,7 @@ export class Partner {
         this.kick();
         return;
       }
-      this.establish('responder', link, req.link, r.hello.generation, r.status.state, r.hello.regions, sessionEpoch(cfg.secret, r.hello.nonce, responderNonce), performance.now() - started);
+      this.establish('responder', link, req.link, r.hello.generation, r.status, r.hello.regions, sessionEpoch(cfg.secret, r.hello.nonce, responderNonce), performance.now() - started);
     });
   }
 
@@ -280,14 +296,18 @@ export class Partner {
     return null;
   }
 
-  private establish(role: Role, link: Link, linkIndex: number, partnerGeneration: bigint, partnerState: NodeState, regions: RegionCoords, epoch: bigint, handshakeMs: number): void {
+  private establish(role: Role, link: Link, linkIndex: number, partnerGeneration: bigint, partnerStatus: StatusBlock, regions: RegionCoords, epoch: bigint, handshakeMs: number): void {
     const cfg = this.core.cfg;
+    const partnerState = partnerStatus.state;
     if (this.lastGeneration !== null && this.lastGeneration !== partnerGeneration)
       this.core.emit({ type: 'partner-rebooted', partner: this.id, oldGeneration: this.lastGeneration.toString(), newGeneration: partnerGeneration.toString() });
     this.lastGeneration = partnerGeneration;
     const slot = this.core.slotOf(this.config);
     const held = this.stream.resume(partnerGeneration);
     const linkDowns = new Map<number, string>();
+    if (this.judging) clearTimeout(this.judging);
+    this.judging = null;
+    this.fencer.cancel();
     const session: Session = new Session(
       {
         partner: this.id,
@@ -310,6 +330,7 @@ export class Partner {
       },
       {
         stateChanged: (from, to) => this.core.emit({ type: 'partner-state', partner: this.id, from, to }),
+        takeoverSeen: (t) => this.core.takenOver(this.id, t?.nodeId === cfg.nodeId),
         refused: (block, code, reason) => this.core.emit({ type: 'protocol-error', partner: this.id, block, code, reason }),
         linkUp: (l) => {
           linkDowns.delete(l.index);
@@ -326,6 +347,9 @@ export class Partner {
     this.session = session;
     this.core.emit({ type: 'established', partner: this.id, role, partnerGeneration: partnerGeneration.toString(), partnerState, handshakeMs: Math.round(handshakeMs) });
     session.start();
+    // A partner that holds this node's resources (it took over while this node was down) says so in
+    // the status block this handshake read: this node waits for its giveback.
+    this.core.takenOver(this.id, partnerStatus.takeover?.nodeId === cfg.nodeId);
     // The session's initiator connects its other links, and again each one that fails.
     if (role === 'initiator' && session.linkCount > 1) {
       this.joiner = new LinkJoiner(this.core, this.config, session);
@@ -378,11 +402,49 @@ export class Partner {
     this.core.status.setEcho(this.core.slotOf(this.config), null);
     if (end.down) {
       const links = [...linkDowns].map(([link, reason]) => ({ link, reason })).sort((a, b) => a.link - b.link);
-      this.core.emit({ type: 'partner-down', partner: this.id, reason: end.reason, detectionMs: end.detectionMs, links, witness: 'none' });
+      if (this.core.witness) this.judge(end, links, session.partnerGeneration);
+      else {
+        this.core.emit({ type: 'partner-down', partner: this.id, reason: end.reason, detectionMs: end.detectionMs, links, witness: 'none' });
+        this.fencer.start(session.partnerGeneration, false);
+      }
     }
     this.core.emit({ type: 'session-closed', partner: this.id, reason: end.reason });
     this.backoff.reset();
     this.kick();
+  }
+
+  /**
+   * Every link is down: the witness tells a dead partner from a cut interconnect. The partner is down
+   * only once its witness heartbeat has not moved for the witness's timeout; if it moves after the links
+   * went down, the partner runs and the interconnect is cut (`interconnect-down`); a witness this node
+   * cannot read decides nothing (`interconnect-down`, witness 'unavailable', after one timeout). After an
+   * interconnect-down the watch goes on: a witness heartbeat that stops later is a `partner-down`. A new
+   * session ends the watch.
+   */
+  private judge(end: SessionEnd, links: { link: number; reason: string }[], generation: bigint): void {
+    const w = this.core.witness!;
+    const since = performance.now();
+    const interval = Math.max(20, this.core.cfg.witness && 'intervalMs' in this.core.cfg.witness ? this.core.cfg.witness.intervalMs / 2 : 100);
+    const timeout = this.core.cfg.witness && 'timeoutMs' in this.core.cfg.witness ? this.core.cfg.witness.timeoutMs : this.core.cfg.partnerDownMs;
+    let cut = false;
+    const step = () => {
+      this.judging = null;
+      if (this.session || this.core.stopping) return;
+      const now = performance.now();
+      const v = w.view(this.id, now);
+      if (v.verdict === 'stopped') {
+        this.core.emit({ type: 'partner-down', partner: this.id, reason: end.reason, detectionMs: Math.round(end.detectionMs + (now - since)), links, witness: 'stopped' });
+        this.fencer.start(generation, true);
+        return;
+      }
+      const advancedSince = v.verdict === 'alive' && v.heartbeatAgeMs !== null && v.heartbeatAgeMs < now - since;
+      if (!cut && (advancedSince || (v.verdict === 'unavailable' && now - since > timeout))) {
+        cut = true;
+        this.core.emit({ type: 'interconnect-down', partner: this.id, reason: end.reason, decisionMs: Math.round(now - since), links, witness: v.verdict === 'alive' ? 'alive' : 'unavailable' });
+      }
+      this.judging = setTimeout(step, interval);
+    };
+    step();
   }
 
   /** One scan of the mailbox: the responder's handshake and the session's heartbeat monitor. */
@@ -392,6 +454,9 @@ export class Partner {
   }
 
   async stop(): Promise<void> {
+    if (this.judging) clearTimeout(this.judging);
+    this.judging = null;
+    this.fencer.cancel();
     this.outgoing?.abort(Object.assign(new Error('node stopping'), { name: 'AbortError', code: 'ABORT_ERR' }));
     this.responder?.fail('ERR_CCM_STOPPING', 'node stopping');
     await this.session?.leave();
@@ -422,6 +487,17 @@ export interface PartnerStatus {
   lastGeneration: string | null;
   /** Appends of a failed session waiting for the next one with the same partner boot. */
   heldRecords: number;
+  /** What the witness says of the partner (null: no witness). */
+  witness: null | {
+    /** alive, stopped or unavailable (see {@link WitnessVerdict}). */
+    verdict: WitnessVerdict;
+    /** Milliseconds since its witness heartbeat last moved (null: not seen moving). */
+    heartbeatAgeMs: number | null;
+    /** The boot generation in its last valid sector, decimal. */
+    generation: string | null;
+    /** The state in its last valid sector. */
+    state: NodeState | null;
+  };
   /** The established session, or null. */
   session: null | {
     /** This node's side of the handshake that made the session. */

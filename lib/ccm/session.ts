@@ -58,6 +58,8 @@ export interface SessionEnd {
 /** How a session reports to its partner's loop. */
 export interface SessionHooks {
   stateChanged(from: NodeState, to: NodeState): void;
+  /** The takeover named in the partner's status block, at every status read. */
+  takeoverSeen(takeover: { nodeId: number; generation: bigint } | null): void;
   /** A link joined the session (the handshake's own link included). */
   linkUp(link: SessionLink): void;
   /** A link failed or was replaced; the session goes on while another is up. */
@@ -371,6 +373,7 @@ export class Session {
         return; // a torn read during the partner's update: the next poll sees a whole block
       }
       if (status.generation !== this.partnerGeneration) return this.fail('partner rebooted (new generation in its status block)');
+      this.hooks.takeoverSeen(status.takeover ?? null);
       if (status.state !== this.state) {
         if (status.state === 'LEAVING') this.leavingSeen = true;
         const from = this.state;

@@ -21,6 +21,16 @@ export class StatusPublisher {
     this.publish();
   }
 
+  /** The takeover this node holds (null: none), as partners READ it. */
+  get takeover(): { nodeId: number; generation: bigint } | null {
+    return this.block.takeover ?? null;
+  }
+
+  setTakeover(takeover: { nodeId: number; generation: bigint } | null): void {
+    this.block.takeover = takeover;
+    this.publish();
+  }
+
   setEcho(slot: number, echo: Echo | null): void {
     this.block.echoes[slot] = echo;
     this.publish();

@@ -1,5 +1,6 @@
 // `rdma-ccm node`: runs one node's cluster connection manager from flags or a JSON config and prints
 // its events, one JSON line each (--json) or a readable log. Bad configuration exits 2 with one line.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { ClusterNode, ConfigError, type CcmOptions } from '../ccm';
 import { eventJson, formatEvent } from '../ccm/format';
@@ -20,9 +21,15 @@ export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --heartbeat-ms N        heartbeat interval (default 100)
   --partner-down-ms N     partner-down threshold: every link silent (default 10 heartbeats)
   --link-down-ms N        one link's threshold (default: --partner-down-ms)
+  --witness PATH          a disk (block device or file) every partner reaches: partner-down only once
+                          the partner's heartbeat there stopped too, else interconnect-down
+  --fence-cmd CMD         fences a partner declared down (sh -c CMD, RDMA_CCM_PARTNER set; exit 0 when
+                          it is off) before takeover-safe; the higher id waits --fence-delay-ms first
+  --fence-delay-ms N      (default 5000)
   --mirror-hold-ms N      how long unacknowledged appends wait for the next session (default 30000)
   --state S               initial state: booting (default), ready, active
-  --active-after MS       publish ACTIVE this long after start
+  --active-after MS       publish ACTIVE this long after start (after the giveback, while a partner
+                          holds this node's resources)
   --exit-after MS         stop after this long
   --metrics [ADDR:]PORT   serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless given)
   --control PATH          the control socket \`rdma-ccm status\` asks (default: see status --help)
@@ -108,6 +115,17 @@ function parse(args: string[]): { options: CcmOptions; json: boolean; records: b
         break;
       case '--partner-down-ms':
         options.partnerDownMs = num(v(), a);
+        break;
+      case '--fence-cmd': {
+        const cmd = v();
+        options.fence = (partner: number) => runFence(cmd, partner);
+        break;
+      }
+      case '--fence-delay-ms':
+        options.fenceDelayMs = num(v(), a);
+        break;
+      case '--witness':
+        options.witness = { path: v() };
         break;
       case '--link-down-ms':
         options.linkDownMs = num(v(), a);
@@ -223,7 +241,31 @@ export async function nodeCommand(args: string[]): Promise<number> {
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    if (parsed.activeAfter !== undefined) setTimeout(() => node.setState('ACTIVE'), parsed.activeAfter);
+    if (parsed.activeAfter !== undefined) {
+      // A partner that holds this node's resources must give them back first: ACTIVE follows its giveback.
+      const activate = () => {
+        if (node.waitingForGiveback.length === 0) node.setState('ACTIVE');
+      };
+      setTimeout(() => {
+        activate();
+        node.on('giveback', activate);
+      }, parsed.activeAfter);
+    }
     if (parsed.exitAfter !== undefined) setTimeout(stop, parsed.exitAfter);
+  });
+}
+
+/** Runs the fencing command for `partner`; resolves when it exits 0, rejects with its exit and last line of output otherwise. */
+function runFence(cmd: string, partner: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RDMA_CCM_PARTNER: String(partner) } });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (out += d));
+    c.on('error', reject);
+    c.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`${cmd}: ${signal ? `killed by ${signal}` : `exit ${code}`}${out.trim() ? `: ${out.trim().split('\n').pop()}` : ''}`));
+    });
   });
 }

@@ -13,10 +13,11 @@ const ms = (n: number) => (n < 10_000 ? `${n}ms` : `${(n / 1000).toFixed(1)}s`);
 /** The table as lines: the node, then each partner and its session (two-space indents, key:value). */
 export function formatStatus(s: NodeStatus): string {
   const lines = [
-    `node ${s.node} ${s.state} cluster:${s.clusterId} generation:${s.generation} address:${s.address}:${s.port} up:${ms(s.uptimeMs)} auth:${s.authenticated ? 'secret' : 'none'} witness:${s.witness}`,
+    `node ${s.node} ${s.state} cluster:${s.clusterId} generation:${s.generation} address:${s.address}:${s.port} up:${ms(s.uptimeMs)} auth:${s.authenticated ? 'secret' : 'none'} witness:${s.witness}${s.takeover ? ` takeover:${s.takeover.partner}` : ''}${s.waitingForGiveback.length ? ` waiting-for-giveback:${s.waitingForGiveback.join(',')}` : ''}`,
   ];
   for (const p of s.partners) {
     lines.push(`  partner ${p.partner} ${p.address}:${p.port} ${p.state}${p.session ? ` role:${p.session.role}` : ` attempts:${p.attempts}`}`);
+    if (p.witness) lines.push(`    witness:${p.witness.verdict}${p.witness.heartbeatAgeMs === null ? '' : ` heartbeat-age:${ms(p.witness.heartbeatAgeMs)}`}${p.witness.state ? ` state:${p.witness.state}` : ''}`);
     if (p.session) {
       const m = p.session.mirror;
       lines.push(`    partner-state:${p.session.partnerState} generation:${p.session.partnerGeneration} heartbeat-age:${ms(p.session.heartbeatAgeMs)} since:${p.session.establishedAt}`);

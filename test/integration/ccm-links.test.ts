@@ -3,7 +3,7 @@
 // links are cut with netem (every packet dropped, netdevs up: a pulled cable). One link cut under
 // full-rate mirroring is a link-down, never a partner-down, and every record reaches the partner once
 // and in order; the link comes back by itself; only every link cut is a partner-down.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,12 +11,11 @@ import { ClusterNode, type CcmEvent } from '../../lib/ccm';
 import { rdmaTransport } from '../../lib/ccm/rdma-transport';
 import { decodeReject, encodeJoin, joinKey } from '../../lib/ccm/wire';
 import { contextFor } from '../../lib/cm';
-import { cutLink, heldResources, lab, leakedSince, next, privateLink, recordAttack, recordFault, type PrivateLink } from './lab';
+import { heldResources, leakedSince, next, recordAttack, recordFault, twoLinks, type TwoLinks } from './lab';
 
-const env = lab();
 const CLUSTER = 5151n;
 const SECRET = 'two links, one session';
-let pair: PrivateLink;
+let links: TwoLinks;
 let A: string[];
 let B: string[];
 let port = 7700;
@@ -25,9 +24,9 @@ const nodes: ClusterNode[] = [];
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  pair = privateLink('lnk', 2);
-  A = [env.addrs[0], pair.addrs[0]];
-  B = [env.addrs[1], pair.addrs[1]];
+  links = twoLinks('lnk', 2);
+  A = links.a;
+  B = links.b;
   for (const a of [...A, ...B]) await contextFor(a);
   baseline = heldResources();
 });
@@ -35,20 +34,11 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
   await Promise.all(nodes.splice(0).map((n) => n.stop()));
-  cut(0, false);
-  cut(1, false);
+  links.cutAll(false);
 });
 
-afterAll(() => pair.remove());
+afterAll(() => links.remove());
 
-/** Drops every packet of link `k` both ways (netem 100% loss on both ends), or lets them through again. */
-function cut(k: 0 | 1, on: boolean): void {
-  if (k === 0) return cutLink(on);
-  for (const dev of pair.netdevs) {
-    if (on) execFileSync('tc', ['qdisc', 'replace', 'dev', dev, 'root', 'netem', 'loss', '100%']);
-    else spawnSync('tc', ['qdisc', 'del', 'dev', dev, 'root'], { stdio: 'ignore' });
-  }
-}
 
 function nodeA(p: number) {
   const n = new ClusterNode({
@@ -130,7 +120,7 @@ describe('CCM over two links on rxe', () => {
     await new Promise((r) => setTimeout(r, 2000));
     const from = a.events.length;
     const t0 = performance.now();
-    cut(carrier, true);
+    links.cut(carrier, true);
     const down = await next(a.events, 'link-down', (e) => e.link === carrier, 30_000, from);
     expect(down.linksUp).toBe(1);
     expect(s.carrier).toBe(1 - carrier);
@@ -148,7 +138,7 @@ describe('CCM over two links on rxe', () => {
 
     // The cable goes back: the session's initiator joins the link again by itself.
     const back = a.events.length;
-    cut(carrier, false);
+    links.cut(carrier, false);
     const up = await next(a.events, 'link-up', (e) => e.link === carrier, 90_000, back);
     expect(up.linksUp).toBe(2);
     const seq = await s.mirror.append(Buffer.from('after the link came back'));
@@ -165,15 +155,15 @@ describe('CCM over two links on rxe', () => {
     const s = a.n.session(2)!;
     expect(await s.mirror.append(Buffer.from('before'))).toBe(1n);
     const from = a.events.length;
-    cut(0, true);
-    cut(1, true);
+    links.cut(0, true);
+    links.cut(1, true);
     const held = [s.mirror.append(Buffer.from('during 1')), s.mirror.append(Buffer.from('during 2'))];
     const down = await next(a.events, 'partner-down', () => true, 60_000, from);
     expect(down.witness).toBe('none');
     expect(down.links.map((l) => l.link)).toEqual([0, 1]);
     expect(a.events.slice(from).filter((e) => e.type === 'link-down').length).toBe(2);
-    cut(0, false);
-    cut(1, false);
+    links.cut(0, false);
+    links.cut(1, false);
     const again = await next(a.events, 'established', () => true, 90_000, from);
     expect(again.partnerGeneration).toBe(s.partnerGeneration.toString()); // the same boot of B
     expect(await Promise.all(held)).toEqual([2n, 3n]);
@@ -188,7 +178,7 @@ describe('CCM over two links on rxe', () => {
     cliB(p);
     await a.n.start();
     await next(a.events, 'link-up', (e) => e.linksUp === 2);
-    const rogue = await rdmaTransport({ addresses: [pair.addrs[1]], statusSize: 512, slots: 1, slotSize: 4608 });
+    const rogue = await rdmaTransport({ addresses: [B[1]], statusSize: 512, slots: 1, slotSize: 4608 });
     try {
       const join = (key: Uint8Array) =>
         rogue

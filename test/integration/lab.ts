@@ -148,3 +148,36 @@ export function next<T extends CcmEvent['type']>(events: CcmEvent[], type: T, pr
     }, 20);
   });
 }
+
+/** Two links between nodes a and b: the lab's own pair (link 0) and a private one (link 1); `cut` drops a link's packets both ways (netem 100% loss, netdevs up). */
+export interface TwoLinks {
+  /** Node a's address of each link. */
+  a: string[];
+  /** Node b's address of each link. */
+  b: string[];
+  /** Cuts link `k` (or lets it through again). */
+  cut(k: 0 | 1, on: boolean): void;
+  /** Cuts both links (or restores both). */
+  cutAll(on: boolean): void;
+  remove(): Promise<void>;
+}
+
+/** Makes the private pair `pair` (see privateLink) as link 1 beside the lab's link 0. */
+export function twoLinks(name: string, pair: number): TwoLinks {
+  const env = lab();
+  const link = privateLink(name, pair);
+  const cut = (k: 0 | 1, on: boolean) => {
+    if (k === 0) return cutLink(on);
+    for (const dev of link.netdevs) {
+      if (on) execFileSync('tc', ['qdisc', 'replace', 'dev', dev, 'root', 'netem', 'loss', '100%']);
+      else spawnSync('tc', ['qdisc', 'del', 'dev', dev, 'root'], { stdio: 'ignore' });
+    }
+  };
+  return {
+    a: [env.addrs[0], link.addrs[0]],
+    b: [env.addrs[1], link.addrs[1]],
+    cut,
+    cutAll: (on) => (cut(0, on), cut(1, on)),
+    remove: () => link.remove(),
+  };
+}

@@ -406,3 +406,82 @@ describe('redundant links over an in-memory network', () => {
     await ep.close();
   });
 });
+
+describe('fencing, takeover and giveback over an in-memory network', () => {
+  it('fences a dead partner once, then takeover-safe; the partner reboots waiting for giveback and goes ACTIVE after it', async () => {
+    const net = new MemoryNetwork();
+    const fenced: number[] = [];
+    const a = make(net, 1, { fence: async (p) => void fenced.push(p) });
+    const b = make(net, 2);
+    await Promise.all([a.node.start(), b.node.start()]);
+    await a.node.waitForSession(2);
+    await expect(a.node.takeover(2)).rejects.toMatchObject({ code: 'ERR_CCM_NOT_SAFE' });
+    net.crash('10.0.0.2');
+    nodes.splice(nodes.indexOf(b.node), 1);
+    const safe = await until(a.node, 'takeover-safe');
+    expect(safe).toMatchObject({ partner: 2, by: 'fence', generation: b.node.generation.toString() });
+    expect(fenced).toEqual([2]);
+    const order = a.events.map((e) => e.type).filter((t) => ['partner-down', 'fencing', 'takeover-safe'].includes(t));
+    expect(order).toEqual(['partner-down', 'fencing', 'takeover-safe']);
+    await a.node.takeover(2);
+    expect(a.node.status().takeover).toEqual({ partner: 2, generation: b.node.generation.toString() });
+    // The partner boots again: its handshake reads the takeover in A's status block.
+    const b2 = make(net, 2);
+    const waiting = until(b2.node, 'waiting-for-giveback');
+    await b2.node.start();
+    expect(await waiting).toMatchObject({ partner: 1 });
+    expect(b2.node.waitingForGiveback).toEqual([1]);
+    expect(() => b2.node.setState('ACTIVE')).toThrow(expect.objectContaining({ code: 'ERR_CCM_WAITING_FOR_GIVEBACK' }));
+    b2.node.setState('READY');
+    const received = until(b2.node, 'giveback');
+    await a.node.giveback(2);
+    expect(await received).toMatchObject({ partner: 1, direction: 'received' });
+    expect(a.node.status().takeover).toBeNull();
+    b2.node.setState('ACTIVE');
+    expect(b2.node.state).toBe('ACTIVE');
+    await expect(a.node.giveback(2)).rejects.toMatchObject({ code: 'ERR_CCM_STATE' });
+  });
+
+  it('a fence hook that fails gives no takeover-safe: it is retried, and takeover() is refused', async () => {
+    const net = new MemoryNetwork();
+    let calls = 0;
+    const a = make(net, 1, { fence: async () => { calls++; throw new Error('PDU unreachable'); } });
+    const b = make(net, 2);
+    await Promise.all([a.node.start(), b.node.start()]);
+    await a.node.waitForSession(2);
+    net.crash('10.0.0.2');
+    nodes.splice(nodes.indexOf(b.node), 1);
+    const failed = await until(a.node, 'fence-failed');
+    expect(failed).toMatchObject({ partner: 2, attempt: 1, error: 'PDU unreachable' });
+    await until(a.node, 'fence-failed', (e) => e.attempt === 2);
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(a.events.some((e) => e.type === 'takeover-safe')).toBe(false);
+    await expect(a.node.takeover(2)).rejects.toMatchObject({ code: 'ERR_CCM_NOT_SAFE' });
+  });
+
+  it('in a race the higher id waits its fencing delay first; without fence or witness no takeover is ever safe', async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1);
+    const b = make(net, 2, { fence: async () => {}, fenceDelayMs: 300 });
+    await Promise.all([a.node.start(), b.node.start()]);
+    await b.node.waitForSession(1);
+    net.crash('10.0.0.1');
+    nodes.splice(nodes.indexOf(a.node), 1);
+    const down = await until(b.node, 'partner-down');
+    const fencing = await until(b.node, 'fencing');
+    expect(fencing.delayMs).toBe(300);
+    expect(fencing.ms - down.ms).toBeGreaterThanOrEqual(290);
+    await until(b.node, 'takeover-safe');
+
+    const net2 = new MemoryNetwork();
+    const c = make(net2, 1);
+    const d = make(net2, 2);
+    await Promise.all([c.node.start(), d.node.start()]);
+    await c.node.waitForSession(2);
+    net2.crash('10.0.0.2');
+    nodes.splice(nodes.indexOf(d.node), 1);
+    await until(c.node, 'partner-down');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.events.some((e) => e.type === 'takeover-safe' || e.type === 'fencing')).toBe(false);
+  });
+});

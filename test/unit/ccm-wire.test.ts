@@ -31,6 +31,7 @@ const samples = {
   reject: () => wire.encodeReject({ clusterId: CLUSTER, reason: 'TIE_BREAK' }),
   log: () => wire.encodeRecord(0xe90cn, 7, 9n, new TextEncoder().encode('a mirrored log record')),
   join: () => wire.encodeJoin(join, linkKey),
+  witness: () => wire.encodeWitness({ clusterId: CLUSTER, nodeId: 2, state: 'ACTIVE', generation: 99n, heartbeat: 12n, takeover: { nodeId: 1, generation: 7n } }, secret),
   joinAccept: () => wire.encodeJoinAccept({ clusterId: CLUSTER, nodeId: 2, link: 1, statusRkey: 0x55, slotRkey: 0x66 }, join, linkKey),
 };
 
@@ -43,6 +44,7 @@ const decoders: Record<keyof typeof samples, (b: Uint8Array) => unknown> = {
   reject: (b) => wire.decodeReject(b),
   log: (b) => wire.decodeRecord(b),
   join: (b) => wire.decodeJoin(b, CLUSTER, (id) => (id === 1 ? linkKey : null)),
+  witness: (b) => wire.decodeWitness(b, CLUSTER, 2, secret),
   joinAccept: (b) => wire.decodeJoinAccept(b, CLUSTER, join, linkKey),
 };
 
@@ -60,6 +62,8 @@ describe('wire formats', () => {
     expect(Buffer.from(wire.decodeRecord(samples.log()).payload).toString()).toBe('a mirrored log record');
     expect(wire.decodeJoin(samples.join(), CLUSTER, () => linkKey)).toEqual(join);
     expect(wire.decodeJoinAccept(samples.joinAccept(), CLUSTER, join, linkKey)).toEqual({ clusterId: CLUSTER, nodeId: 2, link: 1, statusRkey: 0x55, slotRkey: 0x66 });
+    expect(wire.decodeWitness(samples.witness(), CLUSTER, 2, secret)).toEqual({ clusterId: CLUSTER, nodeId: 2, state: 'ACTIVE', generation: 99n, heartbeat: 12n, takeover: { nodeId: 1, generation: 7n } });
+    expect(wire.decodeWitness(new Uint8Array(512), CLUSTER, 2, secret)).toBeNull();
     expect(wire.requestKind(samples.join())).toBe('join');
     expect(wire.requestKind(samples.connect())).toBe('connect');
     expect(wire.requestKind(samples.accept())).toBeNull();

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCEPT_PD, COMMIT, CONNECT_PD, DOORBELL, HELLO, JOIN_ACCEPT_PD, JOIN_PD, MAGIC, MAX_LINKS, MAX_SLOTS, NODE_STATES, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, SLOT, STATUS } from '../../lib/ccm/wire/layout';
+import { ACCEPT_PD, COMMIT, CONNECT_PD, DOORBELL, HELLO, JOIN_ACCEPT_PD, JOIN_PD, MAGIC, MAX_LINKS, MAX_SLOTS, NODE_STATES, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, SLOT, STATUS, WITNESS } from '../../lib/ccm/wire/layout';
 import { LOG_HEADER } from '../../lib/ccm/wire/log-record';
 
 const doc = readFileSync(join(__dirname, '../../docs/protocol.md'), 'utf8');
@@ -52,6 +52,8 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [STATUS.sequence, 'sequence u64'],
       [STATUS.slotCount, `slot count u16 (1 … ${MAX_SLOTS})`],
       [STATUS.flags, 'flags u16 (1 auth)'],
+      [STATUS.takeover, 'takeover u32'],
+      [STATUS.takeoverGeneration, 'takeover generation u64'],
       [STATUS.mac, `MAC[${STATUS.checksum - STATUS.mac}] over bytes 0 … ${STATUS.mac - 1}`],
       [STATUS.checksum, 'CRC-32 u32'],
     ] as const)
@@ -126,6 +128,25 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       expectFields(row(kind), fields);
     }
     expect(s.replace(/\s+/g, ' ')).toContain(`Reject reasons: ${REJECT_REASONS.map((r, i) => `${i + 1} ${r}`).join(', ')}.`);
+  });
+
+  it('witness sector: magic, size, slot size and every field offset', () => {
+    const s = section('Witness sector');
+    expect(s).toContain(heading('Witness sector', MAGIC.witness, WITNESS.size));
+    expect(s).toContain(`one ${WITNESS.slotSize}-byte slot per node`);
+    expectFields(s, [
+      [WITNESS.magic, 'header'],
+      [WITNESS.clusterId, 'cluster id u64'],
+      [WITNESS.nodeId, 'node id u32'],
+      [WITNESS.state, 'state u32'],
+      [WITNESS.generation, 'generation u64'],
+      [WITNESS.heartbeat, 'heartbeat u64'],
+      [WITNESS.takeover, 'takeover u32'],
+      [WITNESS.flags, 'flags u32 (1 auth)'],
+      [WITNESS.takeoverGeneration, 'takeover generation u64'],
+      [WITNESS.mac, `MAC[${WITNESS.checksum - WITNESS.mac}] over bytes 0 … ${WITNESS.mac - 1}`],
+      [WITNESS.checksum, 'CRC-32'],
+    ]);
   });
 
   it('log records: magic, header size and every header field offset', () => {

@@ -7,3 +7,4 @@ export * from './status-block';
 export * from './mailbox';
 export * from './private-data';
 export * from './log-record';
+export * from './witness-sector';

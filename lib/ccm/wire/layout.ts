@@ -15,6 +15,8 @@ export const MAGIC = {
   commit: 0x4f434352, // 'RCCO'
   /** `RCPD`: CM private data (connect, accept, reject). */
   privateData: 0x44504352, // 'RCPD'
+  /** `RCWT`: a node's sector on the witness disk. */
+  witness: 0x54574352, // 'RCWT'
   /** `RCLG`: log record header. */
   log: 0x474c4352, // 'RCLG'
 } as const;
@@ -59,6 +61,10 @@ export const STATUS = {
   slotCount: 48,
   /** flags u16: 1 ({@link FLAG_AUTH}) when the block is authenticated. */
   flags: 50,
+  /** takeover u32: the node whose resources this node has taken over (0: none). */
+  takeover: 52,
+  /** takeover generation u64: the boot of that node the takeover is of. */
+  takeoverGeneration: 56,
   /** First echo: slot i's echo is at `echoes + i * echoSize`. */
   echoes: 64,
   /** Bytes of one echo: node id u32, flags u32 (1 valid), generation u64, nonce u64 of the echoed hello. */
@@ -353,4 +359,42 @@ export const PRIVATE_DATA = {
   maxAccept: 196,
   /** Bytes a reject (REJ) carries on IB/RoCE. */
   maxReject: 148,
+} as const;
+
+/**
+ * Layout of a node's sector on the witness disk (magic `RCWT`, 512 bytes): byte offsets of its fields.
+ * Each node of the cluster owns one 4096-byte slot of the disk (its rank among the cluster's node ids,
+ * lowest first), writes its sector at the slot's start and only reads the others'.
+ */
+export const WITNESS = {
+  /** Bytes of the sector (512), also its length field. */
+  size: 512,
+  /** Bytes of each node's slot on the disk (4096: one sector on any disk, aligned for O_DIRECT). */
+  slotSize: 4096,
+  /** magic u32. */
+  magic: 0,
+  /** version u16. */
+  version: 4,
+  /** length u16. */
+  length: 6,
+  /** cluster id u64. */
+  clusterId: 8,
+  /** node id u32 of the writer. */
+  nodeId: 16,
+  /** state u32: index in {@link NODE_STATES} plus 1. */
+  state: 20,
+  /** boot generation u64 of the writer. */
+  generation: 24,
+  /** heartbeat u64: advances at every witness write while the writer runs. */
+  heartbeat: 32,
+  /** takeover u32: the node whose resources the writer has taken over (0: none). */
+  takeover: 40,
+  /** flags u32: 1 ({@link FLAG_AUTH}) when authenticated. */
+  flags: 44,
+  /** takeover generation u64: the boot of that node the takeover is of. */
+  takeoverGeneration: 48,
+  /** MAC[32]: HMAC-SHA256 over bytes 0 to 475 (zero without a secret). */
+  mac: 476,
+  /** CRC-32 u32 over the 512 bytes, computed with this field zero. */
+  checksum: 508,
 } as const;

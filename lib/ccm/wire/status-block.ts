@@ -33,6 +33,13 @@ export interface StatusBlock {
   slotCount: number;
   /** Per mailbox slot: the last hello this node accepted in that slot, or null. */
   echoes: (Echo | null)[];
+  /** The node whose resources this node has taken over (`ccm.takeover()`), and that node's boot; null or absent for none. */
+  takeover?: {
+    /** The node taken over. */
+    nodeId: number;
+    /** That node's boot generation when it was taken over. */
+    generation: bigint;
+  } | null;
 }
 
 const ECHO_VALID = 1;
@@ -55,6 +62,8 @@ export function encodeStatus(s: StatusBlock, secret?: Uint8Array, out: Uint8Arra
   dv.setBigUint64(STATUS.sequence, u64(s.sequence, 'sequence'), true);
   dv.setUint16(STATUS.slotCount, s.slotCount, true);
   dv.setUint16(STATUS.flags, secret ? FLAG_AUTH : 0, true);
+  dv.setUint32(STATUS.takeover, s.takeover?.nodeId ?? 0, true);
+  dv.setBigUint64(STATUS.takeoverGeneration, u64(s.takeover?.generation ?? 0n, 'takeover generation'), true);
   s.echoes.forEach((e, i) => {
     if (!e) return;
     const at = STATUS.echoes + i * STATUS.echoSize;
@@ -98,6 +107,7 @@ export function decodeStatus(buf: Uint8Array, clusterId: bigint, secret?: Uint8A
     heartbeat: dv.getBigUint64(STATUS.heartbeat, true),
     sequence: dv.getBigUint64(STATUS.sequence, true),
     slotCount,
+    takeover: dv.getUint32(STATUS.takeover, true) ? { nodeId: dv.getUint32(STATUS.takeover, true), generation: dv.getBigUint64(STATUS.takeoverGeneration, true) } : null,
     echoes,
   };
 }

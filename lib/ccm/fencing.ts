@@ -1,0 +1,77 @@
+// After a partner is declared down: fence it, then say a takeover is safe. The fencing hook (a call to
+// stonith_admin, a PDU, a BMC) must succeed first; it is retried until it does or the partner comes
+// back. In a race the higher node id waits a delay first, so two nodes that lost each other do not
+// shoot each other at once. With no hook, only a witness that saw the partner stop makes it safe.
+import type { Core } from './core';
+import { Backoff } from './backoff';
+
+export class Fencer {
+  private running: AbortController | null = null;
+  /** The partner boot a takeover is safe for (set once takeover-safe was emitted). */
+  safeFor: bigint | null = null;
+
+  constructor(
+    private readonly core: Core,
+    private readonly partner: number,
+  ) {}
+
+  /** The partner's boot `generation` went down; `confirmed` when the witness saw it stop. */
+  start(generation: bigint, confirmed: boolean): void {
+    this.cancel();
+    const { cfg } = this.core;
+    if (!cfg.fence) {
+      if (confirmed) this.safe(generation, 'witness');
+      return;
+    }
+    const ac = new AbortController();
+    this.running = ac;
+    void this.run(generation, ac.signal);
+  }
+
+  /** The partner is back (a session), or the node stops: no fencing, and no takeover is safe any more. */
+  cancel(): void {
+    this.running?.abort();
+    this.running = null;
+    this.safeFor = null;
+  }
+
+  private safe(generation: bigint, by: 'fence' | 'witness'): void {
+    this.safeFor = generation;
+    this.core.emit({ type: 'takeover-safe', partner: this.partner, generation: generation.toString(), by });
+  }
+
+  private async run(generation: bigint, signal: AbortSignal): Promise<void> {
+    const { cfg } = this.core;
+    const backoff = new Backoff(cfg.backoff);
+    let delayMs = cfg.nodeId > this.partner ? cfg.fenceDelayMs : 0;
+    for (let attempt = 1; !signal.aborted && !this.core.stopping; attempt++) {
+      if (delayMs > 0 && !(await wait(delayMs, signal))) return;
+      this.core.emit({ type: 'fencing', partner: this.partner, attempt, delayMs });
+      try {
+        await cfg.fence!(this.partner);
+      } catch (e) {
+        if (signal.aborted) return;
+        delayMs = backoff.max();
+        this.core.emit({ type: 'fence-failed', partner: this.partner, attempt, error: (e as Error)?.message ?? String(e), retryInMs: delayMs });
+        continue;
+      }
+      if (!signal.aborted) this.safe(generation, 'fence');
+      return;
+    }
+  }
+}
+
+/** Resolves true after `ms`, false at once if aborted first. */
+function wait(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,220 @@
+// A witness against split brain: a second, independent way to see whether a partner runs, so that a
+// cut interconnect is not taken for a dead partner. The built-in one is a disk both nodes reach (the
+// mailbox disks of an HA pair, sbd's slots): each node writes its own sector every intervalMs, with a
+// heartbeat counter that advances while it runs, and reads its partners' sectors. Other kinds (a third
+// node, a TCP path) implement the same interface.
+import { constants, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import type { NodeState } from './wire/layout';
+import { WITNESS } from './wire/layout';
+import { decodeWitness, encodeWitness, type WitnessSector } from './wire/witness-sector';
+import { ProtocolError } from './wire/errors';
+
+/** What a witness says of a partner now. */
+export type WitnessVerdict =
+  /** Its heartbeat advanced within the witness's timeout: it runs. */
+  | 'alive'
+  /** Its heartbeat has not advanced for longer than the timeout (or it never wrote): it does not run. */
+  | 'stopped'
+  /** This node cannot read the witness (its own I/O fails): nothing can be concluded. */
+  | 'unavailable';
+
+/** What the witness last saw of one partner. */
+export interface WitnessView {
+  /** alive, stopped or unavailable. */
+  verdict: WitnessVerdict;
+  /** The partner's last valid sector, if any. */
+  sector: WitnessSector | null;
+  /** Milliseconds since its heartbeat last advanced (null: never seen). */
+  heartbeatAgeMs: number | null;
+}
+
+/** The interface every witness implements; the node drives it. */
+export interface Witness {
+  /** Names it in status and events, e.g. `disk:/dev/vdb`. */
+  readonly description: string;
+  /** Opens it and starts writing this node's heartbeat and reading the partners'. */
+  start(): Promise<void>;
+  /** What it says of `partner` now. */
+  view(partner: number, now?: number): WitnessView;
+  /** The state this node publishes, and the takeover it holds, from the next write on. */
+  publish(state: NodeState, takeover: { nodeId: number; generation: bigint } | null): void;
+  /** Writes this node's sector at once (a takeover must be on the disk before it is acted on). */
+  flush(): Promise<void>;
+  /** Stops writing; the sector stays as last written. */
+  close(): Promise<void>;
+}
+
+/** How a disk witness reports what it refuses and fails on. */
+export interface WitnessHooks {
+  /** A partner's sector that does not validate (torn, damaged, forged, another node's): refused, never trusted. */
+  refused(partner: number, e: ProtocolError): void;
+  /** This node's own witness I/O failed (or recovered: `error` null). */
+  ioError(error: string | null): void;
+}
+
+/** What a {@link DiskWitness} is made with (the node fills it in from its configuration). */
+export interface DiskWitnessOptions {
+  /** The block device or file. */
+  path: string;
+  /** The cluster id, written into and checked in every sector. */
+  clusterId: bigint;
+  /** This node's id. */
+  nodeId: number;
+  /** This node's boot generation. */
+  generation: bigint;
+  /** Every node of the cluster (this one and its partners): each owns the slot of its rank. */
+  nodes: number[];
+  /** How often this node writes its sector and reads the others' (ms). */
+  intervalMs: number;
+  /** A partner whose heartbeat has not moved for this long is stopped (ms). */
+  timeoutMs: number;
+  /** The cluster secret: every sector carries its MAC, and one without a valid MAC is refused. */
+  secret?: Uint8Array;
+  /** An aligned buffer for O_DIRECT (the addon's alignedBuffer), or a plain one for buffered I/O. */
+  alignedBuffer: (length: number) => Uint8Array;
+}
+
+interface Seen {
+  sector: WitnessSector | null;
+  /** When its heartbeat last advanced (performance.now()). */
+  advancedAt: number | null;
+  lastError: string | null;
+}
+
+/**
+ * The disk witness: one 4096-byte slot per node on a block device or file, written and read with
+ * O_DIRECT (and O_DSYNC) so that what a node reads is on the disk, not in its page cache. A file on a
+ * filesystem without O_DIRECT (tmpfs) is used with buffered I/O and says so (`direct` false): fine on
+ * one host for tests, not between hosts.
+ */
+export class DiskWitness implements Witness {
+  readonly description: string;
+  /** Whether I/O goes past the page cache (O_DIRECT). */
+  direct = true;
+  private fh: FileHandle | null = null;
+  private readonly own: Uint8Array;
+  private readonly reads = new Map<number, Uint8Array>();
+  private readonly seen = new Map<number, Seen>();
+  private heartbeat = 0n;
+  private state: NodeState = 'BOOTING';
+  private takeover: { nodeId: number; generation: bigint } | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private busy: Promise<void> | null = null;
+  private ioError: string | null = null;
+  private readonly startedAt = performance.now();
+  private closed = false;
+
+  constructor(
+    private readonly o: DiskWitnessOptions,
+    private readonly hooks: WitnessHooks,
+  ) {
+    this.description = `disk:${o.path}`;
+    this.own = o.alignedBuffer(WITNESS.slotSize);
+    for (const n of o.nodes) if (n !== o.nodeId) {
+      this.reads.set(n, o.alignedBuffer(WITNESS.slotSize));
+      this.seen.set(n, { sector: null, advancedAt: null, lastError: null });
+    }
+  }
+
+  private offset(node: number): number {
+    return [...this.o.nodes].sort((a, b) => a - b).indexOf(node) * WITNESS.slotSize;
+  }
+
+  async start(): Promise<void> {
+    const flags = constants.O_RDWR | constants.O_DSYNC;
+    try {
+      this.fh = await fs.open(this.o.path, flags | constants.O_DIRECT);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+      this.fh = await fs.open(this.o.path, flags);
+      this.direct = false;
+    }
+    // A file shorter than every node's slot grows (a block device has its size).
+    const need = this.o.nodes.length * WITNESS.slotSize;
+    const st = await this.fh.stat();
+    if (st.isFile() && st.size < need) await this.fh.truncate(need);
+    await this.tick();
+    this.timer = setInterval(() => void this.tick(), this.o.intervalMs);
+  }
+
+  publish(state: NodeState, takeover: { nodeId: number; generation: bigint } | null): void {
+    this.state = state;
+    this.takeover = takeover;
+  }
+
+  async flush(): Promise<void> {
+    await this.busy;
+    await this.tick();
+  }
+
+  /** One round: write this node's sector, then read each partner's. Skipped while the last one still runs (a stalled disk). */
+  private tick(): Promise<void> {
+    if (this.busy || this.closed || !this.fh) return this.busy ?? Promise.resolve();
+    this.busy = this.round().finally(() => (this.busy = null));
+    return this.busy;
+  }
+
+  private async round(): Promise<void> {
+    const fh = this.fh!;
+    try {
+      this.heartbeat++;
+      encodeWitness({ clusterId: this.o.clusterId, nodeId: this.o.nodeId, state: this.state, generation: this.o.generation, heartbeat: this.heartbeat, takeover: this.takeover }, this.o.secret, this.own);
+      await fh.write(this.own, 0, WITNESS.slotSize, this.offset(this.o.nodeId));
+      for (const [n, buf] of this.reads) {
+        await fh.read(buf, 0, WITNESS.slotSize, this.offset(n));
+        this.take(n, buf);
+      }
+      if (this.ioError !== null) {
+        this.ioError = null;
+        this.hooks.ioError(null);
+      }
+    } catch (e) {
+      const msg = `${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}`.trim();
+      if (this.ioError !== msg) {
+        this.ioError = msg;
+        this.hooks.ioError(msg);
+      }
+    }
+  }
+
+  /** Validates a copy of a partner's sector; only a valid one whose heartbeat moved counts as life. */
+  private take(n: number, buf: Uint8Array): void {
+    const s = this.seen.get(n)!;
+    let sector: WitnessSector | null;
+    try {
+      sector = decodeWitness(buf.slice(0, WITNESS.size), this.o.clusterId, n, this.o.secret);
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      if (s.lastError !== e.message) this.hooks.refused(n, e);
+      s.lastError = e.message;
+      return;
+    }
+    s.lastError = null;
+    if (!sector) return;
+    const moved = !s.sector || sector.generation !== s.sector.generation || sector.heartbeat !== s.sector.heartbeat;
+    // The first valid sector read proves nothing yet: only a heartbeat that moves while we watch does.
+    if (moved && s.sector) s.advancedAt = performance.now();
+    s.sector = sector;
+  }
+
+  view(partner: number, now = performance.now()): WitnessView {
+    const s = this.seen.get(partner);
+    if (!s) return { verdict: 'unavailable', sector: null, heartbeatAgeMs: null };
+    const age = s.advancedAt === null ? null : Math.max(0, now - s.advancedAt);
+    if (this.ioError !== null) return { verdict: 'unavailable', sector: s.sector, heartbeatAgeMs: age };
+    const alive = age !== null && age <= this.o.timeoutMs;
+    // Until this node has watched for a whole timeout, a partner it has not seen advance is not yet known stopped.
+    if (!alive && age === null && now - this.startedAt <= this.o.timeoutMs) return { verdict: 'unavailable', sector: s.sector, heartbeatAgeMs: age };
+    return { verdict: alive ? 'alive' : 'stopped', sector: s.sector, heartbeatAgeMs: age };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.busy;
+    await this.fh?.close();
+    this.fh = null;
+  }
+}

@@ -1,0 +1,179 @@
+// The witness on rxe: two nodes with two links each (the lab's veth pair and a private one) and a
+// witness disk file both reach; partner 2 is the CLI in its own process (--witness). Every link cut
+// while both run is an interconnect-down on both sides, never a partner-down; a killed partner is a
+// partner-down only once its witness heartbeat stopped, and a sector forged into its slot meanwhile is
+// refused and changes nothing.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterNode, type CcmEvent, type CcmOptions } from '../../lib/ccm';
+import { encodeWitness, WITNESS } from '../../lib/ccm/wire';
+import { contextFor } from '../../lib/cm';
+import { heldResources, leakedSince, next, recordAttack, recordFault, twoLinks, type TwoLinks } from './lab';
+
+const CLUSTER = 6161n;
+const SECRET = 'the witness knows';
+let links: TwoLinks;
+let A: string[];
+let B: string[];
+let port = 7750;
+let baseline: Record<string, number> = {};
+const nodes: ClusterNode[] = [];
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  links = twoLinks('wit', 3);
+  A = links.a;
+  B = links.b;
+  for (const a of [...A, ...B]) await contextFor(a);
+  baseline = heldResources();
+});
+afterEach(async () => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+  await Promise.all(nodes.splice(0).map((n) => n.stop()));
+  links.cutAll(false);
+});
+afterAll(() => links.remove());
+
+
+function disk(): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'rdma-ccm-witness-')), 'witness.img');
+  closeSync(openSync(path, 'w'));
+  return path;
+}
+
+const timing = { heartbeatMs: 100, partnerDownMs: 1500 };
+const witnessTiming = { intervalMs: 200, timeoutMs: 2500 };
+
+function nodeA(p: number, path: string, extra: Partial<CcmOptions> = {}) {
+  const n = new ClusterNode({ clusterId: CLUSTER, nodeId: 1, address: A, port: p, partners: [{ nodeId: 2, address: B, port: p }], secret: SECRET, ...timing, backoff: { minMs: 50, maxMs: 1000, jitter: 0.2 }, connectTimeoutMs: 3000, witness: { path, ...witnessTiming }, ...extra });
+  const events: CcmEvent[] = [];
+  n.on('event', (e) => events.push(e));
+  nodes.push(n);
+  return { n, events };
+}
+
+function cliB(p: number, path: string, extra: string[] = []) {
+  const cli = resolve(__dirname, '..', '..', 'dist', 'cli.js');
+  const args = ['node', '--json', '--no-control', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', B[0], '--address', B[1], '--port', String(p), '--partner', `1@${A.join(',')}:${p}`];
+  args.push('--secret', SECRET, '--heartbeat-ms', '100', '--partner-down-ms', '1500', '--witness', path, ...extra);
+  // The CLI's witness timing is its default (500 ms, timeout 2000 ms): A's own is what A decides by.
+  const c = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(c);
+  const events: CcmEvent[] = [];
+  createInterface({ input: c.stdout! }).on('line', (l) => {
+    try {
+      const x = JSON.parse(l);
+      if (typeof x.type === 'string') events.push(x);
+    } catch {
+      // not JSON
+    }
+  });
+  return { c, events, gone: new Promise((r) => c.once('close', r)) };
+}
+
+describe('CCM with a witness disk on rxe', () => {
+  it('every link cut while both nodes run: interconnect-down on both sides, no partner-down; links back, the session returns', async () => {
+    const p = port++;
+    const path = disk();
+    const a = nodeA(p, path);
+    const b = cliB(p, path);
+    await a.n.start();
+    await next(a.events, 'link-up', (e) => e.linksUp === 2);
+    await next(b.events, 'link-up', (e) => e.linksUp === 2);
+    for (const end = Date.now() + 20_000; a.n.status().partners[0].witness?.verdict !== 'alive'; await new Promise((r) => setTimeout(r, 100)))
+      if (Date.now() > end) throw new Error(`partner never alive on the witness: ${JSON.stringify(a.n.status().partners[0].witness)}`);
+    const generation = a.n.session(2)!.partnerGeneration.toString();
+    const from = a.events.length;
+    links.cutAll(true);
+    const cut = await next(a.events, 'interconnect-down', () => true, 60_000, from);
+    expect(cut.witness).toBe('alive');
+    expect(cut.links.map((l) => l.link)).toEqual([0, 1]);
+    await next(b.events, 'interconnect-down', (e) => e.witness === 'alive', 60_000);
+    // Well past the witness timeout, the partner is still not declared down on either side.
+    await new Promise((r) => setTimeout(r, 2 * witnessTiming.timeoutMs));
+    expect([...a.events, ...b.events].some((e) => e.type === 'partner-down')).toBe(false);
+    links.cutAll(false);
+    const again = await next(a.events, 'established', () => true, 90_000, from);
+    expect(again.partnerGeneration).toBe(generation);
+    recordFault('every link cut while both nodes run, with a witness disk: interconnect-down on both sides, no partner-down, the session back on the same boot');
+  });
+
+  it('a killed partner: partner-down once its witness heartbeat stops (forged sectors refused), fenced once, takeover; rebooted, it waits for the giveback, then goes ACTIVE', async () => {
+    const p = port++;
+    const path = disk();
+    const fenced: number[] = [];
+    let b = cliB(p, path);
+    // The fence makes sure the partner is off: it kills the partner's process (already dead here).
+    const a = nodeA(p, path, { fence: async (id) => { fenced.push(id); try { process.kill(b.c.pid!, 'SIGKILL'); } catch { /* gone */ } } });
+    await a.n.start();
+    await next(a.events, 'link-up', (e) => e.linksUp === 2);
+    for (const end = Date.now() + 20_000; a.n.status().partners[0].witness?.verdict !== 'alive'; await new Promise((r) => setTimeout(r, 100)))
+      if (Date.now() > end) throw new Error('partner never alive on the witness');
+    const dead = a.n.session(2)!.partnerGeneration.toString();
+    const from = a.events.length;
+    const killedAt = performance.now();
+    b.c.kill('SIGKILL');
+    await b.gone;
+    // Forged heartbeats in the dead partner's witness slot, without the secret.
+    const forge = setInterval(() => {
+      const fd = openSync(path, 'r+');
+      const s = encodeWitness({ clusterId: CLUSTER, nodeId: 2, state: 'ACTIVE', generation: 1n, heartbeat: BigInt(Date.now()), takeover: null }, new TextEncoder().encode('a guess at the secret'));
+      writeSync(fd, s, 0, WITNESS.size, WITNESS.slotSize);
+      closeSync(fd);
+    }, 100);
+    let down;
+    try {
+      down = await next(a.events, 'partner-down', () => true, 60_000, from);
+    } finally {
+      clearInterval(forge);
+    }
+    expect(down.witness).toBe('stopped');
+    expect(performance.now() - killedAt).toBeGreaterThanOrEqual(witnessTiming.timeoutMs - 1000);
+    expect(a.events.slice(from).some((e) => e.type === 'interconnect-down')).toBe(false);
+    expect(a.events.slice(from).some((e) => e.type === 'protocol-error' && e.block === 'witness' && e.code === 'ERR_CCM_AUTH')).toBe(true);
+    const safe = await next(a.events, 'takeover-safe', () => true, 30_000, from);
+    expect(safe).toMatchObject({ by: 'fence', generation: dead });
+    expect(fenced).toEqual([2]);
+    await a.n.takeover(2);
+
+    // The partner boots again: it sees the takeover in the handshake and waits; ACTIVE only after the giveback.
+    b = cliB(p, path, ['--active-after', '500']);
+    await next(b.events, 'waiting-for-giveback', (e) => e.partner === 1, 90_000);
+    await next(a.events, 'established', () => true, 60_000, from);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(b.events.some((e) => e.type === 'state' && e.to === 'ACTIVE')).toBe(false);
+    await a.n.giveback(2);
+    await next(b.events, 'giveback', (e) => e.direction === 'received', 30_000);
+    await next(b.events, 'state', (e) => e.to === 'ACTIVE', 30_000);
+    await next(a.events, 'partner-state', (e) => e.to === 'ACTIVE', 30_000, from);
+    recordFault('partner killed with a witness disk: partner-down only once its witness heartbeat stopped, fenced once, taken over; rebooted, it waited for the giveback and went ACTIVE after it');
+    recordAttack("heartbeats forged into a dead partner's witness slot without the secret");
+  });
+
+  it('a fence that fails gives no takeover-safe, and takeover() is refused', async () => {
+    const p = port++;
+    const path = disk();
+    const b = cliB(p, path);
+    const a = nodeA(p, path, { fence: async () => { throw new Error('stonith_admin: no such device'); } });
+    await a.n.start();
+    await next(a.events, 'established');
+    const from = a.events.length;
+    b.c.kill('SIGKILL');
+    await next(a.events, 'partner-down', () => true, 60_000, from);
+    const failed = await next(a.events, 'fence-failed', () => true, 30_000, from);
+    expect(failed.error).toBe('stonith_admin: no such device');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(a.events.slice(from).some((e) => e.type === 'takeover-safe')).toBe(false);
+    await expect(a.n.takeover(2)).rejects.toMatchObject({ code: 'ERR_CCM_NOT_SAFE' });
+    recordFault('a fence hook that fails: no takeover-safe, takeover refused');
+  });
+
+  it('leaves no QP, CQ, MR, PD or CM id behind', async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    expect(leakedSince(baseline, heldResources())).toBe(0);
+  });
+});
