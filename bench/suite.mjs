@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connect, contextFor, listen } from 'rdma-ccm/cm';
 import { ClusterNode } from 'rdma-ccm/ccm';
+import { deviceSetup } from 'rdma-ccm/lab';
 import { bandwidth, median, pingPongLat, readLat, readLatAsync } from './ours.mjs';
 import { perftest } from './perftest.mjs';
 
@@ -32,7 +33,7 @@ async function measured(run) {
 }
 
 const results = { latency: [], bandwidth: [], msgRate: [], handshake: null, detection: null };
-const steps = (section('latency') ? LAT_SIZES.length * 3 : 0) + (section('bandwidth') ? BW_SIZES.length * 2 : 0) + ['msgrate', 'handshake', 'detection'].filter(section).length;
+const steps = (section('latency') ? LAT_SIZES.length * 3 : 0) + (section('bandwidth') ? BW_SIZES.length * 2 : 0) + ['msgrate', 'handshake', 'detection', 'failover', 'witness'].filter(section).length;
 let step = 0;
 const progress = (what) => process.stderr.write(`bench: [${++step}/${steps}] ${what}\n`);
 
@@ -257,6 +258,91 @@ if (section('detection')) {
   results.detection = { thresholdMs, heartbeatMs: 50, detectedAfterMs: Math.round(detectedAt - cutAt), cutTookMs: Math.round(cutAt - t0), silenceMs: e.detectionMs, reason: e.reason };
   await a.stop();
   await b.stop();
+}
+
+// A second veth pair with its own rxe devices (10.97.0.1 ↔ 10.97.0.2): link 1 beside the lab's link 0.
+let secondLink = null;
+function linkOne() {
+  if (secondLink) return secondLink;
+  const nodes = [0, 1].map((i) => ({ name: `f${i}`, device: `rxef${i}`, netdev: `f${i}`, ip: `10.97.0.${i + 1}`, ip6: `fd97::${i + 1}` }));
+  execFileSync('bash', ['-ec', deviceSetup(nodes, true, 2)], { stdio: 'inherit' });
+  secondLink = nodes;
+  return nodes;
+}
+
+/** A shell, started now, that cuts `devs` (netem 100% loss) when told: spawning it at the moment of the cut would stall the event loop that watches the heartbeats. */
+function cutterFor(devs) {
+  const cutter = spawn('sh', ['-c', `read go; ${devs.map((d) => `tc qdisc replace dev ${d} root netem loss 100% &`).join(' ')} wait; echo cut`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const cut = new Promise((r) => createInterface({ input: cutter.stdout }).once('line', () => r(performance.now())));
+  return { go: () => cutter.stdin.write('go\n'), cut, restore: () => devs.forEach((d) => execFileSync('tc', ['qdisc', 'del', 'dev', d, 'root'])) };
+}
+
+if (section('failover')) {
+  progress('link failover under full-rate mirroring');
+  const l1 = linkOne();
+  const heartbeatMs = 50;
+  const linkDownMs = 500;
+  const mk = (id) =>
+    new ClusterNode({ clusterId: 10n, nodeId: id, address: [`10.99.0.${id}`, l1[id - 1].ip], port: 7991, partners: [{ nodeId: 3 - id, address: [`10.99.0.${3 - id}`, l1[2 - id].ip], port: 7991 }], heartbeatMs, partnerDownMs: 2000, linkDownMs });
+  const a = mk(1);
+  const b = mk(2);
+  const bothUp = new Promise((r) => a.on('link-up', (e) => e.linksUp === 2 && r()));
+  await Promise.all([a.start(), b.start()]);
+  const s = await a.waitForSession(2);
+  await bothUp;
+  const got = [];
+  let partnerDowns = 0;
+  a.on('partner-down', () => partnerDowns++);
+  (await b.waitForSession(1)).mirror.on('record', (seq) => got.push(seq));
+  const carrier = s.carrier;
+  const acks = [];
+  let stop = false;
+  const pumps = Array.from({ length: 32 }, async () => {
+    while (!stop) acks.push({ seq: await s.mirror.append(Buffer.alloc(512, 7)), at: performance.now() });
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  const cutter = cutterFor(carrier === 0 ? ['veth0', 'veth1'] : l1.map((n) => n.netdev));
+  await new Promise((r) => setTimeout(r, 300));
+  const linkDown = new Promise((r) => a.once('link-down', (e) => r({ e, at: performance.now() })));
+  const t0 = performance.now();
+  cutter.go();
+  const cutAt = await cutter.cut;
+  const down = await linkDown;
+  await new Promise((r) => setTimeout(r, 1500));
+  stop = true;
+  await Promise.all(pumps);
+  // The failover is the longest pause in acknowledgements from the moment the cut was ordered.
+  const after = acks.filter((x) => x.at >= t0);
+  let stallMs = 0;
+  for (let i = 1; i < after.length; i++) stallMs = Math.max(stallMs, after[i].at - after[i - 1].at);
+  cutter.restore();
+  await new Promise((r) => setTimeout(r, 500));
+  const seqs = acks.map((x) => x.seq).sort((x, y) => (x < y ? -1 : 1));
+  const once = got.length >= seqs.length && seqs.every((q, i) => got[i] === q);
+  results.failover = { heartbeatMs, linkDownMs, linkDownAfterMs: Math.round(down.at - t0), cutTookMs: Math.round(cutAt - t0), ackStallMs: Math.round(stallMs), records: seqs.length, deliveredOnceInOrder: once, partnerDowns, reason: down.e.reason };
+  await a.stop();
+  await b.stop();
+}
+
+if (section('witness')) {
+  progress('partner-down detection with a witness disk');
+  const l1 = linkOne();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-witness-'));
+  const path = join(dir, 'witness.img');
+  writeFileSync(path, Buffer.alloc(8192));
+  const witness = { path, intervalMs: 100, timeoutMs: 1000 };
+  const a = new ClusterNode({ clusterId: 11n, nodeId: 1, address: ['10.99.0.1', l1[0].ip], port: 7992, partners: [{ nodeId: 2, address: ['10.99.0.2', l1[1].ip], port: 7992 }], heartbeatMs: 50, partnerDownMs: 500, witness });
+  await a.start();
+  const b = spawn(process.execPath, ['dist/cli.js', 'node', '--json', '--no-control', '--cluster-id', '11', '--node-id', '2', '--address', '10.99.0.2', '--address', l1[1].ip, '--port', '7992', '--partner', `1@10.99.0.1,${l1[0].ip}:7992`, '--heartbeat-ms', '50', '--partner-down-ms', '500', '--witness', path, '--witness-interval-ms', '100', '--witness-timeout-ms', '1000'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await a.waitForSession(2);
+  for (const end = Date.now() + 20_000; a.status().partners[0].witness?.verdict !== 'alive' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+  const down = new Promise((r) => a.once('partner-down', (e) => r({ e, at: performance.now() })));
+  const killedAt = performance.now();
+  b.kill('SIGKILL');
+  const d = await down;
+  results.witness = { ...witness, path: undefined, partnerDownMs: 500, detectedAfterMs: Math.round(d.at - killedAt), verdict: d.e.witness };
+  await a.stop();
+  rmSync(dir, { recursive: true, force: true });
 }
 
 writeFileSync(out, JSON.stringify(results, null, 2));

@@ -3,10 +3,16 @@
 // "storage stack" is up; the daemon publishes its progress (BOOTING → READY → ACTIVE) through the CCM,
 // and once the partner is ACTIVE it mirrors its write log to the partner over the session.
 //
-//   node examples/storage-node.mjs --node-id 1 --address 10.99.0.1 --partner 2@10.99.0.2:7471
+//   node examples/storage-node.mjs --node-id 1 --address 10.99.0.1,10.98.0.1 --partner 2@10.99.0.2,10.98.0.2:7471 \
+//     [--witness /dev/vda] [--fence-cmd CMD] [--takeover] [--giveback-after MS]
 //
+// With --takeover it takes over a partner declared down once that is safe (fenced, or confirmed by the
+// witness), and gives the resources back --giveback-after ms after the partner's new boot is in session.
 // Every event is printed as one JSON line (for the demo's timeline) prefixed with "ccm ".
+import { execFile } from 'node:child_process';
 import { ClusterNode } from 'rdma-ccm/ccm';
+
+const run = (cmd) => new Promise((resolve, reject) => execFile('sh', ['-c', cmd], (e) => (e ? reject(e) : resolve())));
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -19,15 +25,20 @@ const bootMs = Number(opt('boot-ms', '3000'));
 const recordsPerSecond = Number(opt('mirror-rate', '200'));
 const recordBytes = Number(opt('record-bytes', '512'));
 const mirror = args.includes('--mirror');
+const list = (v) => (v?.includes(',') ? v.split(',') : v);
+const fenceCmd = opt('fence-cmd');
+const givebackAfter = opt('giveback-after');
 
 const out = (kind, obj) => process.stdout.write(`${kind} ${JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
 
 const ccm = new ClusterNode({
   clusterId: BigInt(opt('cluster-id', '4242')),
   nodeId,
-  address: opt('address'),
+  address: list(opt('address')),
   port: Number(opt('port', '7471')),
-  partners: [{ nodeId: Number(pid), address: paddr, port: Number(pport) }],
+  partners: [{ nodeId: Number(pid), address: list(paddr), port: Number(pport) }],
+  ...(opt('witness') ? { witness: { path: opt('witness') } } : {}),
+  ...(fenceCmd ? { fence: () => run(fenceCmd), fenceDelayMs: 1000 } : {}),
   secret: opt('secret'),
   heartbeatMs: Number(opt('heartbeat-ms', '100')),
   partnerDownMs: Number(opt('partner-down-ms', '1000')),
@@ -39,7 +50,22 @@ await ccm.start();
 
 // 2. The rest of the storage stack boots meanwhile (simulated); the partner can already see us.
 setTimeout(() => ccm.setState('READY'), bootMs / 2);
-setTimeout(() => ccm.setState('ACTIVE'), bootMs);
+// A partner that took over this node's resources while it was down gives them back first.
+const activate = () => ccm.waitingForGiveback.length === 0 && ccm.state !== 'ACTIVE' && ccm.setState('ACTIVE');
+setTimeout(() => {
+  activate();
+  ccm.on('giveback', activate);
+}, bootMs);
+
+// Failover: a partner declared down whose takeover is safe has its resources taken over here; once its
+// new boot is in session again (and READY), they are given back.
+if (args.includes('--takeover')) {
+  ccm.on('takeover-safe', (e) => void ccm.takeover(e.partner).catch((err) => out('error', { message: err.message })));
+  ccm.on('established', (e) => {
+    if (givebackAfter === undefined || ccm.status().takeover?.partner !== e.partner) return;
+    setTimeout(() => void ccm.giveback(e.partner).catch((err) => out('error', { message: err.message })), Number(givebackAfter));
+  });
+}
 
 // 3. Log mirroring: once a session exists and the partner is ACTIVE, stream records to it.
 let sent = 0;
@@ -49,7 +75,7 @@ ccm.on('established', () => {
   const session = ccm.session(Number(pid));
   session.mirror.on('record', (seq, payload) => {
     received++;
-    if (received % 500 === 0 || received === 1) out('mirror', { node: nodeId, received, sequence: seq, bytes: payload.length });
+    if (received % 500 === 0 || received === 1) out('mirror', { node: nodeId, received, sequence: seq, bytes: payload.length, link: session.carrier });
   });
   if (!mirror) return;
   const tick = setInterval(() => {
@@ -63,7 +89,7 @@ ccm.on('established', () => {
       session.mirror.append(payload).then(
         (seq) => {
           acked++;
-          if (acked % 500 === 0 || acked === 1) out('mirror', { node: nodeId, acked, sequence: seq });
+          if (acked % 500 === 0 || acked === 1) out('mirror', { node: nodeId, acked, sequence: seq, link: session.carrier });
         },
         () => {}, // the session ended; records not acknowledged are re-sent by a real daemon
       );

@@ -29,7 +29,7 @@ if (status !== 0 || !existsSync(raw)) {
 progress.next('results and charts');
 const fresh = JSON.parse(readFileSync(raw, 'utf8'));
 const recorded = only && existsSync(join(root, 'bench', 'results.json')) ? JSON.parse(readFileSync(join(root, 'bench', 'results.json'), 'utf8')) : {};
-const sectionKeys = { latency: 'latency', bandwidth: 'bandwidth', msgrate: 'msgRate', handshake: 'handshake', detection: 'detection' };
+const sectionKeys = { latency: 'latency', bandwidth: 'bandwidth', msgrate: 'msgRate', handshake: 'handshake', detection: 'detection', failover: 'failover', witness: 'witness' };
 const r = { ...fresh };
 if (only) for (const [name, key] of Object.entries(sectionKeys)) if (!only.split(',').includes(name) && recorded[key] !== undefined) r[key] = recorded[key];
 const fmt = (x, d = 2) => (x === null || x === undefined ? 'n/a' : x >= 100 ? x.toFixed(0) : x.toFixed(d));
@@ -58,6 +58,12 @@ if (r.handshake) {
   } else rows.push([`CCM ready → established (ms), probe ${h.probeMs} ms`, '-', '-', fmt(h.ccmFromReadyMs), `${fmt(h.ccmFromReadyMs / h.bareConnectMs)}x connect`]);
 }
 if (r.detection) rows.push([`partner-down detection (ms) after the cut, threshold ${r.detection.thresholdMs} ms`, '-', '-', String(r.detection.detectedAfterMs), `${fmt(r.detection.detectedAfterMs / r.detection.thresholdMs)}x threshold`]);
+if (r.failover) {
+  const f = r.failover;
+  rows.push([`link-down after the carrier cut is ordered (ms; the cut took ${f.cutTookMs}), link threshold ${f.linkDownMs} ms`, '-', '-', String(f.linkDownAfterMs), `${fmt(f.linkDownAfterMs / f.linkDownMs)}x threshold`]);
+  rows.push([`link failover: longest pause in acks (ms), ${f.records} records${f.deliveredOnceInOrder ? ' once, in order' : ' NOT ALL ONCE'}, ${f.partnerDowns} partner-downs`, '512 B', '-', String(f.ackStallMs), `${fmt(f.ackStallMs / f.heartbeatMs)}x heartbeat`]);
+}
+if (r.witness) rows.push([`partner-down with the witness after a kill (ms), witness timeout ${r.witness.timeoutMs} ms`, '-', '-', String(r.witness.detectedAfterMs), `${fmt(r.witness.detectedAfterMs / r.witness.timeoutMs)}x timeout`]);
 const widths = rows[0].map((_, i) => Math.max(...rows.map((x) => x[i].length)));
 const table = rows.map((x, j) => `| ${x.map((c, i) => c.padEnd(widths[i])).join(' | ')} |${j === 0 ? `\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|` : ''}`).join('\n');
 process.stdout.write(`\n${table}\n`);

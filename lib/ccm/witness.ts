@@ -103,6 +103,9 @@ export class DiskWitness implements Witness {
   private busy: Promise<void> | null = null;
   private ioError: string | null = null;
   private readonly startedAt = performance.now();
+  /** When the last round started, and until when this node's own view is too old to call anyone stopped. */
+  private lastRoundAt = performance.now();
+  private staleUntil = 0;
   private closed = false;
 
   constructor(
@@ -157,6 +160,12 @@ export class DiskWitness implements Witness {
 
   private async round(): Promise<void> {
     const fh = this.fh!;
+    // This node itself stalled (a blocked event loop, a paused VM, a disk that hung): what it last read of
+    // the others is old, and their silence is its own. Nobody is stopped until it has watched a whole
+    // timeout again (the session's own stall rule, applied to the disk).
+    const now = performance.now();
+    if (now - this.lastRoundAt > this.o.timeoutMs / 2) this.staleUntil = now + this.o.timeoutMs;
+    this.lastRoundAt = now;
     try {
       this.heartbeat++;
       encodeWitness({ clusterId: this.o.clusterId, nodeId: this.o.nodeId, state: this.state, generation: this.o.generation, heartbeat: this.heartbeat, takeover: this.takeover }, this.o.secret, this.own);
@@ -203,6 +212,11 @@ export class DiskWitness implements Witness {
     if (!s) return { verdict: 'unavailable', sector: null, heartbeatAgeMs: null };
     const age = s.advancedAt === null ? null : Math.max(0, now - s.advancedAt);
     if (this.ioError !== null) return { verdict: 'unavailable', sector: s.sector, heartbeatAgeMs: age };
+    // A stall of this node's own is the same: no verdict until it has rounds of a whole timeout again.
+    if (now - this.lastRoundAt > this.o.timeoutMs / 2 || now < this.staleUntil) {
+      const fresh = s.advancedAt !== null && s.advancedAt > this.staleUntil - this.o.timeoutMs && age !== null && age <= this.o.timeoutMs;
+      return { verdict: fresh ? 'alive' : 'unavailable', sector: s.sector, heartbeatAgeMs: age };
+    }
     const alive = age !== null && age <= this.o.timeoutMs;
     // Until this node has watched for a whole timeout, a partner it has not seen advance is not yet known stopped.
     if (!alive && age === null && now - this.startedAt <= this.o.timeoutMs) return { verdict: 'unavailable', sector: s.sector, heartbeatAgeMs: age };

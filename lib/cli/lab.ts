@@ -5,7 +5,8 @@ import { runLab, Topology, LabError } from '../lab';
 export const LAB_USAGE = `usage: rdma-ccm lab [--topology veth|two-guests] [--timeout SEC] [--delay-b SEC] [--b CMD] -- <command>
        rdma-ccm lab selftest [--topology veth|two-guests]
   veth:        one guest (or this host) with two rxe devices on a veth pair
-  two-guests:  guests a and b, one rxe device each, joined by one link; <command> runs in a, --b CMD in b
+  two-guests:  guests a and b, two rxe devices each on two links, and a shared disk (/dev/vda);
+               <command> runs in a, --b CMD in b
 `;
 
 const CLI = resolve(__dirname, '..', 'cli.js');
@@ -57,11 +58,17 @@ export function selftestCommands(topology: Topology): { a: string; b?: string } 
   // under TCG: every attempt is bounded, the server listens again after a failed run, the client retries.
   const attempts = (cmd: string, label: string) =>
     `ok=0; for i in 1 2 3 4 5; do if timeout 60 ${cmd}; then ok=1; break; fi; echo "selftest: ${label} attempt $i failed, retrying"; sleep 2; done; [ $ok = 1 ]`;
+  // Both links (rxe0 on 10.99.0.0/24, rxe1 on 10.98.0.0/24) and the shared disk.
+  // (Guests only: the host mode of this topology has one link and no shared disk.)
+  const guests = (cmd: string) => `if [ -n "$RDMA_CCM_LAB_SHARED_DISK" ]; then ${cmd}; fi`;
+  const disk = guests('[ -b /dev/vda ] || { echo "selftest: no shared disk at /dev/vda"; exit 1; }; echo "selftest: shared disk /dev/vda present"');
   return {
-    a: ['set -e', devices,
+    a: ['set -e', devices, disk,
+      guests(`${attempts('rping -s -a 10.98.0.1 -C 3 -S 64 -V', 'rping server on link 1')}; echo "selftest: rping server on link 1 passed"`),
       attempts('rping -s -a 10.99.0.1 -C 3 -S 64 -V', 'rping server'), 'echo "selftest: rping server passed"',
       attempts('ib_read_lat -R -d rxe0 -n 100 -s 64 -F', 'ib_read_lat server'), 'echo "selftest: ib_read_lat -R server passed"'].join('\n'),
-    b: ['set -e', devices,
+    b: ['set -e', devices, disk,
+      guests(`sleep 2; ${attempts('rping -c -a 10.98.0.1 -C 3 -S 64 -V', 'rping client on link 1')}; echo "selftest: rping client on link 1 passed"`),
       'sleep 2', attempts('rping -c -a 10.99.0.1 -C 3 -S 64 -V', 'rping client'), 'echo "selftest: rping client passed"',
       'sleep 3', attempts('ib_read_lat -R -d rxe0 -n 100 -s 64 -F 10.99.0.1', 'ib_read_lat client'), 'echo "selftest: ib_read_lat -R client passed"'].join('\n'),
   };

@@ -23,6 +23,7 @@ export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --link-down-ms N        one link's threshold (default: --partner-down-ms)
   --witness PATH          a disk (block device or file) every partner reaches: partner-down only once
                           the partner's heartbeat there stopped too, else interconnect-down
+  --witness-interval-ms N / --witness-timeout-ms N   its timing (default 500; max(partner-down, 4 intervals))
   --fence-cmd CMD         fences a partner declared down (sh -c CMD, RDMA_CCM_PARTNER set; exit 0 when
                           it is off) before takeover-safe; the higher id waits --fence-delay-ms first
   --fence-delay-ms N      (default 5000)
@@ -125,7 +126,13 @@ function parse(args: string[]): { options: CcmOptions; json: boolean; records: b
         options.fenceDelayMs = num(v(), a);
         break;
       case '--witness':
-        options.witness = { path: v() };
+        options.witness = { ...(options.witness as object), path: v() };
+        break;
+      case '--witness-interval-ms':
+        options.witness = { ...(options.witness as { path: string }), intervalMs: num(v(), a) };
+        break;
+      case '--witness-timeout-ms':
+        options.witness = { ...(options.witness as { path: string }), timeoutMs: num(v(), a) };
         break;
       case '--link-down-ms':
         options.linkDownMs = num(v(), a);

@@ -22,21 +22,31 @@ export interface GuestOptions {
   memoryMiB?: number;
   /** Number of vCPUs (default 2). */
   cpus?: number;
-  /** UDP link to the partner guest: both ends on 127.0.0.1. */
-  link?: {
-    /** UDP port this guest's end listens on. */
-    localPort: number;
-    /** UDP port of the partner's end. */
-    remotePort: number;
-    /** MAC address of this guest's virtio-net device. */
-    mac: string;
-  };
+  /** UDP links to the partner guest (both ends on 127.0.0.1), one NIC each: `nic0`, `nic1`, … in QMP. */
+  links?: GuestLink[];
+  /** One UDP link to the partner guest (the same as `links` with one entry). */
+  link?: GuestLink;
+  /**
+   * A raw disk image on the host that every guest of the lab gets as its first virtio disk (/dev/vda):
+   * shared read-write, no host cache, no image locking, as a shared SAN LUN would be (the witness).
+   */
+  disk?: string;
   /** Seconds until the guest is killed; the result then has timedOut set. */
   timeoutSec?: number;
   /** Seconds the guest may take to reach its command (default 180). */
   bootTimeoutSec?: number;
   /** Receives each line the guest prints. */
   onLine?: (line: string) => void;
+}
+
+/** One point-to-point UDP link of a guest to its partner guest, on 127.0.0.1. */
+export interface GuestLink {
+  /** UDP port this guest's end listens on. */
+  localPort: number;
+  /** UDP port of the partner's end. */
+  remotePort: number;
+  /** MAC address of this guest's virtio-net device on the link. */
+  mac: string;
 }
 
 /** How a guest ended. */
@@ -96,15 +106,17 @@ export class Guest {
       '-virtfs', `local,path=${opts.workdir},mount_tag=work,security_model=none,multidevs=remap`,
       '-virtfs', `local,path=${this.runDir},mount_tag=labrun,security_model=none`,
     ];
-    if (opts.link) {
-      // The only network device: a point-to-point UDP link on loopback to the partner guest.
+    // The only network devices: point-to-point UDP links on loopback to the partner guest.
+    const links = opts.links ?? (opts.link ? [opts.link] : []);
+    links.forEach((l, k) =>
       args.push(
-        '-netdev', `dgram,id=lab,local.type=inet,local.host=127.0.0.1,local.port=${opts.link.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${opts.link.remotePort}`,
-        '-device', `virtio-net-pci,netdev=lab,mac=${opts.link.mac}`,
-      );
-    } else {
-      args.push('-nic', 'none');
-    }
+        '-netdev', `dgram,id=lab${k},local.type=inet,local.host=127.0.0.1,local.port=${l.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${l.remotePort}`,
+        '-device', `virtio-net-pci,netdev=lab${k},mac=${l.mac},id=nic${k}`,
+      ),
+    );
+    if (links.length === 0) args.push('-nic', 'none');
+    if (opts.disk)
+      args.push('-drive', `file=${opts.disk},if=none,id=shared,format=raw,cache=none,file.locking=off`, '-device', 'virtio-blk-pci,drive=shared,share-rw=on,serial=rdma-ccm-shared');
     this.proc = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.done = this.watch();
   }
@@ -177,8 +189,16 @@ export class Guest {
     this.proc.kill('SIGKILL');
   }
 
-  /** Sends one QMP command (e.g. 'stop', 'cont') to the running guest. */
-  async qmp(command: string): Promise<unknown> {
+  /**
+   * Pulls link `k`'s cable (the guest's NIC loses carrier, as on a direct cable pulled out) or plugs it
+   * back in (QMP set_link).
+   */
+  setLink(k: number, up: boolean): Promise<unknown> {
+    return this.qmp('set_link', { name: `nic${k}`, up });
+  }
+
+  /** Sends one QMP command (e.g. 'stop', 'cont', or 'set_link' with its arguments) to the running guest. */
+  async qmp(command: string, args?: Record<string, unknown>): Promise<unknown> {
     const sock = connect(join(this.runDir, 'qmp.sock'));
     return new Promise((resolve, reject) => {
       let buf = '';
@@ -194,7 +214,7 @@ export class Guest {
             sock.write(JSON.stringify({ execute: 'qmp_capabilities' }) + '\n');
           } else if (step === 1 && 'return' in msg) {
             step = 2;
-            sock.write(JSON.stringify({ execute: command }) + '\n');
+            sock.write(JSON.stringify(args ? { execute: command, arguments: args } : { execute: command }) + '\n');
           } else if (step === 2 && ('return' in msg || 'error' in msg)) {
             sock.end();
             if (msg.error) reject(new LabError('ERR_LAB_QMP', `lab: qmp ${command}: ${msg.error.desc}`));

@@ -1,5 +1,8 @@
 // The Soft-RoCE lab: runs a command where real rxe devices exist, on this host when its kernel has
 // rdma_rxe, otherwise in qemu guests booted from Debian's stock kernel.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ensurePackages } from './deps';
 import { LabError, isRoot } from './exec';
 import { Guest, GuestResult } from './guest';
@@ -7,11 +10,13 @@ import { hostHasRxe, hostRun, hostSetup, hostTeardown, HOST_NODES } from './host
 import { ensureKernel, LabKernel } from './kernel';
 import { runScript } from './run-script';
 import { inSetup } from './setup-steps';
-import { guestNode, labEnv, LabNode, Topology, VETH_NODES } from './topology';
+import { guestLinks, guestNode, labEnv, LabNode, Topology, VETH_NODES } from './topology';
 
 export { Guest, GuestResult } from './guest';
 export { LabError } from './exec';
-export { LabNode, Topology, VETH_NODES, guestNode, LAB_SUBNET } from './topology';
+export { LabNode, Topology, VETH_NODES, guestNode, guestLinks, LAB_SUBNET } from './topology';
+export type { GuestLink } from './guest';
+export { deviceSetup } from './run-script';
 export { ensureKernel } from './kernel';
 export type { LabKernel } from './kernel';
 export type { GuestOptions } from './guest';
@@ -86,13 +91,21 @@ function prefixed(name: string) {
   return (line: string) => process.stdout.write(`[${name}] ${line}\n`);
 }
 
-/** Boots one guest of the two-guests topology (a listens first; b may come later, die and return). */
-export function startGuest(name: 'a' | 'b', command: string, opts: { cwd?: string; timeoutSec?: number; onLine?: (l: string) => void; kernel?: LabKernel } = {}): Guest {
+/**
+ * Boots one guest of the two-guests topology (a listens first; b may come later, die and return). Each
+ * guest has two links to the other (two NICs, two qemu UDP links, rxe0 and rxe1) and, with `disk`, the
+ * shared disk image as /dev/vda (see {@link sharedDisk}).
+ */
+export function startGuest(
+  name: 'a' | 'b',
+  command: string,
+  opts: { cwd?: string; timeoutSec?: number; onLine?: (l: string) => void; kernel?: LabKernel; disk?: string } = {},
+): Guest {
   const kernel = opts.kernel ?? prepareLab(undefined, 'vm').kernel!;
-  const self = guestNode(name);
-  const nodes = [self];
+  const nodes = guestLinks(name);
+  const self = nodes[0];
   const cwd = opts.cwd ?? process.cwd();
-  const base = 47000 + (process.pid % 1000) * 2;
+  const base = 47000 + (process.pid % 1000) * 4;
   return new Guest({
     name,
     kernel,
@@ -100,14 +113,26 @@ export function startGuest(name: 'a' | 'b', command: string, opts: { cwd?: strin
     cpus: 1,
     memoryMiB: 1536,
     timeoutSec: opts.timeoutSec,
-    link: {
-      localPort: name === 'a' ? base : base + 1,
-      remotePort: name === 'a' ? base + 1 : base,
-      mac: name === 'a' ? '52:54:00:99:00:01' : '52:54:00:99:00:02',
-    },
+    links: nodes.map((n, k) => ({ localPort: base + 2 * k + (name === 'a' ? 0 : 1), remotePort: base + 2 * k + (name === 'a' ? 1 : 0), mac: n.mac! })),
+    disk: opts.disk,
     onLine: opts.onLine ?? prefixed(name),
-    script: runScript({ nodes, veth: false, env: commandEnv(labEnv('two-guests', [guestNode('a'), guestNode('b')], self)), cwd, command }),
+    script: runScript({
+      nodes,
+      veth: false,
+      env: commandEnv({ ...labEnv('two-guests', [guestNode('a'), guestNode('b')], self), ...(opts.disk ? { RDMA_CCM_LAB_SHARED_DISK: '/dev/vda' } : {}) }),
+      cwd,
+      command,
+    }),
   });
+}
+
+/**
+ * A zeroed raw disk image of `mib` MiB at `path` (made anew) for the guests to share as /dev/vda: the
+ * witness disk of the two-guests topology.
+ */
+export function sharedDisk(path: string, mib = 4): string {
+  writeFileSync(path, Buffer.alloc(mib << 20));
+  return path;
 }
 
 function describe(name: string, r: GuestResult): number {
@@ -163,10 +188,17 @@ export async function runLab(opts: LabOptions): Promise<number> {
       return describe('lab', r);
     }
   }
-  const a = startGuest('a', opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel });
-  await new Promise((r) => setTimeout(r, (opts.delayB ?? 0) * 1000));
-  const b = startGuest('b', opts.commandB ?? opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel });
-  const [ra, rb] = await Promise.all([a.done, b.done]);
-  const codes = [describe('a', ra), describe('b', rb)];
-  return codes.find((c) => c !== 0) ?? 0;
+  // Both guests share one disk (/dev/vda), the witness of the two-guests topology.
+  const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-shared-'));
+  const disk = sharedDisk(join(dir, 'shared.img'));
+  try {
+    const a = startGuest('a', opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel, disk });
+    await new Promise((r) => setTimeout(r, (opts.delayB ?? 0) * 1000));
+    const b = startGuest('b', opts.commandB ?? opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel, disk });
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    const codes = [describe('a', ra), describe('b', rb)];
+    return codes.find((c) => c !== 0) ?? 0;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -12,6 +12,7 @@ import { inSetup } from './setup-steps';
 export const GUEST_MODULES = [
   'crc32_generic', // rdma_rxe's ICRC needs it before `rdma link add`
   'virtio_pci',
+  'virtio_blk', // the two-guests topology's shared disk (the witness)
   'virtio_net',
   '9pnet_virtio',
   '9p',

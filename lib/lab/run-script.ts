@@ -22,12 +22,13 @@ export function deviceSetup(nodes: LabNode[], veth: boolean, pair = 0): string {
   if (veth) {
     lines.push(`ip link add ${nodes[0].netdev} type veth peer name ${nodes[1].netdev}`);
   } else {
-    // A guest's only NIC is the lab link; name it as the topology says.
-    lines.push(
-      `nic=$(for n in /sys/class/net/*; do [ -e "$n/device" ] && basename "$n"; done | head -1)`,
-      `[ -n "$nic" ] || { echo "lab: no lab NIC in this guest"; exit 125; }`,
-      `[ "$nic" = ${q(nodes[0].netdev)} ] || ip link set "$nic" name ${q(nodes[0].netdev)}`,
-    );
+    // A guest's NICs are its lab links: each is found by its MAC address and named as the topology says.
+    for (const n of nodes)
+      lines.push(
+        `nic=$(for n in /sys/class/net/*; do [ -e "$n/device" ] && [ "$(cat "$n/address")" = ${q(n.mac ?? '')} ] && basename "$n"; done | head -1)`,
+        `[ -n "$nic" ] || { echo "lab: no lab NIC ${n.mac ?? '(no MAC)'} in this guest"; exit 125; }`,
+        `[ "$nic" = ${q(n.netdev)} ] || ip link set "$nic" name ${q(n.netdev)}`,
+      );
   }
   for (const n of nodes) {
     // nodad: the address is usable at once, not after duplicate address detection.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveModuleOrder } from '../../lib/lab/kernel';
 import { deviceSetup, runScript } from '../../lib/lab/run-script';
-import { guestNode, labEnv, VETH_NODES } from '../../lib/lab/topology';
+import { guestLinks, guestNode, labEnv, VETH_NODES } from '../../lib/lab/topology';
 import { commandEnv } from '../../lib/lab';
 
 describe('lab kernel modules', () => {
@@ -53,11 +53,17 @@ describe('lab run script', () => {
     expect(s).toContain("cd '/w'");
     expect(s).toContain(`bash -c 'echo '\\''x'\\'''`);
     expect(s).not.toContain('veth');
+    // Two links: each NIC found by its MAC and named, each with its own addresses and rxe device.
+    const two = runScript({ nodes: guestLinks('b'), veth: false, env: {}, cwd: '/w', command: 'true' });
+    expect(two).toContain(`[ "$(cat "$n/address")" = '52:54:00:99:00:02' ]`);
+    expect(two).toContain(`[ "$(cat "$n/address")" = '52:54:00:98:00:02' ]`);
+    expect(two).toContain('ip addr add 10.98.0.2/24 dev lab1');
+    expect(two).toContain('rdma link add rxe1 type rxe netdev lab1');
   });
 
   it('describes devices and the partner to the command', () => {
     const env = labEnv('two-guests', [guestNode('a'), guestNode('b')], guestNode('b'));
-    expect(env).toMatchObject({ RDMA_CCM_LAB: '1', RDMA_CCM_LAB_NODE: 'b', RDMA_CCM_LAB_PEER_ADDR: '10.99.0.1' });
+    expect(env).toMatchObject({ RDMA_CCM_LAB: '1', RDMA_CCM_LAB_NODE: 'b', RDMA_CCM_LAB_PEER_ADDR: '10.99.0.1', RDMA_CCM_LAB_LINK_ADDRS: '10.99.0.2,10.98.0.2', RDMA_CCM_LAB_PEER_ADDRS: '10.99.0.1,10.98.0.1' });
     const c = commandEnv(env);
     expect(c.PATH).toContain('/usr/sbin');
     expect(c.HOME).toBe('/tmp/home');

@@ -58,6 +58,22 @@ describe('disk witness', () => {
     expect(a.view(2).verdict).toBe('stopped');
   });
 
+  it('after a stall of its own (a blocked event loop) it calls nobody stopped until it has watched a whole timeout again', async () => {
+    const path = disk();
+    const a = witness(path, 1);
+    const b = witness(path, 2);
+    await Promise.all([a.start(), b.start()]);
+    await sleep(150);
+    expect(a.view(2).verdict).toBe('alive');
+    // The whole process stalls for twice the timeout: B's writes stop too, but only because A's do.
+    for (const end = performance.now() + 400; performance.now() < end; );
+    expect(a.view(2).verdict).toBe('unavailable');
+    await sleep(30);
+    expect(a.view(2).verdict).not.toBe('stopped');
+    await sleep(150);
+    expect(a.view(2).verdict).toBe('alive');
+  });
+
   it('refuses a torn, forged or misplaced sector and never takes it for life', async () => {
     const path = disk();
     const refused: ProtocolError[] = [];
