@@ -4,10 +4,10 @@
 // refused by name (on the wire where RDMA allows it), live sessions stay up, and every acknowledged record
 // is delivered once and in order.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClusterNode, type CcmEvent, type CcmOptions, type Endpoint, type Link, type Session } from '../../lib/ccm';
+import type { CcmEvent, CcmOptions, Endpoint, Link, Session } from '../../lib/ccm';
 import { rdmaTransport } from '../../lib/ccm/rdma-transport';
 import { decodeAccept, decodeReject, encodeCommit, encodeConnect, encodeCounter, encodeHello, encodeRecord, DOORBELL, doorbell, SLOT } from '../../lib/ccm/wire';
-import { cutLink, heldResources, lab, leakedSince, recordAttack, recordFault, until } from './lab';
+import { cutLink, heldResources, lab, leakedSince, recordAttack, recordFault, stopNodes, testNode, until } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
@@ -15,13 +15,12 @@ const CLUSTER = 4242n;
 const SECRET = 'the-secret-of-this-cluster';
 const secretBytes = new TextEncoder().encode(SECRET);
 let port = 7800;
-const nodes: ClusterNode[] = [];
 const rogues: Endpoint[] = [];
 
 afterEach(async () => {
   cutLink(false);
   await Promise.all(rogues.splice(0).map((r) => r.close()));
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
+  await stopNodes();
 });
 
 type Id = 1 | 2 | 3;
@@ -33,9 +32,8 @@ const where: Record<Id, { address: string; port: (p: number) => number }> = {
 
 /** A node with `partners`, its events recorded, and its endpoint captured (to learn where its slots are). */
 function node(id: Id, p: number, partners: Id[], extra: Partial<CcmOptions> = {}) {
-  const events: CcmEvent[] = [];
   const captured: { ep?: Endpoint } = {};
-  const n = new ClusterNode({
+  const { n, events } = testNode({
     clusterId: CLUSTER,
     nodeId: id,
     address: where[id].address,
@@ -47,8 +45,6 @@ function node(id: Id, p: number, partners: Id[], extra: Partial<CcmOptions> = {}
     transport: async (o) => (captured.ep = await rdmaTransport(o)),
     ...extra,
   });
-  n.on('event', (e) => events.push(e));
-  nodes.push(n);
   return { n, events, captured };
 }
 
@@ -297,7 +293,7 @@ describe('CCM transport and node lifetimes on rxe', () => {
     expect(Date.now() - t0).toBeLessThan(5000);
     cutLink(false);
     await a.n.stop();
-    nodes.splice(0);
+    await stopNodes(); // already stopped: forgets them
     await new Promise((r) => setTimeout(r, 500));
     const after = heldResources();
     expect(leakedSince(before, after)).toBe(0);

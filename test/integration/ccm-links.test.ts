@@ -3,15 +3,12 @@
 // links are cut with netem (every packet dropped, netdevs up: a pulled cable). One link cut under
 // full-rate mirroring is a link-down, never a partner-down, and every record reaches the partner once
 // and in order; the link comes back by itself; only every link cut is a partner-down.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterNode, type CcmEvent } from '../../lib/ccm';
+import type { ClusterNode } from '../../lib/ccm';
 import { rdmaTransport } from '../../lib/ccm/rdma-transport';
 import { decodeReject, encodeJoin, joinKey } from '../../lib/ccm/wire';
 import { contextFor } from '../../lib/cm';
-import { heldResources, leakedSince, next, recordAttack, recordFault, twoLinks, type TwoLinks } from './lab';
+import { cliNode, heldResources, leakedSince, next, recordAttack, recordFault, stopNodes, testNode, twoLinks, type TwoLinks } from './lab';
 
 const CLUSTER = 5151n;
 const SECRET = 'two links, one session';
@@ -20,8 +17,6 @@ let A: string[];
 let B: string[];
 let port = 7700;
 let baseline: Record<string, number> = {};
-const nodes: ClusterNode[] = [];
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   links = twoLinks('lnk', 2);
@@ -32,8 +27,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
+  await stopNodes();
   links.cutAll(false);
 });
 
@@ -41,43 +35,12 @@ afterAll(() => links.remove());
 
 
 function nodeA(p: number) {
-  const n = new ClusterNode({
-    clusterId: CLUSTER,
-    nodeId: 1,
-    address: A,
-    port: p,
-    partners: [{ nodeId: 2, address: B, port: p }],
-    secret: SECRET,
-    heartbeatMs: 100,
-    partnerDownMs: 1500,
-    backoff: { minMs: 50, maxMs: 1000, jitter: 0.2 },
-    connectTimeoutMs: 3000,
-  });
-  const events: CcmEvent[] = [];
-  n.on('event', (e) => events.push(e));
-  nodes.push(n);
-  return { n, events };
+  return testNode({ clusterId: CLUSTER, nodeId: 1, address: A, port: p, partners: [{ nodeId: 2, address: B, port: p }], secret: SECRET, heartbeatMs: 100, partnerDownMs: 1500, backoff: { minMs: 50, maxMs: 1000, jitter: 0.2 }, connectTimeoutMs: 3000 });
 }
 
 /** Partner 2 as the CLI: both addresses, printing its events and each mirrored record it receives. */
 function cliB(p: number) {
-  const cli = resolve(__dirname, '..', '..', 'dist', 'cli.js');
-  const args = ['node', '--json', '--records', '--no-control', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', B[0], '--address', B[1], '--port', String(p)];
-  args.push('--partner', `1@${A.join(',')}:${p}`, '--secret', SECRET, '--heartbeat-ms', '100', '--partner-down-ms', '1500');
-  const c = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(c);
-  const records: bigint[] = [];
-  const events: CcmEvent[] = [];
-  createInterface({ input: c.stdout! }).on('line', (l) => {
-    try {
-      const x = JSON.parse(l);
-      if (x.type === 'record') records.push(BigInt(x.seq));
-      else if (typeof x.type === 'string') events.push(x);
-    } catch {
-      // not a JSON line
-    }
-  });
-  return { c, records, events };
+  return cliNode(['--records', '--no-control', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', B[0], '--address', B[1], '--port', String(p), '--partner', `1@${A.join(',')}:${p}`, '--secret', SECRET, '--heartbeat-ms', '100', '--partner-down-ms', '1500']);
 }
 
 /** Appends at full rate (a window of 32 in flight) until stopped; resolves with every sequence, in order of its append. */
@@ -132,7 +95,7 @@ describe('CCM over two links on rxe', () => {
     const seqs = await run.stop();
     expect(seqs).toEqual(seqs.map((_, i) => BigInt(i + 1)));
     for (const end = Date.now() + 30_000; b.records.length < seqs.length && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
-    expect(b.records).toEqual(seqs); // every acknowledged record at the partner's application, once, in order
+    expect(b.records.map((r) => r.seq)).toEqual(seqs); // every acknowledged record at the partner's application, once, in order
     expect([...a.events, ...b.events].some((e) => e.type === 'partner-down' || e.type === 'session-closed')).toBe(false);
     expect(a.n.session(2)).toBe(s);
 
@@ -168,7 +131,7 @@ describe('CCM over two links on rxe', () => {
     expect(again.partnerGeneration).toBe(s.partnerGeneration.toString()); // the same boot of B
     expect(await Promise.all(held)).toEqual([2n, 3n]);
     for (const end = Date.now() + 20_000; b.records.length < 3 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
-    expect(b.records).toEqual([1n, 2n, 3n]);
+    expect(b.records.map((r) => r.seq)).toEqual([1n, 2n, 3n]);
     recordFault('every link cut with both nodes alive (partner-down after both link-downs, no witness), then restored: held appends delivered once', { records: 3 });
   });
 

@@ -2,39 +2,26 @@
 // and records mirrored on each session arrive at that partner and no other. Nodes 1 and 3 share rxe0
 // (10.99.0.1, ports P and P+1); node 2 is on rxe1.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClusterNode, type CcmEvent } from '../../lib/ccm';
-import { lab } from './lab';
+import type { CcmEvent } from '../../lib/ccm';
+import { lab, stopNodes, testNode, until } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
 const P = 7700;
 const where: Record<number, { address: string; port: number }> = { 1: { address: addrA, port: P }, 2: { address: addrB, port: P }, 3: { address: addrA, port: P + 1 } };
-const nodes: ClusterNode[] = [];
-
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-});
+afterEach(stopNodes);
 
 function node(id: 1 | 2 | 3) {
   const partners = [1, 2, 3].filter((x) => x !== id).map((x) => ({ nodeId: x, ...where[x] }));
-  const n = new ClusterNode({ clusterId: 77n, nodeId: id, ...where[id], partners, heartbeatMs: 100, partnerDownMs: 2000, backoff: { minMs: 50, maxMs: 400, jitter: 0.2 } });
-  const events: CcmEvent[] = [];
-  n.on('event', (e) => events.push(e));
-  nodes.push(n);
-  return { id, n, events };
+  return { id, ...testNode({ clusterId: 77n, nodeId: id, ...where[id], partners, heartbeatMs: 100, partnerDownMs: 2000, backoff: { minMs: 50, maxMs: 400, jitter: 0.2 } }) };
 }
-
-const until = async (cond: () => boolean, ms = 90_000) => {
-  for (const end = Date.now() + ms; !cond() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
-  return cond();
-};
 
 describe('CCM with three partners on rxe', () => {
   it('gives each pair its own session and mirrors each stream to the right partner', async () => {
     const all = [node(1), node(2), node(3)];
     await Promise.all(all.map((x) => x.n.start()));
     const sessionsUp = () => all.every((x) => [1, 2, 3].filter((p) => p !== x.id).every((p) => x.n.session(p)));
-    expect(await until(sessionsUp)).toBe(true);
+    await until(sessionsUp, 'a session for every pair', 90_000);
     // Let the tie-breaks settle, then check that no pair ended up with two sessions.
     await new Promise((r) => setTimeout(r, 2000));
     for (const x of all) {

@@ -3,16 +3,14 @@
 // while both run is an interconnect-down on both sides, never a partner-down; a killed partner is a
 // partner-down only once its witness heartbeat stopped, and a sector forged into its slot meanwhile is
 // refused and changes nothing.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterNode, type CcmEvent, type CcmOptions } from '../../lib/ccm';
+import type { CcmOptions } from '../../lib/ccm';
 import { encodeWitness, WITNESS } from '../../lib/ccm/wire';
 import { contextFor } from '../../lib/cm';
-import { heldResources, leakedSince, next, recordAttack, recordFault, twoLinks, type TwoLinks } from './lab';
+import { cliNode, heldResources, leakedSince, next, recordAttack, recordFault, stopNodes, testNode, twoLinks, type TwoLinks } from './lab';
 
 const CLUSTER = 6161n;
 const SECRET = 'the witness knows';
@@ -21,8 +19,6 @@ let A: string[];
 let B: string[];
 let port = 7750;
 let baseline: Record<string, number> = {};
-const nodes: ClusterNode[] = [];
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   links = twoLinks('wit', 3);
@@ -32,8 +28,7 @@ beforeAll(async () => {
   baseline = heldResources();
 });
 afterEach(async () => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
+  await stopNodes();
   links.cutAll(false);
 });
 afterAll(() => links.remove());
@@ -46,33 +41,15 @@ function disk(): string {
 }
 
 const timing = { heartbeatMs: 100, partnerDownMs: 1500 };
-const witnessTiming = { intervalMs: 200, timeoutMs: 2500 };
+// Twenty rounds to a verdict: a partner slowed by the emulator and the sanitizers is still seen alive.
+const witnessTiming = { intervalMs: 200, timeoutMs: 4000 };
 
 function nodeA(p: number, path: string, extra: Partial<CcmOptions> = {}) {
-  const n = new ClusterNode({ clusterId: CLUSTER, nodeId: 1, address: A, port: p, partners: [{ nodeId: 2, address: B, port: p }], secret: SECRET, ...timing, backoff: { minMs: 50, maxMs: 1000, jitter: 0.2 }, connectTimeoutMs: 3000, witness: { path, ...witnessTiming }, ...extra });
-  const events: CcmEvent[] = [];
-  n.on('event', (e) => events.push(e));
-  nodes.push(n);
-  return { n, events };
+  return testNode({ clusterId: CLUSTER, nodeId: 1, address: A, port: p, partners: [{ nodeId: 2, address: B, port: p }], secret: SECRET, ...timing, backoff: { minMs: 50, maxMs: 1000, jitter: 0.2 }, connectTimeoutMs: 3000, witness: { path, ...witnessTiming }, ...extra });
 }
 
 function cliB(p: number, path: string, extra: string[] = []) {
-  const cli = resolve(__dirname, '..', '..', 'dist', 'cli.js');
-  const args = ['node', '--json', '--no-control', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', B[0], '--address', B[1], '--port', String(p), '--partner', `1@${A.join(',')}:${p}`];
-  args.push('--secret', SECRET, '--heartbeat-ms', '100', '--partner-down-ms', '1500', '--witness', path, ...extra);
-  // The CLI's witness timing is its default (500 ms, timeout 2000 ms): A's own is what A decides by.
-  const c = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(c);
-  const events: CcmEvent[] = [];
-  createInterface({ input: c.stdout! }).on('line', (l) => {
-    try {
-      const x = JSON.parse(l);
-      if (typeof x.type === 'string') events.push(x);
-    } catch {
-      // not JSON
-    }
-  });
-  return { c, events, gone: new Promise((r) => c.once('close', r)) };
+  return cliNode(['--no-control', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', B[0], '--address', B[1], '--port', String(p), '--partner', `1@${A.join(',')}:${p}`, '--secret', SECRET, '--heartbeat-ms', '100', '--partner-down-ms', '1500', '--witness', path, '--witness-interval-ms', String(witnessTiming.intervalMs), '--witness-timeout-ms', String(witnessTiming.timeoutMs), ...extra]);
 }
 
 describe('CCM with a witness disk on rxe', () => {

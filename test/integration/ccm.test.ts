@@ -1,22 +1,17 @@
 // The cluster connection manager on real rxe devices (rxe0/10.99.0.1 ↔ rxe1/10.99.0.2): the handshake
 // against a partner that comes later, simultaneous starts, restarts with a new generation, link
 // failures, refused partners, hostile memory contents, and mirrored data that really arrives.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterNode, type CcmEvent, type CcmOptions, type Endpoint } from '../../lib/ccm';
 import { rdmaTransport } from '../../lib/ccm/rdma-transport';
 import { decodeAccept, encodeConnect } from '../../lib/ccm/wire';
 import { contextFor } from '../../lib/cm';
-import { cutLink, heldResources, lab, leakedSince, next, recordFault, until } from './lab';
+import { cliNode, cutLink, heldResources, lab, leakedSince, next, recordFault, stopNodes, testNode, until, type CliNode } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
 const CLUSTER = 4242n;
 let port = 7600;
-const nodes: ClusterNode[] = [];
-const children: ChildProcess[] = [];
 
 let baseline: Record<string, number> = {};
 beforeAll(async () => {
@@ -28,47 +23,19 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
+  await stopNodes();
   cutLink(false);
 });
 
 function node(id: 1 | 2, p: number, extra: Partial<CcmOptions> = {}) {
-  const n = new ClusterNode({
-    clusterId: CLUSTER,
-    nodeId: id,
-    address: id === 1 ? addrA : addrB,
-    port: p,
-    partners: [{ nodeId: id === 1 ? 2 : 1, address: id === 1 ? addrB : addrA, port: p }],
-    heartbeatMs: 100,
-    partnerDownMs: 1500,
-    backoff: { minMs: 50, maxMs: 500, jitter: 0.2 },
-    ...extra,
-  });
-  const events: CcmEvent[] = [];
-  n.on('event', (e) => events.push(e));
-  nodes.push(n);
-  return { n, events };
+  const partner = { nodeId: id === 1 ? 2 : 1, address: id === 1 ? addrB : addrA, port: p };
+  return testNode({ clusterId: CLUSTER, nodeId: id, address: id === 1 ? addrA : addrB, port: p, partners: [partner], heartbeatMs: 100, partnerDownMs: 1500, backoff: { minMs: 50, maxMs: 500, jitter: 0.2 }, ...extra });
 }
 
+const cliArgs = (p: number) => ['--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1500'];
 /** Node 2 as its own process (the CLI), printing each mirrored record it receives. */
-function cliPartner(p: number) {
-  const cli = resolve(__dirname, '..', '..', 'dist', 'cli.js');
-  const args = ['node', '--json', '--records', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1500'];
-  const c = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(c);
-  const records: string[] = [];
-  createInterface({ input: c.stdout! }).on('line', (l) => {
-    try {
-      const x = JSON.parse(l);
-      if (x.type === 'record') records.push(x.payload);
-    } catch {
-      // not an event line
-    }
-  });
-  const gone = new Promise((r) => c.once('close', r));
-  return { c, records, gone };
-}
+const cliPartner = (p: number) => cliNode(['--records', ...cliArgs(p)]);
+const payloads = (b: CliNode) => b.records.map((r) => r.payload);
 
 const types = (events: CcmEvent[]) => events.map((e) => e.type);
 
@@ -119,13 +86,7 @@ describe('CCM on rxe', () => {
     const p = port++;
     const a = node(1, p);
     await a.n.start();
-    const cli = resolve(__dirname, '..', '..', 'dist', 'cli.js');
-    const args = ['node', '--json', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1500'];
-    const startB = () => {
-      const c = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-      children.push(c);
-      return c;
-    };
+    const startB = () => cliNode(cliArgs(p)).c;
     let b = startB();
     const e1 = await next(a.events, 'established');
     b.kill('SIGKILL');
@@ -178,7 +139,7 @@ describe('CCM on rxe', () => {
     // Each writer had one append in flight: held across the outage, then refused as the partner's new boot came.
     expect(failures).toHaveLength(32);
     expect(failures.every((f) => f.code === 'ERR_CCM_PARTNER_REBOOTED')).toBe(true);
-    const delivered = new Set(b.records);
+    const delivered = new Set(payloads(b));
     expect(delivered.size).toBe(b.records.length); // none twice
     expect(acked.filter((r) => !delivered.has(r))).toEqual([]); // every acknowledged one had arrived
     // What arrived without its ack can only be among the appends that were refused as maybe delivered.
@@ -190,8 +151,8 @@ describe('CCM on rxe', () => {
       if (a.n.session(2) && !a.n.session(2)!.closed) break;
     }
     expect(await a.n.session(2)!.mirror.append(Buffer.from('after the kill'))).toBe(1n);
-    for (const end = Date.now() + 10_000; !b2.records.includes('after the kill') && Date.now() < end; ) await new Promise((r) => setTimeout(r, 25));
-    expect(b2.records).toEqual(['after the kill']);
+    for (const end = Date.now() + 10_000; !payloads(b2).includes('after the kill') && Date.now() < end; ) await new Promise((r) => setTimeout(r, 25));
+    expect(payloads(b2)).toEqual(['after the kill']);
     recordFault('partner process killed under full-rate mirroring', { records: b.records.length + 1 });
   });
 
@@ -242,7 +203,7 @@ describe('CCM on rxe', () => {
     expect(a.events.slice(from).some((e) => e.type === 'partner-rebooted')).toBe(false); // the same boot
     await until(() => b.records.length >= acked.length, 'the partner printed fewer records than were acknowledged');
     await new Promise((r) => setTimeout(r, 300));
-    expect(b.records).toEqual(acked);
+    expect(payloads(b)).toEqual(acked);
     recordFault('partner process paused past the heartbeat threshold (SIGSTOP), then resumed', { records: acked.length });
   });
 
@@ -386,7 +347,7 @@ describe('CCM on rxe', () => {
   it('holds no RDMA resource once its nodes have stopped, after all the faults above', async () => {
     // What the kernel lists for this process (rdma resource show): every QP, CQ, MR, PD and CM id the
     // tests above made, through partner kills, link cuts and refused partners, has been released.
-    await Promise.all(nodes.splice(0).map((n) => n.stop()));
+    await stopNodes();
     await new Promise((r) => setTimeout(r, 500));
     const held = heldResources();
     expect(held).toEqual(baseline);

@@ -1,7 +1,9 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { getDevices } from '../../lib/verbs';
-import type { CcmEvent } from '../../lib/ccm';
+import { ClusterNode, type CcmEvent, type CcmOptions } from '../../lib/ccm';
 import { deviceSetup } from '../../lib/lab/run-script';
 
 // The lab's description of its devices, from the environment `rdma-ccm lab` sets. Integration tests
@@ -125,6 +127,54 @@ export function privateLink(name: string, pair: number): PrivateLink {
       unlink();
     },
   };
+}
+
+const inProcess: ClusterNode[] = [];
+const processes: ChildProcess[] = [];
+
+/** A node in this process, its events recorded; stopNodes() stops it. */
+export function testNode(options: CcmOptions): { n: ClusterNode; events: CcmEvent[] } {
+  const n = new ClusterNode(options);
+  const events: CcmEvent[] = [];
+  n.on('event', (e) => events.push(e));
+  inProcess.push(n);
+  return { n, events };
+}
+
+/** A node that is `rdma-ccm node` in its own process: the CLI with `args`, plus --json. */
+export interface CliNode {
+  c: ChildProcess;
+  /** Every event line it printed. */
+  events: CcmEvent[];
+  /** Each mirrored record it printed (with --records), in order. */
+  records: { seq: bigint; payload: string }[];
+  /** Settles when the process has exited. */
+  gone: Promise<unknown>;
+}
+
+/** Starts the CLI's `node` command in its own process (with `env` added to this one's); stopNodes() kills it. */
+export function cliNode(args: string[], env: NodeJS.ProcessEnv = {}): CliNode {
+  const cli = resolve(__dirname, '..', '..', 'dist', 'cli.js');
+  const c = spawn(process.execPath, [cli, 'node', '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  processes.push(c);
+  const node: CliNode = { c, events: [], records: [], gone: new Promise((r) => c.once('close', r)) };
+  createInterface({ input: c.stdout! }).on('line', (l) => {
+    let x;
+    try {
+      x = JSON.parse(l);
+    } catch {
+      return; // not a JSON line
+    }
+    if (x.type === 'record') node.records.push({ seq: BigInt(x.seq), payload: x.payload });
+    else if (typeof x.type === 'string') node.events.push(x);
+  });
+  return node;
+}
+
+/** Kills every CLI node and stops every node in this process (for afterEach). */
+export async function stopNodes(): Promise<void> {
+  for (const c of processes.splice(0)) c.kill('SIGKILL');
+  await Promise.all(inProcess.splice(0).map((n) => n.stop()));
 }
 
 /** Polls until `cond` (which may be async) holds; throws naming `what` after `ms`. */

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Counter, Registry } from 'prom-client';
-import { ClusterNode, type CcmEvent, type NodeStatus } from '../../lib/ccm';
+import type { NodeStatus } from '../../lib/ccm';
 import { datagramSink, type DatagramSink } from '../support/datagram-sink';
-import { lab, until } from './lab';
+import { cliNode, lab, stopNodes, testNode, until } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
@@ -22,6 +22,7 @@ const cleanup: (() => unknown)[] = [];
 
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
+  await stopNodes();
 });
 
 /** A scratch folder on the guest's tmpfs (the shared work folder, over 9p, cannot hold unix sockets). */
@@ -31,22 +32,14 @@ function scratch(): string {
 
 /** Node 2, in this process, as the partner of the node under test (node 1 at addrA). */
 async function partner(p: number) {
-  const events: CcmEvent[] = [];
-  const n = new ClusterNode({ clusterId: CLUSTER, nodeId: 2, address: addrB, port: p, partners: [{ nodeId: 1, address: addrA, port: p }], heartbeatMs: 100, partnerDownMs: 1000, backoff: { minMs: 50, maxMs: 300, jitter: 0.2 } });
-  n.on('event', (e) => events.push(e));
-  await n.start();
-  cleanup.push(() => n.stop());
-  return { n, events };
+  const node = testNode({ clusterId: CLUSTER, nodeId: 2, address: addrB, port: p, partners: [{ nodeId: 1, address: addrA, port: p }], heartbeatMs: 100, partnerDownMs: 1000, backoff: { minMs: 50, maxMs: 300, jitter: 0.2 } });
+  await node.n.start();
+  return node;
 }
 
 /** `rdma-ccm node` as node 1, with extra flags and environment. */
-function cliNode(p: number, args: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
-  const c = spawn(process.execPath, [cli, 'node', '--json', '--cluster-id', String(CLUSTER), '--node-id', '1', '--address', addrA, '--port', String(p), '--partner', `2@${addrB}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1000', ...args], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ...extraEnv },
-  });
-  cleanup.push(() => c.kill('SIGKILL'));
-  return c;
+function nodeOne(p: number, args: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
+  return cliNode(['--cluster-id', String(CLUSTER), '--node-id', '1', '--address', addrA, '--port', String(p), '--partner', `2@${addrB}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1000', ...args], extraEnv).c;
 }
 
 /**
@@ -85,7 +78,7 @@ describe('operations on rxe', () => {
     const sink: DatagramSink = await datagramSink(join(dir, 'notify'));
     cleanup.push(() => sink.close());
     await partner(p);
-    const c = cliNode(p, ['--no-control'], { NOTIFY_SOCKET: join(dir, 'notify'), WATCHDOG_USEC: '400000' });
+    const c = nodeOne(p, ['--no-control'], { NOTIFY_SOCKET: join(dir, 'notify'), WATCHDOG_USEC: '400000' });
     const ready = await sink.next((m) => m.startsWith('READY=1'));
     expect(ready).toMatch(new RegExp(`^READY=1\\nSTATUS=listening on ${addrA.replace(/\./g, '\\.')}:${p}; node 1 BOOTING: 0 of 1 partners in session\\nMAINPID=${c.pid}$`));
     await sink.next((m) => m === 'STATUS=node 1 BOOTING: 1 of 1 partners in session (2)');
@@ -103,7 +96,7 @@ describe('operations on rxe', () => {
     const dir = scratch();
     const control = join(dir, 'ctl', 'node.sock');
     const b = await partner(p);
-    cliNode(p, ['--control', control]);
+    nodeOne(p, ['--control', control]);
     await until(() => b.n.session(1) !== null, 'the session');
     let s: NodeStatus | undefined;
     await until(async () => {
@@ -140,7 +133,7 @@ describe('operations on rxe', () => {
     const appRegistry = new Registry();
     new Counter({ name: 'storage_daemon_writes_total', help: 'the application own', registers: [appRegistry] }).inc(3);
     const merged = Registry.merge([appRegistry, b.n.metrics]);
-    cliNode(p, ['--no-control', '--metrics', `127.0.0.1:${metricsPort}`]);
+    nodeOne(p, ['--no-control', '--metrics', `127.0.0.1:${metricsPort}`]);
     await until(() => b.n.session(1) !== null, 'the session');
     const scrape = async () => {
       const r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
