@@ -19,7 +19,8 @@
         "native/cm_channel.cc",
         "native/cm_id.cc",
         "native/notify.cc",
-        "native/aligned_buffer.cc"
+        "native/aligned_buffer.cc",
+        "native/reaper.cc"
       ],
       "variables": {
         "headers_ok": "<!(node scripts/check-headers.js)"

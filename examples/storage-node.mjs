@@ -4,7 +4,7 @@
 // and once the partner is ACTIVE it mirrors its write log to the partner over the session.
 //
 //   node examples/storage-node.mjs --node-id 1 --address 10.99.0.1,10.98.0.1 --partner 2@10.99.0.2,10.98.0.2:7471 \
-//     [--witness /dev/vda] [--fence-cmd CMD] [--takeover] [--giveback-after MS]
+//     [--witness /dev/vda [--witness-timeout-ms MS]] [--fence-cmd CMD] [--takeover] [--giveback-after MS]
 //
 // With --takeover it takes over a partner declared down once that is safe (fenced, or confirmed by the
 // witness), and gives the resources back --giveback-after ms after the partner's new boot is in session.
@@ -37,7 +37,7 @@ const ccm = new ClusterNode({
   address: list(opt('address')),
   port: Number(opt('port', '7471')),
   partners: [{ nodeId: Number(pid), address: list(paddr), port: Number(pport) }],
-  ...(opt('witness') ? { witness: { path: opt('witness') } } : {}),
+  ...(opt('witness') ? { witness: { path: opt('witness'), ...(opt('witness-timeout-ms') ? { timeoutMs: Number(opt('witness-timeout-ms')) } : {}) } } : {}),
   ...(fenceCmd ? { fence: () => run(fenceCmd), fenceDelayMs: 1000 } : {}),
   secret: opt('secret'),
   heartbeatMs: Number(opt('heartbeat-ms', '100')),
@@ -75,7 +75,7 @@ ccm.on('established', () => {
   const session = ccm.session(Number(pid));
   session.mirror.on('record', (seq, payload) => {
     received++;
-    if (received % 500 === 0 || received === 1) out('mirror', { node: nodeId, received, sequence: seq, bytes: payload.length, link: session.carrier });
+    if (received % 250 === 0 || received === 1) out('mirror', { node: nodeId, received, sequence: seq, bytes: payload.length, link: session.carrier });
   });
   if (!mirror) return;
   const tick = setInterval(() => {
@@ -89,7 +89,7 @@ ccm.on('established', () => {
       session.mirror.append(payload).then(
         (seq) => {
           acked++;
-          if (acked % 500 === 0 || acked === 1) out('mirror', { node: nodeId, acked, sequence: seq, link: session.carrier });
+          if (acked % 250 === 0 || acked === 1) out('mirror', { node: nodeId, acked, sequence: seq, link: session.carrier });
         },
         () => {}, // the session ended; records not acknowledged are re-sent by a real daemon
       );

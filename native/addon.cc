@@ -14,12 +14,14 @@
 #include "notify.h"
 #include "pd.h"
 #include "qp.h"
+#include "reaper.h"
 #include "srq.h"
 
 namespace rdma {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
+  StartReaper(env);
   exports.Set("getDeviceList", Napi::Function::New<GetDeviceList>(env, "getDeviceList"));
   exports.Set("Context", Context::Init(env));
   exports.Set("ProtectionDomain", ProtectionDomain::Init(env));
@@ -33,6 +35,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("syncCmDevices", Napi::Function::New<SyncCmDevices>(env, "syncCmDevices"));
   exports.Set("CmId", CmId::Init(env));
   exports.Set("sdNotify", Napi::Function::New<SdNotify>(env, "sdNotify"));
+  exports.Set("drainReaper", Napi::Function::New<DrainReaper>(env, "drainReaper"));
   exports.Set("alignedBuffer", Napi::Function::New<AlignedBuffer>(env, "alignedBuffer"));
   return exports;
 }

@@ -1,3 +1,4 @@
+#include "reaper.h"
 #include "ah.h"
 
 #include <arpa/inet.h>
@@ -77,7 +78,8 @@ AddressHandle::~AddressHandle() { Release(); }
 
 void AddressHandle::Release() {
   if (ah_ == nullptr) return;
-  ibv_destroy_ah(ah_);
+  ibv_ah* ah = ah_;
+  Reap(Env(), "ibv_destroy_ah", [ah] { return ibv_destroy_ah(ah); });
   ah_ = nullptr;
   pd_->RemoveChild();
   pdRef_.Reset();

@@ -1,3 +1,4 @@
+#include "reaper.h"
 #include "cm_channel.h"
 
 #include <fcntl.h>
@@ -61,7 +62,11 @@ void CmEventChannel::Release() {
   poll_->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
   poll_ = nullptr;
-  rdma_destroy_event_channel(ch_);
+  rdma_event_channel* ch = ch_;
+  Reap(Env(), "rdma_destroy_event_channel", [ch] {
+    rdma_destroy_event_channel(ch);
+    return 0;
+  });
   ch_ = nullptr;
   onEvents_.Reset();
 }

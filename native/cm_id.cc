@@ -1,3 +1,4 @@
+#include "reaper.h"
 #include "cm_id.h"
 
 #include <arpa/inet.h>
@@ -166,9 +167,14 @@ void CmId::Release() {
     Napi::Object q = qpRef_.Value();
     if (!q.IsEmpty()) Napi::ObjectWrap<QueuePair>::Unwrap(q)->Release();
   }
-  if (id_->qp != nullptr) rdma_destroy_qp(id_);
+  // Still a QP without its wrapper: the id forgets it here, as QueuePair::Release does.
+  if (ibv_qp* qp = id_->qp; qp != nullptr) {
+    id_->qp = nullptr;
+    Reap(Env(), "ibv_destroy_qp", [qp] { return ibv_destroy_qp(qp); });
+  }
   channel_->Unregister(id_);
-  rdma_destroy_id(id_);
+  rdma_cm_id* id = id_;
+  Reap(Env(), "rdma_destroy_id", [id] { return rdma_destroy_id(id) == 0 ? 0 : errno; });
   id_ = nullptr;
   channel_->RemoveChild();
   channelRef_.Reset();

@@ -1,3 +1,4 @@
+#include "reaper.h"
 #include "context.h"
 
 #include <arpa/inet.h>
@@ -64,7 +65,10 @@ Context::~Context() { Release(); }
 void Context::Release() {
   StopEvents();
   if (ctx_ != nullptr) {
-    if (owned_) ibv_close_device(ctx_);
+    if (owned_) {
+      ibv_context* ctx = ctx_;
+      Reap(Env(), "ibv_close_device", [ctx] { return ibv_close_device(ctx); });
+    }
     ctx_ = nullptr;
   }
 }

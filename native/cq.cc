@@ -1,3 +1,4 @@
+#include "reaper.h"
 #include "cq.h"
 
 #include <fcntl.h>
@@ -292,9 +293,14 @@ void CompletionQueue::Release() {
   poll_->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
   poll_ = nullptr;
-  ibv_destroy_cq(cq_);
+  ibv_cq* cq = cq_;
+  ibv_comp_channel* channel = channel_;
+  Reap(Env(), "ibv_destroy_cq", [cq, channel] {
+    int err = ibv_destroy_cq(cq);
+    if (err == 0) err = ibv_destroy_comp_channel(channel);
+    return err;
+  });
   cq_ = nullptr;
-  ibv_destroy_comp_channel(channel_);
   channel_ = nullptr;
   context_->RemoveChild();
   contextRef_.Reset();

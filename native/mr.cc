@@ -1,3 +1,4 @@
+#include "reaper.h"
 #include "mr.h"
 
 #include <unistd.h>
@@ -100,9 +101,10 @@ MemoryRegion::~MemoryRegion() { Release(); }
 
 void MemoryRegion::Release() {
   if (mr_ == nullptr) return;
-  // Still registered after a failed deregistration (a window bound over it): the device may still write
-  // the memory, so it is kept for the life of the process instead of freed.
-  if (ibv_dereg_mr(mr_) != 0) LeakBackingStore(std::move(store_));
+  // The memory lives until the region is deregistered; still registered after a failure (a window
+  // bound over it), the device may still write it, so the reaper keeps it for the life of the process.
+  ibv_mr* mr = mr_;
+  Reap(Env(), "ibv_dereg_mr", [mr] { return ibv_dereg_mr(mr); }, std::move(store_));
   mr_ = nullptr;
   pd_->RemoveChild();
   pdRef_.Reset();
@@ -147,15 +149,7 @@ Napi::Value MemoryRegion::Buffer(const Napi::CallbackInfo& info) {
 Napi::Value MemoryRegion::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), mr_ == nullptr); }
 
 Napi::Value MemoryRegion::Close(const Napi::CallbackInfo& info) {
-  if (mr_ != nullptr) {
-    int err = ibv_dereg_mr(mr_);
-    if (err != 0) ThrowSys(info.Env(), err, "ibv_dereg_mr");
-    mr_ = nullptr;
-    pd_->RemoveChild();
-    pdRef_.Reset();
-    memoryRef_.Reset();
-    store_.reset();
-  }
+  Release();
   return info.Env().Undefined();
 }
 

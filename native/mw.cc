@@ -1,3 +1,4 @@
+#include "reaper.h"
 #include "mw.h"
 
 #include <cerrno>
@@ -45,7 +46,8 @@ MemoryWindow::~MemoryWindow() { Release(); }
 
 void MemoryWindow::Release() {
   if (mw_ == nullptr) return;
-  ibv_dealloc_mw(mw_);
+  ibv_mw* mw = mw_;
+  Reap(Env(), "ibv_dealloc_mw", [mw] { return ibv_dealloc_mw(mw); });
   mw_ = nullptr;
   pd_->RemoveChild();
   pdRef_.Reset();
@@ -135,13 +137,7 @@ uint32_t ReadBindMw(Napi::Env env, Napi::Object wr, ibv_send_wr& w, ProtectionDo
 Napi::Value MemoryWindow::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), mw_ == nullptr); }
 
 Napi::Value MemoryWindow::Close(const Napi::CallbackInfo& info) {
-  if (mw_ != nullptr) {
-    int err = ibv_dealloc_mw(mw_);
-    if (err != 0) ThrowSys(info.Env(), err, "ibv_dealloc_mw");
-    mw_ = nullptr;
-    pd_->RemoveChild();
-    pdRef_.Reset();
-  }
+  Release();
   return info.Env().Undefined();
 }
 

@@ -1,3 +1,4 @@
+#include "reaper.h"
 #include "pd.h"
 
 #include <cerrno>
@@ -34,7 +35,8 @@ ProtectionDomain::~ProtectionDomain() { Release(); }
 
 void ProtectionDomain::Release() {
   if (pd_ == nullptr) return;
-  ibv_dealloc_pd(pd_);
+  ibv_pd* pd = pd_;
+  Reap(Env(), "ibv_dealloc_pd", [pd] { return ibv_dealloc_pd(pd); });
   pd_ = nullptr;
   context_->RemoveChild();
   contextRef_.Reset();
@@ -55,13 +57,7 @@ Napi::Value ProtectionDomain::Closed(const Napi::CallbackInfo& info) { return Na
 Napi::Value ProtectionDomain::Close(const Napi::CallbackInfo& info) {
   if (pd_ != nullptr && children() > 0)
     Throw(info.Env(), Kind::Error, "ERR_BUSY", "ProtectionDomain has " + std::to_string(children()) + " open children (close them first)");
-  if (pd_ != nullptr) {
-    int err = ibv_dealloc_pd(pd_);
-    if (err != 0) ThrowSys(info.Env(), err, "ibv_dealloc_pd");
-    pd_ = nullptr;
-    context_->RemoveChild();
-    contextRef_.Reset();
-  }
+  Release();
   return info.Env().Undefined();
 }
 

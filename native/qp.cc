@@ -1,3 +1,4 @@
+#include "reaper.h"
 #include "qp.h"
 
 #include <arpa/inet.h>
@@ -169,12 +170,13 @@ Napi::Object QueuePair::WrapCm(Napi::Env env, rdma_cm_id* id, Napi::Object pd, N
 
 QueuePair::~QueuePair() { Release(); }
 
-int QueuePair::Release() {
-  if (qp_ == nullptr) return 0;
-  // A QP the device refuses to destroy still exists: it keeps its parents (and their counts), and
-  // close() reports the error. librdmacm's rdma_destroy_qp reports nothing (it forgets the QP too).
-  if (cmId_ != nullptr) rdma_destroy_qp(cmId_);
-  else if (int err = ibv_destroy_qp(qp_); err != 0) return err;
+void QueuePair::Release() {
+  if (qp_ == nullptr) return;
+  // A QP made by the CM is its id's: the id forgets it here, on the JS thread (what rdma_destroy_qp
+  // does; the CQs are ours, not librdmacm's), and the reaper destroys it.
+  ibv_qp* qp = qp_;
+  if (cmId_ != nullptr) cmId_->qp = nullptr;
+  Reap(Env(), "ibv_destroy_qp", [qp] { return ibv_destroy_qp(qp); });
   prepared_.clear();
   qp_ = nullptr;
   pd_->RemoveChild();
@@ -187,7 +189,6 @@ int QueuePair::Release() {
   sendCqRef_.Reset();
   recvCqRef_.Reset();
   ownerRef_.Reset();
-  return 0;
 }
 
 QueuePair* QueuePair::From(Napi::Env env, Napi::Value v, const char* name) {
@@ -487,7 +488,7 @@ Napi::Value QueuePair::PostRecv(const Napi::CallbackInfo& info) {
 Napi::Value QueuePair::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), qp_ == nullptr); }
 
 Napi::Value QueuePair::Close(const Napi::CallbackInfo& info) {
-  if (int err = Release(); err != 0) ThrowSys(info.Env(), err, "ibv_destroy_qp");
+  Release();
   return info.Env().Undefined();
 }
 

@@ -34,7 +34,7 @@ class QueuePair : public Napi::ObjectWrap<QueuePair> {
   bool cmOwned() const { return cmId_ != nullptr; }
   // Destroys the QP now (also used by the CM id before it is destroyed itself): 0, or the errno of a
   // destroy the device refused (the QP then stays as it was).
-  int Release();
+  void Release();
   ibv_qp* handle(Napi::Env env) const;  // throws ERR_CLOSED
 
  private:

@@ -1,3 +1,4 @@
+#include "reaper.h"
 #include "srq.h"
 
 #include <cerrno>
@@ -47,7 +48,8 @@ SharedReceiveQueue::~SharedReceiveQueue() { Release(); }
 
 void SharedReceiveQueue::Release() {
   if (srq_ == nullptr) return;
-  ibv_destroy_srq(srq_);
+  ibv_srq* srq = srq_;
+  Reap(Env(), "ibv_destroy_srq", [srq] { return ibv_destroy_srq(srq); });
   srq_ = nullptr;
   pd_->RemoveChild();
   pdRef_.Reset();
@@ -110,13 +112,7 @@ Napi::Value SharedReceiveQueue::Closed(const Napi::CallbackInfo& info) { return 
 Napi::Value SharedReceiveQueue::Close(const Napi::CallbackInfo& info) {
   if (srq_ != nullptr && children() > 0)
     Throw(info.Env(), Kind::Error, "ERR_BUSY", "SharedReceiveQueue is used by " + std::to_string(children()) + " open queue pairs (close them first)");
-  if (srq_ != nullptr) {
-    int err = ibv_destroy_srq(srq_);
-    if (err != 0) ThrowSys(info.Env(), err, "ibv_destroy_srq");
-    srq_ = nullptr;
-    pd_->RemoveChild();
-    pdRef_.Reset();
-  }
+  Release();
   return info.Env().Undefined();
 }
 

@@ -44,12 +44,18 @@ const steps = [
     return ['integration tests (lab, rxe)', vitestRun('test/integration', join(out, 'integration.json'), lab)];
   }],
   ['two-guests', 'CCM across two guests (lab)', () => {
-    // The CCM across two guests: partner booted late, paused past the threshold, killed hard and rebooted (the demo, asserted).
+    // The HA story across two guests (the demo, asserted): late boot, one cable pulled, both pulled while
+    // the partner runs, the partner killed hard (witness, fence, takeover), rebooted (giveback).
     const status = sh(process.execPath, ['scripts/demo.mjs'], { allowFail: true });
     if (status === 0)
-      for (const fault of ['partner guest paused (qemu stop) past the heartbeat threshold, then resumed', 'partner guest killed hard', 'partner guest booted again (new generation)'])
+      for (const fault of [
+        "one of the partner guest's two cables pulled under mirroring (link-down, no partner-down), then plugged back (the link rejoined)",
+        "both of the partner guest's cables pulled while it runs (interconnect-down by the witness disk, no takeover), then plugged back (same boot)",
+        'partner guest killed hard (partner-down confirmed by the witness, fenced, taken over)',
+        'partner guest booted again (new generation): waited for the giveback, then ACTIVE',
+      ])
         appendFileSync(faultLog, `${JSON.stringify({ fault })}\n`);
-    return ['CCM across two guests: late boot, pause, hard kill, reboot (lab, rxe)', single(status)];
+    return ['CCM across two guests: late boot, a cable pulled, the interconnect cut, hard kill and takeover, reboot and giveback (lab, rxe)', single(status)];
   }],
 ].filter(([name]) => name === 'native' || only(name));
 

@@ -15,6 +15,7 @@ import { selfCheck } from './self-check';
 import { StatusPublisher } from './status-publisher';
 import { DiskWitness, type Witness } from './witness';
 import { native } from '../native';
+import { released } from '../verbs/released';
 import type { Endpoint, IncomingRequest, Transport } from './transport';
 import { decodeConnect, decodeJoin, encodeReject, requestKind } from './wire/private-data';
 import { ProtocolError } from './wire/errors';
@@ -335,6 +336,7 @@ export class ClusterNode extends EventEmitter {
       await core.witness?.flush().catch(() => {});
       await core.witness?.close().catch(() => {});
       await this.endpoint?.close();
+      await released(); // its QPs, CQs, regions and CM ids are gone from the device when stop() resolves
     }
     this.emitEvent({ type: 'stopped' });
   }

@@ -12,3 +12,4 @@ export { MemoryWindow, MwType } from './mw';
 export { CompletionQueue } from './cq';
 export { QueuePair, PreparedSend, QpInit, QpAttributes, QpType, QpState, SendWr, RecvWr, RemoteQp, WindowBind } from './qp';
 export { WorkCompletion, WcStatus, WcOpcode, CompletionError } from './completion';
+export { released } from './released';
