@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// rdma-ccm command line: `devices`, `node`, `rping`, `lab`.
+// rdma-ccm command line: `devices`, `node`, `status`, `takeover`, `giveback`, `rping`, `lab`.
 // First: with RDMA_CCM_CODE_CACHE set, the package's other files load through the code cache.
 import './code-cache';
 import { runLabCommand } from './cli/lab';
@@ -8,11 +8,13 @@ import { nodeCommand } from './cli/node';
 import { explainRdmaError } from './cli/no-rdma';
 import { rpingCommand } from './cli/rping';
 import { statusCommand } from './cli/status';
+import { handoverCommand } from './cli/handover';
 
 const USAGE = `usage: rdma-ccm <command> [options]
   devices [--json]                 list RDMA devices with their ports and GIDs
   node [options]                   run a node's cluster connection manager (node --help)
   status [--json] [--control P]    a running node's sessions, from its control socket
+  takeover|giveback PARTNER        have a running node take over a partner's resources, or give them back
   rping -s|-c [options]            rdma-core's rping protocol, client or server
   lab [options] -- <command>       run a command where real Soft-RoCE devices exist
   lab selftest [--topology T]      prove the lab's devices are real (rping, ib_read_lat, this package)
@@ -31,6 +33,9 @@ async function main(argv: string[]): Promise<number> {
       return rpingCommand(rest);
     case 'status':
       return statusCommand(rest);
+    case 'takeover':
+    case 'giveback':
+      return handoverCommand(cmd, rest);
     case undefined:
     case '-h':
     case '--help':

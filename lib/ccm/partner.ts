@@ -424,8 +424,8 @@ export class Partner {
   private judge(end: SessionEnd, links: { link: number; reason: string }[], generation: bigint): void {
     const w = this.core.witness!;
     const since = performance.now();
-    const interval = Math.max(20, this.core.cfg.witness && 'intervalMs' in this.core.cfg.witness ? this.core.cfg.witness.intervalMs / 2 : 100);
-    const timeout = this.core.cfg.witness && 'timeoutMs' in this.core.cfg.witness ? this.core.cfg.witness.timeoutMs : this.core.cfg.partnerDownMs;
+    const interval = Math.max(20, w.intervalMs / 2);
+    const timeout = w.timeoutMs;
     let cut = false;
     const step = () => {
       this.judging = null;

@@ -33,6 +33,10 @@ export interface WitnessView {
 export interface Witness {
   /** Names it in status and events, e.g. `disk:/dev/vdb`. */
   readonly description: string;
+  /** How often (ms) it writes this node's heartbeat and reads the partners'. */
+  readonly intervalMs: number;
+  /** How long (ms) a partner's heartbeat may stand still before the partner is `stopped`. */
+  readonly timeoutMs: number;
   /** Opens it and starts writing this node's heartbeat and reading the partners'. */
   start(): Promise<void>;
   /** What it says of `partner` now. */
@@ -90,6 +94,8 @@ interface Seen {
  */
 export class DiskWitness implements Witness {
   readonly description: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
   /** Whether I/O goes past the page cache (O_DIRECT). */
   direct = true;
   private fh: FileHandle | null = null;
@@ -113,6 +119,8 @@ export class DiskWitness implements Witness {
     private readonly hooks: WitnessHooks,
   ) {
     this.description = `disk:${o.path}`;
+    this.intervalMs = o.intervalMs;
+    this.timeoutMs = o.timeoutMs;
     this.own = o.alignedBuffer(WITNESS.slotSize);
     for (const n of o.nodes) if (n !== o.nodeId) {
       this.reads.set(n, o.alignedBuffer(WITNESS.slotSize));

@@ -1,6 +1,6 @@
 // A running node's control socket: a unix stream socket in a directory only its owner can enter (0700;
 // the socket itself 0600). A client writes one command line; the node answers one JSON line and closes.
-// `rdma-ccm status` is its client.
+// `rdma-ccm status`, `takeover` and `giveback` are its clients.
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ function privateDir(dir: string): void {
     throw controlError(`control directory ${dir} must be a directory owned by uid ${uid} with mode 0700 (it is ${(st.mode & 0o777).toString(8)}, uid ${st.uid})`);
 }
 
-/** Serves `answer(command)` on `path`; a socket file left by a node that is gone is replaced. */
+/** Serves `answer(command)` (a value, or a promise of one) on `path`; a socket file left by a node that is gone is replaced. */
 export async function serveControl(path: string, answer: (command: string) => unknown): Promise<Server> {
   privateDir(dirname(path));
   if (await alive(path)) throw controlError(`another node answers on ${path}`, 'EADDRINUSE');
@@ -44,13 +44,12 @@ export async function serveControl(path: string, answer: (command: string) => un
       if (line.length > 4096) sock.destroy();
       const nl = line.indexOf('\n');
       if (nl < 0) return;
-      let reply: unknown;
-      try {
-        reply = answer(line.slice(0, nl).trim());
-      } catch (e) {
-        reply = { error: (e as Error).message, code: (e as { code?: string }).code };
-      }
-      sock.end(`${JSON.stringify(reply)}\n`);
+      sock.removeAllListeners('data');
+      const failed = (e: unknown) => ({ error: (e as Error).message, code: (e as { code?: string }).code });
+      new Promise((resolve) => resolve(answer(line.slice(0, nl).trim()))).then(
+        (reply) => sock.end(`${JSON.stringify(reply)}\n`),
+        (e) => sock.end(`${JSON.stringify(failed(e))}\n`),
+      );
     });
     sock.on('error', () => {});
   });

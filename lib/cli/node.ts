@@ -231,8 +231,15 @@ export async function nodeCommand(args: string[]): Promise<number> {
   let control: Server | null = null;
   if (parsed.control) {
     try {
-      control = await serveControl(parsed.control, (cmd) => {
+      control = await serveControl(parsed.control, async (cmd) => {
         if (cmd === 'status') return node.status();
+        // An operator's takeover or giveback (rdma-ccm takeover|giveback): the node's own checks decide.
+        const handover = /^(takeover|giveback) ([0-9]{1,10})$/.exec(cmd);
+        if (handover) {
+          const partner = Number(handover[2]);
+          await (handover[1] === 'takeover' ? node.takeover(partner) : node.giveback(partner));
+          return { ok: true, [handover[1]]: partner, takeover: node.status().takeover };
+        }
         throw Object.assign(new Error(`unknown command ${cmd}`), { code: 'ERR_CCM_CONTROL' });
       });
     } catch (e) {

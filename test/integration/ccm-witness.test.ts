@@ -79,7 +79,7 @@ describe('CCM with a witness disk on rxe', () => {
     recordFault('every link cut while both nodes run, with a witness disk: interconnect-down on both sides, no partner-down, the session back on the same boot');
   });
 
-  it('a killed partner: partner-down once its witness heartbeat stops (forged sectors refused), fenced once, takeover; rebooted, it waits for the giveback, then goes ACTIVE', async () => {
+  it('a killed partner: partner-down once its witness heartbeat stops (forged and torn sectors refused), fenced once, takeover; rebooted, it waits for the giveback, then goes ACTIVE', async () => {
     const p = port++;
     const path = disk();
     const fenced: number[] = [];
@@ -95,10 +95,14 @@ describe('CCM with a witness disk on rxe', () => {
     const killedAt = performance.now();
     b.c.kill('SIGKILL');
     await b.gone;
-    // Forged heartbeats in the dead partner's witness slot, without the secret.
+    // Its witness slot keeps changing, and none of it is life: heartbeats forged without the secret, and
+    // torn ones (a real sector of the partner's, half of it never written) in turn.
+    let turn = 0;
     const forge = setInterval(() => {
       const fd = openSync(path, 'r+');
-      const s = encodeWitness({ clusterId: CLUSTER, nodeId: 2, state: 'ACTIVE', generation: 1n, heartbeat: BigInt(Date.now()), takeover: null }, new TextEncoder().encode('a guess at the secret'));
+      const torn = turn++ % 2 === 1;
+      const s = encodeWitness({ clusterId: CLUSTER, nodeId: 2, state: 'ACTIVE', generation: 1n, heartbeat: BigInt(Date.now()), takeover: null }, new TextEncoder().encode(torn ? SECRET : 'a guess at the secret'));
+      if (torn) s.fill(0, WITNESS.size / 2);
       writeSync(fd, s, 0, WITNESS.size, WITNESS.slotSize);
       closeSync(fd);
     }, 100);
@@ -111,7 +115,7 @@ describe('CCM with a witness disk on rxe', () => {
     expect(down.witness).toBe('stopped');
     expect(performance.now() - killedAt).toBeGreaterThanOrEqual(witnessTiming.timeoutMs - 1000);
     expect(a.events.slice(from).some((e) => e.type === 'interconnect-down')).toBe(false);
-    expect(a.events.slice(from).some((e) => e.type === 'protocol-error' && e.block === 'witness' && e.code === 'ERR_CCM_AUTH')).toBe(true);
+    for (const code of ['ERR_CCM_AUTH', 'ERR_CCM_CHECKSUM']) expect(a.events.slice(from).some((e) => e.type === 'protocol-error' && e.block === 'witness' && e.code === code), code).toBe(true);
     const safe = await next(a.events, 'takeover-safe', () => true, 30_000, from);
     expect(safe).toMatchObject({ by: 'fence', generation: dead });
     expect(fenced).toEqual([2]);
@@ -129,6 +133,7 @@ describe('CCM with a witness disk on rxe', () => {
     await next(a.events, 'partner-state', (e) => e.to === 'ACTIVE', 30_000, from);
     recordFault('partner killed with a witness disk: partner-down only once its witness heartbeat stopped, fenced once, taken over; rebooted, it waited for the giveback and went ACTIVE after it');
     recordAttack("heartbeats forged into a dead partner's witness slot without the secret");
+    recordFault("torn sectors (half unwritten) in a dead partner's witness slot: refused, never taken for life");
   });
 
   it('a fence that fails gives no takeover-safe, and takeover() is refused', async () => {

@@ -126,6 +126,40 @@ describe('operations on rxe', () => {
     expect(none.stderr).toMatch(/^rdma-ccm status: no node answers on .*nobody\.sock: ENOENT\n$/);
   });
 
+  it('rdma-ccm takeover and giveback over the control socket: refused until safe, then recorded; the rebooted partner waits until the giveback', async () => {
+    const p = port++;
+    const control = join(scratch(), 'ctl', 'node.sock');
+    nodeOne(p, ['--control', control, '--fence-cmd', 'true']);
+    const partnerArgs = ['--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1000', '--no-control', '--active-after', '500'];
+    let b = cliNode(partnerArgs);
+    const status = async () => JSON.parse((await rdmaCcm('status', '--json', '--control', control)).stdout || '{}') as NodeStatus;
+    await until(async () => (await status()).partners?.[0]?.state === 'ESTABLISHED', 'a session with partner 2');
+    // While the partner lives, a takeover is refused by the node itself.
+    const early = await rdmaCcm('takeover', '2', '--control', control);
+    expect(early.status).toBe(1);
+    expect(early.stderr).toMatch(/^rdma-ccm takeover: .+ \(ERR_CCM_NOT_SAFE\)\n$/);
+    const unknown = await rdmaCcm('takeover', '9', '--control', control);
+    expect(unknown.stderr).toMatch(/\(ERR_CCM_UNKNOWN_PARTNER\)\n$/);
+    // The partner dies; once it is fenced (the hook succeeds) the operator's takeover goes through.
+    b.c.kill('SIGKILL');
+    await b.gone;
+    let taken = early;
+    await until(async () => (taken = await rdmaCcm('takeover', '2', '--control', control)).status === 0, 'a takeover the node accepts', 60_000);
+    expect(taken.stdout).toBe("took over partner 2's resources\n");
+    expect((await status()).takeover).toMatchObject({ partner: 2 });
+    // Booted again, the partner sees the takeover in its handshake and waits; the giveback lets it go ACTIVE.
+    b = cliNode(partnerArgs);
+    await until(() => b.events.some((e) => e.type === 'waiting-for-giveback'), 'the partner waiting for the giveback', 60_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(b.events.some((e) => e.type === 'state' && e.to === 'ACTIVE')).toBe(false);
+    const back = await rdmaCcm('giveback', '2', '--control', control);
+    expect(back).toMatchObject({ status: 0, stdout: 'gave partner 2 its resources back\n' });
+    await until(() => b.events.some((e) => e.type === 'state' && e.to === 'ACTIVE'), 'the partner ACTIVE after the giveback', 30_000);
+    expect((await status()).takeover).toBeFalsy();
+    const again = await rdmaCcm('giveback', '2', '--control', control);
+    expect(again.stderr).toMatch(/\(ERR_CCM_STATE\)\n$/);
+  });
+
   it('serves Prometheus metrics over HTTP that move during a mirroring run, and merges into an application\'s registry', async () => {
     const p = port++;
     const metricsPort = 9464 + (p % 100);

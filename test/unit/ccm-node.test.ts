@@ -34,6 +34,12 @@ function make(net: MemoryNetwork, id: 1 | 2, extra: Partial<CcmOptions> = {}): {
   return { node, events };
 }
 
+/** The host of node `x` (made by make()) dies: its address stops answering, and its process is gone, never stopped. */
+function crash(net: MemoryNetwork, x: { node: ClusterNode }): void {
+  net.crash(`10.0.0.${x.node.status().node}`);
+  nodes.splice(nodes.indexOf(x.node), 1);
+}
+
 function until<T extends CcmEvent['type']>(n: ClusterNode, type: T, pred: (e: Extract<CcmEvent, { type: T }>) => boolean = () => true, ms = 3000) {
   return new Promise<Extract<CcmEvent, { type: T }>>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no ${type} event within ${ms} ms`)), ms);
@@ -149,11 +155,10 @@ describe('ClusterNode over an in-memory network', () => {
     const b = make(net, 2);
     await Promise.all([a.node.start(), b.node.start()]);
     const sa = await a.node.waitForSession(2);
-    net.crash('10.0.0.2');
+    crash(net, b);
     const lost = sa.mirror.append(Buffer.from('to a partner about to reboot'));
     const settled = lost.catch((e) => e);
     await until(a.node, 'partner-down');
-    nodes.splice(nodes.indexOf(b.node), 1);
     const b2 = make(net, 2);
     await b2.node.start();
     await until(a.node, 'established');
@@ -179,11 +184,10 @@ describe('ClusterNode over an in-memory network', () => {
     await Promise.all([a.node.start(), b.node.start()]);
     await a.node.waitForSession(2);
     const oldGen = b.node.generation;
-    net.crash('10.0.0.2');
+    crash(net, b);
     const down = await until(a.node, 'partner-down');
     expect(down.detectionMs).toBeGreaterThanOrEqual(0);
     expect(a.events.map((e) => e.type).slice(-2)).toEqual(['partner-down', 'session-closed']);
-    nodes.splice(nodes.indexOf(b.node), 1);
     const b2 = make(net, 2);
     await b2.node.start();
     const rb = await until(a.node, 'partner-rebooted');
@@ -416,8 +420,7 @@ describe('fencing, takeover and giveback over an in-memory network', () => {
     await Promise.all([a.node.start(), b.node.start()]);
     await a.node.waitForSession(2);
     await expect(a.node.takeover(2)).rejects.toMatchObject({ code: 'ERR_CCM_NOT_SAFE' });
-    net.crash('10.0.0.2');
-    nodes.splice(nodes.indexOf(b.node), 1);
+    crash(net, b);
     const safe = await until(a.node, 'takeover-safe');
     expect(safe).toMatchObject({ partner: 2, by: 'fence', generation: b.node.generation.toString() });
     expect(fenced).toEqual([2]);
@@ -449,8 +452,7 @@ describe('fencing, takeover and giveback over an in-memory network', () => {
     const b = make(net, 2);
     await Promise.all([a.node.start(), b.node.start()]);
     await a.node.waitForSession(2);
-    net.crash('10.0.0.2');
-    nodes.splice(nodes.indexOf(b.node), 1);
+    crash(net, b);
     const failed = await until(a.node, 'fence-failed');
     expect(failed).toMatchObject({ partner: 2, attempt: 1, error: 'PDU unreachable' });
     await until(a.node, 'fence-failed', (e) => e.attempt === 2);
@@ -465,8 +467,7 @@ describe('fencing, takeover and giveback over an in-memory network', () => {
     const b = make(net, 2, { fence: async () => {}, fenceDelayMs: 300 });
     await Promise.all([a.node.start(), b.node.start()]);
     await b.node.waitForSession(1);
-    net.crash('10.0.0.1');
-    nodes.splice(nodes.indexOf(a.node), 1);
+    crash(net, a);
     const down = await until(b.node, 'partner-down');
     const fencing = await until(b.node, 'fencing');
     expect(fencing.delayMs).toBe(300);
@@ -478,8 +479,7 @@ describe('fencing, takeover and giveback over an in-memory network', () => {
     const d = make(net2, 2);
     await Promise.all([c.node.start(), d.node.start()]);
     await c.node.waitForSession(2);
-    net2.crash('10.0.0.2');
-    nodes.splice(nodes.indexOf(d.node), 1);
+    crash(net2, d);
     await until(c.node, 'partner-down');
     await new Promise((r) => setTimeout(r, 300));
     expect(c.events.some((e) => e.type === 'takeover-safe' || e.type === 'fencing')).toBe(false);

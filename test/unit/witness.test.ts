@@ -170,4 +170,18 @@ describe('the CCM with a witness, over an in-memory network', () => {
     await a.node.takeover(2);
     expect(a.node.status().takeover).toMatchObject({ partner: 2 });
   });
+
+  it('a witness it cannot open fails start() with ERR_CCM_WITNESS naming the disk, and leaves nothing listening', async () => {
+    const net = new MemoryNetwork();
+    const missing = join(mkdtempSync(join(tmpdir(), 'rdma-ccm-witness-')), 'no-such-dir', 'witness.img');
+    const a = make(net, 1, missing);
+    const err = await a.node.start().then(() => null, (e) => e);
+    expect(err).toMatchObject({ code: 'ERR_CCM_WITNESS' });
+    expect(err.message).toContain(`disk:${missing}`);
+    expect(err.cause).toMatchObject({ code: 'ENOENT' });
+    // Nothing of it stayed up: the address is free (the network refuses a second listener) for a node
+    // started again with a witness it can open.
+    const again = make(net, 1, disk());
+    await again.node.start();
+  });
 });
