@@ -95,12 +95,13 @@ describe('CCM with a witness disk on rxe', () => {
     const killedAt = performance.now();
     b.c.kill('SIGKILL');
     await b.gone;
-    // Its witness slot keeps changing, and none of it is life: heartbeats forged without the secret, and
-    // torn ones (a real sector of the partner's, half of it never written) in turn.
+    // Its witness slot keeps changing, and none of it is life: heartbeats forged without the secret, then
+    // torn ones (a real sector of the partner's, half of it never written), in turn.
     let turn = 0;
     const forge = setInterval(() => {
       const fd = openSync(path, 'r+');
-      const torn = turn++ % 2 === 1;
+      // Each kind for a while (seven writes, more than one round of reads), so that every kind is read.
+      const torn = Math.floor(turn++ / 7) % 2 === 1;
       const s = encodeWitness({ clusterId: CLUSTER, nodeId: 2, state: 'ACTIVE', generation: 1n, heartbeat: BigInt(Date.now()), takeover: null }, new TextEncoder().encode(torn ? SECRET : 'a guess at the secret'));
       if (torn) s.fill(0, WITNESS.size / 2);
       writeSync(fd, s, 0, WITNESS.size, WITNESS.slotSize);

@@ -128,9 +128,14 @@ describe('operations on rxe', () => {
 
   it('rdma-ccm takeover and giveback over the control socket: refused until safe, then recorded; the rebooted partner waits until the giveback', async () => {
     const p = port++;
-    const control = join(scratch(), 'ctl', 'node.sock');
-    nodeOne(p, ['--control', control, '--fence-cmd', 'true']);
-    const partnerArgs = ['--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1000', '--no-control', '--active-after', '500'];
+    const dir = scratch();
+    const control = join(dir, 'ctl', 'node.sock');
+    // A shared witness: the takeover is on the disk, so the rebooted partner knows of it before it may go
+    // ACTIVE, whether or not its first handshake has run by then.
+    const witness = join(dir, 'witness.img');
+    writeFileSync(witness, '');
+    nodeOne(p, ['--control', control, '--fence-cmd', 'true', '--witness', witness]);
+    const partnerArgs = ['--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1000', '--no-control', '--active-after', '500', '--witness', witness];
     let b = cliNode(partnerArgs);
     const status = async () => JSON.parse((await rdmaCcm('status', '--json', '--control', control)).stdout || '{}') as NodeStatus;
     await until(async () => (await status()).partners?.[0]?.state === 'ESTABLISHED', 'a session with partner 2');

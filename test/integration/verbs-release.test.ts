@@ -2,9 +2,12 @@
 // destroys it runs on the addon's own thread, in the order of the closes (a QP before its CQ, PD and
 // context). released() resolves once the kernel has let go of all of them; a destroy the device
 // refuses is a process warning, not an exception (and memory still registered is kept).
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Access, released } from '../../lib/verbs';
-import { heldResources, leakedSince } from './lab';
+import { heldResources, lab, leakedSince } from './lab';
 import { closeSide, openSide, rcPair } from './verbs-pair';
 
 const warnings: Error[] = [];
@@ -58,6 +61,41 @@ describe('releasing verbs objects on rxe', () => {
       s.pd.close();
       s.ctx.close();
     }
+    await released();
+  });
+
+  // A process or worker whose environment ends with destroys still queued, and objects never closed:
+  // the reaper finishes its queue before the addon goes away, and finalizers after it destroy in place.
+  const verbs = resolve(__dirname, '..', '..', 'dist', 'verbs');
+  const openAndLeave = (device: string) => `
+    const { Context } = require(${JSON.stringify(verbs)});
+    const ctx = new Context(${JSON.stringify(device)});
+    const pd = ctx.allocPd();
+    const cq = ctx.createCq({ cqe: 64 });
+    const qps = Array.from({ length: 8 }, () => pd.createQp({ type: 'RC', sendCq: cq, maxSendWr: 16, maxRecvWr: 16 }));
+    const mrs = Array.from({ length: 8 }, () => pd.allocMemory(1 << 16, 1));
+    for (const q of qps.slice(0, 4)) q.close();
+    for (const m of mrs.slice(0, 4)) m.close();
+  `;
+
+  it('a process that exits with destroys still queued and objects never closed exits cleanly', () => {
+    const device = lab().devices[0];
+    for (const exit of ['process.exit(0)', '/* the event loop ends */']) {
+      const r = spawnSync(process.execPath, ['-e', `${openAndLeave(device)}; ${exit}`], { encoding: 'utf8', timeout: 60_000 });
+      expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    }
+  });
+
+  it('a worker thread that uses the verbs and is terminated leaves the main thread working', async () => {
+    const device = lab().devices[0];
+    for (let i = 0; i < 3; i++) {
+      const w = new Worker(`${openAndLeave(device)}; require('node:worker_threads').parentPort.postMessage('opened'); setInterval(() => {}, 1000);`, { eval: true });
+      await new Promise((r, j) => (w.once('message', r), w.once('error', j)));
+      expect(await w.terminate()).toBe(1);
+    }
+    // The main thread's own objects and reaper are untouched.
+    const s = openSide(0);
+    closeSide(s);
     await released();
   });
 });
