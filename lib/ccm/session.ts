@@ -115,6 +115,8 @@ export class Session {
   private readonly refusedWords = new Map<string, string>();
   /** This node is closing the session (closeAndTell): nothing more of it is delivered meanwhile. */
   private closing = false;
+  /** A LEAVING or CLOSING mark was written: no heartbeat may overwrite it. */
+  private told = false;
 
   constructor(
     private readonly init: SessionInit,
@@ -308,7 +310,7 @@ export class Session {
 
   /** Every heartbeat period: the session word over the carrying link, and each link's own word over that link. */
   private beat(): void {
-    if (this.ended) return;
+    if (this.ended || this.told) return;
     this.heartbeats++;
     const a = this.active;
     const bytes = encodeCounter({ value: this.heartbeats, epoch: this.init.epoch });
@@ -392,6 +394,9 @@ export class Session {
    * `maxMs`), so it does not take the close for a failure.
    */
   private async tell(mark: bigint, maxMs: number): Promise<void> {
+    // From here on the word says only this: a heartbeat posted after the mark would land over it, and the
+    // partner, seeing the disconnect next, would take this node for down.
+    this.told = true;
     const bytes = encodeCounter({ value: mark, epoch: this.init.epoch });
     const writes = [...this.links.values()].map((l) => l.link.write(bytes, l.regions.slotAddr + BigInt(SLOT.heartbeat), l.regions.slotRkey));
     const landed = writes.length ? Promise.any(writes).catch(() => {}) : Promise.resolve();
