@@ -115,7 +115,9 @@ describe('CCM with a witness disk on rxe', () => {
     }
     expect(down.witness).toBe('stopped');
     expect(performance.now() - killedAt).toBeGreaterThanOrEqual(witnessTiming.timeoutMs - 1000);
-    expect(a.events.slice(from).some((e) => e.type === 'interconnect-down')).toBe(false);
+    // No forged or torn sector ever passed for life. (A node that stalled itself may first call the witness
+    // unavailable, an interconnect-down that takes nothing over, and then sees the partner stopped.)
+    expect(a.events.slice(from).find((e) => e.type === 'interconnect-down' && e.witness === 'alive'), JSON.stringify(a.events.slice(from).filter((e) => e.type !== 'step' && e.type !== 'protocol-error'))).toBeUndefined();
     for (const code of ['ERR_CCM_AUTH', 'ERR_CCM_CHECKSUM']) expect(a.events.slice(from).some((e) => e.type === 'protocol-error' && e.block === 'witness' && e.code === code), code).toBe(true);
     const safe = await next(a.events, 'takeover-safe', () => true, 30_000, from);
     expect(safe).toMatchObject({ by: 'fence', generation: dead });
