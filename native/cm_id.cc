@@ -167,11 +167,7 @@ void CmId::Release() {
     Napi::Object q = qpRef_.Value();
     if (!q.IsEmpty()) Napi::ObjectWrap<QueuePair>::Unwrap(q)->Release();
   }
-  // Still a QP without its wrapper: the id forgets it here, as QueuePair::Release does.
-  if (ibv_qp* qp = id_->qp; qp != nullptr) {
-    id_->qp = nullptr;
-    Reap(Env(), "ibv_destroy_qp", [qp] { return ibv_destroy_qp(qp); });
-  }
+  QueuePair::ReapCmQp(Env(), id_);  // still a QP without its wrapper
   channel_->Unregister(id_);
   rdma_cm_id* id = id_;
   Reap(Env(), "rdma_destroy_id", [id] { return rdma_destroy_id(id) == 0 ? 0 : errno; });

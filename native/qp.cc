@@ -172,11 +172,13 @@ QueuePair::~QueuePair() { Release(); }
 
 void QueuePair::Release() {
   if (qp_ == nullptr) return;
-  // A QP made by the CM is its id's: the id forgets it here, on the JS thread (what rdma_destroy_qp
-  // does; the CQs are ours, not librdmacm's), and the reaper destroys it.
-  ibv_qp* qp = qp_;
-  if (cmId_ != nullptr) cmId_->qp = nullptr;
-  Reap(Env(), "ibv_destroy_qp", [qp] { return ibv_destroy_qp(qp); });
+  // A QP made by the CM is its id's: the id forgets it here, on the JS thread.
+  if (cmId_ != nullptr) {
+    ReapCmQp(Env(), cmId_);
+  } else {
+    ibv_qp* qp = qp_;
+    Reap(Env(), "ibv_destroy_qp", [qp] { return ibv_destroy_qp(qp); });
+  }
   prepared_.clear();
   qp_ = nullptr;
   pd_->RemoveChild();
@@ -189,6 +191,13 @@ void QueuePair::Release() {
   sendCqRef_.Reset();
   recvCqRef_.Reset();
   ownerRef_.Reset();
+}
+
+void QueuePair::ReapCmQp(Napi::Env env, rdma_cm_id* id) {
+  ibv_qp* qp = id->qp;
+  if (qp == nullptr) return;
+  id->qp = nullptr;
+  Reap(env, "ibv_destroy_qp", [qp] { return ibv_destroy_qp(qp); });
 }
 
 QueuePair* QueuePair::From(Napi::Env env, Napi::Value v, const char* name) {

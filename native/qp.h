@@ -32,9 +32,11 @@ class QueuePair : public Napi::ObjectWrap<QueuePair> {
   bool open() const { return qp_ != nullptr; }
   // Made by librdmacm on a CM id (rdma_create_qp) rather than by ibv_create_qp.
   bool cmOwned() const { return cmId_ != nullptr; }
-  // Destroys the QP now (also used by the CM id before it is destroyed itself): 0, or the errno of a
-  // destroy the device refused (the QP then stays as it was).
+  // Takes the QP out of use and queues its destroy with the reaper (also used by the CM id before it is
+  // destroyed itself); a destroy the device refuses is a process warning.
   void Release();
+  // Detaches a CM id's QP on the JS thread (what rdma_destroy_qp does; the CQs are ours) and queues its destroy.
+  static void ReapCmQp(Napi::Env env, rdma_cm_id* id);
   ibv_qp* handle(Napi::Env env) const;  // throws ERR_CLOSED
 
  private:
