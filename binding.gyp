@@ -20,10 +20,14 @@
         "native/cm_id.cc",
         "native/notify.cc",
         "native/aligned_buffer.cc",
-        "native/reaper.cc"
+        "native/reaper.cc",
+        "native/fd_watch.cc",
+        "native/names.cc",
+        "native/enums.cc",
+        "native/instruction_marker.cc"
       ],
       "variables": {
-        "headers_ok": "<!(node scripts/check-headers.js)"
+        "headers_ok": "<!(node install/check-headers.js)"
       },
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],

@@ -4,11 +4,13 @@
 // connection to a process that has just started listening costs (with RDMA_CCM_CODE_CACHE, one whose
 // package code was compiled in an earlier run).
 import { createInterface } from 'node:readline';
-import { contextFor, listen } from 'rdma-ccm/cm';
+// First: the code cache (RDMA_CCM_CODE_CACHE) covers only what loads after it.
 import { saveCodeCache } from 'rdma-ccm/code-cache';
+import { contextFor, listen } from 'rdma-ccm/cm';
+import { ADDR_B } from './lab-env.mjs';
 
 const port = Number(process.argv[2]);
-const context = await contextFor('10.99.0.2');
+const context = await contextFor(ADDR_B);
 process.stdout.write('{"type":"loaded"}\n');
 let conn = null;
 let listener = null;
@@ -16,7 +18,7 @@ let pd = null;
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === 'start') {
     pd = context.allocPd();
-    listener = await listen({ address: '10.99.0.2', port });
+    listener = await listen({ address: ADDR_B, port });
     process.stdout.write('{"type":"listening"}\n');
     for await (const req of listener) {
       conn = await req.accept({ pd });

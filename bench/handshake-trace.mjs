@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { ClusterNode } from 'rdma-ccm/ccm';
+import { ADDR_A, ADDR_B } from './lab-env.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
 const b = spawn(process.execPath, ['bench/repeat-partner.mjs'], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -23,7 +24,7 @@ const fromB = (pred) => new Promise((resolve) => waiters.push({ pred, resolve })
 await fromB((e) => e.type === 'loaded');
 for (let i = 0; i < Number(process.env.RUNS ?? 6); i++) {
   const port = 7960 + i;
-  const a = new ClusterNode({ clusterId: 9n, nodeId: 1, address: '10.99.0.1', port, partners: [{ nodeId: 2, address: '10.99.0.2', port }], backoff: { minMs: 100, maxMs: 100, jitter: 0 } });
+  const a = new ClusterNode({ clusterId: 9n, nodeId: 1, address: ADDR_A, port, partners: [{ nodeId: 2, address: ADDR_B, port }], backoff: { minMs: 100, maxMs: 100, jitter: 0 } });
   const trace = [];
   a.on('event', (e) => trace.push({ ...e, at: now(), side: 1 }));
   const established = new Promise((r) => a.once('established', () => r(now())));

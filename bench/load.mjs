@@ -7,17 +7,17 @@ import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ClusterNode } from 'rdma-ccm/ccm';
+import { ADDR_A, ADDR_B } from './lab-env.mjs';
 
 const out = process.argv[2] ?? '.lab/load.json';
 const seconds = Number(process.argv[3] ?? 120);
 const RECORD = 4096;
-const [addrA, addrB] = (process.env.RDMA_CCM_LAB_ADDRS ?? '10.99.0.1,10.99.0.2').split(',');
 const port = 7990;
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const common = { heartbeatMs: 100, partnerDownMs: 1000 };
 
 const partnerEvents = [];
-const b = spawn(process.execPath, [cli, 'node', '--json', '--cluster-id', '99', '--node-id', '2', '--address', addrB, '--port', String(port), '--partner', `1@${addrA}:${port}`, '--heartbeat-ms', '100', '--partner-down-ms', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const b = spawn(process.execPath, [cli, 'node', '--json', '--cluster-id', '99', '--node-id', '2', '--address', ADDR_B, '--port', String(port), '--partner', `1@${ADDR_A}:${port}`, '--heartbeat-ms', '100', '--partner-down-ms', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
 createInterface({ input: b.stdout }).on('line', (l) => {
   try {
     partnerEvents.push(JSON.parse(l));
@@ -26,7 +26,7 @@ createInterface({ input: b.stdout }).on('line', (l) => {
   }
 });
 
-const a = new ClusterNode({ clusterId: 99n, nodeId: 1, address: addrA, port, partners: [{ nodeId: 2, address: addrB, port }], ...common });
+const a = new ClusterNode({ clusterId: 99n, nodeId: 1, address: ADDR_A, port, partners: [{ nodeId: 2, address: ADDR_B, port }], ...common });
 const events = [];
 a.on('event', (e) => events.push(e));
 await a.start();

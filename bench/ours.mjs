@@ -5,11 +5,12 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { endpoint, pingPong, SPIN_US, WARMUP } from './pingpong.mjs';
+import { DEV_A, DEV_B, ADDR_A, ADDR_B } from './lab-env.mjs';
 
 /** Two endpoints on the lab's devices, connected to each other, in this process. */
 export function pair(size) {
-  const a = endpoint('rxe0', '10.99.0.1', size);
-  const b = endpoint('rxe1', '10.99.0.2', size);
+  const a = endpoint(DEV_A, ADDR_A, size);
+  const b = endpoint(DEV_B, ADDR_B, size);
   a.connect(b.info);
   b.connect(a.info);
   return {
@@ -57,14 +58,14 @@ export function readLat(size, iters) {
  * ib_send_lat, whose server is a process of its own), one-way µs, median.
  */
 export async function pingPongLat(op, size, iters) {
-  const partner = spawn(process.execPath, [fileURLToPath(new URL('./pingpong-partner.mjs', import.meta.url)), op, String(size), String(iters + WARMUP), 'rxe1', '10.99.0.2'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const partner = spawn(process.execPath, [fileURLToPath(new URL('./pingpong-partner.mjs', import.meta.url)), op, String(size), String(iters + WARMUP), DEV_B, ADDR_B], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: partner.stdout })[Symbol.asyncIterator]();
   const next = async (what) => {
     const l = await lines.next();
     if (l.done) throw new Error(`ping-pong partner ended before ${what}`);
     return l.value;
   };
-  const ep = endpoint('rxe0', '10.99.0.1', size);
+  const ep = endpoint(DEV_A, ADDR_A, size);
   try {
     const peer = JSON.parse(await next('its endpoint'));
     ep.connect(peer);

@@ -1,9 +1,10 @@
 // rdma-core's perftest on the lab's two devices (rxe0 serves, rxe1 runs the client, RDMA CM for the
 // connection): one run per size, parsed into numbers. Runs inside the lab.
 import { spawn } from 'node:child_process';
+import { DEV_A, DEV_B, ADDR_A } from './lab-env.mjs';
 
-const SERVER_DEV = 'rxe0';
-const CLIENT_DEV = 'rxe1';
+const SERVER_DEV = DEV_A;
+const CLIENT_DEV = DEV_B;
 
 function run(cmd, args, timeoutMs) {
   return new Promise((resolve) => {
@@ -23,7 +24,7 @@ function run(cmd, args, timeoutMs) {
  * One perftest measurement: `tool` is ib_{read,write,send}_{lat,bw}. Latency tools report t_typical
  * (median, µs); bandwidth tools report BW average (MB/s) and message rate (Mpps).
  */
-export async function perftest(tool, size, { iters = 1000, server = '10.99.0.1', port = 18515 + Math.floor(Math.random() * 1000) } = {}) {
+export async function perftest(tool, size, { iters = 1000, server = ADDR_A, port = 18515 + Math.floor(Math.random() * 1000) } = {}) {
   const common = ['-R', '-s', String(size), '-n', String(iters), '-p', String(port), '-F'];
   const srv = run(tool, ['-d', SERVER_DEV, ...common], 90_000);
   await new Promise((r) => setTimeout(r, 1500));

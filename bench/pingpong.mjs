@@ -2,7 +2,7 @@
 // process (the partner side is bench/pingpong-partner.mjs), busy-waiting for the partner's message and
 // answering it; the initiator stamps the clock at each post, and half the time between two posts is the
 // one-way latency (median). Each side polls its send CQ once per iteration, as perftest does.
-import { Access, Context } from 'rdma-ccm/verbs';
+import { Access, Context, normalizeGid } from 'rdma-ccm/verbs';
 
 const ALL = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ;
 /** Where a side's incoming WRITEs land in its region (its outgoing bytes start at 0). */
@@ -14,8 +14,7 @@ export const SPIN_US = 100_000;
 
 /** The RoCEv2 GID of an IPv4 address on a device, and its index in the device's GID table. */
 function roceGid(ctx, addr) {
-  const hex = addr.split('.').map((n) => Number(n).toString(16).padStart(2, '0'));
-  const gid = `0000:0000:0000:0000:0000:ffff:${hex[0]}${hex[1]}:${hex[2]}${hex[3]}`;
+  const gid = normalizeGid(addr);
   return { gid, gidIndex: ctx.queryGidTable().find((g) => g.gid === gid && g.type === 'RoCEv2').index };
 }
 

@@ -3,14 +3,15 @@
 import { createInterface } from 'node:readline';
 import { ClusterNode } from 'rdma-ccm/ccm';
 import { contextFor } from 'rdma-ccm/cm';
+import { ADDR_A, ADDR_B } from './lab-env.mjs';
 
-await contextFor('10.99.0.2');
+await contextFor(ADDR_B);
 process.stdout.write('{"type":"loaded"}\n');
 let node = null;
 for await (const line of createInterface({ input: process.stdin })) {
   const [cmd, port] = line.split(' ');
   if (cmd === 'start') {
-    node = new ClusterNode({ clusterId: 9n, nodeId: 2, address: '10.99.0.2', port: Number(port), partners: [{ nodeId: 1, address: '10.99.0.1', port: Number(port) }], backoff: { minMs: 100, maxMs: 100, jitter: 0 } });
+    node = new ClusterNode({ clusterId: 9n, nodeId: 2, address: ADDR_B, port: Number(port), partners: [{ nodeId: 1, address: ADDR_A, port: Number(port) }], backoff: { minMs: 100, maxMs: 100, jitter: 0 } });
     node.on('event', (e) => process.stdout.write(`${JSON.stringify({ ...e, at: performance.timeOrigin + performance.now() })}\n`));
     await node.start();
   }

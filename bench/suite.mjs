@@ -11,6 +11,7 @@ import { ClusterNode } from 'rdma-ccm/ccm';
 import { deviceSetup } from 'rdma-ccm/lab';
 import { bandwidth, median, pingPongLat, readLat, readLatAsync } from './ours.mjs';
 import { perftest } from './perftest.mjs';
+import { ADDR_A, ADDR_B } from './lab-env.mjs';
 
 const out = process.argv[2] ?? '.lab/bench.json';
 const quick = process.env.RDMA_CCM_BENCH_QUICK === '1';
@@ -87,18 +88,18 @@ if (section('msgrate')) {
 if (section('handshake')) {
   progress('CCM handshake vs a bare RDMA CM connect');
   // Bare CM connect + accept, measured from connect() to ESTABLISHED on the initiator.
-  const ca = await contextFor('10.99.0.1');
-  const cb = await contextFor('10.99.0.2');
+  const ca = await contextFor(ADDR_A);
+  const cb = await contextFor(ADDR_B);
   const pa = ca.allocPd();
   const pb = cb.allocPd();
   const bare = [];
   for (let i = 0; i < 9; i++) {
-    const l = await listen({ address: '10.99.0.1', port: 7900 + i });
+    const l = await listen({ address: ADDR_A, port: 7900 + i });
     const acc = (async () => {
       for await (const r of l) return r.accept({ pd: pa });
     })();
     const t0 = performance.now();
-    const c = await connect({ address: '10.99.0.1', port: 7900 + i, sourceAddress: '10.99.0.2', pd: pb });
+    const c = await connect({ address: ADDR_A, port: 7900 + i, sourceAddress: ADDR_B, pd: pb });
     bare.push(performance.now() - t0);
     (await acc).close();
     c.close();
@@ -125,7 +126,7 @@ if (section('handshake')) {
       b.stdin.write('start\n');
       await listening;
       const t0 = performance.now();
-      const c = await connect({ address: '10.99.0.2', port, sourceAddress: '10.99.0.1', pd: pa });
+      const c = await connect({ address: ADDR_B, port, sourceAddress: ADDR_A, pd: pa });
       // The run at -1 only fills the cache.
       if (i >= 0) times.push(performance.now() - t0);
       const exited = new Promise((r) => b.once('exit', r));
@@ -152,7 +153,7 @@ if (section('handshake')) {
     const runs = [];
     for (let i = cache ? -1 : 0; i < 15; i++) {
       const port = 7950 + i + (cache ? 20 : 0);
-      const a = new ClusterNode({ clusterId: 9n, nodeId: 1, address: '10.99.0.1', port, partners: [{ nodeId: 2, address: '10.99.0.2', port }], backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 } });
+      const a = new ClusterNode({ clusterId: 9n, nodeId: 1, address: ADDR_A, port, partners: [{ nodeId: 2, address: ADDR_B, port }], backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 } });
       const steps = [];
       const trace = [];
       const now = () => performance.timeOrigin + performance.now();
@@ -236,7 +237,7 @@ if (section('handshake')) {
 if (section('detection')) {
   progress('heartbeat failure detection');
   const thresholdMs = 500;
-  const mk = (id) => new ClusterNode({ clusterId: 9n, nodeId: id, address: `10.99.0.${id}`, port: 7990, partners: [{ nodeId: 3 - id, address: `10.99.0.${3 - id}`, port: 7990 }], heartbeatMs: 50, partnerDownMs: thresholdMs });
+  const mk = (id) => new ClusterNode({ clusterId: 9n, nodeId: id, address: [ADDR_A, ADDR_B][id - 1], port: 7990, partners: [{ nodeId: 3 - id, address: [ADDR_A, ADDR_B][2 - id], port: 7990 }], heartbeatMs: 50, partnerDownMs: thresholdMs });
   const a = mk(1);
   const b = mk(2);
   await Promise.all([a.start(), b.start()]);
@@ -283,7 +284,7 @@ if (section('failover')) {
   const heartbeatMs = 50;
   const linkDownMs = 500;
   const mk = (id) =>
-    new ClusterNode({ clusterId: 10n, nodeId: id, address: [`10.99.0.${id}`, l1[id - 1].ip], port: 7991, partners: [{ nodeId: 3 - id, address: [`10.99.0.${3 - id}`, l1[2 - id].ip], port: 7991 }], heartbeatMs, partnerDownMs: 2000, linkDownMs });
+    new ClusterNode({ clusterId: 10n, nodeId: id, address: [[ADDR_A, ADDR_B][id - 1], l1[id - 1].ip], port: 7991, partners: [{ nodeId: 3 - id, address: [[ADDR_A, ADDR_B][2 - id], l1[2 - id].ip], port: 7991 }], heartbeatMs, partnerDownMs: 2000, linkDownMs });
   const a = mk(1);
   const b = mk(2);
   const bothUp = new Promise((r) => a.on('link-up', (e) => e.linksUp === 2 && r()));
@@ -331,9 +332,9 @@ if (section('witness')) {
   const path = join(dir, 'witness.img');
   writeFileSync(path, Buffer.alloc(8192));
   const witness = { path, intervalMs: 100, timeoutMs: 1000 };
-  const a = new ClusterNode({ clusterId: 11n, nodeId: 1, address: ['10.99.0.1', l1[0].ip], port: 7992, partners: [{ nodeId: 2, address: ['10.99.0.2', l1[1].ip], port: 7992 }], heartbeatMs: 50, partnerDownMs: 500, witness });
+  const a = new ClusterNode({ clusterId: 11n, nodeId: 1, address: [ADDR_A, l1[0].ip], port: 7992, partners: [{ nodeId: 2, address: [ADDR_B, l1[1].ip], port: 7992 }], heartbeatMs: 50, partnerDownMs: 500, witness });
   await a.start();
-  const b = spawn(process.execPath, ['dist/cli.js', 'node', '--json', '--no-control', '--cluster-id', '11', '--node-id', '2', '--address', '10.99.0.2', '--address', l1[1].ip, '--port', '7992', '--partner', `1@10.99.0.1,${l1[0].ip}:7992`, '--heartbeat-ms', '50', '--partner-down-ms', '500', '--witness', path, '--witness-interval-ms', '100', '--witness-timeout-ms', '1000'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const b = spawn(process.execPath, ['dist/cli.js', 'node', '--json', '--no-control', '--cluster-id', '11', '--node-id', '2', '--address', ADDR_B, '--address', l1[1].ip, '--port', '7992', '--partner', `1@${ADDR_A},${l1[0].ip}:7992`, '--heartbeat-ms', '50', '--partner-down-ms', '500', '--witness', path, '--witness-interval-ms', '100', '--witness-timeout-ms', '1000'], { stdio: ['ignore', 'ignore', 'inherit'] });
   await a.waitForSession(2);
   for (const end = Date.now() + 20_000; a.status().partners[0].witness?.verdict !== 'alive' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
   const down = new Promise((r) => a.once('partner-down', (e) => r({ e, at: performance.now() })));

@@ -14,6 +14,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import Module from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Script } from 'node:vm';
+import { codeError } from './errors';
 
 interface Compiled {
   script: Script;
@@ -77,7 +78,7 @@ function makeDir(dir: string): void {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
-  if (!statSync(dir).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
+  if (!statSync(dir).isDirectory()) throw codeError('ENOTDIR', `${dir} is not a directory`);
 }
 
 function requireFor(mod: LoaderModule, loader: Loader): NodeJS.Require {
@@ -99,7 +100,7 @@ export function enableCodeCache(dir: string): void {
   const abs = resolve(dir);
   const state = g[STATE];
   if (state) {
-    if (state.dir !== abs) throw Object.assign(new Error(`the code cache is already in ${state.dir}`), { code: 'ERR_CODE_CACHE_ENABLED' });
+    if (state.dir !== abs) throw codeError('ERR_CODE_CACHE_ENABLED', `the code cache is already in ${state.dir}`);
     return;
   }
   makeDir(abs);

@@ -15,12 +15,20 @@ export interface RdmaError extends Error {
   syscall?: string;
 }
 
-/** @internal Makes an Error, TypeError or RangeError with `code` set, for the package's own checks. */
-export function codeError(code: string, message: string, kind: 'Error' | 'TypeError' | 'RangeError' = 'Error'): RdmaError {
-  const Ctor = kind === 'TypeError' ? TypeError : kind === 'RangeError' ? RangeError : Error;
-  const e = new Ctor(message) as RdmaError;
-  e.code = code;
-  return e;
+/**
+ * @internal The package's one error factory: an Error with `code` and any `extra` fields (errno, cause,
+ * name, ...). As with Node's own errors, ERR_INVALID_ARG_TYPE is a TypeError and ERR_OUT_OF_RANGE a
+ * RangeError, whichever layer throws it.
+ */
+export function codeError<X extends object = object>(code: string, message: string, extra?: X): RdmaError & X {
+  const Ctor = code === 'ERR_INVALID_ARG_TYPE' ? TypeError : code === 'ERR_OUT_OF_RANGE' ? RangeError : Error;
+  return Object.assign(new Ctor(message), { code }, extra) as RdmaError & X;
+}
+
+/** @internal The AbortError (code ABORT_ERR) that an aborted step rejects with, and a signal aborts with. */
+export function abortError(reason: unknown): RdmaError {
+  const msg = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'the operation was aborted';
+  return codeError('ABORT_ERR', msg, { name: 'AbortError', cause: reason });
 }
 
 /**

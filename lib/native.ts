@@ -1,10 +1,200 @@
-// Loads the addon: a prebuild made by `prebuildify --napi` first, then a local node-gyp build.
-// RDMA_CCM_ADDON names another build (e.g. the sanitizer build) explicitly.
+// The addon, declared once: every class and function native/ exports, with the types its arguments and
+// results have. The native layer validates every argument (it must: nothing unchecked is reachable
+// from JS); these declarations keep the TypeScript side from passing what it would refuse.
+//
+// Loads a prebuild made by `prebuildify --napi` first, then a local node-gyp build. RDMA_CCM_ADDON
+// names another build (e.g. the sanitizer build) explicitly.
 import bindings from 'bindings';
 import { resolve } from 'node:path';
+import type { AsyncEvent, DeviceAttributes, GidEntry, PortAttributes } from './verbs/context';
+import type { WorkCompletion } from './verbs/completion';
+import type { DeviceInfo } from './verbs/device';
+import type { AhAttr } from './verbs/ah';
+import type { QpAttributes, QpState } from './verbs/qp';
+import type { RawCmEvent } from './cm/event-channel';
 
-function load(): any {
-  if (process.env.RDMA_CCM_ADDON) return require(resolve(process.env.RDMA_CCM_ADDON));
+/** What every native object has: `closed`, and an idempotent `close()`. */
+export interface NativeObject {
+  readonly closed: boolean;
+  close(): void;
+}
+
+export interface NativeContext extends NativeObject {
+  readonly name: string;
+  queryDevice(): DeviceAttributes;
+  queryPort(port?: number): PortAttributes;
+  queryGidTable(): GidEntry[];
+  watchEvents(onEvents: (batch: AsyncEvent[]) => void): void;
+}
+
+export type NativePd = NativeObject;
+
+export interface NativeMr extends NativeObject {
+  info(): { addr: bigint; length: number; lkey: number; rkey: number };
+  buffer(): ArrayBuffer | ArrayBufferView;
+}
+
+export interface NativeCq extends NativeObject {
+  poll(max: number, spinUs?: number): WorkCompletion[];
+  /** How many succeeded, or the first failed completion (the ones before it are consumed). */
+  pollCount(max: number, spinUs?: number): number | WorkCompletion;
+  ref(): void;
+  unref(): void;
+}
+
+export type NativeAh = NativeObject;
+
+/** A scatter/gather entry as the addon reads it. */
+export interface NativeSge {
+  mr: NativeMr;
+  offset: number;
+  length: number;
+}
+
+export interface NativeRecvWr {
+  wrId: bigint;
+  sgl: NativeSge[];
+}
+
+/** A send work request as the addon reads it: the opcode and flags as their ibv_* values. */
+export interface NativeSendWr {
+  wrId: bigint;
+  opcode: number;
+  flags: number;
+  sgl: NativeSge[];
+  imm?: number;
+  remoteAddr?: bigint;
+  rkey?: number;
+  compareAdd?: bigint;
+  swap?: bigint;
+  invalidateRkey?: number;
+  ah?: NativeAh;
+  remoteQpn?: number;
+  remoteQkey?: number;
+  mw?: NativeMw;
+  bind?: NativeBind;
+}
+
+export interface NativeBind {
+  mr: NativeMr;
+  offset?: number;
+  length: number;
+  access: number;
+}
+
+export interface NativeSrq extends NativeObject {
+  postRecv(wrs: NativeRecvWr[]): void;
+  modify(attrs: { maxWr?: number; srqLimit?: number }): void;
+  query(): { maxWr: number; maxSge: number; srqLimit: number };
+}
+
+export interface NativeMw extends NativeObject {
+  readonly type: 1 | 2;
+  readonly rkey: number;
+  bind(qp: NativeQp, bind: { wrId: bigint; signaled?: boolean } & Partial<NativeBind>): number;
+}
+
+export interface NativeQpInit {
+  type: 'RC' | 'UC' | 'UD';
+  sendCq: NativeCq;
+  recvCq?: NativeCq;
+  srq?: NativeSrq;
+  sqSigAll?: boolean;
+  maxSendWr?: number;
+  maxRecvWr?: number;
+  maxSendSge?: number;
+  maxRecvSge?: number;
+  maxInlineData?: number;
+}
+
+export interface NativeQp extends NativeObject {
+  readonly state: QpState;
+  info(): { qpNum: number; type: 'RC' | 'UC' | 'UD'; maxInlineData: number };
+  modify(attrs: QpAttributes): void;
+  query(): Required<Pick<QpAttributes, 'qpState' | 'portNum' | 'qpAccessFlags'>> & QpAttributes & { cap: Record<string, number> };
+  postSend(wrs: NativeSendWr[]): void;
+  postRecv(wrs: NativeRecvWr[]): void;
+  prepareSend(wrs: NativeSendWr[]): number;
+  postPrepared(handle: number): void;
+  releasePrepared(handle: number): void;
+}
+
+export interface NativeCmChannel extends NativeObject {
+  ref(): void;
+  unref(): void;
+}
+
+/** Connection parameters of connect() and accept(). */
+export interface NativeConnParam {
+  privateData?: Uint8Array;
+  responderResources?: number;
+  initiatorDepth?: number;
+  retryCount?: number;
+  rnrRetryCount?: number;
+  qp?: NativeQp;
+}
+
+export interface NativeCmAddress {
+  address: string;
+  port: number;
+}
+
+export interface NativeCmId extends NativeObject {
+  bindAddr(address: string, port: number): void;
+  resolveAddr(source: string | null, address: string, port: number, timeoutMs: number): void;
+  resolveRoute(timeoutMs: number): void;
+  listen(backlog: number): void;
+  connect(param: NativeConnParam): void;
+  accept(param: NativeConnParam): void;
+  reject(privateData?: Uint8Array): void;
+  disconnect(): void;
+  createQp(pd: NativePd, sendCq: NativeCq, recvCq: NativeCq, cap: Partial<Record<'maxSendWr' | 'maxRecvWr' | 'maxSendSge' | 'maxRecvSge' | 'maxInlineData', number>>): NativeQp;
+  transitionQp(qp: NativeQp, state: 'INIT' | 'RTR' | 'RTS', overrides?: { maxDestRdAtomic?: number; maxRdAtomic?: number; minRnrTimer?: number }): void;
+  establish(): void;
+  context(): NativeContext | null;
+  addresses(): { local: NativeCmAddress | null; remote: NativeCmAddress | null; portNum: number; device: string | null };
+}
+
+/** The verbs enumerations, name → value, as the addon was built with them (rdma-core's headers). */
+export interface NativeConstants {
+  access: Readonly<Record<'LOCAL_WRITE' | 'REMOTE_WRITE' | 'REMOTE_READ' | 'REMOTE_ATOMIC' | 'MW_BIND' | 'ZERO_BASED', number>>;
+  sendFlags: Readonly<Record<'FENCE' | 'SIGNALED' | 'SOLICITED' | 'INLINE', number>>;
+  wrOpcode: Readonly<Record<'RDMA_WRITE' | 'RDMA_WRITE_WITH_IMM' | 'SEND' | 'SEND_WITH_IMM' | 'RDMA_READ' | 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD' | 'LOCAL_INV' | 'BIND_MW' | 'SEND_WITH_INV', number>>;
+  wcOpcode: Readonly<Record<string, number>>;
+  wcStatus: Readonly<Record<string, number>>;
+  wcFlags: Readonly<Record<'GRH' | 'WITH_IMM' | 'IP_CSUM_OK' | 'WITH_INV', number>>;
+  qpState: Readonly<Record<string, number>>;
+  portState: Readonly<Record<string, number>>;
+  asyncEvent: Readonly<Record<string, number>>;
+  /** The largest private data each CM message carries, in bytes. */
+  privateData: Readonly<Record<'connect' | 'accept' | 'reject', number>>;
+}
+
+type Ctor<A extends unknown[], T> = new (...args: A) => T;
+
+export interface Addon {
+  constants: NativeConstants;
+  getDeviceList(): DeviceInfo[];
+  Context: Ctor<[name: string], NativeContext>;
+  ProtectionDomain: Ctor<[context: NativeContext], NativePd>;
+  MemoryRegion: Ctor<[pd: NativePd, memory: ArrayBuffer | ArrayBufferView | number, access: number], NativeMr>;
+  CompletionQueue: Ctor<[context: NativeContext, cqe: number, onCompletions: (batch: WorkCompletion[]) => void], NativeCq>;
+  AddressHandle: Ctor<[pd: NativePd, attr: AhAttr], NativeAh>;
+  SharedReceiveQueue: Ctor<[pd: NativePd, init: { maxWr?: number; maxSge?: number; srqLimit?: number }], NativeSrq>;
+  MemoryWindow: Ctor<[pd: NativePd, type: 1 | 2], NativeMw>;
+  QueuePair: Ctor<[pd: NativePd, init: NativeQpInit], NativeQp>;
+  CmEventChannel: Ctor<[onEvents: (batch: RawCmEvent[]) => void], NativeCmChannel>;
+  CmId: Ctor<[channel: NativeCmChannel], NativeCmId>;
+  syncCmDevices(): number;
+  sdNotify(socketPath: string, message: string): void;
+  drainReaper(done: () => void): void;
+  alignedBuffer(length: number): Buffer;
+  /** Executes the marker that opens (true) or closes (false) a window of bench/instructions' counter. */
+  instructionMarker(start: boolean): void;
+}
+
+function load(): Addon {
+  if (process.env.RDMA_CCM_ADDON) return require(resolve(process.env.RDMA_CCM_ADDON)) as Addon;
   return bindings({
     bindings: 'rdma_ccm.node',
     module_root: resolve(__dirname, '..'),
@@ -16,7 +206,7 @@ function load(): any {
       ['module_root', 'build', 'Release', 'bindings'],
       ['module_root', 'build', 'Debug', 'bindings'],
     ],
-  } as bindings.Options);
+  } as bindings.Options) as Addon;
 }
 
 export const native = load();

@@ -9,6 +9,8 @@
 #include "context.h"
 #include "cq.h"
 #include "device.h"
+#include "enums.h"
+#include "instruction_marker.h"
 #include "mr.h"
 #include "mw.h"
 #include "notify.h"
@@ -22,6 +24,7 @@ namespace rdma {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   StartReaper(env);
+  exports.Set("constants", ConstantsToJs(env));
   exports.Set("getDeviceList", Napi::Function::New<GetDeviceList>(env, "getDeviceList"));
   exports.Set("Context", Context::Init(env));
   exports.Set("ProtectionDomain", ProtectionDomain::Init(env));
@@ -36,6 +39,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("CmId", CmId::Init(env));
   exports.Set("sdNotify", Napi::Function::New<SdNotify>(env, "sdNotify"));
   exports.Set("drainReaper", Napi::Function::New<DrainReaper>(env, "drainReaper"));
+  exports.Set("instructionMarker", Napi::Function::New<InstructionMarker>(env, "instructionMarker"));
   exports.Set("alignedBuffer", Napi::Function::New<AlignedBuffer>(env, "alignedBuffer"));
   return exports;
 }

@@ -24,11 +24,15 @@ inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>()
 // closed (ERR_BUSY), and children hold a reference to their parent so it outlives them.
 class Parent {
  public:
+  // `children` names them in the ERR_BUSY message ("queue pairs", "CM ids").
+  explicit Parent(const char* children) : kind_(children) {}
+  const char* childKind() const { return kind_; }
   void AddChild() { children_++; }
   void RemoveChild() { children_--; }
   int children() const { return children_; }
 
  private:
+  const char* kind_;
   int children_ = 0;
 };
 

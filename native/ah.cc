@@ -1,4 +1,3 @@
-#include "reaper.h"
 #include "ah.h"
 
 #include <arpa/inet.h>
@@ -10,6 +9,7 @@
 #include "errors.h"
 #include "pd.h"
 #include "props.h"
+#include "reaper.h"
 
 namespace rdma {
 
@@ -50,56 +50,21 @@ void ReadAhAttr(Napi::Env env, Napi::Value v, ibv_ah_attr* a) {
   }
 }
 
-Napi::Function AddressHandle::Init(Napi::Env env) {
-  Napi::Function f = DefineClass(env, "AddressHandle",
-                                 {
-                                     InstanceAccessor<&AddressHandle::Closed>("closed"),
-                                     InstanceMethod<&AddressHandle::Close>("close"),
-                                 });
-  Data(env).ah = Napi::Persistent(f);
-  return f;
-}
+Napi::Function AddressHandle::Init(Napi::Env env) { return Define(env, {}); }
 
 // new AddressHandle(pd, ahAttr)
-AddressHandle::AddressHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AddressHandle>(info) {
+AddressHandle::AddressHandle(const Napi::CallbackInfo& info) : Base(info) {
   Napi::Env env = info.Env();
-  pd_ = ProtectionDomain::From(env, info[0], "pd");
-  ibv_pd* pd = pd_->handle(env);
+  ProtectionDomain* pd = ProtectionDomain::From(env, info[0], "pd");
   ibv_ah_attr attr;
   ReadAhAttr(env, info[1], &attr);
-  errno = 0;
-  ah_ = ibv_create_ah(pd, &attr);
-  if (ah_ == nullptr) ThrowSys(env, errno ? errno : EINVAL, "ibv_create_ah");
-  pdRef_ = Napi::Persistent(info[0].As<Napi::Object>());
-  pd_->AddChild();
+  Create(env, "ibv_create_ah", [&] { return ibv_create_ah(pd->handle(env), &attr); }, EINVAL);
+  pd_.Hold(pd, info[0]);
 }
 
-AddressHandle::~AddressHandle() { Release(); }
-
-void AddressHandle::Release() {
-  if (ah_ == nullptr) return;
-  ibv_ah* ah = ah_;
+void AddressHandle::Dispose(ibv_ah* ah) {
   Reap(Env(), "ibv_destroy_ah", [ah] { return ibv_destroy_ah(ah); });
-  ah_ = nullptr;
-  pd_->RemoveChild();
-  pdRef_.Reset();
-}
-
-ibv_ah* AddressHandle::handle(Napi::Env env) const {
-  if (ah_ == nullptr) ThrowClosed(env, "AddressHandle");
-  return ah_;
-}
-
-AddressHandle* AddressHandle::From(Napi::Env env, Napi::Value v, const char* name) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(Data(env).ah.Value())) ThrowArgType(env, name, "an AddressHandle");
-  return Napi::ObjectWrap<AddressHandle>::Unwrap(v.As<Napi::Object>());
-}
-
-Napi::Value AddressHandle::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ah_ == nullptr); }
-
-Napi::Value AddressHandle::Close(const Napi::CallbackInfo& info) {
-  Release();
-  return info.Env().Undefined();
+  pd_.Drop();
 }
 
 }  // namespace rdma

@@ -3,6 +3,8 @@
 #include <infiniband/verbs.h>
 #include <napi.h>
 
+#include "wrapped.h"
+
 namespace rdma {
 
 class ProtectionDomain;
@@ -11,24 +13,12 @@ class ProtectionDomain;
 // dgid is a GID string or an IP address (its RoCE v2 GID).
 void ReadAhAttr(Napi::Env env, Napi::Value v, ibv_ah_attr* out);
 
-class AddressHandle : public Napi::ObjectWrap<AddressHandle> {
- public:
-  static Napi::Function Init(Napi::Env env);
-  explicit AddressHandle(const Napi::CallbackInfo& info);
-  ~AddressHandle() override;
-
-  ibv_ah* handle(Napi::Env env) const;
-  ProtectionDomain* pd() const { return pd_; }
-  static AddressHandle* From(Napi::Env env, Napi::Value v, const char* name);
+class AddressHandle : public Wrapped<AddressHandle, ibv_ah> {
+  RDMA_WRAPPED(AddressHandle, ibv_ah, ah)
+  ProtectionDomain* pd() const { return pd_.get(); }
 
  private:
-  Napi::Value Closed(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-  void Release();
-
-  ibv_ah* ah_ = nullptr;
-  ProtectionDomain* pd_ = nullptr;
-  Napi::ObjectReference pdRef_;
+  ParentRef<ProtectionDomain> pd_;
 };
 
 }  // namespace rdma

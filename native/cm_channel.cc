@@ -1,100 +1,49 @@
-#include "reaper.h"
 #include "cm_channel.h"
-
-#include <fcntl.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "cm_id.h"
 #include "errors.h"
+#include "reaper.h"
 
 namespace rdma {
 
 Napi::Function CmEventChannel::Init(Napi::Env env) {
-  Napi::Function f = DefineClass(env, "CmEventChannel",
-                                 {
-                                     InstanceMethod<&CmEventChannel::Ref>("ref"),
-                                     InstanceMethod<&CmEventChannel::Unref>("unref"),
-                                     InstanceMethod<&CmEventChannel::Close>("close"),
-                                     InstanceAccessor<&CmEventChannel::Closed>("closed"),
-                                 });
-  Data(env).cmChannel = Napi::Persistent(f);
-  return f;
+  return Define(env, {
+                         InstanceMethod<&CmEventChannel::Ref>("ref"),
+                         InstanceMethod<&CmEventChannel::Unref>("unref"),
+                     });
 }
 
 // new CmEventChannel(onEvents(batch))
-CmEventChannel::CmEventChannel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmEventChannel>(info), env_(info.Env()) {
+CmEventChannel::CmEventChannel(const Napi::CallbackInfo& info) : Base(info), Parent("CM ids") {
   Napi::Env env = info.Env();
   if (!info[0].IsFunction()) ThrowArgType(env, "onEvents", "a function");
-  errno = 0;
-  ch_ = rdma_create_event_channel();
-  if (ch_ == nullptr) ThrowSys(env, errno ? errno : ENODEV, "rdma_create_event_channel");
-  int flags = fcntl(ch_->fd, F_GETFL);
-  if (flags < 0 || fcntl(ch_->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-    int err = errno;
-    rdma_destroy_event_channel(ch_);
-    ch_ = nullptr;
-    ThrowSys(env, err, "fcntl");
+  Create(env, "rdma_create_event_channel", [] { return rdma_create_event_channel(); }, ENODEV);
+  try {
+    watch_.Start(env, raw()->fd, [this] {
+      if (open()) Drain();
+    });
+  } catch (...) {
+    rdma_destroy_event_channel(raw());
+    Adopt(nullptr);
+    throw;
   }
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  poll_ = new uv_poll_t;
-  int err = uv_poll_init(loop, poll_, ch_->fd);
-  if (err != 0) {
-    delete poll_;
-    poll_ = nullptr;
-    rdma_destroy_event_channel(ch_);
-    ch_ = nullptr;
-    ThrowSys(env, -err, "uv_poll_init");
-  }
-  poll_->data = this;
-  uv_poll_start(poll_, UV_READABLE, OnReadable);
-  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
   onEvents_ = Napi::Persistent(info[0].As<Napi::Function>());
 }
 
-CmEventChannel::~CmEventChannel() { Release(); }
-
-void CmEventChannel::Release() {
-  if (ch_ == nullptr) return;
-  uv_poll_stop(poll_);
-  poll_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-  poll_ = nullptr;
-  rdma_event_channel* ch = ch_;
+void CmEventChannel::Dispose(rdma_event_channel* ch) {
+  watch_.Stop();
   Reap(Env(), "rdma_destroy_event_channel", [ch] {
     rdma_destroy_event_channel(ch);
     return 0;
   });
-  ch_ = nullptr;
   onEvents_.Reset();
-}
-
-rdma_event_channel* CmEventChannel::handle(Napi::Env env) const {
-  if (ch_ == nullptr) ThrowClosed(env, "CmEventChannel");
-  return ch_;
-}
-
-CmEventChannel* CmEventChannel::From(Napi::Env env, Napi::Value v, const char* name) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(Data(env).cmChannel.Value())) ThrowArgType(env, name, "a CmEventChannel");
-  return Napi::ObjectWrap<CmEventChannel>::Unwrap(v.As<Napi::Object>());
 }
 
 void CmEventChannel::Register(rdma_cm_id* id, Napi::Object obj) { ids_[id] = Napi::Weak(obj); }
 void CmEventChannel::Unregister(rdma_cm_id* id) { ids_.erase(id); }
-
-void CmEventChannel::OnReadable(uv_poll_t* handle, int status, int events) {
-  auto* self = static_cast<CmEventChannel*>(handle->data);
-  if (self == nullptr || self->ch_ == nullptr) return;
-  Napi::Env env = self->env_;
-  Napi::HandleScope scope(env);
-  try {
-    self->Drain();
-  } catch (const Napi::Error& e) {
-    napi_fatal_exception(env, e.Value());
-  }
-}
 
 static const char* EventName(rdma_cm_event_type t) {
   const char* s = rdma_event_str(t);
@@ -113,11 +62,11 @@ struct CmEventAck {
 }  // namespace
 
 void CmEventChannel::Drain() {
-  Napi::Env env = env_;
+  Napi::Env env = Env();
   Napi::Array batch = Napi::Array::New(env);
   uint32_t n = 0;
   rdma_cm_event* ev = nullptr;
-  while (ch_ != nullptr && rdma_get_cm_event(ch_, &ev) == 0) {
+  while (open() && rdma_get_cm_event(raw(), &ev) == 0) {
     CmEventAck ack{ev};
     rdma_cm_id* id = ev->id;
     Napi::Object o = Napi::Object::New(env);
@@ -162,21 +111,12 @@ void CmEventChannel::Drain() {
 }
 
 Napi::Value CmEventChannel::Ref(const Napi::CallbackInfo& info) {
-  if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  watch_.Ref();
   return info.Env().Undefined();
 }
 
 Napi::Value CmEventChannel::Unref(const Napi::CallbackInfo& info) {
-  if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-  return info.Env().Undefined();
-}
-
-Napi::Value CmEventChannel::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ch_ == nullptr); }
-
-Napi::Value CmEventChannel::Close(const Napi::CallbackInfo& info) {
-  if (ch_ != nullptr && children() > 0)
-    Throw(info.Env(), Kind::Error, "ERR_BUSY", "CmEventChannel has " + std::to_string(children()) + " open CM ids");
-  Release();
+  watch_.Unref();
   return info.Env().Undefined();
 }
 

@@ -1,4 +1,3 @@
-#include "reaper.h"
 #include "cm_id.h"
 
 #include <arpa/inet.h>
@@ -13,14 +12,12 @@
 #include "cq.h"
 #include "errors.h"
 #include "pd.h"
+#include "props.h"
 #include "qp.h"
+#include "reaper.h"
 
 namespace rdma {
 
-// Private data limits of the IB CM for RDMA_PS_TCP (rdma_cm adds its own header to connect requests).
-static constexpr size_t kMaxConnectPd = 56;
-static constexpr size_t kMaxAcceptPd = 196;
-static constexpr size_t kMaxRejectPd = 148;
 
 // An address string (IPv4, IPv6, or a GID in IPv6 notation; an IPv4-mapped GID becomes IPv4) plus port.
 static void ParseAddr(Napi::Env env, const std::string& s, uint32_t port, sockaddr_storage* out, const char* name) {
@@ -45,7 +42,7 @@ static void ParseAddr(Napi::Env env, const std::string& s, uint32_t port, sockad
     v6->sin6_port = htons(uint16_t(port));
     return;
   }
-  Throw(env, Kind::Range, "ERR_INVALID_ADDRESS", std::string(name) + ": \"" + s + "\" is not an IPv4, IPv6 or GID address");
+  Throw(env, "ERR_INVALID_ADDRESS", std::string(name) + ": \"" + s + "\" is not an IPv4, IPv6 or GID address");
 }
 
 static Napi::Value AddrToJs(Napi::Env env, const sockaddr* sa) {
@@ -75,30 +72,20 @@ static std::vector<uint8_t> PrivateData(Napi::Env env, Napi::Value v, size_t max
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) ThrowArgType(env, "privateData", "a Uint8Array or Buffer");
   Napi::Uint8Array a = v.As<Napi::Uint8Array>();
   if (a.ByteLength() > max)
-    Throw(env, Kind::Range, "ERR_CM_PRIVATE_DATA_TOO_LONG",
+    Throw(env, "ERR_CM_PRIVATE_DATA_TOO_LONG",
           std::string(what) + " private data of " + std::to_string(a.ByteLength()) + " bytes exceeds the " + std::to_string(max) + " the transport allows");
   out.assign(a.Data(), a.Data() + a.ByteLength());
   return out;
 }
 
-static uint8_t OptU8(Napi::Env env, Napi::Object o, const char* key, uint8_t dflt, uint8_t max) {
-  if (!o.Has(key) || o.Get(key).IsUndefined()) return dflt;
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) ThrowArgType(env, key, "an integer");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != double(int(d)) || d < 0 || d > max) ThrowArgRange(env, key, "must be from 0 to " + std::to_string(max));
-  return uint8_t(d);
-}
-
 static rdma_conn_param ConnParam(Napi::Env env, Napi::Object o, const std::vector<uint8_t>& pd) {
-  rdma_conn_param p;
-  std::memset(&p, 0, sizeof p);
+  rdma_conn_param p{};
   p.private_data = pd.empty() ? nullptr : pd.data();
   p.private_data_len = uint8_t(pd.size());
-  p.responder_resources = OptU8(env, o, "responderResources", 1, 255);
-  p.initiator_depth = OptU8(env, o, "initiatorDepth", 1, 255);
-  p.retry_count = OptU8(env, o, "retryCount", 7, 7);
-  p.rnr_retry_count = OptU8(env, o, "rnrRetryCount", 7, 7);
+  p.responder_resources = uint8_t(OptIntOr(env, o, "responderResources", 0, 255, 1));
+  p.initiator_depth = uint8_t(OptIntOr(env, o, "initiatorDepth", 0, 255, 1));
+  p.retry_count = uint8_t(OptIntOr(env, o, "retryCount", 0, 7, 7));
+  p.rnr_retry_count = uint8_t(OptIntOr(env, o, "rnrRetryCount", 0, 7, 7));
   p.flow_control = 1;
   return p;
 }
@@ -107,79 +94,64 @@ static rdma_conn_param ConnParam(Napi::Env env, Napi::Object o, const std::vecto
 // id), open, and on the device this id resolved or was bound to.
 static ibv_qp* OwnQp(Napi::Env env, rdma_cm_id* id, Napi::Value v) {
   QueuePair* q = QueuePair::From(env, v, "qp");
-  if (q->cmOwned()) Throw(env, Kind::Error, "ERR_CM_QP_OWNED", "this QP was made by the CM for another id");
+  if (q->cmOwned()) Throw(env, "ERR_CM_QP_OWNED", "this QP was made by the CM for another id");
   ibv_qp* qp = q->handle(env);
-  if (qp->qp_type != IBV_QPT_RC) Throw(env, Kind::Error, "ERR_CM_QP_TYPE", "only an RC QP can be connected through the CM");
-  if (id->qp != nullptr) Throw(env, Kind::Error, "ERR_CM_HAS_QP", "this CM id already has a QP");
-  if (id->verbs == nullptr) Throw(env, Kind::Error, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (resolve or bind first)");
-  if (qp->context != id->verbs) Throw(env, Kind::Error, "ERR_WRONG_CONTEXT", "the QP must come from the CM's device context (use contextFor(address))");
+  if (qp->qp_type != IBV_QPT_RC) Throw(env, "ERR_CM_QP_TYPE", "only an RC QP can be connected through the CM");
+  if (id->qp != nullptr) Throw(env, "ERR_CM_HAS_QP", "this CM id already has a QP");
+  if (id->verbs == nullptr) Throw(env, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (resolve or bind first)");
+  if (qp->context != id->verbs) Throw(env, "ERR_WRONG_CONTEXT", "the QP must come from the CM's device context (use contextFor(address))");
   return qp;
 }
 
 Napi::Function CmId::Init(Napi::Env env) {
-  Napi::Function f = DefineClass(env, "CmId",
-                                 {
-                                     InstanceMethod<&CmId::BindAddr>("bindAddr"),
-                                     InstanceMethod<&CmId::ResolveAddr>("resolveAddr"),
-                                     InstanceMethod<&CmId::ResolveRoute>("resolveRoute"),
-                                     InstanceMethod<&CmId::Listen>("listen"),
-                                     InstanceMethod<&CmId::Connect>("connect"),
-                                     InstanceMethod<&CmId::Accept>("accept"),
-                                     InstanceMethod<&CmId::Reject>("reject"),
-                                     InstanceMethod<&CmId::Disconnect>("disconnect"),
-                                     InstanceMethod<&CmId::CreateQp>("createQp"),
-                                     InstanceMethod<&CmId::TransitionQp>("transitionQp"),
-                                     InstanceMethod<&CmId::Establish>("establish"),
-                                     InstanceMethod<&CmId::Context>("context"),
-                                     InstanceMethod<&CmId::Addresses>("addresses"),
-                                     InstanceMethod<&CmId::Destroy>("destroy"),
-                                     InstanceAccessor<&CmId::Destroyed>("destroyed"),
-                                 });
-  Data(env).cmId = Napi::Persistent(f);
-  return f;
+  return Define(env, {
+                         InstanceMethod<&CmId::BindAddr>("bindAddr"),
+                         InstanceMethod<&CmId::ResolveAddr>("resolveAddr"),
+                         InstanceMethod<&CmId::ResolveRoute>("resolveRoute"),
+                         InstanceMethod<&CmId::Listen>("listen"),
+                         InstanceMethod<&CmId::Connect>("connect"),
+                         InstanceMethod<&CmId::Accept>("accept"),
+                         InstanceMethod<&CmId::Reject>("reject"),
+                         InstanceMethod<&CmId::Disconnect>("disconnect"),
+                         InstanceMethod<&CmId::CreateQp>("createQp"),
+                         InstanceMethod<&CmId::TransitionQp>("transitionQp"),
+                         InstanceMethod<&CmId::Establish>("establish"),
+                         InstanceMethod<&CmId::Context>("context"),
+                         InstanceMethod<&CmId::Addresses>("addresses"),
+                     });
 }
 
 // new CmId(channel) — or, from native code, new CmId(channel, External<rdma_cm_id>) for an incoming request.
-CmId::CmId(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmId>(info) {
+CmId::CmId(const Napi::CallbackInfo& info) : Base(info) {
   Napi::Env env = info.Env();
-  channel_ = CmEventChannel::From(env, info[0], "channel");
-  rdma_event_channel* ch = channel_->handle(env);
+  CmEventChannel* channel = CmEventChannel::From(env, info[0], "channel");
+  rdma_event_channel* ch = channel->handle(env);
   if (info.Length() > 1 && info[1].IsExternal()) {
-    id_ = info[1].As<Napi::External<rdma_cm_id>>().Data();
+    Adopt(info[1].As<Napi::External<rdma_cm_id>>().Data());
   } else {
-    if (rdma_create_id(ch, &id_, nullptr, RDMA_PS_TCP) != 0) ThrowSys(env, errno, "rdma_create_id");
+    rdma_cm_id* id = nullptr;
+    if (rdma_create_id(ch, &id, nullptr, RDMA_PS_TCP) != 0) ThrowSys(env, errno, "rdma_create_id");
+    Adopt(id);
   }
-  channelRef_ = Napi::Persistent(info[0].As<Napi::Object>());
-  channel_->AddChild();
-  channel_->Register(id_, Value());
+  channel_.Hold(channel, info[0]);
+  channel->Register(raw(), Value());
 }
 
 Napi::Object CmId::WrapIncoming(Napi::Env env, rdma_cm_id* id, Napi::Object channel) {
   return Data(env).cmId.New({channel, Napi::External<rdma_cm_id>::New(env, id)});
 }
 
-CmId::~CmId() { Release(); }
-
-void CmId::Release() {
-  if (id_ == nullptr) return;
+void CmId::Dispose(rdma_cm_id* id) {
   // The QP goes first: librdmacm requires it, and the QueuePair must not destroy it again.
-  if (id_->qp != nullptr && !qpRef_.IsEmpty()) {
+  if (id->qp != nullptr && !qpRef_.IsEmpty()) {
     Napi::Object q = qpRef_.Value();
     if (!q.IsEmpty()) Napi::ObjectWrap<QueuePair>::Unwrap(q)->Release();
   }
-  QueuePair::ReapCmQp(Env(), id_);  // still a QP without its wrapper
-  channel_->Unregister(id_);
-  rdma_cm_id* id = id_;
+  QueuePair::ReapCmQp(Env(), id);  // still a QP without its wrapper
+  channel_->Unregister(id);
   Reap(Env(), "rdma_destroy_id", [id] { return rdma_destroy_id(id) == 0 ? 0 : errno; });
-  id_ = nullptr;
-  channel_->RemoveChild();
-  channelRef_.Reset();
+  channel_.Drop();
   qpRef_.Reset();
-}
-
-rdma_cm_id* CmId::handle(Napi::Env env) const {
-  if (id_ == nullptr) ThrowClosed(env, "CmId");
-  return id_;
 }
 
 Napi::Value CmId::BindAddr(const Napi::CallbackInfo& info) {
@@ -206,26 +178,22 @@ Napi::Value CmId::ResolveAddr(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CmId::ResolveRoute(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rdma_cm_id* id = handle(env);
-  int timeout = int(ArgInt(info, 0, "timeoutMs", 1, 3600000));
-  if (rdma_resolve_route(id, timeout) != 0) ThrowSys(env, errno, "rdma_resolve_route");
-  return env.Undefined();
+  rdma_cm_id* id = handle(info.Env());
+  if (rdma_resolve_route(id, int(ArgInt(info, 0, "timeoutMs", 1, 3600000))) != 0) ThrowSys(info.Env(), errno, "rdma_resolve_route");
+  return info.Env().Undefined();
 }
 
 Napi::Value CmId::Listen(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rdma_cm_id* id = handle(env);
-  int backlog = int(ArgInt(info, 0, "backlog", 1, 65535));
-  if (rdma_listen(id, backlog) != 0) ThrowSys(env, errno, "rdma_listen");
-  return env.Undefined();
+  rdma_cm_id* id = handle(info.Env());
+  if (rdma_listen(id, int(ArgInt(info, 0, "backlog", 1, 65535))) != 0) ThrowSys(info.Env(), errno, "rdma_listen");
+  return info.Env().Undefined();
 }
 
 // Fills in the QP number for a connect or accept: the CM's own QP, or options.qp (the caller's).
 static void ConnQp(Napi::Env env, rdma_cm_id* id, Napi::Object o, rdma_conn_param* p, const char* what) {
   Napi::Value v = o.Get("qp");
   if (v.IsUndefined()) {
-    if (id->qp == nullptr) Throw(env, Kind::Error, "ERR_CM_NO_QP", std::string("create the QP before ") + what);
+    if (id->qp == nullptr) Throw(env, "ERR_CM_NO_QP", std::string("create the QP before calling ") + what + "()");
     return;
   }
   ibv_qp* qp = OwnQp(env, id, v);
@@ -233,28 +201,33 @@ static void ConnQp(Napi::Env env, rdma_cm_id* id, Napi::Object o, rdma_conn_para
   p->srq = qp->srq != nullptr;
 }
 
-// connect({ privateData, responderResources, initiatorDepth, retryCount, rnrRetryCount, qp? }): with a QP of
-// the caller's, CONNECT_RESPONSE follows instead of ESTABLISHED (see transitionQp and establish).
-Napi::Value CmId::Connect(const Napi::CallbackInfo& info) {
+// The connection parameters of connect() and accept(), read from { privateData, responderResources,
+// initiatorDepth, retryCount, rnrRetryCount, qp? }; `pd` holds the private data for the call.
+static rdma_conn_param ReadConnect(const Napi::CallbackInfo& info, rdma_cm_id* id, size_t maxPd, const char* what, std::vector<uint8_t>& pd) {
   Napi::Env env = info.Env();
-  rdma_cm_id* id = handle(env);
   Napi::Object o = ArgObject(info, 0, "options");
-  std::vector<uint8_t> pd = PrivateData(env, o.Get("privateData"), kMaxConnectPd, "connect");
+  pd = PrivateData(env, o.Get("privateData"), maxPd, what);
   rdma_conn_param p = ConnParam(env, o, pd);
-  ConnQp(env, id, o, &p, "connecting");
-  if (rdma_connect(id, &p) != 0) ThrowSys(env, errno, "rdma_connect");
-  return env.Undefined();
+  ConnQp(env, id, o, &p, what);
+  return p;
+}
+
+// connect(options): with a QP of the caller's, CONNECT_RESPONSE follows instead of ESTABLISHED (see
+// transitionQp and establish).
+Napi::Value CmId::Connect(const Napi::CallbackInfo& info) {
+  rdma_cm_id* id = handle(info.Env());
+  std::vector<uint8_t> pd;
+  rdma_conn_param p = ReadConnect(info, id, kMaxConnectPd, "connect", pd);
+  if (rdma_connect(id, &p) != 0) ThrowSys(info.Env(), errno, "rdma_connect");
+  return info.Env().Undefined();
 }
 
 Napi::Value CmId::Accept(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rdma_cm_id* id = handle(env);
-  Napi::Object o = ArgObject(info, 0, "options");
-  std::vector<uint8_t> pd = PrivateData(env, o.Get("privateData"), kMaxAcceptPd, "accept");
-  rdma_conn_param p = ConnParam(env, o, pd);
-  ConnQp(env, id, o, &p, "accepting");
-  if (rdma_accept(id, &p) != 0) ThrowSys(env, errno, "rdma_accept");
-  return env.Undefined();
+  rdma_cm_id* id = handle(info.Env());
+  std::vector<uint8_t> pd;
+  rdma_conn_param p = ReadConnect(info, id, kMaxAcceptPd, "accept", pd);
+  if (rdma_accept(id, &p) != 0) ThrowSys(info.Env(), errno, "rdma_accept");
+  return info.Env().Undefined();
 }
 
 Napi::Value CmId::Reject(const Napi::CallbackInfo& info) {
@@ -276,32 +249,19 @@ Napi::Value CmId::Disconnect(const Napi::CallbackInfo& info) {
 Napi::Value CmId::CreateQp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rdma_cm_id* id = handle(env);
-  if (id->qp != nullptr) Throw(env, Kind::Error, "ERR_CM_HAS_QP", "this CM id already has a QP");
+  if (id->qp != nullptr) Throw(env, "ERR_CM_HAS_QP", "this CM id already has a QP");
   ProtectionDomain* pd = ProtectionDomain::From(env, info[0], "pd");
   CompletionQueue* scq = CompletionQueue::From(env, info[1], "sendCq");
   CompletionQueue* rcq = CompletionQueue::From(env, info[2], "recvCq");
   Napi::Object o = ArgObject(info, 3, "options");
-  if (id->verbs == nullptr) Throw(env, Kind::Error, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (resolve or bind first)");
+  if (id->verbs == nullptr) Throw(env, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (resolve or bind first)");
   if (pd->handle(env)->context != id->verbs)
-    Throw(env, Kind::Error, "ERR_WRONG_CONTEXT", "the PD must come from the CM's device context (use contextFor(address))");
-  auto cap = [&](const char* k, uint32_t dflt, uint32_t max) -> uint32_t {
-    if (!o.Has(k) || o.Get(k).IsUndefined()) return dflt;
-    Napi::Value v = o.Get(k);
-    if (!v.IsNumber()) ThrowArgType(env, k, "an integer");
-    double d = v.As<Napi::Number>().DoubleValue();
-    if (d != double(uint32_t(d)) || d > max) ThrowArgRange(env, k, "must be from 0 to " + std::to_string(max));
-    return uint32_t(d);
-  };
-  ibv_qp_init_attr attr;
-  std::memset(&attr, 0, sizeof attr);
+    Throw(env, "ERR_WRONG_CONTEXT", "the PD must come from the CM's device context (use contextFor(address))");
+  ibv_qp_init_attr attr{};
   attr.qp_type = IBV_QPT_RC;
   attr.send_cq = scq->handle(env);
   attr.recv_cq = rcq->handle(env);
-  attr.cap.max_send_wr = cap("maxSendWr", 128, 1 << 20);
-  attr.cap.max_recv_wr = cap("maxRecvWr", 128, 1 << 20);
-  attr.cap.max_send_sge = cap("maxSendSge", 1, 64);
-  attr.cap.max_recv_sge = cap("maxRecvSge", 1, 64);
-  attr.cap.max_inline_data = cap("maxInlineData", 0, 1 << 16);
+  ReadQpCap(env, o, &attr.cap);
   if (rdma_create_qp(id, pd->handle(env), &attr) != 0) ThrowSys(env, errno, "rdma_create_qp");
   Napi::Object qp = QueuePair::WrapCm(env, id, info[0].As<Napi::Object>(), info[1].As<Napi::Object>(), info[2].As<Napi::Object>(), Value());
   qpRef_ = Napi::Weak(qp);
@@ -326,17 +286,17 @@ Napi::Value CmId::TransitionQp(const Napi::CallbackInfo& info) {
   if (ibv_query_qp(qp, &cur, IBV_QP_STATE, &init) != 0) ThrowSys(env, errno, "ibv_query_qp");
   // INIT from RESET or INIT (refreshing port, P_Key and access), then each state from the one before.
   bool ok = want == IBV_QPS_INIT ? (cur.qp_state == IBV_QPS_RESET || cur.qp_state == IBV_QPS_INIT) : cur.qp_state == ibv_qp_state(want - 1);
-  if (!ok) Throw(env, Kind::Error, "ERR_QP_STATE", "the CM cannot move this QP to " + target + " from its current state");
-  ibv_qp_attr a;
-  std::memset(&a, 0, sizeof a);
+  if (!ok) Throw(env, "ERR_QP_STATE", "the CM cannot move this QP to " + target + " from its current state");
+  ibv_qp_attr a{};
   int mask = 0;
   a.qp_state = want;
   if (rdma_init_qp_attr(id, &a, &mask) != 0) ThrowSys(env, errno, "rdma_init_qp_attr");
   if (info.Length() > 2 && !info[2].IsUndefined()) {
     Napi::Object o = ArgObject(info, 2, "overrides");
     auto set = [&](const char* key, uint8_t max, uint8_t* field, int bit) {
-      if (!o.Has(key) || o.Get(key).IsUndefined()) return;
-      *field = OptU8(env, o, key, 0, max);
+      int64_t n;
+      if (!OptInt(env, o, key, 0, max, &n)) return;
+      *field = uint8_t(n);
       mask |= bit;
     };
     if (want == IBV_QPS_RTR) {
@@ -355,7 +315,7 @@ Napi::Value CmId::TransitionQp(const Napi::CallbackInfo& info) {
 Napi::Value CmId::Establish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rdma_cm_id* id = handle(env);
-  if (id->qp != nullptr) Throw(env, Kind::Error, "ERR_CM_HAS_QP", "a connection on the CM's own QP is established by the CM");
+  if (id->qp != nullptr) Throw(env, "ERR_CM_HAS_QP", "a connection on the CM's own QP is established by the CM");
   if (rdma_establish(id) != 0) ThrowSys(env, errno, "rdma_establish");
   return env.Undefined();
 }
@@ -378,12 +338,5 @@ Napi::Value CmId::Addresses(const Napi::CallbackInfo& info) {
   o.Set("device", id->verbs ? Napi::String::New(env, ibv_get_device_name(id->verbs->device)) : env.Null());
   return o;
 }
-
-Napi::Value CmId::Destroy(const Napi::CallbackInfo& info) {
-  Release();
-  return info.Env().Undefined();
-}
-
-Napi::Value CmId::Destroyed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), id_ == nullptr); }
 
 }  // namespace rdma

@@ -7,41 +7,26 @@
 #include <napi.h>
 #include <rdma/rdma_cma.h>
 
+#include "wrapped.h"
+
 namespace rdma {
+
+// Private data limits of the IB CM for RDMA_PS_TCP (rdma_cm adds its own header to connect requests).
+constexpr size_t kMaxConnectPd = 56;
+constexpr size_t kMaxAcceptPd = 196;
+constexpr size_t kMaxRejectPd = 148;
 
 class CmEventChannel;
 
-class CmId : public Napi::ObjectWrap<CmId> {
- public:
-  static Napi::Function Init(Napi::Env env);
-  explicit CmId(const Napi::CallbackInfo& info);
-  ~CmId() override;
-
+class CmId : public Wrapped<CmId, rdma_cm_id> {
+  RDMA_WRAPPED(CmId, rdma_cm_id, cmId)
   // Wraps the id librdmacm created for an incoming connection request on `channel`.
   static Napi::Object WrapIncoming(Napi::Env env, rdma_cm_id* id, Napi::Object channel);
 
  private:
-  rdma_cm_id* handle(Napi::Env env) const;
-  Napi::Value BindAddr(const Napi::CallbackInfo& info);
-  Napi::Value ResolveAddr(const Napi::CallbackInfo& info);
-  Napi::Value ResolveRoute(const Napi::CallbackInfo& info);
-  Napi::Value Listen(const Napi::CallbackInfo& info);
-  Napi::Value Connect(const Napi::CallbackInfo& info);
-  Napi::Value Accept(const Napi::CallbackInfo& info);
-  Napi::Value Reject(const Napi::CallbackInfo& info);
-  Napi::Value Disconnect(const Napi::CallbackInfo& info);
-  Napi::Value CreateQp(const Napi::CallbackInfo& info);
-  Napi::Value TransitionQp(const Napi::CallbackInfo& info);
-  Napi::Value Establish(const Napi::CallbackInfo& info);
-  Napi::Value Context(const Napi::CallbackInfo& info);
-  Napi::Value Addresses(const Napi::CallbackInfo& info);
-  Napi::Value Destroy(const Napi::CallbackInfo& info);
-  Napi::Value Destroyed(const Napi::CallbackInfo& info);
-  void Release();
+  JsMethod BindAddr, ResolveAddr, ResolveRoute, Listen, Connect, Accept, Reject, Disconnect, CreateQp, TransitionQp, Establish, Context, Addresses;
 
-  rdma_cm_id* id_ = nullptr;
-  CmEventChannel* channel_ = nullptr;
-  Napi::ObjectReference channelRef_;
+  ParentRef<CmEventChannel> channel_;
   Napi::ObjectReference qpRef_;  // weak: the QueuePair made by CreateQp
 };
 

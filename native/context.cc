@@ -1,42 +1,39 @@
-#include "reaper.h"
 #include "context.h"
 
 #include <arpa/inet.h>
 #include <net/if.h>
 
-#include <fcntl.h>
-
 #include <cerrno>
-#include <cstdio>
+#include <memory>
 #include <vector>
 
 #include "cq.h"
+#include "enums.h"
 #include "errors.h"
+#include "names.h"
+#include "reaper.h"
 #include "srq.h"
 
 namespace rdma {
 
 Napi::Function Context::Init(Napi::Env env) {
-  Napi::Function f = DefineClass(env, "Context",
-                     {
+  return Define(env, {
                          InstanceAccessor<&Context::Name>("name"),
-                         InstanceAccessor<&Context::Closed>("closed"),
                          InstanceMethod<&Context::QueryDevice>("queryDevice"),
                          InstanceMethod<&Context::QueryPort>("queryPort"),
                          InstanceMethod<&Context::QueryGidTable>("queryGidTable"),
                          InstanceMethod<&Context::WatchEvents>("watchEvents"),
-                         InstanceMethod<&Context::Close>("close"),
                      });
-  Data(env).context = Napi::Persistent(f);
-  return f;
 }
 
-Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(info) {
+// new Context(name) — or, from native code only, new Context(External<ibv_context>) for librdmacm's
+Context::Context(const Napi::CallbackInfo& info) : Base(info), Parent("children") {
   Napi::Env env = info.Env();
   if (info.Length() > 0 && info[0].IsExternal()) {  // only native code can make an External
-    ctx_ = info[0].As<Napi::External<ibv_context>>().Data();
+    ibv_context* ctx = info[0].As<Napi::External<ibv_context>>().Data();
+    Adopt(ctx);
     owned_ = false;
-    name_ = ibv_get_device_name(ctx_->device);
+    name_ = ibv_get_device_name(ctx->device);
     return;
   }
   name_ = ArgString(info, 0, "name");
@@ -44,63 +41,29 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   errno = 0;
   ibv_device** list = ibv_get_device_list(&n);
   if (list == nullptr) ThrowSys(env, errno ? errno : ENODEV, "ibv_get_device_list");
+  std::unique_ptr<ibv_device*, void (*)(ibv_device**)> freeList(list, ibv_free_device_list);  // on every path
   ibv_device* dev = nullptr;
   for (int i = 0; i < n; i++)
     if (name_ == ibv_get_device_name(list[i])) dev = list[i];
   if (dev == nullptr) {
-    ibv_free_device_list(list);
     Napi::Error e = SysError(env, ENODEV, "ibv_open_device");
     e.Set("message", Napi::String::New(env, "no RDMA device named \"" + name_ + "\" (ENODEV)"));
     throw e;
   }
-  errno = 0;
-  ctx_ = ibv_open_device(dev);
-  int err = errno;
-  ibv_free_device_list(list);
-  if (ctx_ == nullptr) ThrowSys(env, err ? err : ENODEV, "ibv_open_device");
+  Create(env, "ibv_open_device", [dev] { return ibv_open_device(dev); }, ENODEV);
 }
 
-Context::~Context() { Release(); }
-
-void Context::Release() {
-  StopEvents();
-  if (ctx_ != nullptr) {
-    if (owned_) {
-      ibv_context* ctx = ctx_;
-      Reap(Env(), "ibv_close_device", [ctx] { return ibv_close_device(ctx); });
-    }
-    ctx_ = nullptr;
-  }
+void Context::Dispose(ibv_context* ctx) {
+  watch_.Stop();
+  onEvents_.Reset();
+  if (owned_) Reap(Env(), "ibv_close_device", [ctx] { return ibv_close_device(ctx); });
 }
 
 Napi::Object Context::Wrap(Napi::Env env, ibv_context* ctx) {
   return Data(env).context.New({Napi::External<ibv_context>::New(env, ctx)});
 }
 
-ibv_context* Context::handle(Napi::Env env) const {
-  if (ctx_ == nullptr) ThrowClosed(env, "Context");
-  return ctx_;
-}
-
 Napi::Value Context::Name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
-Napi::Value Context::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ctx_ == nullptr); }
-
-static std::string Hex64(uint64_t be) {
-  uint64_t g = be64toh(be);
-  char buf[20];
-  std::snprintf(buf, sizeof buf, "%04x:%04x:%04x:%04x", unsigned(g >> 48) & 0xffff, unsigned(g >> 32) & 0xffff,
-                unsigned(g >> 16) & 0xffff, unsigned(g) & 0xffff);
-  return buf;
-}
-
-static const char* AtomicCapName(ibv_atomic_cap c) {
-  switch (c) {
-    case IBV_ATOMIC_NONE: return "NONE";
-    case IBV_ATOMIC_HCA: return "HCA";
-    case IBV_ATOMIC_GLOB: return "GLOB";
-    default: return "UNKNOWN";
-  }
-}
 
 Napi::Value Context::QueryDevice(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -110,8 +73,8 @@ Napi::Value Context::QueryDevice(const Napi::CallbackInfo& info) {
   const ibv_device_attr& a = ax.orig_attr;
   Napi::Object o = Napi::Object::New(env);
   o.Set("fwVer", a.fw_ver);
-  o.Set("nodeGuid", Hex64(a.node_guid));
-  o.Set("sysImageGuid", Hex64(a.sys_image_guid));
+  o.Set("nodeGuid", GuidString(a.node_guid));
+  o.Set("sysImageGuid", GuidString(a.sys_image_guid));
   o.Set("maxMrSize", Napi::BigInt::New(env, static_cast<uint64_t>(a.max_mr_size)));
   o.Set("pageSizeCap", Napi::BigInt::New(env, static_cast<uint64_t>(a.page_size_cap)));
   o.Set("vendorId", a.vendor_id);
@@ -127,7 +90,7 @@ Napi::Value Context::QueryDevice(const Napi::CallbackInfo& info) {
   o.Set("maxPd", a.max_pd);
   o.Set("maxQpRdAtom", a.max_qp_rd_atom);
   o.Set("maxQpInitRdAtom", a.max_qp_init_rd_atom);
-  o.Set("atomicCap", AtomicCapName(a.atomic_cap));
+  o.Set("atomicCap", NameOf(kAtomicCap, a.atomic_cap));
   o.Set("maxMw", a.max_mw);
   o.Set("maxAh", a.max_ah);
   o.Set("maxSrq", a.max_srq);
@@ -138,37 +101,14 @@ Napi::Value Context::QueryDevice(const Napi::CallbackInfo& info) {
   return o;
 }
 
-static const char* PortStateName(ibv_port_state s) {
-  switch (s) {
-    case IBV_PORT_NOP: return "NOP";
-    case IBV_PORT_DOWN: return "DOWN";
-    case IBV_PORT_INIT: return "INIT";
-    case IBV_PORT_ARMED: return "ARMED";
-    case IBV_PORT_ACTIVE: return "ACTIVE";
-    case IBV_PORT_ACTIVE_DEFER: return "ACTIVE_DEFER";
-    default: return "UNKNOWN";
-  }
-}
-
-static const char* LinkLayerName(uint8_t l) {
-  switch (l) {
-    case IBV_LINK_LAYER_INFINIBAND: return "InfiniBand";
-    case IBV_LINK_LAYER_ETHERNET: return "Ethernet";
-    default: return "Unspecified";
-  }
-}
-
-static int MtuBytes(ibv_mtu m) { return m >= IBV_MTU_256 && m <= IBV_MTU_4096 ? 128 << m : 0; }
-
 Napi::Value Context::QueryPort(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint32_t port = ArgU32Or(info, 0, "port", 1);
-  if (port < 1 || port > 255) ThrowArgRange(env, "port", "must be >= 1 and <= 255");
+  int64_t port = ArgIntOr(info, 0, "port", 1, 255, 1);
   ibv_port_attr a{};
   int rc = ibv_query_port(handle(env), static_cast<uint8_t>(port), &a);
   if (rc) ThrowSys(env, rc, "ibv_query_port");
   Napi::Object o = Napi::Object::New(env);
-  o.Set("state", PortStateName(a.state));
+  o.Set("state", NameOf(kPortState, a.state));
   o.Set("maxMtu", MtuBytes(a.max_mtu));
   o.Set("activeMtu", MtuBytes(a.active_mtu));
   o.Set("gidTblLen", a.gid_tbl_len);
@@ -181,26 +121,8 @@ Napi::Value Context::QueryPort(const Napi::CallbackInfo& info) {
   o.Set("activeWidth", a.active_width);
   o.Set("activeSpeed", a.active_speed);
   o.Set("physState", a.phys_state);
-  o.Set("linkLayer", LinkLayerName(a.link_layer));
+  o.Set("linkLayer", NameOf(kLinkLayer, a.link_layer));
   return o;
-}
-
-std::string GidString(const ibv_gid& g) {
-  char buf[INET6_ADDRSTRLEN];
-  // The full 8-group form keeps GIDs comparable as text; `ip -6` style compression is avoided on purpose.
-  std::snprintf(buf, sizeof buf, "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x", g.raw[0],
-                g.raw[1], g.raw[2], g.raw[3], g.raw[4], g.raw[5], g.raw[6], g.raw[7], g.raw[8], g.raw[9], g.raw[10],
-                g.raw[11], g.raw[12], g.raw[13], g.raw[14], g.raw[15]);
-  return buf;
-}
-
-static const char* GidTypeName(uint32_t t) {
-  switch (t) {
-    case IBV_GID_TYPE_IB: return "IB";
-    case IBV_GID_TYPE_ROCE_V1: return "RoCEv1";
-    case IBV_GID_TYPE_ROCE_V2: return "RoCEv2";
-    default: return "UNKNOWN";
-  }
 }
 
 Napi::Value Context::QueryGidTable(const Napi::CallbackInfo& info) {
@@ -226,7 +148,7 @@ Napi::Value Context::QueryGidTable(const Napi::CallbackInfo& info) {
     o.Set("port", e.port_num);
     o.Set("index", e.gid_index);
     o.Set("gid", GidString(e.gid));
-    o.Set("type", GidTypeName(e.gid_type));
+    o.Set("type", NameOf(kGidType, int(e.gid_type)));
     char ifname[IF_NAMESIZE] = {0};
     if (e.ndev_ifindex != 0 && if_indextoname(e.ndev_ifindex, ifname) != nullptr)
       o.Set("netdev", ifname);
@@ -238,67 +160,20 @@ Napi::Value Context::QueryGidTable(const Napi::CallbackInfo& info) {
   return out;
 }
 
-static const char* AsyncEventName(ibv_event_type t) {
-  switch (t) {
-    case IBV_EVENT_CQ_ERR: return "CQ_ERR";
-    case IBV_EVENT_QP_FATAL: return "QP_FATAL";
-    case IBV_EVENT_QP_REQ_ERR: return "QP_REQ_ERR";
-    case IBV_EVENT_QP_ACCESS_ERR: return "QP_ACCESS_ERR";
-    case IBV_EVENT_COMM_EST: return "COMM_EST";
-    case IBV_EVENT_SQ_DRAINED: return "SQ_DRAINED";
-    case IBV_EVENT_PATH_MIG: return "PATH_MIG";
-    case IBV_EVENT_PATH_MIG_ERR: return "PATH_MIG_ERR";
-    case IBV_EVENT_DEVICE_FATAL: return "DEVICE_FATAL";
-    case IBV_EVENT_PORT_ACTIVE: return "PORT_ACTIVE";
-    case IBV_EVENT_PORT_ERR: return "PORT_ERR";
-    case IBV_EVENT_LID_CHANGE: return "LID_CHANGE";
-    case IBV_EVENT_PKEY_CHANGE: return "PKEY_CHANGE";
-    case IBV_EVENT_SM_CHANGE: return "SM_CHANGE";
-    case IBV_EVENT_SRQ_ERR: return "SRQ_ERR";
-    case IBV_EVENT_SRQ_LIMIT_REACHED: return "SRQ_LIMIT_REACHED";
-    case IBV_EVENT_QP_LAST_WQE_REACHED: return "QP_LAST_WQE_REACHED";
-    case IBV_EVENT_CLIENT_REREGISTER: return "CLIENT_REREGISTER";
-    case IBV_EVENT_GID_CHANGE: return "GID_CHANGE";
-    case IBV_EVENT_WQ_FATAL: return "WQ_FATAL";
-    default: return "UNKNOWN";
-  }
-}
-
 // watchEvents(onEvents(batch: { type, portNum?, qpNum?, cq?, srq? }[])): start delivering async events.
 // Only for contexts this library opened: librdmacm owns (and may close) the fd of its own contexts.
 Napi::Value Context::WatchEvents(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ibv_context* ctx = handle(env);
-  if (!owned_) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "async events are delivered on contexts opened with Context.open(), not on librdmacm's");
+  if (!owned_) Throw(env, "ERR_UNSUPPORTED", "async events are delivered on contexts opened with Context.open(), not on librdmacm's");
   if (!info[0].IsFunction()) ThrowArgType(env, "onEvents", "a function");
-  if (poll_ != nullptr) return env.Undefined();
-  int flags = fcntl(ctx->async_fd, F_GETFL);
-  if (flags < 0 || fcntl(ctx->async_fd, F_SETFL, flags | O_NONBLOCK) < 0) ThrowSys(env, errno, "fcntl");
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  poll_ = new uv_poll_t;
-  int err = uv_poll_init(loop, poll_, ctx->async_fd);
-  if (err != 0) {
-    delete poll_;
-    poll_ = nullptr;
-    ThrowSys(env, -err, "uv_poll_init");
-  }
-  poll_->data = this;
-  uv_poll_start(poll_, UV_READABLE, OnAsyncEvent);
-  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));  // watching events never keeps the process alive
+  if (watch_.active()) return env.Undefined();
+  // Watching events never keeps the process alive.
+  watch_.Start(env, ctx->async_fd, [this] {
+    if (open()) DrainEvents();
+  });
   onEvents_ = Napi::Persistent(info[0].As<Napi::Function>());
   return env.Undefined();
-}
-
-void Context::OnAsyncEvent(uv_poll_t* handle, int status, int events) {
-  auto* self = static_cast<Context*>(handle->data);
-  if (self == nullptr || self->ctx_ == nullptr) return;
-  Napi::HandleScope scope(self->Env());
-  try {
-    self->DrainEvents();
-  } catch (const Napi::Error& e) {
-    napi_fatal_exception(self->Env(), e.Value());
-  }
 }
 
 void Context::DrainEvents() {
@@ -306,14 +181,14 @@ void Context::DrainEvents() {
   Napi::Array batch = Napi::Array::New(env);
   ibv_async_event ev;
   // Each event is copied and acknowledged at once: destroying a QP/CQ/SRQ waits for its events' acks.
-  while (ibv_get_async_event(ctx_, &ev) == 0) {
+  while (ibv_get_async_event(raw(), &ev) == 0) {
     // Acknowledged when this iteration ends, on every path (a JS exception included).
     struct Ack {
       ibv_async_event* ev;
       ~Ack() { ibv_ack_async_event(ev); }
     } ack{&ev};
     Napi::Object o = Napi::Object::New(env);
-    o.Set("type", AsyncEventName(ev.event_type));
+    o.Set("type", NameOf(kAsyncEvent, ev.event_type));
     // A wrapper being collected has no JS object any more: the event then names no object.
     auto put = [&o](const char* key, Napi::Object v) {
       if (!v.IsEmpty()) o.Set(key, v);
@@ -342,22 +217,6 @@ void Context::DrainEvents() {
     batch.Set(batch.Length(), o);
   }
   if (batch.Length() > 0) onEvents_.MakeCallback(Value(), {batch});
-}
-
-void Context::StopEvents() {
-  if (poll_ == nullptr) return;
-  uv_poll_stop(poll_);
-  poll_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-  poll_ = nullptr;
-  onEvents_.Reset();
-}
-
-Napi::Value Context::Close(const Napi::CallbackInfo& info) {
-  if (ctx_ != nullptr && children() > 0)
-    Throw(info.Env(), Kind::Error, "ERR_BUSY", "Context has " + std::to_string(children()) + " open children (close them first)");
-  Release();
-  return info.Env().Undefined();
 }
 
 }  // namespace rdma

@@ -1,47 +1,35 @@
 // CompletionQueue: ibv_cq with its own completion channel, whose fd libuv watches. When the channel
 // fires, every available completion is polled and handed to JS in one callback (no thread, no spin).
+// Idle CQs do not keep the process alive; lib/verbs refs the CQ while work is outstanding.
 #pragma once
 #include <infiniband/verbs.h>
 #include <napi.h>
-#include <uv.h>
 
 #include "addon_data.h"
+#include "fd_watch.h"
+#include "wrapped.h"
 
 namespace rdma {
 
 class Context;
 
-class CompletionQueue : public Napi::ObjectWrap<CompletionQueue>, public Parent {
- public:
-  static Napi::Function Init(Napi::Env env);
-  explicit CompletionQueue(const Napi::CallbackInfo& info);
-  ~CompletionQueue() override;
+class CompletionQueue : public Wrapped<CompletionQueue, ibv_cq>, public Parent {
+  RDMA_WRAPPED(CompletionQueue, ibv_cq, cq)
+  void OnClose() { Drop(); }
 
-  ibv_cq* handle(Napi::Env env) const;
-  Context* context() const { return context_; }
-  static CompletionQueue* From(Napi::Env env, Napi::Value v, const char* name);
+  Context* context() const { return context_.get(); }
 
  private:
-  Napi::Value Poll(const Napi::CallbackInfo& info);
-  Napi::Value PollCount(const Napi::CallbackInfo& info);
-  Napi::Value Ref(const Napi::CallbackInfo& info);
-  Napi::Value Unref(const Napi::CallbackInfo& info);
-  Napi::Value Closed(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-  static void OnReadable(uv_poll_t* handle, int status, int events);
+  JsMethod Poll, PollCount, Ref, Unref;
   void Drain();
-  Napi::Array PollBatch(Napi::Env env, int max, int64_t spinUs);
-  void Release();
+  Napi::Array PollBatch(Napi::Env env, ibv_cq* cq, int max, int64_t spinUs);
+  void Drop();
 
-  ibv_cq* cq_ = nullptr;
   ibv_comp_channel* channel_ = nullptr;
-  uv_poll_t* poll_ = nullptr;
-  Context* context_ = nullptr;
-  Napi::ObjectReference contextRef_;
+  FdWatch watch_;
+  ParentRef<Context> context_;
   Napi::FunctionReference onCompletions_;
   bool held_ = false;  // ref() made the wrapper's reference strong
-  void Drop();
-  Napi::Env env_;
 };
 
 // A work completion as a JS object.

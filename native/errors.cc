@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <limits>
 
 namespace rdma {
 
@@ -32,58 +31,55 @@ Napi::Error SysError(Napi::Env env, int err, const std::string& syscall) {
 
 void ThrowSys(Napi::Env env, int err, const std::string& syscall) { throw SysError(env, err, syscall); }
 
-Napi::Error CodeError(Napi::Env env, Kind kind, const char* code, const std::string& message) {
-  Napi::Error e = kind == Kind::Type    ? Napi::TypeError::New(env, message)
-                  : kind == Kind::Range ? Napi::RangeError::New(env, message)
-                                        : Napi::Error::New(env, message);
+Napi::Error CodeError(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error e = std::strcmp(code, "ERR_INVALID_ARG_TYPE") == 0 ? Napi::TypeError::New(env, message)
+                  : std::strcmp(code, "ERR_OUT_OF_RANGE") == 0   ? Napi::RangeError::New(env, message)
+                                                                 : Napi::Error::New(env, message);
   e.Set("code", Napi::String::New(env, code));
   return e;
 }
 
-void Throw(Napi::Env env, Kind kind, const char* code, const std::string& message) {
-  throw CodeError(env, kind, code, message);
+void Throw(Napi::Env env, const char* code, const std::string& message) {
+  throw CodeError(env, code, message);
 }
 
 void ThrowClosed(Napi::Env env, const char* what) {
-  Throw(env, Kind::Error, "ERR_CLOSED", std::string(what) + " is closed");
+  Throw(env, "ERR_CLOSED", std::string(what) + " is closed");
 }
 
 void ThrowArgType(Napi::Env env, const std::string& name, const char* expected) {
-  Throw(env, Kind::Type, "ERR_INVALID_ARG_TYPE", "The \"" + name + "\" argument must be " + expected);
+  Throw(env, "ERR_INVALID_ARG_TYPE", "The \"" + name + "\" argument must be " + expected);
 }
 
 void ThrowArgRange(Napi::Env env, const std::string& name, const std::string& detail) {
-  Throw(env, Kind::Range, "ERR_OUT_OF_RANGE", "The value of \"" + name + "\" is out of range: " + detail);
+  Throw(env, "ERR_OUT_OF_RANGE", "The value of \"" + name + "\" is out of range: " + detail);
 }
 
-int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max) {
-  Napi::Value v = info[i];
+static void ThrowIntRange(Napi::Env env, const std::string& name, int64_t min, int64_t max, const std::string& got) {
+  ThrowArgRange(env, name, "must be from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + got);
+}
+
+int64_t ReadInt(Napi::Env env, Napi::Value v, const std::string& name, int64_t min, int64_t max) {
   if (v.IsBigInt()) {
     bool lossless = false;
     int64_t x = v.As<Napi::BigInt>().Int64Value(&lossless);
-    if (!lossless || x < min || x > max)
-      ThrowArgRange(info.Env(), name, "must be >= " + std::to_string(min) + " and <= " + std::to_string(max));
+    if (!lossless || x < min || x > max) ThrowIntRange(env, name, min, max, v.ToString().Utf8Value() + "n");
     return x;
   }
-  if (!v.IsNumber()) ThrowArgType(info.Env(), name, "of type number");
+  if (!v.IsNumber()) ThrowArgType(env, name, "an integer");
   double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || std::floor(d) != d) ThrowArgRange(info.Env(), name, "must be an integer");
-  if (d < static_cast<double>(min) || d > static_cast<double>(max))
-    ThrowArgRange(info.Env(), name, "must be >= " + std::to_string(min) + " and <= " + std::to_string(max));
-  return static_cast<int64_t>(d);
+  if (!std::isfinite(d) || std::floor(d) != d) ThrowArgRange(env, name, "must be an integer");
+  if (d < double(min) || d > double(max)) ThrowIntRange(env, name, min, max, v.ToString().Utf8Value());
+  return int64_t(d);
 }
 
-uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  return static_cast<uint32_t>(ArgInt(info, i, name, 0, std::numeric_limits<uint32_t>::max()));
+int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max) {
+  return ReadInt(info.Env(), info[i], name, min, max);
 }
 
 int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max, int64_t dflt) {
   if (info.Length() <= i || info[i].IsUndefined()) return dflt;
   return ArgInt(info, i, name, min, max);
-}
-
-uint32_t ArgU32Or(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t dflt) {
-  return static_cast<uint32_t>(ArgIntOr(info, i, name, 0, std::numeric_limits<uint32_t>::max(), dflt));
 }
 
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name) {

@@ -1,4 +1,3 @@
-#include "reaper.h"
 #include "mr.h"
 
 #include <unistd.h>
@@ -8,37 +7,32 @@
 #include <cstring>
 
 #include "addon_data.h"
+#include "enums.h"
 #include "errors.h"
 #include "pd.h"
+#include "reaper.h"
 
 namespace rdma {
 
-static constexpr int kAccessMask = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
-                                   IBV_ACCESS_REMOTE_ATOMIC | IBV_ACCESS_MW_BIND | IBV_ACCESS_ZERO_BASED;
 static constexpr size_t kMaxAlloc = size_t(1) << 34;
 
 Napi::Function MemoryRegion::Init(Napi::Env env) {
-  Napi::Function f = DefineClass(env, "MemoryRegion",
-                                 {
-                                     InstanceMethod<&MemoryRegion::Info>("info"),
-                                     InstanceMethod<&MemoryRegion::Buffer>("buffer"),
-                                     InstanceAccessor<&MemoryRegion::Closed>("closed"),
-                                     InstanceMethod<&MemoryRegion::Close>("close"),
-                                 });
-  Data(env).mr = Napi::Persistent(f);
-  return f;
+  return Define(env, {
+                         InstanceMethod<&MemoryRegion::Info>("info"),
+                         InstanceMethod<&MemoryRegion::Buffer>("buffer"),
+                     });
 }
 
 // new MemoryRegion(pd, memory: ArrayBuffer | ArrayBufferView | number (bytes to allocate), access)
-MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MemoryRegion>(info) {
+MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Base(info) {
   Napi::Env env = info.Env();
-  pd_ = ProtectionDomain::From(env, info[0], "pd");
-  ibv_pd* pd = pd_->handle(env);
+  ProtectionDomain* pdw = ProtectionDomain::From(env, info[0], "pd");
+  ibv_pd* pd = pdw->handle(env);
   int64_t access = ArgInt(info, 2, "access", 0, 0x7fffffff);
-  if (access & ~kAccessMask) ThrowArgRange(env, "access", "unknown access flags");
+  if (access & ~AllFlags(kAccess)) ThrowArgRange(env, "access", "unknown access flags");
   // The verbs spec: remote write or atomic access requires local write.
   if ((access & (IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_ATOMIC)) && !(access & IBV_ACCESS_LOCAL_WRITE))
-    Throw(env, Kind::Range, "ERR_INVALID_ACCESS", "REMOTE_WRITE and REMOTE_ATOMIC require LOCAL_WRITE");
+    Throw(env, "ERR_INVALID_ACCESS", "REMOTE_WRITE and REMOTE_ATOMIC require LOCAL_WRITE");
 
   Napi::Value mem = info[1];
   if (mem.IsNumber()) {
@@ -57,7 +51,7 @@ MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Me
     store_ = HoldBackingStore(buf.ArrayBuffer());
   } else if (mem.IsArrayBuffer()) {
     Napi::ArrayBuffer ab = mem.As<Napi::ArrayBuffer>();
-    if (ab.IsDetached()) Throw(env, Kind::Type, "ERR_DETACHED", "the ArrayBuffer is detached");
+    if (ab.IsDetached()) Throw(env, "ERR_DETACHED", "the ArrayBuffer is detached");
     data_ = static_cast<uint8_t*>(ab.Data());
     length_ = ab.ByteLength();
     memoryRef_ = Napi::Persistent(ab.As<Napi::Object>());
@@ -76,67 +70,49 @@ MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Me
       off = dv.ByteOffset();
       length_ = dv.ByteLength();
     }
-    if (ab.IsDetached()) Throw(env, Kind::Type, "ERR_DETACHED", "the ArrayBuffer is detached");
+    if (ab.IsDetached()) Throw(env, "ERR_DETACHED", "the ArrayBuffer is detached");
     data_ = static_cast<uint8_t*>(ab.Data()) + off;
     memoryRef_ = Napi::Persistent(mem.As<Napi::Object>());
     store_ = HoldBackingStore(ab);
   } else {
     ThrowArgType(env, "memory", "an ArrayBuffer, a typed array, a DataView, or a length to allocate");
   }
-  if (length_ == 0) Throw(env, Kind::Range, "ERR_OUT_OF_RANGE", "cannot register zero bytes");
-  errno = 0;
+  if (length_ == 0) Throw(env, "ERR_OUT_OF_RANGE", "cannot register zero bytes");
   access_ = int(access);
-  mr_ = ibv_reg_mr(pd, data_, length_, access_);
-  if (mr_ == nullptr) {
-    int err = errno ? errno : ENOMEM;
-    memoryRef_.Reset();
-    store_.reset();
-    ThrowSys(env, err, "ibv_reg_mr");
-  }
-  pdRef_ = Napi::Persistent(info[0].As<Napi::Object>());
-  pd_->AddChild();
+  Create(env, "ibv_reg_mr", [&] { return ibv_reg_mr(pd, data_, length_, access_); });  // on failure the members let go
+  pd_.Hold(pdw, info[0]);
 }
 
-MemoryRegion::~MemoryRegion() { Release(); }
-
-void MemoryRegion::Release() {
-  if (mr_ == nullptr) return;
+void MemoryRegion::Dispose(ibv_mr* mr) {
   // The memory lives until the region is deregistered; still registered after a failure (a window
   // bound over it), the device may still write it, so the reaper keeps it for the life of the process.
-  ibv_mr* mr = mr_;
   Reap(Env(), "ibv_dereg_mr", [mr] { return ibv_dereg_mr(mr); }, std::move(store_));
-  mr_ = nullptr;
-  pd_->RemoveChild();
-  pdRef_.Reset();
+  pd_.Drop();
   memoryRef_.Reset();
   store_.reset();
 }
 
-MemoryRegion* MemoryRegion::From(Napi::Env env, Napi::Value v, const char* name) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(Data(env).mr.Value())) ThrowArgType(env, name, "a MemoryRegion");
-  return Napi::ObjectWrap<MemoryRegion>::Unwrap(v.As<Napi::Object>());
-}
-
 ibv_sge MemoryRegion::Sge(Napi::Env env, int64_t offset, int64_t length, const char* name) const {
-  if (mr_ == nullptr) Throw(env, Kind::Error, "ERR_CLOSED", std::string(name) + ": MemoryRegion is closed");
+  ibv_mr* mr = raw();
+  if (mr == nullptr) Throw(env, "ERR_CLOSED", std::string(name) + ": MemoryRegion is closed");
   if (offset < 0 || length < 0 || uint64_t(offset) > length_ || uint64_t(length) > length_ - uint64_t(offset))
     ThrowArgRange(env, name, "[" + std::to_string(offset) + ", +" + std::to_string(length) + ") is outside the region of " +
                                  std::to_string(length_) + " bytes");
   ibv_sge s;
   s.addr = reinterpret_cast<uint64_t>(data_) + uint64_t(offset);
   s.length = uint32_t(length);
-  s.lkey = mr_->lkey;
+  s.lkey = mr->lkey;
   return s;
 }
 
 Napi::Value MemoryRegion::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (mr_ == nullptr) ThrowClosed(env, "MemoryRegion");
+  ibv_mr* mr = handle(env);
   Napi::Object o = Napi::Object::New(env);
   o.Set("addr", Napi::BigInt::New(env, uint64_t(reinterpret_cast<uintptr_t>(data_))));
   o.Set("length", Napi::Number::New(env, double(length_)));
-  o.Set("lkey", Napi::Number::New(env, mr_->lkey));
-  o.Set("rkey", Napi::Number::New(env, mr_->rkey));
+  o.Set("lkey", Napi::Number::New(env, mr->lkey));
+  o.Set("rkey", Napi::Number::New(env, mr->rkey));
   return o;
 }
 
@@ -144,13 +120,6 @@ Napi::Value MemoryRegion::Info(const Napi::CallbackInfo& info) {
 Napi::Value MemoryRegion::Buffer(const Napi::CallbackInfo& info) {
   if (memoryRef_.IsEmpty()) ThrowClosed(info.Env(), "MemoryRegion");
   return memoryRef_.Value();
-}
-
-Napi::Value MemoryRegion::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), mr_ == nullptr); }
-
-Napi::Value MemoryRegion::Close(const Napi::CallbackInfo& info) {
-  Release();
-  return info.Env().Undefined();
 }
 
 }  // namespace rdma

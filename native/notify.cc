@@ -16,8 +16,7 @@ Napi::Value SdNotify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = ArgString(info, 0, "socketPath");
   std::string message = ArgString(info, 1, "message");
-  sockaddr_un addr;
-  std::memset(&addr, 0, sizeof addr);
+  sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof addr.sun_path || (path[0] != '/' && path[0] != '@'))
     ThrowArgRange(env, "socketPath", "an absolute path or an abstract name (@name) shorter than 108 bytes");

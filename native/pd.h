@@ -1,32 +1,22 @@
-// ProtectionDomain: ibv_pd, child of a Context; parent of memory regions and queue pairs.
+// ProtectionDomain: ibv_pd, child of a Context; parent of memory regions, windows, address handles,
+// shared receive queues and queue pairs.
 #pragma once
 #include <infiniband/verbs.h>
 #include <napi.h>
 
 #include "addon_data.h"
+#include "wrapped.h"
 
 namespace rdma {
 
 class Context;
 
-class ProtectionDomain : public Napi::ObjectWrap<ProtectionDomain>, public Parent {
- public:
-  static Napi::Function Init(Napi::Env env);
-  explicit ProtectionDomain(const Napi::CallbackInfo& info);
-  ~ProtectionDomain() override;
-
-  ibv_pd* handle(Napi::Env env) const;  // throws ERR_CLOSED
-  Context* context() const { return context_; }
-  static ProtectionDomain* From(Napi::Env env, Napi::Value v, const char* name);  // type-checked unwrap
+class ProtectionDomain : public Wrapped<ProtectionDomain, ibv_pd>, public Parent {
+  RDMA_WRAPPED(ProtectionDomain, ibv_pd, pd)
+  Context* context() const { return context_.get(); }
 
  private:
-  Napi::Value Closed(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-  void Release();
-
-  ibv_pd* pd_ = nullptr;
-  Context* context_ = nullptr;
-  Napi::ObjectReference contextRef_;
+  ParentRef<Context> context_;
 };
 
 }  // namespace rdma

@@ -1,5 +1,5 @@
-// Readers for properties of JS option objects: absent or undefined → not set; present but of the wrong
-// type or out of range → ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE, never a silent coercion.
+// Readers for properties of JS option objects: absent or undefined → not set; present, each is read by
+// the one integer reader (errors.h), never a silent coercion.
 #pragma once
 #include <napi.h>
 
@@ -18,20 +18,16 @@ inline bool Prop(Napi::Object o, const char* key, Napi::Value* out) {
   return true;
 }
 
-inline int64_t IntProp(Napi::Env env, Napi::Value v, const char* key, int64_t min, int64_t max) {
-  if (!v.IsNumber()) ThrowArgType(env, key, "an integer");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != double(int64_t(d))) ThrowArgType(env, key, "an integer");
-  int64_t i = int64_t(d);
-  if (i < min || i > max) ThrowArgRange(env, key, "must be from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + std::to_string(i));
-  return i;
-}
-
 inline bool OptInt(Napi::Env env, Napi::Object o, const char* key, int64_t min, int64_t max, int64_t* out) {
   Napi::Value v;
   if (!Prop(o, key, &v)) return false;
-  *out = IntProp(env, v, key, min, max);
+  *out = ReadInt(env, v, key, min, max);
   return true;
+}
+
+inline int64_t OptIntOr(Napi::Env env, Napi::Object o, const char* key, int64_t min, int64_t max, int64_t dflt) {
+  int64_t n;
+  return OptInt(env, o, key, min, max, &n) ? n : dflt;
 }
 
 inline int64_t ReqInt(Napi::Env env, Napi::Object o, const char* key, int64_t min, int64_t max) {
@@ -47,7 +43,7 @@ inline uint64_t U64Prop(Napi::Env env, Napi::Value v, const char* key) {
     if (!lossless) ThrowArgRange(env, key, "must fit in 64 unsigned bits");
     return r;
   }
-  if (v.IsNumber()) return uint64_t(IntProp(env, v, key, 0, (int64_t(1) << 53) - 1));
+  if (v.IsNumber()) return uint64_t(ReadInt(env, v, key, 0, (int64_t(1) << 53) - 1));
   ThrowArgType(env, key, "a bigint");
 }
 

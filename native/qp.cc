@@ -1,4 +1,3 @@
-#include "reaper.h"
 #include "qp.h"
 
 #include <arpa/inet.h>
@@ -11,19 +10,20 @@
 #include "ah.h"
 #include "context.h"
 #include "cq.h"
+#include "enums.h"
 #include "errors.h"
 #include "mr.h"
 #include "mw.h"
 #include "pd.h"
+#include "names.h"
 #include "props.h"
+#include "reaper.h"
 #include "srq.h"
 #include "work_request.h"
 
 namespace rdma {
 
-static const char* kStates[] = {"RESET", "INIT", "RTR", "RTS", "SQD", "SQE", "ERR"};
-
-static const char* StateName(ibv_qp_state s) { return unsigned(s) <= IBV_QPS_ERR ? kStates[s] : "UNKNOWN"; }
+static const char* StateName(ibv_qp_state s) { return NameOf(kQpState, s); }
 
 // The QP's current state from the driver: qp->state is only a cache of the last ibv_modify_qp and misses
 // transitions the device makes itself (an RC QP moves to ERR when a work request fails).
@@ -32,12 +32,6 @@ static ibv_qp_state CurrentState(ibv_qp* qp) {
   ibv_qp_init_attr init;
   if (ibv_query_qp(qp, &a, IBV_QP_STATE, &init) != 0) return qp->state;
   return a.qp_state;
-}
-
-static int StateFromName(const std::string& n) {
-  for (int i = 0; i <= IBV_QPS_ERR; i++)
-    if (n == kStates[i]) return i;
-  return -1;
 }
 
 // IB spec QP state machine: which target states each state may move to with ibv_modify_qp.
@@ -65,132 +59,111 @@ static ibv_mtu MtuFromBytes(Napi::Env env, int64_t b) {
   }
 }
 
-static int MtuBytes(ibv_mtu m) { return m >= IBV_MTU_256 && m <= IBV_MTU_4096 ? 128 << m : 0; }
-
 Napi::Function QueuePair::Init(Napi::Env env) {
-  Napi::Function f = DefineClass(env, "QueuePair",
-                                 {
-                                     InstanceMethod<&QueuePair::Info>("info"),
-                                     InstanceAccessor<&QueuePair::State>("state"),
-                                     InstanceMethod<&QueuePair::Modify>("modify"),
-                                     InstanceMethod<&QueuePair::Query>("query"),
-                                     InstanceMethod<&QueuePair::PostSend>("postSend"),
-                                     InstanceMethod<&QueuePair::PostRecv>("postRecv"),
-                                     InstanceMethod<&QueuePair::PrepareSend>("prepareSend"),
-                                     InstanceMethod<&QueuePair::PostPrepared>("postPrepared"),
-                                     InstanceMethod<&QueuePair::ReleasePrepared>("releasePrepared"),
-                                     InstanceAccessor<&QueuePair::Closed>("closed"),
-                                     InstanceMethod<&QueuePair::Close>("close"),
-                                 });
-  Data(env).qp = Napi::Persistent(f);
-  return f;
+  return Define(env, {
+                         InstanceMethod<&QueuePair::Info>("info"),
+                         InstanceAccessor<&QueuePair::State>("state"),
+                         InstanceMethod<&QueuePair::Modify>("modify"),
+                         InstanceMethod<&QueuePair::Query>("query"),
+                         InstanceMethod<&QueuePair::PostSend>("postSend"),
+                         InstanceMethod<&QueuePair::PostRecv>("postRecv"),
+                         InstanceMethod<&QueuePair::PrepareSend>("prepareSend"),
+                         InstanceMethod<&QueuePair::PostPrepared>("postPrepared"),
+                         InstanceMethod<&QueuePair::ReleasePrepared>("releasePrepared"),
+                     });
 }
 
-void QueuePair::Attach(Napi::Env env, Napi::Object pd, Napi::Object sendCq, Napi::Object recvCq) {
-  pdRef_ = Napi::Persistent(pd);
-  sendCqRef_ = Napi::Persistent(sendCq);
-  recvCqRef_ = Napi::Persistent(recvCq);
-  pd_->AddChild();
-  sendCq_->AddChild();
-  recvCq_->AddChild();
+void ReadQpCap(Napi::Env env, Napi::Object o, ibv_qp_cap* cap) {
+  cap->max_send_wr = uint32_t(OptIntOr(env, o, "maxSendWr", 1, 1 << 20, 128));
+  cap->max_recv_wr = uint32_t(OptIntOr(env, o, "maxRecvWr", 1, 1 << 20, 128));
+  cap->max_send_sge = uint32_t(OptIntOr(env, o, "maxSendSge", 1, kMaxSge, 1));
+  cap->max_recv_sge = uint32_t(OptIntOr(env, o, "maxRecvSge", 1, kMaxSge, 1));
+  cap->max_inline_data = uint32_t(OptIntOr(env, o, "maxInlineData", 0, 1 << 16, 0));
 }
 
-// new QueuePair(pd, { type, sendCq, recvCq, maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData, sqSigAll })
+// new QueuePair(pd, { type, sendCq, recvCq, srq, sqSigAll, maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData })
 // or, from native code only: new QueuePair(External<rdma_cm_id>, pd, sendCq, recvCq, owner)
-QueuePair::QueuePair(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QueuePair>(info) {
+QueuePair::QueuePair(const Napi::CallbackInfo& info) : Base(info) {
   Napi::Env env = info.Env();
   if (info.Length() == 5 && info[0].IsExternal()) {
     cmId_ = info[0].As<Napi::External<rdma_cm_id>>().Data();
-    qp_ = cmId_->qp;
-    type_ = qp_->qp_type;
-    pd_ = ProtectionDomain::From(env, info[1], "pd");
-    sendCq_ = CompletionQueue::From(env, info[2], "sendCq");
-    recvCq_ = CompletionQueue::From(env, info[3], "recvCq");
-    ownerRef_ = Napi::Persistent(info[4].As<Napi::Object>());
+    ibv_qp* qp = cmId_->qp;
+    type_ = qp->qp_type;
+    ProtectionDomain* pd = ProtectionDomain::From(env, info[1], "pd");
+    CompletionQueue* scq = CompletionQueue::From(env, info[2], "sendCq");
+    CompletionQueue* rcq = CompletionQueue::From(env, info[3], "recvCq");
     ibv_qp_attr attr;
     ibv_qp_init_attr init;
-    if (ibv_query_qp(qp_, &attr, IBV_QP_CAP, &init) == 0) maxInline_ = init.cap.max_inline_data;
-    Attach(env, info[1].As<Napi::Object>(), info[2].As<Napi::Object>(), info[3].As<Napi::Object>());
+    if (ibv_query_qp(qp, &attr, IBV_QP_CAP, &init) == 0) maxInline_ = init.cap.max_inline_data;
+    Adopt(qp);
+    ownerRef_ = Napi::Persistent(info[4].As<Napi::Object>());
+    pd_.Hold(pd, info[1]);
+    sendCq_.Hold(scq, info[2]);
+    recvCq_.Hold(rcq, info[3]);
     return;
   }
-  pd_ = ProtectionDomain::From(env, info[0], "pd");
-  ibv_pd* pd = pd_->handle(env);
+  ProtectionDomain* pd = ProtectionDomain::From(env, info[0], "pd");
   Napi::Object o = ArgObject(info, 1, "options");
   Napi::Value v;
   if (!Prop(o, "type", &v) || !v.IsString()) ThrowArgType(env, "type", "'RC', 'UC' or 'UD'");
   std::string t = v.As<Napi::String>().Utf8Value();
   type_ = t == "RC" ? IBV_QPT_RC : t == "UC" ? IBV_QPT_UC : t == "UD" ? IBV_QPT_UD : IBV_QPT_RAW_PACKET;
   if (type_ == IBV_QPT_RAW_PACKET) ThrowArgRange(env, "type", "must be 'RC', 'UC' or 'UD'");
-  if (!Prop(o, "sendCq", &v)) ThrowArgType(env, "sendCq", "a CompletionQueue");
-  sendCq_ = CompletionQueue::From(env, v, "sendCq");
-  Napi::Object sendCqObj = v.As<Napi::Object>();
-  Napi::Object recvCqObj = sendCqObj;
-  if (Prop(o, "recvCq", &v)) {
-    recvCq_ = CompletionQueue::From(env, v, "recvCq");
-    recvCqObj = v.As<Napi::Object>();
-  } else {
-    recvCq_ = sendCq_;
-  }
-  if (sendCq_->context() != pd_->context() || recvCq_->context() != pd_->context())
-    Throw(env, Kind::Error, "ERR_WRONG_CONTEXT", "the CQs and the PD belong to different device contexts");
-  ibv_qp_init_attr attr;
-  std::memset(&attr, 0, sizeof attr);
+  Napi::Value sendCqObj, recvCqObj, srqObj;
+  if (!Prop(o, "sendCq", &sendCqObj)) ThrowArgType(env, "sendCq", "a CompletionQueue");
+  CompletionQueue* scq = CompletionQueue::From(env, sendCqObj, "sendCq");
+  if (!Prop(o, "recvCq", &recvCqObj)) recvCqObj = sendCqObj;
+  CompletionQueue* rcq = CompletionQueue::From(env, recvCqObj, "recvCq");
+  if (scq->context() != pd->context() || rcq->context() != pd->context())
+    Throw(env, "ERR_WRONG_CONTEXT", "the CQs and the PD belong to different device contexts");
+  ibv_qp_init_attr attr{};
   attr.qp_type = type_;
-  attr.send_cq = sendCq_->handle(env);
-  attr.recv_cq = recvCq_->handle(env);
-  int64_t n;
-  attr.cap.max_send_wr = OptInt(env, o, "maxSendWr", 1, 1 << 20, &n) ? uint32_t(n) : 128;
-  attr.cap.max_recv_wr = OptInt(env, o, "maxRecvWr", 1, 1 << 20, &n) ? uint32_t(n) : 128;
-  attr.cap.max_send_sge = OptInt(env, o, "maxSendSge", 1, kMaxSge, &n) ? uint32_t(n) : 1;
-  attr.cap.max_recv_sge = OptInt(env, o, "maxRecvSge", 1, kMaxSge, &n) ? uint32_t(n) : 1;
-  attr.cap.max_inline_data = OptInt(env, o, "maxInlineData", 0, 1 << 16, &n) ? uint32_t(n) : 0;
+  attr.send_cq = scq->handle(env);
+  attr.recv_cq = rcq->handle(env);
+  ReadQpCap(env, o, &attr.cap);
   if (Prop(o, "sqSigAll", &v)) attr.sq_sig_all = v.ToBoolean() ? 1 : 0;
   attr.qp_context = this;
-  Napi::Object srqObj;
-  if (Prop(o, "srq", &v)) {
-    srq_ = SharedReceiveQueue::From(env, v, "srq");
-    if (srq_->pd() != pd_) Throw(env, Kind::Error, "ERR_WRONG_PD", "the shared receive queue belongs to another protection domain");
-    attr.srq = srq_->handle(env);
-    srqObj = v.As<Napi::Object>();
+  SharedReceiveQueue* srq = nullptr;
+  if (Prop(o, "srq", &srqObj)) {
+    srq = SharedReceiveQueue::From(env, srqObj, "srq");
+    if (srq->pd() != pd) Throw(env, "ERR_WRONG_PD", "the shared receive queue belongs to another protection domain");
+    attr.srq = srq->handle(env);
   }
-  errno = 0;
-  qp_ = ibv_create_qp(pd, &attr);
-  if (qp_ == nullptr) ThrowSys(env, errno ? errno : ENOMEM, "ibv_create_qp");
+  Create(env, "ibv_create_qp", [&] { return ibv_create_qp(pd->handle(env), &attr); });
   maxInline_ = attr.cap.max_inline_data;
-  Attach(env, info[0].As<Napi::Object>(), sendCqObj, recvCqObj);
-  if (srq_ != nullptr) {
-    srqRef_ = Napi::Persistent(srqObj);
-    srq_->AddChild();
-  }
+  pd_.Hold(pd, info[0]);
+  sendCq_.Hold(scq, sendCqObj);
+  recvCq_.Hold(rcq, recvCqObj);
+  if (srq != nullptr) srq_.Hold(srq, srqObj);
 }
 
 Napi::Object QueuePair::WrapCm(Napi::Env env, rdma_cm_id* id, Napi::Object pd, Napi::Object sendCq, Napi::Object recvCq, Napi::Object owner) {
   return Data(env).qp.New({Napi::External<rdma_cm_id>::New(env, id), pd, sendCq, recvCq, owner});
 }
 
-QueuePair::~QueuePair() { Release(); }
-
-void QueuePair::Release() {
-  if (qp_ == nullptr) return;
+void QueuePair::Dispose(ibv_qp* qp) {
+  // Windows bound through this QP hold it on the device: they go first, in the reaper's order too.
+  std::vector<MemoryWindow*> windows;
+  windows.swap(windows_);
+  for (MemoryWindow* w : windows) w->QpClosing();
   // A QP made by the CM is its id's: the id forgets it here, on the JS thread.
-  if (cmId_ != nullptr) {
-    ReapCmQp(Env(), cmId_);
-  } else {
-    ibv_qp* qp = qp_;
-    Reap(Env(), "ibv_destroy_qp", [qp] { return ibv_destroy_qp(qp); });
-  }
+  if (cmId_ != nullptr) ReapCmQp(Env(), cmId_);
+  else Reap(Env(), "ibv_destroy_qp", [qp] { return ibv_destroy_qp(qp); });
   prepared_.clear();
-  qp_ = nullptr;
-  pd_->RemoveChild();
-  sendCq_->RemoveChild();
-  recvCq_->RemoveChild();
-  if (srq_ != nullptr) srq_->RemoveChild();
-  srq_ = nullptr;
-  srqRef_.Reset();
-  pdRef_.Reset();
-  sendCqRef_.Reset();
-  recvCqRef_.Reset();
+  pd_.Drop();
+  sendCq_.Drop();
+  recvCq_.Drop();
+  srq_.Drop();
   ownerRef_.Reset();
+}
+
+void QueuePair::ForgetWindow(MemoryWindow* mw) {
+  for (size_t i = 0; i < windows_.size(); i++)
+    if (windows_[i] == mw) {
+      windows_[i] = windows_.back();
+      windows_.pop_back();
+      return;
+    }
 }
 
 void QueuePair::ReapCmQp(Napi::Env env, rdma_cm_id* id) {
@@ -198,16 +171,6 @@ void QueuePair::ReapCmQp(Napi::Env env, rdma_cm_id* id) {
   if (qp == nullptr) return;
   id->qp = nullptr;
   Reap(env, "ibv_destroy_qp", [qp] { return ibv_destroy_qp(qp); });
-}
-
-QueuePair* QueuePair::From(Napi::Env env, Napi::Value v, const char* name) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(Data(env).qp.Value())) ThrowArgType(env, name, "a QueuePair");
-  return Napi::ObjectWrap<QueuePair>::Unwrap(v.As<Napi::Object>());
-}
-
-ibv_qp* QueuePair::handle(Napi::Env env) const {
-  if (qp_ == nullptr) ThrowClosed(env, "QueuePair");
-  return qp_;
 }
 
 Napi::Value QueuePair::Info(const Napi::CallbackInfo& info) {
@@ -221,8 +184,8 @@ Napi::Value QueuePair::Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value QueuePair::State(const Napi::CallbackInfo& info) {
-  if (qp_ == nullptr) return Napi::String::New(info.Env(), "CLOSED");
-  return Napi::String::New(info.Env(), StateName(CurrentState(qp_)));
+  if (!open()) return Napi::String::New(info.Env(), "CLOSED");
+  return Napi::String::New(info.Env(), StateName(CurrentState(raw())));
 }
 
 // modify({ qpState, pkeyIndex, portNum, qkey, qpAccessFlags, pathMtu, destQpNum, rqPsn, sqPsn, maxRdAtomic,
@@ -232,18 +195,17 @@ Napi::Value QueuePair::Modify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ibv_qp* qp = handle(env);
   Napi::Object o = ArgObject(info, 0, "attributes");
-  ibv_qp_attr a;
-  std::memset(&a, 0, sizeof a);
+  ibv_qp_attr a{};
   int mask = 0;
   int64_t n;
   Napi::Value v;
   if (Prop(o, "qpState", &v)) {
     if (!v.IsString()) ThrowArgType(env, "qpState", "a QP state name");
-    int s = StateFromName(v.As<Napi::String>().Utf8Value());
+    int s = ValueOf(kQpState, v.As<Napi::String>().Utf8Value());
     if (s < 0) ThrowArgRange(env, "qpState", "must be RESET, INIT, RTR, RTS, SQD, SQE or ERR");
     ibv_qp_state cur = CurrentState(qp);
     if (!TransitionAllowed(cur, ibv_qp_state(s)))
-      Throw(env, Kind::Error, "ERR_QP_STATE", std::string("a QP cannot move from ") + StateName(cur) + " to " + kStates[s]);
+      Throw(env, "ERR_QP_STATE", std::string("a QP cannot move from ") + StateName(cur) + " to " + StateName(ibv_qp_state(s)));
     a.qp_state = ibv_qp_state(s);
     mask |= IBV_QP_STATE;
   }
@@ -340,6 +302,7 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool
   std::vector<std::vector<ibv_sge>>& sges = chain.sges;
   wrs.assign(count, ibv_send_wr());
   sges.assign(count, std::vector<ibv_sge>());
+  chain.windows.assign(count, nullptr);
   for (uint32_t i = 0; i < count; i++) {
     Napi::Value e = list.Get(i);
     if (!e.IsObject()) ThrowArgType(env, "wrs[" + std::to_string(i) + "]", "an object");
@@ -351,19 +314,15 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool
     w.wr_id = U64Prop(env, v, "wrId");
     int64_t op;
     if (!OptInt(env, o, "opcode", 0, 255, &op)) ThrowArgType(env, "opcode", "a work request opcode");
-    switch (op) {
-      case IBV_WR_SEND: case IBV_WR_SEND_WITH_IMM: case IBV_WR_RDMA_WRITE: case IBV_WR_RDMA_WRITE_WITH_IMM:
-      case IBV_WR_RDMA_READ: case IBV_WR_ATOMIC_CMP_AND_SWP: case IBV_WR_ATOMIC_FETCH_AND_ADD:
-      case IBV_WR_LOCAL_INV: case IBV_WR_BIND_MW: case IBV_WR_SEND_WITH_INV: break;
-      default: Throw(env, Kind::Range, "ERR_UNKNOWN_OPCODE", "unknown work request opcode " + std::to_string(op));
-    }
+    if (!Has(kWrOpcode, int(op))) Throw(env, "ERR_UNKNOWN_OPCODE", "unknown work request opcode " + std::to_string(op));
     if (forRepost && (op == IBV_WR_LOCAL_INV || op == IBV_WR_BIND_MW))
-      Throw(env, Kind::Error, "ERR_UNSUPPORTED", "window binds and invalidations cannot be prepared for reposting");
+      Throw(env, "ERR_UNSUPPORTED", "window binds and invalidations cannot be prepared for reposting");
     w.opcode = ibv_wr_opcode(op);
-    uint64_t total = ReadSgl(env, o, sges[i], pd_);
+    uint64_t total = ReadSgl(env, o, sges[i], pd_.get());
     w.num_sge = int(sges[i].size());
     int64_t flags = 0;
     OptInt(env, o, "flags", 0, 0xff, &flags);
+    if (flags & ~AllFlags(kSendFlags)) ThrowArgRange(env, "flags", "unknown send flags");
     w.send_flags = unsigned(flags);
     if ((w.send_flags & IBV_SEND_INLINE) && total > maxInline_)
       ThrowArgRange(env, "flags", "inline data of " + std::to_string(total) + " bytes exceeds the QP's " + std::to_string(maxInline_));
@@ -374,18 +333,18 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool
     }
     bool rdma = op == IBV_WR_RDMA_WRITE || op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_RDMA_READ;
     bool atomic = op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD;
-    if ((rdma || atomic) && type_ == IBV_QPT_UD) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "UD queue pairs only send");
+    if ((rdma || atomic) && type_ == IBV_QPT_UD) Throw(env, "ERR_UNSUPPORTED", "UD queue pairs only send");
     bool mwOp = op == IBV_WR_LOCAL_INV || op == IBV_WR_BIND_MW || op == IBV_WR_SEND_WITH_INV;
-    if (mwOp && type_ == IBV_QPT_UD) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "UD queue pairs only send");
-    if ((op == IBV_WR_RDMA_READ || atomic) && type_ == IBV_QPT_UC) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "UC queue pairs cannot READ or use atomics");
+    if (mwOp && type_ == IBV_QPT_UD) Throw(env, "ERR_UNSUPPORTED", "UD queue pairs only send");
+    if ((op == IBV_WR_RDMA_READ || atomic) && type_ == IBV_QPT_UC) Throw(env, "ERR_UNSUPPORTED", "UC queue pairs cannot READ or use atomics");
     if (op == IBV_WR_LOCAL_INV || op == IBV_WR_SEND_WITH_INV) {
       int64_t rk;
       if (!OptInt(env, o, "invalidateRkey", 0, 0xffffffffLL, &rk)) ThrowArgType(env, "invalidateRkey", "a 32-bit unsigned integer");
       w.invalidate_rkey = uint32_t(rk);
     }
     if (op == IBV_WR_BIND_MW) {
-      if (type_ != IBV_QPT_RC) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "windows are bound on RC queue pairs");
-      ReadBindMw(env, o, w, pd_);
+      if (type_ != IBV_QPT_RC) Throw(env, "ERR_UNSUPPORTED", "windows are bound on RC queue pairs");
+      chain.windows[i] = ReadBindMw(env, o, w, pd_.get());
     }
     if (rdma || atomic) {
       if (!Prop(o, "remoteAddr", &v)) ThrowArgType(env, "remoteAddr", "a bigint");
@@ -411,7 +370,7 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool
     if (type_ == IBV_QPT_UD) {
       if (!Prop(o, "ah", &v)) ThrowArgType(env, "ah", "an AddressHandle (UD sends need one)");
       AddressHandle* ah = AddressHandle::From(env, v, "ah");
-      if (ah->pd() != pd_) Throw(env, Kind::Error, "ERR_WRONG_PD", "the address handle belongs to another protection domain");
+      if (ah->pd() != pd_.get()) Throw(env, "ERR_WRONG_PD", "the address handle belongs to another protection domain");
       w.wr.ud.ah = ah->handle(env);
       w.wr.ud.remote_qpn = uint32_t(ReqInt(env, o, "remoteQpn", 0, 0xffffff));
       w.wr.ud.remote_qkey = uint32_t(ReqInt(env, o, "remoteQkey", 0, 0xffffffffLL));
@@ -430,7 +389,10 @@ void QueuePair::Post(Napi::Env env, SendChain& chain) {
   // A posted type 2 bind gives the window its new rkey (as ibv_bind_mw does for type 1).
   size_t accepted = err == 0 ? chain.wrs.size() : bad ? size_t(bad - chain.wrs.data()) : 0;
   for (size_t i = 0; i < accepted; i++)
-    if (chain.wrs[i].opcode == IBV_WR_BIND_MW) chain.wrs[i].bind_mw.mw->rkey = chain.wrs[i].bind_mw.rkey;
+    if (chain.wrs[i].opcode == IBV_WR_BIND_MW) {
+      chain.wrs[i].bind_mw.mw->rkey = chain.wrs[i].bind_mw.rkey;
+      chain.windows[i]->BoundThrough(this);
+    }
   if (err != 0) ThrowPostError(env, err, "ibv_post_send", chain.wrs.data(), bad);
 }
 
@@ -484,21 +446,14 @@ Napi::Value QueuePair::ReleasePrepared(const Napi::CallbackInfo& info) {
 Napi::Value QueuePair::PostRecv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ibv_qp* qp = handle(env);
-  if (srq_ != nullptr) Throw(env, Kind::Error, "ERR_UNSUPPORTED", "this queue pair receives through its shared receive queue");
+  if (srq_) Throw(env, "ERR_UNSUPPORTED", "this queue pair receives through its shared receive queue");
   RecvChain chain;
-  BuildRecv(env, info[0], pd_, chain);
+  BuildRecv(env, info[0], pd_.get(), chain);
   if (chain.wrs.empty()) return env.Undefined();
   ibv_recv_wr* bad = nullptr;
   int err = ibv_post_recv(qp, chain.wrs.data(), &bad);
   if (err != 0) ThrowPostError(env, err, "ibv_post_recv", chain.wrs.data(), bad);
   return env.Undefined();
-}
-
-Napi::Value QueuePair::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), qp_ == nullptr); }
-
-Napi::Value QueuePair::Close(const Napi::CallbackInfo& info) {
-  Release();
-  return info.Env().Undefined();
 }
 
 }  // namespace rdma

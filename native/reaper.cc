@@ -169,7 +169,7 @@ void Reap(Napi::Env env, const char* what, std::function<int()> destroy, Backing
 Napi::Value DrainReaper(const Napi::CallbackInfo& info) {
   if (!info[0].IsFunction()) ThrowArgType(info.Env(), "done", "a function");
   Reaper* r = Find(info.Env());
-  if (r == nullptr) Throw(info.Env(), Kind::Error, "ERR_CLOSED", "the environment is shutting down");
+  if (r == nullptr) Throw(info.Env(), "ERR_CLOSED", "the environment is shutting down");
   r->Drain(info[0].As<Napi::Function>());
   return info.Env().Undefined();
 }

@@ -5,32 +5,20 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "wrapped.h"
 
 namespace rdma {
 
 class ProtectionDomain;
 
-class SharedReceiveQueue : public Napi::ObjectWrap<SharedReceiveQueue>, public Parent {
- public:
-  static Napi::Function Init(Napi::Env env);
-  explicit SharedReceiveQueue(const Napi::CallbackInfo& info);
-  ~SharedReceiveQueue() override;
-
-  ibv_srq* handle(Napi::Env env) const;
-  ProtectionDomain* pd() const { return pd_; }
-  static SharedReceiveQueue* From(Napi::Env env, Napi::Value v, const char* name);
+class SharedReceiveQueue : public Wrapped<SharedReceiveQueue, ibv_srq>, public Parent {
+  RDMA_WRAPPED(SharedReceiveQueue, ibv_srq, srq)
+  ProtectionDomain* pd() const { return pd_.get(); }
 
  private:
-  Napi::Value PostRecv(const Napi::CallbackInfo& info);
-  Napi::Value Modify(const Napi::CallbackInfo& info);
-  Napi::Value Query(const Napi::CallbackInfo& info);
-  Napi::Value Closed(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-  void Release();
+  JsMethod PostRecv, Modify, Query;
 
-  ibv_srq* srq_ = nullptr;
-  ProtectionDomain* pd_ = nullptr;
-  Napi::ObjectReference pdRef_;
+  ParentRef<ProtectionDomain> pd_;
 };
 
 }  // namespace rdma

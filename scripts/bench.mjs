@@ -7,6 +7,7 @@ import { setup } from './setup.mjs';
 import { buildNative, buildTs } from './build.mjs';
 import { log, root, sh } from './lib.mjs';
 import { lineChart } from '../bench/chart.mjs';
+import { runInstructionBench } from './bench-instructions.mjs';
 
 setup();
 buildTs();
@@ -17,8 +18,14 @@ buildNative();
 progress.next('benchmarks in the lab (perftest and rdma-ccm, section by section)');
 mkdirSync(join(root, '.lab'), { recursive: true });
 const raw = join(root, '.lab', 'bench.json');
-// `npm run bench -- handshake detection` runs only those sections and keeps the others' recorded figures.
+// `npm run bench -- handshake detection` runs only those sections and keeps the others' recorded figures;
+// `instructions` is the instruction count in a one-vCPU guest (scripts/bench-instructions.mjs), apart.
 const only = process.argv.slice(2).join(',');
+if (only === 'instructions') {
+  const ok = runInstructionBench();
+  progress.done();
+  process.exit(ok ? 0 : 1);
+}
 const envPrefix = only ? `RDMA_CCM_BENCH_ONLY=${only} ` : '';
 const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3600', '--', `${envPrefix}node bench/suite.mjs ${raw}`], { allowFail: true });
 if (status !== 0 || !existsSync(raw)) {

@@ -14,7 +14,7 @@ function newestMtime(dir) {
 }
 
 export function buildNative() {
-  sh(process.execPath, ['scripts/check-headers.js'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  sh(process.execPath, ['install/check-headers.js'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const out = join(root, 'build', 'Release', 'rdma_ccm.node');
   const gyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   const srcTime = Math.max(newestMtime(join(root, 'native')), statSync(join(root, 'binding.gyp')).mtimeMs);

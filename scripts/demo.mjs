@@ -17,8 +17,7 @@ import { log, root } from './lib.mjs';
 setup();
 buildNative();
 buildTs();
-const { prepareLab, startGuest, guestLinks, sharedDisk } = await import(join(root, 'dist', 'lab', 'index.js'));
-const { hostSetup, hostTeardown, HOST_NODES, hostSpawn } = await import(join(root, 'dist', 'lab', 'host-rxe.js'));
+const { prepareLab, startGuest, guestLinks, sharedDisk, hostSetup, hostTeardown, HOST_NODES, hostSpawn } = await import('rdma-ccm/lab');
 
 const PORT = 7471;
 const t0 = Date.now();

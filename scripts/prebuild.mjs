@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { gypEnv, root, sh } from './lib.mjs';
 
-sh(process.execPath, ['scripts/check-headers.js'], { stdio: ['ignore', 'ignore', 'inherit'] });
+sh(process.execPath, ['install/check-headers.js'], { stdio: ['ignore', 'ignore', 'inherit'] });
 const env = gypEnv();
 // prebuildify runs node-gyp from PATH; use the project's own.
 env.PATH = `${join(root, 'node_modules', '.bin')}:${env.PATH}`;

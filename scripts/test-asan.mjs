@@ -19,7 +19,7 @@ rmSync(dir, { recursive: true, force: true });
 mkdirSync(reports, { recursive: true });
 cpSync(join(root, 'native'), join(dir, 'native'), { recursive: true });
 cpSync(join(root, 'binding.gyp'), join(dir, 'binding.gyp'));
-cpSync(join(root, 'scripts', 'check-headers.js'), join(dir, 'scripts', 'check-headers.js'));
+cpSync(join(root, 'install'), join(dir, 'install'), { recursive: true });
 const flags = '-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1';
 log('build: native addon with AddressSanitizer and UndefinedBehaviorSanitizer');
 sh(process.execPath, [join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild', '--jobs', 'max'], {
@@ -41,7 +41,10 @@ const env = [
   `RDMA_CCM_ADDON=${addon}`,
 ].join(' ');
 const vitest = join('node_modules', 'vitest', 'vitest.mjs');
-const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '1800', '--', `env ${env} node ${vitest} run --dir test/integration`], { allowFail: true });
+// `npm run test:asan -- test/integration/verbs-mw.test.ts …` runs only those files.
+const files = process.argv.slice(2);
+const which = files.length > 0 ? files.join(' ') : '--dir test/integration';
+const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '1800', '--', `env ${env} node ${vitest} run ${which}`], { allowFail: true });
 
 const found = readdirSync(reports);
 for (const f of found) process.stdout.write(`\n--- ${f}\n${readFileSync(join(reports, f), 'utf8')}`);

@@ -7,6 +7,7 @@ import type { Core } from './core';
 import type { Session } from './session';
 import { SessionLink } from './session-link';
 import { decodeJoinAccept, decodeReject, encodeJoin } from './wire/private-data';
+import { abortError, codeError } from '../errors';
 
 export class LinkJoiner {
   private readonly wakes = new Map<number, () => void>();
@@ -32,7 +33,7 @@ export class LinkJoiner {
   }
 
   close(): void {
-    this.stop.abort(Object.assign(new Error('session closed'), { name: 'AbortError', code: 'ABORT_ERR' }));
+    this.stop.abort(abortError('session closed'));
     for (const w of this.wakes.values()) w();
   }
 
@@ -96,7 +97,7 @@ export class LinkJoiner {
         } catch {
           // not one of ours
         }
-        throw rej ? Object.assign(new Error(`partner rejected the link: ${rej.reason}`), { reason: rej.reason }) : e;
+        throw rej ? codeError('ERR_CCM_LINK_REJECTED', `partner rejected the link: ${rej.reason}`, { reason: rej.reason }) : e;
       });
     try {
       const a = decodeJoinAccept(link.privateData, cfg.clusterId, { attempt, link: k }, s.linkKey);

@@ -20,6 +20,7 @@ import type { Endpoint, IncomingRequest, Transport } from './transport';
 import { decodeConnect, decodeJoin, encodeReject, requestKind } from './wire/private-data';
 import { ProtocolError } from './wire/errors';
 import { NODE_STATES, NodeState, RejectReason, STATUS } from './wire/layout';
+import { codeError } from '../errors';
 
 /** A snapshot of a node and its partners, from {@link ClusterNode.status}; JSON-safe (ids as strings). */
 export interface NodeStatus {
@@ -110,7 +111,7 @@ export class ClusterNode extends EventEmitter {
    * closed and the node is left stopped.
    */
   async start(): Promise<void> {
-    if (this.phase !== 'new') throw Object.assign(new Error(`cannot start a node that is ${this.phase}`), { code: 'ERR_CCM_STATE' });
+    if (this.phase !== 'new') throw codeError('ERR_CCM_STATE', `cannot start a node that is ${this.phase}`);
     this.phase = 'starting';
     const cfg = this.config;
     const transport: Transport = cfg.transport ?? (await import('./rdma-transport')).rdmaTransport;
@@ -177,7 +178,7 @@ export class ClusterNode extends EventEmitter {
       await witness.start();
     } catch (e) {
       await witness.close().catch(() => {});
-      throw Object.assign(new Error(`witness ${witness.description}: ${(e as Error).message}`), { code: 'ERR_CCM_WITNESS', cause: e });
+      throw codeError('ERR_CCM_WITNESS', `witness ${witness.description}: ${(e as Error).message}`, { cause: e });
     }
     return witness;
   }
@@ -188,10 +189,10 @@ export class ClusterNode extends EventEmitter {
    */
   setState(state: NodeState | Lowercase<NodeState>): void {
     const s = String(state).toUpperCase() as NodeState;
-    if (!NODE_STATES.includes(s)) throw Object.assign(new RangeError(`state must be one of ${NODE_STATES.join(', ')}`), { code: 'ERR_OUT_OF_RANGE' });
-    if (!this.core) throw Object.assign(new Error('node is not started'), { code: 'ERR_CCM_STATE' });
+    if (!NODE_STATES.includes(s)) throw codeError('ERR_OUT_OF_RANGE', `state must be one of ${NODE_STATES.join(', ')}`);
+    if (!this.core) throw codeError('ERR_CCM_STATE', 'node is not started');
     if (s === 'ACTIVE' && this.core.heldBy.size > 0)
-      throw Object.assign(new Error(`partner ${[...this.core.heldBy].join(', ')} holds this node's resources: wait for its giveback`), { code: 'ERR_CCM_WAITING_FOR_GIVEBACK' });
+      throw codeError('ERR_CCM_WAITING_FOR_GIVEBACK', `partner ${[...this.core.heldBy].join(', ')} holds this node's resources: wait for its giveback`);
     const from = this.core.status.state;
     if (from === s) return;
     this.core.status.setState(s);
@@ -214,9 +215,9 @@ export class ClusterNode extends EventEmitter {
   async takeover(partner: number): Promise<void> {
     const { core, p } = this.partnerOf(partner);
     const held = core.status.takeover;
-    if (held && held.nodeId !== partner) throw Object.assign(new Error(`already holding node ${held.nodeId}'s resources`), { code: 'ERR_CCM_STATE' });
+    if (held && held.nodeId !== partner) throw codeError('ERR_CCM_STATE', `already holding node ${held.nodeId}'s resources`);
     const generation = p.fencer.safeFor;
-    if (generation === null || p.session) throw Object.assign(new Error(`a takeover of node ${partner} is not safe: no takeover-safe for its last boot`), { code: 'ERR_CCM_NOT_SAFE' });
+    if (generation === null || p.session) throw codeError('ERR_CCM_NOT_SAFE', `a takeover of node ${partner} is not safe: no takeover-safe for its last boot`);
     core.status.setTakeover({ nodeId: partner, generation });
     core.witness?.publish(core.status.state, { nodeId: partner, generation });
     await core.witness?.flush();
@@ -230,7 +231,7 @@ export class ClusterNode extends EventEmitter {
    */
   async giveback(partner: number): Promise<void> {
     const { core } = this.partnerOf(partner);
-    if (core.status.takeover?.nodeId !== partner) throw Object.assign(new Error(`no takeover of node ${partner} is held`), { code: 'ERR_CCM_STATE' });
+    if (core.status.takeover?.nodeId !== partner) throw codeError('ERR_CCM_STATE', `no takeover of node ${partner} is held`);
     core.status.setTakeover(null);
     core.witness?.publish(core.status.state, null);
     await core.witness?.flush();
@@ -239,8 +240,8 @@ export class ClusterNode extends EventEmitter {
 
   private partnerOf(partner: number): { core: Core; p: Partner } {
     const p = this.partners.get(partner);
-    if (!p) throw Object.assign(new Error(`node ${partner} is not a configured partner`), { code: 'ERR_CCM_UNKNOWN_PARTNER' });
-    if (!this.core || this.phase !== 'running') throw Object.assign(new Error('node is not running'), { code: 'ERR_CCM_STATE' });
+    if (!p) throw codeError('ERR_CCM_UNKNOWN_PARTNER', `node ${partner} is not a configured partner`);
+    if (!this.core || this.phase !== 'running') throw codeError('ERR_CCM_STATE', 'node is not running');
     return { core: this.core, p };
   }
 
@@ -292,7 +293,7 @@ export class ClusterNode extends EventEmitter {
    */
   waitForSession(partner: number, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Session> {
     const p = this.partners.get(partner);
-    if (!p) return Promise.reject(Object.assign(new Error(`node ${partner} is not a configured partner`), { code: 'ERR_CCM_UNKNOWN_PARTNER' }));
+    if (!p) return Promise.reject(codeError('ERR_CCM_UNKNOWN_PARTNER', `node ${partner} is not a configured partner`));
     const { timeoutMs, signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Session>((resolve, reject) => {
@@ -314,7 +315,7 @@ export class ClusterNode extends EventEmitter {
       };
       const onAbort = () => waiter.reject(signal!.reason);
       if (timeoutMs !== undefined)
-        timer = setTimeout(() => waiter.reject(Object.assign(new Error(`no session with node ${partner} within ${timeoutMs} ms`), { code: 'ERR_CCM_TIMEOUT' })), timeoutMs);
+        timer = setTimeout(() => waiter.reject(codeError('ERR_CCM_TIMEOUT', `no session with node ${partner} within ${timeoutMs} ms`)), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       p.whenEstablished(waiter);
     });

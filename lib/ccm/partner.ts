@@ -25,6 +25,7 @@ import type { RejectReason, NodeState } from './wire/layout';
 import type { StatusBlock } from './wire/status-block';
 import type { RegionCoords } from './wire/mailbox';
 import { sessionEpoch } from './wire/auth';
+import { abortError, codeError } from '../errors';
 
 /** This node's side of one partner: connect loop, incoming requests, tie-break, and the session. */
 export class Partner {
@@ -290,7 +291,7 @@ export class Partner {
     }
     if (this.outgoing) {
       if (lower) return 'TIE_BREAK';
-      this.outgoing.abort(Object.assign(new Error('abandoned for the partner’s own connection (tie-break)'), { name: 'AbortError', code: 'ABORT_ERR' }));
+      this.outgoing.abort(abortError('abandoned for the partner’s own connection (tie-break)'));
       this.outgoing = null;
     }
     return null;
@@ -457,7 +458,7 @@ export class Partner {
     if (this.judging) clearTimeout(this.judging);
     this.judging = null;
     this.fencer.cancel();
-    this.outgoing?.abort(Object.assign(new Error('node stopping'), { name: 'AbortError', code: 'ABORT_ERR' }));
+    this.outgoing?.abort(abortError('node stopping'));
     this.responder?.fail('ERR_CCM_STOPPING', 'node stopping');
     await this.session?.leave();
     this.stream.giveUp('ERR_CCM_SESSION_CLOSED', 'session closed: node stopping');
@@ -545,7 +546,7 @@ export interface SessionWaiter {
 }
 
 function stoppedError(): Error {
-  return Object.assign(new Error('node stopped before a session was established'), { code: 'ERR_CCM_STOPPED' });
+  return codeError('ERR_CCM_STOPPED', 'node stopped before a session was established');
 }
 
 function safeReject(pd: Uint8Array | undefined) {

@@ -11,6 +11,7 @@ import { Access, type MemoryRegion, type ProtectionDomain, type QueuePair } from
 import { Chunk, Staging } from './staging';
 import type { ConnectOptions, Endpoint, EndpointOptions, IncomingRequest, Link, Transport } from './transport';
 import type { RegionCoords } from './wire/mailbox';
+import { abortError, codeError } from '../errors';
 
 /** Send work requests a link keeps in flight; more wait in the link's queue. */
 const SEND_DEPTH = 128;
@@ -200,14 +201,14 @@ class RdmaLink implements Link {
   }
 
   private closedError(): Error {
-    return Object.assign(new Error(`link closed: ${this.ended}`), { code: 'ERR_WC_WR_FLUSH_ERR' });
+    return codeError('ERR_WC_WR_FLUSH_ERR', `link closed: ${this.ended}`);
   }
 
   /** Queues one operation; it is posted once everything queued before it was posted and its room is free. */
   private enqueue<T>(length: number, run: (mr: MemoryRegion, c: Chunk) => Promise<T>): Promise<T> {
     if (this.ended || !this.staging) return Promise.reject(this.closedError());
     if (length > this.maxMessage)
-      return Promise.reject(Object.assign(new RangeError(`operation of ${length} bytes exceeds the link's staging (${this.maxMessage} bytes)`), { code: 'ERR_OUT_OF_RANGE' }));
+      return Promise.reject(codeError('ERR_OUT_OF_RANGE', `operation of ${length} bytes exceeds the link's staging (${this.maxMessage} bytes)`));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ length, run, resolve: resolve as (v: unknown) => void, reject });
       this.pump();
@@ -256,7 +257,7 @@ class RdmaLink implements Link {
     }
     for (const op of this.queue.splice(0).reverse()) {
       if (op.length <= this.staging!.size) this.queue.unshift(op);
-      else op.reject(Object.assign(new RangeError(`operation of ${op.length} bytes exceeds the link's staging (${this.staging!.size} bytes)`), { code: 'ERR_OUT_OF_RANGE' }));
+      else op.reject(codeError('ERR_OUT_OF_RANGE', `operation of ${op.length} bytes exceeds the link's staging (${this.staging!.size} bytes)`));
     }
   }
 
@@ -348,7 +349,7 @@ class RdmaEndpoint implements Endpoint {
   /** A link for partner `slot`'s connection on `link`, about to be made; `make` connects its QP, or the link goes back (or away). */
   private link(link: number, slot: number, make: (qp: QueuePair) => Promise<Connection>): Promise<RdmaLink> {
     const d = this.domains[link]?.[slot];
-    if (this.closed || !d) return Promise.reject(Object.assign(new Error(this.closed ? 'endpoint closed' : `no slot ${slot} on link ${link}`), { code: this.closed ? 'ERR_CLOSED' : 'ERR_OUT_OF_RANGE' }));
+    if (this.closed || !d) return Promise.reject(codeError(this.closed ? 'ERR_CLOSED' : 'ERR_OUT_OF_RANGE', this.closed ? 'endpoint closed' : `no slot ${slot} on link ${link}`));
     const made = (async () => {
       const l = d.spares.pop() ?? this.newLink(d);
       let conn: Connection;
@@ -371,7 +372,7 @@ class RdmaEndpoint implements Endpoint {
       }
       if (this.closed) {
         l.close();
-        throw Object.assign(new Error('endpoint closed'), { code: 'ERR_CLOSED' });
+        throw codeError('ERR_CLOSED', 'endpoint closed');
       }
       this.links.add(l);
       return l;
@@ -431,7 +432,7 @@ class RdmaEndpoint implements Endpoint {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.closing.abort(Object.assign(new Error('endpoint closing'), { name: 'AbortError', code: 'ABORT_ERR' }));
+    this.closing.abort(abortError('endpoint closing'));
     for (const l of this.listeners) l.close();
     await Promise.allSettled([...this.making]);
     for (const l of [...this.links]) l.close();

@@ -8,6 +8,7 @@ import { nonce } from './core';
 import { decodeCommit, decodeHello, encodeCommit, encodeHello } from './wire/mailbox';
 import { decodeAccept, decodeConnect, decodeReject, encodeAccept, encodeConnect, encodeReject } from './wire/private-data';
 import { decodeStatus } from './wire/status-block';
+import { codeError } from '../errors';
 
 export function selfCheck(core: Core): void {
   const { clusterId, nodeId, generation, secret } = core.cfg;
@@ -34,6 +35,6 @@ export function selfCheck(core: Core): void {
     } catch (e) {
       why = (e as Error).message;
     }
-    if (!passed) throw Object.assign(new Error(`self-check of the ${block} failed: ${why}`), { code: 'ERR_CCM_SELF_CHECK' });
+    if (!passed) throw codeError('ERR_CCM_SELF_CHECK', `self-check of the ${block} failed: ${why}`);
   }
 }

@@ -1,6 +1,7 @@
 // Local bounce memory for one link: READ targets and WRITE sources live in one registered region,
 // handed out in FIFO order and reclaimed as operations complete, so no buffer is registered per op.
 // Allocation never waits here: the link's queue of posts decides who goes next (rdma-transport.ts).
+import { codeError } from '../errors';
 export interface Chunk {
   offset: number;
   length: number;
@@ -22,7 +23,7 @@ export class Staging {
   /** Reserves `length` contiguous bytes (8-byte aligned), or returns null while they are not free. */
   tryAlloc(length: number): Chunk | null {
     const len = Math.ceil(length / 8) * 8;
-    if (len > this.size) throw Object.assign(new RangeError(`operation of ${length} bytes exceeds the staging region (${this.size})`), { code: 'ERR_OUT_OF_RANGE' });
+    if (len > this.size) throw codeError('ERR_OUT_OF_RANGE', `operation of ${length} bytes exceeds the staging region (${this.size})`);
     const skip = this.head + len > this.size ? this.size - this.head : 0;
     if (this.used + skip + len > this.size) return null;
     if (skip) {

@@ -5,6 +5,7 @@ import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { codeError } from '../errors';
 
 /** Where the node's control socket is unless --control says otherwise. */
 export function defaultControlPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -14,7 +15,7 @@ export function defaultControlPath(env: NodeJS.ProcessEnv = process.env): string
 }
 
 function controlError(message: string, code = 'ERR_CCM_CONTROL'): Error {
-  return Object.assign(new Error(message), { code });
+  return codeError(code, message);
 }
 
 /** Makes the socket's directory if needed and refuses one that others could enter or that is not ours. */
@@ -95,7 +96,7 @@ export function queryControl(path: string, command: string, timeoutMs = 5000): P
     });
     c.on('error', (e: Error & { code?: string }) => {
       clearTimeout(t);
-      reject(Object.assign(new Error(`no node answers on ${path}: ${e.code ?? e.message}`), { code: e.code ?? 'ERR_CCM_CONTROL' }));
+      reject(codeError(e.code ?? 'ERR_CCM_CONTROL', `no node answers on ${path}: ${e.code ?? e.message}`));
     });
   });
 }

@@ -2,11 +2,13 @@
 import { resolve } from 'node:path';
 import { runLab, Topology, LabError } from '../lab';
 
-export const LAB_USAGE = `usage: rdma-ccm lab [--topology veth|two-guests] [--timeout SEC] [--delay-b SEC] [--b CMD] -- <command>
+export const LAB_USAGE = `usage: rdma-ccm lab [--topology veth|two-guests] [--timeout SEC] [--delay-b SEC] [--b CMD] [--tcg-plugin SPEC] -- <command>
        rdma-ccm lab selftest [--topology veth|two-guests]
   veth:        one guest (or this host) with two rxe devices on a veth pair
   two-guests:  guests a and b, two rxe devices each on two links, and a shared disk (/dev/vda);
                <command> runs in a, --b CMD in b
+  --tcg-plugin SPEC  loads a qemu TCG plugin (path.so,arg=value,...) into the veth guest, which then runs
+               on one vCPU with single-threaded TCG (bench/instructions counts instructions this way)
 `;
 
 const CLI = resolve(__dirname, '..', 'cli.js');
@@ -80,6 +82,7 @@ export async function runLabCommand(args: string[]): Promise<number> {
   let delayB = 0;
   let commandB: string | undefined;
   let selftest = false;
+  let tcgPlugin: string | undefined;
   let i = 0;
   for (; i < args.length; i++) {
     const a = args[i];
@@ -93,6 +96,7 @@ export async function runLabCommand(args: string[]): Promise<number> {
     } else if (a === '--timeout') timeoutSec = Number(args[++i]);
     else if (a === '--delay-b') delayB = Number(args[++i]);
     else if (a === '--b') commandB = args[++i];
+    else if (a === '--tcg-plugin') tcgPlugin = args[++i];
     else if (a === 'selftest') selftest = true;
     else if (a === '-h' || a === '--help') {
       process.stdout.write(LAB_USAGE);
@@ -107,5 +111,5 @@ export async function runLabCommand(args: string[]): Promise<number> {
   }
   const command = args.slice(i).join(' ');
   if (!command) throw new LabError('ERR_LAB_USAGE', `lab: no command given\n${LAB_USAGE}`);
-  return runLab({ topology, command, commandB, delayB, timeoutSec });
+  return runLab({ topology, command, commandB, delayB, timeoutSec, tcgPlugin });
 }

@@ -9,6 +9,8 @@ import { SystemdNotifier } from './systemd';
 import { defaultControlPath, serveControl } from './control';
 import { parseListen, serveMetrics } from './metrics-server';
 import type { Server } from 'node:net';
+import { codeError } from '../errors';
+import { UsageError } from './usage-error';
 
 export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --cluster-id N          cluster id (shared by all partners)
@@ -39,7 +41,6 @@ export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --records               also print each mirrored record received (JSON: partner, seq, payload)
 `;
 
-class UsageError extends Error {}
 
 function parse(args: string[]): { options: CcmOptions; json: boolean; records: boolean; activeAfter?: number; exitAfter?: number; control: string | null; metrics?: { host: string; port: number } } {
   let options: Partial<CcmOptions> & { partners?: CcmOptions['partners'] } = {};
@@ -240,7 +241,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
           await (handover[1] === 'takeover' ? node.takeover(partner) : node.giveback(partner));
           return { ok: true, [handover[1]]: partner, takeover: node.status().takeover };
         }
-        throw Object.assign(new Error(`unknown command ${cmd}`), { code: 'ERR_CCM_CONTROL' });
+        throw codeError('ERR_CCM_CONTROL', `unknown command ${cmd}`);
       });
     } catch (e) {
       process.stderr.write(`rdma-ccm node: no control socket at ${parsed.control}: ${(e as Error).message}\n`);

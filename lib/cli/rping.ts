@@ -5,6 +5,7 @@
 import { missingRdma } from './no-rdma';
 import { connect, listen, type Connection } from '../cm';
 import { Access, type MemoryRegion, type ProtectionDomain } from '../verbs';
+import { UsageError } from './usage-error';
 
 const USAGE = `usage: rdma-ccm rping -s [-vV] [-S size] [-C count] [-a addr] [-p port]
        rdma-ccm rping -c [-vV] [-S size] [-C count] [-I addr] -a addr [-p port]
@@ -25,7 +26,6 @@ interface Options {
   validate: boolean;
 }
 
-class UsageError extends Error {}
 
 function parse(args: string[]): Options {
   const o: Partial<Options> = { port: 7174, count: 0, size: 64, verbose: false, validate: false };

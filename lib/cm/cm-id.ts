@@ -1,7 +1,7 @@
 // A CM id with its steps as promises: each step starts the librdmacm call and settles on the event
 // that ends it, on its timeout, or on its AbortSignal — never left pending.
 import { EventEmitter } from 'node:events';
-import { native } from '../native';
+import { native, type NativeCmId } from '../native';
 import { abortError, cmError, CmError } from './errors';
 import { channel, RawCmEvent } from './event-channel';
 
@@ -16,7 +16,7 @@ interface Waiter {
 }
 
 export class CmId extends EventEmitter {
-  readonly native: any;
+  readonly native: NativeCmId;
   private waiter: Waiter | null = null;
   /** Called for each CONNECT_REQUEST when this id listens. */
   onRequest: ((e: RawCmEvent, id: CmId) => void) | null = null;
@@ -26,7 +26,7 @@ export class CmId extends EventEmitter {
    */
   qp: { close(): void } | null = null;
 
-  constructor(wrapped?: object) {
+  constructor(wrapped?: NativeCmId) {
     super();
     const ch = channel();
     this.native = wrapped ?? new native.CmId(ch.native);
@@ -34,7 +34,7 @@ export class CmId extends EventEmitter {
   }
 
   get destroyed(): boolean {
-    return this.native.destroyed;
+    return this.native.closed;
   }
 
   /** @internal */
@@ -122,7 +122,7 @@ export class CmId extends EventEmitter {
     const qp = this.qp;
     this.qp = null;
     qp?.close();
-    if (!this.native.destroyed) this.native.destroy();
+    this.native.close();
   }
 }
 

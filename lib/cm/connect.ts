@@ -1,6 +1,7 @@
 // connect(): resolve the partner's address and route, create the QP on the CM id with the caller's PD,
 // connect with private data, and resolve once ESTABLISHED. Every step has a timeout and honours an
 // AbortSignal; on any failure everything made so far is freed.
+import { native } from '../native';
 import { CompletionQueue, ProtectionDomain, QueuePair, type Context, type QpInit } from '../verbs';
 import { fromCm } from './context';
 import { CmId } from './cm-id';
@@ -67,12 +68,12 @@ export interface ConnectOptions {
   signal?: AbortSignal;
 }
 
-/** Largest private data a connect request carries, in bytes (IB CM REQ, less the RDMA CM header). */
-export const MAX_CONNECT_PRIVATE_DATA = 56;
-/** Largest private data an accept carries, in bytes (IB CM REP). */
-export const MAX_ACCEPT_PRIVATE_DATA = 196;
-/** Largest private data a reject carries, in bytes (IB CM REJ). */
-export const MAX_REJECT_PRIVATE_DATA = 148;
+/** Largest private data a connect request carries, in bytes (IB CM REQ, less the RDMA CM header): 56. */
+export const MAX_CONNECT_PRIVATE_DATA = native.constants.privateData.connect;
+/** Largest private data an accept carries, in bytes (IB CM REP): 196. */
+export const MAX_ACCEPT_PRIVATE_DATA = native.constants.privateData.accept;
+/** Largest private data a reject carries, in bytes (IB CM REJ): 148. */
+export const MAX_REJECT_PRIVATE_DATA = native.constants.privateData.reject;
 
 /** @internal Throws unless `pd` is undefined or a Uint8Array of at most `max` bytes. */
 export function checkPrivateData(pd: Uint8Array | undefined, max: number, what: string): void {

@@ -1,7 +1,7 @@
 // The device context librdmacm uses for a local address. PDs and MRs used with CM queue pairs must
 // come from it (librdmacm checks that the PD belongs to the id's context). A bound id is kept per
 // device so librdmacm keeps the device (and so the context) referenced for as long as we use it.
-import { native } from '../native';
+import { native, type NativeContext } from '../native';
 import { Context, getDevices } from '../verbs';
 import { CmId } from './cm-id';
 import { cmError } from './errors';
@@ -50,7 +50,8 @@ export function portFor(localAddress: string): number {
 }
 
 /** @internal The Context for a native context seen on a CM id (one Context object per device). */
-export function fromCm(name: string, n: unknown, keep?: CmId): Context {
+export function fromCm(name: string | null, n: NativeContext | null, keep?: CmId): Context {
+  if (name === null || n === null) throw cmError('ERR_CM_NO_DEVICE', 'the CM id is not bound to an RDMA device');
   const known = byDevice.get(name);
   if (known) {
     if (keep && keep !== known.keep) keep.destroy();

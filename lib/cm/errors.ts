@@ -1,5 +1,5 @@
 // CM failures as errors with a stable code: ERR_CM_<EVENT> for an event that ended a step.
-import type { RdmaError } from '../errors';
+import { abortError, codeError, type RdmaError } from '../errors';
 
 /**
  * An error from a CM step (connect, accept, listen): `code` is ERR_CM_<EVENT> for a CM event that ended
@@ -14,13 +14,9 @@ export interface CmError extends RdmaError {
   privateData?: Buffer;
 }
 
-/** @internal An Error with `code` and the given CM fields. */
+/** @internal An error with `code` and the given CM fields. */
 export function cmError(code: string, message: string, extra: Partial<CmError> = {}): CmError {
-  return Object.assign(new Error(message), { code }, extra) as CmError;
+  return codeError(code, message, extra) as CmError;
 }
 
-/** @internal The AbortError (code ABORT_ERR) a step rejects with when its signal aborts. */
-export function abortError(reason: unknown): CmError {
-  const msg = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'the operation was aborted';
-  return Object.assign(new Error(msg), { name: 'AbortError', code: 'ABORT_ERR', cause: reason }) as CmError;
-}
+export { abortError };

@@ -1,21 +1,21 @@
 // The process's CM event channel: libuv watches its fd; each event goes to the CmId it concerns.
 // It keeps the event loop alive only while something waits on it (a pending step, a listener or a
 // connection), like a socket.
-import { native } from '../native';
+import { native, type NativeCmChannel, type NativeCmId } from '../native';
 import type { CmId } from './cm-id';
 
 export interface RawCmEvent {
   event: string;
   status: number;
-  id: object;
-  listenId?: object;
+  id: NativeCmId;
+  listenId?: NativeCmId;
   privateData?: Buffer;
   responderResources?: number;
   initiatorDepth?: number;
 }
 
 class EventChannel {
-  readonly native: any;
+  readonly native: NativeCmChannel;
   readonly ids = new WeakMap<object, CmId>();
   private holds = 0;
 

@@ -1,6 +1,4 @@
 // rdma-ccm/cm: RDMA connection management over librdmacm, event-driven.
-// First: with RDMA_CCM_CODE_CACHE set, the package's other files load through the code cache.
-import '../code-cache';
 export { contextFor, portFor, releaseRemovedDevices } from './context';
 export { createQueuePair, QueuePairOptions } from './own-qp';
 export { connect, ConnectOptions, MAX_CONNECT_PRIVATE_DATA, MAX_ACCEPT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA } from './connect';

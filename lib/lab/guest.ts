@@ -31,6 +31,11 @@ export interface GuestOptions {
    * shared read-write, no host cache, no image locking, as a shared SAN LUN would be (the witness).
    */
   disk?: string;
+  /**
+   * A TCG plugin for qemu's -plugin (`path.so,arg=value,...`): the guest then runs on one vCPU with
+   * single-threaded TCG, so that a plugin that counts sees every instruction in order.
+   */
+  tcgPlugin?: string;
   /** Seconds until the guest is killed; the result then has timedOut set. */
   timeoutSec?: number;
   /** Seconds the guest may take to reach its command (default 180). */
@@ -86,11 +91,12 @@ export class Guest {
     this.runDir = mkdtempSync(join(tmpdir(), `rdma-ccm-lab-${opts.name}-`));
     writeFileSync(join(this.runDir, 'run.sh'), opts.script, { mode: 0o755 });
     const args = [
-      '-accel', 'tcg,thread=multi',
+      '-accel', opts.tcgPlugin ? 'tcg,thread=single' : 'tcg,thread=multi',
       '-machine', 'q35',
       '-cpu', 'max',
       '-m', String(opts.memoryMiB ?? 2048),
-      '-smp', String(opts.cpus ?? 2),
+      '-smp', String(opts.tcgPlugin ? 1 : (opts.cpus ?? 2)),
+      ...(opts.tcgPlugin ? ['-plugin', opts.tcgPlugin] : []),
       '-nodefaults', '-no-user-config', '-no-reboot',
       '-display', 'none',
       '-chardev', 'stdio,id=con,signal=off',

@@ -5,6 +5,7 @@ import { isRoot, run } from './exec';
 import { LabNode, labEnv } from './topology';
 import { deviceSetup, envExports } from './run-script';
 
+/** The two lab nodes on this host: their rxe devices over a veth pair (names prefixed rcl_). */
 export const HOST_NODES: LabNode[] = [
   { name: 'a', device: 'rcl_rxe0', netdev: 'rcl_veth0', ip: '10.99.0.1', ip6: 'fd99::1' },
   { name: 'b', device: 'rcl_rxe1', netdev: 'rcl_veth1', ip: '10.99.0.2', ip6: 'fd99::2' },
@@ -17,11 +18,13 @@ export function hostHasRxe(): boolean {
   return run('modprobe', ['rdma_rxe']).status === 0 && existsSync('/sys/module/rdma_rxe');
 }
 
+/** Deletes the nodes' rxe devices and veth pair (whatever of them exists). */
 export function hostTeardown(nodes: LabNode[] = HOST_NODES): void {
   for (const n of nodes) run('rdma', ['link', 'delete', n.device]);
   run('ip', ['link', 'delete', nodes[0].netdev]);
 }
 
+/** Creates the nodes' rxe devices over a fresh veth pair; throws when this host cannot. */
 export function hostSetup(nodes: LabNode[] = HOST_NODES): void {
   hostTeardown(nodes);
   const r = run('bash', ['-c', 'set -e\n' + deviceSetup(nodes, true)]);
@@ -40,11 +43,23 @@ export function hostRun(command: string, env: Record<string, string>, cwd: strin
   });
 }
 
+/** A command started by hostSpawn(). */
+export interface HostProcess {
+  /** SIGKILL. */
+  kill(): void;
+  /** SIGSTOP: the process stops as a paused VM does. */
+  pause(): Promise<void>;
+  /** SIGCONT. */
+  resume(): Promise<void>;
+  /** Its exit code. */
+  done: Promise<number>;
+}
+
 /**
  * Starts a command on the host as one lab node, its output handed over line by line; kill() is SIGKILL,
  * pause/resume stop and continue it (SIGSTOP/SIGCONT, like a paused VM).
  */
-export function hostSpawn(command: string, self: LabNode, onLine: (l: string) => void): { kill(): void; pause(): Promise<void>; resume(): Promise<void>; done: Promise<number> } {
+export function hostSpawn(command: string, self: LabNode, onLine: (l: string) => void): HostProcess {
   const env = commandEnvFor(self);
   const child = spawn('bash', ['-c', `${envExports(env)}\n${command}`], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
   let buf = '';

@@ -17,6 +17,8 @@ export { LabError } from './exec';
 export { LabNode, Topology, VETH_NODES, guestNode, guestLinks, LAB_SUBNET } from './topology';
 export type { GuestLink } from './guest';
 export { deviceSetup } from './run-script';
+export { instructionMarker } from './instruction-marker';
+export { hostSetup, hostTeardown, hostSpawn, HOST_NODES, type HostProcess } from './host-rxe';
 export { ensureKernel } from './kernel';
 export type { LabKernel } from './kernel';
 export type { GuestOptions } from './guest';
@@ -42,6 +44,8 @@ export interface LabOptions {
   mode?: LabMode;
   /** Receives the lab's progress lines (default: stderr). */
   log?: (s: string) => void;
+  /** veth topology in a guest only: a TCG plugin for the guest (see GuestOptions.tcgPlugin). */
+  tcgPlugin?: string;
 }
 
 const PASSED_ENV = /^(CI|LANG|LC_ALL|TERM|NODE_OPTIONS|NODE_ENV|DEBUG|FORCE_COLOR|NO_COLOR|RDMA_CCM_.*|VITEST_.*|npm_config_.*)$/;
@@ -151,6 +155,8 @@ export async function runLab(opts: LabOptions): Promise<number> {
   const cwd = opts.cwd ?? process.cwd();
   const { mode, kernel } = prepareLab(log, opts.mode);
 
+  if (opts.tcgPlugin && (mode === 'host' || topology !== 'veth'))
+    throw new LabError('ERR_LAB_USAGE', 'lab: a TCG plugin needs the veth topology in a guest (RDMA_CCM_LAB_MODE=vm)');
   if (mode === 'host') {
     hostSetup(HOST_NODES);
     try {
@@ -177,6 +183,7 @@ export async function runLab(opts: LabOptions): Promise<number> {
         kernel: kernel!,
         workdir: cwd,
         timeoutSec: opts.timeoutSec,
+        tcgPlugin: opts.tcgPlugin,
         onLine: (l) => process.stdout.write(l + '\n'),
         script: runScript({ nodes, veth: true, env: commandEnv(labEnv('veth', nodes)), cwd, command: opts.command }),
       });

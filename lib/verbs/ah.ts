@@ -1,6 +1,7 @@
 // AddressHandle: where a UD send goes (the partner's GID and port); UD work requests carry one.
-import { native } from '../native';
+import { native, type NativeAh } from '../native';
 import type { ProtectionDomain } from './pd';
+import { codeError } from '../errors';
 
 /** Address vector of a UD destination (ibv_ah_attr). Out-of-range values fail with ERR_OUT_OF_RANGE. */
 export interface AhAttr {
@@ -30,7 +31,7 @@ export interface AhAttr {
 /** Where UD sends go (ibv_create_ah(3)): UD work requests carry one. Keeps its protection domain alive. */
 export class AddressHandle {
   /** @internal */
-  readonly native: any;
+  readonly native: NativeAh;
   /** The protection domain of the handle (the sending QP must be in it, else ERR_WRONG_PD). */
   readonly pd: ProtectionDomain;
   /** The attributes the handle was created with, as given. */
@@ -53,7 +54,7 @@ export class AddressHandle {
   /** Destroys the handle (ibv_destroy_ah(3)). Fails with ERR_BUSY while a send using it is in flight. Idempotent. */
   close(): void {
     if (this.closed) return;
-    if (this.inflight > 0) throw Object.assign(new Error(`AddressHandle is used by ${this.inflight} work requests in flight`), { code: 'ERR_BUSY' });
+    if (this.inflight > 0) throw codeError('ERR_BUSY', `AddressHandle is used by ${this.inflight} work requests in flight`);
     this.native.close();
   }
 

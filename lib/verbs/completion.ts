@@ -1,5 +1,6 @@
 // Work completions as JS objects, and the error a failed one becomes.
 import type { RdmaError } from '../errors';
+import { native } from '../native';
 
 /** Status of a work completion: ibv_wc_status without the IBV_WC_ prefix (see ibv_poll_cq(3)). */
 export type WcStatus =
@@ -45,6 +46,11 @@ export interface WorkCompletion {
 export interface CompletionError extends RdmaError {
   /** The failed completion. */
   completion: WorkCompletion;
+}
+
+/** @internal The completion of a work request that its queue's close flushed before the device reported it. */
+export function flushedCompletion(wrId: bigint, qpNum: number): WorkCompletion {
+  return { wrId, status: 'WR_FLUSH_ERR', statusCode: native.constants.wcStatus.WR_FLUSH_ERR, opcode: 'UNKNOWN', byteLen: 0, srcQp: 0, qpNum, vendorErr: 0 };
 }
 
 export function completionError(wc: WorkCompletion, what: string): CompletionError {

@@ -1,6 +1,6 @@
 // Context: an opened device, parent of every other verbs object.
 import { EventEmitter } from 'node:events';
-import { native } from '../native';
+import { native, type NativeContext } from '../native';
 import { CompletionQueue } from './cq';
 import { ProtectionDomain } from './pd';
 import type { QueuePair } from './qp';
@@ -154,7 +154,7 @@ const wrappers = new WeakMap<object, Context>();
  */
 export class Context extends EventEmitter {
   /** @internal */
-  readonly native: any;
+  readonly native: NativeContext;
   /** @internal Open queue pairs of this context by number, for naming them in async events. */
   readonly _qps = new Map<number, WeakRef<QueuePair>>();
   private watching = false;
@@ -164,7 +164,10 @@ export class Context extends EventEmitter {
    * Listening for 'async-event' starts watching the device's async events (on the event loop; it never
    * keeps the process alive).
    */
-  constructor(name: string, wrapped?: unknown) {
+  constructor(name: string);
+  /** @internal Over a native context someone else opened (librdmacm's): see fromNative(). */
+  constructor(name: string, wrapped: NativeContext);
+  constructor(name: string, wrapped?: NativeContext) {
     super();
     this.native = wrapped ?? new native.Context(name);
     this.on('newListener', (event: string) => {
@@ -195,11 +198,11 @@ export class Context extends EventEmitter {
   }
 
   /** @internal A Context over a native one (librdmacm's own device context: never closed by us). */
-  static fromNative(n: unknown): Context {
-    let c = wrappers.get(n as object);
+  static fromNative(n: NativeContext): Context {
+    let c = wrappers.get(n);
     if (!c) {
       c = new Context('', n);
-      wrappers.set(n as object, c);
+      wrappers.set(n, c);
     }
     return c;
   }

@@ -1,8 +1,8 @@
 // CompletionQueue: completions arrive through the event loop (libuv watches the completion channel)
 // and are routed to the queue pair that posted the work request; raw ones are emitted in batches.
 import { EventEmitter } from 'node:events';
-import { native } from '../native';
-import type { WorkCompletion } from './completion';
+import { native, type NativeCq } from '../native';
+import { completionError, type WorkCompletion } from './completion';
 import type { Context } from './context';
 import type { QueuePair } from './qp';
 import { registerWrapper } from './wrappers';
@@ -23,7 +23,7 @@ export interface CompletionQueue {
  */
 export class CompletionQueue extends EventEmitter {
   /** @internal */
-  readonly native: any;
+  readonly native: NativeCq;
   /** The device context the queue belongs to. */
   readonly context: Context;
   /**
@@ -65,7 +65,9 @@ export class CompletionQueue extends EventEmitter {
    * `max`: 1 … 4096; `spinUs` as for poll().
    */
   pollCount(max = 16, spinUs = 0): number {
-    return this.native.pollCount(max, spinUs);
+    const n = this.native.pollCount(max, spinUs);
+    if (typeof n !== 'number') throw completionError(n, 'work request');
+    return n;
   }
 
   private deliver(batch: WorkCompletion[]): void {

@@ -1,5 +1,3 @@
-// First: with RDMA_CCM_CODE_CACHE set, the package's other files load through the code cache.
-import '../code-cache';
 export { getDevices, DeviceInfo } from './device';
 export { Context, DeviceAttributes, PortAttributes, PortState, GidEntry, AsyncEvent, AsyncEventType } from './context';
 export { gidBytes, gidString, normalizeGid } from './gid';
@@ -10,6 +8,7 @@ export { AddressHandle, AhAttr } from './ah';
 export { SharedReceiveQueue, SrqInit } from './srq';
 export { MemoryWindow, MwType } from './mw';
 export { CompletionQueue } from './cq';
-export { QueuePair, PreparedSend, QpInit, QpAttributes, QpType, QpState, SendWr, RecvWr, RemoteQp, WindowBind } from './qp';
+export { QueuePair, PreparedSend, QpInit, QpAttributes, QpType, QpState, RemoteQp } from './qp';
+export { SendWr, RecvWr, WindowBind } from './work-request';
 export { WorkCompletion, WcStatus, WcOpcode, CompletionError } from './completion';
 export { released } from './released';

@@ -1,6 +1,6 @@
 // MemoryRegion: registered memory that work requests read and write, locally (lkey) or remotely (rkey).
 import { codeError } from '../errors';
-import { native } from '../native';
+import { native, type NativeMr } from '../native';
 import type { ProtectionDomain } from './pd';
 
 /** A scatter/gather entry: a byte range of a memory region that a work request reads or writes. */
@@ -19,7 +19,7 @@ export interface Sge {
  */
 export class MemoryRegion {
   /** @internal */
-  readonly native: any;
+  readonly native: NativeMr;
   /** The protection domain the region is registered in. */
   readonly pd: ProtectionDomain;
   /** Virtual address of the first byte: what a partner passes as `remoteAddr`. */
@@ -76,12 +76,9 @@ export class MemoryRegion {
   }
 }
 
-/** Normalises and bounds-checks an SGE in JS (the native side checks again). */
+/** An SGE with its defaults filled in (the rest of the region from offset 0); the addon checks its bounds. */
 export function sgeOf(s: Sge, name = 'sge'): { mr: MemoryRegion; offset: number; length: number } {
-  if (!s || !(s.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', `${name}.mr must be a MemoryRegion`, 'TypeError');
+  if (!s || !(s.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', `${name}.mr must be a MemoryRegion`);
   const offset = s.offset ?? 0;
-  const length = s.length ?? s.mr.length - offset;
-  if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > s.mr.length)
-    throw codeError('ERR_OUT_OF_RANGE', `${name}: [${offset}, +${length}) is outside the region of ${s.mr.length} bytes`, 'RangeError');
-  return { mr: s.mr, offset, length };
+  return { mr: s.mr, offset, length: s.length ?? s.mr.length - offset };
 }

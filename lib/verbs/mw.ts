@@ -1,9 +1,10 @@
 // MemoryWindow: grants a partner remote access to part of a memory region, and revokes it, without
 // re-registering memory. Type 1 windows are bound with qp.bindWindow() (ibv_bind_mw); type 2 windows
 // with a BIND_MW work request and revoked with LOCAL_INV (or by the partner's SEND_WITH_INV).
-import { native } from '../native';
+import { native, type NativeMw } from '../native';
 import type { MemoryRegion } from './mr';
 import type { ProtectionDomain } from './pd';
+import { codeError } from '../errors';
 
 /** Memory window type: 1 is bound with qp.bindWindow() (ibv_bind_mw), 2 with a BIND_MW work request. */
 export type MwType = 1 | 2;
@@ -14,7 +15,7 @@ export type MwType = 1 | 2;
  */
 export class MemoryWindow {
   /** @internal */
-  readonly native: any;
+  readonly native: NativeMw;
   /** The protection domain of the window (and of the regions it can be bound over). */
   readonly pd: ProtectionDomain;
   /** Window type. */
@@ -52,7 +53,7 @@ export class MemoryWindow {
   /** Deallocates the window (ibv_dealloc_mw(3)). Fails with ERR_BUSY while a bind or invalidation is in flight. Idempotent. */
   close(): void {
     if (this.closed) return;
-    if (this.inflight > 0) throw Object.assign(new Error(`MemoryWindow is used by ${this.inflight} work requests in flight`), { code: 'ERR_BUSY' });
+    if (this.inflight > 0) throw codeError('ERR_BUSY', `MemoryWindow is used by ${this.inflight} work requests in flight`);
     this.native.close();
     this.region = null;
   }

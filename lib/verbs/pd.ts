@@ -1,11 +1,12 @@
 // ProtectionDomain: groups memory regions and queue pairs that may be used together.
-import { native } from '../native';
+import { native, type NativePd } from '../native';
 import { AddressHandle, type AhAttr } from './ah';
 import type { Context } from './context';
 import { MemoryRegion } from './mr';
 import { MemoryWindow, type MwType } from './mw';
 import { QueuePair, type QpInit } from './qp';
 import { SharedReceiveQueue, type SrqInit } from './srq';
+import { codeError } from '../errors';
 
 /**
  * A protection domain (ibv_alloc_pd(3)): regions, windows, address handles and SRQs can be used only by
@@ -13,7 +14,7 @@ import { SharedReceiveQueue, type SrqInit } from './srq';
  */
 export class ProtectionDomain {
   /** @internal */
-  readonly native: any;
+  readonly native: NativePd;
   /** The device context the domain belongs to. */
   readonly context: Context;
 
@@ -43,7 +44,7 @@ export class ProtectionDomain {
    * registerMemory().
    */
   allocMemory(length: number, access: number): MemoryRegion {
-    if (typeof length !== 'number') throw Object.assign(new TypeError('The "length" argument must be a number'), { code: 'ERR_INVALID_ARG_TYPE' });
+    if (typeof length !== 'number') throw codeError('ERR_INVALID_ARG_TYPE', 'The "length" argument must be a number');
     return new MemoryRegion(this, length, access);
   }
 

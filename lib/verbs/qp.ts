@@ -3,16 +3,18 @@
 // completion. Every posted work request keeps its memory regions (and so their buffers) alive until
 // it completes, even if the caller drops every reference.
 import { codeError } from '../errors';
-import { native } from '../native';
-import { Opcode, OpcodeName, SendFlags } from './access';
+import { native, type NativeQp } from '../native';
 import type { AddressHandle } from './ah';
 import { completionError, WorkCompletion } from './completion';
 import type { CompletionQueue } from './cq';
-import { MemoryRegion, Sge, sgeOf } from './mr';
+import { MemoryRegion, Sge } from './mr';
 import type { MemoryWindow } from './mw';
 import type { ProtectionDomain } from './pd';
 import type { SharedReceiveQueue } from './srq';
+import { WorkQueue } from './work-queue';
+import { Held, recvWr, RecvWr, SendWr, toNative, toNativeRecv, WindowBind } from './work-request';
 import { checkCallerIds, libraryId, posting } from './wr-id';
+
 
 /** Transport of a queue pair: reliable connected, unreliable connected, or unreliable datagram. */
 export type QpType = 'RC' | 'UC' | 'UD';
@@ -107,69 +109,6 @@ export interface QpAttributes {
   };
 }
 
-/**
- * A send work request (ibv_send_wr) for qp.postSend() / qp.prepareSend(). UD QPs only SEND; UC QPs
- * cannot READ or use atomics (ERR_UNSUPPORTED); an unknown opcode fails with ERR_UNKNOWN_OPCODE.
- */
-export interface SendWr {
-  /** Caller's id, below 2^63 (ids at or above are the library's own); ERR_OUT_OF_RANGE otherwise. */
-  wrId: bigint;
-  /** What to do. */
-  opcode: OpcodeName;
-  /** Local data: up to 64 entries, in regions of the QP's protection domain. */
-  sgl?: Sge[];
-  /** Generate a completion (an unsignaled request is retired with the next signaled one). */
-  signaled?: boolean;
-  /** Copy the data into the request (total at most the QP's maxInlineData, else ERR_OUT_OF_RANGE). */
-  inline?: boolean;
-  /** Start only once earlier READs and atomics have completed. */
-  fence?: boolean;
-  /** Set the solicited event bit. */
-  solicited?: boolean;
-  /** SEND_WITH_IMM / RDMA_WRITE_WITH_IMM (required there): 32 bits of immediate data, host byte order. */
-  imm?: number;
-  /** RDMA and atomics: the partner's address (its MemoryRegion.addr plus an offset; 8-byte aligned for atomics). */
-  remoteAddr?: bigint;
-  /** RDMA and atomics: the partner's rkey for that memory. */
-  rkey?: number;
-  /** Atomics: the value to compare (CMP_AND_SWP) or to add (FETCH_AND_ADD). */
-  compareAdd?: bigint;
-  /** ATOMIC_CMP_AND_SWP: the value written when the compare matches. */
-  swap?: bigint;
-  /** UD: where the message goes. */
-  ah?: AddressHandle;
-  /** UD: the destination QP number (required). */
-  remoteQpn?: number;
-  /** UD: the destination QP's Q_Key (required). */
-  remoteQkey?: number;
-  /** BIND_MW (type 2 windows): the window and what it exposes. */
-  mw?: MemoryWindow;
-  /** BIND_MW: the range and access the window grants (length above 0). */
-  bind?: WindowBind;
-  /** LOCAL_INV / SEND_WITH_INV: the window rkey to revoke. */
-  invalidateRkey?: number;
-}
-
-/** What a memory window exposes: a range of a region registered with Access.MW_BIND. */
-export interface WindowBind {
-  /** The region, of the window's protection domain (else ERR_WRONG_PD). */
-  mr: MemoryRegion;
-  /** Byte offset in the region (default 0). */
-  offset?: number;
-  /** Bytes exposed; 0 unbinds a type 1 window. */
-  length: number;
-  /** Access.REMOTE_READ | REMOTE_WRITE | REMOTE_ATOMIC. */
-  access: number;
-}
-
-/** A receive work request (ibv_recv_wr) for qp.postRecv() / srq.postRecv(). */
-export interface RecvWr {
-  /** Caller's id, below 2^63 (ids at or above are the library's own); ERR_OUT_OF_RANGE otherwise. */
-  wrId: bigint;
-  /** Where the message lands: up to 64 entries (none for a receive that only takes a WRITE_WITH_IMM). */
-  sgl?: Sge[];
-}
-
 /** Where a partner's QP is, for connecting an RC/UC QP by hand (the CM layer does this for you). */
 export interface RemoteQp {
   /** The partner QP's number. */
@@ -180,54 +119,12 @@ export interface RemoteQp {
   psn?: number;
 }
 
-const WC_KERNEL_WITH_INV = 1 << 2;
+// The kernel's IB_WC_WITH_INVALIDATE, which libibverbs's flag layout calls IP_CSUM_OK (see _complete).
+const WC_KERNEL_WITH_INV = native.constants.wcFlags.IP_CSUM_OK;
 
 /** Settles a promise-level work request on its completion: resolved on success, else a named error. */
 function settler(resolve: (wc: WorkCompletion) => void, reject: (e: Error) => void, what: string): (wc: WorkCompletion) => void {
   return (wc) => (wc.status === 'SUCCESS' ? resolve(wc) : reject(completionError(wc, what)));
-}
-
-/** A library-numbered receive into `local` (or none, for WRITE_WITH_IMM doorbells). */
-function recvWr(o: { local?: Sge } | undefined): RecvWr {
-  return { wrId: libraryId(), sgl: o?.local ? [o.local] : [] };
-}
-
-/** Objects a work request uses, kept open (and their memory pinned) until it completes. */
-interface Held {
-  inflight: number;
-}
-
-interface Posted {
-  wrId: bigint;
-  held: Held[];
-  settle?: (wc: WorkCompletion) => void;
-}
-
-/** A send WR as the native layer takes it, with the objects it holds. */
-function toNative(w: SendWr): { wr: Record<string, unknown>; held: Held[] } {
-  const op = Opcode[w.opcode];
-  if (op === undefined) throw codeError('ERR_UNKNOWN_OPCODE', `unknown opcode ${String(w.opcode)}`, 'RangeError');
-  const sgl = (w.sgl ?? []).map((x, i) => sgeOf(x, `sgl[${i}]`));
-  const held: Held[] = sgl.map((x) => x.mr);
-  const wr: Record<string, unknown> = { ...w, opcode: op, flags: flagsOf(w), sgl: sgl.map((x) => ({ mr: x.mr.native, offset: x.offset, length: x.length })) };
-  if (w.ah) {
-    wr.ah = w.ah.native;
-    held.push(w.ah);
-  }
-  if (w.mw) {
-    wr.mw = w.mw.native;
-    held.push(w.mw);
-  }
-  if (w.bind) {
-    if (!(w.bind.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', 'bind.mr must be a MemoryRegion', 'TypeError');
-    wr.bind = { ...w.bind, mr: w.bind.mr.native };
-    held.push(w.bind.mr);
-  }
-  return { wr, held };
-}
-
-function flagsOf(w: { signaled?: boolean; inline?: boolean; fence?: boolean; solicited?: boolean }): number {
-  return (w.signaled ? SendFlags.SIGNALED : 0) | (w.inline ? SendFlags.INLINE : 0) | (w.fence ? SendFlags.FENCE : 0) | (w.solicited ? SendFlags.SOLICITED : 0);
 }
 
 /**
@@ -237,7 +134,7 @@ function flagsOf(w: { signaled?: boolean; inline?: boolean; fence?: boolean; sol
  */
 export class QueuePair {
   /** @internal */
-  readonly native: any;
+  readonly native: NativeQp;
   /** The protection domain the QP was created in. */
   readonly pd: ProtectionDomain;
   /** CQ of send completions. */
@@ -250,17 +147,18 @@ export class QueuePair {
   readonly type: QpType;
   /** The shared receive queue the QP receives through, if it was created with one. */
   readonly srq?: SharedReceiveQueue;
-  /** Send WRs in posting order (the send queue completes in order). */
-  private readonly sq: Posted[] = [];
-  private readonly rq: Posted[] = [];
+  private readonly sq: WorkQueue;
+  private readonly rq: WorkQueue;
 
   /** @internal Made by pd.createQp() (and by the CM layer). */
-  constructor(pd: ProtectionDomain, init: QpInit, wrapped?: any) {
-    if (!init || typeof init !== 'object') throw codeError('ERR_INVALID_ARG_TYPE', 'QP init attributes must be an object', 'TypeError');
+  constructor(pd: ProtectionDomain, init: QpInit, wrapped?: NativeQp) {
+    if (!init || typeof init !== 'object') throw codeError('ERR_INVALID_ARG_TYPE', 'QP init attributes must be an object');
     this.native = wrapped ?? new native.QueuePair(pd.native, { ...init, sendCq: init.sendCq?.native, recvCq: init.recvCq?.native, srq: init.srq?.native });
     this.pd = pd;
     this.sendCq = init.sendCq;
     this.recvCq = init.recvCq ?? init.sendCq;
+    this.sq = new WorkQueue(this.sendCq, this);
+    this.rq = new WorkQueue(this.recvCq, this);
     const info = this.native.info();
     this.qpNum = info.qpNum;
     this.type = info.type;
@@ -323,7 +221,7 @@ export class QueuePair {
    * accepts only in part throws with `posted` set to the number accepted, which are then in flight.
    */
   postSend(wrs: SendWr[]): void {
-    if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array', 'TypeError');
+    if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array');
     checkCallerIds(wrs);
     this.postSends(wrs.map((w) => ({ w, settle: undefined })));
   }
@@ -334,7 +232,7 @@ export class QueuePair {
    * Completions of prepared requests are raw: read them with cq.poll() / cq.pollCount().
    */
   prepareSend(wrs: SendWr[]): PreparedSend {
-    if (!Array.isArray(wrs) || wrs.length === 0) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array', 'TypeError');
+    if (!Array.isArray(wrs) || wrs.length === 0) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array');
     checkCallerIds(wrs);
     const built = wrs.map(toNative);
     const handle: number = this.native.prepareSend(built.map((b) => b.wr));
@@ -346,7 +244,7 @@ export class QueuePair {
    * partial posts as for postSend(). A QP with an SRQ fails with ERR_UNSUPPORTED.
    */
   postRecv(wrs: RecvWr[]): void {
-    if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array', 'TypeError');
+    if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array');
     checkCallerIds(wrs);
     this.receive(wrs.map((w) => ({ w, settle: undefined })));
   }
@@ -354,49 +252,28 @@ export class QueuePair {
   private postSends(items: { w: SendWr; settle?: (wc: WorkCompletion) => void }[]): void {
     const built = items.map(({ w }) => toNative(w));
     posting(items.length, (n) => {
-      for (let i = 0; i < n; i++) this.track(this.sq, items[i].w.wrId, built[i].held, items[i].settle, this.sendCq);
+      for (let i = 0; i < n; i++) this.sq.track(items[i].w.wrId, built[i].held, items[i].settle);
     }, () => this.native.postSend(built.map((b) => b.wr)));
   }
 
   private receive(items: { w: RecvWr; settle?: (wc: WorkCompletion) => void }[]): void {
-    const nativeWrs = items.map(({ w }) => {
-      const sgl = (w.sgl ?? []).map((s, i) => sgeOf(s, `sgl[${i}]`));
-      return { wrId: w.wrId, sgl: sgl.map((s) => ({ mr: s.mr.native, offset: s.offset, length: s.length })), mrs: sgl.map((s) => s.mr) };
-    });
+    const built = items.map(({ w }) => toNativeRecv(w));
     if (this.srq) throw codeError('ERR_UNSUPPORTED', 'this queue pair receives through its shared receive queue');
     posting(items.length, (n) => {
-      for (let i = 0; i < n; i++) this.track(this.rq, items[i].w.wrId, nativeWrs[i].mrs, items[i].settle, this.recvCq);
-    }, () => this.native.postRecv(nativeWrs));
-  }
-
-  private track(q: Posted[], wrId: bigint, held: Held[], settle: ((wc: WorkCompletion) => void) | undefined, cq: CompletionQueue): void {
-    for (const h of held) h.inflight++;
-    q.push({ wrId, held, settle });
-    cq._hold(1, this);
+      for (let i = 0; i < n; i++) this.rq.track(items[i].w.wrId, built[i].held, items[i].settle);
+    }, () => this.native.postRecv(built.map((b) => b.wr)));
   }
 
   /** @internal Called by the CQ: retires this WR and any unsignaled ones posted before it. */
   _complete(wc: WorkCompletion, cq: CompletionQueue): boolean {
-    const isRecv = wc.status === 'SUCCESS' ? wc.opcode === 'RECV' || wc.opcode === 'RECV_RDMA_WITH_IMM' : !this.sq.some((p) => p.wrId === wc.wrId) && (this.srq !== undefined || this.rq.some((p) => p.wrId === wc.wrId));
+    // A failed completion has no valid opcode: which queue posted its wrId tells.
+    const isRecv = wc.status === 'SUCCESS' ? wc.opcode === 'RECV' || wc.opcode === 'RECV_RDMA_WITH_IMM' : !this.sq.has(wc.wrId) && (this.srq !== undefined || this.rq.has(wc.wrId));
     // rxe reports SEND_WITH_INV with the kernel's flag bit, which libibverbs calls IP_CSUM_OK; a checksum
     // flag means nothing on an RC/UC receive, so there it is the invalidation.
     if (isRecv && wc.invalidatedRkey === undefined && this.type !== 'UD' && wc.opcode === 'RECV' && (wc.wcFlags ?? 0) & WC_KERNEL_WITH_INV) wc.invalidatedRkey = wc.exData;
     delete wc.exData;
     if (isRecv && this.srq) return this.srq._complete(wc);
-    const q = isRecv ? this.rq : this.sq;
-    const at = q.findIndex((p) => p.wrId === wc.wrId);
-    if (at < 0) return false;
-    const done = q.splice(0, at + 1);
-    for (const p of done) {
-      for (const h of p.held) h.inflight--;
-      (isRecv ? this.recvCq : this.sendCq)._hold(-1, this);
-    }
-    const p = done[done.length - 1];
-    if (p.settle) {
-      p.settle(wc);
-      return true;
-    }
-    return false;
+    return (isRecv ? this.rq : this.sq).retire(wc);
   }
 
   // ---- promise API ---------------------------------------------------------------------------
@@ -427,7 +304,7 @@ export class QueuePair {
 
   /** Posts many receives in one call; one promise per receive, in order. */
   recvBatch(list: { local?: Sge }[]): Promise<WorkCompletion>[] {
-    if (!Array.isArray(list)) throw codeError('ERR_INVALID_ARG_TYPE', 'list must be an array', 'TypeError');
+    if (!Array.isArray(list)) throw codeError('ERR_INVALID_ARG_TYPE', 'list must be an array');
     const promises: Promise<WorkCompletion>[] = [];
     const items = list.map((o) => {
       let settle!: (wc: WorkCompletion) => void;
@@ -457,10 +334,10 @@ export class QueuePair {
     return new Promise((resolve, reject) => {
       if (mw?.type === 1) {
         const wrId = libraryId();
-        if (!(bind?.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', 'bind.mr must be a MemoryRegion (also for a zero-length unbind)', 'TypeError');
+        if (!(bind?.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', 'bind.mr must be a MemoryRegion (also for a zero-length unbind)');
         const held: Held[] = [mw, bind.mr];
         const rkey: number = mw.native.bind(this.native, { wrId, signaled: true, ...bind, mr: bind.mr.native });
-        this.track(this.sq, wrId, held, (wc) => (wc.status === 'SUCCESS' ? (mw.hold(bind.length > 0 ? bind.mr : undefined), resolve(rkey)) : reject(completionError(wc, 'memory window bind'))), this.sendCq);
+        this.sq.track(wrId, held, (wc) => (wc.status === 'SUCCESS' ? (mw.hold(bind.length > 0 ? bind.mr : undefined), resolve(rkey)) : reject(completionError(wc, 'memory window bind'))));
         return;
       }
       const settle = (wc: WorkCompletion) => (wc.status === 'SUCCESS' ? (mw.hold(bind?.length ? bind.mr : undefined), resolve(mw.rkey)) : reject(completionError(wc, 'memory window bind')));
@@ -490,13 +367,8 @@ export class QueuePair {
     this.sendCq.qps.delete(this.qpNum);
     this.recvCq.qps.delete(this.qpNum);
     this.pd.context._qps.delete(this.qpNum);
-    for (const [q, cq] of [[this.sq, this.sendCq], [this.rq, this.recvCq]] as const) {
-      for (const p of q.splice(0)) {
-        for (const h of p.held) h.inflight--;
-        cq._hold(-1, this);
-        p.settle?.({ wrId: p.wrId, status: 'WR_FLUSH_ERR', statusCode: 5, opcode: 'UNKNOWN', byteLen: 0, srcQp: 0, qpNum: this.qpNum, vendorErr: 0 });
-      }
-    }
+    this.sq.flush(this.qpNum);
+    this.rq.flush(this.qpNum);
   }
 
   /** Same as close(). */

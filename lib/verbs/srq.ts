@@ -2,12 +2,12 @@
 // receive keeps its memory alive until a message lands in it (through whichever QP) or the SRQ closes.
 import { EventEmitter } from 'node:events';
 import { codeError } from '../errors';
-import { native } from '../native';
-import { completionError, WorkCompletion } from './completion';
+import { native, type NativeSrq } from '../native';
+import { completionError, flushedCompletion, WorkCompletion } from './completion';
 import type { CompletionQueue } from './cq';
-import { type MemoryRegion, type Sge, sgeOf } from './mr';
+import type { MemoryRegion, Sge } from './mr';
 import type { ProtectionDomain } from './pd';
-import type { RecvWr } from './qp';
+import { toNativeRecv, type RecvWr } from './work-request';
 import { checkCallerIds, libraryId, posting } from './wr-id';
 import { registerWrapper } from './wrappers';
 
@@ -42,7 +42,7 @@ export interface SharedReceiveQueue {
  */
 export class SharedReceiveQueue extends EventEmitter {
   /** @internal */
-  readonly native: any;
+  readonly native: NativeSrq;
   /** The protection domain of the SRQ and of the queue pairs that use it. */
   readonly pd: ProtectionDomain;
   private readonly posted = new Map<bigint, Posted>();
@@ -76,7 +76,7 @@ export class SharedReceiveQueue extends EventEmitter {
    * QP's receive CQ. A wrId already posted on this SRQ fails with ERR_DUPLICATE_WR_ID.
    */
   postRecv(wrs: RecvWr[]): void {
-    if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array', 'TypeError');
+    if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array');
     checkCallerIds(wrs);
     this.post(wrs.map((w) => ({ w, settle: undefined })));
   }
@@ -95,17 +95,16 @@ export class SharedReceiveQueue extends EventEmitter {
   }
 
   private post(items: { w: RecvWr; settle?: (wc: WorkCompletion) => void }[]): void {
-    const nativeWrs = items.map(({ w }) => {
+    const built = items.map(({ w }) => {
       if (this.posted.has(w.wrId)) throw codeError('ERR_DUPLICATE_WR_ID', `a receive with wrId ${w.wrId} is already posted on this SRQ`);
-      const sgl = (w.sgl ?? []).map((s, i) => sgeOf(s, `sgl[${i}]`));
-      return { wrId: w.wrId, sgl: sgl.map((s) => ({ mr: s.mr.native, offset: s.offset, length: s.length })), mrs: sgl.map((s) => s.mr) };
+      return toNativeRecv(w);
     });
     posting(items.length, (n) => {
       for (let i = 0; i < n; i++) {
-        for (const m of nativeWrs[i].mrs) m.inflight++;
-        this.posted.set(items[i].w.wrId, { mrs: nativeWrs[i].mrs, settle: items[i].settle });
+        for (const m of built[i].held) m.inflight++;
+        this.posted.set(items[i].w.wrId, { mrs: built[i].held, settle: items[i].settle });
       }
-    }, () => this.native.postRecv(nativeWrs));
+    }, () => this.native.postRecv(built.map((b) => b.wr)));
   }
 
   /** @internal A receive of this SRQ completed on one of its QPs; true when a promise took it. */
@@ -150,7 +149,7 @@ export class SharedReceiveQueue extends EventEmitter {
     this.native.close();
     for (const [wrId, p] of this.posted) {
       for (const m of p.mrs) m.inflight--;
-      p.settle?.({ wrId, status: 'WR_FLUSH_ERR', statusCode: 5, opcode: 'UNKNOWN', byteLen: 0, srcQp: 0, qpNum: 0, vendorErr: 0 });
+      p.settle?.(flushedCompletion(wrId, 0));
     }
     this.posted.clear();
   }

@@ -1,4 +1,5 @@
 // Work request ids and posting: callers use ids 0 … 2^63-1; ids at or above 2^63 belong to the promise-level operations.
+import { codeError } from '../errors';
 export const LIBRARY_IDS = 1n << 63n;
 let nextId = LIBRARY_IDS;
 
@@ -10,7 +11,7 @@ export function libraryId(): bigint {
 export function checkCallerIds(wrs: { wrId?: unknown }[]): void {
   for (const w of wrs)
     if (typeof w?.wrId !== 'bigint' || w.wrId < 0n || w.wrId >= LIBRARY_IDS)
-      throw Object.assign(new RangeError('wrId must be a bigint from 0 to 2^63-1'), { code: 'ERR_OUT_OF_RANGE' });
+      throw codeError('ERR_OUT_OF_RANGE', 'wrId must be a bigint from 0 to 2^63-1');
 }
 
 /**

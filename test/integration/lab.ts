@@ -2,7 +2,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { appendFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { getDevices } from '../../lib/verbs';
+import { getDevices, normalizeGid } from '../../lib/verbs';
 import { ClusterNode, type CcmEvent, type CcmOptions } from '../../lib/ccm';
 import { deviceSetup } from '../../lib/lab/run-script';
 
@@ -67,8 +67,7 @@ export function leakedSince(baseline: Record<string, number>, now: Record<string
 
 /** The RoCE v2 GID of an IPv4 address, in the eight-group form queryGidTable() returns. */
 export function ipv4Gid(ip: string): string {
-  const b = ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0'));
-  return `0000:0000:0000:0000:0000:ffff:${b[0]}${b[1]}:${b[2]}${b[3]}`;
+  return normalizeGid(ip);
 }
 
 /**

@@ -26,10 +26,9 @@ const code = (fn: () => unknown) => {
  * CQ, RC QP and a region (4096 bytes, local write, unless told otherwise).
  */
 const childPrologue = `
-      const { Context, Access } = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'verbs'))});
+      const { Context, Access, normalizeGid: gid } = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'verbs'))});
       const [d0, d1] = ${JSON.stringify(env.devices)};
       const addrs = ${JSON.stringify(env.addrs)};
-      const gid = (ip) => '0000:0000:0000:0000:0000:ffff:' + ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0')).reduce((a, b, i) => a + (i === 2 ? ':' : '') + b, '');
       function side(dev, ip, bytes = 4096, access = Access.LOCAL_WRITE) {
         const ctx = new Context(dev);
         const idx = ctx.queryGidTable().find((g) => g.gid === gid(ip) && g.type === 'RoCEv2').index;

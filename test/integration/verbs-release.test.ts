@@ -64,6 +64,25 @@ describe('releasing verbs objects on rxe', () => {
     await released();
   });
 
+  it('closing a QP that a type 2 window is bound through deallocates the window first (the device cannot destroy the QP while the window holds it)', async () => {
+    const a = openSide(0);
+    const b = openSide(1, Access.LOCAL_WRITE | Access.REMOTE_READ | Access.REMOTE_WRITE | Access.MW_BIND);
+    const [qa, qb] = rcPair(a, b);
+    const bound = b.pd.allocMw(2);
+    const idle = b.pd.allocMw(2);
+    await qb.bindWindow(bound, { mr: b.mr, offset: 0, length: 4096, access: Access.REMOTE_READ });
+    qb.close();
+    expect([bound.closed, idle.closed]).toEqual([true, false]);
+    expect(() => bound.rkey).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    bound.close(); // idempotent
+    idle.close();
+    qa.close();
+    closeSide(a);
+    closeSide(b);
+    await released();
+    expect(warnings.filter((w) => (w as { code?: string }).code === 'ERR_RDMA_DESTROY')).toEqual([]);
+  });
+
   // A process or worker whose environment ends with destroys still queued, and objects never closed:
   // the reaper finishes its queue before the addon goes away, and finalizers after it destroy in place.
   const verbs = resolve(__dirname, '..', '..', 'dist', 'verbs');

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Context, getDevices } from '../../lib';
+import { native } from '../../lib/native';
+import { Access, Opcode, SendFlags } from '../../lib/verbs';
+import { MAX_ACCEPT_PRIVATE_DATA, MAX_CONNECT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA } from '../../lib/cm';
 
 // The addon loads and validates arguments on any Linux host, with or without RDMA devices.
 describe('native addon on the host', () => {
@@ -25,5 +28,38 @@ describe('native addon on the host', () => {
     expect(err).toBeInstanceOf(Error);
     expect(['ENODEV', 'ENOSYS']).toContain(err.code);
     expect(err.errno).toBe(err.code === 'ENODEV' ? 19 : 38);
+  });
+
+  it('gives the verbs numbers the TypeScript layer uses, as rdma-core defines them (one source: the addon)', () => {
+    const c = native.constants;
+    expect(Access).toEqual({ LOCAL_WRITE: 1, REMOTE_WRITE: 2, REMOTE_READ: 4, REMOTE_ATOMIC: 8, MW_BIND: 16, ZERO_BASED: 32 });
+    expect(Access).toEqual(c.access);
+    expect(SendFlags).toEqual(c.sendFlags);
+    expect(Opcode).toEqual(c.wrOpcode);
+    expect(Opcode.SEND_WITH_INV).toBe(9);
+    expect(c.wcStatus.WR_FLUSH_ERR).toBe(5);
+    expect(c.qpState).toEqual({ RESET: 0, INIT: 1, RTR: 2, RTS: 3, SQD: 4, SQE: 5, ERR: 6 });
+    expect([MAX_CONNECT_PRIVATE_DATA, MAX_ACCEPT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA]).toEqual([56, 196, 148]);
+    expect(Object.isFrozen(c.access)).toBe(true);
+  });
+
+  it('reads every integer argument by one rule: not a number is a TypeError, a fraction or a value out of range a RangeError', () => {
+    const ctx = { name: 'x' };
+    const thrown = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return [(e as Error).name, (e as { code?: string }).code];
+      }
+      return null;
+    };
+    // new ProtectionDomain(context) checks its argument's type before any device call.
+    expect(thrown(() => new native.ProtectionDomain(ctx as never))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE']);
+    expect(thrown(() => native.alignedBuffer('8' as never))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE']);
+    expect(thrown(() => native.alignedBuffer(1.5))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE']);
+    expect(thrown(() => native.alignedBuffer(NaN))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE']);
+    expect(thrown(() => native.alignedBuffer(0))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE']);
+    expect(thrown(() => native.alignedBuffer(2 ** 31))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE']);
+    expect(native.alignedBuffer(8n as never).length).toBe(8);
   });
 });

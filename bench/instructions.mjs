@@ -1,0 +1,127 @@
+// Instructions per operation, counted by the lab's TCG plugin (bench/instructions/counter.c) on one
+// vCPU: this package and perftest on the same two rxe devices, in the same guest. Runs inside
+// `rdma-ccm lab --tcg-plugin counter.so,out=FILE`; writes the windows it opened, in order, as JSON to
+// argv[2]; the host pairs them with the plugin's counts (scripts/bench.mjs).
+//
+// Each figure is a difference of two windows, of N1 and N2 operations, divided by N2 - N1: what a
+// window costs once (the marker calls, a process's start and exit, a connection) cancels out. Each
+// window is run three times: what disturbs a count (a garbage collection, a compile on a V8 thread, a
+// timer interrupt) only ever adds instructions, so the host takes the smallest of each.
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { instructionMarker } from 'rdma-ccm/lab';
+import { Context, normalizeGid } from 'rdma-ccm/verbs';
+import { pair } from './ours.mjs';
+import { SPIN_US } from './pingpong.mjs';
+import { ADDR_A, ADDR_B, DEV_A, DEV_B } from './lab-env.mjs';
+
+const out = process.argv[2];
+const windows = [];
+const N1 = 1000;
+const N2 = 6000;
+// perftest's window holds two processes' start, connection and exit (millions of instructions, varying
+// from run to run): its loop runs long enough to dwarf that.
+const P1 = 20_000;
+const P2 = 100_000;
+const REPS = [1, 2, 3];
+
+/** Runs `fn(n)` between the markers and records what the window was. */
+function window(label, n, fn) {
+  instructionMarker(true);
+  fn(n);
+  instructionMarker(false);
+  windows.push({ ...label, n });
+}
+
+async function windowAsync(label, n, fn) {
+  instructionMarker(true);
+  await fn(n);
+  instructionMarker(false);
+  windows.push({ ...label, n });
+}
+
+/** The RoCE v2 GID index of an IPv4 address on a device (perftest's -x). */
+function gidIndex(device, address) {
+  const ctx = new Context(device);
+  try {
+    return ctx.queryGidTable().find((g) => g.gid === normalizeGid(address) && g.type === 'RoCEv2').index;
+  } finally {
+    ctx.close();
+  }
+}
+
+function waitOne(cq) {
+  while (cq.pollCount(1, SPIN_US) === 0);
+}
+
+/** READ or WRITE one at a time with a prepared work request, each posted once the previous one completed. */
+async function oursLoop(op, size) {
+  const p = pair(size);
+  const { a, b } = p;
+  const wr = { wrId: 1n, opcode: op === 'READ' ? 'RDMA_READ' : 'RDMA_WRITE', sgl: [{ mr: a.mr, offset: 0, length: size }], remoteAddr: b.mr.addr, rkey: b.mr.rkey, signaled: true };
+  const prepared = a.qp.prepareSend([wr]);
+  const run = (n) => {
+    for (let i = 0; i < n; i++) {
+      prepared.post();
+      waitOne(a.sendCq);
+    }
+  };
+  run(5000); // compiled before it is counted
+  for (const rep of REPS) for (const n of [N1, N2]) window({ side: 'ours', op, size, rep }, n, run);
+  prepared.release();
+  p.close();
+}
+
+/** The promise API: `await qp.read()` one at a time. */
+async function oursAwaitRead(size) {
+  const p = pair(size);
+  const { a, b } = p;
+  const o = { local: { mr: a.mr, offset: 0, length: size }, remoteAddr: b.mr.addr, rkey: b.mr.rkey };
+  const run = async (n) => {
+    for (let i = 0; i < n; i++) await a.qp.read(o);
+  };
+  await run(5000);
+  for (const rep of REPS) for (const n of [N1, N2]) await windowAsync({ side: 'ours', op: 'await qp.read()', size, rep }, n, run);
+  p.close();
+}
+
+/**
+ * perftest's client in the window (its server started before it): ib_read_lat. (ib_write_bw -t 1 -Q 1,
+ * the one-at-a-time WRITE, spins for billions of instructions in some runs: no figure to compare yet.)
+ * They exchange their QP numbers over TCP (not -R): with RDMA CM, perftest's sides wait for each other's
+ * messages by busy-polling a CQ, and on one vCPU the waiting server's spin would be counted as work.
+ */
+async function perftest(op, size) {
+  const tool = op === 'READ' ? 'ib_read_lat' : 'ib_write_bw';
+  const extra = op === 'READ' ? [] : ['-t', '1', '-Q', '1'];
+  const [xa, xb] = [gidIndex(DEV_A, ADDR_A), gidIndex(DEV_B, ADDR_B)];
+  for (const [rep, n] of REPS.flatMap((r) => [[r, P1], [r, P2]])) {
+    const port = String(18515 + windows.length);
+    const common = ['-s', String(size), '-n', String(n), '-p', port, '-F', ...extra];
+    for (let attempt = 1; ; attempt++) {
+      const server = spawn(tool, ['-d', DEV_A, '-x', String(xa), ...common], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 1500 * attempt));
+      instructionMarker(true);
+      const client = spawnSync(tool, ['-d', DEV_B, '-x', String(xb), ...common, ADDR_A], { stdio: 'ignore', timeout: 600_000 });
+      instructionMarker(false);
+      if (client.status !== 0) server.kill('SIGKILL');
+      const done = await new Promise((r) => (server.exitCode !== null ? r(server.exitCode) : server.once('exit', r)));
+      if (client.status === 0 && done === 0) {
+        windows.push({ side: 'perftest', op, size, rep, n });
+        break;
+      }
+      // A failed run (the client came before the server listened) is a window nobody reads.
+      windows.push({ side: 'void', op, size, rep, n });
+      if (attempt === 5) throw new Error(`${tool} -s ${size} -n ${n} failed 5 times`);
+    }
+  }
+}
+
+for (const size of [2, 4096]) {
+  for (const op of ['READ', 'WRITE']) {
+    await oursLoop(op, size);
+    if (op === 'READ') await perftest(op, size);
+  }
+  await oursAwaitRead(size);
+}
+writeFileSync(out, JSON.stringify(windows));
