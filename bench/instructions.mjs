@@ -117,11 +117,40 @@ async function perftest(op, size) {
   }
 }
 
-for (const size of [2, 4096]) {
-  for (const op of ['READ', 'WRITE']) {
-    await oursLoop(op, size);
-    if (op === 'READ') await perftest(op, size);
+/**
+ * Where a prepared READ's user instructions go: the parts of its loop alone, with no RDMA work (each
+ * is on a QP and CQ that are idle): one N-API call that does nothing but read an accessor, a poll of
+ * an empty CQ through the addon directly and through lib/verbs, and the marker call itself.
+ */
+function breakdown() {
+  const p = pair(2);
+  const { a } = p;
+  const parts = {
+    'N-API accessor (qp.native.closed)': (n) => {
+      for (let i = 0; i < n; i++) if (a.qp.native.closed) throw new Error('closed');
+    },
+    'addon pollCount(1, 0), empty CQ': (n) => {
+      for (let i = 0; i < n; i++) if (a.sendCq.native.pollCount(1, 0) !== 0) throw new Error('not empty');
+    },
+    'cq.pollCount(1, 0), empty CQ': (n) => {
+      for (let i = 0; i < n; i++) if (a.sendCq.pollCount(1, 0) !== 0) throw new Error('not empty');
+    },
+  };
+  for (const [op, run] of Object.entries(parts)) {
+    run(5000);
+    for (const rep of REPS) for (const n of [N1, N2]) window({ side: 'ours', op, size: 0, rep }, n, run);
   }
-  await oursAwaitRead(size);
+  p.close();
 }
+
+const only = process.env.RDMA_CCM_INSTR_ONLY;
+if (!only || only === 'breakdown') breakdown();
+if (!only)
+  for (const size of [2, 4096]) {
+    for (const op of ['READ', 'WRITE']) {
+      await oursLoop(op, size);
+      if (op === 'READ') await perftest(op, size);
+    }
+    await oursAwaitRead(size);
+  }
 writeFileSync(out, JSON.stringify(windows));
