@@ -52,7 +52,11 @@ export class MemoryWindow {
 
   /** Deallocates the window (ibv_dealloc_mw(3)). Fails with ERR_BUSY while a bind or invalidation is in flight. Idempotent. */
   close(): void {
-    if (this.closed) return;
+    // Already closed natively (a type 2 window goes with the QP it was bound through): drop the region too.
+    if (this.closed) {
+      this.region = null;
+      return;
+    }
     if (this.inflight > 0) throw codeError('ERR_BUSY', `MemoryWindow is used by ${this.inflight} work requests in flight`);
     this.native.close();
     this.region = null;
