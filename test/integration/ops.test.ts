@@ -163,7 +163,7 @@ describe('operations on rxe', () => {
     expect((await status()).takeover).toBeFalsy();
     const again = await rdmaCcm('giveback', '2', '--control', control);
     expect(again.stderr).toMatch(/\(ERR_CCM_STATE\)\n$/);
-  });
+   }, 300_000); // a dozen CLI runs, each a Node start under the emulator: 90 s under the sanitizers alone, more in a loaded run
 
   it('serves Prometheus metrics over HTTP that move during a mirroring run, and merges into an application\'s registry', async () => {
     const p = port++;
