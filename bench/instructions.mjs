@@ -10,30 +10,30 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { instructionMarker } from 'rdma-ccm/lab';
-import { Context, normalizeGid } from 'rdma-ccm/verbs';
+import { Context } from 'rdma-ccm/verbs';
+import { ClusterNode } from 'rdma-ccm/ccm';
 import { pair } from './ours.mjs';
-import { SPIN_US } from './pingpong.mjs';
+import { RX, SPIN_US } from './pingpong.mjs';
 import { ADDR_A, ADDR_B, DEV_A, DEV_B } from './lab-env.mjs';
 
 const out = process.argv[2];
 const windows = [];
 const N1 = 1000;
 const N2 = 6000;
+// A mirrored append is some hundred thousand instructions: fewer of them.
+const A1 = 500;
+const A2 = 2500;
 // perftest's window holds two processes' start, connection and exit (millions of instructions, varying
 // from run to run): its loop runs long enough to dwarf that.
 const P1 = 20_000;
 const P2 = 100_000;
 const REPS = [1, 2, 3];
 
-/** Runs `fn(n)` between the markers and records what the window was. */
-function window(label, n, fn) {
-  instructionMarker(true);
-  fn(n);
-  instructionMarker(false);
-  windows.push({ ...label, n });
-}
-
-async function windowAsync(label, n, fn) {
+/**
+ * Runs `fn(n)` (synchronous or async) between the markers and records what the window was. The await
+ * costs the same in every window, so it cancels out of the difference.
+ */
+async function window(label, n, fn) {
   instructionMarker(true);
   await fn(n);
   instructionMarker(false);
@@ -44,7 +44,7 @@ async function windowAsync(label, n, fn) {
 function gidIndex(device, address) {
   const ctx = new Context(device);
   try {
-    return ctx.queryGidTable().find((g) => g.gid === normalizeGid(address) && g.type === 'RoCEv2').index;
+    return ctx.findGid(address).index;
   } finally {
     ctx.close();
   }
@@ -54,22 +54,78 @@ function waitOne(cq) {
   while (cq.pollCount(1, SPIN_US) === 0);
 }
 
-/** READ or WRITE one at a time with a prepared work request, each posted once the previous one completed. */
+/** Receives posted at a time for SEND, so that posting them costs each SEND a share. */
+const RECV_BATCH = 100;
+
+/** Posts a prepared request and waits for its completion on `cq`: one call into the addon. */
+function postWait(prepared, cq) {
+  if (prepared.postAndPoll(cq, SPIN_US) === 0) waitOne(cq);
+}
+
+/**
+ * READ, WRITE or SEND one at a time with a prepared work request, each posted once the previous one
+ * completed (postAndPoll(): one call into the addon per operation; `READ (post, then pollCount)` is the
+ * same with two). A SEND counts its receiver too (as perftest's ib_send_lat does): the receive
+ * completion polled, and the receives posted again a batch at a time.
+ */
 async function oursLoop(op, size) {
   const p = pair(size);
   const { a, b } = p;
-  const wr = { wrId: 1n, opcode: op === 'READ' ? 'RDMA_READ' : 'RDMA_WRITE', sgl: [{ mr: a.mr, offset: 0, length: size }], remoteAddr: b.mr.addr, rkey: b.mr.rkey, signaled: true };
-  const prepared = a.qp.prepareSend([wr]);
-  const run = (n) => {
-    for (let i = 0; i < n; i++) {
-      prepared.post();
-      waitOne(a.sendCq);
-    }
-  };
+  const opcode = { READ: 'RDMA_READ', 'READ (post, then pollCount)': 'RDMA_READ', WRITE: 'RDMA_WRITE', SEND: 'SEND' }[op];
+  const remote = op === 'SEND' ? {} : { remoteAddr: b.mr.addr, rkey: b.mr.rkey };
+  const prepared = a.qp.prepareSend([{ wrId: 1n, opcode, sgl: [{ mr: a.mr, offset: 0, length: size }], ...remote, signaled: true }]);
+  const recvs = Array.from({ length: RECV_BATCH }, (_, i) => ({ wrId: BigInt(i), sgl: [{ mr: b.mr, offset: RX, length: size }] }));
+  let posted = 0;
+  const run =
+    op === 'SEND'
+      ? (n) => {
+          for (let i = 0; i < n; i++) {
+            if (posted === 0) {
+              b.qp.postRecv(recvs);
+              posted = RECV_BATCH;
+            }
+            postWait(prepared, a.sendCq);
+            waitOne(b.recvCq);
+            posted--;
+          }
+        }
+      : op === 'READ (post, then pollCount)'
+        ? (n) => {
+            for (let i = 0; i < n; i++) {
+              prepared.post();
+              waitOne(a.sendCq);
+            }
+          }
+        : (n) => {
+            for (let i = 0; i < n; i++) postWait(prepared, a.sendCq);
+          };
   run(5000); // compiled before it is counted
-  for (const rep of REPS) for (const n of [N1, N2]) window({ side: 'ours', op, size, rep }, n, run);
+  for (const rep of REPS) for (const n of [N1, N2]) await window({ side: 'ours', op, size, rep }, n, run);
   prepared.release();
   p.close();
+}
+
+/**
+ * One mirrored append awaited at a time: node 1 to node 2, both in this process, over the lab's two
+ * devices; it resolves once node 2 holds the record. Heartbeats are far apart, so that a window holds
+ * almost none.
+ */
+async function mirroredAppend(size) {
+  const port = 7995;
+  const node = (id) =>
+    new ClusterNode({ clusterId: 17n, nodeId: id, address: [ADDR_A, ADDR_B][id - 1], port, partners: [{ nodeId: 3 - id, address: [ADDR_A, ADDR_B][2 - id], port }], heartbeatMs: 5000, partnerDownMs: 60_000 });
+  const [one, two] = [node(1), node(2)];
+  await Promise.all([one.start(), two.start()]);
+  for (const t0 = Date.now(); !one.session(2) || !two.session(1); await new Promise((r) => setTimeout(r, 50)))
+    if (Date.now() - t0 > 120_000) throw new Error('instructions: no session within 120 s');
+  const mirror = one.session(2).mirror;
+  const payload = Buffer.alloc(size, 0x5a);
+  const run = async (n) => {
+    for (let i = 0; i < n; i++) await mirror.append(payload);
+  };
+  await run(2000);
+  for (const rep of REPS) for (const n of [A1, A2]) await window({ side: 'ours', op: 'mirrored append', size, rep }, n, run);
+  await Promise.all([one.stop(), two.stop()]);
 }
 
 /** The promise API: `await qp.read()` one at a time. */
@@ -81,7 +137,7 @@ async function oursAwaitRead(size) {
     for (let i = 0; i < n; i++) await a.qp.read(o);
   };
   await run(5000);
-  for (const rep of REPS) for (const n of [N1, N2]) await windowAsync({ side: 'ours', op: 'await qp.read()', size, rep }, n, run);
+  for (const rep of REPS) for (const n of [N1, N2]) await window({ side: 'ours', op: 'await qp.read()', size, rep }, n, run);
   p.close();
 }
 
@@ -122,7 +178,7 @@ async function perftest(op, size) {
  * is on a QP and CQ that are idle): one N-API call that does nothing but read an accessor, a poll of
  * an empty CQ through the addon directly and through lib/verbs, and the marker call itself.
  */
-function breakdown() {
+async function breakdown() {
   const p = pair(2);
   const { a } = p;
   const parts = {
@@ -138,19 +194,20 @@ function breakdown() {
   };
   for (const [op, run] of Object.entries(parts)) {
     run(5000);
-    for (const rep of REPS) for (const n of [N1, N2]) window({ side: 'ours', op, size: 0, rep }, n, run);
+    for (const rep of REPS) for (const n of [N1, N2]) await window({ side: 'ours', op, size: 0, rep }, n, run);
   }
   p.close();
 }
 
 const only = process.env.RDMA_CCM_INSTR_ONLY;
-if (!only || only === 'breakdown') breakdown();
+if (!only || only === 'breakdown') await breakdown();
 if (!only)
   for (const size of [2, 4096]) {
-    for (const op of ['READ', 'WRITE']) {
+    for (const op of ['READ', 'READ (post, then pollCount)', 'WRITE', 'SEND']) {
       await oursLoop(op, size);
       if (op === 'READ') await perftest(op, size);
     }
     await oursAwaitRead(size);
+    await mirroredAppend(size);
   }
 writeFileSync(out, JSON.stringify(windows));

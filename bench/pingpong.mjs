@@ -2,7 +2,7 @@
 // process (the partner side is bench/pingpong-partner.mjs), busy-waiting for the partner's message and
 // answering it; the initiator stamps the clock at each post, and half the time between two posts is the
 // one-way latency (median). Each side polls its send CQ once per iteration, as perftest does.
-import { Access, Context, normalizeGid } from 'rdma-ccm/verbs';
+import { Access, Context } from 'rdma-ccm/verbs';
 
 const ALL = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ;
 /** Where a side's incoming WRITEs land in its region (its outgoing bytes start at 0). */
@@ -12,16 +12,10 @@ export const WARMUP = 50;
 /** How long one poll spins in the addon for a completion (µs): one call per completion, as perftest's C loop. */
 export const SPIN_US = 100_000;
 
-/** The RoCEv2 GID of an IPv4 address on a device, and its index in the device's GID table. */
-function roceGid(ctx, addr) {
-  const gid = normalizeGid(addr);
-  return { gid, gidIndex: ctx.queryGidTable().find((g) => g.gid === gid && g.type === 'RoCEv2').index };
-}
-
 /** One side: device, PD, separate send and receive CQs, an RC QP and a region for both directions (also the sides of bench/ours.mjs's in-process pairs). */
 export function endpoint(dev, addr, size) {
   const ctx = new Context(dev);
-  const { gid, gidIndex } = roceGid(ctx, addr);
+  const { gid, index: gidIndex } = ctx.findGid(addr);
   const pd = ctx.allocPd();
   const sendCq = ctx.createCq({ cqe: 512 });
   const recvCq = ctx.createCq({ cqe: 512 });

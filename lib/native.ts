@@ -59,7 +59,8 @@ export interface NativeRecvWr {
 /** A send work request as the addon reads it: the opcode and flags as their ibv_* values. */
 export interface NativeSendWr {
   wrId: bigint;
-  opcode: number;
+  /** A name of constants.wrOpcode (the addon refuses others with ERR_UNKNOWN_OPCODE). */
+  opcode: string;
   flags: number;
   sgl: NativeSge[];
   imm?: number;
@@ -116,6 +117,7 @@ export interface NativeQp extends NativeObject {
   postRecv(wrs: NativeRecvWr[]): void;
   prepareSend(wrs: NativeSendWr[]): number;
   postPrepared(handle: number): void;
+  postPreparedPoll(handle: number, cq: NativeCq, spinUs: number): number | WorkCompletion;
   releasePrepared(handle: number): void;
 }
 
@@ -184,7 +186,10 @@ export interface Addon {
   MemoryWindow: Ctor<[pd: NativePd, type: 1 | 2], NativeMw>;
   QueuePair: Ctor<[pd: NativePd, init: NativeQpInit], NativeQp>;
   CmEventChannel: Ctor<[onEvents: (batch: RawCmEvent[]) => void], NativeCmChannel>;
-  CmId: Ctor<[channel: NativeCmChannel], NativeCmId>;
+  CmId: Ctor<[channel: NativeCmChannel], NativeCmId> & {
+    /** The private-data check of connect(), accept() and reject(), made before anything is created. */
+    checkPrivateData(data: unknown, kind: 'connect' | 'accept' | 'reject'): void;
+  };
   syncCmDevices(): number;
   sdNotify(socketPath: string, message: string): void;
   drainReaper(done: () => void): void;

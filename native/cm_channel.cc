@@ -6,6 +6,7 @@
 #include "cm_id.h"
 #include "errors.h"
 #include "reaper.h"
+#include "rollback.h"
 
 namespace rdma {
 
@@ -21,15 +22,14 @@ CmEventChannel::CmEventChannel(const Napi::CallbackInfo& info) : Base(info), Par
   Napi::Env env = info.Env();
   if (!info[0].IsFunction()) ThrowArgType(env, "onEvents", "a function");
   Create(env, "rdma_create_event_channel", [] { return rdma_create_event_channel(); }, ENODEV);
-  try {
-    watch_.Start(env, raw()->fd, [this] {
-      if (open()) Drain();
-    });
-  } catch (...) {
+  Rollback undo([this] {
     rdma_destroy_event_channel(raw());
     Adopt(nullptr);
-    throw;
-  }
+  });
+  watch_.Start(env, raw()->fd, [this] {
+    if (open()) Drain();
+  });
+  undo.Commit();
   onEvents_ = Napi::Persistent(info[0].As<Napi::Function>());
 }
 

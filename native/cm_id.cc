@@ -118,6 +118,7 @@ Napi::Function CmId::Init(Napi::Env env) {
                          InstanceMethod<&CmId::Establish>("establish"),
                          InstanceMethod<&CmId::Context>("context"),
                          InstanceMethod<&CmId::Addresses>("addresses"),
+                         StaticMethod<&CmId::CheckPrivateData>("checkPrivateData"),
                      });
 }
 
@@ -228,6 +229,17 @@ Napi::Value CmId::Accept(const Napi::CallbackInfo& info) {
   rdma_conn_param p = ReadConnect(info, id, kMaxAcceptPd, "accept", pd);
   if (rdma_accept(id, &p) != 0) ThrowSys(info.Env(), errno, "rdma_accept");
   return info.Env().Undefined();
+}
+
+// CmId.checkPrivateData(data, 'connect' | 'accept' | 'reject'): the check connect(), accept() and
+// reject() make, for callers that refuse bad private data before they create anything.
+Napi::Value CmId::CheckPrivateData(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string kind = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  const size_t max = kind == "connect" ? kMaxConnectPd : kind == "accept" ? kMaxAcceptPd : kind == "reject" ? kMaxRejectPd : 0;
+  if (max == 0) Throw(env, "ERR_INVALID_ARG_VALUE", "kind must be 'connect', 'accept' or 'reject'");
+  PrivateData(env, info[0], max, kind.c_str());
+  return env.Undefined();
 }
 
 Napi::Value CmId::Reject(const Napi::CallbackInfo& info) {

@@ -22,6 +22,7 @@ class CmId : public Wrapped<CmId, rdma_cm_id> {
   RDMA_WRAPPED(CmId, rdma_cm_id, cmId)
   // Wraps the id librdmacm created for an incoming connection request on `channel`.
   static Napi::Object WrapIncoming(Napi::Env env, rdma_cm_id* id, Napi::Object channel);
+  static Napi::Value CheckPrivateData(const Napi::CallbackInfo& info);
 
  private:
   JsMethod BindAddr, ResolveAddr, ResolveRoute, Listen, Connect, Accept, Reject, Disconnect, CreateQp, TransitionQp, Establish, Context, Addresses;

@@ -10,6 +10,7 @@
 #include "enums.h"
 #include "errors.h"
 #include "reaper.h"
+#include "rollback.h"
 
 namespace rdma {
 
@@ -56,27 +57,23 @@ CompletionQueue::CompletionQueue(const Napi::CallbackInfo& info) : Base(info), P
   channel_ = ibv_create_comp_channel(ctx);
   if (channel_ == nullptr) ThrowSys(env, errno ? errno : ENOMEM, "ibv_create_comp_channel");
   // Until the CQ is ours, a failure destroys what was made (nothing else can be holding it yet).
-  struct Undo {
-    CompletionQueue* q;
-    ibv_cq* cq = nullptr;
-    ~Undo() {
-      if (q == nullptr) return;
-      q->watch_.Stop();
-      if (cq != nullptr) ibv_destroy_cq(cq);
-      ibv_destroy_comp_channel(q->channel_);
-      q->channel_ = nullptr;
-    }
-  } undo{this};
+  ibv_cq* cq = nullptr;
+  Rollback undo([&] {
+    watch_.Stop();
+    if (cq != nullptr) ibv_destroy_cq(cq);
+    ibv_destroy_comp_channel(channel_);
+    channel_ = nullptr;
+  });
   errno = 0;
-  undo.cq = ibv_create_cq(ctx, cqe, this, channel_, 0);
-  if (undo.cq == nullptr) ThrowSys(env, errno ? errno : ENOMEM, "ibv_create_cq");
-  int err = ibv_req_notify_cq(undo.cq, 0);
+  cq = ibv_create_cq(ctx, cqe, this, channel_, 0);
+  if (cq == nullptr) ThrowSys(env, errno ? errno : ENOMEM, "ibv_create_cq");
+  int err = ibv_req_notify_cq(cq, 0);
   if (err != 0) ThrowSys(env, err, "ibv_req_notify_cq");
   watch_.Start(env, channel_->fd, [this] {
     if (open()) Drain();
   });
-  Adopt(undo.cq);
-  undo.q = nullptr;
+  Adopt(cq);
+  undo.Commit();
   // The callback reaches the JS wrapper, so it must not be a root: it lives on this object (weakly
   // referenced here), and an idle CQ nobody uses can be collected. ref() holds the CQ while work is
   // outstanding, so that what the work needs stays alive until its completion.
@@ -123,7 +120,6 @@ static int PollSpinning(ibv_cq* cq, int want, ibv_wc* wc, int64_t spinUs) {
 }
 
 // The longest a poll may spin: it holds the event loop meanwhile.
-static constexpr int64_t kMaxSpinUs = 1000000;
 
 Napi::Array CompletionQueue::PollBatch(Napi::Env env, ibv_cq* cq, int max, int64_t spinUs) {
   Napi::Array out = Napi::Array::New(env);
@@ -155,7 +151,10 @@ Napi::Value CompletionQueue::PollCount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ibv_cq* cq = handle(env);
   int max = int(ArgInt(info, 0, "max", 1, 4096));
-  int64_t spinUs = ArgIntOr(info, 1, "spinUs", 0, kMaxSpinUs, 0);
+  return CountCompletions(env, cq, max, ArgIntOr(info, 1, "spinUs", 0, kMaxSpinUs, 0));
+}
+
+Napi::Value CompletionQueue::CountCompletions(Napi::Env env, ibv_cq* cq, int max, int64_t spinUs) {
   ibv_wc wc[64];
   int total = 0;
   while (total < max) {

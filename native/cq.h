@@ -18,6 +18,10 @@ class CompletionQueue : public Wrapped<CompletionQueue, ibv_cq>, public Parent {
   void OnClose() { Drop(); }
 
   Context* context() const { return context_.get(); }
+  // How many completions `cq` has (at most max; spinning up to spinUs µs for the first), or the first
+  // failed one as a JS object: pollCount's work, also done by a QP's postPreparedPoll.
+  static Napi::Value CountCompletions(Napi::Env env, ibv_cq* cq, int max, int64_t spinUs);
+  static constexpr int64_t kMaxSpinUs = 1000000;
 
  private:
   JsMethod Poll, PollCount, Ref, Unref;

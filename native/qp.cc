@@ -69,6 +69,7 @@ Napi::Function QueuePair::Init(Napi::Env env) {
                          InstanceMethod<&QueuePair::PostRecv>("postRecv"),
                          InstanceMethod<&QueuePair::PrepareSend>("prepareSend"),
                          InstanceMethod<&QueuePair::PostPrepared>("postPrepared"),
+                         InstanceMethod<&QueuePair::PostPreparedPoll>("postPreparedPoll"),
                          InstanceMethod<&QueuePair::ReleasePrepared>("releasePrepared"),
                      });
 }
@@ -312,9 +313,11 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool
     Napi::Value v;
     if (!Prop(o, "wrId", &v)) ThrowArgType(env, "wrId", "a bigint");
     w.wr_id = U64Prop(env, v, "wrId");
-    int64_t op;
-    if (!OptInt(env, o, "opcode", 0, 255, &op)) ThrowArgType(env, "opcode", "a work request opcode");
-    if (!Has(kWrOpcode, int(op))) Throw(env, "ERR_UNKNOWN_OPCODE", "unknown work request opcode " + std::to_string(op));
+    // The opcode by name (SendWr.opcode), looked up in the one table the constants come from.
+    if (!Prop(o, "opcode", &v) || !v.IsString()) ThrowArgType(env, "opcode", "a work request opcode name");
+    const std::string name = v.As<Napi::String>().Utf8Value();
+    const int op = ValueOf(kWrOpcode, name);
+    if (op < 0) Throw(env, "ERR_UNKNOWN_OPCODE", "unknown opcode " + name);
     if (forRepost && (op == IBV_WR_LOCAL_INV || op == IBV_WR_BIND_MW))
       Throw(env, "ERR_UNSUPPORTED", "window binds and invalidations cannot be prepared for reposting");
     w.opcode = ibv_wr_opcode(op);
@@ -433,6 +436,18 @@ Napi::Value QueuePair::PostPrepared(const Napi::CallbackInfo& info) {
   handle(env);
   Post(env, Prepared(env, info));
   return env.Undefined();
+}
+
+// postPreparedPoll(handle, cq, spinUs): postPrepared(handle), then cq.pollCount(1, spinUs), in one call
+// into the addon instead of two. Every argument is read before anything is posted.
+Napi::Value QueuePair::PostPreparedPoll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  handle(env);
+  SendChain& chain = Prepared(env, info);
+  ibv_cq* cq = CompletionQueue::From(env, info[1], "cq")->handle(env);
+  int64_t spinUs = ArgIntOr(info, 2, "spinUs", 0, CompletionQueue::kMaxSpinUs, 0);
+  Post(env, chain);
+  return CompletionQueue::CountCompletions(env, cq, 1, spinUs);
 }
 
 Napi::Value QueuePair::ReleasePrepared(const Napi::CallbackInfo& info) {

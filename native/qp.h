@@ -43,7 +43,7 @@ class QueuePair : public Wrapped<QueuePair, ibv_qp> {
   void ForgetWindow(MemoryWindow* mw);
 
  private:
-  JsMethod Info, State, Modify, Query, PostSend, PostRecv, PrepareSend, PostPrepared, ReleasePrepared;
+  JsMethod Info, State, Modify, Query, PostSend, PostRecv, PrepareSend, PostPrepared, PostPreparedPoll, ReleasePrepared;
   // forRepost: the chain is prepared to be posted many times (no binds or invalidations).
   void BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool forRepost);
   void Post(Napi::Env env, SendChain& chain);

@@ -48,7 +48,7 @@ export function runInstructionBench() {
   const rows = [];
   for (const op of ['N-API accessor (qp.native.closed)', 'addon pollCount(1, 0), empty CQ', 'cq.pollCount(1, 0), empty CQ']) rows.push({ op, size: 0, ours: figure('ours', op, 0), perftest: null });
   for (const size of [2, 4096])
-    for (const op of ['READ', 'WRITE', 'await qp.read()']) rows.push({ op, size, ours: figure('ours', op, size), perftest: op === 'READ' ? figure('perftest', op, size) : null });
+    for (const op of ['READ', 'READ (post, then pollCount)', 'WRITE', 'SEND', 'await qp.read()', 'mirrored append']) rows.push({ op, size, ours: figure('ours', op, size), perftest: op === 'READ' ? figure('perftest', op, size) : null });
   // A partial run (RDMA_CCM_INSTR_ONLY) keeps the recorded rows it did not measure.
   const file = join(root, 'bench', 'instructions.json');
   const recorded = process.env.RDMA_CCM_INSTR_ONLY && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : [];

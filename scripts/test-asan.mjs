@@ -44,7 +44,7 @@ const vitest = join('node_modules', 'vitest', 'vitest.mjs');
 // `npm run test:asan -- test/integration/verbs-mw.test.ts …` runs only those files.
 const files = process.argv.slice(2);
 const which = files.length > 0 ? files.join(' ') : '--dir test/integration';
-const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '1800', '--', `env ${env} node ${vitest} run ${which}`], { allowFail: true });
+const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '2700', '--', `env ${env} node ${vitest} run ${which}`], { allowFail: true });
 
 const found = readdirSync(reports);
 for (const f of found) process.stdout.write(`\n--- ${f}\n${readFileSync(join(reports, f), 'utf8')}`);

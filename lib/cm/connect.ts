@@ -75,13 +75,6 @@ export const MAX_ACCEPT_PRIVATE_DATA = native.constants.privateData.accept;
 /** Largest private data a reject carries, in bytes (IB CM REJ): 148. */
 export const MAX_REJECT_PRIVATE_DATA = native.constants.privateData.reject;
 
-/** @internal Throws unless `pd` is undefined or a Uint8Array of at most `max` bytes. */
-export function checkPrivateData(pd: Uint8Array | undefined, max: number, what: string): void {
-  if (pd === undefined) return;
-  if (!(pd instanceof Uint8Array)) throw cmError('ERR_INVALID_ARG_TYPE', 'privateData must be a Uint8Array or Buffer');
-  if (pd.byteLength > max) throw cmError('ERR_CM_PRIVATE_DATA_TOO_LONG', `${what} private data of ${pd.byteLength} bytes exceeds the ${max} the transport allows`);
-}
-
 /** @internal Validates the options both connect() and accept() share. */
 export function checkQpOptions(o: { minRnrTimer?: number; prepare?: unknown }): void {
   if (o.minRnrTimer !== undefined && (!Number.isInteger(o.minRnrTimer) || o.minRnrTimer < 0 || o.minRnrTimer > 31))
@@ -122,7 +115,7 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
   if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'options must be an object');
   if (typeof o.address !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'address must be a string');
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw cmError('ERR_OUT_OF_RANGE', 'port must be from 1 to 65535');
-  checkPrivateData(o.privateData, MAX_CONNECT_PRIVATE_DATA, 'connect');
+  native.CmId.checkPrivateData(o.privateData, 'connect');
   checkQpOptions(o);
   const own = checkOwnQp(o);
   if (!own && o.pd === undefined) throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain or a function that makes one');

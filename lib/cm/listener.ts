@@ -3,12 +3,13 @@
 // If the device under it is removed, the iterator fails with ERR_CM_DEVICE_REMOVAL and the id is freed.
 import type { CompletionQueue, Context, ProtectionDomain, QueuePair } from '../verbs';
 import { CmId } from './cm-id';
-import { checkPrivateData, checkQpOptions, ConnectOptions, finishQp, makeQp, MAX_ACCEPT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA } from './connect';
+import { checkQpOptions, ConnectOptions, finishQp, makeQp } from './connect';
 import { Connection } from './connection';
 import { checkOwnQp, readyOwnQp } from './own-qp';
 import { fromCm } from './context';
 import { cmError } from './errors';
 import { channel, RawCmEvent } from './event-channel';
+import { native } from '../native';
 
 /** Options of {@link ConnectRequest.accept}. */
 export interface AcceptOptions {
@@ -83,7 +84,7 @@ export class ConnectRequest {
   async accept(o: AcceptOptions): Promise<Connection> {
     if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
     if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'accept options must be an object');
-    checkPrivateData(o.privateData, MAX_ACCEPT_PRIVATE_DATA, 'accept');
+    native.CmId.checkPrivateData(o.privateData, 'accept');
     checkQpOptions(o);
     const own = checkOwnQp(o);
     if (!own && o.pd === undefined) throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain');
@@ -123,7 +124,7 @@ export class ConnectRequest {
    */
   async reject(privateData?: Uint8Array): Promise<void> {
     if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
-    checkPrivateData(privateData, MAX_REJECT_PRIVATE_DATA, 'reject');
+    native.CmId.checkPrivateData(privateData, 'reject');
     this.answered = true;
     try {
       this.id.native.reject(privateData);

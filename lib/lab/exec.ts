@@ -1,5 +1,5 @@
 // Small process helpers for the lab: run a host command and capture its output, or fail in one line.
-import { spawnSync, SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, SpawnSyncOptions } from 'node:child_process';
 
 /** A lab failure, with a one-line message and a stable code. */
 export class LabError extends Error {
@@ -46,4 +46,36 @@ export function which(tool: string): boolean {
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** What {@link runCommand} saw of a command. */
+export interface CommandResult {
+  /** Exit status, or null when a signal ended it (the time limit's SIGKILL included). */
+  status: number | null;
+  /** Everything it wrote to stdout. */
+  stdout: string;
+  /** Everything it wrote to stderr. */
+  stderr: string;
+  /** stdout and stderr as they came, interleaved. */
+  output: string;
+}
+
+/**
+ * Runs a command without blocking the event loop (whatever else this process serves, an in-process
+ * CCM node's heartbeats for one, goes on) and collects its output; it is killed after `timeoutMs`
+ * (default 90 s). A command that cannot start resolves with status null and the reason in stderr.
+ */
+export function runCommand(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const r: CommandResult = { status: null, stdout: '', stderr: '', output: '' };
+    c.stdout.on('data', (d: Buffer) => ((r.stdout += d), (r.output += d)));
+    c.stderr.on('data', (d: Buffer) => ((r.stderr += d), (r.output += d)));
+    const t = setTimeout(() => c.kill('SIGKILL'), o.timeoutMs ?? 90_000);
+    c.on('error', (e) => (r.stderr += `${cmd}: ${e.message}\n`));
+    c.on('close', (status) => {
+      clearTimeout(t);
+      resolve({ ...r, status });
+    });
+  });
 }

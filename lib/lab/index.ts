@@ -13,7 +13,7 @@ import { inSetup } from './setup-steps';
 import { guestLinks, guestNode, labEnv, LabNode, Topology, VETH_NODES } from './topology';
 
 export { Guest, GuestResult } from './guest';
-export { LabError } from './exec';
+export { LabError, runCommand, type CommandResult } from './exec';
 export { LabNode, Topology, VETH_NODES, guestNode, guestLinks, LAB_SUBNET } from './topology';
 export type { GuestLink } from './guest';
 export { deviceSetup } from './run-script';
@@ -153,10 +153,10 @@ export async function runLab(opts: LabOptions): Promise<number> {
   const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
   const topology = opts.topology ?? 'veth';
   const cwd = opts.cwd ?? process.cwd();
-  const { mode, kernel } = prepareLab(log, opts.mode);
-
-  if (opts.tcgPlugin && (mode === 'host' || topology !== 'veth'))
+  // A TCG plugin needs a guest: it picks vm mode, and is refused before any set-up where it cannot run.
+  if (opts.tcgPlugin && (topology !== 'veth' || (opts.mode ?? process.env.RDMA_CCM_LAB_MODE) === 'host'))
     throw new LabError('ERR_LAB_USAGE', 'lab: a TCG plugin needs the veth topology in a guest (RDMA_CCM_LAB_MODE=vm)');
+  const { mode, kernel } = prepareLab(log, opts.mode ?? (opts.tcgPlugin ? 'vm' : undefined));
   if (mode === 'host') {
     hostSetup(HOST_NODES);
     try {

@@ -1,7 +1,9 @@
 // Context: an opened device, parent of every other verbs object.
 import { EventEmitter } from 'node:events';
 import { native, type NativeContext } from '../native';
+import { codeError } from '../errors';
 import { CompletionQueue } from './cq';
+import { normalizeGid } from './gid';
 import { ProtectionDomain } from './pd';
 import type { QueuePair } from './qp';
 import type { SharedReceiveQueue } from './srq';
@@ -235,6 +237,19 @@ export class Context extends EventEmitter {
   /** The GID tables of all ports (ibv_query_gid_table(3)): where to find the `sgidIndex` of an address. */
   queryGidTable(): GidEntry[] {
     return this.native.queryGidTable();
+  }
+
+  /**
+   * The GID table entry of an address (IPv4, IPv6 or a GID in any text form) of type `type` (default
+   * RoCEv2, the routable one), on `port` if given: its `index` is the `sgidIndex` to send from it.
+   * Throws ERR_NO_GID when the device has no such entry (the address is on another device, or not up).
+   */
+  findGid(address: string, o: { type?: GidEntry['type']; port?: number } = {}): GidEntry {
+    const gid = normalizeGid(address);
+    const type = o.type ?? 'RoCEv2';
+    const entry = this.queryGidTable().find((g) => g.gid === gid && g.type === type && (o.port === undefined || g.port === o.port));
+    if (!entry) throw codeError('ERR_NO_GID', `${this.name} has no ${type} GID for ${address}${o.port === undefined ? '' : ` on port ${o.port}`}`);
+    return entry;
   }
 
   /** Allocates a protection domain (ibv_alloc_pd(3)); it keeps this context alive until it closes. */

@@ -395,6 +395,19 @@ export class PreparedSend {
     this.qp.native.postPrepared(this.handle);
   }
 
+  /**
+   * post(), then `cq.pollCount(1, spinUs)`, in one call into the addon (the fast path of a loop that
+   * posts and waits for each completion): 1 when a completion arrived within `spinUs` µs (0 … 1,000,000),
+   * 0 when none did; a failed completion throws its ERR_WC_<STATUS>. `cq` is the CQ to poll (usually the
+   * QP's send CQ), and must carry only raw work, as for pollCount().
+   */
+  postAndPoll(cq: CompletionQueue, spinUs = 0): number {
+    if (this.released) throw codeError('ERR_CLOSED', 'the prepared work requests were released');
+    const n = this.qp.native.postPreparedPoll(this.handle, cq.native, spinUs);
+    if (typeof n !== 'number') throw completionError(n, 'work request');
+    return n;
+  }
+
   /** Idempotent; the regions may close afterwards. */
   release(): void {
     if (this.released) return;

@@ -3,7 +3,7 @@
 // keeps in flight until it completes. The addon checks every field; here names become numbers.
 import { codeError } from '../errors';
 import type { NativeRecvWr, NativeSendWr } from '../native';
-import { Opcode, OpcodeName, SendFlags } from './access';
+import { OpcodeName, SendFlags } from './access';
 import type { AddressHandle } from './ah';
 import { MemoryRegion, Sge, sgeOf } from './mr';
 import type { MemoryWindow } from './mw';
@@ -84,13 +84,11 @@ export interface Held {
 
 /** A send WR as the native layer takes it, with the objects it holds. */
 export function toNative(w: SendWr): { wr: NativeSendWr; held: Held[] } {
-  const op = Opcode[w.opcode];
-  if (op === undefined) throw codeError('ERR_UNKNOWN_OPCODE', `unknown opcode ${String(w.opcode)}`);
   const sgl = (w.sgl ?? []).map((x, i) => sgeOf(x, `sgl[${i}]`));
   const held: Held[] = sgl.map((x) => x.mr);
   const wr: NativeSendWr = {
     wrId: w.wrId,
-    opcode: op,
+    opcode: w.opcode,
     flags: flagsOf(w),
     sgl: sgl.map((x) => ({ mr: x.mr.native, offset: x.offset, length: x.length })),
     imm: w.imm,

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, contextFor, createQueuePair, listen, type Connection, type Listener } from '../../lib/cm';
+import { connect, contextFor, createQueuePair, listen, MAX_ACCEPT_PRIVATE_DATA, MAX_CONNECT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA, type Connection, type Listener } from '../../lib/cm';
 import { Access, type ProtectionDomain } from '../../lib/verbs';
 import { cutLink, ipv4Gid, lab, recordFault } from './lab';
 
@@ -328,9 +328,25 @@ describe('RDMA CM on rxe', () => {
     expect(() => pb.close()).not.toThrow(); // nothing of the attempt is left on the PD
   });
 
-  it('refuses private data longer than the transport allows, up front', async () => {
-    const { pb } = await pds();
-    await expect(connect({ address: addrA, port: 7000, pd: pb, privateData: new Uint8Array(57) })).rejects.toMatchObject({ code: 'ERR_CM_PRIVATE_DATA_TOO_LONG' });
+  it('refuses private data longer than the transport allows, up front: connect, accept and reject at their limits', async () => {
+    const { pa, pb } = await pds();
+    await expect(connect({ address: addrA, port: 7000, pd: pb, privateData: new Uint8Array(MAX_CONNECT_PRIVATE_DATA + 1) })).rejects.toMatchObject({ code: 'ERR_CM_PRIVATE_DATA_TOO_LONG', message: 'connect private data of 57 bytes exceeds the 56 the transport allows' });
+    await expect(connect({ address: addrA, port: 7000, pd: pb, privateData: 'text' as unknown as Uint8Array })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    const p = port++;
+    const listener = track(await listen({ address: addrA, port: p }));
+    const answered = (async () => {
+      for await (const req of listener) {
+        // Too long for an accept, or for a reject: refused before anything is made or sent, and the request is still open.
+        await expect(req.accept({ pd: pa, privateData: new Uint8Array(MAX_ACCEPT_PRIVATE_DATA + 1) })).rejects.toMatchObject({ code: 'ERR_CM_PRIVATE_DATA_TOO_LONG' });
+        await expect(req.reject(new Uint8Array(MAX_REJECT_PRIVATE_DATA + 1))).rejects.toMatchObject({ code: 'ERR_CM_PRIVATE_DATA_TOO_LONG' });
+        return req.reject(new Uint8Array(MAX_REJECT_PRIVATE_DATA).fill(9));
+      }
+    })();
+    // Exactly the limit passes, and so does the reject's.
+    const err = await connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB, privateData: new Uint8Array(MAX_CONNECT_PRIVATE_DATA).fill(1) }).catch((e) => e);
+    await answered;
+    expect(err.code).toBe('ERR_CM_REJECTED');
+    expect([...err.privateData.subarray(0, MAX_REJECT_PRIVATE_DATA)]).toEqual(new Array(MAX_REJECT_PRIVATE_DATA).fill(9));
   });
 
   it('a disconnect on one side is seen on the other', async () => {

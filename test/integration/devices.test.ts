@@ -29,6 +29,15 @@ describe('devices on rxe', () => {
       const gids = ctx.queryGidTable();
       const v2 = gids.find((g) => g.gid === ipv4Gid(addrs[i]));
       expect(v2, `GID for ${addrs[i]}`).toMatchObject({ type: 'RoCEv2', netdev: netdevs[i], port: 1 });
+      // findGid: the same entry by address, in any text form; another device's address is not here.
+      expect(ctx.findGid(addrs[i])).toEqual(v2);
+      expect(ctx.findGid(`::ffff:${addrs[i]}`, { port: 1 }).index).toBe(v2!.index);
+      // The type is part of the match: this kernel's rxe lists the address as RoCE v2 only.
+      const v1 = gids.find((g) => g.gid === v2!.gid && g.type === 'RoCEv1');
+      if (v1) expect(ctx.findGid(addrs[i], { type: 'RoCEv1' })).toEqual(v1);
+      else expect(() => ctx.findGid(addrs[i], { type: 'RoCEv1' })).toThrow(expect.objectContaining({ code: 'ERR_NO_GID', message: `${name} has no RoCEv1 GID for ${addrs[i]}` }));
+      expect(() => ctx.findGid(addrs[1 - i])).toThrow(expect.objectContaining({ code: 'ERR_NO_GID', message: `${name} has no RoCEv2 GID for ${addrs[1 - i]}` }));
+      expect(() => ctx.findGid(addrs[i], { port: 2 })).toThrow(expect.objectContaining({ code: 'ERR_NO_GID' }));
       const guid = getDevices().find((d) => d.name === name)!.guid;
       expect(attr.nodeGuid).toBe(guid);
     } finally {

@@ -2,7 +2,7 @@
 // STATUS, WATCHDOG, STOPPING over a real unix datagram socket), its control socket and `rdma-ccm status`
 // against a live session, and the OCF resource agent checked by Pacemaker's ocf-tester, with monitor
 // failing while the partner is gone.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Counter, Registry } from 'prom-client';
 import type { NodeStatus } from '../../lib/ccm';
 import { datagramSink, type DatagramSink } from '../support/datagram-sink';
+import { runCommand } from '../../lib/lab';
 import { cliNode, lab, stopNodes, testNode, until } from './lab';
 
 const env = lab();
@@ -42,26 +43,7 @@ function nodeOne(p: number, args: string[], extraEnv: NodeJS.ProcessEnv = {}): C
   return cliNode(['--cluster-id', String(CLUSTER), '--node-id', '1', '--address', addrA, '--port', String(p), '--partner', `2@${addrB}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1000', ...args], extraEnv).c;
 }
 
-/**
- * Runs a command without blocking this process's event loop (its in-process partner node must keep
- * beating meanwhile): its exit status and output.
- */
-function run(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise) => {
-    const c = spawn(cmd, args, { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout!.on('data', (d) => (stdout += d));
-    c.stderr!.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => c.kill('SIGKILL'), o.timeoutMs ?? 60_000);
-    c.on('close', (status) => {
-      clearTimeout(t);
-      resolvePromise({ status, stdout, stderr });
-    });
-  });
-}
-
-const rdmaCcm = (...args: string[]) => run(process.execPath, [cli, ...args]);
+const rdmaCcm = (...args: string[]) => runCommand(process.execPath, [cli, ...args]);
 
 /**
  * The environment for tools that are not ours (ocf-tester, its shell, xmllint): without the sanitizer
@@ -223,12 +205,12 @@ describe('operations on rxe', () => {
     const agent = join(root, 'examples', 'ocf', 'rdma-ccm');
     const params = { binary, config, partner: '2', control: join(dir, 'ra', 'node.sock'), pidfile: join(dir, 'ra.pid'), log: join(dir, 'ra.log'), start_wait: '20' };
     const b = await partner(p);
-    const tester = await run('ocf-tester', ['-n', 'ccm', ...Object.entries(params).flatMap(([k, v]) => ['-o', `${k}=${v}`]), agent], { timeoutMs: 400_000, env: toolEnv });
+    const tester = await runCommand('ocf-tester', ['-n', 'ccm', ...Object.entries(params).flatMap(([k, v]) => ['-o', `${k}=${v}`]), agent], { timeoutMs: 400_000, env: toolEnv });
     expect(`${tester.stdout}${tester.stderr}`).toContain(`${agent} passed all tests`);
     expect(tester.status).toBe(0);
     // The agent by hand: start, monitor with the partner there, without it, and with it back.
     const ra = (action: string) =>
-      run(agent, [action], { timeoutMs: 120_000, env: { ...toolEnv, OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: 'ccm', ...Object.fromEntries(Object.entries(params).map(([k, v]) => [`OCF_RESKEY_${k}`, v])) } });
+      runCommand(agent, [action], { timeoutMs: 120_000, env: { ...toolEnv, OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: 'ccm', ...Object.fromEntries(Object.entries(params).map(([k, v]) => [`OCF_RESKEY_${k}`, v])) } });
     cleanup.push(() => ra('stop'));
     expect((await ra('start')).status).toBe(0);
     expect((await ra('monitor')).status).toBe(0);

@@ -31,7 +31,7 @@ const childPrologue = `
       const addrs = ${JSON.stringify(env.addrs)};
       function side(dev, ip, bytes = 4096, access = Access.LOCAL_WRITE) {
         const ctx = new Context(dev);
-        const idx = ctx.queryGidTable().find((g) => g.gid === gid(ip) && g.type === 'RoCEv2').index;
+        const idx = ctx.findGid(ip).index;
         const pd = ctx.allocPd();
         const cq = ctx.createCq();
         const qp = pd.createQp({ type: 'RC', sendCq: cq });
@@ -52,6 +52,8 @@ describe('verbs misuse on rxe', () => {
     expect(code(() => pd.allocMemory(4096, 1 << 20))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => pd.allocMemory(4096, Access.REMOTE_WRITE))).toBe('ERR_INVALID_ACCESS');
     expect(code(() => ctx.queryPort(99))).toMatch(/^(EINVAL|ERR_OUT_OF_RANGE)$/);
+    // More entries than the device allows: the driver refuses, and what the CQ had made (its channel) is undone.
+    expect(code(() => ctx.createCq({ cqe: ctx.queryDevice().maxCqe + 1 }))).toMatch(/^E[A-Z]+$/);
     const cq = ctx.createCq();
     expect(code(() => pd.createQp({ type: 'XX' as 'RC', sendCq: cq }))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => pd.createQp({ type: 'RC', sendCq: {} as typeof cq }))).toBe('ERR_INVALID_ARG_TYPE');
@@ -63,6 +65,7 @@ describe('verbs misuse on rxe', () => {
     expect(code(() => qp.modify({ pathMtu: 1000 as 1024 }))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => qp.modify({}))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'TELEPORT' as 'SEND' }]))).toBe('ERR_UNKNOWN_OPCODE');
+    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 2 as unknown as 'SEND' }]))).toBe('ERR_INVALID_ARG_TYPE');
     expect(code(() => qp.postSend([{ wrId: -1n, opcode: 'SEND' }]))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, offset: 4000, length: 200 }] }]))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'RDMA_READ', sgl: [{ mr, length: 8 }] }]))).toBe('ERR_INVALID_ARG_TYPE');

@@ -1,7 +1,7 @@
 // Two ends of a lab link for verbs tests: a context, PD, CQ and memory on each rxe device, and RC
 // queue pairs connected by hand between them.
 import { Access, CompletionQueue, Context, MemoryRegion, ProtectionDomain, QueuePair, type QpInit } from '../../lib/verbs';
-import { ipv4Gid, lab } from './lab';
+import { lab } from './lab';
 
 export const ALL = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ | Access.REMOTE_ATOMIC;
 
@@ -17,13 +17,11 @@ export interface Side {
 export function openSide(i: number, mrAccess = ALL): Side {
   const env = lab();
   const ctx = new Context(env.devices[i]);
-  const gid = ipv4Gid(env.addrs[i]);
-  const entry = ctx.queryGidTable().find((g) => g.gid === gid && g.type === 'RoCEv2');
-  if (!entry) throw new Error(`${env.devices[i]} has no RoCE v2 GID ${gid}`);
+  const { gid, index: gidIndex } = ctx.findGid(env.addrs[i]);
   const pd = ctx.allocPd();
   const cq = ctx.createCq({ cqe: 256 });
   const mr = pd.allocMemory(1 << 16, mrAccess);
-  return { ctx, pd, cq, mr, gid, gidIndex: entry.index };
+  return { ctx, pd, cq, mr, gid, gidIndex };
 }
 
 export function closeSide(s: Side): void {

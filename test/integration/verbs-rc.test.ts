@@ -152,6 +152,25 @@ describe('RC queue pairs on rxe', () => {
     prepared.release();
   });
 
+  it('posts a prepared request and polls for its completion in one call; a bad argument posts nothing', () => {
+    const prepared = a.qp.prepareSend([{ wrId: 7n, opcode: 'RDMA_READ', sgl: [{ mr: a.mr, offset: 62000, length: 8 }], remoteAddr: b.mr.addr + 62000n, rkey: b.mr.rkey, signaled: true }]);
+    for (let i = 1; i <= 5; i++) {
+      b.mr.buffer.writeBigUInt64LE(BigInt(i * 17), 62000);
+      expect(prepared.postAndPoll(a.cq, 1_000_000)).toBe(1);
+      expect(a.mr.buffer.readBigUInt64LE(62000)).toBe(BigInt(i * 17));
+    }
+    b.mr.buffer.writeBigUInt64LE(99n, 62000);
+    expect(() => prepared.postAndPoll({ native: {} } as unknown as typeof a.cq, 0)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => prepared.postAndPoll(a.cq, 2_000_000)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => prepared.postAndPoll(a.cq, 0.5)).toThrow(expect.objectContaining({ name: 'RangeError' }));
+    // Neither was posted: nothing completes, and the local bytes are the last READ's.
+    expect(a.cq.pollCount(4, 100_000)).toBe(0);
+    expect(a.mr.buffer.readBigUInt64LE(62000)).toBe(85n);
+    prepared.release();
+    expect(() => prepared.postAndPoll(a.cq, 0)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(a.mr.inflight).toBe(0);
+  });
+
   it('a READ outside the remote region fails with REM_ACCESS_ERR, the QP errors, and recovers through RESET', async () => {
     const bad = a.qp.read({ local: { mr: a.mr, offset: 0, length: 64 }, remoteAddr: b.mr.addr + BigInt(b.mr.length), rkey: b.mr.rkey });
     await expect(bad).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveModuleOrder } from '../../lib/lab/kernel';
 import { deviceSetup, runScript } from '../../lib/lab/run-script';
 import { guestLinks, guestNode, labEnv, VETH_NODES } from '../../lib/lab/topology';
-import { commandEnv } from '../../lib/lab';
+import { commandEnv, runLab } from '../../lib/lab';
 
 describe('lab kernel modules', () => {
   it('orders every module after its dependencies', () => {
@@ -99,4 +99,12 @@ describe('lab first-time set-up', () => {
     expect(again.stderr).not.toContain('lab set-up');
     rmSync(cache, { recursive: true, force: true });
   }, 300_000);
+});
+
+describe('lab options', () => {
+  it('refuses a TCG plugin where no single guest runs, before any set-up', async () => {
+    const plugin = '/nonexistent/counter.so';
+    await expect(runLab({ command: 'true', topology: 'two-guests', tcgPlugin: plugin })).rejects.toMatchObject({ code: 'ERR_LAB_USAGE' });
+    await expect(runLab({ command: 'true', mode: 'host', tcgPlugin: plugin })).rejects.toMatchObject({ code: 'ERR_LAB_USAGE', message: expect.stringContaining('TCG plugin') });
+  });
 });
