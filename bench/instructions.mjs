@@ -5,8 +5,10 @@
 //
 // Each figure is a difference of two windows, of N1 and N2 operations, divided by N2 - N1: what a
 // window costs once (the marker calls, a process's start and exit, a connection) cancels out. Each
-// window is run three times: what disturbs a count (a garbage collection, a compile on a V8 thread, a
-// timer interrupt) only ever adds instructions, so the host takes the smallest of each.
+// window is run three times: what disturbs a count (a garbage collection, a timer interrupt) only ever
+// adds instructions, so the host takes the smallest of each. Node runs with --single-threaded (no V8
+// background thread works during a window) and the guest's clock follows its instruction count (the
+// lab's -icount with a TCG plugin), so that the same windows count the same instructions run after run.
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { instructionMarker } from 'rdma-ccm/lab';
@@ -149,7 +151,9 @@ async function oursAwaitRead(size) {
  */
 async function perftest(op, size) {
   const tool = op === 'READ' ? 'ib_read_lat' : 'ib_write_bw';
-  const extra = op === 'READ' ? [] : ['-t', '1', '-Q', '1'];
+  // -C: latencies in cycles, so that perftest does not calibrate its clock (a timed busy loop of some
+  // 200 million instructions, whose length followed the emulator's speed before the lab's clock did).
+  const extra = op === 'READ' ? ['-C'] : ['-t', '1', '-Q', '1', '-C'];
   const [xa, xb] = [gidIndex(DEV_A, ADDR_A), gidIndex(DEV_B, ADDR_B)];
   for (const [rep, n] of REPS.flatMap((r) => [[r, P1], [r, P2]])) {
     const port = String(18515 + windows.length);

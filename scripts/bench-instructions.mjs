@@ -15,7 +15,9 @@ export function runInstructionBench() {
   const counts = join(dir, 'instr-counts.txt');
   const windowsFile = join(dir, 'instr-windows.json');
   rmSync(windowsFile, { force: true });
-  const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3600', '--tcg-plugin', `${plugin},out=${counts}`, '--', `node bench/instructions.mjs ${windowsFile}`], { allowFail: true, env: { ...process.env, RDMA_CCM_LAB_MODE: 'vm' } });
+  // --single-threaded: V8 compiles and collects on the main thread only, so that no background thread's
+  // work lands in a window at a moment the scheduler picks.
+  const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3600', '--tcg-plugin', `${plugin},out=${counts}`, '--', `node --single-threaded bench/instructions.mjs ${windowsFile}`], { allowFail: true, env: { ...process.env, RDMA_CCM_LAB_MODE: 'vm' } });
   if (status !== 0 || !existsSync(windowsFile)) {
     log(`bench: the instruction run in the lab failed (exit ${status})`);
     return false;

@@ -33,7 +33,9 @@ export interface GuestOptions {
   disk?: string;
   /**
    * A TCG plugin for qemu's -plugin (`path.so,arg=value,...`): the guest then runs on one vCPU with
-   * single-threaded TCG, so that a plugin that counts sees every instruction in order.
+   * single-threaded TCG, so that a plugin that counts sees every instruction in order, and its clock
+   * follows the instructions it executes (-icount shift=0: 1 ns each), so that a loop bounded by the
+   * clock runs the same instructions in every run.
    */
   tcgPlugin?: string;
   /** Seconds until the guest is killed; the result then has timedOut set. */
@@ -96,7 +98,7 @@ export class Guest {
       '-cpu', 'max',
       '-m', String(opts.memoryMiB ?? 2048),
       '-smp', String(opts.tcgPlugin ? 1 : (opts.cpus ?? 2)),
-      ...(opts.tcgPlugin ? ['-plugin', opts.tcgPlugin] : []),
+      ...(opts.tcgPlugin ? ['-plugin', opts.tcgPlugin, '-icount', 'shift=0,sleep=on'] : []),
       '-nodefaults', '-no-user-config', '-no-reboot',
       '-display', 'none',
       '-chardev', 'stdio,id=con,signal=off',
