@@ -56,7 +56,7 @@ export interface NativeRecvWr {
   sgl: NativeSge[];
 }
 
-/** A send work request as the addon reads it: the opcode and flags as their ibv_* values. */
+/** A send work request as the addon reads it: the opcode by name, the flags as their ibv_* values. */
 export interface NativeSendWr {
   wrId: bigint;
   /** A name of constants.wrOpcode (the addon refuses others with ERR_UNKNOWN_OPCODE). */

@@ -119,8 +119,6 @@ static int PollSpinning(ibv_cq* cq, int want, ibv_wc* wc, int64_t spinUs) {
   return 0;
 }
 
-// The longest a poll may spin: it holds the event loop meanwhile.
-
 Napi::Array CompletionQueue::PollBatch(Napi::Env env, ibv_cq* cq, int max, int64_t spinUs) {
   Napi::Array out = Napi::Array::New(env);
   ibv_wc wc[32];

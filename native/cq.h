@@ -21,6 +21,7 @@ class CompletionQueue : public Wrapped<CompletionQueue, ibv_cq>, public Parent {
   // How many completions `cq` has (at most max; spinning up to spinUs µs for the first), or the first
   // failed one as a JS object: pollCount's work, also done by a QP's postPreparedPoll.
   static Napi::Value CountCompletions(Napi::Env env, ibv_cq* cq, int max, int64_t spinUs);
+  // The longest a poll may spin: it holds the event loop meanwhile.
   static constexpr int64_t kMaxSpinUs = 1000000;
 
  private:

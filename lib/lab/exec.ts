@@ -72,10 +72,17 @@ export function runCommand(cmd: string, args: string[], o: { env?: NodeJS.Proces
     c.stdout.on('data', (d: Buffer) => ((r.stdout += d), (r.output += d)));
     c.stderr.on('data', (d: Buffer) => ((r.stderr += d), (r.output += d)));
     const t = setTimeout(() => c.kill('SIGKILL'), o.timeoutMs ?? 90_000);
-    c.on('error', (e) => (r.stderr += `${cmd}: ${e.message}\n`));
-    c.on('close', (status) => {
+    let done = false;
+    const finish = (status: number | null) => {
+      if (done) return;
+      done = true;
       clearTimeout(t);
       resolve({ ...r, status });
+    };
+    c.on('error', (e) => {
+      r.stderr += `${cmd}: ${e.message}\n`;
+      finish(null);
     });
+    c.on('close', finish);
   });
 }

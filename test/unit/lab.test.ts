@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveModuleOrder } from '../../lib/lab/kernel';
 import { deviceSetup, runScript } from '../../lib/lab/run-script';
 import { guestLinks, guestNode, labEnv, VETH_NODES } from '../../lib/lab/topology';
-import { commandEnv, runLab } from '../../lib/lab';
+import { commandEnv, runCommand, runLab } from '../../lib/lab';
 
 describe('lab kernel modules', () => {
   it('orders every module after its dependencies', () => {
@@ -106,5 +106,20 @@ describe('lab options', () => {
     const plugin = '/nonexistent/counter.so';
     await expect(runLab({ command: 'true', topology: 'two-guests', tcgPlugin: plugin })).rejects.toMatchObject({ code: 'ERR_LAB_USAGE' });
     await expect(runLab({ command: 'true', mode: 'host', tcgPlugin: plugin })).rejects.toMatchObject({ code: 'ERR_LAB_USAGE', message: expect.stringContaining('TCG plugin') });
+  });
+});
+
+describe('runCommand', () => {
+  it('collects both streams, reports the exit status, kills at its time limit, and settles on a missing command', async () => {
+    const ok = await runCommand('sh', ['-c', 'echo out; echo err >&2; exit 3']);
+    expect(ok).toMatchObject({ status: 3, stdout: 'out\n', stderr: 'err\n' });
+    expect(ok.output.split('\n').sort()).toEqual(['', 'err', 'out']);
+    const t0 = Date.now();
+    const slow = await runCommand('sleep', ['30'], { timeoutMs: 300 });
+    expect(slow.status).toBeNull();
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const missing = await runCommand('/nonexistent/tool', []);
+    expect(missing.status).toBeNull();
+    expect(missing.stderr).toContain('ENOENT');
   });
 });
