@@ -30,6 +30,18 @@ describe('native addon on the host', () => {
     expect(err.errno).toBe(err.code === 'ENODEV' ? 19 : 38);
   });
 
+  it('checks private data against the transport limits in one place, before any device is involved', () => {
+    const check = native.CmId.checkPrivateData;
+    for (const [kind, max] of [['connect', MAX_CONNECT_PRIVATE_DATA], ['accept', MAX_ACCEPT_PRIVATE_DATA], ['reject', MAX_REJECT_PRIVATE_DATA]] as const) {
+      expect(() => check(new Uint8Array(max), kind)).not.toThrow();
+      expect(() => check(Buffer.alloc(max + 1), kind)).toThrow(expect.objectContaining({ code: 'ERR_CM_PRIVATE_DATA_TOO_LONG', message: `${kind} private data of ${max + 1} bytes exceeds the ${max} the transport allows` }));
+    }
+    expect(() => check(undefined, 'connect')).not.toThrow();
+    expect(() => check('text', 'connect')).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => check(new Uint16Array(2), 'connect')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => check(new Uint8Array(1), 'other' as 'connect')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
   it('gives the verbs numbers the TypeScript layer uses, as rdma-core defines them (one source: the addon)', () => {
     const c = native.constants;
     expect(Access).toEqual({ LOCAL_WRITE: 1, REMOTE_WRITE: 2, REMOTE_READ: 4, REMOTE_ATOMIC: 8, MW_BIND: 16, ZERO_BASED: 32 });
