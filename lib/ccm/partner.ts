@@ -416,8 +416,9 @@ export class Partner {
 
   /**
    * Every link is down: the witness tells a dead partner from a cut interconnect. The partner is down
-   * only once its witness heartbeat has not moved for the witness's timeout; if it moves after the links
-   * went down, the partner runs and the interconnect is cut (`interconnect-down`); a witness this node
+   * only once its witness heartbeat has not moved for the witness's timeout; if it is known to have been
+   * written after the links went down (an advance read after that may have been written before: see
+   * WitnessView.writtenAfter), the partner runs and the interconnect is cut (`interconnect-down`); a witness this node
    * cannot read decides nothing (`interconnect-down`, witness 'unavailable', after one timeout). After an
    * interconnect-down the watch goes on: a witness heartbeat that stops later is a `partner-down`. A new
    * session ends the watch.
@@ -438,7 +439,7 @@ export class Partner {
         this.fencer.start(generation, true);
         return;
       }
-      const advancedSince = v.verdict === 'alive' && v.heartbeatAgeMs !== null && v.heartbeatAgeMs < now - since;
+      const advancedSince = v.verdict === 'alive' && v.writtenAfter !== null && v.writtenAfter >= since;
       if (!cut && (advancedSince || (v.verdict === 'unavailable' && now - since > timeout))) {
         cut = true;
         this.core.emit({ type: 'interconnect-down', partner: this.id, reason: end.reason, decisionMs: Math.round(now - since), links, witness: v.verdict === 'alive' ? 'alive' : 'unavailable' });

@@ -27,6 +27,12 @@ export interface WitnessView {
   sector: WitnessSector | null;
   /** Milliseconds since its heartbeat last advanced (null: never seen). */
   heartbeatAgeMs: number | null;
+  /**
+   * A moment (performance.now()) after which the partner is known to have written its heartbeat: the start
+   * of the last read that still saw the value before its latest advance (null: no advance seen). An
+   * advance read after a moment may have been written before it; only this proves life after it.
+   */
+  writtenAfter: number | null;
 }
 
 /** The interface every witness implements; the node drives it. */
@@ -83,6 +89,10 @@ interface Seen {
   sector: WitnessSector | null;
   /** When its heartbeat last advanced (performance.now()). */
   advancedAt: number | null;
+  /** WitnessView.writtenAfter. */
+  writtenAfter: number | null;
+  /** When the read that returned `sector` started. */
+  readAt: number | null;
   lastError: string | null;
 }
 
@@ -124,7 +134,7 @@ export class DiskWitness implements Witness {
     this.own = o.alignedBuffer(WITNESS.slotSize);
     for (const n of o.nodes) if (n !== o.nodeId) {
       this.reads.set(n, o.alignedBuffer(WITNESS.slotSize));
-      this.seen.set(n, { sector: null, advancedAt: null, lastError: null });
+      this.seen.set(n, { sector: null, advancedAt: null, writtenAfter: null, readAt: null, lastError: null });
     }
   }
 
@@ -179,8 +189,9 @@ export class DiskWitness implements Witness {
       encodeWitness({ clusterId: this.o.clusterId, nodeId: this.o.nodeId, state: this.state, generation: this.o.generation, heartbeat: this.heartbeat, takeover: this.takeover }, this.o.secret, this.own);
       await fh.write(this.own, 0, WITNESS.slotSize, this.offset(this.o.nodeId));
       for (const [n, buf] of this.reads) {
+        const readAt = performance.now();
         await fh.read(buf, 0, WITNESS.slotSize, this.offset(n));
-        this.take(n, buf);
+        this.take(n, buf, readAt);
       }
       if (this.ioError !== null) {
         this.ioError = null;
@@ -196,7 +207,7 @@ export class DiskWitness implements Witness {
   }
 
   /** Validates a copy of a partner's sector; only a valid one whose heartbeat moved counts as life. */
-  private take(n: number, buf: Uint8Array): void {
+  private take(n: number, buf: Uint8Array, readAt: number): void {
     const s = this.seen.get(n)!;
     let sector: WitnessSector | null;
     try {
@@ -211,24 +222,29 @@ export class DiskWitness implements Witness {
     if (!sector) return;
     const moved = !s.sector || sector.generation !== s.sector.generation || sector.heartbeat !== s.sector.heartbeat;
     // The first valid sector read proves nothing yet: only a heartbeat that moves while we watch does.
-    if (moved && s.sector) s.advancedAt = performance.now();
+    if (moved && s.sector) {
+      s.advancedAt = performance.now();
+      // The read before this one, started at s.readAt, still saw the old value: the write came after it.
+      s.writtenAfter = s.readAt;
+    }
     s.sector = sector;
+    s.readAt = readAt;
   }
 
   view(partner: number, now = performance.now()): WitnessView {
     const s = this.seen.get(partner);
-    if (!s) return { verdict: 'unavailable', sector: null, heartbeatAgeMs: null };
+    if (!s) return { verdict: 'unavailable', sector: null, heartbeatAgeMs: null, writtenAfter: null };
     const age = s.advancedAt === null ? null : Math.max(0, now - s.advancedAt);
-    if (this.ioError !== null) return { verdict: 'unavailable', sector: s.sector, heartbeatAgeMs: age };
+    if (this.ioError !== null) return { verdict: 'unavailable', sector: s.sector, heartbeatAgeMs: age, writtenAfter: s.writtenAfter };
     // A stall of this node's own is the same: no verdict until it has rounds of a whole timeout again.
     if (now - this.lastRoundAt > this.o.timeoutMs / 2 || now < this.staleUntil) {
       const fresh = s.advancedAt !== null && s.advancedAt > this.staleUntil - this.o.timeoutMs && age !== null && age <= this.o.timeoutMs;
-      return { verdict: fresh ? 'alive' : 'unavailable', sector: s.sector, heartbeatAgeMs: age };
+      return { verdict: fresh ? 'alive' : 'unavailable', sector: s.sector, heartbeatAgeMs: age, writtenAfter: s.writtenAfter };
     }
     const alive = age !== null && age <= this.o.timeoutMs;
     // Until this node has watched for a whole timeout, a partner it has not seen advance is not yet known stopped.
-    if (!alive && age === null && now - this.startedAt <= this.o.timeoutMs) return { verdict: 'unavailable', sector: s.sector, heartbeatAgeMs: age };
-    return { verdict: alive ? 'alive' : 'stopped', sector: s.sector, heartbeatAgeMs: age };
+    if (!alive && age === null && now - this.startedAt <= this.o.timeoutMs) return { verdict: 'unavailable', sector: s.sector, heartbeatAgeMs: age, writtenAfter: s.writtenAfter };
+    return { verdict: alive ? 'alive' : 'stopped', sector: s.sector, heartbeatAgeMs: age, writtenAfter: s.writtenAfter };
   }
 
   async close(): Promise<void> {

@@ -37,6 +37,26 @@ function witness(path: string, nodeId: number, refused: ProtocolError[] = []) {
 }
 
 describe('disk witness', () => {
+  it('proves life after a moment only by a write made after it: an advance read later may be older', async () => {
+    const path = disk();
+    const a = witness(path, 1);
+    const b = witness(path, 2);
+    await Promise.all([a.start(), b.start()]);
+    await sleep(150);
+    const running = performance.now();
+    await sleep(100);
+    // b writes on: its heartbeat is known written after `running`.
+    expect(a.view(2).writtenAfter).toBeGreaterThanOrEqual(running);
+    await b.close();
+    const stopped = performance.now();
+    await sleep(100);
+    // Until the timeout b still counts as alive by the age of its last advance, but nothing proves a write
+    // after it stopped: what `interconnect-down` needs is not there.
+    const v = a.view(2);
+    expect(v.writtenAfter).not.toBeNull();
+    expect(v.writtenAfter!).toBeLessThan(stopped);
+  });
+
   it('each node sees the other alive; a node that stops writing is stopped after the timeout', async () => {
     const path = disk();
     const a = witness(path, 1);
