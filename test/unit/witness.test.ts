@@ -36,13 +36,19 @@ function witness(path: string, nodeId: number, refused: ProtocolError[] = []) {
   return w;
 }
 
+/** Nodes 1 and 2 on one fresh disk, started, each having read the other a few times. */
+async function running2() {
+  const path = disk();
+  const a = witness(path, 1);
+  const b = witness(path, 2);
+  await Promise.all([a.start(), b.start()]);
+  await sleep(150);
+  return { path, a, b };
+}
+
 describe('disk witness', () => {
   it('proves life after a moment only by a write made after it: an advance read later may be older', async () => {
-    const path = disk();
-    const a = witness(path, 1);
-    const b = witness(path, 2);
-    await Promise.all([a.start(), b.start()]);
-    await sleep(150);
+    const { path, a, b } = await running2();
     const running = performance.now();
     await sleep(100);
     // b writes on: its heartbeat is known written after `running`.
@@ -58,11 +64,7 @@ describe('disk witness', () => {
   });
 
   it('each node sees the other alive; a node that stops writing is stopped after the timeout', async () => {
-    const path = disk();
-    const a = witness(path, 1);
-    const b = witness(path, 2);
-    await Promise.all([a.start(), b.start()]);
-    await sleep(150);
+    const { path, a, b } = await running2();
     expect(a.view(2).verdict).toBe('alive');
     expect(b.view(1).verdict).toBe('alive');
     expect(a.view(2).sector).toMatchObject({ nodeId: 2, generation: 2000n, state: 'BOOTING' });
@@ -79,11 +81,7 @@ describe('disk witness', () => {
   });
 
   it('after a stall of its own (a blocked event loop) it calls nobody stopped until it has watched a whole timeout again', async () => {
-    const path = disk();
-    const a = witness(path, 1);
-    const b = witness(path, 2);
-    await Promise.all([a.start(), b.start()]);
-    await sleep(150);
+    const { path, a, b } = await running2();
     expect(a.view(2).verdict).toBe('alive');
     // The whole process stalls for twice the timeout: B's writes stop too, but only because A's do.
     for (const end = performance.now() + 400; performance.now() < end; );
