@@ -2,7 +2,10 @@
 // process (the partner side is bench/pingpong-partner.mjs), busy-waiting for the partner's message and
 // answering it; the initiator stamps the clock at each post, and half the time between two posts is the
 // one-way latency (median). Each side polls its send CQ once per iteration, as perftest does.
-import { Access, Context } from 'rdma-ccm/verbs';
+import * as verbs from 'rdma-ccm/verbs';
+import { openSide } from '../test/support/lab-side.mjs';
+
+const { Access } = verbs;
 
 const ALL = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ;
 /** Where a side's incoming WRITEs land in its region (its outgoing bytes start at 0). */
@@ -14,31 +17,16 @@ export const SPIN_US = 100_000;
 
 /** One side: device, PD, separate send and receive CQs, an RC QP and a region for both directions (also the sides of bench/ours.mjs's in-process pairs). */
 export function endpoint(dev, addr, size) {
-  const ctx = new Context(dev);
-  const { gid, index: gidIndex } = ctx.findGid(addr);
-  const pd = ctx.allocPd();
-  const sendCq = ctx.createCq({ cqe: 512 });
-  const recvCq = ctx.createCq({ cqe: 512 });
-  const qp = pd.createQp({ type: 'RC', sendCq, recvCq, maxSendWr: 256, maxRecvWr: 256, maxInlineData: 0 });
-  const mr = pd.allocMemory(RX + Math.max(size, 4096), ALL);
+  const s = openSide(verbs, dev, addr, { bytes: RX + Math.max(size, 4096), access: ALL, cqe: 512, recvCq: true, qp: { maxSendWr: 256, maxRecvWr: 256, maxInlineData: 0 } });
   return {
-    qp,
-    mr,
-    sendCq,
-    recvCq,
+    qp: s.qp,
+    mr: s.mr,
+    sendCq: s.cq,
+    recvCq: s.recvCq,
     /** What the partner needs to connect to this side and write into it. */
-    info: { qpNum: qp.qpNum, gid, addr: String(mr.addr), rkey: mr.rkey },
-    connect(peer) {
-      qp.connectTo({ qpNum: peer.qpNum, gid: peer.gid }, { sgidIndex: gidIndex, access: ALL & ~Access.LOCAL_WRITE });
-    },
-    close() {
-      qp.close();
-      mr.close();
-      sendCq.close();
-      recvCq.close();
-      pd.close();
-      ctx.close();
-    },
+    info: { qpNum: s.qp.qpNum, gid: s.gid, addr: String(s.mr.addr), rkey: s.mr.rkey },
+    connect: (peer) => s.connectTo(peer, ALL & ~Access.LOCAL_WRITE),
+    close: () => s.close(),
   };
 }
 

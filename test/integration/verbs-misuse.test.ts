@@ -3,6 +3,7 @@
 // crash; a crash here kills the test process and fails the suite.
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { connect, contextFor, createQueuePair, listen } from '../../lib/cm';
 import { CmId } from '../../lib/cm/cm-id';
@@ -21,24 +22,22 @@ const code = (fn: () => unknown) => {
 };
 
 /**
- * The start of a child script that opens one side of the lab link by hand: the verbs module, the lab's
- * devices and addresses, a RoCE v2 GID helper, and side(dev, ip, bytes?, access?) with a context, PD,
- * CQ, RC QP and a region (4096 bytes, local write, unless told otherwise).
+ * The start of a child script (an ES module) that opens sides of the lab link: the package's verbs
+ * module, the lab's devices and addresses, and side(dev, ip, bytes?, access?), the shared lab side
+ * (test/support/lab-side.mjs) with an RC QP and a region (4096 bytes, local write, unless told otherwise).
  */
 const childPrologue = `
-      const { Context, Access, normalizeGid: gid } = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'verbs'))});
+      import { createRequire } from 'node:module';
+      import { openSide } from ${JSON.stringify(pathToFileURL(resolve(__dirname, '..', 'support', 'lab-side.mjs')).href)};
+      const require = createRequire(${JSON.stringify(__filename)});
+      const verbs = require(${JSON.stringify(resolve(__dirname, '..', '..', 'dist', 'verbs'))});
+      const { Access } = verbs;
       const [d0, d1] = ${JSON.stringify(env.devices)};
       const addrs = ${JSON.stringify(env.addrs)};
-      function side(dev, ip, bytes = 4096, access = Access.LOCAL_WRITE) {
-        const ctx = new Context(dev);
-        const idx = ctx.findGid(ip).index;
-        const pd = ctx.allocPd();
-        const cq = ctx.createCq();
-        const qp = pd.createQp({ type: 'RC', sendCq: cq });
-        const mr = pd.allocMemory(bytes, access);
-        return { ctx, pd, cq, qp, mr, idx, ip };
-      }
+      const side = (dev, ip, bytes = 4096, access = Access.LOCAL_WRITE) => openSide(verbs, dev, ip, { bytes, access, qp: {} });
 `;
+/** Runs a child script (after childPrologue) with the collector exposed. */
+const child = (script: string) => spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', childPrologue + script], { encoding: 'utf8', timeout: 60_000 });
 
 describe('verbs misuse on rxe', () => {
   it('refuses wrong types and values with a code', () => {
@@ -135,13 +134,12 @@ describe('verbs misuse on rxe', () => {
     // in flight, the finalizers must have destroyed every QP, CQ, region and PD: the kernel's resource
     // lists for the process are counted (they held 2 of each while the work was posted).
     const script = `
-      ${childPrologue}
       let results = 0;
       (function () {
         const a = side(d0, addrs[0], 1 << 16, Access.LOCAL_WRITE | Access.REMOTE_READ);
         const b = side(d1, addrs[1], 1 << 16, Access.LOCAL_WRITE | Access.REMOTE_READ);
-        a.qp.connectTo({ qpNum: b.qp.qpNum, gid: gid(b.ip) }, { sgidIndex: a.idx, access: Access.REMOTE_READ });
-        b.qp.connectTo({ qpNum: a.qp.qpNum, gid: gid(a.ip) }, { sgidIndex: b.idx, access: Access.REMOTE_READ });
+        a.connectTo({ qpNum: b.qp.qpNum, gid: b.gid }, Access.REMOTE_READ);
+        b.connectTo({ qpNum: a.qp.qpNum, gid: a.gid }, Access.REMOTE_READ);
         for (let i = 0; i < 32; i++)
           a.qp.read({ local: { mr: a.mr, offset: i * 1024, length: 1024 }, remoteAddr: b.mr.addr, rkey: b.mr.rkey }).then(() => results++);
       })();
@@ -159,7 +157,7 @@ describe('verbs misuse on rxe', () => {
         console.log('after collection: ' + held());
       }, 3000);
     `;
-    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const r = child(script);
     expect(r.signal).toBeNull();
     expect(r.stderr).toBe('');
     const lines = r.stdout.trim().split('\n');
@@ -200,13 +198,12 @@ describe('verbs misuse on rxe', () => {
     // drops both and collects garbage, then allocates fresh buffers of the same size (where freed memory
     // would be reused) and has the partner WRITE into the region: none of the fresh buffers may change.
     const script = `
-      ${childPrologue}
       (async () => {
         const a = side(d0, addrs[0]);
         const b = side(d1, addrs[1]);
         const RW = Access.REMOTE_READ | Access.REMOTE_WRITE;
-        a.qp.connectTo({ qpNum: b.qp.qpNum, gid: gid(b.ip) }, { sgidIndex: a.idx, access: RW });
-        b.qp.connectTo({ qpNum: a.qp.qpNum, gid: gid(a.ip) }, { sgidIndex: b.idx, access: RW });
+        a.connectTo({ qpNum: b.qp.qpNum, gid: b.gid }, RW);
+        b.connectTo({ qpNum: a.qp.qpNum, gid: a.gid }, RW);
         let mine = new ArrayBuffer(4096);
         const mr = b.pd.registerMemory(mine, Access.LOCAL_WRITE | RW);
         let moved = structuredClone(mine, { transfer: [mine] });
@@ -234,7 +231,7 @@ describe('verbs misuse on rxe', () => {
         process.exit(0);
       })().catch((e) => { console.log('failed: ' + e.code + ' ' + e.message); process.exit(1); });
     `;
-    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const r = child(script);
     expect(r.signal).toBeNull();
     expect(r.stderr).toBe('');
     expect(r.stdout.trim().split('\n')).toEqual(['detached: true', 'fresh memory changed by the write: false', 'read back: true', 'own memory usable: true']);
@@ -244,14 +241,13 @@ describe('verbs misuse on rxe', () => {
     // A child drops its last reference to a region right after binding a type 2 window over it, then
     // collects garbage: the window holds the region, so the memory a partner reaches is never freed.
     const script = `
-      ${childPrologue}
       const finalized = [];
       const registry = new FinalizationRegistry((what) => finalized.push(what));
       (async () => {
         const a = side(d0, addrs[0]);
         const b = side(d1, addrs[1]);
-        a.qp.connectTo({ qpNum: b.qp.qpNum, gid: gid(b.ip) }, { sgidIndex: a.idx, access: Access.REMOTE_READ });
-        b.qp.connectTo({ qpNum: a.qp.qpNum, gid: gid(a.ip) }, { sgidIndex: b.idx, access: Access.REMOTE_READ });
+        a.connectTo({ qpNum: b.qp.qpNum, gid: b.gid }, Access.REMOTE_READ);
+        b.connectTo({ qpNum: a.qp.qpNum, gid: a.gid }, Access.REMOTE_READ);
         const mw = b.pd.allocMw(2);
         const { rkey, addr } = await (async () => {
           const mr = b.pd.allocMemory(1 << 16, Access.LOCAL_WRITE | Access.REMOTE_READ | Access.MW_BIND);
@@ -269,7 +265,7 @@ describe('verbs misuse on rxe', () => {
         process.exit(0);
       })().catch((e) => { console.log('failed: ' + e.code + ' ' + e.message); process.exit(1); });
     `;
-    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const r = child(script);
     expect(r.signal).toBeNull();
     expect(r.stderr).toBe('');
     expect(r.stdout.trim().split('\n')).toEqual(['region collected while bound: false', 'read through the window: true']);

@@ -1,34 +1,22 @@
 // Two ends of a lab link for verbs tests: a context, PD, CQ and memory on each rxe device, and RC
 // queue pairs connected by hand between them.
-import { Access, CompletionQueue, Context, MemoryRegion, ProtectionDomain, QueuePair, type QpInit } from '../../lib/verbs';
+import * as verbs from '../../lib/verbs';
+import { Access, QueuePair, type QpInit } from '../../lib/verbs';
+import { openSide as openLabSide, type LabSide } from '../support/lab-side.mjs';
 import { lab } from './lab';
 
 export const ALL = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ | Access.REMOTE_ATOMIC;
 
-export interface Side {
-  ctx: Context;
-  pd: ProtectionDomain;
-  cq: CompletionQueue;
-  mr: MemoryRegion;
-  gid: string;
-  gidIndex: number;
-}
+export type Side = LabSide;
 
+/** Lab device `i` (0 or 1) with a 64 KiB region of `mrAccess` and one CQ of 256 entries. */
 export function openSide(i: number, mrAccess = ALL): Side {
   const env = lab();
-  const ctx = new Context(env.devices[i]);
-  const { gid, index: gidIndex } = ctx.findGid(env.addrs[i]);
-  const pd = ctx.allocPd();
-  const cq = ctx.createCq({ cqe: 256 });
-  const mr = pd.allocMemory(1 << 16, mrAccess);
-  return { ctx, pd, cq, mr, gid, gidIndex };
+  return openLabSide(verbs, env.devices[i], env.addrs[i], { access: mrAccess });
 }
 
 export function closeSide(s: Side): void {
-  s.mr.close();
-  s.cq.close();
-  s.pd.close();
-  s.ctx.close();
+  s.close();
 }
 
 /** An RC queue pair on each side, connected to each other (RTS), remote access as `access`. */
