@@ -24,13 +24,14 @@
         "native/fd_watch.cc",
         "native/names.cc",
         "native/enums.cc",
-        "native/instruction_marker.cc"
+        "native/instruction_marker.cc",
+        "native/capabilities.cc"
       ],
       "variables": {
         "headers_ok": "<!(node install/check-headers.js)"
       },
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "<!@(node install/features.js)"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],

@@ -11,6 +11,8 @@ import type { WorkCompletion } from './verbs/completion';
 import type { DeviceInfo } from './verbs/device';
 import type { AhAttr } from './verbs/ah';
 import type { QpAttributes, QpState } from './verbs/qp';
+import type { FlushTarget } from './verbs/work-request';
+import type { CqOptions } from './verbs/cq';
 import type { RawCmEvent } from './cm/event-channel';
 
 /** What every native object has: `closed`, and an idempotent `close()`. */
@@ -74,6 +76,10 @@ export interface NativeSendWr {
   remoteQkey?: number;
   mw?: NativeMw;
   bind?: NativeBind;
+  /** ATOMIC_WRITE: the 8 bytes written. */
+  value?: bigint;
+  /** FLUSH: what is made visible or persistent. */
+  flush?: FlushTarget;
 }
 
 export interface NativeBind {
@@ -106,6 +112,8 @@ export interface NativeQpInit {
   maxSendSge?: number;
   maxRecvSge?: number;
   maxInlineData?: number;
+  /** Names of constants.sendOps: the QP is made with ibv_create_qp_ex for postBatch(). */
+  sendOps?: string[];
 }
 
 export interface NativeQp extends NativeObject {
@@ -119,6 +127,7 @@ export interface NativeQp extends NativeObject {
   postPrepared(handle: number): void;
   postPreparedPoll(handle: number, cq: NativeCq, spinUs: number): number | WorkCompletion;
   releasePrepared(handle: number): void;
+  postBatch(wrs: NativeSendWr[]): void;
 }
 
 export interface NativeCmChannel extends NativeObject {
@@ -157,11 +166,15 @@ export interface NativeCmId extends NativeObject {
   addresses(): { local: NativeCmAddress | null; remote: NativeCmAddress | null; portNum: number; device: string | null };
 }
 
+type WrOpcodeName = 'RDMA_WRITE' | 'RDMA_WRITE_WITH_IMM' | 'SEND' | 'SEND_WITH_IMM' | 'RDMA_READ' | 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD' | 'LOCAL_INV' | 'BIND_MW' | 'SEND_WITH_INV' | 'ATOMIC_WRITE' | 'FLUSH';
+
 /** The verbs enumerations, name → value, as the addon was built with them (rdma-core's headers). */
 export interface NativeConstants {
-  access: Readonly<Record<'LOCAL_WRITE' | 'REMOTE_WRITE' | 'REMOTE_READ' | 'REMOTE_ATOMIC' | 'MW_BIND' | 'ZERO_BASED', number>>;
+  access: Readonly<Record<'LOCAL_WRITE' | 'REMOTE_WRITE' | 'REMOTE_READ' | 'REMOTE_ATOMIC' | 'MW_BIND' | 'ZERO_BASED' | 'FLUSH_GLOBAL' | 'FLUSH_PERSISTENT', number>>;
   sendFlags: Readonly<Record<'FENCE' | 'SIGNALED' | 'SOLICITED' | 'INLINE', number>>;
-  wrOpcode: Readonly<Record<'RDMA_WRITE' | 'RDMA_WRITE_WITH_IMM' | 'SEND' | 'SEND_WITH_IMM' | 'RDMA_READ' | 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD' | 'LOCAL_INV' | 'BIND_MW' | 'SEND_WITH_INV', number>>;
+  wrOpcode: Readonly<Record<WrOpcodeName, number>>;
+  /** The IBV_QP_EX_WITH_* bit of each opcode an extended QP may be created for. */
+  sendOps: Readonly<Record<WrOpcodeName, number>>;
   wcOpcode: Readonly<Record<string, number>>;
   wcStatus: Readonly<Record<string, number>>;
   wcFlags: Readonly<Record<'GRH' | 'WITH_IMM' | 'IP_CSUM_OK' | 'WITH_INV', number>>;
@@ -180,7 +193,7 @@ export interface Addon {
   Context: Ctor<[name: string], NativeContext>;
   ProtectionDomain: Ctor<[context: NativeContext], NativePd>;
   MemoryRegion: Ctor<[pd: NativePd, memory: ArrayBuffer | ArrayBufferView | number, access: number], NativeMr>;
-  CompletionQueue: Ctor<[context: NativeContext, cqe: number, onCompletions: (batch: WorkCompletion[]) => void], NativeCq>;
+  CompletionQueue: Ctor<[context: NativeContext, cqe: number, onCompletions: (batch: WorkCompletion[]) => void, options?: CqOptions], NativeCq>;
   AddressHandle: Ctor<[pd: NativePd, attr: AhAttr], NativeAh>;
   SharedReceiveQueue: Ctor<[pd: NativePd, init: { maxWr?: number; maxSge?: number; srqLimit?: number }], NativeSrq>;
   MemoryWindow: Ctor<[pd: NativePd, type: 1 | 2], NativeMw>;

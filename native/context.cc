@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "capabilities.h"
 #include "cq.h"
 #include "enums.h"
 #include "errors.h"
@@ -98,6 +99,21 @@ Napi::Value Context::QueryDevice(const Napi::CallbackInfo& info) {
   o.Set("maxSrqSge", a.max_srq_sge);
   o.Set("maxPkeys", a.max_pkeys);
   o.Set("physPortCnt", a.phys_port_cnt);
+  // Beyond the base verbs: what decides which extended operations are offered.
+  o.Set("deviceCapFlagsEx", Napi::BigInt::New(env, uint64_t(ax.device_cap_flags_ex)));
+  o.Set("completionTimestampMask", Napi::BigInt::New(env, uint64_t(ax.completion_timestamp_mask)));
+  o.Set("hcaCoreClockKhz", Napi::Number::New(env, double(ax.hca_core_clock)));
+  Napi::Object caps = Napi::Object::New(env);
+  caps.Set("atomicWrite", Napi::Boolean::New(env, ax.device_cap_flags_ex & kCapAtomicWrite));
+  caps.Set("flushGlobal", Napi::Boolean::New(env, ax.device_cap_flags_ex & kCapFlushGlobal));
+  caps.Set("flushPersistent", Napi::Boolean::New(env, ax.device_cap_flags_ex & kCapFlushPersistent));
+  caps.Set("completionTimestamps", Napi::Boolean::New(env, ax.completion_timestamp_mask != 0));
+#ifdef RDMA_CCM_HAVE_WR_FLUSH
+  caps.Set("flushInThisBuild", Napi::Boolean::New(env, true));
+#else
+  caps.Set("flushInThisBuild", Napi::Boolean::New(env, false));
+#endif
+  o.Set("capabilities", caps);
   return o;
 }
 

@@ -6,15 +6,17 @@
 #include <cerrno>
 #include <ctime>
 
+#include "capabilities.h"
 #include "context.h"
 #include "enums.h"
 #include "errors.h"
+#include "props.h"
 #include "reaper.h"
 #include "rollback.h"
 
 namespace rdma {
 
-Napi::Object CompletionToJs(Napi::Env env, const ibv_wc& wc) {
+Napi::Object CompletionToJs(Napi::Env env, const ibv_wc& wc, const uint64_t* ts) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("wrId", Napi::BigInt::New(env, uint64_t(wc.wr_id)));
   o.Set("status", Napi::String::New(env, NameOf(kWcStatus, wc.status)));
@@ -33,6 +35,7 @@ Napi::Object CompletionToJs(Napi::Env env, const ibv_wc& wc) {
   o.Set("srcQp", Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.src_qp : 0));
   o.Set("qpNum", Napi::Number::New(env, wc.qp_num));
   o.Set("vendorErr", Napi::Number::New(env, wc.vendor_err));
+  if (ts != nullptr) o.Set("timestamp", Napi::BigInt::New(env, *ts));
   return o;
 }
 
@@ -45,13 +48,22 @@ Napi::Function CompletionQueue::Init(Napi::Env env) {
                      });
 }
 
-// new CompletionQueue(context, cqe, onCompletions(batch: object[]))
+// new CompletionQueue(context, cqe, onCompletions(batch: object[]), { extended, timestamps }?)
 CompletionQueue::CompletionQueue(const Napi::CallbackInfo& info) : Base(info), Parent("queue pairs") {
   Napi::Env env = info.Env();
   Context* context = Context::From(env, info[0], "context");
   ibv_context* ctx = context->handle(env);
   int cqe = int(ArgInt(info, 1, "cqe", 1, 1 << 22));
   if (!info[2].IsFunction()) ThrowArgType(env, "onCompletions", "a function");
+  bool extended = false;
+  if (info.Length() > 3 && !info[3].IsUndefined()) {
+    Napi::Object o = ArgObject(info, 3, "options");
+    Napi::Value v;
+    if (Prop(o, "timestamps", &v)) timestamps_ = v.ToBoolean();
+    extended = timestamps_ || (Prop(o, "extended", &v) && v.ToBoolean());
+  }
+  if (timestamps_ && QueryCaps(env, ctx).timestampMask == 0)
+    ThrowNotSupported(env, "completion timestamps: the device reports none (its completion_timestamp_mask is 0)");
 
   errno = 0;
   channel_ = ibv_create_comp_channel(ctx);
@@ -65,8 +77,19 @@ CompletionQueue::CompletionQueue(const Napi::CallbackInfo& info) : Base(info), P
     channel_ = nullptr;
   });
   errno = 0;
-  cq = ibv_create_cq(ctx, cqe, this, channel_, 0);
-  if (cq == nullptr) ThrowSys(env, errno ? errno : ENOMEM, "ibv_create_cq");
+  if (extended) {
+    ibv_cq_init_attr_ex ax{};
+    ax.cqe = uint32_t(cqe);
+    ax.cq_context = this;
+    ax.channel = channel_;
+    ax.wc_flags = IBV_WC_STANDARD_FLAGS | (timestamps_ ? IBV_WC_EX_WITH_COMPLETION_TIMESTAMP : 0);
+    cqx_ = ibv_create_cq_ex(ctx, &ax);
+    if (cqx_ == nullptr) ThrowSys(env, errno ? errno : ENOMEM, "ibv_create_cq_ex");
+    cq = ibv_cq_ex_to_cq(cqx_);
+  } else {
+    cq = ibv_create_cq(ctx, cqe, this, channel_, 0);
+    if (cq == nullptr) ThrowSys(env, errno ? errno : ENOMEM, "ibv_create_cq");
+  }
   int err = ibv_req_notify_cq(cq, 0);
   if (err != 0) ThrowSys(env, err, "ibv_req_notify_cq");
   watch_.Start(env, channel_->fd, [this] {
@@ -93,7 +116,7 @@ void CompletionQueue::Drain() {
   if (events > 0) ibv_ack_cq_events(cq, events);
   ibv_req_notify_cq(cq, 0);
   Napi::Env env = Env();
-  Napi::Array batch = PollBatch(env, cq, 1 << 16, 0);
+  Napi::Array batch = PollBatch(env, 1 << 16, 0);
   if (batch.Length() == 0) return;
   Napi::Object self = Value();
   if (self.IsEmpty() || onCompletions_.IsEmpty() || onCompletions_.Value().IsEmpty()) return;  // being collected
@@ -108,26 +131,65 @@ static int64_t MonotonicNs() {
   return int64_t(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
 
-static int PollSpinning(ibv_cq* cq, int want, ibv_wc* wc, int64_t spinUs) {
-  int got = ibv_poll_cq(cq, want, wc);
+// One completion of an extended CQ, read field by field, as an ibv_wc (only wr_id, status, qp_num and
+// vendor_err are valid for a failed one).
+static void ReadExtended(ibv_cq_ex* cq, ibv_wc* wc, uint64_t* ts, bool timestamps) {
+  *wc = ibv_wc();
+  wc->wr_id = cq->wr_id;
+  wc->status = cq->status;
+  wc->qp_num = ibv_wc_read_qp_num(cq);
+  wc->vendor_err = ibv_wc_read_vendor_err(cq);
+  if (wc->status == IBV_WC_SUCCESS) {
+    wc->opcode = ibv_wc_read_opcode(cq);
+    wc->byte_len = ibv_wc_read_byte_len(cq);
+    wc->wc_flags = ibv_wc_read_wc_flags(cq);
+    wc->imm_data = ibv_wc_read_imm_data(cq);  // the union that also holds invalidated_rkey
+    wc->src_qp = ibv_wc_read_src_qp(cq);
+    if (timestamps) ts[0] = ibv_wc_read_completion_ts(cq);
+  } else if (timestamps) {
+    ts[0] = 0;
+  }
+}
+
+// An extended CQ is read one completion per ibv_start_poll / ibv_end_poll pair, never asking
+// ibv_next_poll for more: rxe before rdma-core 55 advances its consumer index twice when next_poll
+// finds the queue empty and end_poll follows, as the API requires, and the CQ is then corrupt.
+int CompletionQueue::PollOnce(ibv_wc* wc, uint64_t* ts, int want) {
+  if (cqx_ == nullptr) return ibv_poll_cq(raw(), want, wc);
+  int got = 0;
+  while (got < want) {
+    ibv_poll_cq_attr attr{};
+    int err = ibv_start_poll(cqx_, &attr);
+    if (err == ENOENT) break;
+    if (err != 0) return got > 0 ? got : -1;
+    ReadExtended(cqx_, &wc[got], ts + got, timestamps_);
+    ibv_end_poll(cqx_);
+    got++;
+  }
+  return got;
+}
+
+int CompletionQueue::PollInto(ibv_wc* wc, uint64_t* ts, int want, int64_t spinUs) {
+  int got = PollOnce(wc, ts, want);
   if (got != 0 || spinUs == 0) return got;
   int64_t deadline = MonotonicNs() + spinUs * 1000;
   do {
-    got = ibv_poll_cq(cq, want, wc);
+    got = PollOnce(wc, ts, want);
     if (got != 0) return got;
   } while (MonotonicNs() < deadline);
   return 0;
 }
 
-Napi::Array CompletionQueue::PollBatch(Napi::Env env, ibv_cq* cq, int max, int64_t spinUs) {
+Napi::Array CompletionQueue::PollBatch(Napi::Env env, int max, int64_t spinUs) {
   Napi::Array out = Napi::Array::New(env);
   ibv_wc wc[32];
+  uint64_t ts[32];
   uint32_t n = 0;
   while (int(n) < max) {
     int want = std::min(32, max - int(n));
-    int got = PollSpinning(cq, want, wc, n == 0 ? spinUs : 0);
-    if (got < 0) ThrowSys(env, EIO, "ibv_poll_cq");
-    for (int i = 0; i < got; i++) out.Set(n++, CompletionToJs(env, wc[i]));
+    int got = PollInto(wc, ts, want, n == 0 ? spinUs : 0);
+    if (got < 0) ThrowSys(env, EIO, cqx_ ? "ibv_start_poll" : "ibv_poll_cq");
+    for (int i = 0; i < got; i++) out.Set(n++, CompletionToJs(env, wc[i], timestamps_ ? &ts[i] : nullptr));
     if (got < want) break;
   }
   return out;
@@ -137,9 +199,9 @@ Napi::Array CompletionQueue::PollBatch(Napi::Env env, ibv_cq* cq, int max, int64
 // (for latency-critical callers).
 Napi::Value CompletionQueue::Poll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ibv_cq* cq = handle(env);
+  handle(env);
   int max = int(ArgInt(info, 0, "max", 1, 1 << 16));
-  return PollBatch(env, cq, max, ArgIntOr(info, 1, "spinUs", 0, kMaxSpinUs, 0));
+  return PollBatch(env, max, ArgIntOr(info, 1, "spinUs", 0, kMaxSpinUs, 0));
 }
 
 // pollCount(max, spinUs = 0): how many completions were available (at most max; spinning up to spinUs
@@ -147,20 +209,21 @@ Napi::Value CompletionQueue::Poll(const Napi::CallbackInfo& info) {
 // into its ERR_WC_<STATUS> error (for CQs that carry only raw work).
 Napi::Value CompletionQueue::PollCount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ibv_cq* cq = handle(env);
+  handle(env);
   int max = int(ArgInt(info, 0, "max", 1, 4096));
-  return CountCompletions(env, cq, max, ArgIntOr(info, 1, "spinUs", 0, kMaxSpinUs, 0));
+  return CountCompletions(env, max, ArgIntOr(info, 1, "spinUs", 0, kMaxSpinUs, 0));
 }
 
-Napi::Value CompletionQueue::CountCompletions(Napi::Env env, ibv_cq* cq, int max, int64_t spinUs) {
+Napi::Value CompletionQueue::CountCompletions(Napi::Env env, int max, int64_t spinUs) {
   ibv_wc wc[64];
+  uint64_t ts[64];
   int total = 0;
   while (total < max) {
     int want = std::min(64, max - total);
-    int got = PollSpinning(cq, want, wc, total == 0 ? spinUs : 0);
-    if (got < 0) ThrowSys(env, EIO, "ibv_poll_cq");
+    int got = PollInto(wc, ts, want, total == 0 ? spinUs : 0);
+    if (got < 0) ThrowSys(env, EIO, cqx_ ? "ibv_start_poll" : "ibv_poll_cq");
     for (int i = 0; i < got; i++)
-      if (wc[i].status != IBV_WC_SUCCESS) return CompletionToJs(env, wc[i]);
+      if (wc[i].status != IBV_WC_SUCCESS) return CompletionToJs(env, wc[i], timestamps_ ? &ts[i] : nullptr);
     total += got;
     if (got < want) break;
   }

@@ -1,6 +1,8 @@
 // CompletionQueue: ibv_cq with its own completion channel, whose fd libuv watches. When the channel
 // fires, every available completion is polled and handed to JS in one callback (no thread, no spin).
-// Idle CQs do not keep the process alive; lib/verbs refs the CQ while work is outstanding.
+// Idle CQs do not keep the process alive; lib/verbs refs the CQ while work is outstanding. An extended
+// CQ (ibv_create_cq_ex) is read with ibv_start_poll / ibv_next_poll / ibv_end_poll, with completion
+// timestamps when asked for; everything else is the same.
 #pragma once
 #include <infiniband/verbs.h>
 #include <napi.h>
@@ -18,17 +20,24 @@ class CompletionQueue : public Wrapped<CompletionQueue, ibv_cq>, public Parent {
   void OnClose() { Drop(); }
 
   Context* context() const { return context_.get(); }
-  // How many completions `cq` has (at most max; spinning up to spinUs µs for the first), or the first
+  // How many completions the CQ has (at most max; spinning up to spinUs µs for the first), or the first
   // failed one as a JS object: pollCount's work, also done by a QP's postPreparedPoll.
-  static Napi::Value CountCompletions(Napi::Env env, ibv_cq* cq, int max, int64_t spinUs);
+  Napi::Value CountCompletions(Napi::Env env, int max, int64_t spinUs);
   // The longest a poll may spin: it holds the event loop meanwhile.
   static constexpr int64_t kMaxSpinUs = 1000000;
 
  private:
   JsMethod Poll, PollCount, Ref, Unref;
   void Drain();
-  Napi::Array PollBatch(Napi::Env env, ibv_cq* cq, int max, int64_t spinUs);
+  Napi::Array PollBatch(Napi::Env env, int max, int64_t spinUs);
+  // Up to `want` completions into wc (and, with timestamps, ts), spinning up to spinUs µs while there
+  // are none: ibv_poll_cq, or the extended polling API for an extended CQ. Negative on a poll error.
+  int PollInto(ibv_wc* wc, uint64_t* ts, int want, int64_t spinUs);
+  int PollOnce(ibv_wc* wc, uint64_t* ts, int want);
   void Drop();
+
+  ibv_cq_ex* cqx_ = nullptr;  // set for an extended CQ
+  bool timestamps_ = false;   // its completions carry the device's timestamp
 
   ibv_comp_channel* channel_ = nullptr;
   FdWatch watch_;
@@ -37,7 +46,7 @@ class CompletionQueue : public Wrapped<CompletionQueue, ibv_cq>, public Parent {
   bool held_ = false;  // ref() made the wrapper's reference strong
 };
 
-// A work completion as a JS object.
-Napi::Object CompletionToJs(Napi::Env env, const ibv_wc& wc);
+// A work completion as a JS object (with `timestamp`, the device's clock, when ts is given).
+Napi::Object CompletionToJs(Napi::Env env, const ibv_wc& wc, const uint64_t* ts = nullptr);
 
 }  // namespace rdma

@@ -2,6 +2,7 @@
 
 #include <infiniband/verbs.h>
 
+#include "capabilities.h"
 #include "cm_id.h"
 
 namespace rdma {
@@ -19,12 +20,21 @@ TABLE(kWcStatus, E(IBV_WC_, SUCCESS), E(IBV_WC_, LOC_LEN_ERR), E(IBV_WC_, LOC_QP
       E(IBV_WC_, FATAL_ERR), E(IBV_WC_, RESP_TIMEOUT_ERR), E(IBV_WC_, GENERAL_ERR))
 
 TABLE(kWcOpcode, E(IBV_WC_, SEND), E(IBV_WC_, RDMA_WRITE), E(IBV_WC_, RDMA_READ), {IBV_WC_COMP_SWAP, "COMP_SWAP"},
-      E(IBV_WC_, FETCH_ADD), E(IBV_WC_, BIND_MW), E(IBV_WC_, LOCAL_INV), E(IBV_WC_, RECV), E(IBV_WC_, RECV_RDMA_WITH_IMM))
+      E(IBV_WC_, FETCH_ADD), E(IBV_WC_, BIND_MW), E(IBV_WC_, LOCAL_INV), {kWcFlush, "FLUSH"}, E(IBV_WC_, ATOMIC_WRITE),
+      E(IBV_WC_, RECV), E(IBV_WC_, RECV_RDMA_WITH_IMM))
 
-// The send opcodes a work request may carry (others, TSO and the tag-matching ones, are refused).
+// The send opcodes a work request may carry (others, TSO and the tag-matching ones, are refused);
+// ATOMIC_WRITE and FLUSH only through the extended send API (qp.postBatch()).
 TABLE(kWrOpcode, E(IBV_WR_, RDMA_WRITE), E(IBV_WR_, RDMA_WRITE_WITH_IMM), E(IBV_WR_, SEND), E(IBV_WR_, SEND_WITH_IMM),
       E(IBV_WR_, RDMA_READ), E(IBV_WR_, ATOMIC_CMP_AND_SWP), E(IBV_WR_, ATOMIC_FETCH_AND_ADD), E(IBV_WR_, LOCAL_INV),
-      E(IBV_WR_, BIND_MW), E(IBV_WR_, SEND_WITH_INV))
+      E(IBV_WR_, BIND_MW), E(IBV_WR_, SEND_WITH_INV), E(IBV_WR_, ATOMIC_WRITE), {kWrFlush, "FLUSH"})
+
+// The operations an extended QP is created for (ibv_qp_init_attr_ex.send_ops_flags), named as the opcodes.
+TABLE(kSendOps, {IBV_QP_EX_WITH_RDMA_WRITE, "RDMA_WRITE"}, {IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM, "RDMA_WRITE_WITH_IMM"},
+      {IBV_QP_EX_WITH_SEND, "SEND"}, {IBV_QP_EX_WITH_SEND_WITH_IMM, "SEND_WITH_IMM"}, {IBV_QP_EX_WITH_RDMA_READ, "RDMA_READ"},
+      {IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP, "ATOMIC_CMP_AND_SWP"}, {IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD, "ATOMIC_FETCH_AND_ADD"},
+      {IBV_QP_EX_WITH_LOCAL_INV, "LOCAL_INV"}, {IBV_QP_EX_WITH_BIND_MW, "BIND_MW"}, {IBV_QP_EX_WITH_SEND_WITH_INV, "SEND_WITH_INV"},
+      {IBV_QP_EX_WITH_ATOMIC_WRITE, "ATOMIC_WRITE"}, {int(kQpExWithFlush), "FLUSH"})
 
 TABLE(kQpState, E(IBV_QPS_, RESET), E(IBV_QPS_, INIT), E(IBV_QPS_, RTR), E(IBV_QPS_, RTS), E(IBV_QPS_, SQD),
       E(IBV_QPS_, SQE), E(IBV_QPS_, ERR))
@@ -54,7 +64,8 @@ TABLE(kTransport, E(IBV_TRANSPORT_, IB), E(IBV_TRANSPORT_, IWARP), E(IBV_TRANSPO
 
 // What a memory region may be registered with.
 TABLE(kAccess, E(IBV_ACCESS_, LOCAL_WRITE), E(IBV_ACCESS_, REMOTE_WRITE), E(IBV_ACCESS_, REMOTE_READ),
-      E(IBV_ACCESS_, REMOTE_ATOMIC), E(IBV_ACCESS_, MW_BIND), E(IBV_ACCESS_, ZERO_BASED))
+      E(IBV_ACCESS_, REMOTE_ATOMIC), E(IBV_ACCESS_, MW_BIND), E(IBV_ACCESS_, ZERO_BASED),
+      {kAccessFlushGlobal, "FLUSH_GLOBAL"}, {kAccessFlushPersistent, "FLUSH_PERSISTENT"})
 
 TABLE(kWcFlags, E(IBV_WC_, GRH), E(IBV_WC_, WITH_IMM), E(IBV_WC_, IP_CSUM_OK), E(IBV_WC_, WITH_INV))
 
@@ -95,6 +106,7 @@ Napi::Object ConstantsToJs(Napi::Env env) {
   put("access", kAccess);
   put("sendFlags", kSendFlags);
   put("wrOpcode", kWrOpcode);
+  put("sendOps", kSendOps);
   put("wcOpcode", kWcOpcode);
   put("wcStatus", kWcStatus);
   put("wcFlags", kWcFlags);

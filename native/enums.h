@@ -19,7 +19,7 @@ struct EnumTable {
 };
 
 extern const EnumTable kWcStatus, kWcOpcode, kWrOpcode, kQpState, kPortState, kAsyncEvent, kAtomicCap, kLinkLayer,
-    kGidType, kNodeType, kTransport, kAccess, kSendFlags, kWcFlags;
+    kGidType, kNodeType, kTransport, kAccess, kSendFlags, kWcFlags, kSendOps;
 
 // The name of `value`, or "UNKNOWN".
 const char* NameOf(const EnumTable& t, int value);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "addon_data.h"
+#include "capabilities.h"
 #include "enums.h"
 #include "errors.h"
 #include "pd.h"
@@ -30,6 +31,7 @@ MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Base(info) {
   ibv_pd* pd = pdw->handle(env);
   int64_t access = ArgInt(info, 2, "access", 0, 0x7fffffff);
   if (access & ~AllFlags(kAccess)) ThrowArgRange(env, "access", "unknown access flags");
+  RequireAccess(env, pd->context, int(access));
   // The verbs spec: remote write or atomic access requires local write.
   if ((access & (IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_ATOMIC)) && !(access & IBV_ACCESS_LOCAL_WRITE))
     Throw(env, "ERR_INVALID_ACCESS", "REMOTE_WRITE and REMOTE_ATOMIC require LOCAL_WRITE");

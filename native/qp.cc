@@ -8,6 +8,7 @@
 
 #include "addon_data.h"
 #include "ah.h"
+#include "capabilities.h"
 #include "context.h"
 #include "cq.h"
 #include "enums.h"
@@ -71,6 +72,7 @@ Napi::Function QueuePair::Init(Napi::Env env) {
                          InstanceMethod<&QueuePair::PostPrepared>("postPrepared"),
                          InstanceMethod<&QueuePair::PostPreparedPoll>("postPreparedPoll"),
                          InstanceMethod<&QueuePair::ReleasePrepared>("releasePrepared"),
+                         InstanceMethod<&QueuePair::PostBatch>("postBatch"),
                      });
 }
 
@@ -82,7 +84,56 @@ void ReadQpCap(Napi::Env env, Napi::Object o, ibv_qp_cap* cap) {
   cap->max_inline_data = uint32_t(OptIntOr(env, o, "maxInlineData", 0, 1 << 16, 0));
 }
 
-// new QueuePair(pd, { type, sendCq, recvCq, srq, sqSigAll, maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData })
+// The first operation of `ops` whose function the provider left unset in `qx`, or null.
+static const char* MissingSendOp(ibv_qp_ex* qx, uint64_t ops) {
+  struct {
+    uint64_t op;
+    bool set;
+    const char* name;
+  } fns[] = {
+      {IBV_QP_EX_WITH_RDMA_WRITE, qx->wr_rdma_write != nullptr, "RDMA_WRITE"},
+      {IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM, qx->wr_rdma_write_imm != nullptr, "RDMA_WRITE_WITH_IMM"},
+      {IBV_QP_EX_WITH_SEND, qx->wr_send != nullptr, "SEND"},
+      {IBV_QP_EX_WITH_SEND_WITH_IMM, qx->wr_send_imm != nullptr, "SEND_WITH_IMM"},
+      {IBV_QP_EX_WITH_RDMA_READ, qx->wr_rdma_read != nullptr, "RDMA_READ"},
+      {IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP, qx->wr_atomic_cmp_swp != nullptr, "ATOMIC_CMP_AND_SWP"},
+      {IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD, qx->wr_atomic_fetch_add != nullptr, "ATOMIC_FETCH_AND_ADD"},
+      {IBV_QP_EX_WITH_LOCAL_INV, qx->wr_local_inv != nullptr, "LOCAL_INV"},
+      {IBV_QP_EX_WITH_BIND_MW, qx->wr_bind_mw != nullptr, "BIND_MW"},
+      {IBV_QP_EX_WITH_SEND_WITH_INV, qx->wr_send_inv != nullptr, "SEND_WITH_INV"},
+      {IBV_QP_EX_WITH_ATOMIC_WRITE, qx->wr_atomic_write != nullptr, "ATOMIC_WRITE"},
+#ifdef RDMA_CCM_HAVE_WR_FLUSH
+      {kQpExWithFlush, qx->wr_flush != nullptr, "FLUSH"},
+#endif
+  };
+  for (const auto& f : fns)
+    if ((ops & f.op) && !f.set) return f.name;
+  const uint64_t noData = IBV_QP_EX_WITH_ATOMIC_WRITE | kQpExWithFlush | IBV_QP_EX_WITH_LOCAL_INV | IBV_QP_EX_WITH_BIND_MW;
+  if ((ops & ~noData) && (qx->wr_set_sge_list == nullptr || qx->wr_set_inline_data_list == nullptr)) return "local data";
+  if (qx->qp_base.qp_type == IBV_QPT_UD && qx->wr_set_ud_addr == nullptr) return "UD addressing";
+  if (qx->wr_start == nullptr || qx->wr_complete == nullptr || qx->wr_abort == nullptr) return "batches";
+  return nullptr;
+}
+
+// The IBV_QP_EX_WITH_* flags of sendOps: [opcode name, ...].
+static uint64_t ReadSendOps(Napi::Env env, Napi::Value v) {
+  if (!v.IsArray()) ThrowArgType(env, "sendOps", "an array of opcode names");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() == 0) ThrowArgRange(env, "sendOps", "names no operation");
+  uint64_t flags = 0;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsString()) ThrowArgType(env, "sendOps[" + std::to_string(i) + "]", "an opcode name");
+    const std::string name = e.As<Napi::String>().Utf8Value();
+    const int bit = ValueOf(kSendOps, name);
+    if (bit < 0) Throw(env, "ERR_UNKNOWN_OPCODE", "unknown opcode " + name);
+    flags |= uint64_t(bit);
+  }
+  return flags;
+}
+
+// new QueuePair(pd, { type, sendCq, recvCq, srq, sqSigAll, maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData,
+//                     sendOps }); with sendOps, made with ibv_create_qp_ex for the extended send API (postBatch)
 // or, from native code only: new QueuePair(External<rdma_cm_id>, pd, sendCq, recvCq, owner)
 QueuePair::QueuePair(const Napi::CallbackInfo& info) : Base(info) {
   Napi::Env env = info.Env();
@@ -130,7 +181,39 @@ QueuePair::QueuePair(const Napi::CallbackInfo& info) : Base(info) {
     if (srq->pd() != pd) Throw(env, "ERR_WRONG_PD", "the shared receive queue belongs to another protection domain");
     attr.srq = srq->handle(env);
   }
-  Create(env, "ibv_create_qp", [&] { return ibv_create_qp(pd->handle(env), &attr); });
+  if (Prop(o, "sendOps", &v)) {
+    sendOps_ = ReadSendOps(env, v);
+    if (type_ != IBV_QPT_RC && (sendOps_ & ~uint64_t(IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM | IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM)))
+      Throw(env, "ERR_UNSUPPORTED", "only RC queue pairs READ, use atomics, windows, ATOMIC_WRITE or FLUSH");
+    if (type_ == IBV_QPT_UD && (sendOps_ & ~uint64_t(IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM)))
+      Throw(env, "ERR_UNSUPPORTED", "UD queue pairs only send");
+    RequireSendOps(env, pd->handle(env)->context, sendOps_);
+    rxe_ = QueryCaps(env, pd->handle(env)->context).vendorId == kRxeVendorId;
+    ibv_qp_init_attr_ex ax{};
+    ax.qp_context = attr.qp_context;
+    ax.send_cq = attr.send_cq;
+    ax.recv_cq = attr.recv_cq;
+    ax.srq = attr.srq;
+    ax.cap = attr.cap;
+    ax.qp_type = attr.qp_type;
+    ax.sq_sig_all = attr.sq_sig_all;
+    ax.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+    ax.pd = pd->handle(env);
+    ax.send_ops_flags = sendOps_;
+    errno = 0;
+    ibv_qp* made = ibv_create_qp_ex(ax.pd->context, &ax);
+    if (made == nullptr) ThrowSys(env, errno ? errno : ENOMEM, "ibv_create_qp_ex");
+    // A provider that took an operation it has no function for would crash the post: refuse it here.
+    if (const char* missing = MissingSendOp(ibv_qp_to_qp_ex(made), sendOps_)) {
+      ibv_destroy_qp(made);
+      ThrowNotSupported(env, std::string(missing) + ": the provider's extended send API does not implement it");
+    }
+    Adopt(made);
+    qpx_ = ibv_qp_to_qp_ex(made);
+    attr.cap = ax.cap;
+  } else {
+    Create(env, "ibv_create_qp", [&] { return ibv_create_qp(pd->handle(env), &attr); });
+  }
   maxInline_ = attr.cap.max_inline_data;
   pd_.Hold(pd, info[0]);
   sendCq_.Hold(scq, sendCqObj);
@@ -213,7 +296,14 @@ Napi::Value QueuePair::Modify(const Napi::CallbackInfo& info) {
   if (OptInt(env, o, "pkeyIndex", 0, 0xffff, &n)) a.pkey_index = uint16_t(n), mask |= IBV_QP_PKEY_INDEX;
   if (OptInt(env, o, "portNum", 1, 255, &n)) a.port_num = uint8_t(n), mask |= IBV_QP_PORT;
   if (OptInt(env, o, "qkey", 0, 0xffffffffLL, &n)) a.qkey = uint32_t(n), mask |= IBV_QP_QKEY;
-  if (OptInt(env, o, "qpAccessFlags", 0, 0xf, &n)) a.qp_access_flags = unsigned(n), mask |= IBV_QP_ACCESS_FLAGS;
+  if (OptInt(env, o, "qpAccessFlags", 0, 0xffff, &n)) {
+    // What partners may do through the QP: the remote flags, FLUSH's included (which the device must have).
+    constexpr int kQpAccess = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC |
+                              kAccessFlushGlobal | kAccessFlushPersistent;
+    if (n & ~kQpAccess) ThrowArgRange(env, "qpAccessFlags", "LOCAL_WRITE, REMOTE_WRITE, REMOTE_READ, REMOTE_ATOMIC, FLUSH_GLOBAL and FLUSH_PERSISTENT only");
+    RequireAccess(env, qp->context, int(n));
+    a.qp_access_flags = unsigned(n), mask |= IBV_QP_ACCESS_FLAGS;
+  }
   if (OptInt(env, o, "pathMtu", 256, 4096, &n)) a.path_mtu = MtuFromBytes(env, n), mask |= IBV_QP_PATH_MTU;
   if (OptInt(env, o, "destQpNum", 0, 0xffffff, &n)) a.dest_qp_num = uint32_t(n), mask |= IBV_QP_DEST_QPN;
   if (OptInt(env, o, "rqPsn", 0, 0xffffff, &n)) a.rq_psn = uint32_t(n), mask |= IBV_QP_RQ_PSN;
@@ -292,9 +382,29 @@ Napi::Value QueuePair::Query(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// FLUSH's { placement: 'global' | 'persistent', selectivity: 'range' | 'region', length }.
+static void ReadFlush(Napi::Env env, Napi::Object wr, PlacementOperands& p) {
+  Napi::Value v;
+  if (!Prop(wr, "flush", &v) || !v.IsObject()) ThrowArgType(env, "flush", "an object { placement, selectivity, length }");
+  Napi::Object f = v.As<Napi::Object>();
+  Napi::Value pl, sel;
+  const std::string placement = Prop(f, "placement", &pl) && pl.IsString() ? pl.As<Napi::String>().Utf8Value() : "";
+  if (placement == "global") p.flushType = kFlushGlobal;
+  else if (placement == "persistent") p.flushType = kFlushPersistent;
+  else ThrowArgRange(env, "flush.placement", "must be 'global' or 'persistent'");
+  const std::string selectivity = Prop(f, "selectivity", &sel) && sel.IsString() ? sel.As<Napi::String>().Utf8Value() : "range";
+  if (selectivity == "range") p.flushLevel = kFlushRange;
+  else if (selectivity == "region") p.flushLevel = kFlushRegion;
+  else ThrowArgRange(env, "flush.selectivity", "must be 'range' or 'region'");
+  int64_t len = 0;
+  if (p.flushLevel == kFlushRange && !OptInt(env, f, "length", 1, int64_t(1) << 40, &len))
+    ThrowArgType(env, "flush.length", "a length in bytes (a range FLUSH)");
+  p.flushLength = uint64_t(len);
+}
+
 // Builds a chain of send work requests from JS objects:
-// [{ wrId, opcode, sgl, flags, imm, remoteAddr, rkey, compareAdd, swap, remoteQpn, remoteQkey, ah }]
-void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool forRepost) {
+// [{ wrId, opcode, sgl, flags, imm, remoteAddr, rkey, compareAdd, swap, remoteQpn, remoteQkey, ah, value, flush }]
+void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, ChainUse use) {
   if (!arg.IsArray()) ThrowArgType(env, "wrs", "an array of work requests");
   Napi::Array list = arg.As<Napi::Array>();
   uint32_t count = list.Length();
@@ -304,6 +414,7 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool
   wrs.assign(count, ibv_send_wr());
   sges.assign(count, std::vector<ibv_sge>());
   chain.windows.assign(count, nullptr);
+  chain.placement.assign(count, PlacementOperands());
   for (uint32_t i = 0; i < count; i++) {
     Napi::Value e = list.Get(i);
     if (!e.IsObject()) ThrowArgType(env, "wrs[" + std::to_string(i) + "]", "an object");
@@ -318,15 +429,25 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool
     const std::string name = v.As<Napi::String>().Utf8Value();
     const int op = ValueOf(kWrOpcode, name);
     if (op < 0) Throw(env, "ERR_UNKNOWN_OPCODE", "unknown opcode " + name);
-    if (forRepost && (op == IBV_WR_LOCAL_INV || op == IBV_WR_BIND_MW))
+    if (use == ChainUse::kRepost && (op == IBV_WR_LOCAL_INV || op == IBV_WR_BIND_MW))
       Throw(env, "ERR_UNSUPPORTED", "window binds and invalidations cannot be prepared for reposting");
+    const bool placementOp = op == IBV_WR_ATOMIC_WRITE || op == kWrFlush;
+    if (placementOp && use != ChainUse::kBatch) Throw(env, "ERR_UNSUPPORTED", name + " is posted with qp.postBatch() (the extended send API)");
+    if (use == ChainUse::kBatch && !(sendOps_ & uint64_t(ValueOf(kSendOps, name))))
+      Throw(env, "ERR_UNSUPPORTED", "the queue pair was created without " + name + " in sendOps");
     w.opcode = ibv_wr_opcode(op);
     uint64_t total = ReadSgl(env, o, sges[i], pd_.get());
     w.num_sge = int(sges[i].size());
+
     int64_t flags = 0;
     OptInt(env, o, "flags", 0, 0xff, &flags);
     if (flags & ~AllFlags(kSendFlags)) ThrowArgRange(env, "flags", "unknown send flags");
     w.send_flags = unsigned(flags);
+    // rxe's ibv_wr_set_sge_list before rdma-core 64 takes the first entry's length for every entry.
+    if (use == ChainUse::kBatch && rxe_ && !(w.send_flags & IBV_SEND_INLINE))
+      for (const ibv_sge& g : sges[i])
+        if (g.length != sges[i][0].length)
+          ThrowNotSupported(env, "a gather list of entries of different lengths in a batch: rxe's extended send API miscounts it before rdma-core 64 (post it with postSend)");
     if ((w.send_flags & IBV_SEND_INLINE) && total > maxInline_)
       ThrowArgRange(env, "flags", "inline data of " + std::to_string(total) + " bytes exceeds the QP's " + std::to_string(maxInline_));
     int64_t imm;
@@ -340,6 +461,22 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool
     bool mwOp = op == IBV_WR_LOCAL_INV || op == IBV_WR_BIND_MW || op == IBV_WR_SEND_WITH_INV;
     if (mwOp && type_ == IBV_QPT_UD) Throw(env, "ERR_UNSUPPORTED", "UD queue pairs only send");
     if ((op == IBV_WR_RDMA_READ || atomic) && type_ == IBV_QPT_UC) Throw(env, "ERR_UNSUPPORTED", "UC queue pairs cannot READ or use atomics");
+    if (placementOp) {
+      if (type_ != IBV_QPT_RC) Throw(env, "ERR_UNSUPPORTED", name + " runs on RC queue pairs");
+      if (!sges[i].empty()) ThrowArgRange(env, "sgl", name + " takes no local data");
+      if (!Prop(o, "remoteAddr", &v)) ThrowArgType(env, "remoteAddr", "a bigint");
+      w.wr.rdma.remote_addr = U64Prop(env, v, "remoteAddr");
+      w.wr.rdma.rkey = uint32_t(ReqInt(env, o, "rkey", 0, 0xffffffffLL));
+      PlacementOperands& p = chain.placement[i];
+      if (op == IBV_WR_ATOMIC_WRITE) {
+        if (w.wr.rdma.remote_addr % 8 != 0) ThrowArgRange(env, "remoteAddr", "ATOMIC_WRITE needs an 8-byte aligned address");
+        if (!Prop(o, "value", &v)) ThrowArgType(env, "value", "a bigint (the 8 bytes written)");
+        const uint64_t value = U64Prop(env, v, "value");
+        std::memcpy(p.atomicValue, &value, sizeof value);
+      } else {
+        ReadFlush(env, o, p);
+      }
+    }
     if (op == IBV_WR_LOCAL_INV || op == IBV_WR_SEND_WITH_INV) {
       int64_t rk;
       if (!OptInt(env, o, "invalidateRkey", 0, 0xffffffffLL, &rk)) ThrowArgType(env, "invalidateRkey", "a 32-bit unsigned integer");
@@ -385,25 +522,98 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool
   }
 }
 
-void QueuePair::Post(Napi::Env env, SendChain& chain) {
-  if (chain.wrs.empty()) return;
-  ibv_send_wr* bad = nullptr;
-  int err = ibv_post_send(handle(env), chain.wrs.data(), &bad);
-  // A posted type 2 bind gives the window its new rkey (as ibv_bind_mw does for type 1).
-  size_t accepted = err == 0 ? chain.wrs.size() : bad ? size_t(bad - chain.wrs.data()) : 0;
+void QueuePair::BindsPosted(SendChain& chain, size_t accepted) {
   for (size_t i = 0; i < accepted; i++)
     if (chain.wrs[i].opcode == IBV_WR_BIND_MW) {
       chain.wrs[i].bind_mw.mw->rkey = chain.wrs[i].bind_mw.rkey;
       chain.windows[i]->BoundThrough(this);
     }
+}
+
+void QueuePair::Post(Napi::Env env, SendChain& chain) {
+  if (chain.wrs.empty()) return;
+  ibv_send_wr* bad = nullptr;
+  int err = ibv_post_send(handle(env), chain.wrs.data(), &bad);
+  BindsPosted(chain, err == 0 ? chain.wrs.size() : bad ? size_t(bad - chain.wrs.data()) : 0);
   if (err != 0) ThrowPostError(env, err, "ibv_post_send", chain.wrs.data(), bad);
+}
+
+// Every request was checked by BuildSend: nothing between ibv_wr_start and ibv_wr_complete can throw,
+// and a failed ibv_wr_complete posts none of the batch.
+void QueuePair::PostExtended(Napi::Env env, SendChain& chain) {
+  if (chain.wrs.empty()) return;
+  ibv_qp_ex* qx = qpx_;
+  std::vector<uint8_t> inlined;
+  inlined.reserve(maxInline_);
+  ibv_wr_start(qx);
+  for (size_t i = 0; i < chain.wrs.size(); i++) {
+    const ibv_send_wr& w = chain.wrs[i];
+    const PlacementOperands& p = chain.placement[i];
+    qx->wr_id = w.wr_id;
+    // IBV_SEND_INLINE stays in the flags: rxe's kernel side reads it to find the data in the request.
+    qx->wr_flags = w.send_flags;
+    const uint32_t rkey = w.wr.rdma.rkey;
+    const uint64_t raddr = w.wr.rdma.remote_addr;
+    bool data = true;
+    switch (int(w.opcode)) {
+      case IBV_WR_RDMA_WRITE: ibv_wr_rdma_write(qx, rkey, raddr); break;
+      case IBV_WR_RDMA_WRITE_WITH_IMM: ibv_wr_rdma_write_imm(qx, rkey, raddr, w.imm_data); break;
+      case IBV_WR_SEND: ibv_wr_send(qx); break;
+      case IBV_WR_SEND_WITH_IMM: ibv_wr_send_imm(qx, w.imm_data); break;
+      case IBV_WR_SEND_WITH_INV: ibv_wr_send_inv(qx, w.invalidate_rkey); break;
+      case IBV_WR_RDMA_READ: ibv_wr_rdma_read(qx, rkey, raddr); break;
+      case IBV_WR_ATOMIC_CMP_AND_SWP:
+        ibv_wr_atomic_cmp_swp(qx, w.wr.atomic.rkey, w.wr.atomic.remote_addr, w.wr.atomic.compare_add, w.wr.atomic.swap);
+        break;
+      case IBV_WR_ATOMIC_FETCH_AND_ADD: ibv_wr_atomic_fetch_add(qx, w.wr.atomic.rkey, w.wr.atomic.remote_addr, w.wr.atomic.compare_add); break;
+      case IBV_WR_LOCAL_INV: ibv_wr_local_inv(qx, w.invalidate_rkey), data = false; break;
+      case IBV_WR_BIND_MW: ibv_wr_bind_mw(qx, w.bind_mw.mw, w.bind_mw.rkey, &w.bind_mw.bind_info), data = false; break;
+      case IBV_WR_ATOMIC_WRITE: ibv_wr_atomic_write(qx, rkey, raddr, p.atomicValue), data = false; break;
+#ifdef RDMA_CCM_HAVE_WR_FLUSH
+      case kWrFlush: ibv_wr_flush(qx, rkey, raddr, size_t(p.flushLength), p.flushType, p.flushLevel), data = false; break;
+#endif
+    }
+    if (type_ == IBV_QPT_UD) ibv_wr_set_ud_addr(qx, w.wr.ud.ah, w.wr.ud.remote_qpn, w.wr.ud.remote_qkey);
+    if (!data) continue;
+    if (w.send_flags & IBV_SEND_INLINE) {
+      // Gathered into one buffer for ibv_wr_set_inline_data (the provider copies it at once): rxe's
+      // ibv_wr_set_inline_data_list before rdma-core 64 records a length of 0.
+      inlined.clear();
+      for (const ibv_sge& g : chain.sges[i]) {
+        const uint8_t* from = reinterpret_cast<const uint8_t*>(uintptr_t(g.addr));
+        inlined.insert(inlined.end(), from, from + g.length);
+      }
+      ibv_wr_set_inline_data(qx, inlined.data(), inlined.size());
+    } else {
+      ibv_wr_set_sge_list(qx, chain.sges[i].size(), chain.sges[i].data());
+    }
+  }
+  int err = ibv_wr_complete(qx);
+  if (err != 0) {
+    Napi::Error e = SysError(env, err, "ibv_wr_complete");
+    e.Set("posted", Napi::Number::New(env, 0));
+    throw e;
+  }
+  BindsPosted(chain, chain.wrs.size());
+}
+
+// postBatch(wrs): one chain through the extended send API (a QP created with sendOps). Every request is
+// read and checked before the batch starts; a batch the provider refuses posts none of its requests.
+Napi::Value QueuePair::PostBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  handle(env);
+  if (qpx_ == nullptr) Throw(env, "ERR_UNSUPPORTED", "postBatch needs a queue pair created with sendOps (the extended send API)");
+  SendChain chain;
+  BuildSend(env, info[0], chain, ChainUse::kBatch);
+  PostExtended(env, chain);
+  return env.Undefined();
 }
 
 Napi::Value QueuePair::PostSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   handle(env);
   SendChain chain;
-  BuildSend(env, info[0], chain, false);
+  BuildSend(env, info[0], chain, ChainUse::kPost);
   Post(env, chain);
   return env.Undefined();
 }
@@ -414,7 +624,7 @@ Napi::Value QueuePair::PrepareSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   handle(env);
   auto chain = std::make_unique<SendChain>();
-  BuildSend(env, info[0], *chain, true);
+  BuildSend(env, info[0], *chain, ChainUse::kRepost);
   if (chain->wrs.empty()) ThrowArgRange(env, "wrs", "nothing to prepare");
   for (size_t i = 0; i < prepared_.size(); i++)
     if (!prepared_[i]) {
@@ -444,10 +654,11 @@ Napi::Value QueuePair::PostPreparedPoll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   handle(env);
   SendChain& chain = Prepared(env, info);
-  ibv_cq* cq = CompletionQueue::From(env, info[1], "cq")->handle(env);
+  CompletionQueue* cq = CompletionQueue::From(env, info[1], "cq");
+  cq->handle(env);
   int64_t spinUs = ArgIntOr(info, 2, "spinUs", 0, CompletionQueue::kMaxSpinUs, 0);
   Post(env, chain);
-  return CompletionQueue::CountCompletions(env, cq, 1, spinUs);
+  return cq->CountCompletions(env, 1, spinUs);
 }
 
 Napi::Value QueuePair::ReleasePrepared(const Napi::CallbackInfo& info) {

@@ -17,13 +17,27 @@ class CompletionQueue;
 class SharedReceiveQueue;
 class MemoryWindow;
 
-// A chain of send work requests with their scatter/gather entries, ready for ibv_post_send; windows[i]
-// is the window a BIND_MW request binds (null for other opcodes).
+// What ibv_send_wr has no field for: the operands of the memory placement extensions.
+struct PlacementOperands {
+  uint8_t atomicValue[8] = {};  // ATOMIC_WRITE: the 8 bytes placed at the remote address
+  uint64_t flushLength = 0;     // FLUSH: the range's length
+  uint8_t flushType = 0;        // FLUSH: IBV_FLUSH_GLOBAL or IBV_FLUSH_PERSISTENT
+  uint8_t flushLevel = 0;       // FLUSH: IBV_FLUSH_RANGE or IBV_FLUSH_MR
+};
+
+// A chain of send work requests with their scatter/gather entries, ready for ibv_post_send (or, posted
+// one by one through the extended send API, for a batch); windows[i] is the window a BIND_MW request
+// binds (null for other opcodes), placement[i] the operands of an ATOMIC_WRITE or FLUSH.
 struct SendChain {
   std::vector<ibv_send_wr> wrs;
   std::vector<std::vector<ibv_sge>> sges;
   std::vector<MemoryWindow*> windows;
+  std::vector<PlacementOperands> placement;
 };
+
+// What a chain is built for: posted once, prepared to be posted again and again, or a batch of the
+// extended send API (the only way to post ATOMIC_WRITE and FLUSH).
+enum class ChainUse { kPost, kRepost, kBatch };
 
 // Reads { maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData } with the defaults every QP has.
 void ReadQpCap(Napi::Env env, Napi::Object o, ibv_qp_cap* cap);
@@ -43,15 +57,21 @@ class QueuePair : public Wrapped<QueuePair, ibv_qp> {
   void ForgetWindow(MemoryWindow* mw);
 
  private:
-  JsMethod Info, State, Modify, Query, PostSend, PostRecv, PrepareSend, PostPrepared, PostPreparedPoll, ReleasePrepared;
-  // forRepost: the chain is prepared to be posted many times (no binds or invalidations).
-  void BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, bool forRepost);
+  JsMethod Info, State, Modify, Query, PostSend, PostRecv, PrepareSend, PostPrepared, PostPreparedPoll, ReleasePrepared, PostBatch;
+  void BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, ChainUse use);
   void Post(Napi::Env env, SendChain& chain);
+  // Posts the chain through the extended send API: ibv_wr_start, one ibv_wr_* per request, ibv_wr_complete.
+  void PostExtended(Napi::Env env, SendChain& chain);
+  // The bound windows of an accepted chain get their new rkeys (as ibv_bind_mw does for type 1).
+  void BindsPosted(SendChain& chain, size_t accepted);
   SendChain& Prepared(Napi::Env env, const Napi::CallbackInfo& info);
 
   rdma_cm_id* cmId_ = nullptr;
   ibv_qp_type type_ = IBV_QPT_RC;
   uint32_t maxInline_ = 0;
+  ibv_qp_ex* qpx_ = nullptr;  // set when created with sendOps (ibv_create_qp_ex)
+  uint64_t sendOps_ = 0;      // the IBV_QP_EX_WITH_* operations it was created for
+  bool rxe_ = false;          // on rxe, whose extended API miscounts some gather lists
   ParentRef<ProtectionDomain> pd_;
   ParentRef<CompletionQueue> sendCq_, recvCq_;
   ParentRef<SharedReceiveQueue> srq_;

@@ -1,7 +1,7 @@
 // `npm test`: set up, build, check the API reference, run the unit and package tests on this host, prove
 // the lab's devices are real (selftest in both topologies), and run the integration tests on rxe devices
 // in the lab. `npm test -- unit integration` runs only those steps.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setup } from './setup.mjs';
 import { buildNative, buildTs } from './build.mjs';
@@ -15,9 +15,10 @@ const faultLog = join(out, 'faults.jsonl');
 /** The counts of a step that is one check, passed or failed by its exit status. */
 const single = (status) => ({ status, passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 });
 
-function vitestRun(dir, json, wrap) {
+/** Runs vitest on `which` (`--dir D` or files), through `wrap` (a lab) if given; the counts from its JSON report. */
+function vitestRun(which, json, wrap) {
   rmSync(json, { force: true });
-  const cmd = `node ${vitest} run --dir ${dir} --reporter=default --reporter=json --outputFile=${json}`;
+  const cmd = `node ${vitest} run ${which} --reporter=default --reporter=json --outputFile=${json}`;
   const status = wrap ? wrap(cmd) : sh('sh', ['-c', cmd], { allowFail: true });
   let counts = { passed: 0, failed: 0, skipped: 0 };
   if (existsSync(json)) {
@@ -36,12 +37,19 @@ const { Progress } = await import('../dist/progress.js');
 const steps = [
   ['native', 'native addon', () => (buildNative(), null)],
   ['docs', 'API reference (TypeDoc; a warning fails)', () => ['API reference (TypeDoc)', single(sh(process.execPath, ['node_modules/typedoc/bin/typedoc'], { allowFail: true }))]],
-  ['unit', 'unit tests (host)', () => ['unit tests (host)', vitestRun('test/unit', join(out, 'unit.json'))]],
-  ['package', 'package tests (host)', () => ['package tests (host)', vitestRun('test/package', join(out, 'package.json'))]],
+  ['unit', 'unit tests (host)', () => ['unit tests (host)', vitestRun('--dir test/unit', join(out, 'unit.json'))]],
+  ['package', 'package tests (host)', () => ['package tests (host)', vitestRun('--dir test/package', join(out, 'package.json'))]],
   ...['veth', 'two-guests'].map((topology) => ['selftest', `lab selftest, ${topology}`, () => [`lab selftest, ${topology} (rxe)`, single(sh(process.execPath, ['dist/cli.js', 'lab', 'selftest', '--topology', topology], { allowFail: true }))]]),
   ['integration', 'integration tests (lab)', () => {
     const lab = (cmd) => sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3000', '--', `RDMA_CCM_FAULT_LOG=${faultLog} ${cmd}`], { allowFail: true });
-    return ['integration tests (lab, rxe)', vitestRun('test/integration', join(out, 'integration.json'), lab)];
+    return ['integration tests (lab, rxe)', vitestRun('--dir test/integration', join(out, 'integration.json'), lab)];
+  }],
+  ['trixie', 'verbs and CM on the trixie stack (lab)', () => {
+    // The second stack: Debian 13's kernel (6.12, whose rxe has ATOMIC_WRITE and FLUSH) and a Debian 13
+    // root (rdma-core 56, the addon built against it), for the verbs and connection management files.
+    const files = readdirSync(join(root, 'test', 'integration')).filter((f) => /^(verbs-.*|cm.*|devices|rping)\.test\.ts$/.test(f)).map((f) => `test/integration/${f}`);
+    const lab = (cmd) => sh(process.execPath, ['dist/cli.js', 'lab', '--stack', 'trixie', '--timeout', '1800', '--', cmd], { allowFail: true });
+    return ['verbs and CM on the trixie stack (lab, rxe, kernel 6.12, rdma-core 56)', vitestRun(files.join(' '), join(out, 'trixie.json'), lab)];
   }],
   ['two-guests', 'CCM across two guests (lab)', () => {
     // The HA story across two guests (the demo, asserted): late boot, one cable pulled, both pulled while

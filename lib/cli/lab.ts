@@ -1,12 +1,14 @@
 // `rdma-ccm lab`: run a command where real rxe devices exist; `rdma-ccm lab selftest` proves they are real.
 import { resolve } from 'node:path';
-import { runLab, Topology, LabError } from '../lab';
+import { runLab, Topology, LabError, LAB_STACKS, type LabStack } from '../lab';
 
-export const LAB_USAGE = `usage: rdma-ccm lab [--topology veth|two-guests] [--timeout SEC] [--delay-b SEC] [--b CMD] [--tcg-plugin SPEC] -- <command>
-       rdma-ccm lab selftest [--topology veth|two-guests]
+export const LAB_USAGE = `usage: rdma-ccm lab [--topology veth|two-guests] [--stack bookworm|trixie] [--timeout SEC] [--delay-b SEC] [--b CMD] [--tcg-plugin SPEC] -- <command>
+       rdma-ccm lab selftest [--topology veth|two-guests] [--stack bookworm|trixie]
   veth:        one guest (or this host) with two rxe devices on a veth pair
   two-guests:  guests a and b, two rxe devices each on two links, and a shared disk (/dev/vda);
                <command> runs in a, --b CMD in b
+  --stack S    guests boot Debian S's kernel and run on a Debian S root made in the lab's cache, with
+               the addon built against its rdma-core (default: the host's apt kernel and its own root)
   --tcg-plugin SPEC  loads a qemu TCG plugin (path.so,arg=value,...) into the veth guest, which then runs
                on one vCPU with single-threaded TCG (bench/instructions counts instructions this way)
 `;
@@ -83,6 +85,7 @@ export async function runLabCommand(args: string[]): Promise<number> {
   let commandB: string | undefined;
   let selftest = false;
   let tcgPlugin: string | undefined;
+  let stack: LabStack | undefined;
   let i = 0;
   for (; i < args.length; i++) {
     const a = args[i];
@@ -97,6 +100,11 @@ export async function runLabCommand(args: string[]): Promise<number> {
     else if (a === '--delay-b') delayB = Number(args[++i]);
     else if (a === '--b') commandB = args[++i];
     else if (a === '--tcg-plugin') tcgPlugin = args[++i];
+    else if (a === '--stack') {
+      const st = args[++i];
+      if (!(LAB_STACKS as readonly string[]).includes(st)) throw new LabError('ERR_LAB_USAGE', `lab: unknown stack '${st}'\n${LAB_USAGE}`);
+      stack = st as LabStack;
+    }
     else if (a === 'selftest') selftest = true;
     else if (a === '-h' || a === '--help') {
       process.stdout.write(LAB_USAGE);
@@ -105,11 +113,11 @@ export async function runLabCommand(args: string[]): Promise<number> {
   }
   if (selftest) {
     const cmds = selftestCommands(topology);
-    const code = await runLab({ topology, command: cmds.a, commandB: cmds.b, timeoutSec: timeoutSec ?? 600 });
+    const code = await runLab({ topology, command: cmds.a, commandB: cmds.b, timeoutSec: timeoutSec ?? 600, stack });
     process.stdout.write(`lab selftest (${topology}): ${code === 0 ? 'passed' : `failed (exit ${code})`}\n`);
     return code;
   }
   const command = args.slice(i).join(' ');
   if (!command) throw new LabError('ERR_LAB_USAGE', `lab: no command given\n${LAB_USAGE}`);
-  return runLab({ topology, command, commandB, delayB, timeoutSec, tcgPlugin });
+  return runLab({ topology, command, commandB, delayB, timeoutSec, tcgPlugin, stack });
 }

@@ -39,6 +39,14 @@ export function mustRun(cmd: string, args: string[], opts: SpawnSyncOptions = {}
   return r.stdout;
 }
 
+/** A command's standard output as bytes (a decompressed file); it must succeed. */
+export function mustRunBytes(cmd: string, args: string[]): Buffer {
+  const r = spawnSync(cmd, args, { maxBuffer: 256 << 20 });
+  if (r.error) throw new LabError((r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_LAB_TOOL_MISSING' : 'ERR_LAB_EXEC', `lab: ${cmd} failed: ${r.error.message}`);
+  if (r.status !== 0) throw new LabError('ERR_LAB_EXEC', `lab: ${cmd} ${args.join(' ')} exited ${r.status}: ${String(r.stderr).trim().split('\n').pop()}`);
+  return r.stdout;
+}
+
 export function which(tool: string): boolean {
   const r = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
   return r.status === 0;

@@ -1,7 +1,8 @@
-// One qemu guest (TCG) running Debian's kernel with the host's root shared read-only over virtio-9p.
+// One qemu guest (TCG) running Debian's kernel with the host's root (or a stack's) shared read-only over
+// virtio-9p.
 import { StringDecoder } from 'node:string_decoder';
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,11 @@ export interface GuestOptions {
   script: string;
   /** Host folder shared writable at the same path (the project). */
   workdir: string;
+  /**
+   * Host folder the guest mounts read-only as its root (default '/', the host's own): a stack's root
+   * (stack.ts). The work folder's path is made in it, as the guest mounts the work folder there.
+   */
+  root?: string;
   /** Guest memory in MiB (default 2048). */
   memoryMiB?: number;
   /** Number of vCPUs (default 2). */
@@ -92,6 +98,8 @@ export class Guest {
     this.name = opts.name;
     this.runDir = mkdtempSync(join(tmpdir(), `rdma-ccm-lab-${opts.name}-`));
     writeFileSync(join(this.runDir, 'run.sh'), opts.script, { mode: 0o755 });
+    const root = opts.root ?? '/';
+    if (root !== '/') mkdirSync(join(root, opts.workdir), { recursive: true });
     const args = [
       '-accel', opts.tcgPlugin ? 'tcg,thread=single' : 'tcg,thread=multi',
       '-machine', 'q35',
@@ -110,7 +118,7 @@ export class Guest {
       // which makes every clock read (libuv's loop, timers, a benchmark's clock) an emulated device access
       // (1.8 µs instead of 0.14 µs); real hosts read the TSC.
       '-append', `console=ttyS0 quiet loglevel=1 panic=-1 tsc=reliable lab.node=${opts.name} lab.workdir=${opts.workdir}`,
-      '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+      '-virtfs', `local,path=${root},mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap`,
       '-virtfs', `local,path=${opts.workdir},mount_tag=work,security_model=none,multidevs=remap`,
       '-virtfs', `local,path=${this.runDir},mount_tag=labrun,security_model=none`,
     ];

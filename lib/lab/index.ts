@@ -9,6 +9,7 @@ import { Guest, GuestResult } from './guest';
 import { hostHasRxe, hostRun, hostSetup, hostTeardown, HOST_NODES } from './host-rxe';
 import { ensureKernel, LabKernel } from './kernel';
 import { runScript } from './run-script';
+import { ensureStack, LAB_STACKS, type LabStack, type StackImage } from './stack';
 import { inSetup } from './setup-steps';
 import { guestLinks, guestNode, labEnv, LabNode, Topology, VETH_NODES } from './topology';
 
@@ -20,6 +21,8 @@ export { deviceSetup } from './run-script';
 export { instructionMarker } from './instruction-marker';
 export { hostSetup, hostTeardown, hostSpawn, HOST_NODES, type HostProcess } from './host-rxe';
 export { ensureKernel } from './kernel';
+export { LAB_STACKS, type LabStack, type StackImage } from './stack';
+export { HOST_APT, privateApt, type AptView } from './apt-view';
 export type { LabKernel } from './kernel';
 export type { GuestOptions } from './guest';
 
@@ -46,6 +49,11 @@ export interface LabOptions {
   log?: (s: string) => void;
   /** veth topology in a guest only: a TCG plugin for the guest (see GuestOptions.tcgPlugin). */
   tcgPlugin?: string;
+  /**
+   * A named stack (stack.ts): the guests boot its kernel and run on its root, with the addon built for
+   * it; it needs guests (vm mode). Default: the kernel the host's apt offers and the host's own root.
+   */
+  stack?: LabStack;
 }
 
 const PASSED_ENV = /^(CI|LANG|LC_ALL|TERM|NODE_OPTIONS|NODE_ENV|DEBUG|FORCE_COLOR|NO_COLOR|RDMA_CCM_.*|VITEST_.*|npm_config_.*)$/;
@@ -91,6 +99,30 @@ export function prepareLab(
   return prepared;
 }
 
+const images = new Map<LabStack, StackImage>();
+
+/**
+ * Installs what the lab needs and makes (or finds in the cache) the named stack's kernel, root and
+ * addon. Throws LabError, e.g. ERR_LAB_NOT_ROOT, ERR_LAB_APT or ERR_LAB_STACK.
+ */
+export function prepareStack(stack: LabStack, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): StackImage {
+  if (!(LAB_STACKS as readonly string[]).includes(stack)) throw new LabError('ERR_LAB_USAGE', `lab: unknown stack '${stack}' (${LAB_STACKS.join(', ')})`);
+  const known = images.get(stack);
+  if (known) return known;
+  if (!isRoot()) throw new LabError('ERR_LAB_NOT_ROOT', 'lab: must run as root (it creates RDMA devices and boots guests)');
+  const image = inSetup(() => {
+    ensurePackages();
+    return ensureStack(stack, log);
+  });
+  images.set(stack, image);
+  return image;
+}
+
+/** The stack's part of a guest's options and environment (nothing for the host's own). */
+function stackGuest(image?: StackImage): { root?: string; env: Record<string, string> } {
+  return image ? { root: image.root, env: { RDMA_CCM_ADDON: image.addon, RDMA_CCM_LAB_STACK: image.stack } } : { env: {} };
+}
+
 function prefixed(name: string) {
   return (line: string) => process.stdout.write(`[${name}] ${line}\n`);
 }
@@ -103,9 +135,11 @@ function prefixed(name: string) {
 export function startGuest(
   name: 'a' | 'b',
   command: string,
-  opts: { cwd?: string; timeoutSec?: number; onLine?: (l: string) => void; kernel?: LabKernel; disk?: string } = {},
+  opts: { cwd?: string; timeoutSec?: number; onLine?: (l: string) => void; kernel?: LabKernel; disk?: string; stack?: LabStack } = {},
 ): Guest {
-  const kernel = opts.kernel ?? prepareLab(undefined, 'vm').kernel!;
+  const image = opts.stack ? prepareStack(opts.stack) : undefined;
+  const kernel = image?.kernel ?? opts.kernel ?? prepareLab(undefined, 'vm').kernel!;
+  const s = stackGuest(image);
   const nodes = guestLinks(name);
   const self = nodes[0];
   const cwd = opts.cwd ?? process.cwd();
@@ -114,6 +148,7 @@ export function startGuest(
     name,
     kernel,
     workdir: cwd,
+    root: s.root,
     cpus: 1,
     memoryMiB: 1536,
     timeoutSec: opts.timeoutSec,
@@ -123,7 +158,7 @@ export function startGuest(
     script: runScript({
       nodes,
       veth: false,
-      env: commandEnv({ ...labEnv('two-guests', [guestNode('a'), guestNode('b')], self), ...(opts.disk ? { RDMA_CCM_LAB_SHARED_DISK: '/dev/vda' } : {}) }),
+      env: commandEnv({ ...labEnv('two-guests', [guestNode('a'), guestNode('b')], self), ...(opts.disk ? { RDMA_CCM_LAB_SHARED_DISK: '/dev/vda' } : {}), ...s.env }),
       cwd,
       command,
     }),
@@ -156,7 +191,11 @@ export async function runLab(opts: LabOptions): Promise<number> {
   // A TCG plugin needs a guest: it picks vm mode, and is refused before any set-up where it cannot run.
   if (opts.tcgPlugin && (topology !== 'veth' || (opts.mode ?? process.env.RDMA_CCM_LAB_MODE) === 'host'))
     throw new LabError('ERR_LAB_USAGE', 'lab: a TCG plugin needs the veth topology in a guest (RDMA_CCM_LAB_MODE=vm)');
-  const { mode, kernel } = prepareLab(log, opts.mode ?? (opts.tcgPlugin ? 'vm' : undefined));
+  // A named stack runs in guests: its kernel and root are what it names.
+  if (opts.stack && (opts.mode ?? process.env.RDMA_CCM_LAB_MODE) === 'host') throw new LabError('ERR_LAB_USAGE', `lab: stack ${opts.stack} runs in guests (RDMA_CCM_LAB_MODE=vm)`);
+  const image = opts.stack ? prepareStack(opts.stack, log) : undefined;
+  const { mode, kernel } = image ? { mode: 'vm' as const, kernel: image.kernel } : prepareLab(log, opts.mode ?? (opts.tcgPlugin ? 'vm' : undefined));
+  const s = stackGuest(image);
   if (mode === 'host') {
     hostSetup(HOST_NODES);
     try {
@@ -172,7 +211,7 @@ export async function runLab(opts: LabOptions): Promise<number> {
     }
   }
 
-  log(`lab: booting ${topology === 'veth' ? 'one guest' : 'two guests'} (${kernel!.version}, qemu TCG)`);
+  log(`lab: booting ${topology === 'veth' ? 'one guest' : 'two guests'} (${kernel!.version}${image ? `, Debian ${image.stack} root with rdma-core ${image.versions['rdma-core']}` : ''}, qemu TCG)`);
   if (topology === 'veth') {
     const nodes: LabNode[] = VETH_NODES;
     // A guest that never became ready ran nothing of the command: under TCG a boot now and then stalls
@@ -182,10 +221,11 @@ export async function runLab(opts: LabOptions): Promise<number> {
         name: 'lab',
         kernel: kernel!,
         workdir: cwd,
+        root: s.root,
         timeoutSec: opts.timeoutSec,
         tcgPlugin: opts.tcgPlugin,
         onLine: (l) => process.stdout.write(l + '\n'),
-        script: runScript({ nodes, veth: true, env: commandEnv(labEnv('veth', nodes)), cwd, command: opts.command }),
+        script: runScript({ nodes, veth: true, env: commandEnv({ ...labEnv('veth', nodes), ...s.env }), cwd, command: opts.command }),
       });
       const r = await g.done;
       if (r.bootFailure && boot < 2) {
@@ -199,9 +239,9 @@ export async function runLab(opts: LabOptions): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-shared-'));
   const disk = sharedDisk(join(dir, 'shared.img'));
   try {
-    const a = startGuest('a', opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel, disk });
+    const a = startGuest('a', opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel, disk, stack: opts.stack });
     await new Promise((r) => setTimeout(r, (opts.delayB ?? 0) * 1000));
-    const b = startGuest('b', opts.commandB ?? opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel, disk });
+    const b = startGuest('b', opts.commandB ?? opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel, disk, stack: opts.stack });
     const [ra, rb] = await Promise.all([a.done, b.done]);
     const codes = [describe('a', ra), describe('b', rb)];
     return codes.find((c) => c !== 0) ?? 0;

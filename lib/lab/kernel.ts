@@ -1,10 +1,11 @@
 // The lab's guest kernel: Debian's stock linux-image (which ships rdma_rxe) and a busybox initramfs,
 // built once per kernel version and cached.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { aptUpdate } from './deps';
-import { LabError, mustRun, run } from './exec';
+import { HOST_APT, type AptView } from './apt-view';
+import { cacheRoot } from './cache';
+import { LabError, mustRun, mustRunBytes, run } from './exec';
 import { INIT_SCRIPT } from './init-script';
 import { inSetup } from './setup-steps';
 
@@ -32,26 +33,24 @@ export interface LabKernel {
   initrd: string;
 }
 
-export function cacheRoot(): string {
-  return process.env.RDMA_CCM_LAB_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'rdma-ccm', 'lab');
-}
-
-/** The versioned kernel package that linux-image-amd64 currently depends on, e.g. linux-image-6.1.0-56-amd64. */
-export function resolveKernelPackage(log: (s: string) => void): { pkg: string; version: string } {
+/**
+ * The versioned kernel package that linux-image-amd64 depends on in `apt` (the host's own by default),
+ * e.g. linux-image-6.1.0-56-amd64, and its candidate version.
+ */
+export function resolveKernelPackage(apt: AptView = HOST_APT): { pkg: string; version: string } {
   const find = () => {
-    const deps = run('apt-cache', ['depends', 'linux-image-amd64']).stdout;
+    const deps = run('apt-cache', [...apt.options, 'depends', 'linux-image-amd64']).stdout;
     const m = /Depends:\s+(linux-image-[0-9][^\s]*)/.exec(deps);
     if (!m) return null;
-    const policy = run('apt-cache', ['policy', m[1]]).stdout;
-    const cand = /Candidate:\s+(\S+)/.exec(policy);
-    return cand && cand[1] !== '(none)' ? { pkg: m[1], version: cand[1] } : null;
+    const version = apt.candidates([m[1]])[m[1]];
+    return version ? { pkg: m[1], version } : null;
   };
   let found = find();
   if (!found) {
-    aptUpdate();
+    apt.update();
     found = find();
   }
-  if (!found) throw new LabError('ERR_LAB_KERNEL', 'lab: apt cannot resolve linux-image-amd64 to a kernel package');
+  if (!found) throw new LabError('ERR_LAB_KERNEL', `lab: apt (${apt.suite}) cannot resolve linux-image-amd64 to a kernel package`);
   return found;
 }
 
@@ -64,6 +63,13 @@ export function resolveModuleOrder(modDir: string, wanted: string[]): string[] {
   }
   const byName = new Map<string, string>();
   for (const path of dep.keys()) byName.set(path.replace(/^.*\//, '').replace(/\.ko(\.\w+)?$/, ''), path);
+  // Modules built into this kernel (modules.builtin) need no loading.
+  const builtinFile = join(modDir, 'modules.builtin');
+  const builtin = new Set(
+    existsSync(builtinFile)
+      ? readFileSync(builtinFile, 'utf8').split('\n').filter(Boolean).map((p) => p.replace(/^.*\//, '').replace(/\.ko(\.\w+)?$/, ''))
+      : [],
+  );
   const order: string[] = [];
   const visit = (path: string) => {
     if (order.includes(path)) return;
@@ -72,6 +78,7 @@ export function resolveModuleOrder(modDir: string, wanted: string[]): string[] {
     order.push(path);
   };
   for (const w of wanted) {
+    if (builtin.has(w) && !byName.has(w)) continue;
     const path = byName.get(w);
     if (!path) throw new LabError('ERR_LAB_KERNEL', `lab: kernel has no module ${w}`);
     visit(path);
@@ -80,16 +87,16 @@ export function resolveModuleOrder(modDir: string, wanted: string[]): string[] {
 }
 
 /**
- * Returns the cached kernel and initramfs, building them first when missing (with apt-get download,
- * dpkg-deb and depmod). The cache is $RDMA_CCM_LAB_CACHE, else $XDG_CACHE_HOME/rdma-ccm/lab or
- * ~/.cache/rdma-ccm/lab. Throws LabError ERR_LAB_KERNEL or ERR_LAB_EXEC.
+ * Returns the cached kernel and initramfs of `apt`'s release (the host's by default), building them
+ * first when missing (with apt-get download, dpkg-deb and depmod) in the lab's cache (cache.ts).
+ * Throws LabError ERR_LAB_KERNEL or ERR_LAB_EXEC.
  */
-export function ensureKernel(log: (s: string) => void): LabKernel {
-  const { pkg, version } = resolveKernelPackage(log);
+export function ensureKernel(log: (s: string) => void, apt: AptView = HOST_APT): LabKernel {
+  const { pkg, version } = resolveKernelPackage(apt);
   const key = `${pkg}_${version}`.replace(/[^A-Za-z0-9._+-]/g, '_');
   const dir = join(cacheRoot(), key);
   const kernel = { version: `${pkg} ${version}`, vmlinuz: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.cpio.gz') };
-  const stamp = `${INIT_SCRIPT}\n# modules: ${GUEST_MODULES.join(' ')}\n`;
+  const stamp = `${INIT_SCRIPT}\n# modules (plain .ko): ${GUEST_MODULES.join(' ')}\n`;
   if (existsSync(kernel.vmlinuz) && existsSync(kernel.initrd) && existsSync(join(dir, 'init.sh')) && readFileSync(join(dir, 'init.sh'), 'utf8') === stamp)
     return kernel;
 
@@ -99,12 +106,17 @@ export function ensureKernel(log: (s: string) => void): LabKernel {
     mkdirSync(cacheRoot(), { recursive: true });
     const work = mkdtempSync(join(tmpdir(), 'rdma-ccm-kernel-'));
     try {
-      mustRun('apt-get', ['download', `${pkg}=${version}`], { cwd: work });
+      mustRun('apt-get', [...apt.options, 'download', `${pkg}=${version}`], { cwd: work });
       const deb = readdirSync(work).find((f) => f.endsWith('.deb'));
       if (!deb) throw new LabError('ERR_LAB_KERNEL', `lab: apt-get download ${pkg} produced no .deb`);
       steps.next('guest kernel: unpack, resolve module order');
       const x = join(work, 'x');
       mustRun('dpkg-deb', ['-x', join(work, deb), x]);
+      // A merged-/usr package (Debian 13 on) has its modules under usr/lib: depmod looks in lib/.
+      if (!existsSync(join(x, 'lib', 'modules')) && existsSync(join(x, 'usr', 'lib', 'modules'))) {
+        mkdirSync(join(x, 'lib'), { recursive: true });
+        symlinkSync(join('..', 'usr', 'lib', 'modules'), join(x, 'lib', 'modules'));
+      }
       const kver = readdirSync(join(x, 'lib', 'modules'))[0];
       mustRun('depmod', ['-b', x, kver]);
       const modDir = join(x, 'lib', 'modules', kver);
@@ -115,7 +127,13 @@ export function ensureKernel(log: (s: string) => void): LabKernel {
       for (const d of ['bin', 'dev', 'proc', 'sys', 'host', 'lab', 'mods']) mkdirSync(join(root, d), { recursive: true });
       copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
       chmodSync(join(root, 'bin', 'busybox'), 0o755);
-      order.forEach((path, i) => copyFileSync(join(modDir, path), join(root, 'mods', `${String(i).padStart(2, '0')}-${path.replace(/^.*\//, '')}`)));
+      // busybox's insmod takes plain .ko files: compressed modules (Debian 13's are .ko.xz) are unpacked.
+      order.forEach((path, i) => {
+        const dest = join(root, 'mods', `${String(i).padStart(2, '0')}-${path.replace(/^.*\//, '').replace(/\.ko\.\w+$/, '.ko')}`);
+        const unpack = path.endsWith('.ko.xz') ? 'xz' : path.endsWith('.ko.zst') ? 'zstd' : path.endsWith('.ko.gz') ? 'gzip' : null;
+        if (unpack) writeFileSync(dest, mustRunBytes(unpack, ['-dc', join(modDir, path)]));
+        else copyFileSync(join(modDir, path), dest);
+      });
       writeFileSync(join(root, 'init'), INIT_SCRIPT, { mode: 0o755 });
       const cpio = join(work, 'initrd.cpio.gz');
       mustRun('sh', ['-c', `cd "${root}" && find . | cpio -o -H newc --quiet | gzip -1 > "${cpio}"`]);
@@ -133,3 +151,4 @@ export function ensureKernel(log: (s: string) => void): LabKernel {
   });
   return kernel;
 }
+

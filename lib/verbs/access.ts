@@ -21,6 +21,13 @@ export const Access = {
   MW_BIND: access.MW_BIND,
   /** Remote addresses are offsets from the start of the region, not virtual addresses. */
   ZERO_BASED: access.ZERO_BASED,
+  /**
+   * Partners may FLUSH the memory to global visibility (and a QP may take such FLUSHes, as qpAccessFlags).
+   * A device without the capability refuses it with ERR_NOT_SUPPORTED (see DeviceAttributes.capabilities).
+   */
+  FLUSH_GLOBAL: access.FLUSH_GLOBAL,
+  /** Partners may FLUSH the memory to persistence (ERR_NOT_SUPPORTED where the device cannot). */
+  FLUSH_PERSISTENT: access.FLUSH_PERSISTENT,
 } as const;
 
 /**
@@ -60,6 +67,10 @@ export const Opcode = {
   BIND_MW: wrOpcode.BIND_MW,
   /** SEND that also invalidates the partner's rkey `invalidateRkey`. */
   SEND_WITH_INV: wrOpcode.SEND_WITH_INV,
+  /** Places 8 bytes (`value`) at the partner's aligned address as one write (RC; qp.postBatch() only). */
+  ATOMIC_WRITE: wrOpcode.ATOMIC_WRITE,
+  /** Makes earlier writes to the partner's memory visible or persistent (`flush`; RC; qp.postBatch() only). */
+  FLUSH: wrOpcode.FLUSH,
 } as const;
 
 /** The name of a send opcode, as SendWr.opcode takes it. */

@@ -10,7 +10,7 @@ export type WcStatus =
   | 'INV_EEC_STATE_ERR' | 'FATAL_ERR' | 'RESP_TIMEOUT_ERR' | 'GENERAL_ERR' | 'UNKNOWN';
 
 /** What completed: ibv_wc_opcode without the IBV_WC_ prefix; `UNKNOWN` for a failed completion. */
-export type WcOpcode = 'SEND' | 'RDMA_WRITE' | 'RDMA_READ' | 'COMP_SWAP' | 'FETCH_ADD' | 'BIND_MW' | 'LOCAL_INV' | 'RECV' | 'RECV_RDMA_WITH_IMM' | 'UNKNOWN';
+export type WcOpcode = 'SEND' | 'RDMA_WRITE' | 'RDMA_READ' | 'COMP_SWAP' | 'FETCH_ADD' | 'BIND_MW' | 'LOCAL_INV' | 'FLUSH' | 'ATOMIC_WRITE' | 'RECV' | 'RECV_RDMA_WITH_IMM' | 'UNKNOWN';
 
 /** A work completion (ibv_wc) as a JS object. Only wrId, status, statusCode, qpNum and vendorErr are valid when it failed. */
 export interface WorkCompletion {
@@ -40,6 +40,8 @@ export interface WorkCompletion {
   qpNum: number;
   /** Vendor-specific error syndrome of a failed completion. */
   vendorErr: number;
+  /** A CQ made with `timestamps`: the device's clock when the work completed (hcaCoreClockKhz ticks per ms). */
+  timestamp?: bigint;
 }
 
 /** The error a failed work completion becomes: `code` is `ERR_WC_<STATUS>`, e.g. ERR_WC_REM_ACCESS_ERR. */

@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { native, type NativeContext } from '../native';
 import { codeError } from '../errors';
-import { CompletionQueue } from './cq';
+import { CompletionQueue, type CqOptions } from './cq';
 import { normalizeGid } from './gid';
 import { ProtectionDomain } from './pd';
 import type { QueuePair } from './qp';
@@ -63,6 +63,28 @@ export interface DeviceAttributes {
   maxPkeys: number;
   /** Number of physical ports (numbered from 1). */
   physPortCnt: number;
+  /** Raw device_cap_flags_ex bits (ibv_query_device_ex(3)). */
+  deviceCapFlagsEx: bigint;
+  /** The bits of a completion timestamp (0n: completions carry none). */
+  completionTimestampMask: bigint;
+  /** The clock of completion timestamps, in kHz (0 when unknown). */
+  hcaCoreClockKhz: number;
+  /** What the device (and this build of the addon) can do beyond the base verbs: what is offered. */
+  capabilities: DeviceCapabilities;
+}
+
+/** Capabilities that decide which extended operations a device is offered (else ERR_NOT_SUPPORTED). */
+export interface DeviceCapabilities {
+  /** ATOMIC_WRITE work requests (kernel 6.2 on for rxe). */
+  atomicWrite: boolean;
+  /** FLUSH to global visibility, and regions registered with Access.FLUSH_GLOBAL. */
+  flushGlobal: boolean;
+  /** FLUSH to persistence, and regions registered with Access.FLUSH_PERSISTENT. */
+  flushPersistent: boolean;
+  /** Completion timestamps. */
+  completionTimestamps: boolean;
+  /** This addon was built against an rdma-core with ibv_wr_flush (45 or later): without it FLUSH is refused. */
+  flushInThisBuild: boolean;
 }
 
 /** Logical state of a port (ibv_port_state without the IBV_PORT_ prefix); work needs `ACTIVE`. */
@@ -259,9 +281,10 @@ export class Context extends EventEmitter {
 
   /**
    * A completion queue with its own completion channel, watched by the event loop (ibv_create_cq(3)).
-   * `cqe`: minimum number of entries, 1 … 2^22 (default 1024); the device may round it up.
+   * `cqe`: minimum number of entries, 1 … 2^22 (default 1024); the device may round it up. With
+   * `extended` (or `timestamps`) it is made with ibv_create_cq_ex and read with the extended polling API.
    */
-  createCq(opts: { cqe?: number } = {}): CompletionQueue {
+  createCq(opts: { cqe?: number } & CqOptions = {}): CompletionQueue {
     return new CompletionQueue(this, opts);
   }
 

@@ -7,6 +7,17 @@ import type { Context } from './context';
 import type { QueuePair } from './qp';
 import { registerWrapper } from './wrappers';
 
+/** How a CQ is made: the extended API (ibv_create_cq_ex) and what its completions carry. */
+export interface CqOptions {
+  /** Made with ibv_create_cq_ex and read with ibv_start_poll / ibv_next_poll / ibv_end_poll. */
+  extended?: boolean;
+  /**
+   * Completions carry the device's `timestamp` (an extended CQ). A device that stamps none (rxe) refuses
+   * it with ERR_NOT_SUPPORTED (see DeviceAttributes.capabilities.completionTimestamps).
+   */
+  timestamps?: boolean;
+}
+
 export interface CompletionQueue {
   /**
    * 'completion': raw completions (of postSend() / postRecv() / prepared requests), in batches, as the
@@ -35,10 +46,11 @@ export class CompletionQueue extends EventEmitter {
   private readonly busy = new Map<object, number>();
 
   /** @internal Made by context.createCq(). */
-  constructor(context: Context, opts: { cqe?: number } = {}) {
+  constructor(context: Context, opts: { cqe?: number } & CqOptions = {}) {
     super();
     this.context = context;
-    this.native = new native.CompletionQueue(context.native, opts.cqe ?? 1024, (batch: WorkCompletion[]) => this.deliver(batch));
+    const { cqe, ...options } = opts ?? {};
+    this.native = new native.CompletionQueue(context.native, cqe ?? 1024, (batch: WorkCompletion[]) => this.deliver(batch), options);
     registerWrapper(this.native, this);
   }
 

@@ -1,5 +1,5 @@
 export { getDevices, DeviceInfo } from './device';
-export { Context, DeviceAttributes, PortAttributes, PortState, GidEntry, AsyncEvent, AsyncEventType } from './context';
+export { Context, DeviceAttributes, DeviceCapabilities, PortAttributes, PortState, GidEntry, AsyncEvent, AsyncEventType } from './context';
 export { gidBytes, gidString, normalizeGid } from './gid';
 export { Access, SendFlags, Opcode, OpcodeName } from './access';
 export { ProtectionDomain } from './pd';
@@ -7,8 +7,8 @@ export { MemoryRegion, Sge } from './mr';
 export { AddressHandle, AhAttr } from './ah';
 export { SharedReceiveQueue, SrqInit } from './srq';
 export { MemoryWindow, MwType } from './mw';
-export { CompletionQueue } from './cq';
+export { CompletionQueue, CqOptions } from './cq';
 export { QueuePair, PreparedSend, QpInit, QpAttributes, QpType, QpState, RemoteQp } from './qp';
-export { SendWr, RecvWr, WindowBind } from './work-request';
+export { SendWr, RecvWr, WindowBind, FlushTarget } from './work-request';
 export { WorkCompletion, WcStatus, WcOpcode, CompletionError } from './completion';
 export { released } from './released';

@@ -12,7 +12,8 @@ import type { MemoryWindow } from './mw';
 import type { ProtectionDomain } from './pd';
 import type { SharedReceiveQueue } from './srq';
 import { WorkQueue } from './work-queue';
-import { Held, recvWr, RecvWr, SendWr, toNative, toNativeRecv, WindowBind } from './work-request';
+import { FlushTarget, Held, recvWr, RecvWr, SendWr, toNative, toNativeRecv, WindowBind } from './work-request';
+import type { OpcodeName } from './access';
 import { checkCallerIds, libraryId, posting } from './wr-id';
 
 
@@ -46,6 +47,12 @@ export interface QpInit {
   sqSigAll?: boolean;
   /** Receive through this shared receive queue instead of the QP's own. */
   srq?: SharedReceiveQueue;
+  /**
+   * The operations of the extended send API this QP posts (qp.postBatch()): it is made with
+   * ibv_create_qp_ex. Operations the device, provider or this build lacks (ATOMIC_WRITE, FLUSH) fail
+   * with ERR_NOT_SUPPORTED naming the capability; UC and UD QPs take only what they can do.
+   */
+  sendOps?: OpcodeName[];
 }
 
 /**
@@ -249,11 +256,24 @@ export class QueuePair {
     this.receive(wrs.map((w) => ({ w, settle: undefined })));
   }
 
-  private postSends(items: { w: SendWr; settle?: (wc: WorkCompletion) => void }[]): void {
+  /**
+   * Posts send work requests as one batch of the extended send API (ibv_wr_start, an ibv_wr_* call per
+   * request, ibv_wr_complete) on a QP created with `sendOps` naming each opcode used; ATOMIC_WRITE and
+   * FLUSH are posted this way only. Regions stay alive until completion and completions are raw, as
+   * with postSend(); every request is checked first, and a batch the provider refuses posts none.
+   */
+  postBatch(wrs: SendWr[]): void {
+    if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array');
+    checkCallerIds(wrs);
+    this.postSends(wrs.map((w) => ({ w, settle: undefined })), true);
+  }
+
+  private postSends(items: { w: SendWr; settle?: (wc: WorkCompletion) => void }[], batch = false): void {
     const built = items.map(({ w }) => toNative(w));
+    const wrs = built.map((b) => b.wr);
     posting(items.length, (n) => {
       for (let i = 0; i < n; i++) this.sq.track(items[i].w.wrId, built[i].held, items[i].settle);
-    }, () => this.native.postSend(built.map((b) => b.wr)));
+    }, () => (batch ? this.native.postBatch(wrs) : this.native.postSend(wrs)));
   }
 
   private receive(items: { w: RecvWr; settle?: (wc: WorkCompletion) => void }[]): void {
@@ -278,8 +298,45 @@ export class QueuePair {
 
   // ---- promise API ---------------------------------------------------------------------------
 
-  private op(w: Omit<SendWr, 'wrId' | 'signaled'>, what: string): Promise<WorkCompletion> {
-    return new Promise((resolve, reject) => this.postSends([{ w: { ...w, wrId: libraryId(), signaled: true }, settle: settler(resolve, reject, what) }]));
+  private op(w: Omit<SendWr, 'wrId' | 'signaled'>, what: string, batch = false): Promise<WorkCompletion> {
+    return new Promise((resolve, reject) => this.postSends([{ w: { ...w, wrId: libraryId(), signaled: true }, settle: settler(resolve, reject, what) }], batch));
+  }
+
+  /**
+   * One batch of the extended send API (see postBatch()) with the promise API's completions: every
+   * request is signaled and numbered by the library. Resolves with the completions in the requests'
+   * order once all have completed; rejects with the first failure (a refused batch posts nothing).
+   */
+  batch(wrs: Omit<SendWr, 'wrId' | 'signaled'>[]): Promise<WorkCompletion[]> {
+    if (!Array.isArray(wrs) || wrs.length === 0) return Promise.reject(codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array'));
+    const done: Promise<WorkCompletion>[] = [];
+    const items = wrs.map((w, i) => {
+      let settle!: (wc: WorkCompletion) => void;
+      done.push(new Promise((resolve, reject) => (settle = settler(resolve, reject, `batch[${i}] ${w?.opcode}`))));
+      return { w: { ...w, wrId: libraryId(), signaled: true }, settle };
+    });
+    try {
+      this.postSends(items, true);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return Promise.all(done);
+  }
+
+  /**
+   * ATOMIC_WRITE: `value`'s 8 bytes placed at the partner's 8-byte aligned remoteAddr as one write, which
+   * no reader sees in part (a QP created with sendOps including ATOMIC_WRITE).
+   */
+  atomicWrite(o: { remoteAddr: bigint; rkey: number; value: bigint }): Promise<WorkCompletion> {
+    return this.op({ opcode: 'ATOMIC_WRITE', remoteAddr: o.remoteAddr, rkey: o.rkey, value: o.value }, 'ATOMIC_WRITE', true);
+  }
+
+  /**
+   * FLUSH: resolves once every earlier write of this QP to the partner's memory at remoteAddr is placed
+   * as `placement` asks (a QP created with sendOps including FLUSH).
+   */
+  flush(o: { remoteAddr: bigint; rkey: number } & FlushTarget): Promise<WorkCompletion> {
+    return this.op({ opcode: 'FLUSH', remoteAddr: o.remoteAddr, rkey: o.rkey, flush: { placement: o.placement, selectivity: o.selectivity, length: o.length } }, 'FLUSH', true);
   }
 
   /** RDMA READ of local.length bytes from the partner's remoteAddr into local. */

@@ -50,6 +50,23 @@ export interface SendWr {
   bind?: WindowBind;
   /** LOCAL_INV / SEND_WITH_INV: the window rkey to revoke. */
   invalidateRkey?: number;
+  /** ATOMIC_WRITE: the 8 bytes placed at remoteAddr (8-byte aligned), as this host stores the bigint. */
+  value?: bigint;
+  /** FLUSH: where earlier writes are placed, and how much of the partner's memory (at remoteAddr, rkey). */
+  flush?: FlushTarget;
+}
+
+/**
+ * What a FLUSH work request makes durable at the partner (the IBTA memory placement extensions): the
+ * partner's region must allow it (Access.FLUSH_GLOBAL / FLUSH_PERSISTENT), as must the partner's QP.
+ */
+export interface FlushTarget {
+  /** 'global': visible to every reader of the memory; 'persistent': also survives power loss. */
+  placement: 'global' | 'persistent';
+  /** 'range' (default): `length` bytes from remoteAddr; 'region': the whole region of the rkey. */
+  selectivity?: 'range' | 'region';
+  /** Bytes from remoteAddr (required for a range). */
+  length?: number;
 }
 
 /** What a memory window exposes: a range of a region registered with Access.MW_BIND. */
@@ -99,6 +116,8 @@ export function toNative(w: SendWr): { wr: NativeSendWr; held: Held[] } {
     invalidateRkey: w.invalidateRkey,
     remoteQpn: w.remoteQpn,
     remoteQkey: w.remoteQkey,
+    value: w.value,
+    flush: w.flush,
   };
   if (w.ah) {
     wr.ah = w.ah.native;

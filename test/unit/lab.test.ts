@@ -7,6 +7,7 @@ import { resolveModuleOrder } from '../../lib/lab/kernel';
 import { deviceSetup, runScript } from '../../lib/lab/run-script';
 import { guestLinks, guestNode, labEnv, VETH_NODES } from '../../lib/lab/topology';
 import { commandEnv, runCommand, runLab } from '../../lib/lab';
+import { HOST_APT, privateApt } from '../../lib/lab/apt-view';
 
 describe('lab kernel modules', () => {
   it('orders every module after its dependencies', () => {
@@ -28,6 +29,9 @@ describe('lab kernel modules', () => {
     expect(order.indexOf('udp_tunnel.ko')).toBeLessThan(order.indexOf('rdma_rxe.ko'));
     expect(new Set(order).size).toBe(order.length);
     expect(() => resolveModuleOrder(dir, ['no_such_module'])).toThrow(expect.objectContaining({ code: 'ERR_LAB_KERNEL' }));
+    // A module the kernel has built in needs no loading.
+    writeFileSync(join(dir, 'modules.builtin'), 'kernel/drivers/virtio/virtio_pci.ko\n');
+    expect(resolveModuleOrder(dir, ['virtio_pci', 'crc32_generic']).map((p) => p.replace(/^.*\//, ''))).toEqual(['crc32_generic.ko']);
   });
 });
 
@@ -106,6 +110,35 @@ describe('lab options', () => {
     const plugin = '/nonexistent/counter.so';
     await expect(runLab({ command: 'true', topology: 'two-guests', tcgPlugin: plugin })).rejects.toMatchObject({ code: 'ERR_LAB_USAGE' });
     await expect(runLab({ command: 'true', mode: 'host', tcgPlugin: plugin })).rejects.toMatchObject({ code: 'ERR_LAB_USAGE', message: expect.stringContaining('TCG plugin') });
+  });
+
+  it('refuses an unknown stack, and a named stack where no guest runs, before any set-up', async () => {
+    await expect(runLab({ command: 'true', stack: 'sid' as 'trixie' })).rejects.toMatchObject({ code: 'ERR_LAB_USAGE', message: expect.stringContaining("unknown stack 'sid'") });
+    await expect(runLab({ command: 'true', mode: 'host', stack: 'trixie' })).rejects.toMatchObject({ code: 'ERR_LAB_USAGE', message: expect.stringContaining('runs in guests') });
+  });
+});
+
+describe('apt views', () => {
+  it("reads each package's candidate version from apt-cache, null for a package apt does not know", () => {
+    const c = HOST_APT.candidates(['dpkg', 'no-such-package-rdma-ccm']);
+    expect(c.dpkg).toMatch(/^\d[\w.+~:-]*$/);
+    expect(c['no-such-package-rdma-ccm']).toBeNull();
+  });
+
+  it("points every file apt reads or writes at the view's own folder in the lab's cache", () => {
+    const cache = mkdtempSync(join(tmpdir(), 'lab-cache-'));
+    const saved = process.env.RDMA_CCM_LAB_CACHE;
+    process.env.RDMA_CCM_LAB_CACHE = cache;
+    try {
+      const v = privateApt('trixie');
+      const dirs = v.options.filter((o) => o !== '-o').map((o) => o.split('='));
+      expect(dirs.map(([k]) => k).sort()).toEqual(['Dir::Cache', 'Dir::Etc::preferences', 'Dir::Etc::preferencesparts', 'Dir::Etc::sourcelist', 'Dir::Etc::sourceparts', 'Dir::State::Lists']);
+      for (const [, path] of dirs) expect(path.startsWith(join(cache, 'apt-trixie'))).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.RDMA_CCM_LAB_CACHE;
+      else process.env.RDMA_CCM_LAB_CACHE = saved;
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 });
 
