@@ -39,7 +39,13 @@ async function window(label, n, fn) {
   instructionMarker(true);
   await fn(n);
   instructionMarker(false);
-  windows.push({ ...label, n });
+  opened({ ...label, n });
+}
+
+/** Records a window the plugin counted; the file is kept whole after each, so that a run cut short keeps what it measured. */
+function opened(w) {
+  windows.push(w);
+  writeFileSync(out, JSON.stringify(windows));
 }
 
 /** The RoCE v2 GID index of an IPv4 address on a device (perftest's -x). */
@@ -144,22 +150,30 @@ async function oursAwaitRead(size) {
 }
 
 /**
- * perftest's client in the window (its server started before it): ib_read_lat. (ib_write_bw -t 1 -Q 1,
- * the one-at-a-time WRITE, spins for billions of instructions in some runs: no figure to compare yet.)
+ * perftest's client in the window (its server started before it), one operation at a time as this
+ * package's loop does it: ib_read_lat for READ; ib_write_bw and ib_send_bw with one request in flight
+ * (-t 1), each signaled (-Q 1), no per-request time stamps (-N). perftest's WRITE and SEND latency tools
+ * ping-pong between two processes that each spin until the other answers, which on one vCPU counts the
+ * scheduler's time slices; here the WRITE server sleeps in its socket, and the SEND server waits for
+ * completion events (-e) instead of spinning, so that its receives are counted and its waiting is not.
  * They exchange their QP numbers over TCP (not -R): with RDMA CM, perftest's sides wait for each other's
  * messages by busy-polling a CQ, and on one vCPU the waiting server's spin would be counted as work.
  */
+const PERFTEST = {
+  READ: { tool: 'ib_read_lat', both: ['-C'], server: [] },
+  WRITE: { tool: 'ib_write_bw', both: ['-t', '1', '-Q', '1', '-N'], server: [] },
+  SEND: { tool: 'ib_send_bw', both: ['-t', '1', '-Q', '1', '-N'], server: ['-e'] },
+};
+
 async function perftest(op, size) {
-  const tool = op === 'READ' ? 'ib_read_lat' : 'ib_write_bw';
-  // -C: latencies in cycles, so that perftest does not calibrate its clock (a timed busy loop of some
-  // 200 million instructions, whose length followed the emulator's speed before the lab's clock did).
-  const extra = op === 'READ' ? ['-C'] : ['-t', '1', '-Q', '1', '-C'];
+  // READ's -C: latencies in cycles, so that ib_read_lat does not calibrate its clock (a timed busy loop).
+  const { tool, both, server: serverOnly } = PERFTEST[op];
   const [xa, xb] = [gidIndex(DEV_A, ADDR_A), gidIndex(DEV_B, ADDR_B)];
   for (const [rep, n] of REPS.flatMap((r) => [[r, P1], [r, P2]])) {
     const port = String(18515 + windows.length);
-    const common = ['-s', String(size), '-n', String(n), '-p', port, '-F', ...extra];
+    const common = ['-s', String(size), '-n', String(n), '-p', port, '-F', ...both];
     for (let attempt = 1; ; attempt++) {
-      const server = spawn(tool, ['-d', DEV_A, '-x', String(xa), ...common], { stdio: 'ignore' });
+      const server = spawn(tool, ['-d', DEV_A, '-x', String(xa), ...common, ...serverOnly], { stdio: 'ignore' });
       await new Promise((r) => setTimeout(r, 1500 * attempt));
       instructionMarker(true);
       const client = spawnSync(tool, ['-d', DEV_B, '-x', String(xb), ...common, ADDR_A], { stdio: 'ignore', timeout: 600_000 });
@@ -167,11 +181,11 @@ async function perftest(op, size) {
       if (client.status !== 0) server.kill('SIGKILL');
       const done = await new Promise((r) => (server.exitCode !== null ? r(server.exitCode) : server.once('exit', r)));
       if (client.status === 0 && done === 0) {
-        windows.push({ side: 'perftest', op, size, rep, n });
+        opened({ side: 'perftest', op, size, rep, n });
         break;
       }
       // A failed run (the client came before the server listened) is a window nobody reads.
-      windows.push({ side: 'void', op, size, rep, n });
+      opened({ side: 'void', op, size, rep, n });
       if (attempt === 5) throw new Error(`${tool} -s ${size} -n ${n} failed 5 times`);
     }
   }
@@ -209,7 +223,7 @@ if (!only)
   for (const size of [2, 4096]) {
     for (const op of ['READ', 'READ (post, then pollCount)', 'WRITE', 'SEND']) {
       await oursLoop(op, size);
-      if (op === 'READ') await perftest(op, size);
+      if (op in PERFTEST) await perftest(op, size);
     }
     await oursAwaitRead(size);
     await mirroredAppend(size);
