@@ -597,26 +597,23 @@ void QueuePair::PostExtended(Napi::Env env, SendChain& chain) {
   BindsPosted(chain, chain.wrs.size());
 }
 
-// postBatch(wrs): one chain through the extended send API (a QP created with sendOps). Every request is
-// read and checked before the batch starts; a batch the provider refuses posts none of its requests.
-Napi::Value QueuePair::PostBatch(const Napi::CallbackInfo& info) {
+// postSend(wrs) and postBatch(wrs): one chain, every request read and checked before any is posted;
+// postBatch posts it through the extended send API (a QP created with sendOps), where a batch the
+// provider refuses posts none of its requests.
+Napi::Value QueuePair::PostChain(const Napi::CallbackInfo& info, ChainUse use) {
   Napi::Env env = info.Env();
   handle(env);
-  if (qpx_ == nullptr) Throw(env, "ERR_UNSUPPORTED", "postBatch needs a queue pair created with sendOps (the extended send API)");
+  if (use == ChainUse::kBatch && qpx_ == nullptr) Throw(env, "ERR_UNSUPPORTED", "postBatch needs a queue pair created with sendOps (the extended send API)");
   SendChain chain;
-  BuildSend(env, info[0], chain, ChainUse::kBatch);
-  PostExtended(env, chain);
+  BuildSend(env, info[0], chain, use);
+  if (use == ChainUse::kBatch) PostExtended(env, chain);
+  else Post(env, chain);
   return env.Undefined();
 }
 
-Napi::Value QueuePair::PostSend(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  handle(env);
-  SendChain chain;
-  BuildSend(env, info[0], chain, ChainUse::kPost);
-  Post(env, chain);
-  return env.Undefined();
-}
+Napi::Value QueuePair::PostSend(const Napi::CallbackInfo& info) { return PostChain(info, ChainUse::kPost); }
+
+Napi::Value QueuePair::PostBatch(const Napi::CallbackInfo& info) { return PostChain(info, ChainUse::kBatch); }
 
 // prepareSend(wrs) → handle: the chain is built once; postPrepared(handle) posts it again and again
 // without touching a JS object (the benchmark fast path; lib/verbs keeps the regions open meanwhile).

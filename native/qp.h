@@ -58,6 +58,7 @@ class QueuePair : public Wrapped<QueuePair, ibv_qp> {
 
  private:
   JsMethod Info, State, Modify, Query, PostSend, PostRecv, PrepareSend, PostPrepared, PostPreparedPoll, ReleasePrepared, PostBatch;
+  Napi::Value PostChain(const Napi::CallbackInfo& info, ChainUse use);
   void BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, ChainUse use);
   void Post(Napi::Env env, SendChain& chain);
   // Posts the chain through the extended send API: ibv_wr_start, one ibv_wr_* per request, ibv_wr_complete.
