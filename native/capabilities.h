@@ -52,7 +52,7 @@ DeviceCaps QueryCaps(Napi::Env env, ibv_context* ctx);
 // Refuses memory access flags the device cannot honour (FLUSH_GLOBAL, FLUSH_PERSISTENT).
 void RequireAccess(Napi::Env env, ibv_context* ctx, int access);
 
-// Refuses extended send operations (IBV_QP_EX_WITH_*) the device or this build cannot post.
-void RequireSendOps(Napi::Env env, ibv_context* ctx, uint64_t sendOps);
+// Refuses extended send operations (IBV_QP_EX_WITH_*) the device (`caps`) or this build cannot post.
+void RequireSendOps(Napi::Env env, const DeviceCaps& caps, uint64_t sendOps);
 
 }  // namespace rdma

@@ -187,8 +187,9 @@ QueuePair::QueuePair(const Napi::CallbackInfo& info) : Base(info) {
       Throw(env, "ERR_UNSUPPORTED", "only RC queue pairs READ, use atomics, windows, ATOMIC_WRITE or FLUSH");
     if (type_ == IBV_QPT_UD && (sendOps_ & ~uint64_t(IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM)))
       Throw(env, "ERR_UNSUPPORTED", "UD queue pairs only send");
-    RequireSendOps(env, pd->handle(env)->context, sendOps_);
-    rxe_ = QueryCaps(env, pd->handle(env)->context).vendorId == kRxeVendorId;
+    const DeviceCaps caps = QueryCaps(env, pd->handle(env)->context);
+    RequireSendOps(env, caps, sendOps_);
+    rxe_ = caps.vendorId == kRxeVendorId;
     ibv_qp_init_attr_ex ax{};
     ax.qp_context = attr.qp_context;
     ax.send_cq = attr.send_cq;
@@ -414,7 +415,8 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, Chai
   wrs.assign(count, ibv_send_wr());
   sges.assign(count, std::vector<ibv_sge>());
   chain.windows.assign(count, nullptr);
-  chain.placement.assign(count, PlacementOperands());
+  // Only a batch carries ATOMIC_WRITE or FLUSH, so only a batch needs their operands.
+  chain.placement.assign(use == ChainUse::kBatch ? count : 0, PlacementOperands());
   for (uint32_t i = 0; i < count; i++) {
     Napi::Value e = list.Get(i);
     if (!e.IsObject()) ThrowArgType(env, "wrs[" + std::to_string(i) + "]", "an object");
@@ -455,28 +457,13 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, Chai
       if (!OptInt(env, o, "imm", 0, 0xffffffffLL, &imm)) ThrowArgType(env, "imm", "a 32-bit unsigned integer");
       w.imm_data = htonl(uint32_t(imm));
     }
-    bool rdma = op == IBV_WR_RDMA_WRITE || op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_RDMA_READ;
+    // ATOMIC_WRITE and FLUSH address the partner's memory as RDMA does (remoteAddr, rkey in wr.rdma).
+    bool rdma = op == IBV_WR_RDMA_WRITE || op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_RDMA_READ || placementOp;
     bool atomic = op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD;
     if ((rdma || atomic) && type_ == IBV_QPT_UD) Throw(env, "ERR_UNSUPPORTED", "UD queue pairs only send");
     bool mwOp = op == IBV_WR_LOCAL_INV || op == IBV_WR_BIND_MW || op == IBV_WR_SEND_WITH_INV;
     if (mwOp && type_ == IBV_QPT_UD) Throw(env, "ERR_UNSUPPORTED", "UD queue pairs only send");
     if ((op == IBV_WR_RDMA_READ || atomic) && type_ == IBV_QPT_UC) Throw(env, "ERR_UNSUPPORTED", "UC queue pairs cannot READ or use atomics");
-    if (placementOp) {
-      if (type_ != IBV_QPT_RC) Throw(env, "ERR_UNSUPPORTED", name + " runs on RC queue pairs");
-      if (!sges[i].empty()) ThrowArgRange(env, "sgl", name + " takes no local data");
-      if (!Prop(o, "remoteAddr", &v)) ThrowArgType(env, "remoteAddr", "a bigint");
-      w.wr.rdma.remote_addr = U64Prop(env, v, "remoteAddr");
-      w.wr.rdma.rkey = uint32_t(ReqInt(env, o, "rkey", 0, 0xffffffffLL));
-      PlacementOperands& p = chain.placement[i];
-      if (op == IBV_WR_ATOMIC_WRITE) {
-        if (w.wr.rdma.remote_addr % 8 != 0) ThrowArgRange(env, "remoteAddr", "ATOMIC_WRITE needs an 8-byte aligned address");
-        if (!Prop(o, "value", &v)) ThrowArgType(env, "value", "a bigint (the 8 bytes written)");
-        const uint64_t value = U64Prop(env, v, "value");
-        std::memcpy(p.atomicValue, &value, sizeof value);
-      } else {
-        ReadFlush(env, o, p);
-      }
-    }
     if (op == IBV_WR_LOCAL_INV || op == IBV_WR_SEND_WITH_INV) {
       int64_t rk;
       if (!OptInt(env, o, "invalidateRkey", 0, 0xffffffffLL, &rk)) ThrowArgType(env, "invalidateRkey", "a 32-bit unsigned integer");
@@ -505,6 +492,19 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, Chai
           if (!Prop(o, "swap", &v)) ThrowArgType(env, "swap", "a bigint");
           w.wr.atomic.swap = U64Prop(env, v, "swap");
         }
+      }
+    }
+    if (placementOp) {
+      if (type_ != IBV_QPT_RC) Throw(env, "ERR_UNSUPPORTED", name + " runs on RC queue pairs");
+      if (!sges[i].empty()) ThrowArgRange(env, "sgl", name + " takes no local data");
+      PlacementOperands& p = chain.placement[i];
+      if (op == IBV_WR_ATOMIC_WRITE) {
+        if (w.wr.rdma.remote_addr % 8 != 0) ThrowArgRange(env, "remoteAddr", "ATOMIC_WRITE needs an 8-byte aligned address");
+        if (!Prop(o, "value", &v)) ThrowArgType(env, "value", "a bigint (the 8 bytes written)");
+        const uint64_t value = U64Prop(env, v, "value");
+        std::memcpy(p.atomicValue, &value, sizeof value);
+      } else {
+        ReadFlush(env, o, p);
       }
     }
     if (type_ == IBV_QPT_UD) {
@@ -544,7 +544,6 @@ void QueuePair::PostExtended(Napi::Env env, SendChain& chain) {
   if (chain.wrs.empty()) return;
   ibv_qp_ex* qx = qpx_;
   std::vector<uint8_t> inlined;
-  inlined.reserve(maxInline_);
   ibv_wr_start(qx);
   for (size_t i = 0; i < chain.wrs.size(); i++) {
     const ibv_send_wr& w = chain.wrs[i];

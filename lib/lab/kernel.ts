@@ -151,4 +151,3 @@ export function ensureKernel(log: (s: string) => void, apt: AptView = HOST_APT):
   });
   return kernel;
 }
-

@@ -84,14 +84,6 @@ export function ensureRoot(apt: AptView): StackRoot {
   return { dir, versions };
 }
 
-/**
- * Makes `path` (a host folder the guest mounts at the same path, such as the work folder) exist in the
- * root, which the guest sees read-only.
- */
-export function mountPoint(root: StackRoot, path: string): void {
-  mkdirSync(join(root.dir, path), { recursive: true });
-}
-
 /** Unmounts whatever is mounted at or below `dir`, deepest first (a failed debootstrap may leave its /proc). */
 export function unmountUnder(dir: string): void {
   const at = resolve(dir);

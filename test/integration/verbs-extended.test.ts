@@ -186,6 +186,12 @@ describe('extended verbs on rxe', () => {
     expect(await code(qa.atomicWrite({ remoteAddr: at + 4n, rkey: b.mr.rkey, value: 1n }))).toBe('ERR_OUT_OF_RANGE');
     expect(await code(qa.batch([{ opcode: 'ATOMIC_WRITE', remoteAddr: at, rkey: b.mr.rkey }]))).toBe('ERR_INVALID_ARG_TYPE');
     expect(await code(qa.batch([{ opcode: 'ATOMIC_WRITE', remoteAddr: at, rkey: b.mr.rkey, value: 1n, sgl: [{ mr: a.mr, offset: 0, length: 8 }] }]))).toBe('ERR_OUT_OF_RANGE');
+    // A region the partner did not open for writes is refused on the wire, and its bytes stay.
+    const readOnly = b.pd.allocMemory(64, Access.LOCAL_WRITE | Access.REMOTE_READ);
+    readOnly.buffer.fill(0x11, 0, 8);
+    expect(await code(qa.atomicWrite({ remoteAddr: readOnly.addr, rkey: readOnly.rkey, value: B }))).toMatch(/^ERR_WC_/);
+    expect(readOnly.buffer.readBigUInt64LE(0)).toBe(0x1111111111111111n);
+    readOnly.close();
   });
 
   it.runIf(kernelHasPlacement && buildHasFlush)('FLUSH after WRITE: the bytes are placed for every reader when the FLUSH completes', async () => {
@@ -211,6 +217,7 @@ describe('extended verbs on rxe', () => {
     const refused = await code(qa.flush({ remoteAddr: plain.addr, rkey: plain.rkey, placement: 'global', length: 8 }));
     expect(refused).toMatch(/^ERR_WC_/);
     expect(await code(() => qa.batch([{ opcode: 'FLUSH', remoteAddr: target.addr, rkey: target.rkey, flush: { placement: 'somewhere' as 'global', length: 8 } }]))).toBe('ERR_OUT_OF_RANGE');
+    expect(await code(() => qa.batch([{ opcode: 'FLUSH', remoteAddr: target.addr, rkey: target.rkey, flush: { placement: 'global', selectivity: 'nowhere' as 'range', length: 8 } }]))).toBe('ERR_OUT_OF_RANGE');
     expect(await code(() => qa.batch([{ opcode: 'FLUSH', remoteAddr: target.addr, rkey: target.rkey, flush: { placement: 'global' } }]))).toBe('ERR_INVALID_ARG_TYPE');
     plain.close();
     target.close();
