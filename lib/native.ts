@@ -163,8 +163,13 @@ export interface NativeCmId extends NativeObject {
   transitionQp(qp: NativeQp, state: 'INIT' | 'RTR' | 'RTS', overrides?: { maxDestRdAtomic?: number; maxRdAtomic?: number; minRnrTimer?: number }): void;
   establish(): void;
   context(): NativeContext | null;
-  addresses(): { local: NativeCmAddress | null; remote: NativeCmAddress | null; portNum: number; device: string | null };
+  addresses(): { local: NativeCmAddress | null; remote: NativeCmAddress | null; portNum: number; device: string | null; portSpace: CmPortSpace };
+  joinMulticast(group: string, sendOnly: boolean): void;
+  leaveMulticast(group: string): void;
 }
+
+/** RDMA CM port spaces: TCP (reliable connections) and UDP (datagrams, multicast). */
+export type CmPortSpace = 'TCP' | 'UDP';
 
 type WrOpcodeName = 'RDMA_WRITE' | 'RDMA_WRITE_WITH_IMM' | 'SEND' | 'SEND_WITH_IMM' | 'RDMA_READ' | 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD' | 'LOCAL_INV' | 'BIND_MW' | 'SEND_WITH_INV' | 'ATOMIC_WRITE' | 'FLUSH';
 
@@ -182,7 +187,7 @@ export interface NativeConstants {
   portState: Readonly<Record<string, number>>;
   asyncEvent: Readonly<Record<string, number>>;
   /** The largest private data each CM message carries, in bytes. */
-  privateData: Readonly<Record<'connect' | 'accept' | 'reject', number>>;
+  privateData: Readonly<Record<'connect' | 'accept' | 'reject' | 'udConnect' | 'udAnswer', number>>;
 }
 
 type Ctor<A extends unknown[], T> = new (...args: A) => T;
@@ -194,14 +199,14 @@ export interface Addon {
   ProtectionDomain: Ctor<[context: NativeContext], NativePd>;
   MemoryRegion: Ctor<[pd: NativePd, memory: ArrayBuffer | ArrayBufferView | number, access: number], NativeMr>;
   CompletionQueue: Ctor<[context: NativeContext, cqe: number, onCompletions: (batch: WorkCompletion[]) => void, options?: CqOptions], NativeCq>;
-  AddressHandle: Ctor<[pd: NativePd, attr: AhAttr], NativeAh>;
+  AddressHandle: Ctor<[pd: NativePd, attr: AhAttr], NativeAh> & Ctor<[pd: NativePd, wc: WorkCompletion, grh: Uint8Array, portNum: number], NativeAh>;
   SharedReceiveQueue: Ctor<[pd: NativePd, init: { maxWr?: number; maxSge?: number; srqLimit?: number }], NativeSrq>;
   MemoryWindow: Ctor<[pd: NativePd, type: 1 | 2], NativeMw>;
   QueuePair: Ctor<[pd: NativePd, init: NativeQpInit], NativeQp>;
   CmEventChannel: Ctor<[onEvents: (batch: RawCmEvent[]) => void], NativeCmChannel>;
-  CmId: Ctor<[channel: NativeCmChannel], NativeCmId> & {
+  CmId: Ctor<[channel: NativeCmChannel, portSpace?: CmPortSpace], NativeCmId> & {
     /** The private-data check of connect(), accept() and reject(), made before anything is created. */
-    checkPrivateData(data: unknown, kind: 'connect' | 'accept' | 'reject'): void;
+    checkPrivateData(data: unknown, kind: 'connect' | 'accept' | 'reject', portSpace?: CmPortSpace): void;
   };
   syncCmDevices(): number;
   sdNotify(socketPath: string, message: string): void;

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ah.h"
 #include "cm_id.h"
 #include "errors.h"
 #include "reaper.h"
@@ -77,6 +78,21 @@ void CmEventChannel::Drain() {
     if (id->ps == RDMA_PS_TCP || id->ps == RDMA_PS_IB) {
       pd = ev->param.conn.private_data;
       pdLen = ev->param.conn.private_data_len;
+    } else if (id->ps == RDMA_PS_UDP) {
+      // A multicast event's private_data is the join's context pointer, not bytes from the wire.
+      const bool mc = ev->event == RDMA_CM_EVENT_MULTICAST_JOIN || ev->event == RDMA_CM_EVENT_MULTICAST_ERROR;
+      if (!mc) {
+        pd = ev->param.ud.private_data;
+        pdLen = ev->param.ud.private_data_len;
+      }
+      // The peer the CM resolved: the partner's QP (ESTABLISHED after a SIDR REP) or the group.
+      if (ev->event == RDMA_CM_EVENT_ESTABLISHED || ev->event == RDMA_CM_EVENT_MULTICAST_JOIN) {
+        Napi::Object ud = Napi::Object::New(env);
+        ud.Set("qpNum", Napi::Number::New(env, ev->param.ud.qp_num));
+        ud.Set("qkey", Napi::Number::New(env, ev->param.ud.qkey));
+        ud.Set("ahAttr", AhAttrToJs(env, ev->param.ud.ah_attr));
+        o.Set("ud", ud);
+      }
     }
     if (pd != nullptr && pdLen > 0)
       o.Set("privateData", Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(pd), pdLen));
@@ -89,8 +105,10 @@ void CmEventChannel::Drain() {
         // A new id for the incoming connection, on this channel.
         Napi::Object child = CmId::WrapIncoming(env, id, Value());
         o.Set("id", child);
-        o.Set("responderResources", Napi::Number::New(env, ev->param.conn.responder_resources));
-        o.Set("initiatorDepth", Napi::Number::New(env, ev->param.conn.initiator_depth));
+        if (id->ps != RDMA_PS_UDP) {
+          o.Set("responderResources", Napi::Number::New(env, ev->param.conn.responder_resources));
+          o.Set("initiatorDepth", Napi::Number::New(env, ev->param.conn.initiator_depth));
+        }
       } else {
         // Nobody listens any more: refuse and forget the request (its id read before the ack frees the event).
         rdma_ack_cm_event(ev);

@@ -118,11 +118,14 @@ Napi::Function CmId::Init(Napi::Env env) {
                          InstanceMethod<&CmId::Establish>("establish"),
                          InstanceMethod<&CmId::Context>("context"),
                          InstanceMethod<&CmId::Addresses>("addresses"),
+                         InstanceMethod<&CmId::JoinMulticast>("joinMulticast"),
+                         InstanceMethod<&CmId::LeaveMulticast>("leaveMulticast"),
                          StaticMethod<&CmId::CheckPrivateData>("checkPrivateData"),
                      });
 }
 
-// new CmId(channel) — or, from native code, new CmId(channel, External<rdma_cm_id>) for an incoming request.
+// new CmId(channel, 'TCP' | 'UDP') — or, from native code, new CmId(channel, External<rdma_cm_id>) for an
+// incoming request.
 CmId::CmId(const Napi::CallbackInfo& info) : Base(info) {
   Napi::Env env = info.Env();
   CmEventChannel* channel = CmEventChannel::From(env, info[0], "channel");
@@ -130,8 +133,10 @@ CmId::CmId(const Napi::CallbackInfo& info) : Base(info) {
   if (info.Length() > 1 && info[1].IsExternal()) {
     Adopt(info[1].As<Napi::External<rdma_cm_id>>().Data());
   } else {
+    std::string space = info[1].IsUndefined() ? "TCP" : ArgString(info, 1, "portSpace");
+    if (space != "TCP" && space != "UDP") ThrowArgRange(env, "portSpace", "must be 'TCP' or 'UDP'");
     rdma_cm_id* id = nullptr;
-    if (rdma_create_id(ch, &id, nullptr, RDMA_PS_TCP) != 0) ThrowSys(env, errno, "rdma_create_id");
+    if (rdma_create_id(ch, &id, nullptr, space == "UDP" ? RDMA_PS_UDP : RDMA_PS_TCP) != 0) ThrowSys(env, errno, "rdma_create_id");
     Adopt(id);
   }
   channel_.Hold(channel, info[0]);
@@ -202,13 +207,29 @@ static void ConnQp(Napi::Env env, rdma_cm_id* id, Napi::Object o, rdma_conn_para
   p->srq = qp->srq != nullptr;
 }
 
+static bool IsUd(const rdma_cm_id* id) { return id->ps == RDMA_PS_UDP; }
+
+// How much private data a step carries in this id's port space.
+static size_t MaxPrivateData(bool ud, const std::string& kind) {
+  if (kind == "connect") return ud ? kMaxUdConnectPd : kMaxConnectPd;
+  if (kind == "accept") return ud ? kMaxUdAnswerPd : kMaxAcceptPd;
+  if (kind == "reject") return ud ? kMaxUdAnswerPd : kMaxRejectPd;
+  return 0;
+}
+
 // The connection parameters of connect() and accept(), read from { privateData, responderResources,
-// initiatorDepth, retryCount, rnrRetryCount, qp? }; `pd` holds the private data for the call.
-static rdma_conn_param ReadConnect(const Napi::CallbackInfo& info, rdma_cm_id* id, size_t maxPd, const char* what, std::vector<uint8_t>& pd) {
+// initiatorDepth, retryCount, rnrRetryCount, qp? }; `pd` holds the private data for the call. A UD id
+// answers with its own QP's number (librdmacm reads it from id->qp) and the port space's QKey.
+static rdma_conn_param ReadConnect(const Napi::CallbackInfo& info, rdma_cm_id* id, const char* what, std::vector<uint8_t>& pd) {
   Napi::Env env = info.Env();
   Napi::Object o = ArgObject(info, 0, "options");
-  pd = PrivateData(env, o.Get("privateData"), maxPd, what);
+  pd = PrivateData(env, o.Get("privateData"), MaxPrivateData(IsUd(id), what), what);
   rdma_conn_param p = ConnParam(env, o, pd);
+  if (IsUd(id)) {
+    if (id->qp == nullptr) Throw(env, "ERR_CM_NO_QP", std::string("create the QP before calling ") + what + "()");
+    if (!o.Get("qp").IsUndefined()) Throw(env, "ERR_CM_QP_TYPE", "a UD CM id answers with its own QP (createQp)");
+    return p;
+  }
   ConnQp(env, id, o, &p, what);
   return p;
 }
@@ -218,7 +239,7 @@ static rdma_conn_param ReadConnect(const Napi::CallbackInfo& info, rdma_cm_id* i
 Napi::Value CmId::Connect(const Napi::CallbackInfo& info) {
   rdma_cm_id* id = handle(info.Env());
   std::vector<uint8_t> pd;
-  rdma_conn_param p = ReadConnect(info, id, kMaxConnectPd, "connect", pd);
+  rdma_conn_param p = ReadConnect(info, id, "connect", pd);
   if (rdma_connect(id, &p) != 0) ThrowSys(info.Env(), errno, "rdma_connect");
   return info.Env().Undefined();
 }
@@ -226,17 +247,18 @@ Napi::Value CmId::Connect(const Napi::CallbackInfo& info) {
 Napi::Value CmId::Accept(const Napi::CallbackInfo& info) {
   rdma_cm_id* id = handle(info.Env());
   std::vector<uint8_t> pd;
-  rdma_conn_param p = ReadConnect(info, id, kMaxAcceptPd, "accept", pd);
+  rdma_conn_param p = ReadConnect(info, id, "accept", pd);
   if (rdma_accept(id, &p) != 0) ThrowSys(info.Env(), errno, "rdma_accept");
   return info.Env().Undefined();
 }
 
-// CmId.checkPrivateData(data, 'connect' | 'accept' | 'reject'): the check connect(), accept() and
-// reject() make, for callers that refuse bad private data before they create anything.
+// CmId.checkPrivateData(data, 'connect' | 'accept' | 'reject', 'TCP' | 'UDP'): the check connect(),
+// accept() and reject() make, for callers that refuse bad private data before they create anything.
 Napi::Value CmId::CheckPrivateData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string kind = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
-  const size_t max = kind == "connect" ? kMaxConnectPd : kind == "accept" ? kMaxAcceptPd : kind == "reject" ? kMaxRejectPd : 0;
+  const bool ud = info[2].IsString() && info[2].As<Napi::String>().Utf8Value() == "UDP";
+  const size_t max = MaxPrivateData(ud, kind);
   if (max == 0) Throw(env, "ERR_INVALID_ARG_VALUE", "kind must be 'connect', 'accept' or 'reject'");
   PrivateData(env, info[0], max, kind.c_str());
   return env.Undefined();
@@ -245,7 +267,7 @@ Napi::Value CmId::CheckPrivateData(const Napi::CallbackInfo& info) {
 Napi::Value CmId::Reject(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rdma_cm_id* id = handle(env);
-  std::vector<uint8_t> pd = PrivateData(env, info[0], kMaxRejectPd, "reject");
+  std::vector<uint8_t> pd = PrivateData(env, info[0], MaxPrivateData(IsUd(id), "reject"), "reject");
   if (rdma_reject(id, pd.empty() ? nullptr : pd.data(), uint8_t(pd.size())) != 0) ThrowSys(env, errno, "rdma_reject");
   return env.Undefined();
 }
@@ -253,6 +275,7 @@ Napi::Value CmId::Reject(const Napi::CallbackInfo& info) {
 Napi::Value CmId::Disconnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rdma_cm_id* id = handle(env);
+  if (IsUd(id)) Throw(env, "ERR_CM_PORT_SPACE", "a UD CM id has no connection to disconnect; close it");
   if (rdma_disconnect(id) != 0) ThrowSys(env, errno, "rdma_disconnect");
   return env.Undefined();
 }
@@ -270,7 +293,8 @@ Napi::Value CmId::CreateQp(const Napi::CallbackInfo& info) {
   if (pd->handle(env)->context != id->verbs)
     Throw(env, "ERR_WRONG_CONTEXT", "the PD must come from the CM's device context (use contextFor(address))");
   ibv_qp_init_attr attr{};
-  attr.qp_type = IBV_QPT_RC;
+  // librdmacm moves a UD QP to RTS itself, with the port space's QKey.
+  attr.qp_type = IsUd(id) ? IBV_QPT_UD : IBV_QPT_RC;
   attr.send_cq = scq->handle(env);
   attr.recv_cq = rcq->handle(env);
   ReadQpCap(env, o, &attr.cap);
@@ -278,6 +302,36 @@ Napi::Value CmId::CreateQp(const Napi::CallbackInfo& info) {
   Napi::Object qp = QueuePair::WrapCm(env, id, info[0].As<Napi::Object>(), info[1].As<Napi::Object>(), info[2].As<Napi::Object>(), Value());
   qpRef_ = Napi::Weak(qp);
   return qp;
+}
+
+// joinMulticast(group, sendOnly): MULTICAST_JOIN (with the group's address vector, QPN and QKey) or
+// MULTICAST_ERROR follows. The id must be bound (bindAddr or resolveAddr) and in the UDP port space;
+// librdmacm attaches the id's QP to the group when it reads the join event.
+Napi::Value CmId::JoinMulticast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  if (!IsUd(id)) Throw(env, "ERR_CM_PORT_SPACE", "multicast needs a CM id in the UDP port space");
+  if (id->verbs == nullptr) Throw(env, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (bind or resolve first)");
+  sockaddr_storage sa;
+  ParseAddr(env, ArgString(info, 0, "group"), 0, &sa, "group");
+  rdma_cm_join_mc_attr_ex attr{};
+  attr.comp_mask = RDMA_CM_JOIN_MC_ATTR_ADDRESS | RDMA_CM_JOIN_MC_ATTR_JOIN_FLAGS;
+  attr.join_flags = info[1].ToBoolean() ? RDMA_MC_JOIN_FLAG_SENDONLY_FULLMEMBER : RDMA_MC_JOIN_FLAG_FULLMEMBER;
+  attr.addr = reinterpret_cast<sockaddr*>(&sa);
+  if (rdma_join_multicast_ex(id, &attr, nullptr) != 0) ThrowSys(env, errno, "rdma_join_multicast_ex");
+  return env.Undefined();
+}
+
+// leaveMulticast(group): detaches the id's QP and leaves at once (no event). librdmacm waits for the
+// join's events to be acknowledged, which the channel does as it reads them.
+Napi::Value CmId::LeaveMulticast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = handle(env);
+  if (!IsUd(id)) Throw(env, "ERR_CM_PORT_SPACE", "multicast needs a CM id in the UDP port space");
+  sockaddr_storage sa;
+  ParseAddr(env, ArgString(info, 0, "group"), 0, &sa, "group");
+  if (rdma_leave_multicast(id, reinterpret_cast<sockaddr*>(&sa)) != 0) ThrowSys(env, errno, "rdma_leave_multicast");
+  return env.Undefined();
 }
 
 // transitionQp(qp, 'INIT' | 'RTR' | 'RTS', { maxDestRdAtomic, maxRdAtomic, minRnrTimer }): moves a QP of the
@@ -347,6 +401,7 @@ Napi::Value CmId::Addresses(const Napi::CallbackInfo& info) {
   o.Set("local", AddrToJs(env, rdma_get_local_addr(id)));
   o.Set("remote", AddrToJs(env, rdma_get_peer_addr(id)));
   o.Set("portNum", Napi::Number::New(env, id->port_num));
+  o.Set("portSpace", Napi::String::New(env, IsUd(id) ? "UDP" : "TCP"));
   o.Set("device", id->verbs ? Napi::String::New(env, ibv_get_device_name(id->verbs->device)) : env.Null());
   return o;
 }

@@ -31,7 +31,14 @@ Napi::Object CompletionToJs(Napi::Env env, const ibv_wc& wc, const uint64_t* ts)
   o.Set("wcFlags", Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.wc_flags : 0));
   if (wc.status == IBV_WC_SUCCESS && wc.opcode == IBV_WC_RECV) o.Set("exData", Napi::Number::New(env, wc.invalidated_rkey));
   // UD receives: the first 40 bytes of the buffer hold the GRH when this is set.
-  if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_GRH)) o.Set("grh", Napi::Boolean::New(env, true));
+  // With it, what ibv_create_ah_from_wc needs to answer the sender besides the GRH.
+  if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_GRH)) {
+    o.Set("grh", Napi::Boolean::New(env, true));
+    o.Set("slid", Napi::Number::New(env, wc.slid));
+    o.Set("sl", Napi::Number::New(env, wc.sl));
+    o.Set("dlidPathBits", Napi::Number::New(env, wc.dlid_path_bits));
+    o.Set("pkeyIndex", Napi::Number::New(env, wc.pkey_index));
+  }
   o.Set("srcQp", Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.src_qp : 0));
   o.Set("qpNum", Napi::Number::New(env, wc.qp_num));
   o.Set("vendorErr", Napi::Number::New(env, wc.vendor_err));
@@ -145,6 +152,11 @@ static void ReadExtended(ibv_cq_ex* cq, ibv_wc* wc, uint64_t* ts, bool timestamp
     wc->wc_flags = ibv_wc_read_wc_flags(cq);
     wc->imm_data = ibv_wc_read_imm_data(cq);  // the union that also holds invalidated_rkey
     wc->src_qp = ibv_wc_read_src_qp(cq);
+    if (wc->wc_flags & IBV_WC_GRH) {  // IBV_WC_STANDARD_FLAGS asked for these too
+      wc->slid = uint16_t(ibv_wc_read_slid(cq));
+      wc->sl = ibv_wc_read_sl(cq);
+      wc->dlid_path_bits = ibv_wc_read_dlid_path_bits(cq);
+    }
     if (timestamps) ts[0] = ibv_wc_read_completion_ts(cq);
   } else if (timestamps) {
     ts[0] = 0;

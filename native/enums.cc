@@ -117,6 +117,8 @@ Napi::Object ConstantsToJs(Napi::Env env) {
   pd.Set("connect", Napi::Number::New(env, double(kMaxConnectPd)));
   pd.Set("accept", Napi::Number::New(env, double(kMaxAcceptPd)));
   pd.Set("reject", Napi::Number::New(env, double(kMaxRejectPd)));
+  pd.Set("udConnect", Napi::Number::New(env, double(kMaxUdConnectPd)));
+  pd.Set("udAnswer", Napi::Number::New(env, double(kMaxUdAnswerPd)));
   pd.Freeze();
   out.Set("privateData", pd);
   out.Freeze();

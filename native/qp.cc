@@ -358,20 +358,7 @@ Napi::Value QueuePair::Query(const Napi::CallbackInfo& info) {
   if (type_ == IBV_QPT_UD) o.Set("qkey", Napi::Number::New(env, a.qkey));
   if (type_ != IBV_QPT_UD && a.qp_state >= IBV_QPS_RTR) {
     // The path the QP was connected over: for RoCE, the partner's GID (an IPv4-mapped or IPv6 address).
-    Napi::Object ah = Napi::Object::New(env);
-    ah.Set("dlid", Napi::Number::New(env, a.ah_attr.dlid));
-    ah.Set("sl", Napi::Number::New(env, a.ah_attr.sl));
-    ah.Set("portNum", Napi::Number::New(env, a.ah_attr.port_num));
-    if (a.ah_attr.is_global) {
-      Napi::Object grh = Napi::Object::New(env);
-      grh.Set("dgid", GidString(a.ah_attr.grh.dgid));
-      grh.Set("sgidIndex", Napi::Number::New(env, a.ah_attr.grh.sgid_index));
-      grh.Set("hopLimit", Napi::Number::New(env, a.ah_attr.grh.hop_limit));
-      grh.Set("flowLabel", Napi::Number::New(env, a.ah_attr.grh.flow_label));
-      grh.Set("trafficClass", Napi::Number::New(env, a.ah_attr.grh.traffic_class));
-      ah.Set("grh", grh);
-    }
-    o.Set("ahAttr", ah);
+    o.Set("ahAttr", AhAttrToJs(env, a.ah_attr));
   }
   Napi::Object cap = Napi::Object::New(env);
   cap.Set("maxSendWr", Napi::Number::New(env, init.cap.max_send_wr));

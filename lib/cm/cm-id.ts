@@ -1,12 +1,12 @@
 // A CM id with its steps as promises: each step starts the librdmacm call and settles on the event
 // that ends it, on its timeout, or on its AbortSignal — never left pending.
 import { EventEmitter } from 'node:events';
-import { native, type NativeCmId } from '../native';
+import { native, type CmPortSpace, type NativeCmId } from '../native';
 import { abortError, cmError, CmError } from './errors';
 import { channel, RawCmEvent } from './event-channel';
 
 /** Events that end a pending step with an error. */
-const FAILURES = new Set(['ADDR_ERROR', 'ROUTE_ERROR', 'UNREACHABLE', 'REJECTED', 'CONNECT_ERROR', 'DEVICE_REMOVAL', 'DISCONNECTED']);
+const FAILURES = new Set(['ADDR_ERROR', 'ROUTE_ERROR', 'UNREACHABLE', 'REJECTED', 'CONNECT_ERROR', 'DEVICE_REMOVAL', 'DISCONNECTED', 'MULTICAST_ERROR']);
 
 interface Waiter {
   ok: string;
@@ -26,10 +26,14 @@ export class CmId extends EventEmitter {
    */
   qp: { close(): void } | null = null;
 
-  constructor(wrapped?: NativeCmId) {
+  /** TCP (RC connections) or UDP (UD datagrams and multicast); an incoming id has its listener's. */
+  readonly portSpace: CmPortSpace;
+
+  constructor(wrapped?: NativeCmId, portSpace: CmPortSpace = 'TCP') {
     super();
     const ch = channel();
-    this.native = wrapped ?? new native.CmId(ch.native);
+    this.native = wrapped ?? new native.CmId(ch.native, portSpace);
+    this.portSpace = wrapped ? wrapped.addresses().portSpace : portSpace;
     ch.ids.set(this.native, this);
   }
 
@@ -51,7 +55,7 @@ export class CmId extends EventEmitter {
 
   /** @internal */
   _request(e: RawCmEvent): void {
-    const child = new CmId(e.id);
+    const child = new CmId(e.id);  // the listener's port space
     if (this.onRequest) this.onRequest(e, child);
     else {
       try {

@@ -87,7 +87,7 @@ export function finishQp(qp: QueuePair, o: { minRnrTimer?: number }): void {
   if (o.minRnrTimer !== undefined) qp.modify({ minRnrTimer: o.minRnrTimer });
 }
 
-/** @internal Creates CQs (unless given) and the QP on a CM id. */
+/** @internal Creates CQs (unless given) and the QP on a CM id: RC, or UD in the UDP port space. */
 export function makeQp(id: CmId, o: { pd: ProtectionDomain; sendCq?: CompletionQueue; recvCq?: CompletionQueue; qp?: ConnectOptions['qp'] }) {
   if (!(o.pd instanceof ProtectionDomain)) throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain');
   const owned: CompletionQueue[] = [];
@@ -96,7 +96,7 @@ export function makeQp(id: CmId, o: { pd: ProtectionDomain; sendCq?: CompletionQ
   const recvCq = o.recvCq ?? sendCq;
   try {
     const n = id.native.createQp(o.pd.native, sendCq.native, recvCq.native, { ...o.qp });
-    const qp = new QueuePair(o.pd, { type: 'RC', sendCq, recvCq }, n);
+    const qp = new QueuePair(o.pd, { type: id.portSpace === 'UDP' ? 'UD' : 'RC', sendCq, recvCq }, n);
     id.qp = qp;
     return { qp, owned };
   } catch (e) {

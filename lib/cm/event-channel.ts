@@ -3,6 +3,7 @@
 // connection), like a socket.
 import { native, type NativeCmChannel, type NativeCmId } from '../native';
 import type { CmId } from './cm-id';
+import type { AhAttr } from '../verbs';
 
 export interface RawCmEvent {
   event: string;
@@ -12,6 +13,8 @@ export interface RawCmEvent {
   privateData?: Buffer;
   responderResources?: number;
   initiatorDepth?: number;
+  /** UDP port space: the peer the CM resolved (ESTABLISHED) or the group joined (MULTICAST_JOIN). */
+  ud?: { qpNum: number; qkey: number; ahAttr: AhAttr };
 }
 
 class EventChannel {

@@ -2,6 +2,20 @@
 export { contextFor, portFor, releaseRemovedDevices } from './context';
 export { createQueuePair, QueuePairOptions } from './own-qp';
 export { connect, ConnectOptions, MAX_CONNECT_PRIVATE_DATA, MAX_ACCEPT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA } from './connect';
-export { listen, Listener, ConnectRequest, AcceptOptions } from './listener';
+export { listen, Listener, ConnectRequest, IncomingRequest, AcceptOptions } from './listener';
 export { Connection, Endpoint } from './connection';
 export { CmError } from './errors';
+export {
+  connectDatagram,
+  listenDatagram,
+  openDatagram,
+  DatagramEndpoint,
+  DatagramRequest,
+  DatagramPeer,
+  MulticastGroup,
+  DatagramQpOptions,
+  DatagramConnectOptions,
+  DatagramAcceptOptions,
+  MAX_UD_CONNECT_PRIVATE_DATA,
+  MAX_UD_ANSWER_PRIVATE_DATA,
+} from './datagram';

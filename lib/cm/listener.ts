@@ -44,11 +44,11 @@ export interface AcceptOptions {
 }
 
 /**
- * A connection request taken from a {@link Listener}: answer it once, with accept() or reject(). Requests
- * the listener still holds when it closes are rejected.
+ * What a {@link Listener} hands out: a request from one initiator, answered once. Requests the
+ * listener still holds when it closes are rejected.
  */
-export class ConnectRequest {
-  /** Private data sent with the request (empty when none). */
+export abstract class IncomingRequest {
+  /** Private data sent with the request (empty when none; zero-padded by the transport). */
   readonly privateData: Buffer;
   /** The initiator's address. */
   readonly remoteAddress: string;
@@ -56,6 +56,40 @@ export class ConnectRequest {
   readonly remotePort: number;
   /** The device context the request arrived on: allocate the PD for accept() from it. */
   readonly context: Context;
+  /** @internal */
+  protected answered = false;
+  /** @internal The request's own CM id. */
+  protected readonly id: CmId;
+
+  /** @internal */
+  constructor(id: CmId, e: RawCmEvent) {
+    this.id = id;
+    this.privateData = e.privateData ?? Buffer.alloc(0);
+    const a = id.native.addresses();
+    this.remoteAddress = a.remote?.address ?? '';
+    this.remotePort = a.remote?.port ?? 0;
+    this.context = fromCm(a.device, id.native.context());
+  }
+
+  /**
+   * Refuses the request (rdma_reject(3)) with private data: up to 148 bytes for a connection (the
+   * initiator's connect rejects with ERR_CM_REJECTED), 136 for a datagram request (ERR_CM_UNREACHABLE).
+   * Rejects with ERR_CM_ANSWERED when already answered.
+   */
+  async reject(privateData?: Uint8Array): Promise<void> {
+    if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
+    native.CmId.checkPrivateData(privateData, 'reject', this.id.portSpace);
+    this.answered = true;
+    try {
+      this.id.native.reject(privateData);
+    } finally {
+      this.id.destroy();
+    }
+  }
+}
+
+/** A connection request taken from a {@link Listener}: answer it once, with accept() or reject(). */
+export class ConnectRequest extends IncomingRequest {
   /**
    * What the initiator asked for, in this side's terms as librdmacm reports it (the initiator's
    * initiator depth): the largest useful `responderResources` for accept().
@@ -63,15 +97,10 @@ export class ConnectRequest {
   readonly responderResources: number;
   /** Likewise the initiator's responder resources: the largest useful `initiatorDepth` for accept(). */
   readonly initiatorDepth: number;
-  private answered = false;
 
   /** @internal */
-  constructor(private readonly id: CmId, e: RawCmEvent) {
-    this.privateData = e.privateData ?? Buffer.alloc(0);
-    const a = id.native.addresses();
-    this.remoteAddress = a.remote?.address ?? '';
-    this.remotePort = a.remote?.port ?? 0;
-    this.context = fromCm(a.device, id.native.context());
+  constructor(id: CmId, e: RawCmEvent) {
+    super(id, e);
     this.responderResources = e.responderResources ?? 0;
     this.initiatorDepth = e.initiatorDepth ?? 0;
   }
@@ -117,21 +146,6 @@ export class ConnectRequest {
       throw e;
     }
   }
-
-  /**
-   * Refuses the request (rdma_reject(3)) with up to 148 bytes of private data; the initiator's connect
-   * rejects with ERR_CM_REJECTED. Rejects with ERR_CM_ANSWERED when already answered.
-   */
-  async reject(privateData?: Uint8Array): Promise<void> {
-    if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
-    native.CmId.checkPrivateData(privateData, 'reject');
-    this.answered = true;
-    try {
-      this.id.native.reject(privateData);
-    } finally {
-      this.id.destroy();
-    }
-  }
 }
 
 /**
@@ -139,27 +153,30 @@ export class ConnectRequest {
  * ConnectRequests; leaving the loop early closes it. If its device is removed, the iteration rejects
  * with ERR_CM_DEVICE_REMOVAL. Until closed it keeps the event loop alive.
  */
-export class Listener implements AsyncIterable<ConnectRequest> {
+export class Listener<R extends IncomingRequest = ConnectRequest> implements AsyncIterable<R> {
   /** The local address listened on. */
   readonly address: string;
   /** The local port listened on (the one chosen when listen() was given port 0). */
   readonly port: number;
-  private readonly queue: ConnectRequest[] = [];
-  private readonly waiting: { resolve: (r: IteratorResult<ConnectRequest>) => void; reject: (e: Error) => void }[] = [];
+  private readonly queue: R[] = [];
+  private readonly waiting: { resolve: (r: IteratorResult<R>) => void; reject: (e: Error) => void }[] = [];
   private closedFlag = false;
   /** Why the listener ended by itself (its device was removed). */
   private failure: Error | null = null;
 
-  /** @internal */
-  constructor(private readonly id: CmId) {
+  /** @internal `request` makes the request object of each incoming id (ConnectRequest by default). */
+  constructor(
+    private readonly id: CmId,
+    request: (child: CmId, e: RawCmEvent) => R = (child, e) => new ConnectRequest(child, e) as unknown as R,
+  ) {
     const a = id.native.addresses();
     this.address = a.local?.address ?? '';
     this.port = a.local?.port ?? 0;
     channel().hold(1);
     id.onRequest = (e, child) => {
-      let req: ConnectRequest;
+      let req: R;
       try {
-        req = new ConnectRequest(child, e);
+        req = request(child, e);
       } catch {
         child.destroy();
         return;
@@ -183,7 +200,7 @@ export class Listener implements AsyncIterable<ConnectRequest> {
   }
 
   /** Yields each connection request in arrival order; ends when the listener closes. */
-  [Symbol.asyncIterator](): AsyncIterator<ConnectRequest> {
+  [Symbol.asyncIterator](): AsyncIterator<R> {
     return {
       next: () => {
         const r = this.queue.shift();
@@ -215,15 +232,11 @@ export class Listener implements AsyncIterable<ConnectRequest> {
   }
 }
 
-/**
- * Listens for connection requests on `address` and `port` (rdma_bind_addr, rdma_listen; port 0 picks one,
- * backlog default 16). Rejects with ERR_INVALID_ARG_TYPE/ERR_OUT_OF_RANGE for bad options, or the errno
- * code of the failed call (e.g. EADDRINUSE, EADDRNOTAVAIL).
- */
-export async function listen(o: { address: string; port: number; backlog?: number }): Promise<Listener> {
+/** @internal A CM id of `portSpace` bound to `address` and `port` and listening. */
+export function listeningId(o: { address: string; port: number; backlog?: number }, portSpace: 'TCP' | 'UDP'): CmId {
   if (!o || typeof o.address !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'address must be a string');
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw cmError('ERR_OUT_OF_RANGE', 'port must be from 0 to 65535');
-  const id = new CmId();
+  const id = new CmId(undefined, portSpace);
   try {
     id.native.bindAddr(o.address, o.port);
     id.native.listen(o.backlog ?? 16);
@@ -231,5 +244,14 @@ export async function listen(o: { address: string; port: number; backlog?: numbe
     id.destroy();
     throw e;
   }
-  return new Listener(id);
+  return id;
+}
+
+/**
+ * Listens for connection requests on `address` and `port` (rdma_bind_addr, rdma_listen; port 0 picks one,
+ * backlog default 16). Rejects with ERR_INVALID_ARG_TYPE/ERR_OUT_OF_RANGE for bad options, or the errno
+ * code of the failed call (e.g. EADDRINUSE, EADDRNOTAVAIL).
+ */
+export async function listen(o: { address: string; port: number; backlog?: number }): Promise<Listener> {
+  return new Listener(listeningId(o, 'TCP'));
 }

@@ -1,6 +1,7 @@
 // AddressHandle: where a UD send goes (the partner's GID and port); UD work requests carry one.
 import { native, type NativeAh } from '../native';
 import type { ProtectionDomain } from './pd';
+import type { WorkCompletion } from './completion';
 import { codeError } from '../errors';
 
 /** Address vector of a UD destination (ibv_ah_attr). Out-of-range values fail with ERR_OUT_OF_RANGE. */
@@ -11,6 +12,8 @@ export interface AhAttr {
   sl?: number;
   /** Source path bits (0 … 127, default 0). */
   srcPathBits?: number;
+  /** Static rate limit (an ibv_rate value, 0 = port rate, the default). */
+  staticRate?: number;
   /** Local port to send from (1 … 255, default 1). */
   portNum?: number;
   /** Needed on RoCE: the partner's GID (or IP address) and our GID index to send from. */
@@ -34,16 +37,22 @@ export class AddressHandle {
   readonly native: NativeAh;
   /** The protection domain of the handle (the sending QP must be in it, else ERR_WRONG_PD). */
   readonly pd: ProtectionDomain;
-  /** The attributes the handle was created with, as given. */
+  /** The attributes the handle was created with, as given; for one made from a completion, only its port. */
   readonly attr: AhAttr;
   /** @internal UD sends posted with this handle and not yet completed. */
   inflight = 0;
 
-  /** @internal Made by pd.createAh(). */
-  constructor(pd: ProtectionDomain, attr: AhAttr) {
-    this.native = new native.AddressHandle(pd.native, attr);
+  /** @internal Made by pd.createAh() or pd.createAhFromWc(). */
+  constructor(pd: ProtectionDomain, source: AhAttr | { fromWc: { wc: WorkCompletion; grh: Uint8Array; portNum: number } }) {
+    if ('fromWc' in source) {
+      const { wc, grh, portNum } = source.fromWc;
+      this.native = new native.AddressHandle(pd.native, wc, grh, portNum);
+      this.attr = { portNum };
+    } else {
+      this.native = new native.AddressHandle(pd.native, source);
+      this.attr = source;
+    }
     this.pd = pd;
-    this.attr = attr;
   }
 
   /** True once close() has run. */

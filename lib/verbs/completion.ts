@@ -30,6 +30,14 @@ export interface WorkCompletion {
   invalidatedRkey?: number;
   /** The packet carried a GRH (on UD receives the buffer starts with its 40 bytes). */
   grh?: boolean;
+  /** With `grh`: the sender's LID (InfiniBand; pd.createAhFromWc() reads it, as the next three). */
+  slid?: number;
+  /** With `grh`: the service level the datagram came on. */
+  sl?: number;
+  /** With `grh`: the destination LID path bits. */
+  dlidPathBits?: number;
+  /** With `grh`: the P_Key index it was received on (plain CQs only). */
+  pkeyIndex?: number;
   /** Raw ibv_wc_flags. */
   wcFlags?: number;
   /** @internal Raw imm_data / invalidated_rkey of a receive. */

@@ -7,6 +7,7 @@ import { MemoryWindow, type MwType } from './mw';
 import { QueuePair, type QpInit } from './qp';
 import { SharedReceiveQueue, type SrqInit } from './srq';
 import { codeError } from '../errors';
+import type { WorkCompletion } from './completion';
 
 /**
  * A protection domain (ibv_alloc_pd(3)): regions, windows, address handles and SRQs can be used only by
@@ -59,6 +60,15 @@ export class ProtectionDomain {
   /** An address handle for UD sends to the port behind `attr` (on RoCE: grh.dgid and grh.sgidIndex; ibv_create_ah(3)). */
   createAh(attr: AhAttr): AddressHandle {
     return new AddressHandle(this, attr);
+  }
+
+  /**
+   * The way back to the sender of a UD receive (ibv_create_ah_from_wc(3)): `wc` is its completion (it
+   * must carry a GRH), `grh` the first 40 bytes of the receive buffer, copied before use. Fails with
+   * ERR_OUT_OF_RANGE for a completion without GRH or a short `grh`.
+   */
+  createAhFromWc(wc: WorkCompletion, grh: Uint8Array, portNum = 1): AddressHandle {
+    return new AddressHandle(this, { fromWc: { wc, grh, portNum } });
   }
 
   /** A shared receive queue that queue pairs of this domain can receive through (ibv_create_srq(3)). */
