@@ -7,7 +7,8 @@ import { resolveModuleOrder } from '../../lib/lab/kernel';
 import { deviceSetup, runScript } from '../../lib/lab/run-script';
 import { guestLinks, guestNode, labEnv, VETH_NODES } from '../../lib/lab/topology';
 import { commandEnv, runCommand, runLab } from '../../lib/lab';
-import { HOST_APT, privateApt } from '../../lib/lab/apt-view';
+import { HOST_APT, privateApt, type AptView } from '../../lib/lab/apt-view';
+import { ensureRoot } from '../../lib/lab/stack-root';
 
 describe('lab kernel modules', () => {
   it('orders every module after its dependencies', () => {
@@ -115,6 +116,18 @@ describe('lab options', () => {
   it('refuses an unknown stack, and a named stack where no guest runs, before any set-up', async () => {
     await expect(runLab({ command: 'true', stack: 'sid' as 'trixie' })).rejects.toMatchObject({ code: 'ERR_LAB_USAGE', message: expect.stringContaining("unknown stack 'sid'") });
     await expect(runLab({ command: 'true', mode: 'host', stack: 'trixie' })).rejects.toMatchObject({ code: 'ERR_LAB_USAGE', message: expect.stringContaining('runs in guests') });
+  });
+
+  it('refuses a release that lacks a package its root needs, naming each one, before anything is made', () => {
+    let updated = 0;
+    const lacking: AptView = {
+      suite: 'trixie',
+      options: [],
+      update: () => void updated++,
+      candidates: (pkgs) => Object.fromEntries(pkgs.map((p) => [p, p === 'perftest' || p === 'g++' ? null : '1.0'])),
+    };
+    expect(() => ensureRoot(lacking)).toThrow(expect.objectContaining({ code: 'ERR_LAB_STACK', message: 'lab: Debian trixie has no perftest, g++' }));
+    expect(updated).toBe(0);
   });
 });
 
