@@ -99,6 +99,7 @@ export class DatagramEndpoint extends EventEmitter {
   readonly portNum: number;
   private readonly groups = new Map<string, MulticastGroup>();
   private readonly joining = new Set<string>();
+  private readonly retired: AddressHandle[] = [];
   private ended = false;
 
   /** @internal */
@@ -117,6 +118,8 @@ export class DatagramEndpoint extends EventEmitter {
     this.local = a.local ?? { address: '', port: 0 };
     this.portNum = a.portNum;
     channel().hold(1);
+    // However the QP goes (close() or its own close()), it leaves the groups first.
+    qp.beforeClose = () => this.leaveAll();
     id.on('cm-event', (e: RawCmEvent) => {
       this.emit('cm-event', { event: e.event, status: e.status });
       if (e.event === 'MULTICAST_ERROR') this.emit('multicast-error', { status: e.status });
@@ -188,11 +191,32 @@ export class DatagramEndpoint extends EventEmitter {
     if (!group) throw cmError('ERR_CM_NOT_JOINED', `${String(address)}: not a group this endpoint joined`);
     this.groups.delete(address);
     this.id.native.leaveMulticast(address);
-    closeWhenIdle(group.ah);
+    this.retire(group.ah);
   }
 
   private check(): void {
-    if (this.ended) throw cmError('ERR_CLOSED', 'the datagram endpoint is closed');
+    if (this.ended || this.qp.closed) throw cmError('ERR_CLOSED', 'the datagram endpoint or its queue pair is closed');
+  }
+
+  private leaveAll(): void {
+    for (const g of this.groups.values()) {
+      try {
+        this.id.native.leaveMulticast(g.address);
+      } catch {
+        // the device went away
+      }
+      this.retire(g.ah);
+    }
+    this.groups.clear();
+  }
+
+  /** Frees an address handle now, or (while a send uses it) once the QP is gone. */
+  private retire(ah: AddressHandle): void {
+    try {
+      ah.close();
+    } catch {
+      this.retired.push(ah); // ERR_BUSY
+    }
   }
 
   /**
@@ -202,18 +226,16 @@ export class DatagramEndpoint extends EventEmitter {
   close(): void {
     if (this.ended) return;
     this.ended = true;
-    for (const address of this.groups.keys()) {
+    this.qp.close(); // leaves the groups first; its sends are flushed
+    for (const cq of this.ownedCqs) cq.close();
+    if (this.remote) this.retired.push(this.remote.ah);
+    for (const ah of this.retired.splice(0)) {
       try {
-        this.id.native.leaveMulticast(address);
+        ah.close();
       } catch {
-        // the device went away
+        // still counted busy: freed when collected
       }
     }
-    this.qp.close();
-    for (const cq of this.ownedCqs) cq.close();
-    for (const g of this.groups.values()) closeWhenIdle(g.ah);
-    this.groups.clear();
-    if (this.remote) closeWhenIdle(this.remote.ah);
     this.id.destroy();
     channel().hold(-1);
   }
@@ -221,15 +243,6 @@ export class DatagramEndpoint extends EventEmitter {
   /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
-  }
-}
-
-/** An address handle still used by a send in flight is left to its finalizer. */
-function closeWhenIdle(ah: AddressHandle): void {
-  try {
-    ah.close();
-  } catch {
-    // ERR_BUSY: freed when collected
   }
 }
 

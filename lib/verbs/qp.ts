@@ -417,9 +417,16 @@ export class QueuePair {
     return this.op({ opcode: 'ATOMIC_FETCH_AND_ADD', sgl: [o.local], remoteAddr: o.remoteAddr, rkey: o.rkey, compareAdd: o.add }, 'atomic fetch-and-add');
   }
 
+  /**
+   * @internal Runs before the QP is destroyed: the CM's datagram endpoint detaches it from its
+   * multicast groups here, as a device refuses to destroy a QP still attached to one.
+   */
+  beforeClose: (() => void) | null = null;
+
   /** Destroys the QP; work still outstanding is rejected with ERR_WC_WR_FLUSH_ERR. Idempotent. */
   close(): void {
     if (this.closed) return;
+    this.beforeClose?.();
     this.native.close();
     this.sendCq.qps.delete(this.qpNum);
     this.recvCq.qps.delete(this.qpNum);

@@ -5,8 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectDatagram, contextFor, listenDatagram, MAX_UD_ANSWER_PRIVATE_DATA, MAX_UD_CONNECT_PRIVATE_DATA, openDatagram, type DatagramEndpoint } from '../../lib/cm';
-import { Access, normalizeGid, type MemoryRegion, type ProtectionDomain, type WorkCompletion } from '../../lib/verbs';
-import { lab } from './lab';
+import { Access, normalizeGid, released, type MemoryRegion, type ProtectionDomain, type WorkCompletion } from '../../lib/verbs';
+import { heldResources, lab } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
@@ -211,6 +211,29 @@ describe('RDMA CM over UD on rxe', () => {
     expect(m2Got).toBe(false);
     m2.close();
     await expect(r2[3]).rejects.toMatchObject({ code: 'ERR_WC_WR_FLUSH_ERR' });
+  });
+
+  it('a joined QP closed on its own leaves its groups first: the device destroys it and nothing stays behind', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const pb = await pdFor(addrB);
+      const before = heldResources();
+      const ep = await openDatagram({ address: addrB, pd: pb });
+      await ep.joinMulticast(group());
+      await ep.joinMulticast(group());
+      // rxe refuses to destroy a QP still attached to a group (EBUSY), and librdmacm ignores that.
+      ep.qp.close();
+      expect(ep.multicastGroups.size).toBe(0);
+      await expect(ep.joinMulticast(group())).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+      ep.close();
+      await released();
+      expect(heldResources()).toEqual(before);
+      expect(warnings.filter((w) => (w as { code?: string }).code === 'ERR_RDMA_DESTROY')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('refuses multicast misuse by name and stays usable', async () => {
