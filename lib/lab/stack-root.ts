@@ -25,6 +25,9 @@ export const ROOT_PACKAGES = [
   'python3',
   'make',
   'g++',
+  // The operations tests check the OCF resource agent with Pacemaker's ocf-tester (which needs xmllint).
+  'resource-agents',
+  'libxml2-utils',
 ];
 
 /** The packages whose versions name a root: a new version of any of them makes a new root. */
