@@ -10,6 +10,8 @@ const secret = new TextEncoder().encode('cluster-secret');
 const regions = { statusAddr: 0x7f00_1000n, statusRkey: 0x11, statusLen: 512, slotAddr: 0x7f00_2000n, slotRkey: 0x22, slotLen: 4352 };
 const request = { generation: 7n, attempt: 3 };
 const linkKey = wire.joinKey(secret, 0xe90cn);
+const nvram = { clusterId: CLUSTER, owner: 2, partner: 1, generation: 7n, ringSize: 1n << 20n, persistent: true };
+const nvramOf = { clusterId: CLUSTER, owner: 2, partner: 1, regionSize: 4096n + (1n << 20n), secret };
 const join = { clusterId: CLUSTER, nodeId: 1, link: 1, attempt: 5, statusRkey: 0x33, slotRkey: 0x44 };
 
 function rng(seed: number) {
@@ -33,6 +35,7 @@ const samples = {
   join: () => wire.encodeJoin(join, linkKey),
   witness: () => wire.encodeWitness({ clusterId: CLUSTER, nodeId: 2, state: 'ACTIVE', generation: 99n, heartbeat: 12n, takeover: { nodeId: 1, generation: 7n } }, secret),
   joinAccept: () => wire.encodeJoinAccept({ clusterId: CLUSTER, nodeId: 2, link: 1, statusRkey: 0x55, slotRkey: 0x66 }, join, linkKey),
+  nvram: () => wire.encodeNvramHeader(nvram, secret),
 };
 
 const decoders: Record<keyof typeof samples, (b: Uint8Array) => unknown> = {
@@ -46,6 +49,7 @@ const decoders: Record<keyof typeof samples, (b: Uint8Array) => unknown> = {
   join: (b) => wire.decodeJoin(b, CLUSTER, (id) => (id === 1 ? linkKey : null)),
   witness: (b) => wire.decodeWitness(b, CLUSTER, 2, secret),
   joinAccept: (b) => wire.decodeJoinAccept(b, CLUSTER, join, linkKey),
+  nvram: (b) => wire.decodeNvramHeader(b, nvramOf),
 };
 
 describe('wire formats', () => {
@@ -67,6 +71,21 @@ describe('wire formats', () => {
     expect(wire.requestKind(samples.join())).toBe('join');
     expect(wire.requestKind(samples.connect())).toBe('connect');
     expect(wire.requestKind(samples.accept())).toBeNull();
+  });
+
+  it("refuses an NVRAM region of another owner, partner or cluster, a forged one, and a ring that does not fit", () => {
+    expect(wire.decodeNvramHeader(samples.nvram(), nvramOf)).toEqual(nvram);
+    expect(wire.decodeNvramHeader(new Uint8Array(512), nvramOf)).toBeNull();
+    expect(wire.decodeNvramHeader(wire.encodeNvramHeader({ ...nvram, persistent: false }), { ...nvramOf, secret: undefined })).toMatchObject({ persistent: false });
+    expect(() => wire.decodeNvramHeader(samples.nvram(), { ...nvramOf, owner: 3 })).toThrow(expect.objectContaining({ code: 'ERR_CCM_WRONG_NODE' }));
+    expect(() => wire.decodeNvramHeader(samples.nvram(), { ...nvramOf, partner: 3 })).toThrow(expect.objectContaining({ code: 'ERR_CCM_WRONG_NODE' }));
+    expect(() => wire.decodeNvramHeader(samples.nvram(), { ...nvramOf, clusterId: CLUSTER + 1n })).toThrow(expect.objectContaining({ code: 'ERR_CCM_CLUSTER' }));
+    expect(() => wire.decodeNvramHeader(wire.encodeNvramHeader(nvram, new TextEncoder().encode('other')), nvramOf)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    expect(() => wire.decodeNvramHeader(samples.nvram(), { ...nvramOf, regionSize: 1n << 20n })).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD' }));
+    const torn = samples.nvram();
+    torn[30] ^= 1;
+    expect(() => wire.decodeNvramHeader(torn, nvramOf)).toThrow(expect.objectContaining({ code: 'ERR_CCM_CHECKSUM' }));
+    expect(() => wire.encodeNvramHeader({ ...nvram, ringSize: 12n })).toThrow(RangeError);
   });
 
   it('binds a link join to its session: another session\'s key, no session, or another attempt is refused', () => {

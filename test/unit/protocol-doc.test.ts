@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCEPT_PD, COMMIT, CONNECT_PD, DOORBELL, HELLO, JOIN_ACCEPT_PD, JOIN_PD, MAGIC, MAX_LINKS, MAX_SLOTS, NODE_STATES, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, SLOT, STATUS, WITNESS } from '../../lib/ccm/wire/layout';
+import { ACCEPT_PD, COMMIT, CONNECT_PD, DOORBELL, HELLO, JOIN_ACCEPT_PD, JOIN_PD, MAGIC, MAX_LINKS, MAX_SLOTS, NODE_STATES, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, SLOT, STATUS, WITNESS, NVRAM, NVRAM_PERSISTENT } from '../../lib/ccm/wire/layout';
 import { LOG_HEADER } from '../../lib/ccm/wire/log-record';
 
 const doc = readFileSync(join(__dirname, '../../docs/protocol.md'), 'utf8');
@@ -146,6 +146,23 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [WITNESS.takeoverGeneration, 'takeover generation u64'],
       [WITNESS.mac, `MAC[${WITNESS.checksum - WITNESS.mac}] over bytes 0 … ${WITNESS.mac - 1}`],
       [WITNESS.checksum, 'CRC-32'],
+    ]);
+  });
+
+  it('NVRAM region header: magic, size, ring offset and every field offset', () => {
+    const s = section('NVRAM region header').replace(/\s+/g, ' ');
+    expect(s).toContain(heading('NVRAM region header', MAGIC.nvram, NVRAM.size));
+    expect(s).toContain(`the ring follows at offset ${NVRAM.ringOffset}`);
+    expectFields(s, [
+      [NVRAM.magic, 'header'],
+      [NVRAM.clusterId, 'cluster id u64'],
+      [NVRAM.owner, 'owner u32'],
+      [NVRAM.partner, 'partner u32'],
+      [NVRAM.generation, 'partner generation u64'],
+      [NVRAM.ringSize, 'ring size u64'],
+      [NVRAM.flags, `flags u32 (1 auth, ${NVRAM_PERSISTENT} persistent)`],
+      [NVRAM.mac, `MAC[${NVRAM.checksum - NVRAM.mac}] over bytes 0 … ${NVRAM.mac - 1}`],
+      [NVRAM.checksum, 'CRC-32'],
     ]);
   });
 

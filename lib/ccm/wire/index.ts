@@ -8,3 +8,4 @@ export * from './mailbox';
 export * from './private-data';
 export * from './log-record';
 export * from './witness-sector';
+export * from './nvram-header';

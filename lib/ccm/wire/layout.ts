@@ -19,6 +19,8 @@ export const MAGIC = {
   witness: 0x54574352, // 'RCWT'
   /** `RCLG`: log record header. */
   log: 0x474c4352, // 'RCLG'
+  /** `RCNV`: the header of a node's NVRAM log region for one partner. */
+  nvram: 0x564e4352, // 'RCNV'
 } as const;
 
 /**
@@ -398,3 +400,40 @@ export const WITNESS = {
   /** CRC-32 u32 over the 512 bytes, computed with this field zero. */
   checksum: 508,
 } as const;
+
+/**
+ * Layout of the header (magic `RCNV`) at the start of a node's NVRAM region for one partner's log:
+ * whose region it is, whose log it holds and from which boot, whether it survives power loss, and
+ * where the ring is. Written by the region's owner only; the partner writes the ring.
+ */
+export const NVRAM = {
+  /** Bytes of the header (512), also its length field. */
+  size: 512,
+  /** Where the ring starts (4096: the header alone in the first page). */
+  ringOffset: 4096,
+  /** magic u32. */
+  magic: 0,
+  /** version u16. */
+  version: 4,
+  /** length u16. */
+  length: 6,
+  /** cluster id u64. */
+  clusterId: 8,
+  /** owner u32: the node whose memory holds the region. */
+  owner: 16,
+  /** partner u32: the node whose log the ring mirrors. */
+  partner: 20,
+  /** partner generation u64: the partner's boot that writes the ring (0: none yet). */
+  generation: 24,
+  /** ring size u64, in bytes (a multiple of 8). */
+  ringSize: 32,
+  /** flags u32: 1 ({@link FLAG_AUTH}) authenticated, 2 ({@link NVRAM_PERSISTENT}) persistent memory. */
+  flags: 40,
+  /** MAC[32]: HMAC-SHA256 over bytes 0 to 475 (zero without a secret). */
+  mac: 476,
+  /** CRC-32 u32 over the 512 bytes, computed with this field zero. */
+  checksum: 508,
+} as const;
+
+/** NVRAM header flag: the region is persistent memory (a DAX device or a file on a DAX filesystem). */
+export const NVRAM_PERSISTENT = 2;
