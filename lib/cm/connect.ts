@@ -105,6 +105,12 @@ export function makeQp(id: CmId, o: { pd: ProtectionDomain; sendCq?: CompletionQ
   }
 }
 
+/** @internal Frees what makeQp() made (the QP, then the CQs made for it), after a step failed. */
+export function discardQp(made: { qp: QueuePair; owned: CompletionQueue[] } | null): void {
+  made?.qp.close();
+  for (const cq of made?.owned ?? []) cq.close();
+}
+
 /**
  * Connects to a listening partner: resolves its address and route (rdma_resolve_addr, rdma_resolve_route),
  * makes or readies the RC QP, and resolves once rdma_connect(3) is ESTABLISHED. Rejects with ERR_CM_TIMEOUT,
@@ -149,8 +155,7 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
     finishQp(made.qp, o);
     return new Connection(id, made.qp, made.owned, est.privateData ?? Buffer.alloc(0));
   } catch (e) {
-    made?.qp.close();
-    for (const cq of made?.owned ?? []) cq.close();
+    discardQp(made);
     id.destroy();
     throw e;
   }

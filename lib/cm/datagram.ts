@@ -7,7 +7,7 @@ import { native } from '../native';
 import type { AddressHandle, CompletionQueue, Context, ProtectionDomain, QueuePair, Sge, WorkCompletion } from '../verbs';
 import { CmId } from './cm-id';
 import { fromCm } from './context';
-import { checkQpOptions, makeQp, type ConnectOptions } from './connect';
+import { checkQpOptions, discardQp, makeQp, type ConnectOptions } from './connect';
 import type { Endpoint } from './connection';
 import { cmError } from './errors';
 import { channel, type RawCmEvent } from './event-channel';
@@ -258,8 +258,7 @@ function datagramQp(id: CmId, o: DatagramQpOptions) {
   try {
     o.prepare?.(made.qp);
   } catch (e) {
-    made.qp.close();
-    for (const cq of made.owned) cq.close();
+    discardQp(made);
     throw e;
   }
   return made;
@@ -290,8 +289,7 @@ export async function connectDatagram(o: DatagramConnectOptions): Promise<Datagr
     const ah = made.qp.pd.createAh(est.ud!.ahAttr);
     return new DatagramEndpoint(id, made.qp, made.owned, { ah, qpn: est.ud!.qpNum, qkey: est.ud!.qkey }, est.privateData ?? Buffer.alloc(0));
   } catch (e) {
-    made?.qp.close();
-    for (const cq of made?.owned ?? []) cq.close();
+    discardQp(made);
     id.destroy();
     throw e;
   }
@@ -321,8 +319,7 @@ export class DatagramRequest extends IncomingRequest {
       this.id.native.accept({ privateData: o.privateData });
       return new DatagramEndpoint(this.id, made.qp, made.owned, null, this.privateData);
     } catch (e) {
-      made?.qp.close();
-      for (const cq of made?.owned ?? []) cq.close();
+      discardQp(made);
       try {
         this.id.native.reject();
       } catch {

@@ -3,7 +3,7 @@
 // If the device under it is removed, the iterator fails with ERR_CM_DEVICE_REMOVAL and the id is freed.
 import type { CompletionQueue, Context, ProtectionDomain, QueuePair } from '../verbs';
 import { CmId } from './cm-id';
-import { checkQpOptions, ConnectOptions, finishQp, makeQp } from './connect';
+import { checkQpOptions, ConnectOptions, discardQp, finishQp, makeQp } from './connect';
 import { Connection } from './connection';
 import { checkOwnQp, readyOwnQp } from './own-qp';
 import { fromCm } from './context';
@@ -140,8 +140,7 @@ export class ConnectRequest extends IncomingRequest {
       finishQp(made.qp, o);
       return new Connection(this.id, made.qp, made.owned, this.privateData);
     } catch (e) {
-      made?.qp.close();
-      for (const cq of made?.owned ?? []) cq.close();
+      discardQp(made);
       this.id.destroy();
       throw e;
     }
