@@ -54,6 +54,8 @@ export class Progress {
   private readonly start = Date.now();
   private index = 0;
   private step: string | null = null;
+  // The step's line as it began: its end line repeats it, even when plan() has grown the total since.
+  private label = '';
   private stepStart = 0;
   private worker: Worker | null = null;
   private readonly lock = new Int32Array(new SharedArrayBuffer(4));
@@ -98,7 +100,8 @@ export class Progress {
     this.index++;
     this.step = step;
     this.stepStart = Date.now();
-    this.write(`${this.title}: [${this.index}/${this.total}] ${step}\n`);
+    this.label = `${this.title}: [${this.index}/${this.total}] ${step}`;
+    this.write(`${this.label}\n`);
     this.worker?.postMessage({ title: this.title, index: this.index, total: this.total, step, stepStart: this.stepStart, start: this.start, rows: this.rows, columns: process.stderr.columns ?? 80 });
   }
 
@@ -110,7 +113,7 @@ export class Progress {
 
   private finishStep(): void {
     if (this.step === null) return;
-    this.write(`${this.title}: [${this.index}/${this.total}] ${this.step}: ${formatDuration(Date.now() - this.stepStart)} (total ${formatDuration(Date.now() - this.start)})\n`);
+    this.write(`${this.label}: ${formatDuration(Date.now() - this.stepStart)} (total ${formatDuration(Date.now() - this.start)})\n`);
     this.step = null;
   }
 

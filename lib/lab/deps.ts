@@ -1,7 +1,7 @@
 // Host packages the lab needs, installed on demand with apt-get (Debian and derivatives).
 import { existsSync } from 'node:fs';
 import { LabError, isRoot, run, which } from './exec';
-import { inSetup } from './setup-steps';
+import { inSetup, type SetupSteps } from './setup-steps';
 
 /** Debian package → a file or tool whose presence shows it is installed. */
 export const LAB_PACKAGES: Record<string, string> = {
@@ -33,10 +33,15 @@ export function aptUpdate(): void {
   if (updated) return;
   inSetup((steps) => {
     steps.plan(1);
-    steps.next('apt-get update');
-    const r = run('apt-get', ['update', '-qq']);
-    if (r.status !== 0) throw new LabError('ERR_LAB_APT', `lab: apt-get update failed: ${r.stderr.trim().split('\n').pop()}`);
+    update(steps);
   });
+}
+
+// The step itself, counted by the caller's plan.
+function update(steps: SetupSteps): void {
+  steps.next('apt-get update');
+  const r = run('apt-get', ['update', '-qq']);
+  if (r.status !== 0) throw new LabError('ERR_LAB_APT', `lab: apt-get update failed: ${r.stderr.trim().split('\n').pop()}`);
   updated = true;
 }
 
@@ -49,8 +54,9 @@ export function ensurePackages(names?: string[]): void {
   if (!isRoot())
     throw new LabError('ERR_LAB_NOT_ROOT', `lab: missing packages ${missing.join(' ')}; run as root to install them`);
   inSetup((steps) => {
-    steps.plan(1);
-    aptUpdate();
+    // Both steps counted before the first is shown: `[1/2] apt-get update`, `[2/2] apt-get install …`.
+    steps.plan(updated ? 1 : 2);
+    if (!updated) update(steps);
     steps.next(`apt-get install ${missing.join(' ')}`);
     const r = run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },

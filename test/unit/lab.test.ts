@@ -80,6 +80,7 @@ describe('lab first-time set-up', () => {
   it.skipIf(process.getuid?.() !== 0)('builds the guest kernel into an empty cache, showing each step with k of n', () => {
     const cache = mkdtempSync(join(tmpdir(), 'rdma-ccm-lab-cache-'));
     const lab = join(__dirname, '..', '..', 'dist', 'lab', 'index.js');
+    const missing: string[] = require(join(__dirname, '..', '..', 'dist', 'lab', 'deps.js')).missingPackages();
     const r = spawnSync(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(lab)}).prepareLab(undefined, 'vm')))`], {
       encoding: 'utf8',
       env: { ...process.env, RDMA_CCM_LAB_CACHE: cache, CI: 'true' },
@@ -87,14 +88,14 @@ describe('lab first-time set-up', () => {
     });
     expect(r.status).toBe(0);
     const steps = r.stderr.split('\n').filter((l) => l.startsWith('lab set-up: '));
-    expect(steps.map((l) => l.replace(/: \d+s \(total \d+s\)$/, ': TIME').replace(/ linux-image\S+?(?=: TIME|$)/, ' PKG'))).toEqual([
-      'lab set-up: [1/3] guest kernel: apt-get download PKG',
-      'lab set-up: [1/3] guest kernel: apt-get download PKG: TIME',
-      'lab set-up: [2/3] guest kernel: unpack, resolve module order',
-      'lab set-up: [2/3] guest kernel: unpack, resolve module order: TIME',
-      'lab set-up: [3/3] guest initramfs: busybox, modules, init',
-      'lab set-up: [3/3] guest initramfs: busybox, modules, init: TIME',
-    ]);
+    // A fresh machine installs the host's packages first, two more steps in the same count.
+    const pkgs = missing.length ? [`apt-get update`, `apt-get install ${missing.join(' ')}`] : [];
+    const names = [...pkgs, 'guest kernel: apt-get download PKG', 'guest kernel: unpack, resolve module order', 'guest initramfs: busybox, modules, init'];
+    const expected = names.flatMap((name, i) => {
+      const line = `lab set-up: [${i + 1}/${i < pkgs.length ? pkgs.length : names.length}] ${name}`;
+      return [line, `${line}: TIME`];
+    });
+    expect(steps.map((l) => l.replace(/: \d+s \(total \d+s\)$/, ': TIME').replace(/ linux-image\S+?(?=: TIME|$)/, ' PKG'))).toEqual(expected);
     const { kernel } = JSON.parse(r.stdout);
     expect(statSync(kernel.vmlinuz).size).toBeGreaterThan(1 << 20);
     expect(statSync(kernel.initrd).size).toBeGreaterThan(1 << 20);
