@@ -20,6 +20,7 @@
         "native/cm_id.cc",
         "native/notify.cc",
         "native/aligned_buffer.cc",
+        "native/mapped_file.cc",
         "native/reaper.cc",
         "native/fd_watch.cc",
         "native/names.cc",

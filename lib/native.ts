@@ -212,6 +212,10 @@ export interface Addon {
   sdNotify(socketPath: string, message: string): void;
   drainReaper(done: () => void): void;
   alignedBuffer(length: number): Buffer;
+  /** Maps `length` bytes of a file (created or grown, unless `existing`: then it must be that large) or a device-DAX device, shared; unmapped when the Buffer is collected. */
+  mapFile(path: string, length: number, existing?: boolean): { buffer: Buffer; sync: boolean; device: boolean };
+  /** msync(MS_SYNC) of the pages holding `offset … offset + length` of a Buffer from mapFile(). */
+  syncMapped(buffer: Buffer, offset: number, length: number): void;
   /** Executes the marker that opens (true) or closes (false) a window of bench/instructions' counter. */
   instructionMarker(start: boolean): void;
 }

@@ -11,6 +11,7 @@
 #include "device.h"
 #include "enums.h"
 #include "instruction_marker.h"
+#include "mapped_file.h"
 #include "mr.h"
 #include "mw.h"
 #include "notify.h"
@@ -41,6 +42,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("drainReaper", Napi::Function::New<DrainReaper>(env, "drainReaper"));
   exports.Set("instructionMarker", Napi::Function::New<InstructionMarker>(env, "instructionMarker"));
   exports.Set("alignedBuffer", Napi::Function::New<AlignedBuffer>(env, "alignedBuffer"));
+  exports.Set("mapFile", Napi::Function::New<MapFile>(env, "mapFile"));
+  exports.Set("syncMapped", Napi::Function::New<SyncMapped>(env, "syncMapped"));
   return exports;
 }
 

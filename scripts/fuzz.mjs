@@ -1,5 +1,5 @@
 // `npm run fuzz [-- SECONDS]`: a time-bounded mutation fuzz of every decoder of partner-supplied bytes (status
-// block, slot hello and commit, CM private data, mirrored log records, heartbeat and ack words), with and without the cluster
+// block, slot hello and commit, CM private data, mirrored log records, heartbeat and ack words, the log tail and a whole replay), with and without the cluster
 // secret. Each input must decode to a value or be rejected with a ProtocolError and a reason; anything else
 // is a crash, and a decode slower than 100 ms is a hang. Prints the counts and writes bench/fuzz.json.
 import { writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { root } from './lib.mjs';
 
 const seconds = Number(process.argv[2] ?? 60);
 buildTs();
-const { wire } = createRequire(import.meta.url)(join(root, 'dist', 'ccm', 'index.js'));
+const { wire, readMirroredLog } = createRequire(import.meta.url)(join(root, 'dist', 'ccm', 'index.js'));
 const CLUSTER = 0x1234_5678_9abc_def0n;
 const secret = new TextEncoder().encode('cluster-secret');
 const regions = { statusAddr: 0x7f00_1000n, statusRkey: 0x11, statusLen: 512, slotAddr: 0x7f00_2000n, slotRkey: 0x22, slotLen: 4352 };
@@ -39,7 +39,32 @@ targets.push(
   ['reject', wire.encodeReject({ clusterId: CLUSTER, reason: 'TIE_BREAK' }), (b) => wire.decodeReject(b)],
   ['log record', wire.encodeRecord(0xe90cn, 7, 9n, new TextEncoder().encode('a mirrored log record')), (b) => wire.decodeRecord(b)],
   ['counter', wire.encodeCounter({ value: 5n, epoch: 0xe90cn }), (b) => wire.decodeCounter(b)],
+  ['log tail', wire.encodeLogTail({ stream: 7, released: 2n, offset: 136n, acknowledged: 4n }), (b) => wire.decodeLogTail(b, 4096)],
+  ['mirrored log', mirroredLog(), (b) => replay(b)],
 );
+
+/** A slot's tail word followed by its ring: records 3 … 6 after two released (a replay's whole input). */
+function mirroredLog() {
+  const ring = new Uint8Array(1024);
+  let at = 0;
+  for (let seq = 1n; seq <= 6n; seq++) {
+    const r = wire.encodeRecord(0xe90cn, 7, seq, new TextEncoder().encode(`record ${seq}`), { durability: 'placed', acknowledged: seq - 1n });
+    ring.set(r, at);
+    at += r.byteLength;
+  }
+  const tail = wire.encodeLogTail({ stream: 7, released: 2n, offset: BigInt(2 * wire.recordSize(8)), acknowledged: 4n });
+  return Uint8Array.from([...tail, ...ring]);
+}
+
+/** A replay never throws: what it finds is a run of the stream's next sequences, and damage is its result's error. */
+function replay(b) {
+  const log = readMirroredLog(b.subarray(0, wire.LOG_TAIL.size), b.subarray(wire.LOG_TAIL.size));
+  log.records.forEach((r, i) => {
+    if (r.sequence !== log.released + 1n + BigInt(i)) throw new Error(`replay out of order: ${r.sequence} at ${i}`);
+  });
+  if (log.error) throw new wire.ProtocolError(log.error.code, 'mirrored log', log.error.message);
+  return log;
+}
 
 let s = 0x5eed1234;
 const rand = () => {

@@ -2,7 +2,7 @@
 import { BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import type { Transport } from './transport';
 import type { Witness } from './witness';
-import { MAX_LINKS, MAX_SLOTS, NODE_STATES, NodeState, SLOT } from './wire/layout';
+import { DURABILITY, MAX_LINKS, MAX_SLOTS, NODE_STATES, NodeState, SLOT, type Durability } from './wire/layout';
 
 /** One partner of this node: where its CCM listens. */
 export interface PartnerConfig {
@@ -85,6 +85,19 @@ export interface CcmOptions {
   /** The state published at start (default BOOTING); change it later with `setState()`. */
   initialState?: NodeState;
   /**
+   * How far an `append()` that names no durability goes before it resolves (default `delivered`):
+   * `delivered` (the partner's application has it), `placed` (one-sided, in the partner's memory) or
+   * `persisted` (in the partner's persistent memory). With `persisted`, a partner whose log regions are
+   * not persistent memory is refused at the handshake (ERR_CCM_NOT_PERSISTENT).
+   */
+  durability?: Durability;
+  /**
+   * Where this node keeps its partners' mirrored logs: a DAX device (`/dev/dax*`), a file on a DAX
+   * filesystem, or a plain file (for development: not power-safe). Each partner's slot lives in it, behind
+   * a header, so that after this node's crash or reboot `mirroredLog(partner)` finds what was placed there.
+   */
+  nvram?: NvramOptions;
+  /**
    * A witness against split brain. `{ path }`: a disk (block device or file) every partner reaches, with
    * one 4096-byte slot per node, written every `intervalMs` (default 500) and a partner taken as stopped
    * when its heartbeat there has not moved for `timeoutMs` (default the larger of partnerDownMs and 4 ×
@@ -105,6 +118,18 @@ export interface CcmOptions {
   fenceDelayMs?: number;
   /** The network the node uses; default the RDMA transport (librdmacm and verbs). For tests. */
   transport?: Transport;
+}
+
+/** Where the mirrored logs live (docs/protocol.md, NVRAM region). */
+export interface NvramOptions {
+  /** A DAX character device, a file on a DAX filesystem, or a plain file; a file is created (or grown) to the size needed. */
+  path: string;
+  /**
+   * Whether the memory survives power loss, as the status block tells partners (their `persisted`
+   * appends need it). Default: true for a DAX device (`/dev/dax*`) only. Set it for memory you know is
+   * persistent (battery-backed, an emulated NVDIMM), never for a plain file on a disk.
+   */
+  persistent?: boolean;
 }
 
 /** A disk witness: where, and its timing (ms). */
@@ -159,6 +184,10 @@ export interface CcmConfig {
   mirrorHoldMs: number;
   /** The state published at start. */
   initialState: NodeState;
+  /** The durability of an append that names none. */
+  durability: Durability;
+  /** Where the mirrored logs live, if not in ordinary memory. */
+  nvram?: NvramOptions;
   /** The witness: a disk with its timing filled in, one given as an object, or none. */
   witness?: Required<WitnessOptions> | Witness;
   /** The fencing hook, if any. */
@@ -226,6 +255,13 @@ function witnessConfig(w: CcmOptions['witness'], partnerDownMs: number): CcmConf
   return { path: o.path, intervalMs, timeoutMs };
 }
 
+function nvramConfig(n: CcmOptions['nvram']): NvramOptions | undefined {
+  if (n === undefined) return undefined;
+  if (typeof n !== 'object' || n === null || typeof n.path !== 'string' || n.path.length === 0) throw new ConfigError('nvram must be { path } naming a DAX device or a file');
+  if (n.persistent !== undefined && typeof n.persistent !== 'boolean') throw new ConfigError('nvram.persistent must be a boolean');
+  return { path: n.path, persistent: n.persistent };
+}
+
 /** A new boot generation: milliseconds since the epoch × 1024 plus 10 random bits, so it rises from one boot to the next while the clock does. */
 export function newGeneration(): bigint {
   // Milliseconds since the epoch times 1024 plus randomness: strictly new at each boot of a node.
@@ -270,6 +306,8 @@ export function resolveConfig(o: CcmOptions): CcmConfig {
   const state = o.initialState ?? 'BOOTING';
   if (!NODE_STATES.includes(state)) throw new ConfigError(`initialState must be one of ${NODE_STATES.join(', ')}`);
   if (o.generation !== undefined && (typeof o.generation !== 'bigint' || o.generation <= 0n)) throw new ConfigError('generation must be a positive bigint');
+  const durability = o.durability ?? 'delivered';
+  if (!DURABILITY.includes(durability)) throw new ConfigError(`durability must be one of ${DURABILITY.join(', ')}`);
   return {
     clusterId,
     nodeId,
@@ -291,6 +329,8 @@ export function resolveConfig(o: CcmOptions): CcmConfig {
     pollMs: ms(o.pollMs, 'pollMs', Math.max(1, Math.min(10, heartbeatMs / 4))),
     mirrorHoldMs: o.mirrorHoldMs === 0 ? 0 : ms(o.mirrorHoldMs, 'mirrorHoldMs', 30_000),
     initialState: state,
+    durability,
+    nvram: nvramConfig(o.nvram),
     witness: witnessConfig(o.witness, partnerDownMs),
     fence: fenceHook(o.fence),
     fenceDelayMs: o.fenceDelayMs === 0 ? 0 : ms(o.fenceDelayMs, 'fenceDelayMs', 5000),

@@ -2,11 +2,13 @@
 import type { CcmConfig, ResolvedPartner } from './config';
 import type { CcmEvent } from './events';
 import type { StatusPublisher } from './status-publisher';
+import type { NvramRegion } from './nvram';
+import type { Replayed } from './wire/status-block';
 import type { Endpoint } from './transport';
 import type { Witness } from './witness';
 import { ObserverSlot } from './observer';
 import type { RegionCoords } from './wire/mailbox';
-import { SLOT } from './wire/layout';
+import { LOG_TAIL, SLOT } from './wire/layout';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type EventInput = DistributiveOmit<CcmEvent, 'time' | 'ms' | 'node'>;
@@ -22,20 +24,43 @@ export class Core {
   stopping = false;
   /** The split-brain witness, when one is configured. */
   witness: Witness | null = null;
+  /** The NVRAM region the partners' slots live in (`nvram` option), or null: ordinary memory. */
+  nvram: NvramRegion | null = null;
   /** Partners that hold this node's resources (they took over while it was down): it waits for their giveback. */
   readonly heldBy = new Set<number>();
 
-  /** Partner `partner` says it holds this node's resources (`held`), or no longer does (a giveback). */
-  takenOver(partner: number, held: boolean): void {
+  /** How far each partner that holds this node's resources replayed this node's log (as its status block said). */
+  private readonly replayedBy = new Map<number, Replayed | null>();
+
+  /**
+   * Partner `partner` says it holds this node's resources (`held`), having replayed this node's log
+   * as far as `replayed` says, or no longer does (a giveback, which then says how far it replayed).
+   */
+  takenOver(partner: number, held: boolean, replayed?: Replayed | null): void {
+    if (held && replayed !== undefined) this.replayedBy.set(partner, replayed);
     if (held === this.heldBy.has(partner)) return;
+    const said = (r: Replayed | null | undefined) => (r ? { stream: r.stream, through: r.through.toString() } : null);
     if (held) {
       this.heldBy.add(partner);
-      this.emit({ type: 'waiting-for-giveback', partner });
+      this.emit({ type: 'waiting-for-giveback', partner, replayed: said(this.replayedBy.get(partner)) });
     } else {
       this.heldBy.delete(partner);
-      this.emit({ type: 'giveback', partner, direction: 'received' });
+      this.emit({ type: 'giveback', partner, direction: 'received', replayed: said(this.replayedBy.get(partner)) });
+      this.replayedBy.delete(partner);
     }
   }
+  /**
+   * Why a session with the partner whose status block is `s` must not be made, or null: a node that
+   * appends `persisted` records cannot have them held by a partner whose log regions are not persistent
+   * memory, whichever of the two it is. The status block says both; each side of the handshake checks
+   * it when it has read the other's, before the session is made.
+   */
+  unfitPartner(s: { persistent?: boolean; needsPersistent?: boolean; nodeId: number }): string | null {
+    if (this.cfg.durability === 'persisted' && !s.persistent) return `partner ${s.nodeId}'s log regions are not persistent memory, and this node appends persisted records`;
+    if (s.needsPersistent && !this.status.persistent) return `partner ${s.nodeId} appends persisted records, and this node's log regions are not persistent memory`;
+    return null;
+  }
+
   /** Where sessions report what they measure (the node's metrics set `current`). */
   readonly observer = new ObserverSlot();
 
@@ -50,9 +75,17 @@ export class Core {
     return this.endpoint.slot(slot);
   }
 
-  /** Clears a partner's slot control words before a new handshake, so nothing stale is trusted. */
+  /**
+   * Clears a partner's slot control words before a new handshake, so nothing stale is trusted. The log
+   * tail word stays: with the ring, it is what a replay of the partner's log starts from.
+   */
   resetSlot(slot: number): void {
-    this.localSlot(slot).fill(0, 0, SLOT.size);
+    this.localSlot(slot).fill(0, 0, SLOT.tail);
+  }
+
+  /** Forgets the log a partner left in its slot (its tail word): a replay finds none until it writes again. */
+  clearLog(slot: number): void {
+    this.localSlot(slot).fill(0, SLOT.tail, SLOT.tail + LOG_TAIL.size);
   }
 
   /** Where partner `slot` finds our status block and its slot, through its own connections only. */

@@ -218,6 +218,8 @@ export type CcmEvent = Base &
         type: 'waiting-for-giveback';
         /** The partner holding them. */
         partner: number;
+        /** How far it replayed this node's mirrored log before it took over: the log stream of this node's previous boot, through a sequence (null: it did not say). */
+        replayed: { stream: number; through: string } | null;
       }
     | {
         /** Resources went back: this node gave them back (`given`, `ccm.giveback()`), or its partner did (`received`: it may go ACTIVE). */
@@ -226,6 +228,8 @@ export type CcmEvent = Base &
         partner: number;
         /** given or received. */
         direction: 'given' | 'received';
+        /** Received: how far the partner had replayed this node's log before it took over (null: it did not say). */
+        replayed?: { stream: number; through: string } | null;
       }
     | {
         /** This node's own witness I/O failed (`error`), or works again (`error` null). */

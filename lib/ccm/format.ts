@@ -37,9 +37,9 @@ export function formatEvent(e: CcmEvent): string {
     case 'takeover':
       return `${head}took over the partner's resources (generation ${e.generation})`;
     case 'waiting-for-giveback':
-      return `${head}WAITING FOR GIVEBACK: the partner holds this node's resources`;
+      return `${head}WAITING FOR GIVEBACK: the partner holds this node's resources${e.replayed ? ` (it replayed this node's log through ${e.replayed.through})` : ''}`;
     case 'giveback':
-      return `${head}giveback ${e.direction}`;
+      return `${head}giveback ${e.direction}${e.replayed ? ` (the partner replayed this node's log through ${e.replayed.through})` : ''}`;
     case 'witness-error':
       return `${head}witness ${e.error === null ? 'readable again' : `I/O failed: ${e.error}`}`;
     case 'link-up':

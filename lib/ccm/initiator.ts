@@ -65,6 +65,8 @@ export async function initiate(
     step('read-status');
     const status = await readStatus(link, core, accept, 'read-status', signal);
     signal.throwIfAborted();
+    const unfit = core.unfitPartner(status);
+    if (unfit) throw new HandshakeError('read-status', 'ERR_CCM_NOT_PERSISTENT', unfit);
 
     const mailbox = accept.regions.slotAddr;
     for (let hellos = 1; ; hellos++) {

@@ -4,17 +4,29 @@
 // first sequence numbers, on the next session with the same boot of the partner; the receiver knows
 // how far it got in the sender's stream and acknowledges a record it already delivered without
 // delivering it twice. With nothing held, the sender starts a new stream at sequence 1.
+//
+// The sender's place in the partner's ring outlives a session too: records `placed` there and not yet
+// released are what a replay of the ring finds after this node dies, so a later session of the same
+// partner boot goes on writing after them (and sends again, at the same places, what was not yet safe).
 import { randomInt } from 'node:crypto';
 import { ProtocolError } from './wire/errors';
+import type { Durability } from './wire/layout';
 import type { LogRecord } from './wire/log-record';
 
 /**
  * Why an append was rejected: ERR_CCM_SESSION_CLOSED (the session closed, this node stops, or the partner
  * left), ERR_CCM_RECORD_TOO_LARGE, ERR_CCM_QUEUE_FULL (4096 appends already waiting),
  * ERR_CCM_PARTNER_REBOOTED (the next session was with a new boot of the partner), ERR_CCM_PARTNER_DOWN
- * (no new session within mirrorHoldMs).
+ * (no new session within mirrorHoldMs), ERR_CCM_NOT_PERSISTENT (a `persisted` append to a partner whose
+ * log regions are not persistent memory).
  */
-export type MirrorErrorCode = 'ERR_CCM_SESSION_CLOSED' | 'ERR_CCM_RECORD_TOO_LARGE' | 'ERR_CCM_QUEUE_FULL' | 'ERR_CCM_PARTNER_REBOOTED' | 'ERR_CCM_PARTNER_DOWN';
+export type MirrorErrorCode =
+  | 'ERR_CCM_SESSION_CLOSED'
+  | 'ERR_CCM_RECORD_TOO_LARGE'
+  | 'ERR_CCM_QUEUE_FULL'
+  | 'ERR_CCM_PARTNER_REBOOTED'
+  | 'ERR_CCM_PARTNER_DOWN'
+  | 'ERR_CCM_NOT_PERSISTENT';
 
 /** The rejection of a `LogMirror.append()`. */
 export class MirrorError extends Error {
@@ -36,6 +48,16 @@ export interface PendingRecord {
   sequence: bigint;
   /** The caller's payload (not copied). */
   payload: Uint8Array;
+  /** How far the append goes before it resolves. */
+  durability: Durability;
+  /** The record as first written (kept until it is released, to be written again at the same place). */
+  bytes?: Uint8Array;
+  /** The stream's last record for delivery before this one (set when it is numbered). */
+  prior?: bigint;
+  /** Resolved: acknowledged by the partner (delivered) or fenced into its memory (placed, persisted). */
+  settled?: boolean;
+  /** Rejected to its caller while still in the ring: written again, never resolved. */
+  abandoned?: boolean;
   /** Bytes the record takes in the ring (header and payload padded to 8). */
   size: number;
   /** Where in the partner's ring it was placed (bytes). */
@@ -59,6 +81,18 @@ function newStreamId(previous: number): number {
   }
 }
 
+/** Where the sender is in the partner's ring: records written there and not yet released, in ring order. */
+export interface RingState {
+  /** The ring offset the next record goes to (or 0, when it does not fit before the end). */
+  head: number;
+  /** Bytes from the published tail to the head, skipped ends included. */
+  used: number;
+  /** Records in the ring after the published tail, in ring (and sequence) order. */
+  live: PendingRecord[];
+  /** The tail word as last published (placed): released through `released`, the next record at `offset`. */
+  published: { released: bigint; offset: number; acknowledged: bigint } | null;
+}
+
 /** Log mirroring state kept for one partner across its sessions: numbering, and appends held after a failed session. */
 export class MirrorStream {
   /** The partner boot both directions refer to (its generation), once a session was made. */
@@ -67,6 +101,12 @@ export class MirrorStream {
   txStream = 0;
   /** The sequence number the next new record gets. */
   nextSeq = 1n;
+  /** The last record numbered for delivery: the next one's prior. */
+  lastForDelivery = 0n;
+  /** Records up to this sequence are on this node's stable storage (checkpoint()): a replay needs them no longer. */
+  checkpointed = 0n;
+  /** The sender's place in the partner's ring. */
+  ring: RingState = { head: 0, used: 0, live: [], published: null };
   private held: PendingRecord[] = [];
   private holdTimer: NodeJS.Timeout | null = null;
   /** Receiving: the partner's stream and the next sequence number due in it. */
@@ -86,8 +126,8 @@ export class MirrorStream {
    * to be rejected (that boot never saw them).
    */
   resume(generation: bigint): PendingRecord[] {
-    if (this.peer !== null && this.peer !== generation && this.held.length > 0)
-      this.giveUp('ERR_CCM_PARTNER_REBOOTED', `partner rebooted (generation ${this.peer} → ${generation}) before acknowledging`);
+    const rebooted = this.peer !== null && this.peer !== generation;
+    if (rebooted) this.giveUp('ERR_CCM_PARTNER_REBOOTED', `partner rebooted (generation ${this.peer} → ${generation}) before acknowledging`);
     this.clearTimer();
     if (this.peer !== generation) {
       this.peer = generation;
@@ -96,9 +136,13 @@ export class MirrorStream {
     }
     const held = this.held;
     this.held = [];
-    if (held.length === 0) {
+    // A new boot of the partner starts over; so does a stream with nothing left in the ring or held.
+    if (rebooted || (held.length === 0 && this.ring.live.length === 0)) {
       this.txStream = newStreamId(this.txStream);
       this.nextSeq = 1n;
+      this.lastForDelivery = 0n;
+      this.checkpointed = 0n;
+      this.ring = { head: 0, used: 0, live: [], published: null };
     }
     return held;
   }
@@ -106,19 +150,38 @@ export class MirrorStream {
   /** A session failed with these appends unacknowledged: keep them for the next session, for at most holdMs. */
   hold(records: PendingRecord[], reason: string): void {
     this.held.push(...records);
-    if (this.held.length === 0 || this.holdTimer) return;
+    const unsafe = this.ring.live.some((p) => !p.settled && !p.abandoned);
+    if ((this.held.length === 0 && !unsafe) || this.holdTimer) return;
     const message = `no new session with the partner within ${this.holdMs} ms after: ${reason}`;
     if (this.holdMs === 0) return this.giveUp('ERR_CCM_PARTNER_DOWN', message);
     this.holdTimer = setTimeout(() => this.giveUp('ERR_CCM_PARTNER_DOWN', message), this.holdMs);
     this.holdTimer.unref();
   }
 
-  /** Rejects every held append; the next session starts a new stream. */
+  /**
+   * Rejects every held append, and every one in the ring not yet safe: those stay in the ring (a replay
+   * may find them) and are written again by the next session of the same boot, never resolved.
+   */
   giveUp(code: MirrorErrorCode, message: string): void {
     this.clearTimer();
     const held = this.held;
     this.held = [];
     for (const p of held) p.reject(new MirrorError(code, message, p.sent));
+    this.abandon(code, message);
+  }
+
+  /**
+   * Rejects the appends in the ring not yet safe. They stay there, under their numbers, so that the
+   * chain a replay follows has no hole: each is written again (from a copy of its payload, which its
+   * caller may now reuse) by the next session of the same boot.
+   */
+  abandon(code: MirrorErrorCode, message: string): void {
+    for (const p of this.ring.live)
+      if (!p.settled && !p.abandoned) {
+        p.abandoned = true;
+        p.payload = p.payload.slice();
+        p.reject(new MirrorError(code, message, true));
+      }
   }
 
   private clearTimer(): void {
@@ -126,22 +189,31 @@ export class MirrorStream {
     this.holdTimer = null;
   }
 
-  /** Decides on a valid record from the partner: deliver it, or only acknowledge it again. */
-  accept(r: LogRecord): 'deliver' | 'duplicate' {
+  /**
+   * Decides on a valid record from the partner: deliver it, or only acknowledge it again. Records sent
+   * for delivery chain by their prior (the one before them sent for delivery), so one lost in between
+   * is a fault even when placed records, which are never delivered, lie between them.
+   */
+  accept(r: Pick<LogRecord, 'stream' | 'sequence' | 'prior'>): 'deliver' | 'duplicate' {
     if (r.stream !== this.rxStream) {
-      if (r.sequence !== 1n) throw new ProtocolError('ERR_CCM_FIELD', 'log', `a new stream starts at sequence ${r.sequence}, not 1`);
+      if (r.prior !== 0n) throw new ProtocolError('ERR_CCM_FIELD', 'log', `a new stream starts after record ${r.prior}, not at its first`);
       this.rxStream = r.stream;
       this.expected = 1n;
     }
     if (r.sequence < this.expected) return 'duplicate';
-    if (r.sequence > this.expected) throw new ProtocolError('ERR_CCM_FIELD', 'log', `sequence ${r.sequence}, expected ${this.expected}`);
-    this.expected++;
+    if (r.prior !== this.expected - 1n) throw new ProtocolError('ERR_CCM_FIELD', 'log', `sequence ${r.sequence} follows ${r.prior}, but ${this.expected - 1n} was delivered last`);
+    this.expected = r.sequence + 1n;
     return 'deliver';
   }
 
   /** Takes back the delivery of `r`, the last record accepted: it is due again (its application refused it). */
-  unaccept(r: LogRecord): void {
-    if (r.stream === this.rxStream && r.sequence === this.expected - 1n) this.expected--;
+  unaccept(r: Pick<LogRecord, 'stream' | 'sequence' | 'prior'>): void {
+    if (r.stream === this.rxStream && r.sequence === this.expected - 1n) this.expected = r.prior + 1n;
+  }
+
+  /** The last sequence delivered to this node's application from the partner's stream `stream` (0n: none, or another stream). */
+  deliveredOf(stream: number): bigint {
+    return stream === this.rxStream ? this.expected - 1n : 0n;
   }
 
   /** The last sequence number delivered from the partner's stream: what an ack carries. */

@@ -1,16 +1,21 @@
-// Log mirroring on a session: records are RDMA WRITTEN into the partner's ring with an immediate that
-// rings its doorbell; the partner validates each record, delivers it in order and writes back an ack,
-// again with a doorbell. append() resolves once the partner holds the record. The ring bounds what is
-// in flight; appends beyond it wait (back-pressure), and the queue of waiting appends is bounded too.
-// Numbering and what outlives a failed session are the partner's MirrorStream's (mirror-stream.ts).
+// Log mirroring on a session: records are RDMA WRITTEN into the partner's ring. A `delivered` record
+// rings the partner's doorbell; the partner validates it, delivers it in order and writes back an ack
+// (one for every record delivered so far), again with a doorbell. A `placed` or `persisted` record is
+// one-sided: a fence on the same link (a READ, or a FLUSH) proves it is in the partner's memory, and
+// the partner's software takes no part. The writer publishes a tail word that says where the records
+// a replay still needs begin (mirrored-log.ts reads it). The ring bounds what is in flight; appends
+// beyond it wait (back-pressure), and the queue of waiting appends is bounded too. Numbering, the place
+// in the ring and what outlives a failed session are the partner's MirrorStream's (mirror-stream.ts).
 import { EventEmitter } from 'node:events';
 import type { CcmObserver } from './observer';
 import type { Link } from './transport';
 import { MirrorError, MirrorStream, PendingRecord } from './mirror-stream';
 import { decodeCounter, encodeCounter } from './wire/mailbox';
 import { decodeRecord, encodeRecord, recordSize } from './wire/log-record';
+import { encodeLogTail } from './wire/log-tail';
 import { ProtocolError } from './wire/errors';
-import { DOORBELL, doorbell, doorbellKind, SLOT } from './wire/layout';
+import { DOORBELL, doorbell, doorbellKind, DURABILITY, SLOT, type Durability } from './wire/layout';
+import { codeError } from '../errors';
 
 export { MirrorError } from './mirror-stream';
 
@@ -22,6 +27,23 @@ export interface MirrorTarget {
   rkey: number;
   /** Bytes of the partner's log ring for us (the slot less its 512 bytes of control words). */
   ringBytes: number;
+  /** The partner's status block and its rkey over the current link: what a fence READs (the slot is write-only). */
+  statusAddr: bigint;
+  statusRkey: number;
+}
+
+/** Options of one `append()`. */
+export interface AppendOptions {
+  /** How far the record goes before the append resolves; default the node's `durability` (`delivered`). */
+  durability?: Durability;
+}
+
+/** What a session's mirror is told about its partner and its defaults. */
+export interface MirrorOptions {
+  /** The durability of an append that names none. */
+  durability: Durability;
+  /** The partner's log regions are persistent memory (its status block says so): `persisted` appends are allowed. */
+  partnerPersistent: boolean;
 }
 
 export interface LogMirror {
@@ -49,21 +71,27 @@ export interface MirrorHooks {
 
 /**
  * The log mirror of one session (`session.mirror`): `append()` RDMA WRITEs a record into the partner's
- * ring and resolves once the partner's application has it; records from the partner arrive as
- * `'record'` events. Appends beyond the ring's room wait (back-pressure, at most 4096 waiting).
+ * ring and resolves once it is as safe as asked (delivered, placed or persisted); records from the
+ * partner arrive as `'record'` events. Appends beyond the ring's room wait (back-pressure, at most 4096
+ * waiting).
  */
 export class LogMirror extends EventEmitter {
-  private head = 0;
-  private used = 0;
-  private readonly inflight: PendingRecord[] = [];
   private readonly waiting: PendingRecord[];
   private closedReason: string | null = null;
   /** The application refused a record: nothing more is delivered or acknowledged on this session. */
   private refusing = false;
   private live = false;
+  /** `delivered` records in the ring not yet acknowledged: they stay below the partner's doorbell receives. */
+  private unackedDelivered = 0;
+  /** A sync (tail word and fence) is in flight, and another is due after it. */
+  private syncing = false;
+  private syncAgain = false;
+  /** Bumped when the mirror moves to another link: completions of the old one no longer steer it. */
+  private token = 0;
+  private ackScheduled = false;
   /** Records delivered to this node by the partner on this session. */
   received = 0n;
-  /** The sequence number of the last record the partner acknowledged on this session (0: none yet). */
+  /** The sequence number of the last of this node's records that became safe on this session (0: none yet). */
   acknowledged = 0n;
   /** Records the partner sent again after a failed session that this node already held. */
   duplicates = 0n;
@@ -88,8 +116,9 @@ export class LogMirror extends EventEmitter {
     /** The partner's node id and who measures appends and acks (metrics). */
     private readonly partner: number,
     private readonly observer: CcmObserver,
+    private readonly options: MirrorOptions = { durability: 'delivered', partnerPersistent: false },
     private readonly maxWaiting = 4096,
-    /** Records in flight at once: stays below the receives the partner keeps posted for doorbells. */
+    /** `delivered` records in flight at once: stays below the receives the partner keeps posted for doorbells. */
     private readonly maxInflight = 64,
   ) {
     super();
@@ -99,25 +128,36 @@ export class LogMirror extends EventEmitter {
   /**
    * The partner's side of the session is up (its heartbeat moved, or it sent a record or an ack): only
    * now can its session take our records' doorbells, which would otherwise reach only its handshake.
-   * Appends, and what was held from the previous session, wait for this.
+   * Appends, and what the previous session left unsafe, wait for this.
    * @internal
    */
   partnerLive(): void {
     if (this.live) return;
     this.live = true;
+    const ring = this.stream.ring;
+    this.unackedDelivered = ring.live.filter((p) => p.durability === 'delivered' && !p.settled).length;
+    this.resend();
     this.pump();
   }
 
   /**
-   * Appends one record; resolves with its sequence number once the partner has it. Rejects with a
-   * {@link MirrorError}: ERR_CCM_SESSION_CLOSED, ERR_CCM_RECORD_TOO_LARGE (over half the partner's ring or
-   * the link's staging), ERR_CCM_QUEUE_FULL, or, after a failed session, ERR_CCM_PARTNER_REBOOTED or
-   * ERR_CCM_PARTNER_DOWN; a TypeError if `payload` is not a Uint8Array. `payload` is not copied: leave it
-   * unchanged until the promise settles (it is sent again after a failed session).
+   * Appends one record; resolves with its sequence number once it is as safe as `options.durability`
+   * asks: `delivered` once the partner's application has it, `placed` once it is in the partner's
+   * memory, `persisted` once it is in the partner's persistent memory. A `placed` or `persisted` record
+   * takes ring space until {@link checkpoint} releases it. Rejects with a {@link MirrorError}:
+   * ERR_CCM_SESSION_CLOSED, ERR_CCM_RECORD_TOO_LARGE (over half the partner's ring or the link's
+   * staging), ERR_CCM_QUEUE_FULL, ERR_CCM_NOT_PERSISTENT, or, after a failed session,
+   * ERR_CCM_PARTNER_REBOOTED or ERR_CCM_PARTNER_DOWN; a TypeError if `payload` is not a Uint8Array or the
+   * durability is unknown. `payload` is not copied: leave it unchanged until the promise settles (it is
+   * sent again after a failed session).
    */
-  append(payload: Uint8Array): Promise<bigint> {
+  append(payload: Uint8Array, options: AppendOptions = {}): Promise<bigint> {
     if (this.closedReason) return Promise.reject(new MirrorError('ERR_CCM_SESSION_CLOSED', `session closed: ${this.closedReason}`));
     if (!(payload instanceof Uint8Array)) return Promise.reject(new TypeError('payload must be a Uint8Array'));
+    const durability = options?.durability ?? this.options.durability;
+    if (!DURABILITY.includes(durability)) return Promise.reject(codeError('ERR_INVALID_ARG_TYPE', `durability must be one of ${DURABILITY.join(', ')}`));
+    if (durability === 'persisted' && !this.options.partnerPersistent)
+      return Promise.reject(new MirrorError('ERR_CCM_NOT_PERSISTENT', `partner ${this.partner}'s log regions are not persistent memory`));
     const size = recordSize(payload.byteLength);
     if (size > this.target.ringBytes / 2)
       return Promise.reject(new MirrorError('ERR_CCM_RECORD_TOO_LARGE', `record of ${payload.byteLength} bytes exceeds half the partner's ring (${this.target.ringBytes} bytes)`));
@@ -126,14 +166,27 @@ export class LogMirror extends EventEmitter {
       return Promise.reject(new MirrorError('ERR_CCM_RECORD_TOO_LARGE', `record of ${payload.byteLength} bytes exceeds what the link stages (${this.link.maxMessage} bytes)`));
     if (this.waiting.length >= this.maxWaiting) return Promise.reject(new MirrorError('ERR_CCM_QUEUE_FULL', `${this.maxWaiting} appends already waiting for ring space`));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ sequence: 0n, payload, size, offset: 0, skipped: 0, sent: false, at: performance.now(), resolve, reject });
+      this.waiting.push({ sequence: 0n, payload, durability, size, offset: 0, skipped: 0, sent: false, at: performance.now(), resolve, reject });
       this.observer.appended(this.partner, payload.byteLength);
       this.pump();
     });
   }
 
+  /**
+   * This node holds its records up to `sequence` on its own stable storage: a replay of the partner's
+   * ring needs them no longer, and their ring space is reused once the tail word says so. `placed` and
+   * `persisted` records take ring space until they are checkpointed (`delivered` ones, until the
+   * partner acknowledges them). Throws RangeError for a sequence not yet appended.
+   */
+  checkpoint(sequence: bigint): void {
+    if (typeof sequence !== 'bigint' || sequence < 0n || sequence >= this.stream.nextSeq)
+      throw codeError('ERR_OUT_OF_RANGE', `checkpoint(${String(sequence)}): only records up to ${this.stream.nextSeq - 1n} were appended`);
+    if (sequence > this.stream.checkpointed) this.stream.checkpointed = sequence;
+    this.sync();
+  }
+
   /** Writes into our slot in the partner's memory over the current link; a failure is that link's. */
-  private post(bytes: Uint8Array, at: number, imm: number): void {
+  private post(bytes: Uint8Array, at: number, imm?: number): void {
     const link = this.link;
     link.write(bytes, this.target.slotAddr + BigInt(at), this.target.rkey, imm).catch((e: Error) => {
       // A write of a link the mirror already left: what it carried was sent again over the new one.
@@ -143,43 +196,159 @@ export class LogMirror extends EventEmitter {
 
   /**
    * @internal The session moved to another link (the one in use failed): from now on every write goes
-   * over `link` (with its rkey for our slot), and what was in flight is sent again, in order and at the
-   * same places in the ring, under the same sequence numbers; the partner acknowledges again what it
-   * already had (the stream's dedup). The last ack is written again too, in case the failed link lost it.
+   * over `link` (with its rkeys for our slot and the partner's status block), and every record not yet safe is sent again, in order and
+   * at the same places in the ring, under the same sequence numbers; the partner acknowledges again what
+   * it already had (the stream's dedup). The last ack and the tail word are written again too.
    */
-  useLink(link: Link, rkey: number): void {
+  useLink(link: Link, rkey: number, statusRkey: number): void {
     this.link = link;
     this.target.rkey = rkey;
-    if (this.closedReason) return;
-    for (const p of this.inflight) this.post(encodeRecord(this.epoch, this.stream.txStream, p.sequence, p.payload), SLOT.size + p.offset, doorbell(DOORBELL.record, p.offset / 8));
+    this.target.statusRkey = statusRkey;
+    this.token++;
+    this.syncing = this.syncAgain = false;
+    if (this.closedReason || !this.live) return;
+    this.resend();
     if (this.ackSent) this.post(this.ackSent, SLOT.ack, doorbell(DOORBELL.ack, Number(decodeCounter(this.ackSent).value & BigInt(DOORBELL.valueMask))));
     this.pump();
   }
 
-  /** Records sent but not yet acknowledged, plus those waiting for ring space. */
+  /** Records not yet safe (in the ring or waiting for room). */
   get pending(): number {
-    return this.inflight.length + this.waiting.length;
+    return this.waiting.length + this.stream.ring.live.filter((p) => !p.settled && !p.abandoned).length;
+  }
+
+  /** The last sequence up to which every record of the stream is safe: what this node's records and tail word say it knows. */
+  private safeThrough(): bigint {
+    const ring = this.stream.ring;
+    let through = ring.published?.released ?? 0n;
+    for (const p of ring.live) {
+      if (!p.settled) break;
+      through = p.sequence;
+    }
+    return through;
+  }
+
+  private writeRecord(p: PendingRecord): void {
+    const bytes = encodeRecord(this.epoch, this.stream.txStream, p.sequence, p.payload, { durability: p.durability, prior: p.prior, acknowledged: this.safeThrough() });
+    this.post(bytes, SLOT.size + p.offset, p.durability === 'delivered' ? doorbell(DOORBELL.record, p.offset / 8) : undefined);
+  }
+
+  /** Writes again, at their places, the records in the ring not yet safe (a new session, or a new link). */
+  private resend(): void {
+    for (const p of this.stream.ring.live) if (!p.settled) this.writeRecord(p);
+    this.sync();
   }
 
   private pump(): void {
     if (!this.live) return;
+    const ring = this.stream.ring;
+    const ringBytes = this.target.ringBytes;
+    let oneSided = false;
     while (this.waiting.length > 0 && !this.closedReason) {
-      if (this.inflight.length >= this.maxInflight) return; // wait for acks
       const p = this.waiting[0];
-      const skipped = this.head + p.size > this.target.ringBytes ? this.target.ringBytes - this.head : 0;
-      if (this.used + skipped + p.size > this.target.ringBytes) return; // wait for acks
+      if (p.durability === 'delivered' && this.unackedDelivered >= this.maxInflight) break; // wait for acks
+      const skipped = ring.head + p.size > ringBytes ? ringBytes - ring.head : 0;
+      if (ring.used + skipped + p.size > ringBytes) break; // wait for acks, checkpoints and the tail word
       this.waiting.shift();
       p.skipped = skipped;
-      p.offset = skipped ? 0 : this.head;
-      if (p.sequence === 0n) p.sequence = this.stream.nextSeq++;
+      p.offset = skipped ? 0 : ring.head;
+      p.sequence = this.stream.nextSeq++;
+      p.prior = this.stream.lastForDelivery;
+      if (p.durability === 'delivered') {
+        this.stream.lastForDelivery = p.sequence;
+        this.unackedDelivered++;
+      } else oneSided = true;
       p.sent = true;
-      this.head = p.offset + p.size;
-      this.used += skipped + p.size;
-      this.inflight.push(p);
-      const bytes = encodeRecord(this.epoch, this.stream.txStream, p.sequence, p.payload);
-      const imm = doorbell(DOORBELL.record, p.offset / 8);
-      this.post(bytes, SLOT.size + p.offset, imm);
+      ring.head = p.offset + p.size;
+      ring.used += skipped + p.size;
+      ring.live.push(p);
+      this.writeRecord(p);
     }
+    if (oneSided) this.sync();
+  }
+
+  /** A record became safe: its append resolves (unless it was given up before). */
+  private settle(p: PendingRecord): void {
+    if (p.settled) return;
+    p.settled = true;
+    if (p.durability === 'delivered') this.unackedDelivered--;
+    if (p.sequence > this.acknowledged) this.acknowledged = p.sequence;
+    if (p.abandoned) return;
+    this.observer.acknowledged(this.partner, performance.now() - p.at);
+    p.resolve(p.sequence);
+  }
+
+  /** The records a replay no longer needs, from the start of the ring: released through `released`, the next at `offset`. */
+  private releasable(): { released: bigint; offset: number } {
+    const ring = this.stream.ring;
+    let released = ring.published?.released ?? 0n;
+    for (const p of ring.live) {
+      const freed = p.settled && (p.durability === 'delivered' || p.sequence <= this.stream.checkpointed);
+      if (!freed) return { released, offset: p.offset };
+      released = p.sequence;
+    }
+    return { released, offset: ring.head };
+  }
+
+  /**
+   * Syncs the partner's copy of the log: writes the tail word, then fences the link (an 8-byte READ of
+   * the partner's status block, or a FLUSH). When the fence completes, every `placed` or `persisted` record written
+   * before it is in the partner's memory and its append resolves, and the ring bytes the word releases
+   * are free. The word names as acknowledged every record written before it, before any of their
+   * appends resolves, so a replay never marks unacknowledged a record whose writer was told it was safe
+   * (it may mark acknowledged one whose append was still in flight when the writer died, or a
+   * `delivered` one not yet acknowledged). One sync is in flight at a time; the next covers whatever
+   * was written meanwhile. Nothing to say: no sync.
+   */
+  private sync(): void {
+    if (this.closedReason || !this.live) return;
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    const ring = this.stream.ring;
+    let through = 0n;
+    let persistent = false;
+    for (const p of ring.live)
+      if (!p.settled && p.durability !== 'delivered') {
+        through = p.sequence;
+        persistent ||= p.durability === 'persisted';
+      }
+    const { released, offset } = this.releasable();
+    // Every record written before the word is in the partner's memory once the fence completes.
+    const pub = ring.published;
+    const written = ring.live.at(-1)?.sequence ?? 0n;
+    const acknowledged = pub && pub.acknowledged > written ? pub.acknowledged : written;
+    if (pub && through === 0n && released === pub.released && acknowledged === pub.acknowledged) return;
+    this.syncing = true;
+    const { link, token } = this;
+    const stream = this.stream.txStream;
+    this.post(encodeLogTail({ stream, released, offset: BigInt(offset), acknowledged }), SLOT.tail);
+    link.fence(this.target.statusAddr, this.target.statusRkey, persistent).then(
+      () => {
+        // The stream may have started over meanwhile (a new boot of the partner): this word was of the old one.
+        if (this.stream.txStream !== stream || this.stream.ring !== ring) return;
+        // The fence completed: what was written before it on that link is placed, whichever link is in use now.
+        for (const p of ring.live) if (p.sequence <= through && p.durability !== 'delivered') this.settle(p);
+        if (!ring.published || released >= ring.published.released) ring.published = { released, offset, acknowledged };
+        while (ring.live.length > 0 && ring.live[0].sequence <= ring.published.released) {
+          const p = ring.live.shift()!;
+          ring.used -= p.skipped + p.size;
+        }
+        if (token !== this.token) return;
+        this.syncing = false;
+        if (this.syncAgain) {
+          this.syncAgain = false;
+          this.sync();
+        }
+        this.pump();
+      },
+      (e: Error) => {
+        if (token !== this.token) return;
+        this.syncing = false;
+        if (!this.closedReason) this.hooks.linkFault(link, e);
+      },
+    );
   }
 
   /** @internal A doorbell from the partner: a new record in our ring, or an ack of ours. */
@@ -210,6 +379,7 @@ export class LogMirror extends EventEmitter {
         this.hooks.refused('log', 'ERR_CCM_EPOCH', `record of epoch ${record.epoch.toString(16)}, not this session's`);
         return;
       }
+      if (record.durability !== 'delivered') throw new ProtocolError('ERR_CCM_FIELD', 'log', `a ${record.durability} record rang the doorbell`);
       verdict = this.stream.accept(record);
     } catch (e) {
       this.hooks.fault(e as Error);
@@ -233,11 +403,21 @@ export class LogMirror extends EventEmitter {
       }
       this.received++;
     } else this.duplicates++;
-    const delivered = this.stream.delivered;
-    const ack = encodeCounter({ value: delivered, epoch: this.epoch });
-    const imm = doorbell(DOORBELL.ack, Number(delivered & BigInt(DOORBELL.valueMask)));
-    this.ackSent = ack;
-    this.post(ack, SLOT.ack, imm);
+    this.scheduleAck();
+  }
+
+  /** One ack for every record delivered by the time the event loop comes round: acks are coalesced. */
+  private scheduleAck(): void {
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      if (this.refusing || this.closedReason) return;
+      const delivered = this.stream.delivered;
+      const ack = encodeCounter({ value: delivered, epoch: this.epoch });
+      this.ackSent = ack;
+      this.post(ack, SLOT.ack, doorbell(DOORBELL.ack, Number(delivered & BigInt(DOORBELL.valueMask))));
+    });
   }
 
   private acked(): void {
@@ -250,29 +430,25 @@ export class LogMirror extends EventEmitter {
       this.hooks.fault(new ProtocolError('ERR_CCM_FIELD', 'log', `ack of ${value}, but only ${this.stream.nextSeq - 1n} records were sent`));
       return;
     }
-    const now = performance.now();
-    while (this.inflight.length > 0 && this.inflight[0].sequence <= value) {
-      const p = this.inflight.shift()!;
-      this.used -= p.skipped + p.size;
-      this.acknowledged = p.sequence;
-      this.observer.acknowledged(this.partner, now - p.at);
-      p.resolve(p.sequence);
+    for (const p of this.stream.ring.live) {
+      if (p.sequence > value) break;
+      if (p.durability === 'delivered') this.settle(p);
     }
+    this.sync();
     this.pump();
   }
 
   /**
-   * Ends the mirror. With `hold` (the session failed), appends not yet acknowledged wait in the stream
-   * for the next session with the same partner boot; otherwise they reject.
+   * Ends the mirror. With `hold` (the session failed), appends not yet safe wait in the stream for the
+   * next session with the same partner boot; otherwise they reject.
    * @internal
    */
   close(reason: string, hold: boolean): void {
     if (this.closedReason) return;
     this.closedReason = reason;
-    const open = [...this.inflight, ...this.waiting];
-    this.inflight.length = 0;
-    this.waiting.length = 0;
-    if (hold) return this.stream.hold(open, reason);
-    for (const p of open) p.reject(new MirrorError('ERR_CCM_SESSION_CLOSED', `session closed: ${reason}`, p.sent));
+    const waiting = this.waiting.splice(0);
+    if (hold) return this.stream.hold(waiting, reason);
+    for (const p of waiting) p.reject(new MirrorError('ERR_CCM_SESSION_CLOSED', `session closed: ${reason}`, false));
+    this.stream.abandon('ERR_CCM_SESSION_CLOSED', `session closed: ${reason}`);
   }
 }

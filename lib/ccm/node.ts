@@ -19,7 +19,9 @@ import { released } from '../verbs/released';
 import type { Endpoint, IncomingRequest, Transport } from './transport';
 import { decodeConnect, decodeJoin, encodeReject, requestKind } from './wire/private-data';
 import { ProtocolError } from './wire/errors';
-import { NODE_STATES, NodeState, RejectReason, STATUS } from './wire/layout';
+import { LOG_TAIL, NODE_STATES, NodeState, RejectReason, SLOT, STATUS } from './wire/layout';
+import { readMirroredLog, type MirroredLog, type MirroredLogOptions, type MirroredLogReplay, type MirroredRecord } from './mirrored-log';
+import { NvramRegion } from './nvram';
 import { codeError } from '../errors';
 
 /** A snapshot of a node and its partners, from {@link ClusterNode.status}; JSON-safe (ids as strings). */
@@ -116,13 +118,16 @@ export class ClusterNode extends EventEmitter {
     const cfg = this.config;
     const transport: Transport = cfg.transport ?? (await import('./rdma-transport')).rdmaTransport;
     try {
-      this.endpoint = await transport({ addresses: cfg.addresses, statusSize: STATUS.size, slots: cfg.partners.length, slotSize: cfg.slotStride });
+      const nvram = this.openNvram();
+      this.endpoint = await transport({ addresses: cfg.addresses, statusSize: STATUS.size, slots: cfg.partners.length, slotSize: cfg.slotStride, slotMemory: nvram ? (i) => nvram.slot(i) : undefined });
       const status = new StatusPublisher(
         this.endpoint.status,
-        { clusterId: cfg.clusterId, nodeId: cfg.nodeId, state: cfg.initialState, generation: cfg.generation, slotCount: cfg.partners.length },
+        { clusterId: cfg.clusterId, nodeId: cfg.nodeId, state: cfg.initialState, generation: cfg.generation, slotCount: cfg.partners.length, persistent: nvram?.persistent ?? false, needsPersistent: cfg.durability === 'persisted' },
         cfg.secret,
       );
       const core = new Core(cfg, this.endpoint, status, (e) => this.emitEvent(e));
+      core.nvram = nvram;
+      nvram?.parts.forEach((p, i) => p.refused && this.emitEvent({ type: 'protocol-error', partner: cfg.partners[i].nodeId, block: 'nvram', code: p.refused.code, reason: `${p.refused.message}: the part was cleared` }));
       core.observer.current = this.metricsMade?.observer ?? null;
       selfCheck(core);
       this.core = core;
@@ -183,6 +188,17 @@ export class ClusterNode extends EventEmitter {
     return witness;
   }
 
+  /** Maps the NVRAM region, if the node has one. */
+  private openNvram(): NvramRegion | null {
+    const nv = this.config.nvram;
+    if (!nv) return null;
+    try {
+      return new NvramRegion(this.config);
+    } catch (e) {
+      throw codeError('ERR_CCM_NVRAM', `nvram ${nv.path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
   /**
    * Publishes this node's progress (BOOTING → READY → ACTIVE), which partners read from the status block;
    * case-insensitive. Throws ERR_OUT_OF_RANGE for an unknown state, ERR_CCM_STATE before `start()`.
@@ -218,7 +234,7 @@ export class ClusterNode extends EventEmitter {
     if (held && held.nodeId !== partner) throw codeError('ERR_CCM_STATE', `already holding node ${held.nodeId}'s resources`);
     const generation = p.fencer.safeFor;
     if (generation === null || p.session) throw codeError('ERR_CCM_NOT_SAFE', `a takeover of node ${partner} is not safe: no takeover-safe for its last boot`);
-    core.status.setTakeover({ nodeId: partner, generation });
+    core.status.setTakeover({ nodeId: partner, generation, replayed: p.replayed });
     core.witness?.publish(core.status.state, { nodeId: partner, generation });
     await core.witness?.flush();
     this.emitEvent({ type: 'takeover', partner, generation: generation.toString() });
@@ -273,6 +289,46 @@ export class ClusterNode extends EventEmitter {
       waitingForGiveback: this.waitingForGiveback,
       partners: [...this.partners.values()].map((p) => p.describe(now)),
     };
+  }
+
+  /**
+   * The log `partner` mirrored into this node's memory, replayed from a copy taken now (call it once the
+   * partner is down, or before its new session writes again: a partner still writing can tear the
+   * copy). With `atStart`, the log this node found in its NVRAM region when it started (after its own
+   * crash or reboot), whatever sessions wrote since; none without an NVRAM region. Yields each record
+   * of the partner's stream in order, once: `{ sequence, payload, durability, acknowledged }`, where
+   * `acknowledged` says the partner was told, or may have been, that the record was safe; records
+   * after the last acknowledged one follow, marked false. `delivered` records this node's application
+   * already received as `'record'` events are left out (not with `atStart`: that was another process).
+   * Ends by throwing a `MirroredLogError` (ERR_CCM_LOG_GAP, ERR_CCM_LOG_DAMAGED) after the records
+   * before the first acknowledged one that is missing or damaged. `.log` holds the whole replay at
+   * once. Throws ERR_CCM_UNKNOWN_PARTNER for a node that is not a partner, ERR_CCM_STATE unless the node
+   * is running.
+   */
+  mirroredLog(partner: number, options: MirroredLogOptions = {}): MirroredLogReplay {
+    const p = this.partners.get(partner);
+    if (!p) throw codeError('ERR_CCM_UNKNOWN_PARTNER', `node ${partner} is not a configured partner`);
+    if (this.phase !== 'running' || !this.core) throw codeError('ERR_CCM_STATE', `the node is ${this.phase}: its memory holds no log`);
+    const i = this.core.slotOf(partner);
+    let log: MirroredLog;
+    if (options?.atStart) {
+      const found = this.core.nvram?.parts[i].log;
+      log = found ? { ...found, records: [...found.records] } : { stream: 0, released: 0n, records: [], error: null };
+    } else {
+      const slot = this.core.localSlot(i);
+      // Copies first: the partner may write its slot again at any moment.
+      log = readMirroredLog(slot.slice(SLOT.tail, SLOT.tail + LOG_TAIL.size), slot.slice(SLOT.size));
+      // `delivered` records this node's application already had (as 'record' events) are not offered twice.
+      const delivered = p.deliveredOf(log.stream);
+      log.records = log.records.filter((r) => r.durability !== 'delivered' || r.sequence > delivered);
+      // A takeover after this replay tells the partner's next boot how far it went (status block).
+      if (log.stream !== 0) p.replayed = { stream: log.stream, through: log.records.at(-1)?.sequence ?? log.released };
+    }
+    async function* replay(): AsyncGenerator<MirroredRecord> {
+      yield* log.records;
+      if (log.error) throw log.error;
+    }
+    return Object.assign(replay(), { log });
   }
 
   /** The established session with node `partner`, or null (none now, or not a partner). */

@@ -22,7 +22,7 @@ import { LinkJoiner } from './link-joiner';
 import { SessionLink } from './session-link';
 import type { WitnessVerdict } from './witness';
 import type { RejectReason, NodeState } from './wire/layout';
-import type { StatusBlock } from './wire/status-block';
+import type { Replayed, StatusBlock } from './wire/status-block';
 import type { RegionCoords } from './wire/mailbox';
 import { sessionEpoch } from './wire/auth';
 import { abortError, codeError } from '../errors';
@@ -297,13 +297,25 @@ export class Partner {
     return null;
   }
 
+  /** How far this node last replayed the partner's mirrored log (`mirroredLog()`), for a takeover to record. */
+  replayed: Replayed | null = null;
+
+  /** The last record of the partner's stream `stream` delivered to this node's application (0n: none). */
+  deliveredOf(stream: number): bigint {
+    return this.stream.deliveredOf(stream);
+  }
+
   private establish(role: Role, link: Link, linkIndex: number, partnerGeneration: bigint, partnerStatus: StatusBlock, regions: RegionCoords, epoch: bigint, handshakeMs: number): void {
     const cfg = this.core.cfg;
     const partnerState = partnerStatus.state;
     if (this.lastGeneration !== null && this.lastGeneration !== partnerGeneration)
       this.core.emit({ type: 'partner-rebooted', partner: this.id, oldGeneration: this.lastGeneration.toString(), newGeneration: partnerGeneration.toString() });
-    this.lastGeneration = partnerGeneration;
     const slot = this.core.slotOf(this.config);
+    // A new boot of the partner writes a new log: the previous boot's (replayed at its takeover, if ever) is gone.
+    const writer = this.lastGeneration ?? this.core.nvram?.parts[slot].generation ?? 0n;
+    if (writer !== 0n && writer !== partnerGeneration) this.core.clearLog(slot);
+    this.core.nvram?.setGeneration(slot, partnerGeneration);
+    this.lastGeneration = partnerGeneration;
     const held = this.stream.resume(partnerGeneration);
     const linkDowns = new Map<number, string>();
     if (this.judging) clearTimeout(this.judging);
@@ -328,10 +340,11 @@ export class Partner {
         stream: this.stream,
         observer: this.core.observer,
         held,
+        mirror: { durability: cfg.durability, partnerPersistent: partnerStatus.persistent === true },
       },
       {
         stateChanged: (from, to) => this.core.emit({ type: 'partner-state', partner: this.id, from, to }),
-        takeoverSeen: (t) => this.core.takenOver(this.id, t?.nodeId === cfg.nodeId),
+        takeoverSeen: (t) => this.core.takenOver(this.id, t?.nodeId === cfg.nodeId, t?.replayed ?? null),
         refused: (block, code, reason) => this.core.emit({ type: 'protocol-error', partner: this.id, block, code, reason }),
         linkUp: (l) => {
           linkDowns.delete(l.index);
@@ -350,7 +363,7 @@ export class Partner {
     session.start();
     // A partner that holds this node's resources (it took over while this node was down) says so in
     // the status block this handshake read: this node waits for its giveback.
-    this.core.takenOver(this.id, partnerStatus.takeover?.nodeId === cfg.nodeId);
+    this.core.takenOver(this.id, partnerStatus.takeover?.nodeId === cfg.nodeId, partnerStatus.takeover?.replayed ?? null);
     // The session's initiator connects its other links, and again each one that fails.
     if (role === 'initiator' && session.linkCount > 1) {
       this.joiner = new LinkJoiner(this.core, this.config, session);

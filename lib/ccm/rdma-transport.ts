@@ -83,14 +83,15 @@ class Domain {
 
   /**
    * Takes `statusMr` (and `pd`): if the domain cannot be made, they are closed with what it made. The
-   * slot is new memory for link 0; a further link registers link 0's slot memory (`shared`) on its own
-   * device, so that the partner's writes over any link land in the same bytes.
+   * slot is new memory for link 0, unless `memory` is given (the node's NVRAM region); a further link
+   * registers link 0's slot memory (`memory`) on its own device, so that the partner's writes over any
+   * link land in the same bytes.
    */
-  constructor(readonly address: string, readonly pd: ProtectionDomain, readonly statusMr: MemoryRegion, slotSize: number, shared?: MemoryRegion) {
+  constructor(readonly address: string, readonly pd: ProtectionDomain, readonly statusMr: MemoryRegion, slotSize: number, memory?: Uint8Array) {
     let slotMr: MemoryRegion | null = null;
     try {
       const access = Access.LOCAL_WRITE | Access.REMOTE_WRITE;
-      slotMr = shared ? pd.registerMemory(shared.buffer, access) : pd.allocMemory(slotSize, access);
+      slotMr = memory ? pd.registerMemory(memory, access) : pd.allocMemory(slotSize, access);
       // Staging holds the largest record this node accepts (half its ring), plus room for control writes;
       // a session with a partner whose ring is larger grows its link's staging (Link.deepen).
       this.staging = new StagingPool(pd, Math.min(64 << 20, Math.max(256 << 10, slotSize + CONTROL_ROOM)));
@@ -274,6 +275,11 @@ class RdmaLink implements Link {
       mr.buffer.set(bytes, c.offset);
       await this.qp.write({ local: { mr, offset: c.offset, length: bytes.byteLength }, remoteAddr, rkey, imm });
     });
+  }
+
+  fence(remoteAddr: bigint, rkey: number): Promise<void> {
+    // The persistence domain of the memory behind the partner's region is its platform's (docs: NVRAM).
+    return this.read(remoteAddr, rkey, 8).then(() => undefined);
   }
 
   onDoorbell(listener: (imm: number) => void): void {
@@ -463,7 +469,7 @@ export const rdmaTransport: Transport = async (o: EndpointOptions): Promise<Endp
           pd.close();
           throw e;
         }
-        row.push(new Domain(address, pd, statusMr, o.slotSize, link > 0 ? domains[0][i].slotMr : undefined));
+        row.push(new Domain(address, pd, statusMr, o.slotSize, link > 0 ? domains[0][i].slotMr.buffer : o.slotMemory?.(i)));
       }
     }
   } catch (e) {

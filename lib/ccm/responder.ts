@@ -103,6 +103,8 @@ export class Responder {
       // A torn READ (the initiator publishing while we read) is read again, as the initiator's step 1 does.
       const s = await readPartnerStatus(this.link, this.core, h.regions, { nodeId: h.nodeId, generation: h.generation }, this.core.cfg.pollMs);
       if (this.done) return;
+      const unfit = this.core.unfitPartner(s);
+      if (unfit) return this.fail('ERR_CCM_NOT_PERSISTENT', unfit);
       this.done = true;
       this.finish({ ok: true, hello: h, status: s });
     } catch (e) {

@@ -2,13 +2,13 @@
 // mirror. It ends exactly once, either because the partner went down (heartbeats stopped, the QP
 // failed, the CM disconnected) or because this node closed it.
 import type { Role } from './events';
-import { LogMirror } from './mirror';
+import { LogMirror, type MirrorOptions } from './mirror';
 import type { CcmObserver } from './observer';
 import type { MirrorStream, PendingRecord } from './mirror-stream';
 import { decodeCounter, encodeCounter, type RegionCoords } from './wire/mailbox';
 import { joinKey } from './wire/auth';
 import type { SessionLink } from './session-link';
-import { decodeStatus } from './wire/status-block';
+import { decodeStatus, type StatusBlock } from './wire/status-block';
 import { NodeState, SLOT } from './wire/layout';
 
 /** What a session is made with (by the partner's connect loop, once a handshake succeeded). */
@@ -36,6 +36,8 @@ export interface SessionInit {
   /** Log mirroring state kept across sessions with this partner, and what the last session left unacknowledged. */
   stream: MirrorStream;
   held: PendingRecord[];
+  /** The mirror's default durability, and whether the partner's log regions are persistent (its status block). */
+  mirror: MirrorOptions;
 }
 
 /** A heartbeat value that says "I am leaving": the partner closes the session without declaring it down. */
@@ -59,7 +61,7 @@ export interface SessionEnd {
 export interface SessionHooks {
   stateChanged(from: NodeState, to: NodeState): void;
   /** The takeover named in the partner's status block, at every status read. */
-  takeoverSeen(takeover: { nodeId: number; generation: bigint } | null): void;
+  takeoverSeen(takeover: StatusBlock['takeover']): void;
   /** A link joined the session (the handshake's own link included). */
   linkUp(link: SessionLink): void;
   /** A link failed or was replaced; the session goes on while another is up. */
@@ -134,7 +136,7 @@ export class Session {
     const r = init.link.regions;
     this.mirror = new LogMirror(
       init.link.link,
-      { slotAddr: r.slotAddr, rkey: r.slotRkey, ringBytes: r.slotLen - SLOT.size },
+      { slotAddr: r.slotAddr, rkey: r.slotRkey, ringBytes: r.slotLen - SLOT.size, statusAddr: r.statusAddr, statusRkey: r.statusRkey },
       init.localSlot,
       init.epoch,
       init.stream,
@@ -150,6 +152,7 @@ export class Session {
       },
       init.partner,
       init.observer,
+      init.mirror,
     );
     this.attach(init.link);
   }
@@ -357,7 +360,7 @@ export class Session {
   private carry(l: SessionLink): void {
     const moved = this.active !== l;
     this.active = l;
-    if (moved) this.mirror.useLink(l.link, l.regions.slotRkey);
+    if (moved) this.mirror.useLink(l.link, l.regions.slotRkey, l.regions.statusRkey);
   }
 
   private async pollStatus(): Promise<void> {

@@ -21,12 +21,17 @@ export class StatusPublisher {
     this.publish();
   }
 
+  /** This node's log regions are persistent memory (its status block says so). */
+  get persistent(): boolean {
+    return this.block.persistent === true;
+  }
+
   /** The takeover this node holds (null: none), as partners READ it. */
-  get takeover(): { nodeId: number; generation: bigint } | null {
+  get takeover(): NonNullable<StatusBlock['takeover']> | null {
     return this.block.takeover ?? null;
   }
 
-  setTakeover(takeover: { nodeId: number; generation: bigint } | null): void {
+  setTakeover(takeover: StatusBlock['takeover']): void {
     this.block.takeover = takeover;
     this.publish();
   }

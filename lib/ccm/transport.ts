@@ -68,6 +68,13 @@ export interface Link {
   read(remoteAddr: bigint, rkey: number, length: number): Promise<Uint8Array>;
   /** RDMA WRITE of `bytes`; with `imm`, a WRITE_WITH_IMM that rings the partner's doorbell. Posts happen in call order. */
   write(bytes: Uint8Array, remoteAddr: bigint, rkey: number, imm?: number): Promise<void>;
+  /**
+   * Resolves once every WRITE posted before it on this link is placed in the partner's memory (with
+   * `persistent`, in its persistence domain): an RDMA FLUSH where the link has one, else an 8-byte RDMA
+   * READ at `remoteAddr` (any readable region of the partner's), which the partner's NIC serves only
+   * after those WRITEs are placed: on PCIe a read pushes the writes posted before it to memory.
+   */
+  fence(remoteAddr: bigint, rkey: number, persistent: boolean): Promise<void>;
   /** Immediate data of the partner's WRITE_WITH_IMMs, in order. */
   onDoorbell(listener: (imm: number) => void): void;
   /**
@@ -91,6 +98,8 @@ export interface EndpointOptions {
   slots: number;
   /** Bytes of each partner's slot. */
   slotSize: number;
+  /** Where partner `slot`'s slot lives (its `slotSize` bytes of the node's NVRAM region); absent: new memory. */
+  slotMemory?: (slot: number) => Uint8Array;
 }
 
 /**

@@ -2,7 +2,7 @@
 // its events, one JSON line each (--json) or a readable log. Bad configuration exits 2 with one line.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { ClusterNode, ConfigError, type CcmOptions } from '../ccm';
+import { ClusterNode, ConfigError, readNvramLog, type CcmOptions } from '../ccm';
 import { eventJson, formatEvent } from '../ccm/format';
 import { missingRdma } from './no-rdma';
 import { SystemdNotifier } from './systemd';
@@ -30,6 +30,14 @@ export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
                           it is off) before takeover-safe; the higher id waits --fence-delay-ms first
   --fence-delay-ms N      (default 5000)
   --mirror-hold-ms N      how long unacknowledged appends wait for the next session (default 30000)
+  --nvram PATH            keep the partners' mirrored logs in this DAX device, DAX file or plain file
+                          (plain files are not power-safe), so they outlive this node's crash or reboot
+  --nvram-persistent      the --nvram memory survives power loss (default: only a /dev/dax device)
+  --dump-log PARTNER      print the log of PARTNER found in the --nvram region (one JSON line per
+                          record, then a summary) and exit, without starting the node
+  --durability LEVEL      how far an append goes before it resolves: delivered (default: the partner's
+                          application has it), placed (one-sided, in the partner's memory) or persisted
+                          (in its persistent memory; a partner without it is refused at the handshake)
   --state S               initial state: booting (default), ready, active
   --active-after MS       publish ACTIVE this long after start (after the giveback, while a partner
                           holds this node's resources)
@@ -42,11 +50,12 @@ export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
 `;
 
 
-function parse(args: string[]): { options: CcmOptions; json: boolean; records: boolean; activeAfter?: number; exitAfter?: number; control: string | null; metrics?: { host: string; port: number } } {
+function parse(args: string[]): { options: CcmOptions; json: boolean; records: boolean; activeAfter?: number; exitAfter?: number; control: string | null; metrics?: { host: string; port: number }; dumpLog?: number } {
   let options: Partial<CcmOptions> & { partners?: CcmOptions['partners'] } = {};
   const partners: CcmOptions['partners'] = [];
   let json = false;
   let records = false;
+  let dumpLog: number | undefined;
   let activeAfter: number | undefined;
   let exitAfter: number | undefined;
   let control: string | null = defaultControlPath();
@@ -141,6 +150,18 @@ function parse(args: string[]): { options: CcmOptions; json: boolean; records: b
       case '--mirror-hold-ms':
         options.mirrorHoldMs = num(v(), a);
         break;
+      case '--nvram':
+        options.nvram = { ...options.nvram, path: v() };
+        break;
+      case '--nvram-persistent':
+        options.nvram = { path: '', ...options.nvram, persistent: true };
+        break;
+      case '--dump-log':
+        dumpLog = num(v(), a);
+        break;
+      case '--durability':
+        options.durability = v() as CcmOptions['durability'];
+        break;
       case '--state':
         options.initialState = v().toUpperCase() as CcmOptions['initialState'];
         break;
@@ -175,7 +196,28 @@ function parse(args: string[]): { options: CcmOptions; json: boolean; records: b
   }
   if (partners.length > 0) options.partners = [...(options.partners ?? []), ...partners];
   if (typeof options.clusterId === 'number' || typeof options.clusterId === 'string') options.clusterId = String(options.clusterId);
-  return { options: options as CcmOptions, json, records, activeAfter, exitAfter, control, metrics };
+  return { options: options as CcmOptions, json, records, activeAfter, exitAfter, control, metrics, dumpLog };
+}
+
+/** `--dump-log PARTNER`: the partner's log as this node's NVRAM region holds it, one JSON line per record. */
+function dumpLog(options: CcmOptions, partner: number): number {
+  let log;
+  try {
+    log = readNvramLog(options, partner);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    // A region refused by its header, or one that cannot be mapped: said, not a crash.
+    process.stderr.write(`rdma-ccm node: --dump-log ${partner}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  let acknowledged = 0;
+  for (const r of log.records) {
+    if (r.acknowledged) acknowledged++;
+    process.stdout.write(`${JSON.stringify({ type: 'log-record', partner, sequence: String(r.sequence), durability: r.durability, acknowledged: r.acknowledged, bytes: r.payload.byteLength, payload: r.payload.toString('base64') })}\n`);
+  }
+  const error = log.error ? { code: log.error.code, sequence: String(log.error.sequence), message: log.error.message } : null;
+  process.stdout.write(`${JSON.stringify({ type: 'log-end', partner, stream: log.stream, released: String(log.released), records: log.records.length, acknowledged, error })}\n`);
+  return error ? 1 : 0;
 }
 
 export async function nodeCommand(args: string[]): Promise<number> {
@@ -187,6 +229,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(args);
+    if (parsed.dumpLog !== undefined) return dumpLog(parsed.options, parsed.dumpLog);
     node = new ClusterNode(parsed.options);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError) {

@@ -3,20 +3,21 @@
 import { describe, expect, it, vi } from 'vitest';
 import { MirrorError, MirrorStream, type PendingRecord } from '../../lib/ccm/mirror-stream';
 
-function pending(sequence: bigint, sent: boolean): PendingRecord & { settled: Promise<unknown> } {
+function pending(sequence: bigint, sent: boolean): PendingRecord & { outcome: Promise<unknown> } {
   let resolve!: (s: bigint) => void;
   let reject!: (e: Error) => void;
-  const settled = new Promise<bigint>((res, rej) => {
+  const outcome = new Promise<bigint>((res, rej) => {
     resolve = res;
     reject = rej;
   }).then(
     (v) => ({ ok: v }),
     (e) => ({ error: e }),
   );
-  return { sequence, payload: new Uint8Array(1), size: 40, offset: 0, skipped: 0, sent, resolve, reject, settled };
+  return { sequence, payload: new Uint8Array(1), durability: 'delivered', size: 72, offset: 0, skipped: 0, sent, at: 0, resolve, reject, outcome };
 }
 
-const rec = (stream: number, sequence: bigint) => ({ stream, sequence, payload: new Uint8Array(0) });
+/** A record sent for delivery: `prior` is the one before it sent for delivery (0 for a stream's first). */
+const rec = (stream: number, sequence: bigint, prior = sequence - 1n) => ({ stream, sequence, prior });
 
 describe('MirrorStream', () => {
   it('delivers a stream in order, acknowledges a record already delivered again, and refuses a gap', () => {
@@ -28,11 +29,26 @@ describe('MirrorStream', () => {
     expect(s.accept(rec(9, 1n))).toBe('duplicate');
     expect(s.accept(rec(9, 2n))).toBe('duplicate');
     expect(s.delivered).toBe(2n);
-    expect(() => s.accept(rec(9, 4n))).toThrow(/sequence 4, expected 3/);
-    // A new stream of the same partner starts at 1, and only at 1.
-    expect(() => s.accept(rec(10, 2n))).toThrow(/new stream starts at sequence 2/);
+    expect(() => s.accept(rec(9, 4n))).toThrow(/sequence 4 follows 3, but 2 was delivered last/);
+    // A new stream of the same partner starts with a record that follows none.
+    expect(() => s.accept(rec(10, 2n))).toThrow(/new stream starts after record 1/);
     expect(s.accept(rec(10, 1n))).toBe('deliver');
     expect(s.delivered).toBe(1n);
+  });
+
+  it('chains delivered records over placed ones between them (never delivered), and refuses one lost among them', () => {
+    const s = new MirrorStream(1000);
+    s.resume(5n);
+    expect(s.accept(rec(9, 1n))).toBe('deliver');
+    // 2 to 4 were placed (one-sided): 5 follows 1 for delivery.
+    expect(s.accept(rec(9, 5n, 1n))).toBe('deliver');
+    expect(s.delivered).toBe(5n);
+    expect(s.accept(rec(9, 5n, 1n))).toBe('duplicate');
+    // 7 names 6 before it, which never arrived.
+    expect(() => s.accept(rec(9, 7n, 6n))).toThrow(/sequence 7 follows 6, but 5 was delivered last/);
+    s.unaccept(rec(9, 5n, 1n));
+    expect(s.delivered).toBe(1n);
+    expect(s.accept(rec(9, 5n, 1n))).toBe('deliver');
   });
 
   it('forgets the partner stream when the partner reboots, and keeps it across sessions with the same boot', () => {
@@ -44,6 +60,23 @@ describe('MirrorStream', () => {
     s.resume(6n);
     expect(() => s.accept(rec(9, 2n))).toThrow();
     expect(s.accept(rec(9, 1n))).toBe('deliver');
+  });
+
+  it('keeps the stream while records it placed are in the partner ring, and starts over when the partner reboots', () => {
+    const s = new MirrorStream(1000);
+    s.resume(5n);
+    const stream = s.txStream;
+    const placed = { ...pending(1n, true), durability: 'placed' as const, settled: true };
+    s.ring.live.push(placed);
+    s.nextSeq = 2n;
+    expect(s.resume(5n)).toEqual([]);
+    expect(s.txStream).toBe(stream);
+    expect(s.nextSeq).toBe(2n);
+    expect(s.ring.live).toEqual([placed]);
+    s.resume(6n);
+    expect(s.txStream).not.toBe(stream);
+    expect(s.ring.live).toEqual([]);
+    expect(s.nextSeq).toBe(1n);
   });
 
   it('hands held records to the next session of the same boot, numbered as before, and keeps the stream', () => {
@@ -78,7 +111,7 @@ describe('MirrorStream', () => {
     s.hold([sent, unsent], 'link down');
     expect(s.resume(6n)).toEqual([]);
     expect(s.nextSeq).toBe(1n);
-    const [a, b] = (await Promise.all([sent.settled, unsent.settled])) as { error: MirrorError }[];
+    const [a, b] = (await Promise.all([sent.outcome, unsent.outcome])) as { error: MirrorError }[];
     expect(a.error).toMatchObject({ code: 'ERR_CCM_PARTNER_REBOOTED', maybeDelivered: true });
     expect(b.error).toMatchObject({ code: 'ERR_CCM_PARTNER_REBOOTED', maybeDelivered: false });
   });
@@ -94,12 +127,12 @@ describe('MirrorStream', () => {
       expect(s.heldCount).toBe(1);
       vi.advanceTimersByTime(2);
       expect(s.heldCount).toBe(0);
-      expect(await p.settled).toMatchObject({ error: { code: 'ERR_CCM_PARTNER_DOWN', message: expect.stringContaining('no heartbeat') } });
+      expect(await p.outcome).toMatchObject({ error: { code: 'ERR_CCM_PARTNER_DOWN', message: expect.stringContaining('no heartbeat') } });
       const now = new MirrorStream(0);
       now.resume(5n);
       const q = pending(0n, false);
       now.hold([q], 'link down');
-      expect(await q.settled).toMatchObject({ error: { code: 'ERR_CCM_PARTNER_DOWN', maybeDelivered: false } });
+      expect(await q.outcome).toMatchObject({ error: { code: 'ERR_CCM_PARTNER_DOWN', maybeDelivered: false } });
       // Given up: the next session starts a new stream.
       const before = s.txStream;
       expect(s.resume(5n)).toEqual([]);

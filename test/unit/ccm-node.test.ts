@@ -5,34 +5,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterNode, type CcmEvent, type CcmOptions } from '../../lib/ccm';
 import { decodeStatus } from '../../lib/ccm/wire';
 import { MemoryLink, MemoryNetwork } from './support/memory-transport';
+import { memoryNode, memoryNodes, stopMemoryNodes } from './support/memory-node';
 
-const nodes: ClusterNode[] = [];
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-});
-
-function make(net: MemoryNetwork, id: 1 | 2, extra: Partial<CcmOptions> = {}): { node: ClusterNode; events: CcmEvent[] } {
-  const other = id === 1 ? 2 : 1;
-  const node = new ClusterNode({
-    clusterId: 77n,
-    nodeId: id,
-    address: `10.0.0.${id}`,
-    port: 7000,
-    partners: [{ nodeId: other, address: `10.0.0.${other}`, port: 7000 }],
-    heartbeatMs: 10,
-    partnerDownMs: 100,
-    statusPollMs: 20,
-    backoff: { minMs: 5, maxMs: 40, jitter: 0.2 },
-    echoTimeoutMs: 300,
-    logRingBytes: 4096,
-    transport: net.transport(),
-    ...extra,
-  });
-  const events: CcmEvent[] = [];
-  node.on('event', (e) => events.push(e));
-  nodes.push(node);
-  return { node, events };
-}
+const nodes = memoryNodes;
+afterEach(stopMemoryNodes);
+const make = memoryNode;
 
 /** The host of node `x` (made by make()) dies: its address stops answering, and its process is gone, never stopped. */
 function crash(net: MemoryNetwork, x: { node: ClusterNode }): void {
@@ -416,29 +393,37 @@ describe('fencing, takeover and giveback over an in-memory network', () => {
     const net = new MemoryNetwork();
     const fenced: number[] = [];
     const a = make(net, 1, { fence: async (p) => void fenced.push(p) });
-    const b = make(net, 2);
+    const b = make(net, 2, { durability: 'placed' });
     await Promise.all([a.node.start(), b.node.start()]);
     await a.node.waitForSession(2);
     await expect(a.node.takeover(2)).rejects.toMatchObject({ code: 'ERR_CCM_NOT_SAFE' });
+    // B mirrors placed records to A before it dies; A replays them before it takes over.
+    const sb = await b.node.waitForSession(1);
+    const told = await Promise.all(Array.from({ length: 5 }, (_, i) => sb.mirror.append(Buffer.from(`b${i}`))));
+    const stream = (sb.mirror as unknown as { stream: { txStream: number } }).stream.txStream;
     crash(net, b);
     const safe = await until(a.node, 'takeover-safe');
     expect(safe).toMatchObject({ partner: 2, by: 'fence', generation: b.node.generation.toString() });
     expect(fenced).toEqual([2]);
     const order = a.events.map((e) => e.type).filter((t) => ['partner-down', 'fencing', 'takeover-safe'].includes(t));
     expect(order).toEqual(['partner-down', 'fencing', 'takeover-safe']);
+    const replayed: bigint[] = [];
+    for await (const r of a.node.mirroredLog(2)) replayed.push(r.sequence);
+    expect(replayed).toEqual(told);
     await a.node.takeover(2);
     expect(a.node.status().takeover).toEqual({ partner: 2, generation: b.node.generation.toString() });
     // The partner boots again: its handshake reads the takeover in A's status block.
     const b2 = make(net, 2);
     const waiting = until(b2.node, 'waiting-for-giveback');
     await b2.node.start();
-    expect(await waiting).toMatchObject({ partner: 1 });
+    // It learns how far A replayed its previous boot's log, and again with the giveback.
+    expect(await waiting).toMatchObject({ partner: 1, replayed: { stream, through: '5' } });
     expect(b2.node.waitingForGiveback).toEqual([1]);
     expect(() => b2.node.setState('ACTIVE')).toThrow(expect.objectContaining({ code: 'ERR_CCM_WAITING_FOR_GIVEBACK' }));
     b2.node.setState('READY');
     const received = until(b2.node, 'giveback');
     await a.node.giveback(2);
-    expect(await received).toMatchObject({ partner: 1, direction: 'received' });
+    expect(await received).toMatchObject({ partner: 1, direction: 'received', replayed: { stream, through: '5' } });
     expect(a.node.status().takeover).toBeNull();
     b2.node.setState('ACTIVE');
     expect(b2.node.state).toBe('ACTIVE');
@@ -483,5 +468,52 @@ describe('fencing, takeover and giveback over an in-memory network', () => {
     await until(c.node, 'partner-down');
     await new Promise((r) => setTimeout(r, 300));
     expect(c.events.some((e) => e.type === 'takeover-safe' || e.type === 'fencing')).toBe(false);
+  });
+});
+
+describe('one-sided mirroring and replay over an in-memory network', () => {
+  it('resolves placed appends without the partner delivering them, and the survivor replays each once, in order, acknowledged', async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1, { durability: 'placed' });
+    const b = make(net, 2);
+    await Promise.all([a.node.start(), b.node.start()]);
+    const [sa, sb] = await Promise.all([a.node.waitForSession(2), b.node.waitForSession(1)]);
+    const delivered: bigint[] = [];
+    sb.mirror.on('record', (seq) => delivered.push(seq));
+    // 20 records of 168 ring bytes fill most of the 4 KiB ring: a checkpoint frees room for the rest.
+    const first = await Promise.all(Array.from({ length: 20 }, (_, i) => sa.mirror.append(Buffer.from(`p${i + 1}`.padEnd(100, '.')))));
+    expect(first).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
+    sa.mirror.checkpoint(15n);
+    const mixed = await Promise.all([
+      sa.mirror.append(Buffer.from('d21'), { durability: 'delivered' }),
+      ...Array.from({ length: 15 }, (_, i) => sa.mirror.append(Buffer.from(`p${22 + i}`.padEnd(100, '.')))),
+    ]);
+    expect(mixed).toEqual(Array.from({ length: 16 }, (_, i) => BigInt(21 + i)));
+    // Only the delivered record reached the partner's application.
+    expect(delivered).toEqual([21n]);
+    await expect(sa.mirror.append(Buffer.from('x'), { durability: 'persisted' })).rejects.toMatchObject({ code: 'ERR_CCM_NOT_PERSISTENT' });
+    await expect(sa.mirror.append(Buffer.from('x'), { durability: 'nvram' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(() => sa.mirror.checkpoint(1000n)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+
+    crash(net, a);
+    await until(b.node, 'partner-down');
+    const replayed: { sequence: bigint; payload: string; acknowledged: boolean }[] = [];
+    for await (const r of b.node.mirroredLog(1)) replayed.push({ sequence: r.sequence, payload: r.payload.toString().replace(/\.+$/, ''), acknowledged: r.acknowledged });
+    // Released through 15 by the checkpoint; 21 was delivered already; every other one is here once.
+    const expected = [16, 17, 18, 19, 20, ...Array.from({ length: 15 }, (_, i) => 22 + i)];
+    expect(replayed.map((r) => Number(r.sequence))).toEqual(expected);
+    expect(replayed.map((r) => r.payload)).toEqual(expected.map((n) => `p${n}`));
+    expect(replayed.every((r) => r.acknowledged)).toBe(true);
+    expect(() => b.node.mirroredLog(7)).toThrow(expect.objectContaining({ code: 'ERR_CCM_UNKNOWN_PARTNER' }));
+  });
+
+  it('refuses a persisted session with a partner whose log regions are not persistent memory, naming why', async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1, { durability: 'persisted' });
+    const b = make(net, 2);
+    await Promise.all([a.node.start(), b.node.start()]);
+    const failed = await until(a.node, 'attempt-failed', (e) => e.code === 'ERR_CCM_NOT_PERSISTENT');
+    expect(failed.reason).toMatch(/not persistent memory/);
+    expect(a.node.session(2)).toBeNull();
   });
 });

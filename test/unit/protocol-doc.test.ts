@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCEPT_PD, COMMIT, CONNECT_PD, DOORBELL, HELLO, JOIN_ACCEPT_PD, JOIN_PD, MAGIC, MAX_LINKS, MAX_SLOTS, NODE_STATES, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, SLOT, STATUS, WITNESS, NVRAM, NVRAM_PERSISTENT } from '../../lib/ccm/wire/layout';
+import { ACCEPT_PD, COMMIT, CONNECT_PD, DOORBELL, HELLO, JOIN_ACCEPT_PD, JOIN_PD, MAGIC, MAX_LINKS, MAX_SLOTS, NODE_STATES, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, SLOT, STATUS, STATUS_PERSISTENT, STATUS_NEEDS_PERSISTENT, WITNESS, LOG_TAIL, DURABILITY, NVRAM, NVRAM_PERSISTENT } from '../../lib/ccm/wire/layout';
 import { LOG_HEADER } from '../../lib/ccm/wire/log-record';
 
 const doc = readFileSync(join(__dirname, '../../docs/protocol.md'), 'utf8');
@@ -51,9 +51,11 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [STATUS.heartbeat, 'heartbeat u64'],
       [STATUS.sequence, 'sequence u64'],
       [STATUS.slotCount, `slot count u16 (1 … ${MAX_SLOTS})`],
-      [STATUS.flags, 'flags u16 (1 auth)'],
+      [STATUS.flags, `flags u16 (1 auth, ${STATUS_PERSISTENT} persistent: the node's log regions are persistent memory, ${STATUS_NEEDS_PERSISTENT} needs persistent: it appends persisted records)`],
       [STATUS.takeover, 'takeover u32'],
       [STATUS.takeoverGeneration, 'takeover generation u64'],
+      [STATUS.replayedStream, 'takeover replayed stream u32'],
+      [STATUS.replayedThrough, 'takeover replayed through u64'],
       [STATUS.mac, `MAC[${STATUS.checksum - STATUS.mac}] over bytes 0 … ${STATUS.mac - 1}`],
       [STATUS.checksum, 'CRC-32 u32'],
     ] as const)
@@ -73,6 +75,9 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
     expect(s).toContain(`| ${SLOT.links} + ${SLOT.linkSize}·k | ${SLOT.linkSize} | heartbeat of link k`);
     expect(s).toContain(`(k < ${MAX_LINKS})`);
     expect(SLOT.links + MAX_LINKS * SLOT.linkSize).toBeLessThanOrEqual(SLOT.size);
+    expect(s).toContain(`| ${SLOT.tail} | ${LOG_TAIL.size} | log tail`);
+    expect(SLOT.tail + LOG_TAIL.size).toBeLessThanOrEqual(SLOT.size);
+    expect(SLOT.links + MAX_LINKS * SLOT.linkSize).toBeLessThanOrEqual(SLOT.tail);
     expect(s).toContain(`| ${SLOT.size} | ring | log records |`);
   });
 
@@ -177,7 +182,25 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [LOG_HEADER.payloadLen, 'payload length u32'],
       [LOG_HEADER.payloadCrc, 'payload CRC-32'],
       [LOG_HEADER.stream, 'stream id u32'],
+      [LOG_HEADER.durability, `durability u8 (${DURABILITY.map((d, i) => `${i + 1} ${d}`).join(', ')};`],
+      [LOG_HEADER.prior, 'prior u64'],
+      [LOG_HEADER.acknowledged, 'acknowledged u64'],
+      [LOG_HEADER.reserved, 'reserved u32'],
       [LOG_HEADER.checksum, 'header CRC-32'],
+    ]);
+  });
+
+  it('log tail: size, place in the slot and every field offset', () => {
+    const s = section('Log tail').replace(/\s+/g, ' ');
+    expect(s).toContain(`### Log tail (${LOG_TAIL.size} bytes, at slot offset ${SLOT.tail})`);
+    expectFields(s, [
+      [LOG_TAIL.stream, 'stream id u32'],
+      [LOG_TAIL.reserved, 'reserved u32'],
+      [LOG_TAIL.released, 'released u64'],
+      [LOG_TAIL.offset, 'offset u64'],
+      [LOG_TAIL.acknowledged, 'acknowledged u64'],
+      [LOG_TAIL.reserved2, 'reserved u32'],
+      [LOG_TAIL.checksum, `CRC-32 over the ${LOG_TAIL.size} bytes`],
     ]);
   });
 

@@ -9,3 +9,4 @@ export * from './private-data';
 export * from './log-record';
 export * from './witness-sector';
 export * from './nvram-header';
+export * from './log-tail';

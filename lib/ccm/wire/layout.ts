@@ -2,8 +2,8 @@
 // All integers are little-endian; every block starts with magic, version and length, and ends its
 // fixed part with a CRC-32 computed with the checksum field zeroed.
 
-/** The protocol version this code writes into every block's version field and accepts (2); any other is refused with ERR_CCM_VERSION. */
-export const PROTOCOL_VERSION = 3;
+/** The protocol version this code writes into every block's version field and accepts (4); any other is refused with ERR_CCM_VERSION. */
+export const PROTOCOL_VERSION = 4;
 
 /** The u32 magic at offset 0 of each block kind: four ASCII characters, read little-endian. */
 export const MAGIC = {
@@ -61,12 +61,16 @@ export const STATUS = {
   sequence: 40,
   /** slot count u16 (1 to {@link MAX_SLOTS}). */
   slotCount: 48,
-  /** flags u16: 1 ({@link FLAG_AUTH}) when the block is authenticated. */
+  /** flags u16: 1 ({@link FLAG_AUTH}) when the block is authenticated, 2 ({@link STATUS_PERSISTENT}) when its log regions are persistent memory, 4 ({@link STATUS_NEEDS_PERSISTENT}) when it appends `persisted` records. */
   flags: 50,
   /** takeover u32: the node whose resources this node has taken over (0: none). */
   takeover: 52,
   /** takeover generation u64: the boot of that node the takeover is of. */
   takeoverGeneration: 56,
+  /** takeover replayed stream u32: the taken-over node's log stream the taker replayed (0: none); a reserved u32 (zero) follows. */
+  replayedStream: 256,
+  /** takeover replayed through u64: the last sequence of that stream the taker replayed. */
+  replayedThrough: 264,
   /** First echo: slot i's echo is at `echoes + i * echoSize`. */
   echoes: 64,
   /** Bytes of one echo: node id u32, flags u32 (1 valid), generation u64, nonce u64 of the echoed hello. */
@@ -76,6 +80,11 @@ export const STATUS = {
   /** CRC-32 u32 over the 512 bytes, computed with this field zero. */
   checksum: 508,
 } as const;
+
+/** Status block flag: this node's log regions are persistent memory, so partners may append `persisted` records. */
+export const STATUS_PERSISTENT = 2;
+/** Status block flag: this node appends `persisted` records, so a partner whose log regions are not persistent memory is refused. */
+export const STATUS_NEEDS_PERSISTENT = 4;
 
 /**
  * Layout of one partner's slot in a node's memory, which only that partner may RDMA WRITE: byte
@@ -100,7 +109,45 @@ export const SLOT = {
   links: 256,
   /** Bytes of one link's heartbeat word: u64 counter, u64 session epoch. */
   linkSize: 16,
+  /**
+   * The partner's log tail ({@link LOG_TAIL}): where the records still needed for a replay begin. It
+   * outlives sessions: a new handshake clears the control words before it only.
+   */
+  tail: 384,
 } as const;
+
+/**
+ * Layout of the log tail word (40 bytes at {@link SLOT.tail}), which the writer publishes with a fenced
+ * WRITE: its stream, the records it released (they need no replay) and where the next one starts, and
+ * the last record written before it. Byte offsets.
+ */
+export const LOG_TAIL = {
+  /** Bytes of the word (40). */
+  size: 40,
+  /** stream id u32 (nonzero). */
+  stream: 0,
+  /** reserved u32, zero. */
+  reserved: 4,
+  /** released u64: records of the stream up to this sequence are released (0: none). */
+  released: 8,
+  /** offset u64: the ring offset where record released + 1 starts (or offset 0, when it wrapped). */
+  offset: 16,
+  /** acknowledged u64: the last record written before this word; a replay marks it and those before it acknowledged. */
+  acknowledged: 24,
+  /** reserved u32, zero. */
+  reserved2: 32,
+  /** CRC-32 u32 over the 40 bytes, computed with this field zero. */
+  checksum: 36,
+} as const;
+
+/**
+ * How far an append goes before it resolves, in wire order (a record's durability u8 is the index
+ * plus 1): `delivered` (the partner's application has it), `placed` (it is in the partner's memory,
+ * one-sided), `persisted` (placed into persistent memory).
+ */
+export const DURABILITY = ['delivered', 'placed', 'persisted'] as const;
+/** One of {@link DURABILITY}. */
+export type Durability = (typeof DURABILITY)[number];
 
 /** Links (address pairs) one session may have: link k joins this node's k-th address and the partner's k-th. */
 export const MAX_LINKS = 8;

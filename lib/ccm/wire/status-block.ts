@@ -2,7 +2,7 @@
 // the whole block is authenticated by one MAC, so no field of it can be forged or taken from another node.
 import { checkCluster, checkHeader, checkMac, seal, sign, u64, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
-import { MAGIC, MAX_SLOTS, NODE_STATES, NodeState, STATUS } from './layout';
+import { MAGIC, MAX_SLOTS, NODE_STATES, NodeState, STATUS, STATUS_NEEDS_PERSISTENT, STATUS_PERSISTENT } from './layout';
 import { FLAG_AUTH } from './mailbox';
 
 /** A status block's echo of the hello a node accepted in one slot: the initiator waits to see its own. */
@@ -31,6 +31,10 @@ export interface StatusBlock {
   sequence: bigint;
   /** Slots in the node's mailbox, 1 to {@link MAX_SLOTS}. */
   slotCount: number;
+  /** This node's log regions are persistent memory: partners may append `persisted` records (absent: false). */
+  persistent?: boolean;
+  /** This node appends `persisted` records: its partners' log regions must be persistent memory (absent: false). */
+  needsPersistent?: boolean;
   /** Per mailbox slot: the last hello this node accepted in that slot, or null. */
   echoes: (Echo | null)[];
   /** The node whose resources this node has taken over (`ccm.takeover()`), and that node's boot; null or absent for none. */
@@ -39,7 +43,17 @@ export interface StatusBlock {
     nodeId: number;
     /** That node's boot generation when it was taken over. */
     generation: bigint;
+    /** How far the taker replayed that node's mirrored log before it took over (null or absent: it did not). */
+    replayed?: Replayed | null;
   } | null;
+}
+
+/** How far a taker replayed the taken-over node's mirrored log: its stream, through a sequence. */
+export interface Replayed {
+  /** The taken-over node's log stream (nonzero). */
+  stream: number;
+  /** The last sequence of that stream the taker replayed. */
+  through: bigint;
 }
 
 const ECHO_VALID = 1;
@@ -61,9 +75,12 @@ export function encodeStatus(s: StatusBlock, secret?: Uint8Array, out: Uint8Arra
   dv.setBigUint64(STATUS.heartbeat, u64(s.heartbeat, 'heartbeat'), true);
   dv.setBigUint64(STATUS.sequence, u64(s.sequence, 'sequence'), true);
   dv.setUint16(STATUS.slotCount, s.slotCount, true);
-  dv.setUint16(STATUS.flags, secret ? FLAG_AUTH : 0, true);
+  dv.setUint16(STATUS.flags, (secret ? FLAG_AUTH : 0) | (s.persistent ? STATUS_PERSISTENT : 0) | (s.needsPersistent ? STATUS_NEEDS_PERSISTENT : 0), true);
   dv.setUint32(STATUS.takeover, s.takeover?.nodeId ?? 0, true);
   dv.setBigUint64(STATUS.takeoverGeneration, u64(s.takeover?.generation ?? 0n, 'takeover generation'), true);
+  dv.setUint32(STATUS.replayedStream, s.takeover?.replayed?.stream ?? 0, true);
+  dv.setUint32(STATUS.replayedStream + 4, 0, true);
+  dv.setBigUint64(STATUS.replayedThrough, u64(s.takeover?.replayed?.through ?? 0n, 'replayed through'), true);
   s.echoes.forEach((e, i) => {
     if (!e) return;
     const at = STATUS.echoes + i * STATUS.echoSize;
@@ -91,7 +108,8 @@ export function decodeStatus(buf: Uint8Array, clusterId: bigint, secret?: Uint8A
   const slotCount = dv.getUint16(STATUS.slotCount, true);
   if (slotCount < 1 || slotCount > MAX_SLOTS) throw new ProtocolError('ERR_CCM_FIELD', 'status', `slot count ${slotCount} out of range`);
   const flags = dv.getUint16(STATUS.flags, true);
-  if (flags & ~FLAG_AUTH) throw new ProtocolError('ERR_CCM_FIELD', 'status', `unknown flags ${flags}`);
+  if (flags & ~(FLAG_AUTH | STATUS_PERSISTENT | STATUS_NEEDS_PERSISTENT)) throw new ProtocolError('ERR_CCM_FIELD', 'status', `unknown flags ${flags}`);
+  if (dv.getUint32(STATUS.replayedStream + 4, true) !== 0) throw new ProtocolError('ERR_CCM_FIELD', 'status', 'reserved field not zero');
   const echoes: (Echo | null)[] = [];
   for (let i = 0; i < slotCount; i++) {
     const at = STATUS.echoes + i * STATUS.echoSize;
@@ -107,7 +125,15 @@ export function decodeStatus(buf: Uint8Array, clusterId: bigint, secret?: Uint8A
     heartbeat: dv.getBigUint64(STATUS.heartbeat, true),
     sequence: dv.getBigUint64(STATUS.sequence, true),
     slotCount,
-    takeover: dv.getUint32(STATUS.takeover, true) ? { nodeId: dv.getUint32(STATUS.takeover, true), generation: dv.getBigUint64(STATUS.takeoverGeneration, true) } : null,
+    persistent: (flags & STATUS_PERSISTENT) !== 0,
+    needsPersistent: (flags & STATUS_NEEDS_PERSISTENT) !== 0,
+    takeover: dv.getUint32(STATUS.takeover, true)
+      ? {
+          nodeId: dv.getUint32(STATUS.takeover, true),
+          generation: dv.getBigUint64(STATUS.takeoverGeneration, true),
+          replayed: dv.getUint32(STATUS.replayedStream, true) ? { stream: dv.getUint32(STATUS.replayedStream, true), through: dv.getBigUint64(STATUS.replayedThrough, true) } : null,
+        }
+      : null,
     echoes,
   };
 }

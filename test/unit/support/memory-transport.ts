@@ -41,7 +41,7 @@ export class MemoryNetwork {
   }
 
   /** Registers `bytes`; the same bytes registered again (another link) keep their address, with a new rkey. */
-  register(owner: MemoryEndpoint, domain: number, link: number, bytes: Uint8Array, access: 'read' | 'write', addr?: bigint): Region {
+  register(owner: MemoryEndpoint, domain: number, link: number, bytes: Uint8Array, access: Region['access'], addr?: bigint): Region {
     const r: Region = { bytes, addr: addr ?? this.nextAddr, rkey: this.nextRkey++, access, owner, domain, link };
     if (addr === undefined) this.nextAddr += BigInt(bytes.byteLength + 4096);
     this.regions.set(r.rkey, r);
@@ -100,6 +100,10 @@ export class MemoryLink implements Link {
     return (await this.access(rkey, addr, length, 'read')).slice();
   }
 
+  async fence(addr: bigint, rkey: number): Promise<void> {
+    await this.read(addr, rkey, 8);
+  }
+
   async write(bytes: Uint8Array, addr: bigint, rkey: number, imm?: number): Promise<void> {
     const dst = await this.access(rkey, addr, bytes.byteLength, 'write');
     dst.set(bytes);
@@ -147,7 +151,7 @@ export class MemoryEndpoint implements Endpoint {
     this.addresses = o.addresses;
     for (const a of o.addresses) this.net.dead.delete(a);
     this.status = new Uint8Array(o.statusSize);
-    const slotBytes = Array.from({ length: o.slots }, () => new Uint8Array(o.slotSize));
+    const slotBytes = Array.from({ length: o.slots }, (_, i) => o.slotMemory?.(i) ?? new Uint8Array(o.slotSize));
     o.addresses.forEach((_, link) => {
       this.statusRegions.push(slotBytes.map((_, i) => net.register(this, i, link, this.status, 'read', this.statusRegions[0]?.[i].addr)));
       this.slots.push(slotBytes.map((b, i) => net.register(this, i, link, b, 'write', this.slots[0]?.[i].addr)));

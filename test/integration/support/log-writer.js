@@ -1,0 +1,51 @@
+// A storage daemon's log writer in its own process, for tests that kill it: node 2 of a two-node
+// cluster, mirroring records to node 1 as fast as the session takes them, with the durability given.
+// Record i (from 0) says `record i`; with one session its sequence is i + 1. It checkpoints the records
+// it "holds on its own storage" (all but the last `keep` acknowledged), so the partner's ring wraps.
+// Prints one JSON line per batch of resolutions: {"acked": highest sequence resolved, "checkpointed": N}.
+//   node log-writer.js ADDR PARTNER_ADDR PORT CLUSTER DURABILITY BYTES [KEEP]
+const { resolve } = require('node:path');
+const { ClusterNode } = require(resolve(__dirname, '..', '..', '..', 'dist', 'ccm', 'index.js'));
+
+const [address, partnerAddress, port, cluster, durability, bytes, keep = '200'] = process.argv.slice(2);
+const node = new ClusterNode({
+  clusterId: BigInt(cluster),
+  nodeId: 2,
+  address,
+  port: Number(port),
+  partners: [{ nodeId: 1, address: partnerAddress, port: Number(port) + 100 }],
+  heartbeatMs: 100,
+  partnerDownMs: 3000,
+  durability,
+});
+const out = (x) => process.stdout.write(`${JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+node.on('event', (e) => e.type === 'established' && out({ established: e.partner }));
+
+node.start().then(async () => {
+  const session = await node.waitForSession(1);
+  let i = 0;
+  let acked = 0n;
+  let reported = 0n;
+  let checkpointed = 0n;
+  const report = setInterval(() => {
+    if (acked === reported) return;
+    reported = acked;
+    const hold = acked - BigInt(keep);
+    if (hold > checkpointed) session.mirror.checkpoint((checkpointed = hold));
+    out({ acked, checkpointed });
+  }, 5);
+  const pump = () => {
+    while (!session.closed && session.mirror.pending < 256) {
+      const payload = Buffer.alloc(Number(bytes), 0x2e);
+      payload.write(`record ${i++}`);
+      session.mirror.append(payload).then(
+        (seq) => {
+          if (seq > acked) acked = seq;
+          setImmediate(pump);
+        },
+        () => clearInterval(report),
+      );
+    }
+  };
+  pump();
+});
