@@ -7,7 +7,10 @@
 //     [--witness /dev/vda [--witness-timeout-ms MS]] [--fence-cmd CMD] [--takeover] [--giveback-after MS]
 //
 // With --takeover it takes over a partner declared down once that is safe (fenced, or confirmed by the
-// witness), and gives the resources back --giveback-after ms after the partner's new boot is in session.
+// witness): it first replays the partner's log from its own memory (what the partner mirrored to it),
+// then takes the resources over, and gives them back --giveback-after ms after the partner's new boot is
+// in session. --durability placed|persisted mirrors one-sided (the partner's CPU takes no part); the
+// daemon then checkpoints all but its last 256 records, as if it held them on its own disks.
 // Every event is printed as one JSON line (for the demo's timeline) prefixed with "ccm ".
 import { execFile } from 'node:child_process';
 import { ClusterNode } from 'rdma-ccm/ccm';
@@ -42,6 +45,7 @@ const ccm = new ClusterNode({
   secret: opt('secret'),
   heartbeatMs: Number(opt('heartbeat-ms', '100')),
   partnerDownMs: Number(opt('partner-down-ms', '1000')),
+  durability: opt('durability', 'delivered'),
 });
 ccm.on('event', (e) => out('ccm', e));
 
@@ -60,7 +64,30 @@ setTimeout(() => {
 // Failover: a partner declared down whose takeover is safe has its resources taken over here; once its
 // new boot is in session again (and READY), they are given back.
 if (args.includes('--takeover')) {
-  ccm.on('takeover-safe', (e) => void ccm.takeover(e.partner).catch((err) => out('error', { message: err.message })));
+  ccm.on('takeover-safe', async (e) => {
+    // The partner's log, as it mirrored it here: every record it was told was safe, in order, once.
+    let records = 0;
+    let acknowledged = 0;
+    let first = null;
+    let last = null;
+    let lastAcknowledged = null;
+    let error = null;
+    try {
+      for await (const r of ccm.mirroredLog(e.partner)) {
+        records++;
+        first ??= r.sequence;
+        last = r.sequence;
+        if (r.acknowledged) {
+          acknowledged++;
+          lastAcknowledged = r.sequence;
+        }
+      }
+    } catch (err) {
+      error = `${err.code}: ${err.message}`;
+    }
+    out('replay', { partner: e.partner, records, acknowledged, first, last, lastAcknowledged, error });
+    await ccm.takeover(e.partner).catch((err) => out('error', { message: err.message }));
+  });
   ccm.on('established', (e) => {
     if (givebackAfter === undefined || ccm.status().takeover?.partner !== e.partner) return;
     setTimeout(() => void ccm.giveback(e.partner).catch((err) => out('error', { message: err.message })), Number(givebackAfter));
@@ -89,6 +116,7 @@ ccm.on('established', () => {
       session.mirror.append(payload).then(
         (seq) => {
           acked++;
+          if (ccm.config.durability !== 'delivered' && seq > 256n) session.mirror.checkpoint(seq - 256n);
           if (acked % 250 === 0 || acked === 1) out('mirror', { node: nodeId, acked, sequence: seq, link: session.carrier });
         },
         () => {}, // the session ended; records not acknowledged are re-sent by a real daemon

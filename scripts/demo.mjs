@@ -7,7 +7,8 @@
 // it is an interconnect-down and nobody takes over; the links come back to the same boot. B is killed
 // hard: A sees its links and its witness heartbeat stop (partner-down), fences it, and takes over its
 // resources. B boots again, sees the takeover in its handshake and waits; A gives back; B goes ACTIVE and
-// mirroring goes on. Prints a timeline (which link each step used) and writes it to .lab/demo.json.
+// mirroring goes on. B mirrors its own log to A one-sided (placed), and A replays it from its own
+// memory before it takes over, checked against what B was told. Prints a timeline (which link each step used) and writes it to .lab/demo.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setup } from './setup.mjs';
@@ -76,7 +77,7 @@ const describe = {
 
 function onLine(node) {
   return (line) => {
-    const m = /^(ccm|mirror) (\{.*\})\s*$/.exec(line);
+    const m = /^(ccm|mirror|replay) (\{.*\})\s*$/.exec(line);
     if (!m) return;
     let e;
     try {
@@ -84,9 +85,14 @@ function onLine(node) {
     } catch {
       return;
     }
+    if (m[1] === 'replay') {
+      note(node, 'replay', `replayed ${e.records} records of partner ${e.partner} (${e.acknowledged} acknowledged)${e.error ? `, then ${e.error}` : ''}`, e);
+      return;
+    }
     if (m[1] === 'mirror') {
-      if (e.acked !== undefined) counters.acked = e.acked;
-      if (e.received !== undefined) counters.received = e.received;
+      // A's log is the one the demo follows; B's placed records are A's to replay.
+      if (node === 'A' && e.acked !== undefined) counters.acked = e.acked;
+      if (node === 'A' && e.received !== undefined) counters.received = e.received;
       const via = e.link !== undefined ? ` (over link ${e.link})` : '';
       note(node, 'mirror', e.acked !== undefined ? `mirror: ${e.acked} records acknowledged by the partner${via}` : `mirror: ${e.received} records received from the partner${via}`, e);
       return;
@@ -108,7 +114,9 @@ function daemonCommand(self, peer, extra) {
 const A = { id: 1, addrs: vm ? guestLinks('a').map((n) => n.ip) : [HOST_NODES[0].ip] };
 const B = { id: 2, addrs: vm ? guestLinks('b').map((n) => n.ip) : [HOST_NODES[1].ip] };
 const cmdA = daemonCommand(A, B, '--mirror --mirror-rate 100 --takeover --giveback-after 3000');
-const cmdB = daemonCommand(B, A, '--takeover --giveback-after 3000');
+// B mirrors its own log to A one-sided (placed): A's CPU takes no part until it replays it at the takeover.
+const cmdB = daemonCommand(B, A, '--mirror --mirror-rate 100 --durability placed --takeover --giveback-after 3000');
+mkdirSync(join(root, '.lab'), { recursive: true });
 const disk = vm ? sharedDisk(join(root, '.lab', 'demo-witness.img')) : undefined;
 
 let a;
@@ -162,8 +170,15 @@ try {
   note('demo', 'kill', 'killing partner B hard (no shutdown, no disconnect)');
   b.kill();
   await waitFor((e) => e.node === 'A' && e.kind === 'partner-down', "A's partner-down");
-  await waitFor((e) => e.node === 'A' && e.kind === 'takeover-safe', "A's takeover-safe (after fencing)");
-  await waitFor((e) => e.node === 'A' && e.kind === 'takeover', "A's takeover of B's resources");
+  const safe = await waitFor((e) => e.node === 'A' && e.kind === 'takeover-safe', "A's takeover-safe (after fencing)");
+  // A replays B's log from its own memory: every record B was told was placed is there, once, in order.
+  const replay = await waitFor((e) => e.node === 'A' && e.kind === 'replay', "A's replay of B's log", 240_000, timeline.indexOf(safe));
+  const told = timeline.filter((e) => e.node === 'B' && e.kind === 'mirror' && e.data.acked !== undefined).at(-1);
+  if (replay.data.error) throw new Error(`demo: the replay of B's log ended with ${replay.data.error}`);
+  if (!told || replay.data.acknowledged === 0 || BigInt(replay.data.lastAcknowledged) < BigInt(told.data.sequence))
+    throw new Error(`demo: B was told record ${told?.data.sequence} was placed, but A's replay acknowledges up to ${replay.data.lastAcknowledged}`);
+  if (BigInt(replay.data.last) - BigInt(replay.data.first) + 1n !== BigInt(replay.data.records)) throw new Error('demo: the replay of B\'s log has a hole or a record twice');
+  await waitFor((e) => e.node === 'A' && e.kind === 'takeover', "A's takeover of B's resources", 240_000, timeline.indexOf(safe));
   await b.done?.catch?.(() => {});
   b = start('b');
   await waitFor((e) => e.node === 'B' && e.kind === 'waiting-for-giveback', 'B to wait for the giveback');
