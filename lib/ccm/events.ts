@@ -219,7 +219,7 @@ export type CcmEvent = Base &
         /** The partner holding them. */
         partner: number;
         /** How far it replayed this node's mirrored log before it took over: the log stream of this node's previous boot, through a sequence (null: it did not say). */
-        replayed: { stream: number; through: string } | null;
+        replayed: ReplayedLog | null;
       }
     | {
         /** Resources went back: this node gave them back (`given`, `ccm.giveback()`), or its partner did (`received`: it may go ACTIVE). */
@@ -229,7 +229,7 @@ export type CcmEvent = Base &
         /** given or received. */
         direction: 'given' | 'received';
         /** Received: how far the partner had replayed this node's log before it took over (null: it did not say). */
-        replayed?: { stream: number; through: string } | null;
+        replayed?: ReplayedLog | null;
       }
     | {
         /** This node's own witness I/O failed (`error`), or works again (`error` null). */
@@ -303,3 +303,11 @@ export type CcmEvent = Base &
 
 /** The `type` of a {@link CcmEvent}, also the event name to listen for on a {@link ClusterNode}. */
 export type CcmEventType = CcmEvent['type'];
+
+/** How far a partner replayed this node's mirrored log before it took over, as its status block said. */
+export interface ReplayedLog {
+  /** The log stream of this node's previous boot. */
+  stream: number;
+  /** The last sequence of that stream the partner replayed (decimal). */
+  through: string;
+}

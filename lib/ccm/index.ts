@@ -7,7 +7,7 @@ export type { CcmOptions, CcmConfig, PartnerConfig, ResolvedPartner, WitnessOpti
 export { DiskWitness, type Witness, type WitnessVerdict, type WitnessView, type WitnessHooks, type DiskWitnessOptions } from './witness';
 export type { BackoffOptions } from './backoff';
 export { ConfigError, resolveConfig, newGeneration } from './config';
-export type { CcmEvent, CcmEventType, HandshakeStep, Role, Base as CcmEventBase } from './events';
+export type { CcmEvent, CcmEventType, HandshakeStep, Role, Base as CcmEventBase, ReplayedLog } from './events';
 export type { Session, SessionEnd } from './session';
 export type { SessionLink } from './session-link';
 export { LogMirror, MirrorError, type AppendOptions, type MirrorTarget } from './mirror';

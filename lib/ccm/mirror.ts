@@ -27,8 +27,9 @@ export interface MirrorTarget {
   rkey: number;
   /** Bytes of the partner's log ring for us (the slot less its 512 bytes of control words). */
   ringBytes: number;
-  /** The partner's status block and its rkey over the current link: what a fence READs (the slot is write-only). */
+  /** The partner's status block: what a fence READs (the slot is write-only). */
   statusAddr: bigint;
+  /** The rkey of the partner's status block over the current link. */
   statusRkey: number;
 }
 
