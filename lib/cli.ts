@@ -47,12 +47,20 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Exits once stdout and stderr took everything written before: into a pipe, process.exit() alone would cut it short. */
+function exitAfterOutput(code: number): void {
+  let left = 2;
+  const done = () => --left === 0 && process.exit(code);
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterOutput(code),
   (err: Error & { code?: string }) => {
     const hint = explainRdmaError(err);
     if (hint) process.stderr.write(`rdma-ccm: ${hint}\n`);
     else process.stderr.write(`${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}\n`);
-    process.exit(1);
+    exitAfterOutput(1);
   },
 );

@@ -8,7 +8,7 @@
 // in the ring and what outlives a failed session are the partner's MirrorStream's (mirror-stream.ts).
 import { EventEmitter } from 'node:events';
 import type { CcmObserver } from './observer';
-import type { Link } from './transport';
+import type { FlushPlacement, Link } from './transport';
 import { MirrorError, MirrorStream, PendingRecord } from './mirror-stream';
 import { decodeCounter, encodeCounter } from './wire/mailbox';
 import { decodeRecord, encodeRecord, recordSize } from './wire/log-record';
@@ -33,6 +33,14 @@ export interface MirrorTarget {
   statusRkey: number;
 }
 
+/** Fences a mirror completed, by kind. */
+export interface FenceCounts {
+  /** RDMA FLUSHes of our slot in the partner's memory. */
+  flush: number;
+  /** 8-byte RDMA READs of the partner's status block. */
+  read: number;
+}
+
 /** Options of one `append()`. */
 export interface AppendOptions {
   /** How far the record goes before the append resolves; default the node's `durability` (`delivered`). */
@@ -45,6 +53,8 @@ export interface MirrorOptions {
   durability: Durability;
   /** The partner's log regions are persistent memory (its status block says so): `persisted` appends are allowed. */
   partnerPersistent: boolean;
+  /** How far the partner's slots take RDMA FLUSH (its status block says so); null or absent: they do not, fences READ. */
+  partnerFlush?: FlushPlacement | null;
 }
 
 export interface LogMirror {
@@ -100,6 +110,8 @@ export class LogMirror extends EventEmitter {
   private ackSent: Uint8Array | null = null;
   /** Doorbells seen from the partner: proof of life as good as a heartbeat. */
   activity = 0;
+  /** Fences completed on this session, by kind. */
+  readonly fences: FenceCounts = { flush: 0, read: 0 };
 
   /** @internal Made by the session (`session.mirror`). */
   constructor(
@@ -292,6 +304,15 @@ export class LogMirror extends EventEmitter {
   }
 
   /**
+   * How a sync proves records are in the partner's memory on the current link: an RDMA FLUSH of our slot
+   * where the partner's slots take it and this link posts it (FLUSH executes after every WRITE before it),
+   * else an 8-byte READ of its status block (a READ response follows the WRITEs before it on the QP).
+   */
+  get fence(): 'flush' | 'read' {
+    return this.options.partnerFlush && this.link.flush ? 'flush' : 'read';
+  }
+
+  /**
    * Syncs the partner's copy of the log: writes the tail word, then fences the link (an 8-byte READ of
    * the partner's status block, or a FLUSH). When the fence completes, every `placed` or `persisted` record written
    * before it is in the partner's memory and its append resolves, and the ring bytes the word releases
@@ -325,8 +346,14 @@ export class LogMirror extends EventEmitter {
     const { link, token } = this;
     const stream = this.stream.txStream;
     this.post(encodeLogTail({ stream, released, offset: BigInt(offset), acknowledged }), SLOT.tail);
-    link.fence(this.target.statusAddr, this.target.statusRkey, persistent).then(
+    const kind = this.fence;
+    const fenced =
+      kind === 'flush'
+        ? link.flush!(this.target.slotAddr, this.target.rkey, persistent && this.options.partnerFlush === 'persistent' ? 'persistent' : 'global')
+        : link.fence(this.target.statusAddr, this.target.statusRkey, persistent);
+    fenced.then(
       () => {
+        this.fences[kind]++;
         // The stream may have started over meanwhile (a new boot of the partner): this word was of the old one.
         if (this.stream.txStream !== stream || this.stream.ring !== ring) return;
         // The fence completed: what was written before it on that link is placed, whichever link is in use now.

@@ -122,7 +122,7 @@ export class ClusterNode extends EventEmitter {
       this.endpoint = await transport({ addresses: cfg.addresses, statusSize: STATUS.size, slots: cfg.partners.length, slotSize: cfg.slotStride, slotMemory: nvram ? (i) => nvram.slot(i) : undefined });
       const status = new StatusPublisher(
         this.endpoint.status,
-        { clusterId: cfg.clusterId, nodeId: cfg.nodeId, state: cfg.initialState, generation: cfg.generation, slotCount: cfg.partners.length, persistent: nvram?.persistent ?? false, needsPersistent: cfg.durability === 'persisted' },
+        { clusterId: cfg.clusterId, nodeId: cfg.nodeId, state: cfg.initialState, generation: cfg.generation, slotCount: cfg.partners.length, persistent: nvram?.persistent ?? false, needsPersistent: cfg.durability === 'persisted', flush: this.endpoint.flush ?? null },
         cfg.secret,
       );
       const core = new Core(cfg, this.endpoint, status, (e) => this.emitEvent(e));

@@ -340,7 +340,7 @@ export class Partner {
         stream: this.stream,
         observer: this.core.observer,
         held,
-        mirror: { durability: cfg.durability, partnerPersistent: partnerStatus.persistent === true },
+        mirror: { durability: cfg.durability, partnerPersistent: partnerStatus.persistent === true, partnerFlush: partnerStatus.flush ?? null },
       },
       {
         stateChanged: (from, to) => this.core.emit({ type: 'partner-state', partner: this.id, from, to }),

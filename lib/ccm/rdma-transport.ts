@@ -7,9 +7,9 @@
 // slot, or anywhere else, fail on the wire with a remote access error, whatever rkey it tries.
 import { connect, contextFor, createQueuePair, listen, type Connection, type ConnectRequest, type Listener } from '../cm';
 import type { CompletionQueue, WorkCompletion } from '../verbs';
-import { Access, type MemoryRegion, type ProtectionDomain, type QueuePair } from '../verbs';
+import { Access, type MemoryRegion, type OpcodeName, type ProtectionDomain, type QueuePair } from '../verbs';
 import { Chunk, Staging } from './staging';
-import type { ConnectOptions, Endpoint, EndpointOptions, IncomingRequest, Link, Transport } from './transport';
+import type { ConnectOptions, Endpoint, EndpointOptions, FlushPlacement, IncomingRequest, Link, Transport } from './transport';
 import type { RegionCoords } from './wire/mailbox';
 import { abortError, codeError } from '../errors';
 
@@ -76,9 +76,16 @@ interface Op {
 }
 
 /** One partner's protection domain: its slot, its registration of the status block, its links' queue pairs. */
+/** The QP access a domain's FLUSHes need beyond the CM's READ and WRITE (none where its device has no FLUSH). */
+function flushAccess(d: Domain): number | undefined {
+  return d.flush === 'persistent' ? Access.FLUSH_GLOBAL | Access.FLUSH_PERSISTENT : d.flush === 'global' ? Access.FLUSH_GLOBAL : undefined;
+}
+
 class Domain {
   readonly slotMr: MemoryRegion;
   readonly staging: StagingPool;
+  /** The FLUSH this domain's slot and QPs take, if its device places FLUSH. */
+  readonly flush: FlushPlacement | undefined;
   readonly spares: RdmaLink[] = [];
 
   /**
@@ -91,7 +98,20 @@ class Domain {
     let slotMr: MemoryRegion | null = null;
     try {
       const access = Access.LOCAL_WRITE | Access.REMOTE_WRITE;
-      slotMr = memory ? pd.registerMemory(memory, access) : pd.allocMemory(slotSize, access);
+      const register = (a: number) => (memory ? pd.registerMemory(memory, a) : pd.allocMemory(slotSize, a));
+      // Where the device places FLUSH, the slot takes it: to persistence where its memory allows it
+      // (rxe refuses a persistent registration of memory that is not pmem), else to global visibility.
+      const caps = pd.context.queryDevice().capabilities;
+      this.flush = caps.flushInThisBuild && caps.flushGlobal ? 'global' : undefined;
+      if (this.flush && caps.flushPersistent) {
+        try {
+          slotMr = register(access | Access.FLUSH_GLOBAL | Access.FLUSH_PERSISTENT);
+          this.flush = 'persistent';
+        } catch {
+          slotMr = null;
+        }
+      }
+      slotMr ??= register(this.flush ? access | Access.FLUSH_GLOBAL : access);
       // Staging holds the largest record this node accepts (half its ring), plus room for control writes;
       // a session with a partner whose ring is larger grows its link's staging (Link.deepen).
       this.staging = new StagingPool(pd, Math.min(64 << 20, Math.max(256 << 10, slotSize + CONTROL_ROOM)));
@@ -141,7 +161,9 @@ class RdmaLink implements Link {
     let cq: CompletionQueue | null = null;
     try {
       cq = pd.context.createCq({ cqe: SEND_DEPTH + RECV_DEPTH });
-      this.qp = createQueuePair({ localAddress: domain.address, pd, sendCq: cq, qp: { maxSendWr: SEND_DEPTH, maxRecvWr: RECV_DEPTH } });
+      // A device that places FLUSH gets a QP that posts it too (through the extended API).
+      const sendOps: OpcodeName[] | undefined = domain.flush ? ['RDMA_WRITE', 'RDMA_WRITE_WITH_IMM', 'RDMA_READ', 'FLUSH'] : undefined;
+      this.qp = createQueuePair({ localAddress: domain.address, pd, sendCq: cq, qp: { maxSendWr: SEND_DEPTH, maxRecvWr: RECV_DEPTH, sendOps } });
     } catch (e) {
       cq?.close();
       this.recvMr.close();
@@ -149,7 +171,14 @@ class RdmaLink implements Link {
     }
     this.cq = cq;
     this.postRecvs(RECV_EARLY);
+    if (domain.flush)
+      this.flush = (remoteAddr, rkey, placement) =>
+        this.enqueue(0, async () => {
+          await this.qp.flush({ remoteAddr, rkey, placement, selectivity: 'region' });
+        });
   }
+
+  readonly flush?: (remoteAddr: bigint, rkey: number, placement: FlushPlacement) => Promise<void>;
 
   /** Never connected, or refused before the QP left INIT: it can serve the next connection. */
   get reusable(): boolean {
@@ -326,8 +355,13 @@ class RdmaEndpoint implements Endpoint {
   private closed = false;
 
   /** `domains[link][slot]`: one protection domain per partner on each link's device. */
+  readonly flush: FlushPlacement | undefined;
+
   constructor(private readonly domains: Domain[][]) {
     this.status = bytesOf(domains[0][0].statusMr);
+    // What every slot on every link takes: a partner may use it whichever link carries its session.
+    const all = domains.flat().map((d) => d.flush);
+    this.flush = all.every((f) => f === 'persistent') ? 'persistent' : all.every((f) => f) ? 'global' : undefined;
   }
 
   slot(i: number): Uint8Array {
@@ -409,7 +443,7 @@ class RdmaEndpoint implements Endpoint {
       link,
       accept: (privateData, slot) =>
         this.link(link, slot, (queuePair) =>
-          req.accept({ queuePair, privateData, responderResources: RD_ATOMIC, initiatorDepth: RD_ATOMIC, minRnrTimer: MIN_RNR_TIMER, signal: this.closing.signal }),
+          req.accept({ queuePair, privateData, responderResources: RD_ATOMIC, initiatorDepth: RD_ATOMIC, minRnrTimer: MIN_RNR_TIMER, remoteAccess: flushAccess(this.domains[link][slot]), signal: this.closing.signal }),
         ),
       reject: (privateData) => req.reject(privateData),
     };
@@ -431,6 +465,7 @@ class RdmaEndpoint implements Endpoint {
         timeoutMs: o.timeoutMs,
         signal,
         minRnrTimer: MIN_RNR_TIMER,
+        remoteAccess: flushAccess(this.domains[o.link][o.slot]),
       }),
     );
   }

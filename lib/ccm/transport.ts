@@ -5,6 +5,9 @@
 // The real implementation is rdma-transport.ts (librdmacm + verbs); unit tests of the CCM's pure logic
 // may use an in-memory one, but every CCM behaviour is proven on rxe devices.
 import type { RegionCoords } from './wire/mailbox';
+import type { FlushPlacement } from './wire/status-block';
+
+export type { FlushPlacement } from './wire/status-block';
 
 /** A node's network endpoint: its exposed memory, its listener, and the connections it makes. */
 export interface Endpoint {
@@ -24,6 +27,11 @@ export interface Endpoint {
   connect(options: ConnectOptions): Promise<Link>;
   /** Stops listening, ends every link and connection being made, and releases the exposed memory. Idempotent. */
   close(): Promise<void>;
+  /**
+   * The FLUSH its slots take on every link (each device places it, the regions and QPs allow it):
+   * `global`, `persistent` (to persistence too), or absent: none, partners fence with a READ.
+   */
+  readonly flush?: FlushPlacement;
 }
 
 /** A connection to make to a partner. */
@@ -75,6 +83,12 @@ export interface Link {
    * after those WRITEs are placed: on PCIe a read pushes the writes posted before it to memory.
    */
   fence(remoteAddr: bigint, rkey: number, persistent: boolean): Promise<void>;
+  /**
+   * RDMA FLUSH of the whole region of `rkey` at the partner (`remoteAddr` in it): resolves once every
+   * WRITE posted before it on this link is placed as `placement` asks. Present only on a link whose QP
+   * and device post FLUSH; the partner's region must take it (its status block says so).
+   */
+  flush?(remoteAddr: bigint, rkey: number, placement: FlushPlacement): Promise<void>;
   /** Immediate data of the partner's WRITE_WITH_IMMs, in order. */
   onDoorbell(listener: (imm: number) => void): void;
   /**

@@ -42,6 +42,12 @@ export interface ConnectOptions {
    * maxRecvSge (default 1), maxInlineData (default 0); `sqSigAll` and `srq` do not apply. Not with `queuePair`.
    */
   qp?: Partial<Omit<QpInit, 'type' | 'sendCq' | 'recvCq'>>;
+  /**
+   * Remote access the QP grants beyond the CM's REMOTE_WRITE and REMOTE_READ (with responder resources),
+   * e.g. `Access.FLUSH_GLOBAL` for the partner's FLUSHes: set while the QP is in INIT, before the partner
+   * can send anything. With `queuePair` only.
+   */
+  remoteAccess?: number;
   /** Sent with the connect request; at most 56 bytes, more rejects with ERR_CM_PRIVATE_DATA_TOO_LONG. */
   privateData?: Uint8Array;
   /** RDMA READ/atomic requests this side accepts in flight as responder, 0–255 (default 1). */
@@ -76,7 +82,11 @@ export const MAX_ACCEPT_PRIVATE_DATA = native.constants.privateData.accept;
 export const MAX_REJECT_PRIVATE_DATA = native.constants.privateData.reject;
 
 /** @internal Validates the options both connect() and accept() share. */
-export function checkQpOptions(o: { minRnrTimer?: number; prepare?: unknown }): void {
+export function checkQpOptions(o: { minRnrTimer?: number; prepare?: unknown; remoteAccess?: unknown; queuePair?: unknown }): void {
+  if (o.remoteAccess !== undefined) {
+    if (!Number.isInteger(o.remoteAccess) || (o.remoteAccess as number) < 0) throw cmError('ERR_INVALID_ARG_TYPE', 'remoteAccess must be a non-negative integer of Access flags');
+    if (o.queuePair === undefined) throw cmError('ERR_INVALID_ARG_VALUE', 'remoteAccess applies to a queuePair of your own only');
+  }
   if (o.minRnrTimer !== undefined && (!Number.isInteger(o.minRnrTimer) || o.minRnrTimer < 0 || o.minRnrTimer > 31))
     throw cmError('ERR_OUT_OF_RANGE', 'minRnrTimer must be an integer from 0 to 31');
   if (o.prepare !== undefined && typeof o.prepare !== 'function') throw cmError('ERR_INVALID_ARG_TYPE', 'prepare must be a function');

@@ -27,6 +27,8 @@ export interface AcceptOptions {
   recvCq?: CompletionQueue;
   /** As in connect(): capacities of the QP made now. Not with `queuePair`. */
   qp?: ConnectOptions['qp'];
+  /** As in connect(): remote access beyond the CM's, set before the initiator can send. With `queuePair` only. */
+  remoteAccess?: ConnectOptions['remoteAccess'];
   /** Sent with the accept; at most 196 bytes, more rejects with ERR_CM_PRIVATE_DATA_TOO_LONG. */
   privateData?: Uint8Array;
   /** RDMA READ/atomic requests this side accepts in flight as responder, 0–255 (default 1). */

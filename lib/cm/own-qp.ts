@@ -55,8 +55,10 @@ export function checkOwnQp(o: { queuePair?: unknown; sendCq?: unknown; recvCq?: 
  * @internal Moves a caller's queue pair to RTS with the CM's attributes for this connection, as librdmacm
  * does for its own: on the accepting side the read/atomic depths are the ones the accept announces.
  */
-export function readyOwnQp(id: CmId, qp: QueuePair, o: { minRnrTimer?: number; responderResources?: number; initiatorDepth?: number }, accepting: boolean): void {
+export function readyOwnQp(id: CmId, qp: QueuePair, o: { minRnrTimer?: number; responderResources?: number; initiatorDepth?: number; remoteAccess?: number }, accepting: boolean): void {
   id.native.transitionQp(qp.native, 'INIT');
+  // The CM sets the access in INIT only (RTR and RTS leave it): what the caller adds stays.
+  if (o.remoteAccess) qp.modify({ qpAccessFlags: qp.query().qpAccessFlags | o.remoteAccess });
   id.native.transitionQp(qp.native, 'RTR', { minRnrTimer: o.minRnrTimer, maxDestRdAtomic: accepting ? (o.responderResources ?? 1) : undefined });
   id.native.transitionQp(qp.native, 'RTS', { maxRdAtomic: accepting ? (o.initiatorDepth ?? 1) : undefined });
 }

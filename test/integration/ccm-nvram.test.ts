@@ -1,7 +1,8 @@
 // One-sided log mirroring on rxe: `placed` records go into the partner's ring with RDMA WRITEs and a
-// READ fence, without the partner's software; the writer (a real process) is killed hard under full-rate
-// mirroring, and the survivor replays from its own memory every record the writer was told was placed,
-// in order and once, with only records after them marked unacknowledged. A `persisted` session with a
+// fence (an RDMA FLUSH where both stacks place it, else a READ), without the partner's software; the
+// writer (a real process) is killed hard under full-rate mirroring, and the survivor replays from its
+// own memory every record the writer was told was placed, in order and once, with only records after
+// them marked unacknowledged. A `persisted` session with a
 // partner whose log regions are not persistent memory is refused at the handshake, on either side. A
 // node that keeps its partner's log in an NVRAM region and is killed hard finds every persisted record
 // in it (`rdma-ccm node --dump-log`), and damage in the region is reported, not believed.
@@ -12,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MirroredRecord } from '../../lib/ccm';
+import { contextFor } from '../../lib/cm';
 import { NVRAM } from '../../lib/ccm/wire';
 import { cliNode, lab, recordFault, stopNodes, testNode, until } from './lab';
 
@@ -103,7 +105,7 @@ describe('one-sided log mirroring on rxe', () => {
     const acked = w.seen.acked;
     w.c.kill('SIGKILL');
 
-    const dump = spawnSync(process.execPath, [resolve(__dirname, '..', '..', 'dist', 'cli.js'), 'node', '--cluster-id', String(CLUSTER), '--node-id', '1', '--address', addrA, '--port', String(p + 100), '--partner', `2@${addrB}:${p}`, '--nvram', path, '--dump-log', '2'], { encoding: 'utf8' });
+    const dump = spawnSync(process.execPath, [resolve(__dirname, '..', '..', 'dist', 'cli.js'), 'node', '--cluster-id', String(CLUSTER), '--node-id', '1', '--address', addrA, '--port', String(p + 100), '--partner', `2@${addrB}:${p}`, '--nvram', path, '--dump-log', '2'], { encoding: 'utf8', maxBuffer: 256 << 20 });
     expect(dump.stderr).toBe('');
     expect(dump.status).toBe(0);
     const lines = dump.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -121,7 +123,7 @@ describe('one-sided log mirroring on rxe', () => {
     const bytes = readFileSync(path);
     bytes[NVRAM.ringOffset + 10 * 576 + 100] ^= 0xff;
     writeFileSync(path, bytes);
-    const damaged = spawnSync(process.execPath, [resolve(__dirname, '..', '..', 'dist', 'cli.js'), 'node', '--cluster-id', String(CLUSTER), '--node-id', '1', '--address', addrA, '--port', String(p + 100), '--partner', `2@${addrB}:${p}`, '--nvram', path, '--dump-log', '2'], { encoding: 'utf8' });
+    const damaged = spawnSync(process.execPath, [resolve(__dirname, '..', '..', 'dist', 'cli.js'), 'node', '--cluster-id', String(CLUSTER), '--node-id', '1', '--address', addrA, '--port', String(p + 100), '--partner', `2@${addrB}:${p}`, '--nvram', path, '--dump-log', '2'], { encoding: 'utf8', maxBuffer: 256 << 20 });
     expect(damaged.status).toBe(1);
     const out = damaged.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(out.length).toBe(11);
@@ -129,6 +131,46 @@ describe('one-sided log mirroring on rxe', () => {
     rmSync(path, { force: true });
     recordFault('NVRAM owner killed after persisted appends', { records: lines.length });
   }, 400_000);
+
+  it('fences with an RDMA FLUSH of the slot where both devices place FLUSH, else with a READ; the records are in the partner\'s memory either way', async () => {
+    const p = port++;
+    const caps = await Promise.all([addrA, addrB].map(async (a) => (await contextFor(a)).queryDevice().capabilities));
+    // FLUSH needs the kernel's rxe (6.2 on) and an addon built with ibv_wr_flush (rdma-core 45 on): trixie's stack, not bookworm's.
+    const expected = caps.every((c) => c.flushGlobal && c.flushInThisBuild) ? 'flush' : 'read';
+    if (process.env.RDMA_CCM_LAB_STACK === 'trixie') expect(expected).toBe('flush');
+    const path = join(tmpdir(), `rdma-ccm-flush-${p}.nv`);
+    rmSync(path, { force: true });
+    const { n: a } = testNode({ clusterId: CLUSTER, nodeId: 1, address: addrA, port: p, partners: [{ nodeId: 2, address: addrB, port: p }], heartbeatMs: 100, partnerDownMs: 3000 });
+    // Node 2 holds node 1's log in a region declared persistent (tmpfs memory is not pmem: its FLUSH is global).
+    const { n: b } = testNode({ clusterId: CLUSTER, nodeId: 2, address: addrB, port: p, partners: [{ nodeId: 1, address: addrA, port: p }], heartbeatMs: 100, partnerDownMs: 3000, nvram: { path, persistent: true } });
+    await Promise.all([a.start(), b.start()]);
+    const s = await a.waitForSession(2);
+    await b.waitForSession(1);
+    expect(s.mirror.fence).toBe(expected);
+    const levels = ['placed', 'persisted'] as const;
+    for (let i = 0; i < 200; i++) {
+      const payload = Buffer.alloc(4096);
+      payload.write(`record ${i}`);
+      payload[4095] = i;
+      await s.mirror.append(payload, { durability: levels[i % 2] });
+    }
+    // Every sync of the session used the expected fence, and none the other.
+    const other = expected === 'flush' ? 'read' : 'flush';
+    expect(s.mirror.fences[expected]).toBeGreaterThan(0);
+    expect(s.mirror.fences[other]).toBe(0);
+    const records: MirroredRecord[] = [];
+    for await (const r of b.mirroredLog(1)) records.push(r);
+    expect(records.map((r) => Number(r.sequence))).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    records.forEach((r, i) => {
+      expect(r.acknowledged).toBe(true);
+      expect(r.durability).toBe(levels[i % 2]);
+      expect(r.payload.toString('latin1', 0, 20).replace(/\0+$/, '')).toBe(`record ${i}`);
+      expect(r.payload[4095]).toBe(i);
+    });
+    await a.stop();
+    await b.stop();
+    rmSync(path, { force: true });
+  });
 
   it('refuses a persisted session with a partner whose log regions are not persistent memory, as initiator and as responder', async () => {
     const p = port++;

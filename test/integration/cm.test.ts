@@ -106,6 +106,9 @@ describe('RDMA CM on rxe', () => {
     expect(srv.qp.query().minRnrTimer).toBe(3);
     await expect(connect({ address: addrA, port: p, pd: pb, minRnrTimer: 32 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(connect({ address: addrA, port: p, pd: pb, prepare: 'no' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    // Extra remote access is set while the QP is in INIT: only a queue pair of the caller's own has that moment.
+    await expect(connect({ address: addrA, port: p, pd: pb, remoteAccess: Access.FLUSH_GLOBAL })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(connect({ address: addrA, port: p, pd: pb, remoteAccess: -1 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   });
 
   it('takes addresses as RoCE GID strings too, and reports them as IP addresses', async () => {

@@ -73,6 +73,17 @@ describe('wire formats', () => {
     expect(wire.requestKind(samples.accept())).toBeNull();
   });
 
+  it('says in the status block how far its slots take RDMA FLUSH, and refuses a persistent FLUSH without FLUSH', () => {
+    const base = { clusterId: CLUSTER, nodeId: 2, state: 'READY' as const, generation: 99n, heartbeat: 5n, sequence: 3n, slotCount: 1, echoes: [] };
+    for (const flush of ['global', 'persistent', null] as const) expect(wire.decodeStatus(wire.encodeStatus({ ...base, flush }, secret), CLUSTER, secret).flush).toBe(flush);
+    // Without a secret the flags can be set by hand: FLUSH_PERSISTENT alone is no placement.
+    const b = wire.encodeStatus({ ...base, flush: 'persistent' });
+    const dv = new DataView(b.buffer, b.byteOffset);
+    dv.setUint16(wire.STATUS.flags, dv.getUint16(wire.STATUS.flags, true) & ~wire.STATUS_FLUSH, true);
+    dv.setUint32(wire.STATUS.checksum, wire.crc32(b, 0, wire.STATUS.size, wire.STATUS.checksum), true);
+    expect(() => wire.decodeStatus(b, CLUSTER)).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD', message: expect.stringContaining('persistent FLUSH without FLUSH') }));
+  });
+
   it("refuses an NVRAM region of another owner, partner or cluster, a forged one, and a ring that does not fit", () => {
     expect(wire.decodeNvramHeader(samples.nvram(), nvramOf)).toEqual(nvram);
     expect(wire.decodeNvramHeader(new Uint8Array(512), nvramOf)).toBeNull();

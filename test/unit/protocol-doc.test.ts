@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCEPT_PD, COMMIT, CONNECT_PD, DOORBELL, HELLO, JOIN_ACCEPT_PD, JOIN_PD, MAGIC, MAX_LINKS, MAX_SLOTS, NODE_STATES, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, SLOT, STATUS, STATUS_PERSISTENT, STATUS_NEEDS_PERSISTENT, WITNESS, LOG_TAIL, DURABILITY, NVRAM, NVRAM_PERSISTENT } from '../../lib/ccm/wire/layout';
+import { ACCEPT_PD, COMMIT, CONNECT_PD, DOORBELL, HELLO, JOIN_ACCEPT_PD, JOIN_PD, MAGIC, MAX_LINKS, MAX_SLOTS, NODE_STATES, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, SLOT, STATUS, STATUS_PERSISTENT, STATUS_NEEDS_PERSISTENT, STATUS_FLUSH, STATUS_FLUSH_PERSISTENT, WITNESS, LOG_TAIL, DURABILITY, NVRAM, NVRAM_PERSISTENT } from '../../lib/ccm/wire/layout';
 import { LOG_HEADER } from '../../lib/ccm/wire/log-record';
 
 const doc = readFileSync(join(__dirname, '../../docs/protocol.md'), 'utf8');
@@ -51,7 +51,7 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [STATUS.heartbeat, 'heartbeat u64'],
       [STATUS.sequence, 'sequence u64'],
       [STATUS.slotCount, `slot count u16 (1 … ${MAX_SLOTS})`],
-      [STATUS.flags, `flags u16 (1 auth, ${STATUS_PERSISTENT} persistent: the node's log regions are persistent memory, ${STATUS_NEEDS_PERSISTENT} needs persistent: it appends persisted records)`],
+      [STATUS.flags, `flags u16 (1 auth, ${STATUS_PERSISTENT} persistent: the node's log regions are persistent memory, ${STATUS_NEEDS_PERSISTENT} needs persistent: it appends persisted records, ${STATUS_FLUSH} flush: its slots take RDMA FLUSH to global visibility on every link, ${STATUS_FLUSH_PERSISTENT} flush persistent: to persistence too)`],
       [STATUS.takeover, 'takeover u32'],
       [STATUS.takeoverGeneration, 'takeover generation u64'],
       [STATUS.replayedStream, 'takeover replayed stream u32'],

@@ -61,7 +61,7 @@ export const STATUS = {
   sequence: 40,
   /** slot count u16 (1 to {@link MAX_SLOTS}). */
   slotCount: 48,
-  /** flags u16: 1 ({@link FLAG_AUTH}) when the block is authenticated, 2 ({@link STATUS_PERSISTENT}) when its log regions are persistent memory, 4 ({@link STATUS_NEEDS_PERSISTENT}) when it appends `persisted` records. */
+  /** flags u16: 1 ({@link FLAG_AUTH}) when the block is authenticated, 2 ({@link STATUS_PERSISTENT}) when its log regions are persistent memory, 4 ({@link STATUS_NEEDS_PERSISTENT}) when it appends `persisted` records, 8 ({@link STATUS_FLUSH}) when its slots take RDMA FLUSH to global visibility, 16 ({@link STATUS_FLUSH_PERSISTENT}) when they also take it to persistence. */
   flags: 50,
   /** takeover u32: the node whose resources this node has taken over (0: none). */
   takeover: 52,
@@ -85,6 +85,10 @@ export const STATUS = {
 export const STATUS_PERSISTENT = 2;
 /** Status block flag: this node appends `persisted` records, so a partner whose log regions are not persistent memory is refused. */
 export const STATUS_NEEDS_PERSISTENT = 4;
+/** Status block flag: every slot of this node takes RDMA FLUSH (global visibility) on every link, so partners fence with one instead of a READ. */
+export const STATUS_FLUSH = 8;
+/** Status block flag (with {@link STATUS_FLUSH}): the slots take FLUSH to persistence too (their memory is pmem). */
+export const STATUS_FLUSH_PERSISTENT = 16;
 
 /**
  * Layout of one partner's slot in a node's memory, which only that partner may RDMA WRITE: byte

@@ -2,8 +2,11 @@
 // the whole block is authenticated by one MAC, so no field of it can be forged or taken from another node.
 import { checkCluster, checkHeader, checkMac, seal, sign, u64, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
-import { MAGIC, MAX_SLOTS, NODE_STATES, NodeState, STATUS, STATUS_NEEDS_PERSISTENT, STATUS_PERSISTENT } from './layout';
+import { MAGIC, MAX_SLOTS, NODE_STATES, NodeState, STATUS, STATUS_FLUSH, STATUS_FLUSH_PERSISTENT, STATUS_NEEDS_PERSISTENT, STATUS_PERSISTENT } from './layout';
 import { FLAG_AUTH } from './mailbox';
+
+/** How far an RDMA FLUSH places the writes before it: visible to every reader, or also persistent. */
+export type FlushPlacement = 'global' | 'persistent';
 
 /** A status block's echo of the hello a node accepted in one slot: the initiator waits to see its own. */
 export interface Echo {
@@ -35,6 +38,11 @@ export interface StatusBlock {
   persistent?: boolean;
   /** This node appends `persisted` records: its partners' log regions must be persistent memory (absent: false). */
   needsPersistent?: boolean;
+  /**
+   * How far an RDMA FLUSH of this node's slots places the writes before it, on every link: `global`,
+   * `persistent` (to persistence too), or null/absent: its slots do not take FLUSH, partners fence with a READ.
+   */
+  flush?: FlushPlacement | null;
   /** Per mailbox slot: the last hello this node accepted in that slot, or null. */
   echoes: (Echo | null)[];
   /** The node whose resources this node has taken over (`ccm.takeover()`), and that node's boot; null or absent for none. */
@@ -75,7 +83,7 @@ export function encodeStatus(s: StatusBlock, secret?: Uint8Array, out: Uint8Arra
   dv.setBigUint64(STATUS.heartbeat, u64(s.heartbeat, 'heartbeat'), true);
   dv.setBigUint64(STATUS.sequence, u64(s.sequence, 'sequence'), true);
   dv.setUint16(STATUS.slotCount, s.slotCount, true);
-  dv.setUint16(STATUS.flags, (secret ? FLAG_AUTH : 0) | (s.persistent ? STATUS_PERSISTENT : 0) | (s.needsPersistent ? STATUS_NEEDS_PERSISTENT : 0), true);
+  dv.setUint16(STATUS.flags, (secret ? FLAG_AUTH : 0) | (s.persistent ? STATUS_PERSISTENT : 0) | (s.needsPersistent ? STATUS_NEEDS_PERSISTENT : 0) | (s.flush ? STATUS_FLUSH : 0) | (s.flush === 'persistent' ? STATUS_FLUSH_PERSISTENT : 0), true);
   dv.setUint32(STATUS.takeover, s.takeover?.nodeId ?? 0, true);
   dv.setBigUint64(STATUS.takeoverGeneration, u64(s.takeover?.generation ?? 0n, 'takeover generation'), true);
   dv.setUint32(STATUS.replayedStream, s.takeover?.replayed?.stream ?? 0, true);
@@ -108,7 +116,8 @@ export function decodeStatus(buf: Uint8Array, clusterId: bigint, secret?: Uint8A
   const slotCount = dv.getUint16(STATUS.slotCount, true);
   if (slotCount < 1 || slotCount > MAX_SLOTS) throw new ProtocolError('ERR_CCM_FIELD', 'status', `slot count ${slotCount} out of range`);
   const flags = dv.getUint16(STATUS.flags, true);
-  if (flags & ~(FLAG_AUTH | STATUS_PERSISTENT | STATUS_NEEDS_PERSISTENT)) throw new ProtocolError('ERR_CCM_FIELD', 'status', `unknown flags ${flags}`);
+  if (flags & ~(FLAG_AUTH | STATUS_PERSISTENT | STATUS_NEEDS_PERSISTENT | STATUS_FLUSH | STATUS_FLUSH_PERSISTENT)) throw new ProtocolError('ERR_CCM_FIELD', 'status', `unknown flags ${flags}`);
+  if ((flags & STATUS_FLUSH_PERSISTENT) && !(flags & STATUS_FLUSH)) throw new ProtocolError('ERR_CCM_FIELD', 'status', 'persistent FLUSH without FLUSH');
   if (dv.getUint32(STATUS.replayedStream + 4, true) !== 0) throw new ProtocolError('ERR_CCM_FIELD', 'status', 'reserved field not zero');
   const echoes: (Echo | null)[] = [];
   for (let i = 0; i < slotCount; i++) {
@@ -127,6 +136,7 @@ export function decodeStatus(buf: Uint8Array, clusterId: bigint, secret?: Uint8A
     slotCount,
     persistent: (flags & STATUS_PERSISTENT) !== 0,
     needsPersistent: (flags & STATUS_NEEDS_PERSISTENT) !== 0,
+    flush: flags & STATUS_FLUSH_PERSISTENT ? 'persistent' : flags & STATUS_FLUSH ? 'global' : null,
     takeover: dv.getUint32(STATUS.takeover, true)
       ? {
           nodeId: dv.getUint32(STATUS.takeover, true),
