@@ -214,8 +214,8 @@ export interface Addon {
   alignedBuffer(length: number): Buffer;
   /** Maps `length` bytes of a file (created or grown, unless `existing`: then it must be that large) or a device-DAX device, shared; unmapped when the Buffer is collected. */
   mapFile(path: string, length: number, existing?: boolean): { buffer: Buffer; sync: boolean; device: boolean };
-  /** msync(MS_SYNC) of the pages holding `offset … offset + length` of a Buffer from mapFile(). */
-  syncMapped(buffer: Buffer, offset: number, length: number): void;
+  /** Makes `offset … offset + length` of a Buffer from mapFile() durable: with `dax` (the mapping was `sync`) by writing its CPU cache lines back, else by msync(MS_SYNC) of its pages. */
+  syncMapped(buffer: Buffer, offset: number, length: number, dax?: boolean): void;
   /** Executes the marker that opens (true) or closes (false) a window of bench/instructions' counter. */
   instructionMarker(start: boolean): void;
 }

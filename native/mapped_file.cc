@@ -82,15 +82,48 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// syncMapped(buffer, offset, length): msync(MS_SYNC) of the pages of a mapped Buffer that hold the range.
+namespace {
+
+// Writes the CPU cache lines holding [from, to) back to memory and orders them before later stores: on
+// a DAX mapping the stores are then in the persistence domain of a platform with ADR (as libpmem's
+// pmem_persist does), and no page cache stands between (msync has nothing to write; device DAX refuses it).
+void WriteBackCacheLines(uintptr_t from, uintptr_t to) {
+  constexpr uintptr_t kLine = 64;
+  for (uintptr_t p = from / kLine * kLine; p < to; p += kLine) {
+#if defined(__x86_64__) || defined(__i386__)
+    asm volatile("clflush %0" : "+m"(*reinterpret_cast<volatile char*>(p)));
+#elif defined(__aarch64__)
+    asm volatile("dc civac, %0" : : "r"(p) : "memory");
+#else
+    (void)p;
+#endif
+  }
+#if defined(__x86_64__) || defined(__i386__)
+  asm volatile("sfence" ::: "memory");
+#elif defined(__aarch64__)
+  asm volatile("dsb sy" ::: "memory");
+#else
+  __sync_synchronize();
+#endif
+}
+
+}  // namespace
+
+// syncMapped(buffer, offset, length, dax): makes the range of a mapped Buffer durable: with `dax` (a
+// mapping mapFile() reported `sync`) by writing its CPU cache lines back, else by msync(MS_SYNC) of its pages.
 Napi::Value SyncMapped(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsBuffer()) ThrowArgType(env, "buffer", "a Buffer from mapFile()");
   auto buffer = info[0].As<Napi::Buffer<uint8_t>>();
   int64_t offset = ArgInt(info, 1, "offset", 0, int64_t(buffer.Length()));
   int64_t length = ArgInt(info, 2, "length", 0, int64_t(buffer.Length()) - offset);
-  uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  bool dax = info.Length() > 3 && info[3].ToBoolean().Value();
   uintptr_t start = reinterpret_cast<uintptr_t>(buffer.Data()) + uintptr_t(offset);
+  if (dax) {
+    WriteBackCacheLines(start, start + uintptr_t(length));
+    return env.Undefined();
+  }
+  uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
   uintptr_t from = start / page * page;
   if (length > 0 && msync(reinterpret_cast<void*>(from), size_t(start + uintptr_t(length) - from), MS_SYNC) != 0) ThrowSys(env, errno, "msync");
   return env.Undefined();

@@ -64,6 +64,16 @@ const steps = [
         appendFileSync(faultLog, `${JSON.stringify({ fault })}\n`);
     return ['CCM across two guests: late boot, a cable pulled, the interconnect cut, hard kill and takeover, reboot and giveback (lab, rxe)', single(status)];
   }],
+  ['nvdimm', 'NVDIMM power loss across two guests, both stacks (lab)', () => {
+    // Debian 12's stack fences with READs; trixie's with RDMA FLUSHes to persistence.
+    const statuses = [[], ['--stack', 'trixie']].map((stack) => {
+      const status = sh(process.execPath, ['test/guests/nvdimm-power-loss.mjs', ...stack], { allowFail: true });
+      if (status === 0) appendFileSync(faultLog, `${JSON.stringify({ fault: `NVDIMM owner guest killed hard right after persisted appends resolved, booted again: every persisted record found in its NVDIMM (${stack[1] ?? 'default'} stack)` })}\n`);
+      return status;
+    });
+    const failed = statuses.filter((x) => x !== 0).length;
+    return ['NVDIMM power loss: the owner guest killed hard after persisted appends, booted again, every record found (lab, rxe, both stacks)', { status: failed ? 1 : 0, passed: 2 - failed, failed, skipped: 0 }];
+  }],
 ].filter(([name]) => name === 'native' || only(name));
 
 mkdirSync(out, { recursive: true });

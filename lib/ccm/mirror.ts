@@ -37,6 +37,8 @@ export interface MirrorTarget {
 export interface FenceCounts {
   /** RDMA FLUSHes of our slot in the partner's memory. */
   flush: number;
+  /** Of those, FLUSHes to persistence (a sync covering `persisted` records, where the partner's slots take it). */
+  flushPersistent: number;
   /** 8-byte RDMA READs of the partner's status block. */
   read: number;
 }
@@ -111,7 +113,7 @@ export class LogMirror extends EventEmitter {
   /** Doorbells seen from the partner: proof of life as good as a heartbeat. */
   activity = 0;
   /** Fences completed on this session, by kind. */
-  readonly fences: FenceCounts = { flush: 0, read: 0 };
+  readonly fences: FenceCounts = { flush: 0, flushPersistent: 0, read: 0 };
 
   /** @internal Made by the session (`session.mirror`). */
   constructor(
@@ -347,13 +349,15 @@ export class LogMirror extends EventEmitter {
     const stream = this.stream.txStream;
     this.post(encodeLogTail({ stream, released, offset: BigInt(offset), acknowledged }), SLOT.tail);
     const kind = this.fence;
+    const toPersistence = kind === 'flush' && persistent && this.options.partnerFlush === 'persistent';
     const fenced =
       kind === 'flush'
-        ? link.flush!(this.target.slotAddr, this.target.rkey, persistent && this.options.partnerFlush === 'persistent' ? 'persistent' : 'global')
+        ? link.flush!(this.target.slotAddr, this.target.rkey, toPersistence ? 'persistent' : 'global')
         : link.fence(this.target.statusAddr, this.target.statusRkey, persistent);
     fenced.then(
       () => {
         this.fences[kind]++;
+        if (toPersistence) this.fences.flushPersistent++;
         // The stream may have started over meanwhile (a new boot of the partner): this word was of the old one.
         if (this.stream.txStream !== stream || this.stream.ring !== ring) return;
         // The fence completed: what was written before it on that link is placed, whichever link is in use now.

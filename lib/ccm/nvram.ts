@@ -31,6 +31,8 @@ export class NvramRegion {
   /** Per partner (in partner-list order): what its part held at start. */
   readonly parts: NvramPart[];
   private readonly memory: Buffer;
+  /** The mapping is DAX (MAP_SYNC, or device DAX): no page cache, stores are made durable from the CPU caches. */
+  private readonly dax: boolean;
 
   /**
    * Maps `cfg.nvram.path` and reads back each partner's part. Throws the mapping's system error. With
@@ -44,6 +46,7 @@ export class NvramRegion {
     this.stride = NVRAM.ringOffset + Math.ceil(cfg.logRingBytes / 4096) * 4096;
     const mapped = native.mapFile(nv.path, this.stride * cfg.partners.length, readOnly);
     this.memory = mapped.buffer;
+    this.dax = mapped.sync;
     this.persistent = nv.persistent ?? mapped.device;
     this.parts = cfg.partners.map((p, i) => this.open(i, p.nodeId));
   }
@@ -94,7 +97,7 @@ export class NvramRegion {
     const base = this.base(i);
     const h = encodeNvramHeader({ clusterId: this.cfg.clusterId, owner: this.cfg.nodeId, partner, generation, ringSize: BigInt(this.cfg.logRingBytes), persistent: this.persistent }, this.cfg.secret);
     this.memory.set(h, base);
-    native.syncMapped(this.memory, base, NVRAM.size);
+    native.syncMapped(this.memory, base, NVRAM.size, this.dax);
   }
 }
 

@@ -38,6 +38,13 @@ export interface GuestOptions {
    */
   disk?: string;
   /**
+   * An emulated NVDIMM backed by this host file (made, or grown, to `sizeMiB`; shared, so that the bytes
+   * the guest stores are in the file the moment it stores them, and a guest killed hard and booted again
+   * with the same file finds them). The guest sees it as ACPI NFIT persistent memory: /dev/pmem0 until a
+   * namespace is made device DAX (/dev/dax0.0), which it stays across boots.
+   */
+  nvdimm?: GuestNvdimm;
+  /**
    * A TCG plugin for qemu's -plugin (`path.so,arg=value,...`): the guest then runs on one vCPU with
    * single-threaded TCG, so that a plugin that counts sees every instruction in order, and its clock
    * follows the instructions it executes (-icount shift=0: 1 ns each), so that a loop bounded by the
@@ -50,6 +57,14 @@ export interface GuestOptions {
   bootTimeoutSec?: number;
   /** Receives each line the guest prints. */
   onLine?: (line: string) => void;
+}
+
+/** A guest's emulated NVDIMM: the host file that backs it. */
+export interface GuestNvdimm {
+  /** Host path of the backing file (made, or grown, to `sizeMiB` by qemu). */
+  path: string;
+  /** Size of the NVDIMM in MiB. */
+  sizeMiB: number;
 }
 
 /** One point-to-point UDP link of a guest to its partner guest, on 127.0.0.1. */
@@ -102,9 +117,10 @@ export class Guest {
     if (root !== '/') mkdirSync(join(root, opts.workdir), { recursive: true });
     const args = [
       '-accel', opts.tcgPlugin ? 'tcg,thread=single' : 'tcg,thread=multi',
-      '-machine', 'q35',
+      '-machine', opts.nvdimm ? 'q35,nvdimm=on' : 'q35',
       '-cpu', 'max',
-      '-m', String(opts.memoryMiB ?? 2048),
+      // An NVDIMM is a memory device: it needs a hotplug slot and room above the RAM.
+      '-m', opts.nvdimm ? `${opts.memoryMiB ?? 2048},slots=1,maxmem=${(opts.memoryMiB ?? 2048) + opts.nvdimm.sizeMiB}M` : String(opts.memoryMiB ?? 2048),
       '-smp', String(opts.tcgPlugin ? 1 : (opts.cpus ?? 2)),
       ...(opts.tcgPlugin ? ['-plugin', opts.tcgPlugin, '-icount', 'shift=0,sleep=on'] : []),
       '-nodefaults', '-no-user-config', '-no-reboot',
@@ -131,6 +147,10 @@ export class Guest {
       ),
     );
     if (links.length === 0) args.push('-nic', 'none');
+    if (opts.nvdimm) {
+      const { path, sizeMiB } = opts.nvdimm;
+      args.push('-object', `memory-backend-file,id=nvmem0,share=on,mem-path=${path},size=${sizeMiB}M`, '-device', 'nvdimm,id=nvdimm0,memdev=nvmem0');
+    }
     if (opts.disk)
       args.push('-drive', `file=${opts.disk},if=none,id=shared,format=raw,cache=none,file.locking=off`, '-device', 'virtio-blk-pci,drive=shared,share-rw=on,serial=rdma-ccm-shared');
     this.proc = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensurePackages } from './deps';
 import { LabError, isRoot } from './exec';
-import { Guest, GuestResult } from './guest';
+import { Guest, GuestResult, type GuestOptions } from './guest';
 import { hostHasRxe, hostRun, hostSetup, hostTeardown, HOST_NODES } from './host-rxe';
 import { ensureKernel, LabKernel } from './kernel';
 import { runScript } from './run-script';
@@ -16,7 +16,7 @@ import { guestLinks, guestNode, labEnv, LabNode, Topology, VETH_NODES } from './
 export { Guest, GuestResult } from './guest';
 export { LabError, runCommand, type CommandResult } from './exec';
 export { LabNode, Topology, VETH_NODES, guestNode, guestLinks, LAB_SUBNET } from './topology';
-export type { GuestLink } from './guest';
+export type { GuestLink, GuestNvdimm } from './guest';
 export { deviceSetup } from './run-script';
 export { instructionMarker } from './instruction-marker';
 export { hostSetup, hostTeardown, hostSpawn, HOST_NODES, type HostProcess } from './host-rxe';
@@ -130,12 +130,13 @@ function prefixed(name: string) {
 /**
  * Boots one guest of the two-guests topology (a listens first; b may come later, die and return). Each
  * guest has two links to the other (two NICs, two qemu UDP links, rxe0 and rxe1) and, with `disk`, the
- * shared disk image as /dev/vda (see {@link sharedDisk}).
+ * shared disk image as /dev/vda (see {@link sharedDisk}); with `nvdimm`, an emulated NVDIMM backed by that
+ * host file (the same file at the next boot: the same bytes).
  */
 export function startGuest(
   name: 'a' | 'b',
   command: string,
-  opts: { cwd?: string; timeoutSec?: number; onLine?: (l: string) => void; kernel?: LabKernel; disk?: string; stack?: LabStack } = {},
+  opts: { cwd?: string; timeoutSec?: number; onLine?: (l: string) => void; kernel?: LabKernel; disk?: string; stack?: LabStack; nvdimm?: GuestOptions['nvdimm'] } = {},
 ): Guest {
   const image = opts.stack ? prepareStack(opts.stack) : undefined;
   const kernel = image?.kernel ?? opts.kernel ?? prepareLab(undefined, 'vm').kernel!;
@@ -154,6 +155,7 @@ export function startGuest(
     timeoutSec: opts.timeoutSec,
     links: nodes.map((n, k) => ({ localPort: base + 2 * k + (name === 'a' ? 0 : 1), remotePort: base + 2 * k + (name === 'a' ? 1 : 0), mac: n.mac! })),
     disk: opts.disk,
+    nvdimm: opts.nvdimm,
     onLine: opts.onLine ?? prefixed(name),
     script: runScript({
       nodes,
@@ -161,6 +163,7 @@ export function startGuest(
       env: commandEnv({ ...labEnv('two-guests', [guestNode('a'), guestNode('b')], self), ...(opts.disk ? { RDMA_CCM_LAB_SHARED_DISK: '/dev/vda' } : {}), ...s.env }),
       cwd,
       command,
+      nvdimm: opts.nvdimm !== undefined,
     }),
   });
 }

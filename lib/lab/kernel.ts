@@ -21,6 +21,11 @@ export const GUEST_MODULES = [
   'rdma_rxe',
   'rdma_ucm',
   'sch_netem', // tests cut a link (100% loss) without taking the netdev down
+  // An emulated NVDIMM (ACPI NFIT): its namespace as /dev/pmem0, or as device DAX /dev/dax0.0.
+  'nfit',
+  'nd_pmem',
+  'device_dax',
+  'dax_pmem',
 ];
 
 /** A guest kernel and initramfs in the lab's cache. */

@@ -72,18 +72,50 @@ export function deviceSetup(nodes: LabNode[], veth: boolean, pair = 0): string {
   return lines.join('\n');
 }
 
+/** Where a guest with an emulated NVDIMM finds it as device DAX (exported as RDMA_CCM_LAB_NVDIMM). */
+export const NVDIMM_DAX = '/dev/dax0.0';
+
+/**
+ * Shell lines that make the guest's emulated NVDIMM a device-DAX device (what libndctl's
+ * `create-namespace -m devdax` does, through sysfs): the first boot writes a DAX info block at the start
+ * of the label-less namespace, which lives in the NVDIMM's backing file; every later boot finds it and
+ * gets /dev/dax0.0 at once, with the bytes of the boot before. Device DAX, unlike a DAX filesystem, can be
+ * registered for RDMA: the kernel pins its pages for as long as the region lives.
+ */
+export function nvdimmSetup(): string {
+  const nd = '/sys/bus/nd';
+  return [
+    `if [ ! -e ${NVDIMM_DAX} ]; then`,
+    `  dax=$(cat ${nd}/devices/region0/dax_seed)`,
+    `  echo namespace0.0 > ${nd}/drivers/nd_pmem/unbind`,
+    `  cat /proc/sys/kernel/random/uuid > ${nd}/devices/$dax/uuid`,
+    // 4 KiB pages (any mapping a multiple of pages), their metadata on the device itself.
+    `  echo 4096 > ${nd}/devices/$dax/align`,
+    `  echo pmem > ${nd}/devices/$dax/mode`,
+    `  echo namespace0.0 > ${nd}/devices/$dax/namespace`,
+    `  echo $dax > ${nd}/drivers/dax_pmem/bind`,
+    'fi',
+    `for i in $(seq 100); do [ -e ${NVDIMM_DAX} ] && break; sleep 0.05; done`,
+    `[ -e ${NVDIMM_DAX} ] || { echo "lab: the NVDIMM did not become ${NVDIMM_DAX}"; exit 125; }`,
+    `export RDMA_CCM_LAB_NVDIMM=${NVDIMM_DAX}`,
+  ].join('\n');
+}
+
 export function runScript(opts: {
   nodes: LabNode[];
   veth: boolean;
   env: Record<string, string>;
   cwd: string;
   command: string;
+  /** The guest has an emulated NVDIMM: made device DAX before the command. */
+  nvdimm?: boolean;
 }): string {
   return [
     '#!/bin/bash',
     'set -e',
     envExports(opts.env),
     deviceSetup(opts.nodes, opts.veth),
+    ...(opts.nvdimm ? [nvdimmSetup()] : []),
     'set +e',
     'mkdir -p "$HOME"',
     `cd ${q(opts.cwd)}`,

@@ -2,7 +2,8 @@
 // cluster, mirroring records to node 1 as fast as the session takes them, with the durability given.
 // Record i (from 0) says `record i`; with one session its sequence is i + 1. It checkpoints the records
 // it "holds on its own storage" (all but the last `keep` acknowledged), so the partner's ring wraps.
-// Prints one JSON line per batch of resolutions: {"acked": highest sequence resolved, "checkpointed": N}.
+// Prints {"fence": "flush" | "read"} once the session is up, then one JSON line per batch of
+// resolutions: {"acked": highest sequence resolved, "checkpointed": N, "fences": the mirror's counts}.
 //   node log-writer.js ADDR PARTNER_ADDR PORT CLUSTER DURABILITY BYTES [KEEP]
 const { resolve } = require('node:path');
 const { ClusterNode } = require(resolve(__dirname, '..', '..', '..', 'dist', 'ccm', 'index.js'));
@@ -23,6 +24,7 @@ node.on('event', (e) => e.type === 'established' && out({ established: e.partner
 
 node.start().then(async () => {
   const session = await node.waitForSession(1);
+  out({ fence: session.mirror.fence });
   let i = 0;
   let acked = 0n;
   let reported = 0n;
@@ -32,7 +34,7 @@ node.start().then(async () => {
     reported = acked;
     const hold = acked - BigInt(keep);
     if (hold > checkpointed) session.mirror.checkpoint((checkpointed = hold));
-    out({ acked, checkpointed });
+    out({ acked, checkpointed, fences: session.mirror.fences });
   }, 5);
   const pump = () => {
     while (!session.closed && session.mirror.pending < 256) {
