@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { wire } from '../../lib/ccm';
 import { seal } from '../../lib/ccm/wire/codec';
+import { crc32Table } from '../../lib/ccm/wire/crc32';
 
 const { ProtocolError } = wire;
 const CLUSTER = 0x1234_5678_9abc_def0n;
@@ -71,6 +72,16 @@ describe('wire formats', () => {
     expect(wire.requestKind(samples.join())).toBe('join');
     expect(wire.requestKind(samples.connect())).toBe('connect');
     expect(wire.requestKind(samples.accept())).toBeNull();
+  });
+
+  it('CRC-32 is zlib\'s, natively or by the table, with the checksum field skipped anywhere in the range', () => {
+    expect(wire.crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    const buf = new Uint8Array(700).map((_, i) => (i * 131 + 7) & 0xff);
+    for (const [start, end, skip] of [[0, 700, -1], [0, 700, 0], [0, 700, 696], [3, 600, 1], [3, 600, 2], [3, 600, 598], [3, 600, 599], [10, 11, 9], [0, 0, 0], [5, 400, 200]]) {
+      const zeroed = buf.slice();
+      if (skip >= 0) zeroed.fill(0, skip, skip + 4);
+      expect(wire.crc32(buf, start, end, skip)).toBe(crc32Table(zeroed, start, end));
+    }
   });
 
   it('says in the status block how far its slots take RDMA FLUSH, and refuses a persistent FLUSH without FLUSH', () => {
