@@ -35,7 +35,7 @@ export function lineChart(c) {
   out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 8}" text-anchor="middle">message size (bytes)</text>`);
   out.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${c.yLabel}</text>`);
   c.series.forEach((s, i) => {
-    const color = COLORS[Math.floor(i / 2) % COLORS.length];
+    const color = s.color ?? COLORS[Math.floor(i / 2) % COLORS.length];
     const d = s.points.map((p, j) => `${j ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(' ');
     out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     for (const p of s.points) out.push(`<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="3" fill="${color}"/>`);

@@ -27,7 +27,7 @@ export async function perftest(tool, size, { iters = 1000, server = ADDR_A, port
   if (!row) throw new Error(`${tool}: no result row in:\n${cli.output}`);
   if (tool.endsWith('_lat')) {
     // #bytes #iterations t_min t_max t_typical t_avg t_stdev 99% 99.9%
-    return { typicalUs: Number(row[4]), avgUs: Number(row[5]), minUs: Number(row[2]) };
+    return { typicalUs: Number(row[4]), avgUs: Number(row[5]), minUs: Number(row[2]), p99Us: Number(row[7]) };
   }
   // #bytes #iterations BW_peak[MB/sec] BW_average[MB/sec] MsgRate[Mpps]
   return { bwMBps: Number(row[3]), mpps: Number(row[4]) };

@@ -15,7 +15,7 @@ import { ADDR_A, ADDR_B } from './lab-env.mjs';
 
 const out = process.argv[2] ?? '.lab/bench.json';
 const quick = process.env.RDMA_CCM_BENCH_QUICK === '1';
-/** RDMA_CCM_BENCH_ONLY=handshake,detection runs only those sections (latency, bandwidth, msgrate, handshake, detection). */
+/** RDMA_CCM_BENCH_ONLY=handshake,detection runs only those sections (latency, bandwidth, msgrate, handshake, detection, failover, witness, durability). */
 const only = process.env.RDMA_CCM_BENCH_ONLY ? new Set(process.env.RDMA_CCM_BENCH_ONLY.split(',')) : null;
 const section = (name) => !only || only.has(name);
 const LAT_SIZES = quick ? [2, 4096] : [2, 64, 1024, 4096, 65536];
@@ -34,7 +34,8 @@ async function measured(run) {
 }
 
 const results = { latency: [], bandwidth: [], msgRate: [], handshake: null, detection: null };
-const steps = (section('latency') ? LAT_SIZES.length * 3 : 0) + (section('bandwidth') ? BW_SIZES.length * 2 : 0) + ['msgrate', 'handshake', 'detection', 'failover', 'witness'].filter(section).length;
+const DURABILITY_SIZES = quick ? [4096] : [512, 4096, 65536];
+const steps = (section('latency') ? LAT_SIZES.length * 3 : 0) + (section('bandwidth') ? BW_SIZES.length * 2 : 0) + ['msgrate', 'handshake', 'detection', 'failover', 'witness'].filter(section).length + (section('durability') ? DURABILITY_SIZES.length + 1 : 0);
 let step = 0;
 const progress = (what) => process.stderr.write(`bench: [${++step}/${steps}] ${what}\n`);
 
@@ -343,6 +344,69 @@ if (section('witness')) {
   const d = await down;
   results.witness = { ...witness, path: undefined, partnerDownMs: 500, detectedAfterMs: Math.round(d.at - killedAt), verdict: d.e.witness };
   await a.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+if (section('durability')) {
+  // Two CCM nodes on the two devices; node 2's log region is a file on tmpfs declared persistent, so
+  // node 1 may append at every level. Each placed or persisted record is checkpointed once it resolves
+  // (the writer holds it on its own storage), so the ring keeps room.
+  const dir = mkdtempSync(join('/dev/shm', 'bench-nvram-'));
+  const mk = (id, extra) => new ClusterNode({ clusterId: 12n, nodeId: id, address: [ADDR_A, ADDR_B][id - 1], port: 7993, partners: [{ nodeId: 3 - id, address: [ADDR_A, ADDR_B][2 - id], port: 7993 }], heartbeatMs: 100, partnerDownMs: 5000, logRingBytes: 8 << 20, ...extra });
+  const a = mk(1, {});
+  const b = mk(2, { nvram: { path: join(dir, 'nvram'), persistent: true } });
+  await Promise.all([a.start(), b.start()]);
+  const s = await a.waitForSession(2);
+  (await b.waitForSession(1)).mirror.on('record', () => {});
+  const LEVELS = ['delivered', 'placed', 'persisted'];
+  const append = async (payload, durability) => {
+    const seq = await s.mirror.append(payload, { durability });
+    if (durability !== 'delivered') s.mirror.checkpoint(seq);
+    return seq;
+  };
+  results.durability = { throughput: [], latency: [] };
+  for (const size of DURABILITY_SIZES) {
+    progress(`mirrored append throughput, ${size} B, three levels against ib_write_bw`);
+    const iters = BW_ITERS(size);
+    const pt = await measured(() => perftest('ib_write_bw', size, { iters }));
+    const payload = Buffer.alloc(size, 7);
+    for (const durability of LEVELS) {
+      for (let i = 0; i < 50; i++) await append(payload, durability); // warm-up
+      const t0 = performance.now();
+      let sent = 0;
+      await Promise.all(Array.from({ length: 64 }, async () => {
+        while (sent < iters) {
+          sent++;
+          await append(payload, durability);
+        }
+      }));
+      const mbps = (iters * size) / ((performance.now() - t0) * 1000);
+      results.durability.throughput.push({ durability, size, perftestMBps: pt?.bwMBps ?? null, oursMBps: mbps, ratio: pt ? mbps / pt.bwMBps : null });
+    }
+  }
+  progress('mirrored append latency, 512 B, three levels against ib_write_lat + ib_read_lat');
+  const [w, r] = [await measured(() => perftest('ib_write_lat', 512, { iters: LAT_ITERS })), await measured(() => perftest('ib_read_lat', 512, { iters: LAT_ITERS }))];
+  // The floor of any append that resolves through the event loop: one READ awaited there, as the fence is.
+  const awaitedReadUs = await readLatAsync(512, LAT_ITERS);
+  results.durability.awaitedReadUs = awaitedReadUs;
+  const payload = Buffer.alloc(512, 7);
+  for (const durability of LEVELS) {
+    for (let i = 0; i < 50; i++) await append(payload, durability);
+    const us = [];
+    for (let i = 0; i < LAT_ITERS; i++) {
+      const t0 = performance.now();
+      await append(payload, durability);
+      us.push((performance.now() - t0) * 1000);
+    }
+    us.sort((x, y) => x - y);
+    const p50 = us[Math.floor(us.length / 2)];
+    const p99 = us[Math.floor(us.length * 0.99)];
+    // ib_write_lat reports half a round trip (a ping-pong); a fenced WRITE waits for a full one, as ib_read_lat's READ does.
+    const target = w && r ? { p50: w.typicalUs + r.typicalUs, p99: w.p99Us + r.p99Us } : null;
+    results.durability.latency.push({ durability, size: 512, p50Us: p50, p99Us: p99, writeLat: w, readLat: r, targetP50Us: target?.p50 ?? null, targetP99Us: target?.p99 ?? null, ratioP50: target ? p50 / target.p50 : null, ratioP99: target ? p99 / target.p99 : null, awaitedReadUs, ratioAwaitedRead: p50 / awaitedReadUs });
+  }
+  await a.stop();
+  await b.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -36,7 +36,7 @@ if (status !== 0 || !existsSync(raw)) {
 progress.next('results and charts');
 const fresh = JSON.parse(readFileSync(raw, 'utf8'));
 const recorded = only && existsSync(join(root, 'bench', 'results.json')) ? JSON.parse(readFileSync(join(root, 'bench', 'results.json'), 'utf8')) : {};
-const sectionKeys = { latency: 'latency', bandwidth: 'bandwidth', msgrate: 'msgRate', handshake: 'handshake', detection: 'detection', failover: 'failover', witness: 'witness' };
+const sectionKeys = { latency: 'latency', bandwidth: 'bandwidth', msgrate: 'msgRate', handshake: 'handshake', detection: 'detection', failover: 'failover', witness: 'witness', durability: 'durability' };
 const r = { ...fresh };
 if (only) for (const [name, key] of Object.entries(sectionKeys)) if (!only.split(',').includes(name) && recorded[key] !== undefined) r[key] = recorded[key];
 const fmt = (x, d = 2) => (x === null || x === undefined ? 'n/a' : x >= 100 ? x.toFixed(0) : x.toFixed(d));
@@ -71,6 +71,14 @@ if (r.failover) {
   rows.push([`link failover: longest pause in acks (ms), ${f.records} records${f.deliveredOnceInOrder ? ' once, in order' : ' NOT ALL ONCE'}, ${f.partnerDowns} partner-downs`, '512 B', '-', String(f.ackStallMs), `${fmt(f.ackStallMs / f.heartbeatMs)}x heartbeat`]);
 }
 if (r.witness) rows.push([`partner-down with the witness after a kill (ms), witness timeout ${r.witness.timeoutMs} ms`, '-', '-', String(r.witness.detectedAfterMs), `${fmt(r.witness.detectedAfterMs / r.witness.timeoutMs)}x timeout`]);
+if (r.durability) {
+  for (const t of r.durability.throughput) rows.push([`${t.durability} append throughput (MB/s) vs ib_write_bw`, size(t.size), fmt(t.perftestMBps), fmt(t.oursMBps), ratio(t.ratio)]);
+  if (r.durability.awaitedReadUs) rows.push(['RDMA READ awaited through the event loop (µs), the floor of an append', '512 B', '-', fmt(r.durability.awaitedReadUs), '-']);
+  for (const l of r.durability.latency) {
+    rows.push([`${l.durability} append latency p50 (µs) vs ib_write_lat + ib_read_lat`, size(l.size), fmt(l.targetP50Us), fmt(l.p50Us), `${ratio(l.ratioP50)}${l.ratioAwaitedRead ? `, ${fmt(l.ratioAwaitedRead)}x awaited READ` : ''}`]);
+    rows.push([`${l.durability} append latency p99 (µs) vs ib_write_lat + ib_read_lat`, size(l.size), fmt(l.targetP99Us), fmt(l.p99Us), ratio(l.ratioP99)]);
+  }
+}
 const widths = rows[0].map((_, i) => Math.max(...rows.map((x) => x[i].length)));
 const table = rows.map((x, j) => `| ${x.map((c, i) => c.padEnd(widths[i])).join(' | ')} |${j === 0 ? `\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|` : ''}`).join('\n');
 process.stdout.write(`\n${table}\n`);
@@ -102,5 +110,21 @@ writeFileSync(
     }),
   }),
 );
+if (r.durability) {
+  const DURABILITY_COLORS = ['#1f77b4', '#2ca02c', '#9467bd'];
+  const levels = [...new Set(r.durability.throughput.map((t) => t.durability))];
+  const wbw = r.durability.throughput.filter((t) => t.durability === levels[0]);
+  writeFileSync(
+    join(root, 'docs', 'bench-durability.svg'),
+    lineChart({
+      title: 'Mirrored append throughput on rxe, by durability (higher is better)',
+      yLabel: 'MB/s',
+      series: [
+        ...levels.map((d, i) => ({ ...series(r.durability.throughput.filter((t) => t.durability === d), 'oursMBps', `${d} rdma-ccm`), color: DURABILITY_COLORS[i] })),
+        { ...series(wbw, 'perftestMBps', 'perftest'), name: 'ib_write_bw', dashed: true, color: '#d62728' },
+      ],
+    }),
+  );
+}
 progress.done();
-process.stdout.write('\nresults: bench/results.json, bench/results.md; charts: docs/bench-latency.svg, docs/bench-bandwidth.svg\n');
+process.stdout.write('\nresults: bench/results.json, bench/results.md; charts: docs/bench-latency.svg, docs/bench-bandwidth.svg, docs/bench-durability.svg\n');
