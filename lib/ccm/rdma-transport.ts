@@ -75,12 +75,12 @@ interface Op {
   reject: (e: Error) => void;
 }
 
-/** One partner's protection domain: its slot, its registration of the status block, its links' queue pairs. */
 /** The QP access a domain's FLUSHes need beyond the CM's READ and WRITE (none where its device has no FLUSH). */
 function flushAccess(d: Domain): number | undefined {
   return d.flush === 'persistent' ? Access.FLUSH_GLOBAL | Access.FLUSH_PERSISTENT : d.flush === 'global' ? Access.FLUSH_GLOBAL : undefined;
 }
 
+/** One partner's protection domain: its slot, its registration of the status block, its links' queue pairs. */
 class Domain {
   readonly slotMr: MemoryRegion;
   readonly staging: StagingPool;
