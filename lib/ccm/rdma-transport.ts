@@ -75,9 +75,9 @@ interface Op {
   reject: (e: Error) => void;
 }
 
-/** The QP access a domain's FLUSHes need beyond the CM's READ and WRITE (none where its device has no FLUSH). */
-function flushAccess(d: Domain): number | undefined {
-  return d.flush === 'persistent' ? Access.FLUSH_GLOBAL | Access.FLUSH_PERSISTENT : d.flush === 'global' ? Access.FLUSH_GLOBAL : undefined;
+/** The access flags a FLUSH to `placement` needs, on a region and on the responder's QP (0 for none). */
+function flushAccess(placement: FlushPlacement | undefined): number {
+  return placement === 'persistent' ? Access.FLUSH_GLOBAL | Access.FLUSH_PERSISTENT : placement === 'global' ? Access.FLUSH_GLOBAL : 0;
 }
 
 /** One partner's protection domain: its slot, its registration of the status block, its links' queue pairs. */
@@ -105,13 +105,13 @@ class Domain {
       this.flush = caps.flushInThisBuild && caps.flushGlobal ? 'global' : undefined;
       if (this.flush && caps.flushPersistent) {
         try {
-          slotMr = register(access | Access.FLUSH_GLOBAL | Access.FLUSH_PERSISTENT);
+          slotMr = register(access | flushAccess('persistent'));
           this.flush = 'persistent';
         } catch {
-          slotMr = null;
+          // not pmem: the slot takes FLUSH to global visibility only
         }
       }
-      slotMr ??= register(this.flush ? access | Access.FLUSH_GLOBAL : access);
+      slotMr ??= register(access | flushAccess(this.flush));
       // Staging holds the largest record this node accepts (half its ring), plus room for control writes;
       // a session with a partner whose ring is larger grows its link's staging (Link.deepen).
       this.staging = new StagingPool(pd, Math.min(64 << 20, Math.max(256 << 10, slotSize + CONTROL_ROOM)));
@@ -443,7 +443,7 @@ class RdmaEndpoint implements Endpoint {
       link,
       accept: (privateData, slot) =>
         this.link(link, slot, (queuePair) =>
-          req.accept({ queuePair, privateData, responderResources: RD_ATOMIC, initiatorDepth: RD_ATOMIC, minRnrTimer: MIN_RNR_TIMER, remoteAccess: flushAccess(this.domains[link][slot]), signal: this.closing.signal }),
+          req.accept({ queuePair, privateData, responderResources: RD_ATOMIC, initiatorDepth: RD_ATOMIC, minRnrTimer: MIN_RNR_TIMER, remoteAccess: flushAccess(this.domains[link][slot].flush), signal: this.closing.signal }),
         ),
       reject: (privateData) => req.reject(privateData),
     };
@@ -465,7 +465,7 @@ class RdmaEndpoint implements Endpoint {
         timeoutMs: o.timeoutMs,
         signal,
         minRnrTimer: MIN_RNR_TIMER,
-        remoteAccess: flushAccess(this.domains[o.link][o.slot]),
+        remoteAccess: flushAccess(this.domains[o.link][o.slot].flush),
       }),
     );
   }

@@ -114,13 +114,14 @@ export class Guest {
     this.runDir = mkdtempSync(join(tmpdir(), `rdma-ccm-lab-${opts.name}-`));
     writeFileSync(join(this.runDir, 'run.sh'), opts.script, { mode: 0o755 });
     const root = opts.root ?? '/';
+    const memoryMiB = opts.memoryMiB ?? 2048;
     if (root !== '/') mkdirSync(join(root, opts.workdir), { recursive: true });
     const args = [
       '-accel', opts.tcgPlugin ? 'tcg,thread=single' : 'tcg,thread=multi',
       '-machine', opts.nvdimm ? 'q35,nvdimm=on' : 'q35',
       '-cpu', 'max',
       // An NVDIMM is a memory device: it needs a hotplug slot and room above the RAM.
-      '-m', opts.nvdimm ? `${opts.memoryMiB ?? 2048},slots=1,maxmem=${(opts.memoryMiB ?? 2048) + opts.nvdimm.sizeMiB}M` : String(opts.memoryMiB ?? 2048),
+      '-m', opts.nvdimm ? `${memoryMiB},slots=1,maxmem=${memoryMiB + opts.nvdimm.sizeMiB}M` : String(memoryMiB),
       '-smp', String(opts.tcgPlugin ? 1 : (opts.cpus ?? 2)),
       ...(opts.tcgPlugin ? ['-plugin', opts.tcgPlugin, '-icount', 'shift=0,sleep=on'] : []),
       '-nodefaults', '-no-user-config', '-no-reboot',

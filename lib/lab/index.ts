@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensurePackages } from './deps';
 import { LabError, isRoot } from './exec';
-import { Guest, GuestResult, type GuestOptions } from './guest';
+import { Guest, GuestResult, type GuestNvdimm } from './guest';
 import { hostHasRxe, hostRun, hostSetup, hostTeardown, HOST_NODES } from './host-rxe';
 import { ensureKernel, LabKernel } from './kernel';
 import { runScript } from './run-script';
@@ -136,7 +136,7 @@ function prefixed(name: string) {
 export function startGuest(
   name: 'a' | 'b',
   command: string,
-  opts: { cwd?: string; timeoutSec?: number; onLine?: (l: string) => void; kernel?: LabKernel; disk?: string; stack?: LabStack; nvdimm?: GuestOptions['nvdimm'] } = {},
+  opts: { cwd?: string; timeoutSec?: number; onLine?: (l: string) => void; kernel?: LabKernel; disk?: string; stack?: LabStack; nvdimm?: GuestNvdimm } = {},
 ): Guest {
   const image = opts.stack ? prepareStack(opts.stack) : undefined;
   const kernel = image?.kernel ?? opts.kernel ?? prepareLab(undefined, 'vm').kernel!;
