@@ -17,6 +17,9 @@ import { ProtocolError } from './wire/errors';
 import { DOORBELL, doorbell, doorbellKind, DURABILITY, SLOT, type Durability } from './wire/layout';
 import { codeError } from '../errors';
 
+/** Syncs a mirror keeps in flight on its link: a second goes out while the first's fence is on the wire. */
+const MAX_SYNCS = 2;
+
 export { MirrorError } from './mirror-stream';
 
 /** Where our records go: our slot in the partner's mailbox. */
@@ -96,9 +99,13 @@ export class LogMirror extends EventEmitter {
   private live = false;
   /** `delivered` records in the ring not yet acknowledged: they stay below the partner's doorbell receives. */
   private unackedDelivered = 0;
-  /** A sync (tail word and fence) is in flight, and another is due after it. */
-  private syncing = false;
+  /** Syncs (tail word and fence) in flight on the current link, and whether another is due after them. */
+  private syncs = 0;
   private syncAgain = false;
+  /** A checkpoint waits for the next turn's sync. */
+  private checkpointDue = false;
+  /** What the last sync posted said, so that one saying nothing new is not posted again. */
+  private lastSync: { ring: unknown; through: bigint; released: bigint; acknowledged: bigint } | null = null;
   /** Bumped when the mirror moves to another link: completions of the old one no longer steer it. */
   private token = 0;
   private ackScheduled = false;
@@ -196,8 +203,15 @@ export class LogMirror extends EventEmitter {
   checkpoint(sequence: bigint): void {
     if (typeof sequence !== 'bigint' || sequence < 0n || sequence >= this.stream.nextSeq)
       throw codeError('ERR_OUT_OF_RANGE', `checkpoint(${String(sequence)}): only records up to ${this.stream.nextSeq - 1n} were appended`);
-    if (sequence > this.stream.checkpointed) this.stream.checkpointed = sequence;
-    this.sync();
+    if (sequence <= this.stream.checkpointed) return;
+    this.stream.checkpointed = sequence;
+    // Published with the next sync: an append in this turn carries it; else one of its own, next turn.
+    if (this.checkpointDue) return;
+    this.checkpointDue = true;
+    setImmediate(() => {
+      this.checkpointDue = false;
+      this.sync();
+    });
   }
 
   /** Writes into our slot in the partner's memory over the current link; a failure is that link's. */
@@ -220,7 +234,9 @@ export class LogMirror extends EventEmitter {
     this.target.rkey = rkey;
     this.target.statusRkey = statusRkey;
     this.token++;
-    this.syncing = this.syncAgain = false;
+    this.syncs = 0;
+    this.syncAgain = false;
+    this.lastSync = null;
     if (this.closedReason || !this.live) return;
     this.resend();
     if (this.ackSent) this.post(this.ackSent, SLOT.ack, doorbell(DOORBELL.ack, Number(decodeCounter(this.ackSent).value & BigInt(DOORBELL.valueMask))));
@@ -321,12 +337,13 @@ export class LogMirror extends EventEmitter {
    * are free. The word names as acknowledged every record written before it, before any of their
    * appends resolves, so a replay never marks unacknowledged a record whose writer was told it was safe
    * (it may mark acknowledged one whose append was still in flight when the writer died, or a
-   * `delivered` one not yet acknowledged). One sync is in flight at a time; the next covers whatever
-   * was written meanwhile. Nothing to say: no sync.
+   * `delivered` one not yet acknowledged). Up to MAX_SYNCS are in flight (so a checkpoint's sync does
+   * not hold back the next append's); the next covers whatever was written meanwhile, and fences
+   * complete in order. Nothing new to say: no sync.
    */
   private sync(): void {
     if (this.closedReason || !this.live) return;
-    if (this.syncing) {
+    if (this.syncs >= MAX_SYNCS) {
       this.syncAgain = true;
       return;
     }
@@ -344,7 +361,10 @@ export class LogMirror extends EventEmitter {
     const written = ring.live.at(-1)?.sequence ?? 0n;
     const acknowledged = pub && pub.acknowledged > written ? pub.acknowledged : written;
     if (pub && through === 0n && released === pub.released && acknowledged === pub.acknowledged) return;
-    this.syncing = true;
+    const last = this.lastSync;
+    if (last && last.ring === ring && through <= last.through && released === last.released && acknowledged === last.acknowledged) return;
+    this.lastSync = { ring, through, released, acknowledged };
+    this.syncs++;
     const { link, token } = this;
     const stream = this.stream.txStream;
     this.post(encodeLogTail({ stream, released, offset: BigInt(offset), acknowledged }), SLOT.tail);
@@ -368,7 +388,7 @@ export class LogMirror extends EventEmitter {
           ring.used -= p.skipped + p.size;
         }
         if (token !== this.token) return;
-        this.syncing = false;
+        this.syncs--;
         if (this.syncAgain) {
           this.syncAgain = false;
           this.sync();
@@ -377,7 +397,7 @@ export class LogMirror extends EventEmitter {
       },
       (e: Error) => {
         if (token !== this.token) return;
-        this.syncing = false;
+        this.syncs--;
         if (!this.closedReason) this.hooks.linkFault(link, e);
       },
     );

@@ -7,7 +7,7 @@
 // slot, or anywhere else, fail on the wire with a remote access error, whatever rkey it tries.
 import { connect, contextFor, createQueuePair, listen, type Connection, type ConnectRequest, type Listener } from '../cm';
 import type { CompletionQueue, WorkCompletion } from '../verbs';
-import { Access, type MemoryRegion, type OpcodeName, type ProtectionDomain, type QueuePair } from '../verbs';
+import { Access, type MemoryRegion, type OpcodeName, type ProtectionDomain, type QueuePair, type SendWr } from '../verbs';
 import { Chunk, Staging } from './staging';
 import type { ConnectOptions, Endpoint, EndpointOptions, FlushPlacement, IncomingRequest, Link, Transport } from './transport';
 import type { RegionCoords } from './wire/mailbox';
@@ -15,6 +15,11 @@ import { abortError, codeError } from '../errors';
 
 /** Send work requests a link keeps in flight; more wait in the link's queue. */
 const SEND_DEPTH = 128;
+/**
+ * Work requests posted in one call with one completion (the last is signaled): a quarter of the depth,
+ * so that further chains are posted while one is in flight.
+ */
+const CHAIN_MAX = SEND_DEPTH / 4;
 /** Receives kept posted for the partner's WRITE_WITH_IMM doorbells. */
 const RECV_DEPTH = 256;
 /** Of those, the ones posted before the connection is made (enough for the handshake's bells). */
@@ -66,11 +71,13 @@ class StagingPool {
   }
 }
 
-/** A READ or WRITE waiting in a link's queue for staging room and a send credit. */
+/** A READ, WRITE or FLUSH waiting in a link's queue for staging room and a send credit. */
 interface Op {
   length: number;
-  /** Posts the work request (synchronously, so posts follow the queue's order) and settles with it. */
-  run: (mr: MemoryRegion, c: Chunk) => Promise<unknown>;
+  /** The work request, on its staging chunk (a WRITE copies its bytes in here). */
+  wr: (mr: MemoryRegion, c: Chunk) => Omit<SendWr, 'wrId' | 'signaled'>;
+  /** What the operation resolves with once it completed (a READ's bytes). */
+  done?: (mr: MemoryRegion, c: Chunk) => unknown;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 }
@@ -172,10 +179,7 @@ class RdmaLink implements Link {
     this.cq = cq;
     this.postRecvs(RECV_EARLY);
     if (domain.flush)
-      this.flush = (remoteAddr, rkey, placement) =>
-        this.enqueue(0, async () => {
-          await this.qp.flush({ remoteAddr, rkey, placement, selectivity: 'region' });
-        });
+      this.flush = (remoteAddr, rkey, placement) => this.enqueue(0, () => ({ opcode: 'FLUSH', remoteAddr, rkey, flush: { placement, selectivity: 'region' } }));
   }
 
   readonly flush?: (remoteAddr: bigint, rkey: number, placement: FlushPlacement) => Promise<void>;
@@ -234,17 +238,32 @@ class RdmaLink implements Link {
     return codeError('ERR_WC_WR_FLUSH_ERR', `link closed: ${this.ended}`);
   }
 
-  /** Queues one operation; it is posted once everything queued before it was posted and its room is free. */
-  private enqueue<T>(length: number, run: (mr: MemoryRegion, c: Chunk) => Promise<T>): Promise<T> {
+  /**
+   * Queues one operation; it is posted once everything queued before it was posted and its room is
+   * free. What is queued in one turn of the event loop is posted together (pump).
+   */
+  private enqueue<T>(length: number, wr: Op['wr'], done?: (mr: MemoryRegion, c: Chunk) => T): Promise<T> {
     if (this.ended || !this.staging) return Promise.reject(this.closedError());
     if (length > this.maxMessage)
       return Promise.reject(codeError('ERR_OUT_OF_RANGE', `operation of ${length} bytes exceeds the link's staging (${this.maxMessage} bytes)`));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ length, run, resolve: resolve as (v: unknown) => void, reject });
-      this.pump();
+      this.queue.push({ length, wr, done, resolve: resolve as (v: unknown) => void, reject });
+      if (this.pumpDue) return;
+      this.pumpDue = true;
+      queueMicrotask(() => {
+        this.pumpDue = false;
+        this.pump();
+      });
     });
   }
 
+  private pumpDue = false;
+
+  /**
+   * Posts what the queue's head can have now (credits, staging room) as chains: one ibv_post_send each,
+   * only its last request signaled. A chain's operations settle together with that completion, which
+   * also frees their staging and credits; a queue completes in order, so an earlier one is done by then.
+   */
   private pump(): void {
     while (!this.ended && this.staging && this.stagingMr) {
       if (this.growTo > this.staging.size) {
@@ -252,23 +271,48 @@ class RdmaLink implements Link {
         this.grow();
         continue;
       }
-      const op = this.queue[0];
-      if (!op || this.credits === 0) return;
-      const c = this.staging.tryAlloc(op.length);
-      if (!c) return;
-      this.queue.shift();
-      this.credits--;
       const staging = this.staging;
       const mr = this.stagingMr;
+      const chain: { op: Op; c: Chunk }[] = [];
+      const wrs: Omit<SendWr, 'wrId' | 'signaled'>[] = [];
+      while (chain.length < CHAIN_MAX && this.credits > 0 && this.queue.length > 0) {
+        const op = this.queue[0];
+        const c = staging.tryAlloc(op.length);
+        if (!c) break;
+        this.queue.shift();
+        try {
+          wrs.push(op.wr(mr, c));
+        } catch (e) {
+          staging.free(c);
+          op.reject(e as Error);
+          continue;
+        }
+        this.credits--;
+        chain.push({ op, c });
+      }
+      if (chain.length === 0) return;
       let posted: Promise<unknown>;
       try {
-        posted = op.run(mr, c);
+        posted = this.qp.chain(wrs);
       } catch (e) {
         posted = Promise.reject(e);
       }
-      posted.then(op.resolve, op.reject).finally(() => {
-        this.credits++;
-        staging.free(c);
+      posted.then(
+        () => {
+          for (const { op, c } of chain) {
+            try {
+              op.resolve(op.done?.(mr, c));
+            } catch (e) {
+              op.reject(e as Error);
+            }
+          }
+        },
+        (e: Error) => {
+          for (const { op } of chain) op.reject(e);
+        },
+      ).finally(() => {
+        this.credits += chain.length;
+        for (const { c } of chain) staging.free(c);
         this.pump();
       });
     }
@@ -292,17 +336,18 @@ class RdmaLink implements Link {
   }
 
   read(remoteAddr: bigint, rkey: number, length: number): Promise<Uint8Array> {
-    return this.enqueue(length, async (mr, c) => {
-      await this.qp.read({ local: { mr, offset: c.offset, length }, remoteAddr, rkey });
-      return mr.buffer.subarray(c.offset, c.offset + length).slice();
-    });
+    return this.enqueue(
+      length,
+      (mr, c) => ({ opcode: 'RDMA_READ', sgl: [{ mr, offset: c.offset, length }], remoteAddr, rkey }),
+      (mr, c) => mr.buffer.subarray(c.offset, c.offset + length).slice(),
+    );
   }
 
   write(bytes: Uint8Array, remoteAddr: bigint, rkey: number, imm?: number): Promise<void> {
     // Zero bytes (a bare doorbell) take an empty chunk: one path for every write.
-    return this.enqueue(bytes.byteLength, async (mr, c) => {
+    return this.enqueue(bytes.byteLength, (mr, c) => {
       mr.buffer.set(bytes, c.offset);
-      await this.qp.write({ local: { mr, offset: c.offset, length: bytes.byteLength }, remoteAddr, rkey, imm });
+      return { opcode: imm === undefined ? 'RDMA_WRITE' : 'RDMA_WRITE_WITH_IMM', sgl: [{ mr, offset: c.offset, length: bytes.byteLength }], remoteAddr, rkey, imm };
     });
   }
 

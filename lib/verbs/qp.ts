@@ -324,6 +324,28 @@ export class QueuePair {
   }
 
   /**
+   * Posts requests in one call with only the last one signaled (selective signaling: one completion,
+   * one CQ event, for the whole chain). Resolves with the last one's completion, by which time every
+   * request before it has completed too (a send queue completes in order); rejects with the first
+   * failure, whichever request it was. A chain with ATOMIC_WRITE or FLUSH is posted as a batch of the
+   * extended send API (see postBatch()); any other with ibv_post_send. The device's send queue must
+   * have room for the whole chain.
+   */
+  chain(wrs: Omit<SendWr, 'wrId' | 'signaled'>[]): Promise<WorkCompletion> {
+    if (!Array.isArray(wrs) || wrs.length === 0) return Promise.reject(codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array'));
+    return new Promise((resolve, reject) => {
+      // An unsignaled request completes only when it fails (or on a QP that signals all): a failure rejects the chain.
+      const last = wrs.length - 1;
+      const items = wrs.map((w, i) => {
+        const what = `chain[${i}] ${w?.opcode}`;
+        const settle = i === last ? settler(resolve, reject, what) : (wc: WorkCompletion) => wc.status === 'SUCCESS' || reject(completionError(wc, what));
+        return { w: { ...w, wrId: libraryId(), signaled: i === last }, settle };
+      });
+      this.postSends(items, wrs.some((w) => w?.opcode === 'ATOMIC_WRITE' || w?.opcode === 'FLUSH'));
+    });
+  }
+
+  /**
    * ATOMIC_WRITE: `value`'s 8 bytes placed at the partner's 8-byte aligned remoteAddr as one write, which
    * no reader sees in part (a QP created with sendOps including ATOMIC_WRITE).
    */

@@ -160,6 +160,31 @@ describe('RC queue pairs on rxe', () => {
     expect(a.mr.inflight).toBe(0);
   });
 
+  it('a chain posts in one call with one completion: its WRITEs land before the READ at its end; a failure in it rejects the chain', async () => {
+    const completions: unknown[] = [];
+    const onRaw = (wc: unknown) => completions.push(wc);
+    a.cq.on('completion', onRaw);
+    for (let i = 0; i < 8; i++) a.mr.buffer.writeBigUInt64LE(BigInt(0x5000 + i), 60000 + i * 8);
+    const writes = Array.from({ length: 8 }, (_, i) => ({ opcode: 'RDMA_WRITE' as const, sgl: [{ mr: a.mr, offset: 60000 + i * 8, length: 8 }], remoteAddr: b.mr.addr + 61000n + BigInt(i * 8), rkey: b.mr.rkey }));
+    const wc = await a.qp.chain([...writes, { opcode: 'RDMA_READ', sgl: [{ mr: a.mr, offset: 62000, length: 64 }], remoteAddr: b.mr.addr + 61000n, rkey: b.mr.rkey }]);
+    expect(wc).toMatchObject({ status: 'SUCCESS', opcode: 'RDMA_READ', byteLen: 64 });
+    // The READ behind them saw every WRITE of the chain in the partner's memory.
+    for (let i = 0; i < 8; i++) expect(a.mr.buffer.readBigUInt64LE(62000 + i * 8)).toBe(BigInt(0x5000 + i));
+    expect(a.mr.inflight).toBe(0);
+    // A failing request in the middle, unsignaled, still rejects the chain with its own completion status.
+    const bad = { ...writes[0], remoteAddr: b.mr.addr + BigInt(b.mr.length) };
+    await expect(a.qp.chain([writes[1], bad, writes[2]])).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
+    await expect(a.qp.chain([])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    a.cq.off('completion', onRaw);
+    // Every completion went to the chain's promise: none was left over as a raw one.
+    expect(completions).toEqual([]);
+    expect(a.mr.inflight).toBe(0);
+    expect(a.qp.state).toBe('ERR');
+    a.qp.modify({ qpState: 'RESET' });
+    b.qp.modify({ qpState: 'RESET' });
+    connectPair(a, a.qp, b, b.qp);
+  });
+
   it('a READ outside the remote region fails with REM_ACCESS_ERR, the QP errors, and recovers through RESET', async () => {
     const bad = a.qp.read({ local: { mr: a.mr, offset: 0, length: 64 }, remoteAddr: b.mr.addr + BigInt(b.mr.length), rkey: b.mr.rkey });
     await expect(bad).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
