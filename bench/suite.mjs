@@ -13,6 +13,15 @@ import { bandwidth, median, pingPongLat, readLat, readLatAsync } from './ours.mj
 import { perftest } from './perftest.mjs';
 import { ADDR_A, ADDR_B } from './lab-env.mjs';
 
+/**
+ * Node `id` (1 or 2) of a two-node cluster on the lab's devices, its partner the other one: `addresses`
+ * holds each node's addresses, one per link (default: device A's and device B's).
+ */
+function clusterNode(id, { clusterId, port, addresses = [[ADDR_A], [ADDR_B]], ...options }) {
+  const at = (n) => (addresses[n - 1].length === 1 ? addresses[n - 1][0] : addresses[n - 1]);
+  return new ClusterNode({ clusterId, nodeId: id, address: at(id), port, partners: [{ nodeId: 3 - id, address: at(3 - id), port }], ...options });
+}
+
 const out = process.argv[2] ?? '.lab/bench.json';
 const quick = process.env.RDMA_CCM_BENCH_QUICK === '1';
 /** RDMA_CCM_BENCH_ONLY=handshake,detection runs only those sections (latency, bandwidth, msgrate, handshake, detection, failover, witness, durability). */
@@ -154,7 +163,7 @@ if (section('handshake')) {
     const runs = [];
     for (let i = cache ? -1 : 0; i < 15; i++) {
       const port = 7950 + i + (cache ? 20 : 0);
-      const a = new ClusterNode({ clusterId: 9n, nodeId: 1, address: ADDR_A, port, partners: [{ nodeId: 2, address: ADDR_B, port }], backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 } });
+      const a = clusterNode(1, { clusterId: 9n, port, backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 } });
       const steps = [];
       const trace = [];
       const now = () => performance.timeOrigin + performance.now();
@@ -238,7 +247,7 @@ if (section('handshake')) {
 if (section('detection')) {
   progress('heartbeat failure detection');
   const thresholdMs = 500;
-  const mk = (id) => new ClusterNode({ clusterId: 9n, nodeId: id, address: [ADDR_A, ADDR_B][id - 1], port: 7990, partners: [{ nodeId: 3 - id, address: [ADDR_A, ADDR_B][2 - id], port: 7990 }], heartbeatMs: 50, partnerDownMs: thresholdMs });
+  const mk = (id) => clusterNode(id, { clusterId: 9n, port: 7990, heartbeatMs: 50, partnerDownMs: thresholdMs });
   const a = mk(1);
   const b = mk(2);
   await Promise.all([a.start(), b.start()]);
@@ -284,8 +293,7 @@ if (section('failover')) {
   const l1 = linkOne();
   const heartbeatMs = 50;
   const linkDownMs = 500;
-  const mk = (id) =>
-    new ClusterNode({ clusterId: 10n, nodeId: id, address: [[ADDR_A, ADDR_B][id - 1], l1[id - 1].ip], port: 7991, partners: [{ nodeId: 3 - id, address: [[ADDR_A, ADDR_B][2 - id], l1[2 - id].ip], port: 7991 }], heartbeatMs, partnerDownMs: 2000, linkDownMs });
+  const mk = (id) => clusterNode(id, { clusterId: 10n, port: 7991, addresses: [[ADDR_A, l1[0].ip], [ADDR_B, l1[1].ip]], heartbeatMs, partnerDownMs: 2000, linkDownMs });
   const a = mk(1);
   const b = mk(2);
   const bothUp = new Promise((r) => a.on('link-up', (e) => e.linksUp === 2 && r()));
@@ -333,7 +341,7 @@ if (section('witness')) {
   const path = join(dir, 'witness.img');
   writeFileSync(path, Buffer.alloc(8192));
   const witness = { path, intervalMs: 100, timeoutMs: 1000 };
-  const a = new ClusterNode({ clusterId: 11n, nodeId: 1, address: [ADDR_A, l1[0].ip], port: 7992, partners: [{ nodeId: 2, address: [ADDR_B, l1[1].ip], port: 7992 }], heartbeatMs: 50, partnerDownMs: 500, witness });
+  const a = clusterNode(1, { clusterId: 11n, port: 7992, addresses: [[ADDR_A, l1[0].ip], [ADDR_B, l1[1].ip]], heartbeatMs: 50, partnerDownMs: 500, witness });
   await a.start();
   const b = spawn(process.execPath, ['dist/cli.js', 'node', '--json', '--no-control', '--cluster-id', '11', '--node-id', '2', '--address', ADDR_B, '--address', l1[1].ip, '--port', '7992', '--partner', `1@${ADDR_A},${l1[0].ip}:7992`, '--heartbeat-ms', '50', '--partner-down-ms', '500', '--witness', path, '--witness-interval-ms', '100', '--witness-timeout-ms', '1000'], { stdio: ['ignore', 'ignore', 'inherit'] });
   await a.waitForSession(2);
@@ -352,7 +360,7 @@ if (section('durability')) {
   // node 1 may append at every level. Each placed or persisted record is checkpointed once it resolves
   // (the writer holds it on its own storage), so the ring keeps room.
   const dir = mkdtempSync(join('/dev/shm', 'bench-nvram-'));
-  const mk = (id, extra) => new ClusterNode({ clusterId: 12n, nodeId: id, address: [ADDR_A, ADDR_B][id - 1], port: 7993, partners: [{ nodeId: 3 - id, address: [ADDR_A, ADDR_B][2 - id], port: 7993 }], heartbeatMs: 100, partnerDownMs: 5000, logRingBytes: 8 << 20, ...extra });
+  const mk = (id, extra) => clusterNode(id, { clusterId: 12n, port: 7993, heartbeatMs: 100, partnerDownMs: 5000, logRingBytes: 8 << 20, ...extra });
   const a = mk(1, {});
   const b = mk(2, { nvram: { path: join(dir, 'nvram'), persistent: true } });
   await Promise.all([a.start(), b.start()]);

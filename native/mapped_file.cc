@@ -87,30 +87,36 @@ namespace {
 // Writes the CPU cache lines holding [from, to) back to memory and orders them before later stores: on
 // a DAX mapping the stores are then in the persistence domain of a platform with ADR (as libpmem's
 // pmem_persist does), and no page cache stands between (msync has nothing to write; device DAX refuses it).
-void WriteBackCacheLines(uintptr_t from, uintptr_t to) {
+// False where this build knows no cache-line write-back instruction: the caller then msyncs.
+bool WriteBackCacheLines(uintptr_t from, uintptr_t to) {
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
   constexpr uintptr_t kLine = 64;
   for (uintptr_t p = from / kLine * kLine; p < to; p += kLine) {
-#if defined(__x86_64__) || defined(__i386__)
-    asm volatile("clflush %0" : "+m"(*reinterpret_cast<volatile char*>(p)));
-#elif defined(__aarch64__)
+#if defined(__aarch64__)
     asm volatile("dc civac, %0" : : "r"(p) : "memory");
 #else
-    (void)p;
+    asm volatile("clflush %0" : "+m"(*reinterpret_cast<volatile char*>(p)));
 #endif
   }
-#if defined(__x86_64__) || defined(__i386__)
-  asm volatile("sfence" ::: "memory");
-#elif defined(__aarch64__)
+#if defined(__aarch64__)
   asm volatile("dsb sy" ::: "memory");
 #else
-  __sync_synchronize();
+  asm volatile("sfence" ::: "memory");
+#endif
+  return true;
+#else
+  (void)from;
+  (void)to;
+  return false;
 #endif
 }
 
 }  // namespace
 
 // syncMapped(buffer, offset, length, dax): makes the range of a mapped Buffer durable: with `dax` (a
-// mapping mapFile() reported `sync`) by writing its CPU cache lines back, else by msync(MS_SYNC) of its pages.
+// mapping mapFile() reported `sync`) by writing its CPU cache lines back, else by msync(MS_SYNC) of its pages
+// (also on a DAX mapping where no write-back instruction is known: a file on a DAX filesystem takes it,
+// device DAX refuses it with EINVAL, a system error rather than a silent no-op).
 Napi::Value SyncMapped(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsBuffer()) ThrowArgType(env, "buffer", "a Buffer from mapFile()");
@@ -119,10 +125,7 @@ Napi::Value SyncMapped(const Napi::CallbackInfo& info) {
   int64_t length = ArgInt(info, 2, "length", 0, int64_t(buffer.Length()) - offset);
   bool dax = info.Length() > 3 && info[3].ToBoolean().Value();
   uintptr_t start = reinterpret_cast<uintptr_t>(buffer.Data()) + uintptr_t(offset);
-  if (dax) {
-    WriteBackCacheLines(start, start + uintptr_t(length));
-    return env.Undefined();
-  }
+  if (dax && WriteBackCacheLines(start, start + uintptr_t(length))) return env.Undefined();
   uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
   uintptr_t from = start / page * page;
   if (length > 0 && msync(reinterpret_cast<void*>(from), size_t(start + uintptr_t(length) - from), MS_SYNC) != 0) ThrowSys(env, errno, "msync");

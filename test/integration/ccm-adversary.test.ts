@@ -176,7 +176,7 @@ describe('CCM against hostile peers on rxe', () => {
     recordAttack('replayed hello, then a replayed commit');
   });
 
-  it('a partner writing into another partner\'s slot, or reading one, fails on the wire; the other session stays up', async () => {
+  it('a partner writing into another partner\'s slot, reading one, or flushing it or the status block, fails on the wire; the other session stays up', async () => {
     const p = (port += 2);
     const one = node(1, p, [2, 3], { secret: SECRET });
     const two = node(2, p, [1], { secret: SECRET });
@@ -198,11 +198,24 @@ describe('CCM against hostile peers on rxe', () => {
     await until(() => !!two.n.session(1) && !!one.n.session(2), 'node 2 back');
     const again = linkOf(two.n.session(1)!).link;
     await expect(again.read(theirs.slotAddr, theirs.slotRkey, 64)).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
+    // Where the stack places FLUSH (trixie's), node 2's QP posts it and node 1's own slot for node 2
+    // takes it; partner 3's slot, and node 1's status block (registered for READ only), refuse it.
+    let flushes = 0;
+    if (process.env.RDMA_CCM_LAB_STACK === 'trixie') expect(again.flush).toBeDefined();
+    const status = ep.regions(0); // node 2's registrations on node 1
+    let failed = again;
+    for (const [addr, rkey] of again.flush ? [[theirs.slotAddr, theirs.slotRkey], [status.statusAddr, status.statusRkey]] as const : []) {
+      await until(() => !!two.n.session(1) && !!one.n.session(2) && linkOf(two.n.session(1)!).link !== failed, 'node 2 back');
+      const l = (failed = linkOf(two.n.session(1)!).link);
+      await expect(l.flush!(addr, rkey, 'global')).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
+      flushes++;
+    }
+    expect(flushes).toBe(again.flush ? 2 : 0);
     // The session of 1 and 3 never noticed, and mirrors every record once, in order.
     expect(one.n.session(3)).toBe(s13);
     expect(one.events.filter((e) => e.type === 'session-closed' && e.partner === 3)).toEqual([]);
     const checked = await mirrorBothWays(s13, s31, 50, 'after the cross-slot write');
-    recordAttack("a partner's WRITE into another partner's slot, and its READ of it", { records: checked });
+    recordAttack(flushes ? "a partner's WRITE into another partner's slot, its READ of it, and its FLUSH of it and of the status block" : "a partner's WRITE into another partner's slot, and its READ of it", { records: checked });
   });
 
   it('forged heartbeat, ack and log words of another session are refused and reported; the session goes on', async () => {
