@@ -336,11 +336,8 @@ export class QueuePair {
     return new Promise((resolve, reject) => {
       // An unsignaled request completes only when it fails (or on a QP that signals all): a failure rejects the chain.
       const last = wrs.length - 1;
-      const items = wrs.map((w, i) => {
-        const what = `chain[${i}] ${w?.opcode}`;
-        const settle = i === last ? settler(resolve, reject, what) : (wc: WorkCompletion) => wc.status === 'SUCCESS' || reject(completionError(wc, what));
-        return { w: { ...w, wrId: libraryId(), signaled: i === last }, settle };
-      });
+      const settle = (wc: WorkCompletion, i: number) => (wc.status !== 'SUCCESS' ? reject(completionError(wc, `chain[${i}] ${wrs[i].opcode}`)) : i === last && resolve(wc));
+      const items = wrs.map((w, i) => ({ w: { ...w, wrId: libraryId(), signaled: i === last }, settle: (wc: WorkCompletion) => settle(wc, i) }));
       this.postSends(items, wrs.some((w) => w?.opcode === 'ATOMIC_WRITE' || w?.opcode === 'FLUSH'));
     });
   }
