@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { CcmObserver } from './observer';
 import type { FlushPlacement, Link } from './transport';
-import { MirrorError, MirrorStream, PendingRecord } from './mirror-stream';
+import { MirrorError, MirrorStream, PendingRecord, type RingState } from './mirror-stream';
 import { decodeCounter, encodeCounter } from './wire/mailbox';
 import { decodeRecord, encodeRecord, recordSize } from './wire/log-record';
 import { encodeLogTail } from './wire/log-tail';
@@ -19,6 +19,19 @@ import { codeError } from '../errors';
 
 /** Syncs a mirror keeps in flight on its link: a second goes out while the first's fence is on the wire. */
 const MAX_SYNCS = 2;
+
+/** Runs `f` once, on the next turn of the event loop, however often it is asked for in this one. */
+function nextTurn(f: () => void): () => void {
+  let due = false;
+  return () => {
+    if (due) return;
+    due = true;
+    setImmediate(() => {
+      due = false;
+      f();
+    });
+  };
+}
 
 export { MirrorError } from './mirror-stream';
 
@@ -102,13 +115,10 @@ export class LogMirror extends EventEmitter {
   /** Syncs (tail word and fence) in flight on the current link, and whether another is due after them. */
   private syncs = 0;
   private syncAgain = false;
-  /** A checkpoint waits for the next turn's sync. */
-  private checkpointDue = false;
   /** What the last sync posted said, so that one saying nothing new is not posted again. */
-  private lastSync: { ring: unknown; through: bigint; released: bigint; acknowledged: bigint } | null = null;
+  private lastSync: { ring: RingState; through: bigint; released: bigint; acknowledged: bigint } | null = null;
   /** Bumped when the mirror moves to another link: completions of the old one no longer steer it. */
   private token = 0;
-  private ackScheduled = false;
   /** Records delivered to this node by the partner on this session. */
   received = 0n;
   /** The sequence number of the last of this node's records that became safe on this session (0: none yet). */
@@ -206,12 +216,7 @@ export class LogMirror extends EventEmitter {
     if (sequence <= this.stream.checkpointed) return;
     this.stream.checkpointed = sequence;
     // Published with the next sync: an append in this turn carries it; else one of its own, next turn.
-    if (this.checkpointDue) return;
-    this.checkpointDue = true;
-    setImmediate(() => {
-      this.checkpointDue = false;
-      this.sync();
-    });
+    this.syncNextTurn();
   }
 
   /** Writes into our slot in the partner's memory over the current link; a failure is that link's. */
@@ -360,9 +365,9 @@ export class LogMirror extends EventEmitter {
     const pub = ring.published;
     const written = ring.live.at(-1)?.sequence ?? 0n;
     const acknowledged = pub && pub.acknowledged > written ? pub.acknowledged : written;
-    if (pub && through === 0n && released === pub.released && acknowledged === pub.acknowledged) return;
-    const last = this.lastSync;
-    if (last && last.ring === ring && through <= last.through && released === last.released && acknowledged === last.acknowledged) return;
+    // What the partner has, or will have once the syncs in flight complete: nothing new, no sync.
+    const said = this.lastSync?.ring === ring ? this.lastSync : pub && { through: 0n, released: pub.released, acknowledged: pub.acknowledged };
+    if (said && through <= said.through && released === said.released && acknowledged === said.acknowledged) return;
     this.lastSync = { ring, through, released, acknowledged };
     this.syncs++;
     const { link, token } = this;
@@ -459,18 +464,15 @@ export class LogMirror extends EventEmitter {
   }
 
   /** One ack for every record delivered by the time the event loop comes round: acks are coalesced. */
-  private scheduleAck(): void {
-    if (this.ackScheduled) return;
-    this.ackScheduled = true;
-    setImmediate(() => {
-      this.ackScheduled = false;
-      if (this.refusing || this.closedReason) return;
-      const delivered = this.stream.delivered;
-      const ack = encodeCounter({ value: delivered, epoch: this.epoch });
-      this.ackSent = ack;
-      this.post(ack, SLOT.ack, doorbell(DOORBELL.ack, Number(delivered & BigInt(DOORBELL.valueMask))));
-    });
-  }
+  private readonly scheduleAck = nextTurn(() => {
+    if (this.refusing || this.closedReason) return;
+    const delivered = this.stream.delivered;
+    const ack = encodeCounter({ value: delivered, epoch: this.epoch });
+    this.ackSent = ack;
+    this.post(ack, SLOT.ack, doorbell(DOORBELL.ack, Number(delivered & BigInt(DOORBELL.valueMask))));
+  });
+
+  private readonly syncNextTurn = nextTurn(() => this.sync());
 
   private acked(): void {
     const { value, epoch } = decodeCounter(this.localSlot.subarray(SLOT.ack, SLOT.ack + SLOT.ackSize));

@@ -291,13 +291,7 @@ class RdmaLink implements Link {
         chain.push({ op, c });
       }
       if (chain.length === 0) return;
-      let posted: Promise<unknown>;
-      try {
-        posted = this.qp.chain(wrs);
-      } catch (e) {
-        posted = Promise.reject(e);
-      }
-      posted.then(
+      this.qp.chain(wrs).then(
         () => {
           for (const { op, c } of chain) {
             try {
