@@ -136,6 +136,39 @@ async function mirroredAppend(size) {
   await Promise.all([one.stop(), two.stop()]);
 }
 
+/**
+ * Mirrored appends at full rate, as `npm run bench -- durability` makes them: 64 in flight, each
+ * `placed` one checkpointed once it resolves. Set beside perftest's WRITE of the same payload, the
+ * kernel's share shows what rxe costs the mirror per record before any of this package's code.
+ */
+async function streamedAppends(size) {
+  const port = 7996;
+  const node = (id) =>
+    new ClusterNode({ clusterId: 18n, nodeId: id, address: [ADDR_A, ADDR_B][id - 1], port, partners: [{ nodeId: 3 - id, address: [ADDR_A, ADDR_B][2 - id], port }], heartbeatMs: 5000, partnerDownMs: 60_000, logRingBytes: 8 << 20 });
+  const [one, two] = [node(1), node(2)];
+  await Promise.all([one.start(), two.start()]);
+  for (const t0 = Date.now(); !one.session(2) || !two.session(1); await new Promise((r) => setTimeout(r, 50)))
+    if (Date.now() - t0 > 120_000) throw new Error('instructions: no session within 120 s');
+  two.session(1).mirror.on('record', () => {});
+  const mirror = one.session(2).mirror;
+  const payload = Buffer.alloc(size, 0x5a);
+  for (const durability of ['placed', 'delivered']) {
+    const run = async (n) => {
+      let sent = 0;
+      await Promise.all(Array.from({ length: 64 }, async () => {
+        while (sent < n) {
+          sent++;
+          const seq = await mirror.append(payload, { durability });
+          if (durability !== 'delivered') mirror.checkpoint(seq);
+        }
+      }));
+    };
+    await run(1000);
+    for (const rep of REPS) for (const n of [A1, A2]) await window({ side: 'ours', op: `${durability} append, 64 in flight`, size, rep }, n, run);
+  }
+  await Promise.all([one.stop(), two.stop()]);
+}
+
 /** The promise API: `await qp.read()` one at a time. */
 async function oursAwaitRead(size) {
   const p = pair(size);
@@ -228,4 +261,5 @@ if (!only)
     await oursAwaitRead(size);
     await mirroredAppend(size);
   }
+if (!only || only === 'appends') await streamedAppends(4096);
 writeFileSync(out, JSON.stringify(windows));

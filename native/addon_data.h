@@ -3,9 +3,15 @@
 #pragma once
 #include <napi.h>
 
+#include <unordered_map>
+
 namespace rdma {
 
 struct AddonData {
+  // Property names made into JS strings once (Key(), props.h): their index in `keyStore` (an array,
+  // since Node-API before version 10 refers to objects only), by the address of their literal.
+  std::unordered_map<const char*, uint32_t> keys;
+  Napi::ObjectReference keyStore;
   Napi::FunctionReference context;
   Napi::FunctionReference pd;
   Napi::FunctionReference cq;

@@ -18,31 +18,31 @@ namespace rdma {
 
 Napi::Object CompletionToJs(Napi::Env env, const ibv_wc& wc, const uint64_t* ts) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("wrId", Napi::BigInt::New(env, uint64_t(wc.wr_id)));
-  o.Set("status", Napi::String::New(env, NameOf(kWcStatus, wc.status)));
-  o.Set("statusCode", Napi::Number::New(env, wc.status));
+  o.Set(Key(env, "wrId"), Napi::BigInt::New(env, uint64_t(wc.wr_id)));
+  o.Set(Key(env, "status"), Key(env, NameOf(kWcStatus, wc.status)));  // the tables' names are static
+  o.Set(Key(env, "statusCode"), Napi::Number::New(env, wc.status));
   // Only wr_id, status, qp_num and vendor_err are valid for a failed completion.
-  o.Set("opcode", Napi::String::New(env, wc.status == IBV_WC_SUCCESS ? NameOf(kWcOpcode, wc.opcode) : "UNKNOWN"));
-  o.Set("byteLen", Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.byte_len : 0));
-  if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_WITH_IMM)) o.Set("immData", Napi::Number::New(env, ntohl(wc.imm_data)));
-  if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_WITH_INV)) o.Set("invalidatedRkey", Napi::Number::New(env, wc.invalidated_rkey));
+  o.Set(Key(env, "opcode"), Key(env, wc.status == IBV_WC_SUCCESS ? NameOf(kWcOpcode, wc.opcode) : "UNKNOWN"));
+  o.Set(Key(env, "byteLen"), Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.byte_len : 0));
+  if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_WITH_IMM)) o.Set(Key(env, "immData"), Napi::Number::New(env, ntohl(wc.imm_data)));
+  if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_WITH_INV)) o.Set(Key(env, "invalidatedRkey"), Napi::Number::New(env, wc.invalidated_rkey));
   // Raw ibv_wc_flags, and the imm_data / invalidated_rkey union: kernel-driven providers (rxe) report a
   // SEND_WITH_INV receive with the kernel's flag layout, which lib/verbs reads knowing the QP type.
-  o.Set("wcFlags", Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.wc_flags : 0));
-  if (wc.status == IBV_WC_SUCCESS && wc.opcode == IBV_WC_RECV) o.Set("exData", Napi::Number::New(env, wc.invalidated_rkey));
+  o.Set(Key(env, "wcFlags"), Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.wc_flags : 0));
+  if (wc.status == IBV_WC_SUCCESS && wc.opcode == IBV_WC_RECV) o.Set(Key(env, "exData"), Napi::Number::New(env, wc.invalidated_rkey));
   // UD receives: the first 40 bytes of the buffer hold the GRH when this is set.
   // With it, what ibv_create_ah_from_wc needs to answer the sender besides the GRH.
   if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_GRH)) {
-    o.Set("grh", Napi::Boolean::New(env, true));
-    o.Set("slid", Napi::Number::New(env, wc.slid));
-    o.Set("sl", Napi::Number::New(env, wc.sl));
-    o.Set("dlidPathBits", Napi::Number::New(env, wc.dlid_path_bits));
-    o.Set("pkeyIndex", Napi::Number::New(env, wc.pkey_index));
+    o.Set(Key(env, "grh"), Napi::Boolean::New(env, true));
+    o.Set(Key(env, "slid"), Napi::Number::New(env, wc.slid));
+    o.Set(Key(env, "sl"), Napi::Number::New(env, wc.sl));
+    o.Set(Key(env, "dlidPathBits"), Napi::Number::New(env, wc.dlid_path_bits));
+    o.Set(Key(env, "pkeyIndex"), Napi::Number::New(env, wc.pkey_index));
   }
-  o.Set("srcQp", Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.src_qp : 0));
-  o.Set("qpNum", Napi::Number::New(env, wc.qp_num));
-  o.Set("vendorErr", Napi::Number::New(env, wc.vendor_err));
-  if (ts != nullptr) o.Set("timestamp", Napi::BigInt::New(env, *ts));
+  o.Set(Key(env, "srcQp"), Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.src_qp : 0));
+  o.Set(Key(env, "qpNum"), Napi::Number::New(env, wc.qp_num));
+  o.Set(Key(env, "vendorErr"), Napi::Number::New(env, wc.vendor_err));
+  if (ts != nullptr) o.Set(Key(env, "timestamp"), Napi::BigInt::New(env, *ts));
   return o;
 }
 

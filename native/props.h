@@ -6,13 +6,30 @@
 #include <cstdint>
 #include <string>
 
+#include "addon_data.h"
 #include "errors.h"
 
 namespace rdma {
 
+// `name` (a string literal: it is cached by its address) as a JS string, made once per environment.
+// Reading or setting a property by a C string makes and internalizes the string on every call, which
+// was most of what reading a work request or building a completion cost.
+inline Napi::Value Key(Napi::Env env, const char* name) {
+  AddonData& d = Data(env);
+  if (d.keyStore.IsEmpty()) d.keyStore = Napi::Persistent(Napi::Array::New(env).As<Napi::Object>());
+  Napi::Object store = d.keyStore.Value();
+  auto it = d.keys.find(name);
+  if (it == d.keys.end()) {
+    const uint32_t at = uint32_t(d.keys.size());
+    store.Set(at, Napi::String::New(env, name));
+    it = d.keys.emplace(name, at).first;
+  }
+  return store.Get(it->second);
+}
+
 inline bool Prop(Napi::Object o, const char* key, Napi::Value* out) {
-  if (!o.Has(key)) return false;
-  Napi::Value v = o.Get(key);
+  // An absent property reads as undefined: one lookup, never a silent coercion.
+  Napi::Value v = o.Get(Key(o.Env(), key));
   if (v.IsUndefined()) return false;
   *out = v;
   return true;

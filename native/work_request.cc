@@ -19,7 +19,7 @@ uint64_t ReadSgl(Napi::Env env, Napi::Object wr, std::vector<ibv_sge>& out, Prot
     Napi::Value e = a.Get(i);
     if (!e.IsObject()) ThrowArgType(env, "sgl[" + std::to_string(i) + "]", "an object { mr, offset, length }");
     Napi::Object s = e.As<Napi::Object>();
-    MemoryRegion* mr = MemoryRegion::From(env, s.Get("mr"), "sgl.mr");
+    MemoryRegion* mr = MemoryRegion::From(env, s.Get(Key(env, "mr")), "sgl.mr");
     if (mr->pd() != pd) Throw(env, "ERR_WRONG_PD", "a scatter/gather entry uses a region of another protection domain");
     int64_t off = 0, len = 0;
     OptInt(env, s, "offset", 0, int64_t(1) << 40, &off);

@@ -14,6 +14,6 @@ export { LogMirror, MirrorError, type AppendOptions, type FenceCounts, type Mirr
 export { readMirroredLog, MirroredLogError, type MirroredLog, type MirroredRecord, type MirroredLogReplay, type MirroredLogOptions } from './mirrored-log';
 export { readNvramLog } from './nvram';
 export type { MirrorErrorCode } from './mirror-stream';
-export type { Transport, Endpoint, Link, IncomingRequest, EndpointOptions, ConnectOptions, FlushPlacement } from './transport';
+export type { Transport, Endpoint, Link, IncomingRequest, EndpointOptions, ConnectOptions, FlushPlacement, Outgoing } from './transport';
 export * as wire from './wire';
 export { enableCodeCache, saveCodeCache, codeCacheStats, CodeCacheStats } from '../code-cache';

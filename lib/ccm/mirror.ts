@@ -8,7 +8,7 @@
 // in the ring and what outlives a failed session are the partner's MirrorStream's (mirror-stream.ts).
 import { EventEmitter } from 'node:events';
 import type { CcmObserver } from './observer';
-import type { FlushPlacement, Link } from './transport';
+import type { FlushPlacement, Link, Outgoing } from './transport';
 import { MirrorError, MirrorStream, PendingRecord, type RingState } from './mirror-stream';
 import { decodeCounter, encodeCounter } from './wire/mailbox';
 import { decodeRecord, encodeRecord, recordSize } from './wire/log-record';
@@ -220,9 +220,9 @@ export class LogMirror extends EventEmitter {
   }
 
   /** Writes into our slot in the partner's memory over the current link; a failure is that link's. */
-  private post(bytes: Uint8Array, at: number, imm?: number): void {
+  private post(data: Outgoing, at: number, imm?: number): void {
     const link = this.link;
-    link.write(bytes, this.target.slotAddr + BigInt(at), this.target.rkey, imm).catch((e: Error) => {
+    link.write(data, this.target.slotAddr + BigInt(at), this.target.rkey, imm).catch((e: Error) => {
       // A write of a link the mirror already left: what it carried was sent again over the new one.
       if (link === this.link && !this.closedReason) this.hooks.linkFault(link, e);
     });
@@ -264,14 +264,20 @@ export class LogMirror extends EventEmitter {
     return through;
   }
 
-  private writeRecord(p: PendingRecord): void {
-    const bytes = encodeRecord(this.epoch, this.stream.txStream, p.sequence, p.payload, { durability: p.durability, prior: p.prior, acknowledged: this.safeThrough() });
-    this.post(bytes, SLOT.size + p.offset, p.durability === 'delivered' ? doorbell(DOORBELL.record, p.offset / 8) : undefined);
+  /** `acknowledged`: safeThrough() now, read once by the caller for every record it writes in one go. */
+  private writeRecord(p: PendingRecord, acknowledged: bigint): void {
+    // Encoded where the link stages it, from what holds now: a record sent again is encoded again.
+    const { epoch } = this;
+    const stream = this.stream.txStream;
+    const { sequence, payload, durability, prior } = p;
+    const record = { byteLength: p.size, fill: (into: Uint8Array) => void encodeRecord(epoch, stream, sequence, payload, { durability, prior, acknowledged }, into) };
+    this.post(record, SLOT.size + p.offset, durability === 'delivered' ? doorbell(DOORBELL.record, p.offset / 8) : undefined);
   }
 
   /** Writes again, at their places, the records in the ring not yet safe (a new session, or a new link). */
   private resend(): void {
-    for (const p of this.stream.ring.live) if (!p.settled) this.writeRecord(p);
+    const acknowledged = this.safeThrough();
+    for (const p of this.stream.ring.live) if (!p.settled) this.writeRecord(p, acknowledged);
     this.sync();
   }
 
@@ -280,6 +286,8 @@ export class LogMirror extends EventEmitter {
     const ring = this.stream.ring;
     const ringBytes = this.target.ringBytes;
     let oneSided = false;
+    // What is safe cannot change while this loop writes (no completion runs meanwhile).
+    let acknowledged: bigint | undefined;
     while (this.waiting.length > 0 && !this.closedReason) {
       const p = this.waiting[0];
       if (p.durability === 'delivered' && this.unackedDelivered >= this.maxInflight) break; // wait for acks
@@ -298,7 +306,7 @@ export class LogMirror extends EventEmitter {
       ring.head = p.offset + p.size;
       ring.used += skipped + p.size;
       ring.live.push(p);
-      this.writeRecord(p);
+      this.writeRecord(p, (acknowledged ??= this.safeThrough()));
     }
     if (oneSided) this.sync();
   }

@@ -9,7 +9,7 @@ import { connect, contextFor, createQueuePair, listen, type Connection, type Con
 import type { CompletionQueue, WorkCompletion } from '../verbs';
 import { Access, type MemoryRegion, type OpcodeName, type ProtectionDomain, type QueuePair, type SendWr } from '../verbs';
 import { Chunk, Staging } from './staging';
-import type { ConnectOptions, Endpoint, EndpointOptions, FlushPlacement, IncomingRequest, Link, Transport } from './transport';
+import type { ConnectOptions, Endpoint, EndpointOptions, FlushPlacement, IncomingRequest, Link, Outgoing, Transport } from './transport';
 import type { RegionCoords } from './wire/mailbox';
 import { abortError, codeError } from '../errors';
 
@@ -223,7 +223,7 @@ class RdmaLink implements Link {
       p.then(
         (wc: WorkCompletion) => {
           if (this.ended) return;
-          this.postRecvs(1);
+          this.repost();
           if (wc.immData !== undefined) for (const d of this.doorbells) d(wc.immData >>> 0);
         },
         (e: Error & { code?: string }) => {
@@ -232,6 +232,18 @@ class RdmaLink implements Link {
         },
       );
     }
+  }
+
+  /** Receives consumed since the last repost: posted again together, in one call, once this turn's completions ran. */
+  private consumed = 0;
+
+  private repost(): void {
+    if (this.consumed++ > 0) return;
+    queueMicrotask(() => {
+      const n = this.consumed;
+      this.consumed = 0;
+      this.postRecvs(n);
+    });
   }
 
   private closedError(): Error {
@@ -301,7 +313,11 @@ class RdmaLink implements Link {
             }
           }
         },
-        (e: Error) => {
+        (e: Error & { posted?: number }) => {
+          // A post the device took only in part left its first requests on the wire, reading their
+          // staging chunks and writing the partner's memory: the link ends first (its QP moves to the
+          // error state and flushes them), so no later operation reuses those chunks or lands behind them.
+          if ((e.posted ?? 0) > 0) this.end(`post accepted in part: ${e.message}`);
           for (const { op } of chain) op.reject(e);
         },
       ).finally(() => {
@@ -337,11 +353,13 @@ class RdmaLink implements Link {
     );
   }
 
-  write(bytes: Uint8Array, remoteAddr: bigint, rkey: number, imm?: number): Promise<void> {
+  write(data: Outgoing, remoteAddr: bigint, rkey: number, imm?: number): Promise<void> {
     // Zero bytes (a bare doorbell) take an empty chunk: one path for every write.
-    return this.enqueue(bytes.byteLength, (mr, c) => {
-      mr.buffer.set(bytes, c.offset);
-      return { opcode: imm === undefined ? 'RDMA_WRITE' : 'RDMA_WRITE_WITH_IMM', sgl: [{ mr, offset: c.offset, length: bytes.byteLength }], remoteAddr, rkey, imm };
+    const length = data.byteLength;
+    return this.enqueue(length, (mr, c) => {
+      if (data instanceof Uint8Array) mr.buffer.set(data, c.offset);
+      else data.fill(mr.buffer.subarray(c.offset, c.offset + length));
+      return { opcode: imm === undefined ? 'RDMA_WRITE' : 'RDMA_WRITE_WITH_IMM', sgl: [{ mr, offset: c.offset, length }], remoteAddr, rkey, imm };
     });
   }
 

@@ -66,6 +66,19 @@ export interface IncomingRequest {
   reject(privateData: Uint8Array): Promise<void>;
 }
 
+/**
+ * What a WRITE sends: bytes, or `byteLength` bytes that `fill` writes in place when the link stages them
+ * (a log record is encoded once, where the NIC reads it, instead of built and then copied there).
+ */
+export type Outgoing =
+  | Uint8Array
+  | {
+      /** Bytes the WRITE sends. */
+      readonly byteLength: number;
+      /** Writes them into `into` (exactly `byteLength` bytes of the link's staging), when the link stages the WRITE. */
+      fill(into: Uint8Array): void;
+    };
+
 /** One established connection to a partner. */
 export interface Link {
   /** The partner's private data: its accept (on the initiator) or its request (on the responder). */
@@ -74,8 +87,8 @@ export interface Link {
   readonly maxMessage: number;
   /** RDMA READ of `length` bytes; resolves with a copy of them. Posts happen in call order. */
   read(remoteAddr: bigint, rkey: number, length: number): Promise<Uint8Array>;
-  /** RDMA WRITE of `bytes`; with `imm`, a WRITE_WITH_IMM that rings the partner's doorbell. Posts happen in call order. */
-  write(bytes: Uint8Array, remoteAddr: bigint, rkey: number, imm?: number): Promise<void>;
+  /** RDMA WRITE of `data`; with `imm`, a WRITE_WITH_IMM that rings the partner's doorbell. Posts happen in call order. */
+  write(data: Outgoing, remoteAddr: bigint, rkey: number, imm?: number): Promise<void>;
   /**
    * Resolves once every WRITE posted before it on this link is placed in the partner's memory (with
    * `persistent`, in its persistence domain): an RDMA FLUSH where the link has one, else an 8-byte RDMA

@@ -77,8 +77,8 @@ export class MemoryRegion {
 }
 
 /** An SGE with its defaults filled in (the rest of the region from offset 0); the addon checks its bounds. */
-export function sgeOf(s: Sge, name = 'sge'): { mr: MemoryRegion; offset: number; length: number } {
-  if (!s || !(s.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', `${name}.mr must be a MemoryRegion`);
+export function sgeOf(s: Sge, index: number): { mr: MemoryRegion; offset: number; length: number } {
+  if (!s || !(s.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', `sgl[${index}].mr must be a MemoryRegion`);
   const offset = s.offset ?? 0;
   return { mr: s.mr, offset, length: s.length ?? s.mr.length - offset };
 }

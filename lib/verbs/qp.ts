@@ -298,8 +298,24 @@ export class QueuePair {
 
   // ---- promise API ---------------------------------------------------------------------------
 
+  /**
+   * Posts `wrs` numbered by the library with only the last one signaled: resolves with its completion,
+   * rejects with the first failure, whichever request it was (`what(i)` names it in the error).
+   */
+  private signalLast(wrs: Omit<SendWr, 'wrId' | 'signaled'>[], what: (i: number) => string, batch: boolean): Promise<WorkCompletion> {
+    return new Promise((resolve, reject) => {
+      // An unsignaled request completes only when it fails (or on a QP that signals all): a failure rejects.
+      const last = wrs.length - 1;
+      const items = wrs.map((w, i) => ({
+        w: { ...w, wrId: libraryId(), signaled: i === last },
+        settle: (wc: WorkCompletion) => (wc.status !== 'SUCCESS' ? reject(completionError(wc, what(i))) : i === last && resolve(wc)),
+      }));
+      this.postSends(items, batch);
+    });
+  }
+
   private op(w: Omit<SendWr, 'wrId' | 'signaled'>, what: string, batch = false): Promise<WorkCompletion> {
-    return new Promise((resolve, reject) => this.postSends([{ w: { ...w, wrId: libraryId(), signaled: true }, settle: settler(resolve, reject, what) }], batch));
+    return this.signalLast([w], () => what, batch);
   }
 
   /**
@@ -333,13 +349,7 @@ export class QueuePair {
    */
   chain(wrs: Omit<SendWr, 'wrId' | 'signaled'>[]): Promise<WorkCompletion> {
     if (!Array.isArray(wrs) || wrs.length === 0) return Promise.reject(codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array'));
-    return new Promise((resolve, reject) => {
-      // An unsignaled request completes only when it fails (or on a QP that signals all): a failure rejects the chain.
-      const last = wrs.length - 1;
-      const settle = (wc: WorkCompletion, i: number) => (wc.status !== 'SUCCESS' ? reject(completionError(wc, `chain[${i}] ${wrs[i].opcode}`)) : i === last && resolve(wc));
-      const items = wrs.map((w, i) => ({ w: { ...w, wrId: libraryId(), signaled: i === last }, settle: (wc: WorkCompletion) => settle(wc, i) }));
-      this.postSends(items, wrs.some((w) => w?.opcode === 'ATOMIC_WRITE' || w?.opcode === 'FLUSH'));
-    });
+    return this.signalLast(wrs, (i) => `chain[${i}] ${wrs[i].opcode}`, wrs.some((w) => w?.opcode === 'ATOMIC_WRITE' || w?.opcode === 'FLUSH'));
   }
 
   /**

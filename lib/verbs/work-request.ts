@@ -101,13 +101,20 @@ export interface Held {
 
 /** A send WR as the native layer takes it, with the objects it holds. */
 export function toNative(w: SendWr): { wr: NativeSendWr; held: Held[] } {
-  const sgl = (w.sgl ?? []).map((x, i) => sgeOf(x, `sgl[${i}]`));
-  const held: Held[] = sgl.map((x) => x.mr);
+  // One pass over the list: this runs for every request posted.
+  const list = w.sgl ?? [];
+  const held: Held[] = [];
+  const sgl: NativeSendWr['sgl'] = [];
+  for (let i = 0; i < list.length; i++) {
+    const x = sgeOf(list[i], i);
+    held.push(x.mr);
+    sgl.push({ mr: x.mr.native, offset: x.offset, length: x.length });
+  }
   const wr: NativeSendWr = {
     wrId: w.wrId,
     opcode: w.opcode,
     flags: flagsOf(w),
-    sgl: sgl.map((x) => ({ mr: x.mr.native, offset: x.offset, length: x.length })),
+    sgl,
     imm: w.imm,
     remoteAddr: w.remoteAddr,
     rkey: w.rkey,
@@ -141,6 +148,6 @@ function flagsOf(w: { signaled?: boolean; inline?: boolean; fence?: boolean; sol
 
 /** A receive WR as the native layer takes it, with the regions it holds (for QPs and SRQs alike). */
 export function toNativeRecv(w: RecvWr): { wr: NativeRecvWr; held: MemoryRegion[] } {
-  const sgl = (w.sgl ?? []).map((s, i) => sgeOf(s, `sgl[${i}]`));
+  const sgl = (w.sgl ?? []).map((s, i) => sgeOf(s, i));
   return { wr: { wrId: w.wrId, sgl: sgl.map((s) => ({ mr: s.mr.native, offset: s.offset, length: s.length })) }, held: sgl.map((s) => s.mr) };
 }

@@ -3,8 +3,10 @@ import { codeError } from '../errors';
 export const LIBRARY_IDS = 1n << 63n;
 let nextId = LIBRARY_IDS;
 
+const LAST_ID = (1n << 64n) - 1n;
+
 export function libraryId(): bigint {
-  nextId = nextId + 1n >= 1n << 64n ? LIBRARY_IDS : nextId + 1n;
+  nextId = nextId === LAST_ID ? LIBRARY_IDS : nextId + 1n;
   return nextId;
 }
 

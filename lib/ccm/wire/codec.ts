@@ -18,7 +18,10 @@ export function writeHeader(dv: DataView, magic: number, length: number): void {
 
 /** Writes the CRC-32 of `buf[0, length)` at `checksumAt`, computed with that field taken as zero. */
 export function seal(buf: Uint8Array, length: number, checksumAt: number): void {
-  view(buf).setUint32(checksumAt, crc32(buf, 0, length, checksumAt), true);
+  const dv = view(buf);
+  // Zeroed first, the field needs no skipping: one pass over the block.
+  dv.setUint32(checksumAt, 0, true);
+  dv.setUint32(checksumAt, crc32(buf, 0, length), true);
 }
 
 /**

@@ -1,6 +1,6 @@
 // CRC-32 (IEEE 802.3, the zlib polynomial) over partner-visible blocks: detects torn reads and corruption.
 // Node's zlib computes it natively (Node 20.15 and 22.2 on), far faster than a table loop in JavaScript,
-// which bounds the mirror's throughput; the table serves older Node versions.
+// which bounds the mirror's throughput; the table serves older Node versions, and short ranges.
 import * as zlib from 'node:zlib';
 
 const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
@@ -24,7 +24,12 @@ export function crc32Table(buf: Uint8Array, start = 0, end = buf.length, crc = 0
   return (c ^ 0xffffffff) >>> 0;
 }
 
-const update = zlibCrc32 ? (buf: Uint8Array, start: number, end: number, crc: number) => zlibCrc32(buf.subarray(start, end), crc) : crc32Table;
+/** Below this many bytes the table loop is cheaper than a view and a call into zlib (block headers are 64). */
+const SHORT = 256;
+
+const update = zlibCrc32
+  ? (buf: Uint8Array, start: number, end: number, crc: number) => (end - start < SHORT ? crc32Table(buf, start, end, crc) : zlibCrc32(buf.subarray(start, end), crc))
+  : crc32Table;
 
 /**
  * CRC-32 (IEEE, zlib's polynomial; the same value as zlib's crc32()) of `buf[start, end)`, treating the

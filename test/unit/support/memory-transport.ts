@@ -2,7 +2,7 @@
 // context). It enforces the same rules as the NIC — READ only where exposed for READ, WRITE only where
 // exposed for WRITE, bounds checked, and a link reaches only its partner's domain (slot) — but it proves
 // nothing about RDMA: the integration tests do that.
-import type { ConnectOptions, Endpoint, EndpointOptions, IncomingRequest, Link, Transport } from '../../../lib/ccm/transport';
+import type { ConnectOptions, Endpoint, EndpointOptions, IncomingRequest, Link, Outgoing, Transport } from '../../../lib/ccm/transport';
 import type { RegionCoords } from '../../../lib/ccm/wire/mailbox';
 
 interface Region {
@@ -104,7 +104,9 @@ export class MemoryLink implements Link {
     await this.read(addr, rkey, 8);
   }
 
-  async write(bytes: Uint8Array, addr: bigint, rkey: number, imm?: number): Promise<void> {
+  async write(data: Outgoing, addr: bigint, rkey: number, imm?: number): Promise<void> {
+    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data.byteLength);
+    if (!(data instanceof Uint8Array)) data.fill(bytes);
     const dst = await this.access(rkey, addr, bytes.byteLength, 'write');
     dst.set(bytes);
     if (imm !== undefined) for (const d of this.peer.doorbells) d(imm >>> 0);
