@@ -11,9 +11,8 @@
 
 namespace rdma {
 
-// `name` (a string literal: it is cached by its address) as a JS string, made once per environment.
-// Reading or setting a property by a C string makes and internalizes the string on every call, which
-// was most of what reading a work request or building a completion cost.
+// `name` (a string literal: it is cached by its address) as a JS string, made once per environment:
+// reading or setting a property by a C string would make and internalize the string on every call.
 inline Napi::Value Key(Napi::Env env, const char* name) {
   AddonData& d = Data(env);
   if (d.keyStore.IsEmpty()) d.keyStore = Napi::Persistent(Napi::Array::New(env).As<Napi::Object>());
