@@ -24,6 +24,7 @@ namespace rdma {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
+  Data(env).keyStore = Napi::Persistent(Napi::Array::New(env).As<Napi::Object>());
   StartReaper(env);
   exports.Set("constants", ConstantsToJs(env));
   exports.Set("getDeviceList", Napi::Function::New<GetDeviceList>(env, "getDeviceList"));

@@ -15,7 +15,6 @@ namespace rdma {
 // reading or setting a property by a C string would make and internalize the string on every call.
 inline Napi::Value Key(Napi::Env env, const char* name) {
   AddonData& d = Data(env);
-  if (d.keyStore.IsEmpty()) d.keyStore = Napi::Persistent(Napi::Array::New(env).As<Napi::Object>());
   Napi::Object store = d.keyStore.Value();
   auto it = d.keys.find(name);
   if (it == d.keys.end()) {

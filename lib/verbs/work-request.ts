@@ -2,7 +2,7 @@
 // what the addon reads (opcode and flags as numbers, native objects), with the objects each request
 // keeps in flight until it completes. The addon checks every field; here names become numbers.
 import { codeError } from '../errors';
-import type { NativeRecvWr, NativeSendWr } from '../native';
+import type { NativeRecvWr, NativeSendWr, NativeSge } from '../native';
 import { OpcodeName, SendFlags } from './access';
 import type { AddressHandle } from './ah';
 import { MemoryRegion, Sge, sgeOf } from './mr';
@@ -101,15 +101,9 @@ export interface Held {
 
 /** A send WR as the native layer takes it, with the objects it holds. */
 export function toNative(w: SendWr): { wr: NativeSendWr; held: Held[] } {
-  // One pass over the list: this runs for every request posted.
-  const list = w.sgl ?? [];
-  const held: Held[] = [];
-  const sgl: NativeSendWr['sgl'] = [];
-  for (let i = 0; i < list.length; i++) {
-    const x = sgeOf(list[i], i);
-    held.push(x.mr);
-    sgl.push({ mr: x.mr.native, offset: x.offset, length: x.length });
-  }
+  const { sgl, regions } = nativeSgl(w.sgl);
+  // The regions, then the address handle, window or bound region the request also holds.
+  const held: Held[] = regions;
   const wr: NativeSendWr = {
     wrId: w.wrId,
     opcode: w.opcode,
@@ -148,6 +142,18 @@ function flagsOf(w: { signaled?: boolean; inline?: boolean; fence?: boolean; sol
 
 /** A receive WR as the native layer takes it, with the regions it holds (for QPs and SRQs alike). */
 export function toNativeRecv(w: RecvWr): { wr: NativeRecvWr; held: MemoryRegion[] } {
-  const sgl = (w.sgl ?? []).map((s, i) => sgeOf(s, i));
-  return { wr: { wrId: w.wrId, sgl: sgl.map((s) => ({ mr: s.mr.native, offset: s.offset, length: s.length })) }, held: sgl.map((s) => s.mr) };
+  const { sgl, regions } = nativeSgl(w.sgl);
+  return { wr: { wrId: w.wrId, sgl }, held: regions };
+}
+
+/** A gather or scatter list as the addon reads it, and the regions it holds; one pass, as it runs for every request posted. */
+function nativeSgl(list: Sge[] = []): { sgl: NativeSge[]; regions: MemoryRegion[] } {
+  const regions: MemoryRegion[] = [];
+  const sgl: NativeSge[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const x = sgeOf(list[i], i);
+    regions.push(x.mr);
+    sgl.push({ mr: x.mr.native, offset: x.offset, length: x.length });
+  }
+  return { sgl, regions };
 }
