@@ -1,6 +1,7 @@
 // A CM id with its steps as promises: each step starts the librdmacm call and settles on the event
-// that ends it, on its timeout, or on its AbortSignal — never left pending.
-import { EventEmitter } from 'node:events';
+// that ends it, on its timeout, or on its AbortSignal — never left pending. Every other event goes to the
+// id's owner (its Connection, Listener or DatagramEndpoint); one that arrives before the owner exists (a
+// DISCONNECTED in the same batch as the ESTABLISHED that ends accept or connect) is kept for it.
 import { native, type CmPortSpace, type NativeCmId } from '../native';
 import { abortError, cmError, CmError } from './errors';
 import { channel, RawCmEvent } from './event-channel';
@@ -15,9 +16,12 @@ interface Waiter {
   reject: (e: CmError) => void;
 }
 
-export class CmId extends EventEmitter {
+export class CmId {
   readonly native: NativeCmId;
   private waiter: Waiter | null = null;
+  private owner: ((e: RawCmEvent) => void) | null = null;
+  /** Events that no step ended and no owner took yet, in arrival order. */
+  private backlog: RawCmEvent[] | null = null;
   /** Called for each CONNECT_REQUEST when this id listens. */
   onRequest: ((e: RawCmEvent, id: CmId) => void) | null = null;
   /**
@@ -30,7 +34,6 @@ export class CmId extends EventEmitter {
   readonly portSpace: CmPortSpace;
 
   constructor(wrapped?: NativeCmId, portSpace: CmPortSpace = 'TCP') {
-    super();
     const ch = channel();
     this.native = wrapped ?? new native.CmId(ch.native, portSpace);
     this.portSpace = wrapped ? wrapped.addresses().portSpace : portSpace;
@@ -50,7 +53,24 @@ export class CmId extends EventEmitter {
       else w.reject(eventError(w.step, e));
       return;
     }
-    this.emit('cm-event', e);
+    if (this.owner && !this.backlog) this.owner(e);
+    else (this.backlog ??= []).push(e);
+  }
+
+  /**
+   * Makes `owner` the receiver of every event that no step ends. Events that came before it are handed
+   * over on the next turn of the event loop, in order and ahead of later ones, so that whoever holds the
+   * owner (the caller of accept or connect) has subscribed to it by then.
+   */
+  own(owner: (e: RawCmEvent) => void): void {
+    this.owner = owner;
+    if (this.backlog) setImmediate(() => this.handOver());
+  }
+
+  private handOver(): void {
+    // An event the owner handles may destroy the id and queue nothing more; one it queues is handed on in turn.
+    for (let e = this.backlog?.shift(); e; e = this.backlog?.shift()) this.owner?.(e);
+    this.backlog = null;
   }
 
   /** @internal */
@@ -99,6 +119,15 @@ export class CmId extends EventEmitter {
       };
       ch.hold(1);
       this.waiter = w;
+      // A failure that came while no step waited (e.g. DEVICE_REMOVAL between two steps) ends this one.
+      const failed = this.backlog?.findIndex((e) => FAILURES.has(e.event)) ?? -1;
+      if (failed >= 0) {
+        const [e] = this.backlog!.splice(failed, 1);
+        if (this.backlog!.length === 0) this.backlog = null;
+        this.waiter = null;
+        w.reject(eventError(name, e));
+        return;
+      }
       timer = setTimeout(() => {
         if (this.waiter !== w) return;
         this.waiter = null;

@@ -67,7 +67,7 @@ export class Connection extends EventEmitter {
     this.remote = a.remote ?? { address: '', port: 0 };
     this.closed = new Promise((r) => (this.resolveClosed = r));
     channel().hold(1);
-    id.on('cm-event', (e: RawCmEvent) => this.onEvent(e));
+    id.own((e) => this.onEvent(e));
   }
 
   /** The partner's address (`remote.address`). */

@@ -62,7 +62,7 @@ export function fromCm(name: string | null, n: NativeContext | null, keep?: CmId
   byDevice.set(name, { context, keep: held });
   // A removed device must be let go: the kernel finishes the removal once every id on it is destroyed
   // and librdmacm has closed its context (see releaseRemovedDevices).
-  held.on('cm-event', (e: { event: string }) => {
+  held.own((e) => {
     if (e.event === 'DEVICE_REMOVAL') held.destroy();
   });
   channel().onDeviceRemoval ??= releaseSoon;

@@ -120,7 +120,7 @@ export class DatagramEndpoint extends EventEmitter {
     channel().hold(1);
     // However the QP goes (close() or its own close()), it leaves the groups first.
     qp.beforeClose = () => this.leaveAll();
-    id.on('cm-event', (e: RawCmEvent) => {
+    id.own((e) => {
       this.emit('cm-event', { event: e.event, status: e.status });
       if (e.event === 'MULTICAST_ERROR') this.emit('multicast-error', { status: e.status });
       else if (e.event === 'DEVICE_REMOVAL') {

@@ -186,7 +186,7 @@ export class Listener<R extends IncomingRequest = ConnectRequest> implements Asy
       if (w) w.resolve({ value: req, done: false });
       else this.queue.push(req);
     };
-    id.on('cm-event', (e: RawCmEvent) => {
+    id.own((e) => {
       if (e.event !== 'DEVICE_REMOVAL') return;
       // The device under the listener is going away: the kernel waits for this id to be destroyed.
       this.failure = cmError('ERR_CM_DEVICE_REMOVAL', `listener on ${this.address}:${this.port}: its RDMA device was removed`, { event: e.event, status: e.status });
