@@ -9,6 +9,7 @@ import type { Witness } from './witness';
 import { ObserverSlot } from './observer';
 import type { RegionCoords } from './wire/mailbox';
 import { LOG_TAIL, SLOT } from './wire/layout';
+import { awake, watchStalls } from '../stall';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type EventInput = DistributiveOmit<CcmEvent, 'time' | 'ms' | 'node'>;
@@ -41,6 +42,8 @@ export class Core {
     if (held === this.heldBy.has(partner)) return;
     const said = (r: Replayed | null | undefined) => (r ? { stream: r.stream, through: r.through.toString() } : null);
     if (held) {
+      // Taken over while it acted (it stalled, or the partner judged it down): it stops acting first.
+      this.leaveActive();
       this.heldBy.add(partner);
       this.emit({ type: 'waiting-for-giveback', partner, replayed: said(this.replayedBy.get(partner)) });
     } else {
@@ -49,6 +52,65 @@ export class Core {
       this.replayedBy.delete(partner);
     }
   }
+  /** Stops this node's watch for stalls of its process (see watchStalls()). */
+  private unwatch: (() => void) | null = null;
+  /** Partners whose takeover record this node has not read since it stalled: it may not go ACTIVE yet. */
+  readonly unsureOf = new Set<number>();
+
+  /**
+   * How long this node may stall (a paused VM, SIGSTOP, a long garbage collection, a hung disk) before a
+   * partner may have judged it down and taken its resources over. A partner judges it down after
+   * partnerDownMs without a session heartbeat and, with a witness, only once its witness heartbeat has
+   * stood still for the witness's timeout too; each was last written up to an interval before the stall
+   * began, and two intervals are kept as margin.
+   */
+  get stallLimitMs(): number {
+    const { partnerDownMs, heartbeatMs } = this.cfg;
+    const session = Math.max(partnerDownMs / 2, partnerDownMs - 2 * heartbeatMs);
+    const w = this.witness;
+    return w ? Math.max(session, w.timeoutMs - 2 * w.intervalMs) : session;
+  }
+
+  /** Starts (and `stop` ends) this node's watch for stalls of its process, from the first callback after one. */
+  watchStalls(stop = false): void {
+    this.unwatch?.();
+    this.unwatch = null;
+    if (stop) return;
+    const core = this;
+    this.unwatch = watchStalls({
+      get limitMs() {
+        return core.stallLimitMs;
+      },
+      stalled: (ms) => this.stalled(ms),
+    });
+  }
+
+  /** Runs first in every timer of the node that reaches the network or the disk (CM events and completions call it too). */
+  awake(now?: number): void {
+    awake(now);
+  }
+
+  /**
+   * After a stall past stallLimitMs, an ACTIVE node leaves ACTIVE before it does anything else
+   * (`stalled`): a partner may hold its resources now. It may go ACTIVE again once a new session with
+   * each partner has read that partner's takeover record (`waitingForGiveback` says which hold them).
+   */
+  private stalled(stalledMs: number): void {
+    if (this.stopping) return;
+    const from = this.status.state;
+    this.leaveActive();
+    for (const p of this.cfg.partners) this.unsureOf.add(p.nodeId);
+    this.emit({ type: 'stalled', stalledMs: Math.round(stalledMs), from, to: this.status.state });
+  }
+
+  /** An ACTIVE node becomes READY, in its status block and on its witness at once. */
+  private leaveActive(): void {
+    if (this.status.state !== 'ACTIVE') return;
+    this.status.setState('READY');
+    this.witness?.publish('READY', this.status.takeover);
+    this.emit({ type: 'state', from: 'ACTIVE', to: 'READY' });
+  }
+
   /**
    * Why a session with the partner whose status block is `s` must not be made, or null: a node that
    * appends `persisted` records cannot have them held by a partner whose log regions are not persistent

@@ -44,6 +44,21 @@ export type CcmEvent = Base &
         to: NodeState;
       }
     | {
+        /**
+         * This node's own timers did not run for `ms` (a paused VM, SIGSTOP, a long garbage collection, a
+         * hung disk): long enough for a partner to judge it down and take its resources over. An ACTIVE node
+         * left ACTIVE before doing anything else; it may go ACTIVE again once a new session with each
+         * partner has shown that partner does not hold its resources (ERR_CCM_STALLED until then).
+         */
+        type: 'stalled';
+        /** How long the stall lasted (ms). */
+        stalledMs: number;
+        /** The state before. */
+        from: NodeState;
+        /** The state now (READY if it was ACTIVE). */
+        to: NodeState;
+      }
+    | {
         /** A connection attempt to a partner starts (this node as initiator). */
         type: 'attempt';
         /** The partner's node id. */

@@ -9,6 +9,8 @@ export class Fencer {
   private running: AbortController | null = null;
   /** The partner boot a takeover is safe for (set once takeover-safe was emitted). */
   safeFor: bigint | null = null;
+  /** What made it safe: a fence, or the witness alone (which a partner that resumes can overturn). */
+  safeBy: 'fence' | 'witness' | null = null;
 
   constructor(
     private readonly core: Core,
@@ -33,10 +35,12 @@ export class Fencer {
     this.running?.abort();
     this.running = null;
     this.safeFor = null;
+    this.safeBy = null;
   }
 
   private safe(generation: bigint, by: 'fence' | 'witness'): void {
     this.safeFor = generation;
+    this.safeBy = by;
     this.core.emit({ type: 'takeover-safe', partner: this.partner, generation: generation.toString(), by });
   }
 

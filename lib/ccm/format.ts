@@ -10,6 +10,8 @@ export function formatEvent(e: CcmEvent): string {
       return `${head}listening on ${e.address}:${e.port} (generation ${e.generation})`;
     case 'state':
       return `${head}state ${e.from} → ${e.to}`;
+    case 'stalled':
+      return `${head}STALLED for ${e.stalledMs} ms: state ${e.from} → ${e.to} until each partner is heard again`;
     case 'attempt':
       return `${head}attempt ${e.attempt}`;
     case 'step':

@@ -104,6 +104,8 @@ export class ClusterNode extends EventEmitter {
 
   /** The state this node publishes (the initial state until it has started). */
   get state(): NodeState {
+    // Read first thing after a stall, it is already the state the stall left.
+    this.core?.awake();
     return this.core?.status.state ?? this.config.initialState;
   }
 
@@ -132,6 +134,7 @@ export class ClusterNode extends EventEmitter {
       selfCheck(core);
       this.core = core;
       core.witness = await this.openWitness();
+      core.watchStalls();
       // A partner that took over while this node was down says so on the witness too: wait for its giveback.
       for (const p of cfg.partners) if (core.witness?.view(p.nodeId).sector?.takeover?.nodeId === cfg.nodeId) core.takenOver(p.nodeId, true);
       for (const p of cfg.partners) this.partners.set(p.nodeId, new Partner(core, p));
@@ -146,10 +149,11 @@ export class ClusterNode extends EventEmitter {
     this.emitEvent({ type: 'listening', address: cfg.address, port: cfg.port, generation: cfg.generation.toString() });
     this.pollTimer = setInterval(() => {
       const now = performance.now();
+      this.core?.awake(now);
       for (const p of this.partners.values()) p.poll(now);
     }, cfg.pollMs);
     // The status block's heartbeat: partners that READ it see this node's process alive.
-    this.beatTimer = setInterval(() => this.core?.status.beat(), cfg.heartbeatMs);
+    this.beatTimer = setInterval(() => (this.core?.awake(), this.core?.status.beat()), cfg.heartbeatMs);
     for (const p of this.partners.values()) p.start();
   }
 
@@ -176,6 +180,7 @@ export class ClusterNode extends EventEmitter {
             {
               refused: (partner, e) => this.emitEvent({ type: 'protocol-error', partner, block: 'witness', code: e.code, reason: e.message }),
               ioError: (error) => this.emitEvent({ type: 'witness-error', error }),
+              awake: () => this.core?.awake(),
             },
           );
     witness.publish(cfg.initialState, null);
@@ -209,11 +214,21 @@ export class ClusterNode extends EventEmitter {
     if (!this.core) throw codeError('ERR_CCM_STATE', 'node is not started');
     if (s === 'ACTIVE' && this.core.heldBy.size > 0)
       throw codeError('ERR_CCM_WAITING_FOR_GIVEBACK', `partner ${[...this.core.heldBy].join(', ')} holds this node's resources: wait for its giveback`);
+    if (s === 'ACTIVE' && this.core.unsureOf.size > 0)
+      throw codeError('ERR_CCM_STALLED', `this node stalled: partner ${[...this.core.unsureOf].join(', ')} may hold its resources until a new session says it does not`);
     const from = this.core.status.state;
     if (from === s) return;
     this.core.status.setState(s);
     this.core.witness?.publish(s, this.core.status.takeover);
     this.emitEvent({ type: 'state', from, to: s });
+  }
+
+  /**
+   * Partners this node has not heard from since it stalled (`stalled`): until a new session with each has
+   * shown it does not hold this node's resources, this node may not go ACTIVE.
+   */
+  get unheardSinceStall(): number[] {
+    return [...(this.core?.unsureOf ?? [])].sort((a, b) => a - b);
   }
 
   /** Partners that hold this node's resources (they took over while it was down); it may not go ACTIVE until each gives them back. */
@@ -234,6 +249,9 @@ export class ClusterNode extends EventEmitter {
     if (held && held.nodeId !== partner) throw codeError('ERR_CCM_STATE', `already holding node ${held.nodeId}'s resources`);
     const generation = p.fencer.safeFor;
     if (generation === null || p.session) throw codeError('ERR_CCM_NOT_SAFE', `a takeover of node ${partner} is not safe: no takeover-safe for its last boot`);
+    // The witness alone made it safe: a partner that was only paused and runs again has its heartbeat moving.
+    if (p.fencer.safeBy === 'witness' && core.witness?.view(partner).verdict !== 'stopped')
+      throw codeError('ERR_CCM_NOT_SAFE', `a takeover of node ${partner} is not safe: its witness heartbeat is no longer stopped`);
     core.status.setTakeover({ nodeId: partner, generation, replayed: p.replayed });
     core.witness?.publish(core.status.state, { nodeId: partner, generation });
     await core.witness?.flush();
@@ -384,6 +402,7 @@ export class ClusterNode extends EventEmitter {
     const core = this.core!;
     if (core.status.state !== 'LEAVING') this.setState('LEAVING');
     core.stopping = true;
+    core.watchStalls(true);
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.beatTimer) clearInterval(this.beatTimer);
     try {

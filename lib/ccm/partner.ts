@@ -138,6 +138,7 @@ export class Partner {
       const t = setTimeout(done, ms);
       const self = this;
       function done() {
+        self.core.awake();
         clearTimeout(t);
         if (self.wake === done) self.wake = null;
         resolve();
@@ -343,7 +344,10 @@ export class Partner {
         mirror: { durability: cfg.durability, partnerPersistent: partnerStatus.persistent === true, partnerFlush: partnerStatus.flush ?? null },
       },
       {
-        stateChanged: (from, to) => this.core.emit({ type: 'partner-state', partner: this.id, from, to }),
+        stateChanged: (from, to) => {
+          this.core.emit({ type: 'partner-state', partner: this.id, from, to });
+          this.checkClaim(to);
+        },
         takeoverSeen: (t) => this.core.takenOver(this.id, t?.nodeId === cfg.nodeId, t?.replayed ?? null),
         refused: (block, code, reason) => this.core.emit({ type: 'protocol-error', partner: this.id, block, code, reason }),
         linkUp: (l) => {
@@ -356,14 +360,18 @@ export class Partner {
           this.joiner?.wake(l.index);
         },
         ended: (end: SessionEnd) => this.ended(session, end, linkDowns),
+        awake: () => this.core.awake(),
       },
     );
     this.session = session;
+    // A partner that holds this node's resources (it took over while this node was down) says so in
+    // the status block this handshake read: this node waits for its giveback. Read after a stall of this
+    // node's, it is what lets it go ACTIVE again.
+    this.core.unsureOf.delete(this.id);
+    this.checkClaim(partnerState);
+    this.core.takenOver(this.id, partnerStatus.takeover?.nodeId === cfg.nodeId, partnerStatus.takeover?.replayed ?? null);
     this.core.emit({ type: 'established', partner: this.id, role, partnerGeneration: partnerGeneration.toString(), partnerState, handshakeMs: Math.round(handshakeMs) });
     session.start();
-    // A partner that holds this node's resources (it took over while this node was down) says so in
-    // the status block this handshake read: this node waits for its giveback.
-    this.core.takenOver(this.id, partnerStatus.takeover?.nodeId === cfg.nodeId, partnerStatus.takeover?.replayed ?? null);
     // The session's initiator connects its other links, and again each one that fails.
     if (role === 'initiator' && session.linkCount > 1) {
       this.joiner = new LinkJoiner(this.core, this.config, session);
@@ -460,6 +468,16 @@ export class Partner {
       this.judging = setTimeout(step, interval);
     };
     step();
+  }
+
+  /**
+   * A partner whose resources this node holds must not act: one that says it is ACTIVE (it came back from
+   * a stall and did not learn of the takeover, or ignores it) is a protocol error, never a normal state.
+   */
+  private checkClaim(state: NodeState): void {
+    const held = this.core.status.takeover;
+    if (state !== 'ACTIVE' || held?.nodeId !== this.id) return;
+    this.core.emit({ type: 'protocol-error', partner: this.id, block: 'status', code: 'ERR_CCM_TAKEN_OVER_ACTIVE', reason: `node ${this.id} says it is ACTIVE while this node holds its resources (taken over from its generation ${held.generation})` });
   }
 
   /** One scan of the mailbox: the responder's handshake and the session's heartbeat monitor. */

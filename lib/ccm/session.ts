@@ -69,6 +69,8 @@ export interface SessionHooks {
   /** A word in the partner's slot that is not of this session (replayed, forged, stale): refused, reported. */
   refused(block: string, code: string, reason: string): void;
   ended(end: SessionEnd): void;
+  /** Runs first in each of the session's timers, before it reaches the partner (the node's stall check). */
+  awake(): void;
 }
 
 /**
@@ -193,8 +195,8 @@ export class Session {
     // The largest record the partner's ring takes is half of it: each link stages writes that large.
     for (const l of this.links.values()) l.link.deepen(this.maxRecord());
     this.beat();
-    this.timers.push(setInterval(() => this.beat(), this.init.heartbeatMs));
-    this.timers.push(setInterval(() => void this.pollStatus(), this.init.statusPollMs));
+    this.timers.push(setInterval(() => (this.hooks.awake(), this.beat()), this.init.heartbeatMs));
+    this.timers.push(setInterval(() => (this.hooks.awake(), void this.pollStatus()), this.init.statusPollMs));
     this.hooks.linkUp(this.active);
   }
 

@@ -61,6 +61,8 @@ export interface WitnessHooks {
   refused(partner: number, e: ProtocolError): void;
   /** This node's own witness I/O failed (or recovered: `error` null). */
   ioError(error: string | null): void;
+  /** Runs first in each round, before this node's sector is written (the node's stall check). */
+  awake?(): void;
 }
 
 /** What a {@link DiskWitness} is made with (the node fills it in from its configuration). */
@@ -177,6 +179,7 @@ export class DiskWitness implements Witness {
   }
 
   private async round(): Promise<void> {
+    this.hooks.awake?.();
     const fh = this.fh!;
     // This node itself stalled (a blocked event loop, a paused VM, a disk that hung): what it last read of
     // the others is old, and their silence is its own. Nobody is stopped until it has watched a whole

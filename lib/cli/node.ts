@@ -301,12 +301,14 @@ export async function nodeCommand(args: string[]): Promise<number> {
     process.once('SIGTERM', stop);
     if (parsed.activeAfter !== undefined) {
       // A partner that holds this node's resources must give them back first: ACTIVE follows its giveback.
+      // After a stall of this node's, ACTIVE waits for a new session with each partner.
       const activate = () => {
-        if (node.waitingForGiveback.length === 0) node.setState('ACTIVE');
+        if (node.waitingForGiveback.length === 0 && node.unheardSinceStall.length === 0) node.setState('ACTIVE');
       };
       setTimeout(() => {
         activate();
         node.on('giveback', activate);
+        node.on('established', activate);
       }, parsed.activeAfter);
     }
     if (parsed.exitAfter !== undefined) setTimeout(stop, parsed.exitAfter);

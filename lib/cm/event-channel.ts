@@ -4,6 +4,7 @@
 import { native, type NativeCmChannel, type NativeCmId } from '../native';
 import type { CmId } from './cm-id';
 import type { AhAttr } from '../verbs';
+import { awake } from '../stall';
 
 export interface RawCmEvent {
   event: string;
@@ -30,6 +31,7 @@ class EventChannel {
   onDeviceRemoval: (() => void) | null = null;
 
   private dispatch(batch: RawCmEvent[]): void {
+    awake();
     if (TRACE) for (const e of batch) trace(e);
     for (const e of batch) {
       if (e.event === 'CONNECT_REQUEST') this.ids.get(e.listenId!)?._request(e);

@@ -6,6 +6,7 @@ import { completionError, type WorkCompletion } from './completion';
 import type { Context } from './context';
 import type { QueuePair } from './qp';
 import { registerWrapper } from './wrappers';
+import { awake } from '../stall';
 
 /** How a CQ is made: the extended API (ibv_create_cq_ex) and what its completions carry. */
 export interface CqOptions {
@@ -83,6 +84,7 @@ export class CompletionQueue extends EventEmitter {
   }
 
   private deliver(batch: WorkCompletion[]): void {
+    awake();
     const raw = this.route(batch);
     if (raw.length > 0) this.emit('completion', raw);
   }

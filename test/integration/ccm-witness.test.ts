@@ -157,6 +157,63 @@ describe('CCM with a witness disk on rxe', () => {
     recordFault('a fence hook that fails: no takeover-safe, takeover refused');
   });
 
+  it('a partner paused past every threshold, with the witness as the only safety: a takeover is refused once it runs again; taken over while paused, it leaves ACTIVE first thing on resuming and waits for the giveback', async () => {
+    const p = port++;
+    const path = disk();
+    const b = cliB(p, path, ['--active-after', '0']);
+    const a = nodeA(p, path);
+    await a.n.start();
+    a.n.setState('ACTIVE');
+    await next(a.events, 'established');
+    for (const end = Date.now() + 30_000; a.n.session(2)?.partnerState !== 'ACTIVE' || a.n.status().partners[0].witness?.verdict !== 'alive'; await new Promise((r) => setTimeout(r, 100)))
+      if (Date.now() > end) throw new Error('partner never ACTIVE and alive on the witness');
+    const witnessSaysB = () => a.n.status().partners[0].witness;
+    const pauseUntilSafe = async () => {
+      const from = a.events.length;
+      b.c.kill('SIGSTOP');
+      const down = await next(a.events, 'partner-down', () => true, 60_000, from);
+      expect(down.witness).toBe('stopped');
+      expect(await next(a.events, 'takeover-safe', () => true, 30_000, from)).toMatchObject({ by: 'witness' });
+    };
+
+    // Paused, judged down by the witness alone, and resumed before the takeover: its witness heartbeat
+    // moves again, so the takeover is no longer safe.
+    await pauseUntilSafe();
+    let resumedAt = b.events.length;
+    const back = a.events.length;
+    b.c.kill('SIGCONT');
+    await next(b.events, 'stalled', () => true, 30_000, resumedAt);
+    for (const end = Date.now() + 30_000; witnessSaysB()?.verdict !== 'alive'; await new Promise((r) => setTimeout(r, 100)))
+      if (Date.now() > end) throw new Error(`the resumed partner never alive on the witness: ${JSON.stringify(witnessSaysB())}`);
+    await expect(a.n.takeover(2)).rejects.toMatchObject({ code: 'ERR_CCM_NOT_SAFE' });
+    // Nobody took it over: the next session lets it go ACTIVE again.
+    await next(a.events, 'established', () => true, 90_000, back);
+    await next(b.events, 'state', (e) => e.to === 'ACTIVE', 30_000, resumedAt);
+
+    // Paused again, and taken over this time.
+    await pauseUntilSafe();
+    const from = a.events.length;
+    await a.n.takeover(2);
+    resumedAt = b.events.length;
+    b.c.kill('SIGCONT');
+    // Its first act: out of ACTIVE, then the stall reported; nothing else before.
+    await next(b.events, 'stalled', (e) => e.from === 'ACTIVE' && e.to === 'READY', 30_000, resumedAt);
+    expect(b.events.slice(resumedAt, resumedAt + 2).map((e) => (e.type === 'state' ? `state ${e.from}->${e.to}` : e.type))).toEqual(['state ACTIVE->READY', 'stalled']);
+    await next(b.events, 'waiting-for-giveback', (e) => e.partner === 1, 90_000, resumedAt);
+    const again = await next(a.events, 'established', () => true, 90_000, from);
+    expect(again.partnerState).not.toBe('ACTIVE');
+    await new Promise((r) => setTimeout(r, 2000));
+    // Never two owners: the partner never said ACTIVE while node 1 held its resources.
+    expect(b.events.slice(resumedAt).some((e) => e.type === 'state' && e.to === 'ACTIVE')).toBe(false);
+    expect(a.events.slice(from).filter((e) => (e.type === 'partner-state' && e.to === 'ACTIVE') || (e.type === 'protocol-error' && e.code === 'ERR_CCM_TAKEN_OVER_ACTIVE'))).toEqual([]);
+    expect(witnessSaysB()?.state).toBe('READY');
+    await a.n.giveback(2);
+    await next(b.events, 'giveback', (e) => e.direction === 'received', 30_000, resumedAt);
+    await next(b.events, 'state', (e) => e.to === 'ACTIVE', 30_000, resumedAt);
+    recordFault('partner paused (SIGSTOP) past every threshold with the witness as the only safety, resumed: the takeover refused once its witness heartbeat moved again');
+    recordFault('partner paused past every threshold and taken over by the witness alone, resumed: it left ACTIVE first, waited for the giveback, never two owners');
+  });
+
   it('leaves no QP, CQ, MR, PD or CM id behind', async () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(leakedSince(baseline, heldResources())).toBe(0);

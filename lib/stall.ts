@@ -1,0 +1,30 @@
+// A stall of this process (a paused VM, SIGSTOP, a long garbage collection, a disk that hung it), seen at
+// the first callback after it. After a stall, libuv may run I/O callbacks (CM events, completions) before
+// any timer, so every entry from the event loop into this package calls awake() first: each batch of CM
+// events and of completions, and the CCM's own timers. Whoever must act on a stall before anything else
+// runs (an ACTIVE CCM node leaves ACTIVE) watches for it; a watcher keeps the clock fresh with frequent
+// timers of its own, so that idle time is not taken for a stall.
+
+/** What watches for stalls: longer than `limitMs` (read at each check), it is told at once. */
+export interface StallWatcher {
+  readonly limitMs: number;
+  stalled(ms: number): void;
+}
+
+const watchers = new Set<StallWatcher>();
+let awakeAt = 0;
+
+/** Notes that the process runs now; a watcher whose limit the gap since the last call passed is told first. */
+export function awake(now = performance.now()): void {
+  if (watchers.size === 0) return;
+  const gap = now - awakeAt;
+  awakeAt = now;
+  for (const w of watchers) if (gap > w.limitMs) w.stalled(gap);
+}
+
+/** Tells `w` of every stall from now on; returns the function that stops it. */
+export function watchStalls(w: StallWatcher): () => void {
+  if (watchers.size === 0) awakeAt = performance.now();
+  watchers.add(w);
+  return () => void watchers.delete(w);
+}
