@@ -1,13 +1,20 @@
 #!/usr/bin/env node
-// npm's install hook: nothing to do when a prebuild or a local build exists; otherwise build from source.
+// npm's install hook: nothing to compile when node-gyp-build finds a fitting prebuild or a local build
+// (--build-from-source compiles anyway); otherwise build from source, or stop in one line when
+// rdma-core's development headers are absent.
 'use strict';
-const { existsSync } = require('fs');
 const { join } = require('path');
 const { spawnSync } = require('child_process');
 
 const root = join(__dirname, '..');
-const prebuild = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'node.napi.node');
-if (existsSync(prebuild) || existsSync(join(root, 'build', 'Release', 'rdma_ccm.node'))) process.exit(0);
+if (process.env.npm_config_build_from_source !== 'true') {
+  try {
+    require('node-gyp-build').resolve(root);
+    process.exit(0);
+  } catch {
+    // none fits: build one
+  }
+}
 
 const check = spawnSync(process.execPath, [join(__dirname, 'check-headers.js')], { stdio: ['ignore', 'ignore', 'inherit'] });
 if (check.status !== 0) process.exit(1);
