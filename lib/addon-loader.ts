@@ -36,10 +36,14 @@ export function explainLoadFailure(e: unknown): Error | null {
   const message = (e as Error | null)?.message ?? '';
   const lib = /(lib(?:ibverbs|rdmacm)\.so[.\d]*): cannot open shared object file/.exec(message)?.[1];
   if (lib) return codeError('ERR_RDMA_LIBRARY_MISSING', `rdma-ccm: ${lib} is not installed: ${RDMA_PACKAGES}`, { cause: e });
+  // A prebuild made on a newer system than this one: the dynamic loader names the symbol version it lacks.
+  const version = /version `([^']+)' not found/.exec(message)?.[1];
+  if (version)
+    return codeError('ERR_RDMA_ADDON_INCOMPATIBLE', `rdma-ccm: the native addon needs ${version}, which this system lacks: build it here with \`npm rebuild rdma-ccm --build-from-source\``, { cause: e });
   return null;
 }
 
-/** Loads the addon; throws ERR_RDMA_ADDON_MISSING, ERR_RDMA_LIBRARY_MISSING or the loader's own error. */
+/** Loads the addon; throws ERR_RDMA_ADDON_MISSING, ERR_RDMA_LIBRARY_MISSING, ERR_RDMA_ADDON_INCOMPATIBLE or the loader's own error. */
 export function loadAddon<T>(): T {
   const file = addonPath();
   try {

@@ -1,7 +1,8 @@
 // The addon loader on the host: RDMA_CCM_ADDON names the build that loads (the sanitizer run and the
-// lab's stack builds rely on it), and a name that does not exist is one line with a code.
+// lab's stack builds rely on it); a name that does not exist, and a build for a newer glibc than the
+// host's, are one line with a code.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -35,6 +36,25 @@ describe('addon loader', () => {
   it('refuses a name that does not exist with ERR_RDMA_ADDON_MISSING', () => {
     process.env.RDMA_CCM_ADDON = '/nonexistent/rdma_ccm.node';
     expect(() => addonPath()).toThrow(expect.objectContaining({ code: 'ERR_RDMA_ADDON_MISSING', message: 'rdma-ccm: RDMA_CCM_ADDON names /nonexistent/rdma_ccm.node, which does not exist' }));
+  });
+
+  it('says a build needing a newer glibc is incompatible and names the version the dynamic loader missed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-addon-'));
+    try {
+      delete process.env.RDMA_CCM_ADDON;
+      // The addon with one glibc version it requires renamed to one no glibc has: dlopen fails for real.
+      const bytes = readFileSync(addonPath()).toString('latin1');
+      const needed = /GLIBC_2\.\d\d\0/.exec(bytes)![0];
+      const newer = join(dir, 'newer.node');
+      writeFileSync(newer, Buffer.from(bytes.split(needed).join('GLIBC_9.99\0'), 'latin1'));
+      const r = spawnSync(process.execPath, ['-e', `try { require(${JSON.stringify(VERBS)}) } catch (e) { console.log(e.code + ' ' + e.message) }`], {
+        env: { ...process.env, RDMA_CCM_ADDON: newer },
+        encoding: 'utf8',
+      });
+      expect(r.stdout).toBe('ERR_RDMA_ADDON_INCOMPATIBLE rdma-ccm: the native addon needs GLIBC_9.99, which this system lacks: build it here with `npm rebuild rdma-ccm --build-from-source`\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('finds the local build or the prebuild without it', () => {
