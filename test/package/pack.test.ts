@@ -149,6 +149,11 @@ describe('packed package where it cannot load', () => {
     renameSync(prebuilds, `${prebuilds}.away`);
     try {
       expectOneLineFailures((cmd, args) => run(cmd, args), 'ERR_RDMA_ADDON_MISSING', new RegExp(`rdma-ccm: no native addon built for linux-${process.arch}: run \`npm rebuild rdma-ccm\` \\(it compiles with g\\+\\+, make, python3, libibverbs-dev and librdmacm-dev\\)`));
+      // What that line says to run, here with no compiler: the install hook's one line, not node-gyp's.
+      const rebuild = run('npm', ['rebuild', 'rdma-ccm']);
+      expect(rebuild.status).not.toBe(0);
+      expect(rebuild.out).toContain('rdma-ccm: building the native addon needs a C++ compiler, make, python3: install them (Debian/Ubuntu: apt-get install g++ make python3 libibverbs-dev librdmacm-dev; RHEL/Fedora: dnf install gcc-c++ make python3 rdma-core-devel), then npm rebuild rdma-ccm\n');
+      expect(rebuild.out).not.toMatch(/gyp|Python/);
     } finally {
       renameSync(`${prebuilds}.away`, prebuilds);
     }
