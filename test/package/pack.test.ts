@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, realpathSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requiringNewerGlibc } from '../support/newer-glibc';
 
 const root = resolve(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'rdma-ccm-pack-'));
@@ -143,6 +144,23 @@ describe('packed package where it cannot load', () => {
     it.skipIf(!canHide)(`names the packages to install when ${lib} is missing`, () => {
       expectOneLineFailures(withoutLibrary(lib), 'ERR_RDMA_LIBRARY_MISSING', new RegExp(`rdma-ccm: ${lib.replace(/\./g, '\\.')} is not installed: Debian/Ubuntu: apt-get install libibverbs1 librdmacm1 ibverbs-providers \\(rdma-core\\); RHEL/Fedora: dnf install libibverbs librdmacm rdma-core`));
     });
+
+  it('builds from source at install when the prebuild needs a newer glibc than this one, and says why', () => {
+    const prebuild = join(consumer, 'node_modules', 'rdma-ccm', 'prebuilds', `linux-${process.arch}`, 'node.napi.node');
+    const original = readFileSync(prebuild);
+    writeFileSync(prebuild, requiringNewerGlibc(original));
+    try {
+      // No compiler here: the build it turns to stops at its first check.
+      const rebuild = run('npm', ['rebuild', 'rdma-ccm']);
+      expect(rebuild.status).not.toBe(0);
+      expect(rebuild.out).toContain('rdma-ccm: the prebuilt addon needs GLIBC_9.99, which this system lacks: building it from source\n');
+      expect(rebuild.out).toContain('rdma-ccm: building the native addon needs a C++ compiler');
+      const req = run('node', ['-e', requireVerbs]);
+      expect(req.out).toBe('ERR_RDMA_ADDON_INCOMPATIBLE rdma-ccm: the native addon needs GLIBC_9.99, which this system lacks: build it here with `npm rebuild rdma-ccm --build-from-source`\n');
+    } finally {
+      writeFileSync(prebuild, original);
+    }
+  });
 
   it('says to build the addon when there is neither a prebuild nor a build (npm i --ignore-scripts of a package without one)', () => {
     const prebuilds = join(consumer, 'node_modules', 'rdma-ccm', 'prebuilds');

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addonPath } from '../../lib/addon-loader';
+import { requiringNewerGlibc } from '../support/newer-glibc';
 
 const VERBS = resolve(__dirname, '../../dist/verbs/index.js');
 const saved = process.env.RDMA_CCM_ADDON;
@@ -42,11 +43,8 @@ describe('addon loader', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-addon-'));
     try {
       delete process.env.RDMA_CCM_ADDON;
-      // The addon with one glibc version it requires renamed to one no glibc has: dlopen fails for real.
-      const bytes = readFileSync(addonPath()).toString('latin1');
-      const needed = /GLIBC_2\.\d\d\0/.exec(bytes)![0];
       const newer = join(dir, 'newer.node');
-      writeFileSync(newer, Buffer.from(bytes.split(needed).join('GLIBC_9.99\0'), 'latin1'));
+      writeFileSync(newer, requiringNewerGlibc(readFileSync(addonPath())));
       const r = spawnSync(process.execPath, ['-e', `try { require(${JSON.stringify(VERBS)}) } catch (e) { console.log(e.code + ' ' + e.message) }`], {
         env: { ...process.env, RDMA_CCM_ADDON: newer },
         encoding: 'utf8',
