@@ -1,14 +1,10 @@
 #!/usr/bin/env node
 // rdma-ccm command line: `devices`, `node`, `status`, `takeover`, `giveback`, `rping`, `lab`.
 // First: with RDMA_CCM_CODE_CACHE set, the package's other files load through the code cache.
+// Each command is loaded when it runs, so that the arguments are read before anything loads the addon:
+// --help and --version work where rdma-core's libraries are missing, and a command that needs them
+// says in one line what to install.
 import './code-cache';
-import { runLabCommand } from './cli/lab';
-import { devicesCommand } from './cli/devices';
-import { nodeCommand } from './cli/node';
-import { explainRdmaError } from './cli/no-rdma';
-import { rpingCommand } from './cli/rping';
-import { statusCommand } from './cli/status';
-import { handoverCommand } from './cli/handover';
 
 const USAGE = `usage: rdma-ccm <command> [options]
   devices [--json]                 list RDMA devices with their ports and GIDs
@@ -18,24 +14,29 @@ const USAGE = `usage: rdma-ccm <command> [options]
   rping -s|-c [options]            rdma-core's rping protocol, client or server
   lab [options] -- <command>       run a command where real Soft-RoCE devices exist
   lab selftest [--topology T]      prove the lab's devices are real (rping, ib_read_lat, this package)
+  --version                        print this package's version
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'lab':
-      return runLabCommand(rest);
+      return (await import('./cli/lab')).runLabCommand(rest);
     case 'devices':
-      return devicesCommand(rest);
+      return (await import('./cli/devices')).devicesCommand(rest);
     case 'node':
-      return nodeCommand(rest);
+      return (await import('./cli/node')).nodeCommand(rest);
     case 'rping':
-      return rpingCommand(rest);
+      return (await import('./cli/rping')).rpingCommand(rest);
     case 'status':
-      return statusCommand(rest);
+      return (await import('./cli/status')).statusCommand(rest);
     case 'takeover':
     case 'giveback':
-      return handoverCommand(cmd, rest);
+      return (await import('./cli/handover')).handoverCommand(cmd, rest);
+    case '-v':
+    case '--version':
+      process.stdout.write(`${(require('../package.json') as { version: string }).version}\n`);
+      return 0;
     case undefined:
     case '-h':
     case '--help':
@@ -55,10 +56,15 @@ function exitAfterOutput(code: number): void {
   process.stderr.write('', done);
 }
 
+/** The line for an error that means this host cannot do RDMA; only an addon that loaded can fail so. */
+async function rdmaHint(err: Error & { code?: string }): Promise<string | null> {
+  return err.code === 'ENODEV' ? (await import('./cli/no-rdma')).explainRdmaError(err) : null;
+}
+
 main(process.argv.slice(2)).then(
   (code) => exitAfterOutput(code),
-  (err: Error & { code?: string }) => {
-    const hint = explainRdmaError(err);
+  async (err: Error & { code?: string }) => {
+    const hint = await rdmaHint(err);
     if (hint) process.stderr.write(`rdma-ccm: ${hint}\n`);
     else process.stderr.write(`${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}\n`);
     exitAfterOutput(1);

@@ -1,11 +1,7 @@
 // The addon, declared once: every class and function native/ exports, with the types its arguments and
 // results have. The native layer validates every argument (it must: nothing unchecked is reachable
 // from JS); these declarations keep the TypeScript side from passing what it would refuse.
-//
-// Loads a prebuild made by `prebuildify --napi` first, then a local node-gyp build. RDMA_CCM_ADDON
-// names another build (e.g. the sanitizer build) explicitly.
-import bindings from 'bindings';
-import { resolve } from 'node:path';
+import { loadAddon } from './addon-loader';
 import type { AsyncEvent, DeviceAttributes, GidEntry, PortAttributes } from './verbs/context';
 import type { WorkCompletion } from './verbs/completion';
 import type { DeviceInfo } from './verbs/device';
@@ -220,20 +216,4 @@ export interface Addon {
   instructionMarker(start: boolean): void;
 }
 
-function load(): Addon {
-  if (process.env.RDMA_CCM_ADDON) return require(resolve(process.env.RDMA_CCM_ADDON)) as Addon;
-  return bindings({
-    bindings: 'rdma_ccm.node',
-    module_root: resolve(__dirname, '..'),
-    // `prebuild` and `napi` are our own keys: bindings substitutes option values into these paths.
-    prebuild: `${process.platform}-${process.arch}`,
-    napi: 'node.napi.node',
-    try: [
-      ['module_root', 'prebuilds', 'prebuild', 'napi'],
-      ['module_root', 'build', 'Release', 'bindings'],
-      ['module_root', 'build', 'Debug', 'bindings'],
-    ],
-  } as bindings.Options) as Addon;
-}
-
-export const native = load();
+export const native = loadAddon<Addon>();

@@ -1,27 +1,13 @@
 // Builds the native addon (node-gyp) and the TypeScript (dist/, with ESM entry points).
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gypEnv, log, root, sh } from './lib.mjs';
-
-function newestMtime(dir) {
-  let t = 0;
-  for (const f of readdirSync(dir)) {
-    const p = join(dir, f);
-    const s = statSync(p);
-    t = Math.max(t, s.isDirectory() ? newestMtime(p) : s.mtimeMs);
-  }
-  return t;
-}
+import { gypEnv, log, newerThanAddonSources, root, sh } from './lib.mjs';
 
 export function buildNative() {
   sh(process.execPath, ['install/check-headers.js'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const out = join(root, 'build', 'Release', 'rdma_ccm.node');
   const gyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  const srcTime = Math.max(newestMtime(join(root, 'native')), statSync(join(root, 'binding.gyp')).mtimeMs);
-  // A prebuild is loaded before a local build: one made from older sources would shadow this build.
-  const prebuild = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'node.napi.node');
-  if (existsSync(prebuild) && statSync(prebuild).mtimeMs < srcTime) rmSync(join(root, 'prebuilds'), { recursive: true, force: true });
-  if (existsSync(out) && statSync(out).mtimeMs > srcTime) return;
+  if (newerThanAddonSources(out)) return;
   log('build: native addon');
   const configured = existsSync(join(root, 'build', 'Makefile')) && statSync(join(root, 'build', 'Makefile')).mtimeMs > statSync(join(root, 'binding.gyp')).mtimeMs;
   sh(process.execPath, [gyp, configured ? 'build' : 'rebuild', '--jobs', 'max'], { env: gypEnv() });

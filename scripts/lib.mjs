@@ -1,7 +1,7 @@
 // Shared helpers for the project's own scripts (setup, build, test, demo, bench). Node builtins only:
 // these run on a fresh machine before `npm install`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,4 +43,20 @@ export function newer(a, b) {
   } catch {
     return true;
   }
+}
+
+function newestMtime(dir) {
+  let t = 0;
+  for (const f of readdirSync(dir)) {
+    const p = join(dir, f);
+    const s = statSync(p);
+    t = Math.max(t, s.isDirectory() ? newestMtime(p) : s.mtimeMs);
+  }
+  return t;
+}
+
+/** True when `file` exists and is newer than every source of the native addon (native/, binding.gyp). */
+export function newerThanAddonSources(file) {
+  if (!existsSync(file)) return false;
+  return statSync(file).mtimeMs > Math.max(newestMtime(join(root, 'native')), statSync(join(root, 'binding.gyp')).mtimeMs);
 }

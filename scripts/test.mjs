@@ -38,7 +38,7 @@ const steps = [
   ['native', 'native addon', () => (buildNative(), null)],
   ['docs', 'API reference (TypeDoc; a warning fails)', () => ['API reference (TypeDoc)', single(sh(process.execPath, ['node_modules/typedoc/bin/typedoc'], { allowFail: true }))]],
   ['unit', 'unit tests (host)', () => ['unit tests (host)', vitestRun('--dir test/unit', join(out, 'unit.json'))]],
-  ['package', 'package tests (host)', () => ['package tests (host)', vitestRun('--dir test/package', join(out, 'package.json'))]],
+  ['package', 'package tests (host)', () => ['package tests (host)', vitestRun('--dir test/package --no-file-parallelism', join(out, 'package.json'))]],
   ...['veth', 'two-guests'].map((topology) => ['selftest', `lab selftest, ${topology}`, () => [`lab selftest, ${topology} (rxe)`, single(sh(process.execPath, ['dist/cli.js', 'lab', 'selftest', '--topology', topology], { allowFail: true }))]]),
   ['integration', 'integration tests (lab)', () => {
     const lab = (cmd) => sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3000', '--', `RDMA_CCM_FAULT_LOG=${faultLog} ${cmd}`], { allowFail: true });

@@ -7,6 +7,7 @@ import { normalizeGid } from './gid';
 import { ProtectionDomain } from './pd';
 import type { QueuePair } from './qp';
 import type { SharedReceiveQueue } from './srq';
+import { kernelDevices, providerMissing } from './provider';
 import { wrapperOf } from './wrappers';
 
 /** Capabilities and limits of a device, from ibv_query_device_ex(3) (its ibv_device_attr part). */
@@ -172,6 +173,16 @@ export interface Context {
 
 const wrappers = new WeakMap<object, Context>();
 
+/** Opens device `name`; one the kernel has but no provider drives throws ERR_RDMA_PROVIDER_MISSING. */
+function openContext(name: string): NativeContext {
+  try {
+    return new native.Context(name);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENODEV' && kernelDevices().includes(name)) throw providerMissing(name);
+    throw e;
+  }
+}
+
 /**
  * An opened RDMA device (ibv_open_device(3)), the parent of protection domains and completion queues.
  * Emits 'async-event' with each AsyncEvent of the device.
@@ -193,7 +204,7 @@ export class Context extends EventEmitter {
   constructor(name: string, wrapped: NativeContext);
   constructor(name: string, wrapped?: NativeContext) {
     super();
-    this.native = wrapped ?? new native.Context(name);
+    this.native = wrapped ?? openContext(name);
     this.on('newListener', (event: string) => {
       if (event === 'async-event') this._watch();
     });
