@@ -78,7 +78,7 @@ export interface ClusterNode {
  * ```ts
  * import { ClusterNode } from 'rdma-ccm/ccm';
  * const node = (nodeId: number, address: string, partnerId: number, partnerAddress: string) =>
- *   new ClusterNode({ clusterId: 4242n, nodeId, address, port: 7471, partners: [{ nodeId: partnerId, address: partnerAddress, port: 7471 }], secret: 'shared' });
+ *   new ClusterNode({ clusterId: 4242n, nodeId, address, port: 7471, partners: [{ nodeId: partnerId, address: partnerAddress, port: 7471 }], secret: 'a shared secret' });
  * const one = node(1, '10.99.0.1', 2, '10.99.0.2');
  * const two = node(2, '10.99.0.2', 1, '10.99.0.1');
  * one.on('event', (e) => console.log(e.type));    // listening, established, partner-state, ...
