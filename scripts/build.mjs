@@ -1,7 +1,7 @@
 // Builds the native addon (node-gyp) and the TypeScript (dist/, with ESM entry points).
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gypEnv, log, newerThanAddonSources, root, sh } from './lib.mjs';
+import { gypEnv, log, logged, newerThanAddonSources, root, sh } from './lib.mjs';
 
 export function buildNative() {
   sh(process.execPath, ['install/check-headers.js'], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -10,7 +10,8 @@ export function buildNative() {
   if (newerThanAddonSources(out)) return;
   log('build: native addon');
   const configured = existsSync(join(root, 'build', 'Makefile')) && statSync(join(root, 'build', 'Makefile')).mtimeMs > statSync(join(root, 'binding.gyp')).mtimeMs;
-  sh(process.execPath, [gyp, configured ? 'build' : 'rebuild', '--jobs', 'max'], { env: gypEnv() });
+  // node-gyp's pages of output go to the set-up log; a failed build shows them (the compiler's errors).
+  logged(process.execPath, [gyp, configured ? 'build' : 'rebuild', '--jobs', 'max'], { env: gypEnv() });
 }
 
 /** dist/esm/*.mjs: ESM entry points re-exporting the CommonJS build, so both module systems share one instance. */

@@ -1,7 +1,7 @@
 // Shared helpers for the project's own scripts (setup, build, test, demo, bench). Node builtins only:
 // these run on a fresh machine before `npm install`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +23,37 @@ export function sh(cmd, args, opts = {}) {
     process.exit(r.status ?? 1);
   }
   return r.status ?? 1;
+}
+
+/** Where the set-up and build keep the output of apt, dpkg, npm and node-gyp. */
+export const setupLog = join(root, '.lab', 'setup.log');
+
+/**
+ * Runs a set-up or build command with its output in the set-up log instead of on the terminal (apt,
+ * dpkg and node-gyp print pages a newcomer need not read). When it fails, what it printed is shown with
+ * the log's path, and this process exits.
+ */
+export function logged(cmd, args, opts = {}) {
+  mkdirSync(dirname(setupLog), { recursive: true });
+  appendFileSync(setupLog, `\n$ ${[cmd, ...args].join(' ')}    # ${new Date().toISOString()}\n`);
+  const from = statSync(setupLog).size;
+  const fd = openSync(setupLog, 'a');
+  let r;
+  try {
+    r = spawnSync(cmd, args, { cwd: root, ...opts, stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  if (r.error) {
+    log(`${cmd}: ${r.error.code === 'ENOENT' ? 'not installed' : r.error.message}`);
+    process.exit(1);
+  }
+  if (r.status !== 0) {
+    const out = readFileSync(setupLog).subarray(from).toString().trimEnd().split('\n');
+    process.stderr.write(`${out.slice(-60).join('\n')}\n`);
+    log(`${[cmd, ...args].join(' ')} exited ${r.status}${out.length > 60 ? ` (its last 60 lines above)` : ''}; full output in ${setupLog}`);
+    process.exit(r.status ?? 1);
+  }
 }
 
 export function has(tool) {

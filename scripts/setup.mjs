@@ -1,8 +1,9 @@
 // Makes a fresh Debian machine ready to build: rdma-core's headers and a C++ toolchain from apt,
 // then the npm dependencies. The lab installs its own packages (qemu, rdma-core tools) when it runs.
+// What apt, dpkg and npm print goes to .lab/setup.log (lib.mjs logged()), shown only when a step fails.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { has, log, newer, root, sh } from './lib.mjs';
+import { has, log, logged, newer, root } from './lib.mjs';
 
 const apt = {
   'libibverbs-dev': '/usr/include/infiniband/verbs.h',
@@ -29,8 +30,8 @@ export function setup() {
       process.exit(1);
     }
     log(`setup: apt-get install ${missing.join(' ')}`);
-    sh('apt-get', ['update', '-qq']);
-    sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+    logged('apt-get', ['update', '-qq']);
+    logged('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
   }
@@ -38,7 +39,7 @@ export function setup() {
   if (!existsSync(stamp) || newer(join(root, 'package.json'), stamp)) {
     log('setup: npm install');
     // Our own install script would build the addon; build.mjs does that explicitly.
-    sh('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
+    logged('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
   }
 }
 

@@ -72,6 +72,22 @@ export interface ClusterNode {
  * The cluster connection manager of one node: exposes its status block and one mailbox slot per
  * partner, listens at its address and port, and keeps a {@link Session} with each partner, reconnecting
  * as partners come and go. Emits {@link CcmEvent}s. Start it once, stop it once; it cannot be restarted.
+ * @example
+ * Two nodes in one process, one on each lab address (`examples/hello-ccm.mjs` is the complete program;
+ * on real partners each node runs on its own host):
+ * ```ts
+ * import { ClusterNode } from 'rdma-ccm/ccm';
+ * const node = (nodeId: number, address: string, partnerId: number, partnerAddress: string) =>
+ *   new ClusterNode({ clusterId: 4242n, nodeId, address, port: 7471, partners: [{ nodeId: partnerId, address: partnerAddress, port: 7471 }], secret: 'a shared secret' });
+ * const one = node(1, '10.99.0.1', 2, '10.99.0.2');
+ * const two = node(2, '10.99.0.2', 1, '10.99.0.1');
+ * one.on('event', (e) => console.log(e.type));    // listening, established, partner-state, ...
+ * await Promise.all([one.start(), two.start()]);
+ * const [s1, s2] = await Promise.all([one.waitForSession(2), two.waitForSession(1)]);
+ * s2.mirror.on('record', (seq, payload) => console.log(seq, payload.toString()));
+ * await s1.mirror.append(Buffer.from('log record 1'));   // resolves once node 2's application has it
+ * await Promise.all([one.stop(), two.stop()]);
+ * ```
  */
 export class ClusterNode extends EventEmitter {
   /** The validated configuration, defaults filled in. */

@@ -126,6 +126,30 @@ export function discardQp(made: { qp: QueuePair; owned: CompletionQueue[] } | nu
  * makes or readies the RC QP, and resolves once rdma_connect(3) is ESTABLISHED. Rejects with ERR_CM_TIMEOUT,
  * ERR_CM_<EVENT> (e.g. ERR_CM_REJECTED, ERR_CM_UNREACHABLE, ERR_CM_ADDR_ERROR), ABORT_ERR, or
  * ERR_INVALID_ARG_TYPE/ERR_OUT_OF_RANGE for bad options; on failure it frees everything it made.
+ * @example
+ * ```ts
+ * import { Access } from 'rdma-ccm/verbs';
+ * import { connect, contextFor, listen } from 'rdma-ccm/cm';
+ * const serverPd = (await contextFor('10.99.0.1')).allocPd();   // the device behind the address
+ * const clientPd = (await contextFor('10.99.0.2')).allocPd();
+ * const inbox = serverPd.allocMemory(4096, Access.LOCAL_WRITE);
+ * const outbox = clientPd.allocMemory(4096, Access.LOCAL_WRITE);
+ *
+ * const listener = await listen({ address: '10.99.0.1', port: 7470 });
+ * const accepted = (async () => {
+ *   for await (const req of listener) {
+ *     let received;   // a receive posted before the partner can send
+ *     const conn = await req.accept({ pd: serverPd, prepare: (qp) => (received = qp.recv({ local: { mr: inbox } })) });
+ *     return { conn, received };
+ *   }
+ * })();
+ * const client = await connect({ address: '10.99.0.1', port: 7470, sourceAddress: '10.99.0.2', pd: clientPd, privateData: Buffer.from('hello') });
+ * const { conn, received } = await accepted;
+ * outbox.buffer.write('hi');
+ * await client.qp.send({ local: { mr: outbox, length: 2 } });
+ * console.log((await received).byteLen);          // 2
+ * ```
+ * The same as a complete program: `examples/hello-cm.mjs`.
  */
 export async function connect(o: ConnectOptions): Promise<Connection> {
   if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'options must be an object');

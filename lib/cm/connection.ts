@@ -28,6 +28,15 @@ export interface Connection {
  * An established RC connection, made by {@link connect} or {@link ConnectRequest.accept}. It owns its QP
  * and the CQs it made; close() (or a disconnect or device removal) frees them and the CM id. Until it
  * ends it keeps the event loop alive.
+ * @example
+ * ```ts
+ * const conn = await connect({ address: '10.99.0.1', port: 7470, sourceAddress: '10.99.0.2', pd });
+ * conn.on('disconnected', () => console.log('partner gone'));
+ * await conn.qp.send({ local: { mr, length: 64 } });   // conn.qp: an RC queue pair in RTS
+ * conn.close();                                        // disconnects, frees the QP and CM id
+ * ```
+ * `pd` and `mr` are a protection domain and a region on the device behind 10.99.0.2; a complete program:
+ * `examples/hello-cm.mjs`.
  */
 export class Connection extends EventEmitter {
   /** The connected RC queue pair; closed when the connection ends. */

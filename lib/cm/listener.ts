@@ -252,6 +252,16 @@ export function listeningId(o: { address: string; port: number; backlog?: number
  * Listens for connection requests on `address` and `port` (rdma_bind_addr, rdma_listen; port 0 picks one,
  * backlog default 16). Rejects with ERR_INVALID_ARG_TYPE/ERR_OUT_OF_RANGE for bad options, or the errno
  * code of the failed call (e.g. EADDRINUSE, EADDRNOTAVAIL).
+ * @example
+ * ```ts
+ * import { contextFor, listen } from 'rdma-ccm/cm';
+ * const pd = (await contextFor('10.99.0.1')).allocPd();
+ * for await (const req of await listen({ address: '10.99.0.1', port: 7470 })) {
+ *   if (req.privateData.subarray(0, 5).toString() !== 'hello') await req.reject(Buffer.from('go away'));
+ *   else serve(await req.accept({ pd, privateData: Buffer.from('welcome') }));   // serve: yours
+ * }
+ * ```
+ * A complete program with both sides: `examples/hello-cm.mjs`; see {@link connect}.
  */
 export async function listen(o: { address: string; port: number; backlog?: number }): Promise<Listener> {
   return new Listener(listeningId(o, 'TCP'));

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { aptUpdate } from './deps';
-import { LabError, run } from './exec';
+import { LabError, failedLine, run } from './exec';
 import { cacheRoot } from './cache';
 import { inSetup } from './setup-steps';
 
@@ -65,7 +65,7 @@ export function privateApt(suite: string): AptView {
         for (const d of [empty, join(dir, 'lists', 'partial'), join(dir, 'cache', 'archives', 'partial')]) mkdirSync(d, { recursive: true });
         writeFileSync(join(dir, 'sources.list'), `deb ${DEBIAN_MIRROR} ${suite} main\n`);
         const r = run('apt-get', [...options, 'update', '-qq']);
-        if (r.status !== 0) throw new LabError('ERR_LAB_APT', `lab: apt-get update of Debian ${suite} failed: ${r.stderr.trim().split('\n').pop()}`);
+        if (r.status !== 0) throw new LabError('ERR_LAB_APT', `lab: ${failedLine(`apt-get update of Debian ${suite}`, r)}`);
       });
       updated.add(suite);
     },

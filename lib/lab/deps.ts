@@ -1,6 +1,6 @@
 // Host packages the lab needs, installed on demand with apt-get (Debian and derivatives).
 import { existsSync } from 'node:fs';
-import { LabError, isRoot, run, which } from './exec';
+import { LabError, failedLine, isRoot, run, which } from './exec';
 import { inSetup, type SetupSteps } from './setup-steps';
 
 /** Debian package → a file or tool whose presence shows it is installed. */
@@ -41,7 +41,7 @@ export function aptUpdate(): void {
 function update(steps: SetupSteps): void {
   steps.next('apt-get update');
   const r = run('apt-get', ['update', '-qq']);
-  if (r.status !== 0) throw new LabError('ERR_LAB_APT', `lab: apt-get update failed: ${r.stderr.trim().split('\n').pop()}`);
+  if (r.status !== 0) throw new LabError('ERR_LAB_APT', `lab: ${failedLine('apt-get update', r)}`);
   updated = true;
 }
 
@@ -62,6 +62,6 @@ export function ensurePackages(names?: string[]): void {
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
     if (r.status !== 0)
-      throw new LabError('ERR_LAB_APT', `lab: apt-get install ${missing.join(' ')} failed: ${r.stderr.trim().split('\n').pop()}`);
+      throw new LabError('ERR_LAB_APT', `lab: ${failedLine(`apt-get install ${missing.join(' ')}`, r)}`);
   });
 }

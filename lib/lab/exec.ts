@@ -1,5 +1,6 @@
 // Small process helpers for the lab: run a host command and capture its output, or fail in one line.
 import { spawn, spawnSync, SpawnSyncOptions } from 'node:child_process';
+import { logSetupCommand } from './setup-steps';
 
 /** A lab failure, with a one-line message and a stable code. */
 export class LabError extends Error {
@@ -19,23 +20,33 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): RunResult {
+export interface RunResultLogged extends RunResult {
+  /** The set-up log holding this command's whole output, when it ran as part of the lab's set-up. */
+  log: string | null;
+}
+
+/** Runs a command and captures its output; during the lab's set-up the output also goes to the set-up log. */
+export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): RunResultLogged {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
   if (r.error) {
     const e = r.error as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') throw new LabError('ERR_LAB_TOOL_MISSING', `lab: '${cmd}' is not installed`);
     throw new LabError('ERR_LAB_EXEC', `lab: ${cmd} failed: ${e.message}`);
   }
-  return { status: r.status ?? 128, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  const out = { status: r.status ?? 128, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  return { ...out, log: logSetupCommand([cmd, ...args], out) };
+}
+
+/** The one line of a failed command: its stderr's last line, and where its whole output is when logged. */
+export function failedLine(what: string, r: RunResultLogged): string {
+  const last = (r.stderr || r.stdout).trim().split('\n').pop() ?? '';
+  return `${what} exited ${r.status}: ${last}${r.log ? ` (full output in ${r.log})` : ''}`;
 }
 
 /** Runs a command that must succeed; its stderr's last line becomes the error. */
 export function mustRun(cmd: string, args: string[], opts: SpawnSyncOptions = {}): string {
   const r = run(cmd, args, opts);
-  if (r.status !== 0) {
-    const last = (r.stderr || r.stdout).trim().split('\n').pop() ?? '';
-    throw new LabError('ERR_LAB_EXEC', `lab: ${cmd} ${args.join(' ')} exited ${r.status}: ${last}`);
-  }
+  if (r.status !== 0) throw new LabError('ERR_LAB_EXEC', `lab: ${failedLine(`${cmd} ${args.join(' ')}`, r)}`);
   return r.stdout;
 }
 

@@ -186,6 +186,21 @@ function openContext(name: string): NativeContext {
 /**
  * An opened RDMA device (ibv_open_device(3)), the parent of protection domains and completion queues.
  * Emits 'async-event' with each AsyncEvent of the device.
+ * @example
+ * ```ts
+ * import { Context, getDevices } from 'rdma-ccm/verbs';
+ * console.log(getDevices().map((d) => d.name));       // e.g. [ 'rxe0', 'rxe1' ]
+ * const ctx = new Context('rxe0');
+ * const { gid, index } = ctx.findGid('10.99.0.1');     // the RoCE v2 GID of an address, and its index
+ * ctx.on('async-event', (e) => console.log(e.type));  // PORT_ERR, PORT_ACTIVE, ...
+ * const pd = ctx.allocPd();
+ * const cq = ctx.createCq();
+ * // ... queue pairs and memory on pd and cq; then close children first
+ * cq.close();
+ * pd.close();
+ * ctx.close();
+ * ```
+ * A complete program: `examples/hello-verbs.mjs`.
  */
 export class Context extends EventEmitter {
   /** @internal */

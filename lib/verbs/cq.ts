@@ -32,6 +32,16 @@ export interface CompletionQueue {
  * completions are routed to the queue pair that posted them, and raw ones are emitted as 'completion'.
  * An idle CQ does not keep the process alive; one with posted work outstanding does (prepared requests
  * excepted). Keeps its context alive.
+ * @example
+ * ```ts
+ * import { Context } from 'rdma-ccm/verbs';
+ * const ctx = new Context('rxe0');
+ * const cq = ctx.createCq({ cqe: 256 });
+ * // promise-level work requests settle by themselves; raw ones (postSend, postRecv) arrive here
+ * cq.on('completion', (batch) => batch.forEach((wc) => console.log(wc.wrId, wc.status, wc.opcode)));
+ * // or poll explicitly, e.g. in a latency-critical loop: up to 16, spinning up to 200 µs for the first
+ * const wcs = cq.poll(16);
+ * ```
  */
 export class CompletionQueue extends EventEmitter {
   /** @internal */

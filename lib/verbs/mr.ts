@@ -16,6 +16,17 @@ export interface Sge {
 /**
  * Registered memory (ibv_reg_mr(3)) that work requests read and write, locally (lkey) or, with the
  * partner holding addr and rkey, remotely. Keeps its memory and its protection domain alive.
+ * @example
+ * ```ts
+ * import { Access, Context } from 'rdma-ccm/verbs';
+ * const pd = new Context('rxe0').allocPd();
+ * const mr = pd.allocMemory(4096, Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ);
+ * mr.buffer.write('hello');                       // the registered bytes, as a Buffer
+ * // what a partner needs to READ or WRITE it:
+ * const exposed = { addr: mr.addr, rkey: mr.rkey };
+ * // or register memory you already have
+ * const own = pd.registerMemory(new Uint8Array(8192), Access.LOCAL_WRITE);
+ * ```
  */
 export class MemoryRegion {
   /** @internal */

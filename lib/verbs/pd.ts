@@ -12,6 +12,15 @@ import type { WorkCompletion } from './completion';
 /**
  * A protection domain (ibv_alloc_pd(3)): regions, windows, address handles and SRQs can be used only by
  * queue pairs of the same domain. Keeps its context alive; its children keep it alive.
+ * @example
+ * ```ts
+ * import { Access, Context } from 'rdma-ccm/verbs';
+ * const ctx = new Context('rxe0');
+ * const pd = ctx.allocPd();
+ * const cq = ctx.createCq();
+ * const mr = pd.allocMemory(4096, Access.LOCAL_WRITE | Access.REMOTE_READ);  // registered in pd
+ * const qp = pd.createQp({ type: 'RC', sendCq: cq });                        // may use mr: same pd
+ * ```
  */
 export class ProtectionDomain {
   /** @internal */

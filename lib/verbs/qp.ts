@@ -138,6 +138,18 @@ function settler(resolve: (wc: WorkCompletion) => void, reject: (e: Error) => vo
  * A queue pair (ibv_create_qp(3)): RC, UC or UD, with explicit state transitions, a raw post API and
  * promise-level operations that resolve with their completion (or reject with a CompletionError).
  * Keeps its protection domain, CQs and SRQ alive; its posted work keeps the memory it uses alive.
+ * @example
+ * A fragment of `examples/hello-verbs.mjs` (the complete program): `a` and `b` are two ends, each a
+ * context, GID, protection domain, completion queue, region `mr` and RC queue pair `qp`.
+ * ```ts
+ * const access = Access.REMOTE_WRITE | Access.REMOTE_READ;
+ * // RESET → INIT → RTR → RTS, each towards the other (the CM's connect() does this for you)
+ * a.qp.connectTo({ qpNum: b.qp.qpNum, gid: b.gid.gid }, { sgidIndex: a.gid.index, access });
+ * b.qp.connectTo({ qpNum: a.qp.qpNum, gid: a.gid.gid }, { sgidIndex: b.gid.index, access });
+ * // WRITE a's bytes into b's memory, then READ b's bytes back
+ * await a.qp.write({ local: { mr: a.mr, offset: 0, length: 5 }, remoteAddr: b.mr.addr, rkey: b.mr.rkey });
+ * await a.qp.read({ local: { mr: a.mr, offset: 2048, length: 5 }, remoteAddr: b.mr.addr + 1024n, rkey: b.mr.rkey });
+ * ```
  */
 export class QueuePair {
   /** @internal */

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -96,6 +96,11 @@ describe('lab first-time set-up', () => {
       return [line, `${line}: TIME`];
     });
     expect(steps.map((l) => l.replace(/: \d+s \(total \d+s\)$/, ': TIME').replace(/ linux-image\S+?(?=: TIME|$)/, ' PKG'))).toEqual(expected);
+    // apt's and dpkg's output is in the set-up log, not on the terminal: only the step lines and the result are.
+    const others = r.stderr.split('\n').filter((l) => l && !l.startsWith('lab set-up: '));
+    expect(others).toHaveLength(1);
+    expect(others[0]).toMatch(/^lab: cached guest kernel linux-image\S+ \S+ in /);
+    expect(readFileSync(join(cache, 'setup.log'), 'utf8')).toMatch(/^\$ apt-get (.* )?download linux-image\S+ .*exit 0$/m);
     const { kernel } = JSON.parse(r.stdout);
     expect(statSync(kernel.vmlinuz).size).toBeGreaterThan(1 << 20);
     expect(statSync(kernel.initrd).size).toBeGreaterThan(1 << 20);
@@ -105,6 +110,34 @@ describe('lab first-time set-up', () => {
     expect(again.stderr).not.toContain('lab set-up');
     rmSync(cache, { recursive: true, force: true });
   }, 300_000);
+});
+
+describe('lab set-up log', () => {
+  const cli = (code: string, cache: string) =>
+    spawnSync(process.execPath, ['-e', `const { inSetup } = require(${JSON.stringify(join(__dirname, '..', '..', 'dist', 'lab', 'setup-steps.js'))}); const { mustRun } = require(${JSON.stringify(join(__dirname, '..', '..', 'dist', 'lab', 'exec.js'))}); ${code}`], {
+      encoding: 'utf8',
+      env: { ...process.env, RDMA_CCM_LAB_CACHE: cache, CI: 'true' },
+    });
+
+  it('keeps a failed step\'s output in the log and names it in the one line it fails with', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'rdma-ccm-lab-log-'));
+    const r = cli(`try { inSetup((s) => { s.plan(1); s.next('a step'); mustRun('sh', ['-c', 'echo a page of output; echo the reason >&2; exit 3']); }); } catch (e) { console.error(e.code + ' ' + e.message); }`, cache);
+    const log = join(cache, 'setup.log');
+    expect(r.stdout).toBe('');
+    expect(r.stderr.split('\n')).not.toContain('a page of output');
+    expect(r.stderr).toContain(`ERR_LAB_EXEC lab: sh -c echo a page of output; echo the reason >&2; exit 3 exited 3: the reason (full output in ${log})`);
+    expect(readFileSync(log, 'utf8')).toMatch(/exit 3\na page of output\nthe reason\n$/);
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  it('logs nothing when no set-up step runs (everything cached)', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'rdma-ccm-lab-log-'));
+    const r = cli(`inSetup(() => mustRun('sh', ['-c', 'echo checked']));`, cache);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(existsSync(join(cache, 'setup.log'))).toBe(false);
+    rmSync(cache, { recursive: true, force: true });
+  });
 });
 
 describe('lab options', () => {
