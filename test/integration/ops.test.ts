@@ -11,6 +11,7 @@ import { Counter, Registry } from 'prom-client';
 import type { NodeStatus } from '../../lib/ccm';
 import { datagramSink, type DatagramSink } from '../support/datagram-sink';
 import { runCommand } from '../../lib/lab';
+import { serveMetrics } from '../../lib/cli/metrics-server';
 import { cliNode, lab, stopNodes, testNode, until } from './lab';
 
 const env = lab();
@@ -147,17 +148,21 @@ describe('operations on rxe', () => {
     expect(again.stderr).toMatch(/\(ERR_CCM_STATE\)\n$/);
    }, 300_000); // a dozen CLI runs, each a Node start under the emulator: 90 s under the sanitizers alone, more in a loaded run
 
-  it('serves Prometheus metrics over HTTP that move during a mirroring run, and merges into an application\'s registry', async () => {
+  it('serves Prometheus metrics over HTTP that move during a mirroring run, each append under its own durability, and merge into an application\'s registry', async () => {
     const p = port++;
     const metricsPort = 9464 + (p % 100);
     const b = await partner(p);
     const appRegistry = new Registry();
     new Counter({ name: 'storage_daemon_writes_total', help: 'the application own', registers: [appRegistry] }).inc(3);
     const merged = Registry.merge([appRegistry, b.n.metrics]);
-    nodeOne(p, ['--no-control', '--metrics', `127.0.0.1:${metricsPort}`]);
+    // The application serves its merged registry as the node does its own: both are read over HTTP.
+    const appServer = await serveMetrics(merged, '127.0.0.1', metricsPort + 100);
+    cleanup.push(() => appServer.close());
+    // Node 1 keeps node 2's log in a region it declares persistent (tmpfs), so node 2 may append persisted.
+    nodeOne(p, ['--no-control', '--metrics', `127.0.0.1:${metricsPort}`, '--nvram', join(scratch(), 'log.nv'), '--nvram-persistent']);
     await until(() => b.n.session(1) !== null, 'the session');
-    const scrape = async () => {
-      const r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    const scrape = async (at = metricsPort) => {
+      const r = await fetch(`http://127.0.0.1:${at}/metrics`);
       expect(r.status).toBe(200);
       expect(r.headers.get('content-type')).toContain('text/plain');
       return r.text();
@@ -174,21 +179,29 @@ describe('operations on rxe', () => {
     expect(sessions).toBeGreaterThanOrEqual(1);
     expect((value(before, 'rdma_ccm_handshake_seconds_count{partner="2",role="initiator"}') ?? 0) + (value(before, 'rdma_ccm_handshake_seconds_count{partner="2",role="responder"}') ?? 0)).toBe(sessions);
     const gapsBefore = value(before, 'rdma_ccm_heartbeat_gap_seconds_count{partner="2"}') ?? 0;
-    // Node 2 mirrors 200 records of 1 KiB to the node under test.
+    // The node and its link, each label what it is: the boot generation a value (no new series per boot),
+    // both ends of the link as addresses alike.
+    expect(value(before, `rdma_ccm_info{node="1",cluster="${CLUSTER}"}`)).toBe(1);
+    expect(before).not.toMatch(/generation="/);
+    expect(value(before, 'rdma_ccm_generation')).toBeGreaterThan(0);
+    expect(value(before, `rdma_ccm_link_up{partner="2",link="0",local="${addrA}",remote="${addrB}",state="carrier"}`)).toBe(1);
+    // Node 2 mirrors 1 KiB records to the node under test: 200 delivered, 50 placed, 20 persisted.
     const s2 = b.n.session(1)!;
-    await Promise.all(Array.from({ length: 200 }, () => s2.mirror.append(Buffer.alloc(1024, 7))));
+    const counts = { delivered: 200, placed: 50, persisted: 20 } as const;
+    for (const [durability, n] of Object.entries(counts)) await Promise.all(Array.from({ length: n }, () => s2.mirror.append(Buffer.alloc(1024, 7), { durability: durability as keyof typeof counts })));
     await new Promise((r) => setTimeout(r, 500));
     const after = await scrape();
     expect(value(after, 'rdma_ccm_heartbeat_gap_seconds_count{partner="2"}')!).toBeGreaterThan(gapsBefore);
     expect(value(after, 'rdma_ccm_heartbeat_age_seconds{partner="2"}')!).toBeLessThan(1);
-    // The sender's side, from the application's merged registry.
-    const mine = await merged.metrics();
+    // The sender's side, from the application's merged registry over HTTP: each level under its own label.
+    const mine = await scrape(metricsPort + 100);
     expect(value(mine, 'storage_daemon_writes_total')).toBe(3);
-    expect(value(mine, 'rdma_ccm_mirror_appends_total{partner="1",durability="delivered"}')).toBe(200);
-    expect(value(mine, 'rdma_ccm_mirror_bytes_total{partner="1",durability="delivered"}')).toBe(200 * 1024);
-    expect(value(mine, 'rdma_ccm_mirror_acks_total{partner="1",durability="delivered"}')).toBe(200);
-    expect(value(mine, 'rdma_ccm_mirror_append_latency_seconds_count{partner="1",durability="delivered"}')).toBe(200);
+    for (const [durability, n] of Object.entries(counts)) {
+      const labels = `{partner="1",durability="${durability}"}`;
+      expect({ durability, appends: value(mine, `rdma_ccm_mirror_appends_total${labels}`), bytes: value(mine, `rdma_ccm_mirror_bytes_total${labels}`), acks: value(mine, `rdma_ccm_mirror_acks_total${labels}`), latencies: value(mine, `rdma_ccm_mirror_append_latency_seconds_count${labels}`) }).toEqual({ durability, appends: n, bytes: n * 1024, acks: n, latencies: n });
+    }
     expect(value(mine, 'rdma_ccm_mirror_pending{partner="1"}')).toBe(0);
+    expect(value(mine, `rdma_ccm_link_up{partner="1",link="0",local="${addrB}",remote="${addrA}",state="carrier"}`)).toBe(1);
     const notFound = await fetch(`http://127.0.0.1:${metricsPort}/other`);
     expect(notFound.status).toBe(404);
   });
