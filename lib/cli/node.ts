@@ -11,6 +11,7 @@ import type { Server } from 'node:net';
 import { codeError } from '../errors';
 import { UsageError } from './usage-error';
 import { parseNodeArgs, type NodeArgs } from './node-options';
+import { packageVersion } from './version';
 
 export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --config FILE           a JSON object of the node's options (clusterId, nodeId, address, port,
@@ -134,7 +135,8 @@ export async function nodeCommand(args: string[]): Promise<number> {
   if (controlPath) {
     try {
       control = await serveControl(controlPath, async (cmd) => {
-        if (cmd === 'status') return node.status();
+        // The version first: a script reading the JSON knows which node answered.
+        if (cmd === 'status') return { version: packageVersion(), ...node.status() };
         // An operator's takeover or giveback (rdma-ccm takeover|giveback): the node's own checks decide.
         const handover = /^(takeover|giveback) ([0-9]{1,10})$/.exec(cmd);
         if (handover) {
