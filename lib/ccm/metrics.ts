@@ -7,9 +7,6 @@ import type { CcmEvent } from './events';
 import type { ClusterNode } from './node';
 import type { CcmObserver } from './observer';
 
-/** Today every mirrored record is acknowledged once the partner's application has it. */
-const DURABILITY = 'delivered';
-
 export function createMetrics(node: ClusterNode): { registry: Registry; observer: CcmObserver } {
   // Loaded only here: a node that never asks for metrics does not pay for the module at boot.
   const prom: typeof import('prom-client') = require('prom-client');
@@ -19,13 +16,22 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
 
   new prom.Gauge({
     name: 'rdma_ccm_info',
-    help: 'This node: its id, cluster and boot generation (value 1).',
-    labelNames: ['node', 'cluster', 'generation'],
+    help: 'This node: its id and cluster (value 1).',
+    labelNames: ['node', 'cluster'],
     registers,
     collect() {
       const s = status();
       this.reset();
-      this.set({ node: s.node, cluster: s.clusterId, generation: s.generation }, 1);
+      this.set({ node: s.node, cluster: s.clusterId }, 1);
+    },
+  });
+  // A value, not a label: a label would start a new series at every boot.
+  new prom.Gauge({
+    name: 'rdma_ccm_generation',
+    help: "This node's boot generation, new at every start (exact while below 2^53: the default, clock milliseconds x 1024, is).",
+    registers,
+    collect() {
+      this.set(Number(status().generation));
     },
   });
   new prom.Gauge({
@@ -50,13 +56,13 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
   });
   new prom.Gauge({
     name: 'rdma_ccm_link_up',
-    help: 'Whether each link of the session with the partner is up (1) or down (0); state carrier, up or down.',
+    help: 'Whether each link of the session with the partner is up (1) or down (0); state carrier, up or down; local and remote are the addresses it joins.',
     labelNames: ['partner', 'link', 'local', 'remote', 'state'],
     registers,
     collect() {
       this.reset();
       for (const p of status().partners)
-        for (const l of p.session?.links ?? []) this.set({ partner: p.partner, link: l.link, local: l.localAddress, remote: `${l.remoteAddress}:${p.port}`, state: l.state }, l.state === 'down' ? 0 : 1);
+        for (const l of p.session?.links ?? []) this.set({ partner: p.partner, link: l.link, local: l.localAddress, remote: l.remoteAddress, state: l.state }, l.state === 'down' ? 0 : 1);
     },
   });
   new prom.Gauge({
@@ -115,10 +121,10 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
   const listenerErrors = new prom.Counter({ name: 'rdma_ccm_listener_errors_total', help: 'Application listeners of the node that threw.', registers });
   const appends = new prom.Counter({ name: 'rdma_ccm_mirror_appends_total', help: 'Records appended for mirroring.', labelNames: ['partner', 'durability'], registers });
   const bytes = new prom.Counter({ name: 'rdma_ccm_mirror_bytes_total', help: 'Payload bytes appended for mirroring.', labelNames: ['partner', 'durability'], registers });
-  const acks = new prom.Counter({ name: 'rdma_ccm_mirror_acks_total', help: 'Records the partner acknowledged.', labelNames: ['partner', 'durability'], registers });
+  const acks = new prom.Counter({ name: 'rdma_ccm_mirror_acks_total', help: 'Records that became as safe as their durability asks (delivered: acknowledged by the partner; placed, persisted: in its memory).', labelNames: ['partner', 'durability'], registers });
   const latency = new prom.Histogram({
     name: 'rdma_ccm_mirror_append_latency_seconds',
-    help: "From append() to the partner's acknowledgement.",
+    help: 'From append() until the record is as safe as its durability asks.',
     labelNames: ['partner', 'durability'],
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers,
@@ -164,13 +170,13 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
 
   const observer: CcmObserver = {
     heartbeatGap: (partner, ms) => gaps.observe({ partner }, ms / 1000),
-    appended: (partner, n) => {
-      appends.inc({ partner, durability: DURABILITY });
-      bytes.inc({ partner, durability: DURABILITY }, n);
+    appended: (partner, n, durability) => {
+      appends.inc({ partner, durability });
+      bytes.inc({ partner, durability }, n);
     },
-    acknowledged: (partner, ms) => {
-      acks.inc({ partner, durability: DURABILITY });
-      latency.observe({ partner, durability: DURABILITY }, ms / 1000);
+    acknowledged: (partner, ms, durability) => {
+      acks.inc({ partner, durability });
+      latency.observe({ partner, durability }, ms / 1000);
     },
   };
   return { registry, observer };

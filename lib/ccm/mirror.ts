@@ -199,7 +199,7 @@ export class LogMirror extends EventEmitter {
     if (this.waiting.length >= this.maxWaiting) return Promise.reject(new MirrorError('ERR_CCM_QUEUE_FULL', `${this.maxWaiting} appends already waiting for ring space`));
     return new Promise((resolve, reject) => {
       this.waiting.push({ sequence: 0n, payload, durability, size, offset: 0, skipped: 0, sent: false, at: performance.now(), resolve, reject });
-      this.observer.appended(this.partner, payload.byteLength);
+      this.observer.appended(this.partner, payload.byteLength, durability);
       this.pump();
     });
   }
@@ -318,7 +318,7 @@ export class LogMirror extends EventEmitter {
     if (p.durability === 'delivered') this.unackedDelivered--;
     if (p.sequence > this.acknowledged) this.acknowledged = p.sequence;
     if (p.abandoned) return;
-    this.observer.acknowledged(this.partner, performance.now() - p.at);
+    this.observer.acknowledged(this.partner, performance.now() - p.at, p.durability);
     p.resolve(p.sequence);
   }
 

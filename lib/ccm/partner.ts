@@ -80,7 +80,6 @@ export class Partner {
   describe(now = performance.now()): PartnerStatus {
     const s = this.session;
     const base = {
-      partner: this.id,
       address: this.config.address,
       addresses: this.config.addresses,
       port: this.config.port,
@@ -89,10 +88,12 @@ export class Partner {
       heldRecords: this.stream.heldCount,
       witness: this.witnessStatus(now),
     };
-    if (!s) return { ...base, state: this.responder || this.accepting ? 'ACCEPTING' : this.outgoing ? 'CONNECTING' : 'WAITING', session: null };
+    // The state right after the id: `{"partner":2,"state":"ESTABLISHED"` is what a shell script reads.
+    if (!s) return { partner: this.id, state: this.responder || this.accepting ? 'ACCEPTING' : this.outgoing ? 'CONNECTING' : 'WAITING', ...base, session: null };
     return {
-      ...base,
+      partner: this.id,
       state: 'ESTABLISHED',
+      ...base,
       session: {
         role: s.role,
         partnerGeneration: s.partnerGeneration.toString(),

@@ -1,18 +1,22 @@
 // `rdma-ccm node`: runs one node's cluster connection manager from flags or a JSON config and prints
 // its events, one JSON line each (--json) or a readable log. Bad configuration exits 2 with one line.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { ClusterNode, ConfigError, readNvramLog, type CcmOptions } from '../ccm';
 import { eventJson, formatEvent } from '../ccm/format';
 import { missingRdma } from './no-rdma';
 import { SystemdNotifier } from './systemd';
 import { defaultControlPath, serveControl } from './control';
-import { parseListen, serveMetrics } from './metrics-server';
+import { serveMetrics } from './metrics-server';
 import type { Server } from 'node:net';
 import { codeError } from '../errors';
 import { UsageError } from './usage-error';
+import { parseNodeArgs, type NodeArgs } from './node-options';
+import { packageVersion } from './version';
 
 export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
+  --config FILE           a JSON object of the node's options (clusterId, nodeId, address, port,
+                          partners, heartbeatMs, witness, …: the ClusterNode options); flags override
+                          its keys; an unknown key is refused
   --cluster-id N          cluster id (shared by all partners)
   --node-id N             this node's id
   --address A             this node's address (IPv4, IPv6 or RoCE GID): selects the RDMA device;
@@ -50,155 +54,6 @@ export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
 `;
 
 
-function parse(args: string[]): { options: CcmOptions; json: boolean; records: boolean; activeAfter?: number; exitAfter?: number; control: string | null; metrics?: { host: string; port: number }; dumpLog?: number } {
-  let options: Partial<CcmOptions> & { partners?: CcmOptions['partners'] } = {};
-  const partners: CcmOptions['partners'] = [];
-  let json = false;
-  let records = false;
-  let dumpLog: number | undefined;
-  let activeAfter: number | undefined;
-  let exitAfter: number | undefined;
-  let control: string | null = defaultControlPath();
-  let metrics: { host: string; port: number } | undefined;
-  const num = (v: string | undefined, name: string) => {
-    if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`${name} needs a non-negative integer, got ${v ?? 'nothing'}`);
-    return Number(v);
-  };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const v = () => {
-      const x = args[++i];
-      if (x === undefined) throw new UsageError(`${a} needs a value`);
-      return x;
-    };
-    switch (a) {
-      case '--config': {
-        const file = v();
-        let text: string;
-        try {
-          text = readFileSync(file, 'utf8');
-        } catch (e) {
-          throw new UsageError(`cannot read config ${file}: ${(e as Error).message}`);
-        }
-        try {
-          options = { ...options, ...JSON.parse(text) };
-        } catch (e) {
-          throw new UsageError(`config ${file} is not valid JSON: ${(e as Error).message}`);
-        }
-        break;
-      }
-      case '--cluster-id':
-        options.clusterId = v();
-        break;
-      case '--node-id':
-        options.nodeId = num(v(), a);
-        break;
-      case '--address': {
-        const addr = v();
-        options.address = options.address === undefined ? addr : [...[options.address].flat(), addr];
-        break;
-      }
-      case '--port':
-        options.port = num(v(), a);
-        break;
-      case '--partner': {
-        const p = v();
-        const m = /^(\d+)@(.+):(\d+)$/.exec(p);
-        if (!m) throw new UsageError(`--partner wants ID@ADDRESS[,ADDRESS…]:PORT, got ${p}`);
-        const addrs = m[2].split(',').map((x) => x.replace(/^\[(.*)\]$/, '$1'));
-        partners.push({ nodeId: Number(m[1]), address: addrs.length === 1 ? addrs[0] : addrs, port: Number(m[3]) });
-        break;
-      }
-      case '--secret':
-        options.secret = v();
-        break;
-      case '--secret-file': {
-        const file = v();
-        try {
-          options.secret = readFileSync(file, 'utf8').trim();
-        } catch (e) {
-          throw new UsageError(`cannot read secret file ${file}: ${(e as Error).message}`);
-        }
-        break;
-      }
-      case '--heartbeat-ms':
-        options.heartbeatMs = num(v(), a);
-        break;
-      case '--partner-down-ms':
-        options.partnerDownMs = num(v(), a);
-        break;
-      case '--fence-cmd': {
-        const cmd = v();
-        options.fence = (partner: number) => runFence(cmd, partner);
-        break;
-      }
-      case '--fence-delay-ms':
-        options.fenceDelayMs = num(v(), a);
-        break;
-      case '--witness':
-        options.witness = { ...(options.witness as object), path: v() };
-        break;
-      case '--witness-interval-ms':
-        options.witness = { ...(options.witness as { path: string }), intervalMs: num(v(), a) };
-        break;
-      case '--witness-timeout-ms':
-        options.witness = { ...(options.witness as { path: string }), timeoutMs: num(v(), a) };
-        break;
-      case '--link-down-ms':
-        options.linkDownMs = num(v(), a);
-        break;
-      case '--mirror-hold-ms':
-        options.mirrorHoldMs = num(v(), a);
-        break;
-      case '--nvram':
-        options.nvram = { ...options.nvram, path: v() };
-        break;
-      case '--nvram-persistent':
-        options.nvram = { path: '', ...options.nvram, persistent: true };
-        break;
-      case '--dump-log':
-        dumpLog = num(v(), a);
-        break;
-      case '--durability':
-        options.durability = v() as CcmOptions['durability'];
-        break;
-      case '--state':
-        options.initialState = v().toUpperCase() as CcmOptions['initialState'];
-        break;
-      case '--active-after':
-        activeAfter = num(v(), a);
-        break;
-      case '--exit-after':
-        exitAfter = num(v(), a);
-        break;
-      case '--json':
-        json = true;
-        break;
-      case '--control':
-        control = v();
-        break;
-      case '--no-control':
-        control = null;
-        break;
-      case '--metrics': {
-        const spec = v();
-        const l = parseListen(spec);
-        if (!l) throw new UsageError(`--metrics wants PORT or ADDR:PORT, got ${spec}`);
-        metrics = l;
-        break;
-      }
-      case '--records':
-        records = true;
-        break;
-      default:
-        throw new UsageError(`unknown option ${a}`);
-    }
-  }
-  if (partners.length > 0) options.partners = [...(options.partners ?? []), ...partners];
-  if (typeof options.clusterId === 'number' || typeof options.clusterId === 'string') options.clusterId = String(options.clusterId);
-  return { options: options as CcmOptions, json, records, activeAfter, exitAfter, control, metrics, dumpLog };
-}
-
 /** `--dump-log PARTNER`: the partner's log as this node's NVRAM region holds it, one JSON line per record. */
 function dumpLog(options: CcmOptions, partner: number): number {
   let log;
@@ -221,19 +76,22 @@ function dumpLog(options: CcmOptions, partner: number): number {
 }
 
 export async function nodeCommand(args: string[]): Promise<number> {
-  if (args.includes('-h') || args.includes('--help')) {
-    process.stdout.write(NODE_USAGE);
-    return 0;
-  }
   let node: ClusterNode;
-  let parsed: ReturnType<typeof parse>;
+  let parsed: NodeArgs | undefined;
   try {
-    parsed = parse(args);
+    parsed = parseNodeArgs(args);
+    if (parsed.help) {
+      process.stdout.write(NODE_USAGE);
+      return 0;
+    }
+    const { fenceCmd } = parsed;
+    if (fenceCmd !== undefined) parsed.options.fence = (partner: number) => runFence(fenceCmd, partner);
     if (parsed.dumpLog !== undefined) return dumpLog(parsed.options, parsed.dumpLog);
     node = new ClusterNode(parsed.options);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError) {
-      process.stderr.write(`rdma-ccm node: ${e.message}\n`);
+      const message = e instanceof ConfigError && parsed ? parsed.explain(e) : e.message;
+      process.stderr.write(`rdma-ccm node: ${message} (${e.code}); see rdma-ccm node --help\n`);
       return 2;
     }
     throw e;
@@ -273,10 +131,12 @@ export async function nodeCommand(args: string[]): Promise<number> {
   // The control socket comes after start: a status answer always describes a listening node. A node
   // that cannot serve one still runs (its events say everything), with one warning.
   let control: Server | null = null;
-  if (parsed.control) {
+  const controlPath = parsed.control === undefined ? defaultControlPath() : parsed.control;
+  if (controlPath) {
     try {
-      control = await serveControl(parsed.control, async (cmd) => {
-        if (cmd === 'status') return node.status();
+      control = await serveControl(controlPath, async (cmd) => {
+        // The version first: a script reading the JSON knows which node answered.
+        if (cmd === 'status') return { version: packageVersion(), ...node.status() };
         // An operator's takeover or giveback (rdma-ccm takeover|giveback): the node's own checks decide.
         const handover = /^(takeover|giveback) ([0-9]{1,10})$/.exec(cmd);
         if (handover) {
@@ -287,7 +147,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
         throw codeError('ERR_CCM_CONTROL', `unknown command ${cmd}`);
       });
     } catch (e) {
-      process.stderr.write(`rdma-ccm node: no control socket at ${parsed.control}: ${(e as Error).message}\n`);
+      process.stderr.write(`rdma-ccm node: no control socket at ${controlPath}: ${(e as Error).message}\n`);
     }
   }
   return new Promise<number>((resolve) => {

@@ -5,7 +5,8 @@ import { defaultControlPath, queryControl } from './control';
 
 export const STATUS_USAGE = `usage: rdma-ccm status [--json] [--control PATH]
   --control PATH   the node's control socket (default ${defaultControlPath()}; rdma-ccm node --control)
-  --json           the table as one JSON document
+  --json           the table as one JSON document on one line: the node's rdma-ccm version, then
+                   NodeStatus (each partner begins with its partner id and state)
 `;
 
 const ms = (n: number) => (n < 10_000 ? `${n}ms` : `${(n / 1000).toFixed(1)}s`);

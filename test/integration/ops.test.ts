@@ -1,9 +1,9 @@
 // The CCM as operators run it, on rxe: `rdma-ccm node` under systemd's notification protocol (READY,
 // STATUS, WATCHDOG, STOPPING over a real unix datagram socket), its control socket and `rdma-ccm status`
 // against a live session, and the OCF resource agent checked by Pacemaker's ocf-tester, with monitor
-// failing while the partner is gone.
+// passing while the partner is gone and the partner's state in a node attribute.
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,8 @@ import { Counter, Registry } from 'prom-client';
 import type { NodeStatus } from '../../lib/ccm';
 import { datagramSink, type DatagramSink } from '../support/datagram-sink';
 import { runCommand } from '../../lib/lab';
+import { serveMetrics } from '../../lib/cli/metrics-server';
+import { packageVersion } from '../../lib/cli/version';
 import { cliNode, lab, stopNodes, testNode, until } from './lab';
 
 const env = lab();
@@ -86,7 +88,10 @@ describe('operations on rxe', () => {
       s = r.status === 0 ? JSON.parse(r.stdout) : undefined;
       return s?.partners[0]?.state === 'ESTABLISHED';
     }, 'an established session in the status');
-    expect(s).toMatchObject({ node: 1, clusterId: String(CLUSTER), address: addrA, port: p, phase: 'running', witness: 'none', authenticated: false });
+    expect(s).toMatchObject({ version: packageVersion(), node: 1, clusterId: String(CLUSTER), address: addrA, port: p, phase: 'running', witness: 'none', authenticated: false });
+    // What scripts read (the OCF agent): the version first, and each partner's id and state first.
+    expect(Object.keys(s!)[0]).toBe('version');
+    expect(JSON.stringify(s)).toContain('{"partner":2,"state":"ESTABLISHED",');
     expect(s!.partners[0]).toMatchObject({ partner: 2, address: addrB, port: p, state: 'ESTABLISHED', session: { partnerGeneration: b.n.generation.toString(), partnerState: 'BOOTING' } });
     expect(s!.partners[0].session!.heartbeatAgeMs).toBeLessThan(1000);
     expect(s!.partners[0].session!.links).toMatchObject([{ link: 0, localAddress: addrA, remoteAddress: addrB, state: 'carrier' }]);
@@ -147,17 +152,21 @@ describe('operations on rxe', () => {
     expect(again.stderr).toMatch(/\(ERR_CCM_STATE\)\n$/);
    }, 300_000); // a dozen CLI runs, each a Node start under the emulator: 90 s under the sanitizers alone, more in a loaded run
 
-  it('serves Prometheus metrics over HTTP that move during a mirroring run, and merges into an application\'s registry', async () => {
+  it('serves Prometheus metrics over HTTP that move during a mirroring run, each append under its own durability, and merge into an application\'s registry', async () => {
     const p = port++;
     const metricsPort = 9464 + (p % 100);
     const b = await partner(p);
     const appRegistry = new Registry();
     new Counter({ name: 'storage_daemon_writes_total', help: 'the application own', registers: [appRegistry] }).inc(3);
     const merged = Registry.merge([appRegistry, b.n.metrics]);
-    nodeOne(p, ['--no-control', '--metrics', `127.0.0.1:${metricsPort}`]);
+    // The application serves its merged registry as the node does its own: both are read over HTTP.
+    const appServer = await serveMetrics(merged, '127.0.0.1', metricsPort + 100);
+    cleanup.push(() => appServer.close());
+    // Node 1 keeps node 2's log in a region it declares persistent (tmpfs), so node 2 may append persisted.
+    nodeOne(p, ['--no-control', '--metrics', `127.0.0.1:${metricsPort}`, '--nvram', join(scratch(), 'log.nv'), '--nvram-persistent']);
     await until(() => b.n.session(1) !== null, 'the session');
-    const scrape = async () => {
-      const r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    const scrape = async (at = metricsPort) => {
+      const r = await fetch(`http://127.0.0.1:${at}/metrics`);
       expect(r.status).toBe(200);
       expect(r.headers.get('content-type')).toContain('text/plain');
       return r.text();
@@ -174,26 +183,34 @@ describe('operations on rxe', () => {
     expect(sessions).toBeGreaterThanOrEqual(1);
     expect((value(before, 'rdma_ccm_handshake_seconds_count{partner="2",role="initiator"}') ?? 0) + (value(before, 'rdma_ccm_handshake_seconds_count{partner="2",role="responder"}') ?? 0)).toBe(sessions);
     const gapsBefore = value(before, 'rdma_ccm_heartbeat_gap_seconds_count{partner="2"}') ?? 0;
-    // Node 2 mirrors 200 records of 1 KiB to the node under test.
+    // The node and its link, each label what it is: the boot generation a value (no new series per boot),
+    // both ends of the link as addresses alike.
+    expect(value(before, `rdma_ccm_info{node="1",cluster="${CLUSTER}"}`)).toBe(1);
+    expect(before).not.toMatch(/generation="/);
+    expect(value(before, 'rdma_ccm_generation')).toBeGreaterThan(0);
+    expect(value(before, `rdma_ccm_link_up{partner="2",link="0",local="${addrA}",remote="${addrB}",state="carrier"}`)).toBe(1);
+    // Node 2 mirrors 1 KiB records to the node under test: 200 delivered, 50 placed, 20 persisted.
     const s2 = b.n.session(1)!;
-    await Promise.all(Array.from({ length: 200 }, () => s2.mirror.append(Buffer.alloc(1024, 7))));
+    const counts = { delivered: 200, placed: 50, persisted: 20 } as const;
+    for (const [durability, n] of Object.entries(counts)) await Promise.all(Array.from({ length: n }, () => s2.mirror.append(Buffer.alloc(1024, 7), { durability: durability as keyof typeof counts })));
     await new Promise((r) => setTimeout(r, 500));
     const after = await scrape();
     expect(value(after, 'rdma_ccm_heartbeat_gap_seconds_count{partner="2"}')!).toBeGreaterThan(gapsBefore);
     expect(value(after, 'rdma_ccm_heartbeat_age_seconds{partner="2"}')!).toBeLessThan(1);
-    // The sender's side, from the application's merged registry.
-    const mine = await merged.metrics();
+    // The sender's side, from the application's merged registry over HTTP: each level under its own label.
+    const mine = await scrape(metricsPort + 100);
     expect(value(mine, 'storage_daemon_writes_total')).toBe(3);
-    expect(value(mine, 'rdma_ccm_mirror_appends_total{partner="1",durability="delivered"}')).toBe(200);
-    expect(value(mine, 'rdma_ccm_mirror_bytes_total{partner="1",durability="delivered"}')).toBe(200 * 1024);
-    expect(value(mine, 'rdma_ccm_mirror_acks_total{partner="1",durability="delivered"}')).toBe(200);
-    expect(value(mine, 'rdma_ccm_mirror_append_latency_seconds_count{partner="1",durability="delivered"}')).toBe(200);
+    for (const [durability, n] of Object.entries(counts)) {
+      const labels = `{partner="1",durability="${durability}"}`;
+      expect({ durability, appends: value(mine, `rdma_ccm_mirror_appends_total${labels}`), bytes: value(mine, `rdma_ccm_mirror_bytes_total${labels}`), acks: value(mine, `rdma_ccm_mirror_acks_total${labels}`), latencies: value(mine, `rdma_ccm_mirror_append_latency_seconds_count${labels}`) }).toEqual({ durability, appends: n, bytes: n * 1024, acks: n, latencies: n });
+    }
     expect(value(mine, 'rdma_ccm_mirror_pending{partner="1"}')).toBe(0);
+    expect(value(mine, `rdma_ccm_link_up{partner="1",link="0",local="${addrB}",remote="${addrA}",state="carrier"}`)).toBe(1);
     const notFound = await fetch(`http://127.0.0.1:${metricsPort}/other`);
     expect(notFound.status).toBe(404);
   });
 
-  it('the OCF resource agent passes ocf-tester, and its monitor fails while the partner is gone', async () => {
+  it("the OCF resource agent passes ocf-tester; with the partner killed its monitor stays OCF_SUCCESS while the partner's node attribute changes", async () => {
     const p = port++;
     const dir = scratch();
     const config = join(dir, 'node.json');
@@ -204,22 +221,42 @@ describe('operations on rxe', () => {
     chmodSync(dir, 0o755); // ocf-tester reads the agent's meta-data as nobody
     const agent = join(root, 'examples', 'ocf', 'rdma-ccm');
     const params = { binary, config, partner: '2', control: join(dir, 'ra', 'node.sock'), pidfile: join(dir, 'ra.pid'), log: join(dir, 'ra.log'), start_wait: '20' };
-    const b = await partner(p);
+    const partnerArgs = ['--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1000', '--no-control'];
+    let b = cliNode(partnerArgs);
+    // ocf-tester runs where Pacemaker does not (no attrd_updater in the lab): the attribute calls are skipped.
     const tester = await runCommand('ocf-tester', ['-n', 'ccm', ...Object.entries(params).flatMap(([k, v]) => ['-o', `${k}=${v}`]), agent], { timeoutMs: 400_000, env: toolEnv });
     expect(`${tester.stdout}${tester.stderr}`).toContain(`${agent} passed all tests`);
     expect(tester.status).toBe(0);
-    // The agent by hand: start, monitor with the partner there, without it, and with it back.
+    // Pacemaker's attribute daemon is not running in the lab: attrd_updater is a stand-in on PATH that
+    // records each call, as the agent makes them.
+    const bin = join(dir, 'bin');
+    const calls = join(dir, 'attrd.calls');
+    mkdirSync(bin);
+    writeFileSync(calls, '');
+    writeFileSync(join(bin, 'attrd_updater'), `#!/bin/sh\necho "$*" >>${calls}\n`);
+    chmodSync(join(bin, 'attrd_updater'), 0o755);
+    const attribute = () => readFileSync(calls, 'utf8').trim().split('\n').filter((l) => l.startsWith('-n rdma-ccm-partner-2 ')).pop();
     const ra = (action: string) =>
-      runCommand(agent, [action], { timeoutMs: 120_000, env: { ...toolEnv, OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: 'ccm', ...Object.fromEntries(Object.entries(params).map(([k, v]) => [`OCF_RESKEY_${k}`, v])) } });
+      runCommand(agent, [action], { timeoutMs: 120_000, env: { ...toolEnv, PATH: `${bin}:${toolEnv.PATH}`, OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: 'ccm', ...Object.fromEntries(Object.entries(params).map(([k, v]) => [`OCF_RESKEY_${k}`, v])) } });
     cleanup.push(() => ra('stop'));
     expect((await ra('start')).status).toBe(0);
     expect((await ra('monitor')).status).toBe(0);
-    await b.n.stop();
-    await until(async () => (await ra('monitor')).status === 1, 'monitor failing without the partner');
-    expect((await ra('monitor')).stderr).toContain('no session with partner 2');
-    const again = await partner(p);
-    await until(async () => again.n.session(1) !== null && (await ra('monitor')).status === 0, 'monitor passing with the partner back');
+    expect(attribute()).toBe('-n rdma-ccm-partner-2 -U ESTABLISHED');
+    // The partner dies: the survivor's resource stays healthy on every monitor, and the attribute says why.
+    b.c.kill('SIGKILL');
+    await b.gone;
+    const monitors: number[] = [];
+    await until(async () => {
+      monitors.push((await ra('monitor')).status ?? -1);
+      return attribute() !== '-n rdma-ccm-partner-2 -U ESTABLISHED';
+    }, 'the attribute leaving ESTABLISHED', 60_000);
+    expect(attribute()).toMatch(/^-n rdma-ccm-partner-2 -U (CONNECTING|ACCEPTING|WAITING)$/);
+    expect(monitors.every((rc) => rc === 0)).toBe(true);
+    // Back, the partner's session is in the attribute again.
+    b = cliNode(partnerArgs);
+    await until(async () => (await ra('monitor')).status === 0 && attribute() === '-n rdma-ccm-partner-2 -U ESTABLISHED', 'the attribute ESTABLISHED with the partner back', 60_000);
     expect((await ra('stop')).status).toBe(0);
+    expect(attribute()).toBe('-n rdma-ccm-partner-2 -D');
     expect((await ra('monitor')).status).toBe(7);
   }, 600_000); // ocf-tester starts and stops the node several times: minutes under the emulator
 });

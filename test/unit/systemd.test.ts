@@ -1,8 +1,9 @@
 // systemd integration on this host: the addon's sd_notify over a real AF_UNIX datagram socket, the
 // notifier's READY/STATUS/STOPPING/WATCHDOG protocol (and silence while the event loop is blocked), the
-// example unit checked by systemd-analyze, and what the commands say on a host without RDMA.
+// example unit checked by systemd-analyze (verify, and its sandbox's exposure score), and what the
+// commands say on a host without RDMA.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -83,10 +84,23 @@ describe('systemd notifications', () => {
     expect(gone.lastError?.code).toBe('ENOENT');
   });
 
+  const unit = resolve(__dirname, '..', '..', 'examples', 'rdma-ccm.service');
+
   it('ships a unit that systemd-analyze verifies without a word', () => {
-    const r = spawnSync('systemd-analyze', ['verify', resolve(__dirname, '..', '..', 'examples', 'rdma-ccm.service')], { encoding: 'utf8' });
+    const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(`${r.stdout}${r.stderr}`).toBe('');
+  });
+
+  it('ships a sandboxed unit: systemd-analyze security rates its exposure at most 2.5, running the installed command', () => {
+    // --threshold is in tenths: the command fails when the exposure is above 2.5 (it was 9.6 unsandboxed).
+    const r = spawnSync('systemd-analyze', ['security', '--offline=yes', '--threshold=25', unit], { encoding: 'utf8' });
+    const score = /Overall exposure level for rdma-ccm\.service: (\d+\.\d)/.exec(r.stdout)?.[1];
+    expect({ score, status: r.status }).toEqual({ score: expect.stringMatching(/^[0-2]\.\d$/), status: 0 });
+    const text = readFileSync(unit, 'utf8');
+    expect(text).toMatch(/^ExecStart=\/usr\/bin\/env rdma-ccm node /m);
+    for (const line of ['DevicePolicy=closed', 'DeviceAllow=char-infiniband_verbs rw', 'LimitMEMLOCK=infinity', 'CapabilityBoundingSet=', 'ProtectSystem=strict', 'NoNewPrivileges=yes'])
+      expect(text.split('\n')).toContain(line);
   });
 });
 
