@@ -5,6 +5,7 @@
 // --help and --version work where rdma-core's libraries are missing, and a command that needs them
 // says in one line what to install.
 import './code-cache';
+import { packageVersion } from './cli/version';
 
 const USAGE = `usage: rdma-ccm <command> [options]
   devices [--json]                 list RDMA devices with their ports and GIDs
@@ -35,13 +36,15 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/handover')).handoverCommand(cmd, rest);
     case '-v':
     case '--version':
-      process.stdout.write(`${(require('../package.json') as { version: string }).version}\n`);
+      process.stdout.write(`${packageVersion()}\n`);
       return 0;
-    case undefined:
     case '-h':
     case '--help':
       process.stdout.write(USAGE);
-      return cmd ? 0 : 2;
+      return 0;
+    case undefined:
+      process.stderr.write(USAGE);
+      return 2;
     default:
       process.stderr.write(`rdma-ccm: unknown command '${cmd}'\n${USAGE}`);
       return 2;

@@ -1,9 +1,28 @@
 // `rdma-ccm devices`: every device with its port 1 state and GID table.
-import { Context, getDevices } from '../verbs';
-import { missingRdma } from './no-rdma';
+import { parseArgs } from 'node:util';
+import { UsageError } from './usage-error';
 
-export function devicesCommand(args: string[]): number {
-  const json = args.includes('--json');
+const USAGE = `usage: rdma-ccm devices [--json]
+  list the RDMA devices with their ports and GID tables
+  --json   one JSON array
+`;
+
+export async function devicesCommand(args: string[]): Promise<number> {
+  let json: boolean;
+  try {
+    const { values } = parseOptions(args);
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    json = values.json === true;
+  } catch (e) {
+    process.stderr.write(`rdma-ccm devices: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  // The addon loads once the arguments are known good: --help works without rdma-core's libraries.
+  const { Context, getDevices } = await import('../verbs');
+  const { missingRdma } = await import('./no-rdma');
   const out = getDevices().map((d) => {
     const ctx = new Context(d.name);
     try {
@@ -27,4 +46,12 @@ export function devicesCommand(args: string[]): number {
     for (const g of d.gids) process.stdout.write(`  gid[${g.index}] ${g.gid} ${g.type} ${g.netdev ?? '-'}\n`);
   }
   return 0;
+}
+
+function parseOptions(args: string[]) {
+  try {
+    return parseArgs({ args, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

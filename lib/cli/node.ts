@@ -1,10 +1,9 @@
 // `rdma-ccm node`: runs one node's cluster connection manager from flags or a JSON config and prints
 // its events, one JSON line each (--json) or a readable log. Bad configuration exits 2 with one line.
 import { spawn } from 'node:child_process';
-import { ClusterNode, ConfigError, readNvramLog, type CcmOptions } from '../ccm';
+import type { ClusterNode, CcmOptions } from '../ccm';
+import { ConfigError } from '../ccm/config';
 import { eventJson, formatEvent } from '../ccm/format';
-import { missingRdma } from './no-rdma';
-import { SystemdNotifier } from './systemd';
 import { defaultControlPath, serveControl } from './control';
 import { serveMetrics } from './metrics-server';
 import type { Server } from 'node:net';
@@ -55,10 +54,10 @@ export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
 
 
 /** `--dump-log PARTNER`: the partner's log as this node's NVRAM region holds it, one JSON line per record. */
-function dumpLog(options: CcmOptions, partner: number): number {
+async function dumpLog(options: CcmOptions, partner: number): Promise<number> {
   let log;
   try {
-    log = readNvramLog(options, partner);
+    log = (await import('../ccm')).readNvramLog(options, partner);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     // A region refused by its header, or one that cannot be mapped: said, not a crash.
@@ -86,8 +85,9 @@ export async function nodeCommand(args: string[]): Promise<number> {
     }
     const { fenceCmd } = parsed;
     if (fenceCmd !== undefined) parsed.options.fence = (partner: number) => runFence(fenceCmd, partner);
-    if (parsed.dumpLog !== undefined) return dumpLog(parsed.options, parsed.dumpLog);
-    node = new ClusterNode(parsed.options);
+    if (parsed.dumpLog !== undefined) return await dumpLog(parsed.options, parsed.dumpLog);
+    // The CCM (and with it the addon) loads once the arguments are known good: --help needs neither.
+    node = new (await import('../ccm')).ClusterNode(parsed.options);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError) {
       const message = e instanceof ConfigError && parsed ? parsed.explain(e) : e.message;
@@ -96,13 +96,13 @@ export async function nodeCommand(args: string[]): Promise<number> {
     }
     throw e;
   }
-  const missing = missingRdma();
+  const missing = (await import('./no-rdma')).missingRdma();
   if (missing) {
     process.stderr.write(`rdma-ccm node: ${missing}\n`);
     return 1;
   }
   // Under systemd (Type=notify): ready once listening, a status line per session change, a watchdog.
-  const systemd = new SystemdNotifier();
+  const systemd = new (await import('./systemd')).SystemdNotifier();
   const partners = parsed.options.partners.length;
   const sessionStatus = () => {
     const up = node.sessions.map((s) => s.partner).sort((x, y) => x - y);
