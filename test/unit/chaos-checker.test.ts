@@ -110,6 +110,21 @@ function splitBrain(fixed: boolean): HistoryLine[] {
   ];
 }
 
+/** The clean history, but node 1 loses power and boots again before node 2 dies: its replay holds `replayed`. */
+function powerLoss(replayed: ReturnType<typeof record>[]): HistoryLine[] {
+  const h = clean().map((l) => (l.kind === 'replay' ? ({ ...l, generation: '12', records: replayed } as HistoryLine) : l));
+  const i = h.findIndex((l) => l.kind === 'fault' && l.id === 'f3');
+  const reboot = [
+    fault(4000, 'start', 'off', 'power-off', 1),
+    fault(4500, 'end', 'off', 'power-off', 1),
+    ...boot(4600, 1, '12'),
+    established(4700, 1, 2, '21'),
+    established(4700, 2, 1, '12'),
+    active(4800, 1),
+  ];
+  return [...h.slice(0, i), ...reboot, ...h.slice(i)];
+}
+
 const entries = (lines: HistoryLine[]) => parseHistory(lines.map((l) => JSON.stringify(l)).join('\n'));
 const names = (lines: HistoryLine[]) => [...new Set(check(entries(lines)).violations.map((v) => v.invariant))];
 /** The clean history with the line matching `pick` replaced by `by` (several lines, or none). */
@@ -140,6 +155,7 @@ const broken: [string, InvariantName, () => HistoryLine[]][] = [
   ['a session that never comes back', 'sessions-return', () => edit((l) => isEvent('established', 2)(l) && l.mono + l.offset === 8500, () => [])],
   ['a leak', 'no-leaks', () => edit((l) => l.kind === 'audit' && l.node === 2, () => [audit(10000, 2, 3)])],
   ['no final audit', 'no-leaks', () => clean().filter((l) => l.kind !== 'audit')],
+  ['a node not audited', 'no-leaks', () => clean().filter((l) => !(l.kind === 'audit' && l.node === 2))],
 ];
 
 describe('chaos checker', () => {
@@ -159,6 +175,14 @@ describe('chaos checker', () => {
     // The audit is what finds it: without it, the history passes.
     const without = INVARIANTS.map((i) => (i.name === invariant ? { ...i, audit: () => [] } : i));
     expect(check(entries(history()), {}, without).violations).toEqual([]);
+  });
+
+  it('keeps persisted records, not placed ones, to a replay after the replayer lost power', () => {
+    expect(check(entries(powerLoss([record('s4', 4)]))).violations).toEqual([]);
+    const [v, ...rest] = check(entries(powerLoss([record('p3', 3)]))).violations;
+    expect(rest).toEqual([]);
+    expect(v.invariant).toBe('acknowledged-found');
+    expect(v.reason).toBe("op s4 resolved persisted but node 1's replay of node 2 lacks it");
   });
 
   it('reports the split brain after a pause as two owners, naming the takeover and the resumed node', () => {

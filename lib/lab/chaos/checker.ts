@@ -291,7 +291,7 @@ function singleOwner(run: Run): Violation[] {
       if (reported.has(takeover) || !(acts || e.at - from.at > run.opts.graceMs)) continue;
       reported.add(takeover);
       const taker = (takeover as Entry & CcmLine).node;
-      out.push(v('single-owner', [takeover, from, e], `node ${victim} is ACTIVE ${acts ? 'and acting' : `${e.at - from.at} ms`} while node ${taker} holds its resources`));
+      out.push(v('single-owner', [takeover, from, e], `node ${victim} is ACTIVE ${acts ? 'and acting' : e.at === Infinity ? 'to the end of the history' : `${e.at - from.at} ms`} while node ${taker} holds its resources`));
     }
   };
   for (const e of run.entries) {
@@ -428,9 +428,13 @@ function sessionsReturn(run: Run): Violation[] {
 function noLeaks(run: Run): Violation[] {
   const audits = ofKind(run, 'audit');
   if (audits.length === 0) return [v('no-leaks', [run.entries.at(-1)], 'the history has no final audit')];
-  return audits
-    .filter((a) => a.rdma + a.processes + a.fds > 0)
-    .map((a) => v('no-leaks', [a], `node ${a.node} left ${a.rdma} RDMA resources, ${a.processes} processes, ${a.fds} fds: ${a.detail.join('; ')}`));
+  const unaudited = run.nodes.filter((n) => !audits.some((a) => a.node === n));
+  return [
+    ...unaudited.map((n) => v('no-leaks', [run.entries.at(-1)], `node ${n} has no final audit`)),
+    ...audits
+      .filter((a) => a.rdma + a.processes + a.fds > 0)
+      .map((a) => v('no-leaks', [a], `node ${a.node} left ${a.rdma} RDMA resources, ${a.processes} processes, ${a.fds} fds: ${a.detail.join('; ')}`)),
+  ];
 }
 
 /** Every invariant the checker audits, in report order. */
