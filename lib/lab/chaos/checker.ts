@@ -91,6 +91,8 @@ export interface Run {
   byTag: Map<string, Append>;
   /** @internal */
   faults: Fault[];
+  /** @internal */
+  byKind: Map<Entry['kind'], Entry[]>;
 }
 
 /** One invariant: a name, what it promises, and its audit. */
@@ -104,7 +106,7 @@ export interface Invariant {
 }
 
 type Of<K extends Entry['kind']> = Extract<Entry, { kind: K }>;
-const ofKind = <K extends Entry['kind']>(run: Run, kind: K): Of<K>[] => run.entries.filter((e): e is Of<K> => e.kind === kind);
+const ofKind = <K extends Entry['kind']>(run: Run, kind: K): Of<K>[] => (run.byKind.get(kind) ?? []) as Of<K>[];
 const ccmOf = <T extends CcmLine['event']['type']>(run: Run, type: T) =>
   ofKind(run, 'ccm').filter((e): e is Of<'ccm'> & { event: Extract<CcmLine['event'], { type: T }> } => e.event.type === type);
 const byTime = (a: Entry, b: Entry) => a.at - b.at || a.line - b.line;
@@ -126,7 +128,11 @@ export function indexRun(entries: Entry[], options: CheckOptions = {}): Run {
   const appends = new Map<string, Append>();
   const byTag = new Map<string, Append>();
   const faults = new Map<string, Fault>();
+  const byKind = new Map<Entry['kind'], Entry[]>();
   for (const e of ordered) {
+    const same = byKind.get(e.kind);
+    if (same) same.push(e);
+    else byKind.set(e.kind, [e]);
     if (e.kind === 'invoke') {
       if (appends.has(e.op) || byTag.has(e.tag)) throw new HistoryError(`line ${e.line}: op ${e.op} or tag ${e.tag} invoked twice`);
       const a = { invoke: e };
@@ -149,7 +155,7 @@ export function indexRun(entries: Entry[], options: CheckOptions = {}): Run {
       }
     }
   }
-  return { entries: ordered, opts, nodes: head?.nodes ?? [], appends, byTag, faults: [...faults.values()] };
+  return { entries: ordered, opts, nodes: head?.nodes ?? [], appends, byTag, faults: [...faults.values()], byKind };
 }
 
 /** The deliveries of each stream: appender and its boot to receiver and its boot. */
@@ -157,7 +163,9 @@ function deliveryStreams(run: Run): Map<string, (Entry & DeliverLine)[]> {
   const streams = new Map<string, (Entry & DeliverLine)[]>();
   for (const d of ofKind(run, 'deliver')) {
     const key = `${d.from}/${d.fromGeneration}>${d.node}/${d.generation}`;
-    streams.set(key, [...(streams.get(key) ?? []), d]);
+    const got = streams.get(key);
+    if (got) got.push(d);
+    else streams.set(key, [d]);
   }
   return streams;
 }
@@ -189,6 +197,13 @@ function orderViolations(promised: Append[], pos: (a: Append) => number, where: 
   return out;
 }
 
+/** Where each tag first is in `tags` (-1: nowhere), without a scan per append. */
+function firstPlace(tags: string[]): (a: Append) => number {
+  const first = new Map<string, number>();
+  tags.forEach((t, i) => first.has(t) || first.set(t, i));
+  return (a) => first.get(a.invoke.tag) ?? -1;
+}
+
 /** (a) Every resolved append is where its level promises, in order. */
 function acknowledgedFound(run: Run): Violation[] {
   const out: Violation[] = [];
@@ -197,18 +212,20 @@ function acknowledgedFound(run: Run): Violation[] {
   for (const a of run.appends.values()) {
     if (a.resolve?.durability !== 'delivered') continue;
     const key = `${a.invoke.node}/${a.invoke.generation}>${a.invoke.partner}/${a.resolve.partnerGeneration}`;
-    byStream.set(key, [...(byStream.get(key) ?? []), a]);
+    const promised = byStream.get(key);
+    if (promised) promised.push(a);
+    else byStream.set(key, [a]);
   }
   for (const [key, promised] of byStream) {
     const got = streams.get(key) ?? [];
-    const pos = (a: Append) => got.findIndex((d) => d.tag === a.invoke.tag);
+    const pos = firstPlace(got.map((d) => d.tag));
     for (const a of promised)
       if (pos(a) < 0) out.push(v('acknowledged-found', [a.invoke, a.resolve], `op ${a.invoke.op} resolved delivered but node ${a.invoke.partner} (boot ${a.resolve!.partnerGeneration}) never received it`));
     out.push(...orderViolations(promised, pos, promised.filter((a) => pos(a) >= 0).map((a) => got[pos(a)])));
   }
   for (const r of ofKind(run, 'replay')) {
     const promised = promisedToReplay(run, r);
-    const pos = (a: Append) => r.records.findIndex((x) => x.tag === a.invoke.tag);
+    const pos = firstPlace(r.records.map((x) => x.tag));
     for (const a of promised) {
       const at = pos(a);
       const level = a.resolve!.durability;

@@ -242,6 +242,8 @@ const isInt = (v: unknown): boolean => Number.isInteger(v);
 const isDec = (v: unknown): boolean => isStr(v) && /^\d+$/.test(v);
 const isBool = (v: unknown): boolean => typeof v === 'boolean';
 
+// The fields every line must have.
+const STAMP: Record<string, (v: unknown) => boolean> = { clock: isStr, mono: isNum, offset: isNum };
 // The fields each kind must have, each with its test (beyond the stamp).
 const FIELDS: Record<HistoryLine['kind'], Record<string, (v: unknown) => boolean>> = {
   run: { seed: isStr, nodes: (v) => Array.isArray(v) && v.every(isInt), partnerDownMs: isNum, heartbeatMs: isNum, witness: isBool },
@@ -281,13 +283,15 @@ export function parseHistory(text: string): Entry[] {
   return out;
 }
 
-/** Checks one parsed line and places it on the timeline. */
+/** Checks one parsed line and places it on the timeline (adds `line` and `at` to it). */
 export function toEntry(v: unknown, line: number): Entry {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HistoryError(`line ${line}: not an object`);
   const o = v as Record<string, unknown>;
-  const fields = FIELDS[o.kind as HistoryLine['kind']];
   if (!isStr(o.kind) || !Object.hasOwn(FIELDS, o.kind)) throw new HistoryError(`line ${line}: unknown kind ${JSON.stringify(o.kind)}`);
-  for (const [name, test] of Object.entries({ clock: isStr, mono: isNum, offset: isNum, ...fields }))
-    if (!test(o[name])) throw new HistoryError(`line ${line}: ${o.kind} has a missing or bad ${name}: ${JSON.stringify(o[name])}`);
-  return { ...(o as unknown as HistoryLine), line, at: (o.mono as number) + (o.offset as number) };
+  const fields = FIELDS[o.kind as HistoryLine['kind']];
+  for (const tests of [STAMP, fields])
+    for (const name in tests) if (!tests[name](o[name])) throw new HistoryError(`line ${line}: ${o.kind} has a missing or bad ${name}: ${JSON.stringify(o[name])}`);
+  o.line = line;
+  o.at = (o.mono as number) + (o.offset as number);
+  return o as unknown as Entry;
 }
