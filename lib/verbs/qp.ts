@@ -12,7 +12,7 @@ import type { MemoryWindow } from './mw';
 import type { ProtectionDomain } from './pd';
 import type { SharedReceiveQueue } from './srq';
 import { WorkQueue } from './work-queue';
-import { FlushTarget, Held, recvWr, RecvWr, SendWr, toNative, toNativeRecv, WindowBind } from './work-request';
+import { FlushTarget, Held, libraryWr, recvWr, RecvWr, SendWr, toNative, toNativeRecv, WindowBind } from './work-request';
 import type { OpcodeName } from './access';
 import { checkCallerIds, libraryId, posting } from './wr-id';
 
@@ -319,7 +319,7 @@ export class QueuePair {
       // An unsignaled request completes only when it fails (or on a QP that signals all): a failure rejects.
       const last = wrs.length - 1;
       const items = wrs.map((w, i) => ({
-        w: { ...w, wrId: libraryId(), signaled: i === last },
+        w: libraryWr(w, i === last),
         settle: (wc: WorkCompletion) => (wc.status !== 'SUCCESS' ? reject(completionError(wc, what(i))) : i === last && resolve(wc)),
       }));
       this.postSends(items, batch);
@@ -341,7 +341,7 @@ export class QueuePair {
     const items = wrs.map((w, i) => {
       let settle!: (wc: WorkCompletion) => void;
       done.push(new Promise((resolve, reject) => (settle = settler(resolve, reject, `batch[${i}] ${w?.opcode}`))));
-      return { w: { ...w, wrId: libraryId(), signaled: true }, settle };
+      return { w: libraryWr(w, true), settle };
     });
     try {
       this.postSends(items, true);
