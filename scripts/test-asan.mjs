@@ -39,6 +39,8 @@ const env = [
   `ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:log_path=${join(reports, 'asan')}`,
   `UBSAN_OPTIONS=print_stacktrace=1:log_path=${join(reports, 'ubsan')}`,
   `RDMA_CCM_ADDON=${addon}`,
+  // Tests that repeat no native path of their own under the sanitizers skip themselves (the OCF agent, the examples).
+  'RDMA_CCM_SANITIZED=1',
 ].join(' ');
 const vitest = join('node_modules', 'vitest', 'vitest.mjs');
 // `npm run test:asan -- test/integration/verbs-mw.test.ts …` runs only those files.

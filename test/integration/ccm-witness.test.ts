@@ -195,10 +195,13 @@ describe('CCM with a witness disk on rxe', () => {
     const from = a.events.length;
     await a.n.takeover(2);
     resumedAt = b.events.length;
+    const resumedTime = Date.now();
     b.c.kill('SIGCONT');
-    // Its first act: out of ACTIVE, then the stall reported; nothing else before.
+    // Its first act: out of ACTIVE, then the stall reported; nothing else before. (Both processes read one
+    // clock: a line written before the pause and read late is told apart by its time.)
     await next(b.events, 'stalled', (e) => e.from === 'ACTIVE' && e.to === 'READY', 30_000, resumedAt);
-    expect(b.events.slice(resumedAt, resumedAt + 2).map((e) => (e.type === 'state' ? `state ${e.from}->${e.to}` : e.type))).toEqual(['state ACTIVE->READY', 'stalled']);
+    const afterResume = b.events.filter((e) => Date.parse(e.time) >= resumedTime);
+    expect(afterResume.slice(0, 2).map((e) => (e.type === 'state' ? `state ${e.from}->${e.to}` : e.type)), JSON.stringify(b.events.slice(resumedAt - 3).map((e) => [e.type, e.time]))).toEqual(['state ACTIVE->READY', 'stalled']);
     await next(b.events, 'waiting-for-giveback', (e) => e.partner === 1, 90_000, resumedAt);
     const again = await next(a.events, 'established', () => true, 90_000, from);
     expect(again.partnerState).not.toBe('ACTIVE');

@@ -59,12 +59,21 @@ function peer(args: string[]) {
     lines.push(JSON.parse(l));
     for (const w of waiters.splice(0)) w();
   });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let gone = false;
+  const exited = new Promise<number | null>((r) =>
+    child.on('exit', (code) => {
+      gone = true;
+      for (const w of waiters.splice(0)) w();
+      r(code);
+    }),
+  );
+  /** The first line with `key`; rejects, with what the peer printed, if it exits without one. */
   const line = (key: string) =>
-    new Promise<Record<string, unknown>>((res) => {
+    new Promise<Record<string, unknown>>((res, rej) => {
       const look = () => {
         const l = lines.find((x) => key in x);
         if (l) res(l);
+        else if (gone) rej(new Error(`the peer exited without ${key}: ${JSON.stringify(lines)}`));
         else waiters.push(look);
       };
       look();
@@ -97,7 +106,12 @@ describe('a partner that disconnects at once', () => {
     cleanup.push(() => listener.close());
     const partner = peer([addrA, String(p), addrB, '1']);
     const it = listener[Symbol.asyncIterator]();
-    const req = (await it.next()).value!;
+    // A peer that gave up says why, instead of the request never coming.
+    const failed = partner.line('error').then(
+      (e) => Promise.reject(new Error(`the peer failed: ${e.error}`)),
+      () => new Promise<never>(() => {}),
+    );
+    const req = (await Promise.race([it.next(), failed])).value!;
     // While the loop is blocked, the partner's RTU (ESTABLISHED here) and its DREQ (DISCONNECTED) both arrive.
     const hold = () => queueMicrotask(() => blockLoop(1500));
     const opts = ownQp ? { queuePair: createQueuePair({ localAddress: addrA, pd, sendCq: cq }), prepare: hold } : { pd, prepare: hold };

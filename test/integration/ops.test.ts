@@ -210,7 +210,9 @@ describe('operations on rxe', () => {
     expect(notFound.status).toBe(404);
   });
 
-  it("the OCF resource agent passes ocf-tester; with the partner killed its monitor stays OCF_SUCCESS while the partner's node attribute changes", async () => {
+  // Under the sanitizers this test repeats the shell agent and ocf-tester and no native path of its own
+  // (its node's native calls are the other tests'): the sanitizer run leaves it out (RDMA_CCM_SANITIZED).
+  it.skipIf(process.env.RDMA_CCM_SANITIZED === '1')("the OCF resource agent passes ocf-tester; with the partner killed its monitor stays OCF_SUCCESS while the partner's node attribute changes", async () => {
     const p = port++;
     const dir = scratch();
     const config = join(dir, 'node.json');
