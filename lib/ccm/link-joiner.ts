@@ -65,9 +65,9 @@ export class LinkJoiner {
         continue;
       } catch (e) {
         if (this.stop.signal.aborted) return;
+        // NO_SESSION included: the responder makes its session when its mailbox scan finds the commit,
+        // which a join sent at once can overtake. Had it none at all, ours ends too, and this loop with it.
         this.lastError.set(k, (e as Error).message);
-        // The partner holds no such session: ours ends too, soon; nothing to join.
-        if ((e as { reason?: string }).reason === 'NO_SESSION') return;
       }
       await this.idle(k, Math.max(0, backoff.next() - (performance.now() - started)));
     }
