@@ -8,25 +8,16 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { contextFor, createQueuePair, listen, type Connection } from '../../lib/cm';
 import { channel } from '../../lib/cm/event-channel';
-import { heldResources, lab, leakedSince, recordFault } from './lab';
+import { closersAfterEach, heldResources, lab, leakedSince, recordFault } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
 let port = 7950;
 const peerScript = resolve(__dirname, 'support', 'cm-quick-peer.js');
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanup.splice(0).reverse()) {
-    try {
-      c();
-    } catch {
-      // already closed
-    }
-  }
-});
+const cleanup = closersAfterEach();
 
 /** Blocks this process's event loop for `ms`: nothing is read from the CM channel meanwhile. */
 function blockLoop(ms: number): void {

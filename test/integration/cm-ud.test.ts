@@ -3,10 +3,10 @@
 // groups deliver one send to every member and nothing after a leave. Interop with rdma-core's own
 // udaddy (UD) and mckey (multicast), in both directions.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectDatagram, contextFor, listenDatagram, MAX_UD_ANSWER_PRIVATE_DATA, MAX_UD_CONNECT_PRIVATE_DATA, openDatagram, type DatagramEndpoint } from '../../lib/cm';
 import { Access, normalizeGid, released, type MemoryRegion, type ProtectionDomain, type WorkCompletion } from '../../lib/verbs';
-import { heldResources, lab, until } from './lab';
+import { closersAfterEach, heldResources, lab, until } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
@@ -17,16 +17,7 @@ const UDP_QKEY = 0x01234567;
 const UDADDY_PORT = 7174;
 let port = 7900;
 let groupN = 1;
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanup.splice(0).reverse()) {
-    try {
-      c();
-    } catch {
-      // already closed
-    }
-  }
-});
+const cleanup = closersAfterEach();
 
 function track<T extends { close(): void }>(x: T): T {
   cleanup.push(() => x.close());

@@ -5,20 +5,13 @@ import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, contextFor, createQueuePair, listen, MAX_ACCEPT_PRIVATE_DATA, MAX_CONNECT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA, type Connection, type Listener } from '../../lib/cm';
 import { Access, type ProtectionDomain } from '../../lib/verbs';
-import { cutLink, ipv4Gid, lab, recordFault } from './lab';
+import { closersAfterEach, cutLink, ipv4Gid, lab, recordFault } from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
 let port = 7800;
-const cleanup: (() => void)[] = [];
+const cleanup = closersAfterEach();
 afterEach(() => {
-  for (const c of cleanup.splice(0).reverse()) {
-    try {
-      c();
-    } catch {
-      // already closed
-    }
-  }
   cutLink(false);
 });
 

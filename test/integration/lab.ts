@@ -2,6 +2,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { appendFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { afterEach } from 'vitest';
 import { getDevices, normalizeGid } from '../../lib/verbs';
 import { ClusterNode, type CcmEvent, type CcmOptions } from '../../lib/ccm';
 import { deviceSetup } from '../../lib/lab/run-script';
@@ -47,6 +48,24 @@ export function recordFault(fault: string, checked: { records?: number; leaked?:
 export function recordAttack(attack: string, checked: { records?: number } = {}): void {
   const file = process.env.RDMA_CCM_FAULT_LOG;
   if (file) appendFileSync(file, `${JSON.stringify({ attack, ...checked })}\n`);
+}
+
+/**
+ * A list of closers run after each test, newest first; one that throws (already closed) is passed over.
+ * Each test pushes what it opens, so that a failed test leaves nothing open for the next.
+ */
+export function closersAfterEach(): (() => void)[] {
+  const closers: (() => void)[] = [];
+  afterEach(() => {
+    for (const c of closers.splice(0).reverse()) {
+      try {
+        c();
+      } catch {
+        // already closed
+      }
+    }
+  });
+  return closers;
 }
 
 /** RDMA resources the kernel lists for this process, by kind. */
