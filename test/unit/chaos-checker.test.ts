@@ -37,12 +37,8 @@ const boot = (t: number, node: number, generation: string) => [
 ];
 const active = (t: number, node: number, from = 'READY') => ccm(t, node, { type: 'state', from, to: 'ACTIVE' });
 
-/**
- * Node 2 appends at each level to node 1; a link is cut and healed, node 2 is paused shorter than
- * the threshold, then killed: node 1 detects it, replays its log and takes over; node 2's new boot
- * gets its resources back; nothing is left behind.
- */
-function clean(): HistoryLine[] {
+/** The start every history here shares: both nodes boot, reach each other and go ACTIVE. */
+function bothActive(): HistoryLine[] {
   return [
     run,
     ...boot(100, 1, '11'),
@@ -51,6 +47,17 @@ function clean(): HistoryLine[] {
     established(300, 2, 1, '11'),
     active(400, 1),
     active(400, 2),
+  ];
+}
+
+/**
+ * Node 2 appends at each level to node 1; a link is cut and healed, node 2 is paused shorter than
+ * the threshold, then killed: node 1 detects it, replays its log and takes over; node 2's new boot
+ * gets its resources back; nothing is left behind.
+ */
+function clean(): HistoryLine[] {
+  return [
+    ...bothActive(),
     invoke(1000, 'd1', 'delivered'),
     invoke(1001, 'd2', 'delivered'),
     deliver(1010, 'd1', 1),
@@ -89,13 +96,7 @@ function clean(): HistoryLine[] {
 /** Issue 33's split brain: node 2 paused past every threshold, node 1 takes over, node 2 resumed stays ACTIVE. */
 function splitBrain(fixed: boolean): HistoryLine[] {
   return [
-    run,
-    ...boot(100, 1, '11'),
-    ...boot(100, 2, '21'),
-    established(300, 1, 2, '21'),
-    established(300, 2, 1, '11'),
-    active(400, 1),
-    active(400, 2),
+    ...bothActive(),
     fault(5000, 'start', 'p', 'pause', 2),
     partnerDown(6050, 1, 2),
     ccm(6060, 1, { type: 'takeover-safe', partner: 2, generation: '21', by: 'witness' }),
