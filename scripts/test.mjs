@@ -1,4 +1,4 @@
-// `npm test`: set up, build, check the API reference, run the unit and package tests on this host, prove
+// `npm test`: set up, build, check formatting and the API reference, run the unit and package tests on this host, prove
 // the lab's devices are real (selftest in both topologies), and run the integration tests on rxe devices
 // in the lab. `npm test -- unit integration` runs only those steps.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -13,7 +13,12 @@ const out = join(root, '.lab');
 const faultLog = join(out, 'faults.jsonl');
 
 /** The counts of a step that is one check, passed or failed by its exit status. */
-const single = (status) => ({ status, passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 });
+const single = (status) => ({
+  status,
+  passed: status === 0 ? 1 : 0,
+  failed: status === 0 ? 0 : 1,
+  skipped: 0,
+});
 
 /** Runs vitest on `which` (`--dir D` or files), through `wrap` (a lab) if given; the counts from its JSON report. */
 function vitestRun(which, json, wrap) {
@@ -23,7 +28,11 @@ function vitestRun(which, json, wrap) {
   let counts = { passed: 0, failed: 0, skipped: 0 };
   if (existsSync(json)) {
     const r = JSON.parse(readFileSync(json, 'utf8'));
-    counts = { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests };
+    counts = {
+      passed: r.numPassedTests,
+      failed: r.numFailedTests,
+      skipped: r.numPendingTests + r.numTodoTests,
+    };
   } else if (status !== 0) counts.failed = 1;
   return { status, ...counts };
 }
@@ -36,44 +45,121 @@ buildTs();
 const { Progress } = await import('../dist/progress.js');
 const steps = [
   ['native', 'native addon', () => (buildNative(), null)],
-  ['docs', 'API reference (TypeDoc; a warning fails)', () => ['API reference (TypeDoc)', single(sh(process.execPath, ['node_modules/typedoc/bin/typedoc'], { allowFail: true }))]],
-  ['unit', 'unit tests (host)', () => ['unit tests (host)', vitestRun('--dir test/unit', join(out, 'unit.json'))]],
-  ['package', 'package tests (host)', () => ['package tests (host)', vitestRun('--dir test/package --no-file-parallelism', join(out, 'package.json'))]],
-  ...['veth', 'two-guests'].map((topology) => ['selftest', `lab selftest, ${topology}`, () => [`lab selftest, ${topology} (rxe)`, single(sh(process.execPath, ['dist/cli.js', 'lab', 'selftest', '--topology', topology], { allowFail: true }))]]),
-  ['integration', 'integration tests (lab)', () => {
-    const lab = (cmd) => sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3000', '--', `RDMA_CCM_FAULT_LOG=${faultLog} ${cmd}`], { allowFail: true });
-    return ['integration tests (lab, rxe)', vitestRun('--dir test/integration', join(out, 'integration.json'), lab)];
-  }],
-  ['trixie', 'integration tests on the trixie stack (lab)', () => {
-    // The second stack: Debian 13's kernel (6.12, whose rxe has ATOMIC_WRITE and FLUSH) and a Debian 13
-    // root (rdma-core 56, the addon built against it), for the whole integration suite again.
-    const lab = (cmd) => sh(process.execPath, ['dist/cli.js', 'lab', '--stack', 'trixie', '--timeout', '3000', '--', cmd], { allowFail: true });
-    return ['integration tests on the trixie stack (lab, rxe, kernel 6.12, rdma-core 56)', vitestRun('--dir test/integration', join(out, 'trixie.json'), lab)];
-  }],
-  ['two-guests', 'CCM across two guests (lab)', () => {
-    // The HA story across two guests (the demo, asserted): late boot, one cable pulled, both pulled while
-    // the partner runs, the partner killed hard (witness, fence, takeover), rebooted (giveback).
-    const status = sh(process.execPath, ['scripts/demo.mjs'], { allowFail: true });
-    if (status === 0)
-      for (const fault of [
-        "one of the partner guest's two cables pulled under mirroring (link-down, no partner-down), then plugged back (the link rejoined)",
-        "both of the partner guest's cables pulled while it runs (interconnect-down by the witness disk, no takeover), then plugged back (same boot)",
-        'partner guest killed hard (partner-down confirmed by the witness, fenced, taken over)',
-        'partner guest booted again (new generation): waited for the giveback, then ACTIVE',
-      ])
-        appendFileSync(faultLog, `${JSON.stringify({ fault })}\n`);
-    return ['CCM across two guests: late boot, a cable pulled, the interconnect cut, hard kill and takeover, reboot and giveback (lab, rxe)', single(status)];
-  }],
-  ['nvdimm', 'NVDIMM power loss across two guests, both stacks (lab)', () => {
-    // Debian 12's stack fences with READs; trixie's with RDMA FLUSHes to persistence.
-    const statuses = [[], ['--stack', 'trixie']].map((stack) => {
-      const status = sh(process.execPath, ['test/guests/nvdimm-power-loss.mjs', ...stack], { allowFail: true });
-      if (status === 0) appendFileSync(faultLog, `${JSON.stringify({ fault: `NVDIMM owner guest killed hard right after persisted appends resolved, booted again: every persisted record found in its NVDIMM (${stack[1] ?? 'default'} stack)` })}\n`);
-      return status;
-    });
-    const failed = statuses.filter((x) => x !== 0).length;
-    return ['NVDIMM power loss: the owner guest killed hard after persisted appends, booted again, every record found (lab, rxe, both stacks)', { status: failed ? 1 : 0, passed: 2 - failed, failed, skipped: 0 }];
-  }],
+  [
+    'format',
+    'formatting (Prettier, clang-format)',
+    () => [
+      'formatting (Prettier, clang-format)',
+      single(sh(process.execPath, ['scripts/format-check.mjs'], { allowFail: true })),
+    ],
+  ],
+  [
+    'docs',
+    'API reference (TypeDoc; a warning fails)',
+    () => [
+      'API reference (TypeDoc)',
+      single(sh(process.execPath, ['node_modules/typedoc/bin/typedoc'], { allowFail: true })),
+    ],
+  ],
+  [
+    'unit',
+    'unit tests (host)',
+    () => ['unit tests (host)', vitestRun('--dir test/unit', join(out, 'unit.json'))],
+  ],
+  [
+    'package',
+    'package tests (host)',
+    () => [
+      'package tests (host)',
+      vitestRun('--dir test/package --no-file-parallelism', join(out, 'package.json')),
+    ],
+  ],
+  ...['veth', 'two-guests'].map((topology) => [
+    'selftest',
+    `lab selftest, ${topology}`,
+    () => [
+      `lab selftest, ${topology} (rxe)`,
+      single(
+        sh(process.execPath, ['dist/cli.js', 'lab', 'selftest', '--topology', topology], { allowFail: true }),
+      ),
+    ],
+  ]),
+  [
+    'integration',
+    'integration tests (lab)',
+    () => {
+      const lab = (cmd) =>
+        sh(
+          process.execPath,
+          ['dist/cli.js', 'lab', '--timeout', '3000', '--', `RDMA_CCM_FAULT_LOG=${faultLog} ${cmd}`],
+          { allowFail: true },
+        );
+      return [
+        'integration tests (lab, rxe)',
+        vitestRun('--dir test/integration', join(out, 'integration.json'), lab),
+      ];
+    },
+  ],
+  [
+    'trixie',
+    'integration tests on the trixie stack (lab)',
+    () => {
+      // The second stack: Debian 13's kernel (6.12, whose rxe has ATOMIC_WRITE and FLUSH) and a Debian 13
+      // root (rdma-core 56, the addon built against it), for the whole integration suite again.
+      const lab = (cmd) =>
+        sh(process.execPath, ['dist/cli.js', 'lab', '--stack', 'trixie', '--timeout', '3000', '--', cmd], {
+          allowFail: true,
+        });
+      return [
+        'integration tests on the trixie stack (lab, rxe, kernel 6.12, rdma-core 56)',
+        vitestRun('--dir test/integration', join(out, 'trixie.json'), lab),
+      ];
+    },
+  ],
+  [
+    'two-guests',
+    'CCM across two guests (lab)',
+    () => {
+      // The HA story across two guests (the demo, asserted): late boot, one cable pulled, both pulled while
+      // the partner runs, the partner killed hard (witness, fence, takeover), rebooted (giveback).
+      const status = sh(process.execPath, ['scripts/demo.mjs'], { allowFail: true });
+      if (status === 0)
+        for (const fault of [
+          "one of the partner guest's two cables pulled under mirroring (link-down, no partner-down), then plugged back (the link rejoined)",
+          "both of the partner guest's cables pulled while it runs (interconnect-down by the witness disk, no takeover), then plugged back (same boot)",
+          'partner guest killed hard (partner-down confirmed by the witness, fenced, taken over)',
+          'partner guest booted again (new generation): waited for the giveback, then ACTIVE',
+        ])
+          appendFileSync(faultLog, `${JSON.stringify({ fault })}\n`);
+      return [
+        'CCM across two guests: late boot, a cable pulled, the interconnect cut, hard kill and takeover, reboot and giveback (lab, rxe)',
+        single(status),
+      ];
+    },
+  ],
+  [
+    'nvdimm',
+    'NVDIMM power loss across two guests, both stacks (lab)',
+    () => {
+      // Debian 12's stack fences with READs; trixie's with RDMA FLUSHes to persistence.
+      const statuses = [[], ['--stack', 'trixie']].map((stack) => {
+        const status = sh(process.execPath, ['test/guests/nvdimm-power-loss.mjs', ...stack], {
+          allowFail: true,
+        });
+        if (status === 0)
+          appendFileSync(
+            faultLog,
+            `${JSON.stringify({ fault: `NVDIMM owner guest killed hard right after persisted appends resolved, booted again: every persisted record found in its NVDIMM (${stack[1] ?? 'default'} stack)` })}\n`,
+          );
+        return status;
+      });
+      const failed = statuses.filter((x) => x !== 0).length;
+      return [
+        'NVDIMM power loss: the owner guest killed hard after persisted appends, booted again, every record found (lab, rxe, both stacks)',
+        { status: failed ? 1 : 0, passed: 2 - failed, failed, skipped: 0 },
+      ];
+    },
+  ],
 ].filter(([name]) => name === 'native' || only(name));
 
 mkdirSync(out, { recursive: true });
@@ -90,13 +176,18 @@ progress.done();
 // The figures of the fault runs: faults injected and survived, attacks refused, mirrored records checked,
 // resources left behind.
 if (existsSync(faultLog)) {
-  const lines = readFileSync(faultLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const lines = readFileSync(faultLog, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   const faults = lines.filter((l) => l.fault !== undefined && l.leaked === undefined);
   const attacks = lines.filter((l) => l.attack !== undefined);
   const checks = lines.filter((l) => l.leaked !== undefined);
   const records = lines.reduce((n, l) => n + (l.records ?? 0), 0);
   const leaked = checks.reduce((n, l) => n + l.leaked, 0);
-  log(`\nfaults: ${faults.length} injected and survived, ${attacks.length} attacks refused, ${records} mirrored records checked (none lost, none twice), ${checks.length} resource checks, ${leaked} RDMA resources left behind`);
+  log(
+    `\nfaults: ${faults.length} injected and survived, ${attacks.length} attacks refused, ${records} mirrored records checked (none lost, none twice), ${checks.length} resource checks, ${leaked} RDMA resources left behind`,
+  );
   for (const f of faults) log(`  ${f.fault}${f.records ? ` (${f.records} records)` : ''}`);
   for (const a of attacks) log(`  attack: ${a.attack}${a.records ? ` (${a.records} records after it)` : ''}`);
 }
@@ -106,7 +197,9 @@ let failed = 0;
 let skipped = 0;
 log('\nsummary:');
 for (const [name, r] of results) {
-  log(`  ${name}: ${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}${r.status !== 0 && r.failed === 0 ? ` (exit ${r.status})` : ''}`);
+  log(
+    `  ${name}: ${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}${r.status !== 0 && r.failed === 0 ? ` (exit ${r.status})` : ''}`,
+  );
   passed += r.passed;
   failed += r.failed + (r.status !== 0 && r.failed === 0 ? 1 : 0);
   skipped += r.skipped;
