@@ -24,7 +24,14 @@ const fromB = (pred) => new Promise((resolve) => waiters.push({ pred, resolve })
 await fromB((e) => e.type === 'loaded');
 for (let i = 0; i < Number(process.env.RUNS ?? 6); i++) {
   const port = 7960 + i;
-  const a = new ClusterNode({ clusterId: 9n, nodeId: 1, address: ADDR_A, port, partners: [{ nodeId: 2, address: ADDR_B, port }], backoff: { minMs: 100, maxMs: 100, jitter: 0 } });
+  const a = new ClusterNode({
+    clusterId: 9n,
+    nodeId: 1,
+    address: ADDR_A,
+    port,
+    partners: [{ nodeId: 2, address: ADDR_B, port }],
+    backoff: { minMs: 100, maxMs: 100, jitter: 0 },
+  });
   const trace = [];
   a.on('event', (e) => trace.push({ ...e, at: now(), side: 1 }));
   const established = new Promise((r) => a.once('established', () => r(now())));
@@ -37,9 +44,20 @@ for (let i = 0; i < Number(process.env.RUNS ?? 6); i++) {
   b.stdin.write('stop\n');
   await fromB((e) => e.type === 'halted');
   await a.stop();
-  const all = [...trace, ...bEvents.slice(from).filter((e) => e.at).map((e) => ({ ...e, side: 2 }))].sort((x, y) => x.at - y.at);
-  console.log(`run ${i} (partner ${i === 0 ? 'cold' : 'warm'}): listening → established ${(at - ready).toFixed(1)} ms`);
-  for (const e of all.filter((x) => x.at <= at + 20)) console.log(`  ${(e.at - ready).toFixed(1).padStart(8)}  node ${e.side} ${e.type} ${e.role ?? ''} ${e.step ?? ''} ${e.code ?? ''}`);
+  const all = [
+    ...trace,
+    ...bEvents
+      .slice(from)
+      .filter((e) => e.at)
+      .map((e) => ({ ...e, side: 2 })),
+  ].sort((x, y) => x.at - y.at);
+  console.log(
+    `run ${i} (partner ${i === 0 ? 'cold' : 'warm'}): listening → established ${(at - ready).toFixed(1)} ms`,
+  );
+  for (const e of all.filter((x) => x.at <= at + 20))
+    console.log(
+      `  ${(e.at - ready).toFixed(1).padStart(8)}  node ${e.side} ${e.type} ${e.role ?? ''} ${e.step ?? ''} ${e.code ?? ''}`,
+    );
 }
 b.stdin.write('exit\n');
 await new Promise((r) => b.once('exit', r));

@@ -79,10 +79,20 @@ function postWait(prepared, cq) {
 async function oursLoop(op, size) {
   const p = pair(size);
   const { a, b } = p;
-  const opcode = { READ: 'RDMA_READ', 'READ (post, then pollCount)': 'RDMA_READ', WRITE: 'RDMA_WRITE', SEND: 'SEND' }[op];
+  const opcode = {
+    READ: 'RDMA_READ',
+    'READ (post, then pollCount)': 'RDMA_READ',
+    WRITE: 'RDMA_WRITE',
+    SEND: 'SEND',
+  }[op];
   const remote = op === 'SEND' ? {} : { remoteAddr: b.mr.addr, rkey: b.mr.rkey };
-  const prepared = a.qp.prepareSend([{ wrId: 1n, opcode, sgl: [{ mr: a.mr, offset: 0, length: size }], ...remote, signaled: true }]);
-  const recvs = Array.from({ length: RECV_BATCH }, (_, i) => ({ wrId: BigInt(i), sgl: [{ mr: b.mr, offset: RX, length: size }] }));
+  const prepared = a.qp.prepareSend([
+    { wrId: 1n, opcode, sgl: [{ mr: a.mr, offset: 0, length: size }], ...remote, signaled: true },
+  ]);
+  const recvs = Array.from({ length: RECV_BATCH }, (_, i) => ({
+    wrId: BigInt(i),
+    sgl: [{ mr: b.mr, offset: RX, length: size }],
+  }));
   let posted = 0;
   const run =
     op === 'SEND'
@@ -121,7 +131,15 @@ async function oursLoop(op, size) {
 async function mirroredAppend(size) {
   const port = 7995;
   const node = (id) =>
-    new ClusterNode({ clusterId: 17n, nodeId: id, address: [ADDR_A, ADDR_B][id - 1], port, partners: [{ nodeId: 3 - id, address: [ADDR_A, ADDR_B][2 - id], port }], heartbeatMs: 5000, partnerDownMs: 60_000 });
+    new ClusterNode({
+      clusterId: 17n,
+      nodeId: id,
+      address: [ADDR_A, ADDR_B][id - 1],
+      port,
+      partners: [{ nodeId: 3 - id, address: [ADDR_A, ADDR_B][2 - id], port }],
+      heartbeatMs: 5000,
+      partnerDownMs: 60_000,
+    });
   const [one, two] = [node(1), node(2)];
   await Promise.all([one.start(), two.start()]);
   for (const t0 = Date.now(); !one.session(2) || !two.session(1); await new Promise((r) => setTimeout(r, 50)))
@@ -132,7 +150,8 @@ async function mirroredAppend(size) {
     for (let i = 0; i < n; i++) await mirror.append(payload);
   };
   await run(2000);
-  for (const rep of REPS) for (const n of [A1, A2]) await window({ side: 'ours', op: 'mirrored append', size, rep }, n, run);
+  for (const rep of REPS)
+    for (const n of [A1, A2]) await window({ side: 'ours', op: 'mirrored append', size, rep }, n, run);
   await Promise.all([one.stop(), two.stop()]);
 }
 
@@ -144,7 +163,16 @@ async function mirroredAppend(size) {
 async function streamedAppends(size) {
   const port = 7996;
   const node = (id) =>
-    new ClusterNode({ clusterId: 18n, nodeId: id, address: [ADDR_A, ADDR_B][id - 1], port, partners: [{ nodeId: 3 - id, address: [ADDR_A, ADDR_B][2 - id], port }], heartbeatMs: 5000, partnerDownMs: 60_000, logRingBytes: 8 << 20 });
+    new ClusterNode({
+      clusterId: 18n,
+      nodeId: id,
+      address: [ADDR_A, ADDR_B][id - 1],
+      port,
+      partners: [{ nodeId: 3 - id, address: [ADDR_A, ADDR_B][2 - id], port }],
+      heartbeatMs: 5000,
+      partnerDownMs: 60_000,
+      logRingBytes: 8 << 20,
+    });
   const [one, two] = [node(1), node(2)];
   await Promise.all([one.start(), two.start()]);
   for (const t0 = Date.now(); !one.session(2) || !two.session(1); await new Promise((r) => setTimeout(r, 50)))
@@ -155,16 +183,20 @@ async function streamedAppends(size) {
   for (const durability of ['placed', 'delivered']) {
     const run = async (n) => {
       let sent = 0;
-      await Promise.all(Array.from({ length: 64 }, async () => {
-        while (sent < n) {
-          sent++;
-          const seq = await mirror.append(payload, { durability });
-          if (durability !== 'delivered') mirror.checkpoint(seq);
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (sent < n) {
+            sent++;
+            const seq = await mirror.append(payload, { durability });
+            if (durability !== 'delivered') mirror.checkpoint(seq);
+          }
+        }),
+      );
     };
     await run(1000);
-    for (const rep of REPS) for (const n of [A1, A2]) await window({ side: 'ours', op: `${durability} append, 64 in flight`, size, rep }, n, run);
+    for (const rep of REPS)
+      for (const n of [A1, A2])
+        await window({ side: 'ours', op: `${durability} append, 64 in flight`, size, rep }, n, run);
   }
   await Promise.all([one.stop(), two.stop()]);
 }
@@ -178,7 +210,8 @@ async function oursAwaitRead(size) {
     for (let i = 0; i < n; i++) await a.qp.read(o);
   };
   await run(5000);
-  for (const rep of REPS) for (const n of [N1, N2]) await window({ side: 'ours', op: 'await qp.read()', size, rep }, n, run);
+  for (const rep of REPS)
+    for (const n of [N1, N2]) await window({ side: 'ours', op: 'await qp.read()', size, rep }, n, run);
   p.close();
 }
 
@@ -202,17 +235,27 @@ async function perftest(op, size) {
   // READ's -C: latencies in cycles, so that ib_read_lat does not calibrate its clock (a timed busy loop).
   const { tool, both, server: serverOnly } = PERFTEST[op];
   const [xa, xb] = [gidIndex(DEV_A, ADDR_A), gidIndex(DEV_B, ADDR_B)];
-  for (const [rep, n] of REPS.flatMap((r) => [[r, P1], [r, P2]])) {
+  for (const [rep, n] of REPS.flatMap((r) => [
+    [r, P1],
+    [r, P2],
+  ])) {
     const port = String(18515 + windows.length);
     const common = ['-s', String(size), '-n', String(n), '-p', port, '-F', ...both];
     for (let attempt = 1; ; attempt++) {
-      const server = spawn(tool, ['-d', DEV_A, '-x', String(xa), ...common, ...serverOnly], { stdio: 'ignore' });
+      const server = spawn(tool, ['-d', DEV_A, '-x', String(xa), ...common, ...serverOnly], {
+        stdio: 'ignore',
+      });
       await new Promise((r) => setTimeout(r, 1500 * attempt));
       instructionMarker(true);
-      const client = spawnSync(tool, ['-d', DEV_B, '-x', String(xb), ...common, ADDR_A], { stdio: 'ignore', timeout: 600_000 });
+      const client = spawnSync(tool, ['-d', DEV_B, '-x', String(xb), ...common, ADDR_A], {
+        stdio: 'ignore',
+        timeout: 600_000,
+      });
       instructionMarker(false);
       if (client.status !== 0) server.kill('SIGKILL');
-      const done = await new Promise((r) => (server.exitCode !== null ? r(server.exitCode) : server.once('exit', r)));
+      const done = await new Promise((r) =>
+        server.exitCode !== null ? r(server.exitCode) : server.once('exit', r),
+      );
       if (client.status === 0 && done === 0) {
         opened({ side: 'perftest', op, size, rep, n });
         break;
@@ -245,7 +288,8 @@ async function breakdown() {
   };
   for (const [op, run] of Object.entries(parts)) {
     run(5000);
-    for (const rep of REPS) for (const n of [N1, N2]) await window({ side: 'ours', op, size: 0, rep }, n, run);
+    for (const rep of REPS)
+      for (const n of [N1, N2]) await window({ side: 'ours', op, size: 0, rep }, n, run);
   }
   p.close();
 }

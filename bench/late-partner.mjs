@@ -9,7 +9,14 @@ import { ADDR_A, ADDR_B } from './lab-env.mjs';
 
 const [port, probeMs] = process.argv.slice(2).map(Number);
 await contextFor(ADDR_B);
-const node = new ClusterNode({ clusterId: 9n, nodeId: 2, address: ADDR_B, port, partners: [{ nodeId: 1, address: ADDR_A, port }], backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 } });
+const node = new ClusterNode({
+  clusterId: 9n,
+  nodeId: 2,
+  address: ADDR_B,
+  port,
+  partners: [{ nodeId: 1, address: ADDR_A, port }],
+  backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 },
+});
 const events = [];
 node.on('event', (e) => events.push({ ...e, at: performance.timeOrigin + performance.now() }));
 process.stdout.write('{"type":"loaded"}\n');

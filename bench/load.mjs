@@ -17,7 +17,29 @@ const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const common = { heartbeatMs: 100, partnerDownMs: 1000 };
 
 const partnerEvents = [];
-const b = spawn(process.execPath, [cli, 'node', '--json', '--cluster-id', '99', '--node-id', '2', '--address', ADDR_B, '--port', String(port), '--partner', `1@${ADDR_A}:${port}`, '--heartbeat-ms', '100', '--partner-down-ms', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const b = spawn(
+  process.execPath,
+  [
+    cli,
+    'node',
+    '--json',
+    '--cluster-id',
+    '99',
+    '--node-id',
+    '2',
+    '--address',
+    ADDR_B,
+    '--port',
+    String(port),
+    '--partner',
+    `1@${ADDR_A}:${port}`,
+    '--heartbeat-ms',
+    '100',
+    '--partner-down-ms',
+    '1000',
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
 createInterface({ input: b.stdout }).on('line', (l) => {
   try {
     partnerEvents.push(JSON.parse(l));
@@ -26,7 +48,14 @@ createInterface({ input: b.stdout }).on('line', (l) => {
   }
 });
 
-const a = new ClusterNode({ clusterId: 99n, nodeId: 1, address: ADDR_A, port, partners: [{ nodeId: 2, address: ADDR_B, port }], ...common });
+const a = new ClusterNode({
+  clusterId: 99n,
+  nodeId: 1,
+  address: ADDR_A,
+  port,
+  partners: [{ nodeId: 2, address: ADDR_B, port }],
+  ...common,
+});
 const events = [];
 a.on('event', (e) => events.push(e));
 await a.start();
@@ -57,7 +86,9 @@ async function writer() {
     const now = performance.now();
     if (now - lastReport > 10_000) {
       lastReport = now;
-      process.stderr.write(`load: ${Math.round((now - start) / 1000)} s, ${((acked * RECORD) / 1e6 / ((now - start) / 1000)).toFixed(2)} MB/s\n`);
+      process.stderr.write(
+        `load: ${Math.round((now - start) / 1000)} s, ${((acked * RECORD) / 1e6 / ((now - start) / 1000)).toFixed(2)} MB/s\n`,
+      );
     }
   }
 }

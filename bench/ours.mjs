@@ -39,7 +39,16 @@ export function readLat(size, iters) {
   const p = pair(size);
   const { a, b } = p;
   const stamps = [];
-  const read = a.qp.prepareSend([{ wrId: 1n, opcode: 'RDMA_READ', sgl: [{ mr: a.mr, offset: 0, length: size }], remoteAddr: b.mr.addr, rkey: b.mr.rkey, signaled: true }]);
+  const read = a.qp.prepareSend([
+    {
+      wrId: 1n,
+      opcode: 'RDMA_READ',
+      sgl: [{ mr: a.mr, offset: 0, length: size }],
+      remoteAddr: b.mr.addr,
+      rkey: b.mr.rkey,
+      signaled: true,
+    },
+  ]);
   for (let i = 0; i <= iters + 10; i++) {
     stamps.push(process.hrtime.bigint());
     if (i === iters + 10) break;
@@ -58,7 +67,18 @@ export function readLat(size, iters) {
  * ib_send_lat, whose server is a process of its own), one-way µs, median.
  */
 export async function pingPongLat(op, size, iters) {
-  const partner = spawn(process.execPath, [fileURLToPath(new URL('./pingpong-partner.mjs', import.meta.url)), op, String(size), String(iters + WARMUP), DEV_B, ADDR_B], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const partner = spawn(
+    process.execPath,
+    [
+      fileURLToPath(new URL('./pingpong-partner.mjs', import.meta.url)),
+      op,
+      String(size),
+      String(iters + WARMUP),
+      DEV_B,
+      ADDR_B,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const lines = createInterface({ input: partner.stdout })[Symbol.asyncIterator]();
   const next = async (what) => {
     const l = await lines.next();
@@ -87,7 +107,14 @@ export function bandwidth(op, size, iters, depth = 128) {
   const { a, b } = p;
   const CHAIN = 16;
   const chain = a.qp.prepareSend(
-    Array.from({ length: CHAIN }, (_, i) => ({ wrId: BigInt(i), opcode: op === 'read' ? 'RDMA_READ' : 'RDMA_WRITE', sgl: [{ mr: a.mr, offset: 0, length: size }], remoteAddr: b.mr.addr, rkey: b.mr.rkey, signaled: i === CHAIN - 1 })),
+    Array.from({ length: CHAIN }, (_, i) => ({
+      wrId: BigInt(i),
+      opcode: op === 'read' ? 'RDMA_READ' : 'RDMA_WRITE',
+      sgl: [{ mr: a.mr, offset: 0, length: size }],
+      remoteAddr: b.mr.addr,
+      rkey: b.mr.rkey,
+      signaled: i === CHAIN - 1,
+    })),
   );
   const chains = Math.ceil(iters / CHAIN);
   let posted = 0;

@@ -10,7 +10,11 @@ const CLIENT_DEV = DEV_B;
  * One perftest measurement: `tool` is ib_{read,write,send}_{lat,bw}. Latency tools report t_typical
  * (median, µs); bandwidth tools report BW average (MB/s) and message rate (Mpps).
  */
-export async function perftest(tool, size, { iters = 1000, server = ADDR_A, port = 18515 + Math.floor(Math.random() * 1000) } = {}) {
+export async function perftest(
+  tool,
+  size,
+  { iters = 1000, server = ADDR_A, port = 18515 + Math.floor(Math.random() * 1000) } = {},
+) {
   const common = ['-R', '-s', String(size), '-n', String(iters), '-p', String(port), '-F'];
   const srv = runCommand(tool, ['-d', SERVER_DEV, ...common], { timeoutMs: 90_000 });
   await new Promise((r) => setTimeout(r, 1500));

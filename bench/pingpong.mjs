@@ -17,7 +17,13 @@ export const SPIN_US = 100_000;
 
 /** One side: device, PD, separate send and receive CQs, an RC QP and a region for both directions (also the sides of bench/ours.mjs's in-process pairs). */
 export function endpoint(dev, addr, size) {
-  const s = openSide(verbs, dev, addr, { bytes: RX + Math.max(size, 4096), access: ALL, cqe: 512, recvCq: true, qp: { maxSendWr: 256, maxRecvWr: 256, maxInlineData: 0 } });
+  const s = openSide(verbs, dev, addr, {
+    bytes: RX + Math.max(size, 4096),
+    access: ALL,
+    cqe: 512,
+    recvCq: true,
+    qp: { maxSendWr: 256, maxRecvWr: 256, maxInlineData: 0 },
+  });
   return {
     qp: s.qp,
     mr: s.mr,
@@ -41,7 +47,14 @@ export function pingPong(ep, peer, op, size) {
   const buf = mr.buffer;
   const post = qp.prepareSend([
     op === 'WRITE'
-      ? { wrId: 1n, opcode: 'RDMA_WRITE', sgl: [{ mr, offset: 0, length: size }], remoteAddr: BigInt(peer.addr) + BigInt(RX), rkey: peer.rkey, signaled: true }
+      ? {
+          wrId: 1n,
+          opcode: 'RDMA_WRITE',
+          sgl: [{ mr, offset: 0, length: size }],
+          remoteAddr: BigInt(peer.addr) + BigInt(RX),
+          rkey: peer.rkey,
+          signaled: true,
+        }
       : { wrId: 1n, opcode: 'SEND', sgl: [{ mr, offset: 0, length: size }], signaled: true },
   ]);
   let posted = 0;
@@ -52,13 +65,14 @@ export function pingPong(ep, peer, op, size) {
   if (op === 'SEND') recvs(200);
   // A non-shared typed array read in a loop with no calls may be hoisted by the optimizer: Atomics.load
   // reads memory every time, as the NIC may change it at any moment.
-  const arrived = op === 'WRITE' ? (n) => Atomics.load(buf, RX + last) === n : () => recvCq.pollCount(1, SPIN_US) === 1;
+  const arrived =
+    op === 'WRITE' ? (n) => Atomics.load(buf, RX + last) === n : () => recvCq.pollCount(1, SPIN_US) === 1;
   return (iters, initiator) => {
     const stamps = [];
     let unpolled = 0;
     for (let i = 0; i < iters; i++) {
       const n = (i % 255) + 1;
-      if (!initiator || i > 0) while (!arrived(initiator ? (i - 1) % 255 + 1 : n));
+      if (!initiator || i > 0) while (!arrived(initiator ? ((i - 1) % 255) + 1 : n));
       if (op === 'SEND' && --posted < 50) recvs(150);
       buf[last] = n;
       if (initiator) stamps.push(process.hrtime.bigint());

@@ -11,8 +11,17 @@ let node = null;
 for await (const line of createInterface({ input: process.stdin })) {
   const [cmd, port] = line.split(' ');
   if (cmd === 'start') {
-    node = new ClusterNode({ clusterId: 9n, nodeId: 2, address: ADDR_B, port: Number(port), partners: [{ nodeId: 1, address: ADDR_A, port: Number(port) }], backoff: { minMs: 100, maxMs: 100, jitter: 0 } });
-    node.on('event', (e) => process.stdout.write(`${JSON.stringify({ ...e, at: performance.timeOrigin + performance.now() })}\n`));
+    node = new ClusterNode({
+      clusterId: 9n,
+      nodeId: 2,
+      address: ADDR_B,
+      port: Number(port),
+      partners: [{ nodeId: 1, address: ADDR_A, port: Number(port) }],
+      backoff: { minMs: 100, maxMs: 100, jitter: 0 },
+    });
+    node.on('event', (e) =>
+      process.stdout.write(`${JSON.stringify({ ...e, at: performance.timeOrigin + performance.now() })}\n`),
+    );
     await node.start();
   }
   if (cmd === 'stop') {

@@ -19,7 +19,14 @@ import { ADDR_A, ADDR_B } from './lab-env.mjs';
  */
 function clusterNode(id, { clusterId, port, addresses = [[ADDR_A], [ADDR_B]], ...options }) {
   const at = (n) => (addresses[n - 1].length === 1 ? addresses[n - 1][0] : addresses[n - 1]);
-  return new ClusterNode({ clusterId, nodeId: id, address: at(id), port, partners: [{ nodeId: 3 - id, address: at(3 - id), port }], ...options });
+  return new ClusterNode({
+    clusterId,
+    nodeId: id,
+    address: at(id),
+    port,
+    partners: [{ nodeId: 3 - id, address: at(3 - id), port }],
+    ...options,
+  });
 }
 
 const out = process.argv[2] ?? '.lab/bench.json';
@@ -44,14 +51,24 @@ async function measured(run) {
 
 const results = { latency: [], bandwidth: [], msgRate: [], handshake: null, detection: null };
 const DURABILITY_SIZES = quick ? [4096] : [512, 4096, 65536];
-const steps = (section('latency') ? LAT_SIZES.length * 3 : 0) + (section('bandwidth') ? BW_SIZES.length * 2 : 0) + ['msgrate', 'handshake', 'detection', 'failover', 'witness'].filter(section).length + (section('durability') ? DURABILITY_SIZES.length + 1 : 0);
+const steps =
+  (section('latency') ? LAT_SIZES.length * 3 : 0) +
+  (section('bandwidth') ? BW_SIZES.length * 2 : 0) +
+  ['msgrate', 'handshake', 'detection', 'failover', 'witness'].filter(section).length +
+  (section('durability') ? DURABILITY_SIZES.length + 1 : 0);
 let step = 0;
 const progress = (what) => process.stderr.write(`bench: [${++step}/${steps}] ${what}\n`);
 
 // Latency under TCG swings by up to 2x between consecutive runs of the same tool, so each figure is the
 // median of LAT_ROUNDS runs of each side, interleaved (the order flips every round), after a warm-up run.
 const LAT_ROUNDS = quick ? 1 : Number(process.env.RDMA_CCM_BENCH_ROUNDS ?? 5);
-for (const [op, tool, fn] of section('latency') ? [['READ', 'ib_read_lat', readLat], ['WRITE', 'ib_write_lat', (s, n) => pingPongLat('WRITE', s, n)], ['SEND', 'ib_send_lat', (s, n) => pingPongLat('SEND', s, n)]] : []) {
+for (const [op, tool, fn] of section('latency')
+  ? [
+      ['READ', 'ib_read_lat', readLat],
+      ['WRITE', 'ib_write_lat', (s, n) => pingPongLat('WRITE', s, n)],
+      ['SEND', 'ib_send_lat', (s, n) => pingPongLat('SEND', s, n)],
+    ]
+  : []) {
   await fn(LAT_SIZES[0], LAT_ITERS);
   for (const size of LAT_SIZES) {
     progress(`${op} latency, ${size} B (${LAT_ROUNDS} rounds)`);
@@ -73,17 +90,36 @@ for (const [op, tool, fn] of section('latency') ? [['READ', 'ib_read_lat', readL
     }
     const perftestUs = pt.length ? median(pt) : null;
     const oursUs = median(ours);
-    results.latency.push({ op, size, perftestUs, oursUs, ratio: perftestUs ? oursUs / perftestUs : null, perftestRunsUs: pt, oursRunsUs: ours });
+    results.latency.push({
+      op,
+      size,
+      perftestUs,
+      oursUs,
+      ratio: perftestUs ? oursUs / perftestUs : null,
+      perftestRunsUs: pt,
+      oursRunsUs: ours,
+    });
   }
 }
 
-for (const [op, tool] of section('bandwidth') ? [['WRITE', 'ib_write_bw'], ['READ', 'ib_read_bw']] : []) {
+for (const [op, tool] of section('bandwidth')
+  ? [
+      ['WRITE', 'ib_write_bw'],
+      ['READ', 'ib_read_bw'],
+    ]
+  : []) {
   for (const size of BW_SIZES) {
     progress(`${op} bandwidth, ${size} B`);
     const iters = BW_ITERS(size);
     const pt = await measured(() => perftest(tool, size, { iters }));
     const ours = bandwidth(op.toLowerCase(), size, iters);
-    results.bandwidth.push({ op, size, perftestMBps: pt?.bwMBps ?? null, oursMBps: ours.bwMBps, ratio: pt ? ours.bwMBps / pt.bwMBps : null });
+    results.bandwidth.push({
+      op,
+      size,
+      perftestMBps: pt?.bwMBps ?? null,
+      oursMBps: ours.bwMBps,
+      ratio: pt ? ours.bwMBps / pt.bwMBps : null,
+    });
   }
 }
 
@@ -92,7 +128,13 @@ if (section('msgrate')) {
   const iters = quick ? 2000 : 20000;
   const pt = await measured(() => perftest('ib_write_bw', 64, { iters }));
   const ours = bandwidth('write', 64, iters);
-  results.msgRate.push({ op: 'WRITE', size: 64, perftestMpps: pt?.mpps ?? null, oursMpps: ours.mpps, ratio: pt ? ours.mpps / pt.mpps : null });
+  results.msgRate.push({
+    op: 'WRITE',
+    size: 64,
+    perftestMpps: pt?.mpps ?? null,
+    oursMpps: ours.mpps,
+    ratio: pt ? ours.mpps / pt.mpps : null,
+  });
 }
 
 if (section('handshake')) {
@@ -124,13 +166,19 @@ if (section('handshake')) {
     const times = [];
     for (let i = cache ? -1 : 0; i < 9; i++) {
       const port = 7920 + i + (cache ? 10 : 0);
-      const b = spawn(process.execPath, ['bench/bare-partner.mjs', String(port)], { stdio: ['pipe', 'pipe', 'inherit'], env });
+      const b = spawn(process.execPath, ['bench/bare-partner.mjs', String(port)], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+        env,
+      });
       const lines = createInterface({ input: b.stdout });
-      const next = (type) => new Promise((resolve) => lines.on('line', function on(l) {
-        if (JSON.parse(l).type !== type) return;
-        lines.off('line', on);
-        resolve();
-      }));
+      const next = (type) =>
+        new Promise((resolve) =>
+          lines.on('line', function on(l) {
+            if (JSON.parse(l).type !== type) return;
+            lines.off('line', on);
+            resolve();
+          }),
+        );
       await next('loaded');
       const listening = next('listening');
       b.stdin.write('start\n');
@@ -163,7 +211,11 @@ if (section('handshake')) {
     const runs = [];
     for (let i = cache ? -1 : 0; i < 15; i++) {
       const port = 7950 + i + (cache ? 20 : 0);
-      const a = clusterNode(1, { clusterId: 9n, port, backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 } });
+      const a = clusterNode(1, {
+        clusterId: 9n,
+        port,
+        backoff: { minMs: probeMs, maxMs: probeMs, jitter: 0 },
+      });
       const steps = [];
       const trace = [];
       const now = () => performance.timeOrigin + performance.now();
@@ -174,7 +226,10 @@ if (section('handshake')) {
       const est = new Promise((r) => a.once('established', (e) => r({ e, at: now(), upTo: steps.slice() })));
       await a.start();
       await new Promise((r) => setTimeout(r, 300));
-      const b = spawn(process.execPath, ['bench/late-partner.mjs', String(port), String(probeMs)], { stdio: ['pipe', 'pipe', 'inherit'], env });
+      const b = spawn(process.execPath, ['bench/late-partner.mjs', String(port), String(probeMs)], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+        env,
+      });
       let ready = 0;
       const loaded = new Promise((resolve) => {
         createInterface({ input: b.stdout }).on('line', (line) => {
@@ -191,18 +246,22 @@ if (section('handshake')) {
       b.stdin.write('stop\n');
       await exited;
       await a.stop();
-      const mine = e.role === 'initiator' ? upTo.slice(upTo.map((s) => s[0]).lastIndexOf('connect')).concat([['established', at]]) : [];
+      const mine =
+        e.role === 'initiator'
+          ? upTo.slice(upTo.map((s) => s[0]).lastIndexOf('connect')).concat([['established', at]])
+          : [];
       const stepMs = Object.fromEntries(mine.slice(0, -1).map(([name, t], j) => [name, mine[j + 1][1] - t]));
       trace.sort((x, y) => x[0] - y[0]);
       // The run at -1 only fills the cache.
-      if (i >= 0) runs.push({
-        role: e.role,
-        fromReadyMs: at - ready,
-        probeWaitMs: mine.length ? mine[0][1] - ready : null,
-        handshakeMs: mine.length ? at - mine[0][1] : null,
-        stepMs,
-        trace: trace.map(([t, ...rest]) => `${(t - ready).toFixed(1)} ${rest.join(' ')}`.trim()),
-      });
+      if (i >= 0)
+        runs.push({
+          role: e.role,
+          fromReadyMs: at - ready,
+          probeWaitMs: mine.length ? mine[0][1] - ready : null,
+          handshakeMs: mine.length ? at - mine[0][1] : null,
+          stepMs,
+          trace: trace.map(([t, ...rest]) => `${(t - ready).toFixed(1)} ${rest.join(' ')}`.trim()),
+        });
     }
     return runs;
   };
@@ -233,7 +292,9 @@ if (section('handshake')) {
     // The attempts where A (probing) made the session; in the others B's own first connect did.
     probeWaitMs: asInitiator.length ? median(asInitiator.map((r) => r.probeWaitMs)) : null,
     ccmHandshakeMs: asInitiator.length ? median(asInitiator.map((r) => r.handshakeMs)) : null,
-    stepMs: asInitiator.length ? Object.fromEntries(stepNames.map((n) => [n, median(asInitiator.map((r) => r.stepMs[n] ?? 0))])) : null,
+    stepMs: asInitiator.length
+      ? Object.fromEntries(stepNames.map((n) => [n, median(asInitiator.map((r) => r.stepMs[n] ?? 0))]))
+      : null,
     // The bound: one probe interval, then a CM connect and four round trips as a step sees them; the
     // connect as to a partner that has just started listening, and (stricter) as within one warm process.
     targetMs: probeMs + bareConnectLateMs + (4 * rttAsyncUs) / 1000,
@@ -247,7 +308,8 @@ if (section('handshake')) {
 if (section('detection')) {
   progress('heartbeat failure detection');
   const thresholdMs = 500;
-  const mk = (id) => clusterNode(id, { clusterId: 9n, port: 7990, heartbeatMs: 50, partnerDownMs: thresholdMs });
+  const mk = (id) =>
+    clusterNode(id, { clusterId: 9n, port: 7990, heartbeatMs: 50, partnerDownMs: thresholdMs });
   const a = mk(1);
   const b = mk(2);
   await Promise.all([a.start(), b.start()]);
@@ -257,8 +319,17 @@ if (section('detection')) {
   // The link is cut by a shell started beforehand: spawning it (or running tc synchronously) now would
   // stall the very event loop that watches the heartbeats, and a node takes its own stall as no evidence
   // against its partner. Detection counts from when both tc commands have returned (the cut in place).
-  const cutter = spawn('sh', ['-c', 'read go; tc qdisc replace dev veth0 root netem loss 100% & tc qdisc replace dev veth1 root netem loss 100% & wait; echo cut'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const cut = new Promise((r) => createInterface({ input: cutter.stdout }).once('line', () => r(performance.now())));
+  const cutter = spawn(
+    'sh',
+    [
+      '-c',
+      'read go; tc qdisc replace dev veth0 root netem loss 100% & tc qdisc replace dev veth1 root netem loss 100% & wait; echo cut',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const cut = new Promise((r) =>
+    createInterface({ input: cutter.stdout }).once('line', () => r(performance.now())),
+  );
   await new Promise((r) => setTimeout(r, 500));
   const t0 = performance.now();
   cutter.stdin.write('go\n');
@@ -266,7 +337,14 @@ if (section('detection')) {
   const e = await down;
   const detectedAt = performance.now();
   for (const dev of ['veth0', 'veth1']) execFileSync('tc', ['qdisc', 'del', 'dev', dev, 'root']);
-  results.detection = { thresholdMs, heartbeatMs: 50, detectedAfterMs: Math.round(detectedAt - cutAt), cutTookMs: Math.round(cutAt - t0), silenceMs: e.detectionMs, reason: e.reason };
+  results.detection = {
+    thresholdMs,
+    heartbeatMs: 50,
+    detectedAfterMs: Math.round(detectedAt - cutAt),
+    cutTookMs: Math.round(cutAt - t0),
+    silenceMs: e.detectionMs,
+    reason: e.reason,
+  };
   await a.stop();
   await b.stop();
 }
@@ -275,7 +353,13 @@ if (section('detection')) {
 let secondLink = null;
 function linkOne() {
   if (secondLink) return secondLink;
-  const nodes = [0, 1].map((i) => ({ name: `f${i}`, device: `rxef${i}`, netdev: `f${i}`, ip: `10.97.0.${i + 1}`, ip6: `fd97::${i + 1}` }));
+  const nodes = [0, 1].map((i) => ({
+    name: `f${i}`,
+    device: `rxef${i}`,
+    netdev: `f${i}`,
+    ip: `10.97.0.${i + 1}`,
+    ip6: `fd97::${i + 1}`,
+  }));
   execFileSync('bash', ['-ec', deviceSetup(nodes, true, 2)], { stdio: 'inherit' });
   secondLink = nodes;
   return nodes;
@@ -283,9 +367,22 @@ function linkOne() {
 
 /** A shell, started now, that cuts `devs` (netem 100% loss) when told: spawning it at the moment of the cut would stall the event loop that watches the heartbeats. */
 function cutterFor(devs) {
-  const cutter = spawn('sh', ['-c', `read go; ${devs.map((d) => `tc qdisc replace dev ${d} root netem loss 100% &`).join(' ')} wait; echo cut`], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const cut = new Promise((r) => createInterface({ input: cutter.stdout }).once('line', () => r(performance.now())));
-  return { go: () => cutter.stdin.write('go\n'), cut, restore: () => devs.forEach((d) => execFileSync('tc', ['qdisc', 'del', 'dev', d, 'root'])) };
+  const cutter = spawn(
+    'sh',
+    [
+      '-c',
+      `read go; ${devs.map((d) => `tc qdisc replace dev ${d} root netem loss 100% &`).join(' ')} wait; echo cut`,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const cut = new Promise((r) =>
+    createInterface({ input: cutter.stdout }).once('line', () => r(performance.now())),
+  );
+  return {
+    go: () => cutter.stdin.write('go\n'),
+    cut,
+    restore: () => devs.forEach((d) => execFileSync('tc', ['qdisc', 'del', 'dev', d, 'root'])),
+  };
 }
 
 if (section('failover')) {
@@ -293,7 +390,18 @@ if (section('failover')) {
   const l1 = linkOne();
   const heartbeatMs = 50;
   const linkDownMs = 500;
-  const mk = (id) => clusterNode(id, { clusterId: 10n, port: 7991, addresses: [[ADDR_A, l1[0].ip], [ADDR_B, l1[1].ip]], heartbeatMs, partnerDownMs: 2000, linkDownMs });
+  const mk = (id) =>
+    clusterNode(id, {
+      clusterId: 10n,
+      port: 7991,
+      addresses: [
+        [ADDR_A, l1[0].ip],
+        [ADDR_B, l1[1].ip],
+      ],
+      heartbeatMs,
+      partnerDownMs: 2000,
+      linkDownMs,
+    });
   const a = mk(1);
   const b = mk(2);
   const bothUp = new Promise((r) => a.on('link-up', (e) => e.linksUp === 2 && r()));
@@ -329,7 +437,17 @@ if (section('failover')) {
   await new Promise((r) => setTimeout(r, 500));
   const seqs = acks.map((x) => x.seq).sort((x, y) => (x < y ? -1 : 1));
   const once = got.length >= seqs.length && seqs.every((q, i) => got[i] === q);
-  results.failover = { heartbeatMs, linkDownMs, linkDownAfterMs: Math.round(down.at - t0), cutTookMs: Math.round(cutAt - t0), ackStallMs: Math.round(stallMs), records: seqs.length, deliveredOnceInOrder: once, partnerDowns, reason: down.e.reason };
+  results.failover = {
+    heartbeatMs,
+    linkDownMs,
+    linkDownAfterMs: Math.round(down.at - t0),
+    cutTookMs: Math.round(cutAt - t0),
+    ackStallMs: Math.round(stallMs),
+    records: seqs.length,
+    deliveredOnceInOrder: once,
+    partnerDowns,
+    reason: down.e.reason,
+  };
   await a.stop();
   await b.stop();
 }
@@ -341,16 +459,68 @@ if (section('witness')) {
   const path = join(dir, 'witness.img');
   writeFileSync(path, Buffer.alloc(8192));
   const witness = { path, intervalMs: 100, timeoutMs: 1000 };
-  const a = clusterNode(1, { clusterId: 11n, port: 7992, addresses: [[ADDR_A, l1[0].ip], [ADDR_B, l1[1].ip]], heartbeatMs: 50, partnerDownMs: 500, witness });
+  const a = clusterNode(1, {
+    clusterId: 11n,
+    port: 7992,
+    addresses: [
+      [ADDR_A, l1[0].ip],
+      [ADDR_B, l1[1].ip],
+    ],
+    heartbeatMs: 50,
+    partnerDownMs: 500,
+    witness,
+  });
   await a.start();
-  const b = spawn(process.execPath, ['dist/cli.js', 'node', '--json', '--no-control', '--cluster-id', '11', '--node-id', '2', '--address', ADDR_B, '--address', l1[1].ip, '--port', '7992', '--partner', `1@${ADDR_A},${l1[0].ip}:7992`, '--heartbeat-ms', '50', '--partner-down-ms', '500', '--witness', path, '--witness-interval-ms', '100', '--witness-timeout-ms', '1000'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const b = spawn(
+    process.execPath,
+    [
+      'dist/cli.js',
+      'node',
+      '--json',
+      '--no-control',
+      '--cluster-id',
+      '11',
+      '--node-id',
+      '2',
+      '--address',
+      ADDR_B,
+      '--address',
+      l1[1].ip,
+      '--port',
+      '7992',
+      '--partner',
+      `1@${ADDR_A},${l1[0].ip}:7992`,
+      '--heartbeat-ms',
+      '50',
+      '--partner-down-ms',
+      '500',
+      '--witness',
+      path,
+      '--witness-interval-ms',
+      '100',
+      '--witness-timeout-ms',
+      '1000',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   await a.waitForSession(2);
-  for (const end = Date.now() + 20_000; a.status().partners[0].witness?.verdict !== 'alive' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+  for (
+    const end = Date.now() + 20_000;
+    a.status().partners[0].witness?.verdict !== 'alive' && Date.now() < end;
+
+  )
+    await new Promise((r) => setTimeout(r, 50));
   const down = new Promise((r) => a.once('partner-down', (e) => r({ e, at: performance.now() })));
   const killedAt = performance.now();
   b.kill('SIGKILL');
   const d = await down;
-  results.witness = { ...witness, path: undefined, partnerDownMs: 500, detectedAfterMs: Math.round(d.at - killedAt), verdict: d.e.witness };
+  results.witness = {
+    ...witness,
+    path: undefined,
+    partnerDownMs: 500,
+    detectedAfterMs: Math.round(d.at - killedAt),
+    verdict: d.e.witness,
+  };
   await a.stop();
   rmSync(dir, { recursive: true, force: true });
 }
@@ -360,7 +530,15 @@ if (section('durability')) {
   // node 1 may append at every level. Each placed or persisted record is checkpointed once it resolves
   // (the writer holds it on its own storage), so the ring keeps room.
   const dir = mkdtempSync(join('/dev/shm', 'bench-nvram-'));
-  const mk = (id, extra) => clusterNode(id, { clusterId: 12n, port: 7993, heartbeatMs: 100, partnerDownMs: 5000, logRingBytes: 8 << 20, ...extra });
+  const mk = (id, extra) =>
+    clusterNode(id, {
+      clusterId: 12n,
+      port: 7993,
+      heartbeatMs: 100,
+      partnerDownMs: 5000,
+      logRingBytes: 8 << 20,
+      ...extra,
+    });
   const a = mk(1, {});
   const b = mk(2, { nvram: { path: join(dir, 'nvram'), persistent: true } });
   await Promise.all([a.start(), b.start()]);
@@ -382,18 +560,29 @@ if (section('durability')) {
       for (let i = 0; i < 50; i++) await append(payload, durability); // warm-up
       const t0 = performance.now();
       let sent = 0;
-      await Promise.all(Array.from({ length: 64 }, async () => {
-        while (sent < iters) {
-          sent++;
-          await append(payload, durability);
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (sent < iters) {
+            sent++;
+            await append(payload, durability);
+          }
+        }),
+      );
       const mbps = (iters * size) / ((performance.now() - t0) * 1000);
-      results.durability.throughput.push({ durability, size, perftestMBps: pt?.bwMBps ?? null, oursMBps: mbps, ratio: pt ? mbps / pt.bwMBps : null });
+      results.durability.throughput.push({
+        durability,
+        size,
+        perftestMBps: pt?.bwMBps ?? null,
+        oursMBps: mbps,
+        ratio: pt ? mbps / pt.bwMBps : null,
+      });
     }
   }
   progress('mirrored append latency, 512 B, three levels against ib_write_lat + ib_read_lat');
-  const [w, r] = [await measured(() => perftest('ib_write_lat', 512, { iters: LAT_ITERS })), await measured(() => perftest('ib_read_lat', 512, { iters: LAT_ITERS }))];
+  const [w, r] = [
+    await measured(() => perftest('ib_write_lat', 512, { iters: LAT_ITERS })),
+    await measured(() => perftest('ib_read_lat', 512, { iters: LAT_ITERS })),
+  ];
   // The floor of any append that resolves through the event loop: one READ awaited there, as the fence is.
   const awaitedReadUs = await readLatAsync(512, LAT_ITERS);
   results.durability.awaitedReadUs = awaitedReadUs;
@@ -411,7 +600,20 @@ if (section('durability')) {
     const p99 = us[Math.floor(us.length * 0.99)];
     // ib_write_lat reports half a round trip (a ping-pong); a fenced WRITE waits for a full one, as ib_read_lat's READ does.
     const target = w && r ? { p50: w.typicalUs + r.typicalUs, p99: w.p99Us + r.p99Us } : null;
-    results.durability.latency.push({ durability, size: 512, p50Us: p50, p99Us: p99, writeLat: w, readLat: r, targetP50Us: target?.p50 ?? null, targetP99Us: target?.p99 ?? null, ratioP50: target ? p50 / target.p50 : null, ratioP99: target ? p99 / target.p99 : null, awaitedReadUs, ratioAwaitedRead: p50 / awaitedReadUs });
+    results.durability.latency.push({
+      durability,
+      size: 512,
+      p50Us: p50,
+      p99Us: p99,
+      writeLat: w,
+      readLat: r,
+      targetP50Us: target?.p50 ?? null,
+      targetP99Us: target?.p99 ?? null,
+      ratioP50: target ? p50 / target.p50 : null,
+      ratioP99: target ? p99 / target.p99 : null,
+      awaitedReadUs,
+      ratioAwaitedRead: p50 / awaitedReadUs,
+    });
   }
   await a.stop();
   await b.stop();

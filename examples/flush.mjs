@@ -10,7 +10,9 @@ import { Access, Context } from 'rdma-ccm/verbs';
 
 const [devA, devB] = (process.env.RDMA_CCM_LAB_DEVICES ?? 'rxe0,rxe1').split(',');
 const [ipA, ipB] = (process.env.RDMA_CCM_LAB_ADDRS ?? '10.99.0.1,10.99.0.2').split(',');
-const RECORD = Buffer.from('log record 1: 4 KiB of a write, mirrored before it is acknowledged'.padEnd(4096, '.'));
+const RECORD = Buffer.from(
+  'log record 1: 4 KiB of a write, mirrored before it is acknowledged'.padEnd(4096, '.'),
+);
 
 function side(device, address, access, sendOps) {
   const ctx = new Context(device);
@@ -26,15 +28,23 @@ const probe = new Context(devA);
 const caps = probe.queryDevice().capabilities;
 probe.close();
 if (!caps.flushGlobal || !caps.flushInThisBuild) {
-  console.error(`flush: not on this stack (device FLUSH_GLOBAL: ${caps.flushGlobal}, ibv_wr_flush in this build: ${caps.flushInThisBuild}); run it with rdma-ccm lab --stack trixie`);
+  console.error(
+    `flush: not on this stack (device FLUSH_GLOBAL: ${caps.flushGlobal}, ibv_wr_flush in this build: ${caps.flushInThisBuild}); run it with rdma-ccm lab --stack trixie`,
+  );
   process.exit(1);
 }
 // The writer posts WRITE and FLUSH; the partner's region and QP allow both.
 const writer = side(devA, ipA, Access.LOCAL_WRITE, ['RDMA_WRITE', 'FLUSH']);
 const partner = side(devB, ipB, Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.FLUSH_GLOBAL);
 const remoteAccess = Access.REMOTE_WRITE | Access.FLUSH_GLOBAL;
-writer.qp.connectTo({ qpNum: partner.qp.qpNum, gid: partner.gid.gid }, { sgidIndex: writer.gid.index, access: remoteAccess });
-partner.qp.connectTo({ qpNum: writer.qp.qpNum, gid: writer.gid.gid }, { sgidIndex: partner.gid.index, access: remoteAccess });
+writer.qp.connectTo(
+  { qpNum: partner.qp.qpNum, gid: partner.gid.gid },
+  { sgidIndex: writer.gid.index, access: remoteAccess },
+);
+partner.qp.connectTo(
+  { qpNum: writer.qp.qpNum, gid: writer.gid.gid },
+  { sgidIndex: partner.gid.index, access: remoteAccess },
+);
 
 RECORD.copy(writer.mr.buffer);
 const target = { remoteAddr: partner.mr.addr, rkey: partner.mr.rkey };

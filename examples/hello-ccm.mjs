@@ -13,14 +13,28 @@ const port = Number(process.env.HELLO_PORT ?? 7471);
 const secret = 'a secret both nodes share';
 
 const node = (nodeId, address, partnerId, partnerAddress) =>
-  new ClusterNode({ clusterId: 4242n, nodeId, address, port, partners: [{ nodeId: partnerId, address: partnerAddress, port }], secret });
+  new ClusterNode({
+    clusterId: 4242n,
+    nodeId,
+    address,
+    port,
+    partners: [{ nodeId: partnerId, address: partnerAddress, port }],
+    secret,
+  });
 const one = node(1, ip1, 2, ip2);
 const two = node(2, ip2, 1, ip1);
-two.on('event', (e) => e.type === 'established' && console.log(`session: node 2 established with node ${e.partner} as ${e.role}`));
+two.on(
+  'event',
+  (e) =>
+    e.type === 'established' &&
+    console.log(`session: node 2 established with node ${e.partner} as ${e.role}`),
+);
 
 await Promise.all([one.start(), two.start()]);
 const [s1, s2] = await Promise.all([one.waitForSession(2), two.waitForSession(1)]);
-const got = new Promise((resolve) => s2.mirror.on('record', (seq, payload) => resolve({ seq, payload: payload.toString() })));
+const got = new Promise((resolve) =>
+  s2.mirror.on('record', (seq, payload) => resolve({ seq, payload: payload.toString() })),
+);
 const sequence = await s1.mirror.append(Buffer.from('hello, partner: log record 1'));
 const record = await got;
 console.log(`mirror: node 2 received record ${record.seq}: "${record.payload}"`);

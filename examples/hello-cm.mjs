@@ -23,12 +23,23 @@ const server = (async () => {
   for await (const req of listener) {
     // The receive is posted before the connection is established, so the client's first SEND finds it.
     let received;
-    const conn = await req.accept({ pd: serverPd, privateData: Buffer.from('welcome'), prepare: (qp) => (received = qp.recv({ local: { mr: inbox, offset: 0, length: 4096 } })) });
+    const conn = await req.accept({
+      pd: serverPd,
+      privateData: Buffer.from('welcome'),
+      prepare: (qp) => (received = qp.recv({ local: { mr: inbox, offset: 0, length: 4096 } })),
+    });
     return { conn, received, hello: req.privateData.subarray(0, 5).toString() };
   }
 })();
 
-const client = await connect({ address: serverIp, port, sourceAddress: clientIp, pd: clientPd, privateData: Buffer.from('hello'), timeoutMs: 10_000 });
+const client = await connect({
+  address: serverIp,
+  port,
+  sourceAddress: clientIp,
+  pd: clientPd,
+  privateData: Buffer.from('hello'),
+  timeoutMs: 10_000,
+});
 const { conn, received, hello } = await server;
 const message = Buffer.from(`hello over RDMA CM from ${clientIp}`);
 message.copy(outbox.buffer);
@@ -36,7 +47,9 @@ await client.qp.send({ local: { mr: outbox, offset: 0, length: message.length } 
 const wc = await received;
 const got = inbox.buffer.toString('utf8', 0, wc.byteLen);
 
-console.log(`connect: ${clientIp} → ${serverIp}:${port}, private data "${hello}" / "${client.privateData.subarray(0, 7)}"`);
+console.log(
+  `connect: ${clientIp} → ${serverIp}:${port}, private data "${hello}" / "${client.privateData.subarray(0, 7)}"`,
+);
 client.close();
 conn.close();
 listener.close();

@@ -33,13 +33,21 @@ b.qp.connectTo({ qpNum: a.qp.qpNum, gid: a.gid.gid }, { sgidIndex: b.gid.index, 
 // WRITE: A's bytes land in B's memory; B's CPU takes no part.
 const greeting = Buffer.from(`hello from ${devA}`);
 greeting.copy(a.mr.buffer, 0);
-await a.qp.write({ local: { mr: a.mr, offset: 0, length: greeting.length }, remoteAddr: b.mr.addr, rkey: b.mr.rkey });
+await a.qp.write({
+  local: { mr: a.mr, offset: 0, length: greeting.length },
+  remoteAddr: b.mr.addr,
+  rkey: b.mr.rkey,
+});
 const written = b.mr.buffer.toString('utf8', 0, greeting.length);
 
 // READ: A fetches what B keeps at offset 1024 into its own memory at offset 2048.
 const answer = Buffer.from(`hello from ${devB}`);
 answer.copy(b.mr.buffer, 1024);
-await a.qp.read({ local: { mr: a.mr, offset: 2048, length: answer.length }, remoteAddr: b.mr.addr + 1024n, rkey: b.mr.rkey });
+await a.qp.read({
+  local: { mr: a.mr, offset: 2048, length: answer.length },
+  remoteAddr: b.mr.addr + 1024n,
+  rkey: b.mr.rkey,
+});
 const read = a.mr.buffer.toString('utf8', 2048, 2048 + answer.length);
 
 a.close();

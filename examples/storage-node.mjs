@@ -15,7 +15,8 @@
 import { execFile } from 'node:child_process';
 import { ClusterNode } from 'rdma-ccm/ccm';
 
-const run = (cmd) => new Promise((resolve, reject) => execFile('sh', ['-c', cmd], (e) => (e ? reject(e) : resolve())));
+const run = (cmd) =>
+  new Promise((resolve, reject) => execFile('sh', ['-c', cmd], (e) => (e ? reject(e) : resolve())));
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -32,7 +33,10 @@ const list = (v) => (v?.includes(',') ? v.split(',') : v);
 const fenceCmd = opt('fence-cmd');
 const givebackAfter = opt('giveback-after');
 
-const out = (kind, obj) => process.stdout.write(`${kind} ${JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+const out = (kind, obj) =>
+  process.stdout.write(
+    `${kind} ${JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`,
+  );
 
 const ccm = new ClusterNode({
   clusterId: BigInt(opt('cluster-id', '4242')),
@@ -40,7 +44,14 @@ const ccm = new ClusterNode({
   address: list(opt('address')),
   port: Number(opt('port', '7471')),
   partners: [{ nodeId: Number(pid), address: list(paddr), port: Number(pport) }],
-  ...(opt('witness') ? { witness: { path: opt('witness'), ...(opt('witness-timeout-ms') ? { timeoutMs: Number(opt('witness-timeout-ms')) } : {}) } } : {}),
+  ...(opt('witness')
+    ? {
+        witness: {
+          path: opt('witness'),
+          ...(opt('witness-timeout-ms') ? { timeoutMs: Number(opt('witness-timeout-ms')) } : {}),
+        },
+      }
+    : {}),
   ...(fenceCmd ? { fence: () => run(fenceCmd), fenceDelayMs: 1000 } : {}),
   secret: opt('secret'),
   heartbeatMs: Number(opt('heartbeat-ms', '100')),
@@ -55,7 +66,8 @@ await ccm.start();
 // 2. The rest of the storage stack boots meanwhile (simulated); the partner can already see us.
 setTimeout(() => ccm.setState('READY'), bootMs / 2);
 // A partner that took over this node's resources while it was down gives them back first.
-const activate = () => ccm.waitingForGiveback.length === 0 && ccm.state !== 'ACTIVE' && ccm.setState('ACTIVE');
+const activate = () =>
+  ccm.waitingForGiveback.length === 0 && ccm.state !== 'ACTIVE' && ccm.setState('ACTIVE');
 setTimeout(() => {
   activate();
   ccm.on('giveback', activate);
@@ -90,7 +102,10 @@ if (args.includes('--takeover')) {
   });
   ccm.on('established', (e) => {
     if (givebackAfter === undefined || ccm.status().takeover?.partner !== e.partner) return;
-    setTimeout(() => void ccm.giveback(e.partner).catch((err) => out('error', { message: err.message })), Number(givebackAfter));
+    setTimeout(
+      () => void ccm.giveback(e.partner).catch((err) => out('error', { message: err.message })),
+      Number(givebackAfter),
+    );
   });
 }
 
@@ -102,7 +117,8 @@ ccm.on('established', () => {
   const session = ccm.session(Number(pid));
   session.mirror.on('record', (seq, payload) => {
     received++;
-    if (received % 250 === 0 || received === 1) out('mirror', { node: nodeId, received, sequence: seq, bytes: payload.length, link: session.carrier });
+    if (received % 250 === 0 || received === 1)
+      out('mirror', { node: nodeId, received, sequence: seq, bytes: payload.length, link: session.carrier });
   });
   if (!mirror) return;
   const tick = setInterval(() => {
@@ -117,7 +133,8 @@ ccm.on('established', () => {
         (seq) => {
           acked++;
           if (ccm.config.durability !== 'delivered' && seq > 256n) session.mirror.checkpoint(seq - 256n);
-          if (acked % 250 === 0 || acked === 1) out('mirror', { node: nodeId, acked, sequence: seq, link: session.carrier });
+          if (acked % 250 === 0 || acked === 1)
+            out('mirror', { node: nodeId, acked, sequence: seq, link: session.carrier });
         },
         () => {}, // the session ended; records not acknowledged are re-sent by a real daemon
       );

@@ -5,7 +5,8 @@ const fs = require('fs');
 const needed = ['/usr/include/infiniband/verbs.h', '/usr/include/rdma/rdma_cma.h'];
 const extra = (process.env.RDMA_CCM_INCLUDE_DIR || '').split(':').filter(Boolean);
 const found = (h) =>
-  fs.existsSync(h) || extra.some((d) => fs.existsSync(require('path').join(d, h.replace('/usr/include/', ''))));
+  fs.existsSync(h) ||
+  extra.some((d) => fs.existsSync(require('path').join(d, h.replace('/usr/include/', ''))));
 const missing = needed.filter((h) => !found(h));
 if (missing.length) {
   process.stderr.write(

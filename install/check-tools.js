@@ -6,14 +6,17 @@ const { accessSync, constants } = require('fs');
 const { join } = require('path');
 
 const onPath = (cmd) =>
-  (process.env.PATH || '').split(':').filter(Boolean).some((dir) => {
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  (process.env.PATH || '')
+    .split(':')
+    .filter(Boolean)
+    .some((dir) => {
+      try {
+        accessSync(join(dir, cmd), constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
 const tools = [
   ['a C++ compiler', process.env.CXX ? [process.env.CXX.split(' ')[0]] : ['g++', 'c++', 'clang++']],
   ['make', ['make']],

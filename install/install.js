@@ -23,12 +23,18 @@ function lacksSymbolVersion(file) {
   const probe = `try { process.dlopen({ exports: {} }, ${JSON.stringify(file)}) } catch (e) { const v = /version \`([^']+)' not found/.exec(e.message); if (v) { console.log(v[1]); process.exit(3) } }`;
   const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
   if (r.status !== 3) return false;
-  process.stderr.write(`rdma-ccm: the prebuilt addon needs ${r.stdout.trim()}, which this system lacks: building it from source\n`);
+  process.stderr.write(
+    `rdma-ccm: the prebuilt addon needs ${r.stdout.trim()}, which this system lacks: building it from source\n`,
+  );
   return true;
 }
 
 for (const check of ['check-tools.js', 'check-headers.js'])
-  if (spawnSync(process.execPath, [join(__dirname, check)], { stdio: ['ignore', 'ignore', 'inherit'] }).status !== 0) process.exit(1);
+  if (
+    spawnSync(process.execPath, [join(__dirname, check)], { stdio: ['ignore', 'ignore', 'inherit'] })
+      .status !== 0
+  )
+    process.exit(1);
 const gyp = process.env.npm_config_node_gyp || require.resolve('node-gyp/bin/node-gyp.js');
 const r = spawnSync(process.execPath, [gyp, 'rebuild'], { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import { codeError } from './errors';
 
 /** What to install for rdma-core's user-space libraries and providers, on Debian and on RHEL. */
-export const RDMA_PACKAGES = 'Debian/Ubuntu: apt-get install libibverbs1 librdmacm1 ibverbs-providers (rdma-core); RHEL/Fedora: dnf install libibverbs librdmacm rdma-core';
+export const RDMA_PACKAGES =
+  'Debian/Ubuntu: apt-get install libibverbs1 librdmacm1 ibverbs-providers (rdma-core); RHEL/Fedora: dnf install libibverbs librdmacm rdma-core';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -18,7 +19,11 @@ export function addonPath(): string {
   const named = process.env.RDMA_CCM_ADDON;
   if (named) {
     const file = resolve(named);
-    if (!existsSync(file)) throw codeError('ERR_RDMA_ADDON_MISSING', `rdma-ccm: RDMA_CCM_ADDON names ${file}, which does not exist`);
+    if (!existsSync(file))
+      throw codeError(
+        'ERR_RDMA_ADDON_MISSING',
+        `rdma-ccm: RDMA_CCM_ADDON names ${file}, which does not exist`,
+      );
     return file;
   }
   try {
@@ -35,11 +40,18 @@ export function addonPath(): string {
 export function explainLoadFailure(e: unknown): Error | null {
   const message = (e as Error | null)?.message ?? '';
   const lib = /(lib(?:ibverbs|rdmacm)\.so[.\d]*): cannot open shared object file/.exec(message)?.[1];
-  if (lib) return codeError('ERR_RDMA_LIBRARY_MISSING', `rdma-ccm: ${lib} is not installed: ${RDMA_PACKAGES}`, { cause: e });
+  if (lib)
+    return codeError('ERR_RDMA_LIBRARY_MISSING', `rdma-ccm: ${lib} is not installed: ${RDMA_PACKAGES}`, {
+      cause: e,
+    });
   // A prebuild made on a newer system than this one: the dynamic loader names the symbol version it lacks.
   const version = /version `([^']+)' not found/.exec(message)?.[1];
   if (version)
-    return codeError('ERR_RDMA_ADDON_INCOMPATIBLE', `rdma-ccm: the native addon needs ${version}, which this system lacks: build it here with \`npm rebuild rdma-ccm --build-from-source\``, { cause: e });
+    return codeError(
+      'ERR_RDMA_ADDON_INCOMPATIBLE',
+      `rdma-ccm: the native addon needs ${version}, which this system lacks: build it here with \`npm rebuild rdma-ccm --build-from-source\``,
+      { cause: e },
+    );
   return null;
 }
 

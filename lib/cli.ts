@@ -69,7 +69,10 @@ main(process.argv.slice(2)).then(
   async (err: Error & { code?: string }) => {
     const hint = await rdmaHint(err);
     if (hint) process.stderr.write(`rdma-ccm: ${hint}\n`);
-    else process.stderr.write(`${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}\n`);
+    else
+      process.stderr.write(
+        `${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}\n`,
+      );
     exitAfterOutput(1);
   },
 );

@@ -43,7 +43,12 @@ interface LoaderModule {
 interface Loader {
   prototype: LoaderModule;
   wrap(source: string): string;
-  _resolveFilename(request: string, parent: LoaderModule, isMain: boolean, options?: { paths?: string[] }): string;
+  _resolveFilename(
+    request: string,
+    parent: LoaderModule,
+    isMain: boolean,
+    options?: { paths?: string[] },
+  ): string;
   _resolveLookupPaths(request: string, parent: LoaderModule): string[] | null;
   _extensions: unknown;
   _cache: unknown;
@@ -56,7 +61,11 @@ const g = globalThis as typeof globalThis & { [STATE]?: State };
 
 /** Where a file's cached code lives: keyed by the Node.js version, architecture, path and content. */
 function cacheFile(dir: string, filename: string, content: string): string {
-  const key = createHash('sha256').update(`${process.version}\0${process.arch}\0${filename}\0`).update(content).digest('hex').slice(0, 40);
+  const key = createHash('sha256')
+    .update(`${process.version}\0${process.arch}\0${filename}\0`)
+    .update(content)
+    .digest('hex')
+    .slice(0, 40);
   return join(dir, `${key}.v8`);
 }
 
@@ -83,9 +92,13 @@ function makeDir(dir: string): void {
 
 function requireFor(mod: LoaderModule, loader: Loader): NodeJS.Require {
   const req = ((id: string) => mod.require(id)) as NodeJS.Require;
-  req.resolve = Object.assign((request: string, options?: { paths?: string[] }) => loader._resolveFilename(request, mod, false, options), {
-    paths: (request: string) => loader._resolveLookupPaths(request, mod),
-  });
+  req.resolve = Object.assign(
+    (request: string, options?: { paths?: string[] }) =>
+      loader._resolveFilename(request, mod, false, options),
+    {
+      paths: (request: string) => loader._resolveLookupPaths(request, mod),
+    },
+  );
   req.main = require.main;
   req.extensions = loader._extensions as NodeJS.RequireExtensions;
   req.cache = loader._cache as NodeJS.Dict<NodeModule>;
@@ -100,7 +113,8 @@ export function enableCodeCache(dir: string): void {
   const abs = resolve(dir);
   const state = g[STATE];
   if (state) {
-    if (state.dir !== abs) throw codeError('ERR_CODE_CACHE_ENABLED', `the code cache is already in ${state.dir}`);
+    if (state.dir !== abs)
+      throw codeError('ERR_CODE_CACHE_ENABLED', `the code cache is already in ${state.dir}`);
     return;
   }
   makeDir(abs);
@@ -110,7 +124,8 @@ export function enableCodeCache(dir: string): void {
   const original = loader.prototype._compile;
   loader.prototype._compile = function (this: LoaderModule, content: string, filename: string): unknown {
     // A hashbang line is valid only at the very start of a script, not inside the module wrapper.
-    if (!filename.startsWith(PACKAGE_DIST) || !filename.endsWith('.js') || content.startsWith('#!')) return original.call(this, content, filename);
+    if (!filename.startsWith(PACKAGE_DIST) || !filename.endsWith('.js') || content.startsWith('#!'))
+      return original.call(this, content, filename);
     const file = cacheFile(s.dir, filename, content);
     let cachedData: Buffer | undefined;
     try {
@@ -123,7 +138,11 @@ export function enableCodeCache(dir: string): void {
       if (script.cachedDataRejected) s.rejected++;
       else s.accepted++;
     }
-    s.compiled.push({ script, file, savedBytes: cachedData && !script.cachedDataRejected ? cachedData.length : 0 });
+    s.compiled.push({
+      script,
+      file,
+      savedBytes: cachedData && !script.cachedDataRejected ? cachedData.length : 0,
+    });
     const fn = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
     return fn.call(this.exports, this.exports, requireFor(this, loader), this, filename, dirname(filename));
   };
@@ -158,7 +177,12 @@ export async function saveCodeCache(): Promise<number> {
 /** What the code cache has done in this process so far; `dir` null and zero counts when it is not enabled. */
 export function codeCacheStats(): CodeCacheStats {
   const s = g[STATE];
-  return { dir: s?.dir ?? null, modules: s?.compiled.length ?? 0, accepted: s?.accepted ?? 0, rejected: s?.rejected ?? 0 };
+  return {
+    dir: s?.dir ?? null,
+    modules: s?.compiled.length ?? 0,
+    accepted: s?.accepted ?? 0,
+    rejected: s?.rejected ?? 0,
+  };
 }
 
 if (process.env.RDMA_CCM_CODE_CACHE) {
@@ -166,6 +190,8 @@ if (process.env.RDMA_CCM_CODE_CACHE) {
     enableCodeCache(process.env.RDMA_CCM_CODE_CACHE);
   } catch (e) {
     // A cache is only ever a speed-up: without a usable directory the package loads as it always does.
-    process.emitWarning(`RDMA_CCM_CODE_CACHE: ${(e as Error).message}; running without a code cache`, { code: 'RDMA_CCM_CODE_CACHE' });
+    process.emitWarning(`RDMA_CCM_CODE_CACHE: ${(e as Error).message}; running without a code cache`, {
+      code: 'RDMA_CCM_CODE_CACHE',
+    });
   }
 }

@@ -20,14 +20,23 @@ export interface RdmaError extends Error {
  * name, ...). As with Node's own errors, ERR_INVALID_ARG_TYPE is a TypeError and ERR_OUT_OF_RANGE a
  * RangeError, whichever layer throws it.
  */
-export function codeError<X extends object = object>(code: string, message: string, extra?: X): RdmaError & X {
+export function codeError<X extends object = object>(
+  code: string,
+  message: string,
+  extra?: X,
+): RdmaError & X {
   const Ctor = code === 'ERR_INVALID_ARG_TYPE' ? TypeError : code === 'ERR_OUT_OF_RANGE' ? RangeError : Error;
   return Object.assign(new Ctor(message), { code }, extra) as RdmaError & X;
 }
 
 /** @internal The AbortError (code ABORT_ERR) that an aborted step rejects with, and a signal aborts with. */
 export function abortError(reason: unknown): RdmaError {
-  const msg = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'the operation was aborted';
+  const msg =
+    reason instanceof Error
+      ? reason.message
+      : typeof reason === 'string'
+        ? reason
+        : 'the operation was aborted';
   return codeError('ABORT_ERR', msg, { name: 'AbortError', cause: reason });
 }
 
@@ -36,5 +45,9 @@ export function abortError(reason: unknown): RdmaError {
  * `code` is given, that code.
  */
 export function isRdmaError(e: unknown, code?: string): e is RdmaError {
-  return e instanceof Error && typeof (e as RdmaError).code === 'string' && (code === undefined || (e as RdmaError).code === code);
+  return (
+    e instanceof Error &&
+    typeof (e as RdmaError).code === 'string' &&
+    (code === undefined || (e as RdmaError).code === code)
+  );
 }

@@ -116,7 +116,8 @@ export interface NativeQp extends NativeObject {
   readonly state: QpState;
   info(): { qpNum: number; type: 'RC' | 'UC' | 'UD'; maxInlineData: number };
   modify(attrs: QpAttributes): void;
-  query(): Required<Pick<QpAttributes, 'qpState' | 'portNum' | 'qpAccessFlags'>> & QpAttributes & { cap: Record<string, number> };
+  query(): Required<Pick<QpAttributes, 'qpState' | 'portNum' | 'qpAccessFlags'>> &
+    QpAttributes & { cap: Record<string, number> };
   postSend(wrs: NativeSendWr[]): void;
   postRecv(wrs: NativeRecvWr[]): void;
   prepareSend(wrs: NativeSendWr[]): number;
@@ -155,11 +156,26 @@ export interface NativeCmId extends NativeObject {
   accept(param: NativeConnParam): void;
   reject(privateData?: Uint8Array): void;
   disconnect(): void;
-  createQp(pd: NativePd, sendCq: NativeCq, recvCq: NativeCq, cap: Partial<Record<'maxSendWr' | 'maxRecvWr' | 'maxSendSge' | 'maxRecvSge' | 'maxInlineData', number>>): NativeQp;
-  transitionQp(qp: NativeQp, state: 'INIT' | 'RTR' | 'RTS', overrides?: { maxDestRdAtomic?: number; maxRdAtomic?: number; minRnrTimer?: number }): void;
+  createQp(
+    pd: NativePd,
+    sendCq: NativeCq,
+    recvCq: NativeCq,
+    cap: Partial<Record<'maxSendWr' | 'maxRecvWr' | 'maxSendSge' | 'maxRecvSge' | 'maxInlineData', number>>,
+  ): NativeQp;
+  transitionQp(
+    qp: NativeQp,
+    state: 'INIT' | 'RTR' | 'RTS',
+    overrides?: { maxDestRdAtomic?: number; maxRdAtomic?: number; minRnrTimer?: number },
+  ): void;
   establish(): void;
   context(): NativeContext | null;
-  addresses(): { local: NativeCmAddress | null; remote: NativeCmAddress | null; portNum: number; device: string | null; portSpace: CmPortSpace };
+  addresses(): {
+    local: NativeCmAddress | null;
+    remote: NativeCmAddress | null;
+    portNum: number;
+    device: string | null;
+    portSpace: CmPortSpace;
+  };
   joinMulticast(group: string, sendOnly: boolean): void;
   leaveMulticast(group: string): void;
 }
@@ -167,11 +183,35 @@ export interface NativeCmId extends NativeObject {
 /** RDMA CM port spaces: TCP (reliable connections) and UDP (datagrams, multicast). */
 export type CmPortSpace = 'TCP' | 'UDP';
 
-type WrOpcodeName = 'RDMA_WRITE' | 'RDMA_WRITE_WITH_IMM' | 'SEND' | 'SEND_WITH_IMM' | 'RDMA_READ' | 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD' | 'LOCAL_INV' | 'BIND_MW' | 'SEND_WITH_INV' | 'ATOMIC_WRITE' | 'FLUSH';
+type WrOpcodeName =
+  | 'RDMA_WRITE'
+  | 'RDMA_WRITE_WITH_IMM'
+  | 'SEND'
+  | 'SEND_WITH_IMM'
+  | 'RDMA_READ'
+  | 'ATOMIC_CMP_AND_SWP'
+  | 'ATOMIC_FETCH_AND_ADD'
+  | 'LOCAL_INV'
+  | 'BIND_MW'
+  | 'SEND_WITH_INV'
+  | 'ATOMIC_WRITE'
+  | 'FLUSH';
 
 /** The verbs enumerations, name → value, as the addon was built with them (rdma-core's headers). */
 export interface NativeConstants {
-  access: Readonly<Record<'LOCAL_WRITE' | 'REMOTE_WRITE' | 'REMOTE_READ' | 'REMOTE_ATOMIC' | 'MW_BIND' | 'ZERO_BASED' | 'FLUSH_GLOBAL' | 'FLUSH_PERSISTENT', number>>;
+  access: Readonly<
+    Record<
+      | 'LOCAL_WRITE'
+      | 'REMOTE_WRITE'
+      | 'REMOTE_READ'
+      | 'REMOTE_ATOMIC'
+      | 'MW_BIND'
+      | 'ZERO_BASED'
+      | 'FLUSH_GLOBAL'
+      | 'FLUSH_PERSISTENT',
+      number
+    >
+  >;
   sendFlags: Readonly<Record<'FENCE' | 'SIGNALED' | 'SOLICITED' | 'INLINE', number>>;
   wrOpcode: Readonly<Record<WrOpcodeName, number>>;
   /** The IBV_QP_EX_WITH_* bit of each opcode an extended QP may be created for. */
@@ -193,10 +233,25 @@ export interface Addon {
   getDeviceList(): DeviceInfo[];
   Context: Ctor<[name: string], NativeContext>;
   ProtectionDomain: Ctor<[context: NativeContext], NativePd>;
-  MemoryRegion: Ctor<[pd: NativePd, memory: ArrayBuffer | ArrayBufferView | number, access: number], NativeMr>;
-  CompletionQueue: Ctor<[context: NativeContext, cqe: number, onCompletions: (batch: WorkCompletion[]) => void, options?: CqOptions], NativeCq>;
-  AddressHandle: Ctor<[pd: NativePd, attr: AhAttr], NativeAh> & Ctor<[pd: NativePd, wc: WorkCompletion, grh: Uint8Array, portNum: number], NativeAh>;
-  SharedReceiveQueue: Ctor<[pd: NativePd, init: { maxWr?: number; maxSge?: number; srqLimit?: number }], NativeSrq>;
+  MemoryRegion: Ctor<
+    [pd: NativePd, memory: ArrayBuffer | ArrayBufferView | number, access: number],
+    NativeMr
+  >;
+  CompletionQueue: Ctor<
+    [
+      context: NativeContext,
+      cqe: number,
+      onCompletions: (batch: WorkCompletion[]) => void,
+      options?: CqOptions,
+    ],
+    NativeCq
+  >;
+  AddressHandle: Ctor<[pd: NativePd, attr: AhAttr], NativeAh> &
+    Ctor<[pd: NativePd, wc: WorkCompletion, grh: Uint8Array, portNum: number], NativeAh>;
+  SharedReceiveQueue: Ctor<
+    [pd: NativePd, init: { maxWr?: number; maxSge?: number; srqLimit?: number }],
+    NativeSrq
+  >;
   MemoryWindow: Ctor<[pd: NativePd, type: 1 | 2], NativeMw>;
   QueuePair: Ctor<[pd: NativePd, init: NativeQpInit], NativeQp>;
   CmEventChannel: Ctor<[onEvents: (batch: RawCmEvent[]) => void], NativeCmChannel>;
@@ -209,7 +264,11 @@ export interface Addon {
   drainReaper(done: () => void): void;
   alignedBuffer(length: number): Buffer;
   /** Maps `length` bytes of a file (created or grown, unless `existing`: then it must be that large) or a device-DAX device, shared; unmapped when the Buffer is collected. */
-  mapFile(path: string, length: number, existing?: boolean): { buffer: Buffer; sync: boolean; device: boolean };
+  mapFile(
+    path: string,
+    length: number,
+    existing?: boolean,
+  ): { buffer: Buffer; sync: boolean; device: boolean };
   /** Makes `offset … offset + length` of a Buffer from mapFile() durable: with `dax` (the mapping was `sync`) by writing its CPU cache lines back, else by msync(MS_SYNC) of its pages. */
   syncMapped(buffer: Buffer, offset: number, length: number, dax?: boolean): void;
   /** Executes the marker that opens (true) or closes (false) a window of bench/instructions' counter. */

@@ -72,7 +72,13 @@ export class Progress {
     this.fd = opts.fd ?? 2;
     const columns = process.stderr.columns ?? 0;
     this.rows = process.stderr.rows ?? 0;
-    const live = isatty(this.fd) && !process.env.CI && process.env.TERM !== 'dumb' && !process.env[NESTED] && this.rows > 2 && columns > 20;
+    const live =
+      isatty(this.fd) &&
+      !process.env.CI &&
+      process.env.TERM !== 'dumb' &&
+      !process.env[NESTED] &&
+      this.rows > 2 &&
+      columns > 20;
     if (!live) return;
     process.env[NESTED] = '1';
     // Make room, keep the last row out of the scrolling region, go back into it.
@@ -102,7 +108,16 @@ export class Progress {
     this.stepStart = Date.now();
     this.label = `${this.title}: [${this.index}/${this.total}] ${step}`;
     this.write(`${this.label}\n`);
-    this.worker?.postMessage({ title: this.title, index: this.index, total: this.total, step, stepStart: this.stepStart, start: this.start, rows: this.rows, columns: process.stderr.columns ?? 80 });
+    this.worker?.postMessage({
+      title: this.title,
+      index: this.index,
+      total: this.total,
+      step,
+      stepStart: this.stepStart,
+      start: this.start,
+      rows: this.rows,
+      columns: process.stderr.columns ?? 80,
+    });
   }
 
   /** Ends the last step and removes the status line. */
@@ -113,7 +128,9 @@ export class Progress {
 
   private finishStep(): void {
     if (this.step === null) return;
-    this.write(`${this.label}: ${formatDuration(Date.now() - this.stepStart)} (total ${formatDuration(Date.now() - this.start)})\n`);
+    this.write(
+      `${this.label}: ${formatDuration(Date.now() - this.stepStart)} (total ${formatDuration(Date.now() - this.start)})\n`,
+    );
     this.step = null;
   }
 

@@ -24,7 +24,8 @@ static void ReadGid(Napi::Env env, Napi::Value v, ibv_gid* gid) {
     std::memcpy(gid->raw + 12, &v4, 4);
     return;
   }
-  if (inet_pton(AF_INET6, s.c_str(), gid->raw) != 1) ThrowArgRange(env, "dgid", "\"" + s + "\" is not a GID or IP address");
+  if (inet_pton(AF_INET6, s.c_str(), gid->raw) != 1)
+    ThrowArgRange(env, "dgid", "\"" + s + "\" is not a GID or IP address");
 }
 
 void ReadAhAttr(Napi::Env env, Napi::Value v, ibv_ah_attr* a) {
@@ -97,18 +98,22 @@ AddressHandle::AddressHandle(const Napi::CallbackInfo& info) : Base(info) {
   ProtectionDomain* pd = ProtectionDomain::From(env, info[0], "pd");
   if (info.Length() > 2) {
     ibv_wc wc = ReadReceiveWc(env, info[1]);
-    if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) ThrowArgType(env, "grh", "a Uint8Array or Buffer");
+    if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      ThrowArgType(env, "grh", "a Uint8Array or Buffer");
     Napi::Uint8Array bytes = info[2].As<Napi::Uint8Array>();
     if (bytes.ByteLength() < sizeof(ibv_grh)) ThrowArgRange(env, "grh", "must hold the 40 bytes of the GRH");
     if (!(wc.wc_flags & IBV_WC_GRH)) ThrowArgRange(env, "wc", "carried no GRH (wcFlags lacks GRH)");
     ibv_grh grh;
     std::memcpy(&grh, bytes.Data(), sizeof grh);
     uint8_t port = uint8_t(ArgInt(info, 3, "portNum", 1, 255));
-    Create(env, "ibv_create_ah_from_wc", [&] { return ibv_create_ah_from_wc(pd->handle(env), &wc, &grh, port); }, EINVAL);
+    Create(
+        env, "ibv_create_ah_from_wc", [&] { return ibv_create_ah_from_wc(pd->handle(env), &wc, &grh, port); },
+        EINVAL);
   } else {
     ibv_ah_attr attr;
     ReadAhAttr(env, info[1], &attr);
-    Create(env, "ibv_create_ah", [&] { return ibv_create_ah(pd->handle(env), &attr); }, EINVAL);
+    Create(
+        env, "ibv_create_ah", [&] { return ibv_create_ah(pd->handle(env), &attr); }, EINVAL);
   }
   pd_.Hold(pd, info[0]);
 }

@@ -19,7 +19,8 @@ Napi::Value AlignedBuffer(const Napi::CallbackInfo& info) {
   if (posix_memalign(&p, page, alloc) != 0) ThrowSys(env, ENOMEM, "posix_memalign");
   std::memset(p, 0, alloc);
   // The Buffer owns the allocation and frees it when it is collected.
-  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(p), size_t(n), [](Napi::Env, uint8_t* d) { std::free(d); });
+  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(p), size_t(n),
+                                    [](Napi::Env, uint8_t* d) { std::free(d); });
 }
 
 }  // namespace rdma

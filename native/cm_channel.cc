@@ -22,7 +22,8 @@ Napi::Function CmEventChannel::Init(Napi::Env env) {
 CmEventChannel::CmEventChannel(const Napi::CallbackInfo& info) : Base(info), Parent("CM ids") {
   Napi::Env env = info.Env();
   if (!info[0].IsFunction()) ThrowArgType(env, "onEvents", "a function");
-  Create(env, "rdma_create_event_channel", [] { return rdma_create_event_channel(); }, ENODEV);
+  Create(
+      env, "rdma_create_event_channel", [] { return rdma_create_event_channel(); }, ENODEV);
   Rollback undo([this] {
     rdma_destroy_event_channel(raw());
     Adopt(nullptr);
@@ -110,7 +111,8 @@ void CmEventChannel::Drain() {
           o.Set("initiatorDepth", Napi::Number::New(env, ev->param.conn.initiator_depth));
         }
       } else {
-        // Nobody listens any more: refuse and forget the request (its id read before the ack frees the event).
+        // Nobody listens any more: refuse and forget the request (its id read before the ack frees the
+        // event).
         rdma_ack_cm_event(ev);
         ack.ev = nullptr;
         rdma_reject(id, nullptr, 0);

@@ -18,9 +18,9 @@
 
 namespace rdma {
 
-
 // An address string (IPv4, IPv6, or a GID in IPv6 notation; an IPv4-mapped GID becomes IPv4) plus port.
-static void ParseAddr(Napi::Env env, const std::string& s, uint32_t port, sockaddr_storage* out, const char* name) {
+static void ParseAddr(Napi::Env env, const std::string& s, uint32_t port, sockaddr_storage* out,
+                      const char* name) {
   std::memset(out, 0, sizeof *out);
   auto* v4 = reinterpret_cast<sockaddr_in*>(out);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(out);
@@ -42,7 +42,8 @@ static void ParseAddr(Napi::Env env, const std::string& s, uint32_t port, sockad
     v6->sin6_port = htons(uint16_t(port));
     return;
   }
-  Throw(env, "ERR_INVALID_ADDRESS", std::string(name) + ": \"" + s + "\" is not an IPv4, IPv6 or GID address");
+  Throw(env, "ERR_INVALID_ADDRESS",
+        std::string(name) + ": \"" + s + "\" is not an IPv4, IPv6 or GID address");
 }
 
 static Napi::Value AddrToJs(Napi::Env env, const sockaddr* sa) {
@@ -69,11 +70,13 @@ static Napi::Value AddrToJs(Napi::Env env, const sockaddr* sa) {
 static std::vector<uint8_t> PrivateData(Napi::Env env, Napi::Value v, size_t max, const char* what) {
   std::vector<uint8_t> out;
   if (v.IsUndefined() || v.IsNull()) return out;
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) ThrowArgType(env, "privateData", "a Uint8Array or Buffer");
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    ThrowArgType(env, "privateData", "a Uint8Array or Buffer");
   Napi::Uint8Array a = v.As<Napi::Uint8Array>();
   if (a.ByteLength() > max)
     Throw(env, "ERR_CM_PRIVATE_DATA_TOO_LONG",
-          std::string(what) + " private data of " + std::to_string(a.ByteLength()) + " bytes exceeds the " + std::to_string(max) + " the transport allows");
+          std::string(what) + " private data of " + std::to_string(a.ByteLength()) + " bytes exceeds the " +
+              std::to_string(max) + " the transport allows");
   out.assign(a.Data(), a.Data() + a.ByteLength());
   return out;
 }
@@ -96,10 +99,14 @@ static ibv_qp* OwnQp(Napi::Env env, rdma_cm_id* id, Napi::Value v) {
   QueuePair* q = QueuePair::From(env, v, "qp");
   if (q->cmOwned()) Throw(env, "ERR_CM_QP_OWNED", "this QP was made by the CM for another id");
   ibv_qp* qp = q->handle(env);
-  if (qp->qp_type != IBV_QPT_RC) Throw(env, "ERR_CM_QP_TYPE", "only an RC QP can be connected through the CM");
+  if (qp->qp_type != IBV_QPT_RC)
+    Throw(env, "ERR_CM_QP_TYPE", "only an RC QP can be connected through the CM");
   if (id->qp != nullptr) Throw(env, "ERR_CM_HAS_QP", "this CM id already has a QP");
-  if (id->verbs == nullptr) Throw(env, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (resolve or bind first)");
-  if (qp->context != id->verbs) Throw(env, "ERR_WRONG_CONTEXT", "the QP must come from the CM's device context (use contextFor(address))");
+  if (id->verbs == nullptr)
+    Throw(env, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (resolve or bind first)");
+  if (qp->context != id->verbs)
+    Throw(env, "ERR_WRONG_CONTEXT",
+          "the QP must come from the CM's device context (use contextFor(address))");
   return qp;
 }
 
@@ -136,7 +143,8 @@ CmId::CmId(const Napi::CallbackInfo& info) : Base(info) {
     std::string space = info[1].IsUndefined() ? "TCP" : ArgString(info, 1, "portSpace");
     if (space != "TCP" && space != "UDP") ThrowArgRange(env, "portSpace", "must be 'TCP' or 'UDP'");
     rdma_cm_id* id = nullptr;
-    if (rdma_create_id(ch, &id, nullptr, space == "UDP" ? RDMA_PS_UDP : RDMA_PS_TCP) != 0) ThrowSys(env, errno, "rdma_create_id");
+    if (rdma_create_id(ch, &id, nullptr, space == "UDP" ? RDMA_PS_UDP : RDMA_PS_TCP) != 0)
+      ThrowSys(env, errno, "rdma_create_id");
     Adopt(id);
   }
   channel_.Hold(channel, info[0]);
@@ -178,20 +186,23 @@ Napi::Value CmId::ResolveAddr(const Napi::CallbackInfo& info) {
   if (hasSrc) ParseAddr(env, info[0].As<Napi::String>().Utf8Value(), 0, &src, "sourceAddress");
   ParseAddr(env, ArgString(info, 1, "address"), uint32_t(ArgInt(info, 2, "port", 1, 65535)), &dst, "address");
   int timeout = int(ArgInt(info, 3, "timeoutMs", 1, 3600000));
-  if (rdma_resolve_addr(id, hasSrc ? reinterpret_cast<sockaddr*>(&src) : nullptr, reinterpret_cast<sockaddr*>(&dst), timeout) != 0)
+  if (rdma_resolve_addr(id, hasSrc ? reinterpret_cast<sockaddr*>(&src) : nullptr,
+                        reinterpret_cast<sockaddr*>(&dst), timeout) != 0)
     ThrowSys(env, errno, "rdma_resolve_addr");
   return env.Undefined();
 }
 
 Napi::Value CmId::ResolveRoute(const Napi::CallbackInfo& info) {
   rdma_cm_id* id = handle(info.Env());
-  if (rdma_resolve_route(id, int(ArgInt(info, 0, "timeoutMs", 1, 3600000))) != 0) ThrowSys(info.Env(), errno, "rdma_resolve_route");
+  if (rdma_resolve_route(id, int(ArgInt(info, 0, "timeoutMs", 1, 3600000))) != 0)
+    ThrowSys(info.Env(), errno, "rdma_resolve_route");
   return info.Env().Undefined();
 }
 
 Napi::Value CmId::Listen(const Napi::CallbackInfo& info) {
   rdma_cm_id* id = handle(info.Env());
-  if (rdma_listen(id, int(ArgInt(info, 0, "backlog", 1, 65535))) != 0) ThrowSys(info.Env(), errno, "rdma_listen");
+  if (rdma_listen(id, int(ArgInt(info, 0, "backlog", 1, 65535))) != 0)
+    ThrowSys(info.Env(), errno, "rdma_listen");
   return info.Env().Undefined();
 }
 
@@ -199,7 +210,8 @@ Napi::Value CmId::Listen(const Napi::CallbackInfo& info) {
 static void ConnQp(Napi::Env env, rdma_cm_id* id, Napi::Object o, rdma_conn_param* p, const char* what) {
   Napi::Value v = o.Get("qp");
   if (v.IsUndefined()) {
-    if (id->qp == nullptr) Throw(env, "ERR_CM_NO_QP", std::string("create the QP before calling ") + what + "()");
+    if (id->qp == nullptr)
+      Throw(env, "ERR_CM_NO_QP", std::string("create the QP before calling ") + what + "()");
     return;
   }
   ibv_qp* qp = OwnQp(env, id, v);
@@ -220,14 +232,17 @@ static size_t MaxPrivateData(bool ud, const std::string& kind) {
 // The connection parameters of connect() and accept(), read from { privateData, responderResources,
 // initiatorDepth, retryCount, rnrRetryCount, qp? }; `pd` holds the private data for the call. A UD id
 // answers with its own QP's number (librdmacm reads it from id->qp) and the port space's QKey.
-static rdma_conn_param ReadConnect(const Napi::CallbackInfo& info, rdma_cm_id* id, const char* what, std::vector<uint8_t>& pd) {
+static rdma_conn_param ReadConnect(const Napi::CallbackInfo& info, rdma_cm_id* id, const char* what,
+                                   std::vector<uint8_t>& pd) {
   Napi::Env env = info.Env();
   Napi::Object o = ArgObject(info, 0, "options");
   pd = PrivateData(env, o.Get("privateData"), MaxPrivateData(IsUd(id), what), what);
   rdma_conn_param p = ConnParam(env, o, pd);
   if (IsUd(id)) {
-    if (id->qp == nullptr) Throw(env, "ERR_CM_NO_QP", std::string("create the QP before calling ") + what + "()");
-    if (!o.Get("qp").IsUndefined()) Throw(env, "ERR_CM_QP_TYPE", "a UD CM id answers with its own QP (createQp)");
+    if (id->qp == nullptr)
+      Throw(env, "ERR_CM_NO_QP", std::string("create the QP before calling ") + what + "()");
+    if (!o.Get("qp").IsUndefined())
+      Throw(env, "ERR_CM_QP_TYPE", "a UD CM id answers with its own QP (createQp)");
     return p;
   }
   ConnQp(env, id, o, &p, what);
@@ -268,7 +283,8 @@ Napi::Value CmId::Reject(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rdma_cm_id* id = handle(env);
   std::vector<uint8_t> pd = PrivateData(env, info[0], MaxPrivateData(IsUd(id), "reject"), "reject");
-  if (rdma_reject(id, pd.empty() ? nullptr : pd.data(), uint8_t(pd.size())) != 0) ThrowSys(env, errno, "rdma_reject");
+  if (rdma_reject(id, pd.empty() ? nullptr : pd.data(), uint8_t(pd.size())) != 0)
+    ThrowSys(env, errno, "rdma_reject");
   return env.Undefined();
 }
 
@@ -289,9 +305,11 @@ Napi::Value CmId::CreateQp(const Napi::CallbackInfo& info) {
   CompletionQueue* scq = CompletionQueue::From(env, info[1], "sendCq");
   CompletionQueue* rcq = CompletionQueue::From(env, info[2], "recvCq");
   Napi::Object o = ArgObject(info, 3, "options");
-  if (id->verbs == nullptr) Throw(env, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (resolve or bind first)");
+  if (id->verbs == nullptr)
+    Throw(env, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (resolve or bind first)");
   if (pd->handle(env)->context != id->verbs)
-    Throw(env, "ERR_WRONG_CONTEXT", "the PD must come from the CM's device context (use contextFor(address))");
+    Throw(env, "ERR_WRONG_CONTEXT",
+          "the PD must come from the CM's device context (use contextFor(address))");
   ibv_qp_init_attr attr{};
   // librdmacm moves a UD QP to RTS itself, with the port space's QKey.
   attr.qp_type = IsUd(id) ? IBV_QPT_UD : IBV_QPT_RC;
@@ -299,7 +317,8 @@ Napi::Value CmId::CreateQp(const Napi::CallbackInfo& info) {
   attr.recv_cq = rcq->handle(env);
   ReadQpCap(env, o, &attr.cap);
   if (rdma_create_qp(id, pd->handle(env), &attr) != 0) ThrowSys(env, errno, "rdma_create_qp");
-  Napi::Object qp = QueuePair::WrapCm(env, id, info[0].As<Napi::Object>(), info[1].As<Napi::Object>(), info[2].As<Napi::Object>(), Value());
+  Napi::Object qp = QueuePair::WrapCm(env, id, info[0].As<Napi::Object>(), info[1].As<Napi::Object>(),
+                                      info[2].As<Napi::Object>(), Value());
   qpRef_ = Napi::Weak(qp);
   return qp;
 }
@@ -311,12 +330,14 @@ Napi::Value CmId::JoinMulticast(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rdma_cm_id* id = handle(env);
   if (!IsUd(id)) Throw(env, "ERR_CM_PORT_SPACE", "multicast needs a CM id in the UDP port space");
-  if (id->verbs == nullptr) Throw(env, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (bind or resolve first)");
+  if (id->verbs == nullptr)
+    Throw(env, "ERR_CM_NO_DEVICE", "the CM id is not bound to a device yet (bind or resolve first)");
   sockaddr_storage sa;
   ParseAddr(env, ArgString(info, 0, "group"), 0, &sa, "group");
   rdma_cm_join_mc_attr_ex attr{};
   attr.comp_mask = RDMA_CM_JOIN_MC_ATTR_ADDRESS | RDMA_CM_JOIN_MC_ATTR_JOIN_FLAGS;
-  attr.join_flags = info[1].ToBoolean() ? RDMA_MC_JOIN_FLAG_SENDONLY_FULLMEMBER : RDMA_MC_JOIN_FLAG_FULLMEMBER;
+  attr.join_flags =
+      info[1].ToBoolean() ? RDMA_MC_JOIN_FLAG_SENDONLY_FULLMEMBER : RDMA_MC_JOIN_FLAG_FULLMEMBER;
   attr.addr = reinterpret_cast<sockaddr*>(&sa);
   if (rdma_join_multicast_ex(id, &attr, nullptr) != 0) ThrowSys(env, errno, "rdma_join_multicast_ex");
   return env.Undefined();
@@ -330,7 +351,8 @@ Napi::Value CmId::LeaveMulticast(const Napi::CallbackInfo& info) {
   if (!IsUd(id)) Throw(env, "ERR_CM_PORT_SPACE", "multicast needs a CM id in the UDP port space");
   sockaddr_storage sa;
   ParseAddr(env, ArgString(info, 0, "group"), 0, &sa, "group");
-  if (rdma_leave_multicast(id, reinterpret_cast<sockaddr*>(&sa)) != 0) ThrowSys(env, errno, "rdma_leave_multicast");
+  if (rdma_leave_multicast(id, reinterpret_cast<sockaddr*>(&sa)) != 0)
+    ThrowSys(env, errno, "rdma_leave_multicast");
   return env.Undefined();
 }
 
@@ -343,15 +365,20 @@ Napi::Value CmId::TransitionQp(const Napi::CallbackInfo& info) {
   ibv_qp* qp = OwnQp(env, id, info[0]);
   std::string target = ArgString(info, 1, "state");
   ibv_qp_state want;
-  if (target == "INIT") want = IBV_QPS_INIT;
-  else if (target == "RTR") want = IBV_QPS_RTR;
-  else if (target == "RTS") want = IBV_QPS_RTS;
-  else ThrowArgRange(env, "state", "must be INIT, RTR or RTS");
+  if (target == "INIT")
+    want = IBV_QPS_INIT;
+  else if (target == "RTR")
+    want = IBV_QPS_RTR;
+  else if (target == "RTS")
+    want = IBV_QPS_RTS;
+  else
+    ThrowArgRange(env, "state", "must be INIT, RTR or RTS");
   ibv_qp_attr cur;
   ibv_qp_init_attr init;
   if (ibv_query_qp(qp, &cur, IBV_QP_STATE, &init) != 0) ThrowSys(env, errno, "ibv_query_qp");
   // INIT from RESET or INIT (refreshing port, P_Key and access), then each state from the one before.
-  bool ok = want == IBV_QPS_INIT ? (cur.qp_state == IBV_QPS_RESET || cur.qp_state == IBV_QPS_INIT) : cur.qp_state == ibv_qp_state(want - 1);
+  bool ok = want == IBV_QPS_INIT ? (cur.qp_state == IBV_QPS_RESET || cur.qp_state == IBV_QPS_INIT)
+                                 : cur.qp_state == ibv_qp_state(want - 1);
   if (!ok) Throw(env, "ERR_QP_STATE", "the CM cannot move this QP to " + target + " from its current state");
   ibv_qp_attr a{};
   int mask = 0;
@@ -381,7 +408,8 @@ Napi::Value CmId::TransitionQp(const Napi::CallbackInfo& info) {
 Napi::Value CmId::Establish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rdma_cm_id* id = handle(env);
-  if (id->qp != nullptr) Throw(env, "ERR_CM_HAS_QP", "a connection on the CM's own QP is established by the CM");
+  if (id->qp != nullptr)
+    Throw(env, "ERR_CM_HAS_QP", "a connection on the CM's own QP is established by the CM");
   if (rdma_establish(id) != 0) ThrowSys(env, errno, "rdma_establish");
   return env.Undefined();
 }

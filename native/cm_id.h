@@ -16,7 +16,8 @@ namespace rdma {
 constexpr size_t kMaxConnectPd = 56;
 constexpr size_t kMaxAcceptPd = 196;
 constexpr size_t kMaxRejectPd = 148;
-// For RDMA_PS_UDP: a SIDR REQ holds 216 bytes less rdma_cm's 36-byte header; a SIDR REP (accept or reject) 136.
+// For RDMA_PS_UDP: a SIDR REQ holds 216 bytes less rdma_cm's 36-byte header; a SIDR REP (accept or reject)
+// 136.
 constexpr size_t kMaxUdConnectPd = 180;
 constexpr size_t kMaxUdAnswerPd = 136;
 
@@ -29,7 +30,8 @@ class CmId : public Wrapped<CmId, rdma_cm_id> {
   static Napi::Value CheckPrivateData(const Napi::CallbackInfo& info);
 
  private:
-  JsMethod BindAddr, ResolveAddr, ResolveRoute, Listen, Connect, Accept, Reject, Disconnect, CreateQp, TransitionQp, Establish, Context, Addresses, JoinMulticast, LeaveMulticast;
+  JsMethod BindAddr, ResolveAddr, ResolveRoute, Listen, Connect, Accept, Reject, Disconnect, CreateQp,
+      TransitionQp, Establish, Context, Addresses, JoinMulticast, LeaveMulticast;
 
   ParentRef<CmEventChannel> channel_;
   Napi::ObjectReference qpRef_;  // weak: the QueuePair made by CreateQp

@@ -51,7 +51,8 @@ Context::Context(const Napi::CallbackInfo& info) : Base(info), Parent("children"
     e.Set("message", Napi::String::New(env, "no RDMA device named \"" + name_ + "\" (ENODEV)"));
     throw e;
   }
-  Create(env, "ibv_open_device", [dev] { return ibv_open_device(dev); }, ENODEV);
+  Create(
+      env, "ibv_open_device", [dev] { return ibv_open_device(dev); }, ENODEV);
 }
 
 void Context::Dispose(ibv_context* ctx) {
@@ -181,7 +182,9 @@ Napi::Value Context::QueryGidTable(const Napi::CallbackInfo& info) {
 Napi::Value Context::WatchEvents(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ibv_context* ctx = handle(env);
-  if (!owned_) Throw(env, "ERR_UNSUPPORTED", "async events are delivered on contexts opened with Context.open(), not on librdmacm's");
+  if (!owned_)
+    Throw(env, "ERR_UNSUPPORTED",
+          "async events are delivered on contexts opened with Context.open(), not on librdmacm's");
   if (!info[0].IsFunction()) ThrowArgType(env, "onEvents", "a function");
   if (watch_.active()) return env.Undefined();
   // Watching events never keeps the process alive.
@@ -221,8 +224,13 @@ void Context::DrainEvents() {
         if (srq != nullptr) put("srq", srq->Value());
         break;
       }
-      case IBV_EVENT_PORT_ACTIVE: case IBV_EVENT_PORT_ERR: case IBV_EVENT_LID_CHANGE: case IBV_EVENT_PKEY_CHANGE:
-      case IBV_EVENT_SM_CHANGE: case IBV_EVENT_CLIENT_REREGISTER: case IBV_EVENT_GID_CHANGE:
+      case IBV_EVENT_PORT_ACTIVE:
+      case IBV_EVENT_PORT_ERR:
+      case IBV_EVENT_LID_CHANGE:
+      case IBV_EVENT_PKEY_CHANGE:
+      case IBV_EVENT_SM_CHANGE:
+      case IBV_EVENT_CLIENT_REREGISTER:
+      case IBV_EVENT_GID_CHANGE:
         o.Set("portNum", ev.element.port_num);
         break;
       case IBV_EVENT_DEVICE_FATAL:

@@ -24,12 +24,15 @@ Napi::Object CompletionToJs(Napi::Env env, const ibv_wc& wc, const uint64_t* ts)
   // Only wr_id, status, qp_num and vendor_err are valid for a failed completion.
   o.Set(Key(env, "opcode"), Key(env, wc.status == IBV_WC_SUCCESS ? NameOf(kWcOpcode, wc.opcode) : "UNKNOWN"));
   o.Set(Key(env, "byteLen"), Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.byte_len : 0));
-  if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_WITH_IMM)) o.Set(Key(env, "immData"), Napi::Number::New(env, ntohl(wc.imm_data)));
-  if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_WITH_INV)) o.Set(Key(env, "invalidatedRkey"), Napi::Number::New(env, wc.invalidated_rkey));
+  if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_WITH_IMM))
+    o.Set(Key(env, "immData"), Napi::Number::New(env, ntohl(wc.imm_data)));
+  if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_WITH_INV))
+    o.Set(Key(env, "invalidatedRkey"), Napi::Number::New(env, wc.invalidated_rkey));
   // Raw ibv_wc_flags, and the imm_data / invalidated_rkey union: kernel-driven providers (rxe) report a
   // SEND_WITH_INV receive with the kernel's flag layout, which lib/verbs reads knowing the QP type.
   o.Set(Key(env, "wcFlags"), Napi::Number::New(env, wc.status == IBV_WC_SUCCESS ? wc.wc_flags : 0));
-  if (wc.status == IBV_WC_SUCCESS && wc.opcode == IBV_WC_RECV) o.Set(Key(env, "exData"), Napi::Number::New(env, wc.invalidated_rkey));
+  if (wc.status == IBV_WC_SUCCESS && wc.opcode == IBV_WC_RECV)
+    o.Set(Key(env, "exData"), Napi::Number::New(env, wc.invalidated_rkey));
   // UD receives: the first 40 bytes of the buffer hold the GRH when this is set.
   // With it, what ibv_create_ah_from_wc needs to answer the sender besides the GRH.
   if (wc.status == IBV_WC_SUCCESS && (wc.wc_flags & IBV_WC_GRH)) {
@@ -70,7 +73,8 @@ CompletionQueue::CompletionQueue(const Napi::CallbackInfo& info) : Base(info), P
     extended = timestamps_ || (Prop(o, "extended", &v) && v.ToBoolean());
   }
   if (timestamps_ && QueryCaps(env, ctx).timestampMask == 0)
-    ThrowNotSupported(env, "completion timestamps: the device reports none (its completion_timestamp_mask is 0)");
+    ThrowNotSupported(env,
+                      "completion timestamps: the device reports none (its completion_timestamp_mask is 0)");
 
   errno = 0;
   channel_ = ibv_create_comp_channel(ctx);
@@ -107,7 +111,8 @@ CompletionQueue::CompletionQueue(const Napi::CallbackInfo& info) : Base(info), P
   // The callback reaches the JS wrapper, so it must not be a root: it lives on this object (weakly
   // referenced here), and an idle CQ nobody uses can be collected. ref() holds the CQ while work is
   // outstanding, so that what the work needs stays alive until its completion.
-  info.This().As<Napi::Object>().DefineProperty(Napi::PropertyDescriptor::Value("onCompletions", info[2], napi_default));
+  info.This().As<Napi::Object>().DefineProperty(
+      Napi::PropertyDescriptor::Value("onCompletions", info[2], napi_default));
   onCompletions_ = Napi::Weak(info[2].As<Napi::Function>());
   context_.Hold(context, info[0]);
 }
@@ -126,7 +131,8 @@ void CompletionQueue::Drain() {
   Napi::Array batch = PollBatch(env, 1 << 16, 0);
   if (batch.Length() == 0) return;
   Napi::Object self = Value();
-  if (self.IsEmpty() || onCompletions_.IsEmpty() || onCompletions_.Value().IsEmpty()) return;  // being collected
+  if (self.IsEmpty() || onCompletions_.IsEmpty() || onCompletions_.Value().IsEmpty())
+    return;  // being collected
   onCompletions_.MakeCallback(self, {batch});
 }
 

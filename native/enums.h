@@ -18,8 +18,8 @@ struct EnumTable {
   size_t size;
 };
 
-extern const EnumTable kWcStatus, kWcOpcode, kWrOpcode, kQpState, kPortState, kAsyncEvent, kAtomicCap, kLinkLayer,
-    kGidType, kNodeType, kTransport, kAccess, kSendFlags, kWcFlags, kSendOps;
+extern const EnumTable kWcStatus, kWcOpcode, kWrOpcode, kQpState, kPortState, kAsyncEvent, kAtomicCap,
+    kLinkLayer, kGidType, kNodeType, kTransport, kAccess, kSendFlags, kWcFlags, kSendOps;
 
 // The name of `value`, or "UNKNOWN".
 const char* NameOf(const EnumTable& t, int value);
@@ -29,8 +29,8 @@ bool Has(const EnumTable& t, int value);
 // Every flag of a flag table, or'ed.
 int AllFlags(const EnumTable& t);
 
-// { access: { LOCAL_WRITE: 1, ... }, sendFlags, wrOpcode, wcOpcode, wcStatus, wcFlags, qpState, ... }: name → value;
-// and privateData: { connect, accept, reject }, the CM's limits in bytes.
+// { access: { LOCAL_WRITE: 1, ... }, sendFlags, wrOpcode, wcOpcode, wcStatus, wcFlags, qpState, ... }: name →
+// value; and privateData: { connect, accept, reject }, the CM's limits in bytes.
 Napi::Object ConstantsToJs(Napi::Env env);
 
 }  // namespace rdma

@@ -55,8 +55,10 @@ void ThrowArgRange(Napi::Env env, const std::string& name, const std::string& de
   Throw(env, "ERR_OUT_OF_RANGE", "The value of \"" + name + "\" is out of range: " + detail);
 }
 
-static void ThrowIntRange(Napi::Env env, const std::string& name, int64_t min, int64_t max, const std::string& got) {
-  ThrowArgRange(env, name, "must be from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + got);
+static void ThrowIntRange(Napi::Env env, const std::string& name, int64_t min, int64_t max,
+                          const std::string& got) {
+  ThrowArgRange(env, name,
+                "must be from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + got);
 }
 
 int64_t ReadInt(Napi::Env env, Napi::Value v, const std::string& name, int64_t min, int64_t max) {
@@ -77,7 +79,8 @@ int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64
   return ReadInt(info.Env(), info[i], name, min, max);
 }
 
-int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max, int64_t dflt) {
+int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max,
+                 int64_t dflt) {
   if (info.Length() <= i || info[i].IsUndefined()) return dflt;
   return ArgInt(info, i, name, min, max);
 }

@@ -26,7 +26,8 @@ Napi::Error CodeError(Napi::Env env, const char* code, const std::string& messag
 int64_t ReadInt(Napi::Env env, Napi::Value v, const std::string& name, int64_t min, int64_t max);
 int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max);
 // An optional argument: dflt when it is absent or undefined.
-int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max, int64_t dflt);
+int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max,
+                 int64_t dflt);
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name);
 Napi::Object ArgObject(const Napi::CallbackInfo& info, size_t i, const char* name);
 

@@ -53,7 +53,9 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
   }
   if (!device && existing && st.st_size < length) {
     close(fd);
-    Throw(env, "ERR_OUT_OF_RANGE", path + " holds " + std::to_string(st.st_size) + " bytes, not the " + std::to_string(length) + " needed");
+    Throw(env, "ERR_OUT_OF_RANGE",
+          path + " holds " + std::to_string(st.st_size) + " bytes, not the " + std::to_string(length) +
+              " needed");
   }
   if (!device && st.st_size < length && ftruncate(fd, length) != 0) {
     int e = errno;
@@ -71,10 +73,13 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
   close(fd);
   if (addr == MAP_FAILED) ThrowSys(env, e, "mmap " + path);
   auto* m = new Mapping{addr, size_t(length)};
-  Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(addr), size_t(length), [](Napi::Env, uint8_t*, Mapping* m) {
-    munmap(m->addr, m->length);
-    delete m;
-  }, m);
+  Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::New(
+      env, static_cast<uint8_t*>(addr), size_t(length),
+      [](Napi::Env, uint8_t*, Mapping* m) {
+        munmap(m->addr, m->length);
+        delete m;
+      },
+      m);
   Napi::Object out = Napi::Object::New(env);
   out.Set("buffer", buffer);
   out.Set("sync", Napi::Boolean::New(env, sync));
@@ -128,7 +133,9 @@ Napi::Value SyncMapped(const Napi::CallbackInfo& info) {
   if (dax && WriteBackCacheLines(start, start + uintptr_t(length))) return env.Undefined();
   uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
   uintptr_t from = start / page * page;
-  if (length > 0 && msync(reinterpret_cast<void*>(from), size_t(start + uintptr_t(length) - from), MS_SYNC) != 0) ThrowSys(env, errno, "msync");
+  if (length > 0 &&
+      msync(reinterpret_cast<void*>(from), size_t(start + uintptr_t(length) - from), MS_SYNC) != 0)
+    ThrowSys(env, errno, "msync");
   return env.Undefined();
 }
 

@@ -48,7 +48,8 @@ MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Base(info) {
     length_ = size_t(n);
     // The JS Buffer owns the allocation: it is freed when the Buffer is collected, which cannot
     // happen while this region (which references it) is alive.
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, data_, length_, [](Napi::Env, uint8_t* d) { std::free(d); });
+    Napi::Buffer<uint8_t> buf =
+        Napi::Buffer<uint8_t>::New(env, data_, length_, [](Napi::Env, uint8_t* d) { std::free(d); });
     memoryRef_ = Napi::Persistent(buf.As<Napi::Object>());
     store_ = HoldBackingStore(buf.ArrayBuffer());
   } else if (mem.IsArrayBuffer()) {
@@ -81,14 +82,16 @@ MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Base(info) {
   }
   if (length_ == 0) Throw(env, "ERR_OUT_OF_RANGE", "cannot register zero bytes");
   access_ = int(access);
-  Create(env, "ibv_reg_mr", [&] { return ibv_reg_mr(pd, data_, length_, access_); });  // on failure the members let go
+  Create(env, "ibv_reg_mr",
+         [&] { return ibv_reg_mr(pd, data_, length_, access_); });  // on failure the members let go
   pd_.Hold(pdw, info[0]);
 }
 
 void MemoryRegion::Dispose(ibv_mr* mr) {
   // The memory lives until the region is deregistered; still registered after a failure (a window
   // bound over it), the device may still write it, so the reaper keeps it for the life of the process.
-  Reap(Env(), "ibv_dereg_mr", [mr] { return ibv_dereg_mr(mr); }, std::move(store_));
+  Reap(
+      Env(), "ibv_dereg_mr", [mr] { return ibv_dereg_mr(mr); }, std::move(store_));
   pd_.Drop();
   memoryRef_.Reset();
   store_.reset();
@@ -98,8 +101,9 @@ ibv_sge MemoryRegion::Sge(Napi::Env env, int64_t offset, int64_t length, const c
   ibv_mr* mr = raw();
   if (mr == nullptr) Throw(env, "ERR_CLOSED", std::string(name) + ": MemoryRegion is closed");
   if (offset < 0 || length < 0 || uint64_t(offset) > length_ || uint64_t(length) > length_ - uint64_t(offset))
-    ThrowArgRange(env, name, "[" + std::to_string(offset) + ", +" + std::to_string(length) + ") is outside the region of " +
-                                 std::to_string(length_) + " bytes");
+    ThrowArgRange(env, name,
+                  "[" + std::to_string(offset) + ", +" + std::to_string(length) +
+                      ") is outside the region of " + std::to_string(length_) + " bytes");
   ibv_sge s;
   s.addr = reinterpret_cast<uint64_t>(data_) + uint64_t(offset);
   s.length = uint32_t(length);

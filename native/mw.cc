@@ -14,7 +14,8 @@
 namespace rdma {
 
 // What a window may grant: remote access only (LOCAL_WRITE belongs to the region, ZERO_BASED is refused).
-static constexpr int kWindowAccess = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC;
+static constexpr int kWindowAccess =
+    IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC;
 
 Napi::Function MemoryWindow::Init(Napi::Env env) {
   return Define(env, {
@@ -29,7 +30,9 @@ MemoryWindow::MemoryWindow(const Napi::CallbackInfo& info) : Base(info) {
   Napi::Env env = info.Env();
   ProtectionDomain* pd = ProtectionDomain::From(env, info[0], "pd");
   int64_t type = ArgInt(info, 1, "type", 1, 2);
-  Create(env, "ibv_alloc_mw", [&] { return ibv_alloc_mw(pd->handle(env), type == 1 ? IBV_MW_TYPE_1 : IBV_MW_TYPE_2); }, EOPNOTSUPP);
+  Create(
+      env, "ibv_alloc_mw",
+      [&] { return ibv_alloc_mw(pd->handle(env), type == 1 ? IBV_MW_TYPE_1 : IBV_MW_TYPE_2); }, EOPNOTSUPP);
   pd_.Hold(pd, info[0]);
 }
 
@@ -51,7 +54,9 @@ Napi::Value MemoryWindow::Type(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), handle(info.Env())->type == IBV_MW_TYPE_1 ? 1 : 2);
 }
 
-Napi::Value MemoryWindow::Rkey(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), handle(info.Env())->rkey); }
+Napi::Value MemoryWindow::Rkey(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), handle(info.Env())->rkey);
+}
 
 // Reads { mr, offset, length, access } into a bind description; length 0 unbinds (type 1). The region is
 // required even then: some providers (rxe) dereference it while posting an unbind.
@@ -65,16 +70,19 @@ static void ReadBindInfo(Napi::Env env, Napi::Value v, ibv_mw_bind_info* b, Prot
   if (!Prop(o, "mr", &m)) ThrowArgType(env, "bind.mr", "a MemoryRegion (also for a zero-length unbind)");
   MemoryRegion* mr = MemoryRegion::From(env, m, "bind.mr");
   if (len == 0) {
-    if (mr->pd() != pd) Throw(env, "ERR_WRONG_PD", "the region and the window belong to different protection domains");
+    if (mr->pd() != pd)
+      Throw(env, "ERR_WRONG_PD", "the region and the window belong to different protection domains");
     if (mr->mr() == nullptr) Throw(env, "ERR_CLOSED", "bind.mr: MemoryRegion is closed");
     b->mr = mr->mr();
     return;
   }
-  if (mr->pd() != pd) Throw(env, "ERR_WRONG_PD", "the region and the window belong to different protection domains");
+  if (mr->pd() != pd)
+    Throw(env, "ERR_WRONG_PD", "the region and the window belong to different protection domains");
   int64_t off = 0, access = 0;
   OptInt(env, o, "offset", 0, int64_t(1) << 40, &off);
   OptInt(env, o, "access", 0, 0xff, &access);
-  if (access & ~kWindowAccess) ThrowArgRange(env, "bind.access", "a window grants REMOTE_READ, REMOTE_WRITE and REMOTE_ATOMIC only");
+  if (access & ~kWindowAccess)
+    ThrowArgRange(env, "bind.access", "a window grants REMOTE_READ, REMOTE_WRITE and REMOTE_ATOMIC only");
   ibv_sge s = mr->Sge(env, off, len, "bind");  // checks the range and that the region is open
   if (!(mr->access() & IBV_ACCESS_MW_BIND))
     Throw(env, "ERR_INVALID_ACCESS", "the region was not registered with MW_BIND access");
@@ -88,7 +96,8 @@ static void ReadBindInfo(Napi::Env env, Napi::Value v, ibv_mw_bind_info* b, Prot
 Napi::Value MemoryWindow::Bind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ibv_mw* mw = handle(env);
-  if (mw->type != IBV_MW_TYPE_1) Throw(env, "ERR_UNSUPPORTED", "type 2 windows are bound with a BIND_MW work request");
+  if (mw->type != IBV_MW_TYPE_1)
+    Throw(env, "ERR_UNSUPPORTED", "type 2 windows are bound with a BIND_MW work request");
   QueuePair* qp = QueuePair::From(env, info[0], "qp");
   ibv_qp* q = qp->handle(env);
   Napi::Object o = ArgObject(info, 1, "bind");
@@ -111,7 +120,8 @@ MemoryWindow* ReadBindMw(Napi::Env env, Napi::Object wr, ibv_send_wr& w, Protect
   Napi::Value b;
   if (!Prop(wr, "bind", &b)) ThrowArgType(env, "bind", "an object { mr, offset, length, access }");
   ReadBindInfo(env, b, &w.bind_mw.bind_info, pd);
-  if (w.bind_mw.bind_info.length == 0) ThrowArgRange(env, "bind", "a type 2 window is revoked with LOCAL_INV, not a zero-length bind");
+  if (w.bind_mw.bind_info.length == 0)
+    ThrowArgRange(env, "bind", "a type 2 window is revoked with LOCAL_INV, not a zero-length bind");
   w.bind_mw.mw = m;
   w.bind_mw.rkey = ibv_inc_rkey(m->rkey);
   return mw;

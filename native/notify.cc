@@ -25,7 +25,8 @@ Napi::Value SdNotify(const Napi::CallbackInfo& info) {
   socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + path.size());
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) ThrowSys(env, errno, "socket");
-  ssize_t n = sendto(fd, message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
+  ssize_t n =
+      sendto(fd, message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
   int err = errno;
   close(fd);
   if (n < 0) ThrowSys(env, err, "sendto");

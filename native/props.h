@@ -40,7 +40,8 @@ inline bool OptInt(Napi::Env env, Napi::Object o, const char* key, int64_t min, 
   return true;
 }
 
-inline int64_t OptIntOr(Napi::Env env, Napi::Object o, const char* key, int64_t min, int64_t max, int64_t dflt) {
+inline int64_t OptIntOr(Napi::Env env, Napi::Object o, const char* key, int64_t min, int64_t max,
+                        int64_t dflt) {
   int64_t n;
   return OptInt(env, o, key, min, max, &n) ? n : dflt;
 }

@@ -15,8 +15,8 @@
 #include "errors.h"
 #include "mr.h"
 #include "mw.h"
-#include "pd.h"
 #include "names.h"
+#include "pd.h"
 #include "props.h"
 #include "reaper.h"
 #include "srq.h"
@@ -39,24 +39,37 @@ static ibv_qp_state CurrentState(ibv_qp* qp) {
 static bool TransitionAllowed(ibv_qp_state from, ibv_qp_state to) {
   if (to == IBV_QPS_RESET || to == IBV_QPS_ERR) return true;
   switch (from) {
-    case IBV_QPS_RESET: return to == IBV_QPS_INIT;
-    case IBV_QPS_INIT: return to == IBV_QPS_INIT || to == IBV_QPS_RTR;
-    case IBV_QPS_RTR: return to == IBV_QPS_RTS;
-    case IBV_QPS_RTS: return to == IBV_QPS_RTS || to == IBV_QPS_SQD;
-    case IBV_QPS_SQD: return to == IBV_QPS_RTS || to == IBV_QPS_SQD;
-    case IBV_QPS_SQE: return to == IBV_QPS_RTS;
-    default: return false;
+    case IBV_QPS_RESET:
+      return to == IBV_QPS_INIT;
+    case IBV_QPS_INIT:
+      return to == IBV_QPS_INIT || to == IBV_QPS_RTR;
+    case IBV_QPS_RTR:
+      return to == IBV_QPS_RTS;
+    case IBV_QPS_RTS:
+      return to == IBV_QPS_RTS || to == IBV_QPS_SQD;
+    case IBV_QPS_SQD:
+      return to == IBV_QPS_RTS || to == IBV_QPS_SQD;
+    case IBV_QPS_SQE:
+      return to == IBV_QPS_RTS;
+    default:
+      return false;
   }
 }
 
 static ibv_mtu MtuFromBytes(Napi::Env env, int64_t b) {
   switch (b) {
-    case 256: return IBV_MTU_256;
-    case 512: return IBV_MTU_512;
-    case 1024: return IBV_MTU_1024;
-    case 2048: return IBV_MTU_2048;
-    case 4096: return IBV_MTU_4096;
-    default: ThrowArgRange(env, "pathMtu", "must be 256, 512, 1024, 2048 or 4096");
+    case 256:
+      return IBV_MTU_256;
+    case 512:
+      return IBV_MTU_512;
+    case 1024:
+      return IBV_MTU_1024;
+    case 2048:
+      return IBV_MTU_2048;
+    case 4096:
+      return IBV_MTU_4096;
+    default:
+      ThrowArgRange(env, "pathMtu", "must be 256, 512, 1024, 2048 or 4096");
   }
 }
 
@@ -108,8 +121,10 @@ static const char* MissingSendOp(ibv_qp_ex* qx, uint64_t ops) {
   };
   for (const auto& f : fns)
     if ((ops & f.op) && !f.set) return f.name;
-  const uint64_t noData = IBV_QP_EX_WITH_ATOMIC_WRITE | kQpExWithFlush | IBV_QP_EX_WITH_LOCAL_INV | IBV_QP_EX_WITH_BIND_MW;
-  if ((ops & ~noData) && (qx->wr_set_sge_list == nullptr || qx->wr_set_inline_data_list == nullptr)) return "local data";
+  const uint64_t noData =
+      IBV_QP_EX_WITH_ATOMIC_WRITE | kQpExWithFlush | IBV_QP_EX_WITH_LOCAL_INV | IBV_QP_EX_WITH_BIND_MW;
+  if ((ops & ~noData) && (qx->wr_set_sge_list == nullptr || qx->wr_set_inline_data_list == nullptr))
+    return "local data";
   if (qx->qp_base.qp_type == IBV_QPT_UD && qx->wr_set_ud_addr == nullptr) return "UD addressing";
   if (qx->wr_start == nullptr || qx->wr_complete == nullptr || qx->wr_abort == nullptr) return "batches";
   return nullptr;
@@ -132,8 +147,10 @@ static uint64_t ReadSendOps(Napi::Env env, Napi::Value v) {
   return flags;
 }
 
-// new QueuePair(pd, { type, sendCq, recvCq, srq, sqSigAll, maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData,
-//                     sendOps }); with sendOps, made with ibv_create_qp_ex for the extended send API (postBatch)
+// new QueuePair(pd, { type, sendCq, recvCq, srq, sqSigAll, maxSendWr, maxRecvWr, maxSendSge, maxRecvSge,
+// maxInlineData,
+//                     sendOps }); with sendOps, made with ibv_create_qp_ex for the extended send API
+//                     (postBatch)
 // or, from native code only: new QueuePair(External<rdma_cm_id>, pd, sendCq, recvCq, owner)
 QueuePair::QueuePair(const Napi::CallbackInfo& info) : Base(info) {
   Napi::Env env = info.Env();
@@ -178,12 +195,15 @@ QueuePair::QueuePair(const Napi::CallbackInfo& info) : Base(info) {
   SharedReceiveQueue* srq = nullptr;
   if (Prop(o, "srq", &srqObj)) {
     srq = SharedReceiveQueue::From(env, srqObj, "srq");
-    if (srq->pd() != pd) Throw(env, "ERR_WRONG_PD", "the shared receive queue belongs to another protection domain");
+    if (srq->pd() != pd)
+      Throw(env, "ERR_WRONG_PD", "the shared receive queue belongs to another protection domain");
     attr.srq = srq->handle(env);
   }
   if (Prop(o, "sendOps", &v)) {
     sendOps_ = ReadSendOps(env, v);
-    if (type_ != IBV_QPT_RC && (sendOps_ & ~uint64_t(IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM | IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM)))
+    if (type_ != IBV_QPT_RC &&
+        (sendOps_ & ~uint64_t(IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM | IBV_QP_EX_WITH_RDMA_WRITE |
+                              IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM)))
       Throw(env, "ERR_UNSUPPORTED", "only RC queue pairs READ, use atomics, windows, ATOMIC_WRITE or FLUSH");
     if (type_ == IBV_QPT_UD && (sendOps_ & ~uint64_t(IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM)))
       Throw(env, "ERR_UNSUPPORTED", "UD queue pairs only send");
@@ -207,7 +227,8 @@ QueuePair::QueuePair(const Napi::CallbackInfo& info) : Base(info) {
     // A provider that took an operation it has no function for would crash the post: refuse it here.
     if (const char* missing = MissingSendOp(ibv_qp_to_qp_ex(made), sendOps_)) {
       ibv_destroy_qp(made);
-      ThrowNotSupported(env, std::string(missing) + ": the provider's extended send API does not implement it");
+      ThrowNotSupported(env,
+                        std::string(missing) + ": the provider's extended send API does not implement it");
     }
     Adopt(made);
     qpx_ = ibv_qp_to_qp_ex(made);
@@ -222,7 +243,8 @@ QueuePair::QueuePair(const Napi::CallbackInfo& info) : Base(info) {
   if (srq != nullptr) srq_.Hold(srq, srqObj);
 }
 
-Napi::Object QueuePair::WrapCm(Napi::Env env, rdma_cm_id* id, Napi::Object pd, Napi::Object sendCq, Napi::Object recvCq, Napi::Object owner) {
+Napi::Object QueuePair::WrapCm(Napi::Env env, rdma_cm_id* id, Napi::Object pd, Napi::Object sendCq,
+                               Napi::Object recvCq, Napi::Object owner) {
   return Data(env).qp.New({Napi::External<rdma_cm_id>::New(env, id), pd, sendCq, recvCq, owner});
 }
 
@@ -232,8 +254,10 @@ void QueuePair::Dispose(ibv_qp* qp) {
   windows.swap(windows_);
   for (MemoryWindow* w : windows) w->QpClosing();
   // A QP made by the CM is its id's: the id forgets it here, on the JS thread.
-  if (cmId_ != nullptr) ReapCmQp(Env(), cmId_);
-  else Reap(Env(), "ibv_destroy_qp", [qp] { return ibv_destroy_qp(qp); });
+  if (cmId_ != nullptr)
+    ReapCmQp(Env(), cmId_);
+  else
+    Reap(Env(), "ibv_destroy_qp", [qp] { return ibv_destroy_qp(qp); });
   prepared_.clear();
   pd_.Drop();
   sendCq_.Drop();
@@ -290,7 +314,8 @@ Napi::Value QueuePair::Modify(const Napi::CallbackInfo& info) {
     if (s < 0) ThrowArgRange(env, "qpState", "must be RESET, INIT, RTR, RTS, SQD, SQE or ERR");
     ibv_qp_state cur = CurrentState(qp);
     if (!TransitionAllowed(cur, ibv_qp_state(s)))
-      Throw(env, "ERR_QP_STATE", std::string("a QP cannot move from ") + StateName(cur) + " to " + StateName(ibv_qp_state(s)));
+      Throw(env, "ERR_QP_STATE",
+            std::string("a QP cannot move from ") + StateName(cur) + " to " + StateName(ibv_qp_state(s)));
     a.qp_state = ibv_qp_state(s);
     mask |= IBV_QP_STATE;
   }
@@ -299,9 +324,12 @@ Napi::Value QueuePair::Modify(const Napi::CallbackInfo& info) {
   if (OptInt(env, o, "qkey", 0, 0xffffffffLL, &n)) a.qkey = uint32_t(n), mask |= IBV_QP_QKEY;
   if (OptInt(env, o, "qpAccessFlags", 0, 0xffff, &n)) {
     // What partners may do through the QP: the remote flags, FLUSH's included (which the device must have).
-    constexpr int kQpAccess = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC |
-                              kAccessFlushGlobal | kAccessFlushPersistent;
-    if (n & ~kQpAccess) ThrowArgRange(env, "qpAccessFlags", "LOCAL_WRITE, REMOTE_WRITE, REMOTE_READ, REMOTE_ATOMIC, FLUSH_GLOBAL and FLUSH_PERSISTENT only");
+    constexpr int kQpAccess = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
+                              IBV_ACCESS_REMOTE_ATOMIC | kAccessFlushGlobal | kAccessFlushPersistent;
+    if (n & ~kQpAccess)
+      ThrowArgRange(
+          env, "qpAccessFlags",
+          "LOCAL_WRITE, REMOTE_WRITE, REMOTE_READ, REMOTE_ATOMIC, FLUSH_GLOBAL and FLUSH_PERSISTENT only");
     RequireAccess(env, qp->context, int(n));
     a.qp_access_flags = unsigned(n), mask |= IBV_QP_ACCESS_FLAGS;
   }
@@ -309,8 +337,10 @@ Napi::Value QueuePair::Modify(const Napi::CallbackInfo& info) {
   if (OptInt(env, o, "destQpNum", 0, 0xffffff, &n)) a.dest_qp_num = uint32_t(n), mask |= IBV_QP_DEST_QPN;
   if (OptInt(env, o, "rqPsn", 0, 0xffffff, &n)) a.rq_psn = uint32_t(n), mask |= IBV_QP_RQ_PSN;
   if (OptInt(env, o, "sqPsn", 0, 0xffffff, &n)) a.sq_psn = uint32_t(n), mask |= IBV_QP_SQ_PSN;
-  if (OptInt(env, o, "maxRdAtomic", 0, 255, &n)) a.max_rd_atomic = uint8_t(n), mask |= IBV_QP_MAX_QP_RD_ATOMIC;
-  if (OptInt(env, o, "maxDestRdAtomic", 0, 255, &n)) a.max_dest_rd_atomic = uint8_t(n), mask |= IBV_QP_MAX_DEST_RD_ATOMIC;
+  if (OptInt(env, o, "maxRdAtomic", 0, 255, &n))
+    a.max_rd_atomic = uint8_t(n), mask |= IBV_QP_MAX_QP_RD_ATOMIC;
+  if (OptInt(env, o, "maxDestRdAtomic", 0, 255, &n))
+    a.max_dest_rd_atomic = uint8_t(n), mask |= IBV_QP_MAX_DEST_RD_ATOMIC;
   if (OptInt(env, o, "minRnrTimer", 0, 31, &n)) a.min_rnr_timer = uint8_t(n), mask |= IBV_QP_MIN_RNR_TIMER;
   if (OptInt(env, o, "timeout", 0, 31, &n)) a.timeout = uint8_t(n), mask |= IBV_QP_TIMEOUT;
   if (OptInt(env, o, "retryCnt", 0, 7, &n)) a.retry_cnt = uint8_t(n), mask |= IBV_QP_RETRY_CNT;
@@ -331,8 +361,11 @@ Napi::Value QueuePair::Query(const Napi::CallbackInfo& info) {
   ibv_qp_attr a;
   ibv_qp_init_attr init;
   int mask = IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS | IBV_QP_CAP;
-  if (type_ != IBV_QPT_UD) mask |= IBV_QP_PATH_MTU | IBV_QP_DEST_QPN | IBV_QP_RQ_PSN | IBV_QP_SQ_PSN | IBV_QP_AV;
-  if (type_ == IBV_QPT_RC) mask |= IBV_QP_MAX_QP_RD_ATOMIC | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_MIN_RNR_TIMER;
+  if (type_ != IBV_QPT_UD)
+    mask |= IBV_QP_PATH_MTU | IBV_QP_DEST_QPN | IBV_QP_RQ_PSN | IBV_QP_SQ_PSN | IBV_QP_AV;
+  if (type_ == IBV_QPT_RC)
+    mask |= IBV_QP_MAX_QP_RD_ATOMIC | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+            IBV_QP_RNR_RETRY | IBV_QP_MIN_RNR_TIMER;
   if (type_ == IBV_QPT_UD) mask |= IBV_QP_QKEY | IBV_QP_SQ_PSN;
   int err = ibv_query_qp(qp, &a, mask, &init);
   if (err != 0) ThrowSys(env, err, "ibv_query_qp");
@@ -373,17 +406,26 @@ Napi::Value QueuePair::Query(const Napi::CallbackInfo& info) {
 // FLUSH's { placement: 'global' | 'persistent', selectivity: 'range' | 'region', length }.
 static void ReadFlush(Napi::Env env, Napi::Object wr, PlacementOperands& p) {
   Napi::Value v;
-  if (!Prop(wr, "flush", &v) || !v.IsObject()) ThrowArgType(env, "flush", "an object { placement, selectivity, length }");
+  if (!Prop(wr, "flush", &v) || !v.IsObject())
+    ThrowArgType(env, "flush", "an object { placement, selectivity, length }");
   Napi::Object f = v.As<Napi::Object>();
   Napi::Value pl, sel;
-  const std::string placement = Prop(f, "placement", &pl) && pl.IsString() ? pl.As<Napi::String>().Utf8Value() : "";
-  if (placement == "global") p.flushType = kFlushGlobal;
-  else if (placement == "persistent") p.flushType = kFlushPersistent;
-  else ThrowArgRange(env, "flush.placement", "must be 'global' or 'persistent'");
-  const std::string selectivity = Prop(f, "selectivity", &sel) && sel.IsString() ? sel.As<Napi::String>().Utf8Value() : "range";
-  if (selectivity == "range") p.flushLevel = kFlushRange;
-  else if (selectivity == "region") p.flushLevel = kFlushRegion;
-  else ThrowArgRange(env, "flush.selectivity", "must be 'range' or 'region'");
+  const std::string placement =
+      Prop(f, "placement", &pl) && pl.IsString() ? pl.As<Napi::String>().Utf8Value() : "";
+  if (placement == "global")
+    p.flushType = kFlushGlobal;
+  else if (placement == "persistent")
+    p.flushType = kFlushPersistent;
+  else
+    ThrowArgRange(env, "flush.placement", "must be 'global' or 'persistent'");
+  const std::string selectivity =
+      Prop(f, "selectivity", &sel) && sel.IsString() ? sel.As<Napi::String>().Utf8Value() : "range";
+  if (selectivity == "range")
+    p.flushLevel = kFlushRange;
+  else if (selectivity == "region")
+    p.flushLevel = kFlushRegion;
+  else
+    ThrowArgRange(env, "flush.selectivity", "must be 'range' or 'region'");
   int64_t len = 0;
   if (p.flushLevel == kFlushRange && !OptInt(env, f, "length", 1, int64_t(1) << 40, &len))
     ThrowArgType(env, "flush.length", "a length in bytes (a range FLUSH)");
@@ -391,12 +433,14 @@ static void ReadFlush(Napi::Env env, Napi::Object wr, PlacementOperands& p) {
 }
 
 // Builds a chain of send work requests from JS objects:
-// [{ wrId, opcode, sgl, flags, imm, remoteAddr, rkey, compareAdd, swap, remoteQpn, remoteQkey, ah, value, flush }]
+// [{ wrId, opcode, sgl, flags, imm, remoteAddr, rkey, compareAdd, swap, remoteQpn, remoteQkey, ah, value,
+// flush }]
 void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, ChainUse use) {
   if (!arg.IsArray()) ThrowArgType(env, "wrs", "an array of work requests");
   Napi::Array list = arg.As<Napi::Array>();
   uint32_t count = list.Length();
-  if (count > kMaxWrsPerPost) ThrowArgRange(env, "wrs", "at most " + std::to_string(kMaxWrsPerPost) + " per call");
+  if (count > kMaxWrsPerPost)
+    ThrowArgRange(env, "wrs", "at most " + std::to_string(kMaxWrsPerPost) + " per call");
   std::vector<ibv_send_wr>& wrs = chain.wrs;
   std::vector<std::vector<ibv_sge>>& sges = chain.sges;
   wrs.assign(count, ibv_send_wr());
@@ -421,7 +465,8 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, Chai
     if (use == ChainUse::kRepost && (op == IBV_WR_LOCAL_INV || op == IBV_WR_BIND_MW))
       Throw(env, "ERR_UNSUPPORTED", "window binds and invalidations cannot be prepared for reposting");
     const bool placementOp = op == IBV_WR_ATOMIC_WRITE || op == kWrFlush;
-    if (placementOp && use != ChainUse::kBatch) Throw(env, "ERR_UNSUPPORTED", name + " is posted with qp.postBatch() (the extended send API)");
+    if (placementOp && use != ChainUse::kBatch)
+      Throw(env, "ERR_UNSUPPORTED", name + " is posted with qp.postBatch() (the extended send API)");
     if (use == ChainUse::kBatch && !(sendOps_ & uint64_t(ValueOf(kSendOps, name))))
       Throw(env, "ERR_UNSUPPORTED", "the queue pair was created without " + name + " in sendOps");
     w.opcode = ibv_wr_opcode(op);
@@ -436,24 +481,32 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, Chai
     if (use == ChainUse::kBatch && rxe_ && !(w.send_flags & IBV_SEND_INLINE))
       for (const ibv_sge& g : sges[i])
         if (g.length != sges[i][0].length)
-          ThrowNotSupported(env, "a gather list of entries of different lengths in a batch: rxe's extended send API miscounts it before rdma-core 64 (post it with postSend)");
+          ThrowNotSupported(env,
+                            "a gather list of entries of different lengths in a batch: rxe's extended send "
+                            "API miscounts it before rdma-core 64 (post it with postSend)");
     if ((w.send_flags & IBV_SEND_INLINE) && total > maxInline_)
-      ThrowArgRange(env, "flags", "inline data of " + std::to_string(total) + " bytes exceeds the QP's " + std::to_string(maxInline_));
+      ThrowArgRange(env, "flags",
+                    "inline data of " + std::to_string(total) + " bytes exceeds the QP's " +
+                        std::to_string(maxInline_));
     int64_t imm;
     if (op == IBV_WR_SEND_WITH_IMM || op == IBV_WR_RDMA_WRITE_WITH_IMM) {
-      if (!OptInt(env, o, "imm", 0, 0xffffffffLL, &imm)) ThrowArgType(env, "imm", "a 32-bit unsigned integer");
+      if (!OptInt(env, o, "imm", 0, 0xffffffffLL, &imm))
+        ThrowArgType(env, "imm", "a 32-bit unsigned integer");
       w.imm_data = htonl(uint32_t(imm));
     }
     // ATOMIC_WRITE and FLUSH address the partner's memory as RDMA does (remoteAddr, rkey in wr.rdma).
-    bool rdma = op == IBV_WR_RDMA_WRITE || op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_RDMA_READ || placementOp;
+    bool rdma =
+        op == IBV_WR_RDMA_WRITE || op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_RDMA_READ || placementOp;
     bool atomic = op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD;
     if ((rdma || atomic) && type_ == IBV_QPT_UD) Throw(env, "ERR_UNSUPPORTED", "UD queue pairs only send");
     bool mwOp = op == IBV_WR_LOCAL_INV || op == IBV_WR_BIND_MW || op == IBV_WR_SEND_WITH_INV;
     if (mwOp && type_ == IBV_QPT_UD) Throw(env, "ERR_UNSUPPORTED", "UD queue pairs only send");
-    if ((op == IBV_WR_RDMA_READ || atomic) && type_ == IBV_QPT_UC) Throw(env, "ERR_UNSUPPORTED", "UC queue pairs cannot READ or use atomics");
+    if ((op == IBV_WR_RDMA_READ || atomic) && type_ == IBV_QPT_UC)
+      Throw(env, "ERR_UNSUPPORTED", "UC queue pairs cannot READ or use atomics");
     if (op == IBV_WR_LOCAL_INV || op == IBV_WR_SEND_WITH_INV) {
       int64_t rk;
-      if (!OptInt(env, o, "invalidateRkey", 0, 0xffffffffLL, &rk)) ThrowArgType(env, "invalidateRkey", "a 32-bit unsigned integer");
+      if (!OptInt(env, o, "invalidateRkey", 0, 0xffffffffLL, &rk))
+        ThrowArgType(env, "invalidateRkey", "a 32-bit unsigned integer");
       w.invalidate_rkey = uint32_t(rk);
     }
     if (op == IBV_WR_BIND_MW) {
@@ -464,13 +517,15 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, Chai
       if (!Prop(o, "remoteAddr", &v)) ThrowArgType(env, "remoteAddr", "a bigint");
       uint64_t raddr = U64Prop(env, v, "remoteAddr");
       int64_t rkey;
-      if (!OptInt(env, o, "rkey", 0, 0xffffffffLL, &rkey)) ThrowArgType(env, "rkey", "a 32-bit unsigned integer");
+      if (!OptInt(env, o, "rkey", 0, 0xffffffffLL, &rkey))
+        ThrowArgType(env, "rkey", "a 32-bit unsigned integer");
       if (rdma) {
         w.wr.rdma.remote_addr = raddr;
         w.wr.rdma.rkey = uint32_t(rkey);
       } else {
         if (raddr % 8 != 0) ThrowArgRange(env, "remoteAddr", "atomics need an 8-byte aligned address");
-        if (total != 8 || sges[i].size() != 1) ThrowArgRange(env, "sgl", "atomics need exactly one 8-byte entry");
+        if (total != 8 || sges[i].size() != 1)
+          ThrowArgRange(env, "sgl", "atomics need exactly one 8-byte entry");
         w.wr.atomic.remote_addr = raddr;
         w.wr.atomic.rkey = uint32_t(rkey);
         if (!Prop(o, "compareAdd", &v)) ThrowArgType(env, "compareAdd", "a bigint");
@@ -486,7 +541,8 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, Chai
       if (!sges[i].empty()) ThrowArgRange(env, "sgl", name + " takes no local data");
       PlacementOperands& p = chain.placement[i];
       if (op == IBV_WR_ATOMIC_WRITE) {
-        if (w.wr.rdma.remote_addr % 8 != 0) ThrowArgRange(env, "remoteAddr", "ATOMIC_WRITE needs an 8-byte aligned address");
+        if (w.wr.rdma.remote_addr % 8 != 0)
+          ThrowArgRange(env, "remoteAddr", "ATOMIC_WRITE needs an 8-byte aligned address");
         if (!Prop(o, "value", &v)) ThrowArgType(env, "value", "a bigint (the 8 bytes written)");
         const uint64_t value = U64Prop(env, v, "value");
         std::memcpy(p.atomicValue, &value, sizeof value);
@@ -497,7 +553,8 @@ void QueuePair::BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, Chai
     if (type_ == IBV_QPT_UD) {
       if (!Prop(o, "ah", &v)) ThrowArgType(env, "ah", "an AddressHandle (UD sends need one)");
       AddressHandle* ah = AddressHandle::From(env, v, "ah");
-      if (ah->pd() != pd_.get()) Throw(env, "ERR_WRONG_PD", "the address handle belongs to another protection domain");
+      if (ah->pd() != pd_.get())
+        Throw(env, "ERR_WRONG_PD", "the address handle belongs to another protection domain");
       w.wr.ud.ah = ah->handle(env);
       w.wr.ud.remote_qpn = uint32_t(ReqInt(env, o, "remoteQpn", 0, 0xffffff));
       w.wr.ud.remote_qkey = uint32_t(ReqInt(env, o, "remoteQkey", 0, 0xffffffffLL));
@@ -542,21 +599,44 @@ void QueuePair::PostExtended(Napi::Env env, SendChain& chain) {
     const uint64_t raddr = w.wr.rdma.remote_addr;
     bool data = true;
     switch (int(w.opcode)) {
-      case IBV_WR_RDMA_WRITE: ibv_wr_rdma_write(qx, rkey, raddr); break;
-      case IBV_WR_RDMA_WRITE_WITH_IMM: ibv_wr_rdma_write_imm(qx, rkey, raddr, w.imm_data); break;
-      case IBV_WR_SEND: ibv_wr_send(qx); break;
-      case IBV_WR_SEND_WITH_IMM: ibv_wr_send_imm(qx, w.imm_data); break;
-      case IBV_WR_SEND_WITH_INV: ibv_wr_send_inv(qx, w.invalidate_rkey); break;
-      case IBV_WR_RDMA_READ: ibv_wr_rdma_read(qx, rkey, raddr); break;
-      case IBV_WR_ATOMIC_CMP_AND_SWP:
-        ibv_wr_atomic_cmp_swp(qx, w.wr.atomic.rkey, w.wr.atomic.remote_addr, w.wr.atomic.compare_add, w.wr.atomic.swap);
+      case IBV_WR_RDMA_WRITE:
+        ibv_wr_rdma_write(qx, rkey, raddr);
         break;
-      case IBV_WR_ATOMIC_FETCH_AND_ADD: ibv_wr_atomic_fetch_add(qx, w.wr.atomic.rkey, w.wr.atomic.remote_addr, w.wr.atomic.compare_add); break;
-      case IBV_WR_LOCAL_INV: ibv_wr_local_inv(qx, w.invalidate_rkey), data = false; break;
-      case IBV_WR_BIND_MW: ibv_wr_bind_mw(qx, w.bind_mw.mw, w.bind_mw.rkey, &w.bind_mw.bind_info), data = false; break;
-      case IBV_WR_ATOMIC_WRITE: ibv_wr_atomic_write(qx, rkey, raddr, p.atomicValue), data = false; break;
+      case IBV_WR_RDMA_WRITE_WITH_IMM:
+        ibv_wr_rdma_write_imm(qx, rkey, raddr, w.imm_data);
+        break;
+      case IBV_WR_SEND:
+        ibv_wr_send(qx);
+        break;
+      case IBV_WR_SEND_WITH_IMM:
+        ibv_wr_send_imm(qx, w.imm_data);
+        break;
+      case IBV_WR_SEND_WITH_INV:
+        ibv_wr_send_inv(qx, w.invalidate_rkey);
+        break;
+      case IBV_WR_RDMA_READ:
+        ibv_wr_rdma_read(qx, rkey, raddr);
+        break;
+      case IBV_WR_ATOMIC_CMP_AND_SWP:
+        ibv_wr_atomic_cmp_swp(qx, w.wr.atomic.rkey, w.wr.atomic.remote_addr, w.wr.atomic.compare_add,
+                              w.wr.atomic.swap);
+        break;
+      case IBV_WR_ATOMIC_FETCH_AND_ADD:
+        ibv_wr_atomic_fetch_add(qx, w.wr.atomic.rkey, w.wr.atomic.remote_addr, w.wr.atomic.compare_add);
+        break;
+      case IBV_WR_LOCAL_INV:
+        ibv_wr_local_inv(qx, w.invalidate_rkey), data = false;
+        break;
+      case IBV_WR_BIND_MW:
+        ibv_wr_bind_mw(qx, w.bind_mw.mw, w.bind_mw.rkey, &w.bind_mw.bind_info), data = false;
+        break;
+      case IBV_WR_ATOMIC_WRITE:
+        ibv_wr_atomic_write(qx, rkey, raddr, p.atomicValue), data = false;
+        break;
 #ifdef RDMA_CCM_HAVE_WR_FLUSH
-      case kWrFlush: ibv_wr_flush(qx, rkey, raddr, size_t(p.flushLength), p.flushType, p.flushLevel), data = false; break;
+      case kWrFlush:
+        ibv_wr_flush(qx, rkey, raddr, size_t(p.flushLength), p.flushType, p.flushLevel), data = false;
+        break;
 #endif
     }
     if (type_ == IBV_QPT_UD) ibv_wr_set_ud_addr(qx, w.wr.ud.ah, w.wr.ud.remote_qpn, w.wr.ud.remote_qkey);
@@ -589,11 +669,15 @@ void QueuePair::PostExtended(Napi::Env env, SendChain& chain) {
 Napi::Value QueuePair::PostChain(const Napi::CallbackInfo& info, ChainUse use) {
   Napi::Env env = info.Env();
   handle(env);
-  if (use == ChainUse::kBatch && qpx_ == nullptr) Throw(env, "ERR_UNSUPPORTED", "postBatch needs a queue pair created with sendOps (the extended send API)");
+  if (use == ChainUse::kBatch && qpx_ == nullptr)
+    Throw(env, "ERR_UNSUPPORTED",
+          "postBatch needs a queue pair created with sendOps (the extended send API)");
   SendChain chain;
   BuildSend(env, info[0], chain, use);
-  if (use == ChainUse::kBatch) PostExtended(env, chain);
-  else Post(env, chain);
+  if (use == ChainUse::kBatch)
+    PostExtended(env, chain);
+  else
+    Post(env, chain);
   return env.Undefined();
 }
 
@@ -620,7 +704,8 @@ Napi::Value QueuePair::PrepareSend(const Napi::CallbackInfo& info) {
 
 SendChain& QueuePair::Prepared(Napi::Env env, const Napi::CallbackInfo& info) {
   int64_t h = ArgInt(info, 0, "handle", 0, 1 << 30);
-  if (size_t(h) >= prepared_.size() || !prepared_[size_t(h)]) ThrowArgRange(env, "handle", "no such prepared work request");
+  if (size_t(h) >= prepared_.size() || !prepared_[size_t(h)])
+    ThrowArgRange(env, "handle", "no such prepared work request");
   return *prepared_[size_t(h)];
 }
 

@@ -47,17 +47,20 @@ void ReadQpCap(Napi::Env env, Napi::Object o, ibv_qp_cap* cap);
 class QueuePair : public Wrapped<QueuePair, ibv_qp> {
   RDMA_WRAPPED(QueuePair, ibv_qp, qp)
   // Wraps a QP that rdma_create_qp made on `id`; `owner` (the CM id's JS object) is kept alive.
-  static Napi::Object WrapCm(Napi::Env env, rdma_cm_id* id, Napi::Object pd, Napi::Object sendCq, Napi::Object recvCq, Napi::Object owner);
+  static Napi::Object WrapCm(Napi::Env env, rdma_cm_id* id, Napi::Object pd, Napi::Object sendCq,
+                             Napi::Object recvCq, Napi::Object owner);
   // Made by librdmacm on a CM id (rdma_create_qp) rather than by ibv_create_qp.
   bool cmOwned() const { return cmId_ != nullptr; }
-  // Detaches a CM id's QP on the JS thread (what rdma_destroy_qp does; the CQs are ours) and queues its destroy.
+  // Detaches a CM id's QP on the JS thread (what rdma_destroy_qp does; the CQs are ours) and queues its
+  // destroy.
   static void ReapCmQp(Napi::Env env, rdma_cm_id* id);
   // The type 2 windows whose last bind was posted here.
   void RememberWindow(MemoryWindow* mw) { windows_.push_back(mw); }
   void ForgetWindow(MemoryWindow* mw);
 
  private:
-  JsMethod Info, State, Modify, Query, PostSend, PostRecv, PrepareSend, PostPrepared, PostPreparedPoll, ReleasePrepared, PostBatch;
+  JsMethod Info, State, Modify, Query, PostSend, PostRecv, PrepareSend, PostPrepared, PostPreparedPoll,
+      ReleasePrepared, PostBatch;
   Napi::Value PostChain(const Napi::CallbackInfo& info, ChainUse use);
   void BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, ChainUse use);
   void Post(Napi::Env env, SendChain& chain);

@@ -109,13 +109,17 @@ void Reaper::Finish(std::deque<std::unique_ptr<Item>> items, bool callJs) {
       if (item->keep) LeakBackingStore(std::move(item->keep));
       if (callJs) {
         Napi::HandleScope scope(env);
-        std::string msg = std::string(item->what) + " failed: " + std::strerror(item->err) + " (" + ErrnoName(item->err) + ")";
+        std::string msg = std::string(item->what) + " failed: " + std::strerror(item->err) + " (" +
+                          ErrnoName(item->err) + ")";
         Napi::Object process = env.Global().Get("process").As<Napi::Object>();
         Napi::Value warn = process.Get("emitWarning");
         Napi::Object opts = Napi::Object::New(env);
         opts.Set("code", "ERR_RDMA_DESTROY");
         opts.Set("detail", std::string("errno ") + std::to_string(item->err));
-        if (warn.IsFunction()) Call(env, [&] { warn.As<Napi::Function>().MakeCallback(process, {Napi::String::New(env, msg), opts}); });
+        if (warn.IsFunction())
+          Call(env, [&] {
+            warn.As<Napi::Function>().MakeCallback(process, {Napi::String::New(env, msg), opts});
+          });
       }
     }
     if (!item->done.IsEmpty() && callJs) {
@@ -141,7 +145,8 @@ void Reaper::Stop() {
   }
   Finish(std::move(items), false);
   async_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(async_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
 }
 
 void StartReaper(Napi::Env env) {

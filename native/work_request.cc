@@ -17,10 +17,12 @@ uint64_t ReadSgl(Napi::Env env, Napi::Object wr, std::vector<ibv_sge>& out, Prot
   uint64_t total = 0;
   for (uint32_t i = 0; i < a.Length(); i++) {
     Napi::Value e = a.Get(i);
-    if (!e.IsObject()) ThrowArgType(env, "sgl[" + std::to_string(i) + "]", "an object { mr, offset, length }");
+    if (!e.IsObject())
+      ThrowArgType(env, "sgl[" + std::to_string(i) + "]", "an object { mr, offset, length }");
     Napi::Object s = e.As<Napi::Object>();
     MemoryRegion* mr = MemoryRegion::From(env, s.Get(Key(env, "mr")), "sgl.mr");
-    if (mr->pd() != pd) Throw(env, "ERR_WRONG_PD", "a scatter/gather entry uses a region of another protection domain");
+    if (mr->pd() != pd)
+      Throw(env, "ERR_WRONG_PD", "a scatter/gather entry uses a region of another protection domain");
     int64_t off = 0, len = 0;
     OptInt(env, s, "offset", 0, int64_t(1) << 40, &off);
     if (!OptInt(env, s, "length", 0, 0xffffffffLL, &len)) ThrowArgType(env, "sgl.length", "an integer");
@@ -34,7 +36,8 @@ void BuildRecv(Napi::Env env, Napi::Value arg, ProtectionDomain* pd, RecvChain& 
   if (!arg.IsArray()) ThrowArgType(env, "wrs", "an array of receive requests");
   Napi::Array list = arg.As<Napi::Array>();
   uint32_t count = list.Length();
-  if (count > kMaxWrsPerPost) ThrowArgRange(env, "wrs", "at most " + std::to_string(kMaxWrsPerPost) + " per call");
+  if (count > kMaxWrsPerPost)
+    ThrowArgRange(env, "wrs", "at most " + std::to_string(kMaxWrsPerPost) + " per call");
   chain.wrs.assign(count, ibv_recv_wr());
   chain.sges.assign(count, std::vector<ibv_sge>());
   for (uint32_t i = 0; i < count; i++) {
@@ -61,7 +64,9 @@ void ThrowPostError(Napi::Env env, int err, const char* call, const Wr* first, c
   throw e;
 }
 
-template void ThrowPostError<ibv_recv_wr>(Napi::Env, int, const char*, const ibv_recv_wr*, const ibv_recv_wr*);
-template void ThrowPostError<ibv_send_wr>(Napi::Env, int, const char*, const ibv_send_wr*, const ibv_send_wr*);
+template void ThrowPostError<ibv_recv_wr>(Napi::Env, int, const char*, const ibv_recv_wr*,
+                                          const ibv_recv_wr*);
+template void ThrowPostError<ibv_send_wr>(Napi::Env, int, const char*, const ibv_send_wr*,
+                                          const ibv_send_wr*);
 
 }  // namespace rdma

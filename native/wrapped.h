@@ -71,8 +71,10 @@ class Wrapped : public Napi::ObjectWrap<T> {
   // T finds the constructor in Data(env).
   static Napi::Function Define(Napi::Env env, Members members) {
     using W = Napi::ObjectWrap<T>;
-    members.push_back(W::InstanceAccessor("closed", static_cast<typename W::InstanceGetterCallback>(&Base::Closed), nullptr));
-    members.push_back(W::InstanceMethod("close", static_cast<typename W::InstanceMethodCallback>(&Base::Close)));
+    members.push_back(W::InstanceAccessor(
+        "closed", static_cast<typename W::InstanceGetterCallback>(&Base::Closed), nullptr));
+    members.push_back(
+        W::InstanceMethod("close", static_cast<typename W::InstanceMethodCallback>(&Base::Close)));
     Napi::Function f = W::DefineClass(env, T::kName, members);
     Data(env).*T::kCtor = Napi::Persistent(f);
     return f;
@@ -100,7 +102,9 @@ class Wrapped : public Napi::ObjectWrap<T> {
     if constexpr (std::is_base_of_v<Parent, T>) {
       const Parent* p = static_cast<T*>(this);
       if (h_ != nullptr && p->children() > 0)
-        Throw(info.Env(), "ERR_BUSY", std::string(T::kName) + " has " + std::to_string(p->children()) + " open " + p->childKind() + " (close them first)");
+        Throw(info.Env(), "ERR_BUSY",
+              std::string(T::kName) + " has " + std::to_string(p->children()) + " open " + p->childKind() +
+                  " (close them first)");
     }
     static_cast<T*>(this)->OnClose();
     Release();

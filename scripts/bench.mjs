@@ -27,7 +27,11 @@ if (only === 'instructions') {
   process.exit(ok ? 0 : 1);
 }
 const envPrefix = only ? `RDMA_CCM_BENCH_ONLY=${only} ` : '';
-const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '3600', '--', `${envPrefix}node bench/suite.mjs ${raw}`], { allowFail: true });
+const status = sh(
+  process.execPath,
+  ['dist/cli.js', 'lab', '--timeout', '3600', '--', `${envPrefix}node bench/suite.mjs ${raw}`],
+  { allowFail: true },
+);
 if (status !== 0 || !existsSync(raw)) {
   progress.done();
   log(`bench: the run in the lab failed (exit ${status})`);
@@ -35,56 +39,198 @@ if (status !== 0 || !existsSync(raw)) {
 }
 progress.next('results and charts');
 const fresh = JSON.parse(readFileSync(raw, 'utf8'));
-const recorded = only && existsSync(join(root, 'bench', 'results.json')) ? JSON.parse(readFileSync(join(root, 'bench', 'results.json'), 'utf8')) : {};
-const sectionKeys = { latency: 'latency', bandwidth: 'bandwidth', msgrate: 'msgRate', handshake: 'handshake', detection: 'detection', failover: 'failover', witness: 'witness', durability: 'durability' };
+const recorded =
+  only && existsSync(join(root, 'bench', 'results.json'))
+    ? JSON.parse(readFileSync(join(root, 'bench', 'results.json'), 'utf8'))
+    : {};
+const sectionKeys = {
+  latency: 'latency',
+  bandwidth: 'bandwidth',
+  msgrate: 'msgRate',
+  handshake: 'handshake',
+  detection: 'detection',
+  failover: 'failover',
+  witness: 'witness',
+  durability: 'durability',
+};
 const r = { ...fresh };
-if (only) for (const [name, key] of Object.entries(sectionKeys)) if (!only.split(',').includes(name) && recorded[key] !== undefined) r[key] = recorded[key];
+if (only)
+  for (const [name, key] of Object.entries(sectionKeys))
+    if (!only.split(',').includes(name) && recorded[key] !== undefined) r[key] = recorded[key];
 const fmt = (x, d = 2) => (x === null || x === undefined ? 'n/a' : x >= 100 ? x.toFixed(0) : x.toFixed(d));
 const ratio = (x) => (x === null || x === undefined ? 'n/a' : `${fmt(x)}x`);
 const size = (n) => (n >= 1 << 20 ? `${n >> 20} MiB` : n >= 1024 ? `${n >> 10} KiB` : `${n} B`);
 // Event traces of the handshake runs stay in the raw file; the record keeps their figures.
-if (r.handshake?.runs) r.handshake = { ...r.handshake, runs: r.handshake.runs.map(({ trace, ...run }) => run) };
+if (r.handshake?.runs)
+  r.handshake = { ...r.handshake, runs: r.handshake.runs.map(({ trace, ...run }) => run) };
 const rows = [['figure', 'size', 'perftest', 'rdma-ccm', 'ratio']];
-for (const l of r.latency) rows.push([`${l.op} latency (µs)`, size(l.size), fmt(l.perftestUs), fmt(l.oursUs), ratio(l.ratio)]);
-for (const b of r.bandwidth) rows.push([`${b.op} bandwidth (MB/s)`, size(b.size), fmt(b.perftestMBps), fmt(b.oursMBps), ratio(b.ratio)]);
-for (const m of r.msgRate) rows.push([`${m.op} message rate (Mpps)`, size(m.size), fmt(m.perftestMpps, 3), fmt(m.oursMpps, 3), ratio(m.ratio)]);
+for (const l of r.latency)
+  rows.push([`${l.op} latency (µs)`, size(l.size), fmt(l.perftestUs), fmt(l.oursUs), ratio(l.ratio)]);
+for (const b of r.bandwidth)
+  rows.push([`${b.op} bandwidth (MB/s)`, size(b.size), fmt(b.perftestMBps), fmt(b.oursMBps), ratio(b.ratio)]);
+for (const m of r.msgRate)
+  rows.push([
+    `${m.op} message rate (Mpps)`,
+    size(m.size),
+    fmt(m.perftestMpps, 3),
+    fmt(m.oursMpps, 3),
+    ratio(m.ratio),
+  ]);
 if (r.handshake) {
   const h = r.handshake;
   rows.push(['bare RDMA CM connect (ms), one warm process', '-', '-', fmt(h.bareConnectMs), '-']);
-  if (h.bareConnectLateMs !== undefined) rows.push(['bare RDMA CM connect (ms), partner just started', '-', '-', fmt(h.bareConnectLateMs), '-']);
+  if (h.bareConnectLateMs !== undefined)
+    rows.push(['bare RDMA CM connect (ms), partner just started', '-', '-', fmt(h.bareConnectLateMs), '-']);
   if (h.targetMs !== undefined) {
     rows.push(['awaited RDMA READ round trip (ms)', '2 B', '-', fmt(h.rttAsyncUs / 1000), '-']);
-    rows.push([`CCM handshake: connect + 4 steps (ms)`, '-', '-', fmt(h.ccmHandshakeMs), `${fmt(h.ccmHandshakeMs / (h.targetMs - h.probeMs))}x connect + 4 RTT`]);
-    rows.push([`CCM partner ready → established (ms), probe ${h.probeMs} ms`, '-', '-', fmt(h.ccmFromReadyMs), `${fmt(h.ccmFromReadyMs / h.targetMs)}x probe + connect + 4 RTT`]);
-    if (h.targetWarmMs !== undefined) rows.push([`  the same against a warm connect`, '-', '-', fmt(h.ccmFromReadyMs), `${fmt(h.ccmFromReadyMs / h.targetWarmMs)}x probe + connect + 4 RTT`]);
+    rows.push([
+      `CCM handshake: connect + 4 steps (ms)`,
+      '-',
+      '-',
+      fmt(h.ccmHandshakeMs),
+      `${fmt(h.ccmHandshakeMs / (h.targetMs - h.probeMs))}x connect + 4 RTT`,
+    ]);
+    rows.push([
+      `CCM partner ready → established (ms), probe ${h.probeMs} ms`,
+      '-',
+      '-',
+      fmt(h.ccmFromReadyMs),
+      `${fmt(h.ccmFromReadyMs / h.targetMs)}x probe + connect + 4 RTT`,
+    ]);
+    if (h.targetWarmMs !== undefined)
+      rows.push([
+        `  the same against a warm connect`,
+        '-',
+        '-',
+        fmt(h.ccmFromReadyMs),
+        `${fmt(h.ccmFromReadyMs / h.targetWarmMs)}x probe + connect + 4 RTT`,
+      ]);
     if (h.targetCachedMs !== undefined) {
-      rows.push(['bare RDMA CM connect (ms), partner just started, code cached', '-', '-', fmt(h.bareConnectLateCachedMs), '-']);
-      rows.push([`CCM partner ready → established (ms), code cached`, '-', '-', fmt(h.ccmFromReadyCachedMs), `${fmt(h.ccmFromReadyCachedMs / h.targetCachedMs)}x probe + connect + 4 RTT`]);
-      rows.push([`  the same against a warm connect`, '-', '-', fmt(h.ccmFromReadyCachedMs), `${fmt(h.ccmFromReadyCachedMs / h.targetWarmMs)}x probe + connect + 4 RTT`]);
+      rows.push([
+        'bare RDMA CM connect (ms), partner just started, code cached',
+        '-',
+        '-',
+        fmt(h.bareConnectLateCachedMs),
+        '-',
+      ]);
+      rows.push([
+        `CCM partner ready → established (ms), code cached`,
+        '-',
+        '-',
+        fmt(h.ccmFromReadyCachedMs),
+        `${fmt(h.ccmFromReadyCachedMs / h.targetCachedMs)}x probe + connect + 4 RTT`,
+      ]);
+      rows.push([
+        `  the same against a warm connect`,
+        '-',
+        '-',
+        fmt(h.ccmFromReadyCachedMs),
+        `${fmt(h.ccmFromReadyCachedMs / h.targetWarmMs)}x probe + connect + 4 RTT`,
+      ]);
     }
-  } else rows.push([`CCM ready → established (ms), probe ${h.probeMs} ms`, '-', '-', fmt(h.ccmFromReadyMs), `${fmt(h.ccmFromReadyMs / h.bareConnectMs)}x connect`]);
+  } else
+    rows.push([
+      `CCM ready → established (ms), probe ${h.probeMs} ms`,
+      '-',
+      '-',
+      fmt(h.ccmFromReadyMs),
+      `${fmt(h.ccmFromReadyMs / h.bareConnectMs)}x connect`,
+    ]);
 }
-if (r.detection) rows.push([`partner-down detection (ms) after the cut, threshold ${r.detection.thresholdMs} ms`, '-', '-', String(r.detection.detectedAfterMs), `${fmt(r.detection.detectedAfterMs / r.detection.thresholdMs)}x threshold`]);
+if (r.detection)
+  rows.push([
+    `partner-down detection (ms) after the cut, threshold ${r.detection.thresholdMs} ms`,
+    '-',
+    '-',
+    String(r.detection.detectedAfterMs),
+    `${fmt(r.detection.detectedAfterMs / r.detection.thresholdMs)}x threshold`,
+  ]);
 if (r.failover) {
   const f = r.failover;
-  rows.push([`link-down after the carrier cut is ordered (ms; the cut took ${f.cutTookMs}), link threshold ${f.linkDownMs} ms`, '-', '-', String(f.linkDownAfterMs), `${fmt(f.linkDownAfterMs / f.linkDownMs)}x threshold`]);
-  rows.push([`link failover: longest pause in acks (ms), ${f.records} records${f.deliveredOnceInOrder ? ' once, in order' : ' NOT ALL ONCE'}, ${f.partnerDowns} partner-downs`, '512 B', '-', String(f.ackStallMs), `${fmt(f.ackStallMs / f.heartbeatMs)}x heartbeat`]);
+  rows.push([
+    `link-down after the carrier cut is ordered (ms; the cut took ${f.cutTookMs}), link threshold ${f.linkDownMs} ms`,
+    '-',
+    '-',
+    String(f.linkDownAfterMs),
+    `${fmt(f.linkDownAfterMs / f.linkDownMs)}x threshold`,
+  ]);
+  rows.push([
+    `link failover: longest pause in acks (ms), ${f.records} records${f.deliveredOnceInOrder ? ' once, in order' : ' NOT ALL ONCE'}, ${f.partnerDowns} partner-downs`,
+    '512 B',
+    '-',
+    String(f.ackStallMs),
+    `${fmt(f.ackStallMs / f.heartbeatMs)}x heartbeat`,
+  ]);
 }
-if (r.witness) rows.push([`partner-down with the witness after a kill (ms), witness timeout ${r.witness.timeoutMs} ms`, '-', '-', String(r.witness.detectedAfterMs), `${fmt(r.witness.detectedAfterMs / r.witness.timeoutMs)}x timeout`]);
+if (r.witness)
+  rows.push([
+    `partner-down with the witness after a kill (ms), witness timeout ${r.witness.timeoutMs} ms`,
+    '-',
+    '-',
+    String(r.witness.detectedAfterMs),
+    `${fmt(r.witness.detectedAfterMs / r.witness.timeoutMs)}x timeout`,
+  ]);
 if (r.durability) {
-  for (const t of r.durability.throughput) rows.push([`${t.durability} append throughput (MB/s) vs ib_write_bw`, size(t.size), fmt(t.perftestMBps), fmt(t.oursMBps), ratio(t.ratio)]);
-  if (r.durability.awaitedReadUs) rows.push(['RDMA READ awaited through the event loop (µs), the floor of an append', '512 B', '-', fmt(r.durability.awaitedReadUs), '-']);
+  for (const t of r.durability.throughput)
+    rows.push([
+      `${t.durability} append throughput (MB/s) vs ib_write_bw`,
+      size(t.size),
+      fmt(t.perftestMBps),
+      fmt(t.oursMBps),
+      ratio(t.ratio),
+    ]);
+  if (r.durability.awaitedReadUs)
+    rows.push([
+      'RDMA READ awaited through the event loop (µs), the floor of an append',
+      '512 B',
+      '-',
+      fmt(r.durability.awaitedReadUs),
+      '-',
+    ]);
   for (const l of r.durability.latency) {
-    rows.push([`${l.durability} append latency p50 (µs) vs ib_write_lat + ib_read_lat`, size(l.size), fmt(l.targetP50Us), fmt(l.p50Us), `${ratio(l.ratioP50)}${l.ratioAwaitedRead ? `, ${fmt(l.ratioAwaitedRead)}x awaited READ` : ''}`]);
-    rows.push([`${l.durability} append latency p99 (µs) vs ib_write_lat + ib_read_lat`, size(l.size), fmt(l.targetP99Us), fmt(l.p99Us), ratio(l.ratioP99)]);
+    rows.push([
+      `${l.durability} append latency p50 (µs) vs ib_write_lat + ib_read_lat`,
+      size(l.size),
+      fmt(l.targetP50Us),
+      fmt(l.p50Us),
+      `${ratio(l.ratioP50)}${l.ratioAwaitedRead ? `, ${fmt(l.ratioAwaitedRead)}x awaited READ` : ''}`,
+    ]);
+    rows.push([
+      `${l.durability} append latency p99 (µs) vs ib_write_lat + ib_read_lat`,
+      size(l.size),
+      fmt(l.targetP99Us),
+      fmt(l.p99Us),
+      ratio(l.ratioP99),
+    ]);
   }
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((x) => x[i].length)));
-const table = rows.map((x, j) => `| ${x.map((c, i) => c.padEnd(widths[i])).join(' | ')} |${j === 0 ? `\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|` : ''}`).join('\n');
+const table = rows
+  .map(
+    (x, j) =>
+      `| ${x.map((c, i) => c.padEnd(widths[i])).join(' | ')} |${j === 0 ? `\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|` : ''}`,
+  )
+  .join('\n');
 process.stdout.write(`\n${table}\n`);
-writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify({ date: new Date().toISOString(), ...(only ? { sectionsRerun: only, firstDate: recorded.firstDate ?? recorded.date } : {}), table: rows, ...r }, null, 2));
+writeFileSync(
+  join(root, 'bench', 'results.json'),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      ...(only ? { sectionsRerun: only, firstDate: recorded.firstDate ?? recorded.date } : {}),
+      table: rows,
+      ...r,
+    },
+    null,
+    2,
+  ),
+);
 writeFileSync(join(root, 'bench', 'results.md'), `${table}\n`);
-const series = (items, key, name) => ({ name, dashed: name === 'perftest', points: items.filter((x) => x[key] !== null).map((x) => [x.size, x[key]]) });
+const series = (items, key, name) => ({
+  name,
+  dashed: name === 'perftest',
+  points: items.filter((x) => x[key] !== null).map((x) => [x.size, x[key]]),
+});
 mkdirSync(join(root, 'docs'), { recursive: true });
 const ops = [...new Set(r.latency.map((l) => l.op))];
 writeFileSync(
@@ -94,7 +240,10 @@ writeFileSync(
     yLabel: 'µs',
     series: ops.flatMap((op) => {
       const xs = r.latency.filter((l) => l.op === op);
-      return [series(xs, 'oursUs', `${op} rdma-ccm`), { ...series(xs, 'perftestUs', 'perftest'), name: `${op} perftest`, dashed: true }];
+      return [
+        series(xs, 'oursUs', `${op} rdma-ccm`),
+        { ...series(xs, 'perftestUs', 'perftest'), name: `${op} perftest`, dashed: true },
+      ];
     }),
   }),
 );
@@ -106,7 +255,10 @@ writeFileSync(
     yLabel: 'MB/s',
     series: bops.flatMap((op) => {
       const xs = r.bandwidth.filter((b) => b.op === op);
-      return [series(xs, 'oursMBps', `${op} rdma-ccm`), { ...series(xs, 'perftestMBps', 'perftest'), name: `${op} perftest`, dashed: true }];
+      return [
+        series(xs, 'oursMBps', `${op} rdma-ccm`),
+        { ...series(xs, 'perftestMBps', 'perftest'), name: `${op} perftest`, dashed: true },
+      ];
     }),
   }),
 );
@@ -120,11 +272,20 @@ if (r.durability) {
       title: 'Mirrored append throughput on rxe, by durability (higher is better)',
       yLabel: 'MB/s',
       series: [
-        ...levels.map((d, i) => ({ ...series(r.durability.throughput.filter((t) => t.durability === d), 'oursMBps', `${d} rdma-ccm`), color: DURABILITY_COLORS[i] })),
+        ...levels.map((d, i) => ({
+          ...series(
+            r.durability.throughput.filter((t) => t.durability === d),
+            'oursMBps',
+            `${d} rdma-ccm`,
+          ),
+          color: DURABILITY_COLORS[i],
+        })),
         { ...series(wbw, 'perftestMBps', 'perftest'), name: 'ib_write_bw', dashed: true, color: '#d62728' },
       ],
     }),
   );
 }
 progress.done();
-process.stdout.write('\nresults: bench/results.json, bench/results.md; charts: docs/bench-latency.svg, docs/bench-bandwidth.svg, docs/bench-durability.svg\n');
+process.stdout.write(
+  '\nresults: bench/results.json, bench/results.md; charts: docs/bench-latency.svg, docs/bench-bandwidth.svg, docs/bench-durability.svg\n',
+);

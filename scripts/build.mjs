@@ -9,7 +9,9 @@ export function buildNative() {
   const gyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   if (newerThanAddonSources(out)) return;
   log('build: native addon');
-  const configured = existsSync(join(root, 'build', 'Makefile')) && statSync(join(root, 'build', 'Makefile')).mtimeMs > statSync(join(root, 'binding.gyp')).mtimeMs;
+  const configured =
+    existsSync(join(root, 'build', 'Makefile')) &&
+    statSync(join(root, 'build', 'Makefile')).mtimeMs > statSync(join(root, 'binding.gyp')).mtimeMs;
   // node-gyp's pages of output go to the set-up log; a failed build shows them (the compiler's errors).
   logged(process.execPath, [gyp, configured ? 'build' : 'rebuild', '--jobs', 'max'], { env: gypEnv() });
 }
@@ -18,7 +20,14 @@ export function buildNative() {
 export function esmWrappers() {
   const dir = join(root, 'dist', 'esm');
   mkdirSync(dir, { recursive: true });
-  const entries = { index: '../index.js', verbs: '../verbs/index.js', cm: '../cm/index.js', ccm: '../ccm/index.js', lab: '../lab/index.js', 'code-cache': '../code-cache.js' };
+  const entries = {
+    index: '../index.js',
+    verbs: '../verbs/index.js',
+    cm: '../cm/index.js',
+    ccm: '../ccm/index.js',
+    lab: '../lab/index.js',
+    'code-cache': '../code-cache.js',
+  };
   for (const [name, target] of Object.entries(entries)) {
     writeFileSync(join(dir, `${name}.mjs`), `export * from '${target}';\n`);
   }

@@ -1,7 +1,16 @@
 // Shared helpers for the project's own scripts (setup, build, test, demo, bench). Node builtins only:
 // these run on a fresh machine before `npm install`.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,7 +60,9 @@ export function logged(cmd, args, opts = {}) {
   if (r.status !== 0) {
     const out = readFileSync(setupLog).subarray(from).toString().trimEnd().split('\n');
     process.stderr.write(`${out.slice(-60).join('\n')}\n`);
-    log(`${[cmd, ...args].join(' ')} exited ${r.status}${out.length > 60 ? ` (its last 60 lines above)` : ''}; full output in ${setupLog}`);
+    log(
+      `${[cmd, ...args].join(' ')} exited ${r.status}${out.length > 60 ? ` (its last 60 lines above)` : ''}; full output in ${setupLog}`,
+    );
     process.exit(r.status ?? 1);
   }
 }
@@ -64,7 +75,8 @@ export function has(tool) {
 export function gypEnv() {
   const prefix = resolve(dirname(process.execPath), '..');
   const env = { ...process.env };
-  if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = prefix;
+  if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h')))
+    env.npm_config_nodedir = prefix;
   return env;
 }
 
@@ -89,5 +101,8 @@ function newestMtime(dir) {
 /** True when `file` exists and is newer than every source of the native addon (native/, binding.gyp). */
 export function newerThanAddonSources(file) {
   if (!existsSync(file)) return false;
-  return statSync(file).mtimeMs > Math.max(newestMtime(join(root, 'native')), statSync(join(root, 'binding.gyp')).mtimeMs);
+  return (
+    statSync(file).mtimeMs >
+    Math.max(newestMtime(join(root, 'native')), statSync(join(root, 'binding.gyp')).mtimeMs)
+  );
 }

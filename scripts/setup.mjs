@@ -26,7 +26,9 @@ export function setup() {
     .map(([pkg]) => pkg);
   if (missing.length) {
     if (!has('apt-get') || process.getuid?.() !== 0) {
-      log(`setup: missing ${missing.join(' ')}; install them (Debian: apt-get install ${missing.join(' ')}) or run as root`);
+      log(
+        `setup: missing ${missing.join(' ')}; install them (Debian: apt-get install ${missing.join(' ')}) or run as root`,
+      );
       process.exit(1);
     }
     log(`setup: apt-get install ${missing.join(' ')}`);

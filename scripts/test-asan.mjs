@@ -22,10 +22,14 @@ cpSync(join(root, 'binding.gyp'), join(dir, 'binding.gyp'));
 cpSync(join(root, 'install'), join(dir, 'install'), { recursive: true });
 const flags = '-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1';
 log('build: native addon with AddressSanitizer and UndefinedBehaviorSanitizer');
-sh(process.execPath, [join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild', '--jobs', 'max'], {
-  cwd: dir,
-  env: { ...gypEnv(), CFLAGS: flags, CXXFLAGS: flags, LDFLAGS: '-fsanitize=address,undefined' },
-});
+sh(
+  process.execPath,
+  [join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild', '--jobs', 'max'],
+  {
+    cwd: dir,
+    env: { ...gypEnv(), CFLAGS: flags, CXXFLAGS: flags, LDFLAGS: '-fsanitize=address,undefined' },
+  },
+);
 const addon = join(dir, 'build', 'Release', 'rdma_ccm.node');
 const libasan = spawnSync('gcc', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).stdout.trim();
 if (!existsSync(libasan)) {
@@ -46,9 +50,15 @@ const vitest = join('node_modules', 'vitest', 'vitest.mjs');
 // `npm run test:asan -- test/integration/verbs-mw.test.ts …` runs only those files.
 const files = process.argv.slice(2);
 const which = files.length > 0 ? files.join(' ') : '--dir test/integration';
-const status = sh(process.execPath, ['dist/cli.js', 'lab', '--timeout', '2700', '--', `env ${env} node ${vitest} run ${which}`], { allowFail: true });
+const status = sh(
+  process.execPath,
+  ['dist/cli.js', 'lab', '--timeout', '2700', '--', `env ${env} node ${vitest} run ${which}`],
+  { allowFail: true },
+);
 
 const found = readdirSync(reports);
 for (const f of found) process.stdout.write(`\n--- ${f}\n${readFileSync(join(reports, f), 'utf8')}`);
-process.stdout.write(`\nsanitizers: ${found.length} report${found.length === 1 ? '' : 's'}; integration tests exit ${status}\n`);
+process.stdout.write(
+  `\nsanitizers: ${found.length} report${found.length === 1 ? '' : 's'}; integration tests exit ${status}\n`,
+);
 process.exit(status === 0 && found.length === 0 ? 0 : 1);

@@ -15,7 +15,10 @@ export const DEFAULT_BACKOFF: BackoffOptions = { minMs: 50, maxMs: 2000, jitter:
 /** The delay sequence of one partner's connect loop. */
 export class Backoff {
   private attempt = 0;
-  constructor(private readonly opts: BackoffOptions, private readonly random: () => number = Math.random) {}
+  constructor(
+    private readonly opts: BackoffOptions,
+    private readonly random: () => number = Math.random,
+  ) {}
 
   /** Delay before the next attempt; each call doubles the base up to the cap. */
   next(): number {

@@ -2,7 +2,15 @@
 import { BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import type { Transport } from './transport';
 import type { Witness } from './witness';
-import { DURABILITY, MAX_LINKS, MAX_SLOTS, NODE_STATES, NodeState, SLOT, type Durability } from './wire/layout';
+import {
+  DURABILITY,
+  MAX_LINKS,
+  MAX_SLOTS,
+  NODE_STATES,
+  NodeState,
+  SLOT,
+  type Durability,
+} from './wire/layout';
 import { didYouMean } from '../nearest-name';
 
 /** One partner of this node: where its CCM listens. */
@@ -217,7 +225,32 @@ export class ConfigError extends Error {
 
 /** The keys of each object in {@link CcmOptions}: any other key is refused, as a typo would silently drop a setting. */
 const KNOWN_KEYS = {
-  options: ['clusterId', 'nodeId', 'address', 'port', 'partners', 'secret', 'generation', 'heartbeatMs', 'partnerDownMs', 'linkDownMs', 'statusPollMs', 'backoff', 'connectTimeoutMs', 'echoTimeoutMs', 'logRingBytes', 'pollMs', 'mirrorHoldMs', 'initialState', 'durability', 'nvram', 'witness', 'fence', 'fenceDelayMs', 'transport'],
+  options: [
+    'clusterId',
+    'nodeId',
+    'address',
+    'port',
+    'partners',
+    'secret',
+    'generation',
+    'heartbeatMs',
+    'partnerDownMs',
+    'linkDownMs',
+    'statusPollMs',
+    'backoff',
+    'connectTimeoutMs',
+    'echoTimeoutMs',
+    'logRingBytes',
+    'pollMs',
+    'mirrorHoldMs',
+    'initialState',
+    'durability',
+    'nvram',
+    'witness',
+    'fence',
+    'fenceDelayMs',
+    'transport',
+  ],
   partner: ['nodeId', 'address', 'port'],
   backoff: ['minMs', 'maxMs', 'jitter'],
   nvram: ['path', 'persistent'],
@@ -246,7 +279,8 @@ export function checkOptionKeys(o: unknown, { json = false }: { json?: boolean }
   knownKeys(o, json ? KNOWN_KEYS.options.filter((k) => !CODE_KEYS.includes(k)) : KNOWN_KEYS.options, '');
   if (typeof o !== 'object' || o === null) return;
   const opts = o as Record<string, unknown>;
-  if (Array.isArray(opts.partners)) opts.partners.forEach((p, i) => knownKeys(p, KNOWN_KEYS.partner, `partners[${i}]`));
+  if (Array.isArray(opts.partners))
+    opts.partners.forEach((p, i) => knownKeys(p, KNOWN_KEYS.partner, `partners[${i}]`));
   knownKeys(opts.backoff, KNOWN_KEYS.backoff, 'backoff');
   knownKeys(opts.nvram, KNOWN_KEYS.nvram, 'nvram');
   // A Witness object (start, view, …) is the application's own: only { path, … } is checked.
@@ -255,56 +289,68 @@ export function checkOptionKeys(o: unknown, { json = false }: { json?: boolean }
 }
 
 function u32(v: unknown, name: string, min = 0): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 0xffffffff) throw new ConfigError(`${name} must be an integer from ${min} to 4294967295, got ${String(v)}`, name);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 0xffffffff)
+    throw new ConfigError(`${name} must be an integer from ${min} to 4294967295, got ${String(v)}`, name);
   return v;
 }
 
 function ms(v: unknown, name: string, dflt: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 3_600_000) throw new ConfigError(`${name} must be a positive number of milliseconds, got ${String(v)}`, name);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 3_600_000)
+    throw new ConfigError(`${name} must be a positive number of milliseconds, got ${String(v)}`, name);
   return v;
 }
 
 function address(v: unknown, name: string): string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > 64) throw new ConfigError(`${name} must be an IPv4, IPv6 or GID address string, got ${String(v)}`, name);
+  if (typeof v !== 'string' || v.length === 0 || v.length > 64)
+    throw new ConfigError(`${name} must be an IPv4, IPv6 or GID address string, got ${String(v)}`, name);
   return v;
 }
 
 function addresses(v: unknown, name: string): string[] {
   const list = Array.isArray(v) ? v : [v];
-  if (list.length === 0 || list.length > MAX_LINKS) throw new ConfigError(`${name} must be an address or a list of 1 to ${MAX_LINKS} addresses`, name);
+  if (list.length === 0 || list.length > MAX_LINKS)
+    throw new ConfigError(`${name} must be an address or a list of 1 to ${MAX_LINKS} addresses`, name);
   const out = list.map((a, i) => address(a, Array.isArray(v) ? `${name}[${i}]` : name));
   if (new Set(out).size !== out.length) throw new ConfigError(`${name} lists an address twice`, name);
   return out;
 }
 
 function port(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) throw new ConfigError(`${name} must be a port from 1 to 65535, got ${String(v)}`, name);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535)
+    throw new ConfigError(`${name} must be a port from 1 to 65535, got ${String(v)}`, name);
   return v;
 }
 
 function fenceHook(f: unknown): CcmConfig['fence'] {
   if (f === undefined) return undefined;
-  if (typeof f !== 'function') throw new ConfigError('fence must be a function (partner) => Promise<void>', 'fence');
+  if (typeof f !== 'function')
+    throw new ConfigError('fence must be a function (partner) => Promise<void>', 'fence');
   return f as CcmConfig['fence'];
 }
 
 function witnessConfig(w: CcmOptions['witness'], partnerDownMs: number): CcmConfig['witness'] {
   if (w === undefined) return undefined;
-  if (typeof w !== 'object' || w === null) throw new ConfigError('witness must be { path } or a Witness', 'witness');
-  if (typeof (w as Witness).start === 'function' && typeof (w as Witness).view === 'function') return w as Witness;
+  if (typeof w !== 'object' || w === null)
+    throw new ConfigError('witness must be { path } or a Witness', 'witness');
+  if (typeof (w as Witness).start === 'function' && typeof (w as Witness).view === 'function')
+    return w as Witness;
   const o = w as WitnessOptions;
-  if (typeof o.path !== 'string' || o.path.length === 0) throw new ConfigError('witness.path must be the path of a block device or file', 'witness.path');
+  if (typeof o.path !== 'string' || o.path.length === 0)
+    throw new ConfigError('witness.path must be the path of a block device or file', 'witness.path');
   const intervalMs = ms(o.intervalMs, 'witness.intervalMs', 500);
   const timeoutMs = ms(o.timeoutMs, 'witness.timeoutMs', Math.max(partnerDownMs, 4 * intervalMs));
-  if (timeoutMs < 2 * intervalMs) throw new ConfigError('witness.timeoutMs must be at least twice witness.intervalMs', 'witness.timeoutMs');
+  if (timeoutMs < 2 * intervalMs)
+    throw new ConfigError('witness.timeoutMs must be at least twice witness.intervalMs', 'witness.timeoutMs');
   return { path: o.path, intervalMs, timeoutMs };
 }
 
 function nvramConfig(n: CcmOptions['nvram']): NvramOptions | undefined {
   if (n === undefined) return undefined;
-  if (typeof n !== 'object' || n === null || typeof n.path !== 'string' || n.path.length === 0) throw new ConfigError('nvram.path must name a DAX device or a file', 'nvram.path');
-  if (n.persistent !== undefined && typeof n.persistent !== 'boolean') throw new ConfigError('nvram.persistent must be a boolean', 'nvram.persistent');
+  if (typeof n !== 'object' || n === null || typeof n.path !== 'string' || n.path.length === 0)
+    throw new ConfigError('nvram.path must name a DAX device or a file', 'nvram.path');
+  if (n.persistent !== undefined && typeof n.persistent !== 'boolean')
+    throw new ConfigError('nvram.persistent must be a boolean', 'nvram.persistent');
   return { path: n.path, persistent: n.persistent };
 }
 
@@ -327,34 +373,64 @@ export function resolveConfig(o: CcmOptions): CcmConfig {
   } catch {
     throw new ConfigError(`clusterId must be an integer, got ${String(o.clusterId)}`, 'clusterId');
   }
-  if (clusterId <= 0n || clusterId > 0xffffffffffffffffn) throw new ConfigError(`clusterId must be from 1 to 2^64-1, got ${clusterId}`, 'clusterId');
+  if (clusterId <= 0n || clusterId > 0xffffffffffffffffn)
+    throw new ConfigError(`clusterId must be from 1 to 2^64-1, got ${clusterId}`, 'clusterId');
   const nodeId = u32(o.nodeId, 'nodeId', 1);
-  if (!Array.isArray(o.partners) || o.partners.length === 0) throw new ConfigError('partners must list at least one partner', 'partners');
-  if (o.partners.length > MAX_SLOTS) throw new ConfigError(`partners must list at most ${MAX_SLOTS} partners`, 'partners');
+  if (!Array.isArray(o.partners) || o.partners.length === 0)
+    throw new ConfigError('partners must list at least one partner', 'partners');
+  if (o.partners.length > MAX_SLOTS)
+    throw new ConfigError(`partners must list at most ${MAX_SLOTS} partners`, 'partners');
   const seen = new Set<number>();
   const partners = o.partners.map((p, i) => {
     const id = u32(p?.nodeId, `partners[${i}].nodeId`, 1);
     if (id === nodeId) throw new ConfigError(`partners[${i}] has this node's own id ${id}`, `partners[${i}]`);
-    if (seen.has(id)) throw new ConfigError(`partners[${i}] lists partner ${id} a second time`, `partners[${i}]`);
+    if (seen.has(id))
+      throw new ConfigError(`partners[${i}] lists partner ${id} a second time`, `partners[${i}]`);
     seen.add(id);
     const list = addresses(p.address, `partners[${i}].address`);
     return { nodeId: id, address: list[0], addresses: list, port: port(p.port, `partners[${i}].port`) };
   });
-  const secret = o.secret === undefined ? undefined : typeof o.secret === 'string' ? new TextEncoder().encode(o.secret) : o.secret;
-  if (secret !== undefined && (!(secret instanceof Uint8Array) || secret.byteLength < 8)) throw new ConfigError('secret must be at least 8 bytes', 'secret');
+  const secret =
+    o.secret === undefined
+      ? undefined
+      : typeof o.secret === 'string'
+        ? new TextEncoder().encode(o.secret)
+        : o.secret;
+  if (secret !== undefined && (!(secret instanceof Uint8Array) || secret.byteLength < 8))
+    throw new ConfigError('secret must be at least 8 bytes', 'secret');
   const heartbeatMs = ms(o.heartbeatMs, 'heartbeatMs', 100);
   const partnerDownMs = ms(o.partnerDownMs, 'partnerDownMs', 10 * heartbeatMs);
-  if (partnerDownMs < 2 * heartbeatMs) throw new ConfigError('partnerDownMs must be at least twice heartbeatMs', 'partnerDownMs');
+  if (partnerDownMs < 2 * heartbeatMs)
+    throw new ConfigError('partnerDownMs must be at least twice heartbeatMs', 'partnerDownMs');
   const linkDownMs = ms(o.linkDownMs, 'linkDownMs', partnerDownMs);
-  if (linkDownMs < 2 * heartbeatMs || linkDownMs > partnerDownMs) throw new ConfigError('linkDownMs must be from twice heartbeatMs to partnerDownMs', 'linkDownMs');
+  if (linkDownMs < 2 * heartbeatMs || linkDownMs > partnerDownMs)
+    throw new ConfigError('linkDownMs must be from twice heartbeatMs to partnerDownMs', 'linkDownMs');
   const own = addresses(o.address, 'address');
   const logRingBytes = o.logRingBytes ?? 1 << 20;
-  if (!Number.isInteger(logRingBytes) || logRingBytes < 4096 || logRingBytes > 1 << 30 || logRingBytes % 8 !== 0) throw new ConfigError(`logRingBytes must be a multiple of 8 from 4096 to 2^30, got ${String(logRingBytes)}`, 'logRingBytes');
+  if (
+    !Number.isInteger(logRingBytes) ||
+    logRingBytes < 4096 ||
+    logRingBytes > 1 << 30 ||
+    logRingBytes % 8 !== 0
+  )
+    throw new ConfigError(
+      `logRingBytes must be a multiple of 8 from 4096 to 2^30, got ${String(logRingBytes)}`,
+      'logRingBytes',
+    );
   const state = o.initialState ?? 'BOOTING';
-  if (!NODE_STATES.includes(state)) throw new ConfigError(`initialState must be one of ${NODE_STATES.join(', ')}, got ${String(state)}`, 'initialState');
-  if (o.generation !== undefined && (typeof o.generation !== 'bigint' || o.generation <= 0n)) throw new ConfigError('generation must be a positive bigint', 'generation');
+  if (!NODE_STATES.includes(state))
+    throw new ConfigError(
+      `initialState must be one of ${NODE_STATES.join(', ')}, got ${String(state)}`,
+      'initialState',
+    );
+  if (o.generation !== undefined && (typeof o.generation !== 'bigint' || o.generation <= 0n))
+    throw new ConfigError('generation must be a positive bigint', 'generation');
   const durability = o.durability ?? 'delivered';
-  if (!DURABILITY.includes(durability)) throw new ConfigError(`durability must be one of ${DURABILITY.join(', ')}, got ${String(durability)}`, 'durability');
+  if (!DURABILITY.includes(durability))
+    throw new ConfigError(
+      `durability must be one of ${DURABILITY.join(', ')}, got ${String(durability)}`,
+      'durability',
+    );
   return {
     clusterId,
     nodeId,

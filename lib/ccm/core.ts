@@ -40,7 +40,8 @@ export class Core {
   takenOver(partner: number, held: boolean, replayed?: Replayed | null): void {
     if (held && replayed !== undefined) this.replayedBy.set(partner, replayed);
     if (held === this.heldBy.has(partner)) return;
-    const said = (r: Replayed | null | undefined) => (r ? { stream: r.stream, through: r.through.toString() } : null);
+    const said = (r: Replayed | null | undefined) =>
+      r ? { stream: r.stream, through: r.through.toString() } : null;
     if (held) {
       // Taken over while it acted (it stalled, or the partner judged it down): it stops acting first.
       this.leaveActive();
@@ -48,7 +49,12 @@ export class Core {
       this.emit({ type: 'waiting-for-giveback', partner, replayed: said(this.replayedBy.get(partner)) });
     } else {
       this.heldBy.delete(partner);
-      this.emit({ type: 'giveback', partner, direction: 'received', replayed: said(this.replayedBy.get(partner)) });
+      this.emit({
+        type: 'giveback',
+        partner,
+        direction: 'received',
+        replayed: said(this.replayedBy.get(partner)),
+      });
       this.replayedBy.delete(partner);
     }
   }
@@ -118,8 +124,10 @@ export class Core {
    * it when it has read the other's, before the session is made.
    */
   unfitPartner(s: { persistent?: boolean; needsPersistent?: boolean; nodeId: number }): string | null {
-    if (this.cfg.durability === 'persisted' && !s.persistent) return `partner ${s.nodeId}'s log regions are not persistent memory, and this node appends persisted records`;
-    if (s.needsPersistent && !this.status.persistent) return `partner ${s.nodeId} appends persisted records, and this node's log regions are not persistent memory`;
+    if (this.cfg.durability === 'persisted' && !s.persistent)
+      return `partner ${s.nodeId}'s log regions are not persistent memory, and this node appends persisted records`;
+    if (s.needsPersistent && !this.status.persistent)
+      return `partner ${s.nodeId} appends persisted records, and this node's log regions are not persistent memory`;
     return null;
   }
 

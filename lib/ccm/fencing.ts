@@ -56,7 +56,13 @@ export class Fencer {
       } catch (e) {
         if (signal.aborted) return;
         delayMs = backoff.max();
-        this.core.emit({ type: 'fence-failed', partner: this.partner, attempt, error: (e as Error)?.message ?? String(e), retryInMs: delayMs });
+        this.core.emit({
+          type: 'fence-failed',
+          partner: this.partner,
+          attempt,
+          error: (e as Error)?.message ?? String(e),
+          retryInMs: delayMs,
+        });
         continue;
       }
       if (!signal.aborted) this.safe(generation, 'fence');

@@ -2,7 +2,11 @@
 import type { HandshakeStep } from './events';
 
 export class HandshakeError extends Error {
-  constructor(readonly step: HandshakeStep, readonly code: string, message: string) {
+  constructor(
+    readonly step: HandshakeStep,
+    readonly code: string,
+    message: string,
+  ) {
     super(`${step}: ${message}`);
     this.name = 'HandshakeError';
   }

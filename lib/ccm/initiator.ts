@@ -41,13 +41,25 @@ export async function initiate(
   const { cfg } = core;
   const slot = core.slotOf(partner);
   const request = { generation: cfg.generation, attempt };
-  step('connect', `link ${linkIndex}: ${cfg.addresses[linkIndex]} → ${partner.addresses[linkIndex]}:${partner.port}`);
+  step(
+    'connect',
+    `link ${linkIndex}: ${cfg.addresses[linkIndex]} → ${partner.addresses[linkIndex]}:${partner.port}`,
+  );
   const link = await core.endpoint.connect({
     address: partner.addresses[linkIndex],
     port: partner.port,
     slot,
     link: linkIndex,
-    privateData: encodeConnect({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, target: partner.nodeId, attempt }, cfg.secret),
+    privateData: encodeConnect(
+      {
+        clusterId: cfg.clusterId,
+        nodeId: cfg.nodeId,
+        generation: cfg.generation,
+        target: partner.nodeId,
+        attempt,
+      },
+      cfg.secret,
+    ),
     timeoutMs: cfg.connectTimeoutMs,
     signal,
   });
@@ -57,9 +69,18 @@ export async function initiate(
     try {
       accept = decodeAccept(link.privateData, cfg.clusterId, request, cfg.secret);
     } catch (e) {
-      throw new HandshakeError('connect', (e as ProtocolError).code, `partner's accept rejected: ${(e as Error).message}`);
+      throw new HandshakeError(
+        'connect',
+        (e as ProtocolError).code,
+        `partner's accept rejected: ${(e as Error).message}`,
+      );
     }
-    if (accept.nodeId !== partner.nodeId) throw new HandshakeError('connect', 'ERR_CCM_WRONG_NODE', `node ${accept.nodeId} answered at the address of partner ${partner.nodeId}`);
+    if (accept.nodeId !== partner.nodeId)
+      throw new HandshakeError(
+        'connect',
+        'ERR_CCM_WRONG_NODE',
+        `node ${accept.nodeId} answered at the address of partner ${partner.nodeId}`,
+      );
 
     const bell = new EchoBell(link);
     step('read-status');
@@ -75,23 +96,57 @@ export async function initiate(
       const n = nonce();
       step('write-hello', hellos > 1 ? `again (hello ${hellos})` : undefined);
       const hello = encodeHello(
-        { clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, nonce: n, responderNonce: accept.responderNonce, regions: core.regions(slot, linkIndex) },
+        {
+          clusterId: cfg.clusterId,
+          nodeId: cfg.nodeId,
+          generation: cfg.generation,
+          nonce: n,
+          responderNonce: accept.responderNonce,
+          regions: core.regions(slot, linkIndex),
+        },
         cfg.secret,
       );
-      await write(link, hello, mailbox + BigInt(SLOT.hello), accept.regions.slotRkey, 'write-hello', doorbell(DOORBELL.hello));
+      await write(
+        link,
+        hello,
+        mailbox + BigInt(SLOT.hello),
+        accept.regions.slotRkey,
+        'write-hello',
+        doorbell(DOORBELL.hello),
+      );
       signal.throwIfAborted();
 
       step('read-echo');
       const echoed = await waitEcho(link, core, accept, n, bell, signal);
       if (!echoed) {
         if (hellos < HELLO_ATTEMPTS) continue;
-        throw new HandshakeError('read-echo', 'ERR_CCM_ECHO_TIMEOUT', `partner did not echo the hello within ${cfg.echoTimeoutMs} ms`);
+        throw new HandshakeError(
+          'read-echo',
+          'ERR_CCM_ECHO_TIMEOUT',
+          `partner did not echo the hello within ${cfg.echoTimeoutMs} ms`,
+        );
       }
 
       signal.throwIfAborted();
       step('write-commit');
-      const commit = encodeCommit({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, nonce: n, responderNonce: accept.responderNonce }, cfg.secret);
-      await write(link, commit, mailbox + BigInt(SLOT.commit), accept.regions.slotRkey, 'write-commit', doorbell(DOORBELL.commit));
+      const commit = encodeCommit(
+        {
+          clusterId: cfg.clusterId,
+          nodeId: cfg.nodeId,
+          generation: cfg.generation,
+          nonce: n,
+          responderNonce: accept.responderNonce,
+        },
+        cfg.secret,
+      );
+      await write(
+        link,
+        commit,
+        mailbox + BigInt(SLOT.commit),
+        accept.regions.slotRkey,
+        'write-commit',
+        doorbell(DOORBELL.commit),
+      );
       bell.done();
       return { link, accept, status: echoed, nonce: n };
     }
@@ -101,7 +156,14 @@ export async function initiate(
   }
 }
 
-async function write(link: Link, bytes: Uint8Array, addr: bigint, rkey: number, step: HandshakeStep, imm: number): Promise<void> {
+async function write(
+  link: Link,
+  bytes: Uint8Array,
+  addr: bigint,
+  rkey: number,
+  step: HandshakeStep,
+  imm: number,
+): Promise<void> {
   try {
     await link.write(bytes, addr, rkey, imm);
   } catch (e) {
@@ -109,9 +171,22 @@ async function write(link: Link, bytes: Uint8Array, addr: bigint, rkey: number, 
   }
 }
 
-async function readStatus(link: Link, core: Core, accept: AcceptData, step: HandshakeStep, signal: AbortSignal): Promise<StatusBlock> {
+async function readStatus(
+  link: Link,
+  core: Core,
+  accept: AcceptData,
+  step: HandshakeStep,
+  signal: AbortSignal,
+): Promise<StatusBlock> {
   try {
-    return await readPartnerStatus(link, core, accept.regions, { nodeId: accept.nodeId, generation: accept.generation }, core.cfg.pollMs, signal);
+    return await readPartnerStatus(
+      link,
+      core,
+      accept.regions,
+      { nodeId: accept.nodeId, generation: accept.generation },
+      core.cfg.pollMs,
+      signal,
+    );
   } catch (e) {
     if (e instanceof ProtocolError) throw new HandshakeError(step, e.code, e.message);
     throw new HandshakeError(step, (e as { code?: string }).code ?? 'ERR_UNKNOWN', (e as Error).message);
@@ -123,13 +198,30 @@ async function readStatus(link: Link, core: Core, accept: AcceptData, step: Hand
  * generation). A torn READ (the partner publishing mid-READ) fails its checksum and is read again, a few
  * times, `retryMs` apart. Throws a ProtocolError for a block that is not right, or the READ's error.
  */
-export async function readPartnerStatus(link: Link, core: Core, r: RegionCoords, expect: { nodeId: number; generation: bigint }, retryMs: number, signal?: AbortSignal): Promise<StatusBlock> {
+export async function readPartnerStatus(
+  link: Link,
+  core: Core,
+  r: RegionCoords,
+  expect: { nodeId: number; generation: bigint },
+  retryMs: number,
+  signal?: AbortSignal,
+): Promise<StatusBlock> {
   for (let i = 0; ; i++) {
     const bytes = await link.read(r.statusAddr, r.statusRkey, r.statusLen);
     try {
       const s = decodeStatus(bytes, core.cfg.clusterId, core.cfg.secret);
-      if (s.nodeId !== expect.nodeId) throw new ProtocolError('ERR_CCM_WRONG_NODE', 'status', `status block of node ${s.nodeId}, expected ${expect.nodeId}`);
-      if (s.generation !== expect.generation) throw new ProtocolError('ERR_CCM_GENERATION', 'status', `status block generation ${s.generation} differs from the partner's ${expect.generation}`);
+      if (s.nodeId !== expect.nodeId)
+        throw new ProtocolError(
+          'ERR_CCM_WRONG_NODE',
+          'status',
+          `status block of node ${s.nodeId}, expected ${expect.nodeId}`,
+        );
+      if (s.generation !== expect.generation)
+        throw new ProtocolError(
+          'ERR_CCM_GENERATION',
+          'status',
+          `status block generation ${s.generation} differs from the partner's ${expect.generation}`,
+        );
       return s;
     } catch (e) {
       if (e instanceof ProtocolError && e.code === 'ERR_CCM_CHECKSUM' && i < TORN_READ_RETRIES) {
@@ -192,14 +284,26 @@ class EchoBell {
 }
 
 /** Step 3: READ the status block when the echo bell rings (or a re-read interval passes) until it echoes our hello; null when the bound passes. */
-async function waitEcho(link: Link, core: Core, accept: AcceptData, n: bigint, bell: EchoBell, signal: AbortSignal): Promise<StatusBlock | null> {
+async function waitEcho(
+  link: Link,
+  core: Core,
+  accept: AcceptData,
+  n: bigint,
+  bell: EchoBell,
+  signal: AbortSignal,
+): Promise<StatusBlock | null> {
   const deadline = performance.now() + core.cfg.echoTimeoutMs;
   let interval = Math.max(1, core.cfg.pollMs / 2);
   for (;;) {
     await bell.wait(Math.min(interval, Math.max(1, deadline - performance.now())), signal);
     const s = await readStatus(link, core, accept, 'read-echo', signal);
     // The echo sits in the partner's slot for us; which slot that is, the block itself says (node id).
-    if (s.echoes.some((e) => e && e.nodeId === core.cfg.nodeId && e.generation === core.cfg.generation && e.nonce === n)) return s;
+    if (
+      s.echoes.some(
+        (e) => e && e.nodeId === core.cfg.nodeId && e.generation === core.cfg.generation && e.nonce === n,
+      )
+    )
+      return s;
     if (performance.now() >= deadline) return null;
     interval = Math.min(interval * 2, 50);
   }

@@ -86,7 +86,17 @@ export class LinkJoiner {
         port: this.partner.port,
         slot,
         link: k,
-        privateData: encodeJoin({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, link: k, attempt, statusRkey: mine.statusRkey, slotRkey: mine.slotRkey }, s.linkKey),
+        privateData: encodeJoin(
+          {
+            clusterId: cfg.clusterId,
+            nodeId: cfg.nodeId,
+            link: k,
+            attempt,
+            statusRkey: mine.statusRkey,
+            slotRkey: mine.slotRkey,
+          },
+          s.linkKey,
+        ),
         timeoutMs: cfg.connectTimeoutMs,
         signal: this.stop.signal,
       })
@@ -97,12 +107,21 @@ export class LinkJoiner {
         } catch {
           // not one of ours
         }
-        throw rej ? codeError('ERR_CCM_LINK_REJECTED', `partner rejected the link: ${rej.reason}`, { reason: rej.reason }) : e;
+        throw rej
+          ? codeError('ERR_CCM_LINK_REJECTED', `partner rejected the link: ${rej.reason}`, {
+              reason: rej.reason,
+            })
+          : e;
       });
     try {
       const a = decodeJoinAccept(link.privateData, cfg.clusterId, { attempt, link: k }, s.linkKey);
-      if (a.nodeId !== this.partner.nodeId) throw new Error(`node ${a.nodeId} accepted link ${k} of partner ${this.partner.nodeId}`);
-      return new SessionLink(k, link, cfg.addresses[k], this.partner.addresses[k], { ...s.partnerRegions, statusRkey: a.statusRkey, slotRkey: a.slotRkey });
+      if (a.nodeId !== this.partner.nodeId)
+        throw new Error(`node ${a.nodeId} accepted link ${k} of partner ${this.partner.nodeId}`);
+      return new SessionLink(k, link, cfg.addresses[k], this.partner.addresses[k], {
+        ...s.partnerRegions,
+        statusRkey: a.statusRkey,
+        slotRkey: a.slotRkey,
+      });
     } catch (e) {
       link.close();
       throw e;

@@ -62,7 +62,17 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
     collect() {
       this.reset();
       for (const p of status().partners)
-        for (const l of p.session?.links ?? []) this.set({ partner: p.partner, link: l.link, local: l.localAddress, remote: l.remoteAddress, state: l.state }, l.state === 'down' ? 0 : 1);
+        for (const l of p.session?.links ?? [])
+          this.set(
+            {
+              partner: p.partner,
+              link: l.link,
+              local: l.localAddress,
+              remote: l.remoteAddress,
+              state: l.state,
+            },
+            l.state === 'down' ? 0 : 1,
+          );
     },
   });
   new prom.Gauge({
@@ -72,7 +82,8 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
     registers,
     collect() {
       this.reset();
-      for (const p of status().partners) if (p.witness) this.set({ partner: p.partner, verdict: p.witness.verdict }, 1);
+      for (const p of status().partners)
+        if (p.witness) this.set({ partner: p.partner, verdict: p.witness.verdict }, 1);
     },
   });
   new prom.Gauge({
@@ -82,7 +93,8 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
     registers,
     collect() {
       this.reset();
-      for (const p of status().partners) if (p.session) this.set({ partner: p.partner, state: p.session.partnerState }, 1);
+      for (const p of status().partners)
+        if (p.session) this.set({ partner: p.partner, state: p.session.partnerState }, 1);
     },
   });
   new prom.Gauge({
@@ -92,7 +104,8 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
     registers,
     collect() {
       this.reset();
-      for (const p of status().partners) if (p.session) this.set({ partner: p.partner }, p.session.heartbeatAgeMs / 1000);
+      for (const p of status().partners)
+        if (p.session) this.set({ partner: p.partner }, p.session.heartbeatAgeMs / 1000);
     },
   });
   new prom.Gauge({
@@ -102,26 +115,115 @@ export function createMetrics(node: ClusterNode): { registry: Registry; observer
     registers,
     collect() {
       this.reset();
-      for (const p of status().partners) this.set({ partner: p.partner }, (p.session?.mirror.pending ?? 0) + p.heldRecords);
+      for (const p of status().partners)
+        this.set({ partner: p.partner }, (p.session?.mirror.pending ?? 0) + p.heldRecords);
     },
   });
-  const gaps = new prom.Histogram({ name: 'rdma_ccm_heartbeat_gap_seconds', help: "Gaps between moves of the partner's heartbeat counter.", labelNames: ['partner'], buckets: [0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5], registers });
-  const detection = new prom.Histogram({ name: 'rdma_ccm_partner_down_detection_seconds', help: 'How long the partner had been silent when it was declared down.', labelNames: ['partner'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers });
-  const handshake = new prom.Histogram({ name: 'rdma_ccm_handshake_seconds', help: 'Handshake durations, connect to established.', labelNames: ['partner', 'role'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
-  const steps = new prom.Counter({ name: 'rdma_ccm_handshake_steps_total', help: 'Handshake steps started.', labelNames: ['partner', 'role', 'step'], registers });
-  const failures = new prom.Counter({ name: 'rdma_ccm_handshake_failures_total', help: 'Handshake attempts that failed, by step and code.', labelNames: ['partner', 'role', 'step', 'code'], registers });
-  const established = new prom.Counter({ name: 'rdma_ccm_sessions_established_total', help: 'Sessions established.', labelNames: ['partner'], registers });
-  const closed = new prom.Counter({ name: 'rdma_ccm_sessions_closed_total', help: 'Sessions closed (for any reason).', labelNames: ['partner'], registers });
-  const linkDown = new prom.Counter({ name: 'rdma_ccm_link_down_total', help: 'Times a link of a session went down (heartbeat stopped, work request failed, disconnected, replaced).', labelNames: ['partner', 'link'], registers });
-  const linkDetection = new prom.Histogram({ name: 'rdma_ccm_link_down_detection_seconds', help: 'How long a link had been silent when it was declared down.', labelNames: ['partner', 'link'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers });
-  const interconnect = new prom.Counter({ name: 'rdma_ccm_interconnect_down_total', help: 'Times every link to the partner went down while the witness showed it running (or could not be read).', labelNames: ['partner', 'witness'], registers });
-  const down = new prom.Counter({ name: 'rdma_ccm_partner_down_total', help: 'Times the partner was declared down.', labelNames: ['partner'], registers });
-  const protocol = new prom.Counter({ name: 'rdma_ccm_protocol_errors_total', help: 'Partner-supplied blocks and words refused, by block and code.', labelNames: ['block', 'code'], registers });
-  const rejected = new prom.Counter({ name: 'rdma_ccm_rejected_total', help: 'Connect requests refused, by reason (NOT_AUTHENTICATED and STALE_REQUEST: strangers and replays).', labelNames: ['reason'], registers });
-  const listenerErrors = new prom.Counter({ name: 'rdma_ccm_listener_errors_total', help: 'Application listeners of the node that threw.', registers });
-  const appends = new prom.Counter({ name: 'rdma_ccm_mirror_appends_total', help: 'Records appended for mirroring.', labelNames: ['partner', 'durability'], registers });
-  const bytes = new prom.Counter({ name: 'rdma_ccm_mirror_bytes_total', help: 'Payload bytes appended for mirroring.', labelNames: ['partner', 'durability'], registers });
-  const acks = new prom.Counter({ name: 'rdma_ccm_mirror_acks_total', help: 'Records that became as safe as their durability asks (delivered: acknowledged by the partner; placed, persisted: in its memory).', labelNames: ['partner', 'durability'], registers });
+  const gaps = new prom.Histogram({
+    name: 'rdma_ccm_heartbeat_gap_seconds',
+    help: "Gaps between moves of the partner's heartbeat counter.",
+    labelNames: ['partner'],
+    buckets: [0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+    registers,
+  });
+  const detection = new prom.Histogram({
+    name: 'rdma_ccm_partner_down_detection_seconds',
+    help: 'How long the partner had been silent when it was declared down.',
+    labelNames: ['partner'],
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers,
+  });
+  const handshake = new prom.Histogram({
+    name: 'rdma_ccm_handshake_seconds',
+    help: 'Handshake durations, connect to established.',
+    labelNames: ['partner', 'role'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const steps = new prom.Counter({
+    name: 'rdma_ccm_handshake_steps_total',
+    help: 'Handshake steps started.',
+    labelNames: ['partner', 'role', 'step'],
+    registers,
+  });
+  const failures = new prom.Counter({
+    name: 'rdma_ccm_handshake_failures_total',
+    help: 'Handshake attempts that failed, by step and code.',
+    labelNames: ['partner', 'role', 'step', 'code'],
+    registers,
+  });
+  const established = new prom.Counter({
+    name: 'rdma_ccm_sessions_established_total',
+    help: 'Sessions established.',
+    labelNames: ['partner'],
+    registers,
+  });
+  const closed = new prom.Counter({
+    name: 'rdma_ccm_sessions_closed_total',
+    help: 'Sessions closed (for any reason).',
+    labelNames: ['partner'],
+    registers,
+  });
+  const linkDown = new prom.Counter({
+    name: 'rdma_ccm_link_down_total',
+    help: 'Times a link of a session went down (heartbeat stopped, work request failed, disconnected, replaced).',
+    labelNames: ['partner', 'link'],
+    registers,
+  });
+  const linkDetection = new prom.Histogram({
+    name: 'rdma_ccm_link_down_detection_seconds',
+    help: 'How long a link had been silent when it was declared down.',
+    labelNames: ['partner', 'link'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers,
+  });
+  const interconnect = new prom.Counter({
+    name: 'rdma_ccm_interconnect_down_total',
+    help: 'Times every link to the partner went down while the witness showed it running (or could not be read).',
+    labelNames: ['partner', 'witness'],
+    registers,
+  });
+  const down = new prom.Counter({
+    name: 'rdma_ccm_partner_down_total',
+    help: 'Times the partner was declared down.',
+    labelNames: ['partner'],
+    registers,
+  });
+  const protocol = new prom.Counter({
+    name: 'rdma_ccm_protocol_errors_total',
+    help: 'Partner-supplied blocks and words refused, by block and code.',
+    labelNames: ['block', 'code'],
+    registers,
+  });
+  const rejected = new prom.Counter({
+    name: 'rdma_ccm_rejected_total',
+    help: 'Connect requests refused, by reason (NOT_AUTHENTICATED and STALE_REQUEST: strangers and replays).',
+    labelNames: ['reason'],
+    registers,
+  });
+  const listenerErrors = new prom.Counter({
+    name: 'rdma_ccm_listener_errors_total',
+    help: 'Application listeners of the node that threw.',
+    registers,
+  });
+  const appends = new prom.Counter({
+    name: 'rdma_ccm_mirror_appends_total',
+    help: 'Records appended for mirroring.',
+    labelNames: ['partner', 'durability'],
+    registers,
+  });
+  const bytes = new prom.Counter({
+    name: 'rdma_ccm_mirror_bytes_total',
+    help: 'Payload bytes appended for mirroring.',
+    labelNames: ['partner', 'durability'],
+    registers,
+  });
+  const acks = new prom.Counter({
+    name: 'rdma_ccm_mirror_acks_total',
+    help: 'Records that became as safe as their durability asks (delivered: acknowledged by the partner; placed, persisted: in its memory).',
+    labelNames: ['partner', 'durability'],
+    registers,
+  });
   const latency = new prom.Histogram({
     name: 'rdma_ccm_mirror_append_latency_seconds',
     help: 'From append() until the record is as safe as its durability asks.',

@@ -127,7 +127,11 @@ export class MirrorStream {
    */
   resume(generation: bigint): PendingRecord[] {
     const rebooted = this.peer !== null && this.peer !== generation;
-    if (rebooted) this.giveUp('ERR_CCM_PARTNER_REBOOTED', `partner rebooted (generation ${this.peer} → ${generation}) before acknowledging`);
+    if (rebooted)
+      this.giveUp(
+        'ERR_CCM_PARTNER_REBOOTED',
+        `partner rebooted (generation ${this.peer} → ${generation}) before acknowledging`,
+      );
     this.clearTimer();
     if (this.peer !== generation) {
       this.peer = generation;
@@ -196,12 +200,22 @@ export class MirrorStream {
    */
   accept(r: Pick<LogRecord, 'stream' | 'sequence' | 'prior'>): 'deliver' | 'duplicate' {
     if (r.stream !== this.rxStream) {
-      if (r.prior !== 0n) throw new ProtocolError('ERR_CCM_FIELD', 'log', `a new stream starts after record ${r.prior}, not at its first`);
+      if (r.prior !== 0n)
+        throw new ProtocolError(
+          'ERR_CCM_FIELD',
+          'log',
+          `a new stream starts after record ${r.prior}, not at its first`,
+        );
       this.rxStream = r.stream;
       this.expected = 1n;
     }
     if (r.sequence < this.expected) return 'duplicate';
-    if (r.prior !== this.expected - 1n) throw new ProtocolError('ERR_CCM_FIELD', 'log', `sequence ${r.sequence} follows ${r.prior}, but ${this.expected - 1n} was delivered last`);
+    if (r.prior !== this.expected - 1n)
+      throw new ProtocolError(
+        'ERR_CCM_FIELD',
+        'log',
+        `sequence ${r.sequence} follows ${r.prior}, but ${this.expected - 1n} was delivered last`,
+      );
     this.expected = r.sequence + 1n;
     return 'deliver';
   }

@@ -116,7 +116,8 @@ export class LogMirror extends EventEmitter {
   private syncs = 0;
   private syncAgain = false;
   /** What the last sync posted said, so that one saying nothing new is not posted again. */
-  private lastSync: { ring: RingState; through: bigint; released: bigint; acknowledged: bigint } | null = null;
+  private lastSync: { ring: RingState; through: bigint; released: bigint; acknowledged: bigint } | null =
+    null;
   /** Bumped when the mirror moves to another link: completions of the old one no longer steer it. */
   private token = 0;
   /** Records delivered to this node by the partner on this session. */
@@ -184,21 +185,57 @@ export class LogMirror extends EventEmitter {
    * sent again after a failed session).
    */
   append(payload: Uint8Array, options: AppendOptions = {}): Promise<bigint> {
-    if (this.closedReason) return Promise.reject(new MirrorError('ERR_CCM_SESSION_CLOSED', `session closed: ${this.closedReason}`));
-    if (!(payload instanceof Uint8Array)) return Promise.reject(new TypeError('payload must be a Uint8Array'));
+    if (this.closedReason)
+      return Promise.reject(
+        new MirrorError('ERR_CCM_SESSION_CLOSED', `session closed: ${this.closedReason}`),
+      );
+    if (!(payload instanceof Uint8Array))
+      return Promise.reject(new TypeError('payload must be a Uint8Array'));
     const durability = options?.durability ?? this.options.durability;
-    if (!DURABILITY.includes(durability)) return Promise.reject(codeError('ERR_INVALID_ARG_TYPE', `durability must be one of ${DURABILITY.join(', ')}`));
+    if (!DURABILITY.includes(durability))
+      return Promise.reject(
+        codeError('ERR_INVALID_ARG_TYPE', `durability must be one of ${DURABILITY.join(', ')}`),
+      );
     if (durability === 'persisted' && !this.options.partnerPersistent)
-      return Promise.reject(new MirrorError('ERR_CCM_NOT_PERSISTENT', `partner ${this.partner}'s log regions are not persistent memory`));
+      return Promise.reject(
+        new MirrorError(
+          'ERR_CCM_NOT_PERSISTENT',
+          `partner ${this.partner}'s log regions are not persistent memory`,
+        ),
+      );
     const size = recordSize(payload.byteLength);
     if (size > this.target.ringBytes / 2)
-      return Promise.reject(new MirrorError('ERR_CCM_RECORD_TOO_LARGE', `record of ${payload.byteLength} bytes exceeds half the partner's ring (${this.target.ringBytes} bytes)`));
+      return Promise.reject(
+        new MirrorError(
+          'ERR_CCM_RECORD_TOO_LARGE',
+          `record of ${payload.byteLength} bytes exceeds half the partner's ring (${this.target.ringBytes} bytes)`,
+        ),
+      );
     // Refused here, never later: a record the link could not stage would fail the session each time it is sent.
     if (size > this.link.maxMessage)
-      return Promise.reject(new MirrorError('ERR_CCM_RECORD_TOO_LARGE', `record of ${payload.byteLength} bytes exceeds what the link stages (${this.link.maxMessage} bytes)`));
-    if (this.waiting.length >= this.maxWaiting) return Promise.reject(new MirrorError('ERR_CCM_QUEUE_FULL', `${this.maxWaiting} appends already waiting for ring space`));
+      return Promise.reject(
+        new MirrorError(
+          'ERR_CCM_RECORD_TOO_LARGE',
+          `record of ${payload.byteLength} bytes exceeds what the link stages (${this.link.maxMessage} bytes)`,
+        ),
+      );
+    if (this.waiting.length >= this.maxWaiting)
+      return Promise.reject(
+        new MirrorError('ERR_CCM_QUEUE_FULL', `${this.maxWaiting} appends already waiting for ring space`),
+      );
     return new Promise((resolve, reject) => {
-      this.waiting.push({ sequence: 0n, payload, durability, size, offset: 0, skipped: 0, sent: false, at: performance.now(), resolve, reject });
+      this.waiting.push({
+        sequence: 0n,
+        payload,
+        durability,
+        size,
+        offset: 0,
+        skipped: 0,
+        sent: false,
+        at: performance.now(),
+        resolve,
+        reject,
+      });
       this.observer.appended(this.partner, payload.byteLength, durability);
       this.pump();
     });
@@ -212,7 +249,10 @@ export class LogMirror extends EventEmitter {
    */
   checkpoint(sequence: bigint): void {
     if (typeof sequence !== 'bigint' || sequence < 0n || sequence >= this.stream.nextSeq)
-      throw codeError('ERR_OUT_OF_RANGE', `checkpoint(${String(sequence)}): only records up to ${this.stream.nextSeq - 1n} were appended`);
+      throw codeError(
+        'ERR_OUT_OF_RANGE',
+        `checkpoint(${String(sequence)}): only records up to ${this.stream.nextSeq - 1n} were appended`,
+      );
     if (sequence <= this.stream.checkpointed) return;
     this.stream.checkpointed = sequence;
     // Published with the next sync: an append in this turn carries it; else one of its own, next turn.
@@ -244,7 +284,12 @@ export class LogMirror extends EventEmitter {
     this.lastSync = null;
     if (this.closedReason || !this.live) return;
     this.resend();
-    if (this.ackSent) this.post(this.ackSent, SLOT.ack, doorbell(DOORBELL.ack, Number(decodeCounter(this.ackSent).value & BigInt(DOORBELL.valueMask))));
+    if (this.ackSent)
+      this.post(
+        this.ackSent,
+        SLOT.ack,
+        doorbell(DOORBELL.ack, Number(decodeCounter(this.ackSent).value & BigInt(DOORBELL.valueMask))),
+      );
     this.pump();
   }
 
@@ -270,8 +315,16 @@ export class LogMirror extends EventEmitter {
     const { epoch } = this;
     const stream = this.stream.txStream;
     const { sequence, payload, durability, prior } = p;
-    const record = { byteLength: p.size, fill: (into: Uint8Array) => void encodeRecord(epoch, stream, sequence, payload, { durability, prior, acknowledged }, into) };
-    this.post(record, SLOT.size + p.offset, durability === 'delivered' ? doorbell(DOORBELL.record, p.offset / 8) : undefined);
+    const record = {
+      byteLength: p.size,
+      fill: (into: Uint8Array) =>
+        void encodeRecord(epoch, stream, sequence, payload, { durability, prior, acknowledged }, into),
+    };
+    this.post(
+      record,
+      SLOT.size + p.offset,
+      durability === 'delivered' ? doorbell(DOORBELL.record, p.offset / 8) : undefined,
+    );
   }
 
   /** Writes again, at their places, the records in the ring not yet safe (a new session, or a new link). */
@@ -374,8 +427,12 @@ export class LogMirror extends EventEmitter {
     const written = ring.live.at(-1)?.sequence ?? 0n;
     const acknowledged = pub && pub.acknowledged > written ? pub.acknowledged : written;
     // What the partner has, or will have once the syncs in flight complete: nothing new, no sync.
-    const said = this.lastSync?.ring === ring ? this.lastSync : pub && { through: 0n, released: pub.released, acknowledged: pub.acknowledged };
-    if (said && through <= said.through && released === said.released && acknowledged === said.acknowledged) return;
+    const said =
+      this.lastSync?.ring === ring
+        ? this.lastSync
+        : pub && { through: 0n, released: pub.released, acknowledged: pub.acknowledged };
+    if (said && through <= said.through && released === said.released && acknowledged === said.acknowledged)
+      return;
     this.lastSync = { ring, through, released, acknowledged };
     this.syncs++;
     const { link, token } = this;
@@ -395,7 +452,8 @@ export class LogMirror extends EventEmitter {
         if (this.stream.txStream !== stream || this.stream.ring !== ring) return;
         // The fence completed: what was written before it on that link is placed, whichever link is in use now.
         for (const p of ring.live) if (p.sequence <= through && p.durability !== 'delivered') this.settle(p);
-        if (!ring.published || released >= ring.published.released) ring.published = { released, offset, acknowledged };
+        if (!ring.published || released >= ring.published.released)
+          ring.published = { released, offset, acknowledged };
         while (ring.live.length > 0 && ring.live[0].sequence <= ring.published.released) {
           const p = ring.live.shift()!;
           ring.used -= p.skipped + p.size;
@@ -432,7 +490,9 @@ export class LogMirror extends EventEmitter {
     if (this.refusing || this.closedReason) return;
     const ring = this.localSlot.subarray(SLOT.size);
     if (offset >= ring.byteLength) {
-      this.hooks.fault(new ProtocolError('ERR_CCM_LENGTH', 'log', `record offset ${offset} outside the ring`));
+      this.hooks.fault(
+        new ProtocolError('ERR_CCM_LENGTH', 'log', `record offset ${offset} outside the ring`),
+      );
       return;
     }
     let record;
@@ -441,10 +501,15 @@ export class LogMirror extends EventEmitter {
       // decodeRecord validates a copy of the record taken out of the ring; only the copy is delivered.
       record = decodeRecord(ring.subarray(offset));
       if (record.epoch !== this.epoch) {
-        this.hooks.refused('log', 'ERR_CCM_EPOCH', `record of epoch ${record.epoch.toString(16)}, not this session's`);
+        this.hooks.refused(
+          'log',
+          'ERR_CCM_EPOCH',
+          `record of epoch ${record.epoch.toString(16)}, not this session's`,
+        );
         return;
       }
-      if (record.durability !== 'delivered') throw new ProtocolError('ERR_CCM_FIELD', 'log', `a ${record.durability} record rang the doorbell`);
+      if (record.durability !== 'delivered')
+        throw new ProtocolError('ERR_CCM_FIELD', 'log', `a ${record.durability} record rang the doorbell`);
       verdict = this.stream.accept(record);
     } catch (e) {
       this.hooks.fault(e as Error);
@@ -453,7 +518,11 @@ export class LogMirror extends EventEmitter {
     // A duplicate is one sent again after a failed session whose ack was lost: acknowledged, not delivered.
     // A new record reaches every listener before its ack is posted: an ack means the application has it.
     if (verdict === 'deliver') {
-      const payload = Buffer.from(record.payload.buffer, record.payload.byteOffset, record.payload.byteLength);
+      const payload = Buffer.from(
+        record.payload.buffer,
+        record.payload.byteOffset,
+        record.payload.byteLength,
+      );
       for (const listener of this.rawListeners('record')) {
         try {
           (listener as (s: bigint, p: Buffer) => void).call(this, record.sequence, payload);
@@ -485,11 +554,21 @@ export class LogMirror extends EventEmitter {
   private acked(): void {
     const { value, epoch } = decodeCounter(this.localSlot.subarray(SLOT.ack, SLOT.ack + SLOT.ackSize));
     if (epoch !== this.epoch) {
-      this.hooks.refused('ack', 'ERR_CCM_EPOCH', `ack word of epoch ${epoch.toString(16)}, not this session's`);
+      this.hooks.refused(
+        'ack',
+        'ERR_CCM_EPOCH',
+        `ack word of epoch ${epoch.toString(16)}, not this session's`,
+      );
       return;
     }
     if (value >= this.stream.nextSeq) {
-      this.hooks.fault(new ProtocolError('ERR_CCM_FIELD', 'log', `ack of ${value}, but only ${this.stream.nextSeq - 1n} records were sent`));
+      this.hooks.fault(
+        new ProtocolError(
+          'ERR_CCM_FIELD',
+          'log',
+          `ack of ${value}, but only ${this.stream.nextSeq - 1n} records were sent`,
+        ),
+      );
       return;
     }
     for (const p of this.stream.ring.live) {
@@ -510,7 +589,8 @@ export class LogMirror extends EventEmitter {
     this.closedReason = reason;
     const waiting = this.waiting.splice(0);
     if (hold) return this.stream.hold(waiting, reason);
-    for (const p of waiting) p.reject(new MirrorError('ERR_CCM_SESSION_CLOSED', `session closed: ${reason}`, false));
+    for (const p of waiting)
+      p.reject(new MirrorError('ERR_CCM_SESSION_CLOSED', `session closed: ${reason}`, false));
     this.stream.abandon('ERR_CCM_SESSION_CLOSED', `session closed: ${reason}`);
   }
 }

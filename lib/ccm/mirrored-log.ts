@@ -70,7 +70,16 @@ export function readMirroredLog(tailBytes: Uint8Array, ring: Uint8Array): Mirror
   try {
     tail = decodeLogTail(tailBytes, ring.byteLength);
   } catch (e) {
-    return { stream: 0, released: 0n, records: [], error: new MirroredLogError('ERR_CCM_LOG_DAMAGED', `the log tail word is damaged: ${(e as Error).message}`, 1n) };
+    return {
+      stream: 0,
+      released: 0n,
+      records: [],
+      error: new MirroredLogError(
+        'ERR_CCM_LOG_DAMAGED',
+        `the log tail word is damaged: ${(e as Error).message}`,
+        1n,
+      ),
+    };
   }
   if (!tail) return { stream: 0, released: 0n, records: [], error: null };
   const records: MirroredRecord[] = [];
@@ -90,16 +99,31 @@ export function readMirroredLog(tailBytes: Uint8Array, ring: Uint8Array): Mirror
       // Its header is whole: the records after it may still say that it was known to be safe.
       known = walk.acknowledgedAfter(pos, next, known);
       // A record its writer was never told was safe may be torn by the writer's own death: the log ends there.
-      if (next <= known) out.error = new MirroredLogError('ERR_CCM_LOG_DAMAGED', `record ${next} is damaged: ${(e as Error).message}`, next);
+      if (next <= known)
+        out.error = new MirroredLogError(
+          'ERR_CCM_LOG_DAMAGED',
+          `record ${next} is damaged: ${(e as Error).message}`,
+          next,
+        );
       break;
     }
     if (r.acknowledged > known) known = r.acknowledged;
-    records.push({ sequence: r.sequence, payload: Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength), durability: r.durability, acknowledged: false });
+    records.push({
+      sequence: r.sequence,
+      payload: Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength),
+      durability: r.durability,
+      acknowledged: false,
+    });
     pos = walk.after(pos, r.payload.byteLength);
     next++;
   }
   for (const r of records) r.acknowledged = r.sequence <= known;
-  if (!out.error && known >= next) out.error = new MirroredLogError('ERR_CCM_LOG_GAP', `record ${next}, which its writer knew was safe, is not in the ring`, next);
+  if (!out.error && known >= next)
+    out.error = new MirroredLogError(
+      'ERR_CCM_LOG_GAP',
+      `record ${next}, which its writer knew was safe, is not in the ring`,
+      next,
+    );
   return out;
 }
 

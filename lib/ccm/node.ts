@@ -20,7 +20,13 @@ import type { Endpoint, IncomingRequest, Transport } from './transport';
 import { decodeConnect, decodeJoin, encodeReject, requestKind } from './wire/private-data';
 import { ProtocolError } from './wire/errors';
 import { LOG_TAIL, NODE_STATES, NodeState, RejectReason, SLOT, STATUS } from './wire/layout';
-import { readMirroredLog, type MirroredLog, type MirroredLogOptions, type MirroredLogReplay, type MirroredRecord } from './mirrored-log';
+import {
+  readMirroredLog,
+  type MirroredLog,
+  type MirroredLogOptions,
+  type MirroredLogReplay,
+  type MirroredRecord,
+} from './mirrored-log';
 import { NvramRegion } from './nvram';
 import { codeError } from '../errors';
 
@@ -137,22 +143,49 @@ export class ClusterNode extends EventEmitter {
     const transport: Transport = cfg.transport ?? (await import('./rdma-transport')).rdmaTransport;
     try {
       const nvram = this.openNvram();
-      this.endpoint = await transport({ addresses: cfg.addresses, statusSize: STATUS.size, slots: cfg.partners.length, slotSize: cfg.slotStride, slotMemory: nvram ? (i) => nvram.slot(i) : undefined });
+      this.endpoint = await transport({
+        addresses: cfg.addresses,
+        statusSize: STATUS.size,
+        slots: cfg.partners.length,
+        slotSize: cfg.slotStride,
+        slotMemory: nvram ? (i) => nvram.slot(i) : undefined,
+      });
       const status = new StatusPublisher(
         this.endpoint.status,
-        { clusterId: cfg.clusterId, nodeId: cfg.nodeId, state: cfg.initialState, generation: cfg.generation, slotCount: cfg.partners.length, persistent: nvram?.persistent ?? false, needsPersistent: cfg.durability === 'persisted', flush: this.endpoint.flush ?? null },
+        {
+          clusterId: cfg.clusterId,
+          nodeId: cfg.nodeId,
+          state: cfg.initialState,
+          generation: cfg.generation,
+          slotCount: cfg.partners.length,
+          persistent: nvram?.persistent ?? false,
+          needsPersistent: cfg.durability === 'persisted',
+          flush: this.endpoint.flush ?? null,
+        },
         cfg.secret,
       );
       const core = new Core(cfg, this.endpoint, status, (e) => this.emitEvent(e));
       core.nvram = nvram;
-      nvram?.parts.forEach((p, i) => p.refused && this.emitEvent({ type: 'protocol-error', partner: cfg.partners[i].nodeId, block: 'nvram', code: p.refused.code, reason: `${p.refused.message}: the part was cleared` }));
+      nvram?.parts.forEach(
+        (p, i) =>
+          p.refused &&
+          this.emitEvent({
+            type: 'protocol-error',
+            partner: cfg.partners[i].nodeId,
+            block: 'nvram',
+            code: p.refused.code,
+            reason: `${p.refused.message}: the part was cleared`,
+          }),
+      );
       core.observer.current = this.metricsMade?.observer ?? null;
       selfCheck(core);
       this.core = core;
       core.witness = await this.openWitness();
       core.watchStalls();
       // A partner that took over while this node was down says so on the witness too: wait for its giveback.
-      for (const p of cfg.partners) if (core.witness?.view(p.nodeId).sector?.takeover?.nodeId === cfg.nodeId) core.takenOver(p.nodeId, true);
+      for (const p of cfg.partners)
+        if (core.witness?.view(p.nodeId).sector?.takeover?.nodeId === cfg.nodeId)
+          core.takenOver(p.nodeId, true);
       for (const p of cfg.partners) this.partners.set(p.nodeId, new Partner(core, p));
       await this.endpoint.listen(cfg.port, (req) => void this.onRequest(req));
     } catch (e) {
@@ -162,7 +195,12 @@ export class ClusterNode extends EventEmitter {
       throw e;
     }
     this.phase = 'running';
-    this.emitEvent({ type: 'listening', address: cfg.address, port: cfg.port, generation: cfg.generation.toString() });
+    this.emitEvent({
+      type: 'listening',
+      address: cfg.address,
+      port: cfg.port,
+      generation: cfg.generation.toString(),
+    });
     this.pollTimer = setInterval(() => {
       const now = performance.now();
       this.core?.awake(now);
@@ -194,7 +232,14 @@ export class ClusterNode extends EventEmitter {
               alignedBuffer: (n) => native.alignedBuffer(n),
             },
             {
-              refused: (partner, e) => this.emitEvent({ type: 'protocol-error', partner, block: 'witness', code: e.code, reason: e.message }),
+              refused: (partner, e) =>
+                this.emitEvent({
+                  type: 'protocol-error',
+                  partner,
+                  block: 'witness',
+                  code: e.code,
+                  reason: e.message,
+                }),
               ioError: (error) => this.emitEvent({ type: 'witness-error', error }),
               awake: () => this.core?.awake(),
             },
@@ -204,7 +249,9 @@ export class ClusterNode extends EventEmitter {
       await witness.start();
     } catch (e) {
       await witness.close().catch(() => {});
-      throw codeError('ERR_CCM_WITNESS', `witness ${witness.description}: ${(e as Error).message}`, { cause: e });
+      throw codeError('ERR_CCM_WITNESS', `witness ${witness.description}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     return witness;
   }
@@ -226,12 +273,19 @@ export class ClusterNode extends EventEmitter {
    */
   setState(state: NodeState | Lowercase<NodeState>): void {
     const s = String(state).toUpperCase() as NodeState;
-    if (!NODE_STATES.includes(s)) throw codeError('ERR_OUT_OF_RANGE', `state must be one of ${NODE_STATES.join(', ')}`);
+    if (!NODE_STATES.includes(s))
+      throw codeError('ERR_OUT_OF_RANGE', `state must be one of ${NODE_STATES.join(', ')}`);
     if (!this.core) throw codeError('ERR_CCM_STATE', 'node is not started');
     if (s === 'ACTIVE' && this.core.heldBy.size > 0)
-      throw codeError('ERR_CCM_WAITING_FOR_GIVEBACK', `partner ${[...this.core.heldBy].join(', ')} holds this node's resources: wait for its giveback`);
+      throw codeError(
+        'ERR_CCM_WAITING_FOR_GIVEBACK',
+        `partner ${[...this.core.heldBy].join(', ')} holds this node's resources: wait for its giveback`,
+      );
     if (s === 'ACTIVE' && this.core.unsureOf.size > 0)
-      throw codeError('ERR_CCM_STALLED', `this node stalled: partner ${[...this.core.unsureOf].join(', ')} may hold its resources until a new session says it does not`);
+      throw codeError(
+        'ERR_CCM_STALLED',
+        `this node stalled: partner ${[...this.core.unsureOf].join(', ')} may hold its resources until a new session says it does not`,
+      );
     const from = this.core.status.state;
     if (from === s) return;
     this.core.status.setState(s);
@@ -262,12 +316,20 @@ export class ClusterNode extends EventEmitter {
   async takeover(partner: number): Promise<void> {
     const { core, p } = this.partnerOf(partner);
     const held = core.status.takeover;
-    if (held && held.nodeId !== partner) throw codeError('ERR_CCM_STATE', `already holding node ${held.nodeId}'s resources`);
+    if (held && held.nodeId !== partner)
+      throw codeError('ERR_CCM_STATE', `already holding node ${held.nodeId}'s resources`);
     const generation = p.fencer.safeFor;
-    if (generation === null || p.session) throw codeError('ERR_CCM_NOT_SAFE', `a takeover of node ${partner} is not safe: no takeover-safe for its last boot`);
+    if (generation === null || p.session)
+      throw codeError(
+        'ERR_CCM_NOT_SAFE',
+        `a takeover of node ${partner} is not safe: no takeover-safe for its last boot`,
+      );
     // The witness alone made it safe: a partner that was only paused and runs again has its heartbeat moving.
     if (p.fencer.safeBy === 'witness' && core.witness?.view(partner).verdict !== 'stopped')
-      throw codeError('ERR_CCM_NOT_SAFE', `a takeover of node ${partner} is not safe: its witness heartbeat is no longer stopped`);
+      throw codeError(
+        'ERR_CCM_NOT_SAFE',
+        `a takeover of node ${partner} is not safe: its witness heartbeat is no longer stopped`,
+      );
     core.status.setTakeover({ nodeId: partner, generation, replayed: p.replayed });
     core.witness?.publish(core.status.state, { nodeId: partner, generation });
     await core.witness?.flush();
@@ -281,7 +343,8 @@ export class ClusterNode extends EventEmitter {
    */
   async giveback(partner: number): Promise<void> {
     const { core } = this.partnerOf(partner);
-    if (core.status.takeover?.nodeId !== partner) throw codeError('ERR_CCM_STATE', `no takeover of node ${partner} is held`);
+    if (core.status.takeover?.nodeId !== partner)
+      throw codeError('ERR_CCM_STATE', `no takeover of node ${partner} is held`);
     core.status.setTakeover(null);
     core.witness?.publish(core.status.state, null);
     await core.witness?.flush();
@@ -318,8 +381,15 @@ export class ClusterNode extends EventEmitter {
       port: this.config.port,
       uptimeMs: Math.round(now - this.t0),
       authenticated: this.config.secret !== undefined,
-      witness: this.core?.witness?.description ?? (this.config.witness && 'path' in this.config.witness ? `disk:${this.config.witness.path}` : 'none'),
-      takeover: this.core?.status.takeover ? { partner: this.core.status.takeover.nodeId, generation: this.core.status.takeover.generation.toString() } : null,
+      witness:
+        this.core?.witness?.description ??
+        (this.config.witness && 'path' in this.config.witness ? `disk:${this.config.witness.path}` : 'none'),
+      takeover: this.core?.status.takeover
+        ? {
+            partner: this.core.status.takeover.nodeId,
+            generation: this.core.status.takeover.generation.toString(),
+          }
+        : null,
       waitingForGiveback: this.waitingForGiveback,
       partners: [...this.partners.values()].map((p) => p.describe(now)),
     };
@@ -342,12 +412,15 @@ export class ClusterNode extends EventEmitter {
   mirroredLog(partner: number, options: MirroredLogOptions = {}): MirroredLogReplay {
     const p = this.partners.get(partner);
     if (!p) throw codeError('ERR_CCM_UNKNOWN_PARTNER', `node ${partner} is not a configured partner`);
-    if (this.phase !== 'running' || !this.core) throw codeError('ERR_CCM_STATE', `the node is ${this.phase}: its memory holds no log`);
+    if (this.phase !== 'running' || !this.core)
+      throw codeError('ERR_CCM_STATE', `the node is ${this.phase}: its memory holds no log`);
     const i = this.core.slotOf(partner);
     let log: MirroredLog;
     if (options?.atStart) {
       const found = this.core.nvram?.parts[i].log;
-      log = found ? { ...found, records: [...found.records] } : { stream: 0, released: 0n, records: [], error: null };
+      log = found
+        ? { ...found, records: [...found.records] }
+        : { stream: 0, released: 0n, records: [], error: null };
     } else {
       const slot = this.core.localSlot(i);
       // Copies first: the partner may write its slot again at any moment.
@@ -356,7 +429,8 @@ export class ClusterNode extends EventEmitter {
       const delivered = p.deliveredOf(log.stream);
       log.records = log.records.filter((r) => r.durability !== 'delivered' || r.sequence > delivered);
       // A takeover after this replay tells the partner's next boot how far it went (status block).
-      if (log.stream !== 0) p.replayed = { stream: log.stream, through: log.records.at(-1)?.sequence ?? log.released };
+      if (log.stream !== 0)
+        p.replayed = { stream: log.stream, through: log.records.at(-1)?.sequence ?? log.released };
     }
     async function* replay(): AsyncGenerator<MirroredRecord> {
       yield* log.records;
@@ -381,9 +455,15 @@ export class ClusterNode extends EventEmitter {
    * no limit), the signal's reason on abort, and ERR_CCM_STOPPED when the node stops first; nothing of the
    * wait is left behind once it settles.
    */
-  waitForSession(partner: number, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Session> {
+  waitForSession(
+    partner: number,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Session> {
     const p = this.partners.get(partner);
-    if (!p) return Promise.reject(codeError('ERR_CCM_UNKNOWN_PARTNER', `node ${partner} is not a configured partner`));
+    if (!p)
+      return Promise.reject(
+        codeError('ERR_CCM_UNKNOWN_PARTNER', `node ${partner} is not a configured partner`),
+      );
     const { timeoutMs, signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Session>((resolve, reject) => {
@@ -405,7 +485,13 @@ export class ClusterNode extends EventEmitter {
       };
       const onAbort = () => waiter.reject(signal!.reason);
       if (timeoutMs !== undefined)
-        timer = setTimeout(() => waiter.reject(codeError('ERR_CCM_TIMEOUT', `no session with node ${partner} within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () =>
+            waiter.reject(
+              codeError('ERR_CCM_TIMEOUT', `no session with node ${partner} within ${timeoutMs} ms`),
+            ),
+          timeoutMs,
+        );
       signal?.addEventListener('abort', onAbort, { once: true });
       p.whenEstablished(waiter);
     });
@@ -451,12 +537,28 @@ export class ClusterNode extends EventEmitter {
       cd = decodeConnect(req.privateData, cfg.clusterId, cfg.secret);
     } catch (e) {
       const pe = e as ProtocolError;
-      this.emitEvent({ type: 'protocol-error', block: 'connect', code: pe.code, reason: `from ${req.remoteAddress}: ${pe.message}` });
+      this.emitEvent({
+        type: 'protocol-error',
+        block: 'connect',
+        code: pe.code,
+        reason: `from ${req.remoteAddress}: ${pe.message}`,
+      });
       const reason: RejectReason =
-        pe.code === 'ERR_CCM_AUTH' ? 'NOT_AUTHENTICATED' : pe.code === 'ERR_CCM_CLUSTER' ? 'WRONG_CLUSTER' : pe.code === 'ERR_CCM_VERSION' ? 'BAD_VERSION' : 'BAD_REQUEST';
+        pe.code === 'ERR_CCM_AUTH'
+          ? 'NOT_AUTHENTICATED'
+          : pe.code === 'ERR_CCM_CLUSTER'
+            ? 'WRONG_CLUSTER'
+            : pe.code === 'ERR_CCM_VERSION'
+              ? 'BAD_VERSION'
+              : 'BAD_REQUEST';
       return reject(reason, `from ${req.remoteAddress}: ${pe.message}`);
     }
-    if (cd.target !== cfg.nodeId) return reject('WRONG_TARGET', `node ${cd.nodeId} expected node ${cd.target} at this address`, cd.nodeId);
+    if (cd.target !== cfg.nodeId)
+      return reject(
+        'WRONG_TARGET',
+        `node ${cd.nodeId} expected node ${cd.target} at this address`,
+        cd.nodeId,
+      );
     const partner = this.partners.get(cd.nodeId);
     if (!partner) return reject('UNKNOWN_NODE', `node ${cd.nodeId} is not a configured partner`, cd.nodeId);
     if (core.stopping) return reject('SHUTTING_DOWN', 'node stopping', cd.nodeId);
@@ -468,14 +570,33 @@ export class ClusterNode extends EventEmitter {
    * checked against that session before any other field is believed; a join that is not for a session
    * this node holds is rejected with NO_SESSION whatever else it says.
    */
-  private async onJoin(req: IncomingRequest, reject: (reason: RejectReason, detail: string, partner?: number) => Promise<void>): Promise<void> {
+  private async onJoin(
+    req: IncomingRequest,
+    reject: (reason: RejectReason, detail: string, partner?: number) => Promise<void>,
+  ): Promise<void> {
     let jd;
     try {
-      jd = decodeJoin(req.privateData, this.config.clusterId, (id) => this.partners.get(id)?.session?.linkKey ?? null);
+      jd = decodeJoin(
+        req.privateData,
+        this.config.clusterId,
+        (id) => this.partners.get(id)?.session?.linkKey ?? null,
+      );
     } catch (e) {
       const pe = e as ProtocolError;
-      this.emitEvent({ type: 'protocol-error', block: 'join', code: pe.code, reason: `from ${req.remoteAddress}: ${pe.message}` });
-      const reason: RejectReason = pe.code === 'ERR_CCM_NO_SESSION' ? 'NO_SESSION' : pe.code === 'ERR_CCM_CLUSTER' ? 'WRONG_CLUSTER' : pe.code === 'ERR_CCM_VERSION' ? 'BAD_VERSION' : 'BAD_REQUEST';
+      this.emitEvent({
+        type: 'protocol-error',
+        block: 'join',
+        code: pe.code,
+        reason: `from ${req.remoteAddress}: ${pe.message}`,
+      });
+      const reason: RejectReason =
+        pe.code === 'ERR_CCM_NO_SESSION'
+          ? 'NO_SESSION'
+          : pe.code === 'ERR_CCM_CLUSTER'
+            ? 'WRONG_CLUSTER'
+            : pe.code === 'ERR_CCM_VERSION'
+              ? 'BAD_VERSION'
+              : 'BAD_REQUEST';
       return reject(reason, `from ${req.remoteAddress}: ${pe.message}`);
     }
     if (this.core!.stopping) return reject('SHUTTING_DOWN', 'node stopping', jd.nodeId);
@@ -487,14 +608,24 @@ export class ClusterNode extends EventEmitter {
    * (a 'listener-error' event) and changes nothing else: the CCM's own work goes on.
    */
   private emitEvent(e: EventInput): void {
-    const event = { ...e, time: new Date().toISOString(), ms: Math.round(performance.now() - this.t0), node: this.config.nodeId } as CcmEvent;
+    const event = {
+      ...e,
+      time: new Date().toISOString(),
+      ms: Math.round(performance.now() - this.t0),
+      node: this.config.nodeId,
+    } as CcmEvent;
     for (const name of ['event', event.type]) {
       // rawListeners: a once() listener is removed as it is called.
       for (const listener of this.rawListeners(name)) {
         try {
           (listener as (e: CcmEvent) => void).call(this, event);
         } catch (err) {
-          if (event.type !== 'listener-error') this.emitEvent({ type: 'listener-error', event: event.type, message: (err as Error)?.message ?? String(err) });
+          if (event.type !== 'listener-error')
+            this.emitEvent({
+              type: 'listener-error',
+              event: event.type,
+              message: (err as Error)?.message ?? String(err),
+            });
         }
       }
     }
@@ -510,5 +641,7 @@ export class ClusterNode extends EventEmitter {
 
 /** The cluster id a caller sent (echoed in a reject: it tells the caller nothing new), or 0. */
 function callerCluster(pd: Uint8Array): bigint {
-  return pd.byteLength >= 16 ? new DataView(pd.buffer, pd.byteOffset, pd.byteLength).getBigUint64(8, true) : 0n;
+  return pd.byteLength >= 16
+    ? new DataView(pd.buffer, pd.byteOffset, pd.byteLength).getBigUint64(8, true)
+    : 0n;
 }

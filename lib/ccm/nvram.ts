@@ -63,14 +63,24 @@ export class NvramRegion {
 
   private open(i: number, partner: number): NvramPart {
     const base = this.base(i);
-    const o = { clusterId: this.cfg.clusterId, owner: this.cfg.nodeId, partner, regionSize: BigInt(this.stride), secret: this.cfg.secret };
+    const o = {
+      clusterId: this.cfg.clusterId,
+      owner: this.cfg.nodeId,
+      partner,
+      regionSize: BigInt(this.stride),
+      secret: this.cfg.secret,
+    };
     let header = null;
     let refused: ProtocolError | null = null;
     try {
       // A copy: the header is validated apart from memory a partner could reach (it cannot: the slot starts after it).
       header = decodeNvramHeader(this.memory.slice(base, base + NVRAM.size), o);
       if (header && header.ringSize !== BigInt(this.cfg.logRingBytes))
-        throw new ProtocolError('ERR_CCM_FIELD', 'nvram', `a ring of ${header.ringSize} bytes, but logRingBytes is ${this.cfg.logRingBytes}`);
+        throw new ProtocolError(
+          'ERR_CCM_FIELD',
+          'nvram',
+          `a ring of ${header.ringSize} bytes, but logRingBytes is ${this.cfg.logRingBytes}`,
+        );
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       refused = e;
@@ -78,7 +88,8 @@ export class NvramRegion {
     }
     const slot = this.slot(i);
     let log: MirroredLog | null = null;
-    if (header) log = readMirroredLog(slot.slice(SLOT.tail, SLOT.tail + LOG_TAIL.size), slot.slice(SLOT.size));
+    if (header)
+      log = readMirroredLog(slot.slice(SLOT.tail, SLOT.tail + LOG_TAIL.size), slot.slice(SLOT.size));
     const generation = header?.generation ?? 0n;
     if (this.readOnly) return { log: log && log.stream !== 0 ? log : null, generation, refused };
     if (!header) this.memory.fill(0, base, base + this.stride);
@@ -95,7 +106,17 @@ export class NvramRegion {
 
   private writeHeader(i: number, partner: number, generation: bigint): void {
     const base = this.base(i);
-    const h = encodeNvramHeader({ clusterId: this.cfg.clusterId, owner: this.cfg.nodeId, partner, generation, ringSize: BigInt(this.cfg.logRingBytes), persistent: this.persistent }, this.cfg.secret);
+    const h = encodeNvramHeader(
+      {
+        clusterId: this.cfg.clusterId,
+        owner: this.cfg.nodeId,
+        partner,
+        generation,
+        ringSize: BigInt(this.cfg.logRingBytes),
+        persistent: this.persistent,
+      },
+      this.cfg.secret,
+    );
     this.memory.set(h, base);
     native.syncMapped(this.memory, base, NVRAM.size, this.dax);
   }

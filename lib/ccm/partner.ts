@@ -16,7 +16,13 @@ import { MirrorStream } from './mirror-stream';
 import type { IncomingRequest, Link } from './transport';
 import { Backoff } from './backoff';
 import type { ConnectData } from './wire/private-data';
-import { decodeReject, encodeAccept, encodeJoinAccept, encodeReject, type JoinData } from './wire/private-data';
+import {
+  decodeReject,
+  encodeAccept,
+  encodeJoinAccept,
+  encodeReject,
+  type JoinData,
+} from './wire/private-data';
 import { Fencer } from './fencing';
 import { LinkJoiner } from './link-joiner';
 import { SessionLink } from './session-link';
@@ -55,7 +61,10 @@ export class Partner {
   /** Log mirroring state that outlives a session: numbering, and appends held across a failed one. */
   private readonly stream: MirrorStream;
 
-  constructor(private readonly core: Core, readonly config: ResolvedPartner) {
+  constructor(
+    private readonly core: Core,
+    readonly config: ResolvedPartner,
+  ) {
     this.backoff = new Backoff(core.cfg.backoff);
     this.stream = new MirrorStream(core.cfg.mirrorHoldMs);
     this.fencer = new Fencer(core, config.nodeId);
@@ -89,7 +98,13 @@ export class Partner {
       witness: this.witnessStatus(now),
     };
     // The state right after the id: `{"partner":2,"state":"ESTABLISHED"` is what a shell script reads.
-    if (!s) return { partner: this.id, state: this.responder || this.accepting ? 'ACCEPTING' : this.outgoing ? 'CONNECTING' : 'WAITING', ...base, session: null };
+    if (!s)
+      return {
+        partner: this.id,
+        state: this.responder || this.accepting ? 'ACCEPTING' : this.outgoing ? 'CONNECTING' : 'WAITING',
+        ...base,
+        session: null,
+      };
     return {
       partner: this.id,
       state: 'ESTABLISHED',
@@ -111,7 +126,12 @@ export class Partner {
             ...(!l && this.joiner?.lastError.get(k) ? { lastError: this.joiner.lastError.get(k) } : {}),
           };
         }),
-        mirror: { pending: s.mirror.pending, sent: s.mirror.acknowledged.toString(), received: s.mirror.received.toString(), duplicates: s.mirror.duplicates.toString() },
+        mirror: {
+          pending: s.mirror.pending,
+          sent: s.mirror.acknowledged.toString(),
+          received: s.mirror.received.toString(),
+          duplicates: s.mirror.duplicates.toString(),
+        },
       },
     };
   }
@@ -120,7 +140,12 @@ export class Partner {
     const w = this.core.witness;
     if (!w) return null;
     const v = w.view(this.id, now);
-    return { verdict: v.verdict, heartbeatAgeMs: v.heartbeatAgeMs === null ? null : Math.round(v.heartbeatAgeMs), generation: v.sector?.generation.toString() ?? null, state: v.sector?.state ?? null };
+    return {
+      verdict: v.verdict,
+      heartbeatAgeMs: v.heartbeatAgeMs === null ? null : Math.round(v.heartbeatAgeMs),
+      generation: v.sector?.generation.toString() ?? null,
+      state: v.sector?.state ?? null,
+    };
   }
 
   /** Settles `w` with the session once there is one (at once if there is), or rejects it when the node stops. */
@@ -184,7 +209,16 @@ export class Partner {
           continue;
         }
         this.backoff.reset();
-        this.establish('initiator', r.link, linkIndex, r.accept.generation, r.status, r.accept.regions, sessionEpoch(this.core.cfg.secret, r.nonce, r.accept.responderNonce), performance.now() - started);
+        this.establish(
+          'initiator',
+          r.link,
+          linkIndex,
+          r.accept.generation,
+          r.status,
+          r.accept.regions,
+          sessionEpoch(this.core.cfg.secret, r.nonce, r.accept.responderNonce),
+          performance.now() - started,
+        );
       } catch (e) {
         if (this.outgoing === ac) this.outgoing = null;
         if (this.core.stopping) break;
@@ -206,7 +240,15 @@ export class Partner {
         // The backoff is the interval between the starts of attempts (a probe every minMs while the
         // partner is away), so the time this attempt took counts towards it.
         retryInMs = Math.max(0, Math.round(retryInMs - (performance.now() - started)));
-        this.core.emit({ type: 'attempt-failed', partner: this.id, role: 'initiator', step, code, reason, retryInMs });
+        this.core.emit({
+          type: 'attempt-failed',
+          partner: this.id,
+          role: 'initiator',
+          step,
+          code,
+          reason,
+          retryInMs,
+        });
         await this.idle(retryInMs);
       }
     }
@@ -216,7 +258,12 @@ export class Partner {
   async onRequest(req: IncomingRequest, cd: ConnectData): Promise<void> {
     const reason = this.fresh(cd) ? this.decide(cd) : 'STALE_REQUEST';
     if (reason) {
-      this.core.emit({ type: 'rejected', partner: this.id, reason, detail: `connect request from node ${cd.nodeId} generation ${cd.generation} attempt ${cd.attempt}` });
+      this.core.emit({
+        type: 'rejected',
+        partner: this.id,
+        reason,
+        detail: `connect request from node ${cd.nodeId} generation ${cd.generation} attempt ${cd.attempt}`,
+      });
       if (reason === 'TIE_BREAK') {
         this.heardFrom = true;
         this.kick(); // our own attempt wins: make sure it is running now
@@ -229,18 +276,41 @@ export class Partner {
     this.core.resetSlot(slot);
     this.core.status.setEcho(slot, null);
     this.accepting = true;
-    this.core.emit({ type: 'step', partner: this.id, role: 'responder', step: 'accept', detail: `generation ${cd.generation}` });
+    this.core.emit({
+      type: 'step',
+      partner: this.id,
+      role: 'responder',
+      step: 'accept',
+      detail: `generation ${cd.generation}`,
+    });
     const started = performance.now();
     const responderNonce = nonce();
     let link: Link;
     try {
       link = await req.accept(
-        encodeAccept({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, generation: cfg.generation, responderNonce, regions: this.core.regions(slot, req.link) }, cd, cfg.secret),
+        encodeAccept(
+          {
+            clusterId: cfg.clusterId,
+            nodeId: cfg.nodeId,
+            generation: cfg.generation,
+            responderNonce,
+            regions: this.core.regions(slot, req.link),
+          },
+          cd,
+          cfg.secret,
+        ),
         slot,
       );
     } catch (e) {
       this.accepting = false;
-      this.core.emit({ type: 'attempt-failed', partner: this.id, role: 'responder', step: 'accept', code: codeOf(e), reason: (e as Error).message });
+      this.core.emit({
+        type: 'attempt-failed',
+        partner: this.id,
+        role: 'responder',
+        step: 'accept',
+        code: codeOf(e),
+        reason: (e as Error).message,
+      });
       this.kick();
       return;
     } finally {
@@ -253,11 +323,27 @@ export class Partner {
     this.responder = new Responder(this.core, this.config, cd, responderNonce, link, (r: ResponderResult) => {
       this.responder = null;
       if (!r.ok) {
-        this.core.emit({ type: 'attempt-failed', partner: this.id, role: 'responder', step: r.step, code: r.code, reason: r.reason });
+        this.core.emit({
+          type: 'attempt-failed',
+          partner: this.id,
+          role: 'responder',
+          step: r.step,
+          code: r.code,
+          reason: r.reason,
+        });
         this.kick();
         return;
       }
-      this.establish('responder', link, req.link, r.hello.generation, r.status, r.hello.regions, sessionEpoch(cfg.secret, r.hello.nonce, responderNonce), performance.now() - started);
+      this.establish(
+        'responder',
+        link,
+        req.link,
+        r.hello.generation,
+        r.status,
+        r.hello.regions,
+        sessionEpoch(cfg.secret, r.hello.nonce, responderNonce),
+        performance.now() - started,
+      );
     });
   }
 
@@ -268,7 +354,11 @@ export class Partner {
   private fresh(cd: ConnectData): boolean {
     if (!this.core.cfg.secret) return true;
     const last = this.lastRequest;
-    if (last && (cd.generation < last.generation || (cd.generation === last.generation && cd.attempt <= last.attempt))) return false;
+    if (
+      last &&
+      (cd.generation < last.generation || (cd.generation === last.generation && cd.attempt <= last.attempt))
+    )
+      return false;
     this.lastRequest = { generation: cd.generation, attempt: cd.attempt };
     return true;
   }
@@ -307,11 +397,25 @@ export class Partner {
     return this.stream.deliveredOf(stream);
   }
 
-  private establish(role: Role, link: Link, linkIndex: number, partnerGeneration: bigint, partnerStatus: StatusBlock, regions: RegionCoords, epoch: bigint, handshakeMs: number): void {
+  private establish(
+    role: Role,
+    link: Link,
+    linkIndex: number,
+    partnerGeneration: bigint,
+    partnerStatus: StatusBlock,
+    regions: RegionCoords,
+    epoch: bigint,
+    handshakeMs: number,
+  ): void {
     const cfg = this.core.cfg;
     const partnerState = partnerStatus.state;
     if (this.lastGeneration !== null && this.lastGeneration !== partnerGeneration)
-      this.core.emit({ type: 'partner-rebooted', partner: this.id, oldGeneration: this.lastGeneration.toString(), newGeneration: partnerGeneration.toString() });
+      this.core.emit({
+        type: 'partner-rebooted',
+        partner: this.id,
+        oldGeneration: this.lastGeneration.toString(),
+        newGeneration: partnerGeneration.toString(),
+      });
     const slot = this.core.slotOf(this.config);
     // A new boot of the partner writes a new log: the previous boot's (replayed at its takeover, if ever) is gone.
     const writer = this.lastGeneration ?? this.core.nvram?.parts[slot].generation ?? 0n;
@@ -327,7 +431,13 @@ export class Partner {
       {
         partner: this.id,
         role,
-        link: new SessionLink(linkIndex, link, cfg.addresses[linkIndex], this.config.addresses[linkIndex], regions),
+        link: new SessionLink(
+          linkIndex,
+          link,
+          cfg.addresses[linkIndex],
+          this.config.addresses[linkIndex],
+          regions,
+        ),
         linkCount: this.core.linkCount(this.config),
         clusterId: cfg.clusterId,
         epoch,
@@ -342,7 +452,11 @@ export class Partner {
         stream: this.stream,
         observer: this.core.observer,
         held,
-        mirror: { durability: cfg.durability, partnerPersistent: partnerStatus.persistent === true, partnerFlush: partnerStatus.flush ?? null },
+        mirror: {
+          durability: cfg.durability,
+          partnerPersistent: partnerStatus.persistent === true,
+          partnerFlush: partnerStatus.flush ?? null,
+        },
       },
       {
         stateChanged: (from, to) => {
@@ -350,14 +464,31 @@ export class Partner {
           this.checkClaim(to);
         },
         takeoverSeen: (t) => this.core.takenOver(this.id, t?.nodeId === cfg.nodeId, t?.replayed ?? null),
-        refused: (block, code, reason) => this.core.emit({ type: 'protocol-error', partner: this.id, block, code, reason }),
+        refused: (block, code, reason) =>
+          this.core.emit({ type: 'protocol-error', partner: this.id, block, code, reason }),
         linkUp: (l) => {
           linkDowns.delete(l.index);
-          this.core.emit({ type: 'link-up', partner: this.id, link: l.index, localAddress: l.localAddress, remoteAddress: l.remoteAddress, linksUp: session.upLinks.length });
+          this.core.emit({
+            type: 'link-up',
+            partner: this.id,
+            link: l.index,
+            localAddress: l.localAddress,
+            remoteAddress: l.remoteAddress,
+            linksUp: session.upLinks.length,
+          });
         },
         linkDown: (l, reason, detectionMs) => {
           linkDowns.set(l.index, reason);
-          this.core.emit({ type: 'link-down', partner: this.id, link: l.index, localAddress: l.localAddress, remoteAddress: l.remoteAddress, reason, detectionMs, linksUp: session.upLinks.length });
+          this.core.emit({
+            type: 'link-down',
+            partner: this.id,
+            link: l.index,
+            localAddress: l.localAddress,
+            remoteAddress: l.remoteAddress,
+            reason,
+            detectionMs,
+            linksUp: session.upLinks.length,
+          });
           this.joiner?.wake(l.index);
         },
         ended: (end: SessionEnd) => this.ended(session, end, linkDowns),
@@ -370,8 +501,19 @@ export class Partner {
     // node's, it is what lets it go ACTIVE again.
     this.core.unsureOf.delete(this.id);
     this.checkClaim(partnerState);
-    this.core.takenOver(this.id, partnerStatus.takeover?.nodeId === cfg.nodeId, partnerStatus.takeover?.replayed ?? null);
-    this.core.emit({ type: 'established', partner: this.id, role, partnerGeneration: partnerGeneration.toString(), partnerState, handshakeMs: Math.round(handshakeMs) });
+    this.core.takenOver(
+      this.id,
+      partnerStatus.takeover?.nodeId === cfg.nodeId,
+      partnerStatus.takeover?.replayed ?? null,
+    );
+    this.core.emit({
+      type: 'established',
+      partner: this.id,
+      role,
+      partnerGeneration: partnerGeneration.toString(),
+      partnerState,
+      handshakeMs: Math.round(handshakeMs),
+    });
     session.start();
     // The session's initiator connects its other links, and again each one that fails.
     if (role === 'initiator' && session.linkCount > 1) {
@@ -398,8 +540,15 @@ export class Partner {
           ? 'STALE_REQUEST'
           : null;
     if (reason || !s) {
-      this.core.emit({ type: 'rejected', partner: this.id, reason: reason ?? 'NO_SESSION', detail: `link ${jd.link} join from node ${jd.nodeId} attempt ${jd.attempt}` });
-      await req.reject(encodeReject({ clusterId: cfg.clusterId, reason: reason ?? 'NO_SESSION' })).catch(() => {});
+      this.core.emit({
+        type: 'rejected',
+        partner: this.id,
+        reason: reason ?? 'NO_SESSION',
+        detail: `link ${jd.link} join from node ${jd.nodeId} attempt ${jd.attempt}`,
+      });
+      await req
+        .reject(encodeReject({ clusterId: cfg.clusterId, reason: reason ?? 'NO_SESSION' }))
+        .catch(() => {});
       return;
     }
     s.lastJoinAttempt = jd.attempt;
@@ -407,7 +556,20 @@ export class Partner {
     const mine = this.core.regions(slot, jd.link);
     let link: Link;
     try {
-      link = await req.accept(encodeJoinAccept({ clusterId: cfg.clusterId, nodeId: cfg.nodeId, link: jd.link, statusRkey: mine.statusRkey, slotRkey: mine.slotRkey }, jd, s.linkKey), slot);
+      link = await req.accept(
+        encodeJoinAccept(
+          {
+            clusterId: cfg.clusterId,
+            nodeId: cfg.nodeId,
+            link: jd.link,
+            statusRkey: mine.statusRkey,
+            slotRkey: mine.slotRkey,
+          },
+          jd,
+          s.linkKey,
+        ),
+        slot,
+      );
     } catch {
       return; // the joining side tries again
     }
@@ -415,7 +577,13 @@ export class Partner {
       link.close();
       return;
     }
-    s.addLink(new SessionLink(jd.link, link, cfg.addresses[jd.link], this.config.addresses[jd.link], { ...s.partnerRegions, statusRkey: jd.statusRkey, slotRkey: jd.slotRkey }));
+    s.addLink(
+      new SessionLink(jd.link, link, cfg.addresses[jd.link], this.config.addresses[jd.link], {
+        ...s.partnerRegions,
+        statusRkey: jd.statusRkey,
+        slotRkey: jd.slotRkey,
+      }),
+    );
   }
 
   private ended(session: Session, end: SessionEnd, linkDowns: Map<number, string>): void {
@@ -424,10 +592,19 @@ export class Partner {
     this.joiner = null;
     this.core.status.setEcho(this.core.slotOf(this.config), null);
     if (end.down) {
-      const links = [...linkDowns].map(([link, reason]) => ({ link, reason })).sort((a, b) => a.link - b.link);
+      const links = [...linkDowns]
+        .map(([link, reason]) => ({ link, reason }))
+        .sort((a, b) => a.link - b.link);
       if (this.core.witness) this.judge(end, links, session.partnerGeneration);
       else {
-        this.core.emit({ type: 'partner-down', partner: this.id, reason: end.reason, detectionMs: end.detectionMs, links, witness: 'none' });
+        this.core.emit({
+          type: 'partner-down',
+          partner: this.id,
+          reason: end.reason,
+          detectionMs: end.detectionMs,
+          links,
+          witness: 'none',
+        });
         this.fencer.start(session.partnerGeneration, false);
       }
     }
@@ -457,14 +634,28 @@ export class Partner {
       const now = performance.now();
       const v = w.view(this.id, now);
       if (v.verdict === 'stopped') {
-        this.core.emit({ type: 'partner-down', partner: this.id, reason: end.reason, detectionMs: Math.round(end.detectionMs + (now - since)), links, witness: 'stopped' });
+        this.core.emit({
+          type: 'partner-down',
+          partner: this.id,
+          reason: end.reason,
+          detectionMs: Math.round(end.detectionMs + (now - since)),
+          links,
+          witness: 'stopped',
+        });
         this.fencer.start(generation, true);
         return;
       }
       const advancedSince = v.verdict === 'alive' && v.writtenAfter !== null && v.writtenAfter >= since;
       if (!cut && (advancedSince || (v.verdict === 'unavailable' && now - since > timeout))) {
         cut = true;
-        this.core.emit({ type: 'interconnect-down', partner: this.id, reason: end.reason, decisionMs: Math.round(now - since), links, witness: v.verdict === 'alive' ? 'alive' : 'unavailable' });
+        this.core.emit({
+          type: 'interconnect-down',
+          partner: this.id,
+          reason: end.reason,
+          decisionMs: Math.round(now - since),
+          links,
+          witness: v.verdict === 'alive' ? 'alive' : 'unavailable',
+        });
       }
       this.judging = setTimeout(step, interval);
     };
@@ -478,7 +669,13 @@ export class Partner {
   private checkClaim(state: NodeState): void {
     const held = this.core.status.takeover;
     if (state !== 'ACTIVE' || held?.nodeId !== this.id) return;
-    this.core.emit({ type: 'protocol-error', partner: this.id, block: 'status', code: 'ERR_CCM_TAKEN_OVER_ACTIVE', reason: `node ${this.id} says it is ACTIVE while this node holds its resources (taken over from its generation ${held.generation})` });
+    this.core.emit({
+      type: 'protocol-error',
+      partner: this.id,
+      block: 'status',
+      code: 'ERR_CCM_TAKEN_OVER_ACTIVE',
+      reason: `node ${this.id} says it is ACTIVE while this node holds its resources (taken over from its generation ${held.generation})`,
+    });
   }
 
   /** One scan of the mailbox: the responder's handshake and the session's heartbeat monitor. */

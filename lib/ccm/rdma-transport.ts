@@ -5,11 +5,35 @@
 // WRITE), its registration of the status block (remote READ) and the queue pairs of its connections. A
 // queue pair can only reach regions of its own domain, so a partner's writes into another partner's
 // slot, or anywhere else, fail on the wire with a remote access error, whatever rkey it tries.
-import { connect, contextFor, createQueuePair, listen, type Connection, type ConnectRequest, type Listener } from '../cm';
+import {
+  connect,
+  contextFor,
+  createQueuePair,
+  listen,
+  type Connection,
+  type ConnectRequest,
+  type Listener,
+} from '../cm';
 import type { CompletionQueue, WorkCompletion } from '../verbs';
-import { Access, type MemoryRegion, type OpcodeName, type ProtectionDomain, type QueuePair, type SendWr } from '../verbs';
+import {
+  Access,
+  type MemoryRegion,
+  type OpcodeName,
+  type ProtectionDomain,
+  type QueuePair,
+  type SendWr,
+} from '../verbs';
 import { Chunk, Staging } from './staging';
-import type { ConnectOptions, Endpoint, EndpointOptions, FlushPlacement, IncomingRequest, Link, Outgoing, Transport } from './transport';
+import type {
+  ConnectOptions,
+  Endpoint,
+  EndpointOptions,
+  FlushPlacement,
+  IncomingRequest,
+  Link,
+  Outgoing,
+  Transport,
+} from './transport';
 import type { RegionCoords } from './wire/mailbox';
 import { abortError, codeError } from '../errors';
 
@@ -47,7 +71,10 @@ class StagingPool {
   private readonly spare: MemoryRegion[] = [];
   private closed = false;
 
-  constructor(private readonly pd: ProtectionDomain, readonly bytes: number) {
+  constructor(
+    private readonly pd: ProtectionDomain,
+    readonly bytes: number,
+  ) {
     this.spare.push(this.alloc(bytes));
   }
 
@@ -84,7 +111,11 @@ interface Op {
 
 /** The access flags a FLUSH to `placement` needs, on a region and on the responder's QP (0 for none). */
 function flushAccess(placement: FlushPlacement | undefined): number {
-  return placement === 'persistent' ? Access.FLUSH_GLOBAL | Access.FLUSH_PERSISTENT : placement === 'global' ? Access.FLUSH_GLOBAL : 0;
+  return placement === 'persistent'
+    ? Access.FLUSH_GLOBAL | Access.FLUSH_PERSISTENT
+    : placement === 'global'
+      ? Access.FLUSH_GLOBAL
+      : 0;
 }
 
 /** One partner's protection domain: its slot, its registration of the status block, its links' queue pairs. */
@@ -101,7 +132,13 @@ class Domain {
    * registers link 0's slot memory (`memory`) on its own device, so that the partner's writes over any
    * link land in the same bytes.
    */
-  constructor(readonly address: string, readonly pd: ProtectionDomain, readonly statusMr: MemoryRegion, slotSize: number, memory?: Uint8Array) {
+  constructor(
+    readonly address: string,
+    readonly pd: ProtectionDomain,
+    readonly statusMr: MemoryRegion,
+    slotSize: number,
+    memory?: Uint8Array,
+  ) {
     let slotMr: MemoryRegion | null = null;
     try {
       const access = Access.LOCAL_WRITE | Access.REMOTE_WRITE;
@@ -169,8 +206,15 @@ class RdmaLink implements Link {
     try {
       cq = pd.context.createCq({ cqe: SEND_DEPTH + RECV_DEPTH });
       // A device that places FLUSH gets a QP that posts it too (through the extended API).
-      const sendOps: OpcodeName[] | undefined = domain.flush ? ['RDMA_WRITE', 'RDMA_WRITE_WITH_IMM', 'RDMA_READ', 'FLUSH'] : undefined;
-      this.qp = createQueuePair({ localAddress: domain.address, pd, sendCq: cq, qp: { maxSendWr: SEND_DEPTH, maxRecvWr: RECV_DEPTH, sendOps } });
+      const sendOps: OpcodeName[] | undefined = domain.flush
+        ? ['RDMA_WRITE', 'RDMA_WRITE_WITH_IMM', 'RDMA_READ', 'FLUSH']
+        : undefined;
+      this.qp = createQueuePair({
+        localAddress: domain.address,
+        pd,
+        sendCq: cq,
+        qp: { maxSendWr: SEND_DEPTH, maxRecvWr: RECV_DEPTH, sendOps },
+      });
     } catch (e) {
       cq?.close();
       this.recvMr.close();
@@ -179,7 +223,13 @@ class RdmaLink implements Link {
     this.cq = cq;
     this.postRecvs(RECV_EARLY);
     if (domain.flush)
-      this.flush = (remoteAddr, rkey, placement) => this.enqueue(0, () => ({ opcode: 'FLUSH', remoteAddr, rkey, flush: { placement, selectivity: 'region' } }));
+      this.flush = (remoteAddr, rkey, placement) =>
+        this.enqueue(0, () => ({
+          opcode: 'FLUSH',
+          remoteAddr,
+          rkey,
+          flush: { placement, selectivity: 'region' },
+        }));
   }
 
   readonly flush?: (remoteAddr: bigint, rkey: number, placement: FlushPlacement) => Promise<void>;
@@ -257,7 +307,12 @@ class RdmaLink implements Link {
   private enqueue<T>(length: number, wr: Op['wr'], done?: (mr: MemoryRegion, c: Chunk) => T): Promise<T> {
     if (this.ended || !this.staging) return Promise.reject(this.closedError());
     if (length > this.maxMessage)
-      return Promise.reject(codeError('ERR_OUT_OF_RANGE', `operation of ${length} bytes exceeds the link's staging (${this.maxMessage} bytes)`));
+      return Promise.reject(
+        codeError(
+          'ERR_OUT_OF_RANGE',
+          `operation of ${length} bytes exceeds the link's staging (${this.maxMessage} bytes)`,
+        ),
+      );
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ length, wr, done, resolve: resolve as (v: unknown) => void, reject });
       if (this.pumpDue) return;
@@ -303,28 +358,31 @@ class RdmaLink implements Link {
         chain.push({ op, c });
       }
       if (chain.length === 0) return;
-      this.qp.chain(wrs).then(
-        () => {
-          for (const { op, c } of chain) {
-            try {
-              op.resolve(op.done?.(mr, c));
-            } catch (e) {
-              op.reject(e as Error);
+      this.qp
+        .chain(wrs)
+        .then(
+          () => {
+            for (const { op, c } of chain) {
+              try {
+                op.resolve(op.done?.(mr, c));
+              } catch (e) {
+                op.reject(e as Error);
+              }
             }
-          }
-        },
-        (e: Error & { posted?: number }) => {
-          // A post the device took only in part left its first requests on the wire, reading their
-          // staging chunks and writing the partner's memory: the link ends first (its QP moves to the
-          // error state and flushes them), so no later operation reuses those chunks or lands behind them.
-          if ((e.posted ?? 0) > 0) this.end(`post accepted in part: ${e.message}`);
-          for (const { op } of chain) op.reject(e);
-        },
-      ).finally(() => {
-        this.credits += chain.length;
-        for (const { c } of chain) staging.free(c);
-        this.pump();
-      });
+          },
+          (e: Error & { posted?: number }) => {
+            // A post the device took only in part left its first requests on the wire, reading their
+            // staging chunks and writing the partner's memory: the link ends first (its QP moves to the
+            // error state and flushes them), so no later operation reuses those chunks or lands behind them.
+            if ((e.posted ?? 0) > 0) this.end(`post accepted in part: ${e.message}`);
+            for (const { op } of chain) op.reject(e);
+          },
+        )
+        .finally(() => {
+          this.credits += chain.length;
+          for (const { c } of chain) staging.free(c);
+          this.pump();
+        });
     }
   }
 
@@ -341,7 +399,13 @@ class RdmaLink implements Link {
     }
     for (const op of this.queue.splice(0).reverse()) {
       if (op.length <= this.staging!.size) this.queue.unshift(op);
-      else op.reject(codeError('ERR_OUT_OF_RANGE', `operation of ${op.length} bytes exceeds the link's staging (${this.staging!.size} bytes)`));
+      else
+        op.reject(
+          codeError(
+            'ERR_OUT_OF_RANGE',
+            `operation of ${op.length} bytes exceeds the link's staging (${this.staging!.size} bytes)`,
+          ),
+        );
     }
   }
 
@@ -359,7 +423,13 @@ class RdmaLink implements Link {
     return this.enqueue(length, (mr, c) => {
       if (data instanceof Uint8Array) mr.buffer.set(data, c.offset);
       else data.fill(mr.buffer.subarray(c.offset, c.offset + length));
-      return { opcode: imm === undefined ? 'RDMA_WRITE' : 'RDMA_WRITE_WITH_IMM', sgl: [{ mr, offset: c.offset, length }], remoteAddr, rkey, imm };
+      return {
+        opcode: imm === undefined ? 'RDMA_WRITE' : 'RDMA_WRITE_WITH_IMM',
+        sgl: [{ mr, offset: c.offset, length }],
+        remoteAddr,
+        rkey,
+        imm,
+      };
     });
   }
 
@@ -418,7 +488,11 @@ class RdmaEndpoint implements Endpoint {
     this.status = bytesOf(domains[0][0].statusMr);
     // What every slot on every link takes: a partner may use it whichever link carries its session.
     const all = domains.flat().map((d) => d.flush);
-    this.flush = all.every((f) => f === 'persistent') ? 'persistent' : all.every((f) => f) ? 'global' : undefined;
+    this.flush = all.every((f) => f === 'persistent')
+      ? 'persistent'
+      : all.every((f) => f)
+        ? 'global'
+        : undefined;
   }
 
   slot(i: number): Uint8Array {
@@ -427,7 +501,14 @@ class RdmaEndpoint implements Endpoint {
 
   regions(i: number, link = 0): RegionCoords {
     const d = this.domains[link][i];
-    return { statusAddr: d.statusMr.addr, statusRkey: d.statusMr.rkey, statusLen: d.statusMr.length, slotAddr: d.slotMr.addr, slotRkey: d.slotMr.rkey, slotLen: d.slotMr.length };
+    return {
+      statusAddr: d.statusMr.addr,
+      statusRkey: d.statusMr.rkey,
+      statusLen: d.statusMr.length,
+      slotAddr: d.slotMr.addr,
+      slotRkey: d.slotMr.rkey,
+      slotLen: d.slotMr.length,
+    };
   }
 
   private newLink(d: Domain): RdmaLink {
@@ -446,7 +527,13 @@ class RdmaEndpoint implements Endpoint {
   /** A link for partner `slot`'s connection on `link`, about to be made; `make` connects its QP, or the link goes back (or away). */
   private link(link: number, slot: number, make: (qp: QueuePair) => Promise<Connection>): Promise<RdmaLink> {
     const d = this.domains[link]?.[slot];
-    if (this.closed || !d) return Promise.reject(codeError(this.closed ? 'ERR_CLOSED' : 'ERR_OUT_OF_RANGE', this.closed ? 'endpoint closed' : `no slot ${slot} on link ${link}`));
+    if (this.closed || !d)
+      return Promise.reject(
+        codeError(
+          this.closed ? 'ERR_CLOSED' : 'ERR_OUT_OF_RANGE',
+          this.closed ? 'endpoint closed' : `no slot ${slot} on link ${link}`,
+        ),
+      );
     const made = (async () => {
       const l = d.spares.pop() ?? this.newLink(d);
       let conn: Connection;
@@ -500,7 +587,15 @@ class RdmaEndpoint implements Endpoint {
       link,
       accept: (privateData, slot) =>
         this.link(link, slot, (queuePair) =>
-          req.accept({ queuePair, privateData, responderResources: RD_ATOMIC, initiatorDepth: RD_ATOMIC, minRnrTimer: MIN_RNR_TIMER, remoteAccess: flushAccess(this.domains[link][slot].flush), signal: this.closing.signal }),
+          req.accept({
+            queuePair,
+            privateData,
+            responderResources: RD_ATOMIC,
+            initiatorDepth: RD_ATOMIC,
+            minRnrTimer: MIN_RNR_TIMER,
+            remoteAccess: flushAccess(this.domains[link][slot].flush),
+            signal: this.closing.signal,
+          }),
         ),
       reject: (privateData) => req.reject(privateData),
     };
@@ -556,12 +651,22 @@ export const rdmaTransport: Transport = async (o: EndpointOptions): Promise<Endp
         let statusMr: MemoryRegion;
         try {
           const first = domains[0][0]?.statusMr;
-          statusMr = first ? pd.registerMemory(first.buffer, Access.REMOTE_READ) : pd.allocMemory(o.statusSize, Access.REMOTE_READ);
+          statusMr = first
+            ? pd.registerMemory(first.buffer, Access.REMOTE_READ)
+            : pd.allocMemory(o.statusSize, Access.REMOTE_READ);
         } catch (e) {
           pd.close();
           throw e;
         }
-        row.push(new Domain(address, pd, statusMr, o.slotSize, link > 0 ? domains[0][i].slotMr.buffer : o.slotMemory?.(i)));
+        row.push(
+          new Domain(
+            address,
+            pd,
+            statusMr,
+            o.slotSize,
+            link > 0 ? domains[0][i].slotMr.buffer : o.slotMemory?.(i),
+          ),
+        );
       }
     }
   } catch (e) {

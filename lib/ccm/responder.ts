@@ -37,7 +37,9 @@ export class Responder {
   ) {
     this.slot = core.slotOf(partner);
     this.deadline = performance.now() + core.cfg.connectTimeoutMs + 2 * core.cfg.echoTimeoutMs;
-    link.onClose((reason) => this.fail('ERR_CM_DISCONNECTED', `connection ended during the handshake: ${reason}`));
+    link.onClose((reason) =>
+      this.fail('ERR_CM_DISCONNECTED', `connection ended during the handshake: ${reason}`),
+    );
     link.onDoorbell((imm) => {
       const kind = doorbellKind(imm);
       if (kind === DOORBELL.hello || kind === DOORBELL.commit) this.poll(performance.now());
@@ -45,16 +47,34 @@ export class Responder {
   }
 
   private readHello(slot: Uint8Array): Hello | null {
-    const h = decodeHello(slot.subarray(SLOT.hello, SLOT.hello + HELLO.size), this.core.cfg.clusterId, this.core.cfg.secret);
+    const h = decodeHello(
+      slot.subarray(SLOT.hello, SLOT.hello + HELLO.size),
+      this.core.cfg.clusterId,
+      this.core.cfg.secret,
+    );
     if (!h) return null;
-    if (h.responderNonce !== this.responderNonce) throw new ProtocolError('ERR_CCM_FIELD', 'hello', 'hello made for another handshake (responder nonce differs)');
+    if (h.responderNonce !== this.responderNonce)
+      throw new ProtocolError(
+        'ERR_CCM_FIELD',
+        'hello',
+        'hello made for another handshake (responder nonce differs)',
+      );
     if (h.nodeId !== this.request.nodeId || h.generation !== this.request.generation)
-      throw new ProtocolError('ERR_CCM_FIELD', 'hello', `hello from node ${h.nodeId} generation ${h.generation}, but the connection is from node ${this.request.nodeId} generation ${this.request.generation}`);
+      throw new ProtocolError(
+        'ERR_CCM_FIELD',
+        'hello',
+        `hello from node ${h.nodeId} generation ${h.generation}, but the connection is from node ${this.request.nodeId} generation ${this.request.generation}`,
+      );
     return h;
   }
 
   private matches(c: Commit, h: Hello): boolean {
-    return c.nodeId === h.nodeId && c.generation === h.generation && c.nonce === h.nonce && c.responderNonce === this.responderNonce;
+    return (
+      c.nodeId === h.nodeId &&
+      c.generation === h.generation &&
+      c.nonce === h.nonce &&
+      c.responderNonce === this.responderNonce
+    );
   }
 
   /** One scan of our memory for this partner's slot. */
@@ -66,34 +86,59 @@ export class Responder {
         const h = this.readHello(slot);
         if (h) this.accepted(h);
       } else {
-        const c = decodeCommit(slot.subarray(SLOT.commit, SLOT.commit + COMMIT.size), this.core.cfg.clusterId, this.core.cfg.secret);
+        const c = decodeCommit(
+          slot.subarray(SLOT.commit, SLOT.commit + COMMIT.size),
+          this.core.cfg.clusterId,
+          this.core.cfg.secret,
+        );
         // A newer hello (re-sent after an echo timeout) replaces the old one; it is echoed first.
         const h = this.readHello(slot);
         if (h && h.nonce !== this.hello.nonce) this.accepted(h);
         else if (c && this.matches(c, this.hello)) void this.verify();
-        else if (c) this.report(new ProtocolError('ERR_CCM_FIELD', 'commit', 'commit does not match the echoed hello'));
+        else if (c)
+          this.report(new ProtocolError('ERR_CCM_FIELD', 'commit', 'commit does not match the echoed hello'));
       }
     } catch (e) {
       if (e instanceof ProtocolError) this.report(e);
       else throw e;
     }
-    if (!this.done && now > this.deadline) this.fail('ERR_CCM_HANDSHAKE_TIMEOUT', this.lastError ? `no valid hello/commit in time (last: ${this.lastError})` : 'no hello/commit in time');
+    if (!this.done && now > this.deadline)
+      this.fail(
+        'ERR_CCM_HANDSHAKE_TIMEOUT',
+        this.lastError
+          ? `no valid hello/commit in time (last: ${this.lastError})`
+          : 'no hello/commit in time',
+      );
   }
 
   private accepted(h: Hello): void {
     this.hello = h;
     this.core.status.setEcho(this.slot, { nodeId: h.nodeId, generation: h.generation, nonce: h.nonce });
-    this.core.emit({ type: 'step', partner: this.partner.nodeId, role: 'responder', step: 'echo', detail: `nonce ${h.nonce.toString(16)}` });
+    this.core.emit({
+      type: 'step',
+      partner: this.partner.nodeId,
+      role: 'responder',
+      step: 'echo',
+      detail: `nonce ${h.nonce.toString(16)}`,
+    });
     // A zero-length WRITE_WITH_IMM into the initiator's slot for us: it READs the echo at once.
     // If it fails, the link ends, and that ends the handshake.
-    this.link.write(new Uint8Array(0), h.regions.slotAddr, h.regions.slotRkey, doorbell(DOORBELL.echo)).catch(() => {});
+    this.link
+      .write(new Uint8Array(0), h.regions.slotAddr, h.regions.slotRkey, doorbell(DOORBELL.echo))
+      .catch(() => {});
   }
 
   /** Reports each distinct bad block once; it may still be overwritten by a good one before the deadline. */
   private report(e: ProtocolError): void {
     if (e.message === this.lastError) return;
     this.lastError = e.message;
-    this.core.emit({ type: 'protocol-error', partner: this.partner.nodeId, block: e.block, code: e.code, reason: e.message });
+    this.core.emit({
+      type: 'protocol-error',
+      partner: this.partner.nodeId,
+      block: e.block,
+      code: e.code,
+      reason: e.message,
+    });
   }
 
   private async verify(): Promise<void> {
@@ -101,14 +146,23 @@ export class Responder {
     this.verifying = true;
     try {
       // A torn READ (the initiator publishing while we read) is read again, as the initiator's step 1 does.
-      const s = await readPartnerStatus(this.link, this.core, h.regions, { nodeId: h.nodeId, generation: h.generation }, this.core.cfg.pollMs);
+      const s = await readPartnerStatus(
+        this.link,
+        this.core,
+        h.regions,
+        { nodeId: h.nodeId, generation: h.generation },
+        this.core.cfg.pollMs,
+      );
       if (this.done) return;
       const unfit = this.core.unfitPartner(s);
       if (unfit) return this.fail('ERR_CCM_NOT_PERSISTENT', unfit);
       this.done = true;
       this.finish({ ok: true, hello: h, status: s });
     } catch (e) {
-      this.fail((e as { code?: string }).code ?? 'ERR_UNKNOWN', `reading the initiator's status block: ${(e as Error).message}`);
+      this.fail(
+        (e as { code?: string }).code ?? 'ERR_UNKNOWN',
+        `reading the initiator's status block: ${(e as Error).message}`,
+      );
     } finally {
       this.verifying = false;
     }

@@ -6,7 +6,14 @@
 import type { Core } from './core';
 import { nonce } from './core';
 import { decodeCommit, decodeHello, encodeCommit, encodeHello } from './wire/mailbox';
-import { decodeAccept, decodeConnect, decodeReject, encodeAccept, encodeConnect, encodeReject } from './wire/private-data';
+import {
+  decodeAccept,
+  decodeConnect,
+  decodeReject,
+  encodeAccept,
+  encodeConnect,
+  encodeReject,
+} from './wire/private-data';
 import { decodeStatus } from './wire/status-block';
 import { codeError } from '../errors';
 
@@ -17,15 +24,45 @@ export function selfCheck(core: Core): void {
   const n = nonce();
   const request = { generation, attempt: 1 };
   const checks: [string, () => boolean][] = [
-    ['status block', () => {
-      const s = decodeStatus(core.endpoint.status, clusterId, secret);
-      return s.nodeId === nodeId && s.generation === generation;
-    }],
-    ['connect data', () => decodeConnect(encodeConnect({ ...me, target: nodeId, attempt: 1 }, secret), clusterId, secret).generation === generation],
-    ['accept data', () => decodeAccept(encodeAccept({ ...me, responderNonce: n, regions }, request, secret), clusterId, request, secret).regions.slotAddr === regions.slotAddr],
-    ['reject data', () => decodeReject(encodeReject({ clusterId, reason: 'SHUTTING_DOWN' }))?.reason === 'SHUTTING_DOWN'],
-    ['hello', () => decodeHello(encodeHello({ ...me, nonce: n, responderNonce: n, regions }, secret), clusterId, secret)?.nonce === n],
-    ['commit', () => decodeCommit(encodeCommit({ ...me, nonce: n, responderNonce: n }, secret), clusterId, secret)?.nonce === n],
+    [
+      'status block',
+      () => {
+        const s = decodeStatus(core.endpoint.status, clusterId, secret);
+        return s.nodeId === nodeId && s.generation === generation;
+      },
+    ],
+    [
+      'connect data',
+      () =>
+        decodeConnect(encodeConnect({ ...me, target: nodeId, attempt: 1 }, secret), clusterId, secret)
+          .generation === generation,
+    ],
+    [
+      'accept data',
+      () =>
+        decodeAccept(
+          encodeAccept({ ...me, responderNonce: n, regions }, request, secret),
+          clusterId,
+          request,
+          secret,
+        ).regions.slotAddr === regions.slotAddr,
+    ],
+    [
+      'reject data',
+      () => decodeReject(encodeReject({ clusterId, reason: 'SHUTTING_DOWN' }))?.reason === 'SHUTTING_DOWN',
+    ],
+    [
+      'hello',
+      () =>
+        decodeHello(encodeHello({ ...me, nonce: n, responderNonce: n, regions }, secret), clusterId, secret)
+          ?.nonce === n,
+    ],
+    [
+      'commit',
+      () =>
+        decodeCommit(encodeCommit({ ...me, nonce: n, responderNonce: n }, secret), clusterId, secret)
+          ?.nonce === n,
+    ],
   ];
   for (const [block, ok] of checks) {
     let passed = false;

@@ -134,11 +134,21 @@ export class Session {
     this.linkKey = joinKey(init.secret, init.epoch);
     this.active = init.link;
     this.partnerRegions = init.link.regions;
-    this.lastSeen = { value: this.word(SLOT.heartbeat, 'heartbeat') ?? 0n, activity: 0, at: performance.now() };
+    this.lastSeen = {
+      value: this.word(SLOT.heartbeat, 'heartbeat') ?? 0n,
+      activity: 0,
+      at: performance.now(),
+    };
     const r = init.link.regions;
     this.mirror = new LogMirror(
       init.link.link,
-      { slotAddr: r.slotAddr, rkey: r.slotRkey, ringBytes: r.slotLen - SLOT.size, statusAddr: r.statusAddr, statusRkey: r.statusRkey },
+      {
+        slotAddr: r.slotAddr,
+        rkey: r.slotRkey,
+        ringBytes: r.slotLen - SLOT.size,
+        statusAddr: r.statusAddr,
+        statusRkey: r.statusRkey,
+      },
       init.localSlot,
       init.epoch,
       init.stream,
@@ -244,7 +254,12 @@ export class Session {
   private word(at: number, block: string, report = true): bigint | null {
     const w = decodeCounter(this.init.localSlot.subarray(at, at + SLOT.heartbeatSize));
     if (w.epoch === this.init.epoch) return w.value;
-    if (report && (w.value !== 0n || w.epoch !== 0n)) this.refuse(block, 'ERR_CCM_EPOCH', `${block} word of epoch ${w.epoch.toString(16)}, not this session's`);
+    if (report && (w.value !== 0n || w.epoch !== 0n))
+      this.refuse(
+        block,
+        'ERR_CCM_EPOCH',
+        `${block} word of epoch ${w.epoch.toString(16)}, not this session's`,
+      );
     return null;
   }
 
@@ -262,8 +277,10 @@ export class Session {
     const stalled = now - this.lastCheckAt > this.init.partnerDownMs / 2;
     this.lastCheckAt = now;
     const value = this.word(SLOT.heartbeat, 'heartbeat') ?? this.lastSeen.value;
-    if (value === LEAVING_MARK) return this.end({ reason: 'partner left the cluster', down: false, detectionMs: 0, hold: false });
-    if (value === CLOSING_MARK) return this.end({ reason: 'partner closed the session', down: false, detectionMs: 0, hold: true });
+    if (value === LEAVING_MARK)
+      return this.end({ reason: 'partner left the cluster', down: false, detectionMs: 0, hold: false });
+    if (value === CLOSING_MARK)
+      return this.end({ reason: 'partner closed the session', down: false, detectionMs: 0, hold: true });
     let linkMoved = false;
     for (const l of [...this.links.values()]) {
       const v = this.word(SLOT.links + l.index * SLOT.linkSize, `link ${l.index} heartbeat`);
@@ -275,7 +292,8 @@ export class Session {
         continue;
       }
       const silent = now - l.lastSeenAt;
-      if (silent > this.init.linkDownMs) this.linkFailed(l, `no heartbeat on link ${l.index} for ${Math.round(silent)} ms`, silent);
+      if (silent > this.init.linkDownMs)
+        this.linkFailed(l, `no heartbeat on link ${l.index} for ${Math.round(silent)} ms`, silent);
       if (this.ended) return;
     }
     const activity = this.mirror.activity;
@@ -291,7 +309,8 @@ export class Session {
       return;
     }
     const silent = now - this.lastSeen.at;
-    if (silent > this.init.partnerDownMs) this.fail(`no heartbeat on any link for ${Math.round(silent)} ms`, silent);
+    if (silent > this.init.partnerDownMs)
+      this.fail(`no heartbeat on any link for ${Math.round(silent)} ms`, silent);
   }
 
   /**
@@ -310,7 +329,12 @@ export class Session {
   } {
     const g = [...this.beatGaps].sort((x, y) => x - y);
     const mean = g.length ? g.reduce((x, y) => x + y, 0) / g.length : 0;
-    return { count: g.length, meanGapMs: mean, p99GapMs: g.length ? g[Math.min(g.length - 1, Math.floor(g.length * 0.99))] : 0, maxGapMs: g.length ? g[g.length - 1] : 0 };
+    return {
+      count: g.length,
+      meanGapMs: mean,
+      p99GapMs: g.length ? g[Math.min(g.length - 1, Math.floor(g.length * 0.99))] : 0,
+      maxGapMs: g.length ? g[g.length - 1] : 0,
+    };
   }
 
   /** Every heartbeat period: the session word over the carrying link, and each link's own word over that link. */
@@ -319,18 +343,22 @@ export class Session {
     this.heartbeats++;
     const a = this.active;
     const bytes = encodeCounter({ value: this.heartbeats, epoch: this.init.epoch });
-    a.link.write(bytes, a.regions.slotAddr + BigInt(SLOT.heartbeat), a.regions.slotRkey).catch((e: Error & { code?: string }) =>
-      this.linkFailed(a, `heartbeat write failed: ${e.code ?? e.message}`),
-    );
+    a.link
+      .write(bytes, a.regions.slotAddr + BigInt(SLOT.heartbeat), a.regions.slotRkey)
+      .catch((e: Error & { code?: string }) =>
+        this.linkFailed(a, `heartbeat write failed: ${e.code ?? e.message}`),
+      );
     for (const l of this.links.values()) this.beatLink(l);
   }
 
   private beatLink(l: SessionLink): void {
     l.beats++;
     const bytes = encodeCounter({ value: l.beats, epoch: this.init.epoch });
-    l.link.write(bytes, l.regions.slotAddr + BigInt(SLOT.links + l.index * SLOT.linkSize), l.regions.slotRkey).catch((e: Error & { code?: string }) =>
-      this.linkFailed(l, `link heartbeat write failed: ${e.code ?? e.message}`),
-    );
+    l.link
+      .write(bytes, l.regions.slotAddr + BigInt(SLOT.links + l.index * SLOT.linkSize), l.regions.slotRkey)
+      .catch((e: Error & { code?: string }) =>
+        this.linkFailed(l, `link heartbeat write failed: ${e.code ?? e.message}`),
+      );
   }
 
   /**
@@ -341,10 +369,15 @@ export class Session {
   private linkFailed(l: SessionLink, reason: string, silentMs?: number): void {
     if (this.ended || !l.up || this.links.get(l.index) !== l) return;
     const word = this.word(SLOT.heartbeat, 'heartbeat', false);
-    if (this.leavingSeen || word === LEAVING_MARK || word === CLOSING_MARK) return this.fail(reason, silentMs);
+    if (this.leavingSeen || word === LEAVING_MARK || word === CLOSING_MARK)
+      return this.fail(reason, silentMs);
     const others = [...this.links.values()].filter((x) => x !== l && x.up);
     this.linkDown(l, reason, Math.round(silentMs ?? performance.now() - l.lastSeenAt));
-    if (others.length === 0) this.fail(`every link down (link ${l.index}: ${reason})`, silentMs ?? performance.now() - this.lastSeen.at);
+    if (others.length === 0)
+      this.fail(
+        `every link down (link ${l.index}: ${reason})`,
+        silentMs ?? performance.now() - this.lastSeen.at,
+      );
   }
 
   private linkDown(l: SessionLink, reason: string, detectionMs: number): void {
@@ -379,7 +412,8 @@ export class Session {
       } catch {
         return; // a torn read during the partner's update: the next poll sees a whole block
       }
-      if (status.generation !== this.partnerGeneration) return this.fail('partner rebooted (new generation in its status block)');
+      if (status.generation !== this.partnerGeneration)
+        return this.fail('partner rebooted (new generation in its status block)');
       this.hooks.takeoverSeen(status.takeover ?? null);
       if (status.state !== this.state) {
         if (status.state === 'LEAVING') this.leavingSeen = true;
@@ -403,7 +437,9 @@ export class Session {
     // partner, seeing the disconnect next, would take this node for down.
     this.told = true;
     const bytes = encodeCounter({ value: mark, epoch: this.init.epoch });
-    const writes = [...this.links.values()].map((l) => l.link.write(bytes, l.regions.slotAddr + BigInt(SLOT.heartbeat), l.regions.slotRkey));
+    const writes = [...this.links.values()].map((l) =>
+      l.link.write(bytes, l.regions.slotAddr + BigInt(SLOT.heartbeat), l.regions.slotRkey),
+    );
     const landed = writes.length ? Promise.any(writes).catch(() => {}) : Promise.resolve();
     await Promise.race([landed, new Promise((r) => (this.leaveTimer = setTimeout(r, maxMs)))]);
     if (this.leaveTimer) clearTimeout(this.leaveTimer);
@@ -437,9 +473,26 @@ export class Session {
    */
   fail(reason: string, silentMs?: number): void {
     const word = this.word(SLOT.heartbeat, 'heartbeat', false);
-    if (this.leavingSeen || word === LEAVING_MARK) return this.end({ reason: `partner left the cluster (${reason})`, down: false, detectionMs: 0, hold: false });
-    if (word === CLOSING_MARK) return this.end({ reason: `partner closed the session (${reason})`, down: false, detectionMs: 0, hold: true });
-    this.end({ reason, down: true, detectionMs: Math.round(silentMs ?? performance.now() - this.lastSeen.at), hold: true });
+    if (this.leavingSeen || word === LEAVING_MARK)
+      return this.end({
+        reason: `partner left the cluster (${reason})`,
+        down: false,
+        detectionMs: 0,
+        hold: false,
+      });
+    if (word === CLOSING_MARK)
+      return this.end({
+        reason: `partner closed the session (${reason})`,
+        down: false,
+        detectionMs: 0,
+        hold: true,
+      });
+    this.end({
+      reason,
+      down: true,
+      detectionMs: Math.round(silentMs ?? performance.now() - this.lastSeen.at),
+      hold: true,
+    });
   }
 
   /**

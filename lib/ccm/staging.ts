@@ -23,7 +23,11 @@ export class Staging {
   /** Reserves `length` contiguous bytes (8-byte aligned), or returns null while they are not free. */
   tryAlloc(length: number): Chunk | null {
     const len = Math.ceil(length / 8) * 8;
-    if (len > this.size) throw codeError('ERR_OUT_OF_RANGE', `operation of ${length} bytes exceeds the staging region (${this.size})`);
+    if (len > this.size)
+      throw codeError(
+        'ERR_OUT_OF_RANGE',
+        `operation of ${length} bytes exceeds the staging region (${this.size})`,
+      );
     const skip = this.head + len > this.size ? this.size - this.head : 0;
     if (this.used + skip + len > this.size) return null;
     if (skip) {

@@ -7,7 +7,11 @@ export class StatusPublisher {
   private readonly block: StatusBlock;
   private readonly scratch = new Uint8Array(STATUS.size);
 
-  constructor(private readonly memory: Uint8Array, init: Omit<StatusBlock, 'heartbeat' | 'sequence' | 'echoes'>, private readonly secret?: Uint8Array) {
+  constructor(
+    private readonly memory: Uint8Array,
+    init: Omit<StatusBlock, 'heartbeat' | 'sequence' | 'echoes'>,
+    private readonly secret?: Uint8Array,
+  ) {
     this.block = { ...init, heartbeat: 0n, sequence: 0n, echoes: new Array(init.slotCount).fill(null) };
     this.publish();
   }

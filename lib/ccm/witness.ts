@@ -134,10 +134,17 @@ export class DiskWitness implements Witness {
     this.intervalMs = o.intervalMs;
     this.timeoutMs = o.timeoutMs;
     this.own = o.alignedBuffer(WITNESS.slotSize);
-    for (const n of o.nodes) if (n !== o.nodeId) {
-      this.reads.set(n, o.alignedBuffer(WITNESS.slotSize));
-      this.seen.set(n, { sector: null, advancedAt: null, writtenAfter: null, readAt: null, lastError: null });
-    }
+    for (const n of o.nodes)
+      if (n !== o.nodeId) {
+        this.reads.set(n, o.alignedBuffer(WITNESS.slotSize));
+        this.seen.set(n, {
+          sector: null,
+          advancedAt: null,
+          writtenAfter: null,
+          readAt: null,
+          lastError: null,
+        });
+      }
   }
 
   private offset(node: number): number {
@@ -189,7 +196,18 @@ export class DiskWitness implements Witness {
     this.lastRoundAt = now;
     try {
       this.heartbeat++;
-      encodeWitness({ clusterId: this.o.clusterId, nodeId: this.o.nodeId, state: this.state, generation: this.o.generation, heartbeat: this.heartbeat, takeover: this.takeover }, this.o.secret, this.own);
+      encodeWitness(
+        {
+          clusterId: this.o.clusterId,
+          nodeId: this.o.nodeId,
+          state: this.state,
+          generation: this.o.generation,
+          heartbeat: this.heartbeat,
+          takeover: this.takeover,
+        },
+        this.o.secret,
+        this.own,
+      );
       await fh.write(this.own, 0, WITNESS.slotSize, this.offset(this.o.nodeId));
       for (const [n, buf] of this.reads) {
         const readAt = performance.now();
@@ -223,7 +241,8 @@ export class DiskWitness implements Witness {
     }
     s.lastError = null;
     if (!sector) return;
-    const moved = !s.sector || sector.generation !== s.sector.generation || sector.heartbeat !== s.sector.heartbeat;
+    const moved =
+      !s.sector || sector.generation !== s.sector.generation || sector.heartbeat !== s.sector.heartbeat;
     // The first valid sector read proves nothing yet: only a heartbeat that moves while we watch does.
     if (moved && s.sector) {
       s.advancedAt = performance.now();
@@ -238,16 +257,32 @@ export class DiskWitness implements Witness {
     const s = this.seen.get(partner);
     if (!s) return { verdict: 'unavailable', sector: null, heartbeatAgeMs: null, writtenAfter: null };
     const age = s.advancedAt === null ? null : Math.max(0, now - s.advancedAt);
-    if (this.ioError !== null) return { verdict: 'unavailable', sector: s.sector, heartbeatAgeMs: age, writtenAfter: s.writtenAfter };
+    if (this.ioError !== null)
+      return { verdict: 'unavailable', sector: s.sector, heartbeatAgeMs: age, writtenAfter: s.writtenAfter };
     // A stall of this node's own is the same: no verdict until it has rounds of a whole timeout again.
     if (now - this.lastRoundAt > this.o.timeoutMs / 2 || now < this.staleUntil) {
-      const fresh = s.advancedAt !== null && s.advancedAt > this.staleUntil - this.o.timeoutMs && age !== null && age <= this.o.timeoutMs;
-      return { verdict: fresh ? 'alive' : 'unavailable', sector: s.sector, heartbeatAgeMs: age, writtenAfter: s.writtenAfter };
+      const fresh =
+        s.advancedAt !== null &&
+        s.advancedAt > this.staleUntil - this.o.timeoutMs &&
+        age !== null &&
+        age <= this.o.timeoutMs;
+      return {
+        verdict: fresh ? 'alive' : 'unavailable',
+        sector: s.sector,
+        heartbeatAgeMs: age,
+        writtenAfter: s.writtenAfter,
+      };
     }
     const alive = age !== null && age <= this.o.timeoutMs;
     // Until this node has watched for a whole timeout, a partner it has not seen advance is not yet known stopped.
-    if (!alive && age === null && now - this.startedAt <= this.o.timeoutMs) return { verdict: 'unavailable', sector: s.sector, heartbeatAgeMs: age, writtenAfter: s.writtenAfter };
-    return { verdict: alive ? 'alive' : 'stopped', sector: s.sector, heartbeatAgeMs: age, writtenAfter: s.writtenAfter };
+    if (!alive && age === null && now - this.startedAt <= this.o.timeoutMs)
+      return { verdict: 'unavailable', sector: s.sector, heartbeatAgeMs: age, writtenAfter: s.writtenAfter };
+    return {
+      verdict: alive ? 'alive' : 'stopped',
+      sector: s.sector,
+      heartbeatAgeMs: age,
+      writtenAfter: s.writtenAfter,
+    };
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,9 @@ import { codeError } from '../errors';
 /** Where the node's control socket is unless --control says otherwise. */
 export function defaultControlPath(env: NodeJS.ProcessEnv = process.env): string {
   const uid = process.getuid?.() ?? 0;
-  const dir = env.RUNTIME_DIRECTORY || (uid === 0 ? '/run/rdma-ccm' : join(env.XDG_RUNTIME_DIR || tmpdir(), `rdma-ccm-${uid}`));
+  const dir =
+    env.RUNTIME_DIRECTORY ||
+    (uid === 0 ? '/run/rdma-ccm' : join(env.XDG_RUNTIME_DIR || tmpdir(), `rdma-ccm-${uid}`));
   return join(dir, 'node.sock');
 }
 
@@ -24,7 +26,9 @@ function privateDir(dir: string): void {
   const st = lstatSync(dir);
   const uid = process.getuid?.() ?? st.uid;
   if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0)
-    throw controlError(`control directory ${dir} must be a directory owned by uid ${uid} with mode 0700 (it is ${(st.mode & 0o777).toString(8)}, uid ${st.uid})`);
+    throw controlError(
+      `control directory ${dir} must be a directory owned by uid ${uid} with mode 0700 (it is ${(st.mode & 0o777).toString(8)}, uid ${st.uid})`,
+    );
 }
 
 /** Serves `answer(command)` (a value, or a promise of one) on `path`; a socket file left by a node that is gone is replaced. */

@@ -42,7 +42,8 @@ export async function devicesCommand(args: string[]): Promise<number> {
   }
   for (const d of out) {
     process.stdout.write(`${d.name}  ${d.transport} ${d.nodeType}  guid ${d.guid}\n`);
-    for (const p of d.ports) process.stdout.write(`  port ${p.port}: ${p.state} ${p.linkLayer} mtu ${p.activeMtu}\n`);
+    for (const p of d.ports)
+      process.stdout.write(`  port ${p.port}: ${p.state} ${p.linkLayer} mtu ${p.activeMtu}\n`);
     for (const g of d.gids) process.stdout.write(`  gid[${g.index}] ${g.gid} ${g.type} ${g.netdev ?? '-'}\n`);
   }
   return 0;
@@ -50,7 +51,12 @@ export async function devicesCommand(args: string[]): Promise<number> {
 
 function parseOptions(args: string[]) {
   try {
-    return parseArgs({ args, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    return parseArgs({
+      args,
+      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

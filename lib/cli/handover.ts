@@ -38,6 +38,10 @@ export async function handoverCommand(action: 'takeover' | 'giveback', args: str
     process.stderr.write(`rdma-ccm ${action}: ${reply.error} (${reply.code})\n`);
     return 1;
   }
-  process.stdout.write(action === 'takeover' ? `took over partner ${partner}'s resources\n` : `gave partner ${partner} its resources back\n`);
+  process.stdout.write(
+    action === 'takeover'
+      ? `took over partner ${partner}'s resources\n`
+      : `gave partner ${partner} its resources back\n`,
+  );
   return 0;
 }

@@ -65,16 +65,36 @@ export function selftestCommands(topology: Topology): { a: string; b?: string } 
   // Both links (rxe0 on 10.99.0.0/24, rxe1 on 10.98.0.0/24) and the shared disk.
   // (Guests only: the host mode of this topology has one link and no shared disk.)
   const guests = (cmd: string) => `if [ -n "$RDMA_CCM_LAB_SHARED_DISK" ]; then ${cmd}; fi`;
-  const disk = guests('[ -b /dev/vda ] || { echo "selftest: no shared disk at /dev/vda"; exit 1; }; echo "selftest: shared disk /dev/vda present"');
+  const disk = guests(
+    '[ -b /dev/vda ] || { echo "selftest: no shared disk at /dev/vda"; exit 1; }; echo "selftest: shared disk /dev/vda present"',
+  );
   return {
-    a: ['set -e', devices, disk,
-      guests(`${attempts('rping -s -a 10.98.0.1 -C 3 -S 64 -V', 'rping server on link 1')}; echo "selftest: rping server on link 1 passed"`),
-      attempts('rping -s -a 10.99.0.1 -C 3 -S 64 -V', 'rping server'), 'echo "selftest: rping server passed"',
-      attempts('ib_read_lat -R -d rxe0 -n 100 -s 64 -F', 'ib_read_lat server'), 'echo "selftest: ib_read_lat -R server passed"'].join('\n'),
-    b: ['set -e', devices, disk,
-      guests(`sleep 2; ${attempts('rping -c -a 10.98.0.1 -C 3 -S 64 -V', 'rping client on link 1')}; echo "selftest: rping client on link 1 passed"`),
-      'sleep 2', attempts('rping -c -a 10.99.0.1 -C 3 -S 64 -V', 'rping client'), 'echo "selftest: rping client passed"',
-      'sleep 3', attempts('ib_read_lat -R -d rxe0 -n 100 -s 64 -F 10.99.0.1', 'ib_read_lat client'), 'echo "selftest: ib_read_lat -R client passed"'].join('\n'),
+    a: [
+      'set -e',
+      devices,
+      disk,
+      guests(
+        `${attempts('rping -s -a 10.98.0.1 -C 3 -S 64 -V', 'rping server on link 1')}; echo "selftest: rping server on link 1 passed"`,
+      ),
+      attempts('rping -s -a 10.99.0.1 -C 3 -S 64 -V', 'rping server'),
+      'echo "selftest: rping server passed"',
+      attempts('ib_read_lat -R -d rxe0 -n 100 -s 64 -F', 'ib_read_lat server'),
+      'echo "selftest: ib_read_lat -R server passed"',
+    ].join('\n'),
+    b: [
+      'set -e',
+      devices,
+      disk,
+      guests(
+        `sleep 2; ${attempts('rping -c -a 10.98.0.1 -C 3 -S 64 -V', 'rping client on link 1')}; echo "selftest: rping client on link 1 passed"`,
+      ),
+      'sleep 2',
+      attempts('rping -c -a 10.99.0.1 -C 3 -S 64 -V', 'rping client'),
+      'echo "selftest: rping client passed"',
+      'sleep 3',
+      attempts('ib_read_lat -R -d rxe0 -n 100 -s 64 -F 10.99.0.1', 'ib_read_lat client'),
+      'echo "selftest: ib_read_lat -R client passed"',
+    ].join('\n'),
   };
 }
 
@@ -94,13 +114,15 @@ export async function runLabCommand(args: string[]): Promise<number> {
       break;
     } else if (a === '--topology') {
       const t = args[++i];
-      if (t !== 'veth' && t !== 'two-guests') throw new LabError('ERR_LAB_USAGE', `lab: unknown topology '${t}'\n${LAB_USAGE}`);
+      if (t !== 'veth' && t !== 'two-guests')
+        throw new LabError('ERR_LAB_USAGE', `lab: unknown topology '${t}'\n${LAB_USAGE}`);
       topology = t;
     } else if (a === '--timeout') timeoutSec = Number(args[++i]);
     else if (a === '--delay-b') delayB = Number(args[++i]);
     else if (a === '--b') commandB = args[++i];
     else if (a === '--tcg-plugin') tcgPlugin = args[++i];
-    else if (a === '--stack') stack = args[++i] as LabStack; // runLab refuses a stack it does not know
+    else if (a === '--stack')
+      stack = args[++i] as LabStack; // runLab refuses a stack it does not know
     else if (a === 'selftest') selftest = true;
     else if (a === '-h' || a === '--help') {
       process.stdout.write(LAB_USAGE);
@@ -109,7 +131,13 @@ export async function runLabCommand(args: string[]): Promise<number> {
   }
   if (selftest) {
     const cmds = selftestCommands(topology);
-    const code = await runLab({ topology, command: cmds.a, commandB: cmds.b, timeoutSec: timeoutSec ?? 600, stack });
+    const code = await runLab({
+      topology,
+      command: cmds.a,
+      commandB: cmds.b,
+      timeoutSec: timeoutSec ?? 600,
+      stack,
+    });
     process.stdout.write(`lab selftest (${topology}): ${code === 0 ? 'passed' : `failed (exit ${code})`}\n`);
     return code;
   }

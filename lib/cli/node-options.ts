@@ -108,7 +108,8 @@ function readConfig(file: string): Record<string, unknown> {
   } catch (e) {
     throw new UsageError(`config ${file} is not valid JSON: ${(e as Error).message}`);
   }
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new UsageError(`config ${file} must hold one JSON object`);
+  if (typeof o !== 'object' || o === null || Array.isArray(o))
+    throw new UsageError(`config ${file} must hold one JSON object`);
   try {
     checkOptionKeys(o, { json: true });
   } catch (e) {
@@ -119,7 +120,10 @@ function readConfig(file: string): Record<string, unknown> {
 }
 
 const integer = (flag: string, v: string, max = Number.MAX_SAFE_INTEGER) => {
-  if (!/^\d+$/.test(v) || Number(v) > max) throw new UsageError(`--${flag} needs a non-negative integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got ${v}`);
+  if (!/^\d+$/.test(v) || Number(v) > max)
+    throw new UsageError(
+      `--${flag} needs a non-negative integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got ${v}`,
+    );
   return Number(v);
 };
 
@@ -129,7 +133,8 @@ function partnerSpec(spec: string): CcmOptions['partners'][number] {
   if (!m) throw new UsageError(`--partner wants ID@ADDRESS[,ADDRESS…]:PORT, got ${spec}`);
   const nodeId = Number(m[1]);
   const port = Number(m[3]);
-  if (nodeId < 1 || nodeId > 0xffffffff) throw new UsageError(`--partner ${spec}: the node id must be from 1 to 4294967295`);
+  if (nodeId < 1 || nodeId > 0xffffffff)
+    throw new UsageError(`--partner ${spec}: the node id must be from 1 to 4294967295`);
   if (port < 1 || port > 65535) throw new UsageError(`--partner ${spec}: the port must be from 1 to 65535`);
   const addrs = m[2].split(',').map((x) => x.replace(/^\[(.*)\]$/, '$1'));
   return { nodeId, address: addrs.length === 1 ? addrs[0] : addrs, port };
@@ -152,14 +157,19 @@ export function parseNodeArgs(args: string[]): NodeArgs {
   for (const t of tokens) {
     if (t.kind === 'positional') throw new UsageError(`unexpected argument ${t.value}`);
     if (t.kind !== 'option') continue;
-    if (!(t.name in FLAGS)) throw new UsageError(`unknown option ${t.rawName}${didYouMean(t.name, known, (n) => `--${n}`)}`);
+    if (!(t.name in FLAGS))
+      throw new UsageError(`unknown option ${t.rawName}${didYouMean(t.name, known, (n) => `--${n}`)}`);
     const flag = t.name as Flag;
     if (FLAGS[flag].type === 'boolean') {
       if (t.value !== undefined) throw new UsageError(`${t.rawName} takes no value, got ${t.value}`);
       given.push({ flag, raw: t.rawName, value: '' });
     } else {
       // Without a value parseArgs would take the next flag as one: `--port --json` means a forgotten port.
-      if (t.value === undefined || (!t.inlineValue && /^--?[a-z]/.test(t.value) && t.value.replace(/^--?/, '').split('=')[0] in FLAGS)) throw new UsageError(`${t.rawName} needs a value`);
+      if (
+        t.value === undefined ||
+        (!t.inlineValue && /^--?[a-z]/.test(t.value) && t.value.replace(/^--?/, '').split('=')[0] in FLAGS)
+      )
+        throw new UsageError(`${t.rawName} needs a value`);
       given.push({ flag, raw: t.rawName, value: t.value });
     }
   }
@@ -173,8 +183,8 @@ export function parseNodeArgs(args: string[]): NodeArgs {
   const filePartners = Array.isArray(file.partners) ? file.partners.length : 0;
   const cliPartners: string[] = [];
   const out: Omit<NodeArgs, 'options' | 'explain'> = { json: false, records: false, help };
-  const witness = () => ((options.witness ??= {}) as Record<string, unknown>);
-  const nvram = () => ((options.nvram ??= {}) as Record<string, unknown>);
+  const witness = () => (options.witness ??= {}) as Record<string, unknown>;
+  const nvram = () => (options.nvram ??= {}) as Record<string, unknown>;
   for (const { flag, value } of given) {
     const set = (key: string, v: unknown) => {
       options[key] = v;
@@ -288,16 +298,23 @@ export function parseNodeArgs(args: string[]): NodeArgs {
   if (typeof options.clusterId === 'number') options.clusterId = String(options.clusterId);
   if (!help) {
     const missing = REQUIRED.filter(([key]) => options[key] === undefined).map(([, flag]) => `--${flag}`);
-    if (missing.length) throw new UsageError(`missing ${missing.join(', ')}${configFile === undefined ? ' (as flags, or keys of a --config file)' : ` (not in ${configFile} either)`}`);
+    if (missing.length)
+      throw new UsageError(
+        `missing ${missing.join(', ')}${configFile === undefined ? ' (as flags, or keys of a --config file)' : ` (not in ${configFile} either)`}`,
+      );
   }
 
   const explain = (e: ConfigError): string => {
     const source = (key: string) => from.get(key) ?? from.get(key.split('.')[0]);
     const partner = e.key === undefined ? null : /^partners\[(\d+)\]/.exec(e.key);
-    const fromFile = e.key !== undefined && (partner ? Number(partner[1]) < filePartners : source(e.key.split('[')[0]) === 'file');
+    const fromFile =
+      e.key !== undefined &&
+      (partner ? Number(partner[1]) < filePartners : source(e.key.split('[')[0]) === 'file');
     if (fromFile) return `config ${configFile}: ${e.message}`;
     // Each key the message names becomes the flag that sets it, unless the file set it.
-    let m = e.message.replace(/partners\[(\d+)\](?:\.\w+)?/g, (all, i: string) => (Number(i) >= filePartners ? `--partner ${cliPartners[Number(i) - filePartners]}` : all));
+    let m = e.message.replace(/partners\[(\d+)\](?:\.\w+)?/g, (all, i: string) =>
+      Number(i) >= filePartners ? `--partner ${cliPartners[Number(i) - filePartners]}` : all,
+    );
     for (const key of Object.keys(FLAG_OF).sort((a, b) => b.length - a.length)) {
       if (source(key) === 'file') continue;
       // A plain word (port, address) is a key only as the message's subject; heartbeatMs or witness.path anywhere.

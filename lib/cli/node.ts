@@ -52,7 +52,6 @@ export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --records               also print each mirrored record received (JSON: partner, seq, payload)
 `;
 
-
 /** `--dump-log PARTNER`: the partner's log as this node's NVRAM region holds it, one JSON line per record. */
 async function dumpLog(options: CcmOptions, partner: number): Promise<number> {
   let log;
@@ -67,10 +66,16 @@ async function dumpLog(options: CcmOptions, partner: number): Promise<number> {
   let acknowledged = 0;
   for (const r of log.records) {
     if (r.acknowledged) acknowledged++;
-    process.stdout.write(`${JSON.stringify({ type: 'log-record', partner, sequence: String(r.sequence), durability: r.durability, acknowledged: r.acknowledged, bytes: r.payload.byteLength, payload: r.payload.toString('base64') })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ type: 'log-record', partner, sequence: String(r.sequence), durability: r.durability, acknowledged: r.acknowledged, bytes: r.payload.byteLength, payload: r.payload.toString('base64') })}\n`,
+    );
   }
-  const error = log.error ? { code: log.error.code, sequence: String(log.error.sequence), message: log.error.message } : null;
-  process.stdout.write(`${JSON.stringify({ type: 'log-end', partner, stream: log.stream, released: String(log.released), records: log.records.length, acknowledged, error })}\n`);
+  const error = log.error
+    ? { code: log.error.code, sequence: String(log.error.sequence), message: log.error.message }
+    : null;
+  process.stdout.write(
+    `${JSON.stringify({ type: 'log-end', partner, stream: log.stream, released: String(log.released), records: log.records.length, acknowledged, error })}\n`,
+  );
   return error ? 1 : 0;
 }
 
@@ -111,11 +116,16 @@ export async function nodeCommand(args: string[]): Promise<number> {
   node.on('event', (e) => {
     process.stdout.write(`${parsed.json ? eventJson(e) : formatEvent(e)}\n`);
     if (e.type === 'listening') systemd.ready(`listening on ${e.address}:${e.port}; ${sessionStatus()}`);
-    else if (e.type === 'established' || e.type === 'session-closed' || e.type === 'state') systemd.status(sessionStatus());
+    else if (e.type === 'established' || e.type === 'session-closed' || e.type === 'state')
+      systemd.status(sessionStatus());
     if (parsed.records && e.type === 'established')
-      node.session(e.partner)?.mirror.on('record', (seq: bigint, payload: Buffer) =>
-        process.stdout.write(`${JSON.stringify({ type: 'record', partner: e.partner, seq: String(seq), payload: payload.toString('utf8') })}\n`),
-      );
+      node
+        .session(e.partner)
+        ?.mirror.on('record', (seq: bigint, payload: Buffer) =>
+          process.stdout.write(
+            `${JSON.stringify({ type: 'record', partner: e.partner, seq: String(seq), payload: payload.toString('utf8') })}\n`,
+          ),
+        );
   });
   // Metrics are wired before start, so the first handshake is measured too.
   const registry = parsed.metrics ? node.metrics : null;
@@ -125,7 +135,9 @@ export async function nodeCommand(args: string[]): Promise<number> {
     try {
       metricsServer = await serveMetrics(registry, parsed.metrics.host, parsed.metrics.port);
     } catch (e) {
-      process.stderr.write(`rdma-ccm node: no metrics at ${parsed.metrics.host}:${parsed.metrics.port}: ${(e as Error).message}\n`);
+      process.stderr.write(
+        `rdma-ccm node: no metrics at ${parsed.metrics.host}:${parsed.metrics.port}: ${(e as Error).message}\n`,
+      );
     }
   }
   // The control socket comes after start: a status answer always describes a listening node. A node
@@ -163,7 +175,8 @@ export async function nodeCommand(args: string[]): Promise<number> {
       // A partner that holds this node's resources must give them back first: ACTIVE follows its giveback.
       // After a stall of this node's, ACTIVE waits for a new session with each partner.
       const activate = () => {
-        if (node.waitingForGiveback.length === 0 && node.unheardSinceStall.length === 0) node.setState('ACTIVE');
+        if (node.waitingForGiveback.length === 0 && node.unheardSinceStall.length === 0)
+          node.setState('ACTIVE');
       };
       setTimeout(() => {
         activate();
@@ -178,14 +191,22 @@ export async function nodeCommand(args: string[]): Promise<number> {
 /** Runs the fencing command for `partner`; resolves when it exits 0, rejects with its exit and last line of output otherwise. */
 function runFence(cmd: string, partner: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const c = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RDMA_CCM_PARTNER: String(partner) } });
+    const c = spawn('sh', ['-c', cmd], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RDMA_CCM_PARTNER: String(partner) },
+    });
     let out = '';
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (out += d));
     c.on('error', reject);
     c.on('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new Error(`${cmd}: ${signal ? `killed by ${signal}` : `exit ${code}`}${out.trim() ? `: ${out.trim().split('\n').pop()}` : ''}`));
+      else
+        reject(
+          new Error(
+            `${cmd}: ${signal ? `killed by ${signal}` : `exit ${code}`}${out.trim() ? `: ${out.trim().split('\n').pop()}` : ''}`,
+          ),
+        );
     });
   });
 }

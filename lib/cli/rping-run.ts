@@ -101,7 +101,12 @@ export async function rpingServer(o: Options): Promise<number> {
       let conn: Connection | undefined;
       try {
         let next = () => conn!.qp.recv({ local: { mr: b.recv } });
-        conn = await req.accept({ pd, responderResources: 1, initiatorDepth: 1, qp: { maxSendWr: 16, maxRecvWr: 2 } });
+        conn = await req.accept({
+          pd,
+          responderResources: 1,
+          initiatorDepth: 1,
+          qp: { maxSendWr: 16, maxRecvWr: 2 },
+        });
         let adv = next();
         for (;;) {
           let wc;
@@ -112,10 +117,18 @@ export async function rpingServer(o: Options): Promise<number> {
             throw e;
           }
           if (wc.byteLen !== INFO) throw new Error(`received bogus data, size ${wc.byteLen}`);
-          const src = { addr: b.recv.buffer.readBigUInt64BE(0), rkey: b.recv.buffer.readUInt32BE(8), len: b.recv.buffer.readUInt32BE(12) };
+          const src = {
+            addr: b.recv.buffer.readBigUInt64BE(0),
+            rkey: b.recv.buffer.readUInt32BE(8),
+            len: b.recv.buffer.readUInt32BE(12),
+          };
           if (src.len > o.size) throw new Error(`client buffer of ${src.len} bytes exceeds ours (${o.size})`);
           const sinkAdv = next();
-          await conn.qp.read({ local: { mr: b.rdma, offset: 0, length: src.len }, remoteAddr: src.addr, rkey: src.rkey });
+          await conn.qp.read({
+            local: { mr: b.rdma, offset: 0, length: src.len },
+            remoteAddr: src.addr,
+            rkey: src.rkey,
+          });
           if (o.verbose) process.stdout.write(`server ping data: ${cString(b.rdma.buffer)}\n`);
           await conn.qp.send({ local: { mr: b.send } });
           const w = await sinkAdv;
@@ -123,7 +136,11 @@ export async function rpingServer(o: Options): Promise<number> {
           const sink = { addr: b.recv.buffer.readBigUInt64BE(0), rkey: b.recv.buffer.readUInt32BE(8) };
           adv = next();
           const len = Math.min(cString(b.rdma.buffer).length + 1, o.size);
-          await conn.qp.write({ local: { mr: b.rdma, offset: 0, length: len }, remoteAddr: sink.addr, rkey: sink.rkey });
+          await conn.qp.write({
+            local: { mr: b.rdma, offset: 0, length: len },
+            remoteAddr: sink.addr,
+            rkey: sink.rkey,
+          });
           await conn.qp.send({ local: { mr: b.send } });
         }
       } finally {

@@ -22,7 +22,6 @@ export interface Options {
   validate: boolean;
 }
 
-
 /** -h or --help: the usage on stdout, exit 0. */
 class HelpWanted extends Error {}
 
@@ -54,7 +53,8 @@ function parse(args: string[]): Options {
   }
   if (o.server === undefined) throw new UsageError('choose -s (server) or -c (client)');
   if (!o.server && !o.address) throw new UsageError('the client needs -a address');
-  if (o.size! < MIN_SIZE || o.size! > MAX_SIZE) throw new UsageError(`size ${o.size} out of range (${MIN_SIZE} to ${MAX_SIZE})`);
+  if (o.size! < MIN_SIZE || o.size! > MAX_SIZE)
+    throw new UsageError(`size ${o.size} out of range (${MIN_SIZE} to ${MAX_SIZE})`);
   if (o.port! < 1 || o.port! > 65535) throw new UsageError('port out of range');
   o.address ??= '0.0.0.0';
   return o as Options;

@@ -17,15 +17,27 @@ export function formatStatus(s: NodeStatus): string {
     `node ${s.node} ${s.state} cluster:${s.clusterId} generation:${s.generation} address:${s.address}:${s.port} up:${ms(s.uptimeMs)} auth:${s.authenticated ? 'secret' : 'none'} witness:${s.witness}${s.takeover ? ` takeover:${s.takeover.partner}` : ''}${s.waitingForGiveback.length ? ` waiting-for-giveback:${s.waitingForGiveback.join(',')}` : ''}`,
   ];
   for (const p of s.partners) {
-    lines.push(`  partner ${p.partner} ${p.address}:${p.port} ${p.state}${p.session ? ` role:${p.session.role}` : ` attempts:${p.attempts}`}`);
-    if (p.witness) lines.push(`    witness:${p.witness.verdict}${p.witness.heartbeatAgeMs === null ? '' : ` heartbeat-age:${ms(p.witness.heartbeatAgeMs)}`}${p.witness.state ? ` state:${p.witness.state}` : ''}`);
+    lines.push(
+      `  partner ${p.partner} ${p.address}:${p.port} ${p.state}${p.session ? ` role:${p.session.role}` : ` attempts:${p.attempts}`}`,
+    );
+    if (p.witness)
+      lines.push(
+        `    witness:${p.witness.verdict}${p.witness.heartbeatAgeMs === null ? '' : ` heartbeat-age:${ms(p.witness.heartbeatAgeMs)}`}${p.witness.state ? ` state:${p.witness.state}` : ''}`,
+      );
     if (p.session) {
       const m = p.session.mirror;
-      lines.push(`    partner-state:${p.session.partnerState} generation:${p.session.partnerGeneration} heartbeat-age:${ms(p.session.heartbeatAgeMs)} since:${p.session.establishedAt}`);
+      lines.push(
+        `    partner-state:${p.session.partnerState} generation:${p.session.partnerGeneration} heartbeat-age:${ms(p.session.heartbeatAgeMs)} since:${p.session.establishedAt}`,
+      );
       for (const l of p.session.links)
-        lines.push(`    link ${l.link} ${l.localAddress} → ${l.remoteAddress} ${l.state}${l.heartbeatAgeMs === null ? '' : ` heartbeat-age:${ms(l.heartbeatAgeMs)}`}${l.lastError ? ` last-error:${l.lastError}` : ''}`);
-      lines.push(`    mirror pending:${m.pending} acknowledged:${m.sent} received:${m.received} duplicates:${m.duplicates} held:${p.heldRecords}`);
-    } else if (p.heldRecords > 0 || p.lastGeneration) lines.push(`    last-generation:${p.lastGeneration ?? '-'} held:${p.heldRecords}`);
+        lines.push(
+          `    link ${l.link} ${l.localAddress} → ${l.remoteAddress} ${l.state}${l.heartbeatAgeMs === null ? '' : ` heartbeat-age:${ms(l.heartbeatAgeMs)}`}${l.lastError ? ` last-error:${l.lastError}` : ''}`,
+        );
+      lines.push(
+        `    mirror pending:${m.pending} acknowledged:${m.sent} received:${m.received} duplicates:${m.duplicates} held:${p.heldRecords}`,
+      );
+    } else if (p.heldRecords > 0 || p.lastGeneration)
+      lines.push(`    last-generation:${p.lastGeneration ?? '-'} held:${p.heldRecords}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -17,7 +17,8 @@ export class SystemdNotifier {
     const usec = Number(env.WATCHDOG_USEC);
     // WATCHDOG_PID, when set, names the process the watchdog is for (a wrapper may have started us).
     const forUs = env.WATCHDOG_PID === undefined || Number(env.WATCHDOG_PID) === pid;
-    this.watchdogMs = this.socket && forUs && Number.isFinite(usec) && usec > 0 ? Math.max(1, usec / 2000) : undefined;
+    this.watchdogMs =
+      this.socket && forUs && Number.isFinite(usec) && usec > 0 ? Math.max(1, usec / 2000) : undefined;
   }
 
   get enabled(): boolean {

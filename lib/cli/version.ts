@@ -6,6 +6,8 @@ let version: string | undefined;
 
 /** The installed rdma-ccm's version, read once. */
 export function packageVersion(): string {
-  version ??= (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  version ??= (
+    JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }
+  ).version;
   return version;
 }

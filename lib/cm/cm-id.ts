@@ -7,7 +7,16 @@ import { abortError, cmError, CmError } from './errors';
 import { channel, RawCmEvent } from './event-channel';
 
 /** Events that end a pending step with an error. */
-const FAILURES = new Set(['ADDR_ERROR', 'ROUTE_ERROR', 'UNREACHABLE', 'REJECTED', 'CONNECT_ERROR', 'DEVICE_REMOVAL', 'DISCONNECTED', 'MULTICAST_ERROR']);
+const FAILURES = new Set([
+  'ADDR_ERROR',
+  'ROUTE_ERROR',
+  'UNREACHABLE',
+  'REJECTED',
+  'CONNECT_ERROR',
+  'DEVICE_REMOVAL',
+  'DISCONNECTED',
+  'MULTICAST_ERROR',
+]);
 
 interface Waiter {
   ok: string;
@@ -75,7 +84,7 @@ export class CmId {
 
   /** @internal */
   _request(e: RawCmEvent): void {
-    const child = new CmId(e.id);  // the listener's port space
+    const child = new CmId(e.id); // the listener's port space
     if (this.onRequest) this.onRequest(e, child);
     else {
       try {
@@ -88,9 +97,16 @@ export class CmId {
   }
 
   /** Runs `start`, then waits for event `ok`; rejects on a failure event, the timeout or the signal. */
-  step(name: string, ok: string, timeoutMs: number, signal: AbortSignal | undefined, start: () => void): Promise<RawCmEvent> {
+  step(
+    name: string,
+    ok: string,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    start: () => void,
+  ): Promise<RawCmEvent> {
     if (signal?.aborted) return Promise.reject(abortError(signal.reason));
-    if (this.waiter) return Promise.reject(cmError('ERR_CM_BUSY', `${name}: another step is pending on this CM id`));
+    if (this.waiter)
+      return Promise.reject(cmError('ERR_CM_BUSY', `${name}: another step is pending on this CM id`));
     return new Promise<RawCmEvent>((resolve, reject) => {
       const ch = channel();
       let timer: NodeJS.Timeout | undefined;
@@ -160,6 +176,15 @@ export class CmId {
 }
 
 function eventError(step: string, e: RawCmEvent): CmError {
-  const detail = e.event === 'REJECTED' ? `rejected (reason ${e.status})` : e.event === 'ADDR_ERROR' || e.event === 'ROUTE_ERROR' ? `failed (status ${e.status})` : `ended by ${e.event}`;
-  return cmError(`ERR_CM_${e.event}`, `${step}: ${detail}`, { event: e.event, status: e.status, privateData: e.privateData ?? Buffer.alloc(0) });
+  const detail =
+    e.event === 'REJECTED'
+      ? `rejected (reason ${e.status})`
+      : e.event === 'ADDR_ERROR' || e.event === 'ROUTE_ERROR'
+        ? `failed (status ${e.status})`
+        : `ended by ${e.event}`;
+  return cmError(`ERR_CM_${e.event}`, `${step}: ${detail}`, {
+    event: e.event,
+    status: e.status,
+    privateData: e.privateData ?? Buffer.alloc(0),
+  });
 }

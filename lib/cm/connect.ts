@@ -82,14 +82,25 @@ export const MAX_ACCEPT_PRIVATE_DATA = native.constants.privateData.accept;
 export const MAX_REJECT_PRIVATE_DATA = native.constants.privateData.reject;
 
 /** @internal Validates the options both connect() and accept() share. */
-export function checkQpOptions(o: { minRnrTimer?: number; prepare?: unknown; remoteAccess?: unknown; queuePair?: unknown }): void {
+export function checkQpOptions(o: {
+  minRnrTimer?: number;
+  prepare?: unknown;
+  remoteAccess?: unknown;
+  queuePair?: unknown;
+}): void {
   if (o.remoteAccess !== undefined) {
-    if (!Number.isInteger(o.remoteAccess) || (o.remoteAccess as number) < 0) throw cmError('ERR_INVALID_ARG_TYPE', 'remoteAccess must be a non-negative integer of Access flags');
-    if (o.queuePair === undefined) throw cmError('ERR_INVALID_ARG_VALUE', 'remoteAccess applies to a queuePair of your own only');
+    if (!Number.isInteger(o.remoteAccess) || (o.remoteAccess as number) < 0)
+      throw cmError('ERR_INVALID_ARG_TYPE', 'remoteAccess must be a non-negative integer of Access flags');
+    if (o.queuePair === undefined)
+      throw cmError('ERR_INVALID_ARG_VALUE', 'remoteAccess applies to a queuePair of your own only');
   }
-  if (o.minRnrTimer !== undefined && (!Number.isInteger(o.minRnrTimer) || o.minRnrTimer < 0 || o.minRnrTimer > 31))
+  if (
+    o.minRnrTimer !== undefined &&
+    (!Number.isInteger(o.minRnrTimer) || o.minRnrTimer < 0 || o.minRnrTimer > 31)
+  )
     throw cmError('ERR_OUT_OF_RANGE', 'minRnrTimer must be an integer from 0 to 31');
-  if (o.prepare !== undefined && typeof o.prepare !== 'function') throw cmError('ERR_INVALID_ARG_TYPE', 'prepare must be a function');
+  if (o.prepare !== undefined && typeof o.prepare !== 'function')
+    throw cmError('ERR_INVALID_ARG_TYPE', 'prepare must be a function');
 }
 
 /** @internal Applies what must wait for an established connection. */
@@ -98,10 +109,15 @@ export function finishQp(qp: QueuePair, o: { minRnrTimer?: number }): void {
 }
 
 /** @internal Creates CQs (unless given) and the QP on a CM id: RC, or UD in the UDP port space. */
-export function makeQp(id: CmId, o: { pd: ProtectionDomain; sendCq?: CompletionQueue; recvCq?: CompletionQueue; qp?: ConnectOptions['qp'] }) {
-  if (!(o.pd instanceof ProtectionDomain)) throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain');
+export function makeQp(
+  id: CmId,
+  o: { pd: ProtectionDomain; sendCq?: CompletionQueue; recvCq?: CompletionQueue; qp?: ConnectOptions['qp'] },
+) {
+  if (!(o.pd instanceof ProtectionDomain))
+    throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain');
   const owned: CompletionQueue[] = [];
-  const sendCq = o.sendCq ?? o.pd.context.createCq({ cqe: (o.qp?.maxSendWr ?? 128) + (o.qp?.maxRecvWr ?? 128) });
+  const sendCq =
+    o.sendCq ?? o.pd.context.createCq({ cqe: (o.qp?.maxSendWr ?? 128) + (o.qp?.maxRecvWr ?? 128) });
   if (!o.sendCq) owned.push(sendCq);
   const recvCq = o.recvCq ?? sendCq;
   try {
@@ -154,19 +170,25 @@ export function discardQp(made: { qp: QueuePair; owned: CompletionQueue[] } | nu
 export async function connect(o: ConnectOptions): Promise<Connection> {
   if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'options must be an object');
   if (typeof o.address !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'address must be a string');
-  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw cmError('ERR_OUT_OF_RANGE', 'port must be from 1 to 65535');
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
+    throw cmError('ERR_OUT_OF_RANGE', 'port must be from 1 to 65535');
   native.CmId.checkPrivateData(o.privateData, 'connect');
   checkQpOptions(o);
   const own = checkOwnQp(o);
-  if (!own && o.pd === undefined) throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain or a function that makes one');
+  if (!own && o.pd === undefined)
+    throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain or a function that makes one');
   const timeoutMs = o.timeoutMs ?? 10_000;
   const deadline = Date.now() + timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
   const id = new CmId();
   let made: ReturnType<typeof makeQp> | null = null;
   try {
-    await id.step('resolve address', 'ADDR_RESOLVED', left(), o.signal, () => id.native.resolveAddr(o.sourceAddress ?? null, o.address, o.port, Math.min(left(), 5000)));
-    await id.step('resolve route', 'ROUTE_RESOLVED', left(), o.signal, () => id.native.resolveRoute(Math.min(left(), 5000)));
+    await id.step('resolve address', 'ADDR_RESOLVED', left(), o.signal, () =>
+      id.native.resolveAddr(o.sourceAddress ?? null, o.address, o.port, Math.min(left(), 5000)),
+    );
+    await id.step('resolve route', 'ROUTE_RESOLVED', left(), o.signal, () =>
+      id.native.resolveRoute(Math.min(left(), 5000)),
+    );
     const param = {
       privateData: o.privateData,
       responderResources: o.responderResources,
@@ -177,12 +199,15 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
     if (own) {
       o.prepare?.(own);
       // librdmacm leaves a QP it did not make to us: CONNECT_RESPONSE, then RTR and RTS, then establish.
-      const resp = await id.step('connect', 'CONNECT_RESPONSE', left(), o.signal, () => id.native.connect({ ...param, qp: own.native }));
+      const resp = await id.step('connect', 'CONNECT_RESPONSE', left(), o.signal, () =>
+        id.native.connect({ ...param, qp: own.native }),
+      );
       readyOwnQp(id, own, o, false);
       id.native.establish();
       return new Connection(id, own, [], resp.privateData ?? Buffer.alloc(0));
     }
-    const pd = typeof o.pd === 'function' ? o.pd(fromCm(id.native.addresses().device, id.native.context())) : o.pd!;
+    const pd =
+      typeof o.pd === 'function' ? o.pd(fromCm(id.native.addresses().device, id.native.context())) : o.pd!;
     made = makeQp(id, { ...o, pd });
     o.prepare?.(made.qp);
     const est = await id.step('connect', 'ESTABLISHED', left(), o.signal, () => id.native.connect(param));

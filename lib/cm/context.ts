@@ -11,7 +11,8 @@ const byDevice = new Map<string, { context: Context; keep: CmId }>();
 
 /** A CM id bound to `localAddress` (any port), which tells the device and port that own the address. */
 function boundId(localAddress: string): CmId {
-  if (typeof localAddress !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'localAddress must be a string');
+  if (typeof localAddress !== 'string')
+    throw cmError('ERR_INVALID_ARG_TYPE', 'localAddress must be a string');
   const id = new CmId();
   try {
     id.native.bindAddr(localAddress, 0);
@@ -51,7 +52,8 @@ export function portFor(localAddress: string): number {
 
 /** @internal The Context for a native context seen on a CM id (one Context object per device). */
 export function fromCm(name: string | null, n: NativeContext | null, keep?: CmId): Context {
-  if (name === null || n === null) throw cmError('ERR_CM_NO_DEVICE', 'the CM id is not bound to an RDMA device');
+  if (name === null || n === null)
+    throw cmError('ERR_CM_NO_DEVICE', 'the CM id is not bound to an RDMA device');
   const known = byDevice.get(name);
   if (known) {
     if (keep && keep !== known.keep) keep.destroy();

@@ -4,7 +4,15 @@
 // a UD queue pair the CM made and moved to RTS, which may join multicast groups.
 import { EventEmitter } from 'node:events';
 import { native } from '../native';
-import type { AddressHandle, CompletionQueue, Context, ProtectionDomain, QueuePair, Sge, WorkCompletion } from '../verbs';
+import type {
+  AddressHandle,
+  CompletionQueue,
+  Context,
+  ProtectionDomain,
+  QueuePair,
+  Sge,
+  WorkCompletion,
+} from '../verbs';
 import { CmId } from './cm-id';
 import { fromCm } from './context';
 import { checkQpOptions, discardQp, makeQp, type ConnectOptions } from './connect';
@@ -151,15 +159,21 @@ export class DatagramEndpoint extends EventEmitter {
    * receiving. Rejects with ERR_CM_JOINED for a group joined or being joined, ERR_CM_MULTICAST_ERROR,
    * ERR_CM_TIMEOUT (default 10 s), ABORT_ERR, ERR_INVALID_ADDRESS or the errno code of the call.
    */
-  async joinMulticast(address: string, o: { sendOnly?: boolean; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<MulticastGroup> {
+  async joinMulticast(
+    address: string,
+    o: { sendOnly?: boolean; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<MulticastGroup> {
     this.check();
     if (typeof address !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'address must be a string');
-    if (this.groups.has(address) || this.joining.has(address)) throw cmError('ERR_CM_JOINED', `${address}: already joined or being joined`);
+    if (this.groups.has(address) || this.joining.has(address))
+      throw cmError('ERR_CM_JOINED', `${address}: already joined or being joined`);
     const sendOnly = o.sendOnly === true;
     this.joining.add(address);
     let ah: AddressHandle | null = null;
     try {
-      const e = await this.id.step(`join ${address}`, 'MULTICAST_JOIN', o.timeoutMs ?? 10_000, o.signal, () => this.id.native.joinMulticast(address, sendOnly));
+      const e = await this.id.step(`join ${address}`, 'MULTICAST_JOIN', o.timeoutMs ?? 10_000, o.signal, () =>
+        this.id.native.joinMulticast(address, sendOnly),
+      );
       this.check();
       ah = this.qp.pd.createAh(e.ud!.ahAttr);
       const group: MulticastGroup = { address, sendOnly, ah, qpn: e.ud!.qpNum, qkey: e.ud!.qkey };
@@ -195,7 +209,8 @@ export class DatagramEndpoint extends EventEmitter {
   }
 
   private check(): void {
-    if (this.ended || this.qp.closed) throw cmError('ERR_CLOSED', 'the datagram endpoint or its queue pair is closed');
+    if (this.ended || this.qp.closed)
+      throw cmError('ERR_CLOSED', 'the datagram endpoint or its queue pair is closed');
   }
 
   private leaveAll(): void {
@@ -247,13 +262,15 @@ export class DatagramEndpoint extends EventEmitter {
 }
 
 function checkDatagramQp(o: DatagramQpOptions): void {
-  if (o.pd === undefined) throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain or a function that makes one');
+  if (o.pd === undefined)
+    throw cmError('ERR_INVALID_ARG_TYPE', 'pd must be a ProtectionDomain or a function that makes one');
   checkQpOptions(o);
 }
 
 /** Makes the UD QP on `id` with the caller's options and runs `prepare`. */
 function datagramQp(id: CmId, o: DatagramQpOptions) {
-  const pd = typeof o.pd === 'function' ? o.pd(fromCm(id.native.addresses().device, id.native.context())) : o.pd;
+  const pd =
+    typeof o.pd === 'function' ? o.pd(fromCm(id.native.addresses().device, id.native.context())) : o.pd;
   const made = makeQp(id, { ...o, pd });
   try {
     o.prepare?.(made.qp);
@@ -274,7 +291,8 @@ function datagramQp(id: CmId, o: DatagramQpOptions) {
 export async function connectDatagram(o: DatagramConnectOptions): Promise<DatagramEndpoint> {
   if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'options must be an object');
   if (typeof o.address !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'address must be a string');
-  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw cmError('ERR_OUT_OF_RANGE', 'port must be from 1 to 65535');
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
+    throw cmError('ERR_OUT_OF_RANGE', 'port must be from 1 to 65535');
   native.CmId.checkPrivateData(o.privateData, 'connect', 'UDP');
   checkDatagramQp(o);
   const deadline = Date.now() + (o.timeoutMs ?? 10_000);
@@ -282,12 +300,24 @@ export async function connectDatagram(o: DatagramConnectOptions): Promise<Datagr
   const id = new CmId(undefined, 'UDP');
   let made: ReturnType<typeof datagramQp> | null = null;
   try {
-    await id.step('resolve address', 'ADDR_RESOLVED', left(), o.signal, () => id.native.resolveAddr(o.sourceAddress ?? null, o.address, o.port, Math.min(left(), 5000)));
-    await id.step('resolve route', 'ROUTE_RESOLVED', left(), o.signal, () => id.native.resolveRoute(Math.min(left(), 5000)));
+    await id.step('resolve address', 'ADDR_RESOLVED', left(), o.signal, () =>
+      id.native.resolveAddr(o.sourceAddress ?? null, o.address, o.port, Math.min(left(), 5000)),
+    );
+    await id.step('resolve route', 'ROUTE_RESOLVED', left(), o.signal, () =>
+      id.native.resolveRoute(Math.min(left(), 5000)),
+    );
     made = datagramQp(id, o);
-    const est = await id.step('connect', 'ESTABLISHED', left(), o.signal, () => id.native.connect({ privateData: o.privateData }));
+    const est = await id.step('connect', 'ESTABLISHED', left(), o.signal, () =>
+      id.native.connect({ privateData: o.privateData }),
+    );
     const ah = made.qp.pd.createAh(est.ud!.ahAttr);
-    return new DatagramEndpoint(id, made.qp, made.owned, { ah, qpn: est.ud!.qpNum, qkey: est.ud!.qkey }, est.privateData ?? Buffer.alloc(0));
+    return new DatagramEndpoint(
+      id,
+      made.qp,
+      made.owned,
+      { ah, qpn: est.ud!.qpNum, qkey: est.ud!.qkey },
+      est.privateData ?? Buffer.alloc(0),
+    );
   } catch (e) {
     discardQp(made);
     id.destroy();
@@ -309,7 +339,8 @@ export class DatagramRequest extends IncomingRequest {
    */
   async accept(o: DatagramAcceptOptions): Promise<DatagramEndpoint> {
     if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
-    if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'accept options must be an object');
+    if (!o || typeof o !== 'object')
+      throw cmError('ERR_INVALID_ARG_TYPE', 'accept options must be an object');
     native.CmId.checkPrivateData(o.privateData, 'accept', 'UDP');
     checkDatagramQp(o);
     this.answered = true;
@@ -335,7 +366,11 @@ export class DatagramRequest extends IncomingRequest {
  * Listens for UD requests (port space UDP) on `address` and `port`, as udaddy's server does; iterate it
  * for DatagramRequests. Rejects as listen() does.
  */
-export async function listenDatagram(o: { address: string; port: number; backlog?: number }): Promise<Listener<DatagramRequest>> {
+export async function listenDatagram(o: {
+  address: string;
+  port: number;
+  backlog?: number;
+}): Promise<Listener<DatagramRequest>> {
   return new Listener(listeningId(o, 'UDP'), (child, e) => new DatagramRequest(child, e));
 }
 
@@ -344,11 +379,14 @@ export async function listenDatagram(o: { address: string; port: number; backlog
  * join multicast groups on it, or send to peers whose QP numbers you know. Rejects with the errno code
  * of the bind (EADDRNOTAVAIL: no RDMA device owns the address), ERR_CM_NO_DEVICE or an option error.
  */
-export async function openDatagram(o: DatagramQpOptions & { address: string; port?: number }): Promise<DatagramEndpoint> {
+export async function openDatagram(
+  o: DatagramQpOptions & { address: string; port?: number },
+): Promise<DatagramEndpoint> {
   if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'options must be an object');
   if (typeof o.address !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'address must be a string');
   const port = o.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw cmError('ERR_OUT_OF_RANGE', 'port must be from 0 to 65535');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw cmError('ERR_OUT_OF_RANGE', 'port must be from 0 to 65535');
   checkDatagramQp(o);
   const id = new CmId(undefined, 'UDP');
   try {

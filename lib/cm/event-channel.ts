@@ -37,7 +37,8 @@ class EventChannel {
       if (e.event === 'CONNECT_REQUEST') this.ids.get(e.listenId!)?._request(e);
       else this.ids.get(e.id)?._event(e);
     }
-    if (this.onDeviceRemoval && batch.some((e) => e.event === 'DEVICE_REMOVAL')) setImmediate(this.onDeviceRemoval);
+    if (this.onDeviceRemoval && batch.some((e) => e.event === 'DEVICE_REMOVAL'))
+      setImmediate(this.onDeviceRemoval);
   }
 
   hold(delta: number): void {
@@ -66,7 +67,9 @@ function trace(e: RawCmEvent): void {
   } catch {
     // the id is already destroyed
   }
-  process.stderr.write(`cm ${(performance.timeOrigin + performance.now()).toFixed(1)} pid ${process.pid} id ${tag(e.id)}${e.listenId ? ` listener ${tag(e.listenId)}` : ''} ${e.event} status ${e.status}${where}\n`);
+  process.stderr.write(
+    `cm ${(performance.timeOrigin + performance.now()).toFixed(1)} pid ${process.pid} id ${tag(e.id)}${e.listenId ? ` listener ${tag(e.listenId)}` : ''} ${e.event} status ${e.status}${where}\n`,
+  );
 }
 
 let shared: EventChannel | null = null;

@@ -1,7 +1,13 @@
 // rdma-ccm/cm: RDMA connection management over librdmacm, event-driven.
 export { contextFor, portFor, releaseRemovedDevices } from './context';
 export { createQueuePair, QueuePairOptions } from './own-qp';
-export { connect, ConnectOptions, MAX_CONNECT_PRIVATE_DATA, MAX_ACCEPT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA } from './connect';
+export {
+  connect,
+  ConnectOptions,
+  MAX_CONNECT_PRIVATE_DATA,
+  MAX_ACCEPT_PRIVATE_DATA,
+  MAX_REJECT_PRIVATE_DATA,
+} from './connect';
 export { listen, Listener, ConnectRequest, IncomingRequest, AcceptOptions } from './listener';
 export { Connection, Endpoint } from './connection';
 export { CmError } from './errors';

@@ -114,7 +114,8 @@ export class ConnectRequest extends IncomingRequest {
    */
   async accept(o: AcceptOptions): Promise<Connection> {
     if (this.answered) throw cmError('ERR_CM_ANSWERED', 'this request was already accepted or rejected');
-    if (!o || typeof o !== 'object') throw cmError('ERR_INVALID_ARG_TYPE', 'accept options must be an object');
+    if (!o || typeof o !== 'object')
+      throw cmError('ERR_INVALID_ARG_TYPE', 'accept options must be an object');
     native.CmId.checkPrivateData(o.privateData, 'accept');
     checkQpOptions(o);
     const own = checkOwnQp(o);
@@ -124,8 +125,15 @@ export class ConnectRequest extends IncomingRequest {
       try {
         o.prepare?.(own);
         readyOwnQp(this.id, own, o, true);
-        const param = { privateData: o.privateData, responderResources: o.responderResources, initiatorDepth: o.initiatorDepth, qp: own.native };
-        await this.id.step('accept', 'ESTABLISHED', o.timeoutMs ?? 10_000, o.signal, () => this.id.native.accept(param));
+        const param = {
+          privateData: o.privateData,
+          responderResources: o.responderResources,
+          initiatorDepth: o.initiatorDepth,
+          qp: own.native,
+        };
+        await this.id.step('accept', 'ESTABLISHED', o.timeoutMs ?? 10_000, o.signal, () =>
+          this.id.native.accept(param),
+        );
         return new Connection(this.id, own, [], this.privateData);
       } catch (e) {
         this.id.destroy();
@@ -137,7 +145,11 @@ export class ConnectRequest extends IncomingRequest {
       made = makeQp(this.id, { ...o, pd: o.pd! });
       o.prepare?.(made.qp);
       await this.id.step('accept', 'ESTABLISHED', o.timeoutMs ?? 10_000, o.signal, () =>
-        this.id.native.accept({ privateData: o.privateData, responderResources: o.responderResources, initiatorDepth: o.initiatorDepth }),
+        this.id.native.accept({
+          privateData: o.privateData,
+          responderResources: o.responderResources,
+          initiatorDepth: o.initiatorDepth,
+        }),
       );
       finishQp(made.qp, o);
       return new Connection(this.id, made.qp, made.owned, this.privateData);
@@ -189,7 +201,11 @@ export class Listener<R extends IncomingRequest = ConnectRequest> implements Asy
     id.own((e) => {
       if (e.event !== 'DEVICE_REMOVAL') return;
       // The device under the listener is going away: the kernel waits for this id to be destroyed.
-      this.failure = cmError('ERR_CM_DEVICE_REMOVAL', `listener on ${this.address}:${this.port}: its RDMA device was removed`, { event: e.event, status: e.status });
+      this.failure = cmError(
+        'ERR_CM_DEVICE_REMOVAL',
+        `listener on ${this.address}:${this.port}: its RDMA device was removed`,
+        { event: e.event, status: e.status },
+      );
       for (const w of this.waiting.splice(0)) w.reject(this.failure);
       this.close();
     });
@@ -234,9 +250,13 @@ export class Listener<R extends IncomingRequest = ConnectRequest> implements Asy
 }
 
 /** @internal A CM id of `portSpace` bound to `address` and `port` and listening. */
-export function listeningId(o: { address: string; port: number; backlog?: number }, portSpace: 'TCP' | 'UDP'): CmId {
+export function listeningId(
+  o: { address: string; port: number; backlog?: number },
+  portSpace: 'TCP' | 'UDP',
+): CmId {
   if (!o || typeof o.address !== 'string') throw cmError('ERR_INVALID_ARG_TYPE', 'address must be a string');
-  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw cmError('ERR_OUT_OF_RANGE', 'port must be from 0 to 65535');
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)
+    throw cmError('ERR_OUT_OF_RANGE', 'port must be from 0 to 65535');
   const id = new CmId(undefined, portSpace);
   try {
     id.native.bindAddr(o.address, o.port);

@@ -28,7 +28,8 @@ function candidates(options: string[], pkgs: string[]): Record<string, string | 
   const out = run('apt-cache', [...options, 'policy', ...pkgs]).stdout;
   const found: Record<string, string | null> = Object.fromEntries(pkgs.map((p) => [p, null]));
   // `pkg:` then its lines, `  Candidate: v` among them.
-  for (const m of out.matchAll(/^(\S+):\n(?:[ \t]+.*\n)*?[ \t]+Candidate:[ \t]+(\S+)/gm)) if (m[1] in found && m[2] !== '(none)') found[m[1]] = m[2];
+  for (const m of out.matchAll(/^(\S+):\n(?:[ \t]+.*\n)*?[ \t]+Candidate:[ \t]+(\S+)/gm))
+    if (m[1] in found && m[2] !== '(none)') found[m[1]] = m[2];
   return found;
 }
 
@@ -62,15 +63,19 @@ export function privateApt(suite: string): AptView {
       inSetup((steps) => {
         steps.plan(1);
         steps.next(`apt-get update (a private view of Debian ${suite})`);
-        for (const d of [empty, join(dir, 'lists', 'partial'), join(dir, 'cache', 'archives', 'partial')]) mkdirSync(d, { recursive: true });
+        for (const d of [empty, join(dir, 'lists', 'partial'), join(dir, 'cache', 'archives', 'partial')])
+          mkdirSync(d, { recursive: true });
         writeFileSync(join(dir, 'sources.list'), `deb ${DEBIAN_MIRROR} ${suite} main\n`);
         const r = run('apt-get', [...options, 'update', '-qq']);
-        if (r.status !== 0) throw new LabError('ERR_LAB_APT', `lab: ${failedLine(`apt-get update of Debian ${suite}`, r)}`);
+        if (r.status !== 0)
+          throw new LabError('ERR_LAB_APT', `lab: ${failedLine(`apt-get update of Debian ${suite}`, r)}`);
       });
       updated.add(suite);
     },
     candidates(pkgs) {
-      const listed = existsSync(join(dir, 'lists')) && readdirSync(join(dir, 'lists')).some((f) => f.includes('_Packages'));
+      const listed =
+        existsSync(join(dir, 'lists')) &&
+        readdirSync(join(dir, 'lists')).some((f) => f.includes('_Packages'));
       if (!listed) view.update();
       return candidates(options, pkgs);
     },

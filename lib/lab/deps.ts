@@ -50,9 +50,15 @@ export function ensurePackages(names?: string[]): void {
   const missing = missingPackages(names);
   if (missing.length === 0) return;
   if (!which('apt-get'))
-    throw new LabError('ERR_LAB_TOOL_MISSING', `lab: missing packages ${missing.join(' ')} and no apt-get to install them`);
+    throw new LabError(
+      'ERR_LAB_TOOL_MISSING',
+      `lab: missing packages ${missing.join(' ')} and no apt-get to install them`,
+    );
   if (!isRoot())
-    throw new LabError('ERR_LAB_NOT_ROOT', `lab: missing packages ${missing.join(' ')}; run as root to install them`);
+    throw new LabError(
+      'ERR_LAB_NOT_ROOT',
+      `lab: missing packages ${missing.join(' ')}; run as root to install them`,
+    );
   inSetup((steps) => {
     // Both steps counted before the first is shown: `[1/2] apt-get update`, `[2/2] apt-get install …`.
     steps.plan(updated ? 1 : 2);

@@ -53,8 +53,16 @@ export function mustRun(cmd: string, args: string[], opts: SpawnSyncOptions = {}
 /** A command's standard output as bytes (a decompressed file); it must succeed. */
 export function mustRunBytes(cmd: string, args: string[]): Buffer {
   const r = spawnSync(cmd, args, { maxBuffer: 256 << 20 });
-  if (r.error) throw new LabError((r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_LAB_TOOL_MISSING' : 'ERR_LAB_EXEC', `lab: ${cmd} failed: ${r.error.message}`);
-  if (r.status !== 0) throw new LabError('ERR_LAB_EXEC', `lab: ${cmd} ${args.join(' ')} exited ${r.status}: ${String(r.stderr).trim().split('\n').pop()}`);
+  if (r.error)
+    throw new LabError(
+      (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_LAB_TOOL_MISSING' : 'ERR_LAB_EXEC',
+      `lab: ${cmd} failed: ${r.error.message}`,
+    );
+  if (r.status !== 0)
+    throw new LabError(
+      'ERR_LAB_EXEC',
+      `lab: ${cmd} ${args.join(' ')} exited ${r.status}: ${String(r.stderr).trim().split('\n').pop()}`,
+    );
   return r.stdout;
 }
 
@@ -84,7 +92,11 @@ export interface CommandResult {
  * CCM node's heartbeats for one, goes on) and collects its output; it is killed after `timeoutMs`
  * (default 90 s). A command that cannot start resolves with status null and the reason in stderr.
  */
-export function runCommand(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CommandResult> {
+export function runCommand(
+  cmd: string,
+  args: string[],
+  o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CommandResult> {
   return new Promise((resolve) => {
     const c = spawn(cmd, args, { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const r: CommandResult = { status: null, stdout: '', stderr: '', output: '' };

@@ -117,43 +117,72 @@ export class Guest {
     const memoryMiB = opts.memoryMiB ?? 2048;
     if (root !== '/') mkdirSync(join(root, opts.workdir), { recursive: true });
     const args = [
-      '-accel', opts.tcgPlugin ? 'tcg,thread=single' : 'tcg,thread=multi',
-      '-machine', opts.nvdimm ? 'q35,nvdimm=on' : 'q35',
-      '-cpu', 'max',
+      '-accel',
+      opts.tcgPlugin ? 'tcg,thread=single' : 'tcg,thread=multi',
+      '-machine',
+      opts.nvdimm ? 'q35,nvdimm=on' : 'q35',
+      '-cpu',
+      'max',
       // An NVDIMM is a memory device: it needs a hotplug slot and room above the RAM.
-      '-m', opts.nvdimm ? `${memoryMiB},slots=1,maxmem=${memoryMiB + opts.nvdimm.sizeMiB}M` : String(memoryMiB),
-      '-smp', String(opts.tcgPlugin ? 1 : (opts.cpus ?? 2)),
+      '-m',
+      opts.nvdimm ? `${memoryMiB},slots=1,maxmem=${memoryMiB + opts.nvdimm.sizeMiB}M` : String(memoryMiB),
+      '-smp',
+      String(opts.tcgPlugin ? 1 : (opts.cpus ?? 2)),
       ...(opts.tcgPlugin ? ['-plugin', opts.tcgPlugin, '-icount', 'shift=0,sleep=on'] : []),
-      '-nodefaults', '-no-user-config', '-no-reboot',
-      '-display', 'none',
-      '-chardev', 'stdio,id=con,signal=off',
-      '-serial', 'chardev:con',
-      '-qmp', `unix:${join(this.runDir, 'qmp.sock')},server=on,wait=off`,
-      '-kernel', opts.kernel.vmlinuz,
-      '-initrd', opts.kernel.initrd,
+      '-nodefaults',
+      '-no-user-config',
+      '-no-reboot',
+      '-display',
+      'none',
+      '-chardev',
+      'stdio,id=con,signal=off',
+      '-serial',
+      'chardev:con',
+      '-qmp',
+      `unix:${join(this.runDir, 'qmp.sock')},server=on,wait=off`,
+      '-kernel',
+      opts.kernel.vmlinuz,
+      '-initrd',
+      opts.kernel.initrd,
       // tsc=reliable: under TCG the kernel finds the vCPUs' TSCs unsynchronized and falls back to the HPET,
       // which makes every clock read (libuv's loop, timers, a benchmark's clock) an emulated device access
       // (1.8 µs instead of 0.14 µs); real hosts read the TSC.
-      '-append', `console=ttyS0 quiet loglevel=1 panic=-1 tsc=reliable lab.node=${opts.name} lab.workdir=${opts.workdir}`,
-      '-virtfs', `local,path=${root},mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap`,
-      '-virtfs', `local,path=${opts.workdir},mount_tag=work,security_model=none,multidevs=remap`,
-      '-virtfs', `local,path=${this.runDir},mount_tag=labrun,security_model=none`,
+      '-append',
+      `console=ttyS0 quiet loglevel=1 panic=-1 tsc=reliable lab.node=${opts.name} lab.workdir=${opts.workdir}`,
+      '-virtfs',
+      `local,path=${root},mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap`,
+      '-virtfs',
+      `local,path=${opts.workdir},mount_tag=work,security_model=none,multidevs=remap`,
+      '-virtfs',
+      `local,path=${this.runDir},mount_tag=labrun,security_model=none`,
     ];
     // The only network devices: point-to-point UDP links on loopback to the partner guest.
     const links = opts.links ?? (opts.link ? [opts.link] : []);
     links.forEach((l, k) =>
       args.push(
-        '-netdev', `dgram,id=lab${k},local.type=inet,local.host=127.0.0.1,local.port=${l.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${l.remotePort}`,
-        '-device', `virtio-net-pci,netdev=lab${k},mac=${l.mac},id=nic${k}`,
+        '-netdev',
+        `dgram,id=lab${k},local.type=inet,local.host=127.0.0.1,local.port=${l.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${l.remotePort}`,
+        '-device',
+        `virtio-net-pci,netdev=lab${k},mac=${l.mac},id=nic${k}`,
       ),
     );
     if (links.length === 0) args.push('-nic', 'none');
     if (opts.nvdimm) {
       const { path, sizeMiB } = opts.nvdimm;
-      args.push('-object', `memory-backend-file,id=nvmem0,share=on,mem-path=${path},size=${sizeMiB}M`, '-device', 'nvdimm,id=nvdimm0,memdev=nvmem0');
+      args.push(
+        '-object',
+        `memory-backend-file,id=nvmem0,share=on,mem-path=${path},size=${sizeMiB}M`,
+        '-device',
+        'nvdimm,id=nvdimm0,memdev=nvmem0',
+      );
     }
     if (opts.disk)
-      args.push('-drive', `file=${opts.disk},if=none,id=shared,format=raw,cache=none,file.locking=off`, '-device', 'virtio-blk-pci,drive=shared,share-rw=on,serial=rdma-ccm-shared');
+      args.push(
+        '-drive',
+        `file=${opts.disk},if=none,id=shared,format=raw,cache=none,file.locking=off`,
+        '-device',
+        'virtio-blk-pci,drive=shared,share-rw=on,serial=rdma-ccm-shared',
+      );
     this.proc = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.done = this.watch();
   }
@@ -191,17 +220,24 @@ export class Guest {
       });
       const timers: NodeJS.Timeout[] = [];
       if (opts.timeoutSec) {
-        timers.push(setTimeout(() => {
-          this.timedOut = true;
-          this.proc.kill('SIGKILL');
-        }, opts.timeoutSec * 1000));
+        timers.push(
+          setTimeout(() => {
+            this.timedOut = true;
+            this.proc.kill('SIGKILL');
+          }, opts.timeoutSec * 1000),
+        );
       }
-      timers.push(setTimeout(() => {
-        if (!this.ready) {
-          this.tail.push(`lab: guest ${this.name} did not boot within ${opts.bootTimeoutSec ?? 180} s`);
-          this.proc.kill('SIGKILL');
-        }
-      }, (opts.bootTimeoutSec ?? 180) * 1000));
+      timers.push(
+        setTimeout(
+          () => {
+            if (!this.ready) {
+              this.tail.push(`lab: guest ${this.name} did not boot within ${opts.bootTimeoutSec ?? 180} s`);
+              this.proc.kill('SIGKILL');
+            }
+          },
+          (opts.bootTimeoutSec ?? 180) * 1000,
+        ),
+      );
       this.proc.on('close', () => {
         for (const t of timers) clearTimeout(t);
         if (buf) onData(Buffer.from('\n'));
@@ -214,7 +250,8 @@ export class Guest {
         rmSync(this.runDir, { recursive: true, force: true });
         const result: GuestResult = { code: code ?? 125, timedOut: this.timedOut, killed: this.killedByUs };
         if (!this.ready && !this.killedByUs && !this.timedOut)
-          result.bootFailure = spawnError ?? this.tail.filter((l) => l.trim()).slice(-1)[0] ?? 'qemu exited with no output';
+          result.bootFailure =
+            spawnError ?? this.tail.filter((l) => l.trim()).slice(-1)[0] ?? 'qemu exited with no output';
         resolve(result);
       });
     });
@@ -251,7 +288,9 @@ export class Guest {
             sock.write(JSON.stringify({ execute: 'qmp_capabilities' }) + '\n');
           } else if (step === 1 && 'return' in msg) {
             step = 2;
-            sock.write(JSON.stringify(args ? { execute: command, arguments: args } : { execute: command }) + '\n');
+            sock.write(
+              JSON.stringify(args ? { execute: command, arguments: args } : { execute: command }) + '\n',
+            );
           } else if (step === 2 && ('return' in msg || 'error' in msg)) {
             sock.end();
             if (msg.error) reject(new LabError('ERR_LAB_QMP', `lab: qmp ${command}: ${msg.error.desc}`));

@@ -28,11 +28,17 @@ export function hostTeardown(nodes: LabNode[] = HOST_NODES): void {
 export function hostSetup(nodes: LabNode[] = HOST_NODES): void {
   hostTeardown(nodes);
   const r = run('bash', ['-c', 'set -e\n' + deviceSetup(nodes, true)]);
-  if (r.status !== 0) throw new Error(`lab: creating rxe devices on this host failed: ${(r.stdout + r.stderr).trim()}`);
+  if (r.status !== 0)
+    throw new Error(`lab: creating rxe devices on this host failed: ${(r.stdout + r.stderr).trim()}`);
 }
 
 /** Runs a command on the host with the lab's environment; resolves to its exit code. */
-export function hostRun(command: string, env: Record<string, string>, cwd: string, timeoutSec?: number): Promise<number> {
+export function hostRun(
+  command: string,
+  env: Record<string, string>,
+  cwd: string,
+  timeoutSec?: number,
+): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn('bash', ['-c', `${envExports(env)}\n${command}`], { cwd, stdio: 'inherit' });
     const t = timeoutSec ? setTimeout(() => child.kill('SIGKILL'), timeoutSec * 1000) : undefined;
@@ -61,7 +67,10 @@ export interface HostProcess {
  */
 export function hostSpawn(command: string, self: LabNode, onLine: (l: string) => void): HostProcess {
   const env = commandEnvFor(self);
-  const child = spawn('bash', ['-c', `${envExports(env)}\n${command}`], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['-c', `${envExports(env)}\n${command}`], {
+    cwd: process.cwd(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let buf = '';
   const feed = (d: Buffer) => {
     buf += d.toString();
@@ -73,7 +82,9 @@ export function hostSpawn(command: string, self: LabNode, onLine: (l: string) =>
   };
   child.stdout.on('data', feed);
   child.stderr.on('data', feed);
-  const done = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 137 : 125))));
+  const done = new Promise<number>((resolve) =>
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 137 : 125))),
+  );
   return {
     kill: () => child.kill('SIGKILL'),
     pause: async () => void child.kill('SIGSTOP'),
@@ -83,6 +94,9 @@ export function hostSpawn(command: string, self: LabNode, onLine: (l: string) =>
 }
 
 function commandEnvFor(self: LabNode): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/root',
+  };
   return { ...env, ...labEnv('two-guests', HOST_NODES, self) };
 }

@@ -56,7 +56,8 @@ export interface LabOptions {
   stack?: LabStack;
 }
 
-const PASSED_ENV = /^(CI|LANG|LC_ALL|TERM|NODE_OPTIONS|NODE_ENV|DEBUG|FORCE_COLOR|NO_COLOR|RDMA_CCM_.*|VITEST_.*|npm_config_.*)$/;
+const PASSED_ENV =
+  /^(CI|LANG|LC_ALL|TERM|NODE_OPTIONS|NODE_ENV|DEBUG|FORCE_COLOR|NO_COLOR|RDMA_CCM_.*|VITEST_.*|npm_config_.*)$/;
 
 /** The environment a lab command sees: the host's relevant variables plus the lab's own. */
 export function commandEnv(extra: Record<string, string>): Record<string, string> {
@@ -87,7 +88,11 @@ export function prepareLab(
   const forced = mode ?? (process.env.RDMA_CCM_LAB_MODE as LabMode | undefined);
   if (forced && forced !== 'host' && forced !== 'vm')
     throw new LabError('ERR_LAB_MODE', `lab: RDMA_CCM_LAB_MODE must be 'host' or 'vm', not '${forced}'`);
-  if (!isRoot()) throw new LabError('ERR_LAB_NOT_ROOT', 'lab: must run as root (it creates RDMA devices and boots guests)');
+  if (!isRoot())
+    throw new LabError(
+      'ERR_LAB_NOT_ROOT',
+      'lab: must run as root (it creates RDMA devices and boots guests)',
+    );
   // One count of steps over the packages and the kernel: `lab set-up: [k/n] …` (setup-steps.ts).
   prepared = inSetup(() => {
     ensurePackages();
@@ -105,11 +110,19 @@ const images = new Map<LabStack, StackImage>();
  * Installs what the lab needs and makes (or finds in the cache) the named stack's kernel, root and
  * addon. Throws LabError, e.g. ERR_LAB_NOT_ROOT, ERR_LAB_APT or ERR_LAB_STACK.
  */
-export function prepareStack(stack: LabStack, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): StackImage {
-  if (!(LAB_STACKS as readonly string[]).includes(stack)) throw new LabError('ERR_LAB_USAGE', `lab: unknown stack '${stack}' (${LAB_STACKS.join(', ')})`);
+export function prepareStack(
+  stack: LabStack,
+  log: (s: string) => void = (s) => process.stderr.write(s + '\n'),
+): StackImage {
+  if (!(LAB_STACKS as readonly string[]).includes(stack))
+    throw new LabError('ERR_LAB_USAGE', `lab: unknown stack '${stack}' (${LAB_STACKS.join(', ')})`);
   const known = images.get(stack);
   if (known) return known;
-  if (!isRoot()) throw new LabError('ERR_LAB_NOT_ROOT', 'lab: must run as root (it creates RDMA devices and boots guests)');
+  if (!isRoot())
+    throw new LabError(
+      'ERR_LAB_NOT_ROOT',
+      'lab: must run as root (it creates RDMA devices and boots guests)',
+    );
   const image = inSetup(() => {
     ensurePackages();
     return ensureStack(stack, log);
@@ -120,7 +133,9 @@ export function prepareStack(stack: LabStack, log: (s: string) => void = (s) => 
 
 /** The stack's part of a guest's options and environment (nothing for the host's own). */
 function stackGuest(image?: StackImage): { root?: string; env: Record<string, string> } {
-  return image ? { root: image.root, env: { RDMA_CCM_ADDON: image.addon, RDMA_CCM_LAB_STACK: image.stack } } : { env: {} };
+  return image
+    ? { root: image.root, env: { RDMA_CCM_ADDON: image.addon, RDMA_CCM_LAB_STACK: image.stack } }
+    : { env: {} };
 }
 
 function prefixed(name: string) {
@@ -136,7 +151,15 @@ function prefixed(name: string) {
 export function startGuest(
   name: 'a' | 'b',
   command: string,
-  opts: { cwd?: string; timeoutSec?: number; onLine?: (l: string) => void; kernel?: LabKernel; disk?: string; stack?: LabStack; nvdimm?: GuestNvdimm } = {},
+  opts: {
+    cwd?: string;
+    timeoutSec?: number;
+    onLine?: (l: string) => void;
+    kernel?: LabKernel;
+    disk?: string;
+    stack?: LabStack;
+    nvdimm?: GuestNvdimm;
+  } = {},
 ): Guest {
   const image = opts.stack ? prepareStack(opts.stack) : undefined;
   const kernel = image?.kernel ?? opts.kernel ?? prepareLab(undefined, 'vm').kernel!;
@@ -153,14 +176,22 @@ export function startGuest(
     cpus: 1,
     memoryMiB: 1536,
     timeoutSec: opts.timeoutSec,
-    links: nodes.map((n, k) => ({ localPort: base + 2 * k + (name === 'a' ? 0 : 1), remotePort: base + 2 * k + (name === 'a' ? 1 : 0), mac: n.mac! })),
+    links: nodes.map((n, k) => ({
+      localPort: base + 2 * k + (name === 'a' ? 0 : 1),
+      remotePort: base + 2 * k + (name === 'a' ? 1 : 0),
+      mac: n.mac!,
+    })),
     disk: opts.disk,
     nvdimm: opts.nvdimm,
     onLine: opts.onLine ?? prefixed(name),
     script: runScript({
       nodes,
       veth: false,
-      env: commandEnv({ ...labEnv('two-guests', [guestNode('a'), guestNode('b')], self), ...(opts.disk ? { RDMA_CCM_LAB_SHARED_DISK: '/dev/vda' } : {}), ...s.env }),
+      env: commandEnv({
+        ...labEnv('two-guests', [guestNode('a'), guestNode('b')], self),
+        ...(opts.disk ? { RDMA_CCM_LAB_SHARED_DISK: '/dev/vda' } : {}),
+        ...s.env,
+      }),
       cwd,
       command,
       nvdimm: opts.nvdimm !== undefined,
@@ -178,7 +209,8 @@ export function sharedDisk(path: string, mib = 4): string {
 }
 
 function describe(name: string, r: GuestResult): number {
-  if (r.bootFailure) throw new LabError('ERR_LAB_BOOT', `lab: guest ${name} failed to boot: ${r.bootFailure}`);
+  if (r.bootFailure)
+    throw new LabError('ERR_LAB_BOOT', `lab: guest ${name} failed to boot: ${r.bootFailure}`);
   if (r.timedOut) {
     process.stderr.write(`lab: guest ${name} overran its time limit and was killed\n`);
     return 124;
@@ -193,20 +225,32 @@ export async function runLab(opts: LabOptions): Promise<number> {
   const cwd = opts.cwd ?? process.cwd();
   // A TCG plugin needs a guest: it picks vm mode, and is refused before any set-up where it cannot run.
   if (opts.tcgPlugin && (topology !== 'veth' || (opts.mode ?? process.env.RDMA_CCM_LAB_MODE) === 'host'))
-    throw new LabError('ERR_LAB_USAGE', 'lab: a TCG plugin needs the veth topology in a guest (RDMA_CCM_LAB_MODE=vm)');
+    throw new LabError(
+      'ERR_LAB_USAGE',
+      'lab: a TCG plugin needs the veth topology in a guest (RDMA_CCM_LAB_MODE=vm)',
+    );
   // A named stack runs in guests: its kernel and root are what it names.
-  if (opts.stack && (opts.mode ?? process.env.RDMA_CCM_LAB_MODE) === 'host') throw new LabError('ERR_LAB_USAGE', `lab: stack ${opts.stack} runs in guests (RDMA_CCM_LAB_MODE=vm)`);
+  if (opts.stack && (opts.mode ?? process.env.RDMA_CCM_LAB_MODE) === 'host')
+    throw new LabError('ERR_LAB_USAGE', `lab: stack ${opts.stack} runs in guests (RDMA_CCM_LAB_MODE=vm)`);
   const image = opts.stack ? prepareStack(opts.stack, log) : undefined;
-  const { mode, kernel } = image ? { mode: 'vm' as const, kernel: image.kernel } : prepareLab(log, opts.mode ?? (opts.tcgPlugin ? 'vm' : undefined));
+  const { mode, kernel } = image
+    ? { mode: 'vm' as const, kernel: image.kernel }
+    : prepareLab(log, opts.mode ?? (opts.tcgPlugin ? 'vm' : undefined));
   const s = stackGuest(image);
   if (mode === 'host') {
     hostSetup(HOST_NODES);
     try {
-      if (topology === 'veth') return await hostRun(opts.command, commandEnv(labEnv('veth', HOST_NODES)), cwd, opts.timeoutSec);
+      if (topology === 'veth')
+        return await hostRun(opts.command, commandEnv(labEnv('veth', HOST_NODES)), cwd, opts.timeoutSec);
       const [a, b] = HOST_NODES;
       const ra = hostRun(opts.command, commandEnv(labEnv('two-guests', HOST_NODES, a)), cwd, opts.timeoutSec);
       await new Promise((r) => setTimeout(r, (opts.delayB ?? 0) * 1000));
-      const rb = hostRun(opts.commandB ?? opts.command, commandEnv(labEnv('two-guests', HOST_NODES, b)), cwd, opts.timeoutSec);
+      const rb = hostRun(
+        opts.commandB ?? opts.command,
+        commandEnv(labEnv('two-guests', HOST_NODES, b)),
+        cwd,
+        opts.timeoutSec,
+      );
       const codes = await Promise.all([ra, rb]);
       return codes.find((c) => c !== 0) ?? 0;
     } finally {
@@ -214,7 +258,9 @@ export async function runLab(opts: LabOptions): Promise<number> {
     }
   }
 
-  log(`lab: booting ${topology === 'veth' ? 'one guest' : 'two guests'} (${kernel!.version}${image ? `, Debian ${image.stack} root with rdma-core ${image.versions['rdma-core']}` : ''}, qemu TCG)`);
+  log(
+    `lab: booting ${topology === 'veth' ? 'one guest' : 'two guests'} (${kernel!.version}${image ? `, Debian ${image.stack} root with rdma-core ${image.versions['rdma-core']}` : ''}, qemu TCG)`,
+  );
   if (topology === 'veth') {
     const nodes: LabNode[] = VETH_NODES;
     // A guest that never became ready ran nothing of the command: under TCG a boot now and then stalls
@@ -228,7 +274,13 @@ export async function runLab(opts: LabOptions): Promise<number> {
         timeoutSec: opts.timeoutSec,
         tcgPlugin: opts.tcgPlugin,
         onLine: (l) => process.stdout.write(l + '\n'),
-        script: runScript({ nodes, veth: true, env: commandEnv({ ...labEnv('veth', nodes), ...s.env }), cwd, command: opts.command }),
+        script: runScript({
+          nodes,
+          veth: true,
+          env: commandEnv({ ...labEnv('veth', nodes), ...s.env }),
+          cwd,
+          command: opts.command,
+        }),
       });
       const r = await g.done;
       if (r.bootFailure && boot < 2) {
@@ -242,9 +294,21 @@ export async function runLab(opts: LabOptions): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-shared-'));
   const disk = sharedDisk(join(dir, 'shared.img'));
   try {
-    const a = startGuest('a', opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel, disk, stack: opts.stack });
+    const a = startGuest('a', opts.command, {
+      cwd,
+      timeoutSec: opts.timeoutSec,
+      kernel,
+      disk,
+      stack: opts.stack,
+    });
     await new Promise((r) => setTimeout(r, (opts.delayB ?? 0) * 1000));
-    const b = startGuest('b', opts.commandB ?? opts.command, { cwd, timeoutSec: opts.timeoutSec, kernel, disk, stack: opts.stack });
+    const b = startGuest('b', opts.commandB ?? opts.command, {
+      cwd,
+      timeoutSec: opts.timeoutSec,
+      kernel,
+      disk,
+      stack: opts.stack,
+    });
     const [ra, rb] = await Promise.all([a.done, b.done]);
     const codes = [describe('a', ra), describe('b', rb)];
     return codes.find((c) => c !== 0) ?? 0;

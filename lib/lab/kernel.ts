@@ -1,6 +1,18 @@
 // The lab's guest kernel: Debian's stock linux-image (which ships rdma_rxe) and a busybox initramfs,
 // built once per kernel version and cached.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  copyFileSync,
+  chmodSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOST_APT, type AptView } from './apt-view';
@@ -55,7 +67,11 @@ export function resolveKernelPackage(apt: AptView = HOST_APT): { pkg: string; ve
     apt.update();
     found = find();
   }
-  if (!found) throw new LabError('ERR_LAB_KERNEL', `lab: apt (${apt.suite}) cannot resolve linux-image-amd64 to a kernel package`);
+  if (!found)
+    throw new LabError(
+      'ERR_LAB_KERNEL',
+      `lab: apt (${apt.suite}) cannot resolve linux-image-amd64 to a kernel package`,
+    );
   return found;
 }
 
@@ -72,7 +88,10 @@ export function resolveModuleOrder(modDir: string, wanted: string[]): string[] {
   const builtinFile = join(modDir, 'modules.builtin');
   const builtin = new Set(
     existsSync(builtinFile)
-      ? readFileSync(builtinFile, 'utf8').split('\n').filter(Boolean).map((p) => p.replace(/^.*\//, '').replace(/\.ko(\.\w+)?$/, ''))
+      ? readFileSync(builtinFile, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((p) => p.replace(/^.*\//, '').replace(/\.ko(\.\w+)?$/, ''))
       : [],
   );
   const order: string[] = [];
@@ -100,9 +119,18 @@ export function ensureKernel(log: (s: string) => void, apt: AptView = HOST_APT):
   const { pkg, version } = resolveKernelPackage(apt);
   const key = `${pkg}_${version}`.replace(/[^A-Za-z0-9._+-]/g, '_');
   const dir = join(cacheRoot(), key);
-  const kernel = { version: `${pkg} ${version}`, vmlinuz: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.cpio.gz') };
+  const kernel = {
+    version: `${pkg} ${version}`,
+    vmlinuz: join(dir, 'vmlinuz'),
+    initrd: join(dir, 'initrd.cpio.gz'),
+  };
   const stamp = `${INIT_SCRIPT}\n# modules (plain .ko): ${GUEST_MODULES.join(' ')}\n`;
-  if (existsSync(kernel.vmlinuz) && existsSync(kernel.initrd) && existsSync(join(dir, 'init.sh')) && readFileSync(join(dir, 'init.sh'), 'utf8') === stamp)
+  if (
+    existsSync(kernel.vmlinuz) &&
+    existsSync(kernel.initrd) &&
+    existsSync(join(dir, 'init.sh')) &&
+    readFileSync(join(dir, 'init.sh'), 'utf8') === stamp
+  )
     return kernel;
 
   inSetup((steps) => {
@@ -129,13 +157,24 @@ export function ensureKernel(log: (s: string) => void, apt: AptView = HOST_APT):
 
       steps.next('guest initramfs: busybox, modules, init');
       const root = join(work, 'initramfs');
-      for (const d of ['bin', 'dev', 'proc', 'sys', 'host', 'lab', 'mods']) mkdirSync(join(root, d), { recursive: true });
+      for (const d of ['bin', 'dev', 'proc', 'sys', 'host', 'lab', 'mods'])
+        mkdirSync(join(root, d), { recursive: true });
       copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
       chmodSync(join(root, 'bin', 'busybox'), 0o755);
       // busybox's insmod takes plain .ko files: compressed modules (Debian 13's are .ko.xz) are unpacked.
       order.forEach((path, i) => {
-        const dest = join(root, 'mods', `${String(i).padStart(2, '0')}-${path.replace(/^.*\//, '').replace(/\.ko\.\w+$/, '.ko')}`);
-        const unpack = path.endsWith('.ko.xz') ? 'xz' : path.endsWith('.ko.zst') ? 'zstd' : path.endsWith('.ko.gz') ? 'gzip' : null;
+        const dest = join(
+          root,
+          'mods',
+          `${String(i).padStart(2, '0')}-${path.replace(/^.*\//, '').replace(/\.ko\.\w+$/, '.ko')}`,
+        );
+        const unpack = path.endsWith('.ko.xz')
+          ? 'xz'
+          : path.endsWith('.ko.zst')
+            ? 'zstd'
+            : path.endsWith('.ko.gz')
+              ? 'gzip'
+              : null;
         if (unpack) writeFileSync(dest, mustRunBytes(unpack, ['-dc', join(modDir, path)]));
         else copyFileSync(join(modDir, path), dest);
       });

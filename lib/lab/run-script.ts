@@ -18,7 +18,10 @@ export function envExports(env: Record<string, string>): string {
  * the lab's own (pair 0; tests add private ones); only pair 0 moves the local-table rules.
  */
 export function deviceSetup(nodes: LabNode[], veth: boolean, pair = 0): string {
-  const lines = ['ip link set lo up', 'sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0'];
+  const lines = [
+    'ip link set lo up',
+    'sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0',
+  ];
   if (veth) {
     lines.push(`ip link add ${nodes[0].netdev} type veth peer name ${nodes[1].netdev}`);
   } else {
@@ -32,7 +35,11 @@ export function deviceSetup(nodes: LabNode[], veth: boolean, pair = 0): string {
   }
   for (const n of nodes) {
     // nodad: the address is usable at once, not after duplicate address detection.
-    lines.push(`ip addr add ${n.ip}/24 dev ${n.netdev}`, `ip -6 addr add ${n.ip6}/64 dev ${n.netdev} nodad`, `ip link set ${n.netdev} up`);
+    lines.push(
+      `ip addr add ${n.ip}/24 dev ${n.netdev}`,
+      `ip -6 addr add ${n.ip6}/64 dev ${n.netdev} nodad`,
+      `ip link set ${n.netdev} up`,
+    );
   }
   if (veth) {
     // Both ends live in one namespace, where traffic between local addresses would take the loopback
@@ -43,13 +50,18 @@ export function deviceSetup(nodes: LabNode[], veth: boolean, pair = 0): string {
       lines.push(`sysctl -qw net.ipv4.conf.${c}.accept_local=1 net.ipv4.conf.${c}.rp_filter=0`);
     const table = 101 + 2 * pair;
     const pref = 10 + 2 * pair;
-    for (const [ip, v, len] of [['ip', '', 32], ['ip6', ' -6', 128]] as const) {
+    for (const [ip, v, len] of [
+      ['ip', '', 32],
+      ['ip6', ' -6', 128],
+    ] as const) {
       lines.push(
         `ip${v} route add ${x[ip]}/${len} dev ${y.netdev} src ${y[ip]} table ${table}`,
         `ip${v} route add ${y[ip]}/${len} dev ${x.netdev} src ${x[ip]} table ${table + 1}`,
         `ip${v} rule add pref ${pref} iif lo to ${x[ip]} lookup ${table}`,
         `ip${v} rule add pref ${pref + 1} iif lo to ${y[ip]} lookup ${table + 1}`,
-        ...(pair === 0 ? [`ip${v} rule add pref 100 lookup local`, `ip${v} rule del pref 0 lookup local`] : []),
+        ...(pair === 0
+          ? [`ip${v} rule add pref 100 lookup local`, `ip${v} rule del pref 0 lookup local`]
+          : []),
         // Address resolution across the pair answers late under these rules; the neighbours are known.
         `ip${v} neigh replace ${y[ip]} lladdr $(cat /sys/class/net/${y.netdev}/address) dev ${x.netdev} nud permanent`,
         `ip${v} neigh replace ${x[ip]} lladdr $(cat /sys/class/net/${x.netdev}/address) dev ${y.netdev} nud permanent`,
@@ -110,18 +122,20 @@ export function runScript(opts: {
   /** The guest has an emulated NVDIMM: made device DAX before the command. */
   nvdimm?: boolean;
 }): string {
-  return [
-    '#!/bin/bash',
-    'set -e',
-    envExports(opts.env),
-    deviceSetup(opts.nodes, opts.veth),
-    ...(opts.nvdimm ? [nvdimmSetup()] : []),
-    'set +e',
-    'mkdir -p "$HOME"',
-    `cd ${q(opts.cwd)}`,
-    `echo "lab: ready: ${opts.nodes.map((n) => `${n.device}/${n.netdev}/${n.ip}/${n.ip6}`).join(' ')}"`,
-    // Through a pipe, so the command sees no terminal (the serial console is one) and prints plain text.
-    `bash -c ${q(opts.command)} < /dev/null 2>&1 | cat`,
-    'exit ${PIPESTATUS[0]}',
-  ].join('\n') + '\n';
+  return (
+    [
+      '#!/bin/bash',
+      'set -e',
+      envExports(opts.env),
+      deviceSetup(opts.nodes, opts.veth),
+      ...(opts.nvdimm ? [nvdimmSetup()] : []),
+      'set +e',
+      'mkdir -p "$HOME"',
+      `cd ${q(opts.cwd)}`,
+      `echo "lab: ready: ${opts.nodes.map((n) => `${n.device}/${n.netdev}/${n.ip}/${n.ip6}`).join(' ')}"`,
+      // Through a pipe, so the command sees no terminal (the serial console is one) and prints plain text.
+      `bash -c ${q(opts.command)} < /dev/null 2>&1 | cat`,
+      'exit ${PIPESTATUS[0]}',
+    ].join('\n') + '\n'
+  );
 }

@@ -39,12 +39,18 @@ export function setupLogPath(): string {
  * Once a set-up step has begun, notes a command and what it printed in the set-up log and returns the
  * log's path; null otherwise (the checks of a lab that has everything cached leave no trace).
  */
-export function logSetupCommand(command: string[], output: { stdout: string; stderr: string; status: number }): string | null {
+export function logSetupCommand(
+  command: string[],
+  output: { stdout: string; stderr: string; status: number },
+): string | null {
   if (!shown) return null;
   const path = setupLogPath();
   try {
     mkdirSync(cacheRoot(), { recursive: true });
-    appendFileSync(path, `\n$ ${command.join(' ')}    # ${new Date().toISOString()}, exit ${output.status}\n${output.stdout}${output.stderr}`);
+    appendFileSync(
+      path,
+      `\n$ ${command.join(' ')}    # ${new Date().toISOString()}, exit ${output.status}\n${output.stdout}${output.stderr}`,
+    );
   } catch {
     return null; // an unwritable cache fails the step itself soon enough; the log is only a help
   }

@@ -13,8 +13,20 @@ const PACKAGE = resolve(__dirname, '..', '..');
 
 function sourcesHash(): string {
   const h = createHash('sha256');
-  const files = ['binding.gyp', ...readdirSync(join(PACKAGE, 'native')).sort().map((f) => join('native', f)), ...readdirSync(join(PACKAGE, 'install')).sort().map((f) => join('install', f))];
-  for (const f of files) h.update(f).update('\0').update(readFileSync(join(PACKAGE, f))).update('\0');
+  const files = [
+    'binding.gyp',
+    ...readdirSync(join(PACKAGE, 'native'))
+      .sort()
+      .map((f) => join('native', f)),
+    ...readdirSync(join(PACKAGE, 'install'))
+      .sort()
+      .map((f) => join('install', f)),
+  ];
+  for (const f of files)
+    h.update(f)
+      .update('\0')
+      .update(readFileSync(join(PACKAGE, f)))
+      .update('\0');
   return h.digest('hex').slice(0, 12);
 }
 
@@ -27,7 +39,11 @@ export function ensureStackAddon(root: StackRoot): string {
   const addon = `${rel}/build/Release/rdma_ccm.node`;
   if (existsSync(join(root.dir, addon))) return addon;
   const gyp = join(PACKAGE, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  if (!existsSync(gyp)) throw new LabError('ERR_LAB_STACK', `lab: building the addon for a stack needs node-gyp in ${join(PACKAGE, 'node_modules')} (npm install)`);
+  if (!existsSync(gyp))
+    throw new LabError(
+      'ERR_LAB_STACK',
+      `lab: building the addon for a stack needs node-gyp in ${join(PACKAGE, 'node_modules')} (npm install)`,
+    );
   inSetup((steps) => {
     steps.plan(1);
     steps.next(`stack addon: node-gyp in the root's chroot (rdma-core ${root.versions['rdma-core']})`);
@@ -35,13 +51,24 @@ export function ensureStackAddon(root: StackRoot): string {
     unmountUnder(dir); // an earlier build's bind mount, never to be deleted through
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(join(dir, 'node_modules'), { recursive: true });
-    for (const f of ['binding.gyp', 'native', 'install']) cpSync(join(PACKAGE, f), join(dir, f), { recursive: true });
+    for (const f of ['binding.gyp', 'native', 'install'])
+      cpSync(join(PACKAGE, f), join(dir, f), { recursive: true });
     try {
       // node-gyp and node-addon-api come from this package, seen read-only inside the chroot.
       mustRun('mount', ['--bind', join(PACKAGE, 'node_modules'), join(dir, 'node_modules')]);
       mustRun('mount', ['-o', 'remount,bind,ro', join(dir, 'node_modules')]);
       mustRun('mount', ['-t', 'proc', 'proc', join(root.dir, 'proc')]);
-      mustRun('chroot', [root.dir, '/usr/bin/env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/tmp', 'npm_config_nodedir=/usr/local', '/bin/sh', '-c', `cd ${rel} && node node_modules/node-gyp/bin/node-gyp.js rebuild --jobs max`]);
+      mustRun('chroot', [
+        root.dir,
+        '/usr/bin/env',
+        '-i',
+        'PATH=/usr/local/bin:/usr/bin:/bin',
+        'HOME=/tmp',
+        'npm_config_nodedir=/usr/local',
+        '/bin/sh',
+        '-c',
+        `cd ${rel} && node node_modules/node-gyp/bin/node-gyp.js rebuild --jobs max`,
+      ]);
     } catch (e) {
       rmSync(join(dir, 'build'), { recursive: true, force: true });
       throw e;

@@ -1,7 +1,17 @@
 // The root file system of a lab stack other than the host's: a Debian release made with debootstrap in
 // the lab's cache, with rdma-core, perftest and the toolchain of that release, and this host's Node.js
 // binary and headers. Guests mount it read-only as their root; the addon is built in it (stack-addon.ts).
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { DEBIAN_MIRROR, type AptView } from './apt-view';
@@ -47,12 +57,14 @@ const STAMP = '.rdma-ccm-root';
 export function ensureRoot(apt: AptView): StackRoot {
   const found = apt.candidates(KEYED);
   const missing = KEYED.filter((p) => !found[p]);
-  if (missing.length) throw new LabError('ERR_LAB_STACK', `lab: Debian ${apt.suite} has no ${missing.join(', ')}`);
+  if (missing.length)
+    throw new LabError('ERR_LAB_STACK', `lab: Debian ${apt.suite} has no ${missing.join(', ')}`);
   const versions: Record<string, string> = { ...(found as Record<string, string>), node: process.version };
   const stamp = JSON.stringify({ suite: apt.suite, packages: ROOT_PACKAGES, versions });
   const key = createHash('sha256').update(stamp).digest('hex').slice(0, 12);
   const dir = join(cacheRoot(), `root-${apt.suite}-${key}`);
-  if (existsSync(join(dir, STAMP)) && readFileSync(join(dir, STAMP), 'utf8') === stamp) return { dir, versions };
+  if (existsSync(join(dir, STAMP)) && readFileSync(join(dir, STAMP), 'utf8') === stamp)
+    return { dir, versions };
 
   inSetup((steps) => {
     steps.plan(3);
@@ -62,17 +74,25 @@ export function ensureRoot(apt: AptView): StackRoot {
     const stage = join(cacheRoot(), `.stage-root-${apt.suite}-${key}`);
     rmSync(stage, { recursive: true, force: true });
     try {
-      mustRun('debootstrap', ['--variant=minbase', `--include=${ROOT_PACKAGES.join(',')}`, apt.suite, stage, DEBIAN_MIRROR], {
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-      steps.next('stack root: this host\'s Node.js and its headers');
+      mustRun(
+        'debootstrap',
+        ['--variant=minbase', `--include=${ROOT_PACKAGES.join(',')}`, apt.suite, stage, DEBIAN_MIRROR],
+        {
+          env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        },
+      );
+      steps.next("stack root: this host's Node.js and its headers");
       // The host's node goes in /usr/local, where node-gyp finds its headers beside it (prefix/include/node).
       const node = join(stage, 'usr', 'local', 'bin', 'node');
       mkdirSync(dirname(node), { recursive: true });
       copyFileSync(process.execPath, node);
       chmodSync(node, 0o755);
       const headers = resolve(dirname(process.execPath), '..', 'include', 'node');
-      if (!existsSync(join(headers, 'node_api.h'))) throw new LabError('ERR_LAB_STACK', `lab: no Node.js headers at ${headers} (node-gyp needs them to build the addon in the root)`);
+      if (!existsSync(join(headers, 'node_api.h')))
+        throw new LabError(
+          'ERR_LAB_STACK',
+          `lab: no Node.js headers at ${headers} (node-gyp needs them to build the addon in the root)`,
+        );
       cpSync(headers, join(stage, 'usr', 'local', 'include', 'node'), { recursive: true });
       steps.next('stack root: cached');
       writeFileSync(join(stage, STAMP), stamp);

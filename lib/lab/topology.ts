@@ -44,8 +44,22 @@ export function guestNode(name: 'a' | 'b'): LabNode {
 export function guestLinks(name: 'a' | 'b'): LabNode[] {
   const i = name === 'a' ? 1 : 2;
   return [
-    { name, device: 'rxe0', netdev: 'lab0', ip: `${LAB_SUBNET}.${i}`, ip6: `${LAB_SUBNET6}${i}`, mac: `52:54:00:99:00:0${i}` },
-    { name, device: 'rxe1', netdev: 'lab1', ip: `10.98.0.${i}`, ip6: `fd98::${i}`, mac: `52:54:00:98:00:0${i}` },
+    {
+      name,
+      device: 'rxe0',
+      netdev: 'lab0',
+      ip: `${LAB_SUBNET}.${i}`,
+      ip6: `${LAB_SUBNET6}${i}`,
+      mac: `52:54:00:99:00:0${i}`,
+    },
+    {
+      name,
+      device: 'rxe1',
+      netdev: 'lab1',
+      ip: `10.98.0.${i}`,
+      ip6: `fd98::${i}`,
+      mac: `52:54:00:98:00:0${i}`,
+    },
   ];
 }
 
@@ -64,8 +78,12 @@ export function labEnv(topology: Topology, nodes: LabNode[], self?: LabNode): Re
     env.RDMA_CCM_LAB_PEER_ADDR = `${LAB_SUBNET}.${self.name === 'a' ? 2 : 1}`;
     if (topology === 'two-guests') {
       // Both links: this guest's address of each, and the partner's.
-      env.RDMA_CCM_LAB_LINK_ADDRS = guestLinks(self.name as 'a' | 'b').map((n) => n.ip).join(',');
-      env.RDMA_CCM_LAB_PEER_ADDRS = guestLinks(self.name === 'a' ? 'b' : 'a').map((n) => n.ip).join(',');
+      env.RDMA_CCM_LAB_LINK_ADDRS = guestLinks(self.name as 'a' | 'b')
+        .map((n) => n.ip)
+        .join(',');
+      env.RDMA_CCM_LAB_PEER_ADDRS = guestLinks(self.name === 'a' ? 'b' : 'a')
+        .map((n) => n.ip)
+        .join(',');
     }
   }
   return env;

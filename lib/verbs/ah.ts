@@ -43,7 +43,10 @@ export class AddressHandle {
   inflight = 0;
 
   /** @internal Made by pd.createAh() or pd.createAhFromWc(). */
-  constructor(pd: ProtectionDomain, source: AhAttr | { fromWc: { wc: WorkCompletion; grh: Uint8Array; portNum: number } }) {
+  constructor(
+    pd: ProtectionDomain,
+    source: AhAttr | { fromWc: { wc: WorkCompletion; grh: Uint8Array; portNum: number } },
+  ) {
     if ('fromWc' in source) {
       const { wc, grh, portNum } = source.fromWc;
       this.native = new native.AddressHandle(pd.native, wc, grh, portNum);
@@ -63,7 +66,8 @@ export class AddressHandle {
   /** Destroys the handle (ibv_destroy_ah(3)). Fails with ERR_BUSY while a send using it is in flight. Idempotent. */
   close(): void {
     if (this.closed) return;
-    if (this.inflight > 0) throw codeError('ERR_BUSY', `AddressHandle is used by ${this.inflight} work requests in flight`);
+    if (this.inflight > 0)
+      throw codeError('ERR_BUSY', `AddressHandle is used by ${this.inflight} work requests in flight`);
     this.native.close();
   }
 

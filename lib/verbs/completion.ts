@@ -4,13 +4,44 @@ import { native } from '../native';
 
 /** Status of a work completion: ibv_wc_status without the IBV_WC_ prefix (see ibv_poll_cq(3)). */
 export type WcStatus =
-  | 'SUCCESS' | 'LOC_LEN_ERR' | 'LOC_QP_OP_ERR' | 'LOC_EEC_OP_ERR' | 'LOC_PROT_ERR' | 'WR_FLUSH_ERR' | 'MW_BIND_ERR'
-  | 'BAD_RESP_ERR' | 'LOC_ACCESS_ERR' | 'REM_INV_REQ_ERR' | 'REM_ACCESS_ERR' | 'REM_OP_ERR' | 'RETRY_EXC_ERR'
-  | 'RNR_RETRY_EXC_ERR' | 'LOC_RDD_VIOL_ERR' | 'REM_INV_RD_REQ_ERR' | 'REM_ABORT_ERR' | 'INV_EECN_ERR'
-  | 'INV_EEC_STATE_ERR' | 'FATAL_ERR' | 'RESP_TIMEOUT_ERR' | 'GENERAL_ERR' | 'UNKNOWN';
+  | 'SUCCESS'
+  | 'LOC_LEN_ERR'
+  | 'LOC_QP_OP_ERR'
+  | 'LOC_EEC_OP_ERR'
+  | 'LOC_PROT_ERR'
+  | 'WR_FLUSH_ERR'
+  | 'MW_BIND_ERR'
+  | 'BAD_RESP_ERR'
+  | 'LOC_ACCESS_ERR'
+  | 'REM_INV_REQ_ERR'
+  | 'REM_ACCESS_ERR'
+  | 'REM_OP_ERR'
+  | 'RETRY_EXC_ERR'
+  | 'RNR_RETRY_EXC_ERR'
+  | 'LOC_RDD_VIOL_ERR'
+  | 'REM_INV_RD_REQ_ERR'
+  | 'REM_ABORT_ERR'
+  | 'INV_EECN_ERR'
+  | 'INV_EEC_STATE_ERR'
+  | 'FATAL_ERR'
+  | 'RESP_TIMEOUT_ERR'
+  | 'GENERAL_ERR'
+  | 'UNKNOWN';
 
 /** What completed: ibv_wc_opcode without the IBV_WC_ prefix; `UNKNOWN` for a failed completion. */
-export type WcOpcode = 'SEND' | 'RDMA_WRITE' | 'RDMA_READ' | 'COMP_SWAP' | 'FETCH_ADD' | 'BIND_MW' | 'LOCAL_INV' | 'FLUSH' | 'ATOMIC_WRITE' | 'RECV' | 'RECV_RDMA_WITH_IMM' | 'UNKNOWN';
+export type WcOpcode =
+  | 'SEND'
+  | 'RDMA_WRITE'
+  | 'RDMA_READ'
+  | 'COMP_SWAP'
+  | 'FETCH_ADD'
+  | 'BIND_MW'
+  | 'LOCAL_INV'
+  | 'FLUSH'
+  | 'ATOMIC_WRITE'
+  | 'RECV'
+  | 'RECV_RDMA_WITH_IMM'
+  | 'UNKNOWN';
 
 /** A work completion (ibv_wc) as a JS object. Only wrId, status, statusCode, qpNum and vendorErr are valid when it failed. */
 export interface WorkCompletion {
@@ -60,11 +91,22 @@ export interface CompletionError extends RdmaError {
 
 /** @internal The completion of a work request that its queue's close flushed before the device reported it. */
 export function flushedCompletion(wrId: bigint, qpNum: number): WorkCompletion {
-  return { wrId, status: 'WR_FLUSH_ERR', statusCode: native.constants.wcStatus.WR_FLUSH_ERR, opcode: 'UNKNOWN', byteLen: 0, srcQp: 0, qpNum, vendorErr: 0 };
+  return {
+    wrId,
+    status: 'WR_FLUSH_ERR',
+    statusCode: native.constants.wcStatus.WR_FLUSH_ERR,
+    opcode: 'UNKNOWN',
+    byteLen: 0,
+    srcQp: 0,
+    qpNum,
+    vendorErr: 0,
+  };
 }
 
 export function completionError(wc: WorkCompletion, what: string): CompletionError {
-  const e = new Error(`${what} completed with ${wc.status} (vendor error ${wc.vendorErr})`) as CompletionError;
+  const e = new Error(
+    `${what} completed with ${wc.status} (vendor error ${wc.vendorErr})`,
+  ) as CompletionError;
   e.code = `ERR_WC_${wc.status}`;
   e.completion = wc;
   return e;

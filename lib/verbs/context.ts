@@ -141,9 +141,27 @@ export interface GidEntry {
 
 /** Type of an async event: ibv_event_type without the IBV_EVENT_ prefix. */
 export type AsyncEventType =
-  | 'CQ_ERR' | 'QP_FATAL' | 'QP_REQ_ERR' | 'QP_ACCESS_ERR' | 'COMM_EST' | 'SQ_DRAINED' | 'PATH_MIG' | 'PATH_MIG_ERR'
-  | 'DEVICE_FATAL' | 'PORT_ACTIVE' | 'PORT_ERR' | 'LID_CHANGE' | 'PKEY_CHANGE' | 'SM_CHANGE' | 'SRQ_ERR'
-  | 'SRQ_LIMIT_REACHED' | 'QP_LAST_WQE_REACHED' | 'CLIENT_REREGISTER' | 'GID_CHANGE' | 'WQ_FATAL' | 'UNKNOWN';
+  | 'CQ_ERR'
+  | 'QP_FATAL'
+  | 'QP_REQ_ERR'
+  | 'QP_ACCESS_ERR'
+  | 'COMM_EST'
+  | 'SQ_DRAINED'
+  | 'PATH_MIG'
+  | 'PATH_MIG_ERR'
+  | 'DEVICE_FATAL'
+  | 'PORT_ACTIVE'
+  | 'PORT_ERR'
+  | 'LID_CHANGE'
+  | 'PKEY_CHANGE'
+  | 'SM_CHANGE'
+  | 'SRQ_ERR'
+  | 'SRQ_LIMIT_REACHED'
+  | 'QP_LAST_WQE_REACHED'
+  | 'CLIENT_REREGISTER'
+  | 'GID_CHANGE'
+  | 'WQ_FATAL'
+  | 'UNKNOWN';
 
 /** An asynchronous event of the device (ibv_get_async_event), with the object it concerns. */
 export interface AsyncEvent {
@@ -178,7 +196,8 @@ function openContext(name: string): NativeContext {
   try {
     return new native.Context(name);
   } catch (e) {
-    if ((e as { code?: string }).code === 'ENODEV' && kernelDevices().includes(name)) throw providerMissing(name);
+    if ((e as { code?: string }).code === 'ENODEV' && kernelDevices().includes(name))
+      throw providerMissing(name);
     throw e;
   }
 }
@@ -295,8 +314,14 @@ export class Context extends EventEmitter {
   findGid(address: string, o: { type?: GidEntry['type']; port?: number } = {}): GidEntry {
     const gid = normalizeGid(address);
     const type = o.type ?? 'RoCEv2';
-    const entry = this.queryGidTable().find((g) => g.gid === gid && g.type === type && (o.port === undefined || g.port === o.port));
-    if (!entry) throw codeError('ERR_NO_GID', `${this.name} has no ${type} GID for ${address}${o.port === undefined ? '' : ` on port ${o.port}`}`);
+    const entry = this.queryGidTable().find(
+      (g) => g.gid === gid && g.type === type && (o.port === undefined || g.port === o.port),
+    );
+    if (!entry)
+      throw codeError(
+        'ERR_NO_GID',
+        `${this.name} has no ${type} GID for ${address}${o.port === undefined ? '' : ` on port ${o.port}`}`,
+      );
     return entry;
   }
 

@@ -61,7 +61,12 @@ export class CompletionQueue extends EventEmitter {
     super();
     this.context = context;
     const { cqe, ...options } = opts ?? {};
-    this.native = new native.CompletionQueue(context.native, cqe ?? 1024, (batch: WorkCompletion[]) => this.deliver(batch), options);
+    this.native = new native.CompletionQueue(
+      context.native,
+      cqe ?? 1024,
+      (batch: WorkCompletion[]) => this.deliver(batch),
+      options,
+    );
     registerWrapper(this.native, this);
   }
 

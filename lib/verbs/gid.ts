@@ -4,7 +4,8 @@ import { codeError } from '../errors';
 
 /** Parses a GID or IP address into 16 bytes; IPv4 becomes its IPv4-mapped form (::ffff:a.b.c.d). */
 export function gidBytes(text: string): Buffer {
-  if (isIPv4(text)) return Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...text.split('.').map(Number)]);
+  if (isIPv4(text))
+    return Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...text.split('.').map(Number)]);
   if (!isIPv6(text)) throw codeError('ERR_INVALID_GID', `not a GID or IP address: ${JSON.stringify(text)}`);
   const [head, tail = ''] = text.includes('::') ? text.split('::') : [text, undefined as unknown as string];
   const parse = (s: string) => {

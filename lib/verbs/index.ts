@@ -1,5 +1,14 @@
 export { getDevices, DeviceInfo } from './device';
-export { Context, DeviceAttributes, DeviceCapabilities, PortAttributes, PortState, GidEntry, AsyncEvent, AsyncEventType } from './context';
+export {
+  Context,
+  DeviceAttributes,
+  DeviceCapabilities,
+  PortAttributes,
+  PortState,
+  GidEntry,
+  AsyncEvent,
+  AsyncEventType,
+} from './context';
 export { gidBytes, gidString, normalizeGid } from './gid';
 export { Access, SendFlags, Opcode, OpcodeName } from './access';
 export { ProtectionDomain } from './pd';

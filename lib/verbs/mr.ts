@@ -77,7 +77,8 @@ export class MemoryRegion {
   /** Deregisters (ibv_dereg_mr(3)). Fails with ERR_BUSY while a work request using the region is in flight. Idempotent. */
   close(): void {
     if (this.closed) return;
-    if (this.inflight > 0) throw codeError('ERR_BUSY', `MemoryRegion is used by ${this.inflight} work requests in flight`);
+    if (this.inflight > 0)
+      throw codeError('ERR_BUSY', `MemoryRegion is used by ${this.inflight} work requests in flight`);
     this.native.close();
   }
 
@@ -89,7 +90,8 @@ export class MemoryRegion {
 
 /** An SGE with its defaults filled in (the rest of the region from offset 0); the addon checks its bounds. */
 export function sgeOf(s: Sge, index: number): { mr: MemoryRegion; offset: number; length: number } {
-  if (!s || !(s.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', `sgl[${index}].mr must be a MemoryRegion`);
+  if (!s || !(s.mr instanceof MemoryRegion))
+    throw codeError('ERR_INVALID_ARG_TYPE', `sgl[${index}].mr must be a MemoryRegion`);
   const offset = s.offset ?? 0;
   return { mr: s.mr, offset, length: s.length ?? s.mr.length - offset };
 }

@@ -57,7 +57,8 @@ export class MemoryWindow {
       this.region = null;
       return;
     }
-    if (this.inflight > 0) throw codeError('ERR_BUSY', `MemoryWindow is used by ${this.inflight} work requests in flight`);
+    if (this.inflight > 0)
+      throw codeError('ERR_BUSY', `MemoryWindow is used by ${this.inflight} work requests in flight`);
     this.native.close();
     this.region = null;
   }

@@ -54,7 +54,8 @@ export class ProtectionDomain {
    * registerMemory().
    */
   allocMemory(length: number, access: number): MemoryRegion {
-    if (typeof length !== 'number') throw codeError('ERR_INVALID_ARG_TYPE', 'The "length" argument must be a number');
+    if (typeof length !== 'number')
+      throw codeError('ERR_INVALID_ARG_TYPE', 'The "length" argument must be a number');
     return new MemoryRegion(this, length, access);
   }
 

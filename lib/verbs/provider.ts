@@ -15,5 +15,8 @@ export function kernelDevices(): string[] {
 
 /** ERR_RDMA_PROVIDER_MISSING for the kernel's device `name`, which libibverbs cannot open. */
 export function providerMissing(name: string): RdmaError {
-  return codeError('ERR_RDMA_PROVIDER_MISSING', `rdma-ccm: RDMA device ${name} has no user-space provider: ${RDMA_PACKAGES}`);
+  return codeError(
+    'ERR_RDMA_PROVIDER_MISSING',
+    `rdma-ccm: RDMA device ${name} has no user-space provider: ${RDMA_PACKAGES}`,
+  );
 }

@@ -12,10 +12,19 @@ import type { MemoryWindow } from './mw';
 import type { ProtectionDomain } from './pd';
 import type { SharedReceiveQueue } from './srq';
 import { WorkQueue } from './work-queue';
-import { FlushTarget, Held, libraryWr, recvWr, RecvWr, SendWr, toNative, toNativeRecv, WindowBind } from './work-request';
+import {
+  FlushTarget,
+  Held,
+  libraryWr,
+  recvWr,
+  RecvWr,
+  SendWr,
+  toNative,
+  toNativeRecv,
+  WindowBind,
+} from './work-request';
 import type { OpcodeName } from './access';
 import { checkCallerIds, libraryId, posting } from './wr-id';
-
 
 /** Transport of a queue pair: reliable connected, unreliable connected, or unreliable datagram. */
 export type QpType = 'RC' | 'UC' | 'UD';
@@ -130,7 +139,11 @@ export interface RemoteQp {
 const WC_KERNEL_WITH_INV = native.constants.wcFlags.IP_CSUM_OK;
 
 /** Settles a promise-level work request on its completion: resolved on success, else a named error. */
-function settler(resolve: (wc: WorkCompletion) => void, reject: (e: Error) => void, what: string): (wc: WorkCompletion) => void {
+function settler(
+  resolve: (wc: WorkCompletion) => void,
+  reject: (e: Error) => void,
+  what: string,
+): (wc: WorkCompletion) => void {
   return (wc) => (wc.status === 'SUCCESS' ? resolve(wc) : reject(completionError(wc, what)));
 }
 
@@ -171,8 +184,16 @@ export class QueuePair {
 
   /** @internal Made by pd.createQp() (and by the CM layer). */
   constructor(pd: ProtectionDomain, init: QpInit, wrapped?: NativeQp) {
-    if (!init || typeof init !== 'object') throw codeError('ERR_INVALID_ARG_TYPE', 'QP init attributes must be an object');
-    this.native = wrapped ?? new native.QueuePair(pd.native, { ...init, sendCq: init.sendCq?.native, recvCq: init.recvCq?.native, srq: init.srq?.native });
+    if (!init || typeof init !== 'object')
+      throw codeError('ERR_INVALID_ARG_TYPE', 'QP init attributes must be an object');
+    this.native =
+      wrapped ??
+      new native.QueuePair(pd.native, {
+        ...init,
+        sendCq: init.sendCq?.native,
+        recvCq: init.recvCq?.native,
+        srq: init.srq?.native,
+      });
     this.pd = pd;
     this.sendCq = init.sendCq;
     this.recvCq = init.recvCq ?? init.sendCq;
@@ -209,10 +230,11 @@ export class QueuePair {
    * The QP's attributes (ibv_query_qp(3)): those of its type, `ahAttr` once connected (RC/UC from RTR on).
    * Throws ERR_CLOSED once closed.
    */
-  query(): Required<Pick<QpAttributes, 'qpState' | 'portNum' | 'qpAccessFlags'>> & QpAttributes & {
-    /** Actual capacities: maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData. */
-    cap: Record<string, number>;
-  } {
+  query(): Required<Pick<QpAttributes, 'qpState' | 'portNum' | 'qpAccessFlags'>> &
+    QpAttributes & {
+      /** Actual capacities: maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData. */
+      cap: Record<string, number>;
+    } {
     return this.native.query();
   }
 
@@ -221,14 +243,31 @@ export class QueuePair {
    * pathMtu 1024, no remote access, PSN 0, rdAtomic 16 (RC); RC also gets timeout 14, retryCnt 7,
    * rnrRetry 7 (forever) and minRnrTimer 12. `sgidIndex`: our GID index (see Context.queryGidTable()).
    */
-  connectTo(remote: RemoteQp, o: { portNum?: number; sgidIndex: number; pathMtu?: 256 | 512 | 1024 | 2048 | 4096; access?: number; psn?: number; rdAtomic?: number }): void {
+  connectTo(
+    remote: RemoteQp,
+    o: {
+      portNum?: number;
+      sgidIndex: number;
+      pathMtu?: 256 | 512 | 1024 | 2048 | 4096;
+      access?: number;
+      psn?: number;
+      rdAtomic?: number;
+    },
+  ): void {
     const portNum = o.portNum ?? 1;
     this.modify({ qpState: 'INIT', pkeyIndex: 0, portNum, qpAccessFlags: o.access ?? 0 });
-    const rtr: QpAttributes = { qpState: 'RTR', pathMtu: o.pathMtu ?? 1024, destQpNum: remote.qpNum, rqPsn: remote.psn ?? 0, ahAttr: { portNum, grh: { dgid: remote.gid, sgidIndex: o.sgidIndex, hopLimit: 64 } } };
+    const rtr: QpAttributes = {
+      qpState: 'RTR',
+      pathMtu: o.pathMtu ?? 1024,
+      destQpNum: remote.qpNum,
+      rqPsn: remote.psn ?? 0,
+      ahAttr: { portNum, grh: { dgid: remote.gid, sgidIndex: o.sgidIndex, hopLimit: 64 } },
+    };
     if (this.type === 'RC') Object.assign(rtr, { maxDestRdAtomic: o.rdAtomic ?? 16, minRnrTimer: 12 });
     this.modify(rtr);
     const rts: QpAttributes = { qpState: 'RTS', sqPsn: o.psn ?? 0 };
-    if (this.type === 'RC') Object.assign(rts, { timeout: 14, retryCnt: 7, rnrRetry: 7, maxRdAtomic: o.rdAtomic ?? 16 });
+    if (this.type === 'RC')
+      Object.assign(rts, { timeout: 14, retryCnt: 7, rnrRetry: 7, maxRdAtomic: o.rdAtomic ?? 16 });
     this.modify(rts);
   }
 
@@ -251,11 +290,16 @@ export class QueuePair {
    * Completions of prepared requests are raw: read them with cq.poll() / cq.pollCount().
    */
   prepareSend(wrs: SendWr[]): PreparedSend {
-    if (!Array.isArray(wrs) || wrs.length === 0) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array');
+    if (!Array.isArray(wrs) || wrs.length === 0)
+      throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array');
     checkCallerIds(wrs);
     const built = wrs.map(toNative);
     const handle: number = this.native.prepareSend(built.map((b) => b.wr));
-    return new PreparedSend(this, handle, built.flatMap((b) => b.held));
+    return new PreparedSend(
+      this,
+      handle,
+      built.flatMap((b) => b.held),
+    );
   }
 
   /**
@@ -277,32 +321,54 @@ export class QueuePair {
   postBatch(wrs: SendWr[]): void {
     if (!Array.isArray(wrs)) throw codeError('ERR_INVALID_ARG_TYPE', 'wrs must be an array');
     checkCallerIds(wrs);
-    this.postSends(wrs.map((w) => ({ w, settle: undefined })), true);
+    this.postSends(
+      wrs.map((w) => ({ w, settle: undefined })),
+      true,
+    );
   }
 
   private postSends(items: { w: SendWr; settle?: (wc: WorkCompletion) => void }[], batch = false): void {
     const built = items.map(({ w }) => toNative(w));
     const wrs = built.map((b) => b.wr);
-    posting(items.length, (n) => {
-      for (let i = 0; i < n; i++) this.sq.track(items[i].w.wrId, built[i].held, items[i].settle);
-    }, () => (batch ? this.native.postBatch(wrs) : this.native.postSend(wrs)));
+    posting(
+      items.length,
+      (n) => {
+        for (let i = 0; i < n; i++) this.sq.track(items[i].w.wrId, built[i].held, items[i].settle);
+      },
+      () => (batch ? this.native.postBatch(wrs) : this.native.postSend(wrs)),
+    );
   }
 
   private receive(items: { w: RecvWr; settle?: (wc: WorkCompletion) => void }[]): void {
     const built = items.map(({ w }) => toNativeRecv(w));
-    if (this.srq) throw codeError('ERR_UNSUPPORTED', 'this queue pair receives through its shared receive queue');
-    posting(items.length, (n) => {
-      for (let i = 0; i < n; i++) this.rq.track(items[i].w.wrId, built[i].held, items[i].settle);
-    }, () => this.native.postRecv(built.map((b) => b.wr)));
+    if (this.srq)
+      throw codeError('ERR_UNSUPPORTED', 'this queue pair receives through its shared receive queue');
+    posting(
+      items.length,
+      (n) => {
+        for (let i = 0; i < n; i++) this.rq.track(items[i].w.wrId, built[i].held, items[i].settle);
+      },
+      () => this.native.postRecv(built.map((b) => b.wr)),
+    );
   }
 
   /** @internal Called by the CQ: retires this WR and any unsignaled ones posted before it. */
   _complete(wc: WorkCompletion, cq: CompletionQueue): boolean {
     // A failed completion has no valid opcode: which queue posted its wrId tells.
-    const isRecv = wc.status === 'SUCCESS' ? wc.opcode === 'RECV' || wc.opcode === 'RECV_RDMA_WITH_IMM' : !this.sq.has(wc.wrId) && (this.srq !== undefined || this.rq.has(wc.wrId));
+    const isRecv =
+      wc.status === 'SUCCESS'
+        ? wc.opcode === 'RECV' || wc.opcode === 'RECV_RDMA_WITH_IMM'
+        : !this.sq.has(wc.wrId) && (this.srq !== undefined || this.rq.has(wc.wrId));
     // rxe reports SEND_WITH_INV with the kernel's flag bit, which libibverbs calls IP_CSUM_OK; a checksum
     // flag means nothing on an RC/UC receive, so there it is the invalidation.
-    if (isRecv && wc.invalidatedRkey === undefined && this.type !== 'UD' && wc.opcode === 'RECV' && (wc.wcFlags ?? 0) & WC_KERNEL_WITH_INV) wc.invalidatedRkey = wc.exData;
+    if (
+      isRecv &&
+      wc.invalidatedRkey === undefined &&
+      this.type !== 'UD' &&
+      wc.opcode === 'RECV' &&
+      (wc.wcFlags ?? 0) & WC_KERNEL_WITH_INV
+    )
+      wc.invalidatedRkey = wc.exData;
     delete wc.exData;
     if (isRecv && this.srq) return this.srq._complete(wc);
     return (isRecv ? this.rq : this.sq).retire(wc);
@@ -314,13 +380,18 @@ export class QueuePair {
    * Posts `wrs` numbered by the library with only the last one signaled: resolves with its completion,
    * rejects with the first failure, whichever request it was (`what(i)` names it in the error).
    */
-  private signalLast(wrs: Omit<SendWr, 'wrId' | 'signaled'>[], what: (i: number) => string, batch: boolean): Promise<WorkCompletion> {
+  private signalLast(
+    wrs: Omit<SendWr, 'wrId' | 'signaled'>[],
+    what: (i: number) => string,
+    batch: boolean,
+  ): Promise<WorkCompletion> {
     return new Promise((resolve, reject) => {
       // An unsignaled request completes only when it fails (or on a QP that signals all): a failure rejects.
       const last = wrs.length - 1;
       const items = wrs.map((w, i) => ({
         w: libraryWr(w, i === last),
-        settle: (wc: WorkCompletion) => (wc.status !== 'SUCCESS' ? reject(completionError(wc, what(i))) : i === last && resolve(wc)),
+        settle: (wc: WorkCompletion) =>
+          wc.status !== 'SUCCESS' ? reject(completionError(wc, what(i))) : i === last && resolve(wc),
       }));
       this.postSends(items, batch);
     });
@@ -336,11 +407,14 @@ export class QueuePair {
    * order once all have completed; rejects with the first failure (a refused batch posts nothing).
    */
   batch(wrs: Omit<SendWr, 'wrId' | 'signaled'>[]): Promise<WorkCompletion[]> {
-    if (!Array.isArray(wrs) || wrs.length === 0) return Promise.reject(codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array'));
+    if (!Array.isArray(wrs) || wrs.length === 0)
+      return Promise.reject(codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array'));
     const done: Promise<WorkCompletion>[] = [];
     const items = wrs.map((w, i) => {
       let settle!: (wc: WorkCompletion) => void;
-      done.push(new Promise((resolve, reject) => (settle = settler(resolve, reject, `batch[${i}] ${w?.opcode}`))));
+      done.push(
+        new Promise((resolve, reject) => (settle = settler(resolve, reject, `batch[${i}] ${w?.opcode}`))),
+      );
       return { w: libraryWr(w, true), settle };
     });
     try {
@@ -360,8 +434,13 @@ export class QueuePair {
    * have room for the whole chain.
    */
   chain(wrs: Omit<SendWr, 'wrId' | 'signaled'>[]): Promise<WorkCompletion> {
-    if (!Array.isArray(wrs) || wrs.length === 0) return Promise.reject(codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array'));
-    return this.signalLast(wrs, (i) => `chain[${i}] ${wrs[i].opcode}`, wrs.some((w) => w?.opcode === 'ATOMIC_WRITE' || w?.opcode === 'FLUSH'));
+    if (!Array.isArray(wrs) || wrs.length === 0)
+      return Promise.reject(codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array'));
+    return this.signalLast(
+      wrs,
+      (i) => `chain[${i}] ${wrs[i].opcode}`,
+      wrs.some((w) => w?.opcode === 'ATOMIC_WRITE' || w?.opcode === 'FLUSH'),
+    );
   }
 
   /**
@@ -369,7 +448,11 @@ export class QueuePair {
    * no reader sees in part (a QP created with sendOps including ATOMIC_WRITE).
    */
   atomicWrite(o: { remoteAddr: bigint; rkey: number; value: bigint }): Promise<WorkCompletion> {
-    return this.op({ opcode: 'ATOMIC_WRITE', remoteAddr: o.remoteAddr, rkey: o.rkey, value: o.value }, 'ATOMIC_WRITE', true);
+    return this.op(
+      { opcode: 'ATOMIC_WRITE', remoteAddr: o.remoteAddr, rkey: o.rkey, value: o.value },
+      'ATOMIC_WRITE',
+      true,
+    );
   }
 
   /**
@@ -377,27 +460,65 @@ export class QueuePair {
    * as `placement` asks (a QP created with sendOps including FLUSH).
    */
   flush(o: { remoteAddr: bigint; rkey: number } & FlushTarget): Promise<WorkCompletion> {
-    return this.op({ opcode: 'FLUSH', remoteAddr: o.remoteAddr, rkey: o.rkey, flush: { placement: o.placement, selectivity: o.selectivity, length: o.length } }, 'FLUSH', true);
+    return this.op(
+      {
+        opcode: 'FLUSH',
+        remoteAddr: o.remoteAddr,
+        rkey: o.rkey,
+        flush: { placement: o.placement, selectivity: o.selectivity, length: o.length },
+      },
+      'FLUSH',
+      true,
+    );
   }
 
   /** RDMA READ of local.length bytes from the partner's remoteAddr into local. */
   read(o: { local: Sge; remoteAddr: bigint; rkey: number }): Promise<WorkCompletion> {
-    return this.op({ opcode: 'RDMA_READ', sgl: [o.local], remoteAddr: o.remoteAddr, rkey: o.rkey }, 'RDMA READ');
+    return this.op(
+      { opcode: 'RDMA_READ', sgl: [o.local], remoteAddr: o.remoteAddr, rkey: o.rkey },
+      'RDMA READ',
+    );
   }
 
   /** RDMA WRITE of local to the partner's remoteAddr; with `imm`, WRITE_WITH_IMM (consumes a partner receive). */
-  write(o: { local: Sge; remoteAddr: bigint; rkey: number; imm?: number; inline?: boolean }): Promise<WorkCompletion> {
-    return this.op({ opcode: o.imm === undefined ? 'RDMA_WRITE' : 'RDMA_WRITE_WITH_IMM', sgl: [o.local], remoteAddr: o.remoteAddr, rkey: o.rkey, imm: o.imm, inline: o.inline }, 'RDMA WRITE');
+  write(o: {
+    local: Sge;
+    remoteAddr: bigint;
+    rkey: number;
+    imm?: number;
+    inline?: boolean;
+  }): Promise<WorkCompletion> {
+    return this.op(
+      {
+        opcode: o.imm === undefined ? 'RDMA_WRITE' : 'RDMA_WRITE_WITH_IMM',
+        sgl: [o.local],
+        remoteAddr: o.remoteAddr,
+        rkey: o.rkey,
+        imm: o.imm,
+        inline: o.inline,
+      },
+      'RDMA WRITE',
+    );
   }
 
   /** SEND of local; with `imm`, SEND_WITH_IMM. Resolves when the partner's receive took it. */
   send(o: { local: Sge; imm?: number; inline?: boolean }): Promise<WorkCompletion> {
-    return this.op({ opcode: o.imm === undefined ? 'SEND' : 'SEND_WITH_IMM', sgl: [o.local], imm: o.imm, inline: o.inline }, 'SEND');
+    return this.op(
+      {
+        opcode: o.imm === undefined ? 'SEND' : 'SEND_WITH_IMM',
+        sgl: [o.local],
+        imm: o.imm,
+        inline: o.inline,
+      },
+      'SEND',
+    );
   }
 
   /** Posts one receive into local; resolves when a message (or a WRITE_WITH_IMM) lands. */
   recv(o: { local?: Sge }): Promise<WorkCompletion> {
-    return new Promise((resolve, reject) => this.receive([{ w: recvWr(o), settle: settler(resolve, reject, 'receive') }]));
+    return new Promise((resolve, reject) =>
+      this.receive([{ w: recvWr(o), settle: settler(resolve, reject, 'receive') }]),
+    );
   }
 
   /** Posts many receives in one call; one promise per receive, in order. */
@@ -414,13 +535,34 @@ export class QueuePair {
   }
 
   /** UD: SEND of local to the QP `remoteQpn` behind `ah`; with `imm`, SEND_WITH_IMM. */
-  sendTo(o: { ah: AddressHandle; remoteQpn: number; remoteQkey: number; local: Sge; imm?: number; inline?: boolean }): Promise<WorkCompletion> {
-    return this.op({ opcode: o.imm === undefined ? 'SEND' : 'SEND_WITH_IMM', sgl: [o.local], imm: o.imm, inline: o.inline, ah: o.ah, remoteQpn: o.remoteQpn, remoteQkey: o.remoteQkey }, 'UD SEND');
+  sendTo(o: {
+    ah: AddressHandle;
+    remoteQpn: number;
+    remoteQkey: number;
+    local: Sge;
+    imm?: number;
+    inline?: boolean;
+  }): Promise<WorkCompletion> {
+    return this.op(
+      {
+        opcode: o.imm === undefined ? 'SEND' : 'SEND_WITH_IMM',
+        sgl: [o.local],
+        imm: o.imm,
+        inline: o.inline,
+        ah: o.ah,
+        remoteQpn: o.remoteQpn,
+        remoteQkey: o.remoteQkey,
+      },
+      'UD SEND',
+    );
   }
 
   /** SEND that also revokes the partner's memory window `rkey` (type 2) once the message lands. */
   sendWithInvalidate(o: { local: Sge; rkey: number }): Promise<WorkCompletion> {
-    return this.op({ opcode: 'SEND_WITH_INV', sgl: [o.local], invalidateRkey: o.rkey }, 'SEND with invalidate');
+    return this.op(
+      { opcode: 'SEND_WITH_INV', sgl: [o.local], invalidateRkey: o.rkey },
+      'SEND with invalidate',
+    );
   }
 
   /**
@@ -432,13 +574,29 @@ export class QueuePair {
     return new Promise((resolve, reject) => {
       if (mw?.type === 1) {
         const wrId = libraryId();
-        if (!(bind?.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', 'bind.mr must be a MemoryRegion (also for a zero-length unbind)');
+        if (!(bind?.mr instanceof MemoryRegion))
+          throw codeError(
+            'ERR_INVALID_ARG_TYPE',
+            'bind.mr must be a MemoryRegion (also for a zero-length unbind)',
+          );
         const held: Held[] = [mw, bind.mr];
-        const rkey: number = mw.native.bind(this.native, { wrId, signaled: true, ...bind, mr: bind.mr.native });
-        this.sq.track(wrId, held, (wc) => (wc.status === 'SUCCESS' ? (mw.hold(bind.length > 0 ? bind.mr : undefined), resolve(rkey)) : reject(completionError(wc, 'memory window bind'))));
+        const rkey: number = mw.native.bind(this.native, {
+          wrId,
+          signaled: true,
+          ...bind,
+          mr: bind.mr.native,
+        });
+        this.sq.track(wrId, held, (wc) =>
+          wc.status === 'SUCCESS'
+            ? (mw.hold(bind.length > 0 ? bind.mr : undefined), resolve(rkey))
+            : reject(completionError(wc, 'memory window bind')),
+        );
         return;
       }
-      const settle = (wc: WorkCompletion) => (wc.status === 'SUCCESS' ? (mw.hold(bind?.length ? bind.mr : undefined), resolve(mw.rkey)) : reject(completionError(wc, 'memory window bind')));
+      const settle = (wc: WorkCompletion) =>
+        wc.status === 'SUCCESS'
+          ? (mw.hold(bind?.length ? bind.mr : undefined), resolve(mw.rkey))
+          : reject(completionError(wc, 'memory window bind'));
       this.postSends([{ w: { wrId: libraryId(), opcode: 'BIND_MW', signaled: true, mw, bind }, settle }]);
     });
   }
@@ -449,13 +607,38 @@ export class QueuePair {
   }
 
   /** Atomic compare-and-swap of the 8 bytes at remoteAddr; the old value lands in local. */
-  compareSwap(o: { local: Sge; remoteAddr: bigint; rkey: number; compare: bigint; swap: bigint }): Promise<WorkCompletion> {
-    return this.op({ opcode: 'ATOMIC_CMP_AND_SWP', sgl: [o.local], remoteAddr: o.remoteAddr, rkey: o.rkey, compareAdd: o.compare, swap: o.swap }, 'atomic compare-and-swap');
+  compareSwap(o: {
+    local: Sge;
+    remoteAddr: bigint;
+    rkey: number;
+    compare: bigint;
+    swap: bigint;
+  }): Promise<WorkCompletion> {
+    return this.op(
+      {
+        opcode: 'ATOMIC_CMP_AND_SWP',
+        sgl: [o.local],
+        remoteAddr: o.remoteAddr,
+        rkey: o.rkey,
+        compareAdd: o.compare,
+        swap: o.swap,
+      },
+      'atomic compare-and-swap',
+    );
   }
 
   /** Atomic fetch-and-add on the 8 bytes at remoteAddr; the old value lands in local. */
   fetchAdd(o: { local: Sge; remoteAddr: bigint; rkey: number; add: bigint }): Promise<WorkCompletion> {
-    return this.op({ opcode: 'ATOMIC_FETCH_AND_ADD', sgl: [o.local], remoteAddr: o.remoteAddr, rkey: o.rkey, compareAdd: o.add }, 'atomic fetch-and-add');
+    return this.op(
+      {
+        opcode: 'ATOMIC_FETCH_AND_ADD',
+        sgl: [o.local],
+        remoteAddr: o.remoteAddr,
+        rkey: o.rkey,
+        compareAdd: o.add,
+      },
+      'atomic fetch-and-add',
+    );
   }
 
   /**
@@ -487,7 +670,11 @@ export class PreparedSend {
   private released = false;
 
   /** @internal */
-  constructor(private readonly qp: QueuePair, private readonly handle: number, private readonly held: Held[]) {
+  constructor(
+    private readonly qp: QueuePair,
+    private readonly handle: number,
+    private readonly held: Held[],
+  ) {
     for (const h of held) h.inflight++;
   }
 

@@ -96,15 +96,20 @@ export class SharedReceiveQueue extends EventEmitter {
 
   private post(items: { w: RecvWr; settle?: (wc: WorkCompletion) => void }[]): void {
     const built = items.map(({ w }) => {
-      if (this.posted.has(w.wrId)) throw codeError('ERR_DUPLICATE_WR_ID', `a receive with wrId ${w.wrId} is already posted on this SRQ`);
+      if (this.posted.has(w.wrId))
+        throw codeError('ERR_DUPLICATE_WR_ID', `a receive with wrId ${w.wrId} is already posted on this SRQ`);
       return toNativeRecv(w);
     });
-    posting(items.length, (n) => {
-      for (let i = 0; i < n; i++) {
-        for (const m of built[i].held) m.inflight++;
-        this.posted.set(items[i].w.wrId, { mrs: built[i].held, settle: items[i].settle });
-      }
-    }, () => this.native.postRecv(built.map((b) => b.wr)));
+    posting(
+      items.length,
+      (n) => {
+        for (let i = 0; i < n; i++) {
+          for (const m of built[i].held) m.inflight++;
+          this.posted.set(items[i].w.wrId, { mrs: built[i].held, settle: items[i].settle });
+        }
+      },
+      () => this.native.postRecv(built.map((b) => b.wr)),
+    );
   }
 
   /** @internal A receive of this SRQ completed on one of its QPs; true when a promise took it. */

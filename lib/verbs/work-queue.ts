@@ -19,7 +19,10 @@ export class WorkQueue {
   private head = 0;
 
   /** `owner` is what holds the CQ (its QP). */
-  constructor(private readonly cq: CompletionQueue, private readonly owner: object) {}
+  constructor(
+    private readonly cq: CompletionQueue,
+    private readonly owner: object,
+  ) {}
 
   track(wrId: bigint, held: Held[], settle: ((wc: WorkCompletion) => void) | undefined): void {
     for (const h of held) h.inflight++;

@@ -99,7 +99,10 @@ export function recvWr(o: { local?: Sge } | undefined): RecvWr {
  * shape (each field present, in one order), so each read of it hits V8's inline caches; a spread
  * gives every request a shape of its own.
  */
-export function libraryWr(w: Omit<SendWr, 'wrId' | 'signaled'> | null | undefined, signaled: boolean): SendWr {
+export function libraryWr(
+  w: Omit<SendWr, 'wrId' | 'signaled'> | null | undefined,
+  signaled: boolean,
+): SendWr {
   const o = w ?? NO_FIELDS;
   return {
     wrId: libraryId(),
@@ -166,7 +169,8 @@ export function toNative(w: SendWr): { wr: NativeSendWr; held: Held[] } {
     held.push(w.mw);
   }
   if (w.bind) {
-    if (!(w.bind.mr instanceof MemoryRegion)) throw codeError('ERR_INVALID_ARG_TYPE', 'bind.mr must be a MemoryRegion');
+    if (!(w.bind.mr instanceof MemoryRegion))
+      throw codeError('ERR_INVALID_ARG_TYPE', 'bind.mr must be a MemoryRegion');
     wr.bind = { ...w.bind, mr: w.bind.mr.native };
     held.push(w.bind.mr);
   }
@@ -174,7 +178,12 @@ export function toNative(w: SendWr): { wr: NativeSendWr; held: Held[] } {
 }
 
 function flagsOf(w: { signaled?: boolean; inline?: boolean; fence?: boolean; solicited?: boolean }): number {
-  return (w.signaled ? SendFlags.SIGNALED : 0) | (w.inline ? SendFlags.INLINE : 0) | (w.fence ? SendFlags.FENCE : 0) | (w.solicited ? SendFlags.SOLICITED : 0);
+  return (
+    (w.signaled ? SendFlags.SIGNALED : 0) |
+    (w.inline ? SendFlags.INLINE : 0) |
+    (w.fence ? SendFlags.FENCE : 0) |
+    (w.solicited ? SendFlags.SOLICITED : 0)
+  );
 }
 
 /** A receive WR as the native layer takes it, with the regions it holds (for QPs and SRQs alike). */

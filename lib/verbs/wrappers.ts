@@ -6,5 +6,7 @@ export function registerWrapper(nativeObject: object, wrapper: object): void {
 }
 
 export function wrapperOf<T>(nativeObject: unknown): T | undefined {
-  return nativeObject && typeof nativeObject === 'object' ? (wrappers.get(nativeObject) as T | undefined) : undefined;
+  return nativeObject && typeof nativeObject === 'object'
+    ? (wrappers.get(nativeObject) as T | undefined)
+    : undefined;
 }

@@ -34,7 +34,8 @@ const fail = (s) => {
 const owner = (extra) =>
   `exec node dist/cli.js node --cluster-id ${CLUSTER} --node-id 1 --address ${A} --port ${PORT + 100} --partner 2@${B}:${PORT} --heartbeat-ms 100 --partner-down-ms 3000 --nvram "$RDMA_CCM_LAB_NVDIMM" --no-control ${extra}`;
 // A guest's lines other than the writer's counts are shown: a failure says why.
-const shown = (name) => (l) => l.trim() && !l.startsWith('{"type":') && process.stdout.write(`[${name}] ${l}\n`);
+const shown = (name) => (l) =>
+  l.trim() && !l.startsWith('{"type":') && process.stdout.write(`[${name}] ${l}\n`);
 const a = startGuest('a', owner('--json'), { cwd: root, stack, nvdimm, timeoutSec: 900, onLine: shown('a') });
 let ended = null;
 a.done.then((r) => (ended ??= `guest A ended first (${JSON.stringify(r)})`));
@@ -42,26 +43,31 @@ let acked = 0n;
 let established = false;
 let fence = null;
 let fences = null;
-const b = startGuest('b', `exec node test/integration/support/log-writer.js ${B} ${A} ${PORT} ${CLUSTER} persisted 512 1000000000`, {
-  cwd: root,
-  stack,
-  timeoutSec: 900,
-  onLine: (l) => {
-    const m = /^\{.*\}$/.exec(l.trim());
-    if (!m) return shown('b')(l);
-    const x = JSON.parse(m[0]);
-    if (x.established) established = true;
-    if (x.fence) fence = x.fence;
-    if (x.fences) fences = x.fences;
-    if (x.acked !== undefined && BigInt(x.acked) > acked) acked = BigInt(x.acked);
+const b = startGuest(
+  'b',
+  `exec node test/integration/support/log-writer.js ${B} ${A} ${PORT} ${CLUSTER} persisted 512 1000000000`,
+  {
+    cwd: root,
+    stack,
+    timeoutSec: 900,
+    onLine: (l) => {
+      const m = /^\{.*\}$/.exec(l.trim());
+      if (!m) return shown('b')(l);
+      const x = JSON.parse(m[0]);
+      if (x.established) established = true;
+      if (x.fence) fence = x.fence;
+      if (x.fences) fences = x.fences;
+      if (x.acked !== undefined && BigInt(x.acked) > acked) acked = BigInt(x.acked);
+    },
   },
-});
+);
 b.done.then((r) => (ended ??= `guest B ended first (${JSON.stringify(r)})`));
 say('guest A (NVDIMM, device DAX) and guest B (writer, persisted) booting');
 const deadline = Date.now() + 600_000;
 while (acked < BigInt(RECORDS)) {
   if (ended) fail(ended);
-  if (Date.now() > deadline) fail(`only ${acked} persisted records resolved in 600 s${established ? '' : ' (no session)'}`);
+  if (Date.now() > deadline)
+    fail(`only ${acked} persisted records resolved in 600 s${established ? '' : ' (no session)'}`);
   await new Promise((r) => setTimeout(r, 50));
 }
 // There, device DAX is pmem to rxe: the slot takes FLUSH to persistence, and every persisted sync used it.
@@ -73,23 +79,44 @@ const killedAt = acked;
 await a.done;
 // B may still learn of fences that A's NIC served before the kill: its count settles once its link fails.
 await new Promise((r) => setTimeout(r, 3000));
-say(`guest A killed hard after ${killedAt} persisted records resolved (${acked} resolved in all; fences: ${JSON.stringify(fences)})`);
+say(
+  `guest A killed hard after ${killedAt} persisted records resolved (${acked} resolved in all; fences: ${JSON.stringify(fences)})`,
+);
 b.kill();
 await b.done;
 
-const again = startGuest('a', `${owner('--dump-log 2')} > ${dump}`, { cwd: root, stack, nvdimm, timeoutSec: 600, onLine: shown('a') });
+const again = startGuest('a', `${owner('--dump-log 2')} > ${dump}`, {
+  cwd: root,
+  stack,
+  nvdimm,
+  timeoutSec: 600,
+  onLine: shown('a'),
+});
 const r = await again.done;
 if (r.bootFailure) fail(`guest A did not boot again: ${r.bootFailure}`);
 if (r.code !== 0) fail(`--dump-log exited ${r.code}`);
-const lines = readFileSync(dump, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const lines = readFileSync(dump, 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l));
 const end = lines.pop();
-if (end?.type !== 'log-end' || end.error !== null) fail(`the dump did not end cleanly: ${JSON.stringify(end)}`);
+if (end?.type !== 'log-end' || end.error !== null)
+  fail(`the dump did not end cleanly: ${JSON.stringify(end)}`);
 if (lines.length < Number(acked)) fail(`${lines.length} records found, ${acked} were persisted`);
 lines.forEach((x, i) => {
   const text = Buffer.from(x.payload, 'base64').toString('latin1', 0, 20).replace(/\.+$/, '');
-  if (x.type !== 'log-record' || x.sequence !== String(i + 1) || x.durability !== 'persisted' || x.bytes !== 512 || text !== `record ${i}`)
+  if (
+    x.type !== 'log-record' ||
+    x.sequence !== String(i + 1) ||
+    x.durability !== 'persisted' ||
+    x.bytes !== 512 ||
+    text !== `record ${i}`
+  )
     fail(`record ${i + 1} is not the one written: ${JSON.stringify({ ...x, payload: text })}`);
-  if (BigInt(x.sequence) <= acked && !x.acknowledged) fail(`record ${x.sequence} was persisted but is not marked acknowledged`);
+  if (BigInt(x.sequence) <= acked && !x.acknowledged)
+    fail(`record ${x.sequence} was persisted but is not marked acknowledged`);
 });
 rmSync(nvdimm.path, { force: true });
-say(`booted again: ${lines.length} records found in the NVDIMM, every one of the ${acked} persisted records once, in order (${end.acknowledged} acknowledged)`);
+say(
+  `booted again: ${lines.length} records found in the NVDIMM, every one of the ${acked} persisted records once, in order (${end.acknowledged} acknowledged)`,
+);

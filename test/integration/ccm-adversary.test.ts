@@ -6,8 +6,29 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CcmEvent, CcmOptions, Endpoint, Link, Session } from '../../lib/ccm';
 import { rdmaTransport } from '../../lib/ccm/rdma-transport';
-import { decodeAccept, decodeReject, encodeCommit, encodeConnect, encodeCounter, encodeHello, encodeRecord, DOORBELL, doorbell, SLOT } from '../../lib/ccm/wire';
-import { cutLink, heldResources, lab, leakedSince, recordAttack, recordFault, stopNodes, testNode, until } from './lab';
+import {
+  decodeAccept,
+  decodeReject,
+  encodeCommit,
+  encodeConnect,
+  encodeCounter,
+  encodeHello,
+  encodeRecord,
+  DOORBELL,
+  doorbell,
+  SLOT,
+} from '../../lib/ccm/wire';
+import {
+  cutLink,
+  heldResources,
+  lab,
+  leakedSince,
+  recordAttack,
+  recordFault,
+  stopNodes,
+  testNode,
+  until,
+} from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
@@ -64,8 +85,14 @@ async function rogue(): Promise<Endpoint> {
 }
 
 /** Connects a rogue as "node 1" to node 2 at port p; resolves with the link, or with the CM error. */
-async function rogueConnect(r: Endpoint, p: number, privateData: Uint8Array): Promise<Link | (Error & { code?: string; privateData?: Uint8Array })> {
-  return r.connect({ address: addrB, port: p, slot: 0, link: 0, privateData, timeoutMs: 10_000 }).catch((e) => e);
+async function rogueConnect(
+  r: Endpoint,
+  p: number,
+  privateData: Uint8Array,
+): Promise<Link | (Error & { code?: string; privateData?: Uint8Array })> {
+  return r
+    .connect({ address: addrB, port: p, slot: 0, link: 0, privateData, timeoutMs: 10_000 })
+    .catch((e) => e);
 }
 
 /** Mirrors `n` records each way on live sessions and checks that each arrives once, in order. */
@@ -77,7 +104,10 @@ async function mirrorBothWays(a: Session, b: Session, n: number, tag: string): P
   a.mirror.on('record', onA);
   b.mirror.on('record', onB);
   const recs = Array.from({ length: n }, (_, i) => `${tag} #${i}`);
-  await Promise.all([...recs.map((r) => a.mirror.append(Buffer.from(`a ${r}`))), ...recs.map((r) => b.mirror.append(Buffer.from(`b ${r}`)))]);
+  await Promise.all([
+    ...recs.map((r) => a.mirror.append(Buffer.from(`a ${r}`))),
+    ...recs.map((r) => b.mirror.append(Buffer.from(`b ${r}`))),
+  ]);
   a.mirror.off('record', onA);
   b.mirror.off('record', onB);
   expect(gotB).toEqual(recs.map((r) => `a ${r}`));
@@ -105,7 +135,17 @@ describe('CCM against hostile peers on rxe', () => {
     const r = await rogue();
     // No MAC, a configured partner's id, a generation newer than the live one: in version 1 this was accepted,
     // got the regions' rkeys and closed the real session as "partner rebooted".
-    const res = await rogueConnect(r, p, encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: a.n.generation + 1n, target: 2, attempt: 1 }));
+    const res = await rogueConnect(
+      r,
+      p,
+      encodeConnect({
+        clusterId: CLUSTER,
+        nodeId: 1,
+        generation: a.n.generation + 1n,
+        target: 2,
+        attempt: 1,
+      }),
+    );
     expect(res).toMatchObject({ code: 'ERR_CM_REJECTED' });
     const pd = (res as { privateData: Uint8Array }).privateData;
     expect(decodeReject(pd)).toEqual({ clusterId: CLUSTER, reason: 'NOT_AUTHENTICATED' });
@@ -113,9 +153,18 @@ describe('CCM against hostile peers on rxe', () => {
     expect(pd.subarray(24).every((x) => x === 0)).toBe(true);
     expect(Buffer.from(pd).includes(Buffer.from(new BigUint64Array([b.n.generation]).buffer))).toBe(false);
     // Another cluster id, a target that does not exist: the same one answer, before any field is believed.
-    const other = await rogueConnect(r, p, encodeConnect({ clusterId: 99n, nodeId: 7, generation: 1n, target: 9, attempt: 1 }));
-    expect(decodeReject((other as { privateData: Uint8Array }).privateData)).toEqual({ clusterId: 99n, reason: 'NOT_AUTHENTICATED' });
-    expect(b.events.filter((e) => e.type === 'rejected').map((e) => (e as { reason: string }).reason)).toEqual(['NOT_AUTHENTICATED', 'NOT_AUTHENTICATED']);
+    const other = await rogueConnect(
+      r,
+      p,
+      encodeConnect({ clusterId: 99n, nodeId: 7, generation: 1n, target: 9, attempt: 1 }),
+    );
+    expect(decodeReject((other as { privateData: Uint8Array }).privateData)).toEqual({
+      clusterId: 99n,
+      reason: 'NOT_AUTHENTICATED',
+    });
+    expect(
+      b.events.filter((e) => e.type === 'rejected').map((e) => (e as { reason: string }).reason),
+    ).toEqual(['NOT_AUTHENTICATED', 'NOT_AUTHENTICATED']);
     // The live session is untouched and still mirrors.
     const checked = await mirrorBothWays(sa, sb, 50, 'after the stranger');
     expect(count(a.events, 'session-closed') + count(b.events, 'session-closed')).toBe(0);
@@ -128,7 +177,11 @@ describe('CCM against hostile peers on rxe', () => {
     const b = node(2, p, [1]);
     await b.n.start();
     const r = await rogue();
-    const res = await rogueConnect(r, p, encodeConnect({ clusterId: 99n, nodeId: 1, generation: 1n, target: 2, attempt: 1 }));
+    const res = await rogueConnect(
+      r,
+      p,
+      encodeConnect({ clusterId: 99n, nodeId: 1, generation: 1n, target: 2, attempt: 1 }),
+    );
     const pd = (res as { privateData: Uint8Array }).privateData;
     expect(decodeReject(pd)).toEqual({ clusterId: 99n, reason: 'WRONG_CLUSTER' });
     expect(Buffer.from(pd).includes(Buffer.from(new BigUint64Array([CLUSTER]).buffer))).toBe(false);
@@ -141,10 +194,24 @@ describe('CCM against hostile peers on rxe', () => {
     const attempt = (a.events.find((e) => e.type === 'attempt') as { attempt: number }).attempt;
     const r = await rogue();
     // A recording of node 1's first request of this boot: its MAC verifies, but it is not fresh.
-    const res = await rogueConnect(r, p, encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: a.n.generation, target: 2, attempt }, secretBytes));
+    const res = await rogueConnect(
+      r,
+      p,
+      encodeConnect(
+        { clusterId: CLUSTER, nodeId: 1, generation: a.n.generation, target: 2, attempt },
+        secretBytes,
+      ),
+    );
     expect(decodeReject((res as { privateData: Uint8Array }).privateData)?.reason).toBe('STALE_REQUEST');
     // So is a recording of an earlier boot of node 1.
-    const old = await rogueConnect(r, p, encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: a.n.generation - 1n, target: 2, attempt: 99 }, secretBytes));
+    const old = await rogueConnect(
+      r,
+      p,
+      encodeConnect(
+        { clusterId: CLUSTER, nodeId: 1, generation: a.n.generation - 1n, target: 2, attempt: 99 },
+        secretBytes,
+      ),
+    );
     expect(decodeReject((old as { privateData: Uint8Array }).privateData)?.reason).toBe('STALE_REQUEST');
     const checked = await mirrorBothWays(sa, sb, 50, 'after the replays');
     expect(count(a.events, 'session-closed') + count(b.events, 'session-closed')).toBe(0);
@@ -157,32 +224,85 @@ describe('CCM against hostile peers on rxe', () => {
     await b.n.start();
     const r = await rogue();
     const request = { generation: 1000n, attempt: 1 };
-    const link = (await rogueConnect(r, p, encodeConnect({ clusterId: CLUSTER, nodeId: 1, target: 2, ...request }, secretBytes))) as Link;
+    const link = (await rogueConnect(
+      r,
+      p,
+      encodeConnect({ clusterId: CLUSTER, nodeId: 1, target: 2, ...request }, secretBytes),
+    )) as Link;
     const acc = decodeAccept(link.privateData, CLUSTER, request, secretBytes);
     const hello = (responderNonce: bigint, nonce: bigint) =>
-      encodeHello({ clusterId: CLUSTER, nodeId: 1, generation: request.generation, nonce, responderNonce, regions: r.regions(0) }, secretBytes);
+      encodeHello(
+        {
+          clusterId: CLUSTER,
+          nodeId: 1,
+          generation: request.generation,
+          nonce,
+          responderNonce,
+          regions: r.regions(0),
+        },
+        secretBytes,
+      );
     // A hello recorded from another handshake carries that handshake's responder nonce.
-    await link.write(hello(acc.responderNonce ^ 0x5555n, 7n), acc.regions.slotAddr + BigInt(SLOT.hello), acc.regions.slotRkey, doorbell(DOORBELL.hello));
-    await until(() => b.events.some((e) => e.type === 'protocol-error' && e.block === 'hello' && /another handshake/.test(e.reason)), 'the replayed hello refused');
+    await link.write(
+      hello(acc.responderNonce ^ 0x5555n, 7n),
+      acc.regions.slotAddr + BigInt(SLOT.hello),
+      acc.regions.slotRkey,
+      doorbell(DOORBELL.hello),
+    );
+    await until(
+      () =>
+        b.events.some(
+          (e) => e.type === 'protocol-error' && e.block === 'hello' && /another handshake/.test(e.reason),
+        ),
+      'the replayed hello refused',
+    );
     expect(b.events.some((e) => e.type === 'step' && e.step === 'echo')).toBe(false);
     // The right hello is echoed; then a commit recorded from another handshake is refused.
-    await link.write(hello(acc.responderNonce, 8n), acc.regions.slotAddr + BigInt(SLOT.hello), acc.regions.slotRkey, doorbell(DOORBELL.hello));
-    await until(() => b.events.some((e) => e.type === 'step' && e.step === 'echo'), 'the echo of the fresh hello');
-    const commit = encodeCommit({ clusterId: CLUSTER, nodeId: 1, generation: request.generation, nonce: 8n, responderNonce: acc.responderNonce ^ 0x5555n }, secretBytes);
-    await link.write(commit, acc.regions.slotAddr + BigInt(SLOT.commit), acc.regions.slotRkey, doorbell(DOORBELL.commit));
-    await until(() => b.events.some((e) => e.type === 'protocol-error' && e.block === 'commit'), 'the replayed commit refused');
+    await link.write(
+      hello(acc.responderNonce, 8n),
+      acc.regions.slotAddr + BigInt(SLOT.hello),
+      acc.regions.slotRkey,
+      doorbell(DOORBELL.hello),
+    );
+    await until(
+      () => b.events.some((e) => e.type === 'step' && e.step === 'echo'),
+      'the echo of the fresh hello',
+    );
+    const commit = encodeCommit(
+      {
+        clusterId: CLUSTER,
+        nodeId: 1,
+        generation: request.generation,
+        nonce: 8n,
+        responderNonce: acc.responderNonce ^ 0x5555n,
+      },
+      secretBytes,
+    );
+    await link.write(
+      commit,
+      acc.regions.slotAddr + BigInt(SLOT.commit),
+      acc.regions.slotRkey,
+      doorbell(DOORBELL.commit),
+    );
+    await until(
+      () => b.events.some((e) => e.type === 'protocol-error' && e.block === 'commit'),
+      'the replayed commit refused',
+    );
     await new Promise((res) => setTimeout(res, 500));
     expect(count(b.events, 'established')).toBe(0);
     recordAttack('replayed hello, then a replayed commit');
   });
 
-  it('a partner writing into another partner\'s slot, reading one, or flushing it or the status block, fails on the wire; the other session stays up', async () => {
+  it("a partner writing into another partner's slot, reading one, or flushing it or the status block, fails on the wire; the other session stays up", async () => {
     const p = (port += 2);
     const one = node(1, p, [2, 3], { secret: SECRET });
     const two = node(2, p, [1], { secret: SECRET });
     const three = node(3, p, [1], { secret: SECRET });
     await Promise.all([one.n.start(), two.n.start(), three.n.start()]);
-    await until(() => !!one.n.session(2) && !!one.n.session(3) && !!two.n.session(1) && !!three.n.session(1), 'sessions 1–2 and 1–3');
+    await until(
+      () => !!one.n.session(2) && !!one.n.session(3) && !!two.n.session(1) && !!three.n.session(1),
+      'sessions 1–2 and 1–3',
+    );
     const s13 = one.n.session(3)!;
     const s31 = three.n.session(1)!;
     await Promise.all([s13.mirror.append(Buffer.from('warm-up')), s31.mirror.append(Buffer.from('warm-up'))]);
@@ -191,21 +311,40 @@ describe('CCM against hostile peers on rxe', () => {
     const before = Buffer.from(ep.slot(1).subarray(0, SLOT.size));
     // Node 2, authenticated and with a live session, aims its own queue pair at partner 3's slot.
     const { link } = linkOf(two.n.session(1)!);
-    await expect(link.write(new Uint8Array(16).fill(0x5a), theirs.slotAddr + BigInt(SLOT.heartbeat), theirs.slotRkey)).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
-    expect(ep.slot(1).subarray(SLOT.heartbeat, SLOT.heartbeat + 16).every((x) => x === 0x5a)).toBe(false);
-    expect(Buffer.from(ep.slot(1).subarray(0, SLOT.heartbeat)).equals(before.subarray(0, SLOT.heartbeat))).toBe(true);
+    await expect(
+      link.write(new Uint8Array(16).fill(0x5a), theirs.slotAddr + BigInt(SLOT.heartbeat), theirs.slotRkey),
+    ).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
+    expect(
+      ep
+        .slot(1)
+        .subarray(SLOT.heartbeat, SLOT.heartbeat + 16)
+        .every((x) => x === 0x5a),
+    ).toBe(false);
+    expect(
+      Buffer.from(ep.slot(1).subarray(0, SLOT.heartbeat)).equals(before.subarray(0, SLOT.heartbeat)),
+    ).toBe(true);
     // Node 2 reconnects (its own QP failed); then it tries to READ partner 3's slot, and its own.
     await until(() => !!two.n.session(1) && !!one.n.session(2), 'node 2 back');
     const again = linkOf(two.n.session(1)!).link;
-    await expect(again.read(theirs.slotAddr, theirs.slotRkey, 64)).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
+    await expect(again.read(theirs.slotAddr, theirs.slotRkey, 64)).rejects.toMatchObject({
+      code: 'ERR_WC_REM_ACCESS_ERR',
+    });
     // Where the stack places FLUSH (trixie's), node 2's QP posts it and node 1's own slot for node 2
     // takes it; partner 3's slot, and node 1's status block (registered for READ only), refuse it.
     let flushes = 0;
     if (process.env.RDMA_CCM_LAB_STACK === 'trixie') expect(again.flush).toBeDefined();
     const status = ep.regions(0); // node 2's registrations on node 1
     let failed = again;
-    for (const [addr, rkey] of again.flush ? [[theirs.slotAddr, theirs.slotRkey], [status.statusAddr, status.statusRkey]] as const : []) {
-      await until(() => !!two.n.session(1) && !!one.n.session(2) && linkOf(two.n.session(1)!).link !== failed, 'node 2 back');
+    for (const [addr, rkey] of again.flush
+      ? ([
+          [theirs.slotAddr, theirs.slotRkey],
+          [status.statusAddr, status.statusRkey],
+        ] as const)
+      : []) {
+      await until(
+        () => !!two.n.session(1) && !!one.n.session(2) && linkOf(two.n.session(1)!).link !== failed,
+        'node 2 back',
+      );
       const l = (failed = linkOf(two.n.session(1)!).link);
       await expect(l.flush!(addr, rkey, 'global')).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
       flushes++;
@@ -215,7 +354,12 @@ describe('CCM against hostile peers on rxe', () => {
     expect(one.n.session(3)).toBe(s13);
     expect(one.events.filter((e) => e.type === 'session-closed' && e.partner === 3)).toEqual([]);
     const checked = await mirrorBothWays(s13, s31, 50, 'after the cross-slot write');
-    recordAttack(flushes ? "a partner's WRITE into another partner's slot, its READ of it, and its FLUSH of it and of the status block" : "a partner's WRITE into another partner's slot, and its READ of it", { records: checked });
+    recordAttack(
+      flushes
+        ? "a partner's WRITE into another partner's slot, its READ of it, and its FLUSH of it and of the status block"
+        : "a partner's WRITE into another partner's slot, and its READ of it",
+      { records: checked },
+    );
   });
 
   it('forged heartbeat, ack and log words of another session are refused and reported; the session goes on', async () => {
@@ -225,19 +369,40 @@ describe('CCM against hostile peers on rxe', () => {
     const r = a.captured.ep!.regions(0);
     const wrong = epoch ^ 0xdeadn;
     // Into node 1's slot for node 2, through node 2's own queue pair: a heartbeat, an ack, a record.
-    await link.write(encodeCounter({ value: 1n << 40n, epoch: wrong }), r.slotAddr + BigInt(SLOT.heartbeat), r.slotRkey);
-    await link.write(encodeCounter({ value: 1n, epoch: wrong }), r.slotAddr + BigInt(SLOT.ack), r.slotRkey, doorbell(DOORBELL.ack, 1));
+    await link.write(
+      encodeCounter({ value: 1n << 40n, epoch: wrong }),
+      r.slotAddr + BigInt(SLOT.heartbeat),
+      r.slotRkey,
+    );
+    await link.write(
+      encodeCounter({ value: 1n, epoch: wrong }),
+      r.slotAddr + BigInt(SLOT.ack),
+      r.slotRkey,
+      doorbell(DOORBELL.ack, 1),
+    );
     const at = Math.floor((r.slotLen - SLOT.size) / 2 / 8) * 8;
-    await link.write(encodeRecord(wrong, 12345, 1n, Buffer.from('forged')), r.slotAddr + BigInt(SLOT.size + at), r.slotRkey, doorbell(DOORBELL.record, at / 8));
+    await link.write(
+      encodeRecord(wrong, 12345, 1n, Buffer.from('forged')),
+      r.slotAddr + BigInt(SLOT.size + at),
+      r.slotRkey,
+      doorbell(DOORBELL.record, at / 8),
+    );
     await until(
-      () => ['heartbeat', 'ack', 'log'].every((block) => a.events.some((e) => e.type === 'protocol-error' && e.block === block && e.code === 'ERR_CCM_EPOCH')),
+      () =>
+        ['heartbeat', 'ack', 'log'].every((block) =>
+          a.events.some(
+            (e) => e.type === 'protocol-error' && e.block === block && e.code === 'ERR_CCM_EPOCH',
+          ),
+        ),
       'all three words refused',
     );
     const forged: string[] = [];
     sa.mirror.on('record', (_s, pl) => forged.push(pl.toString()));
     const checked = await mirrorBothWays(sa, sb, 50, 'after the forgeries');
     expect(forged.includes('forged')).toBe(false);
-    expect(count(a.events, 'session-closed') + count(b.events, 'session-closed') + count(a.events, 'partner-down')).toBe(0);
+    expect(
+      count(a.events, 'session-closed') + count(b.events, 'session-closed') + count(a.events, 'partner-down'),
+    ).toBe(0);
     recordAttack('forged heartbeat, ack and log words (another epoch)', { records: checked });
   });
 
@@ -260,21 +425,39 @@ describe('CCM against hostile peers on rxe', () => {
     expect(got.length).toBe(recs.length);
     got.forEach((g, i) => expect(g.equals(recs[i])).toBe(true));
     // The other way, the larger side's record beyond half of the smaller ring is refused up front, by name.
-    await expect(sb.mirror.append(Buffer.alloc(40 << 10))).rejects.toMatchObject({ code: 'ERR_CCM_RECORD_TOO_LARGE' });
+    await expect(sb.mirror.append(Buffer.alloc(40 << 10))).rejects.toMatchObject({
+      code: 'ERR_CCM_RECORD_TOO_LARGE',
+    });
     await expect(sb.mirror.append(Buffer.alloc(20 << 10))).resolves.toBeGreaterThan(0n);
     expect(count(a.events, 'session-closed') + count(b.events, 'session-closed')).toBe(0);
-    recordAttack('records mixing sizes across a third of the ring, partners with rings of different sizes', { records: recs.length });
+    recordAttack('records mixing sizes across a third of the ring, partners with rings of different sizes', {
+      records: recs.length,
+    });
   });
 });
 
 describe('CCM transport and node lifetimes on rxe', () => {
-  it('posts a link\'s writes in call order: a small write never overtakes a large one waiting for staging', async () => {
+  it("posts a link's writes in call order: a small write never overtakes a large one waiting for staging", async () => {
     const p = (port += 2);
-    const server = await rdmaTransport({ addresses: [addrB], statusSize: 512, slots: 1, slotSize: 600 << 10 });
+    const server = await rdmaTransport({
+      addresses: [addrB],
+      statusSize: 512,
+      slots: 1,
+      slotSize: 600 << 10,
+    });
     rogues.push(server);
-    const accepted = new Promise<Link>((resolve) => void server.listen(p, (req) => void req.accept(new Uint8Array(8), 0).then(resolve)));
+    const accepted = new Promise<Link>(
+      (resolve) => void server.listen(p, (req) => void req.accept(new Uint8Array(8), 0).then(resolve)),
+    );
     const client = await rogue();
-    const link = await client.connect({ address: addrB, port: p, slot: 0, link: 0, privateData: new Uint8Array(8), timeoutMs: 10_000 });
+    const link = await client.connect({
+      address: addrB,
+      port: p,
+      slot: 0,
+      link: 0,
+      privateData: new Uint8Array(8),
+      timeoutMs: 10_000,
+    });
     await accepted;
     const r = server.regions(0);
     // The client's staging holds one of these at a time: the second waits, and the third is small.
@@ -310,7 +493,9 @@ describe('CCM transport and node lifetimes on rxe', () => {
     await new Promise((r) => setTimeout(r, 500));
     const after = heldResources();
     expect(leakedSince(before, after)).toBe(0);
-    recordFault('node stopped during an accept in flight (link cut under it)', { leaked: leakedSince(before, after) });
+    recordFault('node stopped during an accept in flight (link cut under it)', {
+      leaked: leakedSince(before, after),
+    });
   });
 
   it('a record listener that throws refuses the record: not acknowledged, sent again, delivered; event listeners that throw change nothing', async () => {
@@ -338,15 +523,25 @@ describe('CCM transport and node lifetimes on rxe', () => {
     const seq = await sa.mirror.append(Buffer.from('refused once'));
     expect(seq).toBe(2n); // after the pair's warm-up record
     expect(seen).toEqual(['refused once', 'refused once']);
-    expect(b.events.some((e) => e.type === 'session-closed' && /record listener threw/.test(e.reason))).toBe(true);
+    expect(b.events.some((e) => e.type === 'session-closed' && /record listener threw/.test(e.reason))).toBe(
+      true,
+    );
     expect(b.events.some((e) => e.type === 'listener-error' && e.event === 'session-closed')).toBe(true);
     await until(() => !!a.n.session(2) && !!b.n.session(1), 'the session back');
     await a.n.session(2)!.mirror.append(Buffer.from('next'));
     expect(seen).toEqual(['refused once', 'refused once', 'next']);
     expect(sa.closed).toBe(true);
     // Node 2 said it was closing the session: neither side took the other for down.
-    const ends = (events: CcmEvent[]) => events.filter((e) => e.type === 'session-closed' || e.type === 'partner-down').map((e) => `${e.type}: ${(e as { reason: string }).reason}`);
-    expect(ends(a.events)[0], `node 1 saw ${JSON.stringify(ends(a.events))}`).toMatch(/^session-closed: partner closed the session/);
-    expect(count(a.events, 'partner-down') + count(b.events, 'partner-down'), `node 1 saw ${JSON.stringify(ends(a.events))}, node 2 ${JSON.stringify(ends(b.events))}`).toBe(0);
+    const ends = (events: CcmEvent[]) =>
+      events
+        .filter((e) => e.type === 'session-closed' || e.type === 'partner-down')
+        .map((e) => `${e.type}: ${(e as { reason: string }).reason}`);
+    expect(ends(a.events)[0], `node 1 saw ${JSON.stringify(ends(a.events))}`).toMatch(
+      /^session-closed: partner closed the session/,
+    );
+    expect(
+      count(a.events, 'partner-down') + count(b.events, 'partner-down'),
+      `node 1 saw ${JSON.stringify(ends(a.events))}, node 2 ${JSON.stringify(ends(b.events))}`,
+    ).toBe(0);
   });
 });

@@ -24,13 +24,39 @@ afterEach(async () => {
 });
 
 /** Partner 2 as its own process. Its own attempts go to a port where nothing listens, so node 1 initiates. */
-const partner = (p: number) => cliNode(['--records', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p + 100}`, '--heartbeat-ms', '100', '--partner-down-ms', '1500']);
+const partner = (p: number) =>
+  cliNode([
+    '--records',
+    '--cluster-id',
+    String(CLUSTER),
+    '--node-id',
+    '2',
+    '--address',
+    addrB,
+    '--port',
+    String(p),
+    '--partner',
+    `1@${addrA}:${p + 100}`,
+    '--heartbeat-ms',
+    '100',
+    '--partner-down-ms',
+    '1500',
+  ]);
 
 describe('CCM handshake faults on rxe', () => {
   for (const step of STEPS) {
     it(`a partner killed at ${step}: no session from that boot, a fresh one after, and no record lost or doubled`, async () => {
       const p = port++;
-      const { n: a, events } = testNode({ clusterId: CLUSTER, nodeId: 1, address: addrA, port: p, partners: [{ nodeId: 2, address: addrB, port: p }], heartbeatMs: 100, partnerDownMs: 1500, backoff: { minMs: 50, maxMs: 300, jitter: 0.2 } });
+      const { n: a, events } = testNode({
+        clusterId: CLUSTER,
+        nodeId: 1,
+        address: addrA,
+        port: p,
+        partners: [{ nodeId: 2, address: addrB, port: p }],
+        heartbeatMs: 100,
+        partnerDownMs: 1500,
+        backoff: { minMs: 50, maxMs: 300, jitter: 0.2 },
+      });
       let b = partner(p);
       let killedAt = -1;
       a.on('event', (e) => {
@@ -46,9 +72,15 @@ describe('CCM handshake faults on rxe', () => {
       // the kernel has torn the dead process's QP down, so the handshake may even complete; that session
       // is then declared down. Either way nothing of that boot stays up.
       const later = STEPS.slice(STEPS.indexOf(step));
-      const failed = () => events.slice(killedAt).some((e) => e.type === 'attempt-failed' && (later as readonly string[]).includes(e.step));
+      const failed = () =>
+        events
+          .slice(killedAt)
+          .some((e) => e.type === 'attempt-failed' && (later as readonly string[]).includes(e.step));
       const downed = () => events.slice(killedAt).some((e) => e.type === 'partner-down');
-      await until(() => failed() || downed(), `the attempt failed or the session went down; saw ${events.map((e) => e.type + ('step' in e ? `:${e.step}` : '')).join(' ')}`);
+      await until(
+        () => failed() || downed(),
+        `the attempt failed or the session went down; saw ${events.map((e) => e.type + ('step' in e ? `:${e.step}` : '')).join(' ')}`,
+      );
       const madeThen = events.slice(killedAt).some((e) => e.type === 'established');
       if (madeThen) await until(downed, 'the session of the killed boot declared down');
       expect(a.session(2)).toBeFalsy();
@@ -56,8 +88,14 @@ describe('CCM handshake faults on rxe', () => {
       // The partner boots again: a new generation, one session, and mirrored records that all arrive.
       const from = events.length;
       b = partner(p);
-      await until(() => events.slice(from).some((e) => e.type === 'established'), 'a session with the next boot');
-      const est = events.slice(from).find((e) => e.type === 'established') as Extract<CcmEvent, { type: 'established' }>;
+      await until(
+        () => events.slice(from).some((e) => e.type === 'established'),
+        'a session with the next boot',
+      );
+      const est = events.slice(from).find((e) => e.type === 'established') as Extract<
+        CcmEvent,
+        { type: 'established' }
+      >;
       expect(est.role).toBe('initiator');
       // The dead boot's connection can still be torn down by its kernel right after the new session is up
       // (seen rarely as "disconnected by the partner" on the fresh session); the CCM then simply connects
@@ -68,16 +106,26 @@ describe('CCM handshake faults on rxe', () => {
       }
       expect(a.session(2)?.closed).toBe(false);
       const records = Array.from({ length: 40 }, (_, i) => `after ${step} #${i}`);
-      const acked = await Promise.all(records.map((r) => a.session(2)!.mirror.append(Buffer.from(r)))).catch((e) => {
-        const seen = (xs: { type?: unknown }[]) => xs.map((x) => String(x.type) + ('reason' in x ? `(${String(x.reason)})` : '')).join(' ');
-        throw new Error(`${e.message}; node 1 saw: ${seen(events.slice(from))}; partner saw: ${seen(b.events)}`);
-      });
+      const acked = await Promise.all(records.map((r) => a.session(2)!.mirror.append(Buffer.from(r)))).catch(
+        (e) => {
+          const seen = (xs: { type?: unknown }[]) =>
+            xs.map((x) => String(x.type) + ('reason' in x ? `(${String(x.reason)})` : '')).join(' ');
+          throw new Error(
+            `${e.message}; node 1 saw: ${seen(events.slice(from))}; partner saw: ${seen(b.events)}`,
+          );
+        },
+      );
       expect(acked.map(String)).toEqual(records.map((_, i) => String(i + 1)));
       await until(() => b.records.length >= records.length, 'every record at the partner', 20_000);
       await new Promise((r) => setTimeout(r, 300));
       expect(b.records.map((r) => r.payload)).toEqual(records);
       expect(events.slice(from).filter((e) => e.type === 'established').length).toBeGreaterThanOrEqual(1);
-      expect(events.slice(from).some((e) => e.type === 'partner-rebooted' && e.newGeneration === est.partnerGeneration) || !events.slice(0, from).some((e) => e.type === 'established')).toBe(true);
+      expect(
+        events
+          .slice(from)
+          .some((e) => e.type === 'partner-rebooted' && e.newGeneration === est.partnerGeneration) ||
+          !events.slice(0, from).some((e) => e.type === 'established'),
+      ).toBe(true);
       recordFault(`partner process killed at handshake step ${step}`, { records: records.length });
     });
   }

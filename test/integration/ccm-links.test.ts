@@ -8,7 +8,19 @@ import type { ClusterNode } from '../../lib/ccm';
 import { rdmaTransport } from '../../lib/ccm/rdma-transport';
 import { decodeReject, encodeJoin, joinKey } from '../../lib/ccm/wire';
 import { contextFor } from '../../lib/cm';
-import { cliNode, heldResources, leakedSince, next, recordAttack, recordFault, stopNodes, testNode, twoLinks, type TwoLinks, until } from './lab';
+import {
+  cliNode,
+  heldResources,
+  leakedSince,
+  next,
+  recordAttack,
+  recordFault,
+  stopNodes,
+  testNode,
+  twoLinks,
+  type TwoLinks,
+  until,
+} from './lab';
 
 const CLUSTER = 5151n;
 const SECRET = 'two links, one session';
@@ -33,14 +45,45 @@ afterEach(async () => {
 
 afterAll(() => links.remove());
 
-
 function nodeA(p: number) {
-  return testNode({ clusterId: CLUSTER, nodeId: 1, address: A, port: p, partners: [{ nodeId: 2, address: B, port: p }], secret: SECRET, heartbeatMs: 100, partnerDownMs: 1500, backoff: { minMs: 50, maxMs: 1000, jitter: 0.2 }, connectTimeoutMs: 3000 });
+  return testNode({
+    clusterId: CLUSTER,
+    nodeId: 1,
+    address: A,
+    port: p,
+    partners: [{ nodeId: 2, address: B, port: p }],
+    secret: SECRET,
+    heartbeatMs: 100,
+    partnerDownMs: 1500,
+    backoff: { minMs: 50, maxMs: 1000, jitter: 0.2 },
+    connectTimeoutMs: 3000,
+  });
 }
 
 /** Partner 2 as the CLI: both addresses, printing its events and each mirrored record it receives. */
 function cliB(p: number) {
-  return cliNode(['--records', '--no-control', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', B[0], '--address', B[1], '--port', String(p), '--partner', `1@${A.join(',')}:${p}`, '--secret', SECRET, '--heartbeat-ms', '100', '--partner-down-ms', '1500']);
+  return cliNode([
+    '--records',
+    '--no-control',
+    '--cluster-id',
+    String(CLUSTER),
+    '--node-id',
+    '2',
+    '--address',
+    B[0],
+    '--address',
+    B[1],
+    '--port',
+    String(p),
+    '--partner',
+    `1@${A.join(',')}:${p}`,
+    '--secret',
+    SECRET,
+    '--heartbeat-ms',
+    '100',
+    '--partner-down-ms',
+    '1500',
+  ]);
 }
 
 /** Appends at full rate (a window of 32 in flight) until stopped; resolves with every sequence, in order of its append. */
@@ -81,7 +124,12 @@ describe('CCM over two links on rxe', () => {
     await next(b.events, 'link-up', (e) => e.linksUp === 2);
     const s = a.n.session(2)!;
     const carrier = s.carrier as 0 | 1;
-    expect(a.n.status().partners[0].session!.links.map((l) => l.state).sort()).toEqual(['carrier', 'up']);
+    expect(
+      a.n
+        .status()
+        .partners[0].session!.links.map((l) => l.state)
+        .sort(),
+    ).toEqual(['carrier', 'up']);
 
     const run = mirrorAtFullRate(a.n);
     await new Promise((r) => setTimeout(r, 2000));
@@ -93,14 +141,21 @@ describe('CCM over two links on rxe', () => {
     expect(s.carrier).toBe(1 - carrier);
     // Mirroring goes on over the other link: records are acknowledged after the link-down.
     const acked = () => run.acks.find((x) => x.at > t0 + down.detectionMs);
-    await until(() => acked() !== undefined, `an ack after the link-down (at the link-down: ${run.acks.length} acks, the last ${Math.round(performance.now() - (run.acks.at(-1)?.at ?? 0))} ms before)`, 30_000);
+    await until(
+      () => acked() !== undefined,
+      `an ack after the link-down (at the link-down: ${run.acks.length} acks, the last ${Math.round(performance.now() - (run.acks.at(-1)?.at ?? 0))} ms before)`,
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     const failoverMs = Math.round(run.acks.find((x) => x.at > t0)!.at - t0);
     const seqs = await run.stop();
     expect(seqs).toEqual(seqs.map((_, i) => BigInt(i + 1)));
-    for (const end = Date.now() + 30_000; b.records.length < seqs.length && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
+    for (const end = Date.now() + 30_000; b.records.length < seqs.length && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 100));
     expect(b.records.map((r) => r.seq)).toEqual(seqs); // every acknowledged record at the partner's application, once, in order
-    expect([...a.events, ...b.events].some((e) => e.type === 'partner-down' || e.type === 'session-closed')).toBe(false);
+    expect(
+      [...a.events, ...b.events].some((e) => e.type === 'partner-down' || e.type === 'session-closed'),
+    ).toBe(false);
     expect(a.n.session(2)).toBe(s);
 
     // The cable goes back: the session's initiator joins the link again by itself.
@@ -110,7 +165,10 @@ describe('CCM over two links on rxe', () => {
     expect(up.linksUp).toBe(2);
     const seq = await s.mirror.append(Buffer.from('after the link came back'));
     expect(seq).toBe(BigInt(seqs.length + 1));
-    recordFault(`one of two links cut under full-rate mirroring (link-down after ${down.detectionMs} ms, first ack after the cut ${failoverMs} ms, heartbeat 100 ms), no partner-down, the link rejoined`, { records: seqs.length + 1 });
+    recordFault(
+      `one of two links cut under full-rate mirroring (link-down after ${down.detectionMs} ms, first ack after the cut ${failoverMs} ms, heartbeat 100 ms), no partner-down, the link rejoined`,
+      { records: seqs.length + 1 },
+    );
   });
 
   it('every link cut while both nodes live: link-downs, then partner-down naming each link and no witness; back on the same boot, held appends delivered once', async () => {
@@ -134,9 +192,13 @@ describe('CCM over two links on rxe', () => {
     const again = await next(a.events, 'established', () => true, 90_000, from);
     expect(again.partnerGeneration).toBe(s.partnerGeneration.toString()); // the same boot of B
     expect(await Promise.all(held)).toEqual([2n, 3n]);
-    for (const end = Date.now() + 20_000; b.records.length < 3 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
+    for (const end = Date.now() + 20_000; b.records.length < 3 && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 100));
     expect(b.records.map((r) => r.seq)).toEqual([1n, 2n, 3n]);
-    recordFault('every link cut with both nodes alive (partner-down after both link-downs, no witness), then restored: held appends delivered once', { records: 3 });
+    recordFault(
+      'every link cut with both nodes alive (partner-down after both link-downs, no witness), then restored: held appends delivered once',
+      { records: 3 },
+    );
   });
 
   it('a join not keyed with the session it names is refused (NO_SESSION), the session and both links stay up', async () => {
@@ -149,7 +211,17 @@ describe('CCM over two links on rxe', () => {
     try {
       const join = (key: Uint8Array) =>
         rogue
-          .connect({ address: A[1], port: p, slot: 0, link: 0, timeoutMs: 10_000, privateData: encodeJoin({ clusterId: CLUSTER, nodeId: 2, link: 1, attempt: 1 << 30, statusRkey: 1, slotRkey: 2 }, key) })
+          .connect({
+            address: A[1],
+            port: p,
+            slot: 0,
+            link: 0,
+            timeoutMs: 10_000,
+            privateData: encodeJoin(
+              { clusterId: CLUSTER, nodeId: 2, link: 1, attempt: 1 << 30, statusRkey: 1, slotRkey: 2 },
+              key,
+            ),
+          })
           .then(
             (l) => (l.close(), 'accepted'),
             (e: { privateData?: Uint8Array }) => decodeReject(e.privateData)?.reason,
@@ -162,7 +234,10 @@ describe('CCM over two links on rxe', () => {
     }
     expect(a.n.session(2)!.upLinks.length).toBe(2);
     expect(await a.n.session(2)!.mirror.append(Buffer.from('still mirrored'))).toBe(1n);
-    recordAttack('a link join for a session the peer is not part of (made-up epoch, with and without the secret)', { records: 1 });
+    recordAttack(
+      'a link join for a session the peer is not part of (made-up epoch, with and without the secret)',
+      { records: 1 },
+    );
   });
 
   it('leaves no QP, CQ, MR, PD or CM id behind', async () => {

@@ -28,7 +28,20 @@ afterEach(async () => {
 
 /** The writer as its own process (support/log-writer.js): node 2, mirroring to node 1 at full rate. */
 function writer(p: number, durability: string, bytes: number, keep = 100) {
-  const c = spawn(process.execPath, [resolve(__dirname, 'support', 'log-writer.js'), addrB, addrA, String(p), String(CLUSTER), durability, String(bytes), String(keep)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const c = spawn(
+    process.execPath,
+    [
+      resolve(__dirname, 'support', 'log-writer.js'),
+      addrB,
+      addrA,
+      String(p),
+      String(CLUSTER),
+      durability,
+      String(bytes),
+      String(keep),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const seen = { acked: 0n, checkpointed: 0n, established: false };
   createInterface({ input: c.stdout! }).on('line', (l) => {
     const x = JSON.parse(l);
@@ -46,13 +59,26 @@ describe('one-sided log mirroring on rxe', () => {
     it(`a writer killed under full-rate placed mirroring (${bytes} B): the survivor replays every acknowledged record once, in order`, async () => {
       const p = port++;
       // Node 1 initiates; the writer's own attempts go to a port where nobody listens.
-      const { n: a, events } = testNode({ clusterId: CLUSTER, nodeId: 1, address: addrA, port: p, partners: [{ nodeId: 2, address: addrB, port: p }], heartbeatMs: 100, partnerDownMs: 3000, logRingBytes: 1 << 20 });
+      const { n: a, events } = testNode({
+        clusterId: CLUSTER,
+        nodeId: 1,
+        address: addrA,
+        port: p,
+        partners: [{ nodeId: 2, address: addrB, port: p }],
+        heartbeatMs: 100,
+        partnerDownMs: 3000,
+        logRingBytes: 1 << 20,
+      });
       await a.start();
       const delivered: bigint[] = [];
       a.on('established', () => a.session(2)!.mirror.on('record', (seq) => delivered.push(seq)));
       const w = writer(p, 'placed', bytes);
       // Far more records than the 1 MiB ring holds: it wraps behind the writer's checkpoints (all but its last 100).
-      await until(() => w.seen.acked >= 3000n, `3000 placed records acknowledged to the writer (at ${w.seen.acked})`, 300_000);
+      await until(
+        () => w.seen.acked >= 3000n,
+        `3000 placed records acknowledged to the writer (at ${w.seen.acked})`,
+        300_000,
+      );
       w.c.kill('SIGKILL');
       await w.gone;
       const { acked, checkpointed } = w.seen;
@@ -95,9 +121,32 @@ describe('one-sided log mirroring on rxe', () => {
     rmSync(path, { force: true });
     // Node 1 keeps its partner's log in a file it declares persistent; the writer (node 2) appends persisted
     // records and checkpoints none, so each one it was told about must still be in the ring.
-    const owner = cliNode(['--cluster-id', String(CLUSTER), '--node-id', '1', '--address', addrA, '--port', String(p + 100), '--partner', `2@${addrB}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '3000', '--nvram', path, '--nvram-persistent', '--no-control']);
+    const owner = cliNode([
+      '--cluster-id',
+      String(CLUSTER),
+      '--node-id',
+      '1',
+      '--address',
+      addrA,
+      '--port',
+      String(p + 100),
+      '--partner',
+      `2@${addrB}:${p}`,
+      '--heartbeat-ms',
+      '100',
+      '--partner-down-ms',
+      '3000',
+      '--nvram',
+      path,
+      '--nvram-persistent',
+      '--no-control',
+    ]);
     const w = writer(p, 'persisted', 512, 1_000_000);
-    await until(() => w.seen.acked >= 1000n, `1000 persisted records acknowledged to the writer (at ${w.seen.acked})`, 300_000);
+    await until(
+      () => w.seen.acked >= 1000n,
+      `1000 persisted records acknowledged to the writer (at ${w.seen.acked})`,
+      300_000,
+    );
     owner.c.kill('SIGKILL');
     await owner.gone;
     // The writer may see a few more resolve from fences already served: it stops only once the link fails.
@@ -105,16 +154,47 @@ describe('one-sided log mirroring on rxe', () => {
     const acked = w.seen.acked;
     w.c.kill('SIGKILL');
 
-    const dump = spawnSync(process.execPath, [resolve(__dirname, '..', '..', 'dist', 'cli.js'), 'node', '--cluster-id', String(CLUSTER), '--node-id', '1', '--address', addrA, '--port', String(p + 100), '--partner', `2@${addrB}:${p}`, '--nvram', path, '--dump-log', '2'], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    const dump = spawnSync(
+      process.execPath,
+      [
+        resolve(__dirname, '..', '..', 'dist', 'cli.js'),
+        'node',
+        '--cluster-id',
+        String(CLUSTER),
+        '--node-id',
+        '1',
+        '--address',
+        addrA,
+        '--port',
+        String(p + 100),
+        '--partner',
+        `2@${addrB}:${p}`,
+        '--nvram',
+        path,
+        '--dump-log',
+        '2',
+      ],
+      { encoding: 'utf8', maxBuffer: 256 << 20 },
+    );
     expect(dump.stderr).toBe('');
     expect(dump.status).toBe(0);
-    const lines = dump.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = dump.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const end = lines.pop();
     expect(end).toMatchObject({ type: 'log-end', partner: 2, released: '0', error: null });
     expect(lines.length).toBeGreaterThanOrEqual(Number(acked));
     lines.forEach((r, i) => {
-      expect(r).toMatchObject({ type: 'log-record', sequence: String(i + 1), durability: 'persisted', bytes: 512 });
-      expect(Buffer.from(r.payload, 'base64').toString('latin1', 0, 20).replace(/\.+$/, '')).toBe(`record ${i}`);
+      expect(r).toMatchObject({
+        type: 'log-record',
+        sequence: String(i + 1),
+        durability: 'persisted',
+        bytes: 512,
+      });
+      expect(Buffer.from(r.payload, 'base64').toString('latin1', 0, 20).replace(/\.+$/, '')).toBe(
+        `record ${i}`,
+      );
       if (BigInt(r.sequence) <= acked) expect(r.acknowledged).toBe(true);
     });
     expect(end.acknowledged).toBeGreaterThanOrEqual(Number(acked));
@@ -123,26 +203,73 @@ describe('one-sided log mirroring on rxe', () => {
     const bytes = readFileSync(path);
     bytes[NVRAM.ringOffset + 10 * 576 + 100] ^= 0xff;
     writeFileSync(path, bytes);
-    const damaged = spawnSync(process.execPath, [resolve(__dirname, '..', '..', 'dist', 'cli.js'), 'node', '--cluster-id', String(CLUSTER), '--node-id', '1', '--address', addrA, '--port', String(p + 100), '--partner', `2@${addrB}:${p}`, '--nvram', path, '--dump-log', '2'], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    const damaged = spawnSync(
+      process.execPath,
+      [
+        resolve(__dirname, '..', '..', 'dist', 'cli.js'),
+        'node',
+        '--cluster-id',
+        String(CLUSTER),
+        '--node-id',
+        '1',
+        '--address',
+        addrA,
+        '--port',
+        String(p + 100),
+        '--partner',
+        `2@${addrB}:${p}`,
+        '--nvram',
+        path,
+        '--dump-log',
+        '2',
+      ],
+      { encoding: 'utf8', maxBuffer: 256 << 20 },
+    );
     expect(damaged.status).toBe(1);
-    const out = damaged.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const out = damaged.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(out.length).toBe(11);
-    expect(out.pop()).toMatchObject({ type: 'log-end', records: 10, error: { code: 'ERR_CCM_LOG_DAMAGED', sequence: '11' } });
+    expect(out.pop()).toMatchObject({
+      type: 'log-end',
+      records: 10,
+      error: { code: 'ERR_CCM_LOG_DAMAGED', sequence: '11' },
+    });
     rmSync(path, { force: true });
     recordFault('NVRAM owner killed after persisted appends', { records: lines.length });
   }, 400_000);
 
-  it('fences with an RDMA FLUSH of the slot where both devices place FLUSH, else with a READ; the records are in the partner\'s memory either way', async () => {
+  it("fences with an RDMA FLUSH of the slot where both devices place FLUSH, else with a READ; the records are in the partner's memory either way", async () => {
     const p = port++;
-    const caps = await Promise.all([addrA, addrB].map(async (a) => (await contextFor(a)).queryDevice().capabilities));
+    const caps = await Promise.all(
+      [addrA, addrB].map(async (a) => (await contextFor(a)).queryDevice().capabilities),
+    );
     // FLUSH needs the kernel's rxe (6.2 on) and an addon built with ibv_wr_flush (rdma-core 45 on): trixie's stack, not bookworm's.
     const expected = caps.every((c) => c.flushGlobal && c.flushInThisBuild) ? 'flush' : 'read';
     if (process.env.RDMA_CCM_LAB_STACK === 'trixie') expect(expected).toBe('flush');
     const path = join(tmpdir(), `rdma-ccm-flush-${p}.nv`);
     rmSync(path, { force: true });
-    const { n: a } = testNode({ clusterId: CLUSTER, nodeId: 1, address: addrA, port: p, partners: [{ nodeId: 2, address: addrB, port: p }], heartbeatMs: 100, partnerDownMs: 3000 });
+    const { n: a } = testNode({
+      clusterId: CLUSTER,
+      nodeId: 1,
+      address: addrA,
+      port: p,
+      partners: [{ nodeId: 2, address: addrB, port: p }],
+      heartbeatMs: 100,
+      partnerDownMs: 3000,
+    });
     // Node 2 holds node 1's log in a region declared persistent (tmpfs memory is not pmem: its FLUSH is global).
-    const { n: b } = testNode({ clusterId: CLUSTER, nodeId: 2, address: addrB, port: p, partners: [{ nodeId: 1, address: addrA, port: p }], heartbeatMs: 100, partnerDownMs: 3000, nvram: { path, persistent: true } });
+    const { n: b } = testNode({
+      clusterId: CLUSTER,
+      nodeId: 2,
+      address: addrB,
+      port: p,
+      partners: [{ nodeId: 1, address: addrA, port: p }],
+      heartbeatMs: 100,
+      partnerDownMs: 3000,
+      nvram: { path, persistent: true },
+    });
     await Promise.all([a.start(), b.start()]);
     const s = await a.waitForSession(2);
     await b.waitForSession(1);
@@ -175,11 +302,39 @@ describe('one-sided log mirroring on rxe', () => {
   it('refuses a persisted session with a partner whose log regions are not persistent memory, as initiator and as responder', async () => {
     const p = port++;
     // Node 1 initiates and wants persisted: it refuses at step 1, having read the partner's status block.
-    const { n: a, events } = testNode({ clusterId: CLUSTER, nodeId: 1, address: addrA, port: p + 100, partners: [{ nodeId: 2, address: addrB, port: p }], heartbeatMs: 100, partnerDownMs: 3000, durability: 'persisted', backoff: { minMs: 100, maxMs: 300, jitter: 0.2 } });
-    const b = cliNode(['--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p + 200}`, '--heartbeat-ms', '100']);
+    const { n: a, events } = testNode({
+      clusterId: CLUSTER,
+      nodeId: 1,
+      address: addrA,
+      port: p + 100,
+      partners: [{ nodeId: 2, address: addrB, port: p }],
+      heartbeatMs: 100,
+      partnerDownMs: 3000,
+      durability: 'persisted',
+      backoff: { minMs: 100, maxMs: 300, jitter: 0.2 },
+    });
+    const b = cliNode([
+      '--cluster-id',
+      String(CLUSTER),
+      '--node-id',
+      '2',
+      '--address',
+      addrB,
+      '--port',
+      String(p),
+      '--partner',
+      `1@${addrA}:${p + 200}`,
+      '--heartbeat-ms',
+      '100',
+    ]);
     await a.start();
-    await until(() => events.some((e) => e.type === 'attempt-failed' && e.code === 'ERR_CCM_NOT_PERSISTENT'), 'the initiator refused the partner');
-    const refused = events.find((e) => e.type === 'attempt-failed' && e.code === 'ERR_CCM_NOT_PERSISTENT') as Extract<(typeof events)[number], { type: 'attempt-failed' }>;
+    await until(
+      () => events.some((e) => e.type === 'attempt-failed' && e.code === 'ERR_CCM_NOT_PERSISTENT'),
+      'the initiator refused the partner',
+    );
+    const refused = events.find(
+      (e) => e.type === 'attempt-failed' && e.code === 'ERR_CCM_NOT_PERSISTENT',
+    ) as Extract<(typeof events)[number], { type: 'attempt-failed' }>;
     expect(refused.step).toBe('read-status');
     expect(refused.reason).toMatch(/partner 2's log regions are not persistent memory/);
     expect(events.some((e) => e.type === 'established')).toBe(false);
@@ -190,13 +345,44 @@ describe('one-sided log mirroring on rxe', () => {
     // Now the partner wants persisted and node 1 initiates: its status block says so, and node 1 refuses at step 1.
     // The partner, as responder, would refuse too once it had read node 1's status block.
     const q = port++;
-    const { n: c, events: cEvents } = testNode({ clusterId: CLUSTER, nodeId: 1, address: addrA, port: q + 100, partners: [{ nodeId: 2, address: addrB, port: q }], heartbeatMs: 100, partnerDownMs: 3000, backoff: { minMs: 100, maxMs: 300, jitter: 0.2 } });
-    const d = cliNode(['--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(q), '--partner', `1@${addrA}:${q + 200}`, '--heartbeat-ms', '100', '--durability', 'persisted']);
+    const { n: c, events: cEvents } = testNode({
+      clusterId: CLUSTER,
+      nodeId: 1,
+      address: addrA,
+      port: q + 100,
+      partners: [{ nodeId: 2, address: addrB, port: q }],
+      heartbeatMs: 100,
+      partnerDownMs: 3000,
+      backoff: { minMs: 100, maxMs: 300, jitter: 0.2 },
+    });
+    const d = cliNode([
+      '--cluster-id',
+      String(CLUSTER),
+      '--node-id',
+      '2',
+      '--address',
+      addrB,
+      '--port',
+      String(q),
+      '--partner',
+      `1@${addrA}:${q + 200}`,
+      '--heartbeat-ms',
+      '100',
+      '--durability',
+      'persisted',
+    ]);
     await c.start();
-    await until(() => cEvents.some((e) => e.type === 'attempt-failed' && e.code === 'ERR_CCM_NOT_PERSISTENT'), `the initiator refused the partner; it saw ${cEvents.map((e) => e.type).join(' ')}`);
-    const ours = cEvents.find((e) => e.type === 'attempt-failed' && e.code === 'ERR_CCM_NOT_PERSISTENT') as Extract<(typeof events)[number], { type: 'attempt-failed' }>;
+    await until(
+      () => cEvents.some((e) => e.type === 'attempt-failed' && e.code === 'ERR_CCM_NOT_PERSISTENT'),
+      `the initiator refused the partner; it saw ${cEvents.map((e) => e.type).join(' ')}`,
+    );
+    const ours = cEvents.find(
+      (e) => e.type === 'attempt-failed' && e.code === 'ERR_CCM_NOT_PERSISTENT',
+    ) as Extract<(typeof events)[number], { type: 'attempt-failed' }>;
     expect(ours.step).toBe('read-status');
-    expect(ours.reason).toMatch(/partner 2 appends persisted records, and this node's log regions are not persistent memory/);
+    expect(ours.reason).toMatch(
+      /partner 2 appends persisted records, and this node's log regions are not persistent memory/,
+    );
     expect(cEvents.some((e) => e.type === 'established')).toBe(false);
     expect(d.events.some((e) => e.type === 'established')).toBe(false);
   });

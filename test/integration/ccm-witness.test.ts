@@ -10,7 +10,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CcmOptions } from '../../lib/ccm';
 import { encodeWitness, WITNESS } from '../../lib/ccm/wire';
 import { contextFor } from '../../lib/cm';
-import { cliNode, heldResources, leakedSince, next, recordAttack, recordFault, stopNodes, testNode, twoLinks, type TwoLinks } from './lab';
+import {
+  cliNode,
+  heldResources,
+  leakedSince,
+  next,
+  recordAttack,
+  recordFault,
+  stopNodes,
+  testNode,
+  twoLinks,
+  type TwoLinks,
+} from './lab';
 
 const CLUSTER = 6161n;
 const SECRET = 'the witness knows';
@@ -33,7 +44,6 @@ afterEach(async () => {
 });
 afterAll(() => links.remove());
 
-
 function disk(): string {
   const path = join(mkdtempSync(join(tmpdir(), 'rdma-ccm-witness-')), 'witness.img');
   closeSync(openSync(path, 'w'));
@@ -45,11 +55,50 @@ const timing = { heartbeatMs: 100, partnerDownMs: 1500 };
 const witnessTiming = { intervalMs: 200, timeoutMs: 4000 };
 
 function nodeA(p: number, path: string, extra: Partial<CcmOptions> = {}) {
-  return testNode({ clusterId: CLUSTER, nodeId: 1, address: A, port: p, partners: [{ nodeId: 2, address: B, port: p }], secret: SECRET, ...timing, backoff: { minMs: 50, maxMs: 1000, jitter: 0.2 }, connectTimeoutMs: 3000, witness: { path, ...witnessTiming }, ...extra });
+  return testNode({
+    clusterId: CLUSTER,
+    nodeId: 1,
+    address: A,
+    port: p,
+    partners: [{ nodeId: 2, address: B, port: p }],
+    secret: SECRET,
+    ...timing,
+    backoff: { minMs: 50, maxMs: 1000, jitter: 0.2 },
+    connectTimeoutMs: 3000,
+    witness: { path, ...witnessTiming },
+    ...extra,
+  });
 }
 
 function cliB(p: number, path: string, extra: string[] = []) {
-  return cliNode(['--no-control', '--cluster-id', String(CLUSTER), '--node-id', '2', '--address', B[0], '--address', B[1], '--port', String(p), '--partner', `1@${A.join(',')}:${p}`, '--secret', SECRET, '--heartbeat-ms', '100', '--partner-down-ms', '1500', '--witness', path, '--witness-interval-ms', String(witnessTiming.intervalMs), '--witness-timeout-ms', String(witnessTiming.timeoutMs), ...extra]);
+  return cliNode([
+    '--no-control',
+    '--cluster-id',
+    String(CLUSTER),
+    '--node-id',
+    '2',
+    '--address',
+    B[0],
+    '--address',
+    B[1],
+    '--port',
+    String(p),
+    '--partner',
+    `1@${A.join(',')}:${p}`,
+    '--secret',
+    SECRET,
+    '--heartbeat-ms',
+    '100',
+    '--partner-down-ms',
+    '1500',
+    '--witness',
+    path,
+    '--witness-interval-ms',
+    String(witnessTiming.intervalMs),
+    '--witness-timeout-ms',
+    String(witnessTiming.timeoutMs),
+    ...extra,
+  ]);
 }
 
 describe('CCM with a witness disk on rxe', () => {
@@ -61,8 +110,15 @@ describe('CCM with a witness disk on rxe', () => {
     await a.n.start();
     await next(a.events, 'link-up', (e) => e.linksUp === 2);
     await next(b.events, 'link-up', (e) => e.linksUp === 2);
-    for (const end = Date.now() + 20_000; a.n.status().partners[0].witness?.verdict !== 'alive'; await new Promise((r) => setTimeout(r, 100)))
-      if (Date.now() > end) throw new Error(`partner never alive on the witness: ${JSON.stringify(a.n.status().partners[0].witness)}`);
+    for (
+      const end = Date.now() + 20_000;
+      a.n.status().partners[0].witness?.verdict !== 'alive';
+      await new Promise((r) => setTimeout(r, 100))
+    )
+      if (Date.now() > end)
+        throw new Error(
+          `partner never alive on the witness: ${JSON.stringify(a.n.status().partners[0].witness)}`,
+        );
     const generation = a.n.session(2)!.partnerGeneration.toString();
     const from = a.events.length;
     links.cutAll(true);
@@ -76,7 +132,9 @@ describe('CCM with a witness disk on rxe', () => {
     links.cutAll(false);
     const again = await next(a.events, 'established', () => true, 90_000, from);
     expect(again.partnerGeneration).toBe(generation);
-    recordFault('every link cut while both nodes run, with a witness disk: interconnect-down on both sides, no partner-down, the session back on the same boot');
+    recordFault(
+      'every link cut while both nodes run, with a witness disk: interconnect-down on both sides, no partner-down, the session back on the same boot',
+    );
   });
 
   it('a killed partner: partner-down once its witness heartbeat stops (forged and torn sectors refused), fenced once, takeover; rebooted, it waits for the giveback, then goes ACTIVE', async () => {
@@ -85,10 +143,23 @@ describe('CCM with a witness disk on rxe', () => {
     const fenced: number[] = [];
     let b = cliB(p, path);
     // The fence makes sure the partner is off: it kills the partner's process (already dead here).
-    const a = nodeA(p, path, { fence: async (id) => { fenced.push(id); try { process.kill(b.c.pid!, 'SIGKILL'); } catch { /* gone */ } } });
+    const a = nodeA(p, path, {
+      fence: async (id) => {
+        fenced.push(id);
+        try {
+          process.kill(b.c.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      },
+    });
     await a.n.start();
     await next(a.events, 'link-up', (e) => e.linksUp === 2);
-    for (const end = Date.now() + 20_000; a.n.status().partners[0].witness?.verdict !== 'alive'; await new Promise((r) => setTimeout(r, 100)))
+    for (
+      const end = Date.now() + 20_000;
+      a.n.status().partners[0].witness?.verdict !== 'alive';
+      await new Promise((r) => setTimeout(r, 100))
+    )
       if (Date.now() > end) throw new Error('partner never alive on the witness');
     const dead = a.n.session(2)!.partnerGeneration.toString();
     const from = a.events.length;
@@ -102,7 +173,17 @@ describe('CCM with a witness disk on rxe', () => {
       const fd = openSync(path, 'r+');
       // Each kind for a while (seven writes, more than one round of reads), so that every kind is read.
       const torn = Math.floor(turn++ / 7) % 2 === 1;
-      const s = encodeWitness({ clusterId: CLUSTER, nodeId: 2, state: 'ACTIVE', generation: 1n, heartbeat: BigInt(Date.now()), takeover: null }, new TextEncoder().encode(torn ? SECRET : 'a guess at the secret'));
+      const s = encodeWitness(
+        {
+          clusterId: CLUSTER,
+          nodeId: 2,
+          state: 'ACTIVE',
+          generation: 1n,
+          heartbeat: BigInt(Date.now()),
+          takeover: null,
+        },
+        new TextEncoder().encode(torn ? SECRET : 'a guess at the secret'),
+      );
       if (torn) s.fill(0, WITNESS.size / 2);
       writeSync(fd, s, 0, WITNESS.size, WITNESS.slotSize);
       closeSync(fd);
@@ -117,8 +198,17 @@ describe('CCM with a witness disk on rxe', () => {
     expect(performance.now() - killedAt).toBeGreaterThanOrEqual(witnessTiming.timeoutMs - 1000);
     // No forged or torn sector ever passed for life. (A node that stalled itself may first call the witness
     // unavailable, an interconnect-down that takes nothing over, and then sees the partner stopped.)
-    expect(a.events.slice(from).find((e) => e.type === 'interconnect-down' && e.witness === 'alive'), JSON.stringify(a.events.slice(from).filter((e) => e.type !== 'step' && e.type !== 'protocol-error'))).toBeUndefined();
-    for (const code of ['ERR_CCM_AUTH', 'ERR_CCM_CHECKSUM']) expect(a.events.slice(from).some((e) => e.type === 'protocol-error' && e.block === 'witness' && e.code === code), code).toBe(true);
+    expect(
+      a.events.slice(from).find((e) => e.type === 'interconnect-down' && e.witness === 'alive'),
+      JSON.stringify(a.events.slice(from).filter((e) => e.type !== 'step' && e.type !== 'protocol-error')),
+    ).toBeUndefined();
+    for (const code of ['ERR_CCM_AUTH', 'ERR_CCM_CHECKSUM'])
+      expect(
+        a.events
+          .slice(from)
+          .some((e) => e.type === 'protocol-error' && e.block === 'witness' && e.code === code),
+        code,
+      ).toBe(true);
     const safe = await next(a.events, 'takeover-safe', () => true, 30_000, from);
     expect(safe).toMatchObject({ by: 'fence', generation: dead });
     expect(fenced).toEqual([2]);
@@ -134,16 +224,24 @@ describe('CCM with a witness disk on rxe', () => {
     await next(b.events, 'giveback', (e) => e.direction === 'received', 30_000);
     await next(b.events, 'state', (e) => e.to === 'ACTIVE', 30_000);
     await next(a.events, 'partner-state', (e) => e.to === 'ACTIVE', 30_000, from);
-    recordFault('partner killed with a witness disk: partner-down only once its witness heartbeat stopped, fenced once, taken over; rebooted, it waited for the giveback and went ACTIVE after it');
+    recordFault(
+      'partner killed with a witness disk: partner-down only once its witness heartbeat stopped, fenced once, taken over; rebooted, it waited for the giveback and went ACTIVE after it',
+    );
     recordAttack("heartbeats forged into a dead partner's witness slot without the secret");
-    recordFault("torn sectors (half unwritten) in a dead partner's witness slot: refused, never taken for life");
+    recordFault(
+      "torn sectors (half unwritten) in a dead partner's witness slot: refused, never taken for life",
+    );
   });
 
   it('a fence that fails gives no takeover-safe, and takeover() is refused', async () => {
     const p = port++;
     const path = disk();
     const b = cliB(p, path);
-    const a = nodeA(p, path, { fence: async () => { throw new Error('stonith_admin: no such device'); } });
+    const a = nodeA(p, path, {
+      fence: async () => {
+        throw new Error('stonith_admin: no such device');
+      },
+    });
     await a.n.start();
     await next(a.events, 'established');
     const from = a.events.length;
@@ -165,7 +263,11 @@ describe('CCM with a witness disk on rxe', () => {
     await a.n.start();
     a.n.setState('ACTIVE');
     await next(a.events, 'established');
-    for (const end = Date.now() + 30_000; a.n.session(2)?.partnerState !== 'ACTIVE' || a.n.status().partners[0].witness?.verdict !== 'alive'; await new Promise((r) => setTimeout(r, 100)))
+    for (
+      const end = Date.now() + 30_000;
+      a.n.session(2)?.partnerState !== 'ACTIVE' || a.n.status().partners[0].witness?.verdict !== 'alive';
+      await new Promise((r) => setTimeout(r, 100))
+    )
       if (Date.now() > end) throw new Error('partner never ACTIVE and alive on the witness');
     const witnessSaysB = () => a.n.status().partners[0].witness;
     const pauseUntilSafe = async () => {
@@ -173,7 +275,9 @@ describe('CCM with a witness disk on rxe', () => {
       b.c.kill('SIGSTOP');
       const down = await next(a.events, 'partner-down', () => true, 60_000, from);
       expect(down.witness).toBe('stopped');
-      expect(await next(a.events, 'takeover-safe', () => true, 30_000, from)).toMatchObject({ by: 'witness' });
+      expect(await next(a.events, 'takeover-safe', () => true, 30_000, from)).toMatchObject({
+        by: 'witness',
+      });
     };
 
     // Paused, judged down by the witness alone, and resumed before the takeover: its witness heartbeat
@@ -183,8 +287,13 @@ describe('CCM with a witness disk on rxe', () => {
     const back = a.events.length;
     b.c.kill('SIGCONT');
     await next(b.events, 'stalled', () => true, 30_000, resumedAt);
-    for (const end = Date.now() + 30_000; witnessSaysB()?.verdict !== 'alive'; await new Promise((r) => setTimeout(r, 100)))
-      if (Date.now() > end) throw new Error(`the resumed partner never alive on the witness: ${JSON.stringify(witnessSaysB())}`);
+    for (
+      const end = Date.now() + 30_000;
+      witnessSaysB()?.verdict !== 'alive';
+      await new Promise((r) => setTimeout(r, 100))
+    )
+      if (Date.now() > end)
+        throw new Error(`the resumed partner never alive on the witness: ${JSON.stringify(witnessSaysB())}`);
     await expect(a.n.takeover(2)).rejects.toMatchObject({ code: 'ERR_CCM_NOT_SAFE' });
     // Nobody took it over: the next session lets it go ACTIVE again.
     await next(a.events, 'established', () => true, 90_000, back);
@@ -201,20 +310,35 @@ describe('CCM with a witness disk on rxe', () => {
     // clock: a line written before the pause and read late is told apart by its time.)
     await next(b.events, 'stalled', (e) => e.from === 'ACTIVE' && e.to === 'READY', 30_000, resumedAt);
     const afterResume = b.events.filter((e) => Date.parse(e.time) >= resumedTime);
-    expect(afterResume.slice(0, 2).map((e) => (e.type === 'state' ? `state ${e.from}->${e.to}` : e.type)), JSON.stringify(b.events.slice(resumedAt - 3).map((e) => [e.type, e.time]))).toEqual(['state ACTIVE->READY', 'stalled']);
+    expect(
+      afterResume.slice(0, 2).map((e) => (e.type === 'state' ? `state ${e.from}->${e.to}` : e.type)),
+      JSON.stringify(b.events.slice(resumedAt - 3).map((e) => [e.type, e.time])),
+    ).toEqual(['state ACTIVE->READY', 'stalled']);
     await next(b.events, 'waiting-for-giveback', (e) => e.partner === 1, 90_000, resumedAt);
     const again = await next(a.events, 'established', () => true, 90_000, from);
     expect(again.partnerState).not.toBe('ACTIVE');
     await new Promise((r) => setTimeout(r, 2000));
     // Never two owners: the partner never said ACTIVE while node 1 held its resources.
     expect(b.events.slice(resumedAt).some((e) => e.type === 'state' && e.to === 'ACTIVE')).toBe(false);
-    expect(a.events.slice(from).filter((e) => (e.type === 'partner-state' && e.to === 'ACTIVE') || (e.type === 'protocol-error' && e.code === 'ERR_CCM_TAKEN_OVER_ACTIVE'))).toEqual([]);
+    expect(
+      a.events
+        .slice(from)
+        .filter(
+          (e) =>
+            (e.type === 'partner-state' && e.to === 'ACTIVE') ||
+            (e.type === 'protocol-error' && e.code === 'ERR_CCM_TAKEN_OVER_ACTIVE'),
+        ),
+    ).toEqual([]);
     expect(witnessSaysB()?.state).toBe('READY');
     await a.n.giveback(2);
     await next(b.events, 'giveback', (e) => e.direction === 'received', 30_000, resumedAt);
     await next(b.events, 'state', (e) => e.to === 'ACTIVE', 30_000, resumedAt);
-    recordFault('partner paused (SIGSTOP) past every threshold with the witness as the only safety, resumed: the takeover refused once its witness heartbeat moved again');
-    recordFault('partner paused past every threshold and taken over by the witness alone, resumed: it left ACTIVE first, waited for the giveback, never two owners');
+    recordFault(
+      'partner paused (SIGSTOP) past every threshold with the witness as the only safety, resumed: the takeover refused once its witness heartbeat moved again',
+    );
+    recordFault(
+      'partner paused past every threshold and taken over by the witness alone, resumed: it left ACTIVE first, waited for the giveback, never two owners',
+    );
   });
 
   it('leaves no QP, CQ, MR, PD or CM id behind', async () => {

@@ -6,7 +6,19 @@ import { ClusterNode, type CcmEvent, type CcmOptions, type Endpoint } from '../.
 import { rdmaTransport } from '../../lib/ccm/rdma-transport';
 import { decodeAccept, encodeConnect } from '../../lib/ccm/wire';
 import { contextFor } from '../../lib/cm';
-import { cliNode, cutLink, heldResources, lab, leakedSince, next, recordFault, stopNodes, testNode, until, type CliNode } from './lab';
+import {
+  cliNode,
+  cutLink,
+  heldResources,
+  lab,
+  leakedSince,
+  next,
+  recordFault,
+  stopNodes,
+  testNode,
+  until,
+  type CliNode,
+} from './lab';
 
 const env = lab();
 const [addrA, addrB] = env.addrs;
@@ -29,10 +41,35 @@ afterEach(async () => {
 
 function node(id: 1 | 2, p: number, extra: Partial<CcmOptions> = {}) {
   const partner = { nodeId: id === 1 ? 2 : 1, address: id === 1 ? addrB : addrA, port: p };
-  return testNode({ clusterId: CLUSTER, nodeId: id, address: id === 1 ? addrA : addrB, port: p, partners: [partner], heartbeatMs: 100, partnerDownMs: 1500, backoff: { minMs: 50, maxMs: 500, jitter: 0.2 }, ...extra });
+  return testNode({
+    clusterId: CLUSTER,
+    nodeId: id,
+    address: id === 1 ? addrA : addrB,
+    port: p,
+    partners: [partner],
+    heartbeatMs: 100,
+    partnerDownMs: 1500,
+    backoff: { minMs: 50, maxMs: 500, jitter: 0.2 },
+    ...extra,
+  });
 }
 
-const cliArgs = (p: number) => ['--cluster-id', String(CLUSTER), '--node-id', '2', '--address', addrB, '--port', String(p), '--partner', `1@${addrA}:${p}`, '--heartbeat-ms', '100', '--partner-down-ms', '1500'];
+const cliArgs = (p: number) => [
+  '--cluster-id',
+  String(CLUSTER),
+  '--node-id',
+  '2',
+  '--address',
+  addrB,
+  '--port',
+  String(p),
+  '--partner',
+  `1@${addrA}:${p}`,
+  '--heartbeat-ms',
+  '100',
+  '--partner-down-ms',
+  '1500',
+];
 /** Node 2 as its own process (the CLI), printing each mirrored record it receives. */
 const cliPartner = (p: number) => cliNode(['--records', ...cliArgs(p)]);
 const payloads = (b: CliNode) => b.records.map((r) => r.payload);
@@ -51,10 +88,20 @@ describe('CCM on rxe', () => {
     const [ea, eb] = await Promise.all([next(a.events, 'established'), next(b.events, 'established')]);
     expect([ea.role, eb.role].sort()).toEqual(['initiator', 'responder']);
     const init = ea.role === 'initiator' ? a : b;
-    const steps = init.events.filter((e) => e.type === 'step' && e.role === 'initiator').map((e) => (e as { step: string }).step);
-    expect(steps.slice(steps.lastIndexOf('connect'))).toEqual(['connect', 'read-status', 'write-hello', 'read-echo', 'write-commit']);
+    const steps = init.events
+      .filter((e) => e.type === 'step' && e.role === 'initiator')
+      .map((e) => (e as { step: string }).step);
+    expect(steps.slice(steps.lastIndexOf('connect'))).toEqual([
+      'connect',
+      'read-status',
+      'write-hello',
+      'read-echo',
+      'write-commit',
+    ]);
     // A probed B before B existed: refused connects, each followed by a backoff.
-    expect(a.events.filter((e) => e.type === 'attempt-failed' && e.step === 'connect').length).toBeGreaterThan(1);
+    expect(
+      a.events.filter((e) => e.type === 'attempt-failed' && e.step === 'connect').length,
+    ).toBeGreaterThan(1);
 
     // The daemon on B becomes ACTIVE; A reads it from B's status block.
     b.n.setState('active');
@@ -127,7 +174,11 @@ describe('CCM on rxe', () => {
     };
     const writers = Promise.all(Array.from({ length: 32 }, writer));
     // A thousand records acknowledged before the kill, however long the emulator takes for them.
-    await until(() => acked.length >= 1000 || failures.length > 0, 'a thousand records acknowledged', 100_000);
+    await until(
+      () => acked.length >= 1000 || failures.length > 0,
+      'a thousand records acknowledged',
+      100_000,
+    );
     expect(failures).toEqual([]);
     const from = a.events.length;
     b.c.kill('SIGKILL');
@@ -143,7 +194,9 @@ describe('CCM on rxe', () => {
     expect(delivered.size).toBe(b.records.length); // none twice
     expect(acked.filter((r) => !delivered.has(r))).toEqual([]); // every acknowledged one had arrived
     // What arrived without its ack can only be among the appends that were refused as maybe delivered.
-    expect(b.records.length - acked.length).toBeLessThanOrEqual(failures.filter((f) => f.maybeDelivered).length);
+    expect(b.records.length - acked.length).toBeLessThanOrEqual(
+      failures.filter((f) => f.maybeDelivered).length,
+    );
     // The new boot's session mirrors from a fresh stream.
     await next(a.events, 'established', (e) => e.partnerGeneration === rb.newGeneration, 60_000, from);
     for (const end = Date.now() + 60_000; Date.now() < end; ) {
@@ -151,7 +204,8 @@ describe('CCM on rxe', () => {
       if (a.n.session(2) && !a.n.session(2)!.closed) break;
     }
     expect(await a.n.session(2)!.mirror.append(Buffer.from('after the kill'))).toBe(1n);
-    for (const end = Date.now() + 10_000; !payloads(b2).includes('after the kill') && Date.now() < end; ) await new Promise((r) => setTimeout(r, 25));
+    for (const end = Date.now() + 10_000; !payloads(b2).includes('after the kill') && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 25));
     expect(payloads(b2)).toEqual(['after the kill']);
     recordFault('partner process killed under full-rate mirroring', { records: b.records.length + 1 });
   });
@@ -201,10 +255,15 @@ describe('CCM on rxe', () => {
     stop = true;
     await writer;
     expect(a.events.slice(from).some((e) => e.type === 'partner-rebooted')).toBe(false); // the same boot
-    await until(() => b.records.length >= acked.length, 'the partner printed fewer records than were acknowledged');
+    await until(
+      () => b.records.length >= acked.length,
+      'the partner printed fewer records than were acknowledged',
+    );
     await new Promise((r) => setTimeout(r, 300));
     expect(payloads(b)).toEqual(acked);
-    recordFault('partner process paused past the heartbeat threshold (SIGSTOP), then resumed', { records: acked.length });
+    recordFault('partner process paused past the heartbeat threshold (SIGSTOP), then resumed', {
+      records: acked.length,
+    });
   });
 
   it('declares partner-down when the link is cut and re-establishes when it comes back: every record appended before, during and after the flap is on the partner exactly once, in order', async () => {
@@ -214,7 +273,9 @@ describe('CCM on rxe', () => {
     const b = node(2, p, hold);
     // Every record B's application receives, across all its sessions with A.
     const got: string[] = [];
-    b.n.on('established', () => b.n.session(1)!.mirror.on('record', (_s: bigint, payload: Buffer) => got.push(payload.toString())));
+    b.n.on('established', () =>
+      b.n.session(1)!.mirror.on('record', (_s: bigint, payload: Buffer) => got.push(payload.toString())),
+    );
     await Promise.all([a.n.start(), b.n.start()]);
     await next(a.events, 'established');
     // A session that has stayed up (when both start at once, a first one can still be replaced).
@@ -235,7 +296,9 @@ describe('CCM on rxe', () => {
     await next(a.events, 'established', () => true, 90_000, from);
     expect(a.events.slice(from).some((e) => e.type === 'partner-rebooted')).toBe(false); // same boot of B
     const settled = await fate;
-    const failed = settled.flatMap((f, i) => (f.status === 'rejected' ? [`${during[i]}: ${(f.reason as Error).message}`] : []));
+    const failed = settled.flatMap((f, i) =>
+      f.status === 'rejected' ? [`${during[i]}: ${(f.reason as Error).message}`] : [],
+    );
     expect(failed, `A saw ${types(a.events.slice(from)).join(' ')}`).toEqual([]);
     // A fresh session can still be closed by a late disconnect of the old connection (as after a
     // partner reboot, ccm-faults); append on one that has stayed up.
@@ -246,7 +309,9 @@ describe('CCM on rxe', () => {
     const s2 = await a.n.waitForSession(2, { timeoutMs: 30_000 });
     const after = Array.from({ length: 10 }, (_, i) => `after the flap #${i}`);
     await Promise.all(after.map((r) => s2.mirror.append(Buffer.from(r)))).catch((e) => {
-      throw new Error(`${e.message}; A saw ${types(a.events.slice(from)).join(' ')}; B saw ${types(b.events).join(' ')}`);
+      throw new Error(
+        `${e.message}; A saw ${types(a.events.slice(from)).join(' ')}; B saw ${types(b.events).join(' ')}`,
+      );
     });
     expect(got).toEqual([...before, ...during, ...after]);
     recordFault('link cut and restored (netem 100% loss) with mirroring', { records: got.length });
@@ -258,7 +323,9 @@ describe('CCM on rxe', () => {
     const a = node(1, p, { address: a6, partners: [{ nodeId: 2, address: b6, port: p }] });
     const b = node(2, p, { address: b6, partners: [{ nodeId: 1, address: a6, port: p }] });
     const got: string[] = [];
-    b.n.on('established', () => b.n.session(1)!.mirror.on('record', (_s: bigint, payload: Buffer) => got.push(payload.toString())));
+    b.n.on('established', () =>
+      b.n.session(1)!.mirror.on('record', (_s: bigint, payload: Buffer) => got.push(payload.toString())),
+    );
     await Promise.all([a.n.start(), b.n.start()]);
     const est = await next(a.events, 'established');
     expect(est.partnerGeneration).toBe(b.n.generation.toString());
@@ -274,7 +341,11 @@ describe('CCM on rxe', () => {
     await Promise.all([a.n.start(), b.n.start()]);
     const rej = await next(b.events, 'rejected');
     expect(rej.reason).toBe('WRONG_CLUSTER');
-    await next(a.events, 'attempt-failed', (e) => e.code === 'REJECTED_WRONG_CLUSTER' || e.code === 'ERR_CCM_CLUSTER');
+    await next(
+      a.events,
+      'attempt-failed',
+      (e) => e.code === 'REJECTED_WRONG_CLUSTER' || e.code === 'ERR_CCM_CLUSTER',
+    );
     expect(types(a.events)).not.toContain('established');
 
     p = port++;
@@ -323,7 +394,14 @@ describe('CCM on rxe', () => {
     // A rogue node speaks the CM part correctly, then writes garbage where the hello goes.
     const rogue = await rdmaTransport({ addresses: [addrA], statusSize: 512, slots: 1, slotSize: 4352 });
     try {
-      const link = await rogue.connect({ address: addrB, port: p, slot: 0, link: 0, privateData: encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 1n, target: 2, attempt: 1 }), timeoutMs: 10_000 });
+      const link = await rogue.connect({
+        address: addrB,
+        port: p,
+        slot: 0,
+        link: 0,
+        privateData: encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 1n, target: 2, attempt: 1 }),
+        timeoutMs: 10_000,
+      });
       const acc = decodeAccept(link.privateData, CLUSTER, { generation: 1n, attempt: 1 });
       await link.write(new Uint8Array(128).fill(0x5a), acc.regions.slotAddr, acc.regions.slotRkey);
       const pe = await next(b.events, 'protocol-error', (e) => e.block === 'hello');
@@ -341,10 +419,23 @@ describe('CCM on rxe', () => {
       for (let attempt = 0; attempt < 3 && code !== 'ERR_WC_REM_ACCESS_ERR'; attempt++, generation++) {
         const rogue2 = await rdmaTransport({ addresses: [addrA], statusSize: 512, slots: 1, slotSize: 4352 });
         try {
-          const link = await rogue2.connect({ address: addrB, port: p, slot: 0, link: 0, privateData: encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation, target: 2, attempt: 1 }), timeoutMs: 10_000 });
+          const link = await rogue2.connect({
+            address: addrB,
+            port: p,
+            slot: 0,
+            link: 0,
+            privateData: encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation, target: 2, attempt: 1 }),
+            timeoutMs: 10_000,
+          });
           const r = decodeAccept(link.privateData, CLUSTER, { generation, attempt: 1 }).regions;
-          const read = at === 'of the slot' ? link.read(r.slotAddr, r.slotRkey, 64) : link.read(r.statusAddr + 512n, r.statusRkey, 64);
-          code = await read.then(() => 'read', (e: { code?: string }) => e.code);
+          const read =
+            at === 'of the slot'
+              ? link.read(r.slotAddr, r.slotRkey, 64)
+              : link.read(r.statusAddr + 512n, r.statusRkey, 64);
+          code = await read.then(
+            () => 'read',
+            (e: { code?: string }) => e.code,
+          );
         } finally {
           await rogue2.close();
         }

@@ -38,7 +38,8 @@ function recordBatches(): string[][] {
 }
 
 /** True when one batch held both events: the case this file is about really happened. */
-const sameBatch = (batches: string[][]) => batches.some((b) => b.includes('ESTABLISHED') && b.includes('DISCONNECTED'));
+const sameBatch = (batches: string[][]) =>
+  batches.some((b) => b.includes('ESTABLISHED') && b.includes('DISCONNECTED'));
 
 /** The quick peer in its own process, with its JSON lines as they come and its exit. */
 function peer(args: string[]) {
@@ -78,7 +79,9 @@ function ends(conn: Connection, ms = 15_000) {
   conn.on('disconnected', () => (disconnected = true));
   return Promise.race([
     conn.closed.then(({ reason }) => ({ reason, disconnected })),
-    new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`the connection did not learn its disconnect within ${ms} ms`)), ms)),
+    new Promise<never>((_, rej) =>
+      setTimeout(() => rej(new Error(`the connection did not learn its disconnect within ${ms} ms`)), ms),
+    ),
   ]);
 }
 
@@ -91,7 +94,10 @@ describe('a partner that disconnects at once', () => {
     const before = heldResources();
     const pd = ctx.allocPd();
     const cq = ctx.createCq({ cqe: 64 });
-    cleanup.push(() => pd.close(), () => cq.close());
+    cleanup.push(
+      () => pd.close(),
+      () => cq.close(),
+    );
     const p = port++;
     const listener = await listen({ address: addrA, port: p });
     cleanup.push(() => listener.close());
@@ -105,7 +111,9 @@ describe('a partner that disconnects at once', () => {
     const req = (await Promise.race([it.next(), failed])).value!;
     // While the loop is blocked, the partner's RTU (ESTABLISHED here) and its DREQ (DISCONNECTED) both arrive.
     const hold = () => queueMicrotask(() => blockLoop(1500));
-    const opts = ownQp ? { queuePair: createQueuePair({ localAddress: addrA, pd, sendCq: cq }), prepare: hold } : { pd, prepare: hold };
+    const opts = ownQp
+      ? { queuePair: createQueuePair({ localAddress: addrA, pd, sendCq: cq }), prepare: hold }
+      : { pd, prepare: hold };
     if (ownQp) cleanup.push(() => opts.queuePair!.close());
     const batches = recordBatches();
     const conn = await req.accept(opts);
@@ -121,7 +129,9 @@ describe('a partner that disconnects at once', () => {
     cq.close();
     pd.close();
     expect(leakedSince(before, heldResources())).toBe(0);
-    recordFault(`partner disconnected the moment accept() was established (${ownQp ? 'own QP' : 'CM QP'}), read in one batch: the connection learned it`);
+    recordFault(
+      `partner disconnected the moment accept() was established (${ownQp ? 'own QP' : 'CM QP'}), read in one batch: the connection learned it`,
+    );
   });
 
   it('with the event loop busy in bursts, every one of many quick partners is learned', async () => {
@@ -144,7 +154,9 @@ describe('a partner that disconnects at once', () => {
     }
     const all = await Promise.all(endings);
     clearInterval(busy);
-    expect(all).toEqual(Array.from({ length: count }, () => ({ reason: 'disconnected by the partner', disconnected: true })));
+    expect(all).toEqual(
+      Array.from({ length: count }, () => ({ reason: 'disconnected by the partner', disconnected: true })),
+    );
     expect(await partner.exited).toBe(0);
     expect(partner.lines.filter((l) => 'closed' in l)).toHaveLength(count);
     pd.close();

@@ -35,13 +35,29 @@ describe('RDMA CM when links and devices go away', () => {
     execFileSync('ip', ['link', 'set', link.netdevs[0], 'down']);
     try {
       const t0 = Date.now();
-      const err = await client.qp.write({ local: { mr, length: 8 }, remoteAddr: rmr.addr, rkey: rmr.rkey }).catch((e) => e);
+      const err = await client.qp
+        .write({ local: { mr, length: 8 }, remoteAddr: rmr.addr, rkey: rmr.rkey })
+        .catch((e) => e);
       expect(err.code).toMatch(/^ERR_WC_(RETRY_EXC_ERR|WR_FLUSH_ERR|LOC_QP_OP_ERR)$/);
       expect(Date.now() - t0).toBeLessThan(30_000);
 
       const t1 = Date.now();
-      const e2 = await connect({ address: addrA, port: 7900, sourceAddress: addrB, pd: pb, timeoutMs: 6000 }).catch((e) => e);
-      expect(['ERR_CM_ADDR_ERROR', 'ERR_CM_ROUTE_ERROR', 'ERR_CM_UNREACHABLE', 'ERR_CM_TIMEOUT', 'ERR_CM_REJECTED', 'ENETUNREACH', 'ENODEV']).toContain(e2.code);
+      const e2 = await connect({
+        address: addrA,
+        port: 7900,
+        sourceAddress: addrB,
+        pd: pb,
+        timeoutMs: 6000,
+      }).catch((e) => e);
+      expect([
+        'ERR_CM_ADDR_ERROR',
+        'ERR_CM_ROUTE_ERROR',
+        'ERR_CM_UNREACHABLE',
+        'ERR_CM_TIMEOUT',
+        'ERR_CM_REJECTED',
+        'ENETUNREACH',
+        'ENODEV',
+      ]).toContain(e2.code);
       expect(Date.now() - t1).toBeLessThan(15_000);
       recordFault('ip link set down under a CM connection, and a connect');
     } finally {
@@ -72,8 +88,14 @@ describe('RDMA CM when links and devices go away', () => {
     const deleted = new Promise<number | null>((r) => del.on('exit', r));
     expect((await ended)?.code).toBe('ERR_CM_DEVICE_REMOVAL');
     expect(listener.closed).toBe(true);
-    const outcome = await Promise.race([deleted, new Promise((r) => setTimeout(() => r('still waiting'), 30_000))]);
-    expect(outcome, `rdma link delete ${dev}; devices: ${getDevices().map((d) => d.name)}; ctxA closed: ${ctxA.closed}`).toBe(0);
+    const outcome = await Promise.race([
+      deleted,
+      new Promise((r) => setTimeout(() => r('still waiting'), 30_000)),
+    ]);
+    expect(
+      outcome,
+      `rdma link delete ${dev}; devices: ${getDevices().map((d) => d.name)}; ctxA closed: ${ctxA.closed}`,
+    ).toBe(0);
     expect(getDevices().map((d) => d.name)).not.toContain(dev);
     // The library let go of librdmacm's context of the removed device: it reports closed, and refuses use.
     expect(ctxA.closed).toBe(true);

@@ -4,8 +4,23 @@
 // udaddy (UD) and mckey (multicast), in both directions.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { connectDatagram, contextFor, listenDatagram, MAX_UD_ANSWER_PRIVATE_DATA, MAX_UD_CONNECT_PRIVATE_DATA, openDatagram, type DatagramEndpoint } from '../../lib/cm';
-import { Access, normalizeGid, released, type MemoryRegion, type ProtectionDomain, type WorkCompletion } from '../../lib/verbs';
+import {
+  connectDatagram,
+  contextFor,
+  listenDatagram,
+  MAX_UD_ANSWER_PRIVATE_DATA,
+  MAX_UD_CONNECT_PRIVATE_DATA,
+  openDatagram,
+  type DatagramEndpoint,
+} from '../../lib/cm';
+import {
+  Access,
+  normalizeGid,
+  released,
+  type MemoryRegion,
+  type ProtectionDomain,
+  type WorkCompletion,
+} from '../../lib/verbs';
 import { closersAfterEach, heldResources, lab, until } from './lab';
 
 const env = lab();
@@ -33,7 +48,13 @@ function memory(pd: ProtectionDomain): MemoryRegion {
 }
 
 /** `n` receives of GRH + `size` bytes, slot i at i * 256. */
-function receives(ep: { qp: DatagramEndpoint['qp'] }, mr: MemoryRegion, n: number, size: number, first = 0): Promise<WorkCompletion>[] {
+function receives(
+  ep: { qp: DatagramEndpoint['qp'] },
+  mr: MemoryRegion,
+  n: number,
+  size: number,
+  first = 0,
+): Promise<WorkCompletion>[] {
   return Array.from({ length: n }, (_, i) => {
     const p = ep.qp.recv({ local: { mr, offset: (first + i) * 256, length: GRH + size } });
     p.catch(() => {}); // a failed test's receives are flushed by its cleanup
@@ -41,13 +62,19 @@ function receives(ep: { qp: DatagramEndpoint['qp'] }, mr: MemoryRegion, n: numbe
   });
 }
 
-const payload = (mr: MemoryRegion, slot: number, len: number) => mr.buffer.toString('utf8', slot * 256 + GRH, slot * 256 + GRH + len);
+const payload = (mr: MemoryRegion, slot: number, len: number) =>
+  mr.buffer.toString('utf8', slot * 256 + GRH, slot * 256 + GRH + len);
 
 /** A fresh administratively scoped IPv4 group per test. */
 const group = () => `239.1.7.${groupN++}`;
 
 /** A tool of rdma-core's, its stdout line-buffered so that progress lines can be waited for. */
-function tool(args: string[]): { child: ChildProcess; output: () => string; waitFor: (text: string, ms?: number) => Promise<void>; exit: Promise<number | null> } {
+function tool(args: string[]): {
+  child: ChildProcess;
+  output: () => string;
+  waitFor: (text: string, ms?: number) => Promise<void>;
+  exit: Promise<number | null>;
+} {
   const child = spawn('stdbuf', ['-oL', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const waiters: (() => void)[] = [];
@@ -61,7 +88,10 @@ function tool(args: string[]): { child: ChildProcess; output: () => string; wait
   cleanup.push(() => child.kill('SIGKILL'));
   const waitFor = (text: string, ms = 20_000) =>
     new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${args[0]} did not print "${text}" within ${ms} ms:\n${out}`)), ms);
+      const t = setTimeout(
+        () => reject(new Error(`${args[0]} did not print "${text}" within ${ms} ms:\n${out}`)),
+        ms,
+      );
       const check = () => {
         if (out.includes(text)) {
           clearTimeout(t);
@@ -74,7 +104,10 @@ function tool(args: string[]): { child: ChildProcess; output: () => string; wait
 }
 
 /** connectDatagram() until the partner listens (a SIDR request nobody answers fails fast). */
-async function connectWhenListening(o: Parameters<typeof connectDatagram>[0], tries = 40): Promise<DatagramEndpoint> {
+async function connectWhenListening(
+  o: Parameters<typeof connectDatagram>[0],
+  tries = 40,
+): Promise<DatagramEndpoint> {
   for (let i = 0; ; i++) {
     try {
       return await connectDatagram({ ...o, timeoutMs: 3000 });
@@ -99,11 +132,24 @@ describe('RDMA CM over UD on rxe', () => {
         expect(req.privateData.subarray(0, 5).toString()).toBe('hello');
         expect(req.privateData.length).toBe(MAX_UD_CONNECT_PRIVATE_DATA);
         expect(req.remoteAddress).toBe(addrB);
-        return req.accept({ pd: pa, privateData: Buffer.from('welcome'), prepare: (qp) => (serverRecvs = receives({ qp }, mrA, 3, 64)) });
+        return req.accept({
+          pd: pa,
+          privateData: Buffer.from('welcome'),
+          prepare: (qp) => (serverRecvs = receives({ qp }, mrA, 3, 64)),
+        });
       }
       throw new Error('listener ended');
     })();
-    const client = track(await connectDatagram({ address: addrA, port: p, sourceAddress: addrB, pd: pb, privateData: Buffer.from('hello'), prepare: (qp) => void qp }));
+    const client = track(
+      await connectDatagram({
+        address: addrA,
+        port: p,
+        sourceAddress: addrB,
+        pd: pb,
+        privateData: Buffer.from('hello'),
+        prepare: (qp) => void qp,
+      }),
+    );
     const srv = track(await server);
     expect(client.privateData.subarray(0, 7).toString()).toBe('welcome');
     expect(client.remote).toMatchObject({ qpn: srv.qp.qpNum, qkey: UDP_QKEY });
@@ -114,11 +160,21 @@ describe('RDMA CM over UD on rxe', () => {
 
     for (let i = 0; i < 3; i++) {
       mrB.buffer.write(`datagram ${i}`, 32 * 1024 + i * 64);
-      await client.sendTo(client.remote!, { mr: mrB, offset: 32 * 1024 + i * 64, length: 10 }, client.qp.qpNum);
+      await client.sendTo(
+        client.remote!,
+        { mr: mrB, offset: 32 * 1024 + i * 64, length: 10 },
+        client.qp.qpNum,
+      );
     }
     const got = await Promise.all(serverRecvs);
     got.forEach((wc, i) => {
-      expect(wc).toMatchObject({ status: 'SUCCESS', byteLen: GRH + 10, srcQp: client.qp.qpNum, immData: client.qp.qpNum, grh: true });
+      expect(wc).toMatchObject({
+        status: 'SUCCESS',
+        byteLen: GRH + 10,
+        srcQp: client.qp.qpNum,
+        immData: client.qp.qpNum,
+        grh: true,
+      });
       expect(payload(mrA, i, 10)).toBe(`datagram ${i}`);
     });
     // The answer goes back along the path the datagram came, built from its completion and GRH.
@@ -126,7 +182,10 @@ describe('RDMA CM over UD on rxe', () => {
     cleanup.push(() => back.close());
     const reply = receives(client, mrB, 1, 64)[0];
     mrA.buffer.write('answer', 32 * 1024);
-    await srv.sendTo({ ah: back, qpn: got[0].srcQp, qkey: UDP_QKEY }, { mr: mrA, offset: 32 * 1024, length: 6 });
+    await srv.sendTo(
+      { ah: back, qpn: got[0].srcQp, qkey: UDP_QKEY },
+      { mr: mrA, offset: 32 * 1024, length: 6 },
+    );
     expect(await reply).toMatchObject({ status: 'SUCCESS', byteLen: GRH + 6, srcQp: srv.qp.qpNum });
     expect(payload(mrB, 0, 6)).toBe('answer');
   });
@@ -138,20 +197,37 @@ describe('RDMA CM over UD on rxe', () => {
     const listener = track(await listenDatagram({ address: addrA, port: p }));
     const refusing = (async () => {
       for await (const req of listener) {
-        await expect(req.accept({ pd: pa, privateData: Buffer.alloc(MAX_UD_ANSWER_PRIVATE_DATA + 1) })).rejects.toMatchObject({ code: 'ERR_CM_PRIVATE_DATA_TOO_LONG' });
+        await expect(
+          req.accept({ pd: pa, privateData: Buffer.alloc(MAX_UD_ANSWER_PRIVATE_DATA + 1) }),
+        ).rejects.toMatchObject({ code: 'ERR_CM_PRIVATE_DATA_TOO_LONG' });
         await req.reject(Buffer.from('go away'));
         await expect(req.reject()).rejects.toMatchObject({ code: 'ERR_CM_ANSWERED' });
         return;
       }
     })();
-    await expect(connectDatagram({ address: addrA, port: p, sourceAddress: addrB, pd: pb })).rejects.toMatchObject({ code: 'ERR_CM_UNREACHABLE', event: 'UNREACHABLE' });
+    await expect(
+      connectDatagram({ address: addrA, port: p, sourceAddress: addrB, pd: pb }),
+    ).rejects.toMatchObject({ code: 'ERR_CM_UNREACHABLE', event: 'UNREACHABLE' });
     await refusing;
-    await expect(connectDatagram({ address: addrA, port: p, pd: pb, privateData: Buffer.alloc(MAX_UD_CONNECT_PRIVATE_DATA + 1) })).rejects.toMatchObject({
+    await expect(
+      connectDatagram({
+        address: addrA,
+        port: p,
+        pd: pb,
+        privateData: Buffer.alloc(MAX_UD_CONNECT_PRIVATE_DATA + 1),
+      }),
+    ).rejects.toMatchObject({
       code: 'ERR_CM_PRIVATE_DATA_TOO_LONG',
     });
-    await expect(connectDatagram({ address: addrA, port: 0, pd: pb })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
-    await expect(openDatagram({ address: '10.255.255.254', pd: pb })).rejects.toMatchObject({ code: 'EADDRNOTAVAIL' });
-    await expect(openDatagram({ address: 'nowhere', pd: pb })).rejects.toMatchObject({ code: 'ERR_INVALID_ADDRESS' });
+    await expect(connectDatagram({ address: addrA, port: 0, pd: pb })).rejects.toMatchObject({
+      code: 'ERR_OUT_OF_RANGE',
+    });
+    await expect(openDatagram({ address: '10.255.255.254', pd: pb })).rejects.toMatchObject({
+      code: 'EADDRNOTAVAIL',
+    });
+    await expect(openDatagram({ address: 'nowhere', pd: pb })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ADDRESS',
+    });
   });
 
   it('a multicast send reaches every member; a member that left gets nothing more', async () => {
@@ -179,9 +255,17 @@ describe('RDMA CM over UD on rxe', () => {
       mrA.buffer.write(`to the group ${i}`, i * 64);
       await sender.sendTo(to, { mr: mrA, offset: i * 64, length: 14 }, 1000 + i);
     }
-    for (const [r, mr] of [[r1, mr1], [r2, mr2]] as const) {
+    for (const [r, mr] of [
+      [r1, mr1],
+      [r2, mr2],
+    ] as const) {
       for (let i = 0; i < 3; i++) {
-        expect(await r[i]).toMatchObject({ status: 'SUCCESS', byteLen: GRH + 14, srcQp: sender.qp.qpNum, immData: 1000 + i });
+        expect(await r[i]).toMatchObject({
+          status: 'SUCCESS',
+          byteLen: GRH + 14,
+          srcQp: sender.qp.qpNum,
+          immData: 1000 + i,
+        });
         expect(payload(mr, i, 14)).toBe(`to the group ${i}`);
       }
     }
@@ -231,7 +315,9 @@ describe('RDMA CM over UD on rxe', () => {
     const pb = await pdFor(addrB);
     const ep = track(await openDatagram({ address: addrB, pd: pb }));
     await expect(ep.joinMulticast('not an address')).rejects.toMatchObject({ code: 'ERR_INVALID_ADDRESS' });
-    await expect(ep.joinMulticast(42 as unknown as string)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(ep.joinMulticast(42 as unknown as string)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
     // A unicast address is no group: the kernel refuses the join.
     const unicast = await ep.joinMulticast(addrA, { timeoutMs: 5000 }).then(
       () => null,
@@ -241,13 +327,30 @@ describe('RDMA CM over UD on rxe', () => {
     const g = group();
     const aborted = new AbortController();
     aborted.abort();
-    await expect(ep.joinMulticast(g, { signal: aborted.signal })).rejects.toMatchObject({ code: 'ABORT_ERR' });
+    await expect(ep.joinMulticast(g, { signal: aborted.signal })).rejects.toMatchObject({
+      code: 'ABORT_ERR',
+    });
     expect((await ep.joinMulticast(g)).address).toBe(g);
-    expect(() => ep.leaveMulticast('239.9.9.9')).toThrow(expect.objectContaining({ code: 'ERR_CM_NOT_JOINED' }));
+    expect(() => ep.leaveMulticast('239.9.9.9')).toThrow(
+      expect.objectContaining({ code: 'ERR_CM_NOT_JOINED' }),
+    );
     // An address handle from a completion needs the completion's GRH, and all 40 bytes of it.
-    const wc = { wrId: 0n, status: 'SUCCESS', statusCode: 0, opcode: 'RECV', byteLen: 48, srcQp: 5, qpNum: 6, vendorErr: 0 } as WorkCompletion;
-    expect(() => pb.createAhFromWc(wc, Buffer.alloc(GRH))).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-    expect(() => pb.createAhFromWc({ ...wc, grh: true, wcFlags: 1 }, Buffer.alloc(20))).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    const wc = {
+      wrId: 0n,
+      status: 'SUCCESS',
+      statusCode: 0,
+      opcode: 'RECV',
+      byteLen: 48,
+      srcQp: 5,
+      qpNum: 6,
+      vendorErr: 0,
+    } as WorkCompletion;
+    expect(() => pb.createAhFromWc(wc, Buffer.alloc(GRH))).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    );
+    expect(() => pb.createAhFromWc({ ...wc, grh: true, wcFlags: 1 }, Buffer.alloc(20))).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    );
     ep.close();
     ep.close();
     expect(ep.closed).toBe(true);
@@ -263,17 +366,24 @@ describe('UD and multicast interop with rdma-core tools on rxe', () => {
     const listener = track(await listenDatagram({ address: addrA, port: UDADDY_PORT }));
     let recvs: Promise<WorkCompletion>[] = [];
     const served = (async () => {
-      for await (const req of listener) return req.accept({ pd: pa, prepare: (qp) => (recvs = receives({ qp }, mrA, 5, 64)) });
+      for await (const req of listener)
+        return req.accept({ pd: pa, prepare: (qp) => (recvs = receives({ qp }, mrA, 5, 64)) });
       throw new Error('listener ended');
     })();
     const udaddy = tool(['udaddy', '-s', addrA, '-b', addrB, '-C', '5', '-S', '64']);
     const srv = track(await served);
     const got = await Promise.all(recvs);
-    for (const wc of got) expect(wc).toMatchObject({ status: 'SUCCESS', byteLen: GRH + 64, immData: wc.srcQp });
+    for (const wc of got)
+      expect(wc).toMatchObject({ status: 'SUCCESS', byteLen: GRH + 64, immData: wc.srcQp });
     // udaddy names its QP in the immediate data and waits for as many answers.
     const back = pa.createAhFromWc(got[0], mrA.buffer.subarray(0, GRH), srv.portNum);
     cleanup.push(() => back.close());
-    for (let i = 0; i < 5; i++) await srv.sendTo({ ah: back, qpn: got[0].immData!, qkey: UDP_QKEY }, { mr: mrA, offset: 40 * 1024, length: 64 }, srv.qp.qpNum);
+    for (let i = 0; i < 5; i++)
+      await srv.sendTo(
+        { ah: back, qpn: got[0].immData!, qkey: UDP_QKEY },
+        { mr: mrA, offset: 40 * 1024, length: 64 },
+        srv.qp.qpNum,
+      );
     expect(await udaddy.exit, udaddy.output()).toBe(0);
     expect(udaddy.output()).toContain('data transfers complete');
   });
@@ -284,10 +394,25 @@ describe('UD and multicast interop with rdma-core tools on rxe', () => {
     const udaddy = tool(['udaddy', '-b', addrA, '-C', '5', '-S', '64']);
     await udaddy.waitFor('starting server');
     let recvs: Promise<WorkCompletion>[] = [];
-    const client = track(await connectWhenListening({ address: addrA, port: UDADDY_PORT, sourceAddress: addrB, pd: pb, prepare: (qp) => (recvs = receives({ qp }, mrB, 5, 64)) }));
+    const client = track(
+      await connectWhenListening({
+        address: addrA,
+        port: UDADDY_PORT,
+        sourceAddress: addrB,
+        pd: pb,
+        prepare: (qp) => (recvs = receives({ qp }, mrB, 5, 64)),
+      }),
+    );
     expect(client.remote!.qkey).toBe(UDP_QKEY);
-    for (let i = 0; i < 5; i++) await client.sendTo(client.remote!, { mr: mrB, offset: 40 * 1024, length: 64 }, client.qp.qpNum);
-    for (const wc of await Promise.all(recvs)) expect(wc).toMatchObject({ status: 'SUCCESS', byteLen: GRH + 64, srcQp: client.remote!.qpn, immData: client.remote!.qpn });
+    for (let i = 0; i < 5; i++)
+      await client.sendTo(client.remote!, { mr: mrB, offset: 40 * 1024, length: 64 }, client.qp.qpNum);
+    for (const wc of await Promise.all(recvs))
+      expect(wc).toMatchObject({
+        status: 'SUCCESS',
+        byteLen: GRH + 64,
+        srcQp: client.remote!.qpn,
+        immData: client.remote!.qpn,
+      });
     expect(await udaddy.exit, udaddy.output()).toBe(0);
     expect(udaddy.output()).toContain('data transfers complete');
   });
@@ -312,7 +437,11 @@ describe('UD and multicast interop with rdma-core tools on rxe', () => {
     const member = track(await openDatagram({ address: addrB, pd: pb }));
     const recvs = receives(member, mrB, 20, 64);
     const arrived: WorkCompletion[] = [];
-    for (const r of recvs) void r.then((wc) => arrived.push(wc), () => {});
+    for (const r of recvs)
+      void r.then(
+        (wc) => arrived.push(wc),
+        () => {},
+      );
     await member.joinMulticast(g);
     // mckey posts its sends unsignaled and destroys its QP at once: rxe drops what is not on the wire
     // yet, and with a few sends often all of them. A thousand keep its device busy long enough for some
@@ -327,6 +456,7 @@ describe('UD and multicast interop with rdma-core tools on rxe', () => {
     await new Promise((r) => setTimeout(r, 500));
     // What arrives is whole and names mckey's QP in the immediate data.
     expect(arrived.length).toBeGreaterThan(0);
-    for (const wc of arrived) expect(wc).toMatchObject({ status: 'SUCCESS', byteLen: GRH + 64, immData: wc.srcQp });
+    for (const wc of arrived)
+      expect(wc).toMatchObject({ status: 'SUCCESS', byteLen: GRH + 64, immData: wc.srcQp });
   });
 });

@@ -3,7 +3,17 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, contextFor, createQueuePair, listen, MAX_ACCEPT_PRIVATE_DATA, MAX_CONNECT_PRIVATE_DATA, MAX_REJECT_PRIVATE_DATA, type Connection, type Listener } from '../../lib/cm';
+import {
+  connect,
+  contextFor,
+  createQueuePair,
+  listen,
+  MAX_ACCEPT_PRIVATE_DATA,
+  MAX_CONNECT_PRIVATE_DATA,
+  MAX_REJECT_PRIVATE_DATA,
+  type Connection,
+  type Listener,
+} from '../../lib/cm';
 import { Access, type ProtectionDomain } from '../../lib/verbs';
 import { closersAfterEach, cutLink, ipv4Gid, lab, recordFault } from './lab';
 
@@ -20,7 +30,10 @@ async function pds() {
   const cb = await contextFor(addrB);
   const pa = ca.allocPd();
   const pb = cb.allocPd();
-  cleanup.push(() => pa.close(), () => pb.close());
+  cleanup.push(
+    () => pa.close(),
+    () => pb.close(),
+  );
   return { ca, cb, pa, pb };
 }
 
@@ -30,7 +43,14 @@ function track<T extends { close(): void }>(x: T): T {
 }
 
 /** A SEND from the client lands in a posted receive, and the client READs what the server exposes. */
-async function expectDataFlows(client: Connection, srv: Connection, pa: ProtectionDomain, pb: ProtectionDomain, sent: string, exposed: string) {
+async function expectDataFlows(
+  client: Connection,
+  srv: Connection,
+  pa: ProtectionDomain,
+  pb: ProtectionDomain,
+  sent: string,
+  exposed: string,
+) {
   const mrA = track(pa.allocMemory(4096, Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ));
   const mrB = track(pb.allocMemory(4096, Access.LOCAL_WRITE));
   const got = srv.qp.recv({ local: { mr: mrA, offset: 0, length: 64 } });
@@ -40,7 +60,11 @@ async function expectDataFlows(client: Connection, srv: Connection, pa: Protecti
   expect(mrA.buffer.toString('utf8', 0, sent.length)).toBe(sent);
   // One-sided: the client READs what the server exposes (the CM set up the READ depth).
   mrA.buffer.write(exposed, 100);
-  await client.qp.read({ local: { mr: mrB, offset: 200, length: exposed.length }, remoteAddr: mrA.addr + 100n, rkey: mrA.rkey });
+  await client.qp.read({
+    local: { mr: mrB, offset: 200, length: exposed.length },
+    remoteAddr: mrA.addr + 100n,
+    rkey: mrA.rkey,
+  });
   expect(mrB.buffer.toString('utf8', 200, 200 + exposed.length)).toBe(exposed);
 }
 
@@ -58,7 +82,15 @@ describe('RDMA CM on rxe', () => {
       }
       throw new Error('listener ended');
     })();
-    const client = await connect({ address: addrA, port: p, sourceAddress: addrB, pd: pb, privateData: Buffer.from('hello'), responderResources: 4, initiatorDepth: 4 });
+    const client = await connect({
+      address: addrA,
+      port: p,
+      sourceAddress: addrB,
+      pd: pb,
+      privateData: Buffer.from('hello'),
+      responderResources: 4,
+      initiatorDepth: 4,
+    });
     track(client);
     const srv = track(await server);
     expect(client.privateData.subarray(0, 7).toString()).toBe('welcome');
@@ -87,7 +119,16 @@ describe('RDMA CM on rxe', () => {
       throw new Error('listener ended');
     })();
     // rnrRetryCount 0: had the server no receive posted yet, the SEND would fail with RNR_RETRY_EXC_ERR.
-    const client = track(await connect({ address: addrA, port: p, sourceAddress: addrB, pd: pb, rnrRetryCount: 0, minRnrTimer: 1 }));
+    const client = track(
+      await connect({
+        address: addrA,
+        port: p,
+        sourceAddress: addrB,
+        pd: pb,
+        rnrRetryCount: 0,
+        minRnrTimer: 1,
+      }),
+    );
     mrB.buffer.write('first words');
     const sent = client.qp.send({ local: { mr: mrB, offset: 0, length: 11 } });
     const srv = track(await server);
@@ -97,11 +138,19 @@ describe('RDMA CM on rxe', () => {
     expect(mrA.buffer.toString('utf8', 0, 11)).toBe('first words');
     expect(client.qp.query().minRnrTimer).toBe(1);
     expect(srv.qp.query().minRnrTimer).toBe(3);
-    await expect(connect({ address: addrA, port: p, pd: pb, minRnrTimer: 32 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
-    await expect(connect({ address: addrA, port: p, pd: pb, prepare: 'no' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(connect({ address: addrA, port: p, pd: pb, minRnrTimer: 32 })).rejects.toMatchObject({
+      code: 'ERR_OUT_OF_RANGE',
+    });
+    await expect(connect({ address: addrA, port: p, pd: pb, prepare: 'no' as never })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
     // Extra remote access is set while the QP is in INIT: only a queue pair of the caller's own has that moment.
-    await expect(connect({ address: addrA, port: p, pd: pb, remoteAccess: Access.FLUSH_GLOBAL })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
-    await expect(connect({ address: addrA, port: p, pd: pb, remoteAccess: -1 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(
+      connect({ address: addrA, port: p, pd: pb, remoteAccess: Access.FLUSH_GLOBAL }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(connect({ address: addrA, port: p, pd: pb, remoteAccess: -1 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
   });
 
   it('takes addresses as RoCE GID strings too, and reports them as IP addresses', async () => {
@@ -136,7 +185,17 @@ describe('RDMA CM on rxe', () => {
       }
       throw new Error('listener ended');
     })();
-    const client = track(await connect({ address: a6, port: p, sourceAddress: b6, pd: pb, privateData: Buffer.from('v6 ?'), responderResources: 1, initiatorDepth: 1 }));
+    const client = track(
+      await connect({
+        address: a6,
+        port: p,
+        sourceAddress: b6,
+        pd: pb,
+        privateData: Buffer.from('v6 ?'),
+        responderResources: 1,
+        initiatorDepth: 1,
+      }),
+    );
     const srv = track(await server);
     expect(client.privateData.subarray(0, 4).toString()).toBe('v6 !');
     expect([client.remoteAddress, client.localAddress]).toEqual([a6, b6]);
@@ -165,11 +224,17 @@ describe('RDMA CM on rxe', () => {
         setTimeout(() => process.exit(0), 200);
       })();
     `;
-    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, RDMA_CCM_TRACE: 'cm' } });
+    const r = spawnSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, RDMA_CCM_TRACE: 'cm' },
+    });
     expect(r.status).toBe(0);
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('cm '));
     const events = lines.map((l) => l.split(' ').find((w) => /^[A-Z_]+$/.test(w)));
-    expect(events).toEqual(expect.arrayContaining(['ADDR_RESOLVED', 'ROUTE_RESOLVED', 'CONNECT_REQUEST', 'ESTABLISHED']));
+    expect(events).toEqual(
+      expect.arrayContaining(['ADDR_RESOLVED', 'ROUTE_RESOLVED', 'CONNECT_REQUEST', 'ESTABLISHED']),
+    );
     expect(lines.find((l) => l.includes('CONNECT_REQUEST'))).toContain(`{"address":"${addrA}","port":7899}`);
   });
 
@@ -178,9 +243,17 @@ describe('RDMA CM on rxe', () => {
     const p = port++;
     const cqA = track(ca.createCq({ cqe: 64 }));
     const cqB = track(cb.createCq({ cqe: 64 }));
-    const qpA = createQueuePair({ localAddress: addrA, pd: pa, sendCq: cqA, qp: { maxSendWr: 16, maxRecvWr: 16 } });
+    const qpA = createQueuePair({
+      localAddress: addrA,
+      pd: pa,
+      sendCq: cqA,
+      qp: { maxSendWr: 16, maxRecvWr: 16 },
+    });
     const qpB = createQueuePair({ localAddress: addrB, pd: pb, sendCq: cqB });
-    cleanup.push(() => qpA.close(), () => qpB.close());
+    cleanup.push(
+      () => qpA.close(),
+      () => qpB.close(),
+    );
     expect(qpA.state).toBe('INIT');
     expect(qpA.query().qpAccessFlags).toBe(0);
     const mrA = track(pa.allocMemory(4096, Access.LOCAL_WRITE | Access.REMOTE_READ));
@@ -189,17 +262,41 @@ describe('RDMA CM on rxe', () => {
     const earlyB = qpB.recv({ local: { mr: mrB, offset: 0, length: 64 } });
 
     // Nothing listens yet: refused, and B's queue pair is still in INIT with its receive posted.
-    const refused = await connect({ address: addrA, port: p, sourceAddress: addrB, queuePair: qpB, timeoutMs: 20_000 }).catch((e) => e);
+    const refused = await connect({
+      address: addrA,
+      port: p,
+      sourceAddress: addrB,
+      queuePair: qpB,
+      timeoutMs: 20_000,
+    }).catch((e) => e);
     expect(['ERR_CM_REJECTED', 'ERR_CM_UNREACHABLE']).toContain(refused.code);
     expect(qpB.closed).toBe(false);
     expect(qpB.state).toBe('INIT');
 
     const listener = track(await listen({ address: addrA, port: p }));
     const server = (async () => {
-      for await (const req of listener) return req.accept({ queuePair: qpA, privateData: Buffer.from('ready'), responderResources: 4, initiatorDepth: 4, minRnrTimer: 3 });
+      for await (const req of listener)
+        return req.accept({
+          queuePair: qpA,
+          privateData: Buffer.from('ready'),
+          responderResources: 4,
+          initiatorDepth: 4,
+          minRnrTimer: 3,
+        });
       throw new Error('listener ended');
     })();
-    const client = track(await connect({ address: addrA, port: p, sourceAddress: addrB, queuePair: qpB, privateData: Buffer.from('again'), responderResources: 4, initiatorDepth: 4, minRnrTimer: 1 }));
+    const client = track(
+      await connect({
+        address: addrA,
+        port: p,
+        sourceAddress: addrB,
+        queuePair: qpB,
+        privateData: Buffer.from('again'),
+        responderResources: 4,
+        initiatorDepth: 4,
+        minRnrTimer: 1,
+      }),
+    );
     mrB.buffer.write('made ahead', 100);
     const sent = client.qp.send({ local: { mr: mrB, offset: 100, length: 10 } });
     const srv = track(await server);
@@ -221,7 +318,11 @@ describe('RDMA CM on rxe', () => {
     // The READ works only because the CM gave A's queue pair remote read access.
     expect(qa.qpAccessFlags & Access.REMOTE_READ).toBe(Access.REMOTE_READ);
     mrA.buffer.write('exposed', 200);
-    await client.qp.read({ local: { mr: mrB, offset: 300, length: 7 }, remoteAddr: mrA.addr + 200n, rkey: mrA.rkey });
+    await client.qp.read({
+      local: { mr: mrB, offset: 300, length: 7 },
+      remoteAddr: mrA.addr + 200n,
+      rkey: mrA.rkey,
+    });
     expect(mrB.buffer.toString('utf8', 300, 307)).toBe('exposed');
     // And the other way: B's early receive.
     mrA.buffer.write('back', 400);
@@ -248,7 +349,10 @@ describe('RDMA CM on rxe', () => {
       for await (const req of listener) {
         // A bad call leaves the request unanswered: it can still be accepted.
         await expect(req.accept(undefined as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
-        await expect(req.accept({})).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/pd/) });
+        await expect(req.accept({})).rejects.toMatchObject({
+          code: 'ERR_INVALID_ARG_TYPE',
+          message: expect.stringMatching(/pd/),
+        });
         accepted.push(track(await req.accept({ pd: pa })));
       }
     })();
@@ -259,18 +363,27 @@ describe('RDMA CM on rxe', () => {
     closed.close();
     const fine = track(createQueuePair({ localAddress: addrB, pd: pb, sendCq: cqB }));
     // Neither a PD nor a queue pair: refused before anything is resolved.
-    await expect(connect({ ...to })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/pd/) });
-    await expect(connect({ ...to, queuePair: {} as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(connect({ ...to })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: expect.stringMatching(/pd/),
+    });
+    await expect(connect({ ...to, queuePair: {} as never })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
     await expect(connect({ ...to, queuePair: ud })).rejects.toMatchObject({ code: 'ERR_CM_QP_TYPE' });
     await expect(connect({ ...to, queuePair: closed })).rejects.toMatchObject({ code: 'ERR_CLOSED' });
-    await expect(connect({ ...to, queuePair: fine, sendCq: cqB })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(connect({ ...to, queuePair: fine, sendCq: cqB })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
     // A queue pair of rxe0 cannot carry a connection routed through rxe1.
     await expect(connect({ ...to, queuePair: onA })).rejects.toMatchObject({ code: 'ERR_WRONG_CONTEXT' });
     expect(onA.state).toBe('INIT');
     // One the CM made for another connection, connected already.
     const other = track(await connect({ ...to, pd: pb }));
     await expect(connect({ ...to, queuePair: other.qp })).rejects.toMatchObject({ code: 'ERR_QP_STATE' });
-    expect(() => createQueuePair({ localAddress: '10.255.255.1', pd: pb, sendCq: cqB })).toThrow(expect.objectContaining({ syscall: 'rdma_bind_addr', errno: expect.any(Number) }));
+    expect(() => createQueuePair({ localAddress: '10.255.255.1', pd: pb, sendCq: cqB })).toThrow(
+      expect.objectContaining({ syscall: 'rdma_bind_addr', errno: expect.any(Number) }),
+    );
     // The queue pair that was fine still connects.
     const c = track(await connect({ ...to, queuePair: fine }));
     expect(c.qp.state).toBe('RTS');
@@ -294,20 +407,40 @@ describe('RDMA CM on rxe', () => {
   it('nothing listening at the port: a named error, quickly', async () => {
     const { pb } = await pds();
     const t0 = Date.now();
-    const err = await connect({ address: addrA, port: port++, pd: pb, sourceAddress: addrB, timeoutMs: 20_000 }).catch((e) => e);
+    const err = await connect({
+      address: addrA,
+      port: port++,
+      pd: pb,
+      sourceAddress: addrB,
+      timeoutMs: 20_000,
+    }).catch((e) => e);
     expect(['ERR_CM_REJECTED', 'ERR_CM_UNREACHABLE']).toContain(err.code);
     expect(Date.now() - t0).toBeLessThan(20_000);
   });
 
   it('an address with no route, and a partner that never answers, settle within their timeouts', async () => {
     const { pb } = await pds();
-    const e1 = await connect({ address: '10.99.9.9', port: 7000, pd: pb, sourceAddress: addrB, timeoutMs: 3000 }).catch((e) => e);
-    expect(['ERR_CM_ADDR_ERROR', 'ERR_CM_ROUTE_ERROR', 'ERR_CM_UNREACHABLE', 'ERR_CM_TIMEOUT']).toContain(e1.code);
+    const e1 = await connect({
+      address: '10.99.9.9',
+      port: 7000,
+      pd: pb,
+      sourceAddress: addrB,
+      timeoutMs: 3000,
+    }).catch((e) => e);
+    expect(['ERR_CM_ADDR_ERROR', 'ERR_CM_ROUTE_ERROR', 'ERR_CM_UNREACHABLE', 'ERR_CM_TIMEOUT']).toContain(
+      e1.code,
+    );
 
     const p = port++;
     const listener = track(await listen({ address: addrA, port: p })); // listens, never accepts
     const t0 = Date.now();
-    const e2 = await connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB, timeoutMs: 2000 }).catch((e) => e);
+    const e2 = await connect({
+      address: addrA,
+      port: p,
+      pd: pb,
+      sourceAddress: addrB,
+      timeoutMs: 2000,
+    }).catch((e) => e);
     expect(e2.code).toBe('ERR_CM_TIMEOUT');
     expect(Date.now() - t0).toBeLessThan(6000);
     void listener;
@@ -318,7 +451,14 @@ describe('RDMA CM on rxe', () => {
     const p = port++;
     track(await listen({ address: addrA, port: p }));
     const ac = new AbortController();
-    const pending = connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB, signal: ac.signal, timeoutMs: 60_000 });
+    const pending = connect({
+      address: addrA,
+      port: p,
+      pd: pb,
+      sourceAddress: addrB,
+      signal: ac.signal,
+      timeoutMs: 60_000,
+    });
     setTimeout(() => ac.abort(new Error('changed my mind')), 300);
     await expect(pending).rejects.toMatchObject({ code: 'ABORT_ERR' });
     expect(() => pb.close()).not.toThrow(); // nothing of the attempt is left on the PD
@@ -326,23 +466,47 @@ describe('RDMA CM on rxe', () => {
 
   it('refuses private data longer than the transport allows, up front: connect, accept and reject at their limits', async () => {
     const { pa, pb } = await pds();
-    await expect(connect({ address: addrA, port: 7000, pd: pb, privateData: new Uint8Array(MAX_CONNECT_PRIVATE_DATA + 1) })).rejects.toMatchObject({ code: 'ERR_CM_PRIVATE_DATA_TOO_LONG', message: 'connect private data of 57 bytes exceeds the 56 the transport allows' });
-    await expect(connect({ address: addrA, port: 7000, pd: pb, privateData: 'text' as unknown as Uint8Array })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(
+      connect({
+        address: addrA,
+        port: 7000,
+        pd: pb,
+        privateData: new Uint8Array(MAX_CONNECT_PRIVATE_DATA + 1),
+      }),
+    ).rejects.toMatchObject({
+      code: 'ERR_CM_PRIVATE_DATA_TOO_LONG',
+      message: 'connect private data of 57 bytes exceeds the 56 the transport allows',
+    });
+    await expect(
+      connect({ address: addrA, port: 7000, pd: pb, privateData: 'text' as unknown as Uint8Array }),
+    ).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     const p = port++;
     const listener = track(await listen({ address: addrA, port: p }));
     const answered = (async () => {
       for await (const req of listener) {
         // Too long for an accept, or for a reject: refused before anything is made or sent, and the request is still open.
-        await expect(req.accept({ pd: pa, privateData: new Uint8Array(MAX_ACCEPT_PRIVATE_DATA + 1) })).rejects.toMatchObject({ code: 'ERR_CM_PRIVATE_DATA_TOO_LONG' });
-        await expect(req.reject(new Uint8Array(MAX_REJECT_PRIVATE_DATA + 1))).rejects.toMatchObject({ code: 'ERR_CM_PRIVATE_DATA_TOO_LONG' });
+        await expect(
+          req.accept({ pd: pa, privateData: new Uint8Array(MAX_ACCEPT_PRIVATE_DATA + 1) }),
+        ).rejects.toMatchObject({ code: 'ERR_CM_PRIVATE_DATA_TOO_LONG' });
+        await expect(req.reject(new Uint8Array(MAX_REJECT_PRIVATE_DATA + 1))).rejects.toMatchObject({
+          code: 'ERR_CM_PRIVATE_DATA_TOO_LONG',
+        });
         return req.reject(new Uint8Array(MAX_REJECT_PRIVATE_DATA).fill(9));
       }
     })();
     // Exactly the limit passes, and so does the reject's.
-    const err = await connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB, privateData: new Uint8Array(MAX_CONNECT_PRIVATE_DATA).fill(1) }).catch((e) => e);
+    const err = await connect({
+      address: addrA,
+      port: p,
+      pd: pb,
+      sourceAddress: addrB,
+      privateData: new Uint8Array(MAX_CONNECT_PRIVATE_DATA).fill(1),
+    }).catch((e) => e);
     await answered;
     expect(err.code).toBe('ERR_CM_REJECTED');
-    expect([...err.privateData.subarray(0, MAX_REJECT_PRIVATE_DATA)]).toEqual(new Array(MAX_REJECT_PRIVATE_DATA).fill(9));
+    expect([...err.privateData.subarray(0, MAX_REJECT_PRIVATE_DATA)]).toEqual(
+      new Array(MAX_REJECT_PRIVATE_DATA).fill(9),
+    );
   });
 
   it('a disconnect on one side is seen on the other', async () => {
@@ -353,7 +517,9 @@ describe('RDMA CM on rxe', () => {
       for await (const req of listener) return req.accept({ pd: pa });
       throw new Error('no request');
     })();
-    const client: Connection = track(await connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB }));
+    const client: Connection = track(
+      await connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB }),
+    );
     const srv = track(await server);
     const seen = new Promise((r) => srv.once('disconnected', () => r(true)));
     await client.disconnect();
@@ -369,12 +535,16 @@ describe('RDMA CM on rxe', () => {
       for await (const req of listener) return req.accept({ pd: pa });
       throw new Error('no request');
     })();
-    const client = track(await connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB, retryCount: 1 }));
+    const client = track(
+      await connect({ address: addrA, port: p, pd: pb, sourceAddress: addrB, retryCount: 1 }),
+    );
     const srv = track(await server);
     const mrA = track(pa.allocMemory(64, Access.LOCAL_WRITE | Access.REMOTE_WRITE));
     const mrB = track(pb.allocMemory(64, Access.LOCAL_WRITE));
     cutLink(true);
-    const err = await client.qp.write({ local: { mr: mrB, offset: 0, length: 8 }, remoteAddr: mrA.addr, rkey: mrA.rkey }).catch((e) => e);
+    const err = await client.qp
+      .write({ local: { mr: mrB, offset: 0, length: 8 }, remoteAddr: mrA.addr, rkey: mrA.rkey })
+      .catch((e) => e);
     expect(err.code).toMatch(/^ERR_WC_(RETRY_EXC_ERR|WR_FLUSH_ERR|LOC_QP_OP_ERR)$/); // rxe cannot even send with its netdev down
     void srv;
     recordFault('link cut under an established CM connection');

@@ -12,7 +12,11 @@ const [addrA, addrB] = env.addrs;
 
 /** Runs examples/`file` with node; its exit status and output. */
 function run(file: string, extraEnv: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [resolve(__dirname, '..', '..', 'examples', file)], { encoding: 'utf8', timeout: 90_000, env: { ...process.env, ...extraEnv } });
+  const r = spawnSync(process.execPath, [resolve(__dirname, '..', '..', 'examples', file)], {
+    encoding: 'utf8',
+    timeout: 90_000,
+    env: { ...process.env, ...extraEnv },
+  });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -30,7 +34,9 @@ describe.skipIf(process.env.RDMA_CCM_SANITIZED === '1')('examples on rxe', () =>
     const r = run('hello-cm.mjs', { HELLO_PORT: '7460' });
     expect(r.err).toBe('');
     expect(r.status).toBe(0);
-    expect(r.out).toBe(`connect: ${addrB} → ${addrA}:7460, private data "hello" / "welcome"\nsend/recv: ${addrA} received "hello over RDMA CM from ${addrB}"\n`);
+    expect(r.out).toBe(
+      `connect: ${addrB} → ${addrA}:7460, private data "hello" / "welcome"\nsend/recv: ${addrA} received "hello over RDMA CM from ${addrB}"\n`,
+    );
   });
 
   it('hello-ccm: two cluster nodes, one record mirrored and printed by the partner', () => {

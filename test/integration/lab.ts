@@ -124,11 +124,19 @@ function removeDevice(device: string): Promise<void> {
 
 /** Pair `pair` (1, 2, …) uses addresses 10.(99 - pair).0.1 and .2, and fd(99 - pair)::1 and ::2. */
 export function privateLink(name: string, pair: number): PrivateLink {
-  const nodes = [0, 1].map((i) => ({ name: `${name}${i}`, device: `rxe${name}${i}`, netdev: `${name}${i}`, ip: `10.${99 - pair}.0.${i + 1}`, ip6: `fd${99 - pair}::${i + 1}` }));
+  const nodes = [0, 1].map((i) => ({
+    name: `${name}${i}`,
+    device: `rxe${name}${i}`,
+    netdev: `${name}${i}`,
+    ip: `10.${99 - pair}.0.${i + 1}`,
+    ip6: `fd${99 - pair}::${i + 1}`,
+  }));
   const unlink = () => {
     spawnSync('ip', ['link', 'del', nodes[0].netdev], { stdio: 'ignore' });
-    for (const p of [10 + 2 * pair, 11 + 2 * pair]) spawnSync('ip', ['rule', 'del', 'pref', String(p)], { stdio: 'ignore' });
-    for (const p of [10, 11, 60, 61].map((x) => x + 2 * pair)) spawnSync('ip', ['-6', 'rule', 'del', 'pref', String(p)], { stdio: 'ignore' });
+    for (const p of [10 + 2 * pair, 11 + 2 * pair])
+      spawnSync('ip', ['rule', 'del', 'pref', String(p)], { stdio: 'ignore' });
+    for (const p of [10, 11, 60, 61].map((x) => x + 2 * pair))
+      spawnSync('ip', ['-6', 'rule', 'del', 'pref', String(p)], { stdio: 'ignore' });
   };
   // Leftovers of an earlier run (no process holds them any more).
   for (const n of nodes) spawnSync('rdma', ['link', 'delete', n.device], { stdio: 'ignore' });
@@ -173,7 +181,10 @@ export interface CliNode {
 /** Starts the CLI's `node` command in its own process (with `env` added to this one's); stopNodes() kills it. */
 export function cliNode(args: string[], env: NodeJS.ProcessEnv = {}): CliNode {
   const cli = resolve(__dirname, '..', '..', 'dist', 'cli.js');
-  const c = spawn(process.execPath, [cli, 'node', '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const c = spawn(process.execPath, [cli, 'node', '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   processes.push(c);
   const node: CliNode = { c, events: [], records: [], gone: new Promise((r) => c.once('close', r)) };
   createInterface({ input: c.stdout! }).on('line', (l) => {
@@ -196,12 +207,23 @@ export async function stopNodes(): Promise<void> {
 }
 
 /** Polls until `cond` (which may be async) holds; throws naming `what` after `ms`. */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  for (const end = Date.now() + ms; !(await cond()); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 60_000,
+): Promise<void> {
+  for (const end = Date.now() + ms; !(await cond()); await new Promise((r) => setTimeout(r, 20)))
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
 }
 
 /** The first event of `type` (matching `pred`) in `events` from index `from`, waiting up to `ms` for it to arrive. */
-export function next<T extends CcmEvent['type']>(events: CcmEvent[], type: T, pred: (e: Extract<CcmEvent, { type: T }>) => boolean = () => true, ms = 60_000, from = 0) {
+export function next<T extends CcmEvent['type']>(
+  events: CcmEvent[],
+  type: T,
+  pred: (e: Extract<CcmEvent, { type: T }>) => boolean = () => true,
+  ms = 60_000,
+  from = 0,
+) {
   return new Promise<Extract<CcmEvent, { type: T }>>((resolve, reject) => {
     const started = Date.now();
     const t = setInterval(() => {

@@ -13,15 +13,20 @@ const LINE = `RDMA device ${devices[0]} has no user-space provider: Debian/Ubunt
 
 function withoutProviders(args: string[]) {
   const hide = 'mount -t tmpfs none /etc/libibverbs.d && exec "$@"';
-  const r = spawnSync('unshare', ['-m', 'sh', '-c', hide, 'sh', process.execPath, ...args], { encoding: 'utf8' });
+  const r = spawnSync('unshare', ['-m', 'sh', '-c', hide, 'sh', process.execPath, ...args], {
+    encoding: 'utf8',
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('a device without its provider', () => {
   it('is listed by no one, refused at open with ERR_RDMA_PROVIDER_MISSING, and named by rdma-ccm devices', () => {
-    const open = withoutProviders(['-e', `
+    const open = withoutProviders([
+      '-e',
+      `
       const v = require(${JSON.stringify(`${DIST}/verbs/index.js`)});
-      try { new v.Context(${JSON.stringify(devices[0])}); } catch (e) { console.log(v.getDevices().length + ' ' + e.code + ' ' + e.message); }`]);
+      try { new v.Context(${JSON.stringify(devices[0])}); } catch (e) { console.log(v.getDevices().length + ' ' + e.code + ' ' + e.message); }`,
+    ]);
     expect(open.stdout).toBe(`0 ERR_RDMA_PROVIDER_MISSING rdma-ccm: ${LINE}\n`);
     const cli = withoutProviders([`${DIST}/cli.js`, 'devices']);
     expect(cli.stderr).toBe(`rdma-ccm devices: ${LINE}\n`);

@@ -23,7 +23,8 @@ afterAll(() => {
 });
 
 const until = async (cond: () => boolean, ms = 20_000) => {
-  for (const end = Date.now() + ms; !cond() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+  for (const end = Date.now() + ms; !cond() && Date.now() < end; )
+    await new Promise((r) => setTimeout(r, 20));
   return cond();
 };
 
@@ -39,7 +40,16 @@ describe('async events on rxe', () => {
     const small = a.ctx.createCq({ cqe: 1 });
     const [qa, qb] = rcPair(a, b, { a: { sendCq: small, maxSendWr: 64 } });
     // Far more signaled writes than the CQ holds, and the event loop held until the device is done.
-    qa.postSend(Array.from({ length: 48 }, (_, i) => ({ wrId: BigInt(i), opcode: 'RDMA_WRITE' as const, signaled: true, sgl: [{ mr: a.mr, length: 8 }], remoteAddr: b.mr.addr, rkey: b.mr.rkey })));
+    qa.postSend(
+      Array.from({ length: 48 }, (_, i) => ({
+        wrId: BigInt(i),
+        opcode: 'RDMA_WRITE' as const,
+        signaled: true,
+        sgl: [{ mr: a.mr, length: 8 }],
+        remoteAddr: b.mr.addr,
+        rkey: b.mr.rkey,
+      })),
+    );
     block(3000);
     expect(await until(() => events.some((e) => e.type === 'CQ_ERR'))).toBe(true);
     expect(events.find((e) => e.type === 'CQ_ERR')?.cq).toBe(small);
@@ -79,6 +89,8 @@ describe('async events on rxe', () => {
 
   it('refuses to watch the async events of librdmacm’s own device context', async () => {
     const ctx = await contextFor(env.addrs[0]);
-    expect(() => ctx.on('async-event', () => {})).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED' }));
+    expect(() => ctx.on('async-event', () => {})).toThrow(
+      expect.objectContaining({ code: 'ERR_UNSUPPORTED' }),
+    );
   });
 });

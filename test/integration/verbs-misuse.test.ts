@@ -37,7 +37,11 @@ const childPrologue = `
       const side = (dev, ip, bytes = 4096, access = Access.LOCAL_WRITE) => openSide(verbs, dev, ip, { bytes, access, qp: {} });
 `;
 /** Runs a child script (after childPrologue) with the collector exposed. */
-const child = (script: string) => spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', childPrologue + script], { encoding: 'utf8', timeout: 60_000 });
+const child = (script: string) =>
+  spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', childPrologue + script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 
 describe('verbs misuse on rxe', () => {
   it('refuses wrong types and values with a code', () => {
@@ -45,7 +49,9 @@ describe('verbs misuse on rxe', () => {
     expect(code(() => new Context(42 as unknown as string))).toBe('ERR_INVALID_ARG_TYPE');
     const ctx = new Context(env.devices[0]);
     const pd = ctx.allocPd();
-    expect(code(() => pd.registerMemory('text' as unknown as Uint8Array, Access.LOCAL_WRITE))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(code(() => pd.registerMemory('text' as unknown as Uint8Array, Access.LOCAL_WRITE))).toBe(
+      'ERR_INVALID_ARG_TYPE',
+    );
     expect(code(() => pd.allocMemory(0, Access.LOCAL_WRITE))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => pd.allocMemory(-5, Access.LOCAL_WRITE))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => pd.allocMemory(4096, 1 << 20))).toBe('ERR_OUT_OF_RANGE');
@@ -64,14 +70,37 @@ describe('verbs misuse on rxe', () => {
     expect(code(() => qp.modify({ pathMtu: 1000 as 1024 }))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => qp.modify({}))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'TELEPORT' as 'SEND' }]))).toBe('ERR_UNKNOWN_OPCODE');
-    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 2 as unknown as 'SEND' }]))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 2 as unknown as 'SEND' }]))).toBe(
+      'ERR_INVALID_ARG_TYPE',
+    );
     expect(code(() => qp.postSend([{ wrId: -1n, opcode: 'SEND' }]))).toBe('ERR_OUT_OF_RANGE');
-    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, offset: 4000, length: 200 }] }]))).toBe('ERR_OUT_OF_RANGE');
-    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'RDMA_READ', sgl: [{ mr, length: 8 }] }]))).toBe('ERR_INVALID_ARG_TYPE');
-    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'ATOMIC_FETCH_AND_ADD', sgl: [{ mr, length: 8 }], remoteAddr: 3n, rkey: 1, compareAdd: 1n }]))).toBe('ERR_OUT_OF_RANGE');
-    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, length: 100 }], inline: true }]))).toBe('ERR_OUT_OF_RANGE');
+    expect(
+      code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, offset: 4000, length: 200 }] }])),
+    ).toBe('ERR_OUT_OF_RANGE');
+    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'RDMA_READ', sgl: [{ mr, length: 8 }] }]))).toBe(
+      'ERR_INVALID_ARG_TYPE',
+    );
+    expect(
+      code(() =>
+        qp.postSend([
+          {
+            wrId: 1n,
+            opcode: 'ATOMIC_FETCH_AND_ADD',
+            sgl: [{ mr, length: 8 }],
+            remoteAddr: 3n,
+            rkey: 1,
+            compareAdd: 1n,
+          },
+        ]),
+      ),
+    ).toBe('ERR_OUT_OF_RANGE');
+    expect(
+      code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, length: 100 }], inline: true }])),
+    ).toBe('ERR_OUT_OF_RANGE');
     // A QP in RESET refuses work at the driver: a system error, not a crash.
-    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, length: 8 }] }]))).toMatch(/^E[A-Z]+$/);
+    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, length: 8 }] }]))).toMatch(
+      /^E[A-Z]+$/,
+    );
     qp.close();
     mr.close();
     cq.close();
@@ -91,7 +120,9 @@ describe('verbs misuse on rxe', () => {
     qp.close();
     qp.close();
     expect(qp.state).toBe('CLOSED');
-    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, length: 8 }] }]))).toBe('ERR_CLOSED');
+    expect(code(() => qp.postSend([{ wrId: 1n, opcode: 'SEND', sgl: [{ mr, length: 8 }] }]))).toBe(
+      'ERR_CLOSED',
+    );
     expect(code(() => qp.modify({ qpState: 'INIT' }))).toBe('ERR_CLOSED');
     mr.close();
     mr.close();
@@ -161,7 +192,11 @@ describe('verbs misuse on rxe', () => {
     expect(r.signal).toBeNull();
     expect(r.stderr).toBe('');
     const lines = r.stdout.trim().split('\n');
-    expect(lines).toEqual(['completed 32', 'while posted: qp 2, cq 2, mr 2, pd 2', 'after collection: qp 0, cq 0, mr 0, pd 0']);
+    expect(lines).toEqual([
+      'completed 32',
+      'while posted: qp 2, cq 2, mr 2, pd 2',
+      'after collection: qp 0, cq 0, mr 0, pd 0',
+    ]);
     const left = (lines[2].match(/\d+/g) ?? []).reduce((n, x) => n + Number(x), 0);
     recordFault('garbage collection with work requests in flight (finalizers checked)', { leaked: left });
   });
@@ -171,7 +206,14 @@ describe('verbs misuse on rxe', () => {
     const b = openSide(1);
     const [qa, qb] = rcPair(a, b, { a: { maxSendWr: 4 } });
     const mr = a.pd.allocMemory(4096, Access.LOCAL_WRITE);
-    const wrs = Array.from({ length: 64 }, (_, i) => ({ wrId: BigInt(i), opcode: 'RDMA_WRITE' as const, signaled: true, sgl: [{ mr, length: 64 }], remoteAddr: b.mr.addr, rkey: b.mr.rkey }));
+    const wrs = Array.from({ length: 64 }, (_, i) => ({
+      wrId: BigInt(i),
+      opcode: 'RDMA_WRITE' as const,
+      signaled: true,
+      sgl: [{ mr, length: 64 }],
+      remoteAddr: b.mr.addr,
+      rkey: b.mr.rkey,
+    }));
     let err: (Error & { code?: string; posted?: number }) | undefined;
     try {
       qa.postSend(wrs);
@@ -189,7 +231,10 @@ describe('verbs misuse on rxe', () => {
     // A chain has only its last request signaled: when the post takes it in part, the chain rejects with
     // `posted`, and the requests it took stay in flight (unsignaled, nothing retires them) until the QP
     // is closed and flushes them (which is why a CCM link ends on such a post before reusing its staging).
-    const chained = await qa.chain(wrs.map(({ wrId, signaled, ...w }) => w)).then(() => null, (e: Error & { code?: string; posted?: number }) => e);
+    const chained = await qa.chain(wrs.map(({ wrId, signaled, ...w }) => w)).then(
+      () => null,
+      (e: Error & { code?: string; posted?: number }) => e,
+    );
     expect(chained?.code).toBe('ENOMEM');
     expect(chained!.posted).toBeGreaterThan(0);
     expect(chained!.posted).toBeLessThan(64);
@@ -245,7 +290,12 @@ describe('verbs misuse on rxe', () => {
     const r = child(script);
     expect(r.signal).toBeNull();
     expect(r.stderr).toBe('');
-    expect(r.stdout.trim().split('\n')).toEqual(['detached: true', 'fresh memory changed by the write: false', 'read back: true', 'own memory usable: true']);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'detached: true',
+      'fresh memory changed by the write: false',
+      'read back: true',
+      'own memory usable: true',
+    ]);
   });
 
   it('a bound memory window keeps its region: dropped and collected, the region stays registered and readable through the window', () => {
@@ -279,10 +329,13 @@ describe('verbs misuse on rxe', () => {
     const r = child(script);
     expect(r.signal).toBeNull();
     expect(r.stderr).toBe('');
-    expect(r.stdout.trim().split('\n')).toEqual(['region collected while bound: false', 'read through the window: true']);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'region collected while bound: false',
+      'read through the window: true',
+    ]);
   });
 
-  it('a CM id destroyed under its queue pair settles the pair\'s outstanding work instead of leaving it pending', async () => {
+  it("a CM id destroyed under its queue pair settles the pair's outstanding work instead of leaving it pending", async () => {
     const ca = await contextFor(env.addrs[0]);
     const cb = await contextFor(env.addrs[1]);
     const pa = ca.allocPd();
@@ -308,9 +361,15 @@ describe('verbs misuse on rxe', () => {
   });
 
   it('CM misuse: bad addresses, answering twice, closing twice', async () => {
-    await expect(listen({ address: 'not-an-address', port: 1 })).rejects.toMatchObject({ code: 'ERR_INVALID_ADDRESS' });
-    await expect(listen({ address: env.addrs[0], port: 70000 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
-    await expect(connect({ address: env.addrs[0], port: 7000, pd: {} as never })).rejects.toMatchObject({ code: expect.stringMatching(/^(ERR_INVALID_ARG_TYPE|ERR_CM_REJECTED|ERR_CM_UNREACHABLE)$/) });
+    await expect(listen({ address: 'not-an-address', port: 1 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ADDRESS',
+    });
+    await expect(listen({ address: env.addrs[0], port: 70000 })).rejects.toMatchObject({
+      code: 'ERR_OUT_OF_RANGE',
+    });
+    await expect(connect({ address: env.addrs[0], port: 7000, pd: {} as never })).rejects.toMatchObject({
+      code: expect.stringMatching(/^(ERR_INVALID_ARG_TYPE|ERR_CM_REJECTED|ERR_CM_UNREACHABLE)$/),
+    });
     const l = await listen({ address: env.addrs[0], port: 7999 });
     l.close();
     l.close();
@@ -328,7 +387,9 @@ describe('verbs misuse on rxe', () => {
     expect(code(() => id.native.transitionQp({}, 'INIT'))).toBe('ERR_INVALID_ARG_TYPE');
     expect(code(() => id.native.transitionQp(qp.native, 'SQD'))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => id.native.transitionQp(qp.native, 'RTS'))).toBe('ERR_QP_STATE');
-    expect(code(() => id.native.transitionQp(qp.native, 'RTR', 'not an object'))).toMatch(/^(ERR_INVALID_ARG_TYPE|E[A-Z]+)$/);
+    expect(code(() => id.native.transitionQp(qp.native, 'RTR', 'not an object'))).toMatch(
+      /^(ERR_INVALID_ARG_TYPE|E[A-Z]+)$/,
+    );
     // No connection on the id: the CM has no path for the QP, and there is nothing to establish or accept.
     expect(code(() => id.native.transitionQp(qp.native, 'RTR'))).toMatch(/^E[A-Z]+$/);
     expect(code(() => id.native.establish())).toMatch(/^E[A-Z]+$/);

@@ -63,7 +63,12 @@ describe('memory windows on rxe', () => {
   it('type 2: the window grants only what it was bound with: a READ through a write-only window fails on the wire', async () => {
     pair();
     const w = mw(2);
-    const rkey = await qb.bindWindow(w, { mr: b.mr, offset: 4096, length: 4096, access: Access.REMOTE_WRITE });
+    const rkey = await qb.bindWindow(w, {
+      mr: b.mr,
+      offset: 4096,
+      length: 4096,
+      access: Access.REMOTE_WRITE,
+    });
     a.mr.buffer.write('through the window', 0);
     await qa.write({ local: { mr: a.mr, offset: 0, length: 18 }, remoteAddr: b.mr.addr + 6000n, rkey });
     expect(b.mr.buffer.toString('latin1', 6000, 6018)).toBe('through the window');
@@ -73,7 +78,12 @@ describe('memory windows on rxe', () => {
   it('type 2: the partner revokes the window with SEND_WITH_INV, and the receive names it', async () => {
     pair();
     const w = mw(2);
-    const rkey = await qb.bindWindow(w, { mr: b.mr, offset: 4096, length: 4096, access: Access.REMOTE_WRITE });
+    const rkey = await qb.bindWindow(w, {
+      mr: b.mr,
+      offset: 4096,
+      length: 4096,
+      access: Access.REMOTE_WRITE,
+    });
     const got = qb.recv({ local: { mr: b.mr, offset: 0, length: 64 } });
     a.mr.buffer.write('done with it', 100);
     await qa.write({ local: { mr: a.mr, offset: 100, length: 12 }, remoteAddr: b.mr.addr + 5000n, rkey });
@@ -81,7 +91,9 @@ describe('memory windows on rxe', () => {
     await qa.sendWithInvalidate({ local: { mr: a.mr, offset: 100, length: 12 }, rkey });
     const wc = await got;
     expect(wc).toMatchObject({ status: 'SUCCESS', invalidatedRkey: rkey });
-    await expect(qa.write({ local: { mr: a.mr, offset: 100, length: 12 }, remoteAddr: b.mr.addr + 5000n, rkey })).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
+    await expect(
+      qa.write({ local: { mr: a.mr, offset: 100, length: 12 }, remoteAddr: b.mr.addr + 5000n, rkey }),
+    ).rejects.toMatchObject({ code: 'ERR_WC_REM_ACCESS_ERR' });
   });
 
   it('type 1: bound with ibv_bind_mw, read through, and revoked by a zero-length bind', async () => {
@@ -99,14 +111,26 @@ describe('memory windows on rxe', () => {
     pair();
     const w = mw(2);
     const plain = b.pd.allocMemory(4096, Access.LOCAL_WRITE | RW);
-    await expect(qb.bindWindow(w, { mr: plain, length: 4096, access: RW })).rejects.toMatchObject({ code: 'ERR_INVALID_ACCESS' });
-    await expect(qb.bindWindow(w, { mr: b.mr, length: 4096, access: Access.LOCAL_WRITE })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
-    await expect(qb.bindWindow(w, { mr: b.mr, offset: 65000, length: 4096, access: RW })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
-    expect(() => qb.prepareSend([{ wrId: 1n, opcode: 'BIND_MW', mw: w, bind: { mr: b.mr, length: 64, access: RW } }])).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED' }));
+    await expect(qb.bindWindow(w, { mr: plain, length: 4096, access: RW })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ACCESS',
+    });
+    await expect(
+      qb.bindWindow(w, { mr: b.mr, length: 4096, access: Access.LOCAL_WRITE }),
+    ).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(
+      qb.bindWindow(w, { mr: b.mr, offset: 65000, length: 4096, access: RW }),
+    ).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    expect(() =>
+      qb.prepareSend([{ wrId: 1n, opcode: 'BIND_MW', mw: w, bind: { mr: b.mr, length: 64, access: RW } }]),
+    ).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED' }));
     // Unbinding a type 1 window still names the region: without one, rxe's provider would crash posting it.
     const w1 = mw(1);
-    await expect(qb.bindWindow(w1, { length: 0, access: 0 } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
-    expect(() => w1.native.bind(qb.native, { wrId: 1n, length: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    await expect(qb.bindWindow(w1, { length: 0, access: 0 } as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
+    expect(() => w1.native.bind(qb.native, { wrId: 1n, length: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
     plain.close();
   });
 });

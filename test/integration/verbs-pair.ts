@@ -20,7 +20,11 @@ export function closeSide(s: Side): void {
 }
 
 /** An RC queue pair on each side, connected to each other (RTS), remote access as `access`. */
-export function rcPair(a: Side, b: Side, o: { a?: Partial<QpInit>; b?: Partial<QpInit>; access?: number } = {}): [QueuePair, QueuePair] {
+export function rcPair(
+  a: Side,
+  b: Side,
+  o: { a?: Partial<QpInit>; b?: Partial<QpInit>; access?: number } = {},
+): [QueuePair, QueuePair] {
   const access = o.access ?? ALL & ~Access.LOCAL_WRITE;
   const qa = a.pd.createQp({ type: 'RC', sendCq: a.cq, maxSendWr: 64, maxRecvWr: 64, ...o.a });
   const qb = b.pd.createQp({ type: 'RC', sendCq: b.cq, maxSendWr: 64, maxRecvWr: 64, ...o.b });
@@ -29,7 +33,13 @@ export function rcPair(a: Side, b: Side, o: { a?: Partial<QpInit>; b?: Partial<Q
 }
 
 /** RESET → INIT → RTR → RTS on both queue pairs, each towards the other. */
-export function connectPair(a: Side, qa: QueuePair, b: Side, qb: QueuePair, access = ALL & ~Access.LOCAL_WRITE): void {
+export function connectPair(
+  a: Side,
+  qa: QueuePair,
+  b: Side,
+  qb: QueuePair,
+  access = ALL & ~Access.LOCAL_WRITE,
+): void {
   qa.connectTo({ qpNum: qb.qpNum, gid: b.gid }, { sgidIndex: a.gidIndex, access });
   qb.connectTo({ qpNum: qa.qpNum, gid: a.gid }, { sgidIndex: b.gidIndex, access });
 }

@@ -27,7 +27,18 @@ describe('releasing verbs objects on rxe', () => {
     expect(leakedSince(before, heldResources())).toBeGreaterThanOrEqual(2 + 2 + 2 + 2); // QPs, CQs, MRs, PDs
     b.mr.buffer.fill('r', 0, 4096);
     // Work in flight while everything is closed: each READ settles (flushed or done), nothing hangs.
-    const reads = Array.from({ length: 16 }, (_, i) => qa.read({ local: { mr: a.mr, offset: i * 256, length: 256 }, remoteAddr: b.mr.addr + BigInt(i * 256), rkey: b.mr.rkey }).then(() => 'done', (e) => e.code));
+    const reads = Array.from({ length: 16 }, (_, i) =>
+      qa
+        .read({
+          local: { mr: a.mr, offset: i * 256, length: 256 },
+          remoteAddr: b.mr.addr + BigInt(i * 256),
+          rkey: b.mr.rkey,
+        })
+        .then(
+          () => 'done',
+          (e) => e.code,
+        ),
+    );
     await Promise.resolve();
     qa.close();
     qb.close();
@@ -100,15 +111,25 @@ describe('releasing verbs objects on rxe', () => {
   it('a process that exits with destroys still queued and objects never closed exits cleanly', () => {
     const device = lab().devices[0];
     for (const exit of ['process.exit(0)', '/* the event loop ends */']) {
-      const r = spawnSync(process.execPath, ['-e', `${openAndLeave(device)}; ${exit}`], { encoding: 'utf8', timeout: 60_000 });
-      expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+      const r = spawnSync(process.execPath, ['-e', `${openAndLeave(device)}; ${exit}`], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({
+        status: 0,
+        signal: null,
+        stderr: '',
+      });
     }
   });
 
   it('a worker thread that uses the verbs and is terminated leaves the main thread working', async () => {
     const device = lab().devices[0];
     for (let i = 0; i < 3; i++) {
-      const w = new Worker(`${openAndLeave(device)}; require('node:worker_threads').parentPort.postMessage('opened'); setInterval(() => {}, 1000);`, { eval: true });
+      const w = new Worker(
+        `${openAndLeave(device)}; require('node:worker_threads').parentPort.postMessage('opened'); setInterval(() => {}, 1000);`,
+        { eval: true },
+      );
       await new Promise((r, j) => (w.once('message', r), w.once('error', j)));
       expect(await w.terminate()).toBe(1);
     }

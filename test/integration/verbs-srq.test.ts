@@ -29,7 +29,8 @@ afterAll(() => {
 });
 
 const until = async (cond: () => boolean, ms = 20_000) => {
-  for (const end = Date.now() + ms; !cond() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+  for (const end = Date.now() + ms; !cond() && Date.now() < end; )
+    await new Promise((r) => setTimeout(r, 20));
   return cond();
 };
 
@@ -55,7 +56,9 @@ describe('shared receive queues on rxe', () => {
   it('raises SRQ_LIMIT_REACHED once fewer receives than the armed limit remain', async () => {
     let limit = 0;
     srq.on('limit-reached', () => limit++);
-    const recvs = [0, 1, 2, 3].map((i) => srq.recv({ local: { mr: b.mr, offset: 1024 + i * 64, length: 64 } }));
+    const recvs = [0, 1, 2, 3].map((i) =>
+      srq.recv({ local: { mr: b.mr, offset: 1024 + i * 64, length: 64 } }),
+    );
     srq.arm(3);
     expect(srq.query().srqLimit).toBe(3);
     await pairs[0][0].send({ local: { mr: a.mr, offset: 0, length: 8 } });
@@ -71,17 +74,24 @@ describe('shared receive queues on rxe', () => {
   });
 
   it('refuses receives posted on a QP that uses the SRQ, and closing an SRQ in use', () => {
-    expect(() => pairs[0][1].postRecv([{ wrId: 1n, sgl: [{ mr: b.mr, length: 8 }] }])).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED' }));
+    expect(() => pairs[0][1].postRecv([{ wrId: 1n, sgl: [{ mr: b.mr, length: 8 }] }])).toThrow(
+      expect.objectContaining({ code: 'ERR_UNSUPPORTED' }),
+    );
     expect(() => srq.close()).toThrow(expect.objectContaining({ code: 'ERR_BUSY' }));
-    expect(() => srq.postRecv([{ wrId: 1n, sgl: [{ mr: b.mr, offset: 65530, length: 64 }] }])).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-    expect(() => a.pd.createQp({ type: 'RC', sendCq: a.cq, srq })).toThrow(expect.objectContaining({ code: 'ERR_WRONG_PD' }));
+    expect(() => srq.postRecv([{ wrId: 1n, sgl: [{ mr: b.mr, offset: 65530, length: 64 }] }])).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    );
+    expect(() => a.pd.createQp({ type: 'RC', sendCq: a.cq, srq })).toThrow(
+      expect.objectContaining({ code: 'ERR_WRONG_PD' }),
+    );
   });
 
   it('flushes receives still posted when the SRQ closes, and frees their memory', async () => {
     for (const [, qb] of pairs) qb.close();
     expect(() => b.mr.close()).toThrow(expect.objectContaining({ code: 'ERR_BUSY' }));
     srq.close();
-    for (const p of pendingFromLimitTest) await expect(p).rejects.toMatchObject({ code: 'ERR_WC_WR_FLUSH_ERR' });
+    for (const p of pendingFromLimitTest)
+      await expect(p).rejects.toMatchObject({ code: 'ERR_WC_WR_FLUSH_ERR' });
     srq.close(); // idempotent
     expect(srq.closed).toBe(true);
   });

@@ -31,7 +31,12 @@ describe('UC queue pairs on rxe', () => {
   it('RDMA WRITE and WRITE_WITH_IMM land in the partner region', async () => {
     const bell = qb.recv({});
     a.mr.buffer.write('unreliable but connected', 300);
-    await qa.write({ local: { mr: a.mr, offset: 300, length: 24 }, remoteAddr: b.mr.addr + 300n, rkey: b.mr.rkey, imm: 5 });
+    await qa.write({
+      local: { mr: a.mr, offset: 300, length: 24 },
+      remoteAddr: b.mr.addr + 300n,
+      rkey: b.mr.rkey,
+      imm: 5,
+    });
     expect((await bell).immData).toBe(5);
     expect(b.mr.buffer.toString('utf8', 300, 324)).toBe('unreliable but connected');
   });
@@ -45,8 +50,12 @@ describe('UC queue pairs on rxe', () => {
   });
 
   it('refuses READ and atomics up front', async () => {
-    await expect(qa.read({ local: { mr: a.mr, length: 8 }, remoteAddr: b.mr.addr, rkey: b.mr.rkey })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
-    await expect(qa.fetchAdd({ local: { mr: a.mr, length: 8 }, remoteAddr: b.mr.addr, rkey: b.mr.rkey, add: 1n })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
+    await expect(
+      qa.read({ local: { mr: a.mr, length: 8 }, remoteAddr: b.mr.addr, rkey: b.mr.rkey }),
+    ).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
+    await expect(
+      qa.fetchAdd({ local: { mr: a.mr, length: 8 }, remoteAddr: b.mr.addr, rkey: b.mr.rkey, add: 1n }),
+    ).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
     expect(qa.state).toBe('RTS');
   });
 });

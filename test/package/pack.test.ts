@@ -3,7 +3,18 @@
 // load (rdma-core's libraries missing, no build), one line says what to do, and the CLI's --help and
 // --version still work.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, realpathSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  realpathSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +34,11 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
 }
 
 beforeAll(() => {
-  const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', work], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const tarball = join(work, (JSON.parse(packed) as { filename: string }[])[0].filename);
   // A PATH with node, npm and sh only: no cc, g++, make or python.
   mkdirSync(bin);
@@ -33,7 +48,10 @@ beforeAll(() => {
   symlinkSync(npmCli, join(bin, 'npm'));
   env = { HOME: process.env.HOME, PATH: bin, npm_config_cache: join(work, 'npm-cache') };
   mkdirSync(consumer);
-  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+  writeFileSync(
+    join(consumer, 'package.json'),
+    JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
+  );
   const inst = run('npm', ['install', '--no-audit', '--no-fund', tarball]);
   if (inst.status !== 0) throw new Error(`npm install of the tarball failed:\n${inst.out}`);
 }, 300_000);
@@ -42,7 +60,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('packed package', () => {
   it('was installed with no compiler on the PATH, and ships a prebuild but no local build', () => {
-    for (const tool of ['cc', 'gcc', 'g++', 'make', 'python3']) expect(run('sh', ['-c', `command -v ${tool}`]).status, tool).not.toBe(0);
+    for (const tool of ['cc', 'gcc', 'g++', 'make', 'python3'])
+      expect(run('sh', ['-c', `command -v ${tool}`]).status, tool).not.toBe(0);
     const pkg = join(consumer, 'node_modules', 'rdma-ccm');
     expect(readdirSync(join(pkg, 'prebuilds', `linux-${process.arch}`))).toContain('node.napi.node');
     expect(existsSync(join(pkg, 'build'))).toBe(false);
@@ -50,19 +69,25 @@ describe('packed package', () => {
   });
 
   it('loads from CommonJS, every subpath included', () => {
-    const r = run('node', ['-e', `
+    const r = run('node', [
+      '-e',
+      `
       const m = require('rdma-ccm');
       const verbs = require('rdma-ccm/verbs');
       require('rdma-ccm/cm'); require('rdma-ccm/ccm');
       if (typeof require('rdma-ccm/code-cache').enableCodeCache !== 'function') throw new Error('no code-cache subpath');
       if (m.getDevices !== verbs.getDevices) throw new Error('two instances');
-      console.log(JSON.stringify({ devices: Array.isArray(m.getDevices()), ctx: typeof m.Context }));`]);
+      console.log(JSON.stringify({ devices: Array.isArray(m.getDevices()), ctx: typeof m.Context }));`,
+    ]);
     expect(r.out).toContain('{"devices":true,"ctx":"function"}');
     expect(r.status).toBe(0);
   });
 
   it('loads from ESM, sharing the CommonJS instance', () => {
-    const r = run('node', ['--input-type=module', '-e', `
+    const r = run('node', [
+      '--input-type=module',
+      '-e',
+      `
       import { getDevices, Context } from 'rdma-ccm';
       import * as verbs from 'rdma-ccm/verbs';
       import 'rdma-ccm/cm'; import 'rdma-ccm/ccm';
@@ -71,7 +96,8 @@ describe('packed package', () => {
       import { createRequire } from 'node:module';
       const cjs = createRequire(import.meta.url)('rdma-ccm');
       if (cjs.getDevices !== getDevices || verbs.Context !== Context) throw new Error('two instances');
-      console.log('esm ok', Array.isArray(getDevices()));`]);
+      console.log('esm ok', Array.isArray(getDevices()));`,
+    ]);
     expect(r.out).toContain('esm ok true');
     expect(r.status).toBe(0);
   });
@@ -87,8 +113,23 @@ describe('packed package', () => {
 
   it('type-checks a consumer with its shipped typings, and catches a misuse', () => {
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const opts = ['--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types')];
-    writeFileSync(join(consumer, 'good.ts'), `
+    const opts = [
+      '--noEmit',
+      '--strict',
+      '--module',
+      'node16',
+      '--moduleResolution',
+      'node16',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      '--typeRoots',
+      join(root, 'node_modules', '@types'),
+    ];
+    writeFileSync(
+      join(consumer, 'good.ts'),
+      `
       import { Context, getDevices, type PortAttributes, type GidEntry } from 'rdma-ccm';
       import { normalizeGid } from 'rdma-ccm/verbs';
       const names: string[] = getDevices().map((d) => d.name);
@@ -98,8 +139,12 @@ describe('packed package', () => {
         return p.state + g.length + normalizeGid('10.0.0.1');
       }
       export { names, describe };
-    `);
-    writeFileSync(join(consumer, 'bad.ts'), `import { Context } from 'rdma-ccm';\nconst n: number = new Context('x').queryPort(1).state;\nexport { n };\n`);
+    `,
+    );
+    writeFileSync(
+      join(consumer, 'bad.ts'),
+      `import { Context } from 'rdma-ccm';\nconst n: number = new Context('x').queryPort(1).state;\nexport { n };\n`,
+    );
     const good = run(process.execPath, [tsc, ...opts, 'good.ts'], { env: process.env });
     expect(good.out).toBe('');
     expect(good.status).toBe(0);
@@ -113,7 +158,11 @@ describe('packed package', () => {
 const requireVerbs = `try { require('rdma-ccm/verbs'); console.log('loaded'); } catch (e) { console.log(e.code + ' ' + e.message); }`;
 
 /** Checks what a user sees where the addon cannot load: one line from require and from a command, --help and --version intact. */
-function expectOneLineFailures(runIt: (cmd: string, args: string[]) => { status: number | null; out: string }, code: string, line: RegExp) {
+function expectOneLineFailures(
+  runIt: (cmd: string, args: string[]) => { status: number | null; out: string },
+  code: string,
+  line: RegExp,
+) {
   const req = runIt('node', ['-e', requireVerbs]);
   expect(req.out).toMatch(new RegExp(`^${code} ${line.source}\n$`));
   const devices = runIt(cli, ['devices']);
@@ -135,28 +184,47 @@ function withoutLibrary(lib: string) {
     mkdirSync(join(dir, 'upper'));
     mkdirSync(join(dir, 'work'));
     const hide = `mount -t overlay overlay -o lowerdir=${libDir},upperdir=${dir}/upper,workdir=${dir}/work ${libDir} && rm ${libDir}/${lib} && PATH=${bin} exec "$@"`;
-    return run('/usr/bin/unshare', ['-m', '/bin/sh', '-c', hide, 'sh', cmd, ...args], { env: { ...env, PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    return run('/usr/bin/unshare', ['-m', '/bin/sh', '-c', hide, 'sh', cmd, ...args], {
+      env: { ...env, PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
   };
 }
 
 describe('packed package where it cannot load', () => {
   for (const lib of ['libibverbs.so.1', 'librdmacm.so.1'])
     it.skipIf(!canHide)(`names the packages to install when ${lib} is missing`, () => {
-      expectOneLineFailures(withoutLibrary(lib), 'ERR_RDMA_LIBRARY_MISSING', new RegExp(`rdma-ccm: ${lib.replace(/\./g, '\\.')} is not installed: Debian/Ubuntu: apt-get install libibverbs1 librdmacm1 ibverbs-providers \\(rdma-core\\); RHEL/Fedora: dnf install libibverbs librdmacm rdma-core`));
+      expectOneLineFailures(
+        withoutLibrary(lib),
+        'ERR_RDMA_LIBRARY_MISSING',
+        new RegExp(
+          `rdma-ccm: ${lib.replace(/\./g, '\\.')} is not installed: Debian/Ubuntu: apt-get install libibverbs1 librdmacm1 ibverbs-providers \\(rdma-core\\); RHEL/Fedora: dnf install libibverbs librdmacm rdma-core`,
+        ),
+      );
     });
 
   it('builds from source at install when the prebuild needs a newer glibc than this one, and says why', () => {
-    const prebuild = join(consumer, 'node_modules', 'rdma-ccm', 'prebuilds', `linux-${process.arch}`, 'node.napi.node');
+    const prebuild = join(
+      consumer,
+      'node_modules',
+      'rdma-ccm',
+      'prebuilds',
+      `linux-${process.arch}`,
+      'node.napi.node',
+    );
     const original = readFileSync(prebuild);
     writeFileSync(prebuild, requiringNewerGlibc(original));
     try {
       // No compiler here: the build it turns to stops at its first check.
       const rebuild = run('npm', ['rebuild', 'rdma-ccm']);
       expect(rebuild.status).not.toBe(0);
-      expect(rebuild.out).toContain('rdma-ccm: the prebuilt addon needs GLIBC_9.99, which this system lacks: building it from source\n');
+      expect(rebuild.out).toContain(
+        'rdma-ccm: the prebuilt addon needs GLIBC_9.99, which this system lacks: building it from source\n',
+      );
       expect(rebuild.out).toContain('rdma-ccm: building the native addon needs a C++ compiler');
       const req = run('node', ['-e', requireVerbs]);
-      expect(req.out).toBe('ERR_RDMA_ADDON_INCOMPATIBLE rdma-ccm: the native addon needs GLIBC_9.99, which this system lacks: build it here with `npm rebuild rdma-ccm --build-from-source`\n');
+      expect(req.out).toBe(
+        'ERR_RDMA_ADDON_INCOMPATIBLE rdma-ccm: the native addon needs GLIBC_9.99, which this system lacks: build it here with `npm rebuild rdma-ccm --build-from-source`\n',
+      );
     } finally {
       writeFileSync(prebuild, original);
     }
@@ -166,11 +234,19 @@ describe('packed package where it cannot load', () => {
     const prebuilds = join(consumer, 'node_modules', 'rdma-ccm', 'prebuilds');
     renameSync(prebuilds, `${prebuilds}.away`);
     try {
-      expectOneLineFailures((cmd, args) => run(cmd, args), 'ERR_RDMA_ADDON_MISSING', new RegExp(`rdma-ccm: no native addon built for linux-${process.arch}: run \`npm rebuild rdma-ccm\` \\(it compiles with g\\+\\+, make, python3, libibverbs-dev and librdmacm-dev\\)`));
+      expectOneLineFailures(
+        (cmd, args) => run(cmd, args),
+        'ERR_RDMA_ADDON_MISSING',
+        new RegExp(
+          `rdma-ccm: no native addon built for linux-${process.arch}: run \`npm rebuild rdma-ccm\` \\(it compiles with g\\+\\+, make, python3, libibverbs-dev and librdmacm-dev\\)`,
+        ),
+      );
       // What that line says to run, here with no compiler: the install hook's one line, not node-gyp's.
       const rebuild = run('npm', ['rebuild', 'rdma-ccm']);
       expect(rebuild.status).not.toBe(0);
-      expect(rebuild.out).toContain('rdma-ccm: building the native addon needs a C++ compiler, make, python3: install them (Debian/Ubuntu: apt-get install g++ make python3 libibverbs-dev librdmacm-dev; RHEL/Fedora: dnf install gcc-c++ make python3 rdma-core-devel), then npm rebuild rdma-ccm\n');
+      expect(rebuild.out).toContain(
+        'rdma-ccm: building the native addon needs a C++ compiler, make, python3: install them (Debian/Ubuntu: apt-get install g++ make python3 libibverbs-dev librdmacm-dev; RHEL/Fedora: dnf install gcc-c++ make python3 rdma-core-devel), then npm rebuild rdma-ccm\n',
+      );
       expect(rebuild.out).not.toMatch(/gyp|Python/);
     } finally {
       renameSync(`${prebuilds}.away`, prebuilds);

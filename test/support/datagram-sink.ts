@@ -25,7 +25,10 @@ export interface DatagramSink {
 export async function datagramSink(address: string): Promise<DatagramSink> {
   // Not under a sanitizer runtime preloaded for this process (the ASan run): Python is not ours to check.
   const { LD_PRELOAD: _preload, ...env } = process.env;
-  const child: ChildProcess = spawn('/usr/bin/python3', ['-c', RECEIVER, address], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const child: ChildProcess = spawn('/usr/bin/python3', ['-c', RECEIVER, address], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env,
+  });
   const messages: string[] = [];
   let bound!: () => void;
   const ready = new Promise<void>((r) => (bound = r));
@@ -34,7 +37,12 @@ export async function datagramSink(address: string): Promise<DatagramSink> {
     if (m === 'bound') bound();
     else messages.push(m);
   });
-  await Promise.race([ready, new Promise((_, rej) => setTimeout(() => rej(new Error(`no datagram socket bound at ${address}`)), 10_000))]);
+  await Promise.race([
+    ready,
+    new Promise((_, rej) =>
+      setTimeout(() => rej(new Error(`no datagram socket bound at ${address}`)), 10_000),
+    ),
+  ]);
   return {
     messages,
     async next(pred, ms = 30_000, from = 0) {

@@ -1,4 +1,11 @@
-import type { CompletionQueue, Context, MemoryRegion, ProtectionDomain, QpInit, QueuePair } from '../../lib/verbs';
+import type {
+  CompletionQueue,
+  Context,
+  MemoryRegion,
+  ProtectionDomain,
+  QpInit,
+  QueuePair,
+} from '../../lib/verbs';
 
 /** One side of a lab link (see lab-side.mjs). */
 export interface LabSide {

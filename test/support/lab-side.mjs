@@ -16,7 +16,10 @@ export function openSide(verbs, device, address, o = {}) {
   const pd = ctx.allocPd();
   const cq = ctx.createCq({ cqe: o.cqe ?? 256 });
   const recvCq = o.recvCq ? ctx.createCq({ cqe: o.cqe ?? 256 }) : cq;
-  const mr = pd.allocMemory(o.bytes ?? 1 << 16, o.access ?? Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ | Access.REMOTE_ATOMIC);
+  const mr = pd.allocMemory(
+    o.bytes ?? 1 << 16,
+    o.access ?? Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ | Access.REMOTE_ATOMIC,
+  );
   const qp = o.qp ? pd.createQp({ type: 'RC', sendCq: cq, recvCq, ...o.qp }) : undefined;
   return {
     ctx,

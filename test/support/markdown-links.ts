@@ -6,6 +6,8 @@ export function relativeLinks(markdown: string): string[] {
     ...[...text.matchAll(/!?\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+["'(][^)]*)?\)/g)].map((m) => m[1]),
     ...[...text.matchAll(/^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/gm)].map((m) => m[1]),
   ];
-  const relative = targets.filter((t) => !/^([a-z][a-z0-9+.-]*:|#|\/\/)/i.test(t)).map((t) => decodeURI(t.replace(/[#?].*$/, '')).replace(/^\.\//, ''));
+  const relative = targets
+    .filter((t) => !/^([a-z][a-z0-9+.-]*:|#|\/\/)/i.test(t))
+    .map((t) => decodeURI(t.replace(/[#?].*$/, '')).replace(/^\.\//, ''));
   return [...new Set(relative.filter(Boolean))];
 }

@@ -23,10 +23,17 @@ describe('addon loader', () => {
       delete process.env.RDMA_CCM_ADDON;
       const copy = join(dir, 'other.node');
       copyFileSync(addonPath(), copy);
-      const r = spawnSync(process.execPath, ['-e', `const v = require(${JSON.stringify(VERBS)}); console.log(JSON.stringify({ devices: Array.isArray(v.getDevices()), addons: Object.keys(require.cache).filter((f) => f.endsWith('.node')) }))`], {
-        env: { ...process.env, RDMA_CCM_ADDON: copy },
-        encoding: 'utf8',
-      });
+      const r = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `const v = require(${JSON.stringify(VERBS)}); console.log(JSON.stringify({ devices: Array.isArray(v.getDevices()), addons: Object.keys(require.cache).filter((f) => f.endsWith('.node')) }))`,
+        ],
+        {
+          env: { ...process.env, RDMA_CCM_ADDON: copy },
+          encoding: 'utf8',
+        },
+      );
       expect(r.stderr).toBe('');
       expect(JSON.parse(r.stdout)).toEqual({ devices: true, addons: [copy] });
     } finally {
@@ -36,7 +43,12 @@ describe('addon loader', () => {
 
   it('refuses a name that does not exist with ERR_RDMA_ADDON_MISSING', () => {
     process.env.RDMA_CCM_ADDON = '/nonexistent/rdma_ccm.node';
-    expect(() => addonPath()).toThrow(expect.objectContaining({ code: 'ERR_RDMA_ADDON_MISSING', message: 'rdma-ccm: RDMA_CCM_ADDON names /nonexistent/rdma_ccm.node, which does not exist' }));
+    expect(() => addonPath()).toThrow(
+      expect.objectContaining({
+        code: 'ERR_RDMA_ADDON_MISSING',
+        message: 'rdma-ccm: RDMA_CCM_ADDON names /nonexistent/rdma_ccm.node, which does not exist',
+      }),
+    );
   });
 
   it('says a build needing a newer glibc is incompatible and names the version the dynamic loader missed', () => {
@@ -45,11 +57,20 @@ describe('addon loader', () => {
       delete process.env.RDMA_CCM_ADDON;
       const newer = join(dir, 'newer.node');
       writeFileSync(newer, requiringNewerGlibc(readFileSync(addonPath())));
-      const r = spawnSync(process.execPath, ['-e', `try { require(${JSON.stringify(VERBS)}) } catch (e) { console.log(e.code + ' ' + e.message) }`], {
-        env: { ...process.env, RDMA_CCM_ADDON: newer },
-        encoding: 'utf8',
-      });
-      expect(r.stdout).toBe('ERR_RDMA_ADDON_INCOMPATIBLE rdma-ccm: the native addon needs GLIBC_9.99, which this system lacks: build it here with `npm rebuild rdma-ccm --build-from-source`\n');
+      const r = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `try { require(${JSON.stringify(VERBS)}) } catch (e) { console.log(e.code + ' ' + e.message) }`,
+        ],
+        {
+          env: { ...process.env, RDMA_CCM_ADDON: newer },
+          encoding: 'utf8',
+        },
+      );
+      expect(r.stdout).toBe(
+        'ERR_RDMA_ADDON_INCOMPATIBLE rdma-ccm: the native addon needs GLIBC_9.99, which this system lacks: build it here with `npm rebuild rdma-ccm --build-from-source`\n',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

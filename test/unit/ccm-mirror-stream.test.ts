@@ -13,7 +13,19 @@ function pending(sequence: bigint, sent: boolean): PendingRecord & { outcome: Pr
     (v) => ({ ok: v }),
     (e) => ({ error: e }),
   );
-  return { sequence, payload: new Uint8Array(1), durability: 'delivered', size: 72, offset: 0, skipped: 0, sent, at: 0, resolve, reject, outcome };
+  return {
+    sequence,
+    payload: new Uint8Array(1),
+    durability: 'delivered',
+    size: 72,
+    offset: 0,
+    skipped: 0,
+    sent,
+    at: 0,
+    resolve,
+    reject,
+    outcome,
+  };
 }
 
 /** A record sent for delivery: `prior` is the one before it sent for delivery (0 for a stream's first). */
@@ -127,12 +139,16 @@ describe('MirrorStream', () => {
       expect(s.heldCount).toBe(1);
       vi.advanceTimersByTime(2);
       expect(s.heldCount).toBe(0);
-      expect(await p.outcome).toMatchObject({ error: { code: 'ERR_CCM_PARTNER_DOWN', message: expect.stringContaining('no heartbeat') } });
+      expect(await p.outcome).toMatchObject({
+        error: { code: 'ERR_CCM_PARTNER_DOWN', message: expect.stringContaining('no heartbeat') },
+      });
       const now = new MirrorStream(0);
       now.resume(5n);
       const q = pending(0n, false);
       now.hold([q], 'link down');
-      expect(await q.outcome).toMatchObject({ error: { code: 'ERR_CCM_PARTNER_DOWN', maybeDelivered: false } });
+      expect(await q.outcome).toMatchObject({
+        error: { code: 'ERR_CCM_PARTNER_DOWN', maybeDelivered: false },
+      });
       // Given up: the next session starts a new stream.
       const before = s.txStream;
       expect(s.resume(5n)).toEqual([]);

@@ -3,7 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { readMirroredLog } from '../../lib/ccm/mirrored-log';
-import { encodeLogTail, encodeRecord, LOG_HEADER, LOG_TAIL, recordSize, type Durability } from '../../lib/ccm/wire';
+import {
+  encodeLogTail,
+  encodeRecord,
+  LOG_HEADER,
+  LOG_TAIL,
+  recordSize,
+  type Durability,
+} from '../../lib/ccm/wire';
 
 const STREAM = 0x5eed;
 
@@ -21,21 +28,39 @@ class Ring {
     const size = recordSize(data.byteLength);
     if (this.head + size > this.bytes.byteLength) this.head = 0;
     const sequence = this.next++;
-    encodeRecord(7n, STREAM, sequence, data, { durability, acknowledged }, this.bytes.subarray(this.head, this.head + size));
+    encodeRecord(
+      7n,
+      STREAM,
+      sequence,
+      data,
+      { durability, acknowledged },
+      this.bytes.subarray(this.head, this.head + size),
+    );
     this.at.set(sequence, this.head);
     this.head += size;
     return sequence;
   }
   tail(released: bigint, acknowledged: bigint): Uint8Array {
-    return encodeLogTail({ stream: STREAM, released, offset: BigInt(released === 0n ? 0 : this.at.get(released + 1n) ?? this.head), acknowledged });
+    return encodeLogTail({
+      stream: STREAM,
+      released,
+      offset: BigInt(released === 0n ? 0 : (this.at.get(released + 1n) ?? this.head)),
+      acknowledged,
+    });
   }
 }
 
-const texts = (log: ReturnType<typeof readMirroredLog>) => log.records.map((r) => `${r.sequence}:${r.payload.toString()}:${r.acknowledged ? 'a' : 'u'}`);
+const texts = (log: ReturnType<typeof readMirroredLog>) =>
+  log.records.map((r) => `${r.sequence}:${r.payload.toString()}:${r.acknowledged ? 'a' : 'u'}`);
 
 describe('readMirroredLog', () => {
   it('finds no log in a slot never written', () => {
-    expect(readMirroredLog(new Uint8Array(LOG_TAIL.size), new Uint8Array(4096))).toEqual({ stream: 0, released: 0n, records: [], error: null });
+    expect(readMirroredLog(new Uint8Array(LOG_TAIL.size), new Uint8Array(4096))).toEqual({
+      stream: 0,
+      released: 0n,
+      records: [],
+      error: null,
+    });
   });
 
   it('replays every record in order, acknowledged up to the last sequence its writer knew was safe', () => {
@@ -82,7 +107,11 @@ describe('readMirroredLog', () => {
     torn[ring.at.get(2n)! + LOG_HEADER.size] ^= 0xff;
     const damaged = readMirroredLog(ring.tail(0n, 0n), torn);
     expect(damaged.records.map((r) => r.sequence)).toEqual([1n]);
-    expect(damaged.error).toMatchObject({ name: 'MirroredLogError', code: 'ERR_CCM_LOG_DAMAGED', sequence: 2n });
+    expect(damaged.error).toMatchObject({
+      name: 'MirroredLogError',
+      code: 'ERR_CCM_LOG_DAMAGED',
+      sequence: 2n,
+    });
   });
 
   it('reports a gap where a record known to be safe is missing', () => {
@@ -101,10 +130,17 @@ describe('readMirroredLog', () => {
     const tail = ring.tail(1n, 2n);
     const bad = tail.slice();
     bad[LOG_TAIL.released] ^= 1;
-    expect(readMirroredLog(bad, ring.bytes)).toMatchObject({ records: [], error: { code: 'ERR_CCM_LOG_DAMAGED', message: expect.stringContaining('checksum') } });
-    expect(readMirroredLog(tail.subarray(0, 20), ring.bytes).error).toMatchObject({ code: 'ERR_CCM_LOG_DAMAGED' });
+    expect(readMirroredLog(bad, ring.bytes)).toMatchObject({
+      records: [],
+      error: { code: 'ERR_CCM_LOG_DAMAGED', message: expect.stringContaining('checksum') },
+    });
+    expect(readMirroredLog(tail.subarray(0, 20), ring.bytes).error).toMatchObject({
+      code: 'ERR_CCM_LOG_DAMAGED',
+    });
     // The ring cut short before the tail's offset: the offset is outside it.
-    expect(readMirroredLog(tail, ring.bytes.subarray(0, 64)).error).toMatchObject({ code: 'ERR_CCM_LOG_DAMAGED' });
+    expect(readMirroredLog(tail, ring.bytes.subarray(0, 64)).error).toMatchObject({
+      code: 'ERR_CCM_LOG_DAMAGED',
+    });
     // Cut inside record 3, which its writer knew was safe: in its payload (damaged), in its header (missing).
     const cut = readMirroredLog(ring.tail(0n, 3n), ring.bytes.subarray(0, ring.at.get(3n)! + 70));
     expect(cut.records.map((r) => r.sequence)).toEqual([1n, 2n]);
@@ -119,8 +155,10 @@ describe('readMirroredLog', () => {
     for (let i = 1; i <= 12; i++) ring.write(`r${i}`, BigInt(i - 1));
     for (let trial = 0; trial < 500; trial++) {
       const bytes = ring.bytes.slice();
-      for (let k = 0; k < 1 + (trial % 8); k++) bytes[Math.floor(Math.random() * bytes.byteLength)] = Math.floor(Math.random() * 256);
-      const tail = trial % 5 === 0 ? randomBytes(LOG_TAIL.size) : ring.tail(BigInt(trial % 6), BigInt(trial % 12));
+      for (let k = 0; k < 1 + (trial % 8); k++)
+        bytes[Math.floor(Math.random() * bytes.byteLength)] = Math.floor(Math.random() * 256);
+      const tail =
+        trial % 5 === 0 ? randomBytes(LOG_TAIL.size) : ring.tail(BigInt(trial % 6), BigInt(trial % 12));
       const log = readMirroredLog(tail, trial % 7 === 0 ? randomBytes(2048) : bytes);
       // Whatever it finds is a run of consecutive sequences of one stream.
       log.records.forEach((r, i) => expect(r.sequence).toBe(log.released + 1n + BigInt(i)));

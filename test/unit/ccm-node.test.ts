@@ -17,7 +17,12 @@ function crash(net: MemoryNetwork, x: { node: ClusterNode }): void {
   nodes.splice(nodes.indexOf(x.node), 1);
 }
 
-function until<T extends CcmEvent['type']>(n: ClusterNode, type: T, pred: (e: Extract<CcmEvent, { type: T }>) => boolean = () => true, ms = 3000) {
+function until<T extends CcmEvent['type']>(
+  n: ClusterNode,
+  type: T,
+  pred: (e: Extract<CcmEvent, { type: T }>) => boolean = () => true,
+  ms = 3000,
+) {
   return new Promise<Extract<CcmEvent, { type: T }>>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no ${type} event within ${ms} ms`)), ms);
     const l = (e: CcmEvent) => {
@@ -44,12 +49,20 @@ describe('ClusterNode over an in-memory network', () => {
     const [ea, eb] = await Promise.all([until(a.node, 'established'), until(b.node, 'established')]);
     expect([ea.role, eb.role].sort()).toEqual(['initiator', 'responder']);
     const [init, resp] = ea.role === 'initiator' ? [a, b] : [b, a];
-    const steps = init.events.filter((e) => e.type === 'step' && e.role === 'initiator').map((e) => (e as { step: string }).step);
+    const steps = init.events
+      .filter((e) => e.type === 'step' && e.role === 'initiator')
+      .map((e) => (e as { step: string }).step);
     const last = steps.lastIndexOf('connect');
     expect(steps.slice(last)).toEqual(['connect', 'read-status', 'write-hello', 'read-echo', 'write-commit']);
-    expect(resp.events.filter((e) => e.type === 'step' && e.role === 'responder').map((e) => (e as { step: string }).step)).toEqual(['accept', 'echo']);
+    expect(
+      resp.events
+        .filter((e) => e.type === 'step' && e.role === 'responder')
+        .map((e) => (e as { step: string }).step),
+    ).toEqual(['accept', 'echo']);
     // A probed while B was absent: a refused connect, then a retry after a backoff delay.
-    expect(a.events.some((e) => e.type === 'attempt-failed' && e.step === 'connect' && (e.retryInMs ?? 0) > 0)).toBe(true);
+    expect(
+      a.events.some((e) => e.type === 'attempt-failed' && e.step === 'connect' && (e.retryInMs ?? 0) > 0),
+    ).toBe(true);
   });
 
   it('completes the handshake on the doorbells alone, with no mailbox scan', async () => {
@@ -61,10 +74,15 @@ describe('ClusterNode over an in-memory network', () => {
     await b.node.start();
     const a = make(net, 1, slow);
     await a.node.start();
-    const [ea, eb] = await Promise.all([until(a.node, 'established', () => true, 2000), until(b.node, 'established', () => true, 2000)]);
+    const [ea, eb] = await Promise.all([
+      until(a.node, 'established', () => true, 2000),
+      until(b.node, 'established', () => true, 2000),
+    ]);
     expect(ea.role).toBe('initiator');
     expect(eb.role).toBe('responder');
-    const echo = b.events.filter((e) => e.type === 'step' && e.role === 'responder').map((e) => (e as { step: string }).step);
+    const echo = b.events
+      .filter((e) => e.type === 'step' && e.role === 'responder')
+      .map((e) => (e as { step: string }).step);
     expect(echo).toEqual(['accept', 'echo']);
   });
 
@@ -90,10 +108,14 @@ describe('ClusterNode over an in-memory network', () => {
     const got: string[] = [];
     sb.mirror.on('record', (_seq, payload) => got.push(payload.toString()));
     // 200 records of ~100 bytes through a 4 KiB ring: the ring wraps and appends must wait for acks.
-    const seqs = await Promise.all(Array.from({ length: 200 }, (_, i) => sa.mirror.append(Buffer.from(`record-${i}`.padEnd(100, '.')))));
+    const seqs = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => sa.mirror.append(Buffer.from(`record-${i}`.padEnd(100, '.')))),
+    );
     expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => BigInt(i + 1)));
     expect(got).toEqual(Array.from({ length: 200 }, (_, i) => `record-${i}`.padEnd(100, '.')));
-    await expect(sa.mirror.append(new Uint8Array(4096))).rejects.toMatchObject({ code: 'ERR_CCM_RECORD_TOO_LARGE' });
+    await expect(sa.mirror.append(new Uint8Array(4096))).rejects.toMatchObject({
+      code: 'ERR_CCM_RECORD_TOO_LARGE',
+    });
   });
 
   it('holds appends across a failed session and delivers each exactly once on the next session with the same boot', async () => {
@@ -103,7 +125,9 @@ describe('ClusterNode over an in-memory network', () => {
     await Promise.all([a.node.start(), b.node.start()]);
     const [sa] = await Promise.all([a.node.waitForSession(2), b.node.waitForSession(1)]);
     const got: string[] = [];
-    b.node.on('established', () => b.node.session(1)!.mirror.on('record', (_s, payload) => got.push(payload.toString())));
+    b.node.on('established', () =>
+      b.node.session(1)!.mirror.on('record', (_s, payload) => got.push(payload.toString())),
+    );
     b.node.session(1)!.mirror.on('record', (_s, payload) => got.push(payload.toString()));
     expect(await sa.mirror.append(Buffer.from('first'))).toBe(1n);
     const records = Array.from({ length: 60 }, (_, i) => `record-${i}`);
@@ -113,7 +137,9 @@ describe('ClusterNode over an in-memory network', () => {
     await until(a.node, 'session-closed');
     expect(sa.mirror.acknowledged).toBe(1n);
     expect(got.length).toBeGreaterThan(1); // some arrived, unacknowledged
-    await expect(sa.mirror.append(Buffer.from('late'))).rejects.toMatchObject({ code: 'ERR_CCM_SESSION_CLOSED' });
+    await expect(sa.mirror.append(Buffer.from('late'))).rejects.toMatchObject({
+      code: 'ERR_CCM_SESSION_CLOSED',
+    });
     net.partition('10.0.0.1', false);
     const s2 = await until(a.node, 'established');
     expect(s2.partnerGeneration).toBe(b.node.generation.toString());
@@ -212,10 +238,15 @@ describe('ClusterNode over an in-memory network', () => {
     // An endpoint whose status block memory drops every write: what partners would READ is not the block.
     const broken: CcmOptions['transport'] = async (o) => {
       const ep = await inner(o);
-      return Object.defineProperty(Object.assign(Object.create(Object.getPrototypeOf(ep)), ep), 'status', { get: () => new Uint8Array(o.statusSize) });
+      return Object.defineProperty(Object.assign(Object.create(Object.getPrototypeOf(ep)), ep), 'status', {
+        get: () => new Uint8Array(o.statusSize),
+      });
     };
     const { node, events } = make(net, 1, { transport: broken });
-    await expect(node.start()).rejects.toMatchObject({ code: 'ERR_CCM_SELF_CHECK', message: expect.stringMatching(/status block/) });
+    await expect(node.start()).rejects.toMatchObject({
+      code: 'ERR_CCM_SELF_CHECK',
+      message: expect.stringMatching(/status block/),
+    });
     expect(events.some((e) => e.type === 'listening')).toBe(false);
     const ok = make(net, 2);
     await ok.node.start();
@@ -228,7 +259,9 @@ describe('ClusterNode over an in-memory network', () => {
     await a.node.start();
     const ac = new AbortController();
     // Timed out: its abort listener is gone too.
-    await expect(a.node.waitForSession(2, { timeoutMs: 20, signal: ac.signal })).rejects.toMatchObject({ code: 'ERR_CCM_TIMEOUT' });
+    await expect(a.node.waitForSession(2, { timeoutMs: 20, signal: ac.signal })).rejects.toMatchObject({
+      code: 'ERR_CCM_TIMEOUT',
+    });
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
     // Aborted: rejects with the signal's reason.
     const aborted = a.node.waitForSession(2, { timeoutMs: 60_000, signal: ac.signal });
@@ -236,7 +269,9 @@ describe('ClusterNode over an in-memory network', () => {
     await expect(aborted).rejects.toThrow('no longer needed');
     // Pending when the node stops: rejected, with its listener removed.
     const ac2 = new AbortController();
-    const pending = expect(a.node.waitForSession(2, { signal: ac2.signal })).rejects.toMatchObject({ code: 'ERR_CCM_STOPPED' });
+    const pending = expect(a.node.waitForSession(2, { signal: ac2.signal })).rejects.toMatchObject({
+      code: 'ERR_CCM_STOPPED',
+    });
     await a.node.stop();
     await pending;
     expect(getEventListeners(ac2.signal, 'abort')).toHaveLength(0);
@@ -248,7 +283,8 @@ describe('ClusterNode over an in-memory network', () => {
     await Promise.all([c.node.start(), d.node.start()]);
     const ac3 = new AbortController();
     const s = await c.node.waitForSession(2, { timeoutMs: 3000, signal: ac3.signal });
-    for (let i = 0; i < 20; i++) expect(await c.node.waitForSession(2, { timeoutMs: 3000, signal: ac3.signal })).toBe(s);
+    for (let i = 0; i < 20; i++)
+      expect(await c.node.waitForSession(2, { timeoutMs: 3000, signal: ac3.signal })).toBe(s);
     expect(getEventListeners(ac3.signal, 'abort')).toHaveLength(0);
   });
 
@@ -267,7 +303,7 @@ describe('ClusterNode over an in-memory network', () => {
     expect(a.events.at(-1)?.type).toBe('stopped');
   });
 
-  it("advances the heartbeat in its status block every heartbeat period", async () => {
+  it('advances the heartbeat in its status block every heartbeat period', async () => {
     const net = new MemoryNetwork();
     const a = make(net, 1);
     await a.node.start();
@@ -283,7 +319,12 @@ describe('ClusterNode over an in-memory network', () => {
     // of node 1's status block comes back torn (one byte off, as a READ during a publication would).
     const read = MemoryLink.prototype.read;
     let torn = 0;
-    MemoryLink.prototype.read = async function (this: MemoryLink, addr: bigint, rkey: number, length: number) {
+    MemoryLink.prototype.read = async function (
+      this: MemoryLink,
+      addr: bigint,
+      rkey: number,
+      length: number,
+    ) {
       const bytes = await read.call(this, addr, rkey, length);
       if (this.owner.address === '10.0.0.2' && length === 512 && torn++ === 0) bytes[100] ^= 0xff;
       return bytes;
@@ -302,27 +343,63 @@ describe('ClusterNode over an in-memory network', () => {
   });
 
   it('rejects bad configuration with one clear error', () => {
-    expect(() => new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners: [] })).toThrow(/partners must list/);
-    expect(() => new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 70000, partners: [{ nodeId: 2, address: 'y', port: 1 }] })).toThrow(/port/);
-    expect(() => new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners: [{ nodeId: 1, address: 'y', port: 1 }] })).toThrow(/own id/);
+    expect(() => new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners: [] })).toThrow(
+      /partners must list/,
+    );
+    expect(
+      () =>
+        new ClusterNode({
+          clusterId: 1n,
+          nodeId: 1,
+          address: 'x',
+          port: 70000,
+          partners: [{ nodeId: 2, address: 'y', port: 1 }],
+        }),
+    ).toThrow(/port/);
+    expect(
+      () =>
+        new ClusterNode({
+          clusterId: 1n,
+          nodeId: 1,
+          address: 'x',
+          port: 1,
+          partners: [{ nodeId: 1, address: 'y', port: 1 }],
+        }),
+    ).toThrow(/own id/);
     const partners = [{ nodeId: 2, address: 'y', port: 1 }];
-    expect(() => new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners, mirrorHoldMs: -1 })).toThrow(expect.objectContaining({ code: 'ERR_CCM_CONFIG', message: expect.stringMatching(/mirrorHoldMs/) }));
-    expect(new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners, mirrorHoldMs: 0 }).config.mirrorHoldMs).toBe(0);
-    expect(new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners }).config.mirrorHoldMs).toBe(30_000);
+    expect(
+      () => new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners, mirrorHoldMs: -1 }),
+    ).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_CONFIG', message: expect.stringMatching(/mirrorHoldMs/) }),
+    );
+    expect(
+      new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners, mirrorHoldMs: 0 }).config
+        .mirrorHoldMs,
+    ).toBe(0);
+    expect(
+      new ClusterNode({ clusterId: 1n, nodeId: 1, address: 'x', port: 1, partners }).config.mirrorHoldMs,
+    ).toBe(30_000);
   });
 });
 
 describe('redundant links over an in-memory network', () => {
   const twoLinks = (id: 1 | 2, extra: Partial<CcmOptions> = {}) => {
     const other = id === 1 ? 2 : 1;
-    return { address: [`10.0.0.${id}`, `10.1.0.${id}`], partners: [{ nodeId: other, address: [`10.0.0.${other}`, `10.1.0.${other}`], port: 7000 }], ...extra };
+    return {
+      address: [`10.0.0.${id}`, `10.1.0.${id}`],
+      partners: [{ nodeId: other, address: [`10.0.0.${other}`, `10.1.0.${other}`], port: 7000 }],
+      ...extra,
+    };
   };
 
   it('joins the second link to the session; a link cut moves mirroring to the other with every record once, and the link rejoins', async () => {
     const net = new MemoryNetwork();
     const a = make(net, 1, twoLinks(1));
     const b = make(net, 2, twoLinks(2));
-    const bothUp = Promise.all([until(a.node, 'link-up', (e) => e.linksUp === 2), until(b.node, 'link-up', (e) => e.linksUp === 2)]);
+    const bothUp = Promise.all([
+      until(a.node, 'link-up', (e) => e.linksUp === 2),
+      until(b.node, 'link-up', (e) => e.linksUp === 2),
+    ]);
     await Promise.all([a.node.start(), b.node.start()]);
     const sa = await a.node.waitForSession(2);
     await bothUp;
@@ -338,7 +415,9 @@ describe('redundant links over an in-memory network', () => {
     const seqs = await Promise.all(appends);
     expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => BigInt(i + 1)));
     expect(got).toEqual(seqs);
-    expect(a.events.some((e) => e.type === 'partner-down') || b.events.some((e) => e.type === 'partner-down')).toBe(false);
+    expect(
+      a.events.some((e) => e.type === 'partner-down') || b.events.some((e) => e.type === 'partner-down'),
+    ).toBe(false);
     expect(a.node.session(2)).toBe(sa);
     expect(a.node.status().partners[0].session!.links.map((l) => l.state)).toEqual(['down', 'carrier']);
     // The link comes back: the initiator joins it again by itself.
@@ -377,8 +456,21 @@ describe('redundant links over an in-memory network', () => {
     const ep = await net.transport()({ addresses: ['10.9.0.9'], statusSize: 512, slots: 1, slotSize: 4096 });
     const tryJoin = async (key: Uint8Array, link = 1) => {
       const e = await ep
-        .connect({ address: '10.1.0.1', port: 7000, slot: 0, link: 0, timeoutMs: 1000, privateData: encodeJoin({ clusterId: 77n, nodeId: 2, link, attempt: 1 << 30, statusRkey: 1, slotRkey: 2 }, key) })
-        .then(() => null, (x: { privateData?: Uint8Array }) => x);
+        .connect({
+          address: '10.1.0.1',
+          port: 7000,
+          slot: 0,
+          link: 0,
+          timeoutMs: 1000,
+          privateData: encodeJoin(
+            { clusterId: 77n, nodeId: 2, link, attempt: 1 << 30, statusRkey: 1, slotRkey: 2 },
+            key,
+          ),
+        })
+        .then(
+          () => null,
+          (x: { privateData?: Uint8Array }) => x,
+        );
       return decodeReject(e?.privateData)?.reason;
     };
     expect(await tryJoin(joinKey(undefined, 12345n))).toBe('NO_SESSION');
@@ -399,13 +491,17 @@ describe('fencing, takeover and giveback over an in-memory network', () => {
     await expect(a.node.takeover(2)).rejects.toMatchObject({ code: 'ERR_CCM_NOT_SAFE' });
     // B mirrors placed records to A before it dies; A replays them before it takes over.
     const sb = await b.node.waitForSession(1);
-    const told = await Promise.all(Array.from({ length: 5 }, (_, i) => sb.mirror.append(Buffer.from(`b${i}`))));
+    const told = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => sb.mirror.append(Buffer.from(`b${i}`))),
+    );
     const stream = (sb.mirror as unknown as { stream: { txStream: number } }).stream.txStream;
     crash(net, b);
     const safe = await until(a.node, 'takeover-safe');
     expect(safe).toMatchObject({ partner: 2, by: 'fence', generation: b.node.generation.toString() });
     expect(fenced).toEqual([2]);
-    const order = a.events.map((e) => e.type).filter((t) => ['partner-down', 'fencing', 'takeover-safe'].includes(t));
+    const order = a.events
+      .map((e) => e.type)
+      .filter((t) => ['partner-down', 'fencing', 'takeover-safe'].includes(t));
     expect(order).toEqual(['partner-down', 'fencing', 'takeover-safe']);
     const replayed: bigint[] = [];
     for await (const r of a.node.mirroredLog(2)) replayed.push(r.sequence);
@@ -419,11 +515,17 @@ describe('fencing, takeover and giveback over an in-memory network', () => {
     // It learns how far A replayed its previous boot's log, and again with the giveback.
     expect(await waiting).toMatchObject({ partner: 1, replayed: { stream, through: '5' } });
     expect(b2.node.waitingForGiveback).toEqual([1]);
-    expect(() => b2.node.setState('ACTIVE')).toThrow(expect.objectContaining({ code: 'ERR_CCM_WAITING_FOR_GIVEBACK' }));
+    expect(() => b2.node.setState('ACTIVE')).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_WAITING_FOR_GIVEBACK' }),
+    );
     b2.node.setState('READY');
     const received = until(b2.node, 'giveback');
     await a.node.giveback(2);
-    expect(await received).toMatchObject({ partner: 1, direction: 'received', replayed: { stream, through: '5' } });
+    expect(await received).toMatchObject({
+      partner: 1,
+      direction: 'received',
+      replayed: { stream, through: '5' },
+    });
     expect(a.node.status().takeover).toBeNull();
     b2.node.setState('ACTIVE');
     expect(b2.node.state).toBe('ACTIVE');
@@ -433,7 +535,12 @@ describe('fencing, takeover and giveback over an in-memory network', () => {
   it('a fence hook that fails gives no takeover-safe: it is retried, and takeover() is refused', async () => {
     const net = new MemoryNetwork();
     let calls = 0;
-    const a = make(net, 1, { fence: async () => { calls++; throw new Error('PDU unreachable'); } });
+    const a = make(net, 1, {
+      fence: async () => {
+        calls++;
+        throw new Error('PDU unreachable');
+      },
+    });
     const b = make(net, 2);
     await Promise.all([a.node.start(), b.node.start()]);
     await a.node.waitForSession(2);
@@ -481,7 +588,9 @@ describe('one-sided mirroring and replay over an in-memory network', () => {
     const delivered: bigint[] = [];
     sb.mirror.on('record', (seq) => delivered.push(seq));
     // 20 records of 168 ring bytes fill most of the 4 KiB ring: a checkpoint frees room for the rest.
-    const first = await Promise.all(Array.from({ length: 20 }, (_, i) => sa.mirror.append(Buffer.from(`p${i + 1}`.padEnd(100, '.')))));
+    const first = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => sa.mirror.append(Buffer.from(`p${i + 1}`.padEnd(100, '.')))),
+    );
     expect(first).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
     sa.mirror.checkpoint(15n);
     const mixed = await Promise.all([
@@ -491,14 +600,23 @@ describe('one-sided mirroring and replay over an in-memory network', () => {
     expect(mixed).toEqual(Array.from({ length: 16 }, (_, i) => BigInt(21 + i)));
     // Only the delivered record reached the partner's application.
     expect(delivered).toEqual([21n]);
-    await expect(sa.mirror.append(Buffer.from('x'), { durability: 'persisted' })).rejects.toMatchObject({ code: 'ERR_CCM_NOT_PERSISTENT' });
-    await expect(sa.mirror.append(Buffer.from('x'), { durability: 'nvram' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(sa.mirror.append(Buffer.from('x'), { durability: 'persisted' })).rejects.toMatchObject({
+      code: 'ERR_CCM_NOT_PERSISTENT',
+    });
+    await expect(sa.mirror.append(Buffer.from('x'), { durability: 'nvram' as never })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
     expect(() => sa.mirror.checkpoint(1000n)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
 
     crash(net, a);
     await until(b.node, 'partner-down');
     const replayed: { sequence: bigint; payload: string; acknowledged: boolean }[] = [];
-    for await (const r of b.node.mirroredLog(1)) replayed.push({ sequence: r.sequence, payload: r.payload.toString().replace(/\.+$/, ''), acknowledged: r.acknowledged });
+    for await (const r of b.node.mirroredLog(1))
+      replayed.push({
+        sequence: r.sequence,
+        payload: r.payload.toString().replace(/\.+$/, ''),
+        acknowledged: r.acknowledged,
+      });
     // Released through 15 by the checkpoint; 21 was delivered already; every other one is here once.
     const expected = [16, 17, 18, 19, 20, ...Array.from({ length: 15 }, (_, i) => 22 + i)];
     expect(replayed.map((r) => Number(r.sequence))).toEqual(expected);

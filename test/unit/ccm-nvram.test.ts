@@ -14,9 +14,12 @@ const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-nvram-'));
 const nodes = memoryNodes;
 afterEach(stopMemoryNodes);
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-const make = (net: MemoryNetwork, id: 1 | 2, extra: Partial<CcmOptions> = {}) => memoryNode(net, id, { logRingBytes: 8192, ...extra });
+const make = (net: MemoryNetwork, id: 1 | 2, extra: Partial<CcmOptions> = {}) =>
+  memoryNode(net, id, { logRingBytes: 8192, ...extra });
 
-async function replay(it: AsyncIterable<MirroredRecord>): Promise<{ records: MirroredRecord[]; error: unknown }> {
+async function replay(
+  it: AsyncIterable<MirroredRecord>,
+): Promise<{ records: MirroredRecord[]; error: unknown }> {
   const records: MirroredRecord[] = [];
   try {
     for await (const r of it) records.push(r);
@@ -34,7 +37,9 @@ describe('NVRAM region', () => {
     let b = make(net, 2, { nvram: { path, persistent: true } });
     await Promise.all([a.node.start(), b.node.start()]);
     const sa = await a.node.waitForSession(2);
-    const seqs = await Promise.all(Array.from({ length: 30 }, (_, i) => sa.mirror.append(Buffer.from(`n${i + 1}`.padEnd(50, '.')))));
+    const seqs = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => sa.mirror.append(Buffer.from(`n${i + 1}`.padEnd(50, '.')))),
+    );
     expect(seqs.at(-1)).toBe(30n);
     // B dies without stopping; the file is all that is left of its memory. A new B maps it again.
     net.crash('10.0.0.2');
@@ -43,7 +48,9 @@ describe('NVRAM region', () => {
     await b.node.start();
     const { records, error } = await replay(b.node.mirroredLog(1, { atStart: true }));
     expect(error).toBeNull();
-    expect(records.map((r) => r.payload.toString().replace(/\.+$/, ''))).toEqual(Array.from({ length: 30 }, (_, i) => `n${i + 1}`));
+    expect(records.map((r) => r.payload.toString().replace(/\.+$/, ''))).toEqual(
+      Array.from({ length: 30 }, (_, i) => `n${i + 1}`),
+    );
     expect(records.every((r) => r.acknowledged && r.durability === 'persisted')).toBe(true);
     // The region is persistent memory by its option: the status block says so, and A's persisted session comes back.
     const status = decodeStatus(readStatus(b.node), 77n);
@@ -82,7 +89,10 @@ describe('NVRAM region', () => {
     const plain = make(new MemoryNetwork(), 2, { nvram: { path } });
     await plain.node.start();
     expect(decodeStatus(readStatus(plain.node), 77n).persistent).toBe(false);
-    await expect(make(new MemoryNetwork(), 2, { nvram: { path: dir } }).node.start()).rejects.toMatchObject({ code: 'ERR_CCM_NVRAM', message: expect.stringContaining('EISDIR') });
+    await expect(make(new MemoryNetwork(), 2, { nvram: { path: dir } }).node.start()).rejects.toMatchObject({
+      code: 'ERR_CCM_NVRAM',
+      message: expect.stringContaining('EISDIR'),
+    });
   });
 });
 

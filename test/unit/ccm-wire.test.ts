@@ -8,10 +8,24 @@ import { crc32Table } from '../../lib/ccm/wire/crc32';
 const { ProtocolError } = wire;
 const CLUSTER = 0x1234_5678_9abc_def0n;
 const secret = new TextEncoder().encode('cluster-secret');
-const regions = { statusAddr: 0x7f00_1000n, statusRkey: 0x11, statusLen: 512, slotAddr: 0x7f00_2000n, slotRkey: 0x22, slotLen: 4352 };
+const regions = {
+  statusAddr: 0x7f00_1000n,
+  statusRkey: 0x11,
+  statusLen: 512,
+  slotAddr: 0x7f00_2000n,
+  slotRkey: 0x22,
+  slotLen: 4352,
+};
 const request = { generation: 7n, attempt: 3 };
 const linkKey = wire.joinKey(secret, 0xe90cn);
-const nvram = { clusterId: CLUSTER, owner: 2, partner: 1, generation: 7n, ringSize: 1n << 20n, persistent: true };
+const nvram = {
+  clusterId: CLUSTER,
+  owner: 2,
+  partner: 1,
+  generation: 7n,
+  ringSize: 1n << 20n,
+  persistent: true,
+};
 const nvramOf = { clusterId: CLUSTER, owner: 2, partner: 1, regionSize: 4096n + (1n << 20n), secret };
 const join = { clusterId: CLUSTER, nodeId: 1, link: 1, attempt: 5, statusRkey: 0x33, slotRkey: 0x44 };
 
@@ -26,16 +40,59 @@ function rng(seed: number) {
 }
 
 const samples = {
-  status: () => wire.encodeStatus({ clusterId: CLUSTER, nodeId: 2, state: 'READY', generation: 99n, heartbeat: 5n, sequence: 3n, slotCount: 2, echoes: [{ nodeId: 1, generation: 7n, nonce: 42n }, null] }, secret),
-  hello: () => wire.encodeHello({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, responderNonce: 43n, regions }, secret),
-  commit: () => wire.encodeCommit({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, responderNonce: 43n }, secret),
-  connect: () => wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2, attempt: 3 }, secret),
-  accept: () => wire.encodeAccept({ clusterId: CLUSTER, nodeId: 2, generation: 99n, responderNonce: 43n, regions }, request, secret),
+  status: () =>
+    wire.encodeStatus(
+      {
+        clusterId: CLUSTER,
+        nodeId: 2,
+        state: 'READY',
+        generation: 99n,
+        heartbeat: 5n,
+        sequence: 3n,
+        slotCount: 2,
+        echoes: [{ nodeId: 1, generation: 7n, nonce: 42n }, null],
+      },
+      secret,
+    ),
+  hello: () =>
+    wire.encodeHello(
+      { clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, responderNonce: 43n, regions },
+      secret,
+    ),
+  commit: () =>
+    wire.encodeCommit(
+      { clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, responderNonce: 43n },
+      secret,
+    ),
+  connect: () =>
+    wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2, attempt: 3 }, secret),
+  accept: () =>
+    wire.encodeAccept(
+      { clusterId: CLUSTER, nodeId: 2, generation: 99n, responderNonce: 43n, regions },
+      request,
+      secret,
+    ),
   reject: () => wire.encodeReject({ clusterId: CLUSTER, reason: 'TIE_BREAK' }),
   log: () => wire.encodeRecord(0xe90cn, 7, 9n, new TextEncoder().encode('a mirrored log record')),
   join: () => wire.encodeJoin(join, linkKey),
-  witness: () => wire.encodeWitness({ clusterId: CLUSTER, nodeId: 2, state: 'ACTIVE', generation: 99n, heartbeat: 12n, takeover: { nodeId: 1, generation: 7n } }, secret),
-  joinAccept: () => wire.encodeJoinAccept({ clusterId: CLUSTER, nodeId: 2, link: 1, statusRkey: 0x55, slotRkey: 0x66 }, join, linkKey),
+  witness: () =>
+    wire.encodeWitness(
+      {
+        clusterId: CLUSTER,
+        nodeId: 2,
+        state: 'ACTIVE',
+        generation: 99n,
+        heartbeat: 12n,
+        takeover: { nodeId: 1, generation: 7n },
+      },
+      secret,
+    ),
+  joinAccept: () =>
+    wire.encodeJoinAccept(
+      { clusterId: CLUSTER, nodeId: 2, link: 1, statusRkey: 0x55, slotRkey: 0x66 },
+      join,
+      linkKey,
+    ),
   nvram: () => wire.encodeNvramHeader(nvram, secret),
 };
 
@@ -58,26 +115,69 @@ describe('wire formats', () => {
     const st = wire.decodeStatus(samples.status(), CLUSTER, secret);
     expect(st).toMatchObject({ nodeId: 2, state: 'READY', generation: 99n, heartbeat: 5n, slotCount: 2 });
     expect(st.echoes).toEqual([{ nodeId: 1, generation: 7n, nonce: 42n }, null]);
-    expect(wire.decodeHello(samples.hello(), CLUSTER, secret)).toMatchObject({ nodeId: 1, generation: 7n, nonce: 42n, responderNonce: 43n, regions });
-    expect(wire.decodeCommit(samples.commit(), CLUSTER, secret)).toMatchObject({ nodeId: 1, nonce: 42n, responderNonce: 43n });
-    expect(wire.decodeConnect(samples.connect(), CLUSTER, secret)).toMatchObject({ nodeId: 1, generation: 7n, target: 2, attempt: 3 });
-    expect(wire.decodeAccept(samples.accept(), CLUSTER, request, secret)).toMatchObject({ nodeId: 2, responderNonce: 43n, regions });
+    expect(wire.decodeHello(samples.hello(), CLUSTER, secret)).toMatchObject({
+      nodeId: 1,
+      generation: 7n,
+      nonce: 42n,
+      responderNonce: 43n,
+      regions,
+    });
+    expect(wire.decodeCommit(samples.commit(), CLUSTER, secret)).toMatchObject({
+      nodeId: 1,
+      nonce: 42n,
+      responderNonce: 43n,
+    });
+    expect(wire.decodeConnect(samples.connect(), CLUSTER, secret)).toMatchObject({
+      nodeId: 1,
+      generation: 7n,
+      target: 2,
+      attempt: 3,
+    });
+    expect(wire.decodeAccept(samples.accept(), CLUSTER, request, secret)).toMatchObject({
+      nodeId: 2,
+      responderNonce: 43n,
+      regions,
+    });
     expect(wire.decodeReject(samples.reject())).toEqual({ clusterId: CLUSTER, reason: 'TIE_BREAK' });
     expect(wire.decodeRecord(samples.log())).toMatchObject({ epoch: 0xe90cn, stream: 7, sequence: 9n });
     expect(Buffer.from(wire.decodeRecord(samples.log()).payload).toString()).toBe('a mirrored log record');
     expect(wire.decodeJoin(samples.join(), CLUSTER, () => linkKey)).toEqual(join);
-    expect(wire.decodeJoinAccept(samples.joinAccept(), CLUSTER, join, linkKey)).toEqual({ clusterId: CLUSTER, nodeId: 2, link: 1, statusRkey: 0x55, slotRkey: 0x66 });
-    expect(wire.decodeWitness(samples.witness(), CLUSTER, 2, secret)).toEqual({ clusterId: CLUSTER, nodeId: 2, state: 'ACTIVE', generation: 99n, heartbeat: 12n, takeover: { nodeId: 1, generation: 7n } });
+    expect(wire.decodeJoinAccept(samples.joinAccept(), CLUSTER, join, linkKey)).toEqual({
+      clusterId: CLUSTER,
+      nodeId: 2,
+      link: 1,
+      statusRkey: 0x55,
+      slotRkey: 0x66,
+    });
+    expect(wire.decodeWitness(samples.witness(), CLUSTER, 2, secret)).toEqual({
+      clusterId: CLUSTER,
+      nodeId: 2,
+      state: 'ACTIVE',
+      generation: 99n,
+      heartbeat: 12n,
+      takeover: { nodeId: 1, generation: 7n },
+    });
     expect(wire.decodeWitness(new Uint8Array(512), CLUSTER, 2, secret)).toBeNull();
     expect(wire.requestKind(samples.join())).toBe('join');
     expect(wire.requestKind(samples.connect())).toBe('connect');
     expect(wire.requestKind(samples.accept())).toBeNull();
   });
 
-  it('CRC-32 is zlib\'s, natively or by the table, with the checksum field skipped anywhere in the range', () => {
+  it("CRC-32 is zlib's, natively or by the table, with the checksum field skipped anywhere in the range", () => {
     expect(wire.crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
     const buf = new Uint8Array(700).map((_, i) => (i * 131 + 7) & 0xff);
-    for (const [start, end, skip] of [[0, 700, -1], [0, 700, 0], [0, 700, 696], [3, 600, 1], [3, 600, 2], [3, 600, 598], [3, 600, 599], [10, 11, 9], [0, 0, 0], [5, 400, 200]]) {
+    for (const [start, end, skip] of [
+      [0, 700, -1],
+      [0, 700, 0],
+      [0, 700, 696],
+      [3, 600, 1],
+      [3, 600, 2],
+      [3, 600, 598],
+      [3, 600, 599],
+      [10, 11, 9],
+      [0, 0, 0],
+      [5, 400, 200],
+    ]) {
       const zeroed = buf.slice();
       if (skip >= 0) zeroed.fill(0, skip, skip + 4);
       expect(wire.crc32(buf, start, end, skip)).toBe(crc32Table(zeroed, start, end));
@@ -85,40 +185,88 @@ describe('wire formats', () => {
   });
 
   it('says in the status block how far its slots take RDMA FLUSH, and refuses a persistent FLUSH without FLUSH', () => {
-    const base = { clusterId: CLUSTER, nodeId: 2, state: 'READY' as const, generation: 99n, heartbeat: 5n, sequence: 3n, slotCount: 1, echoes: [] };
-    for (const flush of ['global', 'persistent', null] as const) expect(wire.decodeStatus(wire.encodeStatus({ ...base, flush }, secret), CLUSTER, secret).flush).toBe(flush);
+    const base = {
+      clusterId: CLUSTER,
+      nodeId: 2,
+      state: 'READY' as const,
+      generation: 99n,
+      heartbeat: 5n,
+      sequence: 3n,
+      slotCount: 1,
+      echoes: [],
+    };
+    for (const flush of ['global', 'persistent', null] as const)
+      expect(wire.decodeStatus(wire.encodeStatus({ ...base, flush }, secret), CLUSTER, secret).flush).toBe(
+        flush,
+      );
     // Without a secret the flags can be set by hand: FLUSH_PERSISTENT alone is no placement.
     const b = wire.encodeStatus({ ...base, flush: 'persistent' });
     const dv = new DataView(b.buffer, b.byteOffset);
     dv.setUint16(wire.STATUS.flags, dv.getUint16(wire.STATUS.flags, true) & ~wire.STATUS_FLUSH, true);
     dv.setUint32(wire.STATUS.checksum, wire.crc32(b, 0, wire.STATUS.size, wire.STATUS.checksum), true);
-    expect(() => wire.decodeStatus(b, CLUSTER)).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD', message: expect.stringContaining('persistent FLUSH without FLUSH') }));
+    expect(() => wire.decodeStatus(b, CLUSTER)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CCM_FIELD',
+        message: expect.stringContaining('persistent FLUSH without FLUSH'),
+      }),
+    );
   });
 
-  it("refuses an NVRAM region of another owner, partner or cluster, a forged one, and a ring that does not fit", () => {
+  it('refuses an NVRAM region of another owner, partner or cluster, a forged one, and a ring that does not fit', () => {
     expect(wire.decodeNvramHeader(samples.nvram(), nvramOf)).toEqual(nvram);
     expect(wire.decodeNvramHeader(new Uint8Array(512), nvramOf)).toBeNull();
-    expect(wire.decodeNvramHeader(wire.encodeNvramHeader({ ...nvram, persistent: false }), { ...nvramOf, secret: undefined })).toMatchObject({ persistent: false });
-    expect(() => wire.decodeNvramHeader(samples.nvram(), { ...nvramOf, owner: 3 })).toThrow(expect.objectContaining({ code: 'ERR_CCM_WRONG_NODE' }));
-    expect(() => wire.decodeNvramHeader(samples.nvram(), { ...nvramOf, partner: 3 })).toThrow(expect.objectContaining({ code: 'ERR_CCM_WRONG_NODE' }));
-    expect(() => wire.decodeNvramHeader(samples.nvram(), { ...nvramOf, clusterId: CLUSTER + 1n })).toThrow(expect.objectContaining({ code: 'ERR_CCM_CLUSTER' }));
-    expect(() => wire.decodeNvramHeader(wire.encodeNvramHeader(nvram, new TextEncoder().encode('other')), nvramOf)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
-    expect(() => wire.decodeNvramHeader(samples.nvram(), { ...nvramOf, regionSize: 1n << 20n })).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD' }));
+    expect(
+      wire.decodeNvramHeader(wire.encodeNvramHeader({ ...nvram, persistent: false }), {
+        ...nvramOf,
+        secret: undefined,
+      }),
+    ).toMatchObject({ persistent: false });
+    expect(() => wire.decodeNvramHeader(samples.nvram(), { ...nvramOf, owner: 3 })).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_WRONG_NODE' }),
+    );
+    expect(() => wire.decodeNvramHeader(samples.nvram(), { ...nvramOf, partner: 3 })).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_WRONG_NODE' }),
+    );
+    expect(() => wire.decodeNvramHeader(samples.nvram(), { ...nvramOf, clusterId: CLUSTER + 1n })).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_CLUSTER' }),
+    );
+    expect(() =>
+      wire.decodeNvramHeader(wire.encodeNvramHeader(nvram, new TextEncoder().encode('other')), nvramOf),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    expect(() => wire.decodeNvramHeader(samples.nvram(), { ...nvramOf, regionSize: 1n << 20n })).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_FIELD' }),
+    );
     const torn = samples.nvram();
     torn[30] ^= 1;
-    expect(() => wire.decodeNvramHeader(torn, nvramOf)).toThrow(expect.objectContaining({ code: 'ERR_CCM_CHECKSUM' }));
+    expect(() => wire.decodeNvramHeader(torn, nvramOf)).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_CHECKSUM' }),
+    );
     expect(() => wire.encodeNvramHeader({ ...nvram, ringSize: 12n })).toThrow(RangeError);
   });
 
-  it('binds a link join to its session: another session\'s key, no session, or another attempt is refused', () => {
+  it("binds a link join to its session: another session's key, no session, or another attempt is refused", () => {
     const other = wire.joinKey(secret, 0xe90dn);
-    expect(() => wire.decodeJoin(samples.join(), CLUSTER, () => other)).toThrow(expect.objectContaining({ code: 'ERR_CCM_NO_SESSION' }));
-    expect(() => wire.decodeJoin(samples.join(), CLUSTER, () => null)).toThrow(expect.objectContaining({ code: 'ERR_CCM_NO_SESSION' }));
+    expect(() => wire.decodeJoin(samples.join(), CLUSTER, () => other)).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_NO_SESSION' }),
+    );
+    expect(() => wire.decodeJoin(samples.join(), CLUSTER, () => null)).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_NO_SESSION' }),
+    );
     // Without a secret the key is still the session's (unkeyed hash of its epoch): another session's join does not verify.
-    expect(() => wire.decodeJoin(wire.encodeJoin(join, wire.joinKey(undefined, 1n)), CLUSTER, () => wire.joinKey(undefined, 2n))).toThrow(expect.objectContaining({ code: 'ERR_CCM_NO_SESSION' }));
-    expect(() => wire.decodeJoinAccept(samples.joinAccept(), CLUSTER, { ...join, attempt: 6 }, linkKey)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
-    expect(() => wire.decodeJoinAccept(samples.joinAccept(), CLUSTER, { ...join, link: 2 }, linkKey)).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD' }));
-    expect(() => wire.decodeJoin(wire.encodeJoin({ ...join, link: wire.MAX_LINKS }, linkKey), CLUSTER, () => linkKey)).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD' }));
+    expect(() =>
+      wire.decodeJoin(wire.encodeJoin(join, wire.joinKey(undefined, 1n)), CLUSTER, () =>
+        wire.joinKey(undefined, 2n),
+      ),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CCM_NO_SESSION' }));
+    expect(() =>
+      wire.decodeJoinAccept(samples.joinAccept(), CLUSTER, { ...join, attempt: 6 }, linkKey),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    expect(() => wire.decodeJoinAccept(samples.joinAccept(), CLUSTER, { ...join, link: 2 }, linkKey)).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_FIELD' }),
+    );
+    expect(() =>
+      wire.decodeJoin(wire.encodeJoin({ ...join, link: wire.MAX_LINKS }, linkKey), CLUSTER, () => linkKey),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD' }));
   });
 
   it('fits the CM private-data limits, and accepts the zero padding the CM adds', () => {
@@ -132,16 +280,34 @@ describe('wire formats', () => {
   it('authenticates private data before believing it, binds each accept to its request, and reveals nothing in a reject', () => {
     const other = new TextEncoder().encode('another-secret');
     // A connect without the secret's MAC, or with another secret's, is refused before its fields are read.
-    const stranger = wire.encodeConnect({ clusterId: CLUSTER + 1n, nodeId: 9, generation: 7n, target: 2, attempt: 1 });
-    expect(() => wire.decodeConnect(stranger, CLUSTER, secret)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
-    expect(() => wire.decodeConnect(wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2, attempt: 1 }, other), CLUSTER, secret)).toThrow(
+    const stranger = wire.encodeConnect({
+      clusterId: CLUSTER + 1n,
+      nodeId: 9,
+      generation: 7n,
+      target: 2,
+      attempt: 1,
+    });
+    expect(() => wire.decodeConnect(stranger, CLUSTER, secret)).toThrow(
       expect.objectContaining({ code: 'ERR_CCM_AUTH' }),
     );
+    expect(() =>
+      wire.decodeConnect(
+        wire.encodeConnect({ clusterId: CLUSTER, nodeId: 1, generation: 7n, target: 2, attempt: 1 }, other),
+        CLUSTER,
+        secret,
+      ),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
     // Without a secret, as in version 1: the cluster id is checked.
-    expect(() => wire.decodeConnect(stranger, CLUSTER)).toThrow(expect.objectContaining({ code: 'ERR_CCM_CLUSTER' }));
+    expect(() => wire.decodeConnect(stranger, CLUSTER)).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_CLUSTER' }),
+    );
     // An accept verifies only for the request it answers (generation and attempt).
-    expect(() => wire.decodeAccept(samples.accept(), CLUSTER, { generation: 7n, attempt: 4 }, secret)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
-    expect(() => wire.decodeAccept(samples.accept(), CLUSTER, { generation: 8n, attempt: 3 }, secret)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    expect(() =>
+      wire.decodeAccept(samples.accept(), CLUSTER, { generation: 7n, attempt: 4 }, secret),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    expect(() =>
+      wire.decodeAccept(samples.accept(), CLUSTER, { generation: 8n, attempt: 3 }, secret),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
     // A reject holds the magic, the caller's own cluster id, the reason and a CRC: nothing of the node that sent it.
     const rej = wire.encodeReject({ clusterId: CLUSTER + 1n, reason: 'NOT_AUTHENTICATED' });
     expect(rej.byteLength).toBe(wire.REJECT_PD.size);
@@ -150,13 +316,17 @@ describe('wire formats', () => {
     const st = samples.status();
     st[wire.STATUS.state] = 3;
     seal(st, wire.STATUS.size, wire.STATUS.checksum);
-    expect(() => wire.decodeStatus(st, CLUSTER, secret)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    expect(() => wire.decodeStatus(st, CLUSTER, secret)).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_AUTH' }),
+    );
     expect(wire.decodeStatus(st, CLUSTER).state).toBe('ACTIVE');
     // Hello and commit carry the responder's nonce under their MACs.
     const h = samples.hello();
     h[wire.HELLO.responderNonce] ^= 1;
     seal(h, wire.HELLO.size, wire.HELLO.checksum);
-    expect(() => wire.decodeHello(h, CLUSTER, secret)).toThrow(expect.objectContaining({ code: 'ERR_CCM_AUTH' }));
+    expect(() => wire.decodeHello(h, CLUSTER, secret)).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_AUTH' }),
+    );
     // The session epoch depends on both nonces and on the secret.
     const e = wire.sessionEpoch(secret, 1n, 2n);
     expect(e).not.toBe(wire.sessionEpoch(secret, 1n, 3n));
@@ -207,19 +377,32 @@ describe('wire formats', () => {
     c[40] ^= 1;
     expect(reason(c, decoders.status)).toBe('ERR_CCM_CHECKSUM');
     expect(reason(st, (b) => wire.decodeStatus(b, CLUSTER + 1n, secret))).toBe('ERR_CCM_CLUSTER');
-    expect(reason(st, (b) => wire.decodeStatus(b, CLUSTER, new TextEncoder().encode('wrong-secret')))).toBe('ERR_CCM_AUTH');
-    const unsigned = wire.encodeHello({ clusterId: CLUSTER, nodeId: 1, generation: 7n, nonce: 42n, responderNonce: 43n, regions });
+    expect(reason(st, (b) => wire.decodeStatus(b, CLUSTER, new TextEncoder().encode('wrong-secret')))).toBe(
+      'ERR_CCM_AUTH',
+    );
+    const unsigned = wire.encodeHello({
+      clusterId: CLUSTER,
+      nodeId: 1,
+      generation: 7n,
+      nonce: 42n,
+      responderNonce: 43n,
+      regions,
+    });
     expect(reason(unsigned, decoders.hello)).toBe('ERR_CCM_AUTH');
     const L = wire.LOG_HEADER;
     const noStream = samples.log();
     noStream.fill(0, L.stream, L.stream + 4);
     expect(reason(noStream, (b) => wire.decodeRecord(b))).toBe('ERR_CCM_CHECKSUM'); // the header CRC covers the stream id
     seal(noStream, L.size, L.checksum); // a partner that writes stream 0 or sequence 0 on purpose, with a valid CRC
-    expect(() => wire.decodeRecord(noStream)).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD', message: 'log: stream id 0' }));
+    expect(() => wire.decodeRecord(noStream)).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_FIELD', message: 'log: stream id 0' }),
+    );
     const noSequence = samples.log();
     noSequence.fill(0, L.sequence, L.sequence + 8);
     seal(noSequence, L.size, L.checksum);
-    expect(() => wire.decodeRecord(noSequence)).toThrow(expect.objectContaining({ code: 'ERR_CCM_FIELD', message: 'log: sequence 0' }));
+    expect(() => wire.decodeRecord(noSequence)).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_FIELD', message: 'log: sequence 0' }),
+    );
     expect(() => wire.encodeRecord(1n, 1, 0n, new Uint8Array(0))).toThrow(RangeError);
     expect(() => wire.encodeRecord(1n, 0, 1n, new Uint8Array(0))).toThrow(RangeError);
     expect(reason(samples.log().subarray(0, L.size + 8), (b) => wire.decodeRecord(b))).toBe('ERR_CCM_LENGTH');
@@ -237,17 +420,22 @@ describe('wire formats', () => {
       for (let i = 0; i < 3000; i++) {
         let b: Uint8Array;
         const mode = i % 4;
-        if (mode === 0) b = Uint8Array.from({ length: Math.floor(random() * (good.byteLength + 64)) }, () => Math.floor(random() * 256));
+        if (mode === 0)
+          b = Uint8Array.from({ length: Math.floor(random() * (good.byteLength + 64)) }, () =>
+            Math.floor(random() * 256),
+          );
         else {
           b = good.slice(0, mode === 3 ? Math.floor(random() * good.byteLength) : good.byteLength);
           const flips = 1 + Math.floor(random() * 4);
-          for (let f = 0; f < flips && b.byteLength > 0; f++) b[Math.floor(random() * b.byteLength)] ^= 1 << Math.floor(random() * 8);
+          for (let f = 0; f < flips && b.byteLength > 0; f++)
+            b[Math.floor(random() * b.byteLength)] ^= 1 << Math.floor(random() * 8);
         }
         inputs++;
         try {
           decoders[name](b);
         } catch (e) {
-          if (!(e instanceof ProtocolError)) throw new Error(`${name} decoder threw ${String(e)} on ${Buffer.from(b).toString('hex')}`);
+          if (!(e instanceof ProtocolError))
+            throw new Error(`${name} decoder threw ${String(e)} on ${Buffer.from(b).toString('hex')}`);
           rejected++;
         }
       }

@@ -4,9 +4,20 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { check, checkHistoryFile, INVARIANTS, parseHistory, type HistoryLine, type InvariantName } from '../../lib/lab/chaos';
+import {
+  check,
+  checkHistoryFile,
+  INVARIANTS,
+  parseHistory,
+  type HistoryLine,
+  type InvariantName,
+} from '../../lib/lab/chaos';
 
-type Body = HistoryLine extends infer L ? (L extends HistoryLine ? Omit<L, 'clock' | 'mono' | 'offset'> : never) : never;
+type Body = HistoryLine extends infer L
+  ? L extends HistoryLine
+    ? Omit<L, 'clock' | 'mono' | 'offset'>
+    : never
+  : never;
 // Each clock's offset to the timeline: the guests' monotonic clocks started at other times.
 const OFFSET: Record<string, number> = { host: 0, '1': 1000, '2': -250 };
 /** A line at `t` on the timeline, written with `clock`'s own monotonic time. */
@@ -19,23 +30,67 @@ const ccm = (t: number, node: number, event: Record<string, unknown>) =>
 const fault = (t: number, phase: 'start' | 'end', id: string, f: string, target: number, link?: number) =>
   at(t, { kind: 'fault', phase, id, fault: f as never, target, ...(link === undefined ? {} : { link }) });
 const invoke = (t: number, op: string, durability: 'delivered' | 'placed' | 'persisted') =>
-  at(t, { kind: 'invoke', node: 2, generation: '21', partner: 1, op, tag: `tag-${op}`, bytes: 512, durability });
+  at(t, {
+    kind: 'invoke',
+    node: 2,
+    generation: '21',
+    partner: 1,
+    op,
+    tag: `tag-${op}`,
+    bytes: 512,
+    durability,
+  });
 const resolve = (t: number, op: string, sequence: number, durability: 'delivered' | 'placed' | 'persisted') =>
   at(t, { kind: 'resolve', node: 2, op, sequence: String(sequence), durability, partnerGeneration: '11' });
 const deliver = (t: number, op: string, sequence: number) =>
-  at(t, { kind: 'deliver', node: 1, generation: '11', from: 2, fromGeneration: '21', sequence: String(sequence), tag: `tag-${op}` });
-const record = (op: string, sequence: number, acknowledged = true) => ({ sequence: String(sequence), tag: `tag-${op}`, acknowledged });
+  at(t, {
+    kind: 'deliver',
+    node: 1,
+    generation: '11',
+    from: 2,
+    fromGeneration: '21',
+    sequence: String(sequence),
+    tag: `tag-${op}`,
+  });
+const record = (op: string, sequence: number, acknowledged = true) => ({
+  sequence: String(sequence),
+  tag: `tag-${op}`,
+  acknowledged,
+});
 const established = (t: number, node: number, partner: number, partnerGeneration: string) =>
-  ccm(t, node, { type: 'established', partner, role: node === 1 ? 'initiator' : 'responder', partnerGeneration, partnerState: 'READY', handshakeMs: 5 });
+  ccm(t, node, {
+    type: 'established',
+    partner,
+    role: node === 1 ? 'initiator' : 'responder',
+    partnerGeneration,
+    partnerState: 'READY',
+    handshakeMs: 5,
+  });
 const partnerDown = (t: number, node: number, partner: number, detectionMs = 1000) =>
-  ccm(t, node, { type: 'partner-down', partner, reason: 'heartbeat stopped', detectionMs, links: [{ link: 0, reason: 'silent' }], witness: 'stopped' });
-const audit = (t: number, node: number, rdma = 0) => at(t, { kind: 'audit', node, rdma, processes: 0, fds: 0, detail: rdma ? [`${rdma} QPs`] : [] });
-const run = at(0, { kind: 'run', seed: '42', nodes: [1, 2], partnerDownMs: 1000, heartbeatMs: 100, witness: true });
+  ccm(t, node, {
+    type: 'partner-down',
+    partner,
+    reason: 'heartbeat stopped',
+    detectionMs,
+    links: [{ link: 0, reason: 'silent' }],
+    witness: 'stopped',
+  });
+const audit = (t: number, node: number, rdma = 0) =>
+  at(t, { kind: 'audit', node, rdma, processes: 0, fds: 0, detail: rdma ? [`${rdma} QPs`] : [] });
+const run = at(0, {
+  kind: 'run',
+  seed: '42',
+  nodes: [1, 2],
+  partnerDownMs: 1000,
+  heartbeatMs: 100,
+  witness: true,
+});
 const boot = (t: number, node: number, generation: string) => [
   ccm(t, node, { type: 'listening', address: `10.0.0.${node}`, port: 7000, generation }),
   ccm(t + 10, node, { type: 'state', from: 'BOOTING', to: 'READY' }),
 ];
-const active = (t: number, node: number, from = 'READY') => ccm(t, node, { type: 'state', from, to: 'ACTIVE' });
+const active = (t: number, node: number, from = 'READY') =>
+  ccm(t, node, { type: 'state', from, to: 'ACTIVE' });
 
 /** The start every history here shares: both nodes boot, reach each other and go ACTIVE. */
 function bothActive(): HistoryLine[] {
@@ -70,7 +125,16 @@ function clean(): HistoryLine[] {
     resolve(1210, 's4', 4, 'persisted'),
     invoke(1300, 'r5', 'delivered'),
     fault(2000, 'start', 'f1', 'link-cut', 1, 0),
-    ccm(2300, 1, { type: 'link-down', partner: 2, link: 0, localAddress: '10.0.0.1', remoteAddress: '10.0.0.2', reason: 'heartbeat stopped', detectionMs: 300, linksUp: 1 }),
+    ccm(2300, 1, {
+      type: 'link-down',
+      partner: 2,
+      link: 0,
+      localAddress: '10.0.0.1',
+      remoteAddress: '10.0.0.2',
+      reason: 'heartbeat stopped',
+      detectionMs: 300,
+      linksUp: 1,
+    }),
     fault(3000, 'end', 'f1', 'link-cut', 1, 0),
     fault(3500, 'start', 'f2', 'pause', 2),
     fault(3800, 'end', 'f2', 'pause', 2),
@@ -78,7 +142,16 @@ function clean(): HistoryLine[] {
     at(5010, { kind: 'reject', node: 2, op: 'r5', code: 'ERR_CCM_PARTNER_DOWN', maybeDelivered: false }),
     partnerDown(6050, 1, 2),
     ccm(6060, 1, { type: 'takeover-safe', partner: 2, generation: '21', by: 'witness' }),
-    at(6100, { kind: 'replay', node: 1, generation: '11', partner: 2, partnerGeneration: '21', released: '0', records: [record('d1', 1), record('d2', 2), record('p3', 3), record('s4', 4)], error: null }),
+    at(6100, {
+      kind: 'replay',
+      node: 1,
+      generation: '11',
+      partner: 2,
+      partnerGeneration: '21',
+      released: '0',
+      records: [record('d1', 1), record('d2', 2), record('p3', 3), record('s4', 4)],
+      error: null,
+    }),
     ccm(6200, 1, { type: 'takeover', partner: 2, generation: '21' }),
     fault(8000, 'end', 'f3', 'kill', 2),
     ...boot(8100, 2, '22'),
@@ -113,7 +186,9 @@ function splitBrain(fixed: boolean): HistoryLine[] {
 
 /** The clean history, but node 1 loses power and boots again before node 2 dies: its replay holds `replayed`. */
 function powerLoss(replayed: ReturnType<typeof record>[]): HistoryLine[] {
-  const h = clean().map((l) => (l.kind === 'replay' ? ({ ...l, generation: '12', records: replayed } as HistoryLine) : l));
+  const h = clean().map((l) =>
+    l.kind === 'replay' ? ({ ...l, generation: '12', records: replayed } as HistoryLine) : l,
+  );
   const i = h.findIndex((l) => l.kind === 'fault' && l.id === 'f3');
   const reboot = [
     fault(4000, 'start', 'off', 'power-off', 1),
@@ -127,7 +202,9 @@ function powerLoss(replayed: ReturnType<typeof record>[]): HistoryLine[] {
 }
 
 const entries = (lines: HistoryLine[]) => parseHistory(lines.map((l) => JSON.stringify(l)).join('\n'));
-const names = (lines: HistoryLine[]) => [...new Set(check(entries(lines)).violations.map((v) => v.invariant))];
+const names = (lines: HistoryLine[]) => [
+  ...new Set(check(entries(lines)).violations.map((v) => v.invariant)),
+];
 /** The clean history with the line matching `pick` replaced by `by` (several lines, or none). */
 function edit(pick: (l: HistoryLine) => boolean, by: (l: HistoryLine) => HistoryLine[]): HistoryLine[] {
   const h = clean();
@@ -136,25 +213,118 @@ function edit(pick: (l: HistoryLine) => boolean, by: (l: HistoryLine) => History
   return [...h.slice(0, i), ...by(h[i]), ...h.slice(i + 1)];
 }
 const isDeliver = (op: string) => (l: HistoryLine) => l.kind === 'deliver' && l.tag === `tag-${op}`;
-const isEvent = (type: string, node: number) => (l: HistoryLine) => l.kind === 'ccm' && l.node === node && l.event.type === type;
+const isEvent = (type: string, node: number) => (l: HistoryLine) =>
+  l.kind === 'ccm' && l.node === node && l.event.type === type;
 
 // Each broken history and the one invariant that must report it.
 const broken: [string, InvariantName, () => HistoryLine[]][] = [
   ['a delivered record lost', 'acknowledged-found', () => edit(isDeliver('d2'), () => [])],
-  ['a persisted record missing from the replay', 'acknowledged-found', () => edit((l) => l.kind === 'replay', (l) => [{ ...l, records: (l as { records: ReturnType<typeof record>[] }).records.slice(0, 3) } as HistoryLine])],
-  ['a placed record replayed unacknowledged', 'acknowledged-found', () => edit((l) => l.kind === 'replay', (l) => [{ ...l, records: [record('d1', 1), record('d2', 2), record('p3', 3, false), record('s4', 4)] } as HistoryLine])],
-  ['a reordered pair', 'acknowledged-found', () => edit(isDeliver('d1'), (l) => [{ ...l, mono: l.mono + 5 }])],
-  ['a duplicate delivery', 'no-phantom-or-duplicate', () => edit(isDeliver('d2'), (l) => [l, { ...l, mono: l.mono + 1 }])],
-  ['a phantom delivery', 'no-phantom-or-duplicate', () => edit(isDeliver('d2'), (l) => [l, { ...l, mono: l.mono + 1, tag: 'tag-ghost', sequence: '3' }])],
-  ['a phantom replayed record', 'no-phantom-or-duplicate', () => edit((l) => l.kind === 'replay', (l) => [{ ...l, records: [...(l as { records: ReturnType<typeof record>[] }).records, record('ghost', 5, false)] } as HistoryLine])],
-  ['a rejected, never sent record delivered', 'rejected-absent', () => edit(isDeliver('d2'), (l) => [l, deliver(1400, 'r5', 5)])],
-  ['a takeover of a running ACTIVE node', 'single-owner', () => edit(isEvent('link-down', 1), (l) => [l, ccm(4500, 1, { type: 'takeover', partner: 2, generation: '21' }), ccm(4600, 1, { type: 'giveback', partner: 2, direction: 'given' })])],
-  ['a late detection', 'detection-timely', () => edit(isEvent('partner-down', 1), () => [partnerDown(7000, 1, 2, 1950)])],
+  [
+    'a persisted record missing from the replay',
+    'acknowledged-found',
+    () =>
+      edit(
+        (l) => l.kind === 'replay',
+        (l) => [
+          {
+            ...l,
+            records: (l as { records: ReturnType<typeof record>[] }).records.slice(0, 3),
+          } as HistoryLine,
+        ],
+      ),
+  ],
+  [
+    'a placed record replayed unacknowledged',
+    'acknowledged-found',
+    () =>
+      edit(
+        (l) => l.kind === 'replay',
+        (l) => [
+          {
+            ...l,
+            records: [record('d1', 1), record('d2', 2), record('p3', 3, false), record('s4', 4)],
+          } as HistoryLine,
+        ],
+      ),
+  ],
+  [
+    'a reordered pair',
+    'acknowledged-found',
+    () => edit(isDeliver('d1'), (l) => [{ ...l, mono: l.mono + 5 }]),
+  ],
+  [
+    'a duplicate delivery',
+    'no-phantom-or-duplicate',
+    () => edit(isDeliver('d2'), (l) => [l, { ...l, mono: l.mono + 1 }]),
+  ],
+  [
+    'a phantom delivery',
+    'no-phantom-or-duplicate',
+    () => edit(isDeliver('d2'), (l) => [l, { ...l, mono: l.mono + 1, tag: 'tag-ghost', sequence: '3' }]),
+  ],
+  [
+    'a phantom replayed record',
+    'no-phantom-or-duplicate',
+    () =>
+      edit(
+        (l) => l.kind === 'replay',
+        (l) => [
+          {
+            ...l,
+            records: [...(l as { records: ReturnType<typeof record>[] }).records, record('ghost', 5, false)],
+          } as HistoryLine,
+        ],
+      ),
+  ],
+  [
+    'a rejected, never sent record delivered',
+    'rejected-absent',
+    () => edit(isDeliver('d2'), (l) => [l, deliver(1400, 'r5', 5)]),
+  ],
+  [
+    'a takeover of a running ACTIVE node',
+    'single-owner',
+    () =>
+      edit(isEvent('link-down', 1), (l) => [
+        l,
+        ccm(4500, 1, { type: 'takeover', partner: 2, generation: '21' }),
+        ccm(4600, 1, { type: 'giveback', partner: 2, direction: 'given' }),
+      ]),
+  ],
+  [
+    'a late detection',
+    'detection-timely',
+    () => edit(isEvent('partner-down', 1), () => [partnerDown(7000, 1, 2, 1950)]),
+  ],
   ['a death never detected', 'detection-timely', () => edit(isEvent('partner-down', 1), () => [])],
-  ['a partner-down of a running node', 'partner-down-real', () => edit(isEvent('listening', 1), (l) => [l, partnerDown(4500, 1, 2)])],
-  ['a partner-down after a link cut alone', 'link-fault-not-down', () => edit(isEvent('link-down', 1), (l) => [l, partnerDown(2400, 1, 2, 300)])],
-  ['a session that never comes back', 'sessions-return', () => edit((l) => isEvent('established', 2)(l) && l.mono + l.offset === 8500, () => [])],
-  ['a leak', 'no-leaks', () => edit((l) => l.kind === 'audit' && l.node === 2, () => [audit(10000, 2, 3)])],
+  [
+    'a partner-down of a running node',
+    'partner-down-real',
+    () => edit(isEvent('listening', 1), (l) => [l, partnerDown(4500, 1, 2)]),
+  ],
+  [
+    'a partner-down after a link cut alone',
+    'link-fault-not-down',
+    () => edit(isEvent('link-down', 1), (l) => [l, partnerDown(2400, 1, 2, 300)]),
+  ],
+  [
+    'a session that never comes back',
+    'sessions-return',
+    () =>
+      edit(
+        (l) => isEvent('established', 2)(l) && l.mono + l.offset === 8500,
+        () => [],
+      ),
+  ],
+  [
+    'a leak',
+    'no-leaks',
+    () =>
+      edit(
+        (l) => l.kind === 'audit' && l.node === 2,
+        () => [audit(10000, 2, 3)],
+      ),
+  ],
   ['no final audit', 'no-leaks', () => clean().filter((l) => l.kind !== 'audit')],
   ['a node not audited', 'no-leaks', () => clean().filter((l) => !(l.kind === 'audit' && l.node === 2))],
 ];
@@ -191,7 +361,11 @@ describe('chaos checker', () => {
     expect(rest).toEqual([]);
     expect(v.invariant).toBe('single-owner');
     expect(v.reason).toMatch(/node 2 is ACTIVE and acting while node 1 holds its resources/);
-    expect(v.records.map((r) => r.kind === 'ccm' && r.event.type)).toEqual(['takeover', false, 'established']);
+    expect(v.records.map((r) => r.kind === 'ccm' && r.event.type)).toEqual([
+      'takeover',
+      false,
+      'established',
+    ]);
   });
 
   it('passes the same history when the resumed node leaves ACTIVE first', () => {
@@ -199,22 +373,42 @@ describe('chaos checker', () => {
   });
 
   it('reports a resumed node still ACTIVE past the grace even when it writes nothing', () => {
-    const silent = splitBrain(false).filter((l) => !(l.kind !== 'fault' && l.kind !== 'run' && l.node === 2 && l.mono + l.offset > 9000));
+    const silent = splitBrain(false).filter(
+      (l) => !(l.kind !== 'fault' && l.kind !== 'run' && l.node === 2 && l.mono + l.offset > 9000),
+    );
     const v = check(entries(silent)).violations.filter((x) => x.invariant === 'single-owner');
     expect(v.map((x) => x.reason)).toEqual(['node 2 is ACTIVE 11000 ms while node 1 holds its resources']);
   });
 
   it('refuses a history it cannot read with one error and a code', () => {
-    expect(() => parseHistory('{"kind":"run"')).toThrow(expect.objectContaining({ code: 'ERR_CHAOS_HISTORY', message: expect.stringMatching(/line 1: not JSON/) }));
-    expect(() => parseHistory('\n{"kind":"fault","clock":"host","mono":1,"offset":0}')).toThrow(/line 2: fault has a missing or bad phase/);
-    expect(() => parseHistory('{"kind":"nope","clock":"host","mono":1,"offset":0}')).toThrow(/unknown kind "nope"/);
-    expect(() => check(entries([run, invoke(1, 'x', 'placed'), invoke(2, 'x', 'placed')]))).toThrow(/invoked twice/);
-    expect(() => checkHistoryFile('/nonexistent/history.jsonl')).toThrow(expect.objectContaining({ code: 'ERR_CHAOS_HISTORY' }));
+    expect(() => parseHistory('{"kind":"run"')).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CHAOS_HISTORY',
+        message: expect.stringMatching(/line 1: not JSON/),
+      }),
+    );
+    expect(() => parseHistory('\n{"kind":"fault","clock":"host","mono":1,"offset":0}')).toThrow(
+      /line 2: fault has a missing or bad phase/,
+    );
+    expect(() => parseHistory('{"kind":"nope","clock":"host","mono":1,"offset":0}')).toThrow(
+      /unknown kind "nope"/,
+    );
+    expect(() => check(entries([run, invoke(1, 'x', 'placed'), invoke(2, 'x', 'placed')]))).toThrow(
+      /invoked twice/,
+    );
+    expect(() => checkHistoryFile('/nonexistent/history.jsonl')).toThrow(
+      expect.objectContaining({ code: 'ERR_CHAOS_HISTORY' }),
+    );
   });
 
   it('renders a report from a file: invariant, records, seed, last faults', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'rdma-ccm-chaos-')), 'history.jsonl');
-    writeFileSync(path, splitBrain(false).map((l) => JSON.stringify(l)).join('\n') + '\n');
+    writeFileSync(
+      path,
+      splitBrain(false)
+        .map((l) => JSON.stringify(l))
+        .join('\n') + '\n',
+    );
     const report = checkHistoryFile(path);
     expect(report.seed).toBe('42');
     expect(report.violations.map((v) => v.invariant)).toEqual(['single-owner']);

@@ -6,7 +6,11 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const cli = resolve(__dirname, '..', '..', 'dist', 'cli.js');
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, RDMA_CCM_ADDON: '/nonexistent/rdma_ccm.node' } });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, RDMA_CCM_ADDON: '/nonexistent/rdma_ccm.node' },
+  });
 
 describe('rdma-ccm usage without the addon', () => {
   it.each(['devices', 'node', 'status', 'rping'])('%s --help prints its usage, exit 0', (cmd) => {

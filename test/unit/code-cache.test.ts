@@ -18,19 +18,35 @@ ccm.saveCodeCache().then((saved) => console.log(JSON.stringify({ ...ccm.codeCach
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-type Stats = { dir: string | null; modules: number; accepted: number; rejected: number; saved: number; partners: number };
+type Stats = {
+  dir: string | null;
+  modules: number;
+  accepted: number;
+  rejected: number;
+  saved: number;
+  partners: number;
+};
 
 function run(cacheDir: string | undefined): Stats {
   const env = { ...process.env };
   delete env.RDMA_CCM_CODE_CACHE;
   if (cacheDir !== undefined) env.RDMA_CCM_CODE_CACHE = cacheDir;
-  const out = execFileSync(process.execPath, ['-e', RUN], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  const out = execFileSync(process.execPath, ['-e', RUN], {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
+  });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
 function warningOf(cacheDir: string): string {
   const env = { ...process.env, RDMA_CCM_CODE_CACHE: cacheDir };
-  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(CCM)}); console.error('loaded')`], { env, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(CCM)}); console.error('loaded')`], {
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   expect(r.status).toBe(0);
   return r.stderr;
 }
@@ -46,7 +62,13 @@ describe('code cache', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.v8'))).toHaveLength(first.modules);
 
     const second = run(dir);
-    expect(second).toMatchObject({ modules: first.modules, accepted: first.modules, rejected: 0, saved: 0, partners: 1 });
+    expect(second).toMatchObject({
+      modules: first.modules,
+      accepted: first.modules,
+      rejected: 0,
+      saved: 0,
+      partners: 1,
+    });
   });
 
   it('a damaged cache file is refused by V8: the file compiles from source, works, and is saved again', () => {
@@ -57,7 +79,13 @@ describe('code cache', () => {
     writeFileSync(join(dir, files[0]), Buffer.alloc(512, 0xa5));
     writeFileSync(join(dir, files[1]), Buffer.alloc(0));
     const second = run(dir);
-    expect(second).toMatchObject({ modules: first.modules, accepted: first.modules - 2, rejected: 2, saved: 2, partners: 1 });
+    expect(second).toMatchObject({
+      modules: first.modules,
+      accepted: first.modules - 2,
+      rejected: 2,
+      saved: 2,
+      partners: 1,
+    });
     expect(run(dir)).toMatchObject({ accepted: first.modules, rejected: 0 });
   });
 
@@ -77,13 +105,28 @@ describe('code cache', () => {
   it('enableCodeCache from rdma-ccm/code-cache, before the other entry points load (CommonJS and ESM)', () => {
     const dist = resolve(__dirname, '../../dist');
     for (const [args, dirName] of [
-      [['-e', `require(${JSON.stringify(join(dist, 'code-cache.js'))}).enableCodeCache(process.argv[1]); const c = require(${JSON.stringify(CCM)}); c.saveCodeCache().then((saved) => console.log(JSON.stringify({ ...c.codeCacheStats(), saved })));`], 'cjs'],
-      [['--input-type=module', '-e', `import { enableCodeCache } from ${JSON.stringify(join(dist, 'esm', 'code-cache.mjs'))}; enableCodeCache(process.argv[1]); const c = await import(${JSON.stringify(join(dist, 'esm', 'ccm.mjs'))}); console.log(JSON.stringify({ ...c.codeCacheStats(), saved: await c.saveCodeCache() }));`], 'esm'],
+      [
+        [
+          '-e',
+          `require(${JSON.stringify(join(dist, 'code-cache.js'))}).enableCodeCache(process.argv[1]); const c = require(${JSON.stringify(CCM)}); c.saveCodeCache().then((saved) => console.log(JSON.stringify({ ...c.codeCacheStats(), saved })));`,
+        ],
+        'cjs',
+      ],
+      [
+        [
+          '--input-type=module',
+          '-e',
+          `import { enableCodeCache } from ${JSON.stringify(join(dist, 'esm', 'code-cache.mjs'))}; enableCodeCache(process.argv[1]); const c = await import(${JSON.stringify(join(dist, 'esm', 'ccm.mjs'))}); console.log(JSON.stringify({ ...c.codeCacheStats(), saved: await c.saveCodeCache() }));`,
+        ],
+        'esm',
+      ],
     ] as const) {
       const dir = join(mkdtempSync(join(tmpdir(), 'rdma-ccm-cc-')), dirName);
       dirs.push(resolve(dir, '..'));
       const env = { ...process.env, RDMA_CCM_CODE_CACHE: '' };
-      const out = JSON.parse(execFileSync(process.execPath, [...args, dir], { encoding: 'utf8', env }).trim());
+      const out = JSON.parse(
+        execFileSync(process.execPath, [...args, dir], { encoding: 'utf8', env }).trim(),
+      );
       expect(out).toMatchObject({ dir, accepted: 0, rejected: 0 });
       expect(out.modules).toBeGreaterThan(5);
       expect(out.saved).toBe(out.modules);
@@ -96,7 +139,10 @@ describe('code cache', () => {
     dirs.push(dir);
     const out = execFileSync(
       process.execPath,
-      ['-e', `const c = require(${JSON.stringify(CCM)}); c.enableCodeCache(${JSON.stringify(dir)}); c.enableCodeCache(${JSON.stringify(dir)}); try { c.enableCodeCache(${JSON.stringify(join(dir, 'other'))}); } catch (e) { console.log(e.code); }`],
+      [
+        '-e',
+        `const c = require(${JSON.stringify(CCM)}); c.enableCodeCache(${JSON.stringify(dir)}); c.enableCodeCache(${JSON.stringify(dir)}); try { c.enableCodeCache(${JSON.stringify(join(dir, 'other'))}); } catch (e) { console.log(e.code); }`,
+      ],
       { encoding: 'utf8', env: { ...process.env, RDMA_CCM_CODE_CACHE: '' } },
     );
     expect(out.trim()).toBe('ERR_CODE_CACHE_ENABLED');

@@ -9,7 +9,12 @@ describe('relativeLinks (the tarball check of README links)', () => {
       'Also <https://example.org>, [abs](https://x.y/z), [anchor](#toc) and [mail](mailto:a@b).',
       '[dir](examples/)',
     ].join('\n');
-    expect(relativeLinks(md)).toEqual(['docs/protocol.md', 'docs/a b.svg', 'examples/', 'examples/hello.mjs']);
+    expect(relativeLinks(md)).toEqual([
+      'docs/protocol.md',
+      'docs/a b.svg',
+      'examples/',
+      'examples/hello.mjs',
+    ]);
   });
 
   it('skips code spans and fenced code', () => {

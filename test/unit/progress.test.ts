@@ -28,7 +28,11 @@ writeFileSync(script, program);
 
 function onTerminal(env: Record<string, string | undefined>): string {
   const cmd = `stty rows 24 cols 100; '${process.execPath}' '${script}'`;
-  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, ...env, TERM: 'xterm' }, timeout: 30_000 });
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env, TERM: 'xterm' },
+    timeout: 30_000,
+  });
   expect(r.status).toBe(0);
   return r.stdout;
 }
@@ -46,9 +50,13 @@ describe('progress', () => {
     // The scrolling region leaves row 24 to the status line; the end resets it and clears the row.
     expect(out).toContain('\x1b[1;23r');
     expect(out).toContain('\x1b[r\x1b[24;1H\x1b[2K');
-    const bars = [...out.matchAll(/\x1b\[24;1H\x1b\[2Kdemo: \[(\d)\/2\] (\w+) · (\d+)s · total (\d+)s/g)].map((m) => [m[2], Number(m[3])]);
+    const bars = [...out.matchAll(/\x1b\[24;1H\x1b\[2Kdemo: \[(\d)\/2\] (\w+) · (\d+)s · total (\d+)s/g)].map(
+      (m) => [m[2], Number(m[3])],
+    );
     // Redrawn each second while spawnSync held the main thread: 0s, 1s and 2s of the first step.
-    expect(bars.filter(([step]) => step === 'first').map(([, s]) => s)).toEqual(expect.arrayContaining([0, 1, 2]));
+    expect(bars.filter(([step]) => step === 'first').map(([, s]) => s)).toEqual(
+      expect.arrayContaining([0, 1, 2]),
+    );
     expect(bars.some(([step]) => step === 'second')).toBe(true);
     expect(out).toMatch(/demo: \[1\/2\] first: [23]s \(total [23]s\)/);
     expect(out).toContain('nested:1');
@@ -58,13 +66,21 @@ describe('progress', () => {
   it('writes plain lines, no escape codes, under CI even on a terminal', () => {
     const out = onTerminal({ CI: 'true' });
     expect(out).not.toContain('\x1b');
-    expect(out.replace(/\r/g, '')).toMatch(/^demo: \[1\/2\] first\ndemo: \[1\/2\] first: [23]s \(total [23]s\)\ndemo: \[2\/2\] second\nnested:no\ndemo: \[2\/2\] second: [01]s \(total [23]s\)\nafter:no\n$/);
+    expect(out.replace(/\r/g, '')).toMatch(
+      /^demo: \[1\/2\] first\ndemo: \[1\/2\] first: [23]s \(total [23]s\)\ndemo: \[2\/2\] second\nnested:no\ndemo: \[2\/2\] second: [01]s \(total [23]s\)\nafter:no\n$/,
+    );
   });
 
   it('writes plain lines into a pipe', () => {
-    const r = spawnSync(process.execPath, [script], { encoding: 'utf8', env: { ...process.env, CI: undefined }, timeout: 30_000 });
+    const r = spawnSync(process.execPath, [script], {
+      encoding: 'utf8',
+      env: { ...process.env, CI: undefined },
+      timeout: 30_000,
+    });
     expect(r.status).toBe(0);
     expect(r.stderr).not.toContain('\x1b');
-    expect(r.stderr).toMatch(/^demo: \[1\/2\] first\ndemo: \[1\/2\] first: [23]s \(total [23]s\)\ndemo: \[2\/2\] second\nnested:no\n/);
+    expect(r.stderr).toMatch(
+      /^demo: \[1\/2\] first\ndemo: \[1\/2\] first: [23]s \(total [23]s\)\ndemo: \[2\/2\] second\nnested:no\n/,
+    );
   });
 });

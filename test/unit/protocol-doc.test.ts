@@ -4,7 +4,34 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCEPT_PD, COMMIT, CONNECT_PD, DOORBELL, HELLO, JOIN_ACCEPT_PD, JOIN_PD, MAGIC, MAX_LINKS, MAX_SLOTS, NODE_STATES, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, SLOT, STATUS, STATUS_PERSISTENT, STATUS_NEEDS_PERSISTENT, STATUS_FLUSH, STATUS_FLUSH_PERSISTENT, WITNESS, LOG_TAIL, DURABILITY, NVRAM, NVRAM_PERSISTENT } from '../../lib/ccm/wire/layout';
+import {
+  ACCEPT_PD,
+  COMMIT,
+  CONNECT_PD,
+  DOORBELL,
+  HELLO,
+  JOIN_ACCEPT_PD,
+  JOIN_PD,
+  MAGIC,
+  MAX_LINKS,
+  MAX_SLOTS,
+  NODE_STATES,
+  PRIVATE_DATA,
+  PROTOCOL_VERSION,
+  REJECT_PD,
+  REJECT_REASONS,
+  SLOT,
+  STATUS,
+  STATUS_PERSISTENT,
+  STATUS_NEEDS_PERSISTENT,
+  STATUS_FLUSH,
+  STATUS_FLUSH_PERSISTENT,
+  WITNESS,
+  LOG_TAIL,
+  DURABILITY,
+  NVRAM,
+  NVRAM_PERSISTENT,
+} from '../../lib/ccm/wire/layout';
 import { LOG_HEADER } from '../../lib/ccm/wire/log-record';
 
 const doc = readFileSync(join(__dirname, '../../docs/protocol.md'), 'utf8');
@@ -18,7 +45,8 @@ function section(title: string): string {
 }
 
 /** The four ASCII characters of a magic as it lies in memory (little-endian). */
-const ascii = (magic: number) => String.fromCharCode(magic & 0xff, (magic >>> 8) & 0xff, (magic >>> 16) & 0xff, magic >>> 24);
+const ascii = (magic: number) =>
+  String.fromCharCode(magic & 0xff, (magic >>> 8) & 0xff, (magic >>> 16) & 0xff, magic >>> 24);
 
 function heading(title: string, magic: number, size?: number): string {
   return `### ${title} (magic \`${ascii(magic)}\` = 0x${magic.toString(16)}${size === undefined ? '' : `, ${size} bytes`})`;
@@ -42,7 +70,9 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
   it('status block: magic, size, every field offset, the states and the echo stride', () => {
     const s = section('Status block');
     expect(s).toContain(heading('Status block', MAGIC.status, STATUS.size));
-    expect(s).toContain(`| ${STATUS.magic} | magic, version (${PROTOCOL_VERSION}), length (${STATUS.size}) |`);
+    expect(s).toContain(
+      `| ${STATUS.magic} | magic, version (${PROTOCOL_VERSION}), length (${STATUS.size}) |`,
+    );
     for (const [offset, phrase] of [
       [STATUS.clusterId, 'cluster id u64'],
       [STATUS.nodeId, 'node id u32'],
@@ -51,7 +81,10 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [STATUS.heartbeat, 'heartbeat u64'],
       [STATUS.sequence, 'sequence u64'],
       [STATUS.slotCount, `slot count u16 (1 … ${MAX_SLOTS})`],
-      [STATUS.flags, `flags u16 (1 auth, ${STATUS_PERSISTENT} persistent: the node's log regions are persistent memory, ${STATUS_NEEDS_PERSISTENT} needs persistent: it appends persisted records, ${STATUS_FLUSH} flush: its slots take RDMA FLUSH to global visibility on every link, ${STATUS_FLUSH_PERSISTENT} flush persistent: to persistence too)`],
+      [
+        STATUS.flags,
+        `flags u16 (1 auth, ${STATUS_PERSISTENT} persistent: the node's log regions are persistent memory, ${STATUS_NEEDS_PERSISTENT} needs persistent: it appends persisted records, ${STATUS_FLUSH} flush: its slots take RDMA FLUSH to global visibility on every link, ${STATUS_FLUSH_PERSISTENT} flush persistent: to persistence too)`,
+      ],
       [STATUS.takeover, 'takeover u32'],
       [STATUS.takeoverGeneration, 'takeover generation u64'],
       [STATUS.replayedStream, 'takeover replayed stream u32'],
@@ -121,18 +154,90 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
     expect(s).toContain(heading('CM private data', MAGIC.privateData));
     const row = (kind: string) => s.split('\n').find((l) => l.startsWith(`| ${kind} |`)) ?? '';
     const rows: [string, number, number, [number, string][]][] = [
-      ['connect', CONNECT_PD.size, PRIVATE_DATA.maxConnect, [[CONNECT_PD.clusterId, 'cluster id'], [CONNECT_PD.nodeId, 'node id'], [CONNECT_PD.target, 'target node id'], [CONNECT_PD.generation, 'generation'], [CONNECT_PD.attempt, 'attempt u32'], [CONNECT_PD.mac, `MAC[${CONNECT_PD.macSize}]`], [CONNECT_PD.checksum, 'CRC']]],
-      ['accept', ACCEPT_PD.size, PRIVATE_DATA.maxAccept, [[ACCEPT_PD.clusterId, 'cluster id'], [ACCEPT_PD.nodeId, 'node id'], [ACCEPT_PD.flags, 'flags'], [ACCEPT_PD.generation, 'generation'], [ACCEPT_PD.responderNonce, 'responder nonce'], [ACCEPT_PD.statusAddr, 'status addr'], [ACCEPT_PD.statusRkey, 'status rkey'], [ACCEPT_PD.statusLen, 'status length'], [ACCEPT_PD.slotAddr, 'slot addr'], [ACCEPT_PD.slotRkey, 'slot rkey'], [ACCEPT_PD.slotLen, 'slot length'], [ACCEPT_PD.mac, `MAC[${ACCEPT_PD.checksum - ACCEPT_PD.mac}] (over bytes 0 … ${ACCEPT_PD.mac - 1}`], [ACCEPT_PD.checksum, 'CRC']]],
-      ['join', JOIN_PD.size, PRIVATE_DATA.maxConnect, [[JOIN_PD.clusterId, 'cluster id'], [JOIN_PD.nodeId, 'node id'], [JOIN_PD.link, 'link u16'], [JOIN_PD.reserved, 'reserved u16'], [JOIN_PD.attempt, 'attempt u32'], [JOIN_PD.statusRkey, 'status rkey'], [JOIN_PD.slotRkey, 'slot rkey'], [JOIN_PD.mac, `MAC[${JOIN_PD.macSize}]`], [JOIN_PD.checksum, 'CRC']]],
-      ['join-accept', JOIN_ACCEPT_PD.size, PRIVATE_DATA.maxAccept, [[JOIN_ACCEPT_PD.clusterId, 'cluster id'], [JOIN_ACCEPT_PD.nodeId, 'node id'], [JOIN_ACCEPT_PD.link, 'link u16'], [JOIN_ACCEPT_PD.reserved, 'reserved u16'], [JOIN_ACCEPT_PD.statusRkey, 'status rkey'], [JOIN_ACCEPT_PD.slotRkey, 'slot rkey'], [JOIN_ACCEPT_PD.mac, `MAC[${JOIN_ACCEPT_PD.macSize}]`], [JOIN_ACCEPT_PD.checksum, 'CRC']]],
-      ['reject', REJECT_PD.size, PRIVATE_DATA.maxReject, [[REJECT_PD.clusterId, "cluster id (the caller's own, echoed)"], [REJECT_PD.reason, 'reason'], [REJECT_PD.checksum, 'CRC']]],
+      [
+        'connect',
+        CONNECT_PD.size,
+        PRIVATE_DATA.maxConnect,
+        [
+          [CONNECT_PD.clusterId, 'cluster id'],
+          [CONNECT_PD.nodeId, 'node id'],
+          [CONNECT_PD.target, 'target node id'],
+          [CONNECT_PD.generation, 'generation'],
+          [CONNECT_PD.attempt, 'attempt u32'],
+          [CONNECT_PD.mac, `MAC[${CONNECT_PD.macSize}]`],
+          [CONNECT_PD.checksum, 'CRC'],
+        ],
+      ],
+      [
+        'accept',
+        ACCEPT_PD.size,
+        PRIVATE_DATA.maxAccept,
+        [
+          [ACCEPT_PD.clusterId, 'cluster id'],
+          [ACCEPT_PD.nodeId, 'node id'],
+          [ACCEPT_PD.flags, 'flags'],
+          [ACCEPT_PD.generation, 'generation'],
+          [ACCEPT_PD.responderNonce, 'responder nonce'],
+          [ACCEPT_PD.statusAddr, 'status addr'],
+          [ACCEPT_PD.statusRkey, 'status rkey'],
+          [ACCEPT_PD.statusLen, 'status length'],
+          [ACCEPT_PD.slotAddr, 'slot addr'],
+          [ACCEPT_PD.slotRkey, 'slot rkey'],
+          [ACCEPT_PD.slotLen, 'slot length'],
+          [ACCEPT_PD.mac, `MAC[${ACCEPT_PD.checksum - ACCEPT_PD.mac}] (over bytes 0 … ${ACCEPT_PD.mac - 1}`],
+          [ACCEPT_PD.checksum, 'CRC'],
+        ],
+      ],
+      [
+        'join',
+        JOIN_PD.size,
+        PRIVATE_DATA.maxConnect,
+        [
+          [JOIN_PD.clusterId, 'cluster id'],
+          [JOIN_PD.nodeId, 'node id'],
+          [JOIN_PD.link, 'link u16'],
+          [JOIN_PD.reserved, 'reserved u16'],
+          [JOIN_PD.attempt, 'attempt u32'],
+          [JOIN_PD.statusRkey, 'status rkey'],
+          [JOIN_PD.slotRkey, 'slot rkey'],
+          [JOIN_PD.mac, `MAC[${JOIN_PD.macSize}]`],
+          [JOIN_PD.checksum, 'CRC'],
+        ],
+      ],
+      [
+        'join-accept',
+        JOIN_ACCEPT_PD.size,
+        PRIVATE_DATA.maxAccept,
+        [
+          [JOIN_ACCEPT_PD.clusterId, 'cluster id'],
+          [JOIN_ACCEPT_PD.nodeId, 'node id'],
+          [JOIN_ACCEPT_PD.link, 'link u16'],
+          [JOIN_ACCEPT_PD.reserved, 'reserved u16'],
+          [JOIN_ACCEPT_PD.statusRkey, 'status rkey'],
+          [JOIN_ACCEPT_PD.slotRkey, 'slot rkey'],
+          [JOIN_ACCEPT_PD.mac, `MAC[${JOIN_ACCEPT_PD.macSize}]`],
+          [JOIN_ACCEPT_PD.checksum, 'CRC'],
+        ],
+      ],
+      [
+        'reject',
+        REJECT_PD.size,
+        PRIVATE_DATA.maxReject,
+        [
+          [REJECT_PD.clusterId, "cluster id (the caller's own, echoed)"],
+          [REJECT_PD.reason, 'reason'],
+          [REJECT_PD.checksum, 'CRC'],
+        ],
+      ],
     ];
     for (const [kind, size, limit, fields] of rows) {
       expect(size).toBeLessThanOrEqual(limit);
       expect(row(kind)).toContain(`| ${size} (${limit}) |`);
       expectFields(row(kind), fields);
     }
-    expect(s.replace(/\s+/g, ' ')).toContain(`Reject reasons: ${REJECT_REASONS.map((r, i) => `${i + 1} ${r}`).join(', ')}.`);
+    expect(s.replace(/\s+/g, ' ')).toContain(
+      `Reject reasons: ${REJECT_REASONS.map((r, i) => `${i + 1} ${r}`).join(', ')}.`,
+    );
   });
 
   it('witness sector: magic, size, slot size and every field offset', () => {
@@ -209,8 +314,12 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
     expect(32 - DOORBELL.kindShift).toBe(4);
     expect(text).toContain('carry a kind in their top four bits and a value in the other 28');
     expect(DOORBELL.valueMask).toBe(2 ** 28 - 1);
-    expect(text).toContain(`\`${DOORBELL.record}\` log record, \`${DOORBELL.ack}\` log ack (see Sessions), \`${DOORBELL.hello}\` hello, \`${DOORBELL.commit}\` commit, \`${DOORBELL.echo}\` echo`);
+    expect(text).toContain(
+      `\`${DOORBELL.record}\` log record, \`${DOORBELL.ack}\` log ack (see Sessions), \`${DOORBELL.hello}\` hello, \`${DOORBELL.commit}\` commit, \`${DOORBELL.echo}\` echo`,
+    );
     expect(text).toContain(`\`${DOORBELL.record} << ${DOORBELL.kindShift} | offset / 8\``);
-    expect(text).toContain(`\`${DOORBELL.ack} << ${DOORBELL.kindShift} | sequence mod 2^${DOORBELL.kindShift}\``);
+    expect(text).toContain(
+      `\`${DOORBELL.ack} << ${DOORBELL.kindShift} | sequence mod 2^${DOORBELL.kindShift}\``,
+    );
   });
 });

@@ -43,7 +43,9 @@ describe('systemd notifications', () => {
     const a = await sink(abstract);
     native.sdNotify(abstract, 'WATCHDOG=1');
     expect(await a.s.next(() => true)).toBe('WATCHDOG=1');
-    expect(code(() => native.sdNotify(join(tmpdir(), `no-such-socket-${process.pid}`), 'READY=1'))).toBe('ENOENT');
+    expect(code(() => native.sdNotify(join(tmpdir(), `no-such-socket-${process.pid}`), 'READY=1'))).toBe(
+      'ENOENT',
+    );
     expect(code(() => native.sdNotify('relative/path', 'READY=1'))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => native.sdNotify(`/${'x'.repeat(200)}`, 'READY=1'))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => native.sdNotify(42, 'READY=1'))).toBe('ERR_INVALID_ARG_TYPE');
@@ -54,7 +56,9 @@ describe('systemd notifications', () => {
     const sd = new SystemdNotifier({ NOTIFY_SOCKET: address, WATCHDOG_USEC: '100000' });
     expect(sd.watchdogMs).toBe(50);
     sd.ready('listening; 0 of 1 partners in session');
-    expect(await s.next((m) => m.startsWith('READY'))).toBe(`READY=1\nSTATUS=listening; 0 of 1 partners in session\nMAINPID=${process.pid}`);
+    expect(await s.next((m) => m.startsWith('READY'))).toBe(
+      `READY=1\nSTATUS=listening; 0 of 1 partners in session\nMAINPID=${process.pid}`,
+    );
     await sleep(400);
     const beats = s.messages.filter((m) => m === 'WATCHDOG=1').length;
     expect(beats).toBeGreaterThanOrEqual(5);
@@ -78,7 +82,13 @@ describe('systemd notifications', () => {
     const off = new SystemdNotifier({});
     expect(off.enabled).toBe(false);
     off.ready('x');
-    expect(new SystemdNotifier({ NOTIFY_SOCKET: '/run/x', WATCHDOG_USEC: '100000', WATCHDOG_PID: String(process.pid + 1) }).watchdogMs).toBeUndefined();
+    expect(
+      new SystemdNotifier({
+        NOTIFY_SOCKET: '/run/x',
+        WATCHDOG_USEC: '100000',
+        WATCHDOG_PID: String(process.pid + 1),
+      }).watchdogMs,
+    ).toBeUndefined();
     const gone = new SystemdNotifier({ NOTIFY_SOCKET: join(tmpdir(), `gone-${process.pid}`) });
     gone.ready('x');
     expect(gone.lastError?.code).toBe('ENOENT');
@@ -94,19 +104,29 @@ describe('systemd notifications', () => {
 
   it('ships a sandboxed unit: systemd-analyze security rates its exposure at most 2.5, running the installed command', () => {
     // --threshold is in tenths: the command fails when the exposure is above 2.5 (it was 9.6 unsandboxed).
-    const r = spawnSync('systemd-analyze', ['security', '--offline=yes', '--threshold=25', unit], { encoding: 'utf8' });
+    const r = spawnSync('systemd-analyze', ['security', '--offline=yes', '--threshold=25', unit], {
+      encoding: 'utf8',
+    });
     const score = /Overall exposure level for rdma-ccm\.service: (\d+\.\d)/.exec(r.stdout)?.[1];
     expect({ score, status: r.status }).toEqual({ score: expect.stringMatching(/^[0-2]\.\d$/), status: 0 });
     const text = readFileSync(unit, 'utf8');
     expect(text).toMatch(/^ExecStart=\/usr\/bin\/env rdma-ccm node /m);
-    for (const line of ['DevicePolicy=closed', 'DeviceAllow=char-infiniband_verbs rw', 'LimitMEMLOCK=infinity', 'CapabilityBoundingSet=', 'ProtectSystem=strict', 'NoNewPrivileges=yes'])
+    for (const line of [
+      'DevicePolicy=closed',
+      'DeviceAllow=char-infiniband_verbs rw',
+      'LimitMEMLOCK=infinity',
+      'CapabilityBoundingSet=',
+      'ProtectSystem=strict',
+      'NoNewPrivileges=yes',
+    ])
       expect(text.split('\n')).toContain(line);
   });
 });
 
 describe('commands on a host without RDMA', () => {
   it('say so in one line with what to do (or, where RDMA exists, list the devices)', () => {
-    const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 20_000 });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 20_000 });
     if (getDevices().length > 0) {
       const r = run('devices', '--json');
       expect(r.status).toBe(0);
@@ -114,7 +134,19 @@ describe('commands on a host without RDMA', () => {
       return;
     }
     for (const args of [
-      ['node', '--cluster-id', '1', '--node-id', '1', '--address', '10.99.0.1', '--port', '7471', '--partner', '2@10.99.0.2:7471'],
+      [
+        'node',
+        '--cluster-id',
+        '1',
+        '--node-id',
+        '1',
+        '--address',
+        '10.99.0.1',
+        '--port',
+        '7471',
+        '--partner',
+        '2@10.99.0.2:7471',
+      ],
       ['rping', '-c', '-a', '10.99.0.1', '-C', '1'],
       ['rping', '-s', '-a', '10.99.0.1', '-C', '1'],
     ]) {
@@ -122,7 +154,9 @@ describe('commands on a host without RDMA', () => {
       expect(r.status).toBe(1);
       const lines = r.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/no RDMA device on this host: load rdma_rxe and add a device .*rdma-ccm lab -- /);
+      expect(lines[0]).toMatch(
+        /no RDMA device on this host: load rdma_rxe and add a device .*rdma-ccm lab -- /,
+      );
       expect(r.stderr).not.toContain('ENODEV');
     }
     const d = run('devices');

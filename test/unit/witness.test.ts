@@ -29,7 +29,17 @@ function disk(): string {
 
 function witness(path: string, nodeId: number, refused: ProtocolError[] = []) {
   const w = new DiskWitness(
-    { path, clusterId: CLUSTER, nodeId, generation: BigInt(nodeId) * 1000n, nodes: [1, 2], intervalMs: 20, timeoutMs: 200, secret, alignedBuffer: (n) => native.alignedBuffer(n) },
+    {
+      path,
+      clusterId: CLUSTER,
+      nodeId,
+      generation: BigInt(nodeId) * 1000n,
+      nodes: [1, 2],
+      intervalMs: 20,
+      timeoutMs: 200,
+      secret,
+      alignedBuffer: (n) => native.alignedBuffer(n),
+    },
     { refused: (_p, e) => refused.push(e), ioError: () => {} },
   );
   open.push(w);
@@ -104,15 +114,27 @@ describe('disk witness', () => {
       writeSync(fd, bytes, 0, bytes.byteLength, WITNESS.slotSize);
       closeSync(fd);
     };
-    const sector = (heartbeat: bigint, key: Uint8Array | undefined, nodeId = 2) => encodeWitness({ clusterId: CLUSTER, nodeId, state: 'ACTIVE', generation: 2000n, heartbeat, takeover: null }, key);
+    const sector = (heartbeat: bigint, key: Uint8Array | undefined, nodeId = 2) =>
+      encodeWitness(
+        { clusterId: CLUSTER, nodeId, state: 'ACTIVE', generation: 2000n, heartbeat, takeover: null },
+        key,
+      );
     for (let i = 1n; i < 8n; i++) {
       const torn = sector(i, secret);
       torn[40] ^= 0xff;
-      put(i % 3n === 0n ? torn : i % 3n === 1n ? sector(i, new TextEncoder().encode('not the secret')) : sector(i, secret, 3));
+      put(
+        i % 3n === 0n
+          ? torn
+          : i % 3n === 1n
+            ? sector(i, new TextEncoder().encode('not the secret'))
+            : sector(i, secret, 3),
+      );
       await sleep(40);
     }
     expect(a.view(2).verdict).toBe('stopped');
-    expect(new Set(refused.map((e) => e.code))).toEqual(new Set(['ERR_CCM_CHECKSUM', 'ERR_CCM_AUTH', 'ERR_CCM_WRONG_NODE']));
+    expect(new Set(refused.map((e) => e.code))).toEqual(
+      new Set(['ERR_CCM_CHECKSUM', 'ERR_CCM_AUTH', 'ERR_CCM_WRONG_NODE']),
+    );
     // A real sector whose heartbeat moves is life.
     for (let i = 10n; i < 14n; i++) {
       put(sector(i, secret));
@@ -130,10 +152,18 @@ describe('the CCM with a witness, over an in-memory network', () => {
   function make(net: MemoryNetwork, id: 1 | 2, path: string) {
     const other = id === 1 ? 2 : 1;
     const opts: CcmOptions = {
-      clusterId: CLUSTER, nodeId: id, address: [`10.0.0.${id}`, `10.1.0.${id}`], port: 7000,
+      clusterId: CLUSTER,
+      nodeId: id,
+      address: [`10.0.0.${id}`, `10.1.0.${id}`],
+      port: 7000,
       partners: [{ nodeId: other, address: [`10.0.0.${other}`, `10.1.0.${other}`], port: 7000 }],
-      heartbeatMs: 10, partnerDownMs: 100, backoff: { minMs: 5, maxMs: 40, jitter: 0.2 }, logRingBytes: 4096,
-      witness: { path, intervalMs: 20, timeoutMs: 300 }, secret, transport: net.transport(),
+      heartbeatMs: 10,
+      partnerDownMs: 100,
+      backoff: { minMs: 5, maxMs: 40, jitter: 0.2 },
+      logRingBytes: 4096,
+      witness: { path, intervalMs: 20, timeoutMs: 300 },
+      secret,
+      transport: net.transport(),
     };
     const node = new ClusterNode(opts);
     const events: CcmEvent[] = [];
@@ -142,9 +172,11 @@ describe('the CCM with a witness, over an in-memory network', () => {
     return { node, events };
   }
   /** The node's process "dies" as far as the disk can tell: its witness stops writing. */
-  const stopWitness = (n: ClusterNode) => (n as unknown as { core: { witness: { close(): Promise<void> } } }).core.witness.close();
+  const stopWitness = (n: ClusterNode) =>
+    (n as unknown as { core: { witness: { close(): Promise<void> } } }).core.witness.close();
   const until = async (events: CcmEvent[], type: CcmEvent['type'], ms = 3000) => {
-    for (const end = Date.now() + ms; !events.some((e) => e.type === type); await sleep(10)) if (Date.now() > end) throw new Error(`no ${type}; saw ${events.map((e) => e.type).join(' ')}`);
+    for (const end = Date.now() + ms; !events.some((e) => e.type === type); await sleep(10))
+      if (Date.now() > end) throw new Error(`no ${type}; saw ${events.map((e) => e.type).join(' ')}`);
     return events.find((e) => e.type === type)!;
   };
 
@@ -193,7 +225,10 @@ describe('the CCM with a witness, over an in-memory network', () => {
     const net = new MemoryNetwork();
     const missing = join(mkdtempSync(join(tmpdir(), 'rdma-ccm-witness-')), 'no-such-dir', 'witness.img');
     const a = make(net, 1, missing);
-    const err = await a.node.start().then(() => null, (e) => e);
+    const err = await a.node.start().then(
+      () => null,
+      (e) => e,
+    );
     expect(err).toMatchObject({ code: 'ERR_CCM_WITNESS' });
     expect(err.message).toContain(`disk:${missing}`);
     expect(err.cause).toMatchObject({ code: 'ENOENT' });

@@ -11,7 +11,17 @@ function fixture() {
   const owner = {};
   return { q: new WorkQueue(cq, owner), holds, region: { inflight: 0 }, window: { inflight: 0 } };
 }
-const wc = (wrId: bigint, status = 'SUCCESS'): WorkCompletion => ({ wrId, status, statusCode: 0, opcode: 'RDMA_WRITE', byteLen: 0, srcQp: 0, qpNum: 7, vendorErr: 0 }) as WorkCompletion;
+const wc = (wrId: bigint, status = 'SUCCESS'): WorkCompletion =>
+  ({
+    wrId,
+    status,
+    statusCode: 0,
+    opcode: 'RDMA_WRITE',
+    byteLen: 0,
+    srcQp: 0,
+    qpNum: 7,
+    vendorErr: 0,
+  }) as WorkCompletion;
 
 describe('a QP work queue', () => {
   it('a completion retires its request and the unsignaled ones before it, once, and only its own promise settles', () => {
@@ -38,7 +48,10 @@ describe('a QP work queue', () => {
     q.track(11n, [region], (c) => flushed.push(c));
     q.track(12n, [region], (c) => flushed.push(c));
     q.flush(7);
-    expect(flushed.map((c) => [c.wrId, c.status, c.qpNum])).toEqual([[11n, 'WR_FLUSH_ERR', 7], [12n, 'WR_FLUSH_ERR', 7]]);
+    expect(flushed.map((c) => [c.wrId, c.status, c.qpNum])).toEqual([
+      [11n, 'WR_FLUSH_ERR', 7],
+      [12n, 'WR_FLUSH_ERR', 7],
+    ]);
     expect(region.inflight).toBe(0);
     expect(q.has(11n)).toBe(false);
   });

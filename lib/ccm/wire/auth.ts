@@ -26,12 +26,18 @@ export function macEquals(a: Uint8Array, b: Uint8Array): boolean {
  * It is the first 8 bytes, little-endian, of HMAC-SHA256(secret, "rdma-ccm session epoch" ‖ initiator
  * nonce u64 ‖ responder nonce u64), or of plain SHA-256 of the same bytes without a secret; never 0 (0 becomes 1).
  */
-export function sessionEpoch(secret: Uint8Array | undefined, initiatorNonce: bigint, responderNonce: bigint): bigint {
+export function sessionEpoch(
+  secret: Uint8Array | undefined,
+  initiatorNonce: bigint,
+  responderNonce: bigint,
+): bigint {
   const b = new Uint8Array(16);
   const dv = new DataView(b.buffer);
   dv.setBigUint64(0, initiatorNonce, true);
   dv.setBigUint64(8, responderNonce, true);
-  const d = secret ? createHmac('sha256', secret).update('rdma-ccm session epoch').update(b).digest() : createHash('sha256').update('rdma-ccm session epoch').update(b).digest();
+  const d = secret
+    ? createHmac('sha256', secret).update('rdma-ccm session epoch').update(b).digest()
+    : createHash('sha256').update('rdma-ccm session epoch').update(b).digest();
   const e = d.readBigUInt64LE(0);
   return e === 0n ? 1n : e;
 }
@@ -45,6 +51,8 @@ export function sessionEpoch(secret: Uint8Array | undefined, initiatorNonce: big
 export function joinKey(secret: Uint8Array | undefined, epoch: bigint): Uint8Array {
   const b = new Uint8Array(8);
   new DataView(b.buffer).setBigUint64(0, epoch, true);
-  const d = secret ? createHmac('sha256', secret).update('rdma-ccm link join').update(b).digest() : createHash('sha256').update('rdma-ccm link join').update(b).digest();
+  const d = secret
+    ? createHmac('sha256', secret).update('rdma-ccm link join').update(b).digest()
+    : createHash('sha256').update('rdma-ccm link join').update(b).digest();
   return new Uint8Array(d);
 }

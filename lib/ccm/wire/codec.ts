@@ -30,31 +30,53 @@ export function seal(buf: Uint8Array, length: number, checksumAt: number): void 
  * Returns the copy and its view. Order matters for the reason given: a block of zeros is "not written
  * yet" (magic), not a checksum error.
  */
-export function checkHeader(buf: Uint8Array, block: string, magic: number, length: number, checksumAt: number): { bytes: Uint8Array; dv: DataView } {
+export function checkHeader(
+  buf: Uint8Array,
+  block: string,
+  magic: number,
+  length: number,
+  checksumAt: number,
+): { bytes: Uint8Array; dv: DataView } {
   if (!(buf instanceof Uint8Array)) throw new ProtocolError('ERR_CCM_TRUNCATED', block, 'not a byte buffer');
-  if (buf.byteLength < length) throw new ProtocolError('ERR_CCM_TRUNCATED', block, `${buf.byteLength} bytes, need ${length}`);
+  if (buf.byteLength < length)
+    throw new ProtocolError('ERR_CCM_TRUNCATED', block, `${buf.byteLength} bytes, need ${length}`);
   const bytes = buf.slice(0, length);
   const dv = view(bytes);
   const m = dv.getUint32(0, true);
-  if (m !== magic) throw new ProtocolError('ERR_CCM_MAGIC', block, `bad magic 0x${m.toString(16).padStart(8, '0')}`);
+  if (m !== magic)
+    throw new ProtocolError('ERR_CCM_MAGIC', block, `bad magic 0x${m.toString(16).padStart(8, '0')}`);
   const v = dv.getUint16(4, true);
-  if (v !== PROTOCOL_VERSION) throw new ProtocolError('ERR_CCM_VERSION', block, `protocol version ${v}, this node speaks ${PROTOCOL_VERSION}`);
+  if (v !== PROTOCOL_VERSION)
+    throw new ProtocolError(
+      'ERR_CCM_VERSION',
+      block,
+      `protocol version ${v}, this node speaks ${PROTOCOL_VERSION}`,
+    );
   const len = dv.getUint16(6, true);
-  if (len !== length) throw new ProtocolError('ERR_CCM_LENGTH', block, `declared length ${len}, expected ${length}`);
+  if (len !== length)
+    throw new ProtocolError('ERR_CCM_LENGTH', block, `declared length ${len}, expected ${length}`);
   const sum = dv.getUint32(checksumAt, true);
-  if (sum !== crc32(bytes, 0, length, checksumAt)) throw new ProtocolError('ERR_CCM_CHECKSUM', block, 'checksum mismatch');
+  if (sum !== crc32(bytes, 0, length, checksumAt))
+    throw new ProtocolError('ERR_CCM_CHECKSUM', block, 'checksum mismatch');
   return { bytes, dv };
 }
 
 /** Reads the cluster id u64 at `at`; throws ERR_CCM_CLUSTER unless it is `expected`. */
 export function checkCluster(dv: DataView, at: number, block: string, expected: bigint): bigint {
   const c = dv.getBigUint64(at, true);
-  if (c !== expected) throw new ProtocolError('ERR_CCM_CLUSTER', block, `cluster id ${c}, expected ${expected}`);
+  if (c !== expected)
+    throw new ProtocolError('ERR_CCM_CLUSTER', block, `cluster id ${c}, expected ${expected}`);
   return c;
 }
 
 /** Writes the MAC (`size` bytes of it) over `bytes[0, at)` and any `extra` bytes bound to the block. */
-export function sign(bytes: Uint8Array, at: number, secret: Uint8Array | undefined, size = MAC_SIZE, ...extra: Uint8Array[]): void {
+export function sign(
+  bytes: Uint8Array,
+  at: number,
+  secret: Uint8Array | undefined,
+  size = MAC_SIZE,
+  ...extra: Uint8Array[]
+): void {
   bytes.set(mac(secret, bytes.subarray(0, at), ...extra).subarray(0, size), at);
 }
 
@@ -63,10 +85,18 @@ export function sign(bytes: Uint8Array, at: number, secret: Uint8Array | undefin
  * ignores the field: docs/protocol.md, isolated fabrics only). Throws ERR_CCM_AUTH when the `size` bytes at
  * `at` are not the MAC over `bytes[0, at)` and `extra`.
  */
-export function checkMac(bytes: Uint8Array, block: string, at: number, secret: Uint8Array | undefined, size = MAC_SIZE, ...extra: Uint8Array[]): void {
+export function checkMac(
+  bytes: Uint8Array,
+  block: string,
+  at: number,
+  secret: Uint8Array | undefined,
+  size = MAC_SIZE,
+  ...extra: Uint8Array[]
+): void {
   if (!secret) return;
   const want = mac(secret, bytes.subarray(0, at), ...extra).subarray(0, size);
-  if (!macEquals(bytes.subarray(at, at + size), want)) throw new ProtocolError('ERR_CCM_AUTH', block, 'not authenticated with the cluster secret');
+  if (!macEquals(bytes.subarray(at, at + size), want))
+    throw new ProtocolError('ERR_CCM_AUTH', block, 'not authenticated with the cluster secret');
 }
 
 /** The largest u32 (2^32 - 1). */

@@ -28,7 +28,8 @@ export function crc32Table(buf: Uint8Array, start = 0, end = buf.length, crc = 0
 const SHORT = 256;
 
 const update = zlibCrc32
-  ? (buf: Uint8Array, start: number, end: number, crc: number) => (end - start < SHORT ? crc32Table(buf, start, end, crc) : zlibCrc32(buf.subarray(start, end), crc))
+  ? (buf: Uint8Array, start: number, end: number, crc: number) =>
+      end - start < SHORT ? crc32Table(buf, start, end, crc) : zlibCrc32(buf.subarray(start, end), crc)
   : crc32Table;
 
 /**

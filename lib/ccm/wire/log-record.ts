@@ -87,7 +87,8 @@ export function encodeRecord(
   meta: RecordMeta = {},
   out: Uint8Array = new Uint8Array(recordSize(payload.byteLength)),
 ): Uint8Array {
-  if (!Number.isInteger(stream) || stream < 1 || stream > 0xffffffff) throw new RangeError('stream must be an integer from 1 to 2^32-1');
+  if (!Number.isInteger(stream) || stream < 1 || stream > 0xffffffff)
+    throw new RangeError('stream must be an integer from 1 to 2^32-1');
   if (sequence < 1n) throw new RangeError('sequence must be at least 1');
   const prior = meta.prior ?? 0n;
   if (prior < 0n || prior >= sequence) throw new RangeError('prior must be below the sequence');
@@ -155,16 +156,26 @@ export function decodeRecord(buf: Uint8Array): LogRecord {
   const stream = dv.getUint32(LOG_HEADER.stream, true);
   if (stream === 0) throw new ProtocolError('ERR_CCM_FIELD', 'log', 'stream id 0');
   const level = dv.getUint32(LOG_HEADER.durability, true);
-  if (level < 1 || level > DURABILITY.length) throw new ProtocolError('ERR_CCM_FIELD', 'log', `unknown durability ${level}`);
+  if (level < 1 || level > DURABILITY.length)
+    throw new ProtocolError('ERR_CCM_FIELD', 'log', `unknown durability ${level}`);
   const prior = dv.getBigUint64(LOG_HEADER.prior, true);
-  if (prior >= sequence) throw new ProtocolError('ERR_CCM_FIELD', 'log', `prior ${prior} not below sequence ${sequence}`);
+  if (prior >= sequence)
+    throw new ProtocolError('ERR_CCM_FIELD', 'log', `prior ${prior} not below sequence ${sequence}`);
   const acknowledged = dv.getBigUint64(LOG_HEADER.acknowledged, true);
-  if (acknowledged >= sequence) throw new ProtocolError('ERR_CCM_FIELD', 'log', `acknowledged ${acknowledged} not below sequence ${sequence}`);
-  if (dv.getUint32(LOG_HEADER.reserved, true) !== 0) throw new ProtocolError('ERR_CCM_FIELD', 'log', 'reserved field not zero');
+  if (acknowledged >= sequence)
+    throw new ProtocolError(
+      'ERR_CCM_FIELD',
+      'log',
+      `acknowledged ${acknowledged} not below sequence ${sequence}`,
+    );
+  if (dv.getUint32(LOG_HEADER.reserved, true) !== 0)
+    throw new ProtocolError('ERR_CCM_FIELD', 'log', 'reserved field not zero');
   const len = dv.getUint32(LOG_HEADER.payloadLen, true);
-  if (recordSize(len) > buf.byteLength) throw new ProtocolError('ERR_CCM_LENGTH', 'log', `payload length ${len} overruns the ring`);
+  if (recordSize(len) > buf.byteLength)
+    throw new ProtocolError('ERR_CCM_LENGTH', 'log', `payload length ${len} overruns the ring`);
   const payload = buf.slice(LOG_HEADER.size, LOG_HEADER.size + len);
-  if (crc32(payload) !== dv.getUint32(LOG_HEADER.payloadCrc, true)) throw new ProtocolError('ERR_CCM_CHECKSUM', 'log', 'payload checksum mismatch');
+  if (crc32(payload) !== dv.getUint32(LOG_HEADER.payloadCrc, true))
+    throw new ProtocolError('ERR_CCM_CHECKSUM', 'log', 'payload checksum mismatch');
   return {
     epoch: dv.getBigUint64(LOG_HEADER.epoch, true),
     stream,

@@ -21,7 +21,8 @@ export interface LogTail {
 
 /** Encodes a tail word (40 bytes). Throws RangeError for a stream outside 1 to 2^32 - 1 or an offset not a multiple of 8. */
 export function encodeLogTail(t: LogTail, out: Uint8Array = new Uint8Array(LOG_TAIL.size)): Uint8Array {
-  if (!Number.isInteger(t.stream) || t.stream < 1 || t.stream > 0xffffffff) throw new RangeError('stream must be an integer from 1 to 2^32-1');
+  if (!Number.isInteger(t.stream) || t.stream < 1 || t.stream > 0xffffffff)
+    throw new RangeError('stream must be an integer from 1 to 2^32-1');
   if (t.offset % 8n !== 0n) throw new RangeError('offset must be a multiple of 8');
   out.fill(0, 0, LOG_TAIL.size);
   const dv = view(out);
@@ -39,15 +40,28 @@ export function encodeLogTail(t: LogTail, out: Uint8Array = new Uint8Array(LOG_T
  * ERR_CCM_FIELD (stream 0, reserved bytes set, an offset outside the ring or not a multiple of 8).
  */
 export function decodeLogTail(buf: Uint8Array, ringBytes: number): LogTail | null {
-  if (!(buf instanceof Uint8Array) || buf.byteLength < LOG_TAIL.size) throw new ProtocolError('ERR_CCM_TRUNCATED', 'log tail', `need ${LOG_TAIL.size} bytes`);
+  if (!(buf instanceof Uint8Array) || buf.byteLength < LOG_TAIL.size)
+    throw new ProtocolError('ERR_CCM_TRUNCATED', 'log tail', `need ${LOG_TAIL.size} bytes`);
   const bytes = buf.slice(0, LOG_TAIL.size);
   if (bytes.every((b) => b === 0)) return null;
   const dv = view(bytes);
-  if (dv.getUint32(LOG_TAIL.checksum, true) !== crc32(bytes, 0, LOG_TAIL.size, LOG_TAIL.checksum)) throw new ProtocolError('ERR_CCM_CHECKSUM', 'log tail', 'checksum mismatch');
+  if (dv.getUint32(LOG_TAIL.checksum, true) !== crc32(bytes, 0, LOG_TAIL.size, LOG_TAIL.checksum))
+    throw new ProtocolError('ERR_CCM_CHECKSUM', 'log tail', 'checksum mismatch');
   const stream = dv.getUint32(LOG_TAIL.stream, true);
   if (stream === 0) throw new ProtocolError('ERR_CCM_FIELD', 'log tail', 'stream id 0');
-  if (dv.getUint32(LOG_TAIL.reserved, true) !== 0 || dv.getUint32(LOG_TAIL.reserved2, true) !== 0) throw new ProtocolError('ERR_CCM_FIELD', 'log tail', 'reserved field not zero');
+  if (dv.getUint32(LOG_TAIL.reserved, true) !== 0 || dv.getUint32(LOG_TAIL.reserved2, true) !== 0)
+    throw new ProtocolError('ERR_CCM_FIELD', 'log tail', 'reserved field not zero');
   const offset = dv.getBigUint64(LOG_TAIL.offset, true);
-  if (offset % 8n !== 0n || offset >= BigInt(ringBytes)) throw new ProtocolError('ERR_CCM_FIELD', 'log tail', `offset ${offset} outside a ring of ${ringBytes} bytes`);
-  return { stream, released: dv.getBigUint64(LOG_TAIL.released, true), offset, acknowledged: dv.getBigUint64(LOG_TAIL.acknowledged, true) };
+  if (offset % 8n !== 0n || offset >= BigInt(ringBytes))
+    throw new ProtocolError(
+      'ERR_CCM_FIELD',
+      'log tail',
+      `offset ${offset} outside a ring of ${ringBytes} bytes`,
+    );
+  return {
+    stream,
+    released: dv.getBigUint64(LOG_TAIL.released, true),
+    offset,
+    acknowledged: dv.getBigUint64(LOG_TAIL.acknowledged, true),
+  };
 }

@@ -61,7 +61,8 @@ export const FLAG_AUTH = 1;
  * if it is a multiple of 8 from 520 to 2^31, otherwise throws ERR_CCM_FIELD for `block`.
  */
 export function checkSlotLen(len: number, block: string): number {
-  if (len < SLOT.size + 8 || len > 0x8000_0000 || len % 8 !== 0) throw new ProtocolError('ERR_CCM_FIELD', block, `slot length ${len} invalid`);
+  if (len < SLOT.size + 8 || len > 0x8000_0000 || len % 8 !== 0)
+    throw new ProtocolError('ERR_CCM_FIELD', block, `slot length ${len} invalid`);
   return len;
 }
 
@@ -80,7 +81,11 @@ function flagsOf(dv: DataView, at: number, block: string): void {
  * Encodes a hello into `out` (its first 128 bytes, zeroed first; a new buffer by default) and returns it.
  * With `secret` it sets the auth flag and the MAC. Throws RangeError for a u64 field out of range.
  */
-export function encodeHello(h: Hello, secret?: Uint8Array, out: Uint8Array = new Uint8Array(HELLO.size)): Uint8Array {
+export function encodeHello(
+  h: Hello,
+  secret?: Uint8Array,
+  out: Uint8Array = new Uint8Array(HELLO.size),
+): Uint8Array {
   out.fill(0, 0, HELLO.size);
   const dv = view(out);
   writeHeader(dv, MAGIC.hello, HELLO.size);
@@ -133,7 +138,11 @@ export function decodeHello(buf: Uint8Array, clusterId: bigint, secret?: Uint8Ar
  * Encodes a commit into `out` (its first 96 bytes, zeroed first; a new buffer by default) and returns it.
  * With `secret` it sets the auth flag and the MAC. Throws RangeError for a u64 field out of range.
  */
-export function encodeCommit(c: Commit, secret?: Uint8Array, out: Uint8Array = new Uint8Array(COMMIT.size)): Uint8Array {
+export function encodeCommit(
+  c: Commit,
+  secret?: Uint8Array,
+  out: Uint8Array = new Uint8Array(COMMIT.size),
+): Uint8Array {
   out.fill(0, 0, COMMIT.size);
   const dv = view(out);
   writeHeader(dv, MAGIC.commit, COMMIT.size);
@@ -188,7 +197,8 @@ export function encodeCounter(c: Counter, out: Uint8Array = new Uint8Array(16)):
 
 /** Reads a counter word from a copy of its 16 bytes (the live word may be written again meanwhile); throws ERR_CCM_TRUNCATED below 16 bytes. */
 export function decodeCounter(buf: Uint8Array): Counter {
-  if (buf.byteLength < 16) throw new ProtocolError('ERR_CCM_TRUNCATED', 'counter', `${buf.byteLength} bytes, need 16`);
+  if (buf.byteLength < 16)
+    throw new ProtocolError('ERR_CCM_TRUNCATED', 'counter', `${buf.byteLength} bytes, need 16`);
   const dv = view(buf.slice(0, 16));
   return { value: dv.getBigUint64(0, true), epoch: dv.getBigUint64(8, true) };
 }

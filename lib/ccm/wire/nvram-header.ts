@@ -24,10 +24,19 @@ export interface NvramHeader {
 }
 
 /** Encodes a header (512 bytes) into `out`'s first 512 bytes. Throws RangeError for a bad ring size or node. */
-export function encodeNvramHeader(h: NvramHeader, secret?: Uint8Array, out: Uint8Array = new Uint8Array(NVRAM.size)): Uint8Array {
-  if (h.ringSize <= 0n || h.ringSize % 8n !== 0n) throw new RangeError('ringSize must be a nonzero multiple of 8');
-  for (const [k, v] of [['owner', h.owner], ['partner', h.partner]] as const)
-    if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) throw new RangeError(`${k} must be a node id from 1 to 2^32-1`);
+export function encodeNvramHeader(
+  h: NvramHeader,
+  secret?: Uint8Array,
+  out: Uint8Array = new Uint8Array(NVRAM.size),
+): Uint8Array {
+  if (h.ringSize <= 0n || h.ringSize % 8n !== 0n)
+    throw new RangeError('ringSize must be a nonzero multiple of 8');
+  for (const [k, v] of [
+    ['owner', h.owner],
+    ['partner', h.partner],
+  ] as const)
+    if (!Number.isInteger(v) || v < 1 || v > 0xffffffff)
+      throw new RangeError(`${k} must be a node id from 1 to 2^32-1`);
   out.fill(0, 0, NVRAM.size);
   const dv = view(out);
   writeHeader(dv, MAGIC.nvram, NVRAM.size);
@@ -49,8 +58,12 @@ export function encodeNvramHeader(h: NvramHeader, secret?: Uint8Array, out: Uint
  * owner's or partner's, ERR_CCM_FIELD for unknown flags or a ring that does not fit the region. A region
  * never written (all zeros) is null.
  */
-export function decodeNvramHeader(buf: Uint8Array, o: { clusterId: bigint; owner: number; partner: number; regionSize: bigint; secret?: Uint8Array }): NvramHeader | null {
-  if (!(buf instanceof Uint8Array)) throw new ProtocolError('ERR_CCM_TRUNCATED', 'nvram', 'not a byte buffer');
+export function decodeNvramHeader(
+  buf: Uint8Array,
+  o: { clusterId: bigint; owner: number; partner: number; regionSize: bigint; secret?: Uint8Array },
+): NvramHeader | null {
+  if (!(buf instanceof Uint8Array))
+    throw new ProtocolError('ERR_CCM_TRUNCATED', 'nvram', 'not a byte buffer');
   const head = buf.subarray(0, NVRAM.size);
   if (head.byteLength === NVRAM.size && head.every((b) => b === 0)) return null;
   const { bytes, dv } = checkHeader(buf, 'nvram', MAGIC.nvram, NVRAM.size, NVRAM.checksum);
@@ -59,11 +72,27 @@ export function decodeNvramHeader(buf: Uint8Array, o: { clusterId: bigint; owner
   const owner = dv.getUint32(NVRAM.owner, true);
   const partner = dv.getUint32(NVRAM.partner, true);
   if (owner !== o.owner || partner !== o.partner)
-    throw new ProtocolError('ERR_CCM_WRONG_NODE', 'nvram', `region of node ${owner} for node ${partner}'s log, not node ${o.owner}'s for node ${o.partner}`);
+    throw new ProtocolError(
+      'ERR_CCM_WRONG_NODE',
+      'nvram',
+      `region of node ${owner} for node ${partner}'s log, not node ${o.owner}'s for node ${o.partner}`,
+    );
   const flags = dv.getUint32(NVRAM.flags, true);
-  if (flags & ~(FLAG_AUTH | NVRAM_PERSISTENT)) throw new ProtocolError('ERR_CCM_FIELD', 'nvram', `unknown flags ${flags}`);
+  if (flags & ~(FLAG_AUTH | NVRAM_PERSISTENT))
+    throw new ProtocolError('ERR_CCM_FIELD', 'nvram', `unknown flags ${flags}`);
   const ringSize = dv.getBigUint64(NVRAM.ringSize, true);
   if (ringSize === 0n || ringSize % 8n !== 0n || BigInt(NVRAM.ringOffset) + ringSize > o.regionSize)
-    throw new ProtocolError('ERR_CCM_FIELD', 'nvram', `a ring of ${ringSize} bytes does not fit a region of ${o.regionSize}`);
-  return { clusterId: o.clusterId, owner, partner, generation: dv.getBigUint64(NVRAM.generation, true), ringSize, persistent: (flags & NVRAM_PERSISTENT) !== 0 };
+    throw new ProtocolError(
+      'ERR_CCM_FIELD',
+      'nvram',
+      `a ring of ${ringSize} bytes does not fit a region of ${o.regionSize}`,
+    );
+  return {
+    clusterId: o.clusterId,
+    owner,
+    partner,
+    generation: dv.getBigUint64(NVRAM.generation, true),
+    ringSize,
+    persistent: (flags & NVRAM_PERSISTENT) !== 0,
+  };
 }

@@ -4,7 +4,19 @@
 // The CM may pad private data with zeros up to its maximum, so decoders accept longer buffers.
 import { checkCluster, checkHeader, checkMac, seal, sign, u64, u64Bytes, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
-import { ACCEPT_PD, CONNECT_PD, JOIN_ACCEPT_PD, JOIN_PD, MAGIC, MAX_LINKS, PRIVATE_DATA, PROTOCOL_VERSION, REJECT_PD, REJECT_REASONS, RejectReason } from './layout';
+import {
+  ACCEPT_PD,
+  CONNECT_PD,
+  JOIN_ACCEPT_PD,
+  JOIN_PD,
+  MAGIC,
+  MAX_LINKS,
+  PRIVATE_DATA,
+  PROTOCOL_VERSION,
+  REJECT_PD,
+  REJECT_REASONS,
+  RejectReason,
+} from './layout';
 import { checkSlotLen, checkStatusLen, FLAG_AUTH, type RegionCoords } from './mailbox';
 
 /** The fields of a CM connect request's private data ({@link CONNECT_PD}). */
@@ -91,18 +103,36 @@ const KIND = { connect: 1, accept: 2, reject: 3, join: 4, 'join-accept': 5 } as 
  * its kind byte; null for anything else. Nothing in it is validated: the decoder of that kind does that.
  */
 export function requestKind(buf: Uint8Array): 'connect' | 'join' | null {
-  if (!(buf instanceof Uint8Array) || buf.byteLength < 8 || view(buf).getUint32(0, true) !== MAGIC.privateData) return null;
+  if (
+    !(buf instanceof Uint8Array) ||
+    buf.byteLength < 8 ||
+    view(buf).getUint32(0, true) !== MAGIC.privateData
+  )
+    return null;
   return buf[7] === KIND.connect ? 'connect' : buf[7] === KIND.join ? 'join' : null;
 }
 
 /** Checks header and checksum of private data of one kind; returns a copy with the kind byte undone. */
-function check(buf: Uint8Array, block: keyof typeof KIND, size: number, checksumAt: number): { bytes: Uint8Array; dv: DataView } {
+function check(
+  buf: Uint8Array,
+  block: keyof typeof KIND,
+  size: number,
+  checksumAt: number,
+): { bytes: Uint8Array; dv: DataView } {
   if (!(buf instanceof Uint8Array)) throw new ProtocolError('ERR_CCM_TRUNCATED', block, 'not a byte buffer');
   const copy = buf.slice(0, Math.min(buf.byteLength, size));
   if (copy.byteLength >= 8) {
     const kind = copy[7];
-    if (kind !== KIND[block] && view(copy).getUint32(0, true) === MAGIC.privateData && view(copy).getUint16(4, true) === PROTOCOL_VERSION)
-      throw new ProtocolError('ERR_CCM_FIELD', block, `private data of kind ${kind}, expected ${KIND[block]}`);
+    if (
+      kind !== KIND[block] &&
+      view(copy).getUint32(0, true) === MAGIC.privateData &&
+      view(copy).getUint16(4, true) === PROTOCOL_VERSION
+    )
+      throw new ProtocolError(
+        'ERR_CCM_FIELD',
+        block,
+        `private data of kind ${kind}, expected ${KIND[block]}`,
+      );
     copy[7] = 0;
   }
   return checkHeader(copy, block, MAGIC.privateData, size, checksumAt);
@@ -162,7 +192,11 @@ function requestBinding(r: Pick<ConnectData, 'generation' | 'attempt'>): Uint8Ar
  * Encodes an accept's private data (108 bytes) answering `request`. With `secret` it sets the auth flag
  * and a MAC bound to the request's generation and attempt. Throws RangeError for a u64 field out of range.
  */
-export function encodeAccept(a: AcceptData, request: Pick<ConnectData, 'generation' | 'attempt'>, secret?: Uint8Array): Uint8Array {
+export function encodeAccept(
+  a: AcceptData,
+  request: Pick<ConnectData, 'generation' | 'attempt'>,
+  secret?: Uint8Array,
+): Uint8Array {
   const { out, dv } = header(ACCEPT_PD.size, KIND.accept);
   dv.setBigUint64(ACCEPT_PD.clusterId, u64(a.clusterId, 'clusterId'), true);
   dv.setUint32(ACCEPT_PD.nodeId, a.nodeId, true);
@@ -186,7 +220,12 @@ export function encodeAccept(a: AcceptData, request: Pick<ConnectData, 'generati
  * for another request) throws ERR_CCM_AUTH; then ERR_CCM_CLUSTER, or ERR_CCM_FIELD for unknown flags
  * or a bad region length. Whether the node id and generation are the expected partner's is the caller's to check.
  */
-export function decodeAccept(buf: Uint8Array, clusterId: bigint, request: Pick<ConnectData, 'generation' | 'attempt'>, secret?: Uint8Array): AcceptData {
+export function decodeAccept(
+  buf: Uint8Array,
+  clusterId: bigint,
+  request: Pick<ConnectData, 'generation' | 'attempt'>,
+  secret?: Uint8Array,
+): AcceptData {
   const { bytes, dv } = check(buf, 'accept', ACCEPT_PD.size, ACCEPT_PD.checksum);
   checkMac(bytes, 'accept', ACCEPT_PD.mac, secret, undefined, requestBinding(request));
   checkCluster(dv, ACCEPT_PD.clusterId, 'accept', clusterId);
@@ -228,7 +267,11 @@ export function encodeJoin(j: JoinData, key: Uint8Array): Uint8Array {
  * verify throw ERR_CCM_NO_SESSION, before any other field is believed, so a stranger cannot tell them
  * apart; then ERR_CCM_CLUSTER, or ERR_CCM_FIELD for a link of MAX_LINKS or more, reserved bits or attempt 0.
  */
-export function decodeJoin(buf: Uint8Array, clusterId: bigint, keyOf: (nodeId: number) => Uint8Array | null): JoinData {
+export function decodeJoin(
+  buf: Uint8Array,
+  clusterId: bigint,
+  keyOf: (nodeId: number) => Uint8Array | null,
+): JoinData {
   const { bytes, dv } = check(buf, 'join', JOIN_PD.size, JOIN_PD.checksum);
   const nodeId = dv.getUint32(JOIN_PD.nodeId, true);
   const key = keyOf(nodeId);
@@ -240,15 +283,28 @@ export function decodeJoin(buf: Uint8Array, clusterId: bigint, keyOf: (nodeId: n
   }
   checkCluster(dv, JOIN_PD.clusterId, 'join', clusterId);
   const link = dv.getUint16(JOIN_PD.link, true);
-  if (link >= MAX_LINKS) throw new ProtocolError('ERR_CCM_FIELD', 'join', `link ${link}, at most ${MAX_LINKS - 1}`);
-  if (dv.getUint16(JOIN_PD.reserved, true) !== 0) throw new ProtocolError('ERR_CCM_FIELD', 'join', 'reserved bits set');
+  if (link >= MAX_LINKS)
+    throw new ProtocolError('ERR_CCM_FIELD', 'join', `link ${link}, at most ${MAX_LINKS - 1}`);
+  if (dv.getUint16(JOIN_PD.reserved, true) !== 0)
+    throw new ProtocolError('ERR_CCM_FIELD', 'join', 'reserved bits set');
   const attempt = dv.getUint32(JOIN_PD.attempt, true);
   if (attempt === 0) throw new ProtocolError('ERR_CCM_FIELD', 'join', 'attempt 0');
-  return { clusterId, nodeId, link, attempt, statusRkey: dv.getUint32(JOIN_PD.statusRkey, true), slotRkey: dv.getUint32(JOIN_PD.slotRkey, true) };
+  return {
+    clusterId,
+    nodeId,
+    link,
+    attempt,
+    statusRkey: dv.getUint32(JOIN_PD.statusRkey, true),
+    slotRkey: dv.getUint32(JOIN_PD.slotRkey, true),
+  };
 }
 
 /** Encodes the accept of a link join (52 bytes), its MAC keyed with the link key and bound to the join's attempt. */
-export function encodeJoinAccept(a: JoinAcceptData, request: Pick<JoinData, 'attempt'>, key: Uint8Array): Uint8Array {
+export function encodeJoinAccept(
+  a: JoinAcceptData,
+  request: Pick<JoinData, 'attempt'>,
+  key: Uint8Array,
+): Uint8Array {
   const { out, dv } = header(JOIN_ACCEPT_PD.size, KIND['join-accept']);
   dv.setBigUint64(JOIN_ACCEPT_PD.clusterId, u64(a.clusterId, 'clusterId'), true);
   dv.setUint32(JOIN_ACCEPT_PD.nodeId, a.nodeId, true);
@@ -265,14 +321,38 @@ export function encodeJoinAccept(a: JoinAcceptData, request: Pick<JoinData, 'att
  * bound to the join's attempt) does not verify, then ERR_CCM_CLUSTER, ERR_CCM_FIELD for another link or
  * reserved bits. Whether the node id is the partner's is the caller's to check.
  */
-export function decodeJoinAccept(buf: Uint8Array, clusterId: bigint, request: Pick<JoinData, 'attempt' | 'link'>, key: Uint8Array): JoinAcceptData {
+export function decodeJoinAccept(
+  buf: Uint8Array,
+  clusterId: bigint,
+  request: Pick<JoinData, 'attempt' | 'link'>,
+  key: Uint8Array,
+): JoinAcceptData {
   const { bytes, dv } = check(buf, 'join-accept', JOIN_ACCEPT_PD.size, JOIN_ACCEPT_PD.checksum);
-  checkMac(bytes, 'join-accept', JOIN_ACCEPT_PD.mac, key, JOIN_ACCEPT_PD.macSize, u64Bytes(BigInt(request.attempt)));
+  checkMac(
+    bytes,
+    'join-accept',
+    JOIN_ACCEPT_PD.mac,
+    key,
+    JOIN_ACCEPT_PD.macSize,
+    u64Bytes(BigInt(request.attempt)),
+  );
   checkCluster(dv, JOIN_ACCEPT_PD.clusterId, 'join-accept', clusterId);
   const link = dv.getUint16(JOIN_ACCEPT_PD.link, true);
-  if (link !== request.link) throw new ProtocolError('ERR_CCM_FIELD', 'join-accept', `accept of link ${link}, the join was for link ${request.link}`);
-  if (dv.getUint16(JOIN_ACCEPT_PD.reserved, true) !== 0) throw new ProtocolError('ERR_CCM_FIELD', 'join-accept', 'reserved bits set');
-  return { clusterId, nodeId: dv.getUint32(JOIN_ACCEPT_PD.nodeId, true), link, statusRkey: dv.getUint32(JOIN_ACCEPT_PD.statusRkey, true), slotRkey: dv.getUint32(JOIN_ACCEPT_PD.slotRkey, true) };
+  if (link !== request.link)
+    throw new ProtocolError(
+      'ERR_CCM_FIELD',
+      'join-accept',
+      `accept of link ${link}, the join was for link ${request.link}`,
+    );
+  if (dv.getUint16(JOIN_ACCEPT_PD.reserved, true) !== 0)
+    throw new ProtocolError('ERR_CCM_FIELD', 'join-accept', 'reserved bits set');
+  return {
+    clusterId,
+    nodeId: dv.getUint32(JOIN_ACCEPT_PD.nodeId, true),
+    link,
+    statusRkey: dv.getUint32(JOIN_ACCEPT_PD.statusRkey, true),
+    slotRkey: dv.getUint32(JOIN_ACCEPT_PD.slotRkey, true),
+  };
 }
 
 /** Encodes a reject's private data (24 bytes): the caller's cluster id and the reason; it carries no MAC. */
@@ -292,11 +372,23 @@ export function decodeReject(buf: Uint8Array | undefined): RejectData | null {
   if (!buf || buf.byteLength < 8 || view(buf).getUint32(0, true) !== MAGIC.privateData) return null;
   const { dv } = check(buf, 'reject', REJECT_PD.size, REJECT_PD.checksum);
   const n = dv.getUint32(REJECT_PD.reason, true);
-  if (n < 1 || n > REJECT_REASONS.length) throw new ProtocolError('ERR_CCM_FIELD', 'reject', `unknown reason ${n}`);
+  if (n < 1 || n > REJECT_REASONS.length)
+    throw new ProtocolError('ERR_CCM_FIELD', 'reject', `unknown reason ${n}`);
   return { clusterId: dv.getBigUint64(REJECT_PD.clusterId, true), reason: REJECT_REASONS[n - 1] };
 }
 
-for (const [k, size] of [['connect', CONNECT_PD.size], ['join', JOIN_PD.size], ['accept', ACCEPT_PD.size], ['join-accept', JOIN_ACCEPT_PD.size], ['reject', REJECT_PD.size]] as const) {
-  const max = k === 'connect' || k === 'join' ? PRIVATE_DATA.maxConnect : k === 'reject' ? PRIVATE_DATA.maxReject : PRIVATE_DATA.maxAccept;
+for (const [k, size] of [
+  ['connect', CONNECT_PD.size],
+  ['join', JOIN_PD.size],
+  ['accept', ACCEPT_PD.size],
+  ['join-accept', JOIN_ACCEPT_PD.size],
+  ['reject', REJECT_PD.size],
+] as const) {
+  const max =
+    k === 'connect' || k === 'join'
+      ? PRIVATE_DATA.maxConnect
+      : k === 'reject'
+        ? PRIVATE_DATA.maxReject
+        : PRIVATE_DATA.maxAccept;
   if (size > max) throw new Error(`${k} private data (${size} bytes) exceeds the CM limit ${max}`);
 }

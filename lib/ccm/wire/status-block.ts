@@ -2,7 +2,17 @@
 // the whole block is authenticated by one MAC, so no field of it can be forged or taken from another node.
 import { checkCluster, checkHeader, checkMac, seal, sign, u64, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
-import { MAGIC, MAX_SLOTS, NODE_STATES, NodeState, STATUS, STATUS_FLUSH, STATUS_FLUSH_PERSISTENT, STATUS_NEEDS_PERSISTENT, STATUS_PERSISTENT } from './layout';
+import {
+  MAGIC,
+  MAX_SLOTS,
+  NODE_STATES,
+  NodeState,
+  STATUS,
+  STATUS_FLUSH,
+  STATUS_FLUSH_PERSISTENT,
+  STATUS_NEEDS_PERSISTENT,
+  STATUS_PERSISTENT,
+} from './layout';
 import { FLAG_AUTH } from './mailbox';
 
 /** How far an RDMA FLUSH places the writes before it: visible to every reader, or also persistent. */
@@ -71,8 +81,13 @@ const ECHO_VALID = 1;
  * returns it. With `secret` it sets the auth flag and the MAC. Throws RangeError for a slot count outside
  * 1 to 8, more echoes than slots, or a u64 field out of range.
  */
-export function encodeStatus(s: StatusBlock, secret?: Uint8Array, out: Uint8Array = new Uint8Array(STATUS.size)): Uint8Array {
-  if (s.slotCount < 1 || s.slotCount > MAX_SLOTS || s.echoes.length > s.slotCount) throw new RangeError('bad slot count');
+export function encodeStatus(
+  s: StatusBlock,
+  secret?: Uint8Array,
+  out: Uint8Array = new Uint8Array(STATUS.size),
+): Uint8Array {
+  if (s.slotCount < 1 || s.slotCount > MAX_SLOTS || s.echoes.length > s.slotCount)
+    throw new RangeError('bad slot count');
   out.fill(0, 0, STATUS.size);
   const dv = view(out);
   writeHeader(dv, MAGIC.status, STATUS.size);
@@ -83,7 +98,15 @@ export function encodeStatus(s: StatusBlock, secret?: Uint8Array, out: Uint8Arra
   dv.setBigUint64(STATUS.heartbeat, u64(s.heartbeat, 'heartbeat'), true);
   dv.setBigUint64(STATUS.sequence, u64(s.sequence, 'sequence'), true);
   dv.setUint16(STATUS.slotCount, s.slotCount, true);
-  dv.setUint16(STATUS.flags, (secret ? FLAG_AUTH : 0) | (s.persistent ? STATUS_PERSISTENT : 0) | (s.needsPersistent ? STATUS_NEEDS_PERSISTENT : 0) | (s.flush ? STATUS_FLUSH : 0) | (s.flush === 'persistent' ? STATUS_FLUSH_PERSISTENT : 0), true);
+  dv.setUint16(
+    STATUS.flags,
+    (secret ? FLAG_AUTH : 0) |
+      (s.persistent ? STATUS_PERSISTENT : 0) |
+      (s.needsPersistent ? STATUS_NEEDS_PERSISTENT : 0) |
+      (s.flush ? STATUS_FLUSH : 0) |
+      (s.flush === 'persistent' ? STATUS_FLUSH_PERSISTENT : 0),
+    true,
+  );
   dv.setUint32(STATUS.takeover, s.takeover?.nodeId ?? 0, true);
   dv.setBigUint64(STATUS.takeoverGeneration, u64(s.takeover?.generation ?? 0n, 'takeover generation'), true);
   dv.setUint32(STATUS.replayedStream, s.takeover?.replayed?.stream ?? 0, true);
@@ -112,19 +135,36 @@ export function decodeStatus(buf: Uint8Array, clusterId: bigint, secret?: Uint8A
   checkMac(bytes, 'status', STATUS.mac, secret);
   checkCluster(dv, STATUS.clusterId, 'status', clusterId);
   const stateNo = dv.getUint32(STATUS.state, true);
-  if (stateNo < 1 || stateNo > NODE_STATES.length) throw new ProtocolError('ERR_CCM_FIELD', 'status', `unknown node state ${stateNo}`);
+  if (stateNo < 1 || stateNo > NODE_STATES.length)
+    throw new ProtocolError('ERR_CCM_FIELD', 'status', `unknown node state ${stateNo}`);
   const slotCount = dv.getUint16(STATUS.slotCount, true);
-  if (slotCount < 1 || slotCount > MAX_SLOTS) throw new ProtocolError('ERR_CCM_FIELD', 'status', `slot count ${slotCount} out of range`);
+  if (slotCount < 1 || slotCount > MAX_SLOTS)
+    throw new ProtocolError('ERR_CCM_FIELD', 'status', `slot count ${slotCount} out of range`);
   const flags = dv.getUint16(STATUS.flags, true);
-  if (flags & ~(FLAG_AUTH | STATUS_PERSISTENT | STATUS_NEEDS_PERSISTENT | STATUS_FLUSH | STATUS_FLUSH_PERSISTENT)) throw new ProtocolError('ERR_CCM_FIELD', 'status', `unknown flags ${flags}`);
-  if ((flags & STATUS_FLUSH_PERSISTENT) && !(flags & STATUS_FLUSH)) throw new ProtocolError('ERR_CCM_FIELD', 'status', 'persistent FLUSH without FLUSH');
-  if (dv.getUint32(STATUS.replayedStream + 4, true) !== 0) throw new ProtocolError('ERR_CCM_FIELD', 'status', 'reserved field not zero');
+  if (
+    flags &
+    ~(FLAG_AUTH | STATUS_PERSISTENT | STATUS_NEEDS_PERSISTENT | STATUS_FLUSH | STATUS_FLUSH_PERSISTENT)
+  )
+    throw new ProtocolError('ERR_CCM_FIELD', 'status', `unknown flags ${flags}`);
+  if (flags & STATUS_FLUSH_PERSISTENT && !(flags & STATUS_FLUSH))
+    throw new ProtocolError('ERR_CCM_FIELD', 'status', 'persistent FLUSH without FLUSH');
+  if (dv.getUint32(STATUS.replayedStream + 4, true) !== 0)
+    throw new ProtocolError('ERR_CCM_FIELD', 'status', 'reserved field not zero');
   const echoes: (Echo | null)[] = [];
   for (let i = 0; i < slotCount; i++) {
     const at = STATUS.echoes + i * STATUS.echoSize;
     const ef = dv.getUint32(at + 4, true);
-    if (ef & ~ECHO_VALID) throw new ProtocolError('ERR_CCM_FIELD', 'status', `echo ${i} has unknown flags ${ef}`);
-    echoes.push(ef & ECHO_VALID ? { nodeId: dv.getUint32(at, true), generation: dv.getBigUint64(at + 8, true), nonce: dv.getBigUint64(at + 16, true) } : null);
+    if (ef & ~ECHO_VALID)
+      throw new ProtocolError('ERR_CCM_FIELD', 'status', `echo ${i} has unknown flags ${ef}`);
+    echoes.push(
+      ef & ECHO_VALID
+        ? {
+            nodeId: dv.getUint32(at, true),
+            generation: dv.getBigUint64(at + 8, true),
+            nonce: dv.getBigUint64(at + 16, true),
+          }
+        : null,
+    );
   }
   return {
     clusterId,
@@ -141,7 +181,12 @@ export function decodeStatus(buf: Uint8Array, clusterId: bigint, secret?: Uint8A
       ? {
           nodeId: dv.getUint32(STATUS.takeover, true),
           generation: dv.getBigUint64(STATUS.takeoverGeneration, true),
-          replayed: dv.getUint32(STATUS.replayedStream, true) ? { stream: dv.getUint32(STATUS.replayedStream, true), through: dv.getBigUint64(STATUS.replayedThrough, true) } : null,
+          replayed: dv.getUint32(STATUS.replayedStream, true)
+            ? {
+                stream: dv.getUint32(STATUS.replayedStream, true),
+                through: dv.getBigUint64(STATUS.replayedThrough, true),
+              }
+            : null,
         }
       : null,
     echoes,

@@ -28,7 +28,11 @@ export interface WitnessSector {
 }
 
 /** Encodes a witness sector (512 bytes) into `out` (its first 512 bytes; the rest of `out` is left as it is). */
-export function encodeWitness(w: WitnessSector, secret?: Uint8Array, out: Uint8Array = new Uint8Array(WITNESS.size)): Uint8Array {
+export function encodeWitness(
+  w: WitnessSector,
+  secret?: Uint8Array,
+  out: Uint8Array = new Uint8Array(WITNESS.size),
+): Uint8Array {
   out.fill(0, 0, WITNESS.size);
   const dv = view(out);
   writeHeader(dv, MAGIC.witness, WITNESS.size);
@@ -51,17 +55,29 @@ export function encodeWitness(w: WitnessSector, secret?: Uint8Array, out: Uint8A
  * one its MAC (ERR_CCM_AUTH); then ERR_CCM_CLUSTER, ERR_CCM_WRONG_NODE for another node's sector in
  * this slot, ERR_CCM_FIELD for an unknown state or flags. A slot never written (all zeros) is null.
  */
-export function decodeWitness(buf: Uint8Array, clusterId: bigint, nodeId: number, secret?: Uint8Array): WitnessSector | null {
-  if (!(buf instanceof Uint8Array)) throw new ProtocolError('ERR_CCM_TRUNCATED', 'witness', 'not a byte buffer');
+export function decodeWitness(
+  buf: Uint8Array,
+  clusterId: bigint,
+  nodeId: number,
+  secret?: Uint8Array,
+): WitnessSector | null {
+  if (!(buf instanceof Uint8Array))
+    throw new ProtocolError('ERR_CCM_TRUNCATED', 'witness', 'not a byte buffer');
   const head = buf.subarray(0, WITNESS.size);
   if (head.byteLength === WITNESS.size && head.every((b) => b === 0)) return null;
   const { bytes, dv } = checkHeader(buf, 'witness', MAGIC.witness, WITNESS.size, WITNESS.checksum);
   checkMac(bytes, 'witness', WITNESS.mac, secret);
   checkCluster(dv, WITNESS.clusterId, 'witness', clusterId);
   const writer = dv.getUint32(WITNESS.nodeId, true);
-  if (writer !== nodeId) throw new ProtocolError('ERR_CCM_WRONG_NODE', 'witness', `sector of node ${writer} in node ${nodeId}'s slot`);
+  if (writer !== nodeId)
+    throw new ProtocolError(
+      'ERR_CCM_WRONG_NODE',
+      'witness',
+      `sector of node ${writer} in node ${nodeId}'s slot`,
+    );
   const stateNo = dv.getUint32(WITNESS.state, true);
-  if (stateNo < 1 || stateNo > NODE_STATES.length) throw new ProtocolError('ERR_CCM_FIELD', 'witness', `unknown node state ${stateNo}`);
+  if (stateNo < 1 || stateNo > NODE_STATES.length)
+    throw new ProtocolError('ERR_CCM_FIELD', 'witness', `unknown node state ${stateNo}`);
   const flags = dv.getUint32(WITNESS.flags, true);
   if (flags & ~FLAG_AUTH) throw new ProtocolError('ERR_CCM_FIELD', 'witness', `unknown flags ${flags}`);
   const takeover = dv.getUint32(WITNESS.takeover, true);
@@ -71,6 +87,8 @@ export function decodeWitness(buf: Uint8Array, clusterId: bigint, nodeId: number
     state: NODE_STATES[stateNo - 1],
     generation: dv.getBigUint64(WITNESS.generation, true),
     heartbeat: dv.getBigUint64(WITNESS.heartbeat, true),
-    takeover: takeover ? { nodeId: takeover, generation: dv.getBigUint64(WITNESS.takeoverGeneration, true) } : null,
+    takeover: takeover
+      ? { nodeId: takeover, generation: dv.getBigUint64(WITNESS.takeoverGeneration, true) }
+      : null,
   };
 }

@@ -2,7 +2,22 @@
 // cluster broke a promise. One function per invariant, in a table; each names the history lines
 // involved and why, so a violation can be read straight off the report.
 import type { Durability } from '../../ccm/wire/layout';
-import { DOWN_FAULTS, FAULT_KINDS, HistoryError, LINK_FAULTS, type CcmLine, type DeliverLine, type Entry, type FaultKind, type FaultLine, type InvokeLine, type RejectLine, type ReplayLine, type ResolveLine, type RunLine } from './history';
+import {
+  DOWN_FAULTS,
+  FAULT_KINDS,
+  HistoryError,
+  LINK_FAULTS,
+  type CcmLine,
+  type DeliverLine,
+  type Entry,
+  type FaultKind,
+  type FaultLine,
+  type InvokeLine,
+  type RejectLine,
+  type ReplayLine,
+  type ResolveLine,
+  type RunLine,
+} from './history';
 
 /** What the checker needs beyond the history; by default the run line's values. */
 export interface CheckOptions {
@@ -106,24 +121,39 @@ export interface Invariant {
 }
 
 type Of<K extends Entry['kind']> = Extract<Entry, { kind: K }>;
-const ofKind = <K extends Entry['kind']>(run: Run, kind: K): Of<K>[] => (run.byKind.get(kind) ?? []) as Of<K>[];
+const ofKind = <K extends Entry['kind']>(run: Run, kind: K): Of<K>[] =>
+  (run.byKind.get(kind) ?? []) as Of<K>[];
 const ccmOf = <T extends CcmLine['event']['type']>(run: Run, type: T) =>
-  ofKind(run, 'ccm').filter((e): e is Of<'ccm'> & { event: Extract<CcmLine['event'], { type: T }> } => e.event.type === type);
+  ofKind(run, 'ccm').filter(
+    (e): e is Of<'ccm'> & { event: Extract<CcmLine['event'], { type: T }> } => e.event.type === type,
+  );
 const byTime = (a: Entry, b: Entry) => a.at - b.at || a.line - b.line;
 const sorted = (es: (Entry | undefined)[]) => es.filter((e): e is Entry => e !== undefined).sort(byTime);
-const v = (invariant: InvariantName, records: (Entry | undefined)[], reason: string): Violation => ({ invariant, records: sorted(records), reason });
+const v = (invariant: InvariantName, records: (Entry | undefined)[], reason: string): Violation => ({
+  invariant,
+  records: sorted(records),
+  reason,
+});
 const faultEnd = (f: Fault) => f.end?.at ?? Infinity;
 const isDown = (f: Fault) => DOWN_FAULTS.includes(f.start.fault);
 /** The entry's node, when a node wrote it. */
-const nodeOf = (e: Entry): number | undefined => (e.kind === 'run' || e.kind === 'fault' ? undefined : e.node);
+const nodeOf = (e: Entry): number | undefined =>
+  e.kind === 'run' || e.kind === 'fault' ? undefined : e.node;
 
 /** Indexes a history: pairs appends with outcomes and fault starts with ends. Throws a HistoryError. */
 export function indexRun(entries: Entry[], options: CheckOptions = {}): Run {
   const head = entries.find((e): e is Entry & RunLine => e.kind === 'run');
   const partnerDownMs = options.partnerDownMs ?? head?.partnerDownMs;
   const heartbeatMs = options.heartbeatMs ?? head?.heartbeatMs;
-  if (partnerDownMs === undefined || heartbeatMs === undefined) throw new HistoryError('no run line and no partnerDownMs/heartbeatMs given');
-  const opts = { partnerDownMs, heartbeatMs, witness: options.witness ?? head?.witness ?? true, skewMs: options.skewMs ?? 50, graceMs: options.graceMs ?? partnerDownMs };
+  if (partnerDownMs === undefined || heartbeatMs === undefined)
+    throw new HistoryError('no run line and no partnerDownMs/heartbeatMs given');
+  const opts = {
+    partnerDownMs,
+    heartbeatMs,
+    witness: options.witness ?? head?.witness ?? true,
+    skewMs: options.skewMs ?? 50,
+    graceMs: options.graceMs ?? partnerDownMs,
+  };
   const ordered = [...entries].sort(byTime);
   const appends = new Map<string, Append>();
   const byTag = new Map<string, Append>();
@@ -134,7 +164,8 @@ export function indexRun(entries: Entry[], options: CheckOptions = {}): Run {
     if (same) same.push(e);
     else byKind.set(e.kind, [e]);
     if (e.kind === 'invoke') {
-      if (appends.has(e.op) || byTag.has(e.tag)) throw new HistoryError(`line ${e.line}: op ${e.op} or tag ${e.tag} invoked twice`);
+      if (appends.has(e.op) || byTag.has(e.tag))
+        throw new HistoryError(`line ${e.line}: op ${e.op} or tag ${e.tag} invoked twice`);
       const a = { invoke: e };
       appends.set(e.op, a);
       byTag.set(e.tag, a);
@@ -155,7 +186,15 @@ export function indexRun(entries: Entry[], options: CheckOptions = {}): Run {
       }
     }
   }
-  return { entries: ordered, opts, nodes: head?.nodes ?? [], appends, byTag, faults: [...faults.values()], byKind };
+  return {
+    entries: ordered,
+    opts,
+    nodes: head?.nodes ?? [],
+    appends,
+    byTag,
+    faults: [...faults.values()],
+    byKind,
+  };
 }
 
 /** The deliveries of each stream: appender and its boot to receiver and its boot. */
@@ -186,13 +225,25 @@ function promisedToReplay(run: Run, r: Entry & ReplayLine): Append[] {
 }
 
 /** Found items of `promised` at `pos` (their first place) must rise with their sequence. */
-function orderViolations(promised: Append[], pos: (a: Append) => number, where: (Entry | undefined)[]): Violation[] {
-  const found = promised.filter((a) => pos(a) >= 0).sort((a, b) => (BigInt(a.resolve!.sequence) < BigInt(b.resolve!.sequence) ? -1 : 1));
+function orderViolations(
+  promised: Append[],
+  pos: (a: Append) => number,
+  where: (Entry | undefined)[],
+): Violation[] {
+  const found = promised
+    .filter((a) => pos(a) >= 0)
+    .sort((a, b) => (BigInt(a.resolve!.sequence) < BigInt(b.resolve!.sequence) ? -1 : 1));
   const out: Violation[] = [];
   for (let i = 1; i < found.length; i++) {
     const [p, q] = [found[i - 1], found[i]];
     if (pos(q) < pos(p))
-      out.push(v('acknowledged-found', [p.resolve, q.resolve, ...where], `op ${q.invoke.op} (sequence ${q.resolve!.sequence}) comes before op ${p.invoke.op} (sequence ${p.resolve!.sequence})`));
+      out.push(
+        v(
+          'acknowledged-found',
+          [p.resolve, q.resolve, ...where],
+          `op ${q.invoke.op} (sequence ${q.resolve!.sequence}) comes before op ${p.invoke.op} (sequence ${p.resolve!.sequence})`,
+        ),
+      );
   }
   return out;
 }
@@ -220,8 +271,21 @@ function acknowledgedFound(run: Run): Violation[] {
     const got = streams.get(key) ?? [];
     const pos = firstPlace(got.map((d) => d.tag));
     for (const a of promised)
-      if (pos(a) < 0) out.push(v('acknowledged-found', [a.invoke, a.resolve], `op ${a.invoke.op} resolved delivered but node ${a.invoke.partner} (boot ${a.resolve!.partnerGeneration}) never received it`));
-    out.push(...orderViolations(promised, pos, promised.filter((a) => pos(a) >= 0).map((a) => got[pos(a)])));
+      if (pos(a) < 0)
+        out.push(
+          v(
+            'acknowledged-found',
+            [a.invoke, a.resolve],
+            `op ${a.invoke.op} resolved delivered but node ${a.invoke.partner} (boot ${a.resolve!.partnerGeneration}) never received it`,
+          ),
+        );
+    out.push(
+      ...orderViolations(
+        promised,
+        pos,
+        promised.filter((a) => pos(a) >= 0).map((a) => got[pos(a)]),
+      ),
+    );
   }
   for (const r of ofKind(run, 'replay')) {
     const promised = promisedToReplay(run, r);
@@ -229,8 +293,22 @@ function acknowledgedFound(run: Run): Violation[] {
     for (const a of promised) {
       const at = pos(a);
       const level = a.resolve!.durability;
-      if (at < 0) out.push(v('acknowledged-found', [a.invoke, a.resolve, r], `op ${a.invoke.op} resolved ${level} but node ${r.node}'s replay of node ${r.partner} lacks it`));
-      else if (!r.records[at].acknowledged) out.push(v('acknowledged-found', [a.resolve, r], `op ${a.invoke.op} resolved ${level} but node ${r.node}'s replay has it not acknowledged`));
+      if (at < 0)
+        out.push(
+          v(
+            'acknowledged-found',
+            [a.invoke, a.resolve, r],
+            `op ${a.invoke.op} resolved ${level} but node ${r.node}'s replay of node ${r.partner} lacks it`,
+          ),
+        );
+      else if (!r.records[at].acknowledged)
+        out.push(
+          v(
+            'acknowledged-found',
+            [a.resolve, r],
+            `op ${a.invoke.op} resolved ${level} but node ${r.node}'s replay has it not acknowledged`,
+          ),
+        );
     }
     out.push(...orderViolations(promised, pos, [r]));
   }
@@ -242,12 +320,24 @@ function noPhantomOrDuplicate(run: Run): Violation[] {
   const out: Violation[] = [];
   const appended = (tag: string, node: number, generation: string, partner: number) => {
     const a = run.byTag.get(tag);
-    return a !== undefined && a.invoke.node === node && a.invoke.generation === generation && a.invoke.partner === partner;
+    return (
+      a !== undefined &&
+      a.invoke.node === node &&
+      a.invoke.generation === generation &&
+      a.invoke.partner === partner
+    );
   };
   for (const got of deliveryStreams(run).values()) {
     const seen = new Map<string, Entry>();
     for (const d of got) {
-      if (!appended(d.tag, d.from, d.fromGeneration, d.node)) out.push(v('no-phantom-or-duplicate', [d], `node ${d.node} received ${d.tag}, which node ${d.from} (boot ${d.fromGeneration}) never appended to it`));
+      if (!appended(d.tag, d.from, d.fromGeneration, d.node))
+        out.push(
+          v(
+            'no-phantom-or-duplicate',
+            [d],
+            `node ${d.node} received ${d.tag}, which node ${d.from} (boot ${d.fromGeneration}) never appended to it`,
+          ),
+        );
       const first = seen.get(d.tag);
       if (first) out.push(v('no-phantom-or-duplicate', [first, d], `node ${d.node} received ${d.tag} twice`));
       else seen.set(d.tag, d);
@@ -256,8 +346,16 @@ function noPhantomOrDuplicate(run: Run): Violation[] {
   for (const r of ofKind(run, 'replay')) {
     const seen = new Set<string>();
     for (const x of r.records) {
-      if (!appended(x.tag, r.partner, r.partnerGeneration, r.node)) out.push(v('no-phantom-or-duplicate', [r], `node ${r.node} replayed ${x.tag}, which node ${r.partner} (boot ${r.partnerGeneration}) never appended to it`));
-      if (seen.has(x.tag)) out.push(v('no-phantom-or-duplicate', [r], `node ${r.node} replayed ${x.tag} twice`));
+      if (!appended(x.tag, r.partner, r.partnerGeneration, r.node))
+        out.push(
+          v(
+            'no-phantom-or-duplicate',
+            [r],
+            `node ${r.node} replayed ${x.tag}, which node ${r.partner} (boot ${r.partnerGeneration}) never appended to it`,
+          ),
+        );
+      if (seen.has(x.tag))
+        out.push(v('no-phantom-or-duplicate', [r], `node ${r.node} replayed ${x.tag} twice`));
       seen.add(x.tag);
     }
   }
@@ -273,12 +371,26 @@ function rejectedAbsent(run: Run): Violation[] {
   };
   for (const d of ofKind(run, 'deliver')) {
     const a = unsent(d.tag);
-    if (a) out.push(v('rejected-absent', [a.reject, d], `op ${a.invoke.op} was rejected ${a.reject!.code} with maybeDelivered false, yet node ${d.node} received it`));
+    if (a)
+      out.push(
+        v(
+          'rejected-absent',
+          [a.reject, d],
+          `op ${a.invoke.op} was rejected ${a.reject!.code} with maybeDelivered false, yet node ${d.node} received it`,
+        ),
+      );
   }
   for (const r of ofKind(run, 'replay'))
     for (const x of r.records) {
       const a = unsent(x.tag);
-      if (a) out.push(v('rejected-absent', [a.reject, r], `op ${a.invoke.op} was rejected ${a.reject!.code} with maybeDelivered false, yet node ${r.node} replayed it`));
+      if (a)
+        out.push(
+          v(
+            'rejected-absent',
+            [a.reject, r],
+            `op ${a.invoke.op} was rejected ${a.reject!.code} with maybeDelivered false, yet node ${r.node} replayed it`,
+          ),
+        );
     }
   return out;
 }
@@ -308,7 +420,13 @@ function singleOwner(run: Run): Violation[] {
       if (reported.has(takeover) || !(acts || e.at - from.at > run.opts.graceMs)) continue;
       reported.add(takeover);
       const taker = (takeover as Entry & CcmLine).node;
-      out.push(v('single-owner', [takeover, from, e], `node ${victim} is ACTIVE ${acts ? 'and acting' : e.at === Infinity ? 'to the end of the history' : `${e.at - from.at} ms`} while node ${taker} holds its resources`));
+      out.push(
+        v(
+          'single-owner',
+          [takeover, from, e],
+          `node ${victim} is ACTIVE ${acts ? 'and acting' : e.at === Infinity ? 'to the end of the history' : `${e.at - from.at} ms`} while node ${taker} holds its resources`,
+        ),
+      );
     }
   };
   for (const e of run.entries) {
@@ -324,9 +442,21 @@ function singleOwner(run: Run): Violation[] {
       else if (ev.type === 'state' || ev.type === 'stalled') state.set(e.node, ev.to);
       else if (ev.type === 'takeover') {
         if (alive(ev.partner) && state.get(ev.partner) === 'ACTIVE')
-          out.push(v('single-owner', [e], `node ${e.node} took over node ${ev.partner} while it was running and ACTIVE`));
+          out.push(
+            v(
+              'single-owner',
+              [e],
+              `node ${e.node} took over node ${ev.partner} while it was running and ACTIVE`,
+            ),
+          );
         held.set(ev.partner, e);
-      } else if (ev.type === 'giveback' && ev.direction === 'given' && held.get(ev.partner)?.kind === 'ccm' && (held.get(ev.partner) as Entry & CcmLine).node === e.node) held.delete(ev.partner);
+      } else if (
+        ev.type === 'giveback' &&
+        ev.direction === 'given' &&
+        held.get(ev.partner)?.kind === 'ccm' &&
+        (held.get(ev.partner) as Entry & CcmLine).node === e.node
+      )
+        held.delete(ev.partner);
     }
     check(e);
   }
@@ -350,7 +480,13 @@ function downDuring(run: Run, node: number, from: number, at: number): Fault | u
 
 /** Link faults on either side between two nodes overlapping a time span. */
 function linkFaultsDuring(run: Run, nodes: number[], from: number, at: number): Fault[] {
-  return run.faults.filter((f) => LINK_FAULTS.includes(f.start.fault) && nodes.includes(f.start.target) && f.start.at <= at && faultEnd(f) >= from);
+  return run.faults.filter(
+    (f) =>
+      LINK_FAULTS.includes(f.start.fault) &&
+      nodes.includes(f.start.target) &&
+      f.start.at <= at &&
+      faultEnd(f) >= from,
+  );
 }
 
 /** Partner-downs no down fault explains: those during a link fault (when a witness is configured), and the others. */
@@ -359,7 +495,11 @@ function unexplainedDowns(run: Run) {
   return ccmOf(run, 'partner-down')
     .map((e) => {
       const from = e.at - e.event.detectionMs - heartbeatMs - skewMs;
-      return { e, fault: downDuring(run, e.event.partner, from, e.at), links: linkFaultsDuring(run, [e.node, e.event.partner], from, e.at) };
+      return {
+        e,
+        fault: downDuring(run, e.event.partner, from, e.at),
+        links: linkFaultsDuring(run, [e.node, e.event.partner], from, e.at),
+      };
     })
     .filter((x) => x.fault === undefined);
 }
@@ -368,7 +508,13 @@ function unexplainedDowns(run: Run) {
 function partnerDownReal(run: Run): Violation[] {
   return unexplainedDowns(run)
     .filter((x) => x.links.length === 0 || !run.opts.witness)
-    .map((x) => v('partner-down-real', [x.e], `node ${x.e.node} declared node ${x.e.event.partner} down while it was running (no fault stopped it)`));
+    .map((x) =>
+      v(
+        'partner-down-real',
+        [x.e],
+        `node ${x.e.node} declared node ${x.e.event.partner} down while it was running (no fault stopped it)`,
+      ),
+    );
 }
 
 /** (f) With a witness, no link fault alone gives a partner-down. */
@@ -376,7 +522,13 @@ function linkFaultNotDown(run: Run): Violation[] {
   if (!run.opts.witness) return [];
   return unexplainedDowns(run)
     .filter((x) => x.links.length > 0)
-    .map((x) => v('link-fault-not-down', [...x.links.map((f) => f.start), x.e], `node ${x.e.node} declared node ${x.e.event.partner} down on ${x.links.map((f) => f.start.fault).join(', ')} alone`));
+    .map((x) =>
+      v(
+        'link-fault-not-down',
+        [...x.links.map((f) => f.start), x.e],
+        `node ${x.e.node} declared node ${x.e.event.partner} down on ${x.links.map((f) => f.start.fault).join(', ')} alone`,
+      ),
+    );
 }
 
 /** Whether `node` was in session with `partner` at `at` (its last session event before then was `established`). */
@@ -396,14 +548,22 @@ function detections(run: Run) {
   const { partnerDownMs, heartbeatMs, skewMs } = run.opts;
   const limit = partnerDownMs + heartbeatMs + skewMs;
   const end = run.entries.at(-1)?.at ?? 0;
-  const out: { fault: Fault; observer: number; detected?: Entry & CcmLine; ms?: number; limit: number }[] = [];
+  const out: { fault: Fault; observer: number; detected?: Entry & CcmLine; ms?: number; limit: number }[] =
+    [];
   for (const f of run.faults.filter(isDown)) {
     const s = f.start.at;
     if (Math.min(faultEnd(f), end) - s <= limit) continue;
     for (const observer of run.nodes) {
       if (observer === f.start.target || !inSession(run, observer, f.start.target, s)) continue;
-      if (run.faults.some((g) => isDown(g) && g.start.target === observer && g.start.at <= s + limit && faultEnd(g) >= s)) continue;
-      const detected = ccmOf(run, 'partner-down').find((e) => e.node === observer && e.event.partner === f.start.target && e.at >= s - skewMs);
+      if (
+        run.faults.some(
+          (g) => isDown(g) && g.start.target === observer && g.start.at <= s + limit && faultEnd(g) >= s,
+        )
+      )
+        continue;
+      const detected = ccmOf(run, 'partner-down').find(
+        (e) => e.node === observer && e.event.partner === f.start.target && e.at >= s - skewMs,
+      );
       out.push({ fault: f, observer, detected, ms: detected && detected.at - s, limit });
     }
   }
@@ -428,15 +588,30 @@ function detectionTimely(run: Run): Violation[] {
 /** (g) After the last fault heals, every node is in session with every other again. */
 function sessionsReturn(run: Run): Violation[] {
   const open = run.faults.filter((f) => !f.end);
-  if (open.length) return open.map((f) => v('sessions-return', [f.start], `fault ${f.start.id} (${f.start.fault}) never healed`));
-  const lastEnd = run.faults.map((f) => f.end!).sort(byTime).at(-1);
+  if (open.length)
+    return open.map((f) =>
+      v('sessions-return', [f.start], `fault ${f.start.id} (${f.start.fault}) never healed`),
+    );
+  const lastEnd = run.faults
+    .map((f) => f.end!)
+    .sort(byTime)
+    .at(-1);
   const healed = lastEnd?.at ?? -Infinity;
   const out: Violation[] = [];
   for (const node of run.nodes)
     for (const partner of run.nodes) {
       if (node === partner) continue;
-      const back = ccmOf(run, 'established').some((e) => e.node === node && e.event.partner === partner && e.at > healed);
-      if (!back) out.push(v('sessions-return', [lastEnd], `node ${node} never had a session with node ${partner} again after the schedule healed`));
+      const back = ccmOf(run, 'established').some(
+        (e) => e.node === node && e.event.partner === partner && e.at > healed,
+      );
+      if (!back)
+        out.push(
+          v(
+            'sessions-return',
+            [lastEnd],
+            `node ${node} never had a session with node ${partner} again after the schedule healed`,
+          ),
+        );
     }
   return out;
 }
@@ -450,24 +625,55 @@ function noLeaks(run: Run): Violation[] {
     ...unaudited.map((n) => v('no-leaks', [run.entries.at(-1)], `node ${n} has no final audit`)),
     ...audits
       .filter((a) => a.rdma + a.processes + a.fds > 0)
-      .map((a) => v('no-leaks', [a], `node ${a.node} left ${a.rdma} RDMA resources, ${a.processes} processes, ${a.fds} fds: ${a.detail.join('; ')}`)),
+      .map((a) =>
+        v(
+          'no-leaks',
+          [a],
+          `node ${a.node} left ${a.rdma} RDMA resources, ${a.processes} processes, ${a.fds} fds: ${a.detail.join('; ')}`,
+        ),
+      ),
   ];
 }
 
 /** Every invariant the checker audits, in report order. */
 export const INVARIANTS: readonly Invariant[] = [
-  { name: 'acknowledged-found', promise: 'a resolved append is found once, in order, where its level promises', audit: acknowledgedFound },
-  { name: 'no-phantom-or-duplicate', promise: 'nothing delivered or replayed that was never appended, nothing twice', audit: noPhantomOrDuplicate },
-  { name: 'rejected-absent', promise: 'a rejected append with maybeDelivered false never appears', audit: rejectedAbsent },
+  {
+    name: 'acknowledged-found',
+    promise: 'a resolved append is found once, in order, where its level promises',
+    audit: acknowledgedFound,
+  },
+  {
+    name: 'no-phantom-or-duplicate',
+    promise: 'nothing delivered or replayed that was never appended, nothing twice',
+    audit: noPhantomOrDuplicate,
+  },
+  {
+    name: 'rejected-absent',
+    promise: 'a rejected append with maybeDelivered false never appears',
+    audit: rejectedAbsent,
+  },
   { name: 'single-owner', promise: 'never two owners of the same resources at once', audit: singleOwner },
-  { name: 'partner-down-real', promise: 'every partner-down is of a partner dead, paused past the threshold, or fenced', audit: partnerDownReal },
-  { name: 'detection-timely', promise: 'a partner that went down is detected within threshold + interval', audit: detectionTimely },
-  { name: 'link-fault-not-down', promise: 'with a witness, no link fault alone gives a partner-down', audit: linkFaultNotDown },
+  {
+    name: 'partner-down-real',
+    promise: 'every partner-down is of a partner dead, paused past the threshold, or fenced',
+    audit: partnerDownReal,
+  },
+  {
+    name: 'detection-timely',
+    promise: 'a partner that went down is detected within threshold + interval',
+    audit: detectionTimely,
+  },
+  {
+    name: 'link-fault-not-down',
+    promise: 'with a witness, no link fault alone gives a partner-down',
+    audit: linkFaultNotDown,
+  },
   { name: 'sessions-return', promise: 'after the schedule heals, sessions come back', audit: sessionsReturn },
   { name: 'no-leaks', promise: 'nothing is left behind at the end', audit: noLeaks },
 ];
 
-const median = (xs: number[]) => (xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]);
+const median = (xs: number[]) =>
+  xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 function statsOf(run: Run): CheckStats {
   const levels = () => ({ delivered: 0, placed: 0, persisted: 0 });
@@ -495,7 +701,11 @@ function statsOf(run: Run): CheckStats {
 }
 
 /** Checks a history against every invariant (or the ones given). Throws a HistoryError if it is inconsistent. */
-export function check(entries: Entry[], options: CheckOptions = {}, invariants: readonly Invariant[] = INVARIANTS): CheckResult {
+export function check(
+  entries: Entry[],
+  options: CheckOptions = {},
+  invariants: readonly Invariant[] = INVARIANTS,
+): CheckResult {
   const run = indexRun(entries, options);
   return { violations: invariants.flatMap((i) => i.audit(run)), stats: statsOf(run) };
 }

@@ -219,7 +219,16 @@ export interface AuditLine extends Stamp {
 }
 
 /** One line of a history. */
-export type HistoryLine = RunLine | InvokeLine | ResolveLine | RejectLine | DeliverLine | ReplayLine | CcmLine | FaultLine | AuditLine;
+export type HistoryLine =
+  | RunLine
+  | InvokeLine
+  | ResolveLine
+  | RejectLine
+  | DeliverLine
+  | ReplayLine
+  | CcmLine
+  | FaultLine
+  | AuditLine;
 
 /** A line as read: with its line number in the file (from 1) and its time on the timeline. */
 export type Entry = HistoryLine & {
@@ -246,23 +255,72 @@ const isBool = (v: unknown): boolean => typeof v === 'boolean';
 const STAMP: Record<string, (v: unknown) => boolean> = { clock: isStr, mono: isNum, offset: isNum };
 // The fields each kind must have, each with its test (beyond the stamp).
 const FIELDS: Record<HistoryLine['kind'], Record<string, (v: unknown) => boolean>> = {
-  run: { seed: isStr, nodes: (v) => Array.isArray(v) && v.every(isInt), partnerDownMs: isNum, heartbeatMs: isNum, witness: isBool },
-  invoke: { node: isInt, generation: isDec, partner: isInt, op: isStr, tag: isStr, bytes: isInt, durability: (v) => (DURABILITY as readonly unknown[]).includes(v) },
-  resolve: { node: isInt, op: isStr, sequence: isDec, durability: (v) => (DURABILITY as readonly unknown[]).includes(v), partnerGeneration: isDec },
+  run: {
+    seed: isStr,
+    nodes: (v) => Array.isArray(v) && v.every(isInt),
+    partnerDownMs: isNum,
+    heartbeatMs: isNum,
+    witness: isBool,
+  },
+  invoke: {
+    node: isInt,
+    generation: isDec,
+    partner: isInt,
+    op: isStr,
+    tag: isStr,
+    bytes: isInt,
+    durability: (v) => (DURABILITY as readonly unknown[]).includes(v),
+  },
+  resolve: {
+    node: isInt,
+    op: isStr,
+    sequence: isDec,
+    durability: (v) => (DURABILITY as readonly unknown[]).includes(v),
+    partnerGeneration: isDec,
+  },
   reject: { node: isInt, op: isStr, code: isStr, maybeDelivered: isBool },
-  deliver: { node: isInt, generation: isDec, from: isInt, fromGeneration: isDec, sequence: isDec, tag: isStr },
+  deliver: {
+    node: isInt,
+    generation: isDec,
+    from: isInt,
+    fromGeneration: isDec,
+    sequence: isDec,
+    tag: isStr,
+  },
   replay: {
     node: isInt,
     generation: isDec,
     partner: isInt,
     partnerGeneration: isDec,
     released: isDec,
-    records: (v) => Array.isArray(v) && v.every((r) => r !== null && typeof r === 'object' && isDec(r.sequence) && isStr(r.tag) && isBool(r.acknowledged)),
+    records: (v) =>
+      Array.isArray(v) &&
+      v.every(
+        (r) =>
+          r !== null && typeof r === 'object' && isDec(r.sequence) && isStr(r.tag) && isBool(r.acknowledged),
+      ),
     error: (v) => v === null || isStr(v),
   },
-  ccm: { node: isInt, event: (v) => v !== null && typeof v === 'object' && (HISTORY_EVENTS as readonly unknown[]).includes((v as { type: unknown }).type) },
-  fault: { phase: (v) => v === 'start' || v === 'end', id: isStr, fault: (v) => (FAULT_KINDS as readonly unknown[]).includes(v), target: isInt },
-  audit: { node: isInt, rdma: isInt, processes: isInt, fds: isInt, detail: (v) => Array.isArray(v) && v.every(isStr) },
+  ccm: {
+    node: isInt,
+    event: (v) =>
+      v !== null &&
+      typeof v === 'object' &&
+      (HISTORY_EVENTS as readonly unknown[]).includes((v as { type: unknown }).type),
+  },
+  fault: {
+    phase: (v) => v === 'start' || v === 'end',
+    id: isStr,
+    fault: (v) => (FAULT_KINDS as readonly unknown[]).includes(v),
+    target: isInt,
+  },
+  audit: {
+    node: isInt,
+    rdma: isInt,
+    processes: isInt,
+    fds: isInt,
+    detail: (v) => Array.isArray(v) && v.every(isStr),
+  },
 };
 
 /** Reads a history's text: one entry per non-empty line, in file order. Throws a {@link HistoryError}. */
@@ -285,12 +343,18 @@ export function parseHistory(text: string): Entry[] {
 
 /** Checks one parsed line and places it on the timeline (adds `line` and `at` to it). */
 export function toEntry(v: unknown, line: number): Entry {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HistoryError(`line ${line}: not an object`);
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new HistoryError(`line ${line}: not an object`);
   const o = v as Record<string, unknown>;
-  if (!isStr(o.kind) || !Object.hasOwn(FIELDS, o.kind)) throw new HistoryError(`line ${line}: unknown kind ${JSON.stringify(o.kind)}`);
+  if (!isStr(o.kind) || !Object.hasOwn(FIELDS, o.kind))
+    throw new HistoryError(`line ${line}: unknown kind ${JSON.stringify(o.kind)}`);
   const fields = FIELDS[o.kind as HistoryLine['kind']];
   for (const tests of [STAMP, fields])
-    for (const name in tests) if (!tests[name](o[name])) throw new HistoryError(`line ${line}: ${o.kind} has a missing or bad ${name}: ${JSON.stringify(o[name])}`);
+    for (const name in tests)
+      if (!tests[name](o[name]))
+        throw new HistoryError(
+          `line ${line}: ${o.kind} has a missing or bad ${name}: ${JSON.stringify(o[name])}`,
+        );
   o.line = line;
   o.at = (o.mono as number) + (o.offset as number);
   return o as unknown as Entry;

@@ -38,7 +38,10 @@ export function checkHistoryFile(path: string, options: CheckOptions = {}): Hist
   const out = [`chaos history ${path}: seed ${seed ?? '(none)'}, ${result.violations.length} violation(s)`];
   for (const v of result.violations) out.push(`${v.invariant}: ${v.reason}`, ...v.records.map(line));
   if (result.violations.length) out.push('last faults:', ...lastFaults.map(line));
-  const levels = (r: Record<string, number>) => Object.entries(r).map(([k, n]) => `${k} ${n}`).join(', ');
+  const levels = (r: Record<string, number>) =>
+    Object.entries(r)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
   out.push(
     `appends: ${levels(stats.appends)}; resolved: ${levels(stats.resolved)}; rejected ${stats.rejected}`,
     `records checked: ${stats.recordsChecked}`,

@@ -15,7 +15,13 @@ async function main() {
     // The partner may still be busy with the previous one: try again until it answers.
     for (let attempt = 0; ; attempt++) {
       try {
-        const conn = await connect({ address, port: Number(port), sourceAddress: source, pd, timeoutMs: 20_000 });
+        const conn = await connect({
+          address,
+          port: Number(port),
+          sourceAddress: source,
+          pd,
+          timeoutMs: 20_000,
+        });
         const t0 = performance.now();
         conn.close();
         out({ closed: Math.round(performance.now() - t0) });

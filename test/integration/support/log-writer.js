@@ -19,7 +19,8 @@ const node = new ClusterNode({
   partnerDownMs: 3000,
   durability,
 });
-const out = (x) => process.stdout.write(`${JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+const out = (x) =>
+  process.stdout.write(`${JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
 node.on('event', (e) => e.type === 'established' && out({ established: e.partner }));
 
 node.start().then(async () => {

@@ -5,7 +5,11 @@ import type { MemoryNetwork } from './memory-transport';
 
 export const memoryNodes: ClusterNode[] = [];
 
-export function memoryNode(net: MemoryNetwork, id: 1 | 2, extra: Partial<CcmOptions> = {}): { node: ClusterNode; events: CcmEvent[] } {
+export function memoryNode(
+  net: MemoryNetwork,
+  id: 1 | 2,
+  extra: Partial<CcmOptions> = {},
+): { node: ClusterNode; events: CcmEvent[] } {
   const other = id === 1 ? 2 : 1;
   const node = new ClusterNode({
     clusterId: 77n,

@@ -2,7 +2,15 @@
 // context). It enforces the same rules as the NIC — READ only where exposed for READ, WRITE only where
 // exposed for WRITE, bounds checked, and a link reaches only its partner's domain (slot) — but it proves
 // nothing about RDMA: the integration tests do that.
-import type { ConnectOptions, Endpoint, EndpointOptions, IncomingRequest, Link, Outgoing, Transport } from '../../../lib/ccm/transport';
+import type {
+  ConnectOptions,
+  Endpoint,
+  EndpointOptions,
+  IncomingRequest,
+  Link,
+  Outgoing,
+  Transport,
+} from '../../../lib/ccm/transport';
 import type { RegionCoords } from '../../../lib/ccm/wire/mailbox';
 
 interface Region {
@@ -41,8 +49,23 @@ export class MemoryNetwork {
   }
 
   /** Registers `bytes`; the same bytes registered again (another link) keep their address, with a new rkey. */
-  register(owner: MemoryEndpoint, domain: number, link: number, bytes: Uint8Array, access: Region['access'], addr?: bigint): Region {
-    const r: Region = { bytes, addr: addr ?? this.nextAddr, rkey: this.nextRkey++, access, owner, domain, link };
+  register(
+    owner: MemoryEndpoint,
+    domain: number,
+    link: number,
+    bytes: Uint8Array,
+    access: Region['access'],
+    addr?: bigint,
+  ): Region {
+    const r: Region = {
+      bytes,
+      addr: addr ?? this.nextAddr,
+      rkey: this.nextRkey++,
+      access,
+      owner,
+      domain,
+      link,
+    };
     if (addr === undefined) this.nextAddr += BigInt(bytes.byteLength + 4096);
     this.regions.set(r.rkey, r);
     return r;
@@ -56,10 +79,11 @@ export class MemoryNetwork {
 
   /** The node at `address` stops answering: no disconnect is seen, its memory is unreachable. */
   crash(address: string): void {
-    for (const ep of this.endpoints) if (ep.addresses.includes(address)) {
-      for (const a of ep.addresses) this.dead.add(a);
-      ep.crash();
-    }
+    for (const ep of this.endpoints)
+      if (ep.addresses.includes(address)) {
+        for (const a of ep.addresses) this.dead.add(a);
+        ep.crash();
+      }
     this.dead.add(address);
   }
 }
@@ -79,7 +103,12 @@ export class MemoryLink implements Link {
     readonly localAddress = owner.address,
   ) {}
 
-  private async access(rkey: number, addr: bigint, length: number, kind: 'read' | 'write'): Promise<Uint8Array> {
+  private async access(
+    rkey: number,
+    addr: bigint,
+    length: number,
+    kind: 'read' | 'write',
+  ): Promise<Uint8Array> {
     await tick();
     if (this.closed) throw err('ERR_WC_WR_FLUSH_ERR', 'link closed');
     if (this.net.dead.has(this.peer.localAddress)) {
@@ -89,7 +118,15 @@ export class MemoryLink implements Link {
     }
     const r = this.net.regions.get(rkey);
     const off = r ? Number(addr - r.addr) : -1;
-    if (!r || r.owner !== this.peer.owner || r.domain !== this.peer.domain || r.link !== this.peer.link || r.access !== kind || off < 0 || off + length > r.bytes.byteLength) {
+    if (
+      !r ||
+      r.owner !== this.peer.owner ||
+      r.domain !== this.peer.domain ||
+      r.link !== this.peer.link ||
+      r.access !== kind ||
+      off < 0 ||
+      off + length > r.bytes.byteLength
+    ) {
       this.fail('remote access error');
       throw err('ERR_WC_REM_ACCESS_ERR', 'remote access error');
     }
@@ -149,14 +186,26 @@ export class MemoryEndpoint implements Endpoint {
   private port = 0;
   listening = false;
 
-  constructor(private readonly net: MemoryNetwork, o: EndpointOptions) {
+  constructor(
+    private readonly net: MemoryNetwork,
+    o: EndpointOptions,
+  ) {
     this.addresses = o.addresses;
     for (const a of o.addresses) this.net.dead.delete(a);
     this.status = new Uint8Array(o.statusSize);
-    const slotBytes = Array.from({ length: o.slots }, (_, i) => o.slotMemory?.(i) ?? new Uint8Array(o.slotSize));
+    const slotBytes = Array.from(
+      { length: o.slots },
+      (_, i) => o.slotMemory?.(i) ?? new Uint8Array(o.slotSize),
+    );
     o.addresses.forEach((_, link) => {
-      this.statusRegions.push(slotBytes.map((_, i) => net.register(this, i, link, this.status, 'read', this.statusRegions[0]?.[i].addr)));
-      this.slots.push(slotBytes.map((b, i) => net.register(this, i, link, b, 'write', this.slots[0]?.[i].addr)));
+      this.statusRegions.push(
+        slotBytes.map((_, i) =>
+          net.register(this, i, link, this.status, 'read', this.statusRegions[0]?.[i].addr),
+        ),
+      );
+      this.slots.push(
+        slotBytes.map((b, i) => net.register(this, i, link, b, 'write', this.slots[0]?.[i].addr)),
+      );
     });
   }
 
@@ -171,7 +220,14 @@ export class MemoryEndpoint implements Endpoint {
   regions(i: number, link = 0): RegionCoords {
     const st = this.statusRegions[link][i];
     const sl = this.slots[link][i];
-    return { statusAddr: st.addr, statusRkey: st.rkey, statusLen: st.bytes.byteLength, slotAddr: sl.addr, slotRkey: sl.rkey, slotLen: sl.bytes.byteLength };
+    return {
+      statusAddr: st.addr,
+      statusRkey: st.rkey,
+      statusLen: st.bytes.byteLength,
+      slotAddr: sl.addr,
+      slotRkey: sl.rkey,
+      slotLen: sl.bytes.byteLength,
+    };
   }
 
   private unregister(): void {
@@ -179,7 +235,8 @@ export class MemoryEndpoint implements Endpoint {
   }
 
   async listen(port: number, onRequest: (r: IncomingRequest) => void): Promise<void> {
-    for (const a of this.addresses) if (this.net.listeners.has(`${a}:${port}`)) throw err('EADDRINUSE', `${a}:${port} in use`);
+    for (const a of this.addresses)
+      if (this.net.listeners.has(`${a}:${port}`)) throw err('EADDRINUSE', `${a}:${port} in use`);
     this.port = port;
     this.listening = true;
     for (const a of this.addresses) this.net.listeners.set(`${a}:${port}`, onRequest);
@@ -190,8 +247,11 @@ export class MemoryEndpoint implements Endpoint {
     o.signal?.throwIfAborted();
     const source = this.addresses[o.link];
     const l = this.net.listeners.get(`${o.address}:${o.port}`);
-    if (!l || this.net.dead.has(o.address) || this.net.dead.has(source)) throw err('ERR_CM_REJECTED', 'connection rejected', { privateData: new Uint8Array(0) });
-    const target = [...this.net.endpoints].reverse().find((e) => e.addresses.includes(o.address) && e.listening)!;
+    if (!l || this.net.dead.has(o.address) || this.net.dead.has(source))
+      throw err('ERR_CM_REJECTED', 'connection rejected', { privateData: new Uint8Array(0) });
+    const target = [...this.net.endpoints]
+      .reverse()
+      .find((e) => e.addresses.includes(o.address) && e.listening)!;
     const link = target.addresses.indexOf(o.address);
     return new Promise<Link>((resolve, reject) => {
       let settled = false;
@@ -232,7 +292,8 @@ export class MemoryEndpoint implements Endpoint {
 
   crash(): void {
     this.listening = false;
-    for (const k of [...this.net.listeners.keys()]) if (this.addresses.some((a) => k.startsWith(`${a}:`))) this.net.listeners.delete(k);
+    for (const k of [...this.net.listeners.keys()])
+      if (this.addresses.some((a) => k.startsWith(`${a}:`))) this.net.listeners.delete(k);
     for (const l of this.links) l.end('crashed', true);
     this.unregister();
   }
