@@ -1,6 +1,6 @@
-// `npm test`: set up, build, check formatting and the API reference, run the unit and package tests on this host, prove
-// the lab's devices are real (selftest in both topologies), and run the integration tests on rxe devices
-// in the lab. `npm test -- unit integration` runs only those steps.
+// `npm test`: set up, build, check formatting and the API reference, run the unit and package tests
+// on this host, prove the lab's devices are real (selftest in both topologies), and run the integration
+// tests on rxe devices in the lab. `npm test -- unit integration` runs only those steps.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setup } from './setup.mjs';
