@@ -134,13 +134,13 @@ describe('CCM on rxe', () => {
     const a = node(1, p);
     await a.n.start();
     const startB = () => cliNode(cliArgs(p)).c;
-    let b = startB();
+    const b = startB();
     const e1 = await next(a.events, 'established');
     b.kill('SIGKILL');
     const down = await next(a.events, 'partner-down');
     expect(down.detectionMs).toBeGreaterThan(0);
     const from = a.events.length;
-    b = startB();
+    startB(); // b again: stopped with the other processes after the test
     const rb = await next(a.events, 'partner-rebooted', () => true, 60_000, from);
     expect(rb.oldGeneration).toBe(e1.partnerGeneration);
     expect(rb.newGeneration).not.toBe(e1.partnerGeneration);
