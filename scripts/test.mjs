@@ -1,6 +1,6 @@
-// `npm test`: set up, build, check formatting and the API reference, run the unit and package tests
-// on this host, prove the lab's devices are real (selftest in both topologies), and run the integration
-// tests on rxe devices in the lab. `npm test -- unit integration` runs only those steps.
+// `npm test`: set up, build, check formatting, lint, types and the API reference, run the unit and package
+// tests on this host, prove the lab's devices are real (selftest in both topologies), and run the
+// integration tests on rxe devices in the lab. `npm test -- unit integration` runs only those steps.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setup } from './setup.mjs';
@@ -51,6 +51,26 @@ const steps = [
     () => [
       'formatting (Prettier, clang-format)',
       single(sh(process.execPath, ['scripts/format-check.mjs'], { allowFail: true })),
+    ],
+  ],
+  [
+    'lint',
+    'lint (ESLint)',
+    () => [
+      'lint (ESLint)',
+      single(sh(process.execPath, ['node_modules/eslint/bin/eslint.js', '.'], { allowFail: true })),
+    ],
+  ],
+  [
+    'typecheck',
+    'type check of the tests and the published typings (tsc)',
+    () => [
+      'type check of the tests and the published typings (tsc)',
+      single(
+        sh(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.test.json'], {
+          allowFail: true,
+        }),
+      ),
     ],
   ],
   [

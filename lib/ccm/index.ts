@@ -1,7 +1,7 @@
 // rdma-ccm/ccm: the cluster connection manager.
 // First: with RDMA_CCM_CODE_CACHE set, the package's other files load through the code cache.
 import '../code-cache';
-export { ClusterNode, type NodeStatus } from './node';
+export { ClusterNode, type ClusterNodeEvents, type NodeStatus } from './node';
 export type { PartnerStatus } from './partner';
 export type {
   CcmOptions,
@@ -31,7 +31,14 @@ export type {
 } from './events';
 export type { Session, SessionEnd } from './session';
 export type { SessionLink } from './session-link';
-export { LogMirror, MirrorError, type AppendOptions, type FenceCounts, type MirrorTarget } from './mirror';
+export {
+  LogMirror,
+  MirrorError,
+  type LogMirrorEvents,
+  type AppendOptions,
+  type FenceCounts,
+  type MirrorTarget,
+} from './mirror';
 export {
   readMirroredLog,
   MirroredLogError,

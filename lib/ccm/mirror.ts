@@ -75,15 +75,16 @@ export interface MirrorOptions {
   partnerFlush?: FlushPlacement | null;
 }
 
-export interface LogMirror {
+/** The events of a LogMirror, with their listeners' arguments. */
+export interface LogMirrorEvents {
   /**
    * Each record from the partner, in order and exactly once, before it is acknowledged. A listener that
    * throws refuses the record: it is not acknowledged, the session closes and the partner sends it
    * again on the next session. `payload` is a copy out of the ring, safe to keep.
    */
-  on(event: 'record', listener: (sequence: bigint, payload: Buffer) => void): this;
+  record: [sequence: bigint, payload: Buffer];
   /** The mirror emits no `'error'` itself: a failure ends the session, and its appends reject or are held. */
-  on(event: 'error', listener: (e: Error) => void): this;
+  error: [e: Error];
 }
 
 /** How a log mirror reports to its session. */
@@ -104,7 +105,7 @@ export interface MirrorHooks {
  * partner arrive as `'record'` events. Appends beyond the ring's room wait (back-pressure, at most 4096
  * waiting).
  */
-export class LogMirror extends EventEmitter {
+export class LogMirror extends EventEmitter<LogMirrorEvents> {
   private readonly waiting: PendingRecord[];
   private closedReason: string | null = null;
   /** The application refused a record: nothing more is delivered or acknowledged on this session. */

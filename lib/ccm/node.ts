@@ -65,14 +65,18 @@ export interface NodeStatus {
   partners: PartnerStatus[];
 }
 
-export interface ClusterNode {
-  /** Listens to every event. A listener that throws is reported as `listener-error` and changes nothing else. */
-  on(event: 'event', listener: (e: CcmEvent) => void): this;
-  /** Listens to the events of one type. */
-  on<T extends CcmEventType>(event: T, listener: (e: Extract<CcmEvent, { type: T }>) => void): this;
-  /** Listens to the next event of one type. */
-  once<T extends CcmEventType>(event: T, listener: (e: Extract<CcmEvent, { type: T }>) => void): this;
-}
+/**
+ * The events of a ClusterNode, with their listeners' arguments: `'event'` carries every event, and each
+ * type of {@link CcmEvent} is also an event of its own. A listener that throws is reported as
+ * `listener-error` and changes nothing else.
+ */
+export type ClusterNodeEvents = {
+  /** Every event. */
+  event: [e: CcmEvent];
+} & {
+  /** The events of one type. */
+  [T in CcmEventType]: [e: Extract<CcmEvent, Record<'type', T>>];
+};
 
 /**
  * The cluster connection manager of one node: exposes its status block and one mailbox slot per
@@ -95,7 +99,7 @@ export interface ClusterNode {
  * await Promise.all([one.stop(), two.stop()]);
  * ```
  */
-export class ClusterNode extends EventEmitter {
+export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   /** The validated configuration, defaults filled in. */
   readonly config: CcmConfig;
   private core: Core | null = null;
@@ -519,6 +523,11 @@ export class ClusterNode extends EventEmitter {
     this.emitEvent({ type: 'stopped' });
   }
 
+  /** Same as stop(), for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
   /**
    * A CM connect request. With a secret its MAC is checked before anything else: a request that does not
    * authenticate is refused (NOT_AUTHENTICATED) before any field of it is believed, and no reject says
@@ -614,7 +623,7 @@ export class ClusterNode extends EventEmitter {
       ms: Math.round(performance.now() - this.t0),
       node: this.config.nodeId,
     } as CcmEvent;
-    for (const name of ['event', event.type]) {
+    for (const name of ['event', event.type] as const) {
       // rawListeners: a once() listener is removed as it is called.
       for (const listener of this.rawListeners(name)) {
         try {

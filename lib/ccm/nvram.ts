@@ -70,7 +70,7 @@ export class NvramRegion {
       regionSize: BigInt(this.stride),
       secret: this.cfg.secret,
     };
-    let header = null;
+    let header;
     let refused: ProtocolError | null = null;
     try {
       // A copy: the header is validated apart from memory a partner could reach (it cannot: the slot starts after it).

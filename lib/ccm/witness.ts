@@ -293,4 +293,9 @@ export class DiskWitness implements Witness {
     await this.fh?.close();
     this.fh = null;
   }
+
+  /** Same as close(), for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

@@ -100,7 +100,7 @@ export async function rpingServer(o: Options): Promise<number> {
       const b = buffers(pd, o.size, false);
       let conn: Connection | undefined;
       try {
-        let next = () => conn!.qp.recv({ local: { mr: b.recv } });
+        const next = () => conn!.qp.recv({ local: { mr: b.recv } });
         conn = await req.accept({
           pd,
           responderResources: 1,

@@ -3,7 +3,8 @@
 // id's owner (its Connection, Listener or DatagramEndpoint); one that arrives before the owner exists (a
 // DISCONNECTED in the same batch as the ESTABLISHED that ends accept or connect) is kept for it.
 import { native, type CmPortSpace, type NativeCmId } from '../native';
-import { abortError, cmError, CmError } from './errors';
+import { abortError } from '../errors';
+import { cmError, CmError } from './errors';
 import { channel, RawCmEvent } from './event-channel';
 
 /** Events that end a pending step with an error. */

@@ -13,15 +13,24 @@ export interface Endpoint {
   port: number;
 }
 
-export interface Connection {
+/** A CM event as the 'cm-event' listeners of a Connection or a DatagramEndpoint see it. */
+export interface CmEventInfo {
+  /** The event's name, e.g. ESTABLISHED, DISCONNECTED. */
+  event: string;
+  /** Its status: for REJECTED the IB CM reject reason; otherwise 0 or a negative errno. */
+  status: number;
+}
+
+/** The events of a Connection, with their listeners' arguments. */
+export interface ConnectionEvents {
   /** The partner disconnected (CM event DISCONNECTED); the connection is then closed. */
-  on(event: 'disconnected', listener: () => void): this;
+  disconnected: [];
   /** The RDMA device under the connection is being removed (DEVICE_REMOVAL); the connection is then closed. */
-  on(event: 'device-removal', listener: () => void): this;
+  'device-removal': [];
   /** The CM event TIMEWAIT_EXIT arrived for the connection's id. */
-  on(event: 'timewait-exit', listener: () => void): this;
+  'timewait-exit': [];
   /** Every CM event on the connection's id, by name and status, before the specific events above. */
-  on(event: 'cm-event', listener: (e: { event: string; status: number }) => void): this;
+  'cm-event': [e: CmEventInfo];
 }
 
 /**
@@ -38,7 +47,7 @@ export interface Connection {
  * `pd` and `mr` are a protection domain and a region on the device behind 10.99.0.2; a complete program:
  * `examples/hello-cm.mjs`.
  */
-export class Connection extends EventEmitter {
+export class Connection extends EventEmitter<ConnectionEvents> {
   /** The connected RC queue pair; closed when the connection ends. */
   readonly qp: QueuePair;
   /** The QP's send CQ: closed with the connection when the connection made it, left open when it was the caller's. */

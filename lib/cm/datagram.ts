@@ -16,9 +16,9 @@ import type {
 import { CmId } from './cm-id';
 import { fromCm } from './context';
 import { checkQpOptions, discardQp, makeQp, type ConnectOptions } from './connect';
-import type { Endpoint } from './connection';
+import type { CmEventInfo, Endpoint } from './connection';
 import { cmError } from './errors';
-import { channel, type RawCmEvent } from './event-channel';
+import { channel } from './event-channel';
 import { IncomingRequest, Listener, listeningId } from './listener';
 
 /** Largest private data a UD connect request carries, in bytes (SIDR REQ, less the RDMA CM header): 180. */
@@ -80,13 +80,14 @@ export interface DatagramAcceptOptions extends DatagramQpOptions {
   privateData?: Uint8Array;
 }
 
-export interface DatagramEndpoint {
+/** The events of a DatagramEndpoint, with their listeners' arguments. */
+export interface DatagramEndpointEvents {
   /** Every CM event on the endpoint's id, by name and status. */
-  on(event: 'cm-event', listener: (e: { event: string; status: number }) => void): this;
+  'cm-event': [e: CmEventInfo];
   /** A joined group failed (MULTICAST_ERROR, e.g. the port went down): join it again to go on. */
-  on(event: 'multicast-error', listener: (e: { status: number }) => void): this;
+  'multicast-error': [e: Pick<CmEventInfo, 'status'>];
   /** The RDMA device is being removed; the endpoint is then closed. */
-  on(event: 'device-removal', listener: () => void): this;
+  'device-removal': [];
 }
 
 /**
@@ -94,7 +95,7 @@ export interface DatagramEndpoint {
  * {@link listenDatagram}, or bound by {@link openDatagram}. It owns its QP, the CQs it made and the
  * address handles it made (`remote`, the groups'); close() leaves its groups and frees them all.
  */
-export class DatagramEndpoint extends EventEmitter {
+export class DatagramEndpoint extends EventEmitter<DatagramEndpointEvents> {
   /** The UD queue pair, in RTS with the port space's QKey. */
   readonly qp: QueuePair;
   /** The partner the CM resolved (connectDatagram() only): send to it with sendTo(). */

@@ -1,5 +1,5 @@
 // CM failures as errors with a stable code: ERR_CM_<EVENT> for an event that ended a step.
-import { abortError, codeError, type RdmaError } from '../errors';
+import { codeError, type RdmaError } from '../errors';
 
 /**
  * An error from a CM step (connect, accept, listen): `code` is ERR_CM_<EVENT> for a CM event that ended
@@ -18,5 +18,3 @@ export interface CmError extends RdmaError {
 export function cmError(code: string, message: string, extra: Partial<CmError> = {}): CmError {
   return codeError(code, message, extra) as CmError;
 }
-
-export { abortError };

@@ -9,13 +9,14 @@ export {
   MAX_REJECT_PRIVATE_DATA,
 } from './connect';
 export { listen, Listener, ConnectRequest, IncomingRequest, AcceptOptions } from './listener';
-export { Connection, Endpoint } from './connection';
+export { Connection, ConnectionEvents, CmEventInfo, Endpoint } from './connection';
 export { CmError } from './errors';
 export {
   connectDatagram,
   listenDatagram,
   openDatagram,
   DatagramEndpoint,
+  DatagramEndpointEvents,
   DatagramRequest,
   DatagramPeer,
   MulticastGroup,

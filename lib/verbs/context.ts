@@ -179,14 +179,13 @@ export interface AsyncEvent {
   srq?: SharedReceiveQueue;
 }
 
-export interface Context {
+/** The events of a Context, with their listeners' arguments. */
+export interface ContextEvents {
   /**
-   * 'async-event': the device's async events, one call per event. Adding the first listener starts
-   * watching; on a context from the CM layer (librdmacm's own) it throws ERR_UNSUPPORTED.
+   * The device's async events, one call per event. Adding the first listener starts watching; on a
+   * context from the CM layer (librdmacm's own) it throws ERR_UNSUPPORTED.
    */
-  on(event: 'async-event', listener: (e: AsyncEvent) => void): this;
-  /** Other EventEmitter events. */
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  'async-event': [e: AsyncEvent];
 }
 
 const wrappers = new WeakMap<object, Context>();
@@ -221,7 +220,7 @@ function openContext(name: string): NativeContext {
  * ```
  * A complete program: `examples/hello-verbs.mjs`.
  */
-export class Context extends EventEmitter {
+export class Context extends EventEmitter<ContextEvents> {
   /** @internal */
   readonly native: NativeContext;
   /** @internal Open queue pairs of this context by number, for naming them in async events. */
@@ -239,7 +238,8 @@ export class Context extends EventEmitter {
   constructor(name: string, wrapped?: NativeContext) {
     super();
     this.native = wrapped ?? openContext(name);
-    this.on('newListener', (event: string) => {
+    // 'newListener' is EventEmitter's own event, outside the map.
+    (this as EventEmitter).on('newListener', (event: string) => {
       if (event === 'async-event') this._watch();
     });
   }

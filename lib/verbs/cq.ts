@@ -19,12 +19,13 @@ export interface CqOptions {
   timestamps?: boolean;
 }
 
-export interface CompletionQueue {
+/** The events of a CompletionQueue, with their listeners' arguments. */
+export interface CompletionQueueEvents {
   /**
-   * 'completion': raw completions (of postSend() / postRecv() / prepared requests), in batches, as the
-   * event loop drains the queue. Completions of promise-level operations settle their promises instead.
+   * Raw completions (of postSend() / postRecv() / prepared requests), in batches, as the event loop
+   * drains the queue. Completions of promise-level operations settle their promises instead.
    */
-  on(event: 'completion', listener: (batch: WorkCompletion[]) => void): this;
+  completion: [batch: WorkCompletion[]];
 }
 
 /**
@@ -43,7 +44,7 @@ export interface CompletionQueue {
  * const wcs = cq.poll(16);
  * ```
  */
-export class CompletionQueue extends EventEmitter {
+export class CompletionQueue extends EventEmitter<CompletionQueueEvents> {
   /** @internal */
   readonly native: NativeCq;
   /** The device context the queue belongs to. */
@@ -108,7 +109,7 @@ export class CompletionQueue extends EventEmitter {
     const raw: WorkCompletion[] = [];
     for (const wc of batch) {
       const qp = this.qps.get(wc.qpNum)?.deref();
-      if (!qp || !qp._complete(wc, this)) raw.push(wc);
+      if (!qp || !qp._complete(wc)) raw.push(wc);
     }
     return raw;
   }

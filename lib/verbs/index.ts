@@ -1,6 +1,7 @@
 export { getDevices, DeviceInfo } from './device';
 export {
   Context,
+  ContextEvents,
   DeviceAttributes,
   DeviceCapabilities,
   PortAttributes,
@@ -14,9 +15,9 @@ export { Access, SendFlags, Opcode, OpcodeName } from './access';
 export { ProtectionDomain } from './pd';
 export { MemoryRegion, Sge } from './mr';
 export { AddressHandle, AhAttr } from './ah';
-export { SharedReceiveQueue, SrqInit } from './srq';
+export { SharedReceiveQueue, SharedReceiveQueueEvents, SrqInit } from './srq';
 export { MemoryWindow, MwType } from './mw';
-export { CompletionQueue, CqOptions } from './cq';
+export { CompletionQueue, CompletionQueueEvents, CqOptions } from './cq';
 export { QueuePair, PreparedSend, QpInit, QpAttributes, QpType, QpState, RemoteQp } from './qp';
 export { SendWr, RecvWr, WindowBind, FlushTarget } from './work-request';
 export { WorkCompletion, WcStatus, WcOpcode, CompletionError } from './completion';

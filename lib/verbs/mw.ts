@@ -23,10 +23,10 @@ export class MemoryWindow {
   /** @internal Binds and invalidations posted and not yet completed. */
   inflight = 0;
   /**
-   * The region the window was last bound over: held for as long as the window exists, so that the
-   * region (and its memory) is never collected while a partner may still reach it through the window.
+   * @internal The region the window was last bound over: held (never read) for as long as the window
+   * exists, so that the region (and its memory) is never collected while a partner may still reach it.
    */
-  private region: MemoryRegion | null = null;
+  region: MemoryRegion | null = null;
 
   /** @internal Made by pd.allocMw(). */
   constructor(pd: ProtectionDomain, type: MwType = 2) {

@@ -353,7 +353,7 @@ export class QueuePair {
   }
 
   /** @internal Called by the CQ: retires this WR and any unsignaled ones posted before it. */
-  _complete(wc: WorkCompletion, cq: CompletionQueue): boolean {
+  _complete(wc: WorkCompletion): boolean {
     // A failed completion has no valid opcode: which queue posted its wrId tells.
     const isRecv =
       wc.status === 'SUCCESS'

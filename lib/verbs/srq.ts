@@ -26,21 +26,20 @@ interface Posted {
   settle?: (wc: WorkCompletion) => void;
 }
 
-export interface SharedReceiveQueue {
+/** The events of a SharedReceiveQueue, with their listeners' arguments. */
+export interface SharedReceiveQueueEvents {
   /**
-   * 'limit-reached': fewer receives than the armed limit remain (SRQ_LIMIT_REACHED, once per arming).
-   * Listening watches the context's async events; on a context from the CM layer it throws ERR_UNSUPPORTED.
+   * Fewer receives than the armed limit remain (SRQ_LIMIT_REACHED, once per arming). Listening watches
+   * the context's async events; on a context from the CM layer it throws ERR_UNSUPPORTED.
    */
-  on(event: 'limit-reached', listener: () => void): this;
-  /** Other EventEmitter events. */
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  'limit-reached': [];
 }
 
 /**
  * A shared receive queue (ibv_create_srq(3)): one pool of receives that queue pairs created with it
  * consume from. A posted receive keeps its memory alive until a message lands in it or the SRQ closes.
  */
-export class SharedReceiveQueue extends EventEmitter {
+export class SharedReceiveQueue extends EventEmitter<SharedReceiveQueueEvents> {
   /** @internal */
   readonly native: NativeSrq;
   /** The protection domain of the SRQ and of the queue pairs that use it. */
@@ -56,7 +55,8 @@ export class SharedReceiveQueue extends EventEmitter {
     this.native = new native.SharedReceiveQueue(pd.native, init);
     this.pd = pd;
     registerWrapper(this.native, this);
-    this.on('newListener', (event: string) => {
+    // 'newListener' is EventEmitter's own event, outside the map.
+    (this as EventEmitter).on('newListener', (event: string) => {
       if (event === 'limit-reached') pd.context._watch();
     });
   }

@@ -2,7 +2,7 @@
 // against a partner that comes later, simultaneous starts, restarts with a new generation, link
 // failures, refused partners, hostile memory contents, and mirrored data that really arrives.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterNode, type CcmEvent, type CcmOptions, type Endpoint } from '../../lib/ccm';
+import { type CcmEvent, type CcmOptions, type Endpoint } from '../../lib/ccm';
 import { rdmaTransport } from '../../lib/ccm/rdma-transport';
 import { decodeAccept, encodeConnect } from '../../lib/ccm/wire';
 import { contextFor } from '../../lib/cm';
@@ -134,13 +134,13 @@ describe('CCM on rxe', () => {
     const a = node(1, p);
     await a.n.start();
     const startB = () => cliNode(cliArgs(p)).c;
-    let b = startB();
+    const b = startB();
     const e1 = await next(a.events, 'established');
     b.kill('SIGKILL');
     const down = await next(a.events, 'partner-down');
     expect(down.detectionMs).toBeGreaterThan(0);
     const from = a.events.length;
-    b = startB();
+    startB(); // b again: stopped with the other processes after the test
     const rb = await next(a.events, 'partner-rebooted', () => true, 60_000, from);
     expect(rb.oldGeneration).toBe(e1.partnerGeneration);
     expect(rb.newGeneration).not.toBe(e1.partnerGeneration);
@@ -443,6 +443,22 @@ describe('CCM on rxe', () => {
       }
       expect(code, at).toBe('ERR_WC_REM_ACCESS_ERR');
     }
+  });
+
+  it('stops a node as it leaves an `await using` block: LEAVING, then stopped, the partner told', async () => {
+    const p = port++;
+    const a = node(1, p);
+    const b = node(2, p);
+    await a.n.start();
+    {
+      await using n = b.n;
+      await n.start();
+      await next(a.events, 'established');
+      expect(types(b.events)).not.toContain('stopped');
+    }
+    expect(b.n.status().state).toBe('LEAVING');
+    expect(types(b.events).at(-1)).toBe('stopped');
+    await next(a.events, 'session-closed');
   });
 
   it('holds no RDMA resource once its nodes have stopped, after all the faults above', async () => {

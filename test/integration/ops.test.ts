@@ -397,7 +397,7 @@ describe('operations on rxe', () => {
         '1000',
         '--no-control',
       ];
-      let b = cliNode(partnerArgs);
+      const b = cliNode(partnerArgs);
       // ocf-tester runs where Pacemaker does not (no attrd_updater in the lab): the attribute calls are skipped.
       const tester = await runCommand(
         'ocf-tester',
@@ -450,7 +450,7 @@ describe('operations on rxe', () => {
       expect(attribute()).toMatch(/^-n rdma-ccm-partner-2 -U (CONNECTING|ACCEPTING|WAITING)$/);
       expect(monitors.every((rc) => rc === 0)).toBe(true);
       // Back, the partner's session is in the attribute again.
-      b = cliNode(partnerArgs);
+      cliNode(partnerArgs);
       await until(
         async () =>
           (await ra('monitor')).status === 0 && attribute() === '-n rdma-ccm-partner-2 -U ESTABLISHED',

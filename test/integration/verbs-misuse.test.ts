@@ -384,9 +384,12 @@ describe('verbs misuse on rxe', () => {
     const id = new CmId();
     expect(code(() => id.native.transitionQp(qp.native, 'INIT'))).toBe('ERR_CM_NO_DEVICE');
     id.native.bindAddr(env.addrs[0], 0);
+    // @ts-expect-error not a QP, on purpose
     expect(code(() => id.native.transitionQp({}, 'INIT'))).toBe('ERR_INVALID_ARG_TYPE');
+    // @ts-expect-error a state the CM does not move to, on purpose
     expect(code(() => id.native.transitionQp(qp.native, 'SQD'))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => id.native.transitionQp(qp.native, 'RTS'))).toBe('ERR_QP_STATE');
+    // @ts-expect-error attributes that are not an object, on purpose
     expect(code(() => id.native.transitionQp(qp.native, 'RTR', 'not an object'))).toMatch(
       /^(ERR_INVALID_ARG_TYPE|E[A-Z]+)$/,
     );
@@ -394,6 +397,7 @@ describe('verbs misuse on rxe', () => {
     expect(code(() => id.native.transitionQp(qp.native, 'RTR'))).toMatch(/^E[A-Z]+$/);
     expect(code(() => id.native.establish())).toMatch(/^E[A-Z]+$/);
     expect(code(() => id.native.accept({ qp: qp.native }))).toMatch(/^E[A-Z]+$/);
+    // @ts-expect-error a CQ for the QP, on purpose
     expect(code(() => id.native.connect({ qp: cq.native }))).toBe('ERR_INVALID_ARG_TYPE');
     expect(['INIT', 'RTR']).toContain(qp.state);
     qp.close();

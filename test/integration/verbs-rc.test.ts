@@ -1,7 +1,7 @@
 // Verbs on real rxe devices: two RC queue pairs, one on each lab device (rxe0 ↔ rxe1), connected by
 // hand; every operation is checked by the bytes or values that really changed on the other side.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Access, QueuePair } from '../../lib/verbs';
+import { QueuePair } from '../../lib/verbs';
 import { ALL, closeSide, connectPair, openSide, rcPair, type Side } from './verbs-pair';
 
 let a: Side & { qp: QueuePair };

@@ -23,15 +23,15 @@ describe('native addon on the host', () => {
   });
 
   it('reports a missing device as a system error with code and errno', () => {
-    let err: any;
+    let err: NodeJS.ErrnoException | undefined;
     try {
       new Context('rdma-ccm-no-such-device');
     } catch (e) {
-      err = e;
+      err = e as NodeJS.ErrnoException;
     }
     expect(err).toBeInstanceOf(Error);
-    expect(['ENODEV', 'ENOSYS']).toContain(err.code);
-    expect(err.errno).toBe(err.code === 'ENODEV' ? 19 : 38);
+    expect(['ENODEV', 'ENOSYS']).toContain(err?.code);
+    expect(err?.errno).toBe(err?.code === 'ENODEV' ? 19 : 38);
   });
 
   it('checks private data against the transport limits in one place, before any device is involved', () => {

@@ -435,7 +435,9 @@ describe('wire formats', () => {
           decoders[name](b);
         } catch (e) {
           if (!(e instanceof ProtocolError))
-            throw new Error(`${name} decoder threw ${String(e)} on ${Buffer.from(b).toString('hex')}`);
+            throw new Error(`${name} decoder threw ${String(e)} on ${Buffer.from(b).toString('hex')}`, {
+              cause: e,
+            });
           rejected++;
         }
       }

@@ -50,6 +50,7 @@ describe('progress', () => {
     // The scrolling region leaves row 24 to the status line; the end resets it and clears the row.
     expect(out).toContain('\x1b[1;23r');
     expect(out).toContain('\x1b[r\x1b[24;1H\x1b[2K');
+    // eslint-disable-next-line no-control-regex -- the escape codes of a terminal are what is checked
     const bars = [...out.matchAll(/\x1b\[24;1H\x1b\[2Kdemo: \[(\d)\/2\] (\w+) · (\d+)s · total (\d+)s/g)].map(
       (m) => [m[2], Number(m[3])],
     );

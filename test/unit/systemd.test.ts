@@ -48,6 +48,7 @@ describe('systemd notifications', () => {
     );
     expect(code(() => native.sdNotify('relative/path', 'READY=1'))).toBe('ERR_OUT_OF_RANGE');
     expect(code(() => native.sdNotify(`/${'x'.repeat(200)}`, 'READY=1'))).toBe('ERR_OUT_OF_RANGE');
+    // @ts-expect-error a number for the address, on purpose
     expect(code(() => native.sdNotify(42, 'READY=1'))).toBe('ERR_INVALID_ARG_TYPE');
   });
 

@@ -58,7 +58,7 @@ async function running2() {
 
 describe('disk witness', () => {
   it('proves life after a moment only by a write made after it: an advance read later may be older', async () => {
-    const { path, a, b } = await running2();
+    const { a, b } = await running2();
     const running = performance.now();
     await sleep(100);
     // b writes on: its heartbeat is known written after `running`.
@@ -91,7 +91,7 @@ describe('disk witness', () => {
   });
 
   it('after a stall of its own (a blocked event loop) it calls nobody stopped until it has watched a whole timeout again', async () => {
-    const { path, a, b } = await running2();
+    const { a } = await running2();
     expect(a.view(2).verdict).toBe('alive');
     // The whole process stalls for twice the timeout: B's writes stop too, but only because A's do.
     for (const end = performance.now() + 400; performance.now() < end; );
