@@ -1,6 +1,8 @@
 // `rdma-ccm node`'s command line and configuration file as CcmOptions. Strict: an unknown flag or key is
 // refused with the nearest known one, since a typo would otherwise turn a setting (the witness) off in
-// silence; and every error names what the operator wrote (`--cluster-id`, or the key in the file).
+// silence; and every error names what the operator wrote (`--cluster-id`, or the key in the file). A
+// command line that cannot be read is a UsageError (printed with the usage); a file that cannot be read or
+// a value the node refuses, a ConfigError (one line).
 import { readFileSync } from 'node:fs';
 import { checkOptionKeys, ConfigError, type CcmOptions } from '../ccm/config';
 import { defineCommand, readCommandLine, type CommandLine, type FlagSpec } from './command-line';
@@ -141,16 +143,16 @@ function readConfig(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read config ${file}: ${(e as Error).message}`);
+    throw new ConfigError(`cannot read config ${file}: ${(e as Error).message}`);
   }
   let o: unknown;
   try {
     o = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`config ${file} is not valid JSON: ${(e as Error).message}`);
+    throw new ConfigError(`config ${file} is not valid JSON: ${(e as Error).message}`);
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o))
-    throw new UsageError(`config ${file} must hold one JSON object`);
+    throw new ConfigError(`config ${file} must hold one JSON object`);
   try {
     checkOptionKeys(o, { json: true });
   } catch (e) {
@@ -229,7 +231,7 @@ export function nodeArgs({ help, given, values }: CommandLine<typeof FLAGS>): No
         try {
           set('secret', readFileSync(value as string, 'utf8').trim());
         } catch (e) {
-          throw new UsageError(`cannot read secret file ${value}: ${(e as Error).message}`);
+          throw new ConfigError(`cannot read secret file ${value}: ${(e as Error).message}`);
         }
         break;
       case 'state':

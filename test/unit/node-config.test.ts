@@ -280,6 +280,11 @@ describe('strict node configuration', () => {
     expect(bad.stderr).toBe(
       'rdma-ccm node: --cluster-id must be an integer, got abc (ERR_CCM_CONFIG); see rdma-ccm node --help\n',
     );
+    const unreadable = run('--config', '/nonexistent/node.json');
+    expect(unreadable.status).toBe(2);
+    expect(unreadable.stderr).toMatch(
+      /^rdma-ccm node: cannot read config \/nonexistent\/node\.json: .*ENOENT.* \(ERR_CCM_CONFIG\); see rdma-ccm node --help\n$/,
+    );
     expect(run('--help').stdout).toMatch(/^usage: rdma-ccm node /);
-  });
+  }, 60_000); // six CLI processes, each a second or more on a loaded host
 });
