@@ -52,7 +52,7 @@ const HELP: FlagSpec = { type: 'boolean', short: 'h' };
 export const defineCommand = <const F extends Record<string, FlagSpec>>(spec: CommandSpec<F>) => spec;
 
 /** `v` as a non-negative integer, for a flag's value; a UsageError naming the flag otherwise. */
-export function integerFlag(raw: string, v: string, max = Number.MAX_SAFE_INTEGER): number {
+function integerFlag(raw: string, v: string, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(v) || Number(v) > max)
     throw new UsageError(
       `${raw} needs a non-negative integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got ${v}`,
