@@ -279,10 +279,15 @@ export function nodeArgs({ help, given, values }: CommandLine<typeof FLAGS>): No
       Number(i) >= filePartners ? `--partner ${cliPartners[Number(i) - filePartners]}` : all,
     );
     for (const key of Object.keys(FLAG_OF).sort((a, b) => b.length - a.length)) {
-      if (source(key) === 'file') continue;
+      const given = source(key);
+      if (given === 'file') continue;
       // A plain word (port, address) is a key only as the message's subject; heartbeatMs or witness.path anywhere.
+      // It becomes the flag the operator gave (--secret-file for the secret read from it).
       const at = /^[a-z]+$/.test(key) ? '^' : '(?<![\\w.-])';
-      m = m.replace(new RegExp(`${at}${key.replace('.', '\\.')}(?![\\w.])`, 'g'), `--${FLAG_OF[key]}`);
+      m = m.replace(
+        new RegExp(`${at}${key.replace('.', '\\.')}(?![\\w.])`, 'g'),
+        `--${given ?? FLAG_OF[key]}`,
+      );
     }
     return m;
   };

@@ -232,6 +232,11 @@ describe('strict node configuration', () => {
       '--partner 0@10.0.0.9:7471: the node id must be from 1 to 4294967295',
     );
     expect(cliError([...required, '--secret', 'short'])).toBe('--secret must be at least 8 bytes');
+    const shortSecret = join(mkdtempSync(join(tmpdir(), 'rdma-ccm-secret-')), 'secret');
+    writeFileSync(shortSecret, 'short\n');
+    expect(cliError([...required, '--secret-file', shortSecret])).toBe(
+      '--secret-file must be at least 8 bytes',
+    );
     // The same checks, where the file set the field: its key, in the file.
     const f = configFile({
       clusterId: 7,
