@@ -7,6 +7,7 @@ const integration = process.env.RDMA_CCM_LAB === '1';
 export default defineConfig({
   test: {
     pool: 'forks',
+    globalSetup: ['test/support/built.ts'],
     testTimeout: integration ? 120_000 : 10_000,
     hookTimeout: integration ? 120_000 : 10_000,
     fileParallelism: !integration,

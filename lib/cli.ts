@@ -6,6 +6,7 @@
 // says in one line what to install.
 import './code-cache';
 import { packageVersion } from './cli/version';
+import { didYouMean } from './nearest-name';
 
 const USAGE = `usage: rdma-ccm <command> [options]
   devices [--json]                 list RDMA devices with their ports and GIDs
@@ -17,6 +18,8 @@ const USAGE = `usage: rdma-ccm <command> [options]
   lab selftest [--topology T]      prove the lab's devices are real (rping, ib_read_lat, this package)
   --version                        print this package's version
 `;
+
+const COMMANDS = ['devices', 'node', 'status', 'takeover', 'giveback', 'rping', 'lab'];
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -46,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(USAGE);
       return 2;
     default:
-      process.stderr.write(`rdma-ccm: unknown command '${cmd}'\n${USAGE}`);
+      process.stderr.write(`rdma-ccm: unknown command '${cmd}'${didYouMean(cmd, COMMANDS)}\n${USAGE}`);
       return 2;
   }
 }

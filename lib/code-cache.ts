@@ -1,10 +1,14 @@
 // A V8 code cache for this package's own modules. A process that has just started runs every function
 // for the first time, and compiling them is a large share of that cost (under emulation, of a CCM's
 // first accept and echo). With RDMA_CCM_CODE_CACHE=<dir> (or enableCodeCache(dir) from 'rdma-ccm/code-cache'
-// before the package's other entry points load) each of the package's files is compiled with the code V8 made for it in an earlier
-// run, and saveCodeCache() stores what this run compiled: a CCM node saves it once its first session is
-// up. Only files inside this package go through here; a cache that does not fit (another Node.js,
-// other V8 flags, a damaged file) is rejected by V8 and the file is compiled from source as usual.
+// before the package's other entry points load) the package's files are compiled with the code V8 made for
+// them in an earlier run, and saveCodeCache() stores what this run compiled: a CCM node saves it once its
+// first session is up. A cache that does not fit (another Node.js, other V8 flags, a damaged file) is
+// rejected by V8 and the file is compiled from source as usual.
+//
+// Where Node.js has its own compile cache (module.enableCompileCache, 22.1+) the directory is Node's: it
+// covers every module loaded after it, and Node writes it at exit (or on saveCodeCache, from 22.10). Older
+// Node.js compiles the package's own files here, through the CommonJS loader's Module.prototype._compile.
 //
 // The directory holds code this process will run: it must be writable only by the daemon's own user
 // (it is created with mode 0700).
@@ -15,6 +19,12 @@ import Module from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Script } from 'node:vm';
 import { codeError } from './errors';
+import {
+  enableNodeCompileCache,
+  hasNodeCompileCache,
+  type CompileCacheModule,
+  type NodeCompileCache,
+} from './node-compile-cache';
 
 interface Compiled {
   script: Script;
@@ -26,6 +36,11 @@ interface Compiled {
 export interface CodeCacheStats {
   /** The cache directory (absolute path), or null when the cache is not enabled. */
   dir: string | null;
+  /**
+   * Whose cache it is: `node`, Node.js's own compile cache (22.1+), which reports no counts (they stay
+   * 0); `package`, this module's, on older Node.js; null when the cache is not enabled.
+   */
+  mechanism: 'node' | 'package' | null;
   /** The package's files compiled through the cache in this process. */
   modules: number;
   /** Of those, the ones compiled with code from the cache. */
@@ -56,7 +71,14 @@ interface Loader {
 
 const PACKAGE_DIST = __dirname + sep;
 const STATE = Symbol.for('rdma-ccm.code-cache');
-type State = { dir: string; compiled: Compiled[]; accepted: number; rejected: number };
+type State = {
+  dir: string;
+  /** Node's own compile cache, where Node has one; else the package compiles its files here. */
+  node: NodeCompileCache | null;
+  compiled: Compiled[];
+  accepted: number;
+  rejected: number;
+};
 const g = globalThis as typeof globalThis & { [STATE]?: State };
 
 /** Where a file's cached code lives: keyed by the Node.js version, architecture, path and content. */
@@ -118,7 +140,18 @@ export function enableCodeCache(dir: string): void {
     return;
   }
   makeDir(abs);
-  const s: State = { dir: abs, compiled: [], accepted: 0, rejected: 0 };
+  const nodeModule = Module as unknown as CompileCacheModule;
+  if (hasNodeCompileCache(nodeModule)) {
+    g[STATE] = {
+      dir: abs,
+      node: enableNodeCompileCache(nodeModule, abs),
+      compiled: [],
+      accepted: 0,
+      rejected: 0,
+    };
+    return;
+  }
+  const s: State = { dir: abs, node: null, compiled: [], accepted: 0, rejected: 0 };
   g[STATE] = s;
   const loader = Module as unknown as Loader;
   const original = loader.prototype._compile;
@@ -150,11 +183,17 @@ export function enableCodeCache(dir: string): void {
 
 /**
  * Writes the code V8 has compiled so far for the package's files (those that grew since they were
- * read or last saved). Resolves to the number of files written; without a cache, to 0.
+ * read or last saved). Resolves to the number of files written; without a cache, or with Node.js's
+ * own (which writes at exit, and here too from Node.js 22.10), to 0.
  */
 export async function saveCodeCache(): Promise<number> {
   const s = g[STATE];
   if (!s) return 0;
+  if (s.node) {
+    // Node says nothing of what it wrote.
+    s.node.flush();
+    return 0;
+  }
   makeDir(s.dir);
   let written = 0;
   for (const c of s.compiled) {
@@ -178,7 +217,8 @@ export async function saveCodeCache(): Promise<number> {
 export function codeCacheStats(): CodeCacheStats {
   const s = g[STATE];
   return {
-    dir: s?.dir ?? null,
+    dir: s ? (s.node?.dir ?? s.dir) : null,
+    mechanism: s ? (s.node ? 'node' : 'package') : null,
     modules: s?.compiled.length ?? 0,
     accepted: s?.accepted ?? 0,
     rejected: s?.rejected ?? 0,

@@ -1,6 +1,8 @@
 // `npm run bench`: set up and build like `npm test`, run bench/suite.mjs in the lab (perftest and this
-// package on the same two rxe devices in the same run), then print one table, write the results as JSON
-// (bench/results.json) and draw them as SVG charts (docs/bench-*.svg).
+// package on the same two rxe devices in the same run), then print one table, write the summary as JSON
+// (bench/results.json, in git) with every raw sample beside it (bench/results/DATE.json, not in git), and
+// draw the summary as SVG charts (docs/bench-*.svg). `npm run bench -- charts` redraws the table and the
+// charts from the recorded summary, without a lab run.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setup } from './setup.mjs';
@@ -9,60 +11,79 @@ import { log, root, sh } from './lib.mjs';
 import { lineChart } from '../bench/chart.mjs';
 import { runInstructionBench } from './bench-instructions.mjs';
 
-setup();
-buildTs();
-const { Progress } = await import('../dist/progress.js');
-const progress = new Progress({ title: 'bench', total: 3 });
-progress.next('native addon');
-buildNative();
-progress.next('benchmarks in the lab (perftest and rdma-ccm, section by section)');
-mkdirSync(join(root, '.lab'), { recursive: true });
-const raw = join(root, '.lab', 'bench.json');
+const summaryFile = join(root, 'bench', 'results.json');
 // `npm run bench -- handshake detection` runs only those sections and keeps the others' recorded figures;
 // `instructions` is the instruction count in a one-vCPU guest (scripts/bench-instructions.mjs), apart.
 const only = process.argv.slice(2).join(',');
-if (only === 'instructions') {
-  const ok = runInstructionBench();
-  progress.done();
-  process.exit(ok ? 0 : 1);
+const redraw = only === 'charts';
+
+/** The record without its raw samples (each run of a median, each handshake with its trace): what git keeps. */
+const summary = (record) =>
+  JSON.parse(
+    JSON.stringify(record, (key, v) => (/^(runs|cachedRuns|table)$|Runs(Us|Ms)$/.test(key) ? undefined : v)),
+  );
+
+if (!redraw) {
+  setup();
+  buildTs();
 }
-const envPrefix = only ? `RDMA_CCM_BENCH_ONLY=${only} ` : '';
-const status = sh(
-  process.execPath,
-  ['dist/cli.js', 'lab', '--timeout', '3600', '--', `${envPrefix}node bench/suite.mjs ${raw}`],
-  { allowFail: true },
-);
-if (status !== 0 || !existsSync(raw)) {
-  progress.done();
-  log(`bench: the run in the lab failed (exit ${status})`);
-  process.exit(1);
+const { Progress } = await import('../dist/progress.js');
+const progress = new Progress({ title: 'bench', total: redraw ? 1 : 3 });
+const recorded = existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')) : {};
+let r = recorded;
+if (!redraw) {
+  progress.next('native addon');
+  buildNative();
+  progress.next('benchmarks in the lab (perftest and rdma-ccm, section by section)');
+  mkdirSync(join(root, '.lab'), { recursive: true });
+  const raw = join(root, '.lab', 'bench.json');
+  if (only === 'instructions') {
+    const ok = runInstructionBench();
+    progress.done();
+    process.exit(ok ? 0 : 1);
+  }
+  const envPrefix = only ? `RDMA_CCM_BENCH_ONLY=${only} ` : '';
+  const status = sh(
+    process.execPath,
+    ['dist/cli.js', 'lab', '--timeout', '3600', '--', `${envPrefix}node bench/suite.mjs ${raw}`],
+    { allowFail: true },
+  );
+  if (status !== 0 || !existsSync(raw)) {
+    progress.done();
+    log(`bench: the run in the lab failed (exit ${status})`);
+    process.exit(1);
+  }
+  const fresh = JSON.parse(readFileSync(raw, 'utf8'));
+  const sectionKeys = {
+    latency: 'latency',
+    bandwidth: 'bandwidth',
+    msgrate: 'msgRate',
+    handshake: 'handshake',
+    detection: 'detection',
+    failover: 'failover',
+    witness: 'witness',
+    durability: 'durability',
+  };
+  r = {
+    date: new Date().toISOString(),
+    ...(only ? { sectionsRerun: only, firstDate: recorded.firstDate ?? recorded.date } : {}),
+    ...fresh,
+  };
+  if (only)
+    for (const [name, key] of Object.entries(sectionKeys))
+      if (!only.split(',').includes(name) && recorded[key] !== undefined) r[key] = recorded[key];
+  // Every sample of this run, handshake traces included, stays on this machine; git keeps the summary.
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  writeFileSync(
+    join(root, 'bench', 'results', `${r.date.replace(/:/g, '-')}.json`),
+    JSON.stringify(r, null, 2),
+  );
+  writeFileSync(summaryFile, `${JSON.stringify(summary(r), null, 2)}\n`);
 }
 progress.next('results and charts');
-const fresh = JSON.parse(readFileSync(raw, 'utf8'));
-const recorded =
-  only && existsSync(join(root, 'bench', 'results.json'))
-    ? JSON.parse(readFileSync(join(root, 'bench', 'results.json'), 'utf8'))
-    : {};
-const sectionKeys = {
-  latency: 'latency',
-  bandwidth: 'bandwidth',
-  msgrate: 'msgRate',
-  handshake: 'handshake',
-  detection: 'detection',
-  failover: 'failover',
-  witness: 'witness',
-  durability: 'durability',
-};
-const r = { ...fresh };
-if (only)
-  for (const [name, key] of Object.entries(sectionKeys))
-    if (!only.split(',').includes(name) && recorded[key] !== undefined) r[key] = recorded[key];
 const fmt = (x, d = 2) => (x === null || x === undefined ? 'n/a' : x >= 100 ? x.toFixed(0) : x.toFixed(d));
 const ratio = (x) => (x === null || x === undefined ? 'n/a' : `${fmt(x)}x`);
 const size = (n) => (n >= 1 << 20 ? `${n >> 20} MiB` : n >= 1024 ? `${n >> 10} KiB` : `${n} B`);
-// Event traces of the handshake runs stay in the raw file; the record keeps their figures.
-if (r.handshake?.runs)
-  r.handshake = { ...r.handshake, runs: r.handshake.runs.map(({ trace, ...run }) => run) };
 const rows = [['figure', 'size', 'perftest', 'rdma-ccm', 'ratio']];
 for (const l of r.latency)
   rows.push([`${l.op} latency (µs)`, size(l.size), fmt(l.perftestUs), fmt(l.oursUs), ratio(l.ratio)]);
@@ -212,19 +233,6 @@ const table = rows
   )
   .join('\n');
 process.stdout.write(`\n${table}\n`);
-writeFileSync(
-  join(root, 'bench', 'results.json'),
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      ...(only ? { sectionsRerun: only, firstDate: recorded.firstDate ?? recorded.date } : {}),
-      table: rows,
-      ...r,
-    },
-    null,
-    2,
-  ),
-);
 writeFileSync(join(root, 'bench', 'results.md'), `${table}\n`);
 const series = (items, key, name) => ({
   name,
@@ -287,5 +295,5 @@ if (r.durability) {
 }
 progress.done();
 process.stdout.write(
-  '\nresults: bench/results.json, bench/results.md; charts: docs/bench-latency.svg, docs/bench-bandwidth.svg, docs/bench-durability.svg\n',
+  `\nresults: bench/results.json (summary), bench/results.md${redraw ? '' : ', bench/results/ (raw samples)'}; charts: docs/bench-latency.svg, docs/bench-bandwidth.svg, docs/bench-durability.svg\n`,
 );

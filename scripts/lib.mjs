@@ -98,6 +98,15 @@ function newestMtime(dir) {
   return t;
 }
 
+/** True when `file` exists and is newer than every TypeScript source (lib/, tsconfig.json). */
+export function newerThanTsSources(file) {
+  if (!existsSync(file)) return false;
+  return (
+    statSync(file).mtimeMs >
+    Math.max(newestMtime(join(root, 'lib')), statSync(join(root, 'tsconfig.json')).mtimeMs)
+  );
+}
+
 /** True when `file` exists and is newer than every source of the native addon (native/, binding.gyp). */
 export function newerThanAddonSources(file) {
   if (!existsSync(file)) return false;

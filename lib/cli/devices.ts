@@ -1,25 +1,22 @@
 // `rdma-ccm devices`: every device with its port 1 state and GID table.
-import { parseArgs } from 'node:util';
-import { UsageError } from './usage-error';
+import { defineCommand, runCommand } from './command-line';
 
 const USAGE = `usage: rdma-ccm devices [--json]
   list the RDMA devices with their ports and GID tables
   --json   one JSON array
 `;
 
-export async function devicesCommand(args: string[]): Promise<number> {
-  let json: boolean;
-  try {
-    const { values } = parseOptions(args);
-    if (values.help) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    json = values.json === true;
-  } catch (e) {
-    process.stderr.write(`rdma-ccm devices: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
+const DEVICES = defineCommand({
+  name: 'rdma-ccm devices',
+  usage: USAGE,
+  flags: { json: { type: 'boolean' } },
+});
+
+export function devicesCommand(args: string[]): Promise<number> {
+  return runCommand(DEVICES, args, ({ values }) => listDevices(values.json === true));
+}
+
+async function listDevices(json: boolean): Promise<number> {
   // The addon loads once the arguments are known good: --help works without rdma-core's libraries.
   const { Context, getDevices } = await import('../verbs');
   const { missingRdma } = await import('./no-rdma');
@@ -47,17 +44,4 @@ export async function devicesCommand(args: string[]): Promise<number> {
     for (const g of d.gids) process.stdout.write(`  gid[${g.index}] ${g.gid} ${g.type} ${g.netdev ?? '-'}\n`);
   }
   return 0;
-}
-
-function parseOptions(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
 }

@@ -1,9 +1,11 @@
 // `rdma-ccm lab`: run a command where real rxe devices exist; `rdma-ccm lab selftest` proves they are real.
 import { resolve } from 'node:path';
-import { runLab, Topology, LabError, type LabStack } from '../lab';
+import { LAB_STACKS, runLab, type Topology, type LabStack } from '../lab';
+import { defineCommand, runCommand } from './command-line';
+import { UsageError } from './usage-error';
 
 export const LAB_USAGE = `usage: rdma-ccm lab [--topology veth|two-guests] [--stack bookworm|trixie] [--timeout SEC] [--delay-b SEC] [--b CMD] [--tcg-plugin SPEC] -- <command>
-       rdma-ccm lab selftest [--topology veth|two-guests] [--stack bookworm|trixie]
+       rdma-ccm lab selftest [--topology veth|two-guests] [--stack bookworm|trixie] [--timeout SEC]
   veth:        one guest (or this host) with two rxe devices on a veth pair
   two-guests:  guests a and b, two rxe devices each on two links, and a shared disk (/dev/vda);
                <command> runs in a, --b CMD in b
@@ -98,50 +100,58 @@ export function selftestCommands(topology: Topology): { a: string; b?: string } 
   };
 }
 
-export async function runLabCommand(args: string[]): Promise<number> {
-  let topology: Topology = 'veth';
-  let timeoutSec: number | undefined;
-  let delayB = 0;
-  let commandB: string | undefined;
-  let selftest = false;
-  let tcgPlugin: string | undefined;
-  let stack: LabStack | undefined;
-  let i = 0;
-  for (; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--') {
-      i++;
-      break;
-    } else if (a === '--topology') {
-      const t = args[++i];
-      if (t !== 'veth' && t !== 'two-guests')
-        throw new LabError('ERR_LAB_USAGE', `lab: unknown topology '${t}'\n${LAB_USAGE}`);
-      topology = t;
-    } else if (a === '--timeout') timeoutSec = Number(args[++i]);
-    else if (a === '--delay-b') delayB = Number(args[++i]);
-    else if (a === '--b') commandB = args[++i];
-    else if (a === '--tcg-plugin') tcgPlugin = args[++i];
-    else if (a === '--stack')
-      stack = args[++i] as LabStack; // runLab refuses a stack it does not know
-    else if (a === 'selftest') selftest = true;
-    else if (a === '-h' || a === '--help') {
-      process.stdout.write(LAB_USAGE);
-      return 0;
-    } else break;
-  }
-  if (selftest) {
-    const cmds = selftestCommands(topology);
-    const code = await runLab({
-      topology,
-      command: cmds.a,
-      commandB: cmds.b,
-      timeoutSec: timeoutSec ?? 600,
-      stack,
+const TOPOLOGY = { type: 'string', choices: ['veth', 'two-guests'] } as const;
+const STACK = { type: 'string', choices: LAB_STACKS } as const;
+
+const LAB = defineCommand({
+  name: 'rdma-ccm lab',
+  usage: LAB_USAGE,
+  flags: {
+    topology: TOPOLOGY,
+    stack: STACK,
+    timeout: { type: 'integer' },
+    'delay-b': { type: 'integer' },
+    b: { type: 'string' },
+    'tcg-plugin': { type: 'string' },
+  },
+  operands: 'rest',
+});
+
+const SELFTEST = defineCommand({
+  name: 'rdma-ccm lab selftest',
+  usage: LAB_USAGE,
+  flags: { topology: TOPOLOGY, stack: STACK, timeout: { type: 'integer' } },
+});
+
+export function runLabCommand(args: string[]): Promise<number> {
+  return runCommand(LAB, args, async ({ values, operands, terminated }) => {
+    if (!terminated && operands[0] === 'selftest')
+      return runCommand(SELFTEST, operands.slice(1), async (selftest) => {
+        const v = { ...values, ...selftest.values };
+        const topology = v.topology as Topology | undefined;
+        return runSelftest(topology ?? 'veth', v.stack as LabStack | undefined, v.timeout);
+      });
+    const command = operands.join(' ');
+    if (!command) throw new UsageError('no command given');
+    return runLab({
+      topology: (values.topology ?? 'veth') as Topology,
+      command,
+      commandB: values.b,
+      delayB: values['delay-b'] ?? 0,
+      timeoutSec: values.timeout,
+      tcgPlugin: values['tcg-plugin'],
+      stack: values.stack as LabStack | undefined,
     });
-    process.stdout.write(`lab selftest (${topology}): ${code === 0 ? 'passed' : `failed (exit ${code})`}\n`);
-    return code;
-  }
-  const command = args.slice(i).join(' ');
-  if (!command) throw new LabError('ERR_LAB_USAGE', `lab: no command given\n${LAB_USAGE}`);
-  return runLab({ topology, command, commandB, delayB, timeoutSec, tcgPlugin, stack });
+  });
+}
+
+async function runSelftest(
+  topology: Topology,
+  stack: LabStack | undefined,
+  timeoutSec = 600,
+): Promise<number> {
+  const cmds = selftestCommands(topology);
+  const code = await runLab({ topology, command: cmds.a, commandB: cmds.b, timeoutSec, stack });
+  process.stdout.write(`lab selftest (${topology}): ${code === 0 ? 'passed' : `failed (exit ${code})`}\n`);
+  return code;
 }

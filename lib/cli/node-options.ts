@@ -1,10 +1,11 @@
 // `rdma-ccm node`'s command line and configuration file as CcmOptions. Strict: an unknown flag or key is
 // refused with the nearest known one, since a typo would otherwise turn a setting (the witness) off in
-// silence; and every error names what the operator wrote (`--cluster-id`, or the key in the file).
+// silence; and every error names what the operator wrote (`--cluster-id`, or the key in the file). A
+// command line that cannot be read is a UsageError (printed with the usage); a file that cannot be read or
+// a value the node refuses, a ConfigError (one line).
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { checkOptionKeys, ConfigError, type CcmOptions } from '../ccm/config';
-import { didYouMean } from '../nearest-name';
+import { defineCommand, readCommandLine, type CommandLine, type FlagSpec } from './command-line';
 import { parseListen } from './metrics-server';
 import { UsageError } from './usage-error';
 
@@ -29,37 +30,79 @@ export interface NodeArgs {
 const FLAGS = {
   config: { type: 'string' },
   'cluster-id': { type: 'string' },
-  'node-id': { type: 'string' },
+  'node-id': { type: 'integer' },
   address: { type: 'string' },
-  port: { type: 'string' },
+  port: { type: 'integer' },
   partner: { type: 'string' },
   secret: { type: 'string' },
   'secret-file': { type: 'string' },
-  'heartbeat-ms': { type: 'string' },
-  'partner-down-ms': { type: 'string' },
-  'link-down-ms': { type: 'string' },
+  'heartbeat-ms': { type: 'integer' },
+  'partner-down-ms': { type: 'integer' },
+  'link-down-ms': { type: 'integer' },
   witness: { type: 'string' },
-  'witness-interval-ms': { type: 'string' },
-  'witness-timeout-ms': { type: 'string' },
+  'witness-interval-ms': { type: 'integer' },
+  'witness-timeout-ms': { type: 'integer' },
   'fence-cmd': { type: 'string' },
-  'fence-delay-ms': { type: 'string' },
-  'mirror-hold-ms': { type: 'string' },
+  'fence-delay-ms': { type: 'integer' },
+  'mirror-hold-ms': { type: 'integer' },
   nvram: { type: 'string' },
   'nvram-persistent': { type: 'boolean' },
-  'dump-log': { type: 'string' },
+  'dump-log': { type: 'integer', max: 0xffffffff },
   durability: { type: 'string' },
   state: { type: 'string' },
-  'active-after': { type: 'string' },
-  'exit-after': { type: 'string' },
+  'active-after': { type: 'integer' },
+  'exit-after': { type: 'integer' },
   metrics: { type: 'string' },
   control: { type: 'string' },
   'no-control': { type: 'boolean' },
   json: { type: 'boolean' },
   records: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+} as const satisfies Record<string, FlagSpec>;
 
 type Flag = keyof typeof FLAGS;
+
+const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
+  --config FILE           a JSON object of the node's options (clusterId, nodeId, address, port,
+                          partners, heartbeatMs, witness, …: the ClusterNode options); flags override
+                          its keys; an unknown key is refused
+  --cluster-id N          cluster id (shared by all partners)
+  --node-id N             this node's id
+  --address A             this node's address (IPv4, IPv6 or RoCE GID): selects the RDMA device;
+                          repeat it for one address per link (link k runs from the k-th)
+  --port P                this node's CM port
+  --partner ID@ADDR[,ADDR…]:PORT  a partner, with its address of each link (repeat for several)
+  --secret S | --secret-file F   shared cluster secret (hellos and echoes carry an HMAC)
+  --heartbeat-ms N        heartbeat interval (default 100)
+  --partner-down-ms N     partner-down threshold: every link silent (default 10 heartbeats)
+  --link-down-ms N        one link's threshold (default: --partner-down-ms)
+  --witness PATH          a disk (block device or file) every partner reaches: partner-down only once
+                          the partner's heartbeat there stopped too, else interconnect-down
+  --witness-interval-ms N / --witness-timeout-ms N   its timing (default 500; max(partner-down, 4 intervals))
+  --fence-cmd CMD         fences a partner declared down (sh -c CMD, RDMA_CCM_PARTNER set; exit 0 when
+                          it is off) before takeover-safe; the higher id waits --fence-delay-ms first
+  --fence-delay-ms N      (default 5000)
+  --mirror-hold-ms N      how long unacknowledged appends wait for the next session (default 30000)
+  --nvram PATH            keep the partners' mirrored logs in this DAX device, DAX file or plain file
+                          (plain files are not power-safe), so they outlive this node's crash or reboot
+  --nvram-persistent      the --nvram memory survives power loss (default: only a /dev/dax device)
+  --dump-log PARTNER      print the log of PARTNER found in the --nvram region (one JSON line per
+                          record, then a summary) and exit, without starting the node
+  --durability LEVEL      how far an append goes before it resolves: delivered (default: the partner's
+                          application has it), placed (one-sided, in the partner's memory) or persisted
+                          (in its persistent memory; a partner without it is refused at the handshake)
+  --state S               initial state: booting (default), ready, active
+  --active-after MS       publish ACTIVE this long after start (after the giveback, while a partner
+                          holds this node's resources)
+  --exit-after MS         stop after this long
+  --metrics [ADDR:]PORT   serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless given)
+  --control PATH          the control socket \`rdma-ccm status\` asks (default: see status --help)
+  --no-control            no control socket
+  --json                  one JSON line per event
+  --records               also print each mirrored record received (JSON: partner, seq, payload)
+`;
+
+/** `rdma-ccm node`'s command line. */
+export const NODE_COMMAND = defineCommand({ name: 'rdma-ccm node', usage: NODE_USAGE, flags: FLAGS });
 
 /** The flag that sets each option (a dotted path for nested ones), for errors about it. */
 const FLAG_OF: Record<string, Flag> = {
@@ -100,16 +143,16 @@ function readConfig(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read config ${file}: ${(e as Error).message}`);
+    throw new ConfigError(`cannot read config ${file}: ${(e as Error).message}`);
   }
   let o: unknown;
   try {
     o = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`config ${file} is not valid JSON: ${(e as Error).message}`);
+    throw new ConfigError(`config ${file} is not valid JSON: ${(e as Error).message}`);
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o))
-    throw new UsageError(`config ${file} must hold one JSON object`);
+    throw new ConfigError(`config ${file} must hold one JSON object`);
   try {
     checkOptionKeys(o, { json: true });
   } catch (e) {
@@ -118,14 +161,6 @@ function readConfig(file: string): Record<string, unknown> {
   }
   return o as Record<string, unknown>;
 }
-
-const integer = (flag: string, v: string, max = Number.MAX_SAFE_INTEGER) => {
-  if (!/^\d+$/.test(v) || Number(v) > max)
-    throw new UsageError(
-      `--${flag} needs a non-negative integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got ${v}`,
-    );
-  return Number(v);
-};
 
 /** `ID@ADDR[,ADDR…]:PORT` (an IPv6 address in brackets) as a partner. */
 function partnerSpec(spec: string): CcmOptions['partners'][number] {
@@ -140,159 +175,87 @@ function partnerSpec(spec: string): CcmOptions['partners'][number] {
   return { nodeId, address: addrs.length === 1 ? addrs[0] : addrs, port };
 }
 
+/** The option each flag sets (a dotted path for nested ones): the inverse of {@link FLAG_OF}, whose first key of a flag wins (`--witness` sets `witness.path`). */
+const KEY_OF: Partial<Record<Flag, string>> = {};
+for (const [key, flag] of Object.entries(FLAG_OF)) KEY_OF[flag] ??= key;
+
+/** What the command line sets besides the node's options, by the flag. */
+const ARG_OF: Partial<Record<Flag, keyof NodeArgs>> = {
+  'fence-cmd': 'fenceCmd',
+  'dump-log': 'dumpLog',
+  'active-after': 'activeAfter',
+  'exit-after': 'exitAfter',
+  control: 'control',
+  json: 'json',
+  records: 'records',
+};
+
 /**
  * Reads `rdma-ccm node`'s arguments: the --config file first, then the flags over it (a flag wins over
  * the file's key; --address and --partner add to the file's lists). Throws a UsageError (or, for the
  * file's keys, a ConfigError) naming the flag or key.
  */
 export function parseNodeArgs(args: string[]): NodeArgs {
-  let tokens;
-  try {
-    ({ tokens } = parseArgs({ args, options: FLAGS, strict: false, allowPositionals: true, tokens: true }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const known = Object.keys(FLAGS);
-  const given: { flag: Flag; raw: string; value: string }[] = [];
-  for (const t of tokens) {
-    if (t.kind === 'positional') throw new UsageError(`unexpected argument ${t.value}`);
-    if (t.kind !== 'option') continue;
-    if (!(t.name in FLAGS))
-      throw new UsageError(`unknown option ${t.rawName}${didYouMean(t.name, known, (n) => `--${n}`)}`);
-    const flag = t.name as Flag;
-    if (FLAGS[flag].type === 'boolean') {
-      if (t.value !== undefined) throw new UsageError(`${t.rawName} takes no value, got ${t.value}`);
-      given.push({ flag, raw: t.rawName, value: '' });
-    } else {
-      // Without a value parseArgs would take the next flag as one: `--port --json` means a forgotten port.
-      if (
-        t.value === undefined ||
-        (!t.inlineValue && /^--?[a-z]/.test(t.value) && t.value.replace(/^--?/, '').split('=')[0] in FLAGS)
-      )
-        throw new UsageError(`${t.rawName} needs a value`);
-      given.push({ flag, raw: t.rawName, value: t.value });
-    }
-  }
-  const help = given.some((g) => g.flag === 'help');
+  return nodeArgs(readCommandLine(NODE_COMMAND, args));
+}
+
+/** {@link parseNodeArgs} for a command line already read. */
+export function nodeArgs({ help, given, values }: CommandLine<typeof FLAGS>): NodeArgs {
   // Which option came from where: the file's key, or the flag (the last one wins).
   const from = new Map<string, 'file' | Flag>();
-  const configFile = given.filter((g) => g.flag === 'config').pop()?.value;
+  const configFile = values.config;
   const file = configFile === undefined || help ? {} : readConfig(configFile);
   const options: Record<string, unknown> = { ...file };
   for (const k of Object.keys(file)) from.set(k, 'file');
   const filePartners = Array.isArray(file.partners) ? file.partners.length : 0;
   const cliPartners: string[] = [];
-  const out: Omit<NodeArgs, 'options' | 'explain'> = { json: false, records: false, help };
-  const witness = () => (options.witness ??= {}) as Record<string, unknown>;
-  const nvram = () => (options.nvram ??= {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = { json: false, records: false, help };
   for (const { flag, value } of given) {
     const set = (key: string, v: unknown) => {
-      options[key] = v;
-      from.set(key, flag);
+      const [top, sub] = key.split('.');
+      if (sub === undefined) options[top] = v;
+      else ((options[top] ??= {}) as Record<string, unknown>)[sub] = v;
+      // A nested option's path is recorded for its object (`witness`), its other keys under their own.
+      from.set(key.endsWith('.path') ? top : key, flag);
     };
     switch (flag) {
-      case 'config':
-      case 'help':
-        break;
-      case 'cluster-id':
-        set('clusterId', value);
-        break;
-      case 'node-id':
-        set('nodeId', integer(flag, value));
-        break;
       case 'address':
         // Repeated: one address per link, after any the file gives.
         set('address', options.address === undefined ? value : [...[options.address].flat(), value]);
         break;
-      case 'port':
-        set('port', integer(flag, value));
-        break;
       case 'partner':
-        cliPartners.push(value);
-        set('partners', [...((options.partners as unknown[]) ?? []), partnerSpec(value)]);
-        break;
-      case 'secret':
-        set('secret', value);
+        cliPartners.push(value as string);
+        set('partners', [...((options.partners as unknown[]) ?? []), partnerSpec(value as string)]);
         break;
       case 'secret-file':
         try {
-          set('secret', readFileSync(value, 'utf8').trim());
+          set('secret', readFileSync(value as string, 'utf8').trim());
         } catch (e) {
-          throw new UsageError(`cannot read secret file ${value}: ${(e as Error).message}`);
+          throw new ConfigError(`cannot read secret file ${value}: ${(e as Error).message}`);
         }
         break;
-      case 'heartbeat-ms':
-        set('heartbeatMs', integer(flag, value));
-        break;
-      case 'partner-down-ms':
-        set('partnerDownMs', integer(flag, value));
-        break;
-      case 'link-down-ms':
-        set('linkDownMs', integer(flag, value));
-        break;
-      case 'fence-delay-ms':
-        set('fenceDelayMs', integer(flag, value));
-        break;
-      case 'mirror-hold-ms':
-        set('mirrorHoldMs', integer(flag, value));
-        break;
-      case 'witness':
-        witness().path = value;
-        from.set('witness', flag);
-        break;
-      case 'witness-interval-ms':
-        witness().intervalMs = integer(flag, value);
-        from.set('witness.intervalMs', flag);
-        break;
-      case 'witness-timeout-ms':
-        witness().timeoutMs = integer(flag, value);
-        from.set('witness.timeoutMs', flag);
-        break;
-      case 'nvram':
-        nvram().path = value;
-        from.set('nvram', flag);
-        break;
-      case 'nvram-persistent':
-        nvram().persistent = true;
-        from.set('nvram.persistent', flag);
-        break;
-      case 'durability':
-        set('durability', value);
-        break;
       case 'state':
-        set('initialState', value.toUpperCase());
+        set('initialState', (value as string).toUpperCase());
         break;
       case 'fence-cmd':
         out.fenceCmd = value;
         from.set('fence', flag);
         break;
-      case 'dump-log':
-        out.dumpLog = integer(flag, value, 0xffffffff);
-        break;
-      case 'active-after':
-        out.activeAfter = integer(flag, value);
-        break;
-      case 'exit-after':
-        out.exitAfter = integer(flag, value);
-        break;
       case 'metrics': {
-        const l = parseListen(value);
+        const l = parseListen(value as string);
         if (!l) throw new UsageError(`--metrics wants PORT or ADDR:PORT, got ${value}`);
         out.metrics = l;
         break;
       }
-      case 'control':
-        out.control = value;
-        break;
       case 'no-control':
         out.control = null;
         break;
-      case 'json':
-        out.json = true;
-        break;
-      case 'records':
-        out.records = true;
-        break;
+      default: {
+        const key = KEY_OF[flag];
+        const arg = ARG_OF[flag];
+        if (key !== undefined) set(key, value);
+        else if (arg !== undefined) out[arg] = value;
+      }
     }
   }
   if (typeof options.clusterId === 'number') options.clusterId = String(options.clusterId);
@@ -316,12 +279,21 @@ export function parseNodeArgs(args: string[]): NodeArgs {
       Number(i) >= filePartners ? `--partner ${cliPartners[Number(i) - filePartners]}` : all,
     );
     for (const key of Object.keys(FLAG_OF).sort((a, b) => b.length - a.length)) {
-      if (source(key) === 'file') continue;
+      const given = source(key);
+      if (given === 'file') continue;
       // A plain word (port, address) is a key only as the message's subject; heartbeatMs or witness.path anywhere.
+      // It becomes the flag the operator gave (--secret-file for the secret read from it).
       const at = /^[a-z]+$/.test(key) ? '^' : '(?<![\\w.-])';
-      m = m.replace(new RegExp(`${at}${key.replace('.', '\\.')}(?![\\w.])`, 'g'), `--${FLAG_OF[key]}`);
+      m = m.replace(
+        new RegExp(`${at}${key.replace('.', '\\.')}(?![\\w.])`, 'g'),
+        `--${given ?? FLAG_OF[key]}`,
+      );
     }
     return m;
   };
-  return { ...out, options: options as unknown as CcmOptions, explain };
+  return {
+    ...(out as Omit<NodeArgs, 'options' | 'explain'>),
+    options: options as unknown as CcmOptions,
+    explain,
+  };
 }

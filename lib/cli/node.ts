@@ -8,49 +8,9 @@ import { defaultControlPath, serveControl } from './control';
 import { serveMetrics } from './metrics-server';
 import type { Server } from 'node:net';
 import { codeError } from '../errors';
-import { UsageError } from './usage-error';
-import { parseNodeArgs, type NodeArgs } from './node-options';
+import { runCommand, type CommandLine } from './command-line';
+import { NODE_COMMAND, nodeArgs, type NodeArgs } from './node-options';
 import { packageVersion } from './version';
-
-export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
-  --config FILE           a JSON object of the node's options (clusterId, nodeId, address, port,
-                          partners, heartbeatMs, witness, …: the ClusterNode options); flags override
-                          its keys; an unknown key is refused
-  --cluster-id N          cluster id (shared by all partners)
-  --node-id N             this node's id
-  --address A             this node's address (IPv4, IPv6 or RoCE GID): selects the RDMA device;
-                          repeat it for one address per link (link k runs from the k-th)
-  --port P                this node's CM port
-  --partner ID@ADDR[,ADDR…]:PORT  a partner, with its address of each link (repeat for several)
-  --secret S | --secret-file F   shared cluster secret (hellos and echoes carry an HMAC)
-  --heartbeat-ms N        heartbeat interval (default 100)
-  --partner-down-ms N     partner-down threshold: every link silent (default 10 heartbeats)
-  --link-down-ms N        one link's threshold (default: --partner-down-ms)
-  --witness PATH          a disk (block device or file) every partner reaches: partner-down only once
-                          the partner's heartbeat there stopped too, else interconnect-down
-  --witness-interval-ms N / --witness-timeout-ms N   its timing (default 500; max(partner-down, 4 intervals))
-  --fence-cmd CMD         fences a partner declared down (sh -c CMD, RDMA_CCM_PARTNER set; exit 0 when
-                          it is off) before takeover-safe; the higher id waits --fence-delay-ms first
-  --fence-delay-ms N      (default 5000)
-  --mirror-hold-ms N      how long unacknowledged appends wait for the next session (default 30000)
-  --nvram PATH            keep the partners' mirrored logs in this DAX device, DAX file or plain file
-                          (plain files are not power-safe), so they outlive this node's crash or reboot
-  --nvram-persistent      the --nvram memory survives power loss (default: only a /dev/dax device)
-  --dump-log PARTNER      print the log of PARTNER found in the --nvram region (one JSON line per
-                          record, then a summary) and exit, without starting the node
-  --durability LEVEL      how far an append goes before it resolves: delivered (default: the partner's
-                          application has it), placed (one-sided, in the partner's memory) or persisted
-                          (in its persistent memory; a partner without it is refused at the handshake)
-  --state S               initial state: booting (default), ready, active
-  --active-after MS       publish ACTIVE this long after start (after the giveback, while a partner
-                          holds this node's resources)
-  --exit-after MS         stop after this long
-  --metrics [ADDR:]PORT   serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless given)
-  --control PATH          the control socket \`rdma-ccm status\` asks (default: see status --help)
-  --no-control            no control socket
-  --json                  one JSON line per event
-  --records               also print each mirrored record received (JSON: partner, seq, payload)
-`;
 
 /** `--dump-log PARTNER`: the partner's log as this node's NVRAM region holds it, one JSON line per record. */
 async function dumpLog(options: CcmOptions, partner: number): Promise<number> {
@@ -79,23 +39,24 @@ async function dumpLog(options: CcmOptions, partner: number): Promise<number> {
   return error ? 1 : 0;
 }
 
-export async function nodeCommand(args: string[]): Promise<number> {
+export function nodeCommand(args: string[]): Promise<number> {
+  return runCommand(NODE_COMMAND, args, runNode);
+}
+
+async function runNode(line: CommandLine<(typeof NODE_COMMAND)['flags']>): Promise<number> {
   let node: ClusterNode;
   let parsed: NodeArgs | undefined;
   try {
-    parsed = parseNodeArgs(args);
-    if (parsed.help) {
-      process.stdout.write(NODE_USAGE);
-      return 0;
-    }
+    parsed = nodeArgs(line);
     const { fenceCmd } = parsed;
     if (fenceCmd !== undefined) parsed.options.fence = (partner: number) => runFence(fenceCmd, partner);
     if (parsed.dumpLog !== undefined) return await dumpLog(parsed.options, parsed.dumpLog);
     // The CCM (and with it the addon) loads once the arguments are known good: --help needs neither.
     node = new (await import('../ccm')).ClusterNode(parsed.options);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError) {
-      const message = e instanceof ConfigError && parsed ? parsed.explain(e) : e.message;
+    // A value the node refuses: one line (a command line it cannot read has the usage too, from runCommand).
+    if (e instanceof ConfigError) {
+      const message = parsed ? parsed.explain(e) : e.message;
       process.stderr.write(`rdma-ccm node: ${message} (${e.code}); see rdma-ccm node --help\n`);
       return 2;
     }

@@ -2,10 +2,19 @@
 //   client sends its source buffer (addr/rkey/size, 16 bytes big-endian) → server RDMA READs it,
 //   answers "go ahead" → client sends its sink buffer → server RDMA WRITEs the data back, answers
 //   "go ahead" → repeat. -V validates that the sink holds what the source held.
+import { defineCommand, runCommand, type CommandLine } from './command-line';
 import { UsageError } from './usage-error';
 
 const USAGE = `usage: rdma-ccm rping -s [-vV] [-S size] [-C count] [-a addr] [-p port]
        rdma-ccm rping -c [-vV] [-S size] [-C count] [-I addr] -a addr [-p port]
+  -s, --server / -c, --client   serve, or connect to a server at -a
+  -a, --address A   the server's address (default for a server: every address)
+  -I, --source A    the client's own address
+  -p, --port P      the server's port (default 7174)
+  -C, --count N     ping this many times (default 0: until stopped)
+  -S, --size N      the buffer's size in bytes (default 64; at least 26)
+  -v, --verbose     print each ping's data
+  -V, --validate    check that each echo holds what was sent
 `;
 const MIN_SIZE = 26; // room for "rdma-ping-2147483647: " and the NUL, as rping requires
 const MAX_SIZE = 64 * 1024 - 1;
@@ -22,65 +31,51 @@ export interface Options {
   validate: boolean;
 }
 
-/** -h or --help: the usage on stdout, exit 0. */
-class HelpWanted extends Error {}
+const RPING = defineCommand({
+  name: 'rdma-ccm rping',
+  usage: USAGE,
+  flags: {
+    server: { type: 'boolean', short: 's' },
+    client: { type: 'boolean', short: 'c' },
+    address: { type: 'string', short: 'a' },
+    source: { type: 'string', short: 'I' },
+    port: { type: 'integer', short: 'p', max: 65535 },
+    count: { type: 'integer', short: 'C' },
+    size: { type: 'integer', short: 'S' },
+    verbose: { type: 'boolean', short: 'v' },
+    validate: { type: 'boolean', short: 'V' },
+  },
+});
 
-function parse(args: string[]): Options {
-  const o: Partial<Options> = { port: 7174, count: 0, size: 64, verbose: false, validate: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const val = () => {
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    const int = (v: string) => {
-      if (!/^\d+$/.test(v)) throw new UsageError(`${a} needs a number, got ${v}`);
-      return Number(v);
-    };
-    if (a === '-h' || a === '--help') throw new HelpWanted();
-    if (a === '-s') o.server = true;
-    else if (a === '-c') o.server = false;
-    else if (a === '-a') o.address = val();
-    else if (a === '-I') o.source = val();
-    else if (a === '-p') o.port = int(val());
-    else if (a === '-C') o.count = int(val());
-    else if (a === '-S') o.size = int(val());
-    else if (/^-[vV]+$/.test(a)) {
-      if (a.includes('v')) o.verbose = true;
-      if (a.includes('V')) o.validate = true;
-    } else throw new UsageError(`unknown option ${a}`);
-  }
-  if (o.server === undefined) throw new UsageError('choose -s (server) or -c (client)');
-  if (!o.server && !o.address) throw new UsageError('the client needs -a address');
-  if (o.size! < MIN_SIZE || o.size! > MAX_SIZE)
-    throw new UsageError(`size ${o.size} out of range (${MIN_SIZE} to ${MAX_SIZE})`);
-  if (o.port! < 1 || o.port! > 65535) throw new UsageError('port out of range');
-  o.address ??= '0.0.0.0';
-  return o as Options;
+function options({ values: v }: CommandLine<(typeof RPING)['flags']>): Options {
+  if (v.server === v.client) throw new UsageError('choose -s (server) or -c (client)');
+  if (v.client && !v.address) throw new UsageError('the client needs -a address');
+  const size = v.size ?? 64;
+  if (size < MIN_SIZE || size > MAX_SIZE)
+    throw new UsageError(`size ${size} out of range (${MIN_SIZE} to ${MAX_SIZE})`);
+  if (v.port === 0) throw new UsageError('port out of range');
+  return {
+    server: v.server === true,
+    address: v.address ?? '0.0.0.0',
+    source: v.source,
+    port: v.port ?? 7174,
+    count: v.count ?? 0,
+    size,
+    verbose: v.verbose === true,
+    validate: v.validate === true,
+  };
 }
 
-export async function rpingCommand(args: string[]): Promise<number> {
-  let o: Options;
-  try {
-    o = parse(args);
-  } catch (e) {
-    if (e instanceof HelpWanted) {
-      process.stdout.write(USAGE);
-      return 0;
+export function rpingCommand(args: string[]): Promise<number> {
+  return runCommand(RPING, args, async (line) => {
+    const o = options(line);
+    // The addon loads once the arguments are known good: --help works without rdma-core's libraries.
+    const missing = (await import('./no-rdma')).missingRdma();
+    if (missing) {
+      process.stderr.write(`rdma-ccm rping: ${missing}\n`);
+      return 1;
     }
-    if (e instanceof UsageError) {
-      process.stderr.write(`rdma-ccm rping: ${e.message}\n${USAGE}`);
-      return 2;
-    }
-    throw e;
-  }
-  // The addon loads once the arguments are known good: --help works without rdma-core's libraries.
-  const missing = (await import('./no-rdma')).missingRdma();
-  if (missing) {
-    process.stderr.write(`rdma-ccm rping: ${missing}\n`);
-    return 1;
-  }
-  const { rpingClient, rpingServer } = await import('./rping-run');
-  return o.server ? rpingServer(o) : rpingClient(o);
+    const { rpingClient, rpingServer } = await import('./rping-run');
+    return o.server ? rpingServer(o) : rpingClient(o);
+  });
 }

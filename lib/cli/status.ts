@@ -1,6 +1,7 @@
 // `rdma-ccm status [--json] [--control PATH]`: asks a running node for its session table over its
 // control socket and prints it the way `drbdadm status` prints resources.
 import type { NodeStatus } from '../ccm';
+import { defineCommand, runCommand } from './command-line';
 import { defaultControlPath, queryControl } from './control';
 
 export const STATUS_USAGE = `usage: rdma-ccm status [--json] [--control PATH]
@@ -42,27 +43,23 @@ export function formatStatus(s: NodeStatus): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function statusCommand(args: string[]): Promise<number> {
-  let path = defaultControlPath();
-  let json = false;
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--json') json = true;
-    else if (args[i] === '--control' && args[i + 1]) path = args[++i];
-    else if (args[i] === '-h' || args[i] === '--help') {
-      process.stdout.write(STATUS_USAGE);
-      return 0;
-    } else {
-      process.stderr.write(`rdma-ccm status: unknown option ${args[i]}\n${STATUS_USAGE}`);
-      return 2;
+const STATUS = defineCommand({
+  name: 'rdma-ccm status',
+  usage: STATUS_USAGE,
+  flags: { json: { type: 'boolean' }, control: { type: 'string' } },
+});
+
+export function statusCommand(args: string[]): Promise<number> {
+  return runCommand(STATUS, args, async ({ values }) => {
+    const path = values.control ?? defaultControlPath();
+    let s: NodeStatus;
+    try {
+      s = (await queryControl(path, 'status')) as NodeStatus;
+    } catch (e) {
+      process.stderr.write(`rdma-ccm status: ${(e as Error).message}\n`);
+      return 1;
     }
-  }
-  let s: NodeStatus;
-  try {
-    s = (await queryControl(path, 'status')) as NodeStatus;
-  } catch (e) {
-    process.stderr.write(`rdma-ccm status: ${(e as Error).message}\n`);
-    return 1;
-  }
-  process.stdout.write(json ? `${JSON.stringify(s)}\n` : formatStatus(s));
-  return 0;
+    process.stdout.write(values.json ? `${JSON.stringify(s)}\n` : formatStatus(s));
+    return 0;
+  });
 }

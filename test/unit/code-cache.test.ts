@@ -1,11 +1,21 @@
 // The code cache for the package's own files (lib/code-cache.ts), in fresh processes loading the built
 // package as a daemon would: what one run saves, the next one compiles from, and a cache that does not
-// fit is refused without harm.
+// fit is refused without harm. Where Node.js has its own compile cache (22.1+) the package uses that: the
+// choice is tested here with a stubbed node:module, and the package's own mechanism where Node lacks one.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  enableNodeCompileCache,
+  hasNodeCompileCache,
+  type CompileCacheModule,
+} from '../../lib/node-compile-cache';
+
+/** Whether this Node.js has its own compile cache, which the package then uses instead of its own. */
+const nodeHasCompileCache = hasNodeCompileCache(Module as unknown as CompileCacheModule);
 
 const CCM = resolve(__dirname, '../../dist/ccm/index.js');
 // Loads the CCM's entry, uses it (a config resolves), saves the cache and prints what the cache did.
@@ -51,12 +61,12 @@ function warningOf(cacheDir: string): string {
   return r.stderr;
 }
 
-describe('code cache', () => {
+describe.skipIf(nodeHasCompileCache)('code cache where Node.js has none of its own', () => {
   it('one run saves the code of the files it loaded; the next compiles them all from it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-cc-'));
     dirs.push(dir);
     const first = run(dir);
-    expect(first).toMatchObject({ dir, accepted: 0, rejected: 0, partners: 1 });
+    expect(first).toMatchObject({ dir, mechanism: 'package', accepted: 0, rejected: 0, partners: 1 });
     expect(first.modules).toBeGreaterThan(5);
     expect(first.saved).toBe(first.modules);
     expect(readdirSync(dir).filter((f) => f.endsWith('.v8'))).toHaveLength(first.modules);
@@ -146,5 +156,89 @@ describe('code cache', () => {
       { encoding: 'utf8', env: { ...process.env, RDMA_CCM_CODE_CACHE: '' } },
     );
     expect(out.trim()).toBe('ERR_CODE_CACHE_ENABLED');
+  });
+});
+
+const STATUS = { ENABLED: 0, ALREADY_ENABLED: 1, FAILED: 2, DISABLED: 3 };
+
+/** A node:module with a compile cache that answers `status`, recording its calls. */
+function stubModule(status: number, directory?: string) {
+  const calls: string[] = [];
+  const mod: CompileCacheModule = {
+    enableCompileCache: (dir) => {
+      calls.push(`enable ${dir}`);
+      return {
+        status,
+        directory: directory ?? dir,
+        message: status === STATUS.FAILED ? 'EACCES' : undefined,
+      };
+    },
+    flushCompileCache: () => void calls.push('flush'),
+    constants: { compileCacheStatus: STATUS },
+  };
+  return { mod, calls };
+}
+
+describe("Node.js's own compile cache, where it has one", () => {
+  it('is found by feature detection: the API and its status constants, not a version number', () => {
+    expect(hasNodeCompileCache({})).toBe(false); // Node.js 20
+    expect(hasNodeCompileCache({ enableCompileCache: () => ({ status: 0 }) })).toBe(false);
+    expect(hasNodeCompileCache(stubModule(STATUS.ENABLED).mod)).toBe(true);
+  });
+
+  it('is enabled in the directory, uses the one NODE_COMPILE_CACHE chose first, and refuses to fail in silence', () => {
+    const on = stubModule(STATUS.ENABLED);
+    const cache = enableNodeCompileCache(on.mod, '/var/cache/x');
+    cache.flush();
+    expect(on.calls).toEqual(['enable /var/cache/x', 'flush']);
+    expect(cache.dir).toBe('/var/cache/x');
+    expect(enableNodeCompileCache(stubModule(STATUS.ALREADY_ENABLED, '/elsewhere').mod, '/x').dir).toBe(
+      '/elsewhere',
+    );
+    expect(() => enableNodeCompileCache(stubModule(STATUS.FAILED).mod, '/x')).toThrow(
+      expect.objectContaining({ code: 'ERR_CODE_CACHE_FAILED', message: expect.stringContaining('EACCES') }),
+    );
+    expect(() => enableNodeCompileCache(stubModule(STATUS.DISABLED).mod, '/x')).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CODE_CACHE_FAILED',
+        message: expect.stringContaining('NODE_DISABLE_COMPILE_CACHE'),
+      }),
+    );
+  });
+
+  it("enableCodeCache chooses it when node:module has it: Node's cache, the loader untouched, saveCodeCache flushes", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-cc-'));
+    dirs.push(dir);
+    // The stub stands in for Node.js 22's node:module in a fresh process, before the package loads.
+    const script = `
+      const Module = require('node:module');
+      const calls = [];
+      Module.enableCompileCache = (dir) => (calls.push('enable ' + dir), { status: 0, directory: dir });
+      Module.flushCompileCache = () => calls.push('flush');
+      Module.constants = { ...Module.constants, compileCacheStatus: ${JSON.stringify(STATUS)} };
+      const compile = Module.prototype._compile;
+      const c = require(${JSON.stringify(CCM)});
+      c.saveCodeCache().then((saved) => console.log(JSON.stringify({ ...c.codeCacheStats(), saved, calls, loaderPatched: Module.prototype._compile !== compile })));`;
+    const out = execFileSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, RDMA_CCM_CODE_CACHE: dir },
+    });
+    expect(JSON.parse(out.trim())).toEqual({
+      dir,
+      mechanism: 'node',
+      modules: 0,
+      accepted: 0,
+      rejected: 0,
+      saved: 0,
+      calls: [`enable ${dir}`, 'flush'],
+      loaderPatched: false,
+    });
+  });
+
+  it.runIf(nodeHasCompileCache)("fills the directory with Node.js's cache at exit", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rdma-ccm-cc-'));
+    dirs.push(dir);
+    expect(run(dir)).toMatchObject({ dir, mechanism: 'node', partners: 1 });
+    expect(readdirSync(dir, { recursive: true }).length).toBeGreaterThan(0);
   });
 });

@@ -232,6 +232,11 @@ describe('strict node configuration', () => {
       '--partner 0@10.0.0.9:7471: the node id must be from 1 to 4294967295',
     );
     expect(cliError([...required, '--secret', 'short'])).toBe('--secret must be at least 8 bytes');
+    const shortSecret = join(mkdtempSync(join(tmpdir(), 'rdma-ccm-secret-')), 'secret');
+    writeFileSync(shortSecret, 'short\n');
+    expect(cliError([...required, '--secret-file', shortSecret])).toBe(
+      '--secret-file must be at least 8 bytes',
+    );
     // The same checks, where the file set the field: its key, in the file.
     const f = configFile({
       clusterId: 7,
@@ -260,15 +265,17 @@ describe('strict node configuration', () => {
     );
   });
 
-  it('rdma-ccm node prints one line with the code and exits 2', () => {
+  it('rdma-ccm node exits 2: a value it refuses in one line with the code, a command line it cannot read in one line and the usage', () => {
     const cli = resolve(__dirname, '..', '..', 'dist', 'cli.js');
     const run = (...args: string[]) =>
       spawnSync(process.execPath, [cli, 'node', ...args], { encoding: 'utf8', timeout: 20_000 });
     const none = run();
     expect(none.status).toBe(2);
-    expect(none.stderr).toBe(
-      'rdma-ccm node: missing --cluster-id, --node-id, --address, --port, --partner (as flags, or keys of a --config file) (ERR_CCM_USAGE); see rdma-ccm node --help\n',
+    const [first, ...usage] = none.stderr.split('\n');
+    expect(first).toBe(
+      'rdma-ccm node: missing --cluster-id, --node-id, --address, --port, --partner (as flags, or keys of a --config file)',
     );
+    expect(usage.join('\n')).toBe(run('--help').stdout);
     const typo = run('--config', configFile({ ...base, clusterId: 7, witnes: { path: '/dev/sdb' } }));
     expect(typo.status).toBe(2);
     expect(typo.stderr).toMatch(
@@ -278,6 +285,11 @@ describe('strict node configuration', () => {
     expect(bad.stderr).toBe(
       'rdma-ccm node: --cluster-id must be an integer, got abc (ERR_CCM_CONFIG); see rdma-ccm node --help\n',
     );
+    const unreadable = run('--config', '/nonexistent/node.json');
+    expect(unreadable.status).toBe(2);
+    expect(unreadable.stderr).toMatch(
+      /^rdma-ccm node: cannot read config \/nonexistent\/node\.json: .*ENOENT.* \(ERR_CCM_CONFIG\); see rdma-ccm node --help\n$/,
+    );
     expect(run('--help').stdout).toMatch(/^usage: rdma-ccm node /);
-  });
+  }, 60_000); // six CLI processes, each a second or more on a loaded host
 });
