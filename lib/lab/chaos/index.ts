@@ -5,6 +5,7 @@ import { HistoryError, parseHistory, type Entry, type FaultLine } from './histor
 
 export * from './history';
 export * from './checker';
+export * from './schedule';
 
 /** The result of {@link checkHistoryFile}: the check's, the run's seed, and a printable report. */
 export interface HistoryReport extends CheckResult {
