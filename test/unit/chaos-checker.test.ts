@@ -390,6 +390,15 @@ describe('chaos checker', () => {
     expect(names(late.filter((l) => !isGiveback('received')(l)))).toEqual(['single-owner']);
   });
 
+  it('lets a detection come as much later as the slack given for loaded hosts, no more', () => {
+    const late = edit(isEvent('partner-down', 1), () => [partnerDown(7000, 1, 2, 1950)]);
+    expect(names(late)).toEqual(['detection-timely']);
+    expect(check(entries(late), { detectionSlackMs: 1000 }).violations).toEqual([]);
+    expect(check(entries(late), { detectionSlackMs: 800 }).violations.map((v) => v.reason)).toEqual([
+      "node 1 detected node 2's kill after 2000 ms (limit 1950)",
+    ]);
+  });
+
   it('promises to a replay only the records of the stream it found', () => {
     const streams = (found: number) =>
       clean().map((l) =>

@@ -31,6 +31,11 @@ export interface CheckOptions {
   skewMs?: number;
   /** How long a resumed node taken over may still be ACTIVE before its first line (ms; default partnerDownMs). */
   graceMs?: number;
+  /**
+   * How much later than threshold + interval a detection may come (ms; default 0): the event-loop lag of
+   * nodes on a loaded host, e.g. emulated guests sharing two cores.
+   */
+  detectionSlackMs?: number;
 }
 
 /** The invariants, by name. */
@@ -153,6 +158,7 @@ export function indexRun(entries: Entry[], options: CheckOptions = {}): Run {
     witness: options.witness ?? head?.witness ?? true,
     skewMs: options.skewMs ?? 50,
     graceMs: options.graceMs ?? partnerDownMs,
+    detectionSlackMs: options.detectionSlackMs ?? 0,
   };
   const ordered = [...entries].sort(byTime);
   const appends = new Map<string, Append>();
@@ -559,8 +565,8 @@ function inSession(run: Run, node: number, partner: number, at: number): boolean
 
 /** Each down fault that lasted past detection, with each node that was in session with the victim and up, and when it detected it. */
 function detections(run: Run) {
-  const { partnerDownMs, heartbeatMs, skewMs } = run.opts;
-  const limit = partnerDownMs + heartbeatMs + skewMs;
+  const { partnerDownMs, heartbeatMs, skewMs, detectionSlackMs } = run.opts;
+  const limit = partnerDownMs + heartbeatMs + skewMs + detectionSlackMs;
   const end = run.entries.at(-1)?.at ?? 0;
   const out: { fault: Fault; observer: number; detected?: Entry & CcmLine; ms?: number; limit: number }[] =
     [];
