@@ -1,6 +1,6 @@
 // A chaos run's guest side (scripts/chaos.mjs): starts the workload (scripts/chaos-node.mjs) and does to
 // it what the host asks through a control file in the shared work folder, one command a line:
-//   kill ID MS        kill -9 the workload, start it again MS later
+//   kill ID MS        kill -9 the workload, start it again MS later (the fault ends when it listens)
 //   pause ID MS       SIGSTOP it for MS, then SIGCONT
 //   netem ID K MS SPEC  tc netem SPEC on link K's NIC for MS
 //   quit              stop the workload (SIGTERM: it stops its CCM and audits itself), then exit
@@ -33,9 +33,18 @@ let quitting = false;
 function start() {
   const history = join(dir, `${nodeId}.${boot}.${starts++}.jsonl`);
   proc = spawn(process.execPath, ['scripts/chaos-node.mjs', ...workload, '--history', history], {
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
   const me = proc;
+  // Its lines go to the console; a fault that stopped it ends when its CCM listens again.
+  let listening = false;
+  me.stdout.on('data', (d) => {
+    process.stdout.write(d);
+    if (!listening && d.includes('ccm {"type":"listening"')) {
+      listening = true;
+      me.onListening?.();
+    }
+  });
   me.on('exit', (code, signal) => {
     me.exited = true;
     if (me.expected || quitting) return;
@@ -58,6 +67,8 @@ async function run(line) {
     await exited(victim);
     await sleep(Number(rest[0]));
     start();
+    const again = proc;
+    await new Promise((r) => (again.onListening = r));
     fault('end', id, 'kill');
   } else if (cmd === 'pause') {
     const victim = proc;

@@ -61,8 +61,10 @@ function held() {
   });
   return { rdma, fds: fds.filter((f) => f !== null) };
 }
-// The devices' contexts stay open for the process's life (contextFor): they are counted before the start.
+// What stays open for the process's life is counted before the start: the devices' contexts (contextFor),
+// and stdout (Node opens a descriptor when it first sets up a piped stdout).
 for (const a of opt('address').split(',')) await contextFor(a);
+say('chaos-start', { node: nodeId, pid: process.pid });
 const baseline = held();
 
 const witness = opt('witness');
