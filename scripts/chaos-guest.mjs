@@ -21,7 +21,7 @@ const dir = opt('dir');
 const boot = opt('boot');
 const workload = args.slice(sep + 1);
 const mono = () => Number(process.hrtime.bigint() / 1000n) / 1000;
-const own = openSync(join(dir, `${nodeId}.${boot}.guest.jsonl`), 'a');
+const own = openSync(join(dir, `${nodeId}.${boot}.guest.jsonl`), 'as'); // written through (chaos-node.mjs)
 const write = (o) =>
   writeSync(own, `${JSON.stringify({ ...o, clock: String(nodeId), mono: mono(), offset: 0 })}\n`);
 const fault = (phase, id, kind, extra = {}) =>

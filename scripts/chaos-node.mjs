@@ -25,7 +25,9 @@ const heartbeatMs = Number(opt('heartbeat-ms', '100'));
 const partnerDownMs = Number(opt('partner-down-ms', '3000'));
 const ringBytes = Number(opt('ring-bytes', String(64 << 10)));
 const inject = opt('inject');
-const history = openSync(opt('history'), 'a');
+// O_SYNC: the guest's 9p mount may cache writes (a trixie kernel does), and a guest powered off, or the
+// host reading the file meanwhile, must find every line written.
+const history = openSync(opt('history'), 'as');
 const mono = () => Number(process.hrtime.bigint() / 1000n) / 1000;
 const json = (o) => JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 // The lines of one turn of the event loop go out in one write: a synchronous write per line would hold
