@@ -274,6 +274,13 @@ function checkSoFar() {
   return check(entries, CHECK, SAFETY).violations;
 }
 
+// Interrupted: the guests go with the run (qemu would outlive it).
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.once(signal, () => {
+    for (const n of Object.values(nodes)) n.guest?.kill();
+    process.exit(130);
+  });
+
 let exit = 0;
 try {
   for (const n of Object.values(nodes)) boot(n);
