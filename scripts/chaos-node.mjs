@@ -127,7 +127,9 @@ async function replay(partner, partnerGeneration, atStart) {
   // The log found at start may be of an older boot of the partner: its tags say which.
   if (atStart) {
     if (log.records.length === 0) return;
-    partnerGeneration = log.records[0].payload.toString('latin1', 0, 64).split('.')[1];
+    partnerGeneration = tagOf(log.records[0].payload).split('.')[1];
+    if (!/^\d+$/.test(partnerGeneration ?? ''))
+      return say('error', { replay: 'no tag in the log found at start' });
   }
   write({
     kind: 'replay',

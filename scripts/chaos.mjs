@@ -332,7 +332,13 @@ try {
 await Promise.all(Object.values(nodes).map((n) => n.guest?.done));
 assemble();
 // A run stopped early never healed nor audited itself: only the invariants checked along the way apply.
-const report = checkHistoryFile(historyPath, CHECK, stopped ? SAFETY : INVARIANTS);
+let report;
+try {
+  report = checkHistoryFile(historyPath, CHECK, stopped ? SAFETY : INVARIANTS);
+} catch (e) {
+  say(`the history cannot be checked: ${e.code}: ${e.message} (guest logs kept in ${dir})`);
+  process.exit(1);
+}
 process.stdout.write(`${report.text}\n`);
 if (crashes.length) say(`the workload crashed: ${crashes.join('; ')}`);
 if (report.violations.length || crashes.length) exit ||= 1;
