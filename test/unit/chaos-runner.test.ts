@@ -32,6 +32,8 @@ describe('chaos schedule', () => {
           expect([1, 2]).toContain(f.target);
         }
       expect(steps.every((s) => s.faults.length <= 2)).toBe(true);
+      for (const [first, second] of steps.map((s) => s.faults))
+        if (first.action === 'power-off' && second) expect(second.target).not.toBe(first.target);
     }
     expect([...actions].sort()).toEqual(
       [

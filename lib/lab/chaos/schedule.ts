@@ -159,7 +159,10 @@ export function makeSchedule(seed: number, minutes: number, o: ScheduleOptions):
         OVERLAPPING.map((a) => [a, 1]),
         OVERLAPPING.length,
       );
-      faults.push(fault(second, rnd, o, Math.round(rnd() * Math.min(first.durationMs, 5000))));
+      const f = fault(second, rnd, o, Math.round(rnd() * Math.min(first.durationMs, 5000)));
+      // A guest powered off has no links nor processes to fault: the second fault hits the other node.
+      if (first.action === 'power-off') f.target = 3 - first.target;
+      faults.push(f);
     }
     const quietMs = Math.round(10_000 + rnd() * 10_000);
     const busy = Math.max(...faults.map(busyMs)) + quietMs;
