@@ -159,6 +159,11 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
     this.waiting = held;
   }
 
+  /** This node's stream on the session: a replay of the partner's memory names it as `log.stream`. */
+  get streamId(): number {
+    return this.stream.txStream;
+  }
+
   /**
    * The partner's side of the session is up (its heartbeat moved, or it sent a record or an ack): only
    * now can its session take our records' doorbells, which would otherwise reach only its handshake.

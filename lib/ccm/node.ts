@@ -427,8 +427,12 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
         : { stream: 0, released: 0n, records: [], error: null };
     } else {
       const slot = this.core.localSlot(i);
-      // Copies first: the partner may write its slot again at any moment.
-      log = readMirroredLog(slot.slice(SLOT.tail, SLOT.tail + LOG_TAIL.size), slot.slice(SLOT.size));
+      // Copies first (an NVRAM slot is a Buffer, whose slice() is a view): the partner may write its slot
+      // again at any moment.
+      log = readMirroredLog(
+        new Uint8Array(slot.subarray(SLOT.tail, SLOT.tail + LOG_TAIL.size)),
+        new Uint8Array(slot.subarray(SLOT.size)),
+      );
       // `delivered` records this node's application already had (as 'record' events) are not offered twice.
       const delivered = p.deliveredOf(log.stream);
       log.records = log.records.filter((r) => r.durability !== 'delivered' || r.sequence > delivered);

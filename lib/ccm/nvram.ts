@@ -88,8 +88,13 @@ export class NvramRegion {
     }
     const slot = this.slot(i);
     let log: MirroredLog | null = null;
+    // Copies (a Buffer's slice() is a view): a partner's next session writes over these bytes, and the log
+    // found at start must stay what it was.
     if (header)
-      log = readMirroredLog(slot.slice(SLOT.tail, SLOT.tail + LOG_TAIL.size), slot.slice(SLOT.size));
+      log = readMirroredLog(
+        new Uint8Array(slot.subarray(SLOT.tail, SLOT.tail + LOG_TAIL.size)),
+        new Uint8Array(slot.subarray(SLOT.size)),
+      );
     const generation = header?.generation ?? 0n;
     if (this.readOnly) return { log: log && log.stream !== 0 ? log : null, generation, refused };
     if (!header) this.memory.fill(0, base, base + this.stride);

@@ -380,6 +380,38 @@ describe('chaos checker', () => {
     expect(v.map((x) => x.reason)).toEqual(['node 2 is ACTIVE 11000 ms while node 1 holds its resources']);
   });
 
+  it('ends a hold when the victim received the giveback, even before the holder says it gave it', () => {
+    const isGiveback = (direction: string) => (l: HistoryLine) =>
+      l.kind === 'ccm' && l.event.type === 'giveback' && l.event.direction === direction;
+    const late = clean().map((l) =>
+      isGiveback('given')(l) ? ccm(9500, 1, { type: 'giveback', partner: 2, direction: 'given' }) : l,
+    );
+    expect(check(entries(late)).violations).toEqual([]);
+    expect(names(late.filter((l) => !isGiveback('received')(l)))).toEqual(['single-owner']);
+  });
+
+  it('lets a detection come as much later as the slack given for loaded hosts, no more', () => {
+    const late = edit(isEvent('partner-down', 1), () => [partnerDown(7000, 1, 2, 1950)]);
+    expect(names(late)).toEqual(['detection-timely']);
+    expect(check(entries(late), { detectionSlackMs: 1000 }).violations).toEqual([]);
+    expect(check(entries(late), { detectionSlackMs: 800 }).violations.map((v) => v.reason)).toEqual([
+      "node 1 detected node 2's kill after 2000 ms (limit 1950)",
+    ]);
+  });
+
+  it('promises to a replay only the records of the stream it found', () => {
+    const streams = (found: number) =>
+      clean().map((l) =>
+        l.kind === 'resolve'
+          ? ({ ...l, stream: 7 } as HistoryLine)
+          : l.kind === 'replay'
+            ? ({ ...l, stream: found, records: [] } as HistoryLine)
+            : l,
+      );
+    expect(check(entries(streams(8))).violations).toEqual([]);
+    expect(names(streams(7))).toEqual(['acknowledged-found']);
+  });
+
   it('refuses a history it cannot read with one error and a code', () => {
     expect(() => parseHistory('{"kind":"run"')).toThrow(
       expect.objectContaining({

@@ -31,6 +31,11 @@ export interface CheckOptions {
   skewMs?: number;
   /** How long a resumed node taken over may still be ACTIVE before its first line (ms; default partnerDownMs). */
   graceMs?: number;
+  /**
+   * How much later than threshold + interval a detection may come (ms; default 0): the event-loop lag of
+   * nodes on a loaded host, e.g. emulated guests sharing two cores.
+   */
+  detectionSlackMs?: number;
 }
 
 /** The invariants, by name. */
@@ -153,6 +158,7 @@ export function indexRun(entries: Entry[], options: CheckOptions = {}): Run {
     witness: options.witness ?? head?.witness ?? true,
     skewMs: options.skewMs ?? 50,
     graceMs: options.graceMs ?? partnerDownMs,
+    detectionSlackMs: options.detectionSlackMs ?? 0,
   };
   const ordered = [...entries].sort(byTime);
   const appends = new Map<string, Append>();
@@ -209,11 +215,16 @@ function deliveryStreams(run: Run): Map<string, (Entry & DeliverLine)[]> {
   return streams;
 }
 
-/** The appends a replay must hold, acknowledged: placed ones to this boot of the replayer, persisted ones to any. */
+/**
+ * The appends a replay must hold, acknowledged: placed ones to this boot of the replayer, persisted ones to
+ * any; of the replay's stream when both name theirs (a writer starts a new stream, at sequence 1, when it
+ * meets a new boot of the replayer or has nothing left in the ring).
+ */
 function promisedToReplay(run: Run, r: Entry & ReplayLine): Append[] {
   return [...run.appends.values()].filter(
     (a) =>
       a.resolve &&
+      (a.resolve.stream === undefined || r.stream === undefined || a.resolve.stream === r.stream) &&
       a.resolve.durability !== 'delivered' &&
       a.invoke.node === r.partner &&
       a.invoke.generation === r.partnerGeneration &&
@@ -457,6 +468,14 @@ function singleOwner(run: Run): Violation[] {
         (held.get(ev.partner) as Entry & CcmLine).node === e.node
       )
         held.delete(ev.partner);
+      // The victim read the giveback in the holder's status block: the holder released it before its own
+      // event (which follows the witness write).
+      else if (
+        ev.type === 'giveback' &&
+        ev.direction === 'received' &&
+        (held.get(e.node) as (Entry & CcmLine) | undefined)?.node === ev.partner
+      )
+        held.delete(e.node);
     }
     check(e);
   }
@@ -536,6 +555,7 @@ function inSession(run: Run, node: number, partner: number, at: number): boolean
   let up = false;
   for (const e of ofKind(run, 'ccm')) {
     if (e.at > at) break;
+    if (e.node === node && e.event.type === 'listening') up = false; // a new process: no session yet
     if (e.node !== node || !('partner' in e.event) || e.event.partner !== partner) continue;
     if (e.event.type === 'established') up = true;
     else if (['partner-down', 'interconnect-down', 'session-closed'].includes(e.event.type)) up = false;
@@ -545,8 +565,8 @@ function inSession(run: Run, node: number, partner: number, at: number): boolean
 
 /** Each down fault that lasted past detection, with each node that was in session with the victim and up, and when it detected it. */
 function detections(run: Run) {
-  const { partnerDownMs, heartbeatMs, skewMs } = run.opts;
-  const limit = partnerDownMs + heartbeatMs + skewMs;
+  const { partnerDownMs, heartbeatMs, skewMs, detectionSlackMs } = run.opts;
+  const limit = partnerDownMs + heartbeatMs + skewMs + detectionSlackMs;
   const end = run.entries.at(-1)?.at ?? 0;
   const out: { fault: Fault; observer: number; detected?: Entry & CcmLine; ms?: number; limit: number }[] =
     [];
@@ -597,13 +617,24 @@ function sessionsReturn(run: Run): Violation[] {
     .sort(byTime)
     .at(-1);
   const healed = lastEnd?.at ?? -Infinity;
+  // The nodes' stop at the end of the run (the first to leave) ends the sessions on purpose.
+  const quit = run.entries.find(
+    (e) =>
+      e.at > healed &&
+      (e.kind === 'audit' ||
+        (e.kind === 'ccm' &&
+          (e.event.type === 'stopped' || (e.event.type === 'state' && e.event.to === 'LEAVING')))),
+  );
   const out: Violation[] = [];
   for (const node of run.nodes)
     for (const partner of run.nodes) {
       if (node === partner) continue;
-      const back = ccmOf(run, 'established').some(
-        (e) => e.node === node && e.event.partner === partner && e.at > healed,
-      );
+      // A session that a fault never broke is back as well as one established again.
+      const back =
+        ccmOf(run, 'established').some(
+          (e) => e.node === node && e.event.partner === partner && e.at > healed,
+        ) ||
+        (quit !== undefined && inSession(run, node, partner, quit.at - 1));
       if (!back)
         out.push(
           v(

@@ -64,6 +64,8 @@ export interface ResolveLine extends Stamp {
   durability: Durability;
   /** The boot generation of the partner the session was with when it resolved. */
   partnerGeneration: string;
+  /** The writer's stream it was numbered in (`session.mirror.streamId`); sequences restart with each stream. */
+  stream?: number;
 }
 
 /** An append was rejected (a `MirrorError`). */
@@ -123,6 +125,10 @@ export interface ReplayLine extends Stamp {
   records: ReplayedRecord[];
   /** The replay's error (`code: message`), or null. */
   error: string | null;
+  /** The writer's stream found (`log.stream`): only records of that stream are promised to it. */
+  stream?: number;
+  /** The log this node found in its NVRAM region when it started (`atStart`), not the one in its memory now. */
+  atStart?: boolean;
 }
 
 /** The CCM event types a history keeps: those that decide sessions, detection and ownership. */

@@ -1,10 +1,11 @@
 // The chaos run's history and its checker, for the runner that writes `.lab/chaos/<seed>/history.jsonl`.
 import { readFileSync } from 'node:fs';
-import { check, type CheckOptions, type CheckResult } from './checker';
+import { check, INVARIANTS, type CheckOptions, type CheckResult, type Invariant } from './checker';
 import { HistoryError, parseHistory, type Entry, type FaultLine } from './history';
 
 export * from './history';
 export * from './checker';
+export * from './schedule';
 
 /** The result of {@link checkHistoryFile}: the check's, the run's seed, and a printable report. */
 export interface HistoryReport extends CheckResult {
@@ -21,8 +22,15 @@ const line = (e: Entry) => {
   return `  line ${n} @${at} ms: ${JSON.stringify(rest)}`;
 };
 
-/** Reads a history file, checks it, and renders the report. Throws a HistoryError (code ERR_CHAOS_HISTORY). */
-export function checkHistoryFile(path: string, options: CheckOptions = {}): HistoryReport {
+/**
+ * Reads a history file, checks it (against every invariant, or the ones given), and renders the report.
+ * Throws a HistoryError (code ERR_CHAOS_HISTORY).
+ */
+export function checkHistoryFile(
+  path: string,
+  options: CheckOptions = {},
+  invariants: readonly Invariant[] = INVARIANTS,
+): HistoryReport {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -30,7 +38,7 @@ export function checkHistoryFile(path: string, options: CheckOptions = {}): Hist
     throw new HistoryError(`cannot read ${path}: ${(e as Error).message}`);
   }
   const entries = parseHistory(text);
-  const result = check(entries, options);
+  const result = check(entries, options, invariants);
   const run = entries.find((e) => e.kind === 'run');
   const seed = run?.kind === 'run' ? run.seed : null;
   const lastFaults = entries.filter((e): e is Entry & FaultLine => e.kind === 'fault').slice(-5);
