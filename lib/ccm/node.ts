@@ -284,7 +284,7 @@ export class ClusterNode extends EventEmitter {
     if (s === 'ACTIVE' && this.core.unsureOf.size > 0)
       throw codeError(
         'ERR_CCM_STALLED',
-        `this node stalled: partner ${[...this.core.unsureOf].join(', ')} may hold its resources until a new session says it does not`,
+        `this node stalled: partner ${[...this.core.unsureOf].join(', ')} may hold its resources until it is heard again`,
       );
     const from = this.core.status.state;
     if (from === s) return;
@@ -294,8 +294,8 @@ export class ClusterNode extends EventEmitter {
   }
 
   /**
-   * Partners this node has not heard from since it stalled (`stalled`): until a new session with each has
-   * shown it does not hold this node's resources, this node may not go ACTIVE.
+   * Partners this node has not heard from since it stalled (`stalled`): until each has shown it does not
+   * hold this node's resources (`heard-since-stall`), this node may not go ACTIVE.
    */
   get unheardSinceStall(): number[] {
     return [...(this.core?.unsureOf ?? [])].sort((a, b) => a - b);

@@ -70,21 +70,23 @@ function nodeA(p: number, path: string, extra: Partial<CcmOptions> = {}) {
   });
 }
 
-function cliB(p: number, path: string, extra: string[] = []) {
+/** Node `id` (1 on A's addresses, 2 on B's) as the CLI in its own process. */
+function cliOf(id: 1 | 2, p: number, path: string, extra: string[] = []) {
+  const [mine, theirs] = id === 1 ? [A, B] : [B, A];
   return cliNode([
     '--no-control',
     '--cluster-id',
     String(CLUSTER),
     '--node-id',
-    '2',
+    String(id),
     '--address',
-    B[0],
+    mine[0],
     '--address',
-    B[1],
+    mine[1],
     '--port',
     String(p),
     '--partner',
-    `1@${A.join(',')}:${p}`,
+    `${3 - id}@${theirs.join(',')}:${p}`,
     '--secret',
     SECRET,
     '--heartbeat-ms',
@@ -99,6 +101,10 @@ function cliB(p: number, path: string, extra: string[] = []) {
     String(witnessTiming.timeoutMs),
     ...extra,
   ]);
+}
+
+function cliB(p: number, path: string, extra: string[] = []) {
+  return cliOf(2, p, path, extra);
 }
 
 describe('CCM with a witness disk on rxe', () => {
@@ -338,6 +344,54 @@ describe('CCM with a witness disk on rxe', () => {
     );
     recordFault(
       'partner paused past every threshold and taken over by the witness alone, resumed: it left ACTIVE first, waited for the giveback, never two owners',
+    );
+  });
+
+  it('both nodes paused together past every threshold, their session outliving it: each leaves ACTIVE, hears the other in a status read posted after the stall, and goes ACTIVE again; nobody taken over', async () => {
+    const p = port++;
+    const path = disk();
+    const nodes = [cliOf(1, p, path, ['--active-after', '0']), cliOf(2, p, path, ['--active-after', '0'])];
+    for (const n of nodes) {
+      await next(n.events, 'state', (e) => e.to === 'ACTIVE', 90_000);
+      await next(n.events, 'established', () => true, 90_000);
+    }
+    // A few status reads each way: both have seen the other ACTIVE.
+    await new Promise((r) => setTimeout(r, 2000));
+    const from = nodes.map((n) => n.events.length);
+    // One host pausing both guests: both stop within a moment, for longer than the witness's timeout.
+    for (const n of nodes) n.c.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 2 * witnessTiming.timeoutMs));
+    for (const n of nodes) n.c.kill('SIGCONT');
+    for (const [i, n] of nodes.entries()) {
+      await next(n.events, 'stalled', (e) => e.from === 'ACTIVE' && e.to === 'READY', 30_000, from[i]);
+      await next(
+        n.events,
+        'heard-since-stall',
+        (e) => e.by === 'status-read' && e.unheard.length === 0,
+        30_000,
+        from[i],
+      );
+      await next(n.events, 'state', (e) => e.to === 'ACTIVE', 30_000, from[i]);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    // The same session throughout, nobody judged down or taken over: each owns only its own resources.
+    for (const [i, n] of nodes.entries())
+      expect(
+        n.events
+          .slice(from[i])
+          .filter((e) =>
+            [
+              'partner-down',
+              'takeover-safe',
+              'takeover',
+              'waiting-for-giveback',
+              'established',
+              'protocol-error',
+            ].includes(e.type),
+          ),
+      ).toEqual([]);
+    recordFault(
+      'both nodes paused together (SIGSTOP) past every threshold, the session outliving it: both ACTIVE again once each read the other, no takeover',
     );
   });
 
