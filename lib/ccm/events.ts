@@ -74,6 +74,18 @@ export type CcmEvent = Base &
         unheard: number[];
       }
     | {
+        /**
+         * The poison pill: partner `partner`'s witness sector says it took over this node's boot, and no
+         * session with it says otherwise. This node left ACTIVE at once and waits for its giveback
+         * (`waiting-for-giveback` follows).
+         */
+        type: 'poison-pill';
+        /** The partner that took over. */
+        partner: number;
+        /** This node's boot generation, as the takeover names it. */
+        generation: string;
+      }
+    | {
         /** A connection attempt to a partner starts (this node as initiator). */
         type: 'attempt';
         /** The partner's node id. */
@@ -234,6 +246,8 @@ export type CcmEvent = Base &
         generation: string;
         /** What made it safe. */
         by: 'fence' | 'witness';
+        /** By the witness alone, of a partner that arms a kernel watchdog: the msgwait (ms) waited since its last witness heartbeat. */
+        msgwaitMs?: number;
       }
     | {
         /** This node took over the partner's resources (`ccm.takeover()`): recorded in its status block and on the witness. */

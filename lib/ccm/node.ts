@@ -14,6 +14,8 @@ import type { Session } from './session';
 import { selfCheck } from './self-check';
 import { StatusPublisher } from './status-publisher';
 import { DiskWitness, type Witness } from './witness';
+import { Watchdog } from './watchdog';
+import type { WitnessSector } from './wire/witness-sector';
 import { native } from '../native';
 import { released } from '../verbs/released';
 import type { Endpoint, IncomingRequest, Transport } from './transport';
@@ -191,6 +193,7 @@ export class ClusterNode extends EventEmitter {
     } catch (e) {
       this.phase = 'stopped';
       await this.core?.witness?.close().catch(() => {});
+      this.closeWatchdog();
       await this.endpoint?.close().catch(() => {});
       throw e;
     }
@@ -216,6 +219,10 @@ export class ClusterNode extends EventEmitter {
     const cfg = this.config;
     const w = cfg.witness;
     if (!w) return null;
+    // Armed before the first round, which writes to it: from here on a stall resets the host.
+    const watchdog =
+      'description' in w || !w.watchdog ? null : new Watchdog(w.watchdog.path, w.watchdog.timeoutMs);
+    this.watchdog = watchdog;
     const witness: Witness =
       'description' in w
         ? w
@@ -230,6 +237,7 @@ export class ClusterNode extends EventEmitter {
               timeoutMs: w.timeoutMs,
               secret: cfg.secret,
               alignedBuffer: (n) => native.alignedBuffer(n),
+              msgwaitMs: w.watchdog?.msgwaitMs ?? 0,
             },
             {
               refused: (partner, e) =>
@@ -242,6 +250,8 @@ export class ClusterNode extends EventEmitter {
                 }),
               ioError: (error) => this.emitEvent({ type: 'witness-error', error }),
               awake: () => this.core?.awake(),
+              wrote: () => watchdog?.pet(),
+              read: (partner, sector) => this.obeyPill(partner, sector),
             },
           );
     witness.publish(cfg.initialState, null);
@@ -249,11 +259,36 @@ export class ClusterNode extends EventEmitter {
       await witness.start();
     } catch (e) {
       await witness.close().catch(() => {});
+      this.closeWatchdog();
       throw codeError('ERR_CCM_WITNESS', `witness ${witness.description}: ${(e as Error).message}`, {
         cause: e,
       });
     }
     return witness;
+  }
+
+  /** The kernel watchdog this node arms (`witness.watchdog`), or null. */
+  private watchdog: Watchdog | null = null;
+
+  /** Disarms the watchdog: the node stops cleanly, which is no stall. */
+  private closeWatchdog(): void {
+    this.watchdog?.close();
+    this.watchdog = null;
+  }
+
+  /**
+   * The poison pill: a partner's witness sector names a takeover of this boot. With no session to that
+   * partner (whose status reads would say the same), the disk is the only way to learn it: this node
+   * leaves ACTIVE at once and waits for the giveback.
+   */
+  private obeyPill(partner: number, sector: WitnessSector): void {
+    const core = this.core;
+    const t = sector.takeover;
+    if (!core || core.stopping || t?.nodeId !== this.config.nodeId || t.generation !== this.config.generation)
+      return;
+    if (core.heldBy.has(partner) || this.partners.get(partner)?.session) return;
+    this.emitEvent({ type: 'poison-pill', partner, generation: t.generation.toString() });
+    core.takenOver(partner, true);
   }
 
   /** Maps the NVRAM region, if the node has one. */
@@ -513,6 +548,7 @@ export class ClusterNode extends EventEmitter {
       // The witness says LEAVING last: a partner reading it knows this node left, not died.
       await core.witness?.flush().catch(() => {});
       await core.witness?.close().catch(() => {});
+      this.closeWatchdog();
       await this.endpoint?.close();
       await released(); // its QPs, CQs, regions and CM ids are gone from the device when stop() resolves
     }

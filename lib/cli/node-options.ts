@@ -41,6 +41,9 @@ const FLAGS = {
   witness: { type: 'string' },
   'witness-interval-ms': { type: 'string' },
   'witness-timeout-ms': { type: 'string' },
+  watchdog: { type: 'string' },
+  'watchdog-timeout-ms': { type: 'string' },
+  'msgwait-ms': { type: 'string' },
   'fence-cmd': { type: 'string' },
   'fence-delay-ms': { type: 'string' },
   'mirror-hold-ms': { type: 'string' },
@@ -75,6 +78,9 @@ const FLAG_OF: Record<string, Flag> = {
   'witness.path': 'witness',
   'witness.intervalMs': 'witness-interval-ms',
   'witness.timeoutMs': 'witness-timeout-ms',
+  'witness.watchdog': 'watchdog',
+  'witness.watchdogTimeoutMs': 'watchdog-timeout-ms',
+  'witness.msgwaitMs': 'msgwait-ms',
   witness: 'witness',
   fence: 'fence-cmd',
   fenceDelayMs: 'fence-delay-ms',
@@ -247,6 +253,18 @@ export function parseNodeArgs(args: string[]): NodeArgs {
       case 'witness-timeout-ms':
         witness().timeoutMs = integer(flag, value);
         from.set('witness.timeoutMs', flag);
+        break;
+      case 'watchdog':
+        witness().watchdog = value;
+        from.set('witness.watchdog', flag);
+        break;
+      case 'watchdog-timeout-ms':
+        witness().watchdogTimeoutMs = integer(flag, value);
+        from.set('witness.watchdogTimeoutMs', flag);
+        break;
+      case 'msgwait-ms':
+        witness().msgwaitMs = integer(flag, value);
+        from.set('witness.msgwaitMs', flag);
         break;
       case 'nvram':
         nvram().path = value;

@@ -29,6 +29,10 @@ export const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --witness PATH          a disk (block device or file) every partner reaches: partner-down only once
                           the partner's heartbeat there stopped too, else interconnect-down
   --witness-interval-ms N / --witness-timeout-ms N   its timing (default 500; max(partner-down, 4 intervals))
+  --watchdog PATH         arm this kernel watchdog (/dev/watchdog, softdog), written only after a witness
+                          round: a stalled node is reset; partners wait --msgwait-ms after its last
+                          witness heartbeat before a takeover by the witness alone is safe
+  --watchdog-timeout-ms N / --msgwait-ms N   the device's timeout (default 5000) and msgwait (2 × that)
   --fence-cmd CMD         fences a partner declared down (sh -c CMD, RDMA_CCM_PARTNER set; exit 0 when
                           it is off) before takeover-safe; the higher id waits --fence-delay-ms first
   --fence-delay-ms N      (default 5000)
