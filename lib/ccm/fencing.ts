@@ -34,10 +34,14 @@ export class Fencer {
    */
   private async afterMsgwait(generation: bigint, signal: AbortSignal): Promise<void> {
     const w = this.core.witness!;
+    const since = performance.now();
     for (;;) {
-      const v = w.view(this.partner);
+      const now = performance.now();
+      const v = w.view(this.partner, now);
       const msgwaitMs = v.sector?.msgwaitMs ?? 0;
-      const left = v.verdict === 'stopped' ? msgwaitMs - (v.heartbeatAgeMs ?? 0) : w.intervalMs;
+      // A heartbeat never seen to move was last written before this node watched: msgwait from now on.
+      const age = v.heartbeatAgeMs ?? now - since;
+      const left = v.verdict === 'stopped' ? msgwaitMs - age : w.intervalMs;
       if (left <= 0) return this.safe(generation, 'witness', msgwaitMs);
       if (!(await wait(Math.min(left, w.intervalMs), signal)) || this.core.stopping) return;
     }
