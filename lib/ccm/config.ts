@@ -149,6 +149,36 @@ export interface WitnessOptions {
   intervalMs?: number;
   /** A partner whose sector's heartbeat has not moved for this long is stopped (ms; default max(partnerDownMs, 4 × intervalMs)). */
   timeoutMs?: number;
+  /**
+   * A kernel watchdog to arm (`/dev/watchdog`: a hardware one, or the `softdog` module), as SBD does: the
+   * node writes to it only after a witness round wrote its sector, so a node that stalls is reset by the
+   * kernel, and a partner waits `msgwaitMs` after its last witness heartbeat before it calls a takeover
+   * by the witness alone safe. A clean stop disarms it; a process that dies leaves it to reset the host.
+   */
+  watchdog?: string;
+  /** The watchdog's timeout (ms, whole seconds; default 5000): the device's own must be the same. */
+  watchdogTimeoutMs?: number;
+  /** How long after this node's last witness heartbeat its partners may take it for reset (ms; default and least 2 × watchdogTimeoutMs). */
+  msgwaitMs?: number;
+}
+
+/** A disk witness with its timing filled in, and its watchdog if one is armed. */
+export interface WitnessConfig {
+  /** The block device or file. */
+  path: string;
+  /** How often this node writes its sector and reads the others' (ms). */
+  intervalMs: number;
+  /** A partner whose heartbeat has not moved for this long is stopped (ms). */
+  timeoutMs: number;
+  /** The kernel watchdog this node arms, or null for none. */
+  watchdog: {
+    /** The watchdog device. */
+    path: string;
+    /** Its timeout (ms). */
+    timeoutMs: number;
+    /** How long after this node's last witness heartbeat partners may take it for reset (ms). */
+    msgwaitMs: number;
+  } | null;
 }
 
 /** A validated configuration with every default filled in (see {@link CcmOptions} for each field). */
@@ -198,7 +228,7 @@ export interface CcmConfig {
   /** Where the mirrored logs live, if not in ordinary memory. */
   nvram?: NvramOptions;
   /** The witness: a disk with its timing filled in, one given as an object, or none. */
-  witness?: Required<WitnessOptions> | Witness;
+  witness?: WitnessConfig | Witness;
   /** The fencing hook, if any. */
   fence?: (partner: number) => Promise<void> | void;
   /** The higher id's wait before it fences (ms). */
@@ -254,7 +284,7 @@ const KNOWN_KEYS = {
   partner: ['nodeId', 'address', 'port'],
   backoff: ['minMs', 'maxMs', 'jitter'],
   nvram: ['path', 'persistent'],
-  witness: ['path', 'intervalMs', 'timeoutMs'],
+  witness: ['path', 'intervalMs', 'timeoutMs', 'watchdog', 'watchdogTimeoutMs', 'msgwaitMs'],
 } as const satisfies Record<string, readonly string[]>;
 
 /** Options that are code, not data: a JSON configuration file cannot hold them. */
@@ -342,7 +372,30 @@ function witnessConfig(w: CcmOptions['witness'], partnerDownMs: number): CcmConf
   const timeoutMs = ms(o.timeoutMs, 'witness.timeoutMs', Math.max(partnerDownMs, 4 * intervalMs));
   if (timeoutMs < 2 * intervalMs)
     throw new ConfigError('witness.timeoutMs must be at least twice witness.intervalMs', 'witness.timeoutMs');
-  return { path: o.path, intervalMs, timeoutMs };
+  return { path: o.path, intervalMs, timeoutMs, watchdog: watchdogConfig(o, intervalMs) };
+}
+
+function watchdogConfig(o: WitnessOptions, intervalMs: number): WitnessConfig['watchdog'] {
+  if (o.watchdog === undefined) {
+    for (const k of ['watchdogTimeoutMs', 'msgwaitMs'] as const)
+      if (o[k] !== undefined) throw new ConfigError(`witness.${k} needs witness.watchdog`, `witness.${k}`);
+    return null;
+  }
+  if (typeof o.watchdog !== 'string' || o.watchdog.length === 0)
+    throw new ConfigError('witness.watchdog must be the path of a watchdog device', 'witness.watchdog');
+  const timeoutMs = ms(o.watchdogTimeoutMs, 'witness.watchdogTimeoutMs', 5000);
+  if (timeoutMs % 1000 !== 0 || timeoutMs < 2 * intervalMs)
+    throw new ConfigError(
+      'witness.watchdogTimeoutMs must be whole seconds and at least twice witness.intervalMs',
+      'witness.watchdogTimeoutMs',
+    );
+  const msgwaitMs = ms(o.msgwaitMs, 'witness.msgwaitMs', 2 * timeoutMs);
+  if (msgwaitMs < 2 * timeoutMs)
+    throw new ConfigError(
+      'witness.msgwaitMs must be at least twice witness.watchdogTimeoutMs',
+      'witness.msgwaitMs',
+    );
+  return { path: o.watchdog, timeoutMs, msgwaitMs };
 }
 
 function nvramConfig(n: CcmOptions['nvram']): NvramOptions | undefined {

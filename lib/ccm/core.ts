@@ -62,6 +62,8 @@ export class Core {
   private unwatch: (() => void) | null = null;
   /** Partners whose takeover record this node has not read since it stalled: it may not go ACTIVE yet. */
   readonly unsureOf = new Set<number>();
+  /** When this node last found it had stalled (performance.now()); a status read posted before it proves nothing. */
+  stalledAt = -Infinity;
 
   /**
    * How long this node may stall (a paused VM, SIGSTOP, a long garbage collection, a hung disk) before a
@@ -98,15 +100,26 @@ export class Core {
 
   /**
    * After a stall past stallLimitMs, an ACTIVE node leaves ACTIVE before it does anything else
-   * (`stalled`): a partner may hold its resources now. It may go ACTIVE again once a new session with
-   * each partner has read that partner's takeover record (`waitingForGiveback` says which hold them).
+   * (`stalled`): a partner may hold its resources now. It may go ACTIVE again once it has read each
+   * partner's takeover record since (heardSinceStall(); `waitingForGiveback` says which hold them).
    */
   private stalled(stalledMs: number): void {
     if (this.stopping) return;
     const from = this.status.state;
     this.leaveActive();
+    this.stalledAt = performance.now();
     for (const p of this.cfg.partners) this.unsureOf.add(p.nodeId);
     this.emit({ type: 'stalled', stalledMs: Math.round(stalledMs), from, to: this.status.state });
+  }
+
+  /**
+   * Partner `partner`'s takeover record, read after this node's last stall, does not name this node
+   * (the takeover it names, if it does, was taken first: takenOver()): it is no longer unsure of it.
+   */
+  heardSinceStall(partner: number, by: 'session' | 'status-read'): void {
+    if (!this.unsureOf.delete(partner)) return;
+    const unheard = [...this.unsureOf].sort((a, b) => a - b);
+    this.emit({ type: 'heard-since-stall', partner, by, unheard });
   }
 
   /** An ACTIVE node becomes READY, in its status block and on its witness at once. */

@@ -47,8 +47,8 @@ export type CcmEvent = Base &
         /**
          * This node's own timers did not run for `ms` (a paused VM, SIGSTOP, a long garbage collection, a
          * hung disk): long enough for a partner to judge it down and take its resources over. An ACTIVE node
-         * left ACTIVE before doing anything else; it may go ACTIVE again once a new session with each
-         * partner has shown that partner does not hold its resources (ERR_CCM_STALLED until then).
+         * left ACTIVE before doing anything else; it may go ACTIVE again once each partner has shown it does
+         * not hold its resources (`heard-since-stall`; ERR_CCM_STALLED until then).
          */
         type: 'stalled';
         /** How long the stall lasted (ms). */
@@ -57,6 +57,33 @@ export type CcmEvent = Base &
         from: NodeState;
         /** The state now (READY if it was ACTIVE). */
         to: NodeState;
+      }
+    | {
+        /**
+         * After a stall of this node's (`stalled`), partner `partner` has shown it does not hold this node's
+         * resources: a new session's handshake, or a status read of the session that survived the stall
+         * posted after it (both nodes paused together). Once no partner is left unheard
+         * (`ClusterNode.unheardSinceStall`) and none holds its resources, the node may go ACTIVE again.
+         */
+        type: 'heard-since-stall';
+        /** The partner's node id. */
+        partner: number;
+        /** How it was heard: a new session's handshake, or a status read of the session that survived. */
+        by: 'session' | 'status-read';
+        /** Partners still unheard since the stall. */
+        unheard: number[];
+      }
+    | {
+        /**
+         * The poison pill: partner `partner`'s witness sector says it took over this node's boot, and no
+         * session with it says otherwise. This node left ACTIVE at once and waits for its giveback
+         * (`waiting-for-giveback` follows).
+         */
+        type: 'poison-pill';
+        /** The partner that took over. */
+        partner: number;
+        /** This node's boot generation, as the takeover names it. */
+        generation: string;
       }
     | {
         /** A connection attempt to a partner starts (this node as initiator). */
@@ -219,6 +246,8 @@ export type CcmEvent = Base &
         generation: string;
         /** What made it safe. */
         by: 'fence' | 'witness';
+        /** By the witness alone, of a partner that arms a kernel watchdog: the msgwait (ms) waited since its last witness heartbeat. */
+        msgwaitMs?: number;
       }
     | {
         /** This node took over the partner's resources (`ccm.takeover()`): recorded in its status block and on the witness. */

@@ -21,13 +21,30 @@ export class Fencer {
   start(generation: bigint, confirmed: boolean): void {
     this.cancel();
     const { cfg } = this.core;
-    if (!cfg.fence) {
-      if (confirmed) this.safe(generation, 'witness');
-      return;
-    }
+    if (!cfg.fence && !confirmed) return;
     const ac = new AbortController();
     this.running = ac;
-    void this.run(generation, ac.signal);
+    void (cfg.fence ? this.run(generation, ac.signal) : this.afterMsgwait(generation, ac.signal));
+  }
+
+  /**
+   * With no hook, the witness alone: a partner that arms a kernel watchdog says in its sector how long
+   * after its last witness heartbeat it is surely reset (msgwait); only then is it taken for dead. A
+   * heartbeat that moves meanwhile starts the wait again.
+   */
+  private async afterMsgwait(generation: bigint, signal: AbortSignal): Promise<void> {
+    const w = this.core.witness!;
+    const since = performance.now();
+    for (;;) {
+      const now = performance.now();
+      const v = w.view(this.partner, now);
+      const msgwaitMs = v.sector?.msgwaitMs ?? 0;
+      // A heartbeat never seen to move was last written before this node watched: msgwait from now on.
+      const age = v.heartbeatAgeMs ?? now - since;
+      const left = v.verdict === 'stopped' ? msgwaitMs - age : w.intervalMs;
+      if (left <= 0) return this.safe(generation, 'witness', msgwaitMs);
+      if (!(await wait(Math.min(left, w.intervalMs), signal)) || this.core.stopping) return;
+    }
   }
 
   /** The partner is back (a session), or the node stops: no fencing, and no takeover is safe any more. */
@@ -38,10 +55,16 @@ export class Fencer {
     this.safeBy = null;
   }
 
-  private safe(generation: bigint, by: 'fence' | 'witness'): void {
+  private safe(generation: bigint, by: 'fence' | 'witness', msgwaitMs = 0): void {
     this.safeFor = generation;
     this.safeBy = by;
-    this.core.emit({ type: 'takeover-safe', partner: this.partner, generation: generation.toString(), by });
+    this.core.emit({
+      type: 'takeover-safe',
+      partner: this.partner,
+      generation: generation.toString(),
+      by,
+      ...(msgwaitMs > 0 && { msgwaitMs }),
+    });
   }
 
   private async run(generation: bigint, signal: AbortSignal): Promise<void> {

@@ -12,6 +12,10 @@ export function formatEvent(e: CcmEvent): string {
       return `${head}state ${e.from} → ${e.to}`;
     case 'stalled':
       return `${head}STALLED for ${e.stalledMs} ms: state ${e.from} → ${e.to} until each partner is heard again`;
+    case 'heard-since-stall':
+      return `${head}heard since the stall (${e.by}): it does not hold this node's resources${e.unheard.length ? `; still unheard: ${e.unheard.join(', ')}` : ''}`;
+    case 'poison-pill':
+      return `${head}POISON PILL: the partner's witness sector says it took over this boot (${e.generation}); out of ACTIVE`;
     case 'attempt':
       return `${head}attempt ${e.attempt}`;
     case 'step':

@@ -9,6 +9,7 @@ export type {
   PartnerConfig,
   ResolvedPartner,
   WitnessOptions,
+  WitnessConfig,
   NvramOptions,
 } from './config';
 export {

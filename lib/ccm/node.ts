@@ -14,6 +14,8 @@ import type { Session } from './session';
 import { selfCheck } from './self-check';
 import { StatusPublisher } from './status-publisher';
 import { DiskWitness, type Witness } from './witness';
+import { Watchdog } from './watchdog';
+import type { WitnessSector } from './wire/witness-sector';
 import { native } from '../native';
 import { released } from '../verbs/released';
 import type { Endpoint, IncomingRequest, Transport } from './transport';
@@ -195,6 +197,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     } catch (e) {
       this.phase = 'stopped';
       await this.core?.witness?.close().catch(() => {});
+      this.closeWatchdog();
       await this.endpoint?.close().catch(() => {});
       throw e;
     }
@@ -220,6 +223,10 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     const cfg = this.config;
     const w = cfg.witness;
     if (!w) return null;
+    // Armed before the first round, which writes to it: from here on a stall resets the host.
+    const watchdog =
+      'description' in w || !w.watchdog ? null : new Watchdog(w.watchdog.path, w.watchdog.timeoutMs);
+    this.watchdog = watchdog;
     const witness: Witness =
       'description' in w
         ? w
@@ -234,6 +241,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
               timeoutMs: w.timeoutMs,
               secret: cfg.secret,
               alignedBuffer: (n) => native.alignedBuffer(n),
+              msgwaitMs: w.watchdog?.msgwaitMs ?? 0,
             },
             {
               refused: (partner, e) =>
@@ -246,6 +254,8 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
                 }),
               ioError: (error) => this.emitEvent({ type: 'witness-error', error }),
               awake: () => this.core?.awake(),
+              wrote: () => watchdog?.pet(),
+              read: (partner, sector) => this.obeyPill(partner, sector),
             },
           );
     witness.publish(cfg.initialState, null);
@@ -253,11 +263,36 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
       await witness.start();
     } catch (e) {
       await witness.close().catch(() => {});
+      this.closeWatchdog();
       throw codeError('ERR_CCM_WITNESS', `witness ${witness.description}: ${(e as Error).message}`, {
         cause: e,
       });
     }
     return witness;
+  }
+
+  /** The kernel watchdog this node arms (`witness.watchdog`), or null. */
+  private watchdog: Watchdog | null = null;
+
+  /** Disarms the watchdog: the node stops cleanly, which is no stall. */
+  private closeWatchdog(): void {
+    this.watchdog?.close();
+    this.watchdog = null;
+  }
+
+  /**
+   * The poison pill: a partner's witness sector names a takeover of this boot. With no session to that
+   * partner (whose status reads would say the same), the disk is the only way to learn it: this node
+   * leaves ACTIVE at once and waits for the giveback.
+   */
+  private obeyPill(partner: number, sector: WitnessSector): void {
+    const core = this.core;
+    const t = sector.takeover;
+    if (!core || core.stopping || t?.nodeId !== this.config.nodeId || t.generation !== this.config.generation)
+      return;
+    if (core.heldBy.has(partner) || this.partners.get(partner)?.session) return;
+    this.emitEvent({ type: 'poison-pill', partner, generation: t.generation.toString() });
+    core.takenOver(partner, true);
   }
 
   /** Maps the NVRAM region, if the node has one. */
@@ -288,7 +323,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     if (s === 'ACTIVE' && this.core.unsureOf.size > 0)
       throw codeError(
         'ERR_CCM_STALLED',
-        `this node stalled: partner ${[...this.core.unsureOf].join(', ')} may hold its resources until a new session says it does not`,
+        `this node stalled: partner ${[...this.core.unsureOf].join(', ')} may hold its resources until it is heard again`,
       );
     const from = this.core.status.state;
     if (from === s) return;
@@ -298,8 +333,8 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   }
 
   /**
-   * Partners this node has not heard from since it stalled (`stalled`): until a new session with each has
-   * shown it does not hold this node's resources, this node may not go ACTIVE.
+   * Partners this node has not heard from since it stalled (`stalled`): until each has shown it does not
+   * hold this node's resources (`heard-since-stall`), this node may not go ACTIVE.
    */
   get unheardSinceStall(): number[] {
     return [...(this.core?.unsureOf ?? [])].sort((a, b) => a - b);
@@ -521,6 +556,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
       // The witness says LEAVING last: a partner reading it knows this node left, not died.
       await core.witness?.flush().catch(() => {});
       await core.witness?.close().catch(() => {});
+      this.closeWatchdog();
       await this.endpoint?.close();
       await released(); // its QPs, CQs, regions and CM ids are gone from the device when stop() resolves
     }

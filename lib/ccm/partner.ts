@@ -463,7 +463,13 @@ export class Partner {
           this.core.emit({ type: 'partner-state', partner: this.id, from, to });
           this.checkClaim(to);
         },
-        takeoverSeen: (t) => this.core.takenOver(this.id, t?.nodeId === cfg.nodeId, t?.replayed ?? null),
+        takeoverSeen: (t, postedAt) => {
+          const mine = t?.nodeId === cfg.nodeId;
+          this.core.takenOver(this.id, mine, t?.replayed ?? null);
+          // A session that outlived a stall of this node's (both paused together): a read posted after the
+          // stall shows what the partner holds now, as a new session's handshake would.
+          if (!mine && postedAt > this.core.stalledAt) this.core.heardSinceStall(this.id, 'status-read');
+        },
         refused: (block, code, reason) =>
           this.core.emit({ type: 'protocol-error', partner: this.id, block, code, reason }),
         linkUp: (l) => {
@@ -499,13 +505,13 @@ export class Partner {
     // A partner that holds this node's resources (it took over while this node was down) says so in
     // the status block this handshake read: this node waits for its giveback. Read after a stall of this
     // node's, it is what lets it go ACTIVE again.
-    this.core.unsureOf.delete(this.id);
     this.checkClaim(partnerState);
     this.core.takenOver(
       this.id,
       partnerStatus.takeover?.nodeId === cfg.nodeId,
       partnerStatus.takeover?.replayed ?? null,
     );
+    this.core.heardSinceStall(this.id, 'session');
     this.core.emit({
       type: 'established',
       partner: this.id,

@@ -60,8 +60,8 @@ export interface SessionEnd {
 /** How a session reports to its partner's loop. */
 export interface SessionHooks {
   stateChanged(from: NodeState, to: NodeState): void;
-  /** The takeover named in the partner's status block, at every status read. */
-  takeoverSeen(takeover: StatusBlock['takeover']): void;
+  /** The takeover named in the partner's status block, at every status read, and when the read was posted (performance.now()). */
+  takeoverSeen(takeover: StatusBlock['takeover'], postedAt: number): void;
   /** A link joined the session (the handshake's own link included). */
   linkUp(link: SessionLink): void;
   /** A link failed or was replaced; the session goes on while another is up. */
@@ -404,6 +404,7 @@ export class Session {
     const a = this.active;
     try {
       const r = a.regions;
+      const postedAt = performance.now();
       const bytes = await a.link.read(r.statusAddr, r.statusRkey, r.statusLen);
       if (this.ended) return;
       let status;
@@ -414,7 +415,7 @@ export class Session {
       }
       if (status.generation !== this.partnerGeneration)
         return this.fail('partner rebooted (new generation in its status block)');
-      this.hooks.takeoverSeen(status.takeover ?? null);
+      this.hooks.takeoverSeen(status.takeover ?? null, postedAt);
       if (status.state !== this.state) {
         if (status.state === 'LEAVING') this.leavingSeen = true;
         const from = this.state;

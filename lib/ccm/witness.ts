@@ -63,6 +63,10 @@ export interface WitnessHooks {
   ioError(error: string | null): void;
   /** Runs first in each round, before this node's sector is written (the node's stall check). */
   awake?(): void;
+  /** This node's sector reached the disk (the node's watchdog is written to only then). */
+  wrote?(): void;
+  /** A partner's valid sector, at every read (the node obeys a takeover of its own boot: the poison pill). */
+  read?(partner: number, sector: WitnessSector): void;
 }
 
 /** What a {@link DiskWitness} is made with (the node fills it in from its configuration). */
@@ -85,6 +89,8 @@ export interface DiskWitnessOptions {
   secret?: Uint8Array;
   /** An aligned buffer for O_DIRECT (the addon's alignedBuffer), or a plain one for buffered I/O. */
   alignedBuffer: (length: number) => Uint8Array;
+  /** With a kernel watchdog armed: how long after its last heartbeat this node is surely reset (ms; written in its sector). */
+  msgwaitMs?: number;
 }
 
 interface Seen {
@@ -204,11 +210,13 @@ export class DiskWitness implements Witness {
           generation: this.o.generation,
           heartbeat: this.heartbeat,
           takeover: this.takeover,
+          msgwaitMs: this.o.msgwaitMs,
         },
         this.o.secret,
         this.own,
       );
       await fh.write(this.own, 0, WITNESS.slotSize, this.offset(this.o.nodeId));
+      this.hooks.wrote?.();
       for (const [n, buf] of this.reads) {
         const readAt = performance.now();
         await fh.read(buf, 0, WITNESS.slotSize, this.offset(n));
@@ -251,6 +259,7 @@ export class DiskWitness implements Witness {
     }
     s.sector = sector;
     s.readAt = readAt;
+    this.hooks.read?.(n, sector);
   }
 
   view(partner: number, now = performance.now()): WitnessView {

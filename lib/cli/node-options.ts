@@ -42,6 +42,9 @@ const FLAGS = {
   witness: { type: 'string' },
   'witness-interval-ms': { type: 'integer' },
   'witness-timeout-ms': { type: 'integer' },
+  watchdog: { type: 'string' },
+  'watchdog-timeout-ms': { type: 'integer' },
+  'msgwait-ms': { type: 'integer' },
   'fence-cmd': { type: 'string' },
   'fence-delay-ms': { type: 'integer' },
   'mirror-hold-ms': { type: 'integer' },
@@ -78,6 +81,10 @@ const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
   --witness PATH          a disk (block device or file) every partner reaches: partner-down only once
                           the partner's heartbeat there stopped too, else interconnect-down
   --witness-interval-ms N / --witness-timeout-ms N   its timing (default 500; max(partner-down, 4 intervals))
+  --watchdog PATH         arm this kernel watchdog (/dev/watchdog, softdog), written only after a witness
+                          round: a stalled node is reset; partners wait --msgwait-ms after its last
+                          witness heartbeat before a takeover by the witness alone is safe
+  --watchdog-timeout-ms N / --msgwait-ms N   the device's timeout (default 5000) and msgwait (2 × that)
   --fence-cmd CMD         fences a partner declared down (sh -c CMD, RDMA_CCM_PARTNER set; exit 0 when
                           it is off) before takeover-safe; the higher id waits --fence-delay-ms first
   --fence-delay-ms N      (default 5000)
@@ -118,6 +125,9 @@ const FLAG_OF: Record<string, Flag> = {
   'witness.path': 'witness',
   'witness.intervalMs': 'witness-interval-ms',
   'witness.timeoutMs': 'witness-timeout-ms',
+  'witness.watchdog': 'watchdog',
+  'witness.watchdogTimeoutMs': 'watchdog-timeout-ms',
+  'witness.msgwaitMs': 'msgwait-ms',
   witness: 'witness',
   fence: 'fence-cmd',
   fenceDelayMs: 'fence-delay-ms',
@@ -279,8 +289,8 @@ export function nodeArgs({ help, given, values }: CommandLine<typeof FLAGS>): No
       Number(i) >= filePartners ? `--partner ${cliPartners[Number(i) - filePartners]}` : all,
     );
     for (const key of Object.keys(FLAG_OF).sort((a, b) => b.length - a.length)) {
-      const given = source(key);
-      if (given === 'file') continue;
+      if (source(key) === 'file') continue;
+      const given = from.get(key);
       // A plain word (port, address) is a key only as the message's subject; heartbeatMs or witness.path anywhere.
       // It becomes the flag the operator gave (--secret-file for the secret read from it).
       const at = /^[a-z]+$/.test(key) ? '^' : '(?<![\\w.-])';

@@ -134,7 +134,7 @@ async function runNode(line: CommandLine<(typeof NODE_COMMAND)['flags']>): Promi
     process.once('SIGTERM', stop);
     if (parsed.activeAfter !== undefined) {
       // A partner that holds this node's resources must give them back first: ACTIVE follows its giveback.
-      // After a stall of this node's, ACTIVE waits for a new session with each partner.
+      // After a stall of this node's, ACTIVE waits until each partner is heard again.
       const activate = () => {
         if (node.waitingForGiveback.length === 0 && node.unheardSinceStall.length === 0)
           node.setState('ACTIVE');
@@ -142,7 +142,7 @@ async function runNode(line: CommandLine<(typeof NODE_COMMAND)['flags']>): Promi
       setTimeout(() => {
         activate();
         node.on('giveback', activate);
-        node.on('established', activate);
+        node.on('heard-since-stall', activate);
       }, parsed.activeAfter);
     }
     if (parsed.exitAfter !== undefined) setTimeout(stop, parsed.exitAfter);

@@ -9,7 +9,7 @@ mount -t devtmpfs devtmpfs /dev
 echo 1 > /proc/sys/kernel/printk
 say() { echo "lab-guest: $*"; }
 die() { say "$*"; echo "RDMA_CCM_LAB_EXIT=125"; poweroff -f; sleep 5; }
-for m in /mods/*.ko; do insmod "$m" || say "insmod $m failed"; done
+for m in /mods/*.ko; do insmod "$m" $(cat "\${m%.ko}.args" 2>/dev/null) || say "insmod $m failed"; done
 for kv in $(cat /proc/cmdline); do
   case "$kv" in lab.workdir=*) WORKDIR="\${kv#lab.workdir=}";; esac
 done

@@ -13,6 +13,7 @@ import {
   copyFileSync,
   chmodSync,
 } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOST_APT, type AptView } from './apt-view';
@@ -38,7 +39,15 @@ export const GUEST_MODULES = [
   'nd_pmem',
   'device_dax',
   'dax_pmem',
+  // A kernel watchdog (/dev/watchdog) for the CCM's witness.watchdog; see MODULE_ARGS.
+  'softdog',
 ];
+
+/**
+ * Arguments a module is loaded with. softdog logs its expiry instead of resetting the guest: one guest
+ * runs the whole test, and the log line is what shows that a stalled node would have been reset.
+ */
+export const MODULE_ARGS: Record<string, string> = { softdog: 'soft_noboot=1' };
 
 /** A guest kernel and initramfs in the lab's cache. */
 export interface LabKernel {
@@ -118,13 +127,15 @@ export function resolveModuleOrder(modDir: string, wanted: string[]): string[] {
 export function ensureKernel(log: (s: string) => void, apt: AptView = HOST_APT): LabKernel {
   const { pkg, version } = resolveKernelPackage(apt);
   const key = `${pkg}_${version}`.replace(/[^A-Za-z0-9._+-]/g, '_');
-  const dir = join(cacheRoot(), key);
+  const args = Object.entries(MODULE_ARGS).map(([m, a]) => `${m} ${a}`);
+  const stamp = `${INIT_SCRIPT}\n# modules (plain .ko): ${GUEST_MODULES.join(' ')}\n# arguments: ${args.join('; ')}\n`;
+  // One folder per initramfs: trees with other modules share the cache without rebuilding it in turn.
+  const dir = join(cacheRoot(), `${key}-${createHash('sha256').update(stamp).digest('hex').slice(0, 8)}`);
   const kernel = {
     version: `${pkg} ${version}`,
     vmlinuz: join(dir, 'vmlinuz'),
     initrd: join(dir, 'initrd.cpio.gz'),
   };
-  const stamp = `${INIT_SCRIPT}\n# modules (plain .ko): ${GUEST_MODULES.join(' ')}\n`;
   if (
     existsSync(kernel.vmlinuz) &&
     existsSync(kernel.initrd) &&
@@ -177,6 +188,8 @@ export function ensureKernel(log: (s: string) => void, apt: AptView = HOST_APT):
               : null;
         if (unpack) writeFileSync(dest, mustRunBytes(unpack, ['-dc', join(modDir, path)]));
         else copyFileSync(join(modDir, path), dest);
+        const a = MODULE_ARGS[path.replace(/^.*\//, '').replace(/\.ko(\.\w+)?$/, '')];
+        if (a) writeFileSync(dest.replace(/\.ko$/, '.args'), a);
       });
       writeFileSync(join(root, 'init'), INIT_SCRIPT, { mode: 0o755 });
       const cpio = join(work, 'initrd.cpio.gz');

@@ -3,12 +3,13 @@
 // while both run is an interconnect-down on both sides, never a partner-down; a killed partner is a
 // partner-down only once its witness heartbeat stopped, and a sector forged into its slot meanwhile is
 // refused and changes nothing.
-import { closeSync, mkdtempSync, openSync, writeSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CcmOptions } from '../../lib/ccm';
-import { encodeWitness, WITNESS } from '../../lib/ccm/wire';
+import { decodeWitness, encodeWitness, WITNESS } from '../../lib/ccm/wire';
 import { contextFor } from '../../lib/cm';
 import {
   cliNode,
@@ -70,21 +71,23 @@ function nodeA(p: number, path: string, extra: Partial<CcmOptions> = {}) {
   });
 }
 
-function cliB(p: number, path: string, extra: string[] = []) {
+/** Node `id` (1 on A's addresses, 2 on B's) as the CLI in its own process. */
+function cliOf(id: 1 | 2, p: number, path: string, extra: string[] = []) {
+  const [mine, theirs] = id === 1 ? [A, B] : [B, A];
   return cliNode([
     '--no-control',
     '--cluster-id',
     String(CLUSTER),
     '--node-id',
-    '2',
+    String(id),
     '--address',
-    B[0],
+    mine[0],
     '--address',
-    B[1],
+    mine[1],
     '--port',
     String(p),
     '--partner',
-    `1@${A.join(',')}:${p}`,
+    `${3 - id}@${theirs.join(',')}:${p}`,
     '--secret',
     SECRET,
     '--heartbeat-ms',
@@ -99,6 +102,10 @@ function cliB(p: number, path: string, extra: string[] = []) {
     String(witnessTiming.timeoutMs),
     ...extra,
   ]);
+}
+
+function cliB(p: number, path: string, extra: string[] = []) {
+  return cliOf(2, p, path, extra);
 }
 
 describe('CCM with a witness disk on rxe', () => {
@@ -338,6 +345,148 @@ describe('CCM with a witness disk on rxe', () => {
     );
     recordFault(
       'partner paused past every threshold and taken over by the witness alone, resumed: it left ACTIVE first, waited for the giveback, never two owners',
+    );
+  });
+
+  it('both nodes paused together past every threshold, their session outliving it: each leaves ACTIVE, hears the other in a status read posted after the stall, and goes ACTIVE again; nobody taken over', async () => {
+    const p = port++;
+    const path = disk();
+    const nodes = [cliOf(1, p, path, ['--active-after', '0']), cliOf(2, p, path, ['--active-after', '0'])];
+    for (const n of nodes) {
+      await next(n.events, 'state', (e) => e.to === 'ACTIVE', 90_000);
+      await next(n.events, 'established', () => true, 90_000);
+    }
+    // A few status reads each way: both have seen the other ACTIVE.
+    await new Promise((r) => setTimeout(r, 2000));
+    const from = nodes.map((n) => n.events.length);
+    // One host pausing both guests: both stop within a moment, for longer than the witness's timeout.
+    for (const n of nodes) n.c.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 2 * witnessTiming.timeoutMs));
+    for (const n of nodes) n.c.kill('SIGCONT');
+    for (const [i, n] of nodes.entries()) {
+      await next(n.events, 'stalled', (e) => e.from === 'ACTIVE' && e.to === 'READY', 30_000, from[i]);
+      await next(
+        n.events,
+        'heard-since-stall',
+        (e) => e.by === 'status-read' && e.unheard.length === 0,
+        30_000,
+        from[i],
+      );
+      await next(n.events, 'state', (e) => e.to === 'ACTIVE', 30_000, from[i]);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    // The same session throughout, nobody judged down or taken over: each owns only its own resources.
+    for (const [i, n] of nodes.entries())
+      expect(
+        n.events
+          .slice(from[i])
+          .filter((e) =>
+            [
+              'partner-down',
+              'takeover-safe',
+              'takeover',
+              'waiting-for-giveback',
+              'established',
+              'protocol-error',
+            ].includes(e.type),
+          ),
+      ).toEqual([]);
+    recordFault(
+      'both nodes paused together (SIGSTOP) past every threshold, the session outliving it: both ACTIVE again once each read the other, no takeover',
+    );
+  });
+
+  it('a node that arms the kernel watchdog (softdog): written from its witness round; paused, the watchdog expires and the survivor waits its msgwait after its last witness heartbeat; resumed with no session, it obeys the poison pill', async () => {
+    const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' });
+    const wdState = () => sh('cat /sys/class/watchdog/watchdog0/state 2>/dev/null || echo unknown').trim();
+    const expiries = () =>
+      sh('dmesg')
+        .split('\n')
+        .filter((l) => l.includes('softdog: Triggered')).length;
+    // softdog's timeout, 2 s (the lab loads it with soft_noboot: an expiry is logged, not a reset).
+    sh('wdctl -s 2 /dev/watchdog >/dev/null');
+    const p = port++;
+    const path = disk();
+    const watchdog = ['--watchdog', '/dev/watchdog', '--watchdog-timeout-ms'];
+    // A device whose timeout is not the one configured is refused before anything else.
+    const wrong = spawnSync(
+      process.execPath,
+      [
+        join(__dirname, '../../dist/cli.js'),
+        'node',
+        '--no-control',
+        '--cluster-id',
+        String(CLUSTER),
+        '--node-id',
+        '2',
+        '--address',
+        B[0],
+        '--port',
+        String(p),
+        '--partner',
+        `1@${A[0]}:${p}`,
+        '--witness',
+        path,
+        ...watchdog,
+        '3000',
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr).toContain('its timeout is 2 s, not the 3000 ms configured');
+    const b = cliB(p, path, ['--active-after', '0', ...watchdog, '2000', '--msgwait-ms', '6000']);
+    const a = nodeA(p, path);
+    await a.n.start();
+    await next(a.events, 'established', () => true, 90_000);
+    await next(b.events, 'state', (e) => e.to === 'ACTIVE', 30_000);
+    // Armed, written to from every round, and its msgwait on the disk for partners to read.
+    expect(['active', 'unknown']).toContain(wdState());
+    const before = expiries();
+    await new Promise((r) => setTimeout(r, 3 * 2000));
+    expect(expiries()).toBe(before);
+    const at = WITNESS.slotSize;
+    expect(
+      decodeWitness(
+        readFileSync(path).subarray(at, at + WITNESS.size),
+        CLUSTER,
+        2,
+        new TextEncoder().encode(SECRET),
+      ),
+    ).toMatchObject({ msgwaitMs: 6000 });
+
+    // Paused: the watchdog expires (a real one resets the host), and node 1 calls the takeover safe only
+    // msgwait after the last witness heartbeat it saw, not at partner-down.
+    const from = a.events.length;
+    const stoppedAt = performance.now();
+    b.c.kill('SIGSTOP');
+    const down = await next(a.events, 'partner-down', () => true, 60_000, from);
+    expect(down.witness).toBe('stopped');
+    await expect(a.n.takeover(2)).rejects.toMatchObject({ code: 'ERR_CCM_NOT_SAFE' });
+    const safe = await next(a.events, 'takeover-safe', () => true, 30_000, from);
+    expect(safe).toMatchObject({ by: 'witness', msgwaitMs: 6000 });
+    expect(performance.now() - stoppedAt).toBeGreaterThanOrEqual(6000 - 2 * witnessTiming.intervalMs);
+    expect(expiries()).toBeGreaterThan(before);
+    await a.n.takeover(2);
+
+    // Resumed with every link cut: its first act is to leave ACTIVE; the takeover on the disk is the
+    // poison pill it obeys, with no session to learn it from.
+    links.cutAll(true);
+    const resumedAt = b.events.length;
+    b.c.kill('SIGCONT');
+    await next(b.events, 'stalled', (e) => e.from === 'ACTIVE', 30_000, resumedAt);
+    expect(await next(b.events, 'poison-pill', (e) => e.partner === 1, 30_000, resumedAt)).toBeTruthy();
+    await next(b.events, 'waiting-for-giveback', (e) => e.partner === 1, 30_000, resumedAt);
+    links.cutAll(false);
+    await next(a.events, 'established', () => true, 90_000, from);
+    await a.n.giveback(2);
+    await next(b.events, 'state', (e) => e.to === 'ACTIVE', 30_000, resumedAt);
+    expect(b.events.slice(resumedAt).filter((e) => e.type === 'state' && e.to === 'ACTIVE')).toHaveLength(1);
+    // A clean stop disarms it (the magic close).
+    b.c.kill('SIGTERM');
+    await b.gone;
+    expect(['inactive', 'unknown']).toContain(wdState());
+    recordFault(
+      'partner with a kernel watchdog (softdog) paused past every threshold: the watchdog expired, takeover-safe only after its msgwait, the poison pill obeyed on resuming with no session',
     );
   });
 

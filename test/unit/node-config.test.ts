@@ -94,6 +94,15 @@ describe('strict node configuration', () => {
       thrown(() => resolveConfig({ ...base, witness: { path: '/w', intervalMS: 10 } } as CcmOptions)).message,
     ).toBe('unknown key "witness.intervalMS" (did you mean "intervalMs"?)');
     expect(
+      thrown(() =>
+        resolveConfig({ ...base, witness: { path: '/w', watchdg: '/dev/watchdog' } } as CcmOptions),
+      ).message,
+    ).toBe('unknown key "witness.watchdg" (did you mean "watchdog"?)');
+    expect(
+      thrown(() => resolveConfig({ ...base, witness: { path: '/w', msgwaitMS: 10_000 } } as CcmOptions))
+        .message,
+    ).toBe('unknown key "witness.msgwaitMS" (did you mean "msgwaitMs"?)');
+    expect(
       thrown(() => resolveConfig({ ...base, nvram: { path: '/n', persistant: true } } as CcmOptions)).message,
     ).toBe('unknown key "nvram.persistant" (did you mean "persistent"?)');
     expect(thrown(() => resolveConfig({ ...base, backoff: { maxMS: 10 } } as CcmOptions)).message).toBe(
@@ -217,6 +226,33 @@ describe('strict node configuration', () => {
         '500',
       ]),
     ).toBe('--witness-timeout-ms must be at least twice --witness-interval-ms');
+    expect(cliError([...required, '--witness', '/w', '--msgwait-ms', '10000'])).toBe(
+      '--msgwait-ms needs --watchdog',
+    );
+    expect(
+      cliError([
+        ...required,
+        '--witness',
+        '/w',
+        '--watchdog',
+        '/dev/watchdog',
+        '--watchdog-timeout-ms',
+        '2500',
+      ]),
+    ).toBe('--watchdog-timeout-ms must be whole seconds and at least twice --witness-interval-ms');
+    expect(
+      cliError([
+        ...required,
+        '--witness',
+        '/w',
+        '--watchdog',
+        '/dev/watchdog',
+        '--watchdog-timeout-ms',
+        '5000',
+        '--msgwait-ms',
+        '9000',
+      ]),
+    ).toBe('--msgwait-ms must be at least twice --watchdog-timeout-ms');
     expect(cliError([...required, '--nvram-persistent'])).toBe('--nvram must name a DAX device or a file');
     expect(cliError([...required, '--durability', 'durable'])).toBe(
       '--durability must be one of delivered, placed, persisted, got durable',

@@ -254,6 +254,7 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [WITNESS.takeover, 'takeover u32'],
       [WITNESS.flags, 'flags u32 (1 auth)'],
       [WITNESS.takeoverGeneration, 'takeover generation u64'],
+      [WITNESS.msgwait, 'msgwait u32 (ms; 0 none)'],
       [WITNESS.mac, `MAC[${WITNESS.checksum - WITNESS.mac}] over bytes 0 … ${WITNESS.mac - 1}`],
       [WITNESS.checksum, 'CRC-32'],
     ]);

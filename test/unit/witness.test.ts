@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterNode, DiskWitness, type CcmEvent, type CcmOptions } from '../../lib/ccm';
-import { encodeWitness, WITNESS } from '../../lib/ccm/wire';
-import type { ProtocolError } from '../../lib/ccm/wire';
+import { decodeWitness, encodeWitness, WITNESS } from '../../lib/ccm/wire';
+import type { ProtocolError, WitnessSector } from '../../lib/ccm/wire';
 import { native } from '../../lib/native';
 import { MemoryNetwork } from './support/memory-transport';
 
@@ -219,6 +219,62 @@ describe('the CCM with a witness, over an in-memory network', () => {
     expect(await until(a.events, 'takeover-safe')).toMatchObject({ partner: 2, by: 'witness' });
     await a.node.takeover(2);
     expect(a.node.status().takeover).toMatchObject({ partner: 2 });
+  });
+
+  /** Rewrites node `id`'s sector on the disk as `change` says, its heartbeat unchanged (no sign of life). */
+  function rewrite(path: string, id: 1 | 2, change: (w: WitnessSector) => WitnessSector) {
+    const at = (id - 1) * WITNESS.slotSize;
+    const old = decodeWitness(readFileSync(path).subarray(at, at + WITNESS.size), CLUSTER, id, secret)!;
+    const fd = openSync(path, 'r+');
+    writeSync(fd, encodeWitness(change(old), secret), 0, WITNESS.size, at);
+    closeSync(fd);
+  }
+
+  it('a partner whose sector says it arms a watchdog is safe to take over by the witness alone only msgwait after its last heartbeat', async () => {
+    const net = new MemoryNetwork();
+    const path = disk();
+    const a = make(net, 1, path);
+    const b = make(net, 2, path);
+    await Promise.all([a.node.start(), b.node.start()]);
+    await a.node.waitForSession(2);
+    await sleep(200);
+    // B stops with its links; its last sector says a watchdog resets it within 1500 ms of that heartbeat.
+    await stopWitness(b.node);
+    rewrite(path, 2, (w) => ({ ...w, msgwaitMs: 1500 }));
+    const stoppedAt = performance.now();
+    net.crash('10.0.0.2');
+    await until(a.events, 'partner-down');
+    await expect(a.node.takeover(2)).rejects.toMatchObject({ code: 'ERR_CCM_NOT_SAFE' });
+    const safe = await until(a.events, 'takeover-safe', 5000);
+    // Its last heartbeat was written up to a round before it stopped.
+    expect(performance.now() - stoppedAt).toBeGreaterThanOrEqual(1500 - 2 * 20);
+    expect(safe).toMatchObject({ partner: 2, by: 'witness', msgwaitMs: 1500 });
+    await a.node.takeover(2);
+  });
+
+  it("the poison pill: a node that reads a takeover of its own boot in a partner's sector, with no session to it, leaves ACTIVE and waits for the giveback", async () => {
+    const net = new MemoryNetwork();
+    const path = disk();
+    const a = make(net, 1, path);
+    const b = make(net, 2, path);
+    await Promise.all([a.node.start(), b.node.start()]);
+    await Promise.all([a.node.waitForSession(2), b.node.waitForSession(1)]);
+    b.node.setState('ACTIVE');
+    for (const addr of ['10.0.0.1', '10.0.0.2', '10.1.0.1', '10.1.0.2']) net.partition(addr, true);
+    await until(b.events, 'interconnect-down');
+    // Node 1's sector names a takeover of node 2's boot (written as a survivor's takeover writes it).
+    await stopWitness(a.node);
+    const generation = BigInt(b.node.status().generation);
+    rewrite(path, 1, (w) => ({ ...w, heartbeat: w.heartbeat + 1n, takeover: { nodeId: 2, generation } }));
+    expect(await until(b.events, 'poison-pill')).toMatchObject({
+      partner: 1,
+      generation: String(generation),
+    });
+    await until(b.events, 'waiting-for-giveback');
+    expect(b.node.state).toBe('READY');
+    expect(() => b.node.setState('ACTIVE')).toThrow(
+      expect.objectContaining({ code: 'ERR_CCM_WAITING_FOR_GIVEBACK' }),
+    );
   });
 
   it('a witness it cannot open fails start() with ERR_CCM_WITNESS naming the disk, and leaves nothing listening', async () => {

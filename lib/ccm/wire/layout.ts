@@ -459,6 +459,11 @@ export const WITNESS = {
   flags: 44,
   /** takeover generation u64: the boot of that node the takeover is of. */
   takeoverGeneration: 48,
+  /**
+   * msgwait u32: with a kernel watchdog armed, how long (ms) after the writer's last heartbeat it is
+   * surely reset; 0 (as older writers leave it): no watchdog. Bytes 60 … 475 are reserved (zero).
+   */
+  msgwait: 56,
   /** MAC[32]: HMAC-SHA256 over bytes 0 to 475 (zero without a secret). */
   mac: 476,
   /** CRC-32 u32 over the 512 bytes, computed with this field zero. */

@@ -1,5 +1,6 @@
 // A node's sector on the witness disk: who wrote it, its boot and state, a heartbeat counter that
-// advances while it runs, and the takeover it has made, if any. With a cluster secret the whole sector
+// advances while it runs, the takeover it has made, if any (the poison pill its victim obeys), and how
+// long its kernel watchdog takes to reset it (msgwait). With a cluster secret the whole sector
 // carries one MAC, so nothing else on the storage network can forge a heartbeat or a takeover.
 import { checkCluster, checkHeader, checkMac, seal, sign, u64, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
@@ -25,6 +26,11 @@ export interface WitnessSector {
     /** That node's boot generation when it was taken over. */
     generation: bigint;
   } | null;
+  /**
+   * With a kernel watchdog armed: how long (ms) after its last heartbeat the writer is surely reset, so
+   * that a partner may take it for dead (SBD's msgwait); absent (0 on the disk) without one.
+   */
+  msgwaitMs?: number;
 }
 
 /** Encodes a witness sector (512 bytes) into `out` (its first 512 bytes; the rest of `out` is left as it is). */
@@ -44,6 +50,7 @@ export function encodeWitness(
   dv.setUint32(WITNESS.takeover, w.takeover?.nodeId ?? 0, true);
   dv.setUint32(WITNESS.flags, secret ? FLAG_AUTH : 0, true);
   dv.setBigUint64(WITNESS.takeoverGeneration, u64(w.takeover?.generation ?? 0n, 'takeoverGeneration'), true);
+  dv.setUint32(WITNESS.msgwait, w.msgwaitMs ?? 0, true);
   sign(out.subarray(0, WITNESS.size), WITNESS.mac, secret);
   seal(out, WITNESS.size, WITNESS.checksum);
   return out;
@@ -81,6 +88,7 @@ export function decodeWitness(
   const flags = dv.getUint32(WITNESS.flags, true);
   if (flags & ~FLAG_AUTH) throw new ProtocolError('ERR_CCM_FIELD', 'witness', `unknown flags ${flags}`);
   const takeover = dv.getUint32(WITNESS.takeover, true);
+  const msgwaitMs = dv.getUint32(WITNESS.msgwait, true);
   return {
     clusterId,
     nodeId: writer,
@@ -90,5 +98,6 @@ export function decodeWitness(
     takeover: takeover
       ? { nodeId: takeover, generation: dv.getBigUint64(WITNESS.takeoverGeneration, true) }
       : null,
+    ...(msgwaitMs > 0 && { msgwaitMs }),
   };
 }
