@@ -111,6 +111,7 @@ setTimeout(() => {
   ccm.setState('READY');
   activate();
   ccm.on('giveback', activate);
+  ccm.on('heard-since-stall', activate);
   ccm.on('established', () => setTimeout(activate, 500));
 }, 1000);
 

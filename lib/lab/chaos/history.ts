@@ -136,6 +136,8 @@ export const HISTORY_EVENTS = [
   'listening',
   'state',
   'stalled',
+  'heard-since-stall',
+  'poison-pill',
   'established',
   'partner-down',
   'interconnect-down',
