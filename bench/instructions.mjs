@@ -12,7 +12,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { instructionMarker } from 'rdma-ccm/lab';
-import { Context } from 'rdma-ccm/verbs';
+import { Context, Desc, descriptors, Opcode, SendFlags } from 'rdma-ccm/verbs';
 import { ClusterNode } from 'rdma-ccm/ccm';
 import { pair } from './ours.mjs';
 import { RX, SPIN_US } from './pingpong.mjs';
@@ -215,6 +215,32 @@ async function oursAwaitRead(size) {
   p.close();
 }
 
+/** READs through the fast path: 64 descriptors posted in one call, their completions polled into the ring. */
+async function oursFastBatch(size) {
+  const p = pair(size);
+  const { a, b } = p;
+  const BATCH = 64;
+  const d = descriptors(BATCH);
+  for (let i = 0; i < BATCH; i++) {
+    const at = i * Desc.STRIDE;
+    d.set([i, 0, Opcode.RDMA_READ, SendFlags.SIGNALED, a.mr.id, 0, 0, size], at);
+    d[at + Desc.REMOTE] = Number(b.mr.addr & 0xffffffffn);
+    d[at + Desc.REMOTE_HIGH] = Number(b.mr.addr >> 32n);
+    d[at + Desc.RKEY] = b.mr.rkey;
+  }
+  const run = (n) => {
+    for (let done = 0; done < n; done += BATCH) {
+      a.qp.postFast(d, BATCH);
+      for (let got = 0; got < BATCH; ) got += a.sendCq.pollRing(BATCH, SPIN_US);
+    }
+  };
+  run(5120);
+  const op = 'READ, fast path, batches of 64';
+  for (const rep of REPS)
+    for (const n of [N1 * 1.024, N2 * 1.024]) await window({ side: 'ours', op, size, rep }, n, run);
+  p.close();
+}
+
 /**
  * perftest's client in the window (its server started before it), one operation at a time as this
  * package's loop does it: ib_read_lat for READ; ib_write_bw and ib_send_bw with one request in flight
@@ -303,7 +329,13 @@ if (!only)
       if (op in PERFTEST) await perftest(op, size);
     }
     await oursAwaitRead(size);
+    await oursFastBatch(size);
     await mirroredAppend(size);
+  }
+if (only === 'verbs')
+  for (const size of [2, 4096]) {
+    await oursAwaitRead(size);
+    await oursFastBatch(size);
   }
 if (!only || only === 'appends') await streamedAppends(4096);
 writeFileSync(out, JSON.stringify(windows));

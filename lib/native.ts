@@ -28,7 +28,7 @@ export interface NativeContext extends NativeObject {
 export type NativePd = NativeObject;
 
 export interface NativeMr extends NativeObject {
-  info(): { addr: bigint; length: number; lkey: number; rkey: number };
+  info(): { addr: bigint; length: number; lkey: number; rkey: number; id: number };
   buffer(): ArrayBuffer | ArrayBufferView;
 }
 
@@ -36,6 +36,12 @@ export interface NativeCq extends NativeObject {
   poll(max: number, spinUs?: number): WorkCompletion[];
   /** How many succeeded, or the first failed completion (the ones before it are consumed). */
   pollCount(max: number, spinUs?: number): number | WorkCompletion;
+  /** Up to max completions written to `ring`; how many. */
+  pollRing(max: number, spinUs?: number): number;
+  /** The completion ring (completion-ring.ts). */
+  readonly ring: Uint32Array;
+  /** [work outstanding (JS writes it), the event loop held (the addon writes it)]. */
+  readonly state: Int32Array;
   ref(): void;
   unref(): void;
 }
@@ -125,6 +131,9 @@ export interface NativeQp extends NativeObject {
   postPreparedPoll(handle: number, cq: NativeCq, spinUs: number): number | WorkCompletion;
   releasePrepared(handle: number): void;
   postBatch(wrs: NativeSendWr[]): void;
+  /** `count` requests from descriptors (descriptor.ts); `library`: ids of the library's range allowed. */
+  postFast(desc: Uint32Array, count: number, library: boolean): void;
+  postRecvFast(desc: Uint32Array, count: number, library: boolean): void;
 }
 
 export interface NativeCmChannel extends NativeObject {
@@ -238,12 +247,7 @@ export interface Addon {
     NativeMr
   >;
   CompletionQueue: Ctor<
-    [
-      context: NativeContext,
-      cqe: number,
-      onCompletions: (batch: WorkCompletion[]) => void,
-      options?: CqOptions,
-    ],
+    [context: NativeContext, cqe: number, onCompletions: (count: number) => void, options?: CqOptions],
     NativeCq
   >;
   AddressHandle: Ctor<[pd: NativePd, attr: AhAttr], NativeAh> &

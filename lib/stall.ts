@@ -15,8 +15,9 @@ const watchers = new Set<StallWatcher>();
 let awakeAt = 0;
 
 /** Notes that the process runs now; a watcher whose limit the gap since the last call passed is told first. */
-export function awake(now = performance.now()): void {
-  if (watchers.size === 0) return;
+export function awake(at?: number): void {
+  if (watchers.size === 0) return; // before the clock is read: this runs for every batch of completions
+  const now = at ?? performance.now();
   const gap = now - awakeAt;
   awakeAt = now;
   for (const w of watchers) if (gap > w.limitMs) w.stalled(gap);

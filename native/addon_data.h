@@ -3,9 +3,13 @@
 #pragma once
 #include <napi.h>
 
+#include <cstdint>
 #include <unordered_map>
+#include <vector>
 
 namespace rdma {
+
+class MemoryRegion;
 
 struct AddonData {
   // Property names made into JS strings once (Key(), props.h): their index in `keyStore` (an array,
@@ -22,6 +26,10 @@ struct AddonData {
   Napi::FunctionReference mw;
   Napi::FunctionReference cmChannel;
   Napi::FunctionReference cmId;
+  // Open memory regions by slot (the low 24 bits of MemoryRegion's `id`, what a fast-path descriptor
+  // names its local memory by), and the ids of closed regions whose slots are free, oldest first.
+  std::vector<MemoryRegion*> regions;
+  std::vector<uint32_t> freeRegions;
 };
 
 inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

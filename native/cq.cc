@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "capabilities.h"
@@ -53,6 +54,7 @@ Napi::Function CompletionQueue::Init(Napi::Env env) {
   return Define(env, {
                          InstanceMethod<&CompletionQueue::Poll>("poll"),
                          InstanceMethod<&CompletionQueue::PollCount>("pollCount"),
+                         InstanceMethod<&CompletionQueue::PollRing>("pollRing"),
                          InstanceMethod<&CompletionQueue::Ref>("ref"),
                          InstanceMethod<&CompletionQueue::Unref>("unref"),
                      });
@@ -108,6 +110,22 @@ CompletionQueue::CompletionQueue(const Napi::CallbackInfo& info) : Base(info), P
   });
   Adopt(cq);
   undo.Commit();
+  Napi::ArrayBuffer ringBuffer = Napi::ArrayBuffer::New(env, kRingRecords * kRingStride * sizeof(uint32_t));
+  Napi::ArrayBuffer stateBuffer = Napi::ArrayBuffer::New(env, kStateWords * sizeof(int32_t));
+  ringStore_ = HoldBackingStore(ringBuffer);
+  stateStore_ = HoldBackingStore(stateBuffer);
+  ring_ = static_cast<uint32_t*>(ringBuffer.Data());
+  state_ = static_cast<int32_t*>(stateBuffer.Data());
+  std::memset(ring_, 0, ringBuffer.ByteLength());
+  std::memset(state_, 0, stateBuffer.ByteLength());
+  info.This().As<Napi::Object>().DefineProperties({
+      Napi::PropertyDescriptor::Value(
+          "ring", Napi::Uint32Array::New(env, kRingRecords * kRingStride, ringBuffer, 0, napi_uint32_array),
+          napi_enumerable),
+      Napi::PropertyDescriptor::Value(
+          "state", Napi::Int32Array::New(env, kStateWords, stateBuffer, 0, napi_int32_array),
+          napi_enumerable),
+  });
   // The callback reaches the JS wrapper, so it must not be a root: it lives on this object (weakly
   // referenced here), and an idle CQ nobody uses can be collected. ref() holds the CQ while work is
   // outstanding, so that what the work needs stays alive until its completion.
@@ -119,7 +137,8 @@ CompletionQueue::CompletionQueue(const Napi::CallbackInfo& info) : Base(info), P
 
 void CompletionQueue::Drain() {
   // Consume every pending event (the fd is non-blocking), acknowledge them, re-arm, then poll: a
-  // completion that lands after the poll raises a new event, so none is missed.
+  // completion that lands after the poll raises a new event, so none is missed. Each ring's worth
+  // is handed to JS in one callback, with the count written.
   ibv_cq* cq = raw();
   void* ctx = nullptr;
   ibv_cq* evcq = nullptr;
@@ -128,12 +147,61 @@ void CompletionQueue::Drain() {
   if (events > 0) ibv_ack_cq_events(cq, events);
   ibv_req_notify_cq(cq, 0);
   Napi::Env env = Env();
-  Napi::Array batch = PollBatch(env, 1 << 16, 0);
-  if (batch.Length() == 0) return;
-  Napi::Object self = Value();
-  if (self.IsEmpty() || onCompletions_.IsEmpty() || onCompletions_.Value().IsEmpty())
-    return;  // being collected
-  onCompletions_.MakeCallback(self, {batch});
+  for (;;) {
+    int n = FillRing(env, kRingRecords, 0);
+    if (n == 0) break;
+    Napi::Object self = Value();
+    if (self.IsEmpty() || onCompletions_.IsEmpty() || onCompletions_.Value().IsEmpty())
+      return;  // being collected
+    onCompletions_.MakeCallback(self, {Napi::Number::New(env, n)});
+    if (!open() || n < int(kRingRecords)) break;
+  }
+  // The work that completed started no more: the loop may end.
+  if (state_[kStateBusy] == 0 && state_[kStateHeld] != 0) LetGo();
+}
+
+static void WriteRecord(uint32_t* r, const ibv_wc& wc, const uint64_t* ts) {
+  const bool ok = wc.status == IBV_WC_SUCCESS;
+  r[kRingIdLow] = uint32_t(wc.wr_id);
+  r[kRingIdHigh] = uint32_t(wc.wr_id >> 32);
+  r[kRingStatus] = wc.status;
+  r[kRingOpcode] = ok ? uint32_t(wc.opcode) : kRingUnknown;
+  r[kRingByteLen] = ok ? wc.byte_len : 0;
+  r[kRingQpNum] = wc.qp_num;
+  r[kRingData] = !ok ? 0 : (wc.wc_flags & IBV_WC_WITH_IMM) ? ntohl(wc.imm_data) : wc.invalidated_rkey;
+  r[kRingFlags] = ok ? wc.wc_flags : 0;
+  r[kRingSrcQp] = ok ? wc.src_qp : 0;
+  r[kRingVendorErr] = wc.vendor_err;
+  r[kRingSlid] = wc.slid;
+  r[kRingSl] = wc.sl;
+  r[kRingDlidPathBits] = wc.dlid_path_bits;
+  r[kRingPkeyIndex] = wc.pkey_index;
+  r[kRingTimestampLow] = ts ? uint32_t(*ts) : 0;
+  r[kRingTimestampHigh] = ts ? uint32_t(*ts >> 32) : 0;
+}
+
+int CompletionQueue::FillRing(Napi::Env env, int max, int64_t spinUs) {
+  ibv_wc wc[32];
+  uint64_t ts[32];
+  int n = 0;
+  while (n < max) {
+    int want = std::min(32, max - n);
+    int got = PollInto(wc, ts, want, n == 0 ? spinUs : 0);
+    if (got < 0) ThrowSys(env, EIO, cqx_ ? "ibv_start_poll" : "ibv_poll_cq");
+    for (int i = 0; i < got; i++, n++)
+      WriteRecord(ring_ + size_t(n) * kRingStride, wc[i], timestamps_ ? &ts[i] : nullptr);
+    if (got < want) break;
+  }
+  return n;
+}
+
+// pollRing(max, spinUs = 0): up to max (1 … the ring's records) completions written to the ring,
+// spinning up to spinUs µs for the first; their count.
+Napi::Value CompletionQueue::PollRing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  handle(env);
+  int max = int(ArgInt(info, 0, "max", 1, kRingRecords));
+  return Napi::Number::New(env, FillRing(env, max, ArgIntOr(info, 1, "spinUs", 0, kMaxSpinUs, 0)));
 }
 
 // ibv_poll_cq, spinning up to spinUs µs while the CQ is empty: a latency-critical loop then crosses
@@ -250,6 +318,7 @@ Napi::Value CompletionQueue::CountCompletions(Napi::Env env, int max, int64_t sp
 
 Napi::Value CompletionQueue::Ref(const Napi::CallbackInfo& info) {
   watch_.Ref();
+  state_[kStateHeld] = 1;
   if (!held_ && open()) {
     held_ = true;
     Napi::ObjectWrap<CompletionQueue>::Ref();  // a strong reference: not collected while work is outstanding
@@ -258,9 +327,15 @@ Napi::Value CompletionQueue::Ref(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CompletionQueue::Unref(const Napi::CallbackInfo& info) {
-  watch_.Unref();
-  Drop();
+  LetGo();
   return info.Env().Undefined();
+}
+
+void CompletionQueue::LetGo() {
+  if (state_ == nullptr) return;  // not made
+  watch_.Unref();
+  state_[kStateHeld] = 0;
+  Drop();
 }
 
 void CompletionQueue::Drop() {

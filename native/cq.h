@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "backing_store.h"
 #include "fd_watch.h"
 #include "wrapped.h"
 
@@ -15,9 +16,40 @@ namespace rdma {
 
 class Context;
 
+// The completion ring: the CQ's drain and pollRing() write completions here, kRingStride 32-bit words
+// each, in a Uint32Array that JS reads without a call (the CQ's `ring`). A failed completion carries
+// only its id, status, QP number and vendor error (the other words are 0; opcode is kRingUnknown).
+enum WcWord : uint32_t {
+  kRingIdLow = 0,
+  kRingIdHigh,
+  kRingStatus,
+  kRingOpcode,
+  kRingByteLen,
+  kRingQpNum,
+  kRingData,  // immediate data (host order) with IBV_WC_WITH_IMM, else the invalidated rkey word
+  kRingFlags,
+  kRingSrcQp,
+  kRingVendorErr,
+  kRingSlid,
+  kRingSl,
+  kRingDlidPathBits,
+  kRingPkeyIndex,
+  kRingTimestampLow,
+  kRingTimestampHigh,
+  kRingStride
+};
+constexpr uint32_t kRingUnknown = 0xffffffff;
+constexpr uint32_t kRingRecords = 256;
+
+// The CQ's `state` (an Int32Array shared with JS): whether work is outstanding (JS writes it) and
+// whether the CQ holds the event loop (the addon writes it). A drain lets go of the loop once it ends
+// with nothing outstanding; lib/verbs takes it with ref() when work is posted while it is let go, so a
+// busy CQ whose completions keep work going never flips between the two.
+enum CqStateWord : uint32_t { kStateBusy = 0, kStateHeld, kStateWords };
+
 class CompletionQueue : public Wrapped<CompletionQueue, ibv_cq>, public Parent {
   RDMA_WRAPPED(CompletionQueue, ibv_cq, cq)
-  void OnClose() { Drop(); }
+  void OnClose() { LetGo(); }
 
   Context* context() const { return context_.get(); }
   // How many completions the CQ has (at most max; spinning up to spinUs µs for the first), or the first
@@ -27,7 +59,7 @@ class CompletionQueue : public Wrapped<CompletionQueue, ibv_cq>, public Parent {
   static constexpr int64_t kMaxSpinUs = 1000000;
 
  private:
-  JsMethod Poll, PollCount, Ref, Unref;
+  JsMethod Poll, PollCount, PollRing, Ref, Unref;
   void Drain();
   Napi::Array PollBatch(Napi::Env env, int max, int64_t spinUs);
   // Up to `want` completions into wc (and, with timestamps, ts), spinning up to spinUs µs while there
@@ -35,6 +67,9 @@ class CompletionQueue : public Wrapped<CompletionQueue, ibv_cq>, public Parent {
   int PollInto(ibv_wc* wc, uint64_t* ts, int want, int64_t spinUs);
   int PollOnce(ibv_wc* wc, uint64_t* ts, int want);
   void Drop();
+  void LetGo();
+  // Up to `max` (at most kRingRecords) completions written to the ring; their count.
+  int FillRing(Napi::Env env, int max, int64_t spinUs);
 
   ibv_cq_ex* cqx_ = nullptr;  // set for an extended CQ
   bool timestamps_ = false;   // its completions carry the device's timestamp
@@ -44,6 +79,10 @@ class CompletionQueue : public Wrapped<CompletionQueue, ibv_cq>, public Parent {
   ParentRef<Context> context_;
   Napi::FunctionReference onCompletions_;
   bool held_ = false;  // ref() made the wrapper's reference strong
+  uint32_t* ring_ = nullptr;
+  int32_t* state_ = nullptr;
+  BackingStore ringStore_,
+      stateStore_;  // the memory of ring_ and state_, whatever JS does with their buffers
 };
 
 // A work completion as a JS object (with `timestamp`, the device's clock, when ts is given).

@@ -85,6 +85,25 @@ MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Base(info) {
   Create(env, "ibv_reg_mr",
          [&] { return ibv_reg_mr(pd, data_, length_, access_); });  // on failure the members let go
   pd_.Hold(pdw, info[0]);
+  // The low 24 bits are the region's slot in the table, the high 8 count its reuses: an id kept after
+  // its region closed names no later region of that slot until the count wraps.
+  AddonData& data = Data(env);
+  if (data.freeRegions.empty() || (data.regions.size() < (1u << 24) && data.freeRegions.size() < 64)) {
+    id_ = uint32_t(data.regions.size());
+    data.regions.push_back(this);
+  } else {
+    const uint32_t old = data.freeRegions.front();
+    data.freeRegions.erase(data.freeRegions.begin());
+    id_ = ((old >> 24) + 1) % 256 << 24 | (old & 0xffffff);
+    data.regions[id_ & 0xffffff] = this;
+  }
+}
+
+MemoryRegion* MemoryRegion::ById(Napi::Env env, uint32_t id) {
+  const AddonData& data = Data(env);
+  const uint32_t slot = id & 0xffffff;
+  MemoryRegion* mr = slot < data.regions.size() ? data.regions[slot] : nullptr;
+  return mr != nullptr && mr->id_ == id ? mr : nullptr;
 }
 
 void MemoryRegion::Dispose(ibv_mr* mr) {
@@ -92,6 +111,9 @@ void MemoryRegion::Dispose(ibv_mr* mr) {
   // bound over it), the device may still write it, so the reaper keeps it for the life of the process.
   Reap(
       Env(), "ibv_dereg_mr", [mr] { return ibv_dereg_mr(mr); }, std::move(store_));
+  AddonData& data = Data(Env());
+  data.regions[id_ & 0xffffff] = nullptr;
+  data.freeRegions.push_back(id_);
   pd_.Drop();
   memoryRef_.Reset();
   store_.reset();
@@ -119,6 +141,7 @@ Napi::Value MemoryRegion::Info(const Napi::CallbackInfo& info) {
   o.Set("length", Napi::Number::New(env, double(length_)));
   o.Set("lkey", Napi::Number::New(env, mr->lkey));
   o.Set("rkey", Napi::Number::New(env, mr->rkey));
+  o.Set("id", Napi::Number::New(env, id_));
   return o;
 }
 

@@ -19,6 +19,8 @@ class MemoryRegion : public Wrapped<MemoryRegion, ibv_mr> {
   ProtectionDomain* pd() const { return pd_.get(); }
   ibv_mr* mr() const { return raw(); }
   int access() const { return access_; }
+  // The open region numbered `id` (see AddonData::regions), or null.
+  static MemoryRegion* ById(Napi::Env env, uint32_t id);
 
  private:
   JsMethod Info, Buffer;
@@ -26,6 +28,7 @@ class MemoryRegion : public Wrapped<MemoryRegion, ibv_mr> {
   uint8_t* data_ = nullptr;
   size_t length_ = 0;
   int access_ = 0;
+  uint32_t id_ = 0;
   ParentRef<ProtectionDomain> pd_;
   Napi::ObjectReference memoryRef_;  // the ArrayBuffer (caller's) or external Buffer (ours)
   BackingStore store_;               // the memory itself, whatever becomes of that object

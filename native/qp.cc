@@ -86,6 +86,8 @@ Napi::Function QueuePair::Init(Napi::Env env) {
                          InstanceMethod<&QueuePair::PostPreparedPoll>("postPreparedPoll"),
                          InstanceMethod<&QueuePair::ReleasePrepared>("releasePrepared"),
                          InstanceMethod<&QueuePair::PostBatch>("postBatch"),
+                         InstanceMethod<&QueuePair::PostFast>("postFast"),
+                         InstanceMethod<&QueuePair::PostRecvFast>("postRecvFast"),
                      });
 }
 
@@ -747,6 +749,94 @@ Napi::Value QueuePair::PostRecv(const Napi::CallbackInfo& info) {
   ibv_recv_wr* bad = nullptr;
   int err = ibv_post_recv(qp, chain.wrs.data(), &bad);
   if (err != 0) ThrowPostError(env, err, "ibv_post_recv", chain.wrs.data(), bad);
+  return env.Undefined();
+}
+
+// Ids at or above 2^63 are the library's own (lib/verbs numbers its requests there): a caller's
+// descriptors may not use them.
+static void CheckCallerId(Napi::Env env, const uint32_t* d, uint32_t i, bool library) {
+  if (!library && (d[kDescIdHigh] & 0x80000000u))
+    ThrowDesc(env, "ERR_OUT_OF_RANGE", i, "ids at or above 2^63 are the library's");
+}
+
+// postFast(desc: Uint32Array, count, library): `count` send requests from fixed-shape descriptors
+// (work_request.h), one local entry each, posted in one ibv_post_send. The opcodes that need nothing
+// else: RDMA_WRITE(_WITH_IMM), SEND(_WITH_IMM), SEND_WITH_INV, RDMA_READ, on RC and UC queue pairs.
+// Every descriptor is checked before any is posted.
+Napi::Value QueuePair::PostFast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ibv_qp* qp = handle(env);
+  uint32_t count = 0;
+  const uint32_t* desc = ReadDescriptors(env, info[0], info[1], &count);
+  const bool library = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  if (type_ == IBV_QPT_UD) Throw(env, "ERR_UNSUPPORTED", "UD sends need an address handle: use postSend");
+  fastSends_.resize(count);
+  fastSges_.resize(count);
+  const unsigned allFlags = unsigned(AllFlags(kSendFlags));
+  for (uint32_t i = 0; i < count; i++) {
+    const uint32_t* d = desc + size_t(i) * kDescStride;
+    CheckCallerId(env, d, i, library);
+    ibv_send_wr& w = fastSends_[i];
+    std::memset(&w, 0, sizeof w);
+    w.wr_id = uint64_t(d[kDescId]) | uint64_t(d[kDescIdHigh]) << 32;
+    const uint32_t op = d[kDescOpcode];
+    switch (op) {
+      case IBV_WR_RDMA_WRITE:
+      case IBV_WR_RDMA_WRITE_WITH_IMM:
+      case IBV_WR_RDMA_READ:
+        if (op == IBV_WR_RDMA_READ && type_ == IBV_QPT_UC)
+          ThrowDesc(env, "ERR_UNSUPPORTED", i, "UC queue pairs cannot READ");
+        w.wr.rdma.remote_addr = uint64_t(d[kDescRemote]) | uint64_t(d[kDescRemoteHigh]) << 32;
+        w.wr.rdma.rkey = d[kDescRkey];
+        break;
+      case IBV_WR_SEND:
+      case IBV_WR_SEND_WITH_IMM:
+        break;
+      case IBV_WR_SEND_WITH_INV:
+        w.invalidate_rkey = d[kDescImm];
+        break;
+      default:
+        if (op <= 0xff && Has(kWrOpcode, int(op)))
+          ThrowDesc(env, "ERR_UNSUPPORTED", i,
+                    std::string(NameOf(kWrOpcode, int(op))) + " is posted with postSend");
+        ThrowDesc(env, "ERR_UNKNOWN_OPCODE", i, "unknown opcode " + std::to_string(op));
+    }
+    w.opcode = ibv_wr_opcode(op);
+    if (op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_SEND_WITH_IMM) w.imm_data = htonl(d[kDescImm]);
+    if (d[kDescFlags] & ~allFlags) ThrowDesc(env, "ERR_OUT_OF_RANGE", i, "unknown send flags");
+    w.send_flags = d[kDescFlags];
+    if (DescSge(env, d, i, pd_.get(), &fastSges_[i])) {
+      w.sg_list = &fastSges_[i];
+      w.num_sge = 1;
+    }
+    if ((w.send_flags & IBV_SEND_INLINE) && d[kDescLength] > maxInline_)
+      ThrowDesc(env, "ERR_OUT_OF_RANGE", i,
+                "inline data of " + std::to_string(d[kDescLength]) + " bytes exceeds the QP's " +
+                    std::to_string(maxInline_));
+    w.next = i + 1 < count ? &fastSends_[i + 1] : nullptr;
+  }
+  if (count == 0) return env.Undefined();
+  ibv_send_wr* bad = nullptr;
+  int err = ibv_post_send(qp, fastSends_.data(), &bad);
+  if (err != 0) ThrowPostError(env, err, "ibv_post_send", fastSends_.data(), bad);
+  return env.Undefined();
+}
+
+// postRecvFast(desc: Uint32Array, count, library): `count` receives from descriptors (id and local
+// memory), posted in one ibv_post_recv.
+Napi::Value QueuePair::PostRecvFast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ibv_qp* qp = handle(env);
+  uint32_t count = 0;
+  const uint32_t* desc = ReadDescriptors(env, info[0], info[1], &count);
+  const bool library = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  if (srq_) Throw(env, "ERR_UNSUPPORTED", "this queue pair receives through its shared receive queue");
+  for (uint32_t i = 0; i < count; i++) CheckCallerId(env, desc + size_t(i) * kDescStride, i, library);
+  BuildRecvFast(env, desc, count, pd_.get(), fastRecvs_, fastSges_);
+  if (count == 0) return env.Undefined();
+  ibv_recv_wr* bad = nullptr;
+  int err = ibv_post_recv(qp, fastRecvs_.data(), &bad);
+  if (err != 0) ThrowPostError(env, err, "ibv_post_recv", fastRecvs_.data(), bad);
   return env.Undefined();
 }
 

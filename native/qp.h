@@ -60,7 +60,7 @@ class QueuePair : public Wrapped<QueuePair, ibv_qp> {
 
  private:
   JsMethod Info, State, Modify, Query, PostSend, PostRecv, PrepareSend, PostPrepared, PostPreparedPoll,
-      ReleasePrepared, PostBatch;
+      ReleasePrepared, PostBatch, PostFast, PostRecvFast;
   Napi::Value PostChain(const Napi::CallbackInfo& info, ChainUse use);
   void BuildSend(Napi::Env env, Napi::Value arg, SendChain& chain, ChainUse use);
   void Post(Napi::Env env, SendChain& chain);
@@ -82,6 +82,10 @@ class QueuePair : public Wrapped<QueuePair, ibv_qp> {
   Napi::ObjectReference ownerRef_;
   std::vector<std::unique_ptr<SendChain>> prepared_;
   std::vector<MemoryWindow*> windows_;
+  // The fast path's requests, reused from post to post.
+  std::vector<ibv_send_wr> fastSends_;
+  std::vector<ibv_recv_wr> fastRecvs_;
+  std::vector<ibv_sge> fastSges_;
 };
 
 }  // namespace rdma

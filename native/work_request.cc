@@ -57,6 +57,61 @@ void BuildRecv(Napi::Env env, Napi::Value arg, ProtectionDomain* pd, RecvChain& 
   }
 }
 
+const uint32_t* ReadDescriptors(Napi::Env env, napi_value desc, napi_value count, uint32_t* n) {
+  bool isTyped = false;
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_is_typedarray(env, desc, &isTyped) != napi_ok || !isTyped ||
+      napi_get_typedarray_info(env, desc, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint32_array)
+    ThrowArgType(env, "descriptors", "a Uint32Array");
+  double c = -1;
+  napi_valuetype t = napi_undefined;
+  if (napi_typeof(env, count, &t) != napi_ok || t != napi_number ||
+      napi_get_value_double(env, count, &c) != napi_ok || !(c >= 0 && c <= kMaxWrsPerPost) ||
+      c != double(uint32_t(c)))
+    ThrowArgRange(env, "count", "must be an integer from 0 to " + std::to_string(kMaxWrsPerPost));
+  if (uint64_t(c) * kDescStride > length)
+    ThrowArgRange(env, "count",
+                  std::to_string(uint32_t(c)) + " descriptors of " + std::to_string(kDescStride) +
+                      " words do not fit in " + std::to_string(length));
+  *n = uint32_t(c);
+  return static_cast<const uint32_t*>(data);
+}
+
+void ThrowDesc(Napi::Env env, const char* code, uint32_t i, const std::string& what) {
+  Throw(env, code, "descriptor " + std::to_string(i) + ": " + what);
+}
+
+bool DescSge(Napi::Env env, const uint32_t* d, uint32_t i, ProtectionDomain* pd, ibv_sge* sge) {
+  if (d[kDescMr] == kDescNoMr) {
+    if (d[kDescLength] != 0) ThrowDesc(env, "ERR_OUT_OF_RANGE", i, "a length without a region");
+    return false;
+  }
+  MemoryRegion* mr = MemoryRegion::ById(env, d[kDescMr]);
+  if (mr == nullptr || !mr->open()) ThrowDesc(env, "ERR_CLOSED", i, "no open region has that id");
+  if (mr->pd() != pd) ThrowDesc(env, "ERR_WRONG_PD", i, "the region belongs to another protection domain");
+  const uint64_t offset = uint64_t(d[kDescOffset]) | uint64_t(d[kDescOffsetHigh]) << 32;
+  if (offset > (uint64_t(1) << 40)) ThrowDesc(env, "ERR_OUT_OF_RANGE", i, "offset beyond 2^40");
+  *sge = mr->Sge(env, int64_t(offset), int64_t(d[kDescLength]), "descriptor");
+  return true;
+}
+
+void BuildRecvFast(Napi::Env env, const uint32_t* desc, uint32_t count, ProtectionDomain* pd,
+                   std::vector<ibv_recv_wr>& wrs, std::vector<ibv_sge>& sges) {
+  wrs.resize(count);
+  sges.resize(count);
+  for (uint32_t i = 0; i < count; i++) {
+    const uint32_t* d = desc + size_t(i) * kDescStride;
+    ibv_recv_wr& w = wrs[i];
+    w.wr_id = uint64_t(d[kDescId]) | uint64_t(d[kDescIdHigh]) << 32;
+    w.num_sge = DescSge(env, d, i, pd, &sges[i]) ? 1 : 0;
+    w.sg_list = w.num_sge ? &sges[i] : nullptr;
+    w.next = i + 1 < count ? &wrs[i + 1] : nullptr;
+  }
+}
+
 template <typename Wr>
 void ThrowPostError(Napi::Env env, int err, const char* call, const Wr* first, const Wr* bad) {
   Napi::Error e = SysError(env, err, call);

@@ -96,6 +96,7 @@ export function runInstructionBench() {
       'WRITE',
       'SEND',
       'await qp.read()',
+      'READ, fast path, batches of 64',
       'mirrored append',
     ])
       rows.push({ op, size, ours: figure('ours', op, size), perftest: figure('perftest', op, size) });

@@ -210,7 +210,9 @@ function append(session, { tag, payload, durability, partnerGeneration }) {
       if (durability !== 'delivered' && sequence > 16n) {
         try {
           session.mirror.checkpoint(sequence - 16n);
-        } catch {}
+        } catch {
+          // The session ended meanwhile: the next one checkpoints again.
+        }
       }
     },
     (err) => {

@@ -120,7 +120,9 @@ function onLine(n, key, line) {
   else
     try {
       n.events.push({ at: now(), ...JSON.parse(m[2]) });
-    } catch {}
+    } catch {
+      // A ccm line cut short (the guest stopped while printing it): only whole events are kept.
+    }
 }
 
 function boot(n) {
@@ -167,7 +169,9 @@ function assemble() {
       if (!l) continue;
       try {
         lines.push({ ...JSON.parse(l), offset });
-      } catch {} // the last line of a guest powered off while writing it
+      } catch {
+        // The last line of a guest powered off while writing it.
+      }
     }
   }
   writeFileSync(historyPath, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');

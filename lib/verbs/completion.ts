@@ -71,8 +71,6 @@ export interface WorkCompletion {
   pkeyIndex?: number;
   /** Raw ibv_wc_flags. */
   wcFlags?: number;
-  /** @internal Raw imm_data / invalidated_rkey of a receive. */
-  exData?: number;
   /** UD receives: the sender's QP number; 0 when it failed. */
   srcQp: number;
   /** Number of the local queue pair the work request was posted on. */

@@ -43,9 +43,16 @@ export class MemoryRegion {
   readonly rkey: number;
   /** The Access flags the region was registered with. */
   readonly access: number;
+  /**
+   * The region's number, what a fast-path descriptor names it by (Desc.MR). A closed region's number
+   * is given to a later region.
+   */
+  readonly id: number;
   private view: Buffer | null = null;
   /** @internal Work requests posted with this region and not yet completed. */
   inflight = 0;
+  /** @internal close() has run (the only way a reachable region closes). */
+  _closed = false;
 
   /** @internal Made by pd.registerMemory() / pd.allocMemory(). */
   constructor(pd: ProtectionDomain, memory: ArrayBuffer | ArrayBufferView | number, access: number) {
@@ -57,6 +64,7 @@ export class MemoryRegion {
     this.length = info.length;
     this.lkey = info.lkey;
     this.rkey = info.rkey;
+    this.id = info.id;
   }
 
   /** True once close() has run. */
@@ -80,6 +88,7 @@ export class MemoryRegion {
     if (this.inflight > 0)
       throw codeError('ERR_BUSY', `MemoryRegion is used by ${this.inflight} work requests in flight`);
     this.native.close();
+    this._closed = true;
   }
 
   /** Same as close(). */

@@ -11,7 +11,7 @@ import { MemoryRegion, Sge } from './mr';
 import type { MemoryWindow } from './mw';
 import type { ProtectionDomain } from './pd';
 import type { SharedReceiveQueue } from './srq';
-import { WorkQueue } from './work-queue';
+import { libraryWrId, RECV_TAG, SEND_TAG, type Settle, WorkQueue } from './work-queue';
 import {
   FlushTarget,
   Held,
@@ -23,8 +23,9 @@ import {
   toNativeRecv,
   WindowBind,
 } from './work-request';
-import type { OpcodeName } from './access';
-import { checkCallerIds, libraryId, posting } from './wr-id';
+import { Opcode, SendFlags, type OpcodeName } from './access';
+import { Desc, descriptors } from './descriptor';
+import { checkCallerIds, posting } from './wr-id';
 
 /** Transport of a queue pair: reliable connected, unreliable connected, or unreliable datagram. */
 export type QpType = 'RC' | 'UC' | 'UD';
@@ -135,8 +136,42 @@ export interface RemoteQp {
   psn?: number;
 }
 
-// The kernel's IB_WC_WITH_INVALIDATE, which libibverbs's flag layout calls IP_CSUM_OK (see _complete).
-const WC_KERNEL_WITH_INV = native.constants.wcFlags.IP_CSUM_OK;
+// The opcodes a fast-path descriptor carries, by name.
+const FAST_OPCODES: Partial<Record<OpcodeName, number>> = {
+  RDMA_WRITE: Opcode.RDMA_WRITE,
+  RDMA_WRITE_WITH_IMM: Opcode.RDMA_WRITE_WITH_IMM,
+  SEND: Opcode.SEND,
+  SEND_WITH_IMM: Opcode.SEND_WITH_IMM,
+  SEND_WITH_INV: Opcode.SEND_WITH_INV,
+  RDMA_READ: Opcode.RDMA_READ,
+};
+const U64_END = 1n << 64n;
+const OFFSET_END = 2 ** 40;
+const TWO_32 = 2 ** 32;
+
+const isU32 = (x: unknown): x is number => typeof x === 'number' && x >>> 0 === x;
+
+/**
+ * Writes `s` (one scatter/gather entry, or none) into descriptor `at` of `d`; false when the entry is
+ * not one the fast path takes as it is (the object path then reports what is wrong with it).
+ */
+function writeLocal(d: Uint32Array, at: number, s: Sge | undefined, pd: ProtectionDomain): boolean {
+  if (s === undefined) {
+    d[at + Desc.MR] = Desc.NO_MR;
+    d[at + Desc.LENGTH] = 0;
+    return true;
+  }
+  const mr = s?.mr;
+  if (!(mr instanceof MemoryRegion) || mr.pd !== pd || mr._closed) return false;
+  const offset = s.offset ?? 0;
+  const length = s.length ?? mr.length - offset;
+  if (!Number.isInteger(offset) || offset < 0 || offset > OFFSET_END || !isU32(length)) return false;
+  d[at + Desc.MR] = mr.id;
+  d[at + Desc.OFFSET] = offset % TWO_32;
+  d[at + Desc.OFFSET_HIGH] = offset / TWO_32;
+  d[at + Desc.LENGTH] = length;
+  return true;
+}
 
 /** Settles a promise-level work request on its completion: resolved on success, else a named error. */
 function settler(
@@ -146,6 +181,31 @@ function settler(
 ): (wc: WorkCompletion) => void {
   return (wc) => (wc.status === 'SUCCESS' ? resolve(wc) : reject(completionError(wc, what)));
 }
+
+// The promise API's READ, WRITE and SEND as work requests, for the object path.
+type ReadArgs = { local: Sge; remoteAddr: bigint; rkey: number };
+type WriteArgs = ReadArgs & { imm?: number; inline?: boolean };
+type SendArgs = { local: Sge; imm?: number; inline?: boolean };
+const asRead = (o: ReadArgs): Omit<SendWr, 'wrId' | 'signaled'> => ({
+  opcode: 'RDMA_READ',
+  sgl: [o.local],
+  remoteAddr: o.remoteAddr,
+  rkey: o.rkey,
+});
+const asWrite = (o: WriteArgs): Omit<SendWr, 'wrId' | 'signaled'> => ({
+  opcode: o.imm === undefined ? 'RDMA_WRITE' : 'RDMA_WRITE_WITH_IMM',
+  sgl: [o.local],
+  remoteAddr: o.remoteAddr,
+  rkey: o.rkey,
+  imm: o.imm,
+  inline: o.inline,
+});
+const asSend = (o: SendArgs): Omit<SendWr, 'wrId' | 'signaled'> => ({
+  opcode: o.imm === undefined ? 'SEND' : 'SEND_WITH_IMM',
+  sgl: [o.local],
+  imm: o.imm,
+  inline: o.inline,
+});
 
 /**
  * A queue pair (ibv_create_qp(3)): RC, UC or UD, with explicit state transitions, a raw post API and
@@ -181,6 +241,9 @@ export class QueuePair {
   readonly srq?: SharedReceiveQueue;
   private readonly sq: WorkQueue;
   private readonly rq: WorkQueue;
+  // The promise API's descriptors, reused from post to post, and the same memory as 64-bit words.
+  private desc = descriptors(1);
+  private wide = new BigUint64Array(this.desc.buffer);
 
   /** @internal Made by pd.createQp() (and by the CM layer). */
   constructor(pd: ProtectionDomain, init: QpInit, wrapped?: NativeQp) {
@@ -197,11 +260,11 @@ export class QueuePair {
     this.pd = pd;
     this.sendCq = init.sendCq;
     this.recvCq = init.recvCq ?? init.sendCq;
-    this.sq = new WorkQueue(this.sendCq, this);
-    this.rq = new WorkQueue(this.recvCq, this);
     const info = this.native.info();
     this.qpNum = info.qpNum;
     this.type = info.type;
+    this.sq = new WorkQueue(this.sendCq, this, this.qpNum, SEND_TAG, this.type !== 'UD');
+    this.rq = new WorkQueue(this.recvCq, this, this.qpNum, RECV_TAG, this.type !== 'UD');
     this.sendCq.qps.set(this.qpNum, new WeakRef(this));
     this.recvCq.qps.set(this.qpNum, new WeakRef(this));
     pd.context._qps.set(this.qpNum, new WeakRef(this));
@@ -285,6 +348,25 @@ export class QueuePair {
   }
 
   /**
+   * The fast path's post: the first `count` send requests of `desc` (fixed-shape descriptors, see
+   * Desc and descriptors()), in one call into the addon and one ibv_post_send. Each request has at most
+   * one local entry, named by its region's `id`; opcodes RDMA_WRITE(_WITH_IMM), SEND(_WITH_IMM),
+   * SEND_WITH_INV and RDMA_READ on RC and UC queue pairs (others: postSend()). Ids are numbers of up to
+   * 63 bits in two words. Every descriptor is checked before any is posted; a bad one throws with a
+   * `code` naming what is wrong. Completions are raw (cq.pollRing(), cq.onRing() or 'completion').
+   * Unlike postSend(), nothing is tracked per request: the regions named must stay open until their
+   * requests complete, and the requests do not keep the event loop alive.
+   */
+  postFast(desc: Uint32Array, count: number): void {
+    this.native.postFast(desc, count, false);
+  }
+
+  /** The fast path's receives: the first `count` descriptors of `desc` (id and local memory), as postFast(). */
+  postRecvFast(desc: Uint32Array, count: number): void {
+    this.native.postRecvFast(desc, count, false);
+  }
+
+  /**
    * Builds send work requests once, to post them many times with no per-post conversion (the fast
    * path benchmarks use). Their regions cannot be closed until the prepared requests are released.
    * Completions of prepared requests are raw: read them with cq.poll() / cq.pollCount().
@@ -327,51 +409,187 @@ export class QueuePair {
     );
   }
 
-  private postSends(items: { w: SendWr; settle?: (wc: WorkCompletion) => void }[], batch = false): void {
+  // The object path; `library`: the requests carry the library's ids (libraryWrId of this queue's
+  // next numbers), not the caller's.
+  private postSends(
+    items: { w: SendWr; settle?: (wc: WorkCompletion) => void }[],
+    batch = false,
+    library = false,
+  ): void {
     const built = items.map(({ w }) => toNative(w));
     const wrs = built.map((b) => b.wr);
     posting(
       items.length,
       (n) => {
-        for (let i = 0; i < n; i++) this.sq.track(items[i].w.wrId, built[i].held, items[i].settle);
+        for (let i = 0; i < n; i++)
+          this.sq.track(library ? undefined : items[i].w.wrId, built[i].held, items[i].settle);
       },
       () => (batch ? this.native.postBatch(wrs) : this.native.postSend(wrs)),
     );
   }
 
-  private receive(items: { w: RecvWr; settle?: (wc: WorkCompletion) => void }[]): void {
+  private receive(items: { w: RecvWr; settle?: (wc: WorkCompletion) => void }[], library = false): void {
     const built = items.map(({ w }) => toNativeRecv(w));
     if (this.srq)
       throw codeError('ERR_UNSUPPORTED', 'this queue pair receives through its shared receive queue');
     posting(
       items.length,
       (n) => {
-        for (let i = 0; i < n; i++) this.rq.track(items[i].w.wrId, built[i].held, items[i].settle);
+        for (let i = 0; i < n; i++)
+          this.rq.track(library ? undefined : items[i].w.wrId, built[i].held, items[i].settle);
       },
       () => this.native.postRecv(built.map((b) => b.wr)),
     );
   }
 
-  /** @internal Called by the CQ: retires this WR and any unsignaled ones posted before it. */
-  _complete(wc: WorkCompletion): boolean {
+  /**
+   * @internal Called by the CQ for the completion at word `at` of its ring: retires its request (and
+   * the unsignaled ones before it) and settles its promise; false when the completion stays raw.
+   */
+  _completeAt(ring: Uint32Array, at: number, cq: CompletionQueue): boolean {
+    const tag = ring[at + 1];
+    if (tag === SEND_TAG || tag === RECV_TAG) {
+      return (tag === SEND_TAG ? this.sq : this.rq).complete(ring[at], at, cq);
+    }
+    // Requests posted with the caller's ids (postSend, postRecv) are found by id; the fast path's are raw.
+    if (this.sq.callers === 0 && this.rq.callers === 0 && this.srq === undefined) return false;
+    const wc = cq._objectAt(at, this.type !== 'UD');
     // A failed completion has no valid opcode: which queue posted its wrId tells.
     const isRecv =
       wc.status === 'SUCCESS'
         ? wc.opcode === 'RECV' || wc.opcode === 'RECV_RDMA_WITH_IMM'
         : !this.sq.has(wc.wrId) && (this.srq !== undefined || this.rq.has(wc.wrId));
-    // rxe reports SEND_WITH_INV with the kernel's flag bit, which libibverbs calls IP_CSUM_OK; a checksum
-    // flag means nothing on an RC/UC receive, so there it is the invalidation.
-    if (
-      isRecv &&
-      wc.invalidatedRkey === undefined &&
-      this.type !== 'UD' &&
-      wc.opcode === 'RECV' &&
-      (wc.wcFlags ?? 0) & WC_KERNEL_WITH_INV
-    )
-      wc.invalidatedRkey = wc.exData;
-    delete wc.exData;
     if (isRecv && this.srq) return this.srq._complete(wc);
     return (isRecv ? this.rq : this.sq).retire(wc);
+  }
+
+  // ---- fast path of the promise API ----------------------------------------------------------
+
+  /** Room for `n` descriptors in this.desc. */
+  private descFor(n: number): Uint32Array {
+    if (this.desc.length < n * Desc.STRIDE) {
+      this.desc = descriptors(n);
+      this.wide = new BigUint64Array(this.desc.buffer);
+    }
+    return this.desc;
+  }
+
+  /**
+   * Writes the library's send request `seq` into descriptor i of this.desc (`imm`: the immediate data,
+   * or SEND_WITH_INV's rkey); false when the fast path does not take it as it is.
+   */
+  private writeSend(
+    i: number,
+    op: number | undefined,
+    local: Sge | undefined,
+    remoteAddr: unknown,
+    rkey: unknown,
+    imm: unknown,
+    flags: number,
+    seq: number,
+  ): boolean {
+    if (op === undefined || this.type === 'UD') return false;
+    const d = this.desc;
+    const at = i * Desc.STRIDE;
+    if (!writeLocal(d, at, local, this.pd)) return false;
+    if (op === Opcode.RDMA_WRITE || op === Opcode.RDMA_WRITE_WITH_IMM || op === Opcode.RDMA_READ) {
+      if (typeof remoteAddr !== 'bigint' || remoteAddr < 0n || remoteAddr >= U64_END || !isU32(rkey))
+        return false;
+      this.wide[(at + Desc.REMOTE) >> 1] = remoteAddr;
+      d[at + Desc.RKEY] = rkey;
+    }
+    if (op === Opcode.RDMA_WRITE_WITH_IMM || op === Opcode.SEND_WITH_IMM || op === Opcode.SEND_WITH_INV) {
+      if (!isU32(imm)) return false;
+      d[at + Desc.IMM] = imm;
+    }
+    d[at + Desc.ID] = seq;
+    d[at + Desc.ID_HIGH] = SEND_TAG;
+    d[at + Desc.OPCODE] = op;
+    d[at + Desc.FLAGS] = flags;
+    return true;
+  }
+
+  /** writeSend() of a SendWr. */
+  private writeWr(i: number, w: Omit<SendWr, 'wrId' | 'signaled'>, seq: number, signaled: boolean): boolean {
+    const op = FAST_OPCODES[w?.opcode];
+    const sgl = w?.sgl;
+    if (op === undefined || (sgl !== undefined && (!Array.isArray(sgl) || sgl.length > 1))) return false;
+    const flags =
+      (signaled ? SendFlags.SIGNALED : 0) |
+      (w.inline ? SendFlags.INLINE : 0) |
+      (w.fence ? SendFlags.FENCE : 0) |
+      (w.solicited ? SendFlags.SOLICITED : 0);
+    const imm = op === Opcode.SEND_WITH_INV ? w.invalidateRkey : w.imm;
+    return this.writeSend(i, op, sgl?.[0], w.remoteAddr, w.rkey, imm, flags, seq);
+  }
+
+  /**
+   * Posts `wrs` through the fast path with only the last one signaled, settle[i] taking request i's
+   * completion; false (nothing posted) when one of them is not for the fast path.
+   */
+  private postFastChain(wrs: Omit<SendWr, 'wrId' | 'signaled'>[], settle: Settle[]): boolean {
+    const n = wrs.length;
+    this.descFor(n);
+    const first = this.sq.next;
+    for (let i = 0; i < n; i++) if (!this.writeWr(i, wrs[i], (first + i) >>> 0, i === n - 1)) return false;
+    posting(
+      n,
+      (accepted) => {
+        for (let i = 0; i < accepted; i++) this.sq.track(undefined, wrs[i].sgl?.[0]?.mr, settle[i]);
+      },
+      () => this.native.postFast(this.desc, n, true),
+    );
+    return true;
+  }
+
+  /**
+   * One signaled request of the promise API, from its operands: through the fast path, or, when it
+   * does not take them as they are, as `w()` through the object path (which reports what is wrong).
+   */
+  private postOne<O>(
+    op: number,
+    local: Sge | undefined,
+    remoteAddr: unknown,
+    rkey: unknown,
+    imm: unknown,
+    inline: unknown,
+    settle: Settle,
+    o: O,
+    asWr: (o: O) => Omit<SendWr, 'wrId' | 'signaled'>,
+  ): void {
+    const flags = inline ? SendFlags.SIGNALED | SendFlags.INLINE : SendFlags.SIGNALED;
+    if (local !== undefined && this.writeSend(0, op, local, remoteAddr, rkey, imm, flags, this.sq.next)) {
+      this.native.postFast(this.desc, 1, true);
+      this.sq.track(undefined, local?.mr, settle);
+    } else {
+      this.postSends(
+        [{ w: libraryWr(asWr(o), true, libraryWrId(SEND_TAG, this.sq.next)), settle }],
+        false,
+        true,
+      );
+    }
+  }
+
+  /** Receives into `locals` through the fast path; false (nothing posted) when one is not for it. */
+  private postFastRecv(locals: (Sge | undefined)[], settle: Settle[]): boolean {
+    if (this.srq) return false;
+    const n = locals.length;
+    const d = this.descFor(n);
+    const first = this.rq.next;
+    for (let i = 0; i < n; i++) {
+      const at = i * Desc.STRIDE;
+      if (!writeLocal(d, at, locals[i], this.pd)) return false;
+      d[at + Desc.ID] = (first + i) >>> 0;
+      d[at + Desc.ID_HIGH] = RECV_TAG;
+    }
+    posting(
+      n,
+      (accepted) => {
+        for (let i = 0; i < accepted; i++) this.rq.track(undefined, locals[i]?.mr, settle[i]);
+      },
+      () => this.native.postRecvFast(d, n, true),
+    );
+    return true;
   }
 
   // ---- promise API ---------------------------------------------------------------------------
@@ -388,17 +606,31 @@ export class QueuePair {
     return new Promise((resolve, reject) => {
       // An unsignaled request completes only when it fails (or on a QP that signals all): a failure rejects.
       const last = wrs.length - 1;
-      const items = wrs.map((w, i) => ({
-        w: libraryWr(w, i === last),
-        settle: (wc: WorkCompletion) =>
+      const settle = wrs.map(
+        (_w, i) => (wc: WorkCompletion) =>
           wc.status !== 'SUCCESS' ? reject(completionError(wc, what(i))) : i === last && resolve(wc),
+      );
+      if (!batch && this.postFastChain(wrs, settle)) return;
+      const first = this.sq.next;
+      const items = wrs.map((w, i) => ({
+        w: libraryWr(w, i === last, libraryWrId(SEND_TAG, (first + i) >>> 0)),
+        settle: settle[i],
       }));
-      this.postSends(items, batch);
+      this.postSends(items, batch, true);
     });
   }
 
   private op(w: Omit<SendWr, 'wrId' | 'signaled'>, what: string, batch = false): Promise<WorkCompletion> {
-    return this.signalLast([w], () => what, batch);
+    if (batch) return this.signalLast([w], () => what, batch);
+    return new Promise((resolve, reject) => {
+      const settle = settler(resolve, reject, what);
+      if (this.writeWr(0, w, this.sq.next, true)) {
+        this.native.postFast(this.desc, 1, true);
+        this.sq.track(undefined, w.sgl?.[0]?.mr, settle);
+      } else {
+        this.postSends([{ w: libraryWr(w, true, libraryWrId(SEND_TAG, this.sq.next)), settle }], false, true);
+      }
+    });
   }
 
   /**
@@ -410,15 +642,16 @@ export class QueuePair {
     if (!Array.isArray(wrs) || wrs.length === 0)
       return Promise.reject(codeError('ERR_INVALID_ARG_TYPE', 'wrs must be a non-empty array'));
     const done: Promise<WorkCompletion>[] = [];
+    const first = this.sq.next;
     const items = wrs.map((w, i) => {
       let settle!: (wc: WorkCompletion) => void;
       done.push(
         new Promise((resolve, reject) => (settle = settler(resolve, reject, `batch[${i}] ${w?.opcode}`))),
       );
-      return { w: libraryWr(w, true), settle };
+      return { w: libraryWr(w, true, libraryWrId(SEND_TAG, (first + i) >>> 0)), settle };
     });
     try {
-      this.postSends(items, true);
+      this.postSends(items, true, true);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -474,9 +707,18 @@ export class QueuePair {
 
   /** RDMA READ of local.length bytes from the partner's remoteAddr into local. */
   read(o: { local: Sge; remoteAddr: bigint; rkey: number }): Promise<WorkCompletion> {
-    return this.op(
-      { opcode: 'RDMA_READ', sgl: [o.local], remoteAddr: o.remoteAddr, rkey: o.rkey },
-      'RDMA READ',
+    return new Promise((resolve, reject) =>
+      this.postOne(
+        Opcode.RDMA_READ,
+        o?.local,
+        o?.remoteAddr,
+        o?.rkey,
+        0,
+        false,
+        settler(resolve, reject, 'RDMA READ'),
+        o,
+        asRead,
+      ),
     );
   }
 
@@ -488,49 +730,70 @@ export class QueuePair {
     imm?: number;
     inline?: boolean;
   }): Promise<WorkCompletion> {
-    return this.op(
-      {
-        opcode: o.imm === undefined ? 'RDMA_WRITE' : 'RDMA_WRITE_WITH_IMM',
-        sgl: [o.local],
-        remoteAddr: o.remoteAddr,
-        rkey: o.rkey,
-        imm: o.imm,
-        inline: o.inline,
-      },
-      'RDMA WRITE',
+    return new Promise((resolve, reject) =>
+      this.postOne(
+        o?.imm === undefined ? Opcode.RDMA_WRITE : Opcode.RDMA_WRITE_WITH_IMM,
+        o?.local,
+        o?.remoteAddr,
+        o?.rkey,
+        o?.imm,
+        o?.inline,
+        settler(resolve, reject, 'RDMA WRITE'),
+        o,
+        asWrite,
+      ),
     );
   }
 
   /** SEND of local; with `imm`, SEND_WITH_IMM. Resolves when the partner's receive took it. */
   send(o: { local: Sge; imm?: number; inline?: boolean }): Promise<WorkCompletion> {
-    return this.op(
-      {
-        opcode: o.imm === undefined ? 'SEND' : 'SEND_WITH_IMM',
-        sgl: [o.local],
-        imm: o.imm,
-        inline: o.inline,
-      },
-      'SEND',
+    return new Promise((resolve, reject) =>
+      this.postOne(
+        o?.imm === undefined ? Opcode.SEND : Opcode.SEND_WITH_IMM,
+        o?.local,
+        undefined,
+        undefined,
+        o?.imm,
+        o?.inline,
+        settler(resolve, reject, 'SEND'),
+        o,
+        asSend,
+      ),
     );
   }
 
   /** Posts one receive into local; resolves when a message (or a WRITE_WITH_IMM) lands. */
   recv(o: { local?: Sge }): Promise<WorkCompletion> {
-    return new Promise((resolve, reject) =>
-      this.receive([{ w: recvWr(o), settle: settler(resolve, reject, 'receive') }]),
-    );
+    return new Promise((resolve, reject) => {
+      const settle = settler(resolve, reject, 'receive');
+      if (this.postFastRecv([o?.local], [settle])) return;
+      this.receive([{ w: recvWr(o, libraryWrId(RECV_TAG, this.rq.next)), settle }], true);
+    });
   }
 
   /** Posts many receives in one call; one promise per receive, in order. */
   recvBatch(list: { local?: Sge }[]): Promise<WorkCompletion>[] {
     if (!Array.isArray(list)) throw codeError('ERR_INVALID_ARG_TYPE', 'list must be an array');
     const promises: Promise<WorkCompletion>[] = [];
-    const items = list.map((o) => {
-      let settle!: (wc: WorkCompletion) => void;
-      promises.push(new Promise((resolve, reject) => (settle = settler(resolve, reject, 'receive'))));
-      return { w: recvWr(o), settle };
+    const settle = list.map(() => {
+      let s!: Settle;
+      promises.push(new Promise((resolve, reject) => (s = settler(resolve, reject, 'receive'))));
+      return s;
     });
-    if (items.length > 0) this.receive(items);
+    if (
+      list.length === 0 ||
+      this.postFastRecv(
+        list.map((o) => o?.local),
+        settle,
+      )
+    )
+      return promises;
+    const first = this.rq.next;
+    const items = list.map((o, i) => ({
+      w: recvWr(o, libraryWrId(RECV_TAG, (first + i) >>> 0)),
+      settle: settle[i],
+    }));
+    this.receive(items, true);
     return promises;
   }
 
@@ -573,7 +836,7 @@ export class QueuePair {
   bindWindow(mw: MemoryWindow, bind: WindowBind): Promise<number> {
     return new Promise((resolve, reject) => {
       if (mw?.type === 1) {
-        const wrId = libraryId();
+        const wrId = libraryWrId(SEND_TAG, this.sq.next);
         if (!(bind?.mr instanceof MemoryRegion))
           throw codeError(
             'ERR_INVALID_ARG_TYPE',
@@ -586,7 +849,7 @@ export class QueuePair {
           ...bind,
           mr: bind.mr.native,
         });
-        this.sq.track(wrId, held, (wc) =>
+        this.sq.track(undefined, held, (wc) =>
           wc.status === 'SUCCESS'
             ? (mw.hold(bind.length > 0 ? bind.mr : undefined), resolve(rkey))
             : reject(completionError(wc, 'memory window bind')),
@@ -597,7 +860,8 @@ export class QueuePair {
         wc.status === 'SUCCESS'
           ? (mw.hold(bind?.length ? bind.mr : undefined), resolve(mw.rkey))
           : reject(completionError(wc, 'memory window bind'));
-      this.postSends([{ w: { wrId: libraryId(), opcode: 'BIND_MW', signaled: true, mw, bind }, settle }]);
+      const wrId = libraryWrId(SEND_TAG, this.sq.next);
+      this.postSends([{ w: { wrId, opcode: 'BIND_MW', signaled: true, mw, bind }, settle }], false, true);
     });
   }
 

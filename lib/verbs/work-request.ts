@@ -7,7 +7,6 @@ import { OpcodeName, SendFlags } from './access';
 import type { AddressHandle } from './ah';
 import { MemoryRegion, Sge, sgeOf } from './mr';
 import type { MemoryWindow } from './mw';
-import { libraryId } from './wr-id';
 
 /**
  * A send work request (ibv_send_wr) for qp.postSend() / qp.prepareSend(). UD QPs only SEND; UC QPs
@@ -89,23 +88,24 @@ export interface RecvWr {
   sgl?: Sge[];
 }
 
-/** A library-numbered receive into `local` (or none, for WRITE_WITH_IMM doorbells). */
-export function recvWr(o: { local?: Sge } | undefined): RecvWr {
-  return { wrId: libraryId(), sgl: o?.local ? [o.local] : [] };
+/** The library's receive `wrId` into `local` (or none, for WRITE_WITH_IMM doorbells). */
+export function recvWr(o: { local?: Sge } | undefined, wrId: bigint): RecvWr {
+  return { wrId, sgl: o?.local ? [o.local] : [] };
 }
 
 /**
- * `w` numbered by the library, built field by field: every request of the promise API then has one
+ * `w` as the library's request `wrId`, built field by field: every request of the promise API then has one
  * shape (each field present, in one order), so each read of it hits V8's inline caches; a spread
  * gives every request a shape of its own.
  */
 export function libraryWr(
   w: Omit<SendWr, 'wrId' | 'signaled'> | null | undefined,
   signaled: boolean,
+  wrId: bigint,
 ): SendWr {
   const o = w ?? NO_FIELDS;
   return {
-    wrId: libraryId(),
+    wrId,
     opcode: o.opcode,
     sgl: o.sgl,
     signaled,

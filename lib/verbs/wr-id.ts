@@ -1,12 +1,14 @@
 // Work request ids and posting: callers use ids 0 … 2^63-1; ids at or above 2^63 belong to the promise-level operations.
 import { codeError } from '../errors';
 export const LIBRARY_IDS = 1n << 63n;
-let nextId = LIBRARY_IDS;
+// The counter's ids, above those a QP's work queues number their requests with (work-queue.ts).
+const COUNTED_IDS = 0xe0000000n << 32n;
+let nextId = COUNTED_IDS;
 
 const LAST_ID = (1n << 64n) - 1n;
 
 export function libraryId(): bigint {
-  nextId = nextId === LAST_ID ? LIBRARY_IDS : nextId + 1n;
+  nextId = nextId === LAST_ID ? COUNTED_IDS : nextId + 1n;
   return nextId;
 }
 

@@ -1,15 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import type { WorkCompletion } from '../../lib/verbs';
 import type { CompletionQueue } from '../../lib/verbs/cq';
-import { WorkQueue } from '../../lib/verbs/work-queue';
+import { libraryWrId, SEND_TAG, WorkQueue } from '../../lib/verbs/work-queue';
 
 // The bookkeeping of one queue of a QP (pure logic; rxe runs it in the verbs tests): what a request
 // holds, and when it lets go.
 function fixture() {
   const holds: number[] = [];
-  const cq = { _hold: (n: number) => holds.push(n) } as unknown as CompletionQueue;
+  const cq = {
+    _holdQueue: (_: unknown, on: boolean) => holds.push(on ? 1 : -1),
+  } as unknown as CompletionQueue;
   const owner = {};
-  return { q: new WorkQueue(cq, owner), holds, region: { inflight: 0 }, window: { inflight: 0 } };
+  return {
+    q: new WorkQueue(cq, owner, 7, SEND_TAG, true),
+    holds,
+    region: { inflight: 0 },
+    window: { inflight: 0 },
+  };
 }
 const wc = (wrId: bigint, status = 'SUCCESS'): WorkCompletion =>
   ({
@@ -30,7 +37,8 @@ describe('a QP work queue', () => {
     q.track(1n, [region], undefined);
     q.track(2n, [region, window], (c) => settled.push(c.wrId));
     q.track(3n, [region], (c) => settled.push(c.wrId));
-    expect([region.inflight, window.inflight, holds]).toEqual([3, 1, [1, 1, 1]]);
+    // The CQ is held once while the queue has work, not once per request.
+    expect([region.inflight, window.inflight, holds]).toEqual([3, 1, [1]]);
     expect(q.retire(wc(2n))).toBe(true);
     expect([region.inflight, window.inflight, settled]).toEqual([1, 0, [2n]]);
     expect(q.retire(wc(2n))).toBe(false); // not twice
@@ -54,5 +62,25 @@ describe('a QP work queue', () => {
     ]);
     expect(region.inflight).toBe(0);
     expect(q.has(11n)).toBe(false);
+  });
+
+  it("the library's requests are found by number, also past the ring's first size and across the 32-bit wrap", () => {
+    const { q, holds, region } = fixture();
+    const settled: number[] = [];
+    // Start near the wrap of the 32-bit numbers.
+    (q as unknown as { head: number; tail: number }).head = 0xfffffff0;
+    (q as unknown as { head: number; tail: number }).tail = 0xfffffff0;
+    const seqs: number[] = [];
+    for (let i = 0; i < 40; i++)
+      seqs.push(q.track(undefined, region, (c) => settled.push(Number(c.wrId & 0xffffffffn))));
+    expect([q.size, region.inflight, seqs[16]]).toEqual([40, 40, 0]);
+    expect(q.retireSeq(0xdeadbeef)).toBe(null); // not outstanding
+    // Request 20 (number 4 after the wrap) retires the 21 before it with it.
+    const settle = q.retireSeq(seqs[20]);
+    settle?.(wc(libraryWrId(SEND_TAG, seqs[20])));
+    expect([q.size, region.inflight, settled]).toEqual([19, 19, [4]]);
+    expect(q.retireSeq(seqs[20])).toBe(null); // not twice
+    q.flush(7);
+    expect([q.size, region.inflight, settled.length, holds]).toEqual([0, 0, 20, [1, -1]]);
   });
 });
