@@ -1,6 +1,6 @@
 // Builds the native addon (node-gyp) and the TypeScript (dist/, with ESM entry points).
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { gypEnv, log, logged, newerThanAddonSources, root, sh } from './lib.mjs';
 
 export function buildNative() {
@@ -33,9 +33,41 @@ export function esmWrappers() {
   }
 }
 
+// stripInternal drops an `@internal` constructor from the typings, which would leave its class an
+// implicit public one (`new SharedReceiveQueue()` compiling for a user). A class made only by the
+// package is declared with a private constructor instead.
+const INTERNAL_CONSTRUCTOR = /\/\*\*(?:(?!\*\/)[\s\S])*@internal(?:(?!\*\/)[\s\S])*\*\/\s*constructor\(/g;
+
+function sealInternalConstructors(dir = join(root, 'lib')) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) sealInternalConstructors(path);
+    if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue;
+    const source = readFileSync(path, 'utf8');
+    const classes = new Set();
+    for (const m of source.matchAll(INTERNAL_CONSTRUCTOR)) {
+      const before = [...source.slice(0, m.index).matchAll(/\bclass (\w+)/g)].pop();
+      if (before) classes.add(before[1]);
+    }
+    if (classes.size === 0) continue;
+    const dts = join(root, 'dist', relative(join(root, 'lib'), path)).replace(/\.ts$/, '.d.ts');
+    let typings = readFileSync(dts, 'utf8');
+    for (const name of classes) {
+      const at = typings.search(new RegExp(`declare class ${name}\\b`));
+      if (at < 0) continue;
+      const open = typings.indexOf('{\n', at) + 1;
+      const body = typings.slice(open, typings.indexOf('\n}', open));
+      if (!/^\s*(?:private |protected )?constructor\(/m.test(body))
+        typings = `${typings.slice(0, open)}\n    private constructor();${typings.slice(open)}`;
+    }
+    writeFileSync(dts, typings);
+  }
+}
+
 export function buildTs() {
   log('build: typescript');
   sh(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+  sealInternalConstructors();
   esmWrappers();
 }
 

@@ -1,7 +1,7 @@
 // The typings a user of the package gets (the built declarations in dist/, as published), checked by the
 // compiler (`npm run typecheck`): events outside a class's map do not compile, listeners get their
-// arguments' types, ClusterNode and DiskWitness work with `await using`, and `@internal` members are
-// not declared. Each `@ts-expect-error` fails the check when the line below it compiles.
+// arguments' types, ClusterNode and DiskWitness work with `await using`, `@internal` members are not
+// declared, and a class only the package makes has no public constructor. Each `@ts-expect-error` fails the check when the line below it compiles.
 import { expectTypeOf } from 'vitest';
 import type { ClusterNode, CcmEvent, DiskWitness, LogMirror } from '../../dist/ccm';
 import type { Connection, DatagramEndpoint } from '../../dist/cm';
@@ -70,6 +70,29 @@ export async function disposed(make: () => ClusterNode): Promise<void> {
 expectTypeOf<Context>().not.toHaveProperty('native');
 expectTypeOf<Context>().not.toHaveProperty('_qps');
 expectTypeOf<Context>().not.toHaveProperty('_watch');
-expectTypeOf<QueuePair>().not.toHaveProperty('_complete');
+expectTypeOf<QueuePair>().not.toHaveProperty('_completeAt');
 expectTypeOf<MemoryWindow>().not.toHaveProperty('region');
 expectTypeOf<SharedReceiveQueue>().not.toHaveProperty('native');
+
+// A class only the package makes keeps its constructor private in the typings (stripInternal alone
+// would leave it an implicit public one taking no arguments).
+declare const made: {
+  srq: typeof SharedReceiveQueue;
+  qp: typeof QueuePair;
+  cq: typeof CompletionQueue;
+  mw: typeof MemoryWindow;
+  conn: typeof Connection;
+  mirror: typeof LogMirror;
+};
+// @ts-expect-error private constructor
+new made.srq();
+// @ts-expect-error private constructor
+new made.qp();
+// @ts-expect-error private constructor
+new made.cq();
+// @ts-expect-error private constructor
+new made.mw();
+// @ts-expect-error private constructor
+new made.conn();
+// @ts-expect-error private constructor
+new made.mirror();
