@@ -3,7 +3,7 @@
 // fit is refused without harm. Where Node.js has its own compile cache (22.1+) the package uses that: the
 // choice is tested here with a stubbed node:module, and the package's own mechanism where Node lacks one.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -76,9 +76,12 @@ describe.skipIf(nodeHasCompileCache)('code cache where Node.js has none of its o
       modules: first.modules,
       accepted: first.modules,
       rejected: 0,
-      saved: 0,
       partners: 1,
     });
+    // V8 does not always emit the same code for a module from one run to the next (dist/ccm/node.js and
+    // witness.js differ by 8 bytes in some runs), and a file whose code grew is saved again: a few may
+    // be, never the set.
+    expect(second.saved).toBeLessThan(first.modules / 4);
   });
 
   it('a damaged cache file is refused by V8: the file compiles from source, works, and is saved again', () => {
@@ -93,9 +96,13 @@ describe.skipIf(nodeHasCompileCache)('code cache where Node.js has none of its o
       modules: first.modules,
       accepted: first.modules - 2,
       rejected: 2,
-      saved: 2,
       partners: 1,
     });
+    // Both damaged files were written again (and, as above, perhaps a file whose code grew).
+    expect(second.saved).toBeGreaterThanOrEqual(2);
+    expect(second.saved).toBeLessThan(2 + first.modules / 4);
+    expect(readFileSync(join(dir, files[0])).equals(Buffer.alloc(512, 0xa5))).toBe(false);
+    expect(readFileSync(join(dir, files[1])).length).toBeGreaterThan(0);
     expect(run(dir)).toMatchObject({ accepted: first.modules, rejected: 0 });
   });
 
