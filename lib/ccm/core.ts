@@ -19,8 +19,18 @@ export class Core {
     readonly cfg: CcmConfig,
     readonly endpoint: Endpoint,
     readonly status: StatusPublisher,
-    readonly emit: (e: EventInput) => void,
+    private readonly sink: (e: EventInput) => void,
   ) {}
+
+  /**
+   * Emits an event, after awake(): work a stall interrupted (a chain of promise reactions the process was
+   * in when it was paused) finishes before any event-loop callback, and its events must still come after
+   * a stall's `state` and `stalled`.
+   */
+  emit(e: EventInput): void {
+    awake();
+    this.sink(e);
+  }
 
   stopping = false;
   /** The split-brain witness, when one is configured. */
