@@ -3,17 +3,20 @@
 // node's own rules decide: a takeover only after `takeover-safe` (fenced, or confirmed by the witness).
 import { defineCommand, runCommand } from './command-line';
 import { defaultControlPath, queryControl } from './control';
+import { packageVersion } from './version';
 
-export const HANDOVER_USAGE = `usage: rdma-ccm takeover|giveback PARTNER [--control PATH]
+export const HANDOVER_USAGE = `usage: rdma-ccm takeover|giveback PARTNER [--json] [--control PATH]
   takeover PARTNER   take over the resources of PARTNER (refused with ERR_CCM_NOT_SAFE until it is safe)
   giveback PARTNER   give PARTNER its resources back; its new boot may then go ACTIVE
   --control PATH     the node's control socket (default ${defaultControlPath()}; rdma-ccm node --control)
+  --json             the outcome as one JSON line on stdout, refusals too: version, ok, then action,
+                     partner and the node's takeover, or code and error
 `;
 
 const HANDOVER = defineCommand({
   name: 'rdma-ccm takeover|giveback',
   usage: HANDOVER_USAGE,
-  flags: { control: { type: 'string' } },
+  flags: { json: { type: 'boolean' }, control: { type: 'string' } },
   operands: 'partner',
 });
 
@@ -25,8 +28,13 @@ export function handoverCommand(action: 'takeover' | 'giveback', args: string[])
     try {
       reply = (await queryControl(path, `${action} ${partner}`, 30_000)) as typeof reply;
     } catch (e) {
-      process.stderr.write(`rdma-ccm ${action}: ${(e as Error).message}\n`);
-      return 1;
+      const { code, message } = e as Error & { code?: string };
+      reply = { ok: false, code: code ?? 'ERR_CCM_CONTROL', error: message };
+    }
+    if (values.json) {
+      // A node's success carries its own version; a refusal, the version of this CLI.
+      process.stdout.write(`${JSON.stringify({ version: packageVersion(), ok: false, ...reply })}\n`);
+      return reply.ok ? 0 : 1;
     }
     if (!reply.ok) {
       process.stderr.write(`rdma-ccm ${action}: ${reply.error} (${reply.code})\n`);

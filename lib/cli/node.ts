@@ -115,7 +115,13 @@ async function runNode(line: CommandLine<(typeof NODE_COMMAND)['flags']>): Promi
         if (handover) {
           const partner = Number(handover[2]);
           await (handover[1] === 'takeover' ? node.takeover(partner) : node.giveback(partner));
-          return { ok: true, [handover[1]]: partner, takeover: node.status().takeover };
+          return {
+            version: packageVersion(),
+            ok: true,
+            action: handover[1],
+            partner,
+            takeover: node.status().takeover,
+          };
         }
         throw codeError('ERR_CCM_CONTROL', `unknown command ${cmd}`);
       });

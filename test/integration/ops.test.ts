@@ -221,12 +221,21 @@ describe('operations on rxe', () => {
     b.c.kill('SIGKILL');
     await b.gone;
     let taken = early;
+    const refused = await rdmaCcm('takeover', '9', '--control', control, '--json');
+    expect(refused.status).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, code: 'ERR_CCM_UNKNOWN_PARTNER' });
     await until(
-      async () => (taken = await rdmaCcm('takeover', '2', '--control', control)).status === 0,
+      async () => (taken = await rdmaCcm('takeover', '2', '--control', control, '--json')).status === 0,
       'a takeover the node accepts',
       60_000,
     );
-    expect(taken.stdout).toBe("took over partner 2's resources\n");
+    expect(JSON.parse(taken.stdout)).toMatchObject({
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      ok: true,
+      action: 'takeover',
+      partner: 2,
+      takeover: { partner: 2 },
+    });
     expect((await status()).takeover).toMatchObject({ partner: 2 });
     // Booted again, the partner sees the takeover in its handshake and waits; the giveback lets it go ACTIVE.
     b = cliNode(partnerArgs);

@@ -91,6 +91,17 @@ describe('rdma-ccm usage without the addon', () => {
     expect(r.status).toBe(0);
   });
 
+  it('takeover --json with no node on the control socket: one JSON line, ok false, exit 1', () => {
+    const r = run('takeover', '2', '--json', '--control', '/nonexistent/rdma-ccm.sock');
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      ok: false,
+      code: 'ENOENT',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1);
+  });
+
   it('an unknown command, with the nearest known one', () => {
     const r = run('stauts');
     expect(r.stdout).toBe('');
