@@ -239,6 +239,30 @@ async function injectFault(f, id) {
         await sleep(1500);
       }
       break;
+    case 'witness-slow':
+    case 'witness-hang': {
+      // QEMU throttles the target's path to the shared disk: a few operations a second, or one byte a
+      // second (a 4 KiB write then hangs until the limit is lifted).
+      const limits = (bps, iops) => ({
+        device: 'shared',
+        bps,
+        bps_rd: 0,
+        bps_wr: 0,
+        iops,
+        iops_rd: 0,
+        iops_wr: 0,
+      });
+      const detail = f.action === 'witness-slow' ? `${f.iops} iops` : 'hung';
+      hostFault('start', id, f.fault, f.target, { detail });
+      await n.guest.qmp(
+        'block_set_io_throttle',
+        f.action === 'witness-slow' ? limits(0, f.iops) : limits(1, 0),
+      );
+      await sleep(f.durationMs);
+      await n.guest.qmp('block_set_io_throttle', limits(0, 0));
+      hostFault('end', id, f.fault, f.target, { detail });
+      break;
+    }
     case 'power-off': {
       hostFault('start', id, 'power-off', f.target);
       n.guest.kill();

@@ -160,6 +160,12 @@ export interface WitnessOptions {
   watchdogTimeoutMs?: number;
   /** How long after this node's last witness heartbeat its partners may take it for reset (ms; default and least 2 × watchdogTimeoutMs). */
   msgwaitMs?: number;
+  /**
+   * With no fencing hook, a takeover is safe by the witness alone only of a partner whose sector says it
+   * arms a kernel watchdog (a msgwait): a partner without one could stall and come back acting, so its
+   * partner-down says `takeover-unsafe` instead (default false).
+   */
+  requirePartnerWatchdog?: boolean;
 }
 
 /** A disk witness with its timing filled in, and its watchdog if one is armed. */
@@ -179,6 +185,8 @@ export interface WitnessConfig {
     /** How long after this node's last witness heartbeat partners may take it for reset (ms). */
     msgwaitMs: number;
   } | null;
+  /** Only a partner that arms a watchdog may be taken over by the witness alone. */
+  requirePartnerWatchdog: boolean;
 }
 
 /** A validated configuration with every default filled in (see {@link CcmOptions} for each field). */
@@ -284,7 +292,15 @@ const KNOWN_KEYS = {
   partner: ['nodeId', 'address', 'port'],
   backoff: ['minMs', 'maxMs', 'jitter'],
   nvram: ['path', 'persistent'],
-  witness: ['path', 'intervalMs', 'timeoutMs', 'watchdog', 'watchdogTimeoutMs', 'msgwaitMs'],
+  witness: [
+    'path',
+    'intervalMs',
+    'timeoutMs',
+    'watchdog',
+    'watchdogTimeoutMs',
+    'msgwaitMs',
+    'requirePartnerWatchdog',
+  ],
 } as const satisfies Record<string, readonly string[]>;
 
 /** Options that are code, not data: a JSON configuration file cannot hold them. */
@@ -372,7 +388,18 @@ function witnessConfig(w: CcmOptions['witness'], partnerDownMs: number): CcmConf
   const timeoutMs = ms(o.timeoutMs, 'witness.timeoutMs', Math.max(partnerDownMs, 4 * intervalMs));
   if (timeoutMs < 2 * intervalMs)
     throw new ConfigError('witness.timeoutMs must be at least twice witness.intervalMs', 'witness.timeoutMs');
-  return { path: o.path, intervalMs, timeoutMs, watchdog: watchdogConfig(o, intervalMs) };
+  if (o.requirePartnerWatchdog !== undefined && typeof o.requirePartnerWatchdog !== 'boolean')
+    throw new ConfigError(
+      'witness.requirePartnerWatchdog must be true or false',
+      'witness.requirePartnerWatchdog',
+    );
+  return {
+    path: o.path,
+    intervalMs,
+    timeoutMs,
+    watchdog: watchdogConfig(o, intervalMs),
+    requirePartnerWatchdog: o.requirePartnerWatchdog === true,
+  };
 }
 
 function watchdogConfig(o: WitnessOptions, intervalMs: number): WitnessConfig['watchdog'] {

@@ -113,13 +113,36 @@ export class Core {
    * (`stalled`): a partner may hold its resources now. It may go ACTIVE again once it has read each
    * partner's takeover record since (heardSinceStall(); `waitingForGiveback` says which hold them).
    */
-  private stalled(stalledMs: number): void {
+  private stalled(stalledMs: number, cause: 'process' | 'witness' = 'process'): void {
     if (this.stopping) return;
     const from = this.status.state;
     this.leaveActive();
     this.stalledAt = performance.now();
     for (const p of this.cfg.partners) this.unsureOf.add(p.nodeId);
-    this.emit({ type: 'stalled', stalledMs: Math.round(stalledMs), from, to: this.status.state });
+    this.emit({ type: 'stalled', stalledMs: Math.round(stalledMs), from, to: this.status.state, cause });
+  }
+
+  /** This node's witness heartbeat is not reaching the disk (DiskWitness `lost`): it may not go ACTIVE. */
+  witnessLost = false;
+
+  /**
+   * This node's own witness heartbeat has not reached the disk for `ms`, half the time a partner needs to
+   * judge it stopped: with the interconnect down too, a partner would take over a node that runs. It
+   * acts as after a stall of its own (`stalled`, cause `witness`), and stays out of ACTIVE until its
+   * heartbeat lands again and each partner is heard after that.
+   */
+  witnessStuck(ms: number): void {
+    if (this.stopping || this.witnessLost) return;
+    this.witnessLost = true;
+    this.stalled(ms, 'witness');
+  }
+
+  /** After witnessStuck(): the heartbeat landed. Only what is read of each partner from now on counts. */
+  witnessLanded(): void {
+    if (!this.witnessLost) return;
+    this.witnessLost = false;
+    this.stalledAt = performance.now();
+    for (const p of this.cfg.partners) this.unsureOf.add(p.nodeId);
   }
 
   /**
@@ -127,7 +150,7 @@ export class Core {
    * (the takeover it names, if it does, was taken first: takenOver()): it is no longer unsure of it.
    */
   heardSinceStall(partner: number, by: 'session' | 'status-read'): void {
-    if (!this.unsureOf.delete(partner)) return;
+    if (this.witnessLost || !this.unsureOf.delete(partner)) return;
     const unheard = [...this.unsureOf].sort((a, b) => a - b);
     this.emit({ type: 'heard-since-stall', partner, by, unheard });
   }

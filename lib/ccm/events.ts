@@ -45,12 +45,15 @@ export type CcmEvent = Base &
       }
     | {
         /**
-         * This node's own timers did not run for `ms` (a paused VM, SIGSTOP, a long garbage collection, a
-         * hung disk): long enough for a partner to judge it down and take its resources over. An ACTIVE node
-         * left ACTIVE before doing anything else; it may go ACTIVE again once each partner has shown it does
-         * not hold its resources (`heard-since-stall`; ERR_CCM_STALLED until then).
+         * This node's own timers did not run for `ms` (a paused VM, SIGSTOP, a long garbage collection), or
+         * its witness heartbeat did not reach the disk for `ms` (a hung or failing disk): long enough for a
+         * partner to judge it down and take its resources over. An ACTIVE node left ACTIVE before doing
+         * anything else; it may go ACTIVE again once each partner has shown it does not hold its resources
+         * (`heard-since-stall`, after the witness heartbeat landed again; ERR_CCM_STALLED until then).
          */
         type: 'stalled';
+        /** The process did not run, or its witness heartbeat did not land. */
+        cause: 'process' | 'witness';
         /** How long the stall lasted (ms). */
         stalledMs: number;
         /** The state before. */
@@ -248,6 +251,20 @@ export type CcmEvent = Base &
         by: 'fence' | 'witness';
         /** By the witness alone, of a partner that arms a kernel watchdog: the msgwait (ms) waited since its last witness heartbeat. */
         msgwaitMs?: number;
+      }
+    | {
+        /**
+         * The witness shows the partner stopped, but nothing makes a takeover safe: with
+         * `witness.requirePartnerWatchdog`, its sector arms no kernel watchdog, so it could stall and come
+         * back acting. No `takeover-safe` follows by the witness; fence it (a `fence` hook) or check it by hand.
+         */
+        type: 'takeover-unsafe';
+        /** The partner's node id. */
+        partner: number;
+        /** The boot of the partner that went down, decimal. */
+        generation: string;
+        /** Why. */
+        reason: string;
       }
     | {
         /** This node took over the partner's resources (`ccm.takeover()`): recorded in its status block and on the witness. */

@@ -34,11 +34,27 @@ export class Fencer {
    */
   private async afterMsgwait(generation: bigint, signal: AbortSignal): Promise<void> {
     const w = this.core.witness!;
+    const cfg = this.core.cfg.witness;
+    const required = !!cfg && 'requirePartnerWatchdog' in cfg && cfg.requirePartnerWatchdog;
     const since = performance.now();
+    let told = false;
     for (;;) {
       const now = performance.now();
       const v = w.view(this.partner, now);
       const msgwaitMs = v.sector?.msgwaitMs ?? 0;
+      // Required and absent: never safe by the witness (a fence hook would be); said once per partner-down.
+      if (required && v.verdict === 'stopped' && msgwaitMs === 0) {
+        if (!told)
+          this.core.emit({
+            type: 'takeover-unsafe',
+            partner: this.partner,
+            generation: generation.toString(),
+            reason: 'its witness sector arms no kernel watchdog (witness.requirePartnerWatchdog)',
+          });
+        told = true;
+        if (!(await wait(w.intervalMs, signal)) || this.core.stopping) return;
+        continue;
+      }
       // A heartbeat never seen to move was last written before this node watched: msgwait from now on.
       const age = v.heartbeatAgeMs ?? now - since;
       const left = v.verdict === 'stopped' ? msgwaitMs - age : w.intervalMs;

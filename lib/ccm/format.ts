@@ -11,7 +11,7 @@ export function formatEvent(e: CcmEvent): string {
     case 'state':
       return `${head}state ${e.from} → ${e.to}`;
     case 'stalled':
-      return `${head}STALLED for ${e.stalledMs} ms: state ${e.from} → ${e.to} until each partner is heard again`;
+      return `${head}STALLED for ${e.stalledMs} ms${e.cause === 'witness' ? " (this node's witness heartbeat did not land)" : ''}: state ${e.from} → ${e.to} until each partner is heard again`;
     case 'heard-since-stall':
       return `${head}heard since the stall (${e.by}): it does not hold this node's resources${e.unheard.length ? `; still unheard: ${e.unheard.join(', ')}` : ''}`;
     case 'poison-pill':
@@ -40,6 +40,8 @@ export function formatEvent(e: CcmEvent): string {
       return `${head}FENCE FAILED (attempt ${e.attempt}): ${e.error}; again in ${e.retryInMs} ms`;
     case 'takeover-safe':
       return `${head}TAKEOVER SAFE (by ${e.by}; partner generation ${e.generation})`;
+    case 'takeover-unsafe':
+      return `${head}TAKEOVER NOT SAFE (partner generation ${e.generation}): ${e.reason}`;
     case 'takeover':
       return `${head}took over the partner's resources (generation ${e.generation})`;
     case 'waiting-for-giveback':

@@ -255,6 +255,8 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
               ioError: (error) => this.emitEvent({ type: 'witness-error', error }),
               awake: () => this.core?.awake(),
               wrote: () => watchdog?.pet(),
+              lost: (ms) => this.core?.witnessStuck(ms),
+              landed: () => this.core?.witnessLanded(),
               read: (partner, sector) => this.obeyPill(partner, sector),
             },
           );
@@ -319,6 +321,11 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
       throw codeError(
         'ERR_CCM_WAITING_FOR_GIVEBACK',
         `partner ${[...this.core.heldBy].join(', ')} holds this node's resources: wait for its giveback`,
+      );
+    if (s === 'ACTIVE' && this.core.witnessLost)
+      throw codeError(
+        'ERR_CCM_STALLED',
+        "this node's witness heartbeat is not reaching the disk: a partner may judge it stopped",
       );
     if (s === 'ACTIVE' && this.core.unsureOf.size > 0)
       throw codeError(

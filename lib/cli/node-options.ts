@@ -45,6 +45,7 @@ const FLAGS = {
   watchdog: { type: 'string' },
   'watchdog-timeout-ms': { type: 'integer' },
   'msgwait-ms': { type: 'integer' },
+  'require-partner-watchdog': { type: 'boolean' },
   'fence-cmd': { type: 'string' },
   'fence-delay-ms': { type: 'integer' },
   'mirror-hold-ms': { type: 'integer' },
@@ -85,6 +86,8 @@ const NODE_USAGE = `usage: rdma-ccm node [--config FILE] [options]
                           round: a stalled node is reset; partners wait --msgwait-ms after its last
                           witness heartbeat before a takeover by the witness alone is safe
   --watchdog-timeout-ms N / --msgwait-ms N   the device's timeout (default 5000) and msgwait (2 × that)
+  --require-partner-watchdog   with no --fence-cmd, take over by the witness alone only a partner that
+                          arms a watchdog (else takeover-unsafe: it could stall and come back acting)
   --fence-cmd CMD         fences a partner declared down (sh -c CMD, RDMA_CCM_PARTNER set; exit 0 when
                           it is off) before takeover-safe; the higher id waits --fence-delay-ms first
   --fence-delay-ms N      (default 5000)
@@ -128,6 +131,7 @@ const FLAG_OF: Record<string, Flag> = {
   'witness.watchdog': 'watchdog',
   'witness.watchdogTimeoutMs': 'watchdog-timeout-ms',
   'witness.msgwaitMs': 'msgwait-ms',
+  'witness.requirePartnerWatchdog': 'require-partner-watchdog',
   witness: 'witness',
   fence: 'fence-cmd',
   fenceDelayMs: 'fence-delay-ms',

@@ -17,6 +17,7 @@ export const LAB_PACKAGES: Record<string, string> = {
   'libibverbs-dev': '/usr/include/infiniband/verbs.h',
   'librdmacm-dev': '/usr/include/rdma/rdma_cma.h',
   iproute2: 'rdma',
+  dmsetup: 'dmsetup', // a witness device hung for one guest (device-mapper suspend)
   'xz-utils': 'xz', // Debian 13's kernel modules are .ko.xz
 };
 

@@ -41,13 +41,17 @@ export const GUEST_MODULES = [
   'dax_pmem',
   // A kernel watchdog (/dev/watchdog) for the CCM's witness.watchdog; see MODULE_ARGS.
   'softdog',
+  // A RAM disk (/dev/ram0) and device-mapper over it: tests hang one node's path to a witness disk
+  // (dmsetup suspend) while the other's still works.
+  'brd',
+  'dm-mod',
 ];
 
 /**
  * Arguments a module is loaded with. softdog logs its expiry instead of resetting the guest: one guest
  * runs the whole test, and the log line is what shows that a stalled node would have been reset.
  */
-export const MODULE_ARGS: Record<string, string> = { softdog: 'soft_noboot=1' };
+export const MODULE_ARGS: Record<string, string> = { softdog: 'soft_noboot=1', brd: 'rd_nr=1 rd_size=4096' };
 
 /** A guest kernel and initramfs in the lab's cache. */
 export interface LabKernel {

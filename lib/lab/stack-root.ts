@@ -38,6 +38,8 @@ export const ROOT_PACKAGES = [
   // The operations tests check the OCF resource agent with Pacemaker's ocf-tester (which needs xmllint).
   'resource-agents',
   'libxml2-utils',
+  // The witness tests hang one node's path to the disk with device-mapper.
+  'dmsetup',
 ];
 
 /** The packages whose versions name a root: a new version of any of them makes a new root. */

@@ -52,6 +52,9 @@ function disk(): string {
 }
 
 const timing = { heartbeatMs: 100, partnerDownMs: 1500 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// No udev in the guest: dmsetup makes the /dev/mapper nodes itself.
+const DM_ENV = { ...process.env, DM_DISABLE_UDEV: '1' };
 // Twenty rounds to a verdict: a partner slowed by the emulator and the sanitizers is still seen alive.
 const witnessTiming = { intervalMs: 200, timeoutMs: 4000 };
 
@@ -240,26 +243,48 @@ describe('CCM with a witness disk on rxe', () => {
     );
   });
 
-  it('a fence that fails gives no takeover-safe, and takeover() is refused', async () => {
+  it.each([
+    {
+      what: 'a fence hook that fails',
+      extra: {
+        fence: async () => {
+          throw new Error('stonith_admin: no such device');
+        },
+      },
+      told: 'fence-failed',
+      says: /^stonith_admin: no such device$/,
+      fault: 'a fence hook that fails: no takeover-safe, takeover refused',
+    },
+    {
+      what: 'no fence, the partner watchdog required, a partner that arms none',
+      extra: { witness: { path: '', ...witnessTiming, requirePartnerWatchdog: true } },
+      told: 'takeover-unsafe',
+      says: /arms no kernel watchdog/,
+      fault:
+        'a partner killed that arms no watchdog, one required (requirePartnerWatchdog): takeover-unsafe, no takeover-safe by the witness, takeover refused',
+    },
+  ] as const)('$what: no takeover-safe, and takeover() is refused', async ({ extra, told, says, fault }) => {
     const p = port++;
     const path = disk();
     const b = cliB(p, path);
-    const a = nodeA(p, path, {
-      fence: async () => {
-        throw new Error('stonith_admin: no such device');
-      },
-    });
+    const a = nodeA(
+      p,
+      path,
+      'witness' in extra ? { witness: { ...extra.witness, path } } : (extra as Partial<CcmOptions>),
+    );
     await a.n.start();
     await next(a.events, 'established');
     const from = a.events.length;
     b.c.kill('SIGKILL');
-    await next(a.events, 'partner-down', () => true, 60_000, from);
-    const failed = await next(a.events, 'fence-failed', () => true, 30_000, from);
-    expect(failed.error).toBe('stonith_admin: no such device');
+    expect(await next(a.events, 'partner-down', () => true, 60_000, from)).toMatchObject({
+      witness: 'stopped',
+    });
+    const e = await next(a.events, told, () => true, 30_000, from);
+    expect('error' in e ? e.error : e.reason).toMatch(says);
     await new Promise((r) => setTimeout(r, 1500));
-    expect(a.events.slice(from).some((e) => e.type === 'takeover-safe')).toBe(false);
+    expect(a.events.slice(from).some((x) => x.type === 'takeover-safe')).toBe(false);
     await expect(a.n.takeover(2)).rejects.toMatchObject({ code: 'ERR_CCM_NOT_SAFE' });
-    recordFault('a fence hook that fails: no takeover-safe, takeover refused');
+    recordFault(fault);
   });
 
   it('a partner paused past every threshold, with the witness as the only safety: a takeover is refused once it runs again; taken over while paused, it leaves ACTIVE first thing on resuming and waits for the giveback', async () => {
@@ -394,6 +419,71 @@ describe('CCM with a witness disk on rxe', () => {
     recordFault(
       'both nodes paused together (SIGSTOP) past every threshold, the session outliving it: both ACTIVE again once each read the other, no takeover',
     );
+  });
+
+  it('a node whose own witness writes hang (its device suspended) leaves ACTIVE before a partner could judge it stopped; with the interconnect cut too it is taken over while READY, and once its disk is back it waits for the giveback', async () => {
+    const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8', env: DM_ENV });
+    // One RAM disk, seen by each node through a device of its own: suspending B's device hangs B's
+    // witness I/O only, as a failing path or a hung controller would.
+    const dev = (n: string) => `/dev/mapper/${n}`;
+    for (const n of ['ccm-wit-a', 'ccm-wit-b']) sh(`dmsetup create ${n} --table "0 64 linear /dev/ram0 0"`);
+    sh('dd if=/dev/zero of=/dev/ram0 bs=4096 count=8 oflag=direct status=none');
+    try {
+      const p = port++;
+      const b = cliB(p, dev('ccm-wit-b'), ['--active-after', '0']);
+      const a = nodeA(p, dev('ccm-wit-a'));
+      await a.n.start();
+      a.n.setState('ACTIVE');
+      await next(b.events, 'state', (e) => e.to === 'ACTIVE', 90_000);
+      await next(a.events, 'established', () => true, 90_000);
+      const witnessSaysB = () => a.n.status().partners[0].witness;
+      for (const end = Date.now() + 30_000; witnessSaysB()?.verdict !== 'alive'; await sleep(100))
+        if (Date.now() > end) throw new Error('partner never alive on the witness');
+
+      // With the session up: out of ACTIVE while its disk hangs, ACTIVE again once it lands and A is read.
+      let from = b.events.length;
+      const hungAt = Date.now();
+      sh('dmsetup suspend ccm-wit-b');
+      const lost = await next(b.events, 'stalled', (e) => e.cause === 'witness', 30_000, from);
+      expect(lost).toMatchObject({ from: 'ACTIVE', to: 'READY' });
+      expect(Date.parse(lost.time) - hungAt).toBeLessThan(witnessTiming.timeoutMs);
+      await sleep(1000);
+      expect(b.events.slice(from).some((e) => e.type === 'state' && e.to === 'ACTIVE')).toBe(false);
+      sh('dmsetup resume ccm-wit-b');
+      await next(b.events, 'heard-since-stall', (e) => e.unheard.length === 0, 30_000, from);
+      await next(b.events, 'state', (e) => e.to === 'ACTIVE', 30_000, from);
+      expect(a.events.some((e) => e.type === 'partner-down')).toBe(false);
+
+      // Hung again with every link cut at once: A sees B's heartbeat stand still on the disk and takes
+      // over, and B left ACTIVE before A could call it safe. Never two owners.
+      from = b.events.length;
+      const fromA = a.events.length;
+      sh('dmsetup suspend ccm-wit-b');
+      links.cutAll(true);
+      const out = await next(b.events, 'stalled', (e) => e.cause === 'witness', 30_000, from);
+      expect(out).toMatchObject({ from: 'ACTIVE', to: 'READY' });
+      const down = await next(a.events, 'partner-down', () => true, 60_000, fromA);
+      expect(down.witness).toBe('stopped');
+      const safe = await next(a.events, 'takeover-safe', (e) => e.by === 'witness', 30_000, fromA);
+      expect(Date.parse(out.time)).toBeLessThan(Date.parse(safe.time));
+      await a.n.takeover(2);
+      expect(b.events.slice(from).some((e) => e.type === 'state' && e.to === 'ACTIVE')).toBe(false);
+      // Disk and links back: B reads the takeover (on the disk, or in the new session) and waits.
+      sh('dmsetup resume ccm-wit-b');
+      links.cutAll(false);
+      await next(b.events, 'waiting-for-giveback', (e) => e.partner === 1, 90_000, from);
+      await next(a.events, 'established', () => true, 90_000, fromA);
+      await sleep(1000);
+      expect(b.events.slice(from).some((e) => e.type === 'state' && e.to === 'ACTIVE')).toBe(false);
+      await a.n.giveback(2);
+      await next(b.events, 'state', (e) => e.to === 'ACTIVE', 30_000, from);
+      recordFault(
+        "a node's own witness device hung (dm suspend): out of ACTIVE before its partner could judge it stopped, ACTIVE again once its disk was back; hung with every link cut, taken over while READY, then waited for the giveback",
+      );
+    } finally {
+      await stopNodes();
+      for (const n of ['ccm-wit-b', 'ccm-wit-a']) sh(`dmsetup resume ${n} 2>/dev/null; dmsetup remove ${n}`);
+    }
   });
 
   it('a node that arms the kernel watchdog (softdog): written from its witness round; paused, the watchdog expires and the survivor waits its msgwait after its last witness heartbeat; resumed with no session, it obeys the poison pill', async () => {

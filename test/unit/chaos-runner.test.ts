@@ -29,6 +29,7 @@ describe('chaos schedule', () => {
           actions.add(f.action);
           if (f.action === 'pause-short') expect(f.durationMs).toBeLessThan(opts.partnerDownMs);
           if (f.action === 'pause-long') expect(f.durationMs).toBeGreaterThan(opts.partnerDownMs);
+          if (f.action === 'witness-slow') expect(f.iops).toBeGreaterThan(0);
           expect([1, 2]).toContain(f.target);
         }
       expect(steps.every((s) => s.faults.length <= 2)).toBe(true);
@@ -46,6 +47,8 @@ describe('chaos schedule', () => {
         'pause-long',
         'pause-short',
         'power-off',
+        'witness-hang',
+        'witness-slow',
       ].sort(),
     );
     const noBoot = makeSchedule(3, 30, { ...opts, noPowerOff: true });

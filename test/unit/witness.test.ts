@@ -102,6 +102,39 @@ describe('disk witness', () => {
     expect(a.view(2).verdict).toBe('alive');
   });
 
+  it('tells its node once when its own heartbeat has not reached the disk for half the timeout (every write fails: /dev/full)', async () => {
+    const told: number[] = [];
+    const errors: (string | null)[] = [];
+    const w = new DiskWitness(
+      {
+        path: '/dev/full',
+        clusterId: CLUSTER,
+        nodeId: 1,
+        generation: 1000n,
+        nodes: [1, 2],
+        intervalMs: 20,
+        timeoutMs: 200,
+        alignedBuffer: (n) => native.alignedBuffer(n),
+      },
+      {
+        refused: () => {},
+        ioError: (e) => errors.push(e),
+        lost: (ms) => told.push(ms),
+        landed: () => told.push(-1),
+      },
+    );
+    open.push(w);
+    const started = performance.now();
+    await w.start();
+    expect(errors[0]).toMatch(/ENOSPC/);
+    await sleep(60);
+    expect(told).toEqual([]);
+    await sleep(200);
+    expect(told).toHaveLength(1);
+    expect(told[0]).toBeGreaterThan(100);
+    expect(told[0]).toBeLessThanOrEqual(performance.now() - started);
+  });
+
   it('refuses a torn, forged or misplaced sector and never takes it for life', async () => {
     const path = disk();
     const refused: ProtocolError[] = [];
@@ -149,7 +182,7 @@ describe('the CCM with a witness, over an in-memory network', () => {
   afterEach(async () => {
     await Promise.all(nodes.splice(0).map((n) => n.stop()));
   });
-  function make(net: MemoryNetwork, id: 1 | 2, path: string) {
+  function make(net: MemoryNetwork, id: 1 | 2, path: string, requirePartnerWatchdog?: boolean) {
     const other = id === 1 ? 2 : 1;
     const opts: CcmOptions = {
       clusterId: CLUSTER,
@@ -161,7 +194,7 @@ describe('the CCM with a witness, over an in-memory network', () => {
       partnerDownMs: 100,
       backoff: { minMs: 5, maxMs: 40, jitter: 0.2 },
       logRingBytes: 4096,
-      witness: { path, intervalMs: 20, timeoutMs: 300 },
+      witness: { path, intervalMs: 20, timeoutMs: 300, requirePartnerWatchdog },
       secret,
       transport: net.transport(),
     };
@@ -250,6 +283,30 @@ describe('the CCM with a witness, over an in-memory network', () => {
     expect(performance.now() - stoppedAt).toBeGreaterThanOrEqual(1500 - 2 * 20);
     expect(safe).toMatchObject({ partner: 2, by: 'witness', msgwaitMs: 1500 });
     await a.node.takeover(2);
+  });
+
+  it('with requirePartnerWatchdog, a partner whose sector arms no watchdog is never safe by the witness alone: takeover-unsafe once, then one that does is', async () => {
+    const net = new MemoryNetwork();
+    const path = disk();
+    const a = make(net, 1, path, true);
+    const b = make(net, 2, path);
+    await Promise.all([a.node.start(), b.node.start()]);
+    await a.node.waitForSession(2);
+    await sleep(200);
+    await stopWitness(b.node);
+    net.crash('10.0.0.2');
+    expect(await until(a.events, 'partner-down')).toMatchObject({ witness: 'stopped' });
+    expect(await until(a.events, 'takeover-unsafe')).toMatchObject({
+      partner: 2,
+      reason: expect.stringMatching(/arms no kernel watchdog/),
+    });
+    await sleep(600);
+    expect(a.events.filter((e) => e.type === 'takeover-unsafe')).toHaveLength(1);
+    expect(a.events.some((e) => e.type === 'takeover-safe')).toBe(false);
+    await expect(a.node.takeover(2)).rejects.toMatchObject({ code: 'ERR_CCM_NOT_SAFE' });
+    // Its sector, read again, says it arms one: msgwait after its last heartbeat, the takeover is safe.
+    rewrite(path, 2, (w) => ({ ...w, msgwaitMs: 200 }));
+    expect(await until(a.events, 'takeover-safe')).toMatchObject({ by: 'witness', msgwaitMs: 200 });
   });
 
   it("the poison pill: a node that reads a takeover of its own boot in a partner's sector, with no session to it, leaves ACTIVE and waits for the giveback", async () => {

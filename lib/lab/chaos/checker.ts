@@ -7,6 +7,7 @@ import {
   FAULT_KINDS,
   HistoryError,
   LINK_FAULTS,
+  WITNESS_FAULTS,
   type CcmLine,
   type DeliverLine,
   type Entry,
@@ -508,7 +509,23 @@ function linkFaultsDuring(run: Run, nodes: number[], from: number, at: number): 
   );
 }
 
-/** Partner-downs no down fault explains: those during a link fault (when a witness is configured), and the others. */
+/** Faults of `node`'s path to the witness disk overlapping a time span. */
+function witnessFaultsDuring(run: Run, node: number, from: number, at: number): Fault[] {
+  const { skewMs } = run.opts;
+  return run.faults.filter(
+    (f) =>
+      WITNESS_FAULTS.includes(f.start.fault) &&
+      f.start.target === node &&
+      f.start.at <= at + skewMs &&
+      faultEnd(f) >= from - skewMs,
+  );
+}
+
+/**
+ * Partner-downs no down fault explains: those during a link fault (when a witness is configured), and the
+ * others. A partner whose own witness heartbeat could not land while its links were cut looks stopped on
+ * the disk, as SBD's self-fencing node does: it must have left ACTIVE (single-owner checks that).
+ */
 function unexplainedDowns(run: Run) {
   const { heartbeatMs, skewMs } = run.opts;
   return ccmOf(run, 'partner-down')
@@ -516,7 +533,9 @@ function unexplainedDowns(run: Run) {
       const from = e.at - e.event.detectionMs - heartbeatMs - skewMs;
       return {
         e,
-        fault: downDuring(run, e.event.partner, from, e.at),
+        fault:
+          downDuring(run, e.event.partner, from, e.at) ??
+          witnessFaultsDuring(run, e.event.partner, from, e.at)[0],
         links: linkFaultsDuring(run, [e.node, e.event.partner], from, e.at),
       };
     })
@@ -575,10 +594,12 @@ function detections(run: Run) {
     if (Math.min(faultEnd(f), end) - s <= limit) continue;
     for (const observer of run.nodes) {
       if (observer === f.start.target || !inSession(run, observer, f.start.target, s)) continue;
+      // An observer that was down itself, or whose witness reads were slowed, owes no timely verdict.
       if (
         run.faults.some(
           (g) => isDown(g) && g.start.target === observer && g.start.at <= s + limit && faultEnd(g) >= s,
-        )
+        ) ||
+        witnessFaultsDuring(run, observer, s, s + limit).length > 0
       )
         continue;
       const detected = ccmOf(run, 'partner-down').find(

@@ -145,6 +145,7 @@ export const HISTORY_EVENTS = [
   'fencing',
   'fence-failed',
   'takeover-safe',
+  'takeover-unsafe',
   'takeover',
   'waiting-for-giveback',
   'giveback',
@@ -193,6 +194,8 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 export const DOWN_FAULTS: readonly FaultKind[] = ['kill', 'power-off', 'pause', 'fenced'];
 /** Faults of the interconnect only. */
 export const LINK_FAULTS: readonly FaultKind[] = ['link-cut', 'loss', 'delay'];
+/** Faults of the target's path to the witness disk: its heartbeat lands late or not at all, its reads too. */
+export const WITNESS_FAULTS: readonly FaultKind[] = ['witness-unreadable', 'witness-slow'];
 
 /** A fault started or ended. */
 export interface FaultLine extends Stamp {

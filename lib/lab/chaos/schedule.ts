@@ -14,7 +14,9 @@ export type NemesisAction =
   | 'link-flap'
   | 'loss'
   | 'delay'
-  | 'power-off';
+  | 'power-off'
+  | 'witness-slow'
+  | 'witness-hang';
 
 /** One fault of a step. */
 export interface ScheduledFault {
@@ -32,6 +34,8 @@ export interface ScheduledFault {
   durationMs: number;
   /** The netem spec of a loss or delay (`loss 20%`, `delay 40ms 10ms`). */
   netem?: string;
+  /** A slow witness: the I/O operations per second the target's path to the disk is throttled to. */
+  iops?: number;
 }
 
 /** One step: its faults, then a quiet gap. */
@@ -83,9 +87,12 @@ const WEIGHTS: [NemesisAction, number][] = [
   ['loss', 1],
   ['delay', 1],
   ['power-off', 1],
+  ['witness-slow', 1],
+  ['witness-hang', 1],
 ];
-// What may overlap a first fault: cheap faults that stop nobody for long.
-const OVERLAPPING: NemesisAction[] = ['link-cut', 'loss', 'delay', 'pause-short'];
+// What may overlap a first fault: cheap faults that stop nobody for long. A witness hung under every
+// link cut is the case where the partner judges by the disk alone.
+const OVERLAPPING: NemesisAction[] = ['link-cut', 'loss', 'delay', 'pause-short', 'witness-hang'];
 const KIND: Record<NemesisAction, FaultKind> = {
   kill: 'kill',
   'pause-short': 'pause',
@@ -96,6 +103,8 @@ const KIND: Record<NemesisAction, FaultKind> = {
   loss: 'loss',
   delay: 'delay',
   'power-off': 'power-off',
+  'witness-slow': 'witness-slow',
+  'witness-hang': 'witness-unreadable',
 };
 
 function fault(
@@ -132,6 +141,10 @@ function fault(
       };
     case 'power-off':
       return { ...base, durationMs: between(1000, 5000) };
+    case 'witness-slow':
+      return { ...base, durationMs: between(3000, 12000), iops: between(2, 8) };
+    case 'witness-hang':
+      return { ...base, durationMs: between(2000, 12000) };
   }
 }
 
