@@ -5,22 +5,21 @@
 // runs (an ACTIVE CCM node leaves ACTIVE) watches for it; a watcher keeps the clock fresh with frequent
 // timers of its own, so that idle time is not taken for a stall.
 
-/** What watches for stalls: longer than `limitMs` (read at each check), it is told at once. */
+/** What watches for stalls: told at every entry, before anything else runs, how long since the last. */
 export interface StallWatcher {
-  readonly limitMs: number;
-  stalled(ms: number): void;
+  awake(now: number, gapMs: number): void;
 }
 
 const watchers = new Set<StallWatcher>();
 let awakeAt = 0;
 
-/** Notes that the process runs now; a watcher whose limit the gap since the last call passed is told first. */
+/** Notes that the process runs now, and tells each watcher how long it did not (before anything else runs). */
 export function awake(at?: number): void {
   if (watchers.size === 0) return; // before the clock is read: this runs for every batch of completions
   const now = at ?? performance.now();
   const gap = now - awakeAt;
   awakeAt = now;
-  for (const w of watchers) if (gap > w.limitMs) w.stalled(gap);
+  for (const w of watchers) w.awake(now, gap);
 }
 
 /** Tells `w` of every stall from now on; returns the function that stops it. */

@@ -94,13 +94,22 @@ export class Core {
     this.unwatch?.();
     this.unwatch = null;
     if (stop) return;
-    const core = this;
-    this.unwatch = watchStalls({
-      get limitMs() {
-        return core.stallLimitMs;
-      },
-      stalled: (ms) => this.stalled(ms),
-    });
+    this.unwatch = watchStalls({ awake: (now, gap) => this.checkStall(now, gap) });
+  }
+
+  /**
+   * At every entry into the package, before anything else: past stallLimitMs without running, the node
+   * stalled. With a witness, what a partner judges by is this node's last sector on the disk: once it
+   * landed longer ago than half the witness's timeout (a stall, or a disk that hangs or fails), the node
+   * acts as stalled too, until a sector lands again (witnessLanded()).
+   */
+  private checkStall(now: number, gap: number): void {
+    if (gap > this.stallLimitMs) this.stalled(gap);
+    const w = this.witness;
+    if (!w || w.landedAt === undefined) return;
+    if (this.witnessLost) {
+      if (w.landedAt > this.witnessLostAt) this.witnessLanded();
+    } else if (now - w.landedAt > w.timeoutMs / 2) this.witnessStuck(now - w.landedAt, gap);
   }
 
   /** Runs first in every timer of the node that reaches the network or the disk (CM events and completions call it too). */
@@ -122,24 +131,27 @@ export class Core {
     this.emit({ type: 'stalled', stalledMs: Math.round(stalledMs), from, to: this.status.state, cause });
   }
 
-  /** This node's witness heartbeat is not reaching the disk (DiskWitness `lost`): it may not go ACTIVE. */
+  /** This node's last witness sector landed too long ago (checkStall()): it may not go ACTIVE. */
   witnessLost = false;
+  private witnessLostAt = 0;
 
   /**
-   * This node's own witness heartbeat has not reached the disk for `ms`, half the time a partner needs to
-   * judge it stopped: with the interconnect down too, a partner would take over a node that runs. It
-   * acts as after a stall of its own (`stalled`, cause `witness`), and stays out of ACTIVE until its
-   * heartbeat lands again and each partner is heard after that.
+   * This node's own witness sector landed `ms` ago, half the time a partner needs to judge it stopped:
+   * with the interconnect down too, a partner may take over a node that runs. It acts as after a stall
+   * (`stalled`; cause `process` when the process itself did not run, `witness` when its disk is the one
+   * late), and stays out of ACTIVE until a sector lands again and each partner is heard after that.
    */
-  witnessStuck(ms: number): void {
-    if (this.stopping || this.witnessLost) return;
+  private witnessStuck(ms: number, gap: number): void {
+    if (this.stopping) return;
     this.witnessLost = true;
-    this.stalled(ms, 'witness');
+    this.witnessLostAt = performance.now();
+    // A stall of the process was told just before (checkStall()), or its gap alone explains the age.
+    if (gap > this.stallLimitMs) return;
+    this.stalled(ms, gap > ms - 2 * this.witness!.intervalMs ? 'process' : 'witness');
   }
 
-  /** After witnessStuck(): the heartbeat landed. Only what is read of each partner from now on counts. */
-  witnessLanded(): void {
-    if (!this.witnessLost) return;
+  /** After witnessStuck(): a sector landed. Only what is read of each partner from now on counts. */
+  private witnessLanded(): void {
     this.witnessLost = false;
     this.stalledAt = performance.now();
     for (const p of this.cfg.partners) this.unsureOf.add(p.nodeId);

@@ -255,8 +255,6 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
               ioError: (error) => this.emitEvent({ type: 'witness-error', error }),
               awake: () => this.core?.awake(),
               wrote: () => watchdog?.pet(),
-              lost: (ms) => this.core?.witnessStuck(ms),
-              landed: () => this.core?.witnessLanded(),
               read: (partner, sector) => this.obeyPill(partner, sector),
             },
           );

@@ -43,6 +43,11 @@ export interface Witness {
   readonly intervalMs: number;
   /** How long (ms) a partner's heartbeat may stand still before the partner is `stopped`. */
   readonly timeoutMs: number;
+  /**
+   * When this node's own sector last reached the disk (performance.now()): a partner judges this node by
+   * it, and the node leaves ACTIVE once it is too old. A witness that cannot tell leaves it undefined.
+   */
+  readonly landedAt?: number;
   /** Opens it and starts writing this node's heartbeat and reading the partners'. */
   start(): Promise<void>;
   /** What it says of `partner` now. */
@@ -65,13 +70,6 @@ export interface WitnessHooks {
   awake?(): void;
   /** This node's sector reached the disk (the node's watchdog is written to only then). */
   wrote?(): void;
-  /**
-   * This node's own heartbeat has not reached the disk for `ms` (a write hung or failing), half the time
-   * a partner needs to judge it stopped: the node must act as if it were stopped.
-   */
-  lost?(ms: number): void;
-  /** After `lost`, this node's heartbeat reached the disk again. */
-  landed?(): void;
   /** A partner's valid sector, at every read (the node obeys a takeover of its own boot: the poison pill). */
   read?(partner: number, sector: WitnessSector): void;
 }
@@ -137,10 +135,8 @@ export class DiskWitness implements Witness {
   /** When the last round started, and until when this node's own view is too old to call anyone stopped. */
   private lastRoundAt = performance.now();
   private staleUntil = 0;
-  /** When this node's own sector last reached the disk, and whether it has been too long (`lost`). */
-  private landedAt = performance.now();
-  private lost = false;
-  private lastTickAt = performance.now();
+  /** When this node's own sector last reached the disk. */
+  landedAt = performance.now();
   private closed = false;
 
   constructor(
@@ -201,11 +197,6 @@ export class DiskWitness implements Witness {
     // A stall of the process is told first; then whether the disk itself keeps this node's heartbeat
     // from landing (a round still in flight, or the last one failed).
     this.hooks.awake?.();
-    const now = performance.now();
-    // After a stall of the process itself (told already), the disk is given a fresh half timeout.
-    if (now - this.lastTickAt > this.o.timeoutMs / 2) this.landedAt = Math.max(this.landedAt, now);
-    this.lastTickAt = now;
-    if (this.busy || this.ioError !== null) this.checkLanded(now);
     if (this.busy) return this.busy;
     this.busy = this.round().finally(() => (this.busy = null));
     return this.busy;
@@ -236,10 +227,6 @@ export class DiskWitness implements Witness {
       );
       await fh.write(this.own, 0, WITNESS.slotSize, this.offset(this.o.nodeId));
       this.landedAt = performance.now();
-      if (this.lost) {
-        this.lost = false;
-        this.hooks.landed?.();
-      }
       this.hooks.wrote?.();
       for (const [n, buf] of this.reads) {
         const readAt = performance.now();
@@ -257,18 +244,6 @@ export class DiskWitness implements Witness {
         this.hooks.ioError(msg);
       }
     }
-  }
-
-  /**
-   * A partner judges this node stopped once its heartbeat has stood still for timeoutMs. Checked once an
-   * interval, this node is told (`lost`) after half of that: no write of a working disk takes so long, and
-   * the other half is the margin for its own timers running late.
-   */
-  private checkLanded(now: number): void {
-    const ms = now - this.landedAt;
-    if (this.lost || ms <= this.o.timeoutMs / 2) return;
-    this.lost = true;
-    this.hooks.lost?.(ms);
   }
 
   /** Validates a copy of a partner's sector; only a valid one whose heartbeat moved counts as life. */

@@ -233,7 +233,9 @@ export function next<T extends CcmEvent['type']>(
         resolve(e as Extract<CcmEvent, { type: T }>);
       } else if (Date.now() - started > ms) {
         clearInterval(t);
-        reject(new Error(`no ${type} within ${ms} ms; saw ${events.map((x) => x.type).join(', ')}`));
+        // Each event with its time of day: the order against the test's own steps is what a failure needs.
+        const seen = events.map((x, i) => `${i === from ? '| ' : ''}${x.type}@${x.time.slice(11, 23)}`);
+        reject(new Error(`no ${type} within ${ms} ms (from index ${from}); saw ${seen.join(', ')}`));
       }
     }, 20);
   });

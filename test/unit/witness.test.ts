@@ -102,39 +102,6 @@ describe('disk witness', () => {
     expect(a.view(2).verdict).toBe('alive');
   });
 
-  it('tells its node once when its own heartbeat has not reached the disk for half the timeout (every write fails: /dev/full)', async () => {
-    const told: number[] = [];
-    const errors: (string | null)[] = [];
-    const w = new DiskWitness(
-      {
-        path: '/dev/full',
-        clusterId: CLUSTER,
-        nodeId: 1,
-        generation: 1000n,
-        nodes: [1, 2],
-        intervalMs: 20,
-        timeoutMs: 200,
-        alignedBuffer: (n) => native.alignedBuffer(n),
-      },
-      {
-        refused: () => {},
-        ioError: (e) => errors.push(e),
-        lost: (ms) => told.push(ms),
-        landed: () => told.push(-1),
-      },
-    );
-    open.push(w);
-    const started = performance.now();
-    await w.start();
-    expect(errors[0]).toMatch(/ENOSPC/);
-    await sleep(60);
-    expect(told).toEqual([]);
-    await sleep(200);
-    expect(told).toHaveLength(1);
-    expect(told[0]).toBeGreaterThan(100);
-    expect(told[0]).toBeLessThanOrEqual(performance.now() - started);
-  });
-
   it('refuses a torn, forged or misplaced sector and never takes it for life', async () => {
     const path = disk();
     const refused: ProtocolError[] = [];
@@ -307,6 +274,25 @@ describe('the CCM with a witness, over an in-memory network', () => {
     // Its sector, read again, says it arms one: msgwait after its last heartbeat, the takeover is safe.
     rewrite(path, 2, (w) => ({ ...w, msgwaitMs: 200 }));
     expect(await until(a.events, 'takeover-safe')).toMatchObject({ by: 'witness', msgwaitMs: 200 });
+  });
+
+  it("a node whose own sector never lands (every write fails: /dev/full) leaves ACTIVE after half the witness's timeout, and may not go ACTIVE again", async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1, '/dev/full');
+    await a.node.start();
+    a.node.setState('ACTIVE');
+    const out = await until(a.events, 'stalled');
+    expect(out).toMatchObject({ cause: 'witness', from: 'ACTIVE', to: 'READY' });
+    expect((out as { stalledMs: number }).stalledMs).toBeGreaterThanOrEqual(150);
+    expect(a.events.find((e) => e.type === 'witness-error')).toMatchObject({
+      error: expect.stringMatching(/ENOSPC/),
+    });
+    expect(() => a.node.setState('ACTIVE')).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CCM_STALLED',
+        message: expect.stringMatching(/not reaching the disk/),
+      }),
+    );
   });
 
   it("the poison pill: a node that reads a takeover of its own boot in a partner's sector, with no session to it, leaves ACTIVE and waits for the giveback", async () => {
