@@ -2,6 +2,8 @@
 // it what the host asks through a control file in the shared work folder, one command a line:
 //   kill ID MS        kill -9 the workload, start it again MS later (the fault ends when it listens)
 //   pause ID MS       SIGSTOP it for MS, then SIGCONT
+//   fence ID          fenced by the partner (STONITH): kill -9 the workload wherever it is (running, stopped,
+//                     dead already), say so in DIR/fence/ID.killed, start it again 2 s later
 //   netem ID K MS SPEC  tc netem SPEC on link K's NIC for MS
 //   quit              stop the workload (SIGTERM: it stops its CCM and audits itself), then exit
 // The guest's own clock does the timing, and each fault's start and end is written as a history line
@@ -9,7 +11,7 @@
 // guest's clock to its own.
 //   node scripts/chaos-guest.mjs --node-id N --ctl FILE --dir DIR --boot B -- <workload args>
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readSync, fstatSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, fstatSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -30,6 +32,9 @@ const fault = (phase, id, kind, extra = {}) =>
 let proc = null;
 let starts = 0;
 let quitting = false;
+// Who waits for the next workload to listen (a fault that stopped it ends then).
+const waiting = new Set();
+const nextListening = () => new Promise((r) => waiting.add(r));
 function start() {
   const history = join(dir, `${nodeId}.${boot}.${starts++}.jsonl`);
   proc = spawn(process.execPath, ['scripts/chaos-node.mjs', ...workload, '--history', history], {
@@ -42,7 +47,8 @@ function start() {
     process.stdout.write(d);
     if (!listening && d.includes('ccm {"type":"listening"')) {
       listening = true;
-      me.onListening?.();
+      for (const r of waiting) r();
+      waiting.clear();
     }
   });
   me.on('exit', (code, signal) => {
@@ -57,19 +63,32 @@ function start() {
 const exited = (p) => new Promise((r) => (p.exited ? r() : p.once('exit', r)));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Kills the workload and starts it again `ms` later, unless a later kill or fence restarts it; resolves
+// once a workload listens again.
+let restarts = 0;
+async function killAndRestart(ms, killed = () => {}) {
+  const victim = proc;
+  victim.expected = true;
+  victim.kill('SIGKILL');
+  await exited(victim);
+  killed();
+  const mine = ++restarts;
+  const listening = nextListening();
+  await sleep(ms);
+  if (mine === restarts && !quitting) start();
+  await listening;
+}
+
 async function run(line) {
   const [cmd, id, ...rest] = line.trim().split(/\s+/);
   if (cmd === 'kill') {
-    const victim = proc;
-    victim.expected = true;
     fault('start', id, 'kill');
-    victim.kill('SIGKILL');
-    await exited(victim);
-    await sleep(Number(rest[0]));
-    start();
-    const again = proc;
-    await new Promise((r) => (again.onListening = r));
+    await killAndRestart(Number(rest[0]));
     fault('end', id, 'kill');
+  } else if (cmd === 'fence') {
+    fault('start', id, 'fenced');
+    await killAndRestart(2000, () => writeFileSync(join(dir, 'fence', `${id}.killed`), ''));
+    fault('end', id, 'fenced');
   } else if (cmd === 'pause') {
     const victim = proc;
     fault('start', id, 'pause');

@@ -6,9 +6,18 @@
 // to the shared work folder, so that a power-off loses nothing written) as a history line (lib/lab/chaos/
 // history.ts) stamped with the guest's monotonic clock; the host maps it to the run's timeline.
 //   node scripts/chaos-node.mjs --node-id N --address A0,A1 --partner P@B0,B1:PORT --port PORT
-//     --history FILE [--witness DEV] [--nvram DEV] [--inject duplicate]
+//     --history FILE [--witness DEV] [--nvram DEV] [--fence-dir DIR] [--inject duplicate]
 import { execFileSync } from 'node:child_process';
-import { openSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
 import { ClusterNode } from 'rdma-ccm/ccm';
 import { contextFor } from 'rdma-ccm/cm';
 import { HISTORY_EVENTS } from '../dist/lab/chaos/history.js';
@@ -69,6 +78,26 @@ for (const a of opt('address').split(',')) await contextFor(a);
 say('chaos-start', { node: nodeId, pid: process.pid });
 const baseline = held();
 
+/**
+ * The fence hook with --fence-dir: a request line to the host (scripts/chaos.mjs), which has the target's
+ * guest kill its workload (or finds its guest off, or fails on purpose: a fence-fail fault), and answers
+ * in DIR/ID.done: `ok`, or why not.
+ */
+let fences = 0;
+async function fence(target) {
+  const dir = opt('fence-dir');
+  const id = `${nodeId}.${process.pid}.${++fences}`;
+  appendFileSync(join(dir, `requests-${nodeId}`), `${id} ${target}\n`);
+  for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    const done = join(dir, `${id}.done`);
+    if (!existsSync(done)) continue;
+    const answer = readFileSync(done, 'utf8').trim();
+    if (answer === 'ok') return;
+    throw new Error(answer);
+  }
+  throw new Error('the fence device did not answer in 30 s');
+}
+
 const witness = opt('witness');
 const ccm = new ClusterNode({
   clusterId: 4343n,
@@ -81,6 +110,7 @@ const ccm = new ClusterNode({
   partnerDownMs,
   logRingBytes: ringBytes,
   ...(opt('nvram') ? { nvram: { path: opt('nvram'), persistent: true } } : {}),
+  ...(opt('fence-dir') ? { fence } : {}),
   ...(witness
     ? {
         witness: {

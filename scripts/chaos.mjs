@@ -10,7 +10,15 @@
 // history. Exits 1 on a violation or a workload that crashed, 2 when the lab could not run it.
 //   node scripts/chaos.mjs --check FILE   checks a history already written and reports it the same way
 //   (after a build: it reads dist/)
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setup } from './setup.mjs';
 import { buildNative, buildTs } from './build.mjs';
@@ -41,9 +49,8 @@ setup();
 buildNative();
 buildTs();
 const { startGuest, guestLinks, sharedDisk, prepareLab } = await import('../dist/lab/index.js');
-const { makeSchedule, parseSeed, check, parseHistory, checkHistoryFile, INVARIANTS } = await import(
-  '../dist/lab/chaos/index.js'
-);
+const { makeSchedule, parseSeed, check, parseHistory, checkHistoryFile, INVARIANTS, FENCING_NODE } =
+  await import('../dist/lab/chaos/index.js');
 
 const seedText = opt('seed', String(Math.floor(Math.random() * 0xffffffff)));
 const seed = parseSeed(seedText);
@@ -104,6 +111,8 @@ const faultsDone = [];
 const offsets = new Map();
 const crashes = [];
 const disk = sharedDisk(join(dir, 'witness.img'));
+const fenceDir = join(dir, 'fence');
+mkdirSync(fenceDir, { recursive: true });
 const nodes = {
   1: { id: 1, name: 'a', boot: -1, events: [] },
   2: { id: 2, name: 'b', boot: -1, events: [] },
@@ -137,6 +146,7 @@ function boot(n) {
     `--heartbeat-ms ${HEARTBEAT_MS} --partner-down-ms ${PARTNER_DOWN_MS} --witness /dev/vda`,
     `--witness-interval-ms ${WITNESS_INTERVAL_MS} --witness-timeout-ms ${WITNESS_TIMEOUT_MS}`,
     `--nvram "$RDMA_CCM_LAB_NVDIMM"${inject ? ` --inject ${inject}` : ''}`,
+    n.id === FENCING_NODE ? `--fence-dir ${fenceDir}` : '',
   ].join(' ');
   n.guest = startGuest(
     n.name,
@@ -156,6 +166,41 @@ function boot(n) {
 }
 
 const ctl = (n, line) => appendFileSync(n.ctl, `${line}\n`);
+
+// The fence device of node 1 (FENCING_NODE): its requests come in DIR/fence/requests-1, one `ID TARGET` a
+// line. The host fails as many as a fence-fail fault says; a target whose guest is off is fenced already;
+// any other target's guest kills its workload (`fence ID`) and says so in ID.killed. The answer goes to
+// ID.done: `ok`, or why not.
+const fenceFailures = new Map();
+let fenceRead = 0;
+async function answerFence(id, from, target) {
+  const done = (text) => writeFileSync(join(fenceDir, `${id}.done`), text);
+  const left = fenceFailures.get(from) ?? 0;
+  if (left > 0) {
+    fenceFailures.set(from, left - 1);
+    return done('the fence device is unreachable (fence-fail)');
+  }
+  const n = nodes[target];
+  if (n.off) {
+    hostFault('start', `fence-${id}`, 'fenced', target, { detail: 'guest off' });
+    hostFault('end', `fence-${id}`, 'fenced', target, { detail: 'guest off' });
+    return done('ok');
+  }
+  ctl(n, `fence ${id}`);
+  const killed = await until(() => existsSync(join(fenceDir, `${id}.killed`)), 20_000);
+  done(killed ? 'ok' : `node ${target}'s guest did not confirm the kill in 20 s`);
+}
+function pollFences() {
+  const file = join(fenceDir, `requests-${FENCING_NODE}`);
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, 'utf8');
+  const end = text.lastIndexOf('\n') + 1;
+  for (const line of text.slice(fenceRead, end).split('\n').filter(Boolean)) {
+    const [id, target] = line.split(' ');
+    void answerFence(id, FENCING_NODE, Number(target));
+  }
+  fenceRead = Math.max(fenceRead, end);
+}
 
 /** Every history line so far: the host's, and each guest boot's files with that boot's offset. */
 function assemble() {
@@ -263,11 +308,20 @@ async function injectFault(f, id) {
       hostFault('end', id, f.fault, f.target, { detail });
       break;
     }
+    case 'fence-fail':
+      hostFault('start', id, 'fence-fail', f.target, { detail: `${f.failures} failures` });
+      fenceFailures.set(f.target, f.failures);
+      await sleep(f.durationMs);
+      fenceFailures.delete(f.target);
+      hostFault('end', id, 'fence-fail', f.target, { detail: `${f.failures} failures` });
+      break;
     case 'power-off': {
       hostFault('start', id, 'power-off', f.target);
+      n.off = true;
       n.guest.kill();
       await n.guest.done;
       await sleep(f.durationMs);
+      n.off = false;
       boot(n);
       const key = n.key;
       if (!(await until(() => offsets.has(key), 900_000)))
@@ -312,6 +366,7 @@ for (const signal of ['SIGINT', 'SIGTERM'])
 let exit = 0;
 try {
   for (const n of Object.values(nodes)) boot(n);
+  setInterval(pollFences, 200).unref();
   say('guests a and b booting (two links each, the witness disk, an NVDIMM each)');
   const ready = await until(
     () =>

@@ -30,15 +30,21 @@ describe('chaos schedule', () => {
           if (f.action === 'pause-short') expect(f.durationMs).toBeLessThan(opts.partnerDownMs);
           if (f.action === 'pause-long') expect(f.durationMs).toBeGreaterThan(opts.partnerDownMs);
           if (f.action === 'witness-slow') expect(f.iops).toBeGreaterThan(0);
+          if (f.action === 'fence-fail') expect(f).toMatchObject({ target: 1, failures: expect.any(Number) });
           expect([1, 2]).toContain(f.target);
         }
       expect(steps.every((s) => s.faults.length <= 2)).toBe(true);
-      for (const [first, second] of steps.map((s) => s.faults))
+      for (const [first, second] of steps.map((s) => s.faults)) {
         if (first.action === 'power-off' && second) expect(second.target).not.toBe(first.target);
+        // A fence fails only where node 1 fences node 2, taken down by the step's first fault.
+        if (second?.action === 'fence-fail')
+          expect(['kill', 'pause-long', 'power-off'].includes(first.action) && first.target === 2).toBe(true);
+      }
     }
     expect([...actions].sort()).toEqual(
       [
         'delay',
+        'fence-fail',
         'kill',
         'link-cut',
         'link-flap',

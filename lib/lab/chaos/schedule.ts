@@ -16,7 +16,8 @@ export type NemesisAction =
   | 'delay'
   | 'power-off'
   | 'witness-slow'
-  | 'witness-hang';
+  | 'witness-hang'
+  | 'fence-fail';
 
 /** One fault of a step. */
 export interface ScheduledFault {
@@ -36,6 +37,8 @@ export interface ScheduledFault {
   netem?: string;
   /** A slow witness: the I/O operations per second the target's path to the disk is throttled to. */
   iops?: number;
+  /** A fence that fails: how many of the target's fence requests fail before one goes through. */
+  failures?: number;
 }
 
 /** One step: its faults, then a quiet gap. */
@@ -105,7 +108,12 @@ const KIND: Record<NemesisAction, FaultKind> = {
   'power-off': 'power-off',
   'witness-slow': 'witness-slow',
   'witness-hang': 'witness-unreadable',
+  'fence-fail': 'fence-fail',
 };
+/** The node that fences its partner (node 1, through the host); node 2 relies on the witness alone. */
+export const FENCING_NODE = 1;
+// Faults after which node 2 is judged down, and node 1 fences it.
+const TAKES_DOWN: NemesisAction[] = ['kill', 'pause-long', 'power-off'];
 
 function fault(
   action: NemesisAction,
@@ -145,11 +153,15 @@ function fault(
       return { ...base, durationMs: between(3000, 12000), iops: between(2, 8) };
     case 'witness-hang':
       return { ...base, durationMs: between(2000, 12000) };
+    case 'fence-fail':
+      // Armed for the step's first 20 s: the fence runs once the partner is judged down.
+      return { ...base, target: FENCING_NODE, durationMs: 20_000, failures: between(1, 3) };
   }
 }
 
 /** Roughly how long a fault keeps the step busy, to fill the run's minutes (a boot of a guest: a minute). */
-const busyMs = (f: ScheduledFault) => f.startMs + f.durationMs + (f.action === 'power-off' ? 60_000 : 0);
+const busyMs = (f: ScheduledFault) =>
+  f.action === 'fence-fail' ? 0 : f.startMs + f.durationMs + (f.action === 'power-off' ? 60_000 : 0);
 
 /** The steps of a run of `minutes` from `seed`. */
 export function makeSchedule(seed: number, minutes: number, o: ScheduleOptions): ScheduleStep[] {
@@ -176,7 +188,9 @@ export function makeSchedule(seed: number, minutes: number, o: ScheduleOptions):
       // A guest powered off has no links nor processes to fault: the second fault hits the other node.
       if (first.action === 'power-off') f.target = 3 - first.target;
       faults.push(f);
-    }
+    } else if (TAKES_DOWN.includes(first.action) && first.target !== FENCING_NODE && rnd() < 0.5)
+      // The fence of the node taken down fails a few times before it goes through.
+      faults.push(fault('fence-fail', rnd, o, 0));
     const quietMs = Math.round(10_000 + rnd() * 10_000);
     const busy = Math.max(...faults.map(busyMs)) + quietMs;
     if (at + busy > endMs && steps.length > 0) break;
