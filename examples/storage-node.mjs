@@ -65,12 +65,17 @@ await ccm.start();
 
 // 2. The rest of the storage stack boots meanwhile (simulated); the partner can already see us.
 setTimeout(() => ccm.setState('READY'), bootMs / 2);
-// A partner that took over this node's resources while it was down gives them back first.
+// A partner that took over this node's resources while it was down gives them back first; after a stall
+// (`stalled`: the process or its witness disk), each partner is heard again first.
 const activate = () =>
-  ccm.waitingForGiveback.length === 0 && ccm.state !== 'ACTIVE' && ccm.setState('ACTIVE');
+  ccm.waitingForGiveback.length === 0 &&
+  ccm.unheardSinceStall.length === 0 &&
+  ccm.state !== 'ACTIVE' &&
+  ccm.setState('ACTIVE');
 setTimeout(() => {
   activate();
   ccm.on('giveback', activate);
+  ccm.on('heard-since-stall', activate);
 }, bootMs);
 
 // Failover: a partner declared down whose takeover is safe has its resources taken over here; once its

@@ -104,12 +104,19 @@ export class Core {
    * acts as stalled too, until a sector lands again (witnessLanded()).
    */
   private checkStall(now: number, gap: number): void {
-    if (gap > this.stallLimitMs) this.stalled(gap);
     const w = this.witness;
-    if (!w || w.landedAt === undefined) return;
-    if (this.witnessLost) {
-      if (w.landedAt > this.witnessLostAt) this.witnessLanded();
-    } else if (now - w.landedAt > w.timeoutMs / 2) this.witnessStuck(now - w.landedAt, gap);
+    const landed = w?.landedAt;
+    if (this.witnessLost && landed !== undefined && landed > this.witnessLostAt) this.witnessLanded();
+    const age = landed === undefined ? 0 : now - landed;
+    // Noted before acting: leaving ACTIVE emits events, and each event checks again.
+    const late = landed !== undefined && !this.witnessLost && age > w!.timeoutMs / 2;
+    if (late) {
+      this.witnessLost = true;
+      this.witnessLostAt = now;
+    }
+    if (gap > this.stallLimitMs) this.stalled(gap, 'process');
+    // Late with the process running: the cause is its disk unless the gap explains the sector's age.
+    else if (late) this.stalled(age, gap > age - 2 * w!.intervalMs ? 'process' : 'witness');
   }
 
   /** Runs first in every timer of the node that reaches the network or the disk (CM events and completions call it too). */
@@ -131,26 +138,17 @@ export class Core {
     this.emit({ type: 'stalled', stalledMs: Math.round(stalledMs), from, to: this.status.state, cause });
   }
 
-  /** This node's last witness sector landed too long ago (checkStall()): it may not go ACTIVE. */
+  /**
+   * This node's last witness sector landed longer ago than half the witness's timeout (checkStall()): with
+   * the interconnect down too, a partner may take over a node that runs. It may not go ACTIVE.
+   */
   witnessLost = false;
   private witnessLostAt = 0;
 
   /**
-   * This node's own witness sector landed `ms` ago, half the time a partner needs to judge it stopped:
-   * with the interconnect down too, a partner may take over a node that runs. It acts as after a stall
-   * (`stalled`; cause `process` when the process itself did not run, `witness` when its disk is the one
-   * late), and stays out of ACTIVE until a sector lands again and each partner is heard after that.
+   * After the node's witness sector was late (checkStall()), one landed. It stays out of ACTIVE until each
+   * partner is heard again: only what is read of each from now on counts.
    */
-  private witnessStuck(ms: number, gap: number): void {
-    if (this.stopping) return;
-    this.witnessLost = true;
-    this.witnessLostAt = performance.now();
-    // A stall of the process was told just before (checkStall()), or its gap alone explains the age.
-    if (gap > this.stallLimitMs) return;
-    this.stalled(ms, gap > ms - 2 * this.witness!.intervalMs ? 'process' : 'witness');
-  }
-
-  /** After witnessStuck(): a sector landed. Only what is read of each partner from now on counts. */
   private witnessLanded(): void {
     this.witnessLost = false;
     this.stalledAt = performance.now();
