@@ -86,7 +86,8 @@ const baseline = held();
 let fences = 0;
 async function fence(target) {
   const dir = opt('fence-dir');
-  const id = `${nodeId}.${process.pid}.${++fences}`;
+  // Unique across boots too: a guest's workload gets the same pid each boot, and an old answer must not count.
+  const id = `${nodeId}.${Date.now().toString(36)}.${++fences}`;
   appendFileSync(join(dir, `requests-${nodeId}`), `${id} ${target}\n`);
   for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
     const done = join(dir, `${id}.done`);
