@@ -194,8 +194,7 @@ export class DiskWitness implements Witness {
   /** One round: write this node's sector, then read each partner's. Skipped while the last one still runs (a stalled disk). */
   private tick(): Promise<void> {
     if (this.closed || !this.fh) return this.busy ?? Promise.resolve();
-    // A stall of the process is told first; then whether the disk itself keeps this node's heartbeat
-    // from landing (a round still in flight, or the last one failed).
+    // The node's stall check runs first, also while a round hangs: it reads landedAt.
     this.hooks.awake?.();
     if (this.busy) return this.busy;
     this.busy = this.round().finally(() => (this.busy = null));

@@ -171,6 +171,18 @@ describe('the CCM with a witness, over an in-memory network', () => {
     nodes.push(node);
     return { node, events };
   }
+  /** Nodes 1 and 2 on one fresh disk, in session, each having written a few rounds. */
+  async function inSession(requirePartnerWatchdog?: boolean) {
+    const net = new MemoryNetwork();
+    const path = disk();
+    const a = make(net, 1, path, requirePartnerWatchdog);
+    const b = make(net, 2, path);
+    await Promise.all([a.node.start(), b.node.start()]);
+    await a.node.waitForSession(2);
+    await sleep(200);
+    return { net, path, a, b };
+  }
+
   /** The node's process "dies" as far as the disk can tell: its witness stops writing. */
   const stopWitness = (n: ClusterNode) =>
     (n as unknown as { core: { witness: { close(): Promise<void> } } }).core.witness.close();
@@ -181,13 +193,7 @@ describe('the CCM with a witness, over an in-memory network', () => {
   };
 
   it('every link cut while the partner runs is interconnect-down; its witness heartbeat stopping too makes it partner-down', async () => {
-    const net = new MemoryNetwork();
-    const path = disk();
-    const a = make(net, 1, path);
-    const b = make(net, 2, path);
-    await Promise.all([a.node.start(), b.node.start()]);
-    await a.node.waitForSession(2);
-    await sleep(200);
+    const { net, a, b } = await inSession();
     expect(a.node.status().partners[0].witness).toMatchObject({ verdict: 'alive' });
     for (const addr of ['10.0.0.1', '10.0.0.2', '10.1.0.1', '10.1.0.2']) net.partition(addr, true);
     const cut = await until(a.events, 'interconnect-down');
@@ -203,13 +209,7 @@ describe('the CCM with a witness, over an in-memory network', () => {
   });
 
   it('a partner that dies with its links is partner-down once its witness heartbeat has stopped, with no interconnect-down', async () => {
-    const net = new MemoryNetwork();
-    const path = disk();
-    const a = make(net, 1, path);
-    const b = make(net, 2, path);
-    await Promise.all([a.node.start(), b.node.start()]);
-    await a.node.waitForSession(2);
-    await sleep(200);
+    const { net, a, b } = await inSession();
     await stopWitness(b.node);
     net.crash('10.0.0.2');
     const down = await until(a.events, 'partner-down');
@@ -231,13 +231,7 @@ describe('the CCM with a witness, over an in-memory network', () => {
   }
 
   it('a partner whose sector says it arms a watchdog is safe to take over by the witness alone only msgwait after its last heartbeat', async () => {
-    const net = new MemoryNetwork();
-    const path = disk();
-    const a = make(net, 1, path);
-    const b = make(net, 2, path);
-    await Promise.all([a.node.start(), b.node.start()]);
-    await a.node.waitForSession(2);
-    await sleep(200);
+    const { net, path, a, b } = await inSession();
     // B stops with its links; its last sector says a watchdog resets it within 1500 ms of that heartbeat.
     await stopWitness(b.node);
     rewrite(path, 2, (w) => ({ ...w, msgwaitMs: 1500 }));
@@ -253,13 +247,7 @@ describe('the CCM with a witness, over an in-memory network', () => {
   });
 
   it('with requirePartnerWatchdog, a partner whose sector arms no watchdog is never safe by the witness alone: takeover-unsafe once, then one that does is', async () => {
-    const net = new MemoryNetwork();
-    const path = disk();
-    const a = make(net, 1, path, true);
-    const b = make(net, 2, path);
-    await Promise.all([a.node.start(), b.node.start()]);
-    await a.node.waitForSession(2);
-    await sleep(200);
+    const { net, path, a, b } = await inSession(true);
     await stopWitness(b.node);
     net.crash('10.0.0.2');
     expect(await until(a.events, 'partner-down')).toMatchObject({ witness: 'stopped' });
