@@ -1,6 +1,8 @@
 // A chaos run's guest side (scripts/chaos.mjs): starts the workload (scripts/chaos-node.mjs) and does to
 // it what the host asks through a control file in the shared work folder, one command a line:
 //   kill ID MS        kill -9 the workload, start it again MS later (the fault ends when it listens)
+//   corrupt ID MS WHAT  kill -9 the workload, damage its NVRAM region (WHAT: tail, header, header-zero,
+//                     record), start it again MS later
 //   pause ID MS       SIGSTOP it for MS, then SIGCONT
 //   fence ID          fenced by the partner (STONITH): kill -9 the workload wherever it is (running, stopped,
 //                     dead already), say so in DIR/fence/ID.killed, start it again 2 s later
@@ -71,12 +73,45 @@ async function killAndRestart(ms, killed = () => {}) {
   victim.expected = true;
   victim.kill('SIGKILL');
   await exited(victim);
-  killed();
+  await killed();
   const mine = ++restarts;
   const listening = nextListening();
   await sleep(ms);
   if (mine === restarts && !quitting) start();
   await listening;
+}
+
+/**
+ * Damages the workload's NVRAM region while its CCM is down (what: see the header); says what it did.
+ * One partner's part: the header page, then the ring, the slot's control words at the end of that page.
+ */
+async function corrupt(what) {
+  const { native } = await import('../dist/native.js');
+  const { NVRAM, SLOT, LOG_TAIL } = await import('../dist/ccm/wire/layout.js');
+  const { decodeLogTail } = await import('../dist/ccm/wire/log-tail.js');
+  const arg = (name, dflt) => (workload.includes(name) ? workload[workload.indexOf(name) + 1] : dflt);
+  const ringBytes = Number(arg('--ring-bytes', String(64 << 10)));
+  const { buffer: region, sync } = native.mapFile(arg('--nvram'), NVRAM.ringOffset + ringBytes, false);
+  const tail = NVRAM.ringOffset - SLOT.size + SLOT.tail;
+  let at;
+  if (what === 'header-zero') region.fill(0, 0, NVRAM.size);
+  else {
+    if (what === 'tail') at = tail + 8;
+    else if (what === 'header') at = 8;
+    else {
+      let word = null;
+      try {
+        word = decodeLogTail(region.subarray(tail, tail + LOG_TAIL.size), ringBytes);
+      } catch {
+        // A damaged tail word: the ring's start, then.
+      }
+      // The first record a replay needs, 40 bytes in (its header's sequence field, or its payload).
+      at = NVRAM.ringOffset + Number(word?.offset ?? 0n) + 40;
+    }
+    region[at] ^= 0x10;
+  }
+  native.syncMapped(region, 0, region.byteLength, sync);
+  return what === 'header-zero' ? 'header zeroed' : `${what}: byte ${at} flipped`;
 }
 
 async function run(line) {
@@ -85,6 +120,13 @@ async function run(line) {
     fault('start', id, 'kill');
     await killAndRestart(Number(rest[0]));
     fault('end', id, 'kill');
+  } else if (cmd === 'corrupt') {
+    let detail = rest[1];
+    fault('start', id, 'nvram-corrupt', { detail });
+    await killAndRestart(Number(rest[0]), async () => {
+      detail = await corrupt(rest[1]).catch((e) => `${rest[1]}: not done (${e.message})`);
+    });
+    fault('end', id, 'nvram-corrupt', { detail });
   } else if (cmd === 'fence') {
     fault('start', id, 'fenced');
     await killAndRestart(2000, () => writeFileSync(join(dir, 'fence', `${id}.killed`), ''));

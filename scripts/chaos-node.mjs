@@ -156,9 +156,9 @@ async function replay(partner, partnerGeneration, atStart) {
     error = `${err.code}: ${err.message}`;
   }
   const { log } = it;
-  // The log found at start may be of an older boot of the partner: its tags say which.
-  if (atStart) {
-    if (log.records.length === 0) return;
+  // The log found at start may be of an older boot of the partner: its tags say which. One found
+  // damaged, with no record left, is written with its error: the checker holds a silent loss against it.
+  if (atStart && log.records.length > 0) {
     partnerGeneration = tagOf(log.records[0].payload).split('.')[1];
     if (!/^\d+$/.test(partnerGeneration ?? ''))
       return say('error', { replay: 'no tag in the log found at start' });
@@ -227,6 +227,7 @@ function record(session) {
 function append(session, { tag, payload, durability, partnerGeneration }) {
   const p = session.mirror.append(payload, { durability }).then(
     (sequence) => {
+      const stream = session.mirror.streamId;
       write({
         kind: 'resolve',
         node: nodeId,
@@ -234,13 +235,13 @@ function append(session, { tag, payload, durability, partnerGeneration }) {
         sequence: sequence.toString(),
         durability,
         partnerGeneration,
-        stream: session.mirror.streamId,
+        stream,
       });
       appends.resolved++;
       // This daemon holds its records on its own disks: all but the last few need no replay.
       if (durability !== 'delivered' && sequence > 16n) {
         try {
-          session.mirror.checkpoint(sequence - 16n);
+          session.mirror.checkpoint(sequence - 16n, stream);
         } catch {
           // The session ended meanwhile: the next one checkpoints again.
         }

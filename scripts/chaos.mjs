@@ -250,6 +250,10 @@ async function injectFault(f, id) {
       ctl(n, `kill ${id} ${f.durationMs}`);
       await sleep(f.durationMs + 1000);
       break;
+    case 'nvram-corrupt':
+      ctl(n, `corrupt ${id} ${f.durationMs} ${f.damage}`);
+      await sleep(f.durationMs + 1000);
+      break;
     case 'pause-short':
     case 'pause-long':
       ctl(n, `pause ${id} ${f.durationMs}`);

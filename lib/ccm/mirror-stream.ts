@@ -8,6 +8,11 @@
 // The sender's place in the partner's ring outlives a session too: records `placed` there and not yet
 // released are what a replay of the ring finds after this node dies, so a later session of the same
 // partner boot goes on writing after them (and sends again, at the same places, what was not yet safe).
+// It outlives a reboot of the partner too, when the partner's ring has the same size: the partner's
+// memory (NVRAM, or a fresh slot) may have lost or damaged those records, so the sender writes every one
+// of them again, byte for byte as before and without a doorbell, then a tail word and a fence. A record
+// safe before the reboot stays in the replay; none is delivered twice (they ring no doorbell, and the
+// first record for delivery to the new boot names no prior).
 import { randomInt } from 'node:crypto';
 import { ProtocolError } from './wire/errors';
 import type { Durability } from './wire/layout';
@@ -46,12 +51,12 @@ export class MirrorError extends Error {
 export interface PendingRecord {
   /** 0 until the record is numbered, when it is first sent. */
   sequence: bigint;
-  /** The caller's payload (not copied). */
+  /** The caller's payload; a copy once the append settles (the caller may reuse its buffer, and the record may be written again). */
   payload: Uint8Array;
   /** How far the append goes before it resolves. */
   durability: Durability;
-  /** The record as first written (kept until it is released, to be written again at the same place). */
-  bytes?: Uint8Array;
+  /** What the record was last written with besides its fields: a rewrite after the partner's reboot gives the same bytes. */
+  written?: { epoch: bigint; acknowledged: bigint };
   /** The stream's last record for delivery before this one (set when it is numbered). */
   prior?: bigint;
   /** Resolved: acknowledged by the partner (delivered) or fenced into its memory (placed, persisted). */
@@ -91,6 +96,14 @@ export interface RingState {
   live: PendingRecord[];
   /** The tail word as last published (placed): released through `released`, the next record at `offset`. */
   published: { released: bigint; offset: number; acknowledged: bigint } | null;
+  /** Bytes of the partner's ring. */
+  bytes: number;
+  /** A new boot of the partner may lack the records in `live`: write them all again, then a tail word and a fence. */
+  rewrite: boolean;
+}
+
+function emptyRing(bytes: number): RingState {
+  return { head: 0, used: 0, live: [], published: null, bytes, rewrite: false };
 }
 
 /** Log mirroring state kept for one partner across its sessions: numbering, and appends held after a failed session. */
@@ -106,7 +119,7 @@ export class MirrorStream {
   /** Records up to this sequence are on this node's stable storage (checkpoint()): a replay needs them no longer. */
   checkpointed = 0n;
   /** The sender's place in the partner's ring. */
-  ring: RingState = { head: 0, used: 0, live: [], published: null };
+  ring: RingState = emptyRing(0);
   private held: PendingRecord[] = [];
   private holdTimer: NodeJS.Timeout | null = null;
   /** Receiving: the partner's stream and the next sequence number due in it. */
@@ -121,11 +134,12 @@ export class MirrorStream {
   }
 
   /**
-   * A session with the partner's boot `generation` begins. Returns the records to send first: those
-   * held from a failed session with the same boot, still numbered. Held records meet a new boot only
-   * to be rejected (that boot never saw them).
+   * A session with the partner's boot `generation`, whose ring takes `ringBytes`, begins. Returns the
+   * records to send first: those held from a failed session with the same boot, still numbered. Held
+   * records meet a new boot only to be rejected (that boot never saw them); records in the ring stay
+   * there for a new boot with a ring of the same size (written again), and the stream goes on.
    */
-  resume(generation: bigint): PendingRecord[] {
+  resume(generation: bigint, ringBytes: number): PendingRecord[] {
     const rebooted = this.peer !== null && this.peer !== generation;
     if (rebooted)
       this.giveUp(
@@ -140,13 +154,19 @@ export class MirrorStream {
     }
     const held = this.held;
     this.held = [];
-    // A new boot of the partner starts over; so does a stream with nothing left in the ring or held.
-    if (rebooted || (held.length === 0 && this.ring.live.length === 0)) {
+    const ring = this.ring;
+    if (rebooted && ring.live.length > 0 && ring.bytes === ringBytes) {
+      // Given up above: nothing ahead of them waits for an ack from the old boot.
+      for (const p of ring.live) if (p.durability === 'delivered') p.settled = true;
+      ring.rewrite = true;
+      this.lastForDelivery = 0n;
+    } else if (rebooted || (held.length === 0 && ring.live.length === 0)) {
+      // A stream with nothing left in the ring or held starts over, and so does one whose partner's ring changed.
       this.txStream = newStreamId(this.txStream);
       this.nextSeq = 1n;
       this.lastForDelivery = 0n;
       this.checkpointed = 0n;
-      this.ring = { head: 0, used: 0, live: [], published: null };
+      this.ring = emptyRing(ringBytes);
     }
     return held;
   }
@@ -183,7 +203,7 @@ export class MirrorStream {
     for (const p of this.ring.live)
       if (!p.settled && !p.abandoned) {
         p.abandoned = true;
-        p.payload = p.payload.slice();
+        p.payload = new Uint8Array(p.payload); // a copy (a Buffer's slice() is a view)
         p.reject(new MirrorError(code, message, true));
       }
   }

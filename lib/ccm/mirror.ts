@@ -251,9 +251,12 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
    * This node holds its records up to `sequence` on its own stable storage: a replay of the partner's
    * ring needs them no longer, and their ring space is reused once the tail word says so. `placed` and
    * `persisted` records take ring space until they are checkpointed (`delivered` ones, until the
-   * partner acknowledges them). Throws RangeError for a sequence not yet appended.
+   * partner acknowledges them). With `stream` (the {@link streamId} the sequence belongs to), a
+   * checkpoint of a stream that has since started over does nothing. Throws RangeError for a sequence
+   * not yet appended.
    */
-  checkpoint(sequence: bigint): void {
+  checkpoint(sequence: bigint, stream?: number): void {
+    if (stream !== undefined && stream !== this.stream.txStream) return;
     if (typeof sequence !== 'bigint' || sequence < 0n || sequence >= this.stream.nextSeq)
       throw codeError(
         'ERR_OUT_OF_RANGE',
@@ -315,28 +318,45 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
     return through;
   }
 
-  /** `acknowledged`: safeThrough() now, read once by the caller for every record it writes in one go. */
-  private writeRecord(p: PendingRecord, acknowledged: bigint): void {
+  /**
+   * `acknowledged`: safeThrough() now, read once by the caller for every record it writes in one go.
+   * `again`: the bytes it was last written with, without a doorbell (a rewrite for a new boot of the partner).
+   */
+  private writeRecord(p: PendingRecord, acknowledged: bigint, again = false): void {
     // Encoded where the link stages it, from what holds now: a record sent again is encoded again.
-    const { epoch } = this;
+    const w = again && p.written ? p.written : { epoch: this.epoch, acknowledged };
+    p.written = w;
     const stream = this.stream.txStream;
     const { sequence, payload, durability, prior } = p;
     const record = {
       byteLength: p.size,
       fill: (into: Uint8Array) =>
-        void encodeRecord(epoch, stream, sequence, payload, { durability, prior, acknowledged }, into),
+        void encodeRecord(
+          w.epoch,
+          stream,
+          sequence,
+          payload,
+          { durability, prior, acknowledged: w.acknowledged },
+          into,
+        ),
     };
     this.post(
       record,
       SLOT.size + p.offset,
-      durability === 'delivered' ? doorbell(DOORBELL.record, p.offset / 8) : undefined,
+      durability === 'delivered' && !again ? doorbell(DOORBELL.record, p.offset / 8) : undefined,
     );
   }
 
-  /** Writes again, at their places, the records in the ring not yet safe (a new session, or a new link). */
+  /**
+   * Writes again, at their places, the records in the ring not yet safe (a new session, or a new link);
+   * for a new boot of the partner, every record in the ring, the safe ones as they were.
+   */
   private resend(): void {
+    const ring = this.stream.ring;
     const acknowledged = this.safeThrough();
-    for (const p of this.stream.ring.live) if (!p.settled) this.writeRecord(p, acknowledged);
+    for (const p of ring.live)
+      if (!p.settled) this.writeRecord(p, acknowledged);
+      else if (ring.rewrite) this.writeRecord(p, acknowledged, true);
     this.sync();
   }
 
@@ -377,6 +397,8 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
     if (p.durability === 'delivered') this.unackedDelivered--;
     if (p.sequence > this.acknowledged) this.acknowledged = p.sequence;
     if (p.abandoned) return;
+    // It stays in the ring until released, and a new boot of the partner needs it written again.
+    p.payload = new Uint8Array(p.payload);
     this.observer.acknowledged(this.partner, performance.now() - p.at, p.durability);
     p.resolve(p.sequence);
   }
@@ -422,11 +444,12 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
     const ring = this.stream.ring;
     let through = 0n;
     let persistent = false;
+    const { rewrite } = ring;
     for (const p of ring.live)
       if (!p.settled && p.durability !== 'delivered') {
         through = p.sequence;
         persistent ||= p.durability === 'persisted';
-      }
+      } else if (rewrite) persistent ||= p.durability === 'persisted';
     const { released, offset } = this.releasable();
     // Every record written before the word is in the partner's memory once the fence completes.
     const pub = ring.published;
@@ -437,7 +460,13 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
       this.lastSync?.ring === ring
         ? this.lastSync
         : pub && { through: 0n, released: pub.released, acknowledged: pub.acknowledged };
-    if (said && through <= said.through && released === said.released && acknowledged === said.acknowledged)
+    if (
+      !rewrite &&
+      said &&
+      through <= said.through &&
+      released === said.released &&
+      acknowledged === said.acknowledged
+    )
       return;
     this.lastSync = { ring, through, released, acknowledged };
     this.syncs++;
@@ -460,6 +489,8 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
         for (const p of ring.live) if (p.sequence <= through && p.durability !== 'delivered') this.settle(p);
         if (!ring.published || released >= ring.published.released)
           ring.published = { released, offset, acknowledged };
+        // The rewrite is in the new boot's memory, and the tail word over it (a failure before: done again).
+        if (rewrite && token === this.token) ring.rewrite = false;
         while (ring.live.length > 0 && ring.live[0].sequence <= ring.published.released) {
           const p = ring.live.shift()!;
           ring.used -= p.skipped + p.size;

@@ -172,17 +172,18 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
       );
       const core = new Core(cfg, this.endpoint, status, (e) => this.emitEvent(e));
       core.nvram = nvram;
-      nvram?.parts.forEach(
-        (p, i) =>
-          p.refused &&
+      nvram?.parts.forEach((p, i) => {
+        // A part refused, or a log found damaged: the start-up replay (atStart) has the error too.
+        const damage = p.refused ?? p.log?.error;
+        if (damage)
           this.emitEvent({
             type: 'protocol-error',
             partner: cfg.partners[i].nodeId,
             block: 'nvram',
-            code: p.refused.code,
-            reason: `${p.refused.message}: the part was cleared`,
-          }),
-      );
+            code: damage.code,
+            reason: p.refused ? `${damage.message}: the part was cleared` : damage.message,
+          });
+      });
       core.observer.current = this.metricsMade?.observer ?? null;
       selfCheck(core);
       this.core = core;

@@ -8,14 +8,18 @@
 import { existsSync } from 'node:fs';
 import { native } from '../native';
 import { ConfigError, resolveConfig, type CcmConfig, type CcmOptions } from './config';
-import { readMirroredLog, type MirroredLog } from './mirrored-log';
+import { MirroredLogError, readMirroredLog, type MirroredLog } from './mirrored-log';
 import { ProtocolError } from './wire/errors';
 import { LOG_TAIL, NVRAM, SLOT } from './wire/layout';
 import { decodeNvramHeader, encodeNvramHeader } from './wire/nvram-header';
 
 /** What opening the region found in one partner's part. */
 export interface NvramPart {
-  /** The log the part held at start (a replay of copies taken then), or null when it held none. */
+  /**
+   * The log the part held at start (a replay of copies taken then), or null when it held none. A part
+   * refused by its header, or whose tail word is damaged, gives an empty log whose error is
+   * ERR_CCM_LOG_DAMAGED: what it held is lost, never silently.
+   */
   log: MirroredLog | null;
   /** The partner boot whose log it held (0n: none). */
   generation: bigint;
@@ -75,6 +79,9 @@ export class NvramRegion {
     try {
       // A copy: the header is validated apart from memory a partner could reach (it cannot: the slot starts after it).
       header = decodeNvramHeader(this.memory.slice(base, base + NVRAM.size), o);
+      // The owner writes the header before any partner may write the slot: a zero header over data is damage.
+      if (!header && this.slot(i).some((b) => b !== 0))
+        throw new ProtocolError('ERR_CCM_MAGIC', 'nvram', 'the header is zero, but the part holds data');
       if (header && header.ringSize !== BigInt(this.cfg.logRingBytes))
         throw new ProtocolError(
           'ERR_CCM_FIELD',
@@ -95,11 +102,19 @@ export class NvramRegion {
         new Uint8Array(slot.subarray(SLOT.tail, SLOT.tail + LOG_TAIL.size)),
         new Uint8Array(slot.subarray(SLOT.size)),
       );
+    if (refused)
+      log = {
+        stream: 0,
+        released: 0n,
+        records: [],
+        error: new MirroredLogError('ERR_CCM_LOG_DAMAGED', `the part was refused: ${refused.message}`, 1n),
+      };
     const generation = header?.generation ?? 0n;
-    if (this.readOnly) return { log: log && log.stream !== 0 ? log : null, generation, refused };
+    const part = { log: log && (log.stream !== 0 || log.error) ? log : null, generation, refused };
+    if (this.readOnly) return part;
     if (!header) this.memory.fill(0, base, base + this.stride);
     this.writeHeader(i, partner, generation);
-    return { log: log && log.stream !== 0 ? log : null, generation, refused };
+    return part;
   }
 
   /** Records that the ring of partner `i` now belongs to its boot `generation`. */

@@ -27,7 +27,7 @@ import { Fencer } from './fencing';
 import { LinkJoiner } from './link-joiner';
 import { SessionLink } from './session-link';
 import type { WitnessVerdict } from './witness';
-import type { RejectReason, NodeState } from './wire/layout';
+import { SLOT, type RejectReason, type NodeState } from './wire/layout';
 import type { Replayed, StatusBlock } from './wire/status-block';
 import type { RegionCoords } from './wire/mailbox';
 import { sessionEpoch } from './wire/auth';
@@ -422,7 +422,7 @@ export class Partner {
     if (writer !== 0n && writer !== partnerGeneration) this.core.clearLog(slot);
     this.core.nvram?.setGeneration(slot, partnerGeneration);
     this.lastGeneration = partnerGeneration;
-    const held = this.stream.resume(partnerGeneration);
+    const held = this.stream.resume(partnerGeneration, regions.slotLen - SLOT.size);
     const linkDowns = new Map<number, string>();
     if (this.judging) clearTimeout(this.judging);
     this.judging = null;

@@ -28,13 +28,16 @@ function pending(sequence: bigint, sent: boolean): PendingRecord & { outcome: Pr
   };
 }
 
+/** Bytes of the partner's ring. */
+const RING = 65536;
+
 /** A record sent for delivery: `prior` is the one before it sent for delivery (0 for a stream's first). */
 const rec = (stream: number, sequence: bigint, prior = sequence - 1n) => ({ stream, sequence, prior });
 
 describe('MirrorStream', () => {
   it('delivers a stream in order, acknowledges a record already delivered again, and refuses a gap', () => {
     const s = new MirrorStream(1000);
-    s.resume(5n);
+    s.resume(5n, RING);
     expect(s.accept(rec(9, 1n))).toBe('deliver');
     expect(s.accept(rec(9, 2n))).toBe('deliver');
     expect(s.delivered).toBe(2n);
@@ -50,7 +53,7 @@ describe('MirrorStream', () => {
 
   it('chains delivered records over placed ones between them (never delivered), and refuses one lost among them', () => {
     const s = new MirrorStream(1000);
-    s.resume(5n);
+    s.resume(5n, RING);
     expect(s.accept(rec(9, 1n))).toBe('deliver');
     // 2 to 4 were placed (one-sided): 5 follows 1 for delivery.
     expect(s.accept(rec(9, 5n, 1n))).toBe('deliver');
@@ -65,51 +68,67 @@ describe('MirrorStream', () => {
 
   it('forgets the partner stream when the partner reboots, and keeps it across sessions with the same boot', () => {
     const s = new MirrorStream(1000);
-    s.resume(5n);
+    s.resume(5n, RING);
     s.accept(rec(9, 1n));
-    s.resume(5n);
+    s.resume(5n, RING);
     expect(s.accept(rec(9, 1n))).toBe('duplicate');
-    s.resume(6n);
+    s.resume(6n, RING);
     expect(() => s.accept(rec(9, 2n))).toThrow();
     expect(s.accept(rec(9, 1n))).toBe('deliver');
   });
 
-  it('keeps the stream while records it placed are in the partner ring, and starts over when the partner reboots', () => {
+  it('keeps the stream while records it placed are in the partner ring, also across a reboot of the partner', async () => {
     const s = new MirrorStream(1000);
-    s.resume(5n);
+    s.resume(5n, RING);
     const stream = s.txStream;
     const placed = { ...pending(1n, true), durability: 'placed' as const, settled: true };
-    s.ring.live.push(placed);
-    s.nextSeq = 2n;
-    expect(s.resume(5n)).toEqual([]);
+    const delivered = { ...pending(2n, true), prior: 0n };
+    s.ring.live.push(placed, delivered);
+    s.nextSeq = 3n;
+    s.lastForDelivery = 2n;
+    expect(s.resume(5n, RING)).toEqual([]);
     expect(s.txStream).toBe(stream);
-    expect(s.nextSeq).toBe(2n);
-    expect(s.ring.live).toEqual([placed]);
-    s.resume(6n);
+    expect(s.ring.rewrite).toBe(false);
+    // A new boot with a ring of the same size: the same stream, every record to be written again.
+    expect(s.resume(6n, RING)).toEqual([]);
+    expect(s.txStream).toBe(stream);
+    expect(s.nextSeq).toBe(3n);
+    expect(s.ring.live).toEqual([placed, delivered]);
+    expect(s.ring.rewrite).toBe(true);
+    // The new boot delivered none of them: the next record for delivery follows none.
+    expect(s.lastForDelivery).toBe(0n);
+    // The unacknowledged `delivered` record is given up (the partner may hold it), and pins the ring no more.
+    expect(await delivered.outcome).toMatchObject({
+      error: { code: 'ERR_CCM_PARTNER_REBOOTED', maybeDelivered: true },
+    });
+    expect(delivered.settled).toBe(true);
+    // A ring of another size: a new stream.
+    s.resume(7n, RING / 2);
     expect(s.txStream).not.toBe(stream);
     expect(s.ring.live).toEqual([]);
+    expect(s.ring.bytes).toBe(RING / 2);
     expect(s.nextSeq).toBe(1n);
   });
 
   it('hands held records to the next session of the same boot, numbered as before, and keeps the stream', () => {
     const s = new MirrorStream(1000);
-    s.resume(5n);
+    s.resume(5n, RING);
     const stream = s.txStream;
     s.nextSeq = 4n;
     const held = [pending(3n, true), pending(0n, false)];
     s.hold(held, 'link down');
     expect(s.heldCount).toBe(2);
-    expect(s.resume(5n)).toEqual(held);
+    expect(s.resume(5n, RING)).toEqual(held);
     expect(s.txStream).toBe(stream);
     expect(s.nextSeq).toBe(4n);
   });
 
   it('starts a new stream at 1 when nothing is held', () => {
     const s = new MirrorStream(1000);
-    s.resume(5n);
+    s.resume(5n, RING);
     const first = s.txStream;
     s.nextSeq = 8n;
-    expect(s.resume(5n)).toEqual([]);
+    expect(s.resume(5n, RING)).toEqual([]);
     expect(s.txStream).not.toBe(first);
     expect(s.txStream).toBeGreaterThan(0);
     expect(s.nextSeq).toBe(1n);
@@ -117,11 +136,11 @@ describe('MirrorStream', () => {
 
   it('rejects held records when the partner comes back with a new boot, saying whether each was sent', async () => {
     const s = new MirrorStream(1000);
-    s.resume(5n);
+    s.resume(5n, RING);
     const sent = pending(1n, true);
     const unsent = pending(0n, false);
     s.hold([sent, unsent], 'link down');
-    expect(s.resume(6n)).toEqual([]);
+    expect(s.resume(6n, RING)).toEqual([]);
     expect(s.nextSeq).toBe(1n);
     const [a, b] = (await Promise.all([sent.outcome, unsent.outcome])) as { error: MirrorError }[];
     expect(a.error).toMatchObject({ code: 'ERR_CCM_PARTNER_REBOOTED', maybeDelivered: true });
@@ -132,7 +151,7 @@ describe('MirrorStream', () => {
     vi.useFakeTimers();
     try {
       const s = new MirrorStream(1000);
-      s.resume(5n);
+      s.resume(5n, RING);
       const p = pending(1n, true);
       s.hold([p], 'no heartbeat');
       vi.advanceTimersByTime(999);
@@ -143,7 +162,7 @@ describe('MirrorStream', () => {
         error: { code: 'ERR_CCM_PARTNER_DOWN', message: expect.stringContaining('no heartbeat') },
       });
       const now = new MirrorStream(0);
-      now.resume(5n);
+      now.resume(5n, RING);
       const q = pending(0n, false);
       now.hold([q], 'link down');
       expect(await q.outcome).toMatchObject({
@@ -151,7 +170,7 @@ describe('MirrorStream', () => {
       });
       // Given up: the next session starts a new stream.
       const before = s.txStream;
-      expect(s.resume(5n)).toEqual([]);
+      expect(s.resume(5n, RING)).toEqual([]);
       expect(s.txStream).not.toBe(before);
     } finally {
       vi.useRealTimers();

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CcmOptions, ClusterNode, MirroredRecord } from '../../lib/ccm';
-import { decodeStatus, NVRAM } from '../../lib/ccm/wire';
+import { decodeStatus, NVRAM, SLOT } from '../../lib/ccm/wire';
 import { MemoryNetwork } from './support/memory-transport';
 import { memoryNode, memoryNodes, stopMemoryNodes } from './support/memory-node';
 
@@ -59,9 +59,12 @@ describe('NVRAM region', () => {
     while (a.node.session(2)?.partnerGeneration !== b.node.generation)
       await new Promise((r) => setTimeout(r, 20));
     const again = a.node.session(2)!;
-    // The log found at start stays what it was, whatever the new session writes: A's new stream
-    // starts over at the ring's start, over the same bytes.
-    await Promise.all(Array.from({ length: 10 }, () => again.mirror.append(Buffer.alloc(50, 'x'))));
+    // The log found at start stays what it was, whatever the new session writes: A keeps its stream,
+    // writes its records again over the same bytes, and goes on after them.
+    const tail = await Promise.all(
+      Array.from({ length: 10 }, () => again.mirror.append(Buffer.alloc(50, 'x'))),
+    );
+    expect(tail.at(-1)).toBe(40n);
     expect(
       (await replay(b.node.mirroredLog(1, { atStart: true }))).records.map((r) =>
         r.payload.toString().replace(/\.+$/, ''),
@@ -90,7 +93,10 @@ describe('NVRAM region', () => {
       await n.node.start();
       const e = n.events.find((x) => x.type === 'protocol-error' && x.block === 'nvram');
       expect(e, what).toMatchObject({ partner: 1, code });
-      expect((await replay(n.node.mirroredLog(1, { atStart: true }))).records).toEqual([]);
+      expect(await replay(n.node.mirroredLog(1, { atStart: true })), what).toMatchObject({
+        records: [],
+        error: { code: 'ERR_CCM_LOG_DAMAGED' },
+      });
       await n.node.stop();
     }
     expect(header.readUInt32LE(0)).toBe(0x564e4352);
@@ -103,6 +109,65 @@ describe('NVRAM region', () => {
       message: expect.stringContaining('EISDIR'),
     });
   });
+
+  // Where the tail word of partner 1's part lies in node 2's region file (the slot's control words end at the ring).
+  const TAIL = NVRAM.ringOffset - SLOT.size + SLOT.tail;
+  const damages: [string, (b: Buffer) => void, string][] = [
+    ['a damaged tail word', (b) => (b[TAIL + 8] ^= 0x10), 'ERR_CCM_LOG_DAMAGED'],
+    ['a zeroed header', (b) => b.fill(0, 0, NVRAM.size), 'ERR_CCM_MAGIC'],
+  ];
+  it.each(damages)(
+    'reports %s found at start, and the writer, alive, writes its records again into the new boot',
+    async (_what, damage, code) => {
+      const path = join(dir, `damaged-${code}.nv`);
+      const net = new MemoryNetwork();
+      const a = make(net, 1, { durability: 'placed' });
+      let b = make(net, 2, { nvram: { path, persistent: true } });
+      await Promise.all([a.node.start(), b.node.start()]);
+      const sa = await a.node.waitForSession(2);
+      const payload = (i: number) => Buffer.from(`n${i}`.padEnd(50, '.'));
+      // Mixed: every third record is for delivery (acknowledged by B's application, then released).
+      const buffers = Array.from({ length: 30 }, (_, i) => payload(i + 1));
+      await Promise.all(
+        buffers.map((p, i) => sa.mirror.append(p, { durability: i % 3 === 2 ? 'delivered' : 'placed' })),
+      );
+      // Settled appends leave their buffers to their caller, who may reuse them at once.
+      for (const p of buffers) p.fill('z');
+      net.crash('10.0.0.2');
+      nodes.splice(nodes.indexOf(b.node), 1);
+      const bytes = readFileSync(path);
+      damage(bytes);
+      writeFileSync(path, bytes);
+      b = make(net, 2, { nvram: { path, persistent: true } });
+      await b.node.start();
+      expect(b.events.find((x) => x.type === 'protocol-error' && x.block === 'nvram')).toMatchObject({
+        partner: 1,
+        code,
+      });
+      // What the region held is lost, and the start-up replay says so.
+      expect(await replay(b.node.mirroredLog(1, { atStart: true }))).toMatchObject({
+        records: [],
+        error: { code: 'ERR_CCM_LOG_DAMAGED' },
+      });
+      while (a.node.session(2)?.partnerGeneration !== b.node.generation)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(await a.node.session(2)!.mirror.append(payload(31))).toBe(31n);
+      const delivered: bigint[] = [];
+      b.node.session(1)?.mirror.on('record', (s) => delivered.push(s));
+      // A dies: B's memory holds A's whole log again, each record once, none delivered a second time.
+      net.crash('10.0.0.1');
+      const { records, error } = await replay(b.node.mirroredLog(1));
+      expect(error).toBeNull();
+      const placed = records.filter((r) => r.durability === 'placed');
+      expect(placed.map((r) => r.payload.toString().replace(/\.+$/, ''))).toEqual(
+        Array.from({ length: 31 }, (_, i) => i + 1)
+          .filter((i) => i % 3 !== 0)
+          .map((i) => `n${i}`),
+      );
+      expect(records.every((r) => r.acknowledged)).toBe(true);
+      expect(delivered).toEqual([]);
+    },
+  );
 });
 
 /** The node's own status block, as a partner would READ it. */

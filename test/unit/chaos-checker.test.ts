@@ -385,6 +385,48 @@ describe('chaos checker', () => {
     expect(v.reason).toBe("op s4 resolved persisted but node 1's replay of node 2 lacks it");
   });
 
+  it("keeps placed records too, once the writer wrote to the replayer's new boot after its power loss", () => {
+    // Node 2 appends to node 1's new boot: before it, it wrote its ring again into that boot.
+    const rewritten = (replayed: ReturnType<typeof record>[]) => {
+      const h = powerLoss([...replayed, record('p6', 6)]);
+      const i = h.findIndex((l) => l.kind === 'fault' && l.id === 'f3');
+      const later = [
+        invoke(4900, 'p6', 'placed'),
+        { ...resolve(4910, 'p6', 6, 'placed'), partnerGeneration: '12' } as HistoryLine,
+      ];
+      return [...h.slice(0, i), ...later, ...h.slice(i)];
+    };
+    expect(check(entries(rewritten([record('p3', 3), record('s4', 4)]))).violations).toEqual([]);
+    const [v, ...rest] = check(entries(rewritten([record('s4', 4)]))).violations;
+    expect(rest).toEqual([]);
+    expect(v.reason).toBe("op p3 resolved placed but node 1's replay of node 2 lacks it");
+  });
+
+  it('holds a log found at start to the persisted records of the earlier boot, up to the damage it reports', () => {
+    const startLog = (records: ReturnType<typeof record>[], error: string | null): HistoryLine[] =>
+      powerLoss([]).flatMap((l) =>
+        l.kind === 'replay' ? [l, { ...l, records, error, atStart: true } as HistoryLine] : [l],
+      );
+    const damaged = 'ERR_CCM_LOG_DAMAGED: the part was refused';
+    // The damage is reported: the live log, empty, owes nothing, and neither does the log found at start.
+    expect(check(entries(startLog([], damaged))).violations).toEqual([]);
+    expect(check(entries(startLog([record('s4', 4)], null))).violations.map((v) => v.reason)).toEqual([
+      "op s4 resolved persisted but node 1's replay of node 2 lacks it",
+    ]);
+    // Lost silently: both logs owe it, also when they name no stream (found none).
+    const silent = startLog([], null).map((l) =>
+      l.kind === 'replay'
+        ? ({ ...l, stream: 0 } as HistoryLine)
+        : l.kind === 'resolve'
+          ? ({ ...l, stream: 7 } as HistoryLine)
+          : l,
+    );
+    expect(check(entries(silent)).violations.map((v) => v.reason)).toEqual([
+      "op s4 resolved persisted but node 1's replay of node 2 lacks it",
+      "op s4 resolved persisted but node 1's replay of node 2 lacks it",
+    ]);
+  });
+
   it('reports the split brain after a pause as two owners, naming the takeover and the resumed node', () => {
     const [v, ...rest] = check(entries(splitBrain(false))).violations;
     expect(rest).toEqual([]);

@@ -30,6 +30,7 @@ describe('chaos schedule', () => {
           if (f.action === 'pause-short') expect(f.durationMs).toBeLessThan(opts.partnerDownMs);
           if (f.action === 'pause-long') expect(f.durationMs).toBeGreaterThan(opts.partnerDownMs);
           if (f.action === 'witness-slow') expect(f.iops).toBeGreaterThan(0);
+          if (f.action === 'nvram-corrupt') actions.add(`nvram-corrupt:${f.damage}`);
           if (f.action === 'fence-fail') expect(f).toMatchObject({ target: 1, failures: expect.any(Number) });
           expect([1, 2]).toContain(f.target);
         }
@@ -38,7 +39,9 @@ describe('chaos schedule', () => {
         if (first.action === 'power-off' && second) expect(second.target).not.toBe(first.target);
         // A fence fails only where node 1 fences node 2, taken down by the step's first fault.
         if (second?.action === 'fence-fail')
-          expect(['kill', 'pause-long', 'power-off'].includes(first.action) && first.target === 2).toBe(true);
+          expect(
+            ['kill', 'nvram-corrupt', 'pause-long', 'power-off'].includes(first.action) && first.target === 2,
+          ).toBe(true);
       }
     }
     expect([...actions].sort()).toEqual(
@@ -50,6 +53,11 @@ describe('chaos schedule', () => {
         'link-flap',
         'links-cut',
         'loss',
+        'nvram-corrupt',
+        'nvram-corrupt:header',
+        'nvram-corrupt:header-zero',
+        'nvram-corrupt:record',
+        'nvram-corrupt:tail',
         'pause-long',
         'pause-short',
         'power-off',

@@ -217,22 +217,45 @@ function deliveryStreams(run: Run): Map<string, (Entry & DeliverLine)[]> {
 }
 
 /**
- * The appends a replay must hold, acknowledged: placed ones to this boot of the replayer, persisted ones to
- * any; of the replay's stream when both name theirs (a writer starts a new stream, at sequence 1, when it
- * meets a new boot of the replayer or has nothing left in the ring).
+ * The appends a replay must hold, acknowledged, of the writer boot and stream it found (when both name
+ * theirs, and the replay found one: a writer starts a new stream, at sequence 1, when it has nothing left in the ring or the
+ * replayer's ring changed size):
+ * - the log in the replayer's memory: placed ones to this boot of the replayer, persisted ones to any;
+ *   and every one, to any boot, once an append of that stream resolved to this boot (the writer wrote
+ *   its ring again into a new boot before any new append). Persisted ones to an earlier boot are not
+ *   promised when the log found at start reported damage (`lossReported`) and nothing was written again.
+ * - the log found at start (`atStart`): persisted ones to an earlier boot of the replayer, up to where
+ *   the replay reported damage, if it did.
  */
-function promisedToReplay(run: Run, r: Entry & ReplayLine): Append[] {
-  return [...run.appends.values()].filter(
+function promisedToReplay(run: Run, r: Entry & ReplayLine, lossReported: boolean): Append[] {
+  // A log with no stream (0) found nothing: it exempts no stream.
+  const sameStream = (a: Append) =>
+    a.resolve!.stream === undefined || !r.stream || a.resolve!.stream === r.stream;
+  const ofWriter = [...run.appends.values()].filter(
     (a) =>
       a.resolve &&
-      (a.resolve.stream === undefined || r.stream === undefined || a.resolve.stream === r.stream) &&
-      a.resolve.durability !== 'delivered' &&
+      sameStream(a) &&
       a.invoke.node === r.partner &&
       a.invoke.generation === r.partnerGeneration &&
       a.invoke.partner === r.node &&
-      a.resolve.at < r.at &&
-      BigInt(a.resolve.sequence) > BigInt(r.released) &&
-      (a.resolve.durability === 'persisted' || a.resolve.partnerGeneration === r.generation),
+      a.resolve.at < r.at,
+  );
+  const kept = ofWriter.filter(
+    (a) => a.resolve!.durability !== 'delivered' && BigInt(a.resolve!.sequence) > BigInt(r.released),
+  );
+  const toThisBoot = (a: Append) => a.resolve!.partnerGeneration === r.generation;
+  if (r.atStart) {
+    const last = r.records.at(-1)?.sequence;
+    return kept.filter(
+      (a) =>
+        a.resolve!.durability === 'persisted' &&
+        !toThisBoot(a) &&
+        (r.error === null || (last !== undefined && BigInt(a.resolve!.sequence) <= BigInt(last))),
+    );
+  }
+  const rewritten = ofWriter.some(toThisBoot);
+  return kept.filter(
+    (a) => toThisBoot(a) || rewritten || (a.resolve!.durability === 'persisted' && !lossReported),
   );
 }
 
@@ -299,8 +322,17 @@ function acknowledgedFound(run: Run): Violation[] {
       ),
     );
   }
-  for (const r of ofKind(run, 'replay')) {
-    const promised = promisedToReplay(run, r);
+  const replays = ofKind(run, 'replay');
+  for (const r of replays) {
+    const lossReported = replays.some(
+      (x) =>
+        x.atStart &&
+        x.error !== null &&
+        x.node === r.node &&
+        x.generation === r.generation &&
+        x.partner === r.partner,
+    );
+    const promised = promisedToReplay(run, r, lossReported);
     const pos = firstPlace(r.records.map((x) => x.tag));
     for (const a of promised) {
       const at = pos(a);

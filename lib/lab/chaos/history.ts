@@ -191,7 +191,7 @@ export const FAULT_KINDS = [
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Faults during which the target node cannot act: its CCM is dead, stopped, or its guest off. */
-export const DOWN_FAULTS: readonly FaultKind[] = ['kill', 'power-off', 'pause', 'fenced'];
+export const DOWN_FAULTS: readonly FaultKind[] = ['kill', 'nvram-corrupt', 'power-off', 'pause', 'fenced'];
 /** Faults of the interconnect only. */
 export const LINK_FAULTS: readonly FaultKind[] = ['link-cut', 'loss', 'delay'];
 /** Faults of the target's path to the witness disk: its heartbeat lands late or not at all, its reads too. */

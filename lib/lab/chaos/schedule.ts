@@ -7,6 +7,7 @@ import type { FaultKind } from './history';
 /** What the nemesis does in one fault. */
 export type NemesisAction =
   | 'kill'
+  | 'nvram-corrupt'
   | 'pause-short'
   | 'pause-long'
   | 'link-cut'
@@ -18,6 +19,13 @@ export type NemesisAction =
   | 'witness-slow'
   | 'witness-hang'
   | 'fence-fail';
+
+/**
+ * How the NVRAM region of a node whose CCM is down is damaged: a byte of its tail word, of its header, or
+ * of its first record still needed flipped; or its header zeroed.
+ */
+export type NvramDamage = 'tail' | 'header' | 'header-zero' | 'record';
+const NVRAM_DAMAGE: NvramDamage[] = ['tail', 'header', 'header-zero', 'record'];
 
 /** One fault of a step. */
 export interface ScheduledFault {
@@ -37,6 +45,8 @@ export interface ScheduledFault {
   netem?: string;
   /** A slow witness: the I/O operations per second the target's path to the disk is throttled to. */
   iops?: number;
+  /** What an NVRAM corruption damages. */
+  damage?: NvramDamage;
   /** A fence that fails: how many of the target's fence requests fail before one goes through. */
   failures?: number;
 }
@@ -82,6 +92,7 @@ export function parseSeed(text: string): number {
 // How often each action is drawn: the cheap, quick ones most.
 const WEIGHTS: [NemesisAction, number][] = [
   ['kill', 3],
+  ['nvram-corrupt', 1],
   ['pause-short', 2],
   ['pause-long', 3],
   ['link-cut', 2],
@@ -98,6 +109,7 @@ const WEIGHTS: [NemesisAction, number][] = [
 const OVERLAPPING: NemesisAction[] = ['link-cut', 'loss', 'delay', 'pause-short', 'witness-hang'];
 const KIND: Record<NemesisAction, FaultKind> = {
   kill: 'kill',
+  'nvram-corrupt': 'nvram-corrupt',
   'pause-short': 'pause',
   'pause-long': 'pause',
   'link-cut': 'link-cut',
@@ -113,7 +125,7 @@ const KIND: Record<NemesisAction, FaultKind> = {
 /** The node that fences its partner (node 1, through the host); node 2 relies on the witness alone. */
 export const FENCING_NODE = 1;
 // Faults after which node 2 is judged down, and node 1 fences it.
-const TAKES_DOWN: NemesisAction[] = ['kill', 'pause-long', 'power-off'];
+const TAKES_DOWN: NemesisAction[] = ['kill', 'nvram-corrupt', 'pause-long', 'power-off'];
 
 function fault(
   action: NemesisAction,
@@ -128,6 +140,12 @@ function fault(
   switch (action) {
     case 'kill':
       return { ...base, durationMs: between(1000, 6000) };
+    case 'nvram-corrupt':
+      return {
+        ...base,
+        durationMs: between(1000, 6000),
+        damage: NVRAM_DAMAGE[between(0, NVRAM_DAMAGE.length - 1)],
+      };
     case 'pause-short':
       return { ...base, durationMs: between(0.2 * o.partnerDownMs, 0.6 * o.partnerDownMs) };
     case 'pause-long':
