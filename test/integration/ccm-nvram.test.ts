@@ -5,7 +5,8 @@
 // them marked unacknowledged. A `persisted` session with a
 // partner whose log regions are not persistent memory is refused at the handshake, on either side. A
 // node that keeps its partner's log in an NVRAM region and is killed hard finds every persisted record
-// in it (`rdma-ccm node --dump-log`), and damage in the region is reported, not believed.
+// in it (`rdma-ccm node --dump-log`), and damage in the region is reported, not believed: when it starts
+// again over a damaged tail word, the writer, alive, writes its whole log into the new boot again.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MirroredRecord } from '../../lib/ccm';
 import { contextFor } from '../../lib/cm';
-import { NVRAM } from '../../lib/ccm/wire';
+import { NVRAM, SLOT } from '../../lib/ccm/wire';
 import { cliNode, lab, recordFault, stopNodes, testNode, until } from './lab';
 
 const env = lab();
@@ -115,7 +116,7 @@ describe('one-sided log mirroring on rxe', () => {
     }, 400_000);
   }
 
-  it('an NVRAM owner killed hard right after persisted appends resolve finds every one of them in its region', async () => {
+  it('an NVRAM owner killed hard right after persisted appends resolve finds every one of them in its region, or the writer writes them again', async () => {
     const p = port++;
     const path = join(tmpdir(), `rdma-ccm-nvram-${p}.nv`);
     rmSync(path, { force: true });
@@ -149,10 +150,49 @@ describe('one-sided log mirroring on rxe', () => {
     );
     owner.c.kill('SIGKILL');
     await owner.gone;
-    // The writer may see a few more resolve from fences already served: it stops only once the link fails.
+    // The writer may see a few more resolve from fences already served: it goes on once the owner is back.
     await new Promise((r) => setTimeout(r, 500));
-    const acked = w.seen.acked;
+    const ackedFirst = w.seen.acked;
+    // The owner's tail word is damaged while it is down: what the region held is lost to it, and it says so.
+    const region = readFileSync(path);
+    region[NVRAM.ringOffset - SLOT.size + SLOT.tail + 8] ^= 0x10;
+    writeFileSync(path, region);
+    const { n: back, events } = testNode({
+      clusterId: CLUSTER,
+      nodeId: 1,
+      address: addrA,
+      port: p + 100,
+      partners: [{ nodeId: 2, address: addrB, port: p }],
+      heartbeatMs: 100,
+      partnerDownMs: 3000,
+      nvram: { path, persistent: true },
+    });
+    await back.start();
+    expect(events.find((e) => e.type === 'protocol-error' && e.block === 'nvram')).toMatchObject({
+      block: 'nvram',
+      code: 'ERR_CCM_LOG_DAMAGED',
+    });
+    const atStart = back.mirroredLog(2, { atStart: true });
+    await expect(atStart.next()).rejects.toMatchObject({ code: 'ERR_CCM_LOG_DAMAGED' });
+    // The writer keeps its stream: it writes its log into the new boot again, then appends after it.
+    await until(
+      () => w.seen.acked > ackedFirst + 100n,
+      `appends to the owner's new boot (at ${w.seen.acked})`,
+      300_000,
+    );
     w.c.kill('SIGKILL');
+    await until(() => events.some((e) => e.type === 'partner-down'), 'the writer declared down', 60_000);
+    const acked = w.seen.acked;
+    const live: MirroredRecord[] = [];
+    for await (const r of back.mirroredLog(2)) live.push(r);
+    expect(live.length).toBeGreaterThanOrEqual(Number(acked));
+    live.forEach((r, i) => {
+      expect(r.sequence).toBe(BigInt(i + 1));
+      if (r.sequence <= acked) expect(r.acknowledged).toBe(true);
+      if (r.sequence <= ackedFirst)
+        expect(r.payload.toString('latin1', 0, 20).replace(/\.+$/, '')).toBe(`record ${i}`);
+    });
+    await back.stop();
 
     const dump = spawnSync(
       process.execPath,
@@ -192,9 +232,10 @@ describe('one-sided log mirroring on rxe', () => {
         durability: 'persisted',
         bytes: 512,
       });
-      expect(Buffer.from(r.payload, 'base64').toString('latin1', 0, 20).replace(/\.+$/, '')).toBe(
-        `record ${i}`,
-      );
+      if (BigInt(r.sequence) <= ackedFirst)
+        expect(Buffer.from(r.payload, 'base64').toString('latin1', 0, 20).replace(/\.+$/, '')).toBe(
+          `record ${i}`,
+        );
       if (BigInt(r.sequence) <= acked) expect(r.acknowledged).toBe(true);
     });
     expect(end.acknowledged).toBeGreaterThanOrEqual(Number(acked));
