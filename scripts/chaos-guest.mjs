@@ -89,6 +89,7 @@ async function corrupt(what) {
   const { native } = await import('../dist/native.js');
   const { NVRAM, SLOT, LOG_TAIL } = await import('../dist/ccm/wire/layout.js');
   const { decodeLogTail } = await import('../dist/ccm/wire/log-tail.js');
+  const { peekRecord, LOG_HEADER } = await import('../dist/ccm/wire/log-record.js');
   const arg = (name, dflt) => (workload.includes(name) ? workload[workload.indexOf(name) + 1] : dflt);
   const ringBytes = Number(arg('--ring-bytes', String(64 << 10)));
   const { buffer: region, sync } = native.mapFile(arg('--nvram'), NVRAM.ringOffset + ringBytes, false);
@@ -103,10 +104,14 @@ async function corrupt(what) {
       try {
         word = decodeLogTail(region.subarray(tail, tail + LOG_TAIL.size), ringBytes);
       } catch {
-        // A damaged tail word: the ring's start, then.
+        // A damaged tail word: no record to find.
       }
-      // The first record a replay needs, 40 bytes in (its header's sequence field, or its payload).
-      at = NVRAM.ringOffset + Number(word?.offset ?? 0n) + 40;
+      // The first record a replay needs: a byte of its payload (the CRC finds it).
+      const first = word && NVRAM.ringOffset + Number(word.offset);
+      const peek = first && peekRecord(region.subarray(first));
+      if (!peek || peek.stream !== word.stream || peek.sequence !== word.released + 1n)
+        return 'record: none in the ring';
+      at = first + LOG_HEADER.size + 4;
     }
     region[at] ^= 0x10;
   }

@@ -98,12 +98,15 @@ export interface RingState {
   published: { released: bigint; offset: number; acknowledged: bigint } | null;
   /** Bytes of the partner's ring. */
   bytes: number;
-  /** A new boot of the partner may lack the records in `live`: write them all again, then a tail word and a fence. */
-  rewrite: boolean;
+  /**
+   * A new boot of the partner may lack the records in `live` up to this sequence (0n: none): write them
+   * all again as they were, then a tail word and a fence.
+   */
+  rewrite: bigint;
 }
 
 function emptyRing(bytes: number): RingState {
-  return { head: 0, used: 0, live: [], published: null, bytes, rewrite: false };
+  return { head: 0, used: 0, live: [], published: null, bytes, rewrite: 0n };
 }
 
 /** Log mirroring state kept for one partner across its sessions: numbering, and appends held after a failed session. */
@@ -125,6 +128,8 @@ export class MirrorStream {
   /** Receiving: the partner's stream and the next sequence number due in it. */
   private rxStream = 0;
   private expected = 1n;
+  /** The first record of the partner's stream delivered on this boot of this node (the stream may be older). */
+  private rxFirst = 1n;
 
   constructor(private readonly holdMs: number) {}
 
@@ -151,6 +156,7 @@ export class MirrorStream {
       this.peer = generation;
       this.rxStream = 0;
       this.expected = 1n;
+      this.rxFirst = 1n;
     }
     const held = this.held;
     this.held = [];
@@ -158,7 +164,7 @@ export class MirrorStream {
     if (rebooted && ring.live.length > 0 && ring.bytes === ringBytes) {
       // Given up above: nothing ahead of them waits for an ack from the old boot.
       for (const p of ring.live) if (p.durability === 'delivered') p.settled = true;
-      ring.rewrite = true;
+      ring.rewrite = this.nextSeq - 1n;
       this.lastForDelivery = 0n;
     } else if (rebooted || (held.length === 0 && ring.live.length === 0)) {
       // A stream with nothing left in the ring or held starts over, and so does one whose partner's ring changed.
@@ -228,6 +234,7 @@ export class MirrorStream {
         );
       this.rxStream = r.stream;
       this.expected = 1n;
+      this.rxFirst = r.sequence;
     }
     if (r.sequence < this.expected) return 'duplicate';
     if (r.prior !== this.expected - 1n)
@@ -245,9 +252,14 @@ export class MirrorStream {
     if (r.stream === this.rxStream && r.sequence === this.expected - 1n) this.expected = r.prior + 1n;
   }
 
-  /** The last sequence delivered to this node's application from the partner's stream `stream` (0n: none, or another stream). */
-  deliveredOf(stream: number): bigint {
-    return stream === this.rxStream ? this.expected - 1n : 0n;
+  /**
+   * The records of the partner's stream `stream` delivered to this node's application: `from` through
+   * `through` (through 0n: none, or another stream). Records before `from` went to an earlier boot of this node.
+   */
+  deliveredOf(stream: number): { from: bigint; through: bigint } {
+    return stream === this.rxStream
+      ? { from: this.rxFirst, through: this.expected - 1n }
+      : { from: 1n, through: 0n };
   }
 
   /** The last sequence number delivered from the partner's stream: what an ack carries. */

@@ -16,6 +16,7 @@ import { encodeLogTail } from './wire/log-tail';
 import { ProtocolError } from './wire/errors';
 import { DOORBELL, doorbell, doorbellKind, DURABILITY, SLOT, type Durability } from './wire/layout';
 import { codeError } from '../errors';
+import { awake } from '../stall';
 
 /** Syncs a mirror keeps in flight on its link: a second goes out while the first's fence is on the wire. */
 const MAX_SYNCS = 2;
@@ -133,6 +134,8 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
   activity = 0;
   /** Fences completed on this session, by kind. */
   readonly fences: FenceCounts = { flush: 0, flushPersistent: 0, read: 0 };
+  /** Appends that became safe, resolved together in the next microtask. */
+  private safe: PendingRecord[] = [];
 
   /** @internal Made by the session (`session.mirror`). */
   constructor(
@@ -327,15 +330,16 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
     const w = again && p.written ? p.written : { epoch: this.epoch, acknowledged };
     p.written = w;
     const stream = this.stream.txStream;
-    const { sequence, payload, durability, prior } = p;
+    const { sequence, durability, prior } = p;
     const record = {
       byteLength: p.size,
+      // The payload as it is when staged: once the append settles, the mirror's copy.
       fill: (into: Uint8Array) =>
         void encodeRecord(
           w.epoch,
           stream,
           sequence,
-          payload,
+          p.payload,
           { durability, prior, acknowledged: w.acknowledged },
           into,
         ),
@@ -349,14 +353,15 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
 
   /**
    * Writes again, at their places, the records in the ring not yet safe (a new session, or a new link);
-   * for a new boot of the partner, every record in the ring, the safe ones as they were.
+   * for a new boot of the partner, every record written before it, as it was (the old tail word in an
+   * NVRAM region may name them acknowledged: a torn rewrite must not turn them into damage).
    */
   private resend(): void {
     const ring = this.stream.ring;
     const acknowledged = this.safeThrough();
     for (const p of ring.live)
-      if (!p.settled) this.writeRecord(p, acknowledged);
-      else if (ring.rewrite) this.writeRecord(p, acknowledged, true);
+      if (p.sequence <= ring.rewrite) this.writeRecord(p, acknowledged, true);
+      else if (!p.settled) this.writeRecord(p, acknowledged);
     this.sync();
   }
 
@@ -400,8 +405,20 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
     // It stays in the ring until released, and a new boot of the partner needs it written again.
     p.payload = new Uint8Array(p.payload);
     this.observer.acknowledged(this.partner, performance.now() - p.at, p.durability);
-    p.resolve(p.sequence);
+    if (this.safe.push(p) === 1) queueMicrotask(this.resolveSafe);
   }
+
+  /**
+   * Resolves the appends that became safe, after a stall check: a stall (SIGSTOP, a paused VM) between
+   * their completion and their callers' callbacks is seen, and an ACTIVE node leaves ACTIVE, before any
+   * caller learns of them.
+   */
+  private readonly resolveSafe = (): void => {
+    awake();
+    const safe = this.safe;
+    this.safe = [];
+    for (const p of safe) p.resolve(p.sequence);
+  };
 
   /** The records a replay no longer needs, from the start of the ring: released through `released`, the next at `offset`. */
   private releasable(): { released: bigint; offset: number } {
@@ -449,7 +466,7 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
       if (!p.settled && p.durability !== 'delivered') {
         through = p.sequence;
         persistent ||= p.durability === 'persisted';
-      } else if (rewrite) persistent ||= p.durability === 'persisted';
+      } else if (p.sequence <= rewrite) persistent ||= p.durability === 'persisted';
     const { released, offset } = this.releasable();
     // Every record written before the word is in the partner's memory once the fence completes.
     const pub = ring.published;
@@ -461,7 +478,7 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
         ? this.lastSync
         : pub && { through: 0n, released: pub.released, acknowledged: pub.acknowledged };
     if (
-      !rewrite &&
+      rewrite === 0n &&
       said &&
       through <= said.through &&
       released === said.released &&
@@ -490,7 +507,8 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
         if (!ring.published || released >= ring.published.released)
           ring.published = { released, offset, acknowledged };
         // The rewrite is in the new boot's memory, and the tail word over it (a failure before: done again).
-        if (rewrite && token === this.token) ring.rewrite = false;
+        if (rewrite !== 0n && ring.rewrite === rewrite && token === this.token && !this.closedReason)
+          ring.rewrite = 0n;
         while (ring.live.length > 0 && ring.live[0].sequence <= ring.published.released) {
           const p = ring.live.shift()!;
           ring.used -= p.skipped + p.size;

@@ -475,8 +475,10 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
         new Uint8Array(slot.subarray(SLOT.size)),
       );
       // `delivered` records this node's application already had (as 'record' events) are not offered twice.
-      const delivered = p.deliveredOf(log.stream);
-      log.records = log.records.filter((r) => r.durability !== 'delivered' || r.sequence > delivered);
+      const { from, through } = p.deliveredOf(log.stream);
+      log.records = log.records.filter(
+        (r) => r.durability !== 'delivered' || r.sequence < from || r.sequence > through,
+      );
       // A takeover after this replay tells the partner's next boot how far it went (status block).
       if (log.stream !== 0)
         p.replayed = { stream: log.stream, through: log.records.at(-1)?.sequence ?? log.released };

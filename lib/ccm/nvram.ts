@@ -113,8 +113,19 @@ export class NvramRegion {
     const part = { log: log && (log.stream !== 0 || log.error) ? log : null, generation, refused };
     if (this.readOnly) return part;
     if (!header) this.memory.fill(0, base, base + this.stride);
+    // What a refused part held is lost: a tail word no replay accepts says so at every start, until a
+    // writer's first tail word replaces it.
+    if (refused) this.poisonTail(i);
     this.writeHeader(i, partner, generation);
     return part;
+  }
+
+  private poisonTail(i: number): void {
+    const tail = this.base(i) + NVRAM.ringOffset - SLOT.size + SLOT.tail;
+    const word = this.memory.subarray(tail, tail + LOG_TAIL.size);
+    word.fill(0);
+    word.writeUInt32LE(0xffffffff, LOG_TAIL.stream); // a stream, and no checksum over it
+    native.syncMapped(this.memory, tail, LOG_TAIL.size, this.dax);
   }
 
   /** Records that the ring of partner `i` now belongs to its boot `generation`. */

@@ -393,7 +393,7 @@ export class Partner {
   replayed: Replayed | null = null;
 
   /** The last record of the partner's stream `stream` delivered to this node's application (0n: none). */
-  deliveredOf(stream: number): bigint {
+  deliveredOf(stream: number): { from: bigint; through: bigint } {
     return this.stream.deliveredOf(stream);
   }
 

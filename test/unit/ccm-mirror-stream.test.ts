@@ -88,13 +88,13 @@ describe('MirrorStream', () => {
     s.lastForDelivery = 2n;
     expect(s.resume(5n, RING)).toEqual([]);
     expect(s.txStream).toBe(stream);
-    expect(s.ring.rewrite).toBe(false);
+    expect(s.ring.rewrite).toBe(0n);
     // A new boot with a ring of the same size: the same stream, every record to be written again.
     expect(s.resume(6n, RING)).toEqual([]);
     expect(s.txStream).toBe(stream);
     expect(s.nextSeq).toBe(3n);
     expect(s.ring.live).toEqual([placed, delivered]);
-    expect(s.ring.rewrite).toBe(true);
+    expect(s.ring.rewrite).toBe(2n);
     // The new boot delivered none of them: the next record for delivery follows none.
     expect(s.lastForDelivery).toBe(0n);
     // The unacknowledged `delivered` record is given up (the partner may hold it), and pins the ring no more.

@@ -1,7 +1,7 @@
 // The CCM's logic over an in-memory network: step order, retries, tie-break, reboot, partner-down,
 // authentication and log mirroring. The same behaviours are proven on rxe in test/integration/ccm-*.
 import { getEventListeners } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClusterNode, type CcmEvent, type CcmOptions } from '../../lib/ccm';
 import { decodeStatus } from '../../lib/ccm/wire';
 import { MemoryLink, MemoryNetwork } from './support/memory-transport';
@@ -579,6 +579,40 @@ describe('fencing, takeover and giveback over an in-memory network', () => {
 });
 
 describe('one-sided mirroring and replay over an in-memory network', () => {
+  it("leaves ACTIVE after a stall between an append's completion and its caller's callback, before the callback", async () => {
+    const net = new MemoryNetwork();
+    const a = make(net, 1, { durability: 'placed' });
+    const b = make(net, 2);
+    await Promise.all([a.node.start(), b.node.start()]);
+    const sa = await a.node.waitForSession(2);
+    a.node.setState('ACTIVE');
+    const order: string[] = [];
+    a.node.on('event', (e) => void (e.type === 'stalled' && order.push('stalled')));
+    const real = performance.now.bind(performance);
+    let stall = 0;
+    // The fence completes, then the process stops for 10 s before anything else runs.
+    const fence = MemoryLink.prototype.fence;
+    const spyFence = vi.spyOn(MemoryLink.prototype, 'fence').mockImplementation(function (
+      this: MemoryLink,
+      ...args
+    ) {
+      return fence.apply(this, args).then((r) => {
+        stall = 10_000;
+        return r;
+      });
+    });
+    const spyNow = vi.spyOn(performance, 'now').mockImplementation(() => real() + stall);
+    try {
+      await sa.mirror.append(Buffer.from('x'));
+      order.push('resolved');
+    } finally {
+      spyNow.mockRestore();
+      spyFence.mockRestore();
+    }
+    expect(order).toEqual(['stalled', 'resolved']);
+    expect(a.node.state).toBe('READY');
+  });
+
   it('resolves placed appends without the partner delivering them, and the survivor replays each once, in order, acknowledged', async () => {
     const net = new MemoryNetwork();
     const a = make(net, 1, { durability: 'placed' });

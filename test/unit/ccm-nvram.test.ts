@@ -98,6 +98,17 @@ describe('NVRAM region', () => {
         error: { code: 'ERR_CCM_LOG_DAMAGED' },
       });
       await n.node.stop();
+      // Started again before any partner wrote: the loss is still reported, not an empty log.
+      const again = make(new MemoryNetwork(), 2, { nvram: { path }, ...extra });
+      await again.node.start();
+      expect(
+        again.events.find((x) => x.type === 'protocol-error'),
+        what,
+      ).toMatchObject({
+        block: 'nvram',
+        code: 'ERR_CCM_LOG_DAMAGED',
+      });
+      await again.node.stop();
     }
     expect(header.readUInt32LE(0)).toBe(0x564e4352);
     // Not persistent by default for a plain file.

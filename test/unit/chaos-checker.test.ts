@@ -178,9 +178,9 @@ function splitBrain(fixed: boolean): HistoryLine[] {
     ...(fixed
       ? [ccm(9001, 2, { type: 'stalled', stalledMs: 4000, from: 'ACTIVE', to: 'READY', cause: 'process' })]
       : []),
-    established(9100, 2, 1, '11'),
-    established(9100, 1, 2, '21'),
-    ccm(9150, 2, { type: 'waiting-for-giveback', partner: 1, replayed: null }),
+    established(9300, 2, 1, '11'),
+    established(9300, 1, 2, '21'),
+    ccm(9350, 2, { type: 'waiting-for-giveback', partner: 1, replayed: null }),
     audit(20000, 1),
     audit(20000, 2),
   ];
@@ -400,6 +400,18 @@ describe('chaos checker', () => {
     const [v, ...rest] = check(entries(rewritten([record('s4', 4)]))).violations;
     expect(rest).toEqual([]);
     expect(v.reason).toBe("op p3 resolved placed but node 1's replay of node 2 lacks it");
+    // Only an append of the same stream shows the ring was written again; a replay that found no stream (0)
+    // binds no other stream by it.
+    const streams = (later: number) =>
+      rewritten([record('s4', 4)]).map((l) =>
+        l.kind === 'resolve'
+          ? ({ ...l, stream: l.op === 'p6' ? later : 7 } as HistoryLine)
+          : l.kind === 'replay'
+            ? ({ ...l, stream: 0 } as HistoryLine)
+            : l,
+      );
+    expect(check(entries(streams(8))).violations).toEqual([]);
+    expect(names(streams(7))).toEqual(['acknowledged-found']);
   });
 
   it('holds a log found at start to the persisted records of the earlier boot, up to the damage it reports', () => {
@@ -410,6 +422,10 @@ describe('chaos checker', () => {
     const damaged = 'ERR_CCM_LOG_DAMAGED: the part was refused';
     // The damage is reported: the live log, empty, owes nothing, and neither does the log found at start.
     expect(check(entries(startLog([], damaged))).violations).toEqual([]);
+    // What the log found at start still held before its damage, the live log owes.
+    expect(check(entries(startLog([record('s4', 4)], damaged))).violations.map((v) => v.reason)).toEqual([
+      "op s4 resolved persisted but node 1's replay of node 2 lacks it",
+    ]);
     expect(check(entries(startLog([record('s4', 4)], null))).violations.map((v) => v.reason)).toEqual([
       "op s4 resolved persisted but node 1's replay of node 2 lacks it",
     ]);
@@ -441,6 +457,32 @@ describe('chaos checker', () => {
 
   it('passes the same history when the resumed node leaves ACTIVE first', () => {
     expect(check(entries(splitBrain(true))).violations).toEqual([]);
+  });
+
+  it('lets work the pause interrupted finish first, not work begun after it', () => {
+    // An append resolved just before the pause: its callback runs 20 ms after it, before the stall is seen.
+    const withResolve = (t: number, stalledAt: number | null) =>
+      splitBrain(true)
+        .filter((l) => !(l.kind === 'ccm' && l.event.type === 'stalled'))
+        .concat([
+          invoke(4000, 'p9', 'placed'),
+          resolve(t, 'p9', 9, 'placed'),
+          ...(stalledAt === null
+            ? []
+            : [
+                ccm(stalledAt, 2, {
+                  type: 'stalled',
+                  stalledMs: 4000,
+                  from: 'ACTIVE',
+                  to: 'READY',
+                  cause: 'process',
+                }),
+              ]),
+        ]);
+    expect(check(entries(withResolve(9020, 9040))).violations).toEqual([]);
+    expect(names(withResolve(9020, null))).toEqual(['single-owner']);
+    const [late] = check(entries(withResolve(9400, 9500))).violations;
+    expect(late.reason).toBe('node 2 is ACTIVE and acting while node 1 holds its resources');
   });
 
   it('takes a partner-down of a node whose witness hung under every link cut as real, and its staying ACTIVE as two owners', () => {

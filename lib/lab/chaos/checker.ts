@@ -33,6 +33,11 @@ export interface CheckOptions {
   /** How long a resumed node taken over may still be ACTIVE before its first line (ms; default partnerDownMs). */
   graceMs?: number;
   /**
+   * How long after a pause ends a node's lines may still be work the pause interrupted (ms; default 250):
+   * a promise settled before the pause, whose reactions run before anything can see the stall.
+   */
+  interruptedMs?: number;
+  /**
    * How much later than threshold + interval a detection may come (ms; default 0): the event-loop lag of
    * nodes on a loaded host, e.g. emulated guests sharing two cores.
    */
@@ -159,6 +164,7 @@ export function indexRun(entries: Entry[], options: CheckOptions = {}): Run {
     witness: options.witness ?? head?.witness ?? true,
     skewMs: options.skewMs ?? 50,
     graceMs: options.graceMs ?? partnerDownMs,
+    interruptedMs: options.interruptedMs ?? 250,
     detectionSlackMs: options.detectionSlackMs ?? 0,
   };
   const ordered = [...entries].sort(byTime);
@@ -221,13 +227,14 @@ function deliveryStreams(run: Run): Map<string, (Entry & DeliverLine)[]> {
  * theirs, and the replay found one: a writer starts a new stream, at sequence 1, when it has nothing left in the ring or the
  * replayer's ring changed size):
  * - the log in the replayer's memory: placed ones to this boot of the replayer, persisted ones to any;
- *   and every one, to any boot, once an append of that stream resolved to this boot (the writer wrote
- *   its ring again into a new boot before any new append). Persisted ones to an earlier boot are not
- *   promised when the log found at start reported damage (`lossReported`) and nothing was written again.
+ *   and every one, to any boot, once an append of its stream resolved to this boot (the writer wrote
+ *   its ring again into a new boot before any new append). Persisted ones to an earlier boot, beyond
+ *   what the log found at start held when it reported damage (`lostAfter`), are not promised unless
+ *   written again.
  * - the log found at start (`atStart`): persisted ones to an earlier boot of the replayer, up to where
  *   the replay reported damage, if it did.
  */
-function promisedToReplay(run: Run, r: Entry & ReplayLine, lossReported: boolean): Append[] {
+function promisedToReplay(run: Run, r: Entry & ReplayLine, lostAfter: bigint | null): Append[] {
   // A log with no stream (0) found nothing: it exempts no stream.
   const sameStream = (a: Append) =>
     a.resolve!.stream === undefined || !r.stream || a.resolve!.stream === r.stream;
@@ -253,9 +260,14 @@ function promisedToReplay(run: Run, r: Entry & ReplayLine, lossReported: boolean
         (r.error === null || (last !== undefined && BigInt(a.resolve!.sequence) <= BigInt(last))),
     );
   }
-  const rewritten = ofWriter.some(toThisBoot);
+  const rewritten = new Set(ofWriter.filter(toThisBoot).map((a) => a.resolve!.stream));
   return kept.filter(
-    (a) => toThisBoot(a) || rewritten || (a.resolve!.durability === 'persisted' && !lossReported),
+    (a) =>
+      toThisBoot(a) ||
+      rewritten.has(a.resolve!.stream) ||
+      rewritten.has(undefined) ||
+      (a.resolve!.durability === 'persisted' &&
+        (lostAfter === null || BigInt(a.resolve!.sequence) <= lostAfter)),
   );
 }
 
@@ -324,7 +336,8 @@ function acknowledgedFound(run: Run): Violation[] {
   }
   const replays = ofKind(run, 'replay');
   for (const r of replays) {
-    const lossReported = replays.some(
+    // The log found at start reported damage: what it held up to there, no more, was kept.
+    const damaged = replays.find(
       (x) =>
         x.atStart &&
         x.error !== null &&
@@ -332,7 +345,8 @@ function acknowledgedFound(run: Run): Violation[] {
         x.generation === r.generation &&
         x.partner === r.partner,
     );
-    const promised = promisedToReplay(run, r, lossReported);
+    const lostAfter = damaged ? BigInt(damaged.records.at(-1)?.sequence ?? '0') : null;
+    const promised = promisedToReplay(run, r, lostAfter);
     const pos = firstPlace(r.records.map((x) => x.tag));
     for (const a of promised) {
       const at = pos(a);
@@ -442,7 +456,9 @@ function rejectedAbsent(run: Run): Violation[] {
 /**
  * (d) Never two owners: a node takes over another only while that one is down or not ACTIVE, and a
  * node whose resources another holds is never ACTIVE while it acts (writes any line but its leaving
- * ACTIVE) nor for longer than the grace after it could act again.
+ * ACTIVE) nor for longer than the grace after it could act again. Lines within `interruptedMs` of the
+ * end of its pause finish work the pause interrupted (an append that resolved just before it, whose
+ * callback runs first after it), not work begun after it.
  */
 function singleOwner(run: Run): Violation[] {
   const out: Violation[] = [];
@@ -452,6 +468,8 @@ function singleOwner(run: Run): Violation[] {
   const since = new Map<number, Entry>(); // victim -> the line from which it was ACTIVE, acting and held
   const reported = new Set<Entry>();
   const alive = (n: number) => (down.get(n) ?? 0) === 0;
+  const resumed = new Map<number, number>(); // node -> when its last pause ended
+  const interrupted = (e: Entry, n: number) => e.at - (resumed.get(n) ?? -Infinity) <= run.opts.interruptedMs;
   const check = (e: Entry) => {
     for (const [victim, takeover] of held) {
       if (!(alive(victim) && state.get(victim) === 'ACTIVE')) {
@@ -460,7 +478,7 @@ function singleOwner(run: Run): Violation[] {
       }
       const from = since.get(victim) ?? e;
       since.set(victim, from);
-      const acts = nodeOf(e) === victim;
+      const acts = nodeOf(e) === victim && !interrupted(e, victim);
       if (reported.has(takeover) || !(acts || e.at - from.at > run.opts.graceMs)) continue;
       reported.add(takeover);
       const taker = (takeover as Entry & CcmLine).node;
@@ -476,6 +494,7 @@ function singleOwner(run: Run): Violation[] {
   for (const e of run.entries) {
     if (e.kind === 'fault' && DOWN_FAULTS.includes(e.fault)) {
       down.set(e.target, (down.get(e.target) ?? 0) + (e.phase === 'start' ? 1 : -1));
+      if (e.phase === 'end' && e.fault === 'pause') resumed.set(e.target, e.at);
       if (e.phase === 'start' && e.fault !== 'pause') {
         state.set(e.target, 'DOWN');
         for (const [victim, t] of held) if ((t as Entry & CcmLine).node === e.target) held.delete(victim);
