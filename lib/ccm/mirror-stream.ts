@@ -8,11 +8,12 @@
 // The sender's place in the partner's ring outlives a session too: records `placed` there and not yet
 // released are what a replay of the ring finds after this node dies, so a later session of the same
 // partner boot goes on writing after them (and sends again, at the same places, what was not yet safe).
-// It outlives a reboot of the partner too, when the partner's ring has the same size: the partner's
-// memory (NVRAM, or a fresh slot) may have lost or damaged those records, so the sender writes every one
-// of them again, byte for byte as before and without a doorbell, then a tail word and a fence. A record
-// safe before the reboot stays in the replay; none is delivered twice (they ring no doorbell, and the
-// first record for delivery to the new boot names no prior).
+// It outlives a reboot of the partner too, when a replay still needs records in it (placed or persisted,
+// not checkpointed) and the partner's ring has the same size: the partner's memory (NVRAM, or a fresh
+// slot) may have lost or damaged those records, so the sender writes every record in the ring again,
+// byte for byte as before and without a doorbell, then a tail word and a fence. A record safe before the
+// reboot stays in the replay; none is delivered twice (they ring no doorbell, and the first record for
+// delivery to the new boot names no prior).
 import { randomInt } from 'node:crypto';
 import { ProtocolError } from './wire/errors';
 import type { Durability } from './wire/layout';
@@ -141,8 +142,9 @@ export class MirrorStream {
   /**
    * A session with the partner's boot `generation`, whose ring takes `ringBytes`, begins. Returns the
    * records to send first: those held from a failed session with the same boot, still numbered. Held
-   * records meet a new boot only to be rejected (that boot never saw them); records in the ring stay
-   * there for a new boot with a ring of the same size (written again), and the stream goes on.
+   * records meet a new boot only to be rejected (that boot never saw them); records a replay still
+   * needs stay in the ring for a new boot with a ring of the same size (written again), and the stream
+   * goes on.
    */
   resume(generation: bigint, ringBytes: number): PendingRecord[] {
     const rebooted = this.peer !== null && this.peer !== generation;
@@ -161,7 +163,9 @@ export class MirrorStream {
     const held = this.held;
     this.held = [];
     const ring = this.ring;
-    if (rebooted && ring.live.length > 0 && ring.bytes === ringBytes) {
+    // What a replay of the partner's memory still needs: a one-sided record not yet checkpointed.
+    const needed = ring.live.some((p) => p.durability !== 'delivered');
+    if (rebooted && needed && ring.bytes === ringBytes) {
       // Given up above: nothing ahead of them waits for an ack from the old boot.
       for (const p of ring.live) if (p.durability === 'delivered') p.settled = true;
       ring.rewrite = this.nextSeq - 1n;

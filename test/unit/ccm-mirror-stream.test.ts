@@ -102,6 +102,15 @@ describe('MirrorStream', () => {
       error: { code: 'ERR_CCM_PARTNER_REBOOTED', maybeDelivered: true },
     });
     expect(delivered.settled).toBe(true);
+    // With only `delivered` records left in the ring (none a replay needs), a new boot starts a new stream.
+    const other = new MirrorStream(1000);
+    other.resume(5n, RING);
+    const first = other.txStream;
+    other.ring.live.push({ ...pending(1n, true), prior: 0n });
+    other.nextSeq = 2n;
+    other.resume(6n, RING);
+    expect(other.txStream).not.toBe(first);
+    expect(other.nextSeq).toBe(1n);
     // A ring of another size: a new stream.
     s.resume(7n, RING / 2);
     expect(s.txStream).not.toBe(stream);
