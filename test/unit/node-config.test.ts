@@ -274,25 +274,20 @@ describe('strict node configuration', () => {
       '--secret-file must be at least 8 bytes',
     );
     // The same checks, where the file set the field: its key, in the file.
-    const f = configFile({
-      clusterId: 7,
-      nodeId: 1,
-      address: '10.0.0.1',
-      port: 7471,
-      partners: [{ nodeId: 2, address: '10.0.0.2', port: 0 }],
-      heartbeatMs: 0,
-    });
+    const fileWithPartnerPort = (partnerPort: number) =>
+      configFile({
+        clusterId: 7,
+        nodeId: 1,
+        address: '10.0.0.1',
+        port: 7471,
+        partners: [{ nodeId: 2, address: '10.0.0.2', port: partnerPort }],
+        heartbeatMs: 0,
+      });
+    const f = fileWithPartnerPort(0);
     expect(cliError(['--config', f, '--heartbeat-ms', '100'])).toBe(
       `config ${f}: partners[0].port must be a port from 1 to 65535, got 0`,
     );
-    const g = configFile({
-      clusterId: 7,
-      nodeId: 1,
-      address: '10.0.0.1',
-      port: 7471,
-      partners: [{ nodeId: 2, address: '10.0.0.2', port: 1 }],
-      heartbeatMs: 0,
-    });
+    const g = fileWithPartnerPort(1);
     expect(cliError(['--config', g, '--partner', '3@10.0.0.3:1'])).toBe(
       `config ${g}: heartbeatMs must be a positive number of milliseconds, got 0`,
     );
