@@ -229,30 +229,13 @@ describe('strict node configuration', () => {
     expect(cliError([...required, '--witness', '/w', '--msgwait-ms', '10000'])).toBe(
       '--msgwait-ms needs --watchdog',
     );
-    expect(
-      cliError([
-        ...required,
-        '--witness',
-        '/w',
-        '--watchdog',
-        '/dev/watchdog',
-        '--watchdog-timeout-ms',
-        '2500',
-      ]),
-    ).toBe('--watchdog-timeout-ms must be whole seconds and at least twice --witness-interval-ms');
-    expect(
-      cliError([
-        ...required,
-        '--witness',
-        '/w',
-        '--watchdog',
-        '/dev/watchdog',
-        '--watchdog-timeout-ms',
-        '5000',
-        '--msgwait-ms',
-        '9000',
-      ]),
-    ).toBe('--msgwait-ms must be at least twice --watchdog-timeout-ms');
+    const withWatchdog = [...required, '--witness', '/w', '--watchdog', '/dev/watchdog'];
+    expect(cliError([...withWatchdog, '--watchdog-timeout-ms', '2500'])).toBe(
+      '--watchdog-timeout-ms must be whole seconds and at least twice --witness-interval-ms',
+    );
+    expect(cliError([...withWatchdog, '--watchdog-timeout-ms', '5000', '--msgwait-ms', '9000'])).toBe(
+      '--msgwait-ms must be at least twice --watchdog-timeout-ms',
+    );
     expect(cliError([...required, '--nvram-persistent'])).toBe('--nvram must name a DAX device or a file');
     expect(cliError([...required, '--durability', 'durable'])).toBe(
       '--durability must be one of delivered, placed, persisted, got durable',
