@@ -29,6 +29,14 @@ const required = [
   '--partner',
   '2@10.0.0.2:7471',
 ];
+/** The same, as the keys of a --config file. */
+const requiredFile = {
+  clusterId: 7,
+  nodeId: 1,
+  address: '10.0.0.1',
+  port: 7471,
+  partners: [{ nodeId: 2, address: '10.0.0.2', port: 7471 }],
+};
 
 const thrown = (fn: () => unknown): { code?: string; message: string; key?: string } => {
   try {
@@ -115,15 +123,7 @@ describe('strict node configuration', () => {
   });
 
   it('the config file: an unknown key is refused before anything runs, naming the file; code-only options too', () => {
-    const f = configFile({
-      clusterId: 7,
-      nodeId: 1,
-      address: '10.0.0.1',
-      port: 7471,
-      partners: [{ nodeId: 2, address: '10.0.0.2', port: 7471 }],
-      heartbeatMS: 50,
-      witnes: { path: '/dev/sdb' },
-    });
+    const f = configFile({ ...requiredFile, heartbeatMS: 50, witnes: { path: '/dev/sdb' } });
     const e = thrown(() => parseNodeArgs(['--config', f]));
     expect(e).toMatchObject({
       code: 'ERR_CCM_CONFIG',
@@ -139,14 +139,7 @@ describe('strict node configuration', () => {
       /must hold one JSON object$/,
     );
     // A good file parses, and flags override its keys.
-    const good = configFile({
-      clusterId: 7,
-      nodeId: 1,
-      address: '10.0.0.1',
-      port: 7471,
-      partners: [{ nodeId: 2, address: '10.0.0.2', port: 7471 }],
-      heartbeatMs: 50,
-    });
+    const good = configFile({ ...requiredFile, heartbeatMs: 50 });
     const p = parseNodeArgs(['--config', good, '--heartbeat-ms', '80', '--partner', '3@10.0.0.3:7471']);
     expect(p.options).toMatchObject({
       clusterId: '7',
@@ -259,10 +252,7 @@ describe('strict node configuration', () => {
     // The same checks, where the file set the field: its key, in the file.
     const fileWithPartnerPort = (partnerPort: number) =>
       configFile({
-        clusterId: 7,
-        nodeId: 1,
-        address: '10.0.0.1',
-        port: 7471,
+        ...requiredFile,
         partners: [{ nodeId: 2, address: '10.0.0.2', port: partnerPort }],
         heartbeatMs: 0,
       });
