@@ -3,7 +3,7 @@
 //   kill ID MS        kill -9 the workload, start it again MS later (the fault ends when it listens)
 //   corrupt ID MS WHAT  kill -9 the workload, damage its NVRAM region (WHAT: tail, header, header-zero,
 //                     record), start it again MS later
-//   pause ID MS       SIGSTOP it for MS, then SIGCONT
+//   pause ID MS       SIGSTOP it for MS, then SIGCONT (once no other pause of it is still on)
 //   fence ID          fenced by the partner (STONITH): kill -9 the workload wherever it is (running, stopped,
 //                     dead already), say so in DIR/fence/ID.killed, start it again 2 s later
 //   netem ID K MS SPEC  tc netem SPEC on link K's NIC for MS
@@ -137,11 +137,13 @@ async function run(line) {
     await killAndRestart(2000, () => writeFileSync(join(dir, 'fence', `${id}.killed`), ''));
     fault('end', id, 'fenced');
   } else if (cmd === 'pause') {
+    // Pauses of one process may overlap: it runs again when the last of them ends, not the first.
     const victim = proc;
+    victim.pauses = (victim.pauses ?? 0) + 1;
     fault('start', id, 'pause');
     victim.kill('SIGSTOP');
     await sleep(Number(rest[0]));
-    victim.kill('SIGCONT');
+    if (--victim.pauses === 0) victim.kill('SIGCONT');
     fault('end', id, 'pause');
   } else if (cmd === 'netem') {
     const [k, ms, ...spec] = rest;
