@@ -26,6 +26,7 @@
         "native/names.cc",
         "native/enums.cc",
         "native/instruction_marker.cc",
+        "native/crc32c.cc",
         "native/capabilities.cc"
       ],
       "variables": {

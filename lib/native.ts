@@ -275,6 +275,8 @@ export interface Addon {
   ): { buffer: Buffer; sync: boolean; device: boolean };
   /** Makes `offset … offset + length` of a Buffer from mapFile() durable: with `dax` (the mapping was `sync`) by writing its CPU cache lines back, else by msync(MS_SYNC) of its pages. */
   syncMapped(buffer: Buffer, offset: number, length: number, dax?: boolean): void;
+  /** CRC-32C of `view[start, end)` continuing from `crc` (0 to begin): the CPU's crc32 instruction where it has one. */
+  crc32c(view: Uint8Array, start: number, end: number, crc: number): number;
   /** Executes the marker that opens (true) or closes (false) a window of bench/instructions' counter. */
   instructionMarker(start: boolean): void;
 }

@@ -8,6 +8,7 @@
 #include "cm_id.h"
 #include "context.h"
 #include "cq.h"
+#include "crc32c.h"
 #include "device.h"
 #include "enums.h"
 #include "instruction_marker.h"
@@ -41,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("CmId", CmId::Init(env));
   exports.Set("sdNotify", Napi::Function::New<SdNotify>(env, "sdNotify"));
   exports.Set("drainReaper", Napi::Function::New<DrainReaper>(env, "drainReaper"));
+  exports.Set("crc32c", Napi::Function::New<Crc32cJs>(env, "crc32c"));
   exports.Set("instructionMarker", Napi::Function::New<InstructionMarker>(env, "instructionMarker"));
   exports.Set("alignedBuffer", Napi::Function::New<AlignedBuffer>(env, "alignedBuffer"));
   exports.Set("mapFile", Napi::Function::New<MapFile>(env, "mapFile"));

@@ -3,7 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { wire } from '../../lib/ccm';
 import { seal } from '../../lib/ccm/wire/codec';
-import { crc32Table } from '../../lib/ccm/wire/crc32';
+import { crc32cTable } from '../../lib/ccm/wire/crc32c';
+import { native } from '../../lib/native';
+import { addonPath } from '../../lib/addon-loader';
+import { execFileSync } from 'node:child_process';
 
 const { ProtocolError } = wire;
 const CLUSTER = 0x1234_5678_9abc_def0n;
@@ -163,9 +166,19 @@ describe('wire formats', () => {
     expect(wire.requestKind(samples.accept())).toBeNull();
   });
 
-  it("CRC-32 is zlib's, natively or by the table, with the checksum field skipped anywhere in the range", () => {
-    expect(wire.crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
-    const buf = new Uint8Array(700).map((_, i) => (i * 131 + 7) & 0xff);
+  it("CRC-32C is the same by the table, the CPU instruction and the addon's table, with the checksum field skipped anywhere", () => {
+    // RFC 3720's vectors: 32 zero bytes, 32 bytes of 0xff, 0 … 31 ascending; and "123456789".
+    const vectors: [Uint8Array, number][] = [
+      [new Uint8Array(32), 0x8a9136aa],
+      [new Uint8Array(32).fill(0xff), 0x62a8ab43],
+      [new Uint8Array(32).map((_, i) => i), 0x46dd794e],
+      [new TextEncoder().encode('123456789'), 0xe3069283],
+    ];
+    for (const [bytes, crc] of vectors) {
+      expect(crc32cTable(bytes)).toBe(crc);
+      expect(native.crc32c(bytes, 0, bytes.length, 0)).toBe(crc);
+    }
+    const buf = new Uint8Array(5000).map((_, i) => (i * 131 + 7) & 0xff);
     for (const [start, end, skip] of [
       [0, 700, -1],
       [0, 700, 0],
@@ -177,11 +190,42 @@ describe('wire formats', () => {
       [10, 11, 9],
       [0, 0, 0],
       [5, 400, 200],
+      [1, 4999, -1],
+      [7, 4103, 71],
     ]) {
       const zeroed = buf.slice();
       if (skip >= 0) zeroed.fill(0, skip, skip + 4);
-      expect(wire.crc32(buf, start, end, skip)).toBe(crc32Table(zeroed, start, end));
+      expect(wire.crc32c(buf, start, end, skip)).toBe(crc32cTable(zeroed, start, end));
     }
+    // Every length and alignment the 64- and 8-byte loops and their byte tail split differently, in the
+    // CPU's way here and the addon's table in a child (RDMA_CCM_CRC32C=table), continuing a crc.
+    const cases: [number, number][] = [];
+    for (let start = 0; start < 9; start++)
+      for (const n of [0, 1, 7, 8, 9, 63, 64, 65, 127, 200, 4096]) cases.push([start, start + n]);
+    const want = cases.map(([a, b]) => crc32cTable(buf, a, b, 0x1234567));
+    expect(cases.map(([a, b]) => native.crc32c(buf, a, b, 0x1234567))).toEqual(want);
+    const child = `const native = require(${JSON.stringify(addonPath())});
+      const buf = new Uint8Array(5000).map((_, i) => (i * 131 + 7) & 0xff);
+      console.log(JSON.stringify(${JSON.stringify(cases)}.map(([a, b]) => native.crc32c(buf, a, b, 0x1234567))));`;
+    const out = execFileSync(process.execPath, ['-e', child], {
+      env: { ...process.env, RDMA_CCM_CRC32C: 'table' },
+    });
+    expect(JSON.parse(String(out))).toEqual(want);
+  });
+
+  it('refuses a CRC range outside its view, and anything but a byte view, with a code', () => {
+    const b = new Uint8Array(16);
+    expect(() => native.crc32c(b, 0, 17, 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => native.crc32c(b, 9, 8, 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => native.crc32c(b, 0.5, 8, 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => native.crc32c(b, 0, 8, -1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    for (const bad of [new Uint16Array(8), [1, 2], 'ab', null])
+      expect(() => native.crc32c(bad as unknown as Uint8Array, 0, 1, 0)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+      );
+    expect(() => native.crc32c(b, '1' as unknown as number, 2, 0)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
   });
 
   it('says in the status block how far its slots take RDMA FLUSH, and refuses a persistent FLUSH without FLUSH', () => {
@@ -203,7 +247,7 @@ describe('wire formats', () => {
     const b = wire.encodeStatus({ ...base, flush: 'persistent' });
     const dv = new DataView(b.buffer, b.byteOffset);
     dv.setUint16(wire.STATUS.flags, dv.getUint16(wire.STATUS.flags, true) & ~wire.STATUS_FLUSH, true);
-    dv.setUint32(wire.STATUS.checksum, wire.crc32(b, 0, wire.STATUS.size, wire.STATUS.checksum), true);
+    dv.setUint32(wire.STATUS.checksum, wire.crc32c(b, 0, wire.STATUS.size, wire.STATUS.checksum), true);
     expect(() => wire.decodeStatus(b, CLUSTER)).toThrow(
       expect.objectContaining({
         code: 'ERR_CCM_FIELD',

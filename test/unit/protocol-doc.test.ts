@@ -90,7 +90,7 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [STATUS.replayedStream, 'takeover replayed stream u32'],
       [STATUS.replayedThrough, 'takeover replayed through u64'],
       [STATUS.mac, `MAC[${STATUS.checksum - STATUS.mac}] over bytes 0 … ${STATUS.mac - 1}`],
-      [STATUS.checksum, 'CRC-32 u32'],
+      [STATUS.checksum, 'CRC-32C u32'],
     ] as const)
       expect(s).toContain(`| ${offset} | ${phrase}`);
     expect(s).toContain(`| ${STATUS.echoes} + ${STATUS.echoSize}·i | echo of slot i:`);
@@ -132,7 +132,7 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [HELLO.slotRkey, 'slot rkey u32'],
       [HELLO.slotLen, 'slot length u32'],
       [HELLO.mac, `MAC[${HELLO.macSize}]`],
-      [HELLO.checksum, 'CRC-32'],
+      [HELLO.checksum, 'CRC-32C'],
     ]);
     const c = section('Commit');
     expect(c).toContain(heading('Commit', MAGIC.commit, COMMIT.size));
@@ -145,7 +145,7 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [COMMIT.nonce, 'nonce u64'],
       [COMMIT.responderNonce, 'responder nonce u64'],
       [COMMIT.mac, `MAC[${HELLO.macSize}]`],
-      [COMMIT.checksum, 'CRC-32'],
+      [COMMIT.checksum, 'CRC-32C'],
     ]);
   });
 
@@ -256,7 +256,7 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [WITNESS.takeoverGeneration, 'takeover generation u64'],
       [WITNESS.msgwait, 'msgwait u32 (ms; 0 none)'],
       [WITNESS.mac, `MAC[${WITNESS.checksum - WITNESS.mac}] over bytes 0 … ${WITNESS.mac - 1}`],
-      [WITNESS.checksum, 'CRC-32'],
+      [WITNESS.checksum, 'CRC-32C'],
     ]);
   });
 
@@ -273,7 +273,7 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [NVRAM.ringSize, 'ring size u64'],
       [NVRAM.flags, `flags u32 (1 auth, ${NVRAM_PERSISTENT} persistent)`],
       [NVRAM.mac, `MAC[${NVRAM.checksum - NVRAM.mac}] over bytes 0 … ${NVRAM.mac - 1}`],
-      [NVRAM.checksum, 'CRC-32'],
+      [NVRAM.checksum, 'CRC-32C'],
     ]);
   });
 
@@ -286,13 +286,13 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [LOG_HEADER.epoch, 'session epoch u64'],
       [LOG_HEADER.sequence, 'sequence u64'],
       [LOG_HEADER.payloadLen, 'payload length u32'],
-      [LOG_HEADER.payloadCrc, 'payload CRC-32'],
+      [LOG_HEADER.payloadCrc, 'payload CRC-32C'],
       [LOG_HEADER.stream, 'stream id u32'],
       [LOG_HEADER.durability, `durability u8 (${DURABILITY.map((d, i) => `${i + 1} ${d}`).join(', ')};`],
       [LOG_HEADER.prior, 'prior u64'],
       [LOG_HEADER.acknowledged, 'acknowledged u64'],
       [LOG_HEADER.reserved, 'reserved u32'],
-      [LOG_HEADER.checksum, 'header CRC-32'],
+      [LOG_HEADER.checksum, 'header CRC-32C'],
     ]);
   });
 
@@ -306,7 +306,7 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
       [LOG_TAIL.offset, 'offset u64'],
       [LOG_TAIL.acknowledged, 'acknowledged u64'],
       [LOG_TAIL.reserved2, 'reserved u32'],
-      [LOG_TAIL.checksum, `CRC-32 over the ${LOG_TAIL.size} bytes`],
+      [LOG_TAIL.checksum, `CRC-32C over the ${LOG_TAIL.size} bytes`],
     ]);
   });
 

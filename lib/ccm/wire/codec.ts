@@ -1,6 +1,6 @@
 // Shared reading/writing of the common block header (magic, version, length), its checksum and its MAC.
 import { mac, macEquals, MAC_SIZE } from './auth';
-import { crc32 } from './crc32';
+import { crc32c } from './crc32c';
 import { ProtocolError } from './errors';
 import { PROTOCOL_VERSION } from './layout';
 
@@ -16,12 +16,12 @@ export function writeHeader(dv: DataView, magic: number, length: number): void {
   dv.setUint16(6, length, true);
 }
 
-/** Writes the CRC-32 of `buf[0, length)` at `checksumAt`, computed with that field taken as zero. */
+/** Writes the CRC-32C of `buf[0, length)` at `checksumAt`, computed with that field taken as zero. */
 export function seal(buf: Uint8Array, length: number, checksumAt: number): void {
   const dv = view(buf);
   // Zeroed first, the field needs no skipping: one pass over the block.
   dv.setUint32(checksumAt, 0, true);
-  dv.setUint32(checksumAt, crc32(buf, 0, length), true);
+  dv.setUint32(checksumAt, crc32c(buf, 0, length), true);
 }
 
 /**
@@ -56,7 +56,7 @@ export function checkHeader(
   if (len !== length)
     throw new ProtocolError('ERR_CCM_LENGTH', block, `declared length ${len}, expected ${length}`);
   const sum = dv.getUint32(checksumAt, true);
-  if (sum !== crc32(bytes, 0, length, checksumAt))
+  if (sum !== crc32c(bytes, 0, length, checksumAt))
     throw new ProtocolError('ERR_CCM_CHECKSUM', block, 'checksum mismatch');
   return { bytes, dv };
 }

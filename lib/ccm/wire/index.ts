@@ -1,7 +1,7 @@
 // The CCM's wire formats: every byte a partner reads from or writes to this node.
 export * from './layout';
 export * from './errors';
-export { crc32 } from './crc32';
+export { crc32c } from './crc32c';
 export { MAC_SIZE, sessionEpoch, joinKey } from './auth';
 export * from './status-block';
 export * from './mailbox';

@@ -1,9 +1,9 @@
 // Byte layouts of everything the CCM exposes to or receives from a partner (docs/protocol.md).
 // All integers are little-endian; every block starts with magic, version and length, and ends its
-// fixed part with a CRC-32 computed with the checksum field zeroed.
+// fixed part with a CRC-32C computed with the checksum field zeroed.
 
-/** The protocol version this code writes into every block's version field and accepts (4); any other is refused with ERR_CCM_VERSION. */
-export const PROTOCOL_VERSION = 4;
+/** The protocol version this code writes into every block's version field and accepts (5); any other is refused with ERR_CCM_VERSION. */
+export const PROTOCOL_VERSION = 5;
 
 /** The u32 magic at offset 0 of each block kind: four ASCII characters, read little-endian. */
 export const MAGIC = {
@@ -77,7 +77,7 @@ export const STATUS = {
   echoSize: 24,
   /** MAC[32]: HMAC-SHA256 over bytes 0 to 475, every byte before it (zero without a secret). */
   mac: 476,
-  /** CRC-32 u32 over the 512 bytes, computed with this field zero. */
+  /** CRC-32C u32 over the 512 bytes, computed with this field zero. */
   checksum: 508,
 } as const;
 
@@ -140,7 +140,7 @@ export const LOG_TAIL = {
   acknowledged: 24,
   /** reserved u32, zero. */
   reserved2: 32,
-  /** CRC-32 u32 over the 40 bytes, computed with this field zero. */
+  /** CRC-32C u32 over the 40 bytes, computed with this field zero. */
   checksum: 36,
 } as const;
 
@@ -229,7 +229,7 @@ export const HELLO = {
   mac: 80,
   /** Bytes of the MAC (32). */
   macSize: 32,
-  /** CRC-32 u32 over the 128 bytes, computed with this field zero. */
+  /** CRC-32C u32 over the 128 bytes, computed with this field zero. */
   checksum: 112,
 } as const;
 
@@ -260,7 +260,7 @@ export const COMMIT = {
   responderNonce: 40,
   /** MAC[32]: HMAC-SHA256 over bytes 0 to 47 (zero without a secret). */
   mac: 48,
-  /** CRC-32 u32 over the 96 bytes, computed with this field zero. */
+  /** CRC-32C u32 over the 96 bytes, computed with this field zero. */
   checksum: 80,
 } as const;
 
@@ -286,7 +286,7 @@ export const CONNECT_PD = {
   mac: 36,
   /** Bytes of the MAC (16). */
   macSize: 16,
-  /** CRC-32 u32 over the 56 bytes, computed with this field and the kind byte zero. */
+  /** CRC-32C u32 over the 56 bytes, computed with this field and the kind byte zero. */
   checksum: 52,
 } as const;
 
@@ -321,7 +321,7 @@ export const ACCEPT_PD = {
   slotLen: 68,
   /** MAC[32]: HMAC-SHA256 over bytes 0 to 71 (kind byte zero) and the request's generation u64 and attempt u64. */
   mac: 72,
-  /** CRC-32 u32 over the 108 bytes, computed with this field and the kind byte zero. */
+  /** CRC-32C u32 over the 108 bytes, computed with this field and the kind byte zero. */
   checksum: 104,
 } as const;
 
@@ -352,7 +352,7 @@ export const JOIN_PD = {
   mac: 36,
   /** Bytes of the MAC (16). */
   macSize: 16,
-  /** CRC-32 u32 over the 56 bytes, computed with this field and the kind byte zero. */
+  /** CRC-32C u32 over the 56 bytes, computed with this field and the kind byte zero. */
   checksum: 52,
 } as const;
 
@@ -376,7 +376,7 @@ export const JOIN_ACCEPT_PD = {
   mac: 32,
   /** Bytes of the MAC (16). */
   macSize: 16,
-  /** CRC-32 u32 over the 52 bytes, computed with this field and the kind byte zero. */
+  /** CRC-32C u32 over the 52 bytes, computed with this field and the kind byte zero. */
   checksum: 48,
 } as const;
 
@@ -391,7 +391,7 @@ export const REJECT_PD = {
   clusterId: 8,
   /** reason u32: index in {@link REJECT_REASONS} plus 1. */
   reason: 16,
-  /** CRC-32 u32 over the 24 bytes, computed with this field and the kind byte zero. */
+  /** CRC-32C u32 over the 24 bytes, computed with this field and the kind byte zero. */
   checksum: 20,
 } as const;
 
@@ -466,7 +466,7 @@ export const WITNESS = {
   msgwait: 56,
   /** MAC[32]: HMAC-SHA256 over bytes 0 to 475 (zero without a secret). */
   mac: 476,
-  /** CRC-32 u32 over the 512 bytes, computed with this field zero. */
+  /** CRC-32C u32 over the 512 bytes, computed with this field zero. */
   checksum: 508,
 } as const;
 
@@ -500,7 +500,7 @@ export const NVRAM = {
   flags: 40,
   /** MAC[32]: HMAC-SHA256 over bytes 0 to 475 (zero without a secret). */
   mac: 476,
-  /** CRC-32 u32 over the 512 bytes, computed with this field zero. */
+  /** CRC-32C u32 over the 512 bytes, computed with this field zero. */
   checksum: 508,
 } as const;
 

@@ -7,7 +7,7 @@
 // (durability), which record before it the receiver was last asked to deliver (prior), and the last
 // record its writer knew to be safe when it wrote it (acknowledged): a replay from the ring after the
 // writer died marks what lies beyond that as not known to be acknowledged.
-import { crc32 } from './crc32';
+import { crc32c } from './crc32c';
 import { checkHeader, seal, u64, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
 import { DURABILITY, MAGIC, type Durability } from './layout';
@@ -25,7 +25,7 @@ export const LOG_HEADER = {
   sequence: 16,
   /** payload length u32 (bytes, before padding). */
   payloadLen: 24,
-  /** payload CRC-32 u32. */
+  /** payload CRC-32C u32. */
   payloadCrc: 28,
   /** stream id u32 (nonzero). */
   stream: 32,
@@ -37,7 +37,7 @@ export const LOG_HEADER = {
   acknowledged: 48,
   /** reserved u32, zero. */
   reserved: 56,
-  /** header CRC-32 u32 over the 64 header bytes, computed with this field zero. */
+  /** header CRC-32C u32 over the 64 header bytes, computed with this field zero. */
   checksum: 60,
 } as const;
 
@@ -101,7 +101,7 @@ export function encodeRecord(
   dv.setBigUint64(LOG_HEADER.epoch, u64(epoch, 'epoch'), true);
   dv.setBigUint64(LOG_HEADER.sequence, u64(sequence, 'sequence'), true);
   dv.setUint32(LOG_HEADER.payloadLen, payload.byteLength, true);
-  dv.setUint32(LOG_HEADER.payloadCrc, crc32(payload), true);
+  dv.setUint32(LOG_HEADER.payloadCrc, crc32c(payload), true);
   dv.setUint32(LOG_HEADER.stream, stream, true);
   dv.setUint8(LOG_HEADER.durability, durability + 1);
   dv.setBigUint64(LOG_HEADER.prior, prior, true);
@@ -174,7 +174,7 @@ export function decodeRecord(buf: Uint8Array): LogRecord {
   if (recordSize(len) > buf.byteLength)
     throw new ProtocolError('ERR_CCM_LENGTH', 'log', `payload length ${len} overruns the ring`);
   const payload = buf.slice(LOG_HEADER.size, LOG_HEADER.size + len);
-  if (crc32(payload) !== dv.getUint32(LOG_HEADER.payloadCrc, true))
+  if (crc32c(payload) !== dv.getUint32(LOG_HEADER.payloadCrc, true))
     throw new ProtocolError('ERR_CCM_CHECKSUM', 'log', 'payload checksum mismatch');
   return {
     epoch: dv.getBigUint64(LOG_HEADER.epoch, true),

@@ -2,7 +2,7 @@
 // records it released and where the next one starts, and the last record it wrote before the word. A replay
 // of the ring after the writer died starts there. The writer publishes it with a fenced WRITE before it
 // reuses the ring bytes it frees, so the word never points past a record a replay still needs.
-import { crc32 } from './crc32';
+import { crc32c } from './crc32c';
 import { seal, u64, view } from './codec';
 import { ProtocolError } from './errors';
 import { LOG_TAIL } from './layout';
@@ -45,7 +45,7 @@ export function decodeLogTail(buf: Uint8Array, ringBytes: number): LogTail | nul
   const bytes = buf.slice(0, LOG_TAIL.size);
   if (bytes.every((b) => b === 0)) return null;
   const dv = view(bytes);
-  if (dv.getUint32(LOG_TAIL.checksum, true) !== crc32(bytes, 0, LOG_TAIL.size, LOG_TAIL.checksum))
+  if (dv.getUint32(LOG_TAIL.checksum, true) !== crc32c(bytes, 0, LOG_TAIL.size, LOG_TAIL.checksum))
     throw new ProtocolError('ERR_CCM_CHECKSUM', 'log tail', 'checksum mismatch');
   const stream = dv.getUint32(LOG_TAIL.stream, true);
   if (stream === 0) throw new ProtocolError('ERR_CCM_FIELD', 'log tail', 'stream id 0');
