@@ -93,7 +93,7 @@ async function corrupt(what) {
   const arg = (name, dflt) => (workload.includes(name) ? workload[workload.indexOf(name) + 1] : dflt);
   const ringBytes = Number(arg('--ring-bytes', String(64 << 10)));
   const { buffer: region, sync } = native.mapFile(arg('--nvram'), NVRAM.ringOffset + ringBytes, false);
-  const tail = NVRAM.ringOffset - SLOT.size + SLOT.tail;
+  const tail = NVRAM.slot + SLOT.tail;
   let at;
   if (what === 'header-zero') region.fill(0, 0, NVRAM.size);
   else {

@@ -61,8 +61,8 @@ export class NvramRegion {
 
   /** Partner `i`'s slot: control words just before the ring, then the ring. */
   slot(i: number): Uint8Array {
-    const ring = this.base(i) + NVRAM.ringOffset;
-    return this.memory.subarray(ring - SLOT.size, ring + this.cfg.logRingBytes);
+    const slot = this.base(i) + NVRAM.slot;
+    return this.memory.subarray(slot, slot + SLOT.size + this.cfg.logRingBytes);
   }
 
   private open(i: number, partner: number): NvramPart {
@@ -121,7 +121,7 @@ export class NvramRegion {
   }
 
   private poisonTail(i: number): void {
-    const tail = this.base(i) + NVRAM.ringOffset - SLOT.size + SLOT.tail;
+    const tail = this.base(i) + NVRAM.slot + SLOT.tail;
     const word = this.memory.subarray(tail, tail + LOG_TAIL.size);
     word.fill(0);
     word.writeUInt32LE(0xffffffff, LOG_TAIL.stream); // a stream, and no checksum over it

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MirroredRecord } from '../../lib/ccm';
+import type { CcmOptions, MirroredRecord } from '../../lib/ccm';
 import { contextFor } from '../../lib/cm';
 import { NVRAM, SLOT } from '../../lib/ccm/wire';
 import { cliNode, lab, recordFault, stopNodes, testNode, until } from './lab';
@@ -26,6 +26,21 @@ let port = 7850;
 afterEach(async () => {
   await stopNodes();
 });
+
+/** Node `id` (1 on addrA, 2 on addrB) listening on `p`, with the other as its partner on `partnerPort`. */
+function pairNode(id: 1 | 2, p: number, partnerPort: number, extra: Partial<CcmOptions> = {}): CcmOptions {
+  const [own, other] = id === 1 ? [addrA, addrB] : [addrB, addrA];
+  return {
+    clusterId: CLUSTER,
+    nodeId: id,
+    address: own,
+    port: p,
+    partners: [{ nodeId: 3 - id, address: other, port: partnerPort }],
+    heartbeatMs: 100,
+    partnerDownMs: 3000,
+    ...extra,
+  };
+}
 
 /** The writer as its own process (support/log-writer.js): node 2, mirroring to node 1 at full rate. */
 function writer(p: number, durability: string, bytes: number, keep = 100) {
@@ -60,16 +75,7 @@ describe('one-sided log mirroring on rxe', () => {
     it(`a writer killed under full-rate placed mirroring (${bytes} B): the survivor replays every acknowledged record once, in order`, async () => {
       const p = port++;
       // Node 1 initiates; the writer's own attempts go to a port where nobody listens.
-      const { n: a, events } = testNode({
-        clusterId: CLUSTER,
-        nodeId: 1,
-        address: addrA,
-        port: p,
-        partners: [{ nodeId: 2, address: addrB, port: p }],
-        heartbeatMs: 100,
-        partnerDownMs: 3000,
-        logRingBytes: 1 << 20,
-      });
+      const { n: a, events } = testNode(pairNode(1, p, p, { logRingBytes: 1 << 20 }));
       await a.start();
       const delivered: bigint[] = [];
       a.on('established', () => a.session(2)!.mirror.on('record', (seq) => delivered.push(seq)));
@@ -155,18 +161,9 @@ describe('one-sided log mirroring on rxe', () => {
     const ackedFirst = w.seen.acked;
     // The owner's tail word is damaged while it is down: what the region held is lost to it, and it says so.
     const region = readFileSync(path);
-    region[NVRAM.ringOffset - SLOT.size + SLOT.tail + 8] ^= 0x10;
+    region[NVRAM.slot + SLOT.tail + 8] ^= 0x10;
     writeFileSync(path, region);
-    const { n: back, events } = testNode({
-      clusterId: CLUSTER,
-      nodeId: 1,
-      address: addrA,
-      port: p + 100,
-      partners: [{ nodeId: 2, address: addrB, port: p }],
-      heartbeatMs: 100,
-      partnerDownMs: 3000,
-      nvram: { path, persistent: true },
-    });
+    const { n: back, events } = testNode(pairNode(1, p + 100, p, { nvram: { path, persistent: true } }));
     await back.start();
     expect(events.find((e) => e.type === 'protocol-error' && e.block === 'nvram')).toMatchObject({
       block: 'nvram',
@@ -291,26 +288,9 @@ describe('one-sided log mirroring on rxe', () => {
     if (process.env.RDMA_CCM_LAB_STACK === 'trixie') expect(expected).toBe('flush');
     const path = join(tmpdir(), `rdma-ccm-flush-${p}.nv`);
     rmSync(path, { force: true });
-    const { n: a } = testNode({
-      clusterId: CLUSTER,
-      nodeId: 1,
-      address: addrA,
-      port: p,
-      partners: [{ nodeId: 2, address: addrB, port: p }],
-      heartbeatMs: 100,
-      partnerDownMs: 3000,
-    });
+    const { n: a } = testNode(pairNode(1, p, p));
     // Node 2 holds node 1's log in a region declared persistent (tmpfs memory is not pmem: its FLUSH is global).
-    const { n: b } = testNode({
-      clusterId: CLUSTER,
-      nodeId: 2,
-      address: addrB,
-      port: p,
-      partners: [{ nodeId: 1, address: addrA, port: p }],
-      heartbeatMs: 100,
-      partnerDownMs: 3000,
-      nvram: { path, persistent: true },
-    });
+    const { n: b } = testNode(pairNode(2, p, p, { nvram: { path, persistent: true } }));
     await Promise.all([a.start(), b.start()]);
     const s = await a.waitForSession(2);
     await b.waitForSession(1);
@@ -343,17 +323,9 @@ describe('one-sided log mirroring on rxe', () => {
   it('refuses a persisted session with a partner whose log regions are not persistent memory, as initiator and as responder', async () => {
     const p = port++;
     // Node 1 initiates and wants persisted: it refuses at step 1, having read the partner's status block.
-    const { n: a, events } = testNode({
-      clusterId: CLUSTER,
-      nodeId: 1,
-      address: addrA,
-      port: p + 100,
-      partners: [{ nodeId: 2, address: addrB, port: p }],
-      heartbeatMs: 100,
-      partnerDownMs: 3000,
-      durability: 'persisted',
-      backoff: { minMs: 100, maxMs: 300, jitter: 0.2 },
-    });
+    const { n: a, events } = testNode(
+      pairNode(1, p + 100, p, { durability: 'persisted', backoff: { minMs: 100, maxMs: 300, jitter: 0.2 } }),
+    );
     const b = cliNode([
       '--cluster-id',
       String(CLUSTER),
@@ -386,16 +358,9 @@ describe('one-sided log mirroring on rxe', () => {
     // Now the partner wants persisted and node 1 initiates: its status block says so, and node 1 refuses at step 1.
     // The partner, as responder, would refuse too once it had read node 1's status block.
     const q = port++;
-    const { n: c, events: cEvents } = testNode({
-      clusterId: CLUSTER,
-      nodeId: 1,
-      address: addrA,
-      port: q + 100,
-      partners: [{ nodeId: 2, address: addrB, port: q }],
-      heartbeatMs: 100,
-      partnerDownMs: 3000,
-      backoff: { minMs: 100, maxMs: 300, jitter: 0.2 },
-    });
+    const { n: c, events: cEvents } = testNode(
+      pairNode(1, q + 100, q, { backoff: { minMs: 100, maxMs: 300, jitter: 0.2 } }),
+    );
     const d = cliNode([
       '--cluster-id',
       String(CLUSTER),

@@ -122,7 +122,7 @@ describe('NVRAM region', () => {
   });
 
   // Where the tail word of partner 1's part lies in node 2's region file (the slot's control words end at the ring).
-  const TAIL = NVRAM.ringOffset - SLOT.size + SLOT.tail;
+  const TAIL = NVRAM.slot + SLOT.tail;
   const damages: [string, (b: Buffer) => void, string][] = [
     ['a damaged tail word', (b) => (b[TAIL + 8] ^= 0x10), 'ERR_CCM_LOG_DAMAGED'],
     ['a zeroed header', (b) => b.fill(0, 0, NVRAM.size), 'ERR_CCM_MAGIC'],

@@ -264,6 +264,10 @@ describe('docs/protocol.md matches lib/ccm/wire', () => {
     const s = section('NVRAM region header').replace(/\s+/g, ' ');
     expect(s).toContain(heading('NVRAM region header', MAGIC.nvram, NVRAM.size));
     expect(s).toContain(`the ring follows at offset ${NVRAM.ringOffset}`);
+    expect(NVRAM.slot + SLOT.size).toBe(NVRAM.ringOffset);
+    expect(s).toContain(
+      `slot's ${SLOT.size} bytes of control words at ${NVRAM.slot} … ${NVRAM.ringOffset - 1}`,
+    );
     expectFields(s, [
       [NVRAM.magic, 'header'],
       [NVRAM.clusterId, 'cluster id u64'],

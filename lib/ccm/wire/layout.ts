@@ -480,6 +480,8 @@ export const NVRAM = {
   size: 512,
   /** Where the ring starts (4096: the header alone in the first page). */
   ringOffset: 4096,
+  /** Where the partner's slot starts (3584): its 512 bytes of control words end where the ring starts. */
+  slot: 3584,
   /** magic u32. */
   magic: 0,
   /** version u16. */
