@@ -15,6 +15,7 @@
 // reboot stays in the replay; none is delivered twice (they ring no doorbell, and the first record for
 // delivery to the new boot names no prior).
 import { randomInt } from 'node:crypto';
+import { copyOut } from './wire/copy-out';
 import { ProtocolError } from './wire/errors';
 import type { Durability } from './wire/layout';
 import type { LogRecord } from './wire/log-record';
@@ -213,7 +214,7 @@ export class MirrorStream {
     for (const p of this.ring.live)
       if (!p.settled && !p.abandoned) {
         p.abandoned = true;
-        p.payload = new Uint8Array(p.payload); // a copy (a Buffer's slice() is a view)
+        p.payload = copyOut(p.payload);
         p.reject(new MirrorError(code, message, true));
       }
   }

@@ -11,6 +11,7 @@ import type { CcmObserver } from './observer';
 import type { FlushPlacement, Link, Outgoing } from './transport';
 import { MirrorError, MirrorStream, PendingRecord, type RingState } from './mirror-stream';
 import { decodeCounter, encodeCounter } from './wire/mailbox';
+import { copyOut } from './wire/copy-out';
 import { decodeRecord, encodeRecord, recordSize } from './wire/log-record';
 import { encodeLogTail } from './wire/log-tail';
 import { ProtocolError } from './wire/errors';
@@ -403,7 +404,7 @@ export class LogMirror extends EventEmitter<LogMirrorEvents> {
     if (p.sequence > this.acknowledged) this.acknowledged = p.sequence;
     if (p.abandoned) return;
     // It stays in the ring until released, and a new boot of the partner needs it written again.
-    p.payload = new Uint8Array(p.payload);
+    p.payload = copyOut(p.payload);
     this.observer.acknowledged(this.partner, performance.now() - p.at, p.durability);
     if (this.safe.push(p) === 1) queueMicrotask(this.resolveSafe);
   }

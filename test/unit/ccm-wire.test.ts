@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { wire } from '../../lib/ccm';
 import { seal } from '../../lib/ccm/wire/codec';
+import { copyOut } from '../../lib/ccm/wire/copy-out';
 import { crc32cTable } from '../../lib/ccm/wire/crc32c';
 import { native } from '../../lib/native';
 import { addonPath } from '../../lib/addon-loader';
@@ -211,6 +212,27 @@ describe('wire formats', () => {
       env: { ...process.env, RDMA_CCM_CRC32C: 'table' },
     });
     expect(JSON.parse(String(out))).toEqual(want);
+  });
+
+  it('copies out of changing memory into copies that stay what they were, each its own bytes', () => {
+    const src = new Uint8Array(40_000).map((_, i) => i & 0xff);
+    // Enough copies of each size to fill several slabs, and larger ones that get memory of their own.
+    const sizes = [0, 1, 7, 64, 4096, 4100, 8192, 8193, 30_000];
+    const copies = Array.from({ length: 60 }, (_, k) => {
+      const start = k % 13;
+      const n = sizes[k % sizes.length];
+      return { start, n, copy: copyOut(src, start, start + n) };
+    });
+    src.fill(0xee);
+    for (const { copy } of copies) if (copy.byteLength > 0) copy[0] = 0x11; // reaches no other copy
+    for (const { start, n, copy } of copies) {
+      expect(copy.byteLength).toBe(n);
+      for (let i = 1; i < n; i += 97) expect(copy[i]).toBe((start + i) & 0xff);
+      if (n > 0) expect(copy[0]).toBe(0x11);
+    }
+    // What the source looked like is kept, not a view of it.
+    const big = copies.find((c) => c.n === 30_000)!.copy;
+    expect(big.buffer).not.toBe(src.buffer);
   });
 
   it('refuses a CRC range outside its view, and anything but a byte view, with a code', () => {

@@ -24,11 +24,18 @@ export function seal(buf: Uint8Array, length: number, checksumAt: number): void 
   dv.setUint32(checksumAt, crc32c(buf, 0, length), true);
 }
 
+/** A block's bytes copied out of remote memory, and a view of them. */
+export interface HeaderCopy {
+  bytes: Uint8Array;
+  dv: DataView;
+}
+
 /**
  * Validates magic, version, declared length and checksum of a partner-supplied block, on a copy of its
  * bytes (partners may write the live memory again at any moment: what is checked is what is used).
- * Returns the copy and its view. Order matters for the reason given: a block of zeros is "not written
- * yet" (magic), not a checksum error.
+ * Returns the copy and its view: new memory, or `into` (scratch of exactly `length` bytes, for a
+ * decoder that reads the fields it needs before its next call). Order matters for the reason given: a
+ * block of zeros is "not written yet" (magic), not a checksum error.
  */
 export function checkHeader(
   buf: Uint8Array,
@@ -36,12 +43,18 @@ export function checkHeader(
   magic: number,
   length: number,
   checksumAt: number,
-): { bytes: Uint8Array; dv: DataView } {
+  into?: HeaderCopy,
+): HeaderCopy {
   if (!(buf instanceof Uint8Array)) throw new ProtocolError('ERR_CCM_TRUNCATED', block, 'not a byte buffer');
   if (buf.byteLength < length)
     throw new ProtocolError('ERR_CCM_TRUNCATED', block, `${buf.byteLength} bytes, need ${length}`);
-  const bytes = buf.slice(0, length);
-  const dv = view(bytes);
+  let copy = into;
+  if (copy) copy.bytes.set(buf.subarray(0, length));
+  else {
+    const bytes = buf.slice(0, length);
+    copy = { bytes, dv: view(bytes) };
+  }
+  const { bytes, dv } = copy;
   const m = dv.getUint32(0, true);
   if (m !== magic)
     throw new ProtocolError('ERR_CCM_MAGIC', block, `bad magic 0x${m.toString(16).padStart(8, '0')}`);
@@ -58,7 +71,7 @@ export function checkHeader(
   const sum = dv.getUint32(checksumAt, true);
   if (sum !== crc32c(bytes, 0, length, checksumAt))
     throw new ProtocolError('ERR_CCM_CHECKSUM', block, 'checksum mismatch');
-  return { bytes, dv };
+  return copy;
 }
 
 /** Reads the cluster id u64 at `at`; throws ERR_CCM_CLUSTER unless it is `expected`. */

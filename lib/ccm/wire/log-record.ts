@@ -8,7 +8,8 @@
 // record its writer knew to be safe when it wrote it (acknowledged): a replay from the ring after the
 // writer died marks what lies beyond that as not known to be acknowledged.
 import { crc32c } from './crc32c';
-import { checkHeader, seal, u64, view, writeHeader } from './codec';
+import { checkHeader, seal, u64, view, writeHeader, type HeaderCopy } from './codec';
+import { copyOut } from './copy-out';
 import { ProtocolError } from './errors';
 import { DURABILITY, MAGIC, type Durability } from './layout';
 
@@ -143,6 +144,12 @@ export function peekRecord(buf: Uint8Array): RecordPeek | null {
   }
 }
 
+/** decodeRecord's copy of the header it validates, read before it returns. */
+const HEADER: HeaderCopy = (() => {
+  const bytes = new Uint8Array(LOG_HEADER.size);
+  return { bytes, dv: view(bytes) };
+})();
+
 /**
  * Validates the record at the start of `buf` (the ring from the record's offset to the ring's end). The
  * header and the payload are copied out of the ring first and only the copies are checked and returned:
@@ -150,7 +157,7 @@ export function peekRecord(buf: Uint8Array): RecordPeek | null {
  * due is the receiving session's and stream's decision (mirror.ts, mirror-stream.ts).
  */
 export function decodeRecord(buf: Uint8Array): LogRecord {
-  const { dv } = checkHeader(buf, 'log', MAGIC.log, LOG_HEADER.size, LOG_HEADER.checksum);
+  const { dv } = checkHeader(buf, 'log', MAGIC.log, LOG_HEADER.size, LOG_HEADER.checksum, HEADER);
   const sequence = dv.getBigUint64(LOG_HEADER.sequence, true);
   if (sequence === 0n) throw new ProtocolError('ERR_CCM_FIELD', 'log', 'sequence 0');
   const stream = dv.getUint32(LOG_HEADER.stream, true);
@@ -173,7 +180,7 @@ export function decodeRecord(buf: Uint8Array): LogRecord {
   const len = dv.getUint32(LOG_HEADER.payloadLen, true);
   if (recordSize(len) > buf.byteLength)
     throw new ProtocolError('ERR_CCM_LENGTH', 'log', `payload length ${len} overruns the ring`);
-  const payload = buf.slice(LOG_HEADER.size, LOG_HEADER.size + len);
+  const payload = copyOut(buf, LOG_HEADER.size, LOG_HEADER.size + len);
   if (crc32c(payload) !== dv.getUint32(LOG_HEADER.payloadCrc, true))
     throw new ProtocolError('ERR_CCM_CHECKSUM', 'log', 'payload checksum mismatch');
   return {
