@@ -14,9 +14,12 @@ import {
   type ConnectRequest,
   type Listener,
 } from '../cm';
-import type { CompletionQueue, WorkCompletion } from '../verbs';
+import type { CompletionQueue } from '../verbs';
 import {
   Access,
+  Desc,
+  descriptors,
+  Wc,
   type MemoryRegion,
   type OpcodeName,
   type ProtectionDomain,
@@ -36,6 +39,10 @@ import type {
 } from './transport';
 import type { RegionCoords } from './wire/mailbox';
 import { abortError, codeError } from '../errors';
+import { native } from '../native';
+import { completionError } from '../verbs/completion';
+
+const { WITH_IMM } = native.constants.wcFlags;
 
 /** Send work requests a link keeps in flight; more wait in the link's queue. */
 const SEND_DEPTH = 128;
@@ -183,6 +190,8 @@ class RdmaLink implements Link {
   private staging: Staging | null = null;
   private stagingMr: MemoryRegion | null = null;
   private readonly recvMr: MemoryRegion;
+  /** RECV_DEPTH receive descriptors, all alike (a doorbell carries only its immediate): posted as they are. */
+  private readonly recvDesc = descriptors(RECV_DEPTH);
   readonly cq: CompletionQueue;
   readonly qp: QueuePair;
   private readonly doorbells: ((imm: number) => void)[] = [];
@@ -221,6 +230,14 @@ class RdmaLink implements Link {
       throw e;
     }
     this.cq = cq;
+    for (let i = 0; i < RECV_DEPTH; i++) {
+      const at = i * Desc.STRIDE;
+      this.recvDesc[at + Desc.MR] = this.recvMr.id;
+      this.recvDesc[at + Desc.LENGTH] = 64;
+    }
+    // Doorbell receives are the fast path's: their completions come raw, one call per drain (the
+    // promise-level READs, WRITEs and FLUSHes on this CQ still settle their promises first).
+    cq.onRing((ring, count) => this.received(ring, count));
     this.postRecvs(RECV_EARLY);
     if (domain.flush)
       this.flush = (remoteAddr, rkey, placement) =>
@@ -268,32 +285,31 @@ class RdmaLink implements Link {
 
   private postRecvs(n: number): void {
     if (this.ended) return;
-    const local = { mr: this.recvMr, offset: 0, length: 64 };
-    for (const p of this.qp.recvBatch(Array.from({ length: n }, () => ({ local })))) {
-      p.then(
-        (wc: WorkCompletion) => {
-          if (this.ended) return;
-          this.repost();
-          if (wc.immData !== undefined) for (const d of this.doorbells) d(wc.immData >>> 0);
-        },
-        (e: Error & { code?: string }) => {
-          // Receives flushed from a link that was never attached (a spare closed) end nothing.
-          if (this.conn) this.end(`receive failed: ${e.code ?? e.message}`);
-        },
-      );
+    try {
+      this.qp.postRecvFast(this.recvDesc, n);
+    } catch (e) {
+      this.end(`receives not posted: ${(e as Error & { code?: string }).code ?? (e as Error).message}`);
     }
   }
 
-  /** Receives consumed since the last repost: posted again together, in one call, once this turn's completions ran. */
-  private consumed = 0;
-
-  private repost(): void {
-    if (this.consumed++ > 0) return;
-    queueMicrotask(() => {
-      const n = this.consumed;
-      this.consumed = 0;
-      this.postRecvs(n);
-    });
+  /**
+   * One drain's receive completions: the receives are posted again in one call, then each doorbell goes
+   * to the listeners, in order. A failed receive ends the link (one flushed from a link never attached,
+   * a spare closed, ends nothing).
+   */
+  private received(ring: Uint32Array, count: number): void {
+    if (this.ended) return;
+    for (let i = 0; i < count; i++)
+      if (ring[i * Wc.STRIDE + Wc.STATUS] !== 0) {
+        const e = completionError(this.cq._objectAt(i * Wc.STRIDE, true), 'receive');
+        if (this.conn) this.end(`receive failed: ${e.code}`);
+        return;
+      }
+    this.postRecvs(count);
+    for (let i = 0; i < count && !this.ended; i++) {
+      const at = i * Wc.STRIDE;
+      if (ring[at + Wc.FLAGS] & WITH_IMM) for (const d of this.doorbells) d(ring[at + Wc.DATA]);
+    }
   }
 
   private closedError(): Error {
@@ -461,6 +477,7 @@ class RdmaLink implements Link {
     // The connection closes the QP it owns; a link never attached closes its own. Then its CQ.
     this.conn?.close();
     this.qp.close();
+    this.cq.onRing(null);
     this.cq.close();
     if (this.stagingMr) this.domain.staging.give(this.stagingMr);
     this.recvMr.close();
