@@ -16,9 +16,8 @@ export function writeHeader(dv: DataView, magic: number, length: number): void {
   dv.setUint16(6, length, true);
 }
 
-/** Writes the CRC-32C of `buf[0, length)` at `checksumAt`, computed with that field taken as zero. */
-export function seal(buf: Uint8Array, length: number, checksumAt: number): void {
-  const dv = view(buf);
+/** Writes the CRC-32C of `buf[0, length)` at `checksumAt`, computed with that field taken as zero (`dv`: a view of `buf` the caller has). */
+export function seal(buf: Uint8Array, length: number, checksumAt: number, dv = view(buf)): void {
   // Zeroed first, the field needs no skipping: one pass over the block.
   dv.setUint32(checksumAt, 0, true);
   dv.setUint32(checksumAt, crc32c(buf, 0, length), true);

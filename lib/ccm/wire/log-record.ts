@@ -107,7 +107,7 @@ export function encodeRecord(
   dv.setUint8(LOG_HEADER.durability, durability + 1);
   dv.setBigUint64(LOG_HEADER.prior, prior, true);
   dv.setBigUint64(LOG_HEADER.acknowledged, u64(meta.acknowledged ?? 0n, 'acknowledged'), true);
-  seal(out, LOG_HEADER.size, LOG_HEADER.checksum);
+  seal(out, LOG_HEADER.size, LOG_HEADER.checksum, dv);
   out.set(payload, LOG_HEADER.size);
   out.fill(0, LOG_HEADER.size + payload.byteLength, recordSize(payload.byteLength));
   return out;

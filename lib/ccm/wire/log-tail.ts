@@ -30,7 +30,7 @@ export function encodeLogTail(t: LogTail, out: Uint8Array = new Uint8Array(LOG_T
   dv.setBigUint64(LOG_TAIL.released, u64(t.released, 'released'), true);
   dv.setBigUint64(LOG_TAIL.offset, u64(t.offset, 'offset'), true);
   dv.setBigUint64(LOG_TAIL.acknowledged, u64(t.acknowledged, 'acknowledged'), true);
-  seal(out, LOG_TAIL.size, LOG_TAIL.checksum);
+  seal(out, LOG_TAIL.size, LOG_TAIL.checksum, dv);
   return out;
 }
 

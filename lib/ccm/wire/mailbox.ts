@@ -199,6 +199,10 @@ export function encodeCounter(c: Counter, out: Uint8Array = new Uint8Array(16)):
 export function decodeCounter(buf: Uint8Array): Counter {
   if (buf.byteLength < 16)
     throw new ProtocolError('ERR_CCM_TRUNCATED', 'counter', `${buf.byteLength} bytes, need 16`);
-  const dv = view(buf.slice(0, 16));
-  return { value: dv.getBigUint64(0, true), epoch: dv.getBigUint64(8, true) };
+  COUNTER.set(buf.subarray(0, 16));
+  return { value: COUNTER_VIEW.getBigUint64(0, true), epoch: COUNTER_VIEW.getBigUint64(8, true) };
 }
+
+/** decodeCounter's copy of the word, read before it returns (a heartbeat and an ack are read at every turn). */
+const COUNTER = new Uint8Array(16);
+const COUNTER_VIEW = view(COUNTER);
