@@ -180,6 +180,14 @@ async function streamedAppends(size) {
   two.session(1).mirror.on('record', () => {});
   const mirror = one.session(2).mirror;
   const payload = Buffer.alloc(size, 0x5a);
+  // A `placed` append awaited alone pays its fence and its checkpoint's sync by itself.
+  const placedAlone = async (n) => {
+    for (let i = 0; i < n; i++) mirror.checkpoint(await mirror.append(payload, { durability: 'placed' }));
+  };
+  await placedAlone(1000);
+  for (const rep of REPS)
+    for (const n of [A1, A2])
+      await window({ side: 'ours', op: 'placed append, awaited one at a time', size, rep }, n, placedAlone);
   for (const durability of ['placed', 'delivered']) {
     const run = async (n) => {
       let sent = 0;
@@ -320,6 +328,54 @@ async function breakdown() {
   p.close();
 }
 
+/**
+ * What a Node daemon pays to mirror a record over a plain TCP socket instead: an echo of `size` bytes
+ * between two sockets of this process over loopback (both ends counted), awaited one at a time and 64
+ * in flight. The peer rows the mirror's are set against.
+ */
+async function tcpEcho(size) {
+  const { createServer, connect } = await import('node:net');
+  const server = createServer((s) => {
+    s.setNoDelay(true);
+    s.on('data', (d) => s.write(d));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const c = connect(server.address().port, '127.0.0.1');
+  c.setNoDelay(true);
+  await new Promise((r) => c.once('connect', r));
+  let got = 0;
+  c.on('data', (d) => (got += d.length));
+  const payload = Buffer.alloc(size, 0x5a);
+  // Resolves once `n` echoes of this window came back, keeping up to `depth` in flight.
+  const echoes = (n, depth) =>
+    new Promise((resolve) => {
+      const base = got;
+      let sent = 0;
+      const pump = () => {
+        const done = Math.floor((got - base) / size);
+        while (sent < n && sent - done < depth) {
+          c.write(payload);
+          sent++;
+        }
+        if (done < n) return;
+        c.off('data', pump);
+        resolve();
+      };
+      c.on('data', pump);
+      pump();
+    });
+  for (const [op, depth] of [
+    ['Node TCP echo, awaited one at a time', 1],
+    ['Node TCP echo, 64 in flight', 64],
+  ]) {
+    await echoes(2000, depth);
+    for (const rep of REPS)
+      for (const n of [N1, N2]) await window({ side: 'node', op, size, rep }, n, (k) => echoes(k, depth));
+  }
+  c.destroy();
+  await new Promise((r) => server.close(r));
+}
+
 const only = process.env.RDMA_CCM_INSTR_ONLY;
 if (!only || only === 'breakdown') await breakdown();
 if (!only)
@@ -337,5 +393,10 @@ if (only === 'verbs')
     await oursAwaitRead(size);
     await oursFastBatch(size);
   }
-if (!only || only === 'appends') await streamedAppends(4096);
+// `appends`: every row of the mirror (the awaited delivered append is in the full run's loop above).
+if (only === 'appends') await mirroredAppend(4096);
+if (!only || only === 'appends') {
+  await streamedAppends(4096);
+  await tcpEcho(4096);
+}
 writeFileSync(out, JSON.stringify(windows));

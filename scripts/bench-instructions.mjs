@@ -101,8 +101,15 @@ export function runInstructionBench() {
     ])
       rows.push({ op, size, ours: figure('ours', op, size), perftest: figure('perftest', op, size) });
   // Full-rate appends have no perftest row of their own: the WRITE of the same payload is their reference.
-  for (const op of ['placed append, 64 in flight', 'delivered append, 64 in flight'])
+  for (const op of [
+    'placed append, awaited one at a time',
+    'placed append, 64 in flight',
+    'delivered append, 64 in flight',
+  ])
     rows.push({ op, size: 4096, ours: figure('ours', op, 4096), perftest: null });
+  // Node's own TCP over loopback in the same guest, both ends: what the mirror's rows are set against.
+  for (const op of ['Node TCP echo, awaited one at a time', 'Node TCP echo, 64 in flight'])
+    rows.push({ op, size: 4096, ours: null, perftest: null, node: figure('node', op, 4096) });
   // A partial run (RDMA_CCM_INSTR_ONLY, or one cut short) keeps the recorded rows it did not measure.
   const file = join(root, 'bench', 'instructions.json');
   const recorded =
@@ -110,7 +117,7 @@ export function runInstructionBench() {
       ? JSON.parse(readFileSync(file, 'utf8'))
       : [];
   for (const r of rows)
-    if (!r.ours) Object.assign(r, recorded.find((x) => x.op === r.op && x.size === r.size) ?? {});
+    if (!r.ours && !r.node) Object.assign(r, recorded.find((x) => x.op === r.op && x.size === r.size) ?? {});
   writeFileSync(file, JSON.stringify(rows, null, 2) + '\n');
   const k = (x) => (x === null || x === undefined ? 'n/a' : `${(x / 1000).toFixed(1)}K`);
   const pct = (s) => (s ? `${(100 * Math.max(s.user, s.kernel)).toFixed(1)}%` : '-');
@@ -131,11 +138,11 @@ export function runInstructionBench() {
       r.op,
       r.size ? `${r.size} B` : '-',
       k(r.perftest?.user),
-      k(r.ours?.user),
+      k((r.ours ?? r.node)?.user),
       r.perftest && r.ours ? `${(r.ours.user / r.perftest.user).toFixed(2)}x` : '-',
       k(r.perftest?.kernel),
-      k(r.ours?.kernel),
-      `${pct(r.perftest?.spread)}, ${pct(r.ours?.spread)}`,
+      k((r.ours ?? r.node)?.kernel),
+      `${pct(r.perftest?.spread)}, ${pct((r.ours ?? r.node)?.spread)}`,
     ]);
   const w = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
   for (const r of table) log(r.map((x, c) => x.padEnd(w[c])).join('  '));
