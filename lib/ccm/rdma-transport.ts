@@ -294,22 +294,21 @@ class RdmaLink implements Link {
 
   /**
    * One drain's receive completions: the receives are posted again in one call, then each doorbell goes
-   * to the listeners, in order. A failed receive ends the link (one flushed from a link never attached,
-   * a spare closed, ends nothing).
+   * to the listeners, in order. A failed receive ends the link after the doorbells before it (one flushed
+   * from a link never attached, a spare closed, ends nothing).
    */
   private received(ring: Uint32Array, count: number): void {
     if (this.ended) return;
-    for (let i = 0; i < count; i++)
-      if (ring[i * Wc.STRIDE + Wc.STATUS] !== 0) {
-        const e = completionError(this.cq._objectAt(i * Wc.STRIDE, true), 'receive');
-        if (this.conn) this.end(`receive failed: ${e.code}`);
-        return;
-      }
-    this.postRecvs(count);
-    for (let i = 0; i < count && !this.ended; i++) {
+    let ok = 0;
+    while (ok < count && ring[ok * Wc.STRIDE + Wc.STATUS] === 0) ok++;
+    // Read before any listener runs: the ring holds this drain only until the CQ is drained again.
+    const failed = ok < count ? completionError(this.cq._objectAt(ok * Wc.STRIDE, true), 'receive') : null;
+    if (!failed) this.postRecvs(count);
+    for (let i = 0; i < ok && !this.ended; i++) {
       const at = i * Wc.STRIDE;
       if (ring[at + Wc.FLAGS] & WITH_IMM) for (const d of this.doorbells) d(ring[at + Wc.DATA]);
     }
+    if (failed && this.conn) this.end(`receive failed: ${failed.code}`);
   }
 
   private closedError(): Error {
