@@ -82,7 +82,8 @@ export interface LogMirrorEvents {
   /**
    * Each record from the partner, in order and exactly once, before it is acknowledged. A listener that
    * throws refuses the record: it is not acknowledged, the session closes and the partner sends it
-   * again on the next session. `payload` is a copy out of the ring, safe to keep.
+   * again on the next session. `payload` is a copy out of the ring, safe to keep; like a Buffer from
+   * Node's pool it may share its ArrayBuffer with other copies (read it through its offset and length).
    */
   record: [sequence: bigint, payload: Buffer];
   /** The mirror emits no `'error'` itself: a failure ends the session, and its appends reject or are held. */
