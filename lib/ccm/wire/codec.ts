@@ -29,6 +29,12 @@ export interface HeaderCopy {
   dv: DataView;
 }
 
+/** Scratch memory of `size` bytes with its view, made once, for a decoder that copies a word into it and reads it before it returns. */
+export function scratch(size: number): HeaderCopy {
+  const bytes = new Uint8Array(size);
+  return { bytes, dv: view(bytes) };
+}
+
 /**
  * Validates magic, version, declared length and checksum of a partner-supplied block, on a copy of its
  * bytes (partners may write the live memory again at any moment: what is checked is what is used).

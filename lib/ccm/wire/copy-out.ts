@@ -9,7 +9,8 @@ const SLAB = 64 << 10;
 const POOLED = SLAB >> 3;
 
 let slab = Buffer.allocUnsafeSlow(0);
-let used = 0;
+/** Bytes of `slab` handed out (a full one at start: the first copy makes a slab). */
+let used = SLAB;
 
 /** A copy of `src[start, end)`. */
 export function copyOut(src: Uint8Array, start = 0, end = src.byteLength): Buffer {
@@ -19,7 +20,7 @@ export function copyOut(src: Uint8Array, start = 0, end = src.byteLength): Buffe
     own.set(src.subarray(start, end));
     return own;
   }
-  if (used + n > SLAB || slab.byteLength === 0) {
+  if (used + n > SLAB) {
     slab = Buffer.allocUnsafeSlow(SLAB);
     used = 0;
   }

@@ -8,7 +8,7 @@
 // record its writer knew to be safe when it wrote it (acknowledged): a replay from the ring after the
 // writer died marks what lies beyond that as not known to be acknowledged.
 import { crc32c } from './crc32c';
-import { checkHeader, seal, u64, view, writeHeader, type HeaderCopy } from './codec';
+import { checkHeader, scratch, seal, u64, view, writeHeader } from './codec';
 import { copyOut } from './copy-out';
 import { ProtocolError } from './errors';
 import { DURABILITY, MAGIC, type Durability } from './layout';
@@ -145,10 +145,7 @@ export function peekRecord(buf: Uint8Array): RecordPeek | null {
 }
 
 /** decodeRecord's copy of the header it validates, read before it returns. */
-const HEADER: HeaderCopy = (() => {
-  const bytes = new Uint8Array(LOG_HEADER.size);
-  return { bytes, dv: view(bytes) };
-})();
+const HEADER = scratch(LOG_HEADER.size);
 
 /**
  * Validates the record at the start of `buf` (the ring from the record's offset to the ring's end). The

@@ -1,6 +1,6 @@
 // Mailbox records a partner RDMA WRITEs into its slot of this node's memory: hello, commit, heartbeat
 // and ack. Every decoder works on a copy of the slot's bytes, never on the live, remotely writable memory.
-import { checkCluster, checkHeader, checkMac, seal, sign, u64, view, writeHeader } from './codec';
+import { checkCluster, checkHeader, checkMac, scratch, seal, sign, u64, view, writeHeader } from './codec';
 import { ProtocolError } from './errors';
 import { COMMIT, HELLO, MAGIC, SLOT } from './layout';
 
@@ -199,10 +199,9 @@ export function encodeCounter(c: Counter, out: Uint8Array = new Uint8Array(16)):
 export function decodeCounter(buf: Uint8Array): Counter {
   if (buf.byteLength < 16)
     throw new ProtocolError('ERR_CCM_TRUNCATED', 'counter', `${buf.byteLength} bytes, need 16`);
-  COUNTER.set(buf.subarray(0, 16));
-  return { value: COUNTER_VIEW.getBigUint64(0, true), epoch: COUNTER_VIEW.getBigUint64(8, true) };
+  COUNTER.bytes.set(buf.subarray(0, 16));
+  return { value: COUNTER.dv.getBigUint64(0, true), epoch: COUNTER.dv.getBigUint64(8, true) };
 }
 
-/** decodeCounter's copy of the word, read before it returns (a heartbeat and an ack are read at every turn). */
-const COUNTER = new Uint8Array(16);
-const COUNTER_VIEW = view(COUNTER);
+/** decodeCounter's copy of the word (a heartbeat and an ack are read at every turn). */
+const COUNTER = scratch(16);
